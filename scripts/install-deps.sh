@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything Soleus needs to build, run and test on Debian 12.
+# Idempotent: packages already present are left alone; apt-get update runs
+# only when something is missing.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config git
+  libboost1.81-dev libboost-json1.81-dev
+  libmodbus-dev libsqlite3-dev sqlite3 doctest-dev libtomlplusplus-dev libsystemd-dev
+  socat mbpoll
+  curl ca-certificates procps
+)
+# Browser tests (HMI) need Chromium and Node.js; nodejs/npm come from Debian
+# when the image has none.
+if [[ "${SOLEUS_WITH_BROWSER:-1}" == 1 ]]; then
+  PKGS+=(chromium)
+  command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
+  command -v npm  >/dev/null 2>&1 || PKGS+=(npm)
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  echo "install-deps: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
