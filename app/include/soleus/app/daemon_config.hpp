@@ -1,0 +1,37 @@
+#pragma once
+/// The whole configuration of one installation, as soleusd reads it: the
+/// drivers' sections, the controller's, and the daemon's own ([log]).
+/// Each component parses and validates its own sections; this file adds the
+/// rules that span components (a loop that cannot fit its bus, a drive
+/// watchdog shorter than a few loop periods).
+#include <string>
+
+#include "soleus/common/log.hpp"
+#include "soleus/drivers/machine_config.hpp"
+
+namespace soleus::app {
+
+/// [log]
+struct LogConfig {
+  log::Level level = log::Level::Info;  ///< level
+};
+
+/// [control] (the parts the daemon itself needs)
+struct LoopConfig {
+  double loop_hz = 100;   ///< loop_hz; default 50 on RTU, 100 on TCP
+  bool realtime = false;  ///< realtime: SCHED_FIFO + mlockall for the control thread
+};
+
+struct DaemonConfig {
+  std::string path;
+  drivers::MachineConfig machine;
+  LoopConfig loop;
+  LogConfig log;
+};
+
+/// Reads and validates FILE. Throws config::ConfigError naming file, line and key.
+DaemonConfig load_daemon_config(const std::string& path);
+/// One line summary, e.g. "tcp 127.0.0.1:1502, 100 Hz, max load 1800 N".
+std::string describe(const DaemonConfig& cfg);
+
+}  // namespace soleus::app

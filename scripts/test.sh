@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The README's second command: installs what is missing, builds with warnings
+# as errors, runs every test, then rebuilds the unit tests with AddressSanitizer
+# and UndefinedBehaviorSanitizer and runs them again.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+bash scripts/install-deps.sh
+jobs=$(nproc)
+
+echo "== build (warnings as errors)"
+BUILD_DIR="$here/build-test" bash scripts/build.sh -DSOLEUS_WERROR=ON -DSOLEUS_TESTS=ON
+echo "== all tests"
+ctest --test-dir "$here/build-test" -j"$jobs" --output-on-failure --timeout 300
+
+echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+BUILD_DIR="$here/build-asan" TARGETS=unit-tests bash scripts/build.sh \
+  -DSOLEUS_WERROR=ON -DSOLEUS_SANITIZE=ON -DSOLEUS_TESTS=ON -DCMAKE_BUILD_TYPE=Debug
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir "$here/build-asan" -j"$jobs" -L unit --output-on-failure --timeout 300
