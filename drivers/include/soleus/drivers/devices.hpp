@@ -43,10 +43,15 @@ struct DriveCommand {
 
 /// Static settings written at start-up and after every reconnect, and read back.
 struct DriveSetup {
-  double torque_limit_n = 1800;  ///< becomes TORQUE_LIMIT (converted at the pad, down direction)
-  double speed_limit_mm_s = 100;
-  double slew_n_per_s = 6000;
-  double watchdog_ms = 100;
+  /// Becomes TORQUE_LIMIT. Converted with the back-driven (user driving up)
+  /// friction direction, where one unit of torque resists most (F = T·2π/lead/η),
+  /// so the force at the pad stays ≤ this value in both directions.
+  double torque_limit_n = 1800;
+  double speed_limit_mm_s = 100;  ///< becomes SPEED_LIMIT (rpm)
+  double slew_n_per_s = 6000;     ///< becomes TORQUE_SLEW (% of rated per ms, same direction rule)
+  double watchdog_ms = 100;       ///< becomes COMM_TIMEOUT (ms); must not be 0
+  /// The setup that the configured limits ask for.
+  static DriveSetup from_limits(const Limits& limits);
 };
 
 class ServoDrive {
