@@ -220,7 +220,7 @@ std::optional<Section> Section::optional_section(std::string_view key) const {
 void Section::finish() const {
   for (auto&& [k, v] : *table_) {
     if (used_->find(k.str()) == used_->end()) {
-      fail(k.str(), "unknown key (check its spelling; see config/README.md)");
+      fail(k.str(), "unknown key (check its spelling; docs/configuration.md lists every key)");
     }
   }
 }
