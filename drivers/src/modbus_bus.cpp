@@ -142,6 +142,7 @@ BusResult ModbusBus::connect() {
   if (rtu) modbus_flush(ctx_);
   connected_ = true;
   consecutive_failures_ = 0;
+  flush_pending_ = false;
   return BusResult::Ok;
 }
 
@@ -191,6 +192,10 @@ BusResult ModbusBus::transact(int unit, std::size_t tx_pdu, std::size_t rx_pdu, 
       last_error_ = "invalid unit id " + std::to_string(unit);
       return BusResult::FramingError;
     }
+    if (flush_pending_) {
+      modbus_flush(ctx_);  // a late reply to an earlier request may be waiting
+      flush_pending_ = false;
+    }
     ++stats_.transactions;
     stats_.bytes_tx += frame_overhead() + tx_pdu;
     errno = 0;
@@ -221,8 +226,10 @@ BusResult ModbusBus::transact(int unit, std::size_t tx_pdu, std::size_t rx_pdu, 
       consecutive_failures_ = 0;
       return result;
     }
-    // Timeout, CRC or framing error: drop whatever is left of this exchange.
+    // Timeout, CRC or framing error: drop whatever is left of this exchange,
+    // now and again before the next request (a late reply may still come).
     modbus_flush(ctx_);
+    flush_pending_ = true;
   }
   return result;
 }

@@ -39,20 +39,48 @@ FakeModbusServer::~FakeModbusServer() {
   for (auto& [u, m] : banks_) modbus_mapping_free(m);
 }
 
+FakeModbusServer::FakeModbusServer(const Rtu& rtu, int registers) : rtu_(true) {
+  const std::string& rtu_device = rtu.device;
+  const int unit = rtu.unit;
+  modbus_mapping_t* m = modbus_mapping_new(registers, registers, registers, registers);
+  if (m == nullptr) throw std::runtime_error("modbus_mapping_new failed");
+  banks_[unit] = m;
+  ctx_ = modbus_new_rtu(rtu_device.c_str(), rtu.baud, rtu.parity, 8, 1);
+  if (ctx_ == nullptr) throw std::runtime_error("modbus_new_rtu failed");
+  modbus_set_slave(ctx_, unit);
+  if (modbus_connect(ctx_) != 0)
+    throw std::runtime_error(rtu_device + ": " + modbus_strerror(errno));
+  thread_ = std::thread([this] { serve(); });
+}
+
 void FakeModbusServer::serve() {
-  std::uint8_t query[MODBUS_TCP_MAX_ADU_LENGTH];
+  if (rtu_) {
+    serve_client();
+    return;
+  }
   while (!stop_.load()) {
     pollfd lp{listen_fd_, POLLIN, 0};
     if (::poll(&lp, 1, 20) <= 0) continue;
     if (modbus_tcp_accept(ctx_, &listen_fd_) < 0) continue;
-    while (!stop_.load()) {
-      pollfd cp{modbus_get_socket(ctx_), POLLIN, 0};
-      if (::poll(&cp, 1, 20) <= 0) continue;
-      const int rc = modbus_receive(ctx_, query);
-      if (rc <= 0) break;  // client gone or garbage: wait for the next client
-      if (kick_.exchange(false)) break;
-      const int unit = query[6];
-      const int fc = query[7];
+    serve_client();
+    modbus_close(ctx_);
+  }
+}
+
+void FakeModbusServer::serve_client() {
+  std::uint8_t query[MODBUS_TCP_MAX_ADU_LENGTH];
+  const int header = rtu_ ? 1 : 7;  // unit id is the byte before the function code
+  while (!stop_.load()) {
+    pollfd cp{modbus_get_socket(ctx_), POLLIN, 0};
+    if (::poll(&cp, 1, 20) <= 0) continue;
+    const int rc = modbus_receive(ctx_, query);
+    if (rc < 0 && !rtu_) return;  // client gone: wait for the next one
+    if (rc <= 0) continue;        // RTU: another unit, or noise
+    if (kick_.exchange(false)) return;
+    const int unit = query[header - 1];
+    const int fc = query[header];
+    modbus_mapping_t* bank = nullptr;
+    {
       std::lock_guard lock(mutex_);
       ++counts_[fc];
       if (drop_.load() > 0) {
@@ -61,13 +89,15 @@ void FakeModbusServer::serve() {
       }
       auto it = banks_.find(unit);
       if (it == banks_.end()) continue;
-      modbus_reply(ctx_, query, rc, it->second);
-      for (const auto& [u, a, v] : after_reply_) {
-        auto b = banks_.find(u);
-        if (b != banks_.end()) b->second->tab_registers[a] = v;
-      }
+      bank = it->second;
     }
-    modbus_close(ctx_);
+    if (const int d = delay_ms_.exchange(0); d > 0) ::usleep(static_cast<useconds_t>(d) * 1000);
+    std::lock_guard lock(mutex_);
+    modbus_reply(ctx_, query, rc, bank);
+    for (const auto& [u, a, v] : after_reply_) {
+      auto b = banks_.find(u);
+      if (b != banks_.end()) b->second->tab_registers[a] = v;
+    }
   }
 }
 

@@ -14,6 +14,9 @@
 ///  4. Counters are kept per error class, and the request + response bytes of
 ///     every transaction are added to tx/rx (computed from the frame formats
 ///     of RTU and TCP, as they appear on the wire).
+///  5. After a timeout or a malformed reply the input is flushed at once and
+///     again just before the next request, so that a reply arriving late is
+///     never taken for the answer to the next request.
 #include <chrono>
 #include <cstdint>
 #include <span>
@@ -92,6 +95,7 @@ class ModbusBus {
   bool connected_ = false;
   bool debug_ = false;
   int consecutive_failures_ = 0;
+  bool flush_pending_ = false;  ///< flush stale input before the next request
   std::chrono::steady_clock::time_point next_attempt_{};
   std::chrono::milliseconds backoff_{50};
   BusStats stats_;

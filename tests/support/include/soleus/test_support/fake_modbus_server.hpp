@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -26,8 +27,18 @@ namespace soleus::test {
 
 class FakeModbusServer {
  public:
-  /// Each unit gets `registers` holding and input registers and bits, starting at 0.
+  /// Modbus TCP: each unit gets `registers` holding and input registers and
+  /// bits, starting at 0.
   explicit FakeModbusServer(std::vector<int> units, int registers = 256);
+  /// Modbus RTU on a serial device (e.g. one end of a SocatPair), answering
+  /// one unit id (libmodbus's RTU server filters on a single unit).
+  struct Rtu {
+    std::string device;
+    int unit = 1;
+    int baud = 115200;
+    char parity = 'N';
+  };
+  explicit FakeModbusServer(const Rtu& rtu, int registers = 256);
   ~FakeModbusServer();
   FakeModbusServer(const FakeModbusServer&) = delete;
   FakeModbusServer& operator=(const FakeModbusServer&) = delete;
@@ -45,6 +56,8 @@ class FakeModbusServer {
   void reset_counts();
   /// The next `n` requests get no reply.
   void drop_next(int n) { drop_.store(n); }
+  /// The next reply is sent `ms` milliseconds late.
+  void delay_next_reply(int ms) { delay_ms_.store(ms); }
   /// Closes the current client connection before the next reply.
   void disconnect_client() { kick_.store(true); }
   /// A value the server writes to holding register `address` of `unit` after
@@ -53,6 +66,7 @@ class FakeModbusServer {
 
  private:
   void serve();
+  void serve_client();
 
   modbus_t* ctx_ = nullptr;
   int listen_fd_ = -1;
@@ -61,7 +75,9 @@ class FakeModbusServer {
   std::map<int, modbus_mapping_t*> banks_;
   std::map<int, int> counts_;
   std::vector<std::tuple<int, int, std::uint16_t>> after_reply_;
+  bool rtu_ = false;
   std::atomic<int> drop_{0};
+  std::atomic<int> delay_ms_{0};
   std::atomic<bool> kick_{false};
   std::atomic<bool> stop_{false};
   std::thread thread_;
