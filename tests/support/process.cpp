@@ -177,6 +177,24 @@ RunResult run_command(const std::vector<std::string>& argv, std::chrono::millise
   return r;
 }
 
+std::map<int, std::string> mbpoll_values(const std::string& output) {
+  std::map<int, std::string> out;
+  std::istringstream in(output);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] != '[') continue;
+    const auto close = line.find("]:");
+    if (close == std::string::npos) continue;
+    const int ref = std::atoi(line.c_str() + 1);
+    std::string value = line.substr(close + 2);
+    const auto first = value.find_first_not_of(" \t");
+    value = first == std::string::npos ? "" : value.substr(first);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\r')) value.pop_back();
+    out[ref] = value;
+  }
+  return out;
+}
+
 int free_tcp_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error("socket: " + std::string(strerror(errno)));

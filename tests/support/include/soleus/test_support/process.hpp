@@ -11,6 +11,7 @@
 ///     destructor calls stop(), so a failing test never leaks a process.
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -67,6 +68,9 @@ struct RunResult {
 };
 RunResult run_command(const std::vector<std::string>& argv,
                       std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
+
+/// The values mbpoll printed, by reference: lines "[ref]: \tvalue".
+std::map<int, std::string> mbpoll_values(const std::string& output);
 
 /// A TCP port that was free a moment ago on 127.0.0.1 (bound to port 0 and
 /// released). Prefer letting servers bind port 0 themselves and print it.
