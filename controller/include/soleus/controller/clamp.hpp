@@ -1,0 +1,53 @@
+#pragma once
+/// The final clamp: the last thing every motor force command passes through.
+///
+/// Principle of operation:
+///  1. A command that is not finite becomes zero.
+///  2. The floor: below the floor the motor never pushes down (positive
+///     force). The floor is the user's calibrated bottom, and never lower than
+///     the lower soft travel limit. Within floor_fade_mm above it the downward
+///     force fades linearly to zero, and while the pad moves down the force is
+///     also kept low enough that the slew limit can bring it to zero before the
+///     floor is reached (F ≤ slew × distance / speed). Upward (negative) force
+///     is not affected: the floor never pulls the user down.
+///  3. The magnitude is capped at min(limits.max_load_n, kHardCapN).
+///  4. The change from the previous command is limited to max_slew × dt,
+///     except that at or below the floor a downward force is removed at once.
+///  The result is what goes into DriveCommand::force_n. reset() is used after
+///  the drive was disabled, so that the slew starts from zero.
+#include "soleus/drivers/machine_config.hpp"
+
+namespace soleus::controller {
+
+class OutputClamp {
+ public:
+  OutputClamp(const drivers::Limits& limits, double floor_fade_mm, double lower_soft_limit_mm);
+
+  /// Returns the command to write. `floor_mm` is the user's bottom (use a
+  /// negative value when none is known; the lower soft limit still applies).
+  double apply(double force_n, double position_mm, double velocity_mm_s, double floor_mm,
+               double dt_s);
+  /// Forgets the previous command (the drive is disabled; its torque is zero).
+  void reset(double force_n = 0) { last_ = force_n; }
+  double last() const { return last_; }
+  double cap_n() const { return cap_; }
+
+  /// What limited the last command (diagnostics and tests).
+  struct Flags {
+    bool nonfinite = false;
+    bool floor = false;
+    bool cap = false;
+    bool slew = false;
+  };
+  const Flags& flags() const { return flags_; }
+
+ private:
+  double cap_;
+  double slew_;
+  double fade_mm_;
+  double lower_soft_mm_;
+  double last_ = 0;
+  Flags flags_;
+};
+
+}  // namespace soleus::controller

@@ -1,0 +1,69 @@
+#pragma once
+/// MachineIo: the only way the controller touches the machine.
+///
+/// Principle of operation:
+///  1. The control loop calls exchange() exactly once per cycle. It writes the
+///     command computed in the previous cycle and reads the drive status and
+///     the load cell. With a status mirror on the drive (FC 23), the write and
+///     the drive read are one transaction, so the command of cycle k reaches
+///     the drive at the start of cycle k+1: one period of latency, always.
+///  2. exchange() never throws and never blocks longer than the bus timeouts.
+///     A failed read is reported with drive_ok / cell_ok = false; the values
+///     of a failed read are not used (the supervisor counts them).
+///  3. arm() writes COMM_TIMEOUT, TORQUE_LIMIT, SPEED_LIMIT and TORQUE_SLEW and
+///     reads them back. The loop calls it at boot and whenever
+///     link_generation changes (a reconnect); until it succeeded the
+///     supervisor refuses to enable the drive.
+///  4. The implementation (Modbus in app/, fakes in tests) owns its buses and
+///     is used from the control thread only. It knows registers; the
+///     controller knows N, mm and mm/s.
+#include <cstdint>
+#include <string>
+
+#include "soleus/drivers/devices.hpp"
+
+namespace soleus::controller {
+
+/// One cycle's inputs.
+struct MachineInputs {
+  double t_s = 0;         ///< monotonic time of the cycle, s (stamped by the loop)
+  bool drive_ok = false;  ///< the drive transaction succeeded; `drive` is fresh
+  drivers::DriveStatus drive;
+  bool cell_ok = false;   ///< the load-cell read succeeded; `cell` is fresh
+  drivers::LoadCellSample cell;
+  /// Increments every time the link to the devices is re-established; the
+  /// loop re-arms the drive when it changes.
+  std::uint32_t link_generation = 0;
+};
+
+/// Counters of the machine interface, for diagnostics and the benchmark.
+struct IoStats {
+  std::uint64_t cycles = 0;
+  std::uint64_t drive_errors = 0;
+  std::uint64_t cell_errors = 0;
+  std::uint64_t transactions = 0;
+  std::uint64_t timeouts = 0;
+  std::uint64_t crc_errors = 0;
+  std::uint64_t reconnects = 0;
+  std::uint64_t bytes_tx = 0;
+  std::uint64_t bytes_rx = 0;
+};
+
+class MachineIo {
+ public:
+  virtual ~MachineIo() = default;
+  /// One cycle: writes `cmd`, reads drive and load cell into `in` (except t_s).
+  virtual void exchange(const drivers::DriveCommand& cmd, MachineInputs& in) = 0;
+  /// Writes the drive's static setup and reads it back. false (with a
+  /// readable `detail`) means the motor must not be enabled.
+  virtual bool arm(const drivers::DriveSetup& setup, std::string& detail) = 0;
+  /// Tares the load cell (the pad at rest, nobody on it). false on failure.
+  virtual bool tare(std::string& detail) = 0;
+  /// Clears the load cell's overload latch. false on failure.
+  virtual bool clear_overload(std::string& detail) = 0;
+  /// Readable name of a drive fault code ("communication loss").
+  virtual std::string fault_name(int code) const = 0;
+  virtual IoStats stats() const = 0;
+};
+
+}  // namespace soleus::controller

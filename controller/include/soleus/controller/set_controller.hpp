@@ -1,0 +1,163 @@
+#pragma once
+/// SetController: one set from start to the safe unload, and the pad moves
+/// around it. Fed one cycle at a time by the control loop (or a test).
+///
+/// Principle of operation:
+///  1. Every cycle the Supervisor judges the inputs first. A failed read is
+///     replaced by the last good values for the logic (the supervisor decides
+///     when a run of failures is a comm loss).
+///  2. A trip, the user letting go, a command (user_stop, pain, shutdown,
+///     storage_fault) or a training rule (target_reached, hold_complete,
+///     force_drop, range_loss, pace_loss, stall, loss_of_control) all call the
+///     same stop(): the first reason is kept, the open rep is flushed, and the
+///     state becomes Unloading. Only STO and drive faults cut torque at once.
+///  3. Unloading ramps the law's output to zero over unload_s with the drive
+///     still enabled (its SPEED_LIMIT stays armed), holds zero for
+///     unload_settle_ms, then disables. Then the set's result is produced and
+///     the state is Rest (or Fault / Estop while the latch is not OK).
+///  4. A set runs Ready (enable, ramp-in) → Calibrating (the light first rep;
+///     skipped with a stored range or in isometric mode) → Active. While
+///     Active, RepCounter, TempoCue and FatigueMonitor judge each rep; the
+///     LoadLaw computes the force, and the OutputClamp (floor, max load, hard
+///     cap, slew) has the last word on every command.
+///  5. Hold-to-move drives the pad towards a target at low force and speed
+///     only while the command is refreshed; when it lapses the pad is held
+///     where it is (Ready). Return-to-rest lowers the pad under its own weight
+///     at a controlled speed, then unloads and disables.
+#include <cstdint>
+#include <optional>
+
+#include "soleus/controller/clamp.hpp"
+#include "soleus/controller/config.hpp"
+#include "soleus/controller/fatigue.hpp"
+#include "soleus/controller/load_law.hpp"
+#include "soleus/controller/machine_io.hpp"
+#include "soleus/controller/motion.hpp"
+#include "soleus/controller/supervisor.hpp"
+#include "soleus/controller/types.hpp"
+
+namespace soleus::controller {
+
+/// Where the controller's outputs go. The control loop's implementation puts
+/// them on bounded queues; tests collect them. Called from the loop thread.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void on_event(const Event& e) = 0;
+  virtual void on_rep(const RepRecord& r) = 0;
+  virtual void on_set_result(const SetResult& r) = 0;
+};
+
+/// Checks a set's parameters (the API's rules; never trust the caller).
+std::optional<FieldError> validate(const SetParams& p, const TrainingConfig& training,
+                                   const drivers::Limits& limits,
+                                   const drivers::Mechanics& mechanics);
+
+/// The controller's live view, published in the loop's snapshot.
+struct ControllerStatus {
+  SetState state = SetState::Fault;
+  bool set_running = false;  ///< Ready/Calibrating/Active/Unloading of a set
+  std::int64_t set_id = 0;
+  Mode mode = Mode::Isotonic;
+  double load_n = 0;         ///< felt load commanded (after ramp, before the clamp)
+  double motor_force_n = 0;  ///< the command written (after the clamp), positive down
+  Phase phase = Phase::None;      ///< the user's phase
+  Phase cue_phase = Phase::None;  ///< where the tempo says the user should be
+  double cue_progress = 0;
+  int reps = 0;
+  int partial_reps = 0;
+  double tut_s = 0;
+  double hold_elapsed_s = 0;
+  StopReason stop_reason = StopReason::None;  ///< of the running or last set
+  bool range_known = false;
+  Range range;
+  double floor_mm = -1;
+  double eccentric_weight = 0;
+  double brake_n = 0;
+  bool moving = false;  ///< hold-to-move or return-to-rest in progress
+};
+
+class SetController {
+ public:
+  /// Throws std::invalid_argument when the configuration cannot be run
+  /// stably (e.g. a brake or damping gain too high for the loop period).
+  SetController(const ControlConfig& control, const TrainingConfig& training,
+                const drivers::Mechanics& mechanics, const drivers::Limits& limits,
+                EventSink& sink);
+
+  /// Starts a set. Refused (with the field and reason) while a set runs, a
+  /// fault is latched, the drive is not armed, or the parameters are invalid.
+  std::optional<FieldError> start_set(const SetParams& params, double t);
+  /// Stops the running set or move through the unload. Returns whether
+  /// anything was running (the API's {"stopped": ...}).
+  bool stop(StopReason reason, double t);
+  void reset_faults(double t);
+  /// Refreshes (or starts) hold-to-move towards target_mm. Returns false when refused.
+  bool hold_to_move(double target_mm, double t);
+  /// Lowers the pad to rest, then disables. Returns false when refused.
+  bool return_to_rest(double t);
+  /// The drive was armed (true) or must be armed again (false).
+  void set_armed(bool armed);
+
+  /// One cycle: judges the inputs and returns the command to write next.
+  drivers::DriveCommand update(const MachineInputs& in);
+
+  const ControllerStatus& status() const { return status_; }
+  const Supervisor& supervisor() const { return sup_; }
+  const OutputClamp& clamp() const { return clamp_; }
+  /// The last good drive status and load-cell sample.
+  const drivers::DriveStatus& drive() const { return drive_; }
+  const drivers::LoadCellSample& cell() const { return cell_; }
+
+ private:
+  enum class Activity { None, Set, Move };
+  void emit(EventCode code, Severity sev, double t, std::string_view text, double value = 0);
+  void begin_unload(double t);
+  void finish(double t);
+  void flush_rep(double t);
+  void enter_active(double t, double pos);
+  bool idle_like() const;
+  SetState resting_state() const;
+
+  ControlConfig ccfg_;
+  TrainingConfig tcfg_;
+  drivers::Mechanics mech_;
+  drivers::Limits limits_;
+  EventSink& sink_;
+  Supervisor sup_;
+  OutputClamp clamp_;
+  LoadLaw law_;
+  RangeOfMotion rom_;
+  RepCounter reps_;
+  TempoCue cue_;
+  FatigueMonitor fatigue_;
+
+  SetState state_ = SetState::Idle;  ///< the underlying state; Fault/Estop are shown over it
+  Activity activity_ = Activity::None;
+  SetParams params_;
+  ControllerStatus status_;
+  drivers::DriveStatus drive_;
+  drivers::LoadCellSample cell_;
+  drivers::DriveCommand last_cmd_;
+  bool first_ = true;
+  double last_t_ = 0;
+  double ramp_ = 0;
+  double settle_since_ = -1;
+  double set_start_t_ = 0;
+  int calibration_tries_ = 0;
+  double calib_motion_t_ = 0;
+  bool range_calibrated_ = false;
+  // isometric
+  double hold_elapsed_ = 0;
+  double window_sum_ = 0, window_t_ = 0;
+  int window_n_ = 0;
+  // moves
+  double move_target_ = 0;
+  double move_deadline_ = 0;
+  bool move_auto_ = false;  ///< return-to-rest: no refresh needed
+  bool moving_ = false;
+  double rest_still_since_ = -1;
+  bool unload_then_idle_ = false;
+};
+
+}  // namespace soleus::controller

@@ -1,0 +1,148 @@
+#pragma once
+/// The safety supervisor: runs every cycle, before anything is written.
+///
+/// Principle of operation (an e-stop latch in the manner of LinuxCNC's
+/// estop_latch, extended with the machine's checks):
+///  1. The latch starts faulted (NotArmed). It becomes OK only on a reset
+///     request while no fault condition is present and the drive is armed;
+///     a drive fault is first cleared with FAULT_RESET pulses (ENABLE off).
+///  2. Every cycle each condition is evaluated from fresh inputs only (a
+///     failed read leaves drive- or cell-derived conditions as they were):
+///     STO, drive fault, comm loss (N failed cycles in a row or no good cycle
+///     for longer than the window), stale load cell (sample counter still
+///     across more than stale_cell_ms of successful reads), ADC error,
+///     overload, implausible readings, over-speed, the upper soft travel
+///     limit, the drive not enabling in time, and the force cross-check while
+///     still (motor force + pad weight vs load cell, persistent = fault).
+///  3. A condition that appears is latched (the latch drops, an event names
+///     the cause) and is reported once as a trip with its stop reason.
+///     STO and drive faults also demand torque removal at once; every other
+///     trip goes through the controlled unload.
+///  4. The user letting go (near-zero contact force for longer than
+///     let_go_ms while loaded) is not a fault: it is reported as user_left
+///     and ends the set through the same unload.
+///  5. ok() is true only while the latch is OK; nothing may enable otherwise.
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "soleus/controller/config.hpp"
+#include "soleus/controller/machine_io.hpp"
+#include "soleus/controller/types.hpp"
+
+namespace soleus::controller {
+
+/// The supervisor's fault conditions (bit positions in a mask).
+enum class Fault : std::uint8_t {
+  NotArmed,
+  Sto,
+  DriveFault,
+  CommLoss,
+  StaleCell,
+  AdcError,
+  Overload,
+  Implausible,
+  Overspeed,
+  TravelLimit,
+  CrossCheck,
+  EnableTimeout,
+  kCount
+};
+inline constexpr int kFaultCount = static_cast<int>(Fault::kCount);
+const char* to_string(Fault f);   ///< stable code, e.g. "stale_load_cell"
+const char* message(Fault f);     ///< readable meaning with a hint
+StopReason stop_reason(Fault f);
+EventCode event_code(Fault f);
+constexpr std::uint32_t bit(Fault f) { return 1u << static_cast<unsigned>(f); }
+
+/// What the supervisor needs to know about the controller's intent.
+struct SupervisorContext {
+  bool enable_commanded = false;  ///< the previous command asked for ENABLE
+  bool loaded = false;            ///< a set is under full training load (for let-go)
+  double pad_weight_n = 78.5;
+  double travel_max_mm = 150;
+};
+
+/// The verdict of one cycle.
+struct SupervisorReport {
+  bool ok = false;                 ///< the latch is OK: enabling is allowed
+  bool remove_torque_now = false;  ///< STO or drive fault present/new: zero torque, disable now
+  StopReason trip = StopReason::None;  ///< a fault latched this cycle (its stop reason)
+  Fault trip_fault = Fault::NotArmed;
+  bool user_left = false;          ///< let-go detected this cycle
+  bool fault_reset_pulse = false;  ///< send FAULT_RESET (with ENABLE off) this cycle
+  bool comm_good = false;          ///< this cycle's reads both succeeded
+};
+
+class Supervisor {
+ public:
+  explicit Supervisor(const ControlConfig& cfg);
+
+  /// One cycle. Events for new faults are appended to `events` (at most kFaultCount+2).
+  SupervisorReport update(const MachineInputs& in, const SupervisorContext& ctx);
+
+  /// The drive was armed (or arming failed, or the link was lost and it must be re-armed).
+  void set_armed(bool armed);
+  /// Asks for a reset (a rising edge). Succeeds within a few cycles when no
+  /// fault is present; otherwise it is refused with the present cause.
+  void request_reset(double t_s);
+
+  bool ok() const { return ok_; }
+  bool armed() const { return armed_; }
+  std::uint32_t latched() const { return latched_; }
+  std::uint32_t present() const { return present_; }
+  double since(Fault f) const { return since_[static_cast<int>(f)]; }
+  int drive_fault_code() const { return drive_fault_code_; }
+  std::uint64_t failed_cycles_total() const { return failed_total_; }
+  int failed_in_a_row() const { return failed_in_row_; }
+
+  /// Events produced by the last update() (new faults, reset outcome).
+  struct PendingEvent {
+    EventCode code;
+    Severity severity;
+    double value;
+    const char* text;
+  };
+  const std::array<PendingEvent, kFaultCount + 2>& events() const { return events_; }
+  int event_count() const { return event_count_; }
+
+ private:
+  void push_event(EventCode c, Severity s, double v, const char* text);
+  void raise(Fault f, double t);
+
+  ControlConfig cfg_;
+  bool ok_ = false;
+  bool armed_ = false;
+  std::uint32_t present_ = bit(Fault::NotArmed);
+  std::uint32_t latched_ = bit(Fault::NotArmed);
+  std::array<double, kFaultCount> since_{};
+  int drive_fault_code_ = 0;
+  // comm
+  bool seen_good_ = false;
+  double last_good_t_ = 0;
+  int failed_in_row_ = 0;
+  std::uint64_t failed_total_ = 0;
+  // load cell freshness
+  bool have_counter_ = false;
+  std::uint32_t last_counter_ = 0;
+  double counter_since_t_ = 0;
+  bool impl_drive_ = false;
+  bool impl_cell_ = false;
+  bool pulse_toggle_ = false;
+  // cross-check and let-go timers
+  double mismatch_since_ = -1;
+  double let_go_since_ = -1;
+  bool user_left_reported_ = false;
+  // enable watch
+  double enable_since_ = -1;
+  // reset
+  bool reset_pending_ = false;
+  double reset_deadline_ = 0;
+  // events of this cycle
+  std::array<PendingEvent, kFaultCount + 2> events_{};
+  int event_count_ = 0;
+  StopReason trip_ = StopReason::None;
+  Fault trip_fault_ = Fault::NotArmed;
+};
+
+}  // namespace soleus::controller

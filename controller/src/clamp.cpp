@@ -1,0 +1,68 @@
+#include "soleus/controller/clamp.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace soleus::controller {
+
+OutputClamp::OutputClamp(const drivers::Limits& limits, double floor_fade_mm,
+                         double lower_soft_limit_mm)
+    : cap_(std::min(limits.max_load_n, drivers::kHardCapN)),
+      slew_(limits.max_slew_n_per_s),
+      fade_mm_(floor_fade_mm),
+      lower_soft_mm_(lower_soft_limit_mm) {}
+
+double OutputClamp::apply(double force_n, double position_mm, double velocity_mm_s,
+                          double floor_mm, double dt_s) {
+  flags_ = {};
+  double f = force_n;
+  // 1. Not finite: nothing.
+  if (!std::isfinite(f)) {
+    flags_.nonfinite = true;
+    f = 0;
+  }
+  // 2. The floor: downward force fades to zero above it and is zero below it.
+  bool below_floor = false;
+  if (f > 0) {
+    double floor = std::max(floor_mm, lower_soft_mm_);
+    double d = position_mm - floor;
+    double allowed = f;
+    if (!std::isfinite(d) || d <= 0) {
+      allowed = 0;
+      below_floor = true;
+    } else {
+      if (d < fade_mm_) allowed = f * d / fade_mm_;
+      double down = -velocity_mm_s;
+      if (down > 0 && std::isfinite(down)) allowed = std::min(allowed, slew_ * d / down);
+    }
+    if (allowed < f) {
+      flags_.floor = true;
+      f = allowed;
+    }
+  }
+  // 3. Max load and hard cap.
+  if (f > cap_) {
+    f = cap_;
+    flags_.cap = true;
+  } else if (f < -cap_) {
+    f = -cap_;
+    flags_.cap = true;
+  }
+  // 4. Slew.
+  double step = slew_ * std::max(dt_s, 0.0);
+  if (f > last_ + step) {
+    f = last_ + step;
+    flags_.slew = true;
+  } else if (f < last_ - step) {
+    f = last_ - step;
+    flags_.slew = true;
+  }
+  // The slew must never push the command back above the cap (e.g. after a cap change).
+  f = std::clamp(f, -cap_, cap_);
+  // At or below the floor no downward force, whatever the slew (removing force is always allowed).
+  if (below_floor && f > 0) f = 0;
+  last_ = f;
+  return f;
+}
+
+}  // namespace soleus::controller

@@ -1,0 +1,289 @@
+#include "soleus/controller/motion.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace soleus::controller {
+
+// ---------------------------------------------------------------- RangeOfMotion
+
+RangeOfMotion::RangeOfMotion(const TrainingConfig& cfg, double still_mm_s)
+    : cfg_(cfg), still_(still_mm_s) {}
+
+void RangeOfMotion::begin(double t, double pos) {
+  min_ = max_ = pos;
+  top_ = false;
+  end_min_ = pos;
+  end_depart_t_ = t;
+  still_since_ = -1;
+  range_ = {};
+}
+
+double RangeOfMotion::lowest_mm() const { return top_ ? std::min(min_, end_min_) : min_; }
+
+RangeOfMotion::Status RangeOfMotion::update(double t, double pos, double vel) {
+  if (!top_) {
+    if (pos < min_) {
+      min_ = pos;
+      max_ = pos;  // a top must follow its bottom
+    }
+    max_ = std::max(max_, pos);
+    if (max_ - pos > cfg_.segment_min_mm && max_ - min_ > cfg_.segment_min_mm) {
+      top_ = true;
+      end_min_ = pos;
+      end_depart_t_ = t;
+      still_since_ = -1;
+    }
+    return Status::Running;
+  }
+  if (pos < end_min_) end_min_ = pos;
+  if (pos <= end_min_ + cfg_.pause_band_mm) end_depart_t_ = t;
+  if (std::abs(vel) < still_) {
+    if (still_since_ < 0) still_since_ = t;
+  } else {
+    still_since_ = -1;
+  }
+  bool came_back = (max_ - pos) >= 0.5 * (max_ - min_);
+  bool rested = came_back && still_since_ >= 0 && t - still_since_ >= 0.3;
+  bool rising_again = pos > end_min_ + cfg_.segment_min_mm;
+  if (!rested && !rising_again) return Status::Running;
+  range_ = {std::min(min_, end_min_), max_};
+  return range_.span() < cfg_.min_range_mm ? Status::TooSmall : Status::Done;
+}
+
+// ---------------------------------------------------------------- RepCounter
+
+void RepCounter::Wobble::feed(double pos, double h) {
+  if (up) {
+    if (pos > ext) ext = pos;
+    else if (pos < ext - h) {
+      path += ext - leg_start;
+      leg_start = ext;
+      ext = pos;
+      up = false;
+      ++reversals;
+    }
+  } else {
+    if (pos < ext) ext = pos;
+    else if (pos > ext + h) {
+      path += leg_start - ext;
+      leg_start = ext;
+      ext = pos;
+      up = true;
+      ++reversals;
+    }
+  }
+}
+
+RepCounter::RepCounter(const TrainingConfig& cfg, double still_mm_s)
+    : cfg_(cfg), still_(still_mm_s) {}
+
+void RepCounter::begin(const Range& range, const Tempo& tempo, double t, double pos,
+                       double low_mm, double low_departure_s) {
+  range_ = range;
+  tempo_ = tempo;
+  h_ = std::max(cfg_.segment_min_mm, cfg_.segment_fraction * range.span());
+  up_ = false;
+  ext_ = std::min(low_mm, pos);
+  ext_arrival_t_ = low_departure_s;
+  ext_arrival_pos_ = ext_;
+  ext_depart_t_ = low_departure_s;
+  open_ = has_top_ = counted_flag_ = false;
+  start_t_ = t;
+  next_.reset(ext_);
+  next_rise_ = {};
+  last_motion_t_ = t;
+  seq_ = counted_ = partials_ = 0;
+  counted_now_ = false;
+  tut_s_ = 0;
+  phase_ = Phase::BottomPause;
+  last_ = {};
+  // Samples since the low (the user may already be rising) are fed by the caller.
+  if (pos > ext_) next_.feed(pos, cfg_.wobble_hysteresis_mm);
+}
+
+double RepCounter::seconds_without_progress(double t) const {
+  if (!up_ || !open_) return 0;
+  double top_zone = range_.top_mm - (1.0 - cfg_.rep_rom_fraction) * range_.span();
+  if (ext_ >= top_zone) return 0;
+  return t - progress_t_;
+}
+
+bool RepCounter::update(double t, double pos, double vel, double force) {
+  bool closed = false;
+  counted_now_ = false;
+  const double band = cfg_.pause_band_mm;
+  const double f = cfg_.rep_rom_fraction;
+  const double span = range_.span();
+  if (std::abs(vel) > still_) last_motion_t_ = t;
+
+  if (open_) cur_.feed(pos, cfg_.wobble_hysteresis_mm);
+
+  if (up_) {
+    if (vel > still_) cur_rise_.add(force);
+    if (pos > ext_) {
+      ext_ = pos;
+      if (ext_ - ext_arrival_pos_ > band) {
+        ext_arrival_t_ = t;
+        ext_arrival_pos_ = pos;
+      }
+      ext_depart_t_ = t;
+      if (pos > progress_mark_ + cfg_.stall_progress_mm) {
+        progress_mark_ = pos;
+        progress_t_ = t;
+      }
+    } else if (pos >= ext_ - band) {
+      ext_depart_t_ = t;
+    }
+    if (pos < ext_ - h_) {  // the top is confirmed
+      has_top_ = true;
+      top_pos_ = ext_;
+      top_arrival_t_ = ext_arrival_t_;
+      top_depart_t_ = ext_depart_t_;
+      up_ = false;
+      ext_ = pos;
+      ext_arrival_t_ = t;
+      ext_arrival_pos_ = pos;
+      ext_depart_t_ = t;
+      next_.reset(pos);
+      next_rise_ = {};
+      snap_reversals_ = cur_.reversals;
+      snap_path_ = cur_.total_path();
+    }
+    if (vel > still_) phase_ = Phase::Concentric;
+    else if (pos >= ext_ - band) phase_ = Phase::TopPause;
+    else phase_ = Phase::Eccentric;
+  } else {
+    next_.feed(pos, cfg_.wobble_hysteresis_mm);
+    if (pos < ext_) {
+      ext_ = pos;
+      if (ext_arrival_pos_ - ext_ > band) {
+        ext_arrival_t_ = t;
+        ext_arrival_pos_ = pos;
+      }
+      ext_depart_t_ = t;
+      next_.reset(pos);
+      next_rise_ = {};
+      if (open_) {
+        snap_reversals_ = cur_.reversals;
+        snap_path_ = cur_.total_path();
+      }
+    } else if (pos <= ext_ + band) {
+      ext_depart_t_ = t;
+    }
+    if (vel > still_) next_rise_.add(force);
+    if (open_ && has_top_ && !counted_flag_ && top_pos_ - start_pos_ >= f * span &&
+        top_pos_ - pos >= f * span) {
+      counted_flag_ = true;
+      ++counted_;
+      counted_now_ = true;
+    }
+    if (pos > ext_ + h_) {  // the next rise is confirmed
+      if (open_) {
+        close(ext_depart_t_);
+        closed = true;
+      }
+      open_ = true;
+      has_top_ = false;
+      counted_flag_ = false;
+      start_pos_ = ext_;
+      start_t_ = ext_depart_t_;
+      cur_ = next_;
+      cur_rise_ = next_rise_;
+      up_ = true;
+      ext_ = pos;
+      ext_arrival_t_ = t;
+      ext_arrival_pos_ = pos;
+      ext_depart_t_ = t;
+      progress_mark_ = pos;
+      progress_t_ = t;
+    } else if (open_ && has_top_ && std::abs(vel) <= still_ && pos <= ext_ + band &&
+               t - ext_arrival_t_ > tempo_.bottom_s + cfg_.tempo_tolerance_s) {
+      close(t);
+      closed = true;
+      open_ = false;
+    }
+    if (up_) phase_ = Phase::Concentric;
+    else if (vel < -still_) phase_ = Phase::Eccentric;
+    else if (vel > still_) phase_ = Phase::Concentric;
+    else if (pos <= ext_ + band) phase_ = Phase::BottomPause;
+  }
+  return closed;
+}
+
+bool RepCounter::flush(double t) {
+  if (!open_) return false;
+  if (!has_top_) {  // stopped during a rise: the high so far is its top
+    has_top_ = true;
+    top_pos_ = ext_;
+    top_arrival_t_ = ext_arrival_t_;
+    top_depart_t_ = t;
+    snap_reversals_ = cur_.reversals + 1;  // close() removes the top's reversal
+    snap_path_ = cur_.total_path();
+    ext_ = top_pos_;
+    ext_arrival_t_ = t;
+  }
+  close(t);
+  open_ = false;
+  return true;
+}
+
+void RepCounter::close(double t_depart) {
+  RepRecord r;
+  r.seq = ++seq_;
+  r.counted = counted_flag_;
+  r.n = counted_flag_ ? counted_ : 0;
+  if (!counted_flag_) ++partials_;
+  r.t_start_s = start_t_;
+  r.concentric_s = std::max(0.0, top_arrival_t_ - start_t_);
+  r.top_pause_s = std::max(0.0, top_depart_t_ - top_arrival_t_);
+  r.eccentric_s = std::max(0.0, ext_arrival_t_ - top_depart_t_);
+  r.bottom_pause_s = std::max(0.0, t_depart - ext_arrival_t_);
+  double rise = top_pos_ - start_pos_;
+  double ret = top_pos_ - ext_;
+  r.rom_mm = std::max(0.0, std::min(rise, ret));
+  r.rom_pct = range_.span() > 0 ? 100.0 * r.rom_mm / range_.span() : 0;
+  r.peak_force_n = cur_rise_.n ? cur_rise_.peak : 0;
+  r.mean_force_n = cur_rise_.n ? cur_rise_.sum / cur_rise_.n : 0;
+  r.mean_velocity_mm_s = r.concentric_s > 0 ? rise / r.concentric_s : 0;
+  double net = std::max(0.0, rise) + std::max(0.0, ret);
+  r.reversals = std::max(0, snap_reversals_ - 1);
+  r.smoothness = snap_path_ > 1e-9 ? std::clamp(net / snap_path_, 0.0, 1.0) : 1.0;
+  r.wobbly = r.reversals >= cfg_.wobble_reversals || r.smoothness < cfg_.min_smoothness;
+  // Tempo: the phase deviation of largest magnitude; a free concentric (C = 0) is not judged.
+  double dev[4] = {tempo_.concentric_s > 0 ? r.concentric_s - tempo_.concentric_s : 0,
+                   r.top_pause_s - tempo_.top_s, r.eccentric_s - tempo_.eccentric_s,
+                   r.bottom_pause_s - tempo_.bottom_s};
+  double worst = 0;
+  for (double d : dev)
+    if (std::abs(d) > std::abs(worst)) worst = d;
+  r.tempo_deviation_s = worst;
+  r.on_tempo = std::abs(worst) <= cfg_.tempo_tolerance_s;
+  r.tut_s = r.concentric_s + r.top_pause_s + r.eccentric_s + r.bottom_pause_s;
+  if (r.counted) tut_s_ += r.tut_s;
+  last_ = r;
+}
+
+// ---------------------------------------------------------------- TempoCue
+
+void TempoCue::update(double t) {
+  double c = tempo_.cycle_s();
+  if (c <= 0) {
+    phase_ = Phase::None;
+    progress_ = 0;
+    return;
+  }
+  double x = std::fmod(std::max(0.0, t - anchor_), c);
+  const double d[4] = {tempo_.concentric_s, tempo_.top_s, tempo_.eccentric_s, tempo_.bottom_s};
+  const Phase p[4] = {Phase::Concentric, Phase::TopPause, Phase::Eccentric, Phase::BottomPause};
+  for (int i = 0; i < 4; ++i) {
+    if (x < d[i] || i == 3) {
+      phase_ = p[i];
+      progress_ = d[i] > 0 ? std::clamp(x / d[i], 0.0, 1.0) : 1.0;
+      return;
+    }
+    x -= d[i];
+  }
+}
+
+}  // namespace soleus::controller

@@ -1,0 +1,497 @@
+#include "soleus/controller/set_controller.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+namespace soleus::controller {
+
+std::optional<FieldError> validate(const SetParams& p, const TrainingConfig& training,
+                                   const drivers::Limits& limits,
+                                   const drivers::Mechanics& mechanics) {
+  auto err = [](const char* field, const std::string& msg) {
+    return std::optional<FieldError>(FieldError{field, msg});
+  };
+  double max_load = std::min(limits.max_load_n, drivers::kHardCapN);
+  if (!std::isfinite(p.load_n) || p.load_n < training.min_load_n || p.load_n > max_load) {
+    std::ostringstream os;
+    os << "must be within " << training.min_load_n << ".." << max_load << " N";
+    return err("load_n", os.str());
+  }
+  const double ph[4] = {p.tempo.eccentric_s, p.tempo.bottom_s, p.tempo.concentric_s, p.tempo.top_s};
+  for (double d : ph)
+    if (!std::isfinite(d) || d < 0 || d > 60)
+      return err("tempo", "each phase must be within 0..60 s");
+  if (p.mode == Mode::Isometric) {
+    if (p.target_reps != 0) return err("target_reps", "not allowed in isometric mode; give hold_s");
+    if (!std::isfinite(p.hold_s) || p.hold_s <= 0 || p.hold_s > 600)
+      return err("hold_s", "must be within 0..600 s (exclusive of 0) in isometric mode");
+  } else {
+    if (p.hold_s != 0) return err("hold_s", "only allowed in isometric mode");
+    if (p.target_reps < 1 || p.target_reps > 100) return err("target_reps", "must be within 1..100");
+    if (p.tempo.cycle_s() <= 0) return err("tempo", "must not be all zero for a dynamic set");
+  }
+  if (!std::isfinite(p.force_drop_pct) || p.force_drop_pct < 5 || p.force_drop_pct > 50)
+    return err("force_drop_pct", "must be within 5..50 %");
+  if (!std::isfinite(p.eccentric_pct) || p.eccentric_pct < 0 || p.eccentric_pct > 100)
+    return err("eccentric_pct", "must be within 0..100 %");
+  if (p.mode == Mode::Eccentric && p.load_n * (1 + p.eccentric_pct / 100.0) > max_load) {
+    std::ostringstream os;
+    os << "load_n × (1 + eccentric_pct/100) = " << p.load_n * (1 + p.eccentric_pct / 100.0)
+       << " N exceeds the maximum load " << max_load << " N";
+    return err("eccentric_pct", os.str());
+  }
+  if (p.range) {
+    const Range& r = *p.range;
+    if (!std::isfinite(r.bottom_mm) || !std::isfinite(r.top_mm) || r.bottom_mm < 0 ||
+        r.top_mm > mechanics.travel_max_mm || r.span() < training.min_range_mm)
+      return err("range", "stored range must lie within the travel and span at least min_range_mm");
+  }
+  if (p.hold_height_mm) {
+    double h = *p.hold_height_mm;
+    if (!std::isfinite(h) || h < 0 || h > mechanics.travel_max_mm)
+      return err("hold_height_mm", "must lie within the travel");
+  }
+  return std::nullopt;
+}
+
+SetController::SetController(const ControlConfig& control, const TrainingConfig& training,
+                             const drivers::Mechanics& mechanics, const drivers::Limits& limits,
+                             EventSink& sink)
+    : ccfg_(control),
+      tcfg_(training),
+      mech_(mechanics),
+      limits_(limits),
+      sink_(sink),
+      sup_(control),
+      clamp_(limits, training.floor_fade_mm, control.soft_travel_margin_mm),
+      law_(training, mechanics, control.ramp_in_s),
+      rom_(training, control.still_mm_s),
+      reps_(training, control.still_mm_s),
+      fatigue_(training) {
+  // A velocity gain acts on the moving mass with (at least) one period of delay:
+  // gain × period / mass must stay well below 1 or the loop oscillates.
+  const double k = control.period_s() / std::max(mechanics.moving_mass_kg, 1.0) * 1000.0;
+  if (training.brake_gain_n_per_mm_s * k > 0.5)
+    throw std::invalid_argument("training.brake_gain_n_per_mm_s: too high for loop_hz and moving_mass_kg "
+                                "(gain × period / mass must be ≤ 0.5)");
+  if (training.hold_damping_n_per_mm_s * k > 0.5)
+    throw std::invalid_argument("training.hold_damping_n_per_mm_s: too high for loop_hz and moving_mass_kg "
+                                "(gain × period / mass must be ≤ 0.5)");
+  status_.state = SetState::Fault;
+}
+
+void SetController::emit(EventCode code, Severity sev, double t, std::string_view text,
+                         double value) {
+  Event e;
+  e.t_s = t;
+  e.severity = sev;
+  e.code = code;
+  e.set_id = status_.set_id;
+  e.value = value;
+  e.set_text(text);
+  sink_.on_event(e);
+}
+
+void SetController::set_armed(bool armed) { sup_.set_armed(armed); }
+
+bool SetController::idle_like() const {
+  return state_ == SetState::Idle || state_ == SetState::Rest;
+}
+
+SetState SetController::resting_state() const {
+  if (sup_.ok()) return state_;
+  std::uint32_t all = sup_.latched() | sup_.present();
+  return (all & bit(Fault::Sto)) ? SetState::Estop : SetState::Fault;
+}
+
+std::optional<FieldError> SetController::start_set(const SetParams& params, double t) {
+  auto refuse = [&](const char* field, const char* msg) {
+    emit(EventCode::SetRefused, Severity::Warning, t, msg);
+    return std::optional<FieldError>(FieldError{field, msg});
+  };
+  if (!sup_.ok()) return refuse("state", "a fault or e-stop is latched; reset first");
+  bool holding = state_ == SetState::Ready && activity_ == Activity::Move && !move_auto_;
+  if (!idle_like() && !holding) return refuse("state", "a set or move is in progress");
+  if (auto e = validate(params, tcfg_, limits_, mech_)) {
+    emit(EventCode::SetRefused, Severity::Warning, t, e->field + ": " + e->message);
+    return e;
+  }
+  params_ = params;
+  activity_ = Activity::Set;
+  state_ = SetState::Ready;
+  ramp_ = 0;
+  settle_since_ = -1;
+  set_start_t_ = t;
+  calibration_tries_ = 0;
+  range_calibrated_ = false;
+  hold_elapsed_ = window_sum_ = window_t_ = 0;
+  window_n_ = 0;
+  moving_ = false;
+  law_.begin(params, drive_.position_mm);
+  fatigue_.begin(params);
+  status_ = ControllerStatus{};
+  status_.set_id = params.set_id;
+  status_.mode = params.mode;
+  status_.set_running = true;
+  status_.range_known = params.range.has_value();
+  if (params.range) {
+    status_.range = *params.range;
+    status_.floor_mm = params.range->bottom_mm;
+  }
+  std::ostringstream os;
+  os << to_string(params.mode) << " " << params.load_n << " N, tempo " << params.tempo.to_string();
+  if (params.mode == Mode::Isometric) os << ", hold " << params.hold_s << " s";
+  else os << ", " << params.target_reps << " reps";
+  emit(EventCode::SetStarted, Severity::Info, t, os.str(), params.load_n);
+  return std::nullopt;
+}
+
+bool SetController::stop(StopReason reason, double t) {
+  bool running = activity_ != Activity::None &&
+                 (state_ == SetState::Ready || state_ == SetState::Calibrating ||
+                  state_ == SetState::Active);
+  if (!running) return state_ == SetState::Unloading;
+  if (activity_ == Activity::Set && status_.stop_reason == StopReason::None) {
+    status_.stop_reason = reason;
+    flush_rep(t);
+    emit(EventCode::SetEnded, reason == StopReason::UserStop || reason == StopReason::Pain ||
+                                      is_immediate(reason)
+                                  ? Severity::Warning
+                                  : Severity::Info,
+         t, to_string(reason), status_.reps);
+  }
+  if (reason == StopReason::UserStop || reason == StopReason::Pain)
+    emit(EventCode::StopRequested, Severity::Info, t, to_string(reason));
+  if (is_immediate(reason)) {
+    ramp_ = 0;
+    clamp_.reset(0);
+    finish(t);
+  } else {
+    begin_unload(t);
+  }
+  return true;
+}
+
+void SetController::begin_unload(double t) {
+  (void)t;
+  if (activity_ == Activity::Move && !move_auto_) ramp_ = std::min(ramp_, 1.0);
+  state_ = SetState::Unloading;
+  settle_since_ = -1;
+  moving_ = false;
+}
+
+void SetController::flush_rep(double t) {
+  if (activity_ != Activity::Set || status_.state != SetState::Active ||
+      params_.mode == Mode::Isometric)
+    return;
+  if (reps_.flush(t)) {
+    RepRecord r = reps_.last();
+    r.set_id = params_.set_id;
+    sink_.on_rep(r);
+    status_.partial_reps = reps_.partials();
+    status_.reps = reps_.counted();
+    status_.tut_s = reps_.tut_s();
+  }
+}
+
+void SetController::finish(double t) {
+  if (activity_ == Activity::Set) {
+    SetResult r;
+    r.set_id = params_.set_id;
+    r.mode = params_.mode;
+    r.reason = status_.stop_reason;
+    r.reps = status_.reps;
+    r.partial_reps = status_.partial_reps;
+    r.tut_s = status_.tut_s;
+    r.t_start_s = set_start_t_;
+    r.t_end_s = t;
+    r.best_output = fatigue_.best();
+    r.last_output = fatigue_.last();
+    r.range = status_.range;
+    r.range_calibrated = range_calibrated_;
+    sink_.on_set_result(r);
+    emit(EventCode::Unloaded, Severity::Info, t, "unloaded; drive disabled");
+    state_ = SetState::Rest;
+  } else {
+    if (activity_ == Activity::Move) emit(EventCode::MoveEnded, Severity::Info, t, "move ended; drive disabled");
+    state_ = SetState::Idle;
+  }
+  activity_ = Activity::None;
+  status_.set_running = false;
+  moving_ = false;
+  ramp_ = 0;
+}
+
+void SetController::reset_faults(double t) {
+  sup_.request_reset(t);
+}
+
+bool SetController::hold_to_move(double target_mm, double t) {
+  bool holding = state_ == SetState::Ready && activity_ == Activity::Move;
+  if (!sup_.ok() || !(idle_like() || holding) || !std::isfinite(target_mm)) {
+    emit(EventCode::CommandRefused, Severity::Warning, t, "hold-to-move refused: not idle or not ready");
+    return false;
+  }
+  double lo = ccfg_.soft_travel_margin_mm + 1.0;
+  double hi = mech_.travel_max_mm - ccfg_.soft_travel_margin_mm - 1.0;
+  move_target_ = std::clamp(target_mm, lo, hi);
+  move_deadline_ = t + ccfg_.hold_to_move_timeout_ms / 1000.0;
+  move_auto_ = false;
+  if (!holding || !moving_) emit(EventCode::MoveStarted, Severity::Info, t, "hold-to-move", move_target_);
+  if (!holding) {
+    activity_ = Activity::Move;
+    state_ = SetState::Ready;
+    ramp_ = 0;
+    status_.set_running = false;
+  }
+  moving_ = true;
+  return true;
+}
+
+bool SetController::return_to_rest(double t) {
+  bool holding = state_ == SetState::Ready && activity_ == Activity::Move;
+  if (!sup_.ok() || !(idle_like() || holding)) {
+    emit(EventCode::CommandRefused, Severity::Warning, t, "return-to-rest refused: not idle");
+    return false;
+  }
+  if (!holding) ramp_ = 0;
+  activity_ = Activity::Move;
+  state_ = SetState::Ready;
+  move_target_ = ccfg_.rest_position_mm;
+  move_auto_ = true;
+  moving_ = true;
+  rest_still_since_ = -1;
+  status_.set_running = false;
+  emit(EventCode::MoveStarted, Severity::Info, t, "return to rest", move_target_);
+  return true;
+}
+
+void SetController::enter_active(double t, double pos) {
+  state_ = SetState::Active;
+  if (params_.mode == Mode::Isometric) {
+    law_.set_hold_height(params_.hold_height_mm.value_or(pos));
+    status_.phase = Phase::Hold;
+    status_.cue_phase = Phase::Hold;
+    return;
+  }
+  cue_.begin(params_.tempo, t);
+}
+
+drivers::DriveCommand SetController::update(const MachineInputs& in) {
+  const double t = in.t_s;
+  double dt = first_ ? ccfg_.period_s() : std::clamp(t - last_t_, 0.0, 0.25);
+  first_ = false;
+  last_t_ = t;
+  if (in.drive_ok) drive_ = in.drive;
+  if (in.cell_ok) cell_ = in.cell;
+  const double pos = drive_.position_mm;
+  const double vel = drive_.velocity_mm_s;
+  const double force = cell_.force_n;
+
+  // 1. The supervisor judges first.
+  SupervisorContext ctx;
+  ctx.enable_commanded = last_cmd_.enable;
+  ctx.loaded = activity_ == Activity::Set && ramp_ >= 1.0 &&
+               (state_ == SetState::Calibrating || state_ == SetState::Active);
+  ctx.pad_weight_n = mech_.pad_weight_n;
+  ctx.travel_max_mm = mech_.travel_max_mm;
+  SupervisorReport rep = sup_.update(in, ctx);
+  for (int i = 0; i < sup_.event_count(); ++i) {
+    const auto& e = sup_.events()[i];
+    emit(e.code, e.severity, t, e.text, e.value);
+  }
+  if (rep.trip != StopReason::None) stop(rep.trip, t);
+  if (rep.user_left) {
+    emit(EventCode::UserLeft, Severity::Warning, t, "contact force near zero while loaded");
+    stop(StopReason::UserLeft, t);
+  }
+  if (rep.remove_torque_now && state_ == SetState::Unloading) {
+    ramp_ = 0;
+    clamp_.reset(0);
+    finish(t);
+  }
+
+  // 2. The activity.
+  drivers::DriveCommand cmd;
+  double motor = 0;
+  LawOutput law;
+  bool enable = false;
+  double floor = status_.range_known ? status_.range.bottom_mm : -1.0;
+  const bool drive_enabled = drive_.enabled;
+
+  switch (state_) {
+    case SetState::Idle:
+    case SetState::Rest:
+    case SetState::Fault:
+    case SetState::Estop:
+      break;
+    case SetState::Ready:
+      enable = true;
+      if (activity_ == Activity::Move) {
+        if (drive_enabled) ramp_ = 1;
+        if (!move_auto_ && moving_ && t > move_deadline_) {  // the control was released
+          moving_ = false;
+          move_target_ = pos;
+          emit(EventCode::MoveEnded, Severity::Info, t, "hold-to-move released; holding", pos);
+        }
+        motor = ramp_ * law_.move_force(move_target_, pos, vel, ccfg_.move_speed_mm_s,
+                                        ccfg_.move_max_force_n);
+        if (move_auto_) {
+          bool there = pos <= move_target_ + 1.0 && std::abs(vel) < ccfg_.still_mm_s;
+          if (there && rest_still_since_ < 0) rest_still_since_ = t;
+          if (!there) rest_still_since_ = -1;
+          if (there && t - rest_still_since_ > 0.3) begin_unload(t);
+        }
+        floor = -1;
+        break;
+      }
+      if (drive_enabled) ramp_ = std::min(1.0, ramp_ + dt / ccfg_.ramp_in_s);
+      if (ramp_ >= 1.0) {
+        if (params_.range || params_.mode == Mode::Isometric) {
+          if (params_.range) {
+            law_.set_range(*params_.range);
+            reps_.begin(*params_.range, params_.tempo, t, pos, pos, t);
+          }
+          enter_active(t, pos);
+        } else {
+          state_ = SetState::Calibrating;
+          rom_.begin(t, pos);
+          calib_motion_t_ = t;
+        }
+      }
+      {
+        bool light = !params_.range && params_.mode != Mode::Isometric;  // calibration comes next
+        law = law_.update({dt, pos, vel, force, Phase::None, light, ramp_});
+      }
+      motor = law.motor_n;
+      break;
+    case SetState::Calibrating: {
+      enable = true;
+      auto s = rom_.update(t, pos, vel);
+      if (s == RangeOfMotion::Status::Done) {
+        Range r = rom_.range();
+        status_.range = r;
+        status_.range_known = true;
+        range_calibrated_ = true;
+        law_.set_range(r);
+        reps_.begin(r, params_.tempo, t, pos, rom_.end_low_mm(), rom_.end_low_departure_s());
+        std::ostringstream os;
+        os << "range " << r.bottom_mm << ".." << r.top_mm << " mm";
+        emit(EventCode::Calibrated, Severity::Info, t, os.str(), r.span());
+        enter_active(t, pos);
+      } else if (s == RangeOfMotion::Status::TooSmall) {
+        if (++calibration_tries_ >= tcfg_.calibration_attempts) {
+          stop(StopReason::RangeLoss, t);
+        } else {
+          emit(EventCode::CalibrationRetry, Severity::Warning, t,
+               "calibration rep too small; do one full slow rep", rom_.range().span());
+          rom_.begin(t, pos);
+        }
+      }
+      // A calibration rep that never happens ends the set like an idle one.
+      if (std::abs(vel) > ccfg_.still_mm_s) calib_motion_t_ = t;
+      if (state_ == SetState::Calibrating && t - calib_motion_t_ > tcfg_.idle_timeout_s)
+        stop(StopReason::Stall, t);
+      law = law_.update({dt, pos, vel, force, Phase::None, state_ == SetState::Calibrating, ramp_});
+      motor = law.motor_n;
+      break;
+    }
+    case SetState::Active: {
+      enable = true;
+      if (params_.mode == Mode::Isometric) {
+        if (drive_.enabled) hold_elapsed_ += dt;
+        window_sum_ += force * dt;
+        window_t_ += dt;
+        StopReason r = StopReason::None;
+        if (window_t_ >= tcfg_.hold_window_s) {
+          r = fatigue_.on_hold_window(window_sum_ / window_t_);
+          window_sum_ = window_t_ = 0;
+        }
+        status_.hold_elapsed_s = hold_elapsed_;
+        status_.tut_s = hold_elapsed_;
+        if (hold_elapsed_ >= params_.hold_s - 1e-9) r = StopReason::HoldComplete;
+        law = law_.update({dt, pos, vel, force, Phase::Hold, false, ramp_});
+        motor = law.motor_n;
+        if (r != StopReason::None) stop(r, t);
+        break;
+      }
+      StopReason r = StopReason::None;
+      bool started = !reps_.attempt_open();
+      if (reps_.update(t, pos, vel, force)) {
+        RepRecord rec = reps_.last();
+        rec.set_id = params_.set_id;
+        sink_.on_rep(rec);
+        status_.tut_s = reps_.tut_s();
+        r = fatigue_.on_rep(rec);
+        if (reps_.counted() >= params_.target_reps) r = StopReason::TargetReached;
+      }
+      if (started && reps_.attempt_open()) cue_.anchor(reps_.attempt_start_s());
+      cue_.update(t);
+      status_.reps = reps_.counted();
+      status_.partial_reps = reps_.partials();
+      status_.phase = reps_.phase();
+      status_.cue_phase = cue_.phase();
+      status_.cue_progress = cue_.progress();
+      double stall_s = std::max(tcfg_.stall_min_s, tcfg_.stall_factor * params_.tempo.concentric_s);
+      if (r == StopReason::None &&
+          (reps_.seconds_without_progress(t) > stall_s || reps_.seconds_idle(t) > tcfg_.idle_timeout_s))
+        r = StopReason::Stall;
+      law = law_.update({dt, pos, vel, force, reps_.phase(), false, ramp_});
+      motor = law.motor_n;
+      if (r != StopReason::None) stop(r, t);
+      break;
+    }
+    case SetState::Unloading: {
+      enable = true;
+      ramp_ = std::max(0.0, ramp_ - dt / ccfg_.unload_s);
+      if (activity_ == Activity::Move) {
+        motor = ramp_ * law_.move_force(pos, pos, vel, ccfg_.move_speed_mm_s, ccfg_.move_max_force_n);
+        floor = -1;
+      } else {
+        law = law_.update({dt, pos, vel, force, status_.phase, false, ramp_});
+        motor = law.motor_n;
+      }
+      if (ramp_ <= 0 && std::abs(clamp_.last()) < 1.0) {
+        if (settle_since_ < 0) settle_since_ = t;
+        if ((t - settle_since_) * 1000.0 >= ccfg_.unload_settle_ms) {
+          enable = false;
+          motor = 0;
+          finish(t);
+        }
+      }
+      break;
+    }
+  }
+
+  // 3. No enable without an OK latch; torque removed at once on STO / drive fault.
+  if (!sup_.ok() && state_ != SetState::Unloading) enable = false;
+  if (rep.remove_torque_now) enable = false;
+  if (!enable) {
+    motor = 0;
+    clamp_.reset(0);
+  }
+  // 4. The final clamp.
+  double out = enable ? clamp_.apply(motor, pos, vel, floor, dt) : 0.0;
+  cmd.enable = enable;
+  cmd.force_n = out;
+  cmd.user_driving_up = law.user_driving_up;
+  cmd.fault_reset = rep.fault_reset_pulse && !enable;
+  cmd.quick_stop = false;
+  last_cmd_ = cmd;
+
+  status_.state = (state_ == SetState::Idle || state_ == SetState::Rest || state_ == SetState::Fault ||
+                   state_ == SetState::Estop)
+                      ? resting_state()
+                      : state_;
+  status_.load_n = enable ? law_.pad_weight_n() + motor : 0;
+  status_.motor_force_n = out;
+  status_.floor_mm = floor;
+  status_.eccentric_weight = law.eccentric_weight;
+  status_.brake_n = law.brake_n;
+  status_.moving = moving_;
+  return cmd;
+}
+
+}  // namespace soleus::controller

@@ -1,0 +1,250 @@
+#include "soleus/controller/supervisor.hpp"
+
+#include <cmath>
+
+namespace soleus::controller {
+
+const char* to_string(Fault f) {
+  switch (f) {
+    case Fault::NotArmed: return "not_armed";
+    case Fault::Sto: return "sto";
+    case Fault::DriveFault: return "drive_fault";
+    case Fault::CommLoss: return "comm_loss";
+    case Fault::StaleCell: return "stale_load_cell";
+    case Fault::AdcError: return "adc_error";
+    case Fault::Overload: return "load_cell_overload";
+    case Fault::Implausible: return "implausible_reading";
+    case Fault::Overspeed: return "overspeed";
+    case Fault::TravelLimit: return "travel_limit";
+    case Fault::CrossCheck: return "sensor_cross_check";
+    case Fault::EnableTimeout: return "enable_timeout";
+    case Fault::kCount: break;
+  }
+  return "?";
+}
+
+const char* message(Fault f) {
+  switch (f) {
+    case Fault::NotArmed:
+      return "drive not armed (COMM_TIMEOUT/TORQUE_LIMIT not written and read back); see docs/controller.md#arming";
+    case Fault::Sto: return "emergency stop (STO active): release the mushroom, then reset";
+    case Fault::DriveFault: return "servo drive fault: see the drive's fault name, then reset";
+    case Fault::CommLoss: return "communication lost with drive or load cell: check the RS-485 cable and gateway";
+    case Fault::StaleCell: return "load cell data stale (sample counter not moving): check the transmitter";
+    case Fault::AdcError: return "load cell ADC error (sensor disconnected or broken wire)";
+    case Fault::Overload: return "load cell overload (beyond 5 kN, latched in the transmitter): clear it, then reset";
+    case Fault::Implausible: return "implausible reading (force or position out of range): check sensors and scaling";
+    case Fault::Overspeed: return "pad over-speed beyond the drive's speed limit: check SPEED_LIMIT and the drive";
+    case Fault::TravelLimit: return "pad at the upper soft travel limit";
+    case Fault::CrossCheck: return "motor force and load cell disagree while still: check calibration, tare and the mechanics";
+    case Fault::EnableTimeout: return "the drive did not report ENABLED in time";
+    case Fault::kCount: break;
+  }
+  return "?";
+}
+
+StopReason stop_reason(Fault f) {
+  switch (f) {
+    case Fault::Sto: return StopReason::Estop;
+    case Fault::DriveFault:
+    case Fault::EnableTimeout: return StopReason::DriveFault;
+    case Fault::NotArmed:
+    case Fault::CommLoss: return StopReason::CommLoss;
+    case Fault::StaleCell:
+    case Fault::AdcError:
+    case Fault::Overload:
+    case Fault::Implausible:
+    case Fault::CrossCheck: return StopReason::SensorFault;
+    case Fault::Overspeed: return StopReason::Overspeed;
+    case Fault::TravelLimit: return StopReason::TravelLimit;
+    case Fault::kCount: break;
+  }
+  return StopReason::SensorFault;
+}
+
+EventCode event_code(Fault f) {
+  switch (f) {
+    case Fault::NotArmed: return EventCode::ArmFailed;
+    case Fault::Sto: return EventCode::Sto;
+    case Fault::DriveFault:
+    case Fault::EnableTimeout: return EventCode::DriveFault;
+    case Fault::CommLoss: return EventCode::CommLoss;
+    case Fault::StaleCell: return EventCode::StaleLoadCell;
+    case Fault::AdcError: return EventCode::AdcError;
+    case Fault::Overload: return EventCode::Overload;
+    case Fault::Implausible: return EventCode::Implausible;
+    case Fault::Overspeed: return EventCode::Overspeed;
+    case Fault::TravelLimit: return EventCode::TravelLimit;
+    case Fault::CrossCheck: return EventCode::CrossCheck;
+    case Fault::kCount: break;
+  }
+  return EventCode::DriveFault;
+}
+
+Supervisor::Supervisor(const ControlConfig& cfg) : cfg_(cfg) { since_.fill(0); }
+
+void Supervisor::set_armed(bool armed) { armed_ = armed; }
+
+void Supervisor::request_reset(double t_s) {
+  reset_pending_ = true;
+  reset_deadline_ = t_s + 0.5;
+}
+
+void Supervisor::push_event(EventCode c, Severity s, double v, const char* text) {
+  if (event_count_ < static_cast<int>(events_.size())) events_[event_count_++] = {c, s, v, text};
+}
+
+void Supervisor::raise(Fault f, double t) {
+  if (latched_ & bit(f)) return;
+  latched_ |= bit(f);
+  since_[static_cast<int>(f)] = t;
+  ok_ = false;
+  double value = f == Fault::DriveFault ? drive_fault_code_ : 0;
+  push_event(event_code(f), Severity::Error, value, message(f));
+  if (trip_ == StopReason::None) {
+    trip_ = stop_reason(f);
+    trip_fault_ = f;
+  }
+}
+
+SupervisorReport Supervisor::update(const MachineInputs& in, const SupervisorContext& ctx) {
+  event_count_ = 0;
+  trip_ = StopReason::None;
+  const double t = in.t_s;
+  SupervisorReport r;
+  r.comm_good = in.drive_ok && in.cell_ok;
+
+  // 1. Communication: N failed cycles in a row, or no good cycle for longer than the window.
+  if (!seen_good_ && last_good_t_ == 0) last_good_t_ = t;  // the window runs from the first cycle
+  if (r.comm_good) {
+    seen_good_ = true;
+    failed_in_row_ = 0;
+    last_good_t_ = t;
+  } else {
+    ++failed_in_row_;
+    ++failed_total_;
+  }
+  bool comm_lost = failed_in_row_ >= cfg_.comm_loss_cycles ||
+                   (t - last_good_t_) * 1000.0 > cfg_.comm_loss_window_ms;
+
+  std::uint32_t now = present_;
+  auto set = [&now](Fault f, bool on) { now = on ? (now | bit(f)) : (now & ~bit(f)); };
+  set(Fault::NotArmed, !armed_);
+  set(Fault::CommLoss, comm_lost);
+
+  // 2. Drive-derived conditions, from fresh drive data only.
+  if (in.drive_ok) {
+    const auto& d = in.drive;
+    set(Fault::Sto, d.sto);
+    bool drive_fault = d.fault || d.fault_code != 0;
+    if (drive_fault) drive_fault_code_ = d.fault_code;
+    set(Fault::DriveFault, drive_fault);
+    bool bad_pos = !std::isfinite(d.position_mm) || !std::isfinite(d.velocity_mm_s) ||
+                   !std::isfinite(d.force_n) || d.position_mm < -cfg_.implausible_position_mm ||
+                   d.position_mm > ctx.travel_max_mm + cfg_.implausible_position_mm;
+    impl_drive_ = bad_pos;
+    set(Fault::Overspeed, std::abs(d.velocity_mm_s) > cfg_.overspeed_mm_s);
+    set(Fault::TravelLimit, ctx.enable_commanded &&
+                                d.position_mm > ctx.travel_max_mm - cfg_.soft_travel_margin_mm);
+    if (ctx.enable_commanded && !d.enabled && !d.sto && !drive_fault) {
+      if (enable_since_ < 0) enable_since_ = t;
+      set(Fault::EnableTimeout, (t - enable_since_) * 1000.0 > cfg_.enable_timeout_ms);
+    } else {
+      enable_since_ = -1;
+      set(Fault::EnableTimeout, false);
+    }
+  }
+  if (!ctx.enable_commanded) set(Fault::TravelLimit, false);
+
+  // 3. Load-cell-derived conditions, from successful reads only.
+  if (in.cell_ok) {
+    const auto& c = in.cell;
+    set(Fault::AdcError, c.adc_error);
+    set(Fault::Overload, c.overload);
+    impl_cell_ = !std::isfinite(c.force_n) || std::abs(c.force_n) > cfg_.implausible_force_n;
+    if (!have_counter_ || c.counter != last_counter_) {
+      have_counter_ = true;
+      last_counter_ = c.counter;
+      counter_since_t_ = t;
+      set(Fault::StaleCell, false);
+    } else if ((t - counter_since_t_) * 1000.0 > cfg_.stale_cell_ms) {
+      set(Fault::StaleCell, true);
+    }
+  }
+
+  set(Fault::Implausible, impl_drive_ || impl_cell_);
+
+  // 4. Cross-check while still, enabled, and away from the hard stops.
+  if (r.comm_good) {
+    const auto& d = in.drive;
+    bool checkable = ctx.enable_commanded && d.enabled &&
+                     std::abs(d.velocity_mm_s) < cfg_.still_mm_s &&
+                     d.position_mm > cfg_.soft_travel_margin_mm + 1.0 &&
+                     d.position_mm < ctx.travel_max_mm - cfg_.soft_travel_margin_mm - 1.0;
+    double expected = d.force_n + ctx.pad_weight_n;
+    double tol = cfg_.cross_check_tolerance_n + cfg_.cross_check_tolerance_pct / 100.0 * std::abs(expected);
+    if (checkable && std::abs(in.cell.force_n - expected) > tol) {
+      if (mismatch_since_ < 0) mismatch_since_ = t;
+      if (t - mismatch_since_ > cfg_.cross_check_s) set(Fault::CrossCheck, true);
+    } else {
+      mismatch_since_ = -1;
+      set(Fault::CrossCheck, false);
+    }
+  }
+
+  // 5. Latch what appeared, in priority order (the first is the trip's reason).
+  present_ = now;
+  static constexpr Fault kOrder[] = {Fault::Sto,        Fault::DriveFault, Fault::EnableTimeout,
+                                     Fault::CommLoss,   Fault::NotArmed,   Fault::Overspeed,
+                                     Fault::AdcError,   Fault::Overload,   Fault::StaleCell,
+                                     Fault::Implausible, Fault::CrossCheck, Fault::TravelLimit};
+  for (Fault f : kOrder)
+    if (present_ & bit(f)) raise(f, t);
+
+  // 6. Let-go: near-zero contact while loaded (not a fault; reported once per loading).
+  if (ctx.loaded && in.cell_ok) {
+    if (in.cell.force_n < cfg_.let_go_force_n) {
+      if (let_go_since_ < 0) let_go_since_ = t;
+      if ((t - let_go_since_) * 1000.0 > cfg_.let_go_ms && !user_left_reported_) {
+        user_left_reported_ = true;
+        r.user_left = true;
+      }
+    } else {
+      let_go_since_ = -1;
+    }
+  } else if (!ctx.loaded) {
+    let_go_since_ = -1;
+    user_left_reported_ = false;
+  }
+
+  // 7. Reset: FAULT_RESET pulses while a drive fault is present, then OK when nothing is.
+  if (reset_pending_) {
+    bool drive_fault_only = (present_ & bit(Fault::DriveFault)) && !(present_ & bit(Fault::Sto));
+    pulse_toggle_ = !pulse_toggle_;
+    r.fault_reset_pulse = drive_fault_only && pulse_toggle_;
+    if (present_ == 0 && r.comm_good) {
+      reset_pending_ = false;
+      latched_ = 0;
+      ok_ = true;
+      mismatch_since_ = -1;
+      push_event(EventCode::Reset, Severity::Info, 0, "faults reset; machine ready");
+    } else if (t >= reset_deadline_) {
+      reset_pending_ = false;
+      const char* why = "communication not good";
+      for (Fault f : kOrder)
+        if (present_ & bit(f)) {
+          why = message(f);
+          break;
+        }
+      push_event(EventCode::ResetRefused, Severity::Warning, 0, why);
+    }
+  }
+
+  r.ok = ok_;
+  r.remove_torque_now = (present_ & (bit(Fault::Sto) | bit(Fault::DriveFault))) != 0;
+  r.trip = trip_;
+  r.trip_fault = trip_fault_;
+  return r;
+}
+
+}  // namespace soleus::controller
