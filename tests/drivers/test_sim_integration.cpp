@@ -94,7 +94,8 @@ void wait_at_rest(const SimProcess& sim) {
 
 /// Sandwiches the simulator's state between two driver reads, and checks every
 /// ICD signal: flags and codes equal, numbers within their resolution.
-void check_every_signal(const SimProcess& sim, ServoDrive& drive, LoadCell& cell) {
+void check_every_signal(const SimProcess& sim, const MachineConfig& cfg, ServoDrive& drive,
+                        LoadCell& cell) {
   DriveStatus d1, d2;
   LoadCellSample c1, c2;
   REQUIRE(drive.read_status(d1) == BusResult::Ok);
@@ -120,7 +121,9 @@ void check_every_signal(const SimProcess& sim, ServoDrive& drive, LoadCell& cell
   CHECK(d2.speed_limited == sd.at("speed_limited").as_bool());
   CHECK(d2.torque_limited == sd.at("torque_limited").as_bool());
   CHECK(d2.fault_code == static_cast<int>(num(sd.at("fault_code"))));
-  CHECK(within(num(pad.at("position_mm")), d1.position_mm, d2.position_mm, 0.0015));
+  // Within one count and a half of the map's position resolution.
+  const double count_mm = std::fabs(cfg.drive.position.scale) / cfg.mechanics.counts_per_mm;
+  CHECK(within(num(pad.at("position_mm")), d1.position_mm, d2.position_mm, 1.5 * count_mm));
   CHECK(within(num(pad.at("velocity_mm_s")), d1.velocity_mm_s, d2.velocity_mm_s, 0.17));
   CHECK(within(num(sd.at("torque_pct")), d1.torque_pct, d2.torque_pct, 0.051));
   CHECK(within(num(sd.at("temperature_c")), d1.temperature_c, d2.temperature_c, 0.051));
@@ -138,11 +141,12 @@ void check_every_signal(const SimProcess& sim, ServoDrive& drive, LoadCell& cell
   CHECK((counter - c1.counter) % m <= (c2.counter - c1.counter) % m);
 }
 
-void check_signals_with_faults(const SimProcess& sim, ServoDrive& drive, LoadCell& cell) {
+void check_signals_with_faults(const SimProcess& sim, const MachineConfig& cfg, ServoDrive& drive,
+                               LoadCell& cell) {
   wait_at_rest(sim);
   // The simulated cell has sample noise: freeze it so that the comparison is exact.
   request(sim, R"({"cmd":"fault","kind":"cell_freeze","on":true})");
-  check_every_signal(sim, drive, cell);
+  check_every_signal(sim, cfg, drive, cell);
   request(sim, R"({"cmd":"fault","kind":"drive_fault","code":4})");
   request(sim, R"({"cmd":"fault","kind":"sto","on":true})");
   request(sim, R"({"cmd":"fault","kind":"overload"})");
@@ -157,7 +161,7 @@ void check_signals_with_faults(const SimProcess& sim, ServoDrive& drive, LoadCel
   REQUIRE(cell.read(c) == BusResult::Ok);
   CHECK(c.overload);
   CHECK(c.adc_error);
-  check_every_signal(sim, drive, cell);
+  check_every_signal(sim, cfg, drive, cell);
   request(sim, R"({"cmd":"fault","kind":"clear"})");
 }
 
@@ -180,7 +184,7 @@ TEST_CASE("sim tcp: every ICD signal reads back as the simulator set it") {
   REQUIRE(bus.connect() == BusResult::Ok);
   auto drive = make_modbus_drive(bus, cfg);
   auto cell = make_modbus_load_cell(bus, cfg);
-  check_signals_with_faults(sim, *drive, *cell);
+  check_signals_with_faults(sim, cfg, *drive, *cell);
   check_counter_moves(*cell);
 }
 
@@ -193,7 +197,7 @@ TEST_CASE("sim rtu: every ICD signal reads back as the simulator set it (socat p
   REQUIRE(bus.connect() == BusResult::Ok);
   auto drive = make_modbus_drive(bus, cfg);
   auto cell = make_modbus_load_cell(bus, cfg);
-  check_signals_with_faults(sim, *drive, *cell);
+  check_signals_with_faults(sim, cfg, *drive, *cell);
   check_counter_moves(*cell);
 }
 
@@ -389,7 +393,7 @@ TEST_CASE("sim vendor B: another map (float32 force low word first, no mirror) b
   auto cell = make_modbus_load_cell(bus, cfg);
   std::string detail;
   REQUIRE_MESSAGE(drive->configure(DriveSetup::from_limits(cfg.limits), detail) == BusResult::Ok, detail);
-  check_signals_with_faults(sim, *drive, *cell);
+  check_signals_with_faults(sim, cfg, *drive, *cell);
   // Without a mirror a cycle costs a write and the batched reads, still no
   // more than one transaction per table region.
   DriveStatus st;
