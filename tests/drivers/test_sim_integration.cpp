@@ -424,3 +424,36 @@ TEST_CASE("sim vendor B: another map (float32 force low word first, no mirror) b
   CHECK(std::isfinite(s.force_n));
 }
 #endif
+
+TEST_CASE("sim faults: a bad CRC (RTU) and an odd reply (TCP) are counted by class, and the bus goes on") {
+  {
+    SocatPair pty;
+    SimProcess sim;
+    sim.start_rtu(kSimToml, pty.b(), 115200, "N");
+    const auto cfg = rtu_to(pty.a());
+    ModbusBus bus(cfg.transport);
+    REQUIRE(bus.connect() == BusResult::Ok);
+    auto cell = make_modbus_load_cell(bus, cfg);
+    LoadCellSample s;
+    REQUIRE(cell->read(s) == BusResult::Ok);
+    request(sim, R"({"cmd":"fault","kind":"bad_crc","count":1})");
+    CHECK(cell->read(s) == BusResult::CrcError);
+    CHECK(bus.stats().crc_errors == 1);
+    CHECK(cell->read(s) == BusResult::Ok);
+  }
+  SimProcess sim;
+  sim.start_tcp(kSimToml);
+  const auto cfg = tcp_to(sim);
+  ModbusBus bus(cfg.transport);
+  REQUIRE(bus.connect() == BusResult::Ok);
+  auto cell = make_modbus_load_cell(bus, cfg);
+  LoadCellSample s;
+  REQUIRE(cell->read(s) == BusResult::Ok);
+  request(sim, R"({"cmd":"fault","kind":"exception","count":1})");
+  CHECK(cell->read(s) == BusResult::Exception);
+  CHECK(bus.stats().exceptions == 1);
+  request(sim, R"({"cmd":"fault","kind":"wrong_tid","count":1})");
+  CHECK(cell->read(s) == BusResult::FramingError);
+  CHECK(bus.stats().framing_errors == 1);
+  CHECK(cell->read(s) == BusResult::Ok);
+}
