@@ -1,0 +1,186 @@
+// The HMI's only door to soleusd: the JSON API under /api/v1 and the live
+// WebSocket. Every endpoint path the HMI uses is named in this file, so that
+// a change in docs/api.md is a change here and nowhere else.
+//
+// Principle of operation:
+//  1. REST calls go through request(): JSON in and out, the bearer token of the
+//     signed-in user attached, errors turned into ApiError carrying the
+//     contract's {"error": {"field", "message"}} body.
+//  2. A 401 on an authenticated call means the token expired: the registered
+//     onUnauthorized handler signs the user out.
+//  3. Live data comes from one WebSocket. It reconnects by itself with a
+//     back-off (0.5 s doubling to 5 s) and tells its listeners whether it is
+//     connected, so the screens can grey out stale values.
+
+const BASE = '/api/v1';
+
+export class ApiError extends Error {
+  constructor(status, field, message) {
+    super(message || `HTTP ${status}`);
+    this.status = status;
+    this.field = field || null;
+  }
+}
+
+let token = null;
+let onUnauthorized = () => {};
+
+export function setToken(t) { token = t; }
+export function getToken() { return token; }
+export function setUnauthorizedHandler(fn) { onUnauthorized = fn; }
+
+async function request(method, path, body, { auth = true, timeoutMs = 8000 } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (auth && token) headers.Authorization = `Bearer ${token}`;
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), timeoutMs);
+  let res;
+  try {
+    res = await fetch(BASE + path, {
+      method, headers, signal: ctl.signal,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(0, null, 'No answer from the machine');
+  } finally {
+    clearTimeout(timer);
+  }
+  let data = null;
+  const text = await res.text();
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = null; }
+  }
+  if (!res.ok) {
+    const err = data && data.error ? data.error : {};
+    if (res.status === 401 && auth && token) onUnauthorized();
+    throw new ApiError(res.status, err.field, err.message || res.statusText);
+  }
+  return data;
+}
+
+// Lists may come bare or wrapped ({items: [...], total}); accept both.
+function list(data, key) {
+  if (Array.isArray(data)) return { items: data, total: data.length };
+  const items = (data && (data[key] || data.items)) || [];
+  return { items, total: data && Number.isFinite(data.total) ? data.total : items.length };
+}
+
+export const api = {
+  // --- session ---------------------------------------------------------
+  login: (body) => request('POST', '/login', body, { auth: false }),
+  logout: () => request('POST', '/logout', {}).catch(() => null),
+
+  // --- machine and sets --------------------------------------------------
+  status: () => request('GET', '/status', undefined, { auth: false }),
+  startSet: (params) => request('POST', '/sets', params),
+  getSet: (id) => request('GET', `/sets/${encodeURIComponent(id)}`),
+  // No token: the STOP on the machine's own screen always works.
+  stop: () => request('POST', '/sets/current/stop', {}, { auth: false, timeoutMs: 3000 }),
+  // The pain button ends the set like STOP with the reason "pain".
+  pain: () => request('POST', '/sets/current/stop', { reason: 'pain' }, { auth: false, timeoutMs: 3000 }),
+
+  // --- programme session of the signed-in member (the daemon's runner) -----
+  session: () => request('GET', '/session'),
+  sessionStart: () => request('POST', '/session/start', {}),
+  history: (memberId, limit = 10) =>
+    request('GET', `/members/${encodeURIComponent(memberId)}/history?limit=${limit}`)
+      .then((d) => list(d, 'sessions')),
+
+  // --- staff ---------------------------------------------------------------
+  programmes: () => request('GET', '/programmes').then((d) => list(d, 'programmes')),
+  programme: (id) => request('GET', `/programmes/${encodeURIComponent(id)}`),
+  createProgramme: (p) => request('POST', '/programmes', p),
+  updateProgramme: (id, p) => request('PUT', `/programmes/${encodeURIComponent(id)}`, p),
+  deleteProgramme: (id) => request('DELETE', `/programmes/${encodeURIComponent(id)}`),
+  members: () => request('GET', '/members').then((d) => list(d, 'members')),
+  createMember: (m) => request('POST', '/members', m),
+  updateMember: (id, m) => request('PUT', `/members/${encodeURIComponent(id)}`, m),
+
+  // --- maintenance ---------------------------------------------------------
+  events: ({ since, severity, code, offset = 0, limit = 20 } = {}) => {
+    const q = new URLSearchParams();
+    if (since) q.set('since', since);
+    if (severity) q.set('severity', severity);
+    if (code) q.set('code', code);
+    q.set('offset', String(offset));
+    q.set('limit', String(limit));
+    return request('GET', `/events?${q}`).then((d) => {
+      const r = list(d, 'events');
+      // The event's time may be called time, ts or t (ISO text or epoch).
+      r.items = r.items.map((e) => ({ ...e, time: e.time ?? e.ts ?? e.t }));
+      return r;
+    });
+  },
+  diagnostics: () => request('GET', '/diagnostics'),
+  tare: () => request('POST', '/maintenance/tare', {}),
+  span: (knownN) => request('POST', '/maintenance/span', { known_n: knownN }),
+  rangeCheck: () => request('POST', '/maintenance/range-check', {}, { timeoutMs: 60000 }),
+  faultReset: () => request('POST', '/maintenance/fault-reset', {}),
+};
+
+// --- live WebSocket ----------------------------------------------------------
+export class Live {
+  constructor() {
+    this.listeners = new Set();
+    this.connListeners = new Set();
+    this.last = null;
+    this.connected = false;
+    this.backoff = 500;
+    this.ws = null;
+    this.closed = false;
+  }
+
+  start() {
+    this.closed = false;
+    this.open();
+  }
+
+  open() {
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    let ws;
+    try {
+      ws = new WebSocket(`${proto}//${location.host}${BASE}/live`);
+    } catch {
+      this.retry();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      this.backoff = 500;
+      this.setConnected(true);
+    };
+    ws.onmessage = (ev) => {
+      let msg;
+      try { msg = JSON.parse(ev.data); } catch { return; }
+      this.last = msg;
+      for (const fn of this.listeners) {
+        try { fn(msg); } catch (e) { console.error(e); }
+      }
+    };
+    ws.onclose = () => {
+      this.ws = null;
+      this.setConnected(false);
+      this.retry();
+    };
+    ws.onerror = () => { try { ws.close(); } catch { /* closing anyway */ } };
+  }
+
+  retry() {
+    if (this.closed) return;
+    const wait = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, 5000);
+    setTimeout(() => this.open(), wait);
+  }
+
+  setConnected(c) {
+    if (c === this.connected) return;
+    this.connected = c;
+    for (const fn of this.connListeners) fn(c);
+  }
+
+  on(fn) { this.listeners.add(fn); return () => this.listeners.delete(fn); }
+  onConnection(fn) { this.connListeners.add(fn); return () => this.connListeners.delete(fn); }
+}
+
+export const live = new Live();

@@ -1,0 +1,312 @@
+// Maintenance screens, ISA-101 style: grey, colour only for the abnormal.
+// Alarms by priority (time, code, meaning, hint), the event log with filters
+// and paging, live diagnostics as analog bars and trends, and the service
+// actions (tare, span calibration, range check, fault reset, odometer).
+
+import { api, ApiError } from '../api.js';
+import { h, clear, toast, segmented, choose, confirmBox, modal } from '../ui.js';
+import { keypad } from '../keypad.js';
+import { rule } from '../validate.js';
+import { dateTime, codeMeaning, codeHint, CODES, fmtNum, G } from '../format.js';
+
+function apiMsg(e) {
+  if (e instanceof ApiError) return `${e.status ? e.status + ' ' : ''}${e.field ? e.field + ': ' : ''}${e.message}`;
+  return String(e.message || e);
+}
+
+// ISA-18.2 style priority: 1 urgent (red), 2 high (amber), 3 medium (magenta), 4 low.
+const PRIORITY = {
+  sto: 1, drive_fault: 1, comm_loss: 1, overspeed: 1, load_cell_overload: 1, arm_failed: 1,
+  stale_load_cell: 2, adc_error: 2, implausible_reading: 2, sensor_cross_check: 2, travel_limit: 2,
+  queue_overflow: 3, loop_overrun: 3, comm_glitch: 3, tare_failed: 3, reset_refused: 3,
+};
+const PRIO_NAME = { 1: 'URGENT', 2: 'HIGH', 3: 'MEDIUM', 4: 'LOW' };
+function priorityOf(f) {
+  if (Number.isFinite(f.priority)) return f.priority;
+  if (PRIORITY[f.code]) return PRIORITY[f.code];
+  return f.severity === 'error' ? 2 : f.severity === 'warning' ? 3 : 4;
+}
+
+async function faultReset(after) {
+  try {
+    await api.faultReset();
+    toast('Fault reset sent', 'info');
+  } catch (e) { toast(`Fault reset refused: ${apiMsg(e)}`, 'warn', 6000); }
+  if (after) after();
+}
+
+// --- alarms -------------------------------------------------------------------------
+export function mountAlarms(root, params, app) {
+  let alive = true;
+  let timer = null;
+  const list = h('div.col', { 'data-test': 'alarm-list', style: { overflowY: 'auto', minHeight: 0, flex: 1 } });
+  root.append(h('div.col', { style: { height: '100%' } },
+    h('div.row', h('h2.grow', 'Active alarms'),
+      h('button.btn', { onclick: () => app.go('events') }, 'Event log'),
+      h('button.btn.primary', { 'data-test': 'fault-reset', onclick: () => faultReset(refresh) }, 'Fault reset')),
+    list));
+
+  async function refresh() {
+    clearTimeout(timer);
+    let status = null;
+    let recent = [];
+    try {
+      status = await app.refreshStatus();
+      const since = new Date(Date.now() - 24 * 3600e3).toISOString();
+      const ev = await api.events({ since, severity: 'error', limit: 5 });
+      recent = ev.items;
+    } catch (e) { /* shown below */ }
+    if (!alive) return;
+    const faults = ((status && status.faults) || []).slice().sort((a, b) => priorityOf(a) - priorityOf(b));
+    clear(list);
+    if (!status) list.append(h('div.panel', h('p', 'No answer from the controller.')));
+    else if (!faults.length) list.append(h('div.panel', { 'data-test': 'no-alarms' }, h('p', `No active alarm. Machine ${status.state}.`)));
+    for (const f of faults) {
+      const p = priorityOf(f);
+      list.append(h('div.alarm-card', { 'data-code': f.code },
+        h('div.prio', { class: `prio p${p}` }, PRIO_NAME[p] || `P${p}`),
+        h('div.meaning', codeMeaning(f.code, f.message)),
+        h('div.meta', `${dateTime(f.since)} · code ${f.code}${f.message && f.message !== codeMeaning(f.code) ? ' · ' + f.message : ''}`),
+        h('div.hint', codeHint(f.code, f.hint) ? `What to do: ${codeHint(f.code, f.hint)}` : '')));
+    }
+    if (recent.length) {
+      list.append(h('h3', 'Errors in the last 24 h'));
+      for (const e of recent) {
+        list.append(h('div.row.small', h('span.sev.error', 'error'), h('span.num', dateTime(e.time)), h('b', e.code), h('span.muted', codeMeaning(e.code, e.message))));
+      }
+    }
+    timer = setTimeout(refresh, 3000);
+  }
+  refresh();
+  return () => { alive = false; clearTimeout(timer); };
+}
+
+// --- event log --------------------------------------------------------------------------
+const PAGE = 6;
+
+export function mountEvents(root) {
+  const f = { severity: '', code: '', since: '24h', offset: 0 };
+  const rows = h('tbody');
+  const count = h('span.muted.small', { 'data-test': 'ev-count' });
+  const prev = h('button.btn', { 'data-test': 'ev-prev', onclick: () => { f.offset = Math.max(0, f.offset - PAGE); load(); } }, '‹ Newer');
+  const next = h('button.btn', { 'data-test': 'ev-next', onclick: () => { f.offset += PAGE; load(); } }, 'Older ›');
+  const codeBtn = h('button.btn', { 'data-test': 'ev-code', onclick: pickCode }, 'All codes');
+  root.append(h('div.col', { style: { height: '100%', gap: '6px' } },
+    h('div.filters',
+      segmented([{ value: '', label: 'All' }, { value: 'info', label: 'Info' }, { value: 'warning', label: 'Warn' }, { value: 'error', label: 'Error' }],
+        f.severity, (v) => { f.severity = v; f.offset = 0; load(); }, 'severity'),
+      codeBtn,
+      segmented([{ value: '1h', label: '1 h' }, { value: '24h', label: '24 h' }, { value: '7d', label: '7 d' }, { value: '', label: 'All' }],
+        f.since, (v) => { f.since = v; f.offset = 0; load(); }, 'since')),
+    h('div', { style: { flex: 1, minHeight: 0 } }, h('table.table.evtable', { 'data-test': 'events' }, rows)),
+    h('div.pager', count, prev, next)));
+
+  async function pickCode() {
+    const v = await choose('Event code', [{ value: '', label: 'All codes' }, ...Object.keys(CODES).map((c) => ({ value: c, label: c }))]);
+    if (v === null) return;
+    f.code = v; f.offset = 0;
+    codeBtn.textContent = v || 'All codes';
+    load();
+  }
+
+  function sinceIso() {
+    const ms = { '1h': 3600e3, '24h': 24 * 3600e3, '7d': 7 * 24 * 3600e3 }[f.since];
+    return ms ? new Date(Date.now() - ms).toISOString() : '';
+  }
+
+  async function load() {
+    try {
+      const { items, total } = await api.events({ since: sinceIso(), severity: f.severity, code: f.code, offset: f.offset, limit: PAGE });
+      clear(rows);
+      if (!items.length) rows.append(h('tr', h('td', { colspan: 4 }, 'No events match.')));
+      for (const e of items) {
+        const sev = e.severity || 'info';
+        rows.append(h('tr', { class: sev === 'error' ? 'alarm' : sev === 'warning' ? 'warn' : '', 'data-code': e.code, 'data-id': String(e.id ?? ''), onclick: () => detail(e) },
+          h('td.num', { 'data-test': 'ev-time' }, dateTime(e.time)),
+          h('td', h('span', { class: `sev ${sev}` }, sev)),
+          h('td', { 'data-test': 'ev-code' }, h('b', e.code)),
+          h('td.msg', e.message || codeMeaning(e.code))));
+      }
+      const from = items.length ? f.offset + 1 : 0;
+      count.textContent = `${from}–${f.offset + items.length} of ${total}`;
+      prev.disabled = f.offset === 0;
+      next.disabled = f.offset + items.length >= total;
+    } catch (e) {
+      clear(rows).append(h('tr', h('td', apiMsg(e))));
+    }
+  }
+
+  function detail(e) {
+    let m;
+    m = modal([
+      h('h2', codeMeaning(e.code, e.message)),
+      h('div.kv', h('span', 'Time'), h('b', dateTime(e.time)), h('span', 'Code'), h('b', e.code), h('span', 'Severity'), h('b', e.severity),
+        e.set_id ? [h('span', 'Set'), h('b', String(e.set_id))] : null,
+        e.value !== undefined && e.value !== null ? [h('span', 'Value'), h('b', String(e.value))] : null),
+      h('p', e.message || ''),
+      codeHint(e.code, e.hint) ? h('p', h('b', 'What to do: '), codeHint(e.code, e.hint)) : null,
+      h('div.row.end', h('button.btn.primary', { onclick: () => m.close() }, 'Close')),
+    ], { cls: 'confirm' });
+  }
+
+  load();
+}
+
+// --- diagnostics ----------------------------------------------------------------------------
+function analogBar(name, value, unit, sig = {}) {
+  const min = Number.isFinite(sig.min) ? sig.min : 0;
+  const max = Number.isFinite(sig.max) ? sig.max : Math.max(1, Math.abs(value) * 2);
+  const lo = Number.isFinite(sig.lo) ? sig.lo : min;
+  const hi = Number.isFinite(sig.hi) ? sig.hi : max;
+  const pct = (v) => `${Math.max(0, Math.min(100, (100 * (v - min)) / (max - min || 1)))}%`;
+  let cls = 'abar';
+  if (Number.isFinite(value) && (value < min || value > max)) cls += ' alarm';
+  else if (Number.isFinite(value) && (value < lo || value > hi)) cls += ' warn';
+  const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2;
+  return h('div', { class: cls, 'data-signal': name },
+    h('span.nm', name),
+    h('span.tr', h('span.norm', { style: { left: pct(lo), width: `calc(${pct(hi)} - ${pct(lo)})` } }),
+      h('span.ptr', { style: { left: pct(Number.isFinite(value) ? value : min) } })),
+    h('span.vl', `${Number.isFinite(value) ? value.toFixed(digits) : '–'}${unit ? ' ' + unit : ''}`));
+}
+
+function trend(el, label, width, height) {
+  const U = window.uPlot;
+  if (!U) return null;
+  return new U({
+    width, height, legend: { show: false }, cursor: { show: false },
+    scales: { x: { time: false } },
+    axes: [{ show: false }, { stroke: '#555', size: 40, font: '12px DejaVu Sans', grid: { stroke: '#d6d6d6' } }],
+    series: [{}, { label, stroke: '#333', width: 2, points: { show: false } }],
+  }, [[], []], el);
+}
+
+export function mountDiagnostics(root) {
+  let alive = true;
+  let timer = null;
+  const sigBox = h('div', { 'data-test': 'signals' });
+  const loopKv = h('div.kv', { 'data-test': 'loop' });
+  const busKv = h('div.kv', { 'data-test': 'bus' });
+  const driveBars = h('div', { 'data-test': 'drive' });
+  const tLoopEl = h('div.trend');
+  const tTempEl = h('div.trend');
+  root.append(h('div.diag',
+    h('div.panel.col', { style: { gap: '2px' } }, h('h3', 'Decoded signals'), sigBox),
+    h('div.col', { style: { minHeight: 0, gap: '6px' } },
+      h('div.panel', h('h3', 'Drive'), driveBars, h('div.small.muted', 'temperature, last minute'), tTempEl),
+      h('div.panel', h('div.row', { style: { alignItems: 'flex-start' } },
+        h('div.grow', h('h3', 'Loop timing'), loopKv), h('div.grow', h('h3', 'Bus'), busKv)), h('div.small.muted', 'loop p99, last minute'), tLoopEl))));
+  let tLoop = null;
+  let tTemp = null;
+  const hist = { x: [], p99: [], temp: [] };
+  requestAnimationFrame(() => {
+    const w = tLoopEl.getBoundingClientRect().width;
+    tLoop = trend(tLoopEl, 'p99 ms', Math.floor(w), 64);
+    tTemp = trend(tTempEl, 'drive °C', Math.floor(w), 64);
+  });
+
+  const seen = {};
+  const since = {};
+  // True for 10 s after a counter went up.
+  function rising(name, v) {
+    if (!Number.isFinite(v)) return false;
+    if (seen[name] !== undefined && v > seen[name]) since[name] = Date.now();
+    seen[name] = v;
+    return since[name] !== undefined && Date.now() - since[name] < 10000;
+  }
+
+  function kv(box, pairs) {
+    clear(box);
+    for (const [k, v, bad] of pairs) box.append(h('span', k), h('b', bad ? { class: 'bad' } : null, v));
+  }
+
+  async function refresh() {
+    let d;
+    try { d = await api.diagnostics(); } catch (e) {
+      clear(sigBox).append(h('p.err', apiMsg(e)));
+      timer = setTimeout(refresh, 2000);
+      return;
+    }
+    if (!alive) return;
+    const sigs = Array.isArray(d.signals) ? d.signals
+      : Object.entries(d.signals || {}).map(([name, v]) => (typeof v === 'object' ? { name, ...v } : { name, value: v }));
+    clear(sigBox);
+    for (const s of sigs.slice(0, 14)) sigBox.append(analogBar(s.name, Number(s.value), s.unit || '', s));
+    const loop = d.loop || {};
+    const period = loop.hz ? 1000 / loop.hz : null;
+    kv(loopKv, [
+      ['rate', `${fmtNum(loop.hz, 0)} Hz`],
+      ['p50', `${fmtNum(loop.p50_ms, 2)} ms`],
+      ['p99', `${fmtNum(loop.p99_ms, 2)} ms`, period && loop.p99_ms > 1.5 * period],
+      ['max', `${fmtNum(loop.max_ms, 2)} ms`, period && loop.max_ms > 3 * period],
+      ['overruns', fmtNum(loop.overruns), rising('overruns', loop.overruns)],
+    ]);
+    const bus = d.bus || {};
+    // Counters are cumulative: only a counter that is still rising is abnormal.
+    kv(busKv, [
+      ['transactions', fmtNum(bus.transactions)],
+      ['timeouts', fmtNum(bus.timeouts), rising('timeouts', bus.timeouts)],
+      ['CRC errors', fmtNum(bus.crc_errors), rising('crc', bus.crc_errors)],
+      ['exceptions', fmtNum(bus.exceptions), rising('exceptions', bus.exceptions)],
+      ['reconnects', fmtNum(bus.reconnects), rising('reconnects', bus.reconnects)],
+    ]);
+    const drive = d.drive || {};
+    clear(driveBars).append(
+      analogBar('temperature', Number(drive.temperature_c), '°C', { min: 0, max: 100, lo: 5, hi: 70 }),
+      analogBar('bus voltage', Number(drive.bus_voltage_v), 'V', { min: 0, max: 60, lo: 44, hi: 52, ...(drive.bus_voltage_range || {}) }));
+    const n = hist.x.length;
+    hist.x.push(n); hist.p99.push(loop.p99_ms ?? null); hist.temp.push(drive.temperature_c ?? null);
+    if (hist.x.length > 120) { hist.x.shift(); hist.p99.shift(); hist.temp.shift(); }
+    if (tLoop) tLoop.setData([hist.x.slice(), hist.p99.slice()]);
+    if (tTemp) tTemp.setData([hist.x.slice(), hist.temp.slice()]);
+    timer = setTimeout(refresh, 500);
+  }
+  refresh();
+  return () => { alive = false; clearTimeout(timer); if (tLoop) tLoop.destroy(); if (tTemp) tTemp.destroy(); };
+}
+
+// --- service actions ---------------------------------------------------------------------------
+export function mountService(root, params, app) {
+  const tareOut = h('div.result', { 'data-test': 'tare-result' });
+  const spanOut = h('div.result', { 'data-test': 'span-result' });
+  const rangeOut = h('div.result', { 'data-test': 'range-result' });
+  const resetOut = h('div.result');
+  const odo = h('div.kv', { 'data-test': 'odometer' }, h('span', 'Loading…'));
+
+  const run = async (out, fn, okText) => {
+    out.textContent = 'Working…';
+    try {
+      const r = await fn();
+      out.textContent = okText(r || {});
+    } catch (e) { out.textContent = `Refused: ${apiMsg(e)}`; }
+  };
+
+  root.append(h('div.service',
+    h('div.panel', h('h3', 'Load cell tare'), h('p.small', 'Nothing may rest on the pad.'),
+      h('button.btn.primary', { 'data-test': 'tare', onclick: async () => {
+        if (!(await confirmBox('Tare the load cell', 'Make sure nothing rests on the pad and nobody sits on the machine.', 'Tare'))) return;
+        run(tareOut, api.tare, (r) => `Tared${Number.isFinite(r.offset) ? `: offset ${r.offset}` : ''}.`);
+      } }, 'Tare'), tareOut),
+    h('div.panel', h('h3', 'Span calibration'), h('p.small', 'Hang a known weight on the pad.'),
+      h('button.btn.primary', { 'data-test': 'span', onclick: async () => {
+        const v = await keypad({ title: 'Known weight', layout: 'decimal', unit: 'kg', validate: rule('span_kg'), hint: '1–200 kg' });
+        if (v === null) return;
+        run(spanOut, () => api.span(Number(v) * G), (r) => `Span set with ${v} kg (${(Number(v) * G).toFixed(1)} N)${Number.isFinite(r.gain) ? `, gain ${r.gain}` : ''}.`);
+      } }, 'Calibrate span…'), spanOut),
+    h('div.panel', h('h3', 'Range check'), h('p.small', 'Moves the empty pad slowly over its travel.'),
+      h('button.btn.primary', { 'data-test': 'range-check', onclick: async () => {
+        if (!(await confirmBox('Range check', 'The pad will move slowly over its whole travel. Keep clear of the machine.', 'Start'))) return;
+        run(rangeOut, api.rangeCheck, (r) => (r.ok === false ? `Failed: ${r.message || ''}` : `OK${Number.isFinite(r.bottom_mm) ? `: ${fmtNum(r.bottom_mm, 1)}–${fmtNum(r.top_mm, 1)} mm` : ''}.`));
+      } }, 'Range check'), rangeOut),
+    h('div.panel', h('h3', 'Faults and odometer'),
+      h('button.btn', { 'data-test': 'fault-reset', onclick: () => run(resetOut, api.faultReset, () => 'Reset sent.') }, 'Fault reset'), resetOut, odo)));
+
+  api.diagnostics().then((d) => {
+    const o = d.odometer || {};
+    clear(odo).append(
+      h('span', 'pad travel'), h('b', `${fmtNum((o.distance_m ?? 0) / 1000, 2)} km`),
+      h('span', 'reps'), h('b', fmtNum(o.reps)),
+      h('span', 'sets'), h('b', fmtNum(o.sets)),
+      h('span', 'motor hours'), h('b', `${fmtNum(o.motor_hours, 1)} h`));
+  }).catch((e) => { clear(odo).append(h('span', apiMsg(e))); });
+}

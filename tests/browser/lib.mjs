@@ -1,0 +1,244 @@
+// Helpers shared by the browser tests: the system under test (the mock or a
+// real soleusd named by SOLEUS_URL), Chromium through playwright-core, touch
+// helpers for the on-screen keypad, screenshots with layout checks, and the
+// fault-injection hook.
+
+import { chromium } from 'playwright-core';
+import { spawn, execFileSync, exec } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const here = path.dirname(fileURLToPath(import.meta.url));
+export const repo = path.resolve(here, '../..');
+export const artifacts = path.join(repo, 'tests/artifacts');
+export const shots = path.join(artifacts, 'screenshots');
+
+export const env = {
+  url: process.env.SOLEUS_URL || '',
+  staffPin: process.env.SOLEUS_STAFF_PIN || '1111',
+  maintPin: process.env.SOLEUS_MAINT_PIN || '2222',
+  faultCmd: process.env.SOLEUS_INJECT_FAULT_CMD || '',
+  faultCode: process.env.SOLEUS_FAULT_CODE || 'comm_loss',
+  setTimeoutS: Number(process.env.SOLEUS_SET_TIMEOUT_S || 180),
+  chromium: process.env.CHROMIUM || '/usr/bin/chromium',
+  speed: Number(process.env.MOCK_SPEED || 4),
+};
+
+export const isMock = () => !env.url;
+
+export class Skip extends Error {}
+
+export function assert(cond, msg) {
+  if (!cond) throw new Error(`assertion failed: ${msg}`);
+}
+export function assertEq(actual, expected, msg) {
+  if (actual !== expected) throw new Error(`${msg}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+}
+
+// ---------------------------------------------------------------- system under test
+/** Builds the HMI and starts the mock, unless SOLEUS_URL names a running system. */
+export async function startSystem() {
+  if (env.url) return { base: env.url.replace(/\/$/, ''), stop: async () => {} };
+  const out = path.join(artifacts, 'hmi');
+  fs.rmSync(out, { recursive: true, force: true });
+  execFileSync('bash', [path.join(repo, 'hmi/web/build.sh'), out], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [path.join(here, 'mock-server.mjs'), '--port', '0', '--root', out, '--speed', String(env.speed)],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  const base = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('mock did not start')), 10000);
+    let buf = '';
+    child.stdout.on('data', (d) => {
+      buf += d;
+      const m = /listening on (http:\/\/[\d.:]+)/.exec(buf);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on('exit', (c) => reject(new Error(`mock exited ${c}`)));
+  });
+  return {
+    base,
+    assetBytes: dirBytes(out),
+    stop: async () => { child.kill('SIGTERM'); },
+  };
+}
+
+function dirBytes(d) {
+  let n = 0;
+  for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+    const p = path.join(d, e.name);
+    n += e.isDirectory() ? dirBytes(p) : fs.statSync(p).size;
+  }
+  return n;
+}
+
+/** Runs the fault-injection hook; resolves {code, before, after} (ms epoch). */
+export async function injectFault(base) {
+  const before = Date.now();
+  let code = env.faultCode;
+  if (env.faultCmd) {
+    const outText = await new Promise((resolve, reject) => {
+      exec(env.faultCmd, { env: { ...process.env, SOLEUS_URL: base }, timeout: 60000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    });
+    try { const j = JSON.parse(outText); if (j.code) code = j.code; } catch { /* plain output */ }
+  } else if (isMock()) {
+    const r = await fetch(`${base}/mock/fault`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code }) });
+    code = (await r.json()).code;
+  } else {
+    throw new Skip('SOLEUS_INJECT_FAULT_CMD is not set for the real system');
+  }
+  return { code, before, after: Date.now() };
+}
+
+export async function mock(base, what, body) {
+  if (!isMock()) return null;
+  const r = await fetch(`${base}/mock/${what}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  return r.json();
+}
+
+// ---------------------------------------------------------------- browser
+export async function launch() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'soleus-chromium-'));
+  const ctx = await chromium.launchPersistentContext(dir, {
+    executablePath: env.chromium,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
+    viewport: { width: 800, height: 480 },
+    hasTouch: true,
+    isMobile: false,
+    deviceScaleFactor: 1,
+  });
+  return {
+    ctx,
+    async close() { await ctx.close(); fs.rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+/** A fresh page on the HMI, with console errors collected. */
+export async function openHmi(ctx, base) {
+  const page = await ctx.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
+  await page.goto(`${base}/#/login`);
+  await page.evaluate(() => sessionStorage.clear());
+  await page.goto(`${base}/#/login`);
+  await page.waitForSelector('[data-test=member-login]');
+  return page;
+}
+
+export async function tap(page, selector) {
+  const loc = page.locator(selector).first();
+  await loc.waitFor({ state: 'visible', timeout: 10000 });
+  await loc.tap();
+}
+
+/** Types on the open on-screen keypad, key by key. */
+export async function typeKeys(page, text, { clear = true } = {}) {
+  await page.waitForSelector('.keypad');
+  if (clear) {
+    const hasC = await page.locator('.keypad .key[data-key="CLR"]').count();
+    if (hasC) await tap(page, '.keypad .key[data-key="CLR"]');
+    else {
+      for (let i = 0; i < 12; i++) await page.locator('.keypad .key[data-key="⌫"]').tap();
+    }
+  }
+  for (const ch of String(text)) {
+    const key = ch === ' ' ? 'space' : ch.toUpperCase();
+    await page.locator(`.keypad .key[data-key="${key}"]`).tap();
+  }
+}
+
+export async function keypadOk(page) {
+  const kp = await page.waitForSelector('.keypad');
+  await (await kp.$('[data-test=kp-ok]')).tap();
+  // This keypad closes; another may open at once (e.g. number, then name).
+  await kp.waitForElementState('hidden');
+}
+
+/** PIN sign-in of staff or maintenance through the keypad. */
+export async function roleLogin(page, role) {
+  await tap(page, role === 'staff' ? '[data-test=staff-login]' : '[data-test=maint-login]');
+  await typeKeys(page, role === 'staff' ? env.staffPin : env.maintPin);
+  await keypadOk(page);
+  await page.waitForSelector('[data-test=signout]');
+}
+
+export async function memberLogin(page, number) {
+  for (const d of String(number)) await page.locator(`.login .key[data-key="${d}"]`).tap();
+  await tap(page, '[data-test=member-login]');
+  await page.waitForSelector('[data-test=signout]');
+}
+
+export async function signOut(page) {
+  await tap(page, '[data-test=signout]');
+  await page.waitForSelector('[data-test=member-login]');
+}
+
+export async function token(page) {
+  return page.evaluate(() => JSON.parse(sessionStorage.getItem('soleus.auth') || '{}').token);
+}
+
+export async function apiGet(base, pathname, tok) {
+  const r = await fetch(`${base}/api/v1${pathname}`, { headers: tok ? { Authorization: `Bearer ${tok}` } : {} });
+  if (!r.ok) throw new Error(`GET ${pathname}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+/**
+ * Saves tests/artifacts/screenshots/NAME.png and checks the layout at
+ * 800×480: nothing wider or taller than the viewport, every visible button at
+ * least 48×48 px, no text cut off inside buttons. Returns the problems found.
+ */
+export async function shot(page, name, report) {
+  fs.mkdirSync(shots, { recursive: true });
+  await page.waitForTimeout(150);
+  await page.screenshot({ path: path.join(shots, `${name}.png`) });
+  const problems = await page.evaluate(() => {
+    const out = [];
+    const vw = window.innerWidth; const vh = window.innerHeight;
+    const visible = (el) => {
+      const r = el.getBoundingClientRect();
+      const st = getComputedStyle(el);
+      return r.width > 0 && r.height > 0 && st.visibility !== 'hidden' && st.display !== 'none';
+    };
+    const label = (el) => (el.dataset.test || el.dataset.key || el.textContent || el.id || el.className).trim().slice(0, 30);
+    for (const el of document.querySelectorAll('button')) {
+      if (!visible(el)) continue;
+      const r = el.getBoundingClientRect();
+      if (r.width < 47.5 || r.height < 47.5) out.push(`target ${Math.round(r.width)}×${Math.round(r.height)} px < 48: "${label(el)}"`);
+      if (r.right > vw + 0.5 || r.bottom > vh + 0.5 || r.left < -0.5 || r.top < -0.5) out.push(`button outside 800×480: "${label(el)}"`);
+      if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).textOverflow !== 'ellipsis') out.push(`text cut off in button "${label(el)}"`);
+    }
+    for (const sel of ['#screen', '.modal']) {
+      for (const el of document.querySelectorAll(sel)) {
+        if (!visible(el)) continue;
+        const r = el.getBoundingClientRect();
+        if (r.right > vw + 0.5 || r.bottom > vh + 0.5) out.push(`${sel} outside the viewport`);
+      }
+    }
+    // Content that overflows its box (cut off) inside the screen.
+    for (const el of document.querySelectorAll('#screen *, .modal *')) {
+      if (!visible(el) || el.closest('.uplot') || el.tagName === 'BUTTON') continue;
+      const st = getComputedStyle(el);
+      if (st.overflowY === 'auto' || st.overflowY === 'scroll') continue;
+      if ((st.overflow === 'hidden' || st.overflowY === 'hidden') && el.scrollHeight > el.clientHeight + 2 && el.clientHeight > 0) {
+        out.push(`content cut off (${el.scrollHeight}>${el.clientHeight}px) in ${el.tagName.toLowerCase()}.${[...el.classList].join('.')}`);
+      }
+    }
+    return out;
+  });
+  if (report) report.shots.push({ name, problems });
+  return problems;
+}
+
+export async function waitFor(fn, timeoutMs, what) {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
