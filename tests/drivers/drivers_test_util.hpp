@@ -24,6 +24,10 @@ inline drivers::MachineConfig tcp_machine(int port, const std::string& name = "s
   cfg.transport.kind = drivers::TransportConfig::Kind::Tcp;
   cfg.transport.host = "127.0.0.1";
   cfg.transport.port = port;
+  // Generous on a loaded test machine, and no retries, so that counts of
+  // requests are exact; tests of timeouts set their own.
+  cfg.transport.response_timeout_ms = 500;
+  cfg.transport.retries = 0;
   return cfg;
 }
 

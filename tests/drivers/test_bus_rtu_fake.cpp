@@ -23,7 +23,7 @@ MachineConfig rtu_machine(const std::string& device) {
   auto cfg = soleus::test::load_machine(soleus::test::config_path("reference-rtu.toml"));
   cfg.transport.device = device;
   cfg.transport.parity = 'N';  // a pty refuses even parity on this kernel
-  cfg.transport.response_timeout_ms = 50;
+  cfg.transport.response_timeout_ms = 100;
   cfg.transport.retries = 0;
   return cfg;
 }
@@ -96,10 +96,10 @@ void check_late_reply_is_dropped(FakeModbusServer& srv, ModbusBus& bus, int unit
   srv.set_input(unit, 0, 111);
   REQUIRE(bus.read_input(unit, 0, w) == BusResult::Ok);
   REQUIRE(w[0] == 111);
-  srv.delay_next_reply(80);  // timeout is 50 ms
+  srv.delay_next_reply(200);  // timeout is 100 ms
   CHECK(bus.read_input(unit, 0, w) == BusResult::Timeout);
   // Let the late reply (value 111) arrive, then change the value.
-  std::this_thread::sleep_for(std::chrono::milliseconds(120));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   srv.set_input(unit, 0, 222);
   w[0] = 0;
   CHECK(bus.read_input(unit, 0, w) == BusResult::Ok);
@@ -122,7 +122,7 @@ TEST_CASE("rtu: a late reply is flushed, never taken for the next answer") {
 TEST_CASE("tcp: a late reply is flushed, never taken for the next answer") {
   FakeModbusServer srv({2});
   auto cfg = soleus::test::tcp_machine(srv.port());
-  cfg.transport.response_timeout_ms = 50;
+  cfg.transport.response_timeout_ms = 100;
   cfg.transport.retries = 0;
   ModbusBus bus(cfg.transport);
   REQUIRE(bus.connect() == BusResult::Ok);
