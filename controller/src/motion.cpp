@@ -82,12 +82,11 @@ void RepCounter::begin(const Range& range, const Tempo& tempo, double t, double 
                        double low_mm, double low_departure_s) {
   range_ = range;
   tempo_ = tempo;
+  close_after_s_ = tempo.bottom_s + cfg_.tempo_tolerance_s;
   h_ = std::max(cfg_.segment_min_mm, cfg_.segment_fraction * range.span());
   up_ = false;
-  ext_ = std::min(low_mm, pos);
-  ext_arrival_t_ = low_departure_s;
-  ext_arrival_pos_ = ext_;
-  ext_depart_t_ = low_departure_s;
+  new_extreme(std::min(low_mm, pos), low_departure_s);
+  arr_set_ = dep_set_ = true;
   open_ = has_top_ = counted_flag_ = false;
   start_t_ = t;
   next_.reset(ext_);
@@ -98,9 +97,18 @@ void RepCounter::begin(const Range& range, const Tempo& tempo, double t, double 
   tut_s_ = 0;
   phase_ = Phase::BottomPause;
   last_ = {};
-  // Samples since the low (the user may already be rising) are fed by the caller.
   if (pos > ext_) next_.feed(pos, cfg_.wobble_hysteresis_mm);
 }
+
+void RepCounter::new_extreme(double pos, double t) {
+  ext_ = pos;
+  ext_t_ = t;
+  arr_t_ = dep_t_ = arr_pos_ = 0;
+  arr_set_ = dep_set_ = false;
+}
+
+double RepCounter::arrival() const { return arr_set_ ? arr_t_ : ext_t_; }
+double RepCounter::departure() const { return dep_set_ ? std::max(dep_t_, arrival()) : std::max(ext_t_, arrival()); }
 
 double RepCounter::seconds_without_progress(double t) const {
   if (!up_ || !open_) return 0;
@@ -115,99 +123,108 @@ bool RepCounter::update(double t, double pos, double vel, double force) {
   const double band = cfg_.pause_band_mm;
   const double f = cfg_.rep_rom_fraction;
   const double span = range_.span();
-  if (std::abs(vel) > still_) last_motion_t_ = t;
+  const bool still = std::abs(vel) <= still_;
+  if (!still) last_motion_t_ = t;
 
   if (open_) cur_.feed(pos, cfg_.wobble_hysteresis_mm);
 
   if (up_) {
     if (vel > still_) cur_rise_.add(force);
     if (pos > ext_) {
+      // A new high: an earlier pause more than a band below it was not the top.
+      if (arr_set_ && pos > arr_pos_ + band) arr_set_ = dep_set_ = false;
       ext_ = pos;
-      if (ext_ - ext_arrival_pos_ > band) {
-        ext_arrival_t_ = t;
-        ext_arrival_pos_ = pos;
-      }
-      ext_depart_t_ = t;
+      ext_t_ = t;
       if (pos > progress_mark_ + cfg_.stall_progress_mm) {
         progress_mark_ = pos;
         progress_t_ = t;
       }
-    } else if (pos >= ext_ - band) {
-      ext_depart_t_ = t;
+    }
+    if (still && pos >= ext_ - band) {
+      if (!arr_set_) {
+        arr_set_ = true;
+        arr_t_ = t;
+        arr_pos_ = pos;
+      }
+      dep_set_ = true;
+      dep_t_ = t;
     }
     if (pos < ext_ - h_) {  // the top is confirmed
       has_top_ = true;
       top_pos_ = ext_;
-      top_arrival_t_ = ext_arrival_t_;
-      top_depart_t_ = ext_depart_t_;
+      top_arrival_t_ = arrival();
+      top_depart_t_ = departure();
       up_ = false;
-      ext_ = pos;
-      ext_arrival_t_ = t;
-      ext_arrival_pos_ = pos;
-      ext_depart_t_ = t;
+      new_extreme(pos, t);
       next_.reset(pos);
       next_rise_ = {};
       snap_reversals_ = cur_.reversals;
       snap_path_ = cur_.total_path();
     }
-    if (vel > still_) phase_ = Phase::Concentric;
-    else if (pos >= ext_ - band) phase_ = Phase::TopPause;
-    else phase_ = Phase::Eccentric;
-  } else {
-    next_.feed(pos, cfg_.wobble_hysteresis_mm);
-    if (pos < ext_) {
-      ext_ = pos;
-      if (ext_arrival_pos_ - ext_ > band) {
-        ext_arrival_t_ = t;
-        ext_arrival_pos_ = pos;
-      }
-      ext_depart_t_ = t;
-      next_.reset(pos);
-      next_rise_ = {};
-      if (open_) {
-        snap_reversals_ = cur_.reversals;
-        snap_path_ = cur_.total_path();
-      }
-    } else if (pos <= ext_ + band) {
-      ext_depart_t_ = t;
+    if (up_) {
+      if (vel > still_) phase_ = Phase::Concentric;
+      else if (pos >= ext_ - band) phase_ = Phase::TopPause;
+      else phase_ = Phase::Eccentric;
+    } else {
+      phase_ = Phase::Eccentric;
     }
-    if (vel > still_) next_rise_.add(force);
-    if (open_ && has_top_ && !counted_flag_ && top_pos_ - start_pos_ >= f * span &&
-        top_pos_ - pos >= f * span) {
-      counted_flag_ = true;
-      ++counted_;
-      counted_now_ = true;
-    }
-    if (pos > ext_ + h_) {  // the next rise is confirmed
-      if (open_) {
-        close(ext_depart_t_);
-        closed = true;
-      }
-      open_ = true;
-      has_top_ = false;
-      counted_flag_ = false;
-      start_pos_ = ext_;
-      start_t_ = ext_depart_t_;
-      cur_ = next_;
-      cur_rise_ = next_rise_;
-      up_ = true;
-      ext_ = pos;
-      ext_arrival_t_ = t;
-      ext_arrival_pos_ = pos;
-      ext_depart_t_ = t;
-      progress_mark_ = pos;
-      progress_t_ = t;
-    } else if (open_ && has_top_ && std::abs(vel) <= still_ && pos <= ext_ + band &&
-               t - ext_arrival_t_ > tempo_.bottom_s + cfg_.tempo_tolerance_s) {
-      close(t);
-      closed = true;
-      open_ = false;
-    }
-    if (up_) phase_ = Phase::Concentric;
-    else if (vel < -still_) phase_ = Phase::Eccentric;
-    else if (vel > still_) phase_ = Phase::Concentric;
-    else if (pos <= ext_ + band) phase_ = Phase::BottomPause;
+    return closed;
   }
+
+  next_.feed(pos, cfg_.wobble_hysteresis_mm);
+  if (pos < ext_) {
+    if (arr_set_ && pos < arr_pos_ - band) arr_set_ = dep_set_ = false;
+    ext_ = pos;
+    ext_t_ = t;
+    next_.reset(pos);
+    next_rise_ = {};
+    if (open_) {
+      snap_reversals_ = cur_.reversals;
+      snap_path_ = cur_.total_path();
+    }
+  }
+  if (still && pos <= ext_ + band) {
+    if (!arr_set_) {
+      arr_set_ = true;
+      arr_t_ = t;
+      arr_pos_ = pos;
+    }
+    dep_set_ = true;
+    dep_t_ = t;
+  }
+  if (vel > still_) next_rise_.add(force);
+  if (open_ && has_top_ && !counted_flag_ && top_pos_ - start_pos_ >= f * span &&
+      top_pos_ - pos >= f * span) {
+    counted_flag_ = true;
+    ++counted_;
+    counted_now_ = true;
+  }
+  if (pos > ext_ + h_) {  // the next rise is confirmed
+    if (open_) {
+      close(departure());
+      closed = true;
+    }
+    open_ = true;
+    has_top_ = false;
+    counted_flag_ = false;
+    start_pos_ = ext_;
+    start_t_ = departure();
+    cur_ = next_;
+    cur_rise_ = next_rise_;
+    up_ = true;
+    new_extreme(pos, t);
+    progress_mark_ = pos;
+    progress_t_ = t;
+  } else if (open_ && has_top_ && arr_set_ && still && pos <= ext_ + band &&
+             t - arr_t_ >= close_after_s_ - 1e-9) {
+    close(t);
+    closed = true;
+    open_ = false;
+  }
+  if (up_) phase_ = Phase::Concentric;
+  else if (vel < -still_) phase_ = Phase::Eccentric;
+  else if (vel > still_) phase_ = Phase::Concentric;
+  else if (pos <= ext_ + band) phase_ = Phase::BottomPause;
   return closed;
 }
 
@@ -216,12 +233,13 @@ bool RepCounter::flush(double t) {
   if (!has_top_) {  // stopped during a rise: the high so far is its top
     has_top_ = true;
     top_pos_ = ext_;
-    top_arrival_t_ = ext_arrival_t_;
+    top_arrival_t_ = arrival();
     top_depart_t_ = t;
     snap_reversals_ = cur_.reversals + 1;  // close() removes the top's reversal
     snap_path_ = cur_.total_path();
-    ext_ = top_pos_;
-    ext_arrival_t_ = t;
+    new_extreme(top_pos_, t);
+    arr_set_ = true;
+    arr_t_ = t;
   }
   close(t);
   open_ = false;
@@ -237,8 +255,8 @@ void RepCounter::close(double t_depart) {
   r.t_start_s = start_t_;
   r.concentric_s = std::max(0.0, top_arrival_t_ - start_t_);
   r.top_pause_s = std::max(0.0, top_depart_t_ - top_arrival_t_);
-  r.eccentric_s = std::max(0.0, ext_arrival_t_ - top_depart_t_);
-  r.bottom_pause_s = std::max(0.0, t_depart - ext_arrival_t_);
+  r.eccentric_s = std::max(0.0, arrival() - top_depart_t_);
+  r.bottom_pause_s = std::max(0.0, t_depart - arrival());
   double rise = top_pos_ - start_pos_;
   double ret = top_pos_ - ext_;
   r.rom_mm = std::max(0.0, std::min(rise, ret));

@@ -155,7 +155,8 @@ bool SetController::stop(StopReason reason, double t) {
   if (!running) return state_ == SetState::Unloading;
   if (activity_ == Activity::Set && status_.stop_reason == StopReason::None) {
     status_.stop_reason = reason;
-    flush_rep(t);
+    // After the target the next rise is not part of the set; otherwise the open attempt is logged.
+    if (reason != StopReason::TargetReached) flush_rep(t);
     emit(EventCode::SetEnded, reason == StopReason::UserStop || reason == StopReason::Pain ||
                                       is_immediate(reason)
                                   ? Severity::Warning
@@ -427,6 +428,7 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
         r = fatigue_.on_rep(rec);
         if (reps_.counted() >= params_.target_reps) r = StopReason::TargetReached;
       }
+      if (reps_.counted_now() && reps_.counted() >= params_.target_reps) reps_.final_rep();
       if (started && reps_.attempt_open()) cue_.anchor(reps_.attempt_start_s());
       cue_.update(t);
       status_.reps = reps_.counted();

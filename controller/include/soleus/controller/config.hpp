@@ -62,7 +62,7 @@ struct TrainingConfig {
   double rep_rom_fraction = 0.9;     ///< rep_rom_fraction: range a rep must cover to count
   double segment_fraction = 0.15;    ///< segment_fraction: a reversal this large (of range) ends a rep attempt
   double segment_min_mm = 8;         ///< segment_min_mm: ... but never less than this
-  double pause_band_mm = 2.5;        ///< pause_band_mm: within this of a turning point is "pausing"
+  double pause_band_mm = 2;          ///< pause_band_mm: within this of a turning point is "pausing"
   double wobble_hysteresis_mm = 1.5; ///< wobble_hysteresis_mm: reversals smaller than this are noise
   int wobble_reversals = 2;          ///< wobble_reversals: this many reversals in a moving phase = wobbly
   double min_smoothness = 0.8;       ///< min_smoothness: below this a rep is wobbly
@@ -76,7 +76,7 @@ struct TrainingConfig {
   double stall_factor = 1.5;         ///< stall_factor
   double stall_progress_mm = 2;      ///< stall_progress_mm: upward progress that resets the stall timer
   double idle_timeout_s = 20;        ///< idle_timeout_s: no rep begun for this long while loaded → stall
-  double floor_fade_mm = 5;          ///< floor_fade_mm: load fades to zero over this height above the floor
+  double floor_fade_mm = 3;          ///< floor_fade_mm: load fades to zero over this height above the floor
   double tempo_tolerance_s = 0.5;    ///< tempo_tolerance_s: a phase further off than this is off tempo
   double brake_gain_n_per_mm_s = 2; ///< brake_gain_n_per_mm_s: pacing brake per mm/s above tempo speed
   double brake_margin = 0.25;        ///< brake_margin: speed allowed above tempo before braking (fraction)

@@ -56,8 +56,9 @@ class RangeOfMotion {
 ///     tempo's bottom pause + tolerance, or at the set's end (flush). An
 ///     attempt that did not count is logged as partial.
 ///  5. Phase times come from the turning points: the arrival at a turning
-///     point is the first sample within pause_band_mm of its extreme, the
-///     departure the last one. Concentric = top arrival − bottom departure;
+///     point is the first still sample (|v| ≤ still) within pause_band_mm of
+///     its extreme, the departure the last one (the extreme's own time when
+///     the pad never stopped, as in a bounce). Concentric = top arrival − bottom departure;
 ///     top pause, eccentric and bottom pause likewise.
 ///  6. Force samples while rising (v > still) give peak and mean concentric
 ///     force. A small zig-zag (wobble_hysteresis_mm) counts reversals inside
@@ -73,6 +74,8 @@ class RepCounter {
   bool update(double t, double pos, double vel, double force);
   /// Closes an open attempt at the set's end. Returns true when one was logged.
   bool flush(double t);
+  /// The last rep of the set: close it as soon as the prescribed bottom pause is done.
+  void final_rep() { close_after_s_ = tempo_.bottom_s; }
 
   const RepRecord& last() const { return last_; }
   int counted() const { return counted_; }
@@ -106,6 +109,9 @@ class RepCounter {
     void add(double f) { sum += f; ++n; if (n == 1 || f > peak) peak = f; }
   };
   void close(double t_depart);
+  void new_extreme(double pos, double t);
+  double arrival() const;
+  double departure() const;
 
   TrainingConfig cfg_;
   double still_;
@@ -114,7 +120,10 @@ class RepCounter {
   double h_ = 8;
   // zig-zag state
   bool up_ = false;
-  double ext_ = 0, ext_arrival_t_ = 0, ext_arrival_pos_ = 0, ext_depart_t_ = 0;
+  double ext_ = 0, ext_t_ = 0;  ///< the running extreme and when it was reached
+  double arr_t_ = 0, arr_pos_ = 0, dep_t_ = 0;  ///< first / last still sample within the band
+  bool arr_set_ = false, dep_set_ = false;
+  double close_after_s_ = 1.5;
   // the open attempt
   bool open_ = false, has_top_ = false, counted_flag_ = false;
   double start_pos_ = 0, start_t_ = 0, top_pos_ = 0, top_arrival_t_ = 0, top_depart_t_ = 0;
