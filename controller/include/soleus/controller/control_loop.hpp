@@ -1,0 +1,204 @@
+#pragma once
+/// ControlLoop: the thread that owns the machine.
+///
+/// Principle of operation:
+///  1. Each cycle: take the commands waiting (try-lock, never wait); arm the
+///     drive if it is not armed or the link was re-established; exchange()
+///     with the machine (write last cycle's command, read this cycle's
+///     inputs); stamp the time; run the SetController; publish the snapshot
+///     (latest-wins), queue events, reps, results and a trace sample
+///     (bounded, never blocking; trace is dropped first and counted, a lost
+///     event, rep or result is counted and reported as loudly as possible);
+///     bump the heartbeat.
+///  2. The thread sleeps until absolute deadlines (clock_nanosleep with
+///     TIMER_ABSTIME through the Clock). A cycle that ends after its deadline
+///     is an overrun: counted, reported at most once a second, and the
+///     schedule skips to the next deadline in the future.
+///  3. The period between cycle starts goes into a fixed histogram (20 µs
+///     bins up to 100 ms, no allocation); p50/p99/max are computed from it
+///     once a second and published in the snapshot.
+///  4. With control.realtime the thread runs SCHED_FIFO and memory is locked
+///     (mlockall); start() throws with the reason if the system refuses.
+///  5. The time source and the MachineIo are injected: a test calls step()
+///     with a fake clock, without any thread.
+///  6. Shutdown: the running set or move is stopped with reason shutdown
+///     (the controlled unload), and the loop ends once the drive is disabled.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+
+#include "soleus/controller/config.hpp"
+#include "soleus/controller/machine_io.hpp"
+#include "soleus/controller/queues.hpp"
+#include "soleus/controller/set_controller.hpp"
+
+namespace soleus::controller {
+
+/// The loop's time source (monotonic seconds).
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual double now() = 0;
+  virtual void sleep_until(double t) = 0;
+};
+
+/// CLOCK_MONOTONIC with clock_nanosleep(TIMER_ABSTIME).
+class MonotonicClock : public Clock {
+ public:
+  double now() override;
+  void sleep_until(double t) override;
+};
+
+/// A command for the loop. Plain value; fixed size.
+struct Command {
+  enum class Kind { StartSet, Stop, ResetFaults, Tare, ClearOverload, HoldToMove, ReturnToRest, Shutdown };
+  Kind kind = Kind::Stop;
+  SetParams params;                        ///< StartSet
+  StopReason reason = StopReason::UserStop;///< Stop: user_stop | pain | storage_fault
+  double target_mm = 0;                    ///< HoldToMove: refresh it every ≤ hold_to_move_timeout_ms
+
+  static Command start_set(const SetParams& p) { Command c; c.kind = Kind::StartSet; c.params = p; return c; }
+  static Command stop(StopReason r) { Command c; c.kind = Kind::Stop; c.reason = r; return c; }
+  static Command of(Kind k) { Command c; c.kind = k; return c; }
+  static Command hold_to_move(double mm) { Command c; c.kind = Kind::HoldToMove; c.target_mm = mm; return c; }
+};
+
+struct LoopStats {
+  double hz = 0;            ///< configured rate
+  std::uint64_t cycles = 0;
+  std::uint64_t overruns = 0;
+  double p50_ms = 0, p99_ms = 0, max_ms = 0;  ///< period between cycle starts
+  std::uint64_t snapshot_skips = 0;
+  std::uint64_t commands_dropped = 0;  ///< post() refused (queue full)
+  std::uint64_t trace_dropped = 0;
+  std::uint64_t events_lost = 0;       ///< must stay 0
+  std::uint64_t reps_lost = 0;         ///< must stay 0
+  std::uint64_t results_lost = 0;      ///< must stay 0
+};
+
+struct FaultEntry {
+  Fault fault = Fault::NotArmed;
+  double since_s = 0;
+};
+
+/// The latest state of everything, for the HMI, soleusctl and the watchdog.
+struct Snapshot {
+  double t_s = 0;
+  std::uint64_t cycle = 0;
+  ControllerStatus ctl;
+  drivers::DriveStatus drive;
+  drivers::LoadCellSample cell;
+  bool comm_good = false;
+  bool armed = false;
+  bool latch_ok = false;
+  std::uint32_t faults_latched = 0;
+  std::uint32_t faults_present = 0;
+  std::array<FaultEntry, kFaultCount> faults{};  ///< latched faults, with their time
+  int fault_count = 0;
+  int drive_fault_code = 0;
+  std::array<char, 48> drive_fault_name{};
+  LoopStats loop;
+  IoStats io;
+};
+
+/// A trace sample (one per trace_decimation cycles).
+struct TraceSample {
+  double t_s = 0;
+  float position_mm = 0, velocity_mm_s = 0, force_n = 0, motor_n = 0, load_n = 0;
+  SetState state = SetState::Idle;
+  Phase phase = Phase::None;
+};
+
+class ControlLoop {
+ public:
+  /// Throws std::invalid_argument on a configuration that cannot run.
+  ControlLoop(const ControlConfig& control, const TrainingConfig& training,
+              const drivers::Mechanics& mechanics, const drivers::Limits& limits, MachineIo& io,
+              Clock& clock);
+  ~ControlLoop();
+  ControlLoop(const ControlLoop&) = delete;
+  ControlLoop& operator=(const ControlLoop&) = delete;
+
+  /// Any thread, never blocks for long. false when the queue is full.
+  bool post(const Command& c);
+
+  /// Starts the thread. Throws std::runtime_error when realtime was asked
+  /// for and the system refuses (SCHED_FIFO or mlockall).
+  void start();
+  /// Stops the thread at once (no unload: use Command Shutdown for that) and joins.
+  void stop();
+  /// Blocks until the thread has ended (after a Shutdown command).
+  void join();
+  /// One cycle, without the thread (tests, or a caller-owned loop).
+  void step();
+  /// True once a Shutdown has completed its unload and the drive is disabled.
+  bool finished() const { return finished_.load(std::memory_order_acquire); }
+
+  Snapshot snapshot() const { return snapshot_.read(); }
+  bool pop_event(Event& e) { return events_.pop(e); }
+  bool pop_rep(RepRecord& r) { return reps_.pop(r); }
+  bool pop_result(SetResult& r) { return results_.pop(r); }
+  bool pop_trace(TraceSample& s) { return trace_.pop(s); }
+  /// Increments at the end of every completed cycle: the daemon sends
+  /// WATCHDOG=1 only while this moves.
+  std::uint64_t heartbeat() const { return heartbeat_.load(std::memory_order_acquire); }
+
+  /// For tests and diagnostics (loop thread only).
+  const SetController& controller() const { return *ctl_; }
+
+ private:
+  class Sink;
+  void run();
+  void handle(const Command& c, double t);
+  void record_period(double dt);
+  void compute_percentiles();
+  void publish(const MachineInputs& in, double t);
+
+  static constexpr int kBins = 5000;        // 20 µs each: 0..100 ms
+  static constexpr double kBinS = 20e-6;
+
+  ControlConfig ccfg_;
+  TrainingConfig tcfg_;
+  drivers::Mechanics mech_;
+  drivers::Limits limits_;
+  MachineIo& io_;
+  Clock& clock_;
+  std::unique_ptr<Sink> sink_;
+  std::unique_ptr<SetController> ctl_;
+
+  CommandQueue<Command> commands_;
+  SpscRing<Event> events_;
+  SpscRing<RepRecord> reps_;
+  SpscRing<SetResult> results_;
+  SpscRing<TraceSample> trace_;
+  Latest<Snapshot> snapshot_;
+  std::atomic<std::uint64_t> heartbeat_{0};
+  std::atomic<std::uint64_t> commands_dropped_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> finished_{false};
+  std::atomic<bool> go_{false};
+  std::thread thread_;
+
+  // loop-thread state
+  drivers::DriveCommand cmd_;
+  MachineInputs in_;
+  Snapshot snap_;
+  LoopStats stats_;
+  std::array<std::uint32_t, kBins + 1> hist_{};
+  std::uint64_t hist_n_ = 0;
+  double last_start_ = -1;
+  double last_percentiles_t_ = -1;
+  double last_overrun_event_t_ = -1e9;
+  std::uint64_t overruns_reported_ = 0;
+  bool armed_ = false;
+  bool boot_reset_done_ = false;
+  std::uint32_t link_generation_ = 0;
+  bool have_generation_ = false;
+  double next_arm_t_ = 0;
+  bool shutdown_ = false;
+  std::uint64_t cycle_ = 0;
+};
+
+}  // namespace soleus::controller

@@ -1,0 +1,337 @@
+#include "soleus/controller/control_loop.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "soleus/common/log.hpp"
+
+namespace soleus::controller {
+
+double MonotonicClock::now() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+void MonotonicClock::sleep_until(double t) {
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(std::floor(t));
+  ts.tv_nsec = static_cast<long>((t - std::floor(t)) * 1e9);
+  if (ts.tv_nsec >= 1000000000L) {
+    ts.tv_sec += 1;
+    ts.tv_nsec -= 1000000000L;
+  }
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+  }
+}
+
+/// Puts the controller's outputs on the loop's bounded queues.
+class ControlLoop::Sink : public EventSink {
+ public:
+  explicit Sink(ControlLoop& loop) : loop_(loop) {}
+  void on_event(const Event& e) override {
+    Event copy = e;
+    if (e.code == EventCode::DriveFault && e.value != 0) {
+      // The drive's own name for the fault (rare: allocation is acceptable here).
+      std::string text = loop_.io_.fault_name(static_cast<int>(e.value)) + ": " + std::string(e.text_view());
+      copy.set_text(text);
+    }
+    if (!loop_.events_.push(copy)) lost("event", ++loop_.stats_.events_lost);
+  }
+  void on_rep(const RepRecord& r) override {
+    if (!loop_.reps_.push(r)) lost("rep", ++loop_.stats_.reps_lost);
+  }
+  void on_set_result(const SetResult& r) override {
+    if (!loop_.results_.push(r)) lost("set result", ++loop_.stats_.results_lost);
+  }
+
+ private:
+  static void lost(const char* what, std::uint64_t n) {
+    // Loud, but not a flood: the first loss and then every 100th.
+    if (n == 1 || n % 100 == 0)
+      log::error("control loop: ", what, " queue full, ", n, " lost; the consumer is not draining");
+  }
+  ControlLoop& loop_;
+};
+
+ControlLoop::ControlLoop(const ControlConfig& control, const TrainingConfig& training,
+                         const drivers::Mechanics& mechanics, const drivers::Limits& limits,
+                         MachineIo& io, Clock& clock)
+    : ccfg_(control),
+      tcfg_(training),
+      mech_(mechanics),
+      limits_(limits),
+      io_(io),
+      clock_(clock),
+      sink_(std::make_unique<Sink>(*this)),
+      commands_(static_cast<std::size_t>(control.command_queue)),
+      events_(static_cast<std::size_t>(control.event_queue)),
+      reps_(static_cast<std::size_t>(control.rep_queue)),
+      results_(64),
+      trace_(static_cast<std::size_t>(control.trace_queue)) {
+  control.validate(limits);
+  training.validate(limits);
+  ctl_ = std::make_unique<SetController>(control, training, mechanics, limits, *sink_);
+  stats_.hz = control.loop_hz;
+  Event boot;
+  boot.code = EventCode::Boot;
+  boot.set_text("controller started; disabled until armed and reset");
+  events_.push(boot);
+}
+
+ControlLoop::~ControlLoop() { stop(); }
+
+bool ControlLoop::post(const Command& c) {
+  if (commands_.post(c)) return true;
+  commands_dropped_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+void ControlLoop::start() {
+  if (thread_.joinable()) return;
+  if (ccfg_.realtime && mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
+    throw std::runtime_error(std::string("control.realtime: mlockall failed: ") + std::strerror(errno) +
+                             " (needs CAP_IPC_LOCK or a memlock limit; see docs/controller.md)");
+  stop_ = false;
+  go_ = false;
+  thread_ = std::thread([this] { run(); });
+  if (ccfg_.realtime) {
+    sched_param sp{};
+    sp.sched_priority = ccfg_.realtime_priority;
+    int rc = pthread_setschedparam(thread_.native_handle(), SCHED_FIFO, &sp);
+    if (rc != 0) {
+      stop_ = true;
+      go_ = true;
+      thread_.join();
+      throw std::runtime_error(std::string("control.realtime: SCHED_FIFO refused: ") + std::strerror(rc) +
+                               " (needs CAP_SYS_NICE or LimitRTPRIO; see docs/controller.md)");
+    }
+  }
+  pthread_setname_np(thread_.native_handle(), "soleus-ctl");
+  go_.store(true, std::memory_order_release);
+}
+
+void ControlLoop::stop() {
+  stop_ = true;
+  go_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void ControlLoop::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void ControlLoop::run() {
+  while (!go_.load(std::memory_order_acquire)) std::this_thread::yield();
+  const double period = ccfg_.period_s();
+  double next = clock_.now();
+  while (!stop_.load(std::memory_order_relaxed) && !finished()) {
+    step();
+    next += period;
+    double now = clock_.now();
+    if (now > next) {
+      // Missed deadlines: the work took too long or the thread was not scheduled.
+      while (next <= now) next += period;
+    }
+    clock_.sleep_until(next);
+  }
+}
+
+void ControlLoop::handle(const Command& c, double t) {
+  switch (c.kind) {
+    case Command::Kind::StartSet:
+      ctl_->start_set(c.params, t);
+      break;
+    case Command::Kind::Stop:
+      ctl_->stop(c.reason, t);
+      break;
+    case Command::Kind::ResetFaults:
+      ctl_->reset_faults(t);
+      break;
+    case Command::Kind::HoldToMove:
+      ctl_->hold_to_move(c.target_mm, t);
+      break;
+    case Command::Kind::ReturnToRest:
+      ctl_->return_to_rest(t);
+      break;
+    case Command::Kind::Tare:
+    case Command::Kind::ClearOverload: {
+      SetState s = ctl_->status().state;
+      bool quiet = !cmd_.enable && (s == SetState::Idle || s == SetState::Rest || s == SetState::Fault);
+      Event e;
+      e.t_s = t;
+      if (!quiet) {
+        e.code = EventCode::CommandRefused;
+        e.severity = Severity::Warning;
+        e.set_text("tare / clear overload refused: only with the drive disabled and no set running");
+      } else {
+        std::string detail;
+        bool ok = c.kind == Command::Kind::Tare ? io_.tare(detail) : io_.clear_overload(detail);
+        e.code = ok ? EventCode::Tared : EventCode::TareFailed;
+        e.severity = ok ? Severity::Info : Severity::Error;
+        e.set_text(ok ? (c.kind == Command::Kind::Tare ? "load cell tared" : "overload latch cleared")
+                      : detail);
+      }
+      sink_->on_event(e);
+      break;
+    }
+    case Command::Kind::Shutdown:
+      shutdown_ = true;
+      ctl_->stop(StopReason::Shutdown, t);
+      break;
+  }
+}
+
+void ControlLoop::record_period(double dt) {
+  int bin = static_cast<int>(dt / kBinS);
+  bin = std::clamp(bin, 0, kBins);
+  ++hist_[static_cast<std::size_t>(bin)];
+  ++hist_n_;
+  stats_.max_ms = std::max(stats_.max_ms, dt * 1000.0);
+}
+
+void ControlLoop::compute_percentiles() {
+  if (hist_n_ == 0) return;
+  auto pct = [&](double q) {
+    std::uint64_t want = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(hist_n_)));
+    std::uint64_t acc = 0;
+    for (int i = 0; i <= kBins; ++i) {
+      acc += hist_[static_cast<std::size_t>(i)];
+      if (acc >= want) return (i + 0.5) * kBinS * 1000.0;
+    }
+    return kBins * kBinS * 1000.0;
+  };
+  stats_.p50_ms = pct(0.50);
+  stats_.p99_ms = pct(0.99);
+}
+
+void ControlLoop::step() {
+  const double t0 = clock_.now();
+  const double period = ccfg_.period_s();
+  if (last_start_ >= 0) record_period(t0 - last_start_);
+  last_start_ = t0;
+
+  // 1. Commands, without waiting.
+  commands_.drain([&](const Command& c) { handle(c, t0); }, 16);
+
+  // 2. Arm at boot and after every reconnect.
+  if (!armed_ && t0 >= next_arm_t_) {
+    drivers::DriveSetup setup;
+    setup.torque_limit_n = std::min(limits_.max_load_n, drivers::kHardCapN);
+    setup.speed_limit_mm_s = limits_.max_speed_mm_s;
+    setup.slew_n_per_s = limits_.max_slew_n_per_s;
+    setup.watchdog_ms = limits_.watchdog_ms;
+    std::string detail;
+    armed_ = io_.arm(setup, detail);
+    ctl_->set_armed(armed_);
+    Event e;
+    e.t_s = t0;
+    e.code = armed_ ? EventCode::Armed : EventCode::ArmFailed;
+    e.severity = armed_ ? Severity::Info : Severity::Error;
+    e.set_text(armed_ ? "drive armed: COMM_TIMEOUT, TORQUE_LIMIT, SPEED_LIMIT, SLEW read back"
+                      : "arming the drive failed: " + detail);
+    sink_->on_event(e);
+    next_arm_t_ = t0 + ccfg_.arm_retry_ms / 1000.0;
+    if (armed_ && ccfg_.reset_on_boot && !boot_reset_done_) {
+      boot_reset_done_ = true;
+      ctl_->reset_faults(t0);
+    }
+  }
+
+  // 3. The exchange: last cycle's command out, this cycle's inputs in.
+  io_.exchange(cmd_, in_);
+  const double t = clock_.now();
+  in_.t_s = t;
+  if (have_generation_ && in_.link_generation != link_generation_) {
+    armed_ = false;  // a reconnect: arm again (next cycle) before anything may enable
+    ctl_->set_armed(false);
+    next_arm_t_ = t;
+  }
+  link_generation_ = in_.link_generation;
+  have_generation_ = true;
+
+  // 4. The controller.
+  cmd_ = ctl_->update(in_);
+  if (shutdown_ && !cmd_.enable && !ctl_->status().set_running &&
+      ctl_->status().state != SetState::Unloading && ctl_->status().state != SetState::Ready)
+    finished_.store(true, std::memory_order_release);
+
+  // 5. Statistics and outputs.
+  ++cycle_;
+  stats_.cycles = cycle_;
+  const double t1 = clock_.now();
+  if (t1 - t0 > period) {
+    ++stats_.overruns;
+    if (t1 - last_overrun_event_t_ >= 1.0) {
+      Event e;
+      e.t_s = t1;
+      e.code = EventCode::Overrun;
+      e.severity = Severity::Warning;
+      e.value = static_cast<double>(stats_.overruns - overruns_reported_);
+      e.set_text("control cycle overran its period");
+      sink_->on_event(e);
+      overruns_reported_ = stats_.overruns;
+      last_overrun_event_t_ = t1;
+    }
+  }
+  if (last_percentiles_t_ < 0 || t1 - last_percentiles_t_ >= 1.0) {
+    compute_percentiles();
+    last_percentiles_t_ = t1;
+  }
+  if (cycle_ % static_cast<std::uint64_t>(ccfg_.trace_decimation) == 0) {
+    const auto& st = ctl_->status();
+    TraceSample s;
+    s.t_s = t;
+    s.position_mm = static_cast<float>(ctl_->drive().position_mm);
+    s.velocity_mm_s = static_cast<float>(ctl_->drive().velocity_mm_s);
+    s.force_n = static_cast<float>(ctl_->cell().force_n);
+    s.motor_n = static_cast<float>(st.motor_force_n);
+    s.load_n = static_cast<float>(st.load_n);
+    s.state = st.state;
+    s.phase = st.phase;
+    if (!trace_.push(s)) ++stats_.trace_dropped;
+  }
+  publish(in_, t);
+  heartbeat_.fetch_add(1, std::memory_order_release);
+}
+
+void ControlLoop::publish(const MachineInputs& in, double t) {
+  const Supervisor& sup = ctl_->supervisor();
+  snap_.t_s = t;
+  snap_.cycle = cycle_;
+  snap_.ctl = ctl_->status();
+  snap_.drive = ctl_->drive();
+  snap_.cell = ctl_->cell();
+  snap_.comm_good = in.drive_ok && in.cell_ok;
+  snap_.armed = armed_;
+  snap_.latch_ok = sup.ok();
+  snap_.faults_latched = sup.latched();
+  snap_.faults_present = sup.present();
+  snap_.fault_count = 0;
+  for (int i = 0; i < kFaultCount; ++i) {
+    auto f = static_cast<Fault>(i);
+    if (sup.latched() & bit(f)) snap_.faults[static_cast<std::size_t>(snap_.fault_count++)] = {f, sup.since(f)};
+  }
+  if (snap_.drive_fault_code != sup.drive_fault_code()) {
+    snap_.drive_fault_code = sup.drive_fault_code();
+    std::string name = snap_.drive_fault_code ? io_.fault_name(snap_.drive_fault_code) : "";
+    std::size_t n = std::min(name.size(), snap_.drive_fault_name.size() - 1);
+    std::memcpy(snap_.drive_fault_name.data(), name.data(), n);
+    snap_.drive_fault_name[n] = '\0';
+  }
+  stats_.commands_dropped = commands_dropped_.load(std::memory_order_relaxed);
+  snap_.loop = stats_;
+  snap_.io = io_.stats();
+  if (!snapshot_.publish(snap_)) ++stats_.snapshot_skips;
+}
+
+}  // namespace soleus::controller
