@@ -47,9 +47,9 @@ const iso = (t = now()) => new Date(t).toISOString();
 
 const db = {
   members: [
-    { id: 1, number: '1001', name: 'ANNA MEIER', pin: null, programme_id: 1, max_n: 1200 },
-    { id: 2, number: '1002', name: 'BEN KOCH', pin: '4321', programme_id: null, max_n: null },
-    { id: 3, number: 'A1B2C3D4', name: 'CARLA (WRISTBAND)', pin: null, programme_id: 1, max_n: 900, tag: true },
+    { id: 1, number: '1001', name: 'ANNA MEIER', pin: null, programme_id: 1, assessed_max_n: 1200 },
+    { id: 2, number: '1002', name: 'BEN KOCH', pin: '4321', programme_id: null, assessed_max_n: null },
+    { id: 3, number: 'A1B2C3D4', name: 'CARLA (WRISTBAND)', pin: null, programme_id: 1, assessed_max_n: 900, tag: true },
   ],
   programmes: [
     {
@@ -76,7 +76,8 @@ let nextId = { set: 1, event: 1, programme: 2, member: 4 };
 const athlete = { fatigue_after: 5, drop_per_rep: 0.09, strength: 1.12 };
 
 function event(severity, code, message, extra = {}) {
-  const e = { id: nextId.event++, time: iso(), severity, code, message, set_id: null, ...extra };
+  const t = now();
+  const e = { id: nextId.event++, t_ms: t, time: iso(t), severity, code, message, set_id: null, ...extra };
   db.events.push(e);
   if (db.events.length > 5000) db.events.shift();
   return e;
@@ -90,7 +91,7 @@ function event(severity, code, message, extra = {}) {
     ['info', 'reset', 'faults cleared']];
   for (let i = 0; i < 24; i++) {
     const [sev, code, msg] = seed[i % seed.length];
-    db.events.push({ id: nextId.event++, time: iso(t0 + i * 420e3), severity: sev, code, message: msg, set_id: null });
+    db.events.push({ id: nextId.event++, t_ms: t0 + i * 420e3, time: iso(t0 + i * 420e3), severity: sev, code, message: msg, set_id: null });
   }
 }
 
@@ -253,10 +254,13 @@ function liveMessage() {
     tut = rec.tut_s + inRep;
   }
   return {
-    t_ms: Math.round(m.t * 1000), force_n: round1(m.force), position_mm: round1(m.position), velocity_mm_s: round1(m.velocity),
+    t_ms: Date.now(), force_n: round1(m.force), position_mm: round1(m.position), velocity_mm_s: round1(m.velocity),
     load_n: round1(m.load), state: m.state, phase: m.set ? m.phase : 'none', phase_progress: Math.round(m.progress * 1000) / 1000,
     reps: rec ? rec.reps : 0, tut_s: Math.round(tut * 10) / 10,
     faults: m.faults.map(({ code, message, since }) => ({ code, message, since })),
+    set_id: rec ? rec.id : null,
+    range_bottom_mm: rec && m.set.stage !== 'calibrating' && m.set.stage !== 'ready' ? RANGE.bottom : null,
+    range_top_mm: rec && m.set.stage !== 'calibrating' && m.set.stage !== 'ready' ? RANGE.top : null,
   };
 }
 function round1(v) { return Math.round(v * 10) / 10; }
@@ -269,7 +273,7 @@ function memberProgramme(member) {
 function resolveStep(member, st) {
   const out = { ...st };
   if (st.load_pct !== undefined && st.load_pct !== null) {
-    out.load_n = Math.round(((member.max_n || 1000) * st.load_pct) / 100);
+    out.load_n = Math.round(((member.assessed_max_n || 1000) * st.load_pct) / 100);
   }
   return out;
 }
@@ -326,7 +330,7 @@ function onSetDone(rec) {
 }
 
 function publicMember(x) {
-  return { id: x.id, number: x.number, name: x.name, programme_id: x.programme_id, max_n: x.max_n, has_pin: Boolean(x.pin) };
+  return { id: x.id, number: x.number, name: x.name, programme_id: x.programme_id, assessed_max_n: x.assessed_max_n, has_pin: Boolean(x.pin) };
 }
 
 // ---------------------------------------------------------------- validation
@@ -352,13 +356,14 @@ function tempoOk(t) {
 
 function validateSet(b, cap) {
   if (!['isotonic', 'eccentric', 'isometric'].includes(b.mode)) bad(422, 'mode', 'mode must be isotonic, eccentric or isometric');
-  num(b, 'load_n', 0, cap);
+  num(b, 'load_n', 1, cap);
+  if (b.eccentric_pct > 0 && b.mode !== 'eccentric') bad(422, 'eccentric_pct', 'only an eccentric set takes an eccentric extra load');
   if (!tempoOk(b.tempo)) bad(422, 'tempo', 'tempo must be "E-B-C-T", four numbers of seconds');
   const hasReps = b.target_reps !== undefined; const hasHold = b.hold_s !== undefined;
   if (hasReps === hasHold) bad(422, hasReps ? 'hold_s' : 'target_reps', 'exactly one of target_reps and hold_s');
   if (b.mode === 'isometric' && !hasHold) bad(422, 'hold_s', 'isometric needs hold_s');
   if (hasReps) num(b, 'target_reps', 1, 100, { integer: true });
-  if (hasHold) num(b, 'hold_s', 1, 600);
+  if (hasHold) num(b, 'hold_s', 1, 300);
   num(b, 'force_drop_pct', 5, 50, { required: false });
   num(b, 'eccentric_pct', 0, 100, { required: false });
 }
@@ -368,14 +373,20 @@ function validateStep(st, i) {
   try {
     if (!['isotonic', 'eccentric', 'isometric'].includes(st.mode)) bad(422, 'mode', 'bad mode');
     num(st, 'sets', 1, 10, { integer: true });
-    if (st.mode === 'isometric') num(st, 'hold_s', 5, 300); else num(st, 'target_reps', 1, 100, { integer: true });
-    if (st.load_pct !== undefined) num(st, 'load_pct', 10, 150); else num(st, 'load_n', 0, MAX_LOAD_N);
+    if (st.mode === 'isometric') num(st, 'hold_s', 1, 300); else num(st, 'target_reps', 1, 100, { integer: true });
+    if ((st.load_pct === undefined) === (st.load_n === undefined)) bad(422, 'load_n', 'give exactly one of load_n and load_pct');
+    if (st.load_pct !== undefined) num(st, 'load_pct', 1, 150); else num(st, 'load_n', 1, MAX_LOAD_N);
     if (!tempoOk(st.tempo)) bad(422, 'tempo', 'tempo must be "E-B-C-T"');
-    num(st, 'rest_s', 0, 900);
+    num(st, 'rest_s', 0, 600);
     num(st, 'force_drop_pct', 5, 50);
+    if (st.eccentric_pct > 0 && st.mode !== 'eccentric') bad(422, 'eccentric_pct', 'only an eccentric set takes an eccentric extra load');
     if (st.mode === 'eccentric') num(st, 'eccentric_pct', 0, 100);
     const p = st.progression || { rule: 'none' };
-    if (!['none', 'load_pct', 'load_n', 'reps'].includes(p.rule)) bad(422, 'progression', 'unknown progression rule');
+    if (!['none', 'load_pct', 'load_n', 'reps', 'hold_s'].includes(p.rule)) bad(422, 'progression.rule', 'unknown progression rule');
+    if (p.rule !== 'none') num(p, 'amount', 0.1, 1000);
+    if (p.rule === 'reps' && st.mode === 'isometric') bad(422, 'progression.rule', 'an isometric step progresses by hold_s');
+    if (p.rule === 'hold_s' && st.mode !== 'isometric') bad(422, 'progression.rule', 'only an isometric step progresses by hold_s');
+    if (p.rule === 'load_pct' && st.load_pct === undefined) bad(422, 'progression.rule', 'load_pct progression needs load_pct');
   } catch (e) {
     if (e instanceof HttpError) e.field = f(e.field);
     throw e;
@@ -449,8 +460,8 @@ function issue(role, member) {
   const token = crypto.randomBytes(18).toString('base64url');
   const expires = now() + 3600e3;
   db.tokens.set(token, { role, member_id: member ? member.id : null, expires });
-  const reply = { token, expires_at: iso(expires), role };
-  if (member) reply.member = publicMember(member);
+  const reply = { token, expires_at: expires, role, member_id: member ? member.id : null };
+  if (role === 'member' || role === 'guest') reply.idle_logout_s = 300;
   if (role === 'guest') reply.load_cap_n = GUEST_CAP_N;
   return reply;
 }
@@ -517,6 +528,19 @@ route('GET', /^\/api\/v1\/session$/, async (req) => {
 route('POST', /^\/api\/v1\/session\/start$/, async (req) => {
   const t = auth(req, 'member');
   const member = db.members.find((x) => x.id === t.member_id);
+  if (!memberProgramme(member)) bad(409, null, 'no programme assigned');
+  return [200, sessionView(member)];
+});
+route('POST', /^\/api\/v1\/session\/end$/, async (req) => {
+  const t = auth(req, 'member');
+  const member = db.members.find((x) => x.id === t.member_id);
+  const s = sessionOf(member);
+  if (s) s.state = 'done';
+  return [200, sessionView(member)];
+});
+route('POST', /^\/api\/v1\/session\/next$/, async (req) => {
+  const t = auth(req, 'member');
+  const member = db.members.find((x) => x.id === t.member_id);
   const prog = memberProgramme(member);
   if (!prog) bad(409, null, 'no programme assigned');
   const s = sessionOf(member);
@@ -534,9 +558,9 @@ route('GET', /^\/api\/v1\/members\/(\d+)\/history$/, async (req, b, mm, url) => 
   const t = auth(req, 'member', 'staff');
   if (t.role === 'member' && t.member_id !== Number(mm[1])) bad(403, null, 'not your history');
   const limit = Number(url.searchParams.get('limit') || 10);
-  return [200, { sessions: (db.history.get(Number(mm[1])) || []).slice(0, limit) }];
+  return [200, (db.history.get(Number(mm[1])) || []).slice(0, limit)];
 });
-route('GET', /^\/api\/v1\/programmes$/, async (req) => { auth(req, 'staff'); return [200, { programmes: db.programmes }]; });
+route('GET', /^\/api\/v1\/programmes$/, async (req) => { auth(req, 'staff'); return [200, db.programmes]; });
 route('GET', /^\/api\/v1\/programmes\/(\d+)$/, async (req, b, mm) => {
   auth(req, 'staff');
   const p = db.programmes.find((x) => x.id === Number(mm[1]));
@@ -544,8 +568,8 @@ route('GET', /^\/api\/v1\/programmes\/(\d+)$/, async (req, b, mm) => {
   return [200, p];
 });
 function validateProgramme(b) {
-  if (typeof b.name !== 'string' || b.name.trim().length < 2 || b.name.length > 32) bad(422, 'name', 'name must be 2–32 characters');
-  if (!Array.isArray(b.steps) || b.steps.length < 1 || b.steps.length > 8) bad(422, 'steps', '1–8 steps');
+  if (typeof b.name !== 'string' || b.name.length < 1 || b.name.length > 64) bad(422, 'name', 'name must be 1–64 characters');
+  if (!Array.isArray(b.steps) || b.steps.length < 1 || b.steps.length > 20) bad(422, 'steps', 'a programme has 1 to 20 steps');
   b.steps.forEach(validateStep);
 }
 route('POST', /^\/api\/v1\/programmes$/, async (req, b) => {
@@ -571,13 +595,13 @@ route('DELETE', /^\/api\/v1\/programmes\/(\d+)$/, async (req, b, mm) => {
   for (const x of db.members) if (x.programme_id === Number(mm[1])) x.programme_id = null;
   return [200, { deleted: true }];
 });
-route('GET', /^\/api\/v1\/members$/, async (req) => { auth(req, 'staff'); return [200, { members: db.members.map(publicMember) }]; });
+route('GET', /^\/api\/v1\/members$/, async (req) => { auth(req, 'staff'); return [200, db.members.map(publicMember)]; });
 route('POST', /^\/api\/v1\/members$/, async (req, b) => {
   auth(req, 'staff');
   if (typeof b.number !== 'string' || !/^[0-9A-Za-z]{1,16}$/.test(b.number)) bad(422, 'number', 'member number: 1–16 letters or digits');
   if (db.members.some((x) => x.number === b.number)) bad(409, 'number', 'number taken');
   if (typeof b.name !== 'string' || !b.name.trim()) bad(422, 'name', 'name required');
-  const x = { id: nextId.member++, number: b.number, name: b.name, pin: null, programme_id: null, max_n: null };
+  const x = { id: nextId.member++, number: b.number, name: b.name, pin: null, programme_id: null, assessed_max_n: null };
   db.members.push(x);
   return [201, { id: x.id }];
 });
@@ -585,20 +609,32 @@ route('PUT', /^\/api\/v1\/members\/(\d+)$/, async (req, b, mm) => {
   auth(req, 'staff');
   const x = db.members.find((y) => y.id === Number(mm[1]));
   if (!x) bad(404, 'id', 'no such member');
-  if ('programme_id' in b) {
-    if (b.programme_id !== null && !db.programmes.some((p) => p.id === b.programme_id)) bad(422, 'programme_id', 'no such programme');
-    x.programme_id = b.programme_id;
-    db.sessions.delete(x.id);
-  }
-  if ('max_n' in b) x.max_n = num(b, 'max_n', 50, 2500);
+  for (const k of Object.keys(b)) if (!['name', 'number', 'pin', 'assessed_max_n', 'notes'].includes(k)) bad(400, k, 'unknown field');
+  if ('assessed_max_n' in b) x.assessed_max_n = b.assessed_max_n === null ? null : num(b, 'assessed_max_n', 1, 10000);
   if ('name' in b) x.name = String(b.name);
+  if ('pin' in b) x.pin = b.pin === null ? null : String(b.pin);
+  return [200, publicMember(x)];
+});
+route('PUT', /^\/api\/v1\/members\/(\d+)\/programme$/, async (req, b, mm) => {
+  auth(req, 'staff');
+  const x = db.members.find((y) => y.id === Number(mm[1]));
+  if (!x) bad(404, 'id', 'no such member');
+  if (!('programme_id' in b)) bad(422, 'programme_id', 'is required (an id, or null to unassign)');
+  if (b.programme_id !== null && !db.programmes.some((p) => p.id === b.programme_id)) bad(422, 'programme_id', 'no such programme');
+  x.programme_id = b.programme_id;
+  db.sessions.delete(x.id);
   return [200, publicMember(x)];
 });
 route('GET', /^\/api\/v1\/events$/, async (req, b, mm, url) => {
   auth(req, 'maintenance', 'staff');
   const q = url.searchParams;
   let ev = db.events.slice().reverse();
-  if (q.get('since')) { const s = new Date(q.get('since')).getTime(); ev = ev.filter((e) => new Date(e.time).getTime() >= s); }
+  if (q.get('since')) {
+    const v = q.get('since');
+    const s = /^\d+$/.test(v) ? Number(v) : new Date(v).getTime();
+    if (!Number.isFinite(s)) bad(422, 'since', 'neither Unix ms nor a UTC time');
+    ev = ev.filter((e) => e.t_ms >= s);
+  }
   if (q.get('severity')) ev = ev.filter((e) => e.severity === q.get('severity'));
   if (q.get('code')) ev = ev.filter((e) => e.code === q.get('code'));
   const offset = Number(q.get('offset') || 0);
@@ -659,10 +695,10 @@ route('POST', /^\/api\/v1\/maintenance\/fault-reset$/, async (req) => {
 route('POST', /^\/mock\/fault$/, async (req, b) => {
   const code = String(b.code || 'comm_loss');
   const e = event(b.severity || 'error', code, b.message || 'injected by the test harness');
-  m.faults.push({ code, message: e.message, since: e.time, latched: true });
+  m.faults.push({ code, message: e.message, since: e.t_ms, latched: true });
   if (m.set) endSet(FAULT_REASON[code] || 'sensor_fault');
   else m.state = code === 'sto' ? 'estop' : 'fault';
-  return [200, { code, time: e.time, id: e.id }];
+  return [200, { code, time: e.time, t_ms: e.t_ms, id: e.id }];
 });
 route('POST', /^\/mock\/athlete$/, async (req, b) => {
   Object.assign(athlete, b);

@@ -117,7 +117,7 @@ export const tests = [
         await page.keyboard.press('Enter');
         await page.waitForSelector('[data-test=signout]');
         const who = await page.locator('.who-name').textContent();
-        assert(/CARLA/.test(who), `wristband sign-in: "${who}"`);
+        assert(/A1B2C3D4/.test(who), `wristband sign-in: "${who}"`);
         await signOut(page);
       }
 
@@ -241,8 +241,9 @@ export const tests = [
       await typeKeys(page, '25');
       await keypadOk(page);
       await tap(page, '[data-test=f-progression]');
-      await tap(page, '.chooser [data-value=load_pct]');
-      await typeKeys(page, '2.5');
+      assertEq(await page.locator('.chooser [data-value=load_pct]').count(), 0, 'no % progression for a load in N');
+      await tap(page, '.chooser [data-value=load_n]');
+      await typeKeys(page, '10');
       await keypadOk(page);
       layoutOk(await shot(page, '30-staff-programme-filled', t.report), 'filled editor');
       await tap(page, '[data-test=p-save]');

@@ -23,9 +23,10 @@ export class ApiError extends Error {
 }
 
 let token = null;
+let sessionBegun = false;
 let onUnauthorized = () => {};
 
-export function setToken(t) { token = t; }
+export function setToken(t) { token = t; sessionBegun = false; }
 export function getToken() { return token; }
 export function setUnauthorizedHandler(fn) { onUnauthorized = fn; }
 
@@ -82,7 +83,20 @@ export const api = {
 
   // --- programme session of the signed-in member (the daemon's runner) -----
   session: () => request('GET', '/session'),
-  sessionStart: () => request('POST', '/session/start', {}),
+  // Start (or resume) today's session once, then each press of Start is
+  // POST /session/next, which starts the next set and answers {"id"}.
+  sessionStart: async () => {
+    if (!sessionBegun) {
+      const r = await request('POST', '/session/start', {}).catch((e) => {
+        if (e.status === 409) return null; // already begun
+        throw e;
+      });
+      sessionBegun = true;
+      if (r && Number.isFinite(r.id) && !('state' in r)) return r;
+    }
+    return request('POST', '/session/next', {});
+  },
+  sessionEnd: () => request('POST', '/session/end', {}),
   history: (memberId, limit = 10) =>
     request('GET', `/members/${encodeURIComponent(memberId)}/history?limit=${limit}`)
       .then((d) => list(d, 'sessions')),
@@ -96,6 +110,8 @@ export const api = {
   members: () => request('GET', '/members').then((d) => list(d, 'members')),
   createMember: (m) => request('POST', '/members', m),
   updateMember: (id, m) => request('PUT', `/members/${encodeURIComponent(id)}`, m),
+  assignProgramme: (id, programmeId) =>
+    request('PUT', `/members/${encodeURIComponent(id)}/programme`, { programme_id: programmeId }),
 
   // --- maintenance ---------------------------------------------------------
   events: ({ since, severity, code, offset = 0, limit = 20 } = {}) => {

@@ -7,16 +7,16 @@ import { numberRule } from './keypad.js';
 export const LIMITS = {
   sets: { min: 1, max: 10, integer: true, label: 'Sets' },
   target_reps: { min: 1, max: 100, integer: true, label: 'Reps' },
-  hold_s: { min: 5, max: 300, label: 'Hold time', unit: 's' },
-  load_n: { min: 0, max: 1800, label: 'Load', unit: 'N' },
-  load_kg: { min: 0, max: 183.5, label: 'Load', unit: 'kg' },
-  load_pct: { min: 10, max: 150, label: 'Load', unit: '% of max' },
+  hold_s: { min: 1, max: 300, label: 'Hold time', unit: 's' },
+  load_n: { min: 1, max: 1800, label: 'Load', unit: 'N' },
+  load_kg: { min: 0.1, max: 183.5, label: 'Load', unit: 'kg' },
+  load_pct: { min: 1, max: 150, label: 'Load', unit: '% of max' },
   eccentric_pct: { min: 0, max: 100, label: 'Extra lowering load', unit: '%' },
-  rest_s: { min: 0, max: 900, integer: true, label: 'Rest', unit: 's' },
+  rest_s: { min: 0, max: 600, integer: true, label: 'Rest', unit: 's' },
   force_drop_pct: { min: 5, max: 50, label: 'Force drop', unit: '%' },
-  max_n: { min: 50, max: 2500, label: 'Assessed max', unit: 'N' },
-  progression_amount: { min: 0.5, max: 20, label: 'Amount' },
-  member_number: { min: 1, max: 99999999, integer: true, label: 'Member number' },
+  assessed_max_n: { min: 1, max: 10000, label: 'Assessed max', unit: 'N' },
+  progression_amount: { min: 0.1, max: 1000, label: 'Amount' },
+  member_number: { min: 1, max: 99999999999, integer: true, label: 'Member number' },
   span_kg: { min: 1, max: 200, label: 'Known weight', unit: 'kg' },
 };
 
@@ -46,10 +46,19 @@ export function parseTempo(text) {
 
 export const PROGRESSIONS = [
   { value: 'none', label: 'None', unit: '' },
-  { value: 'load_pct', label: '+ load %', unit: '%' },
-  { value: 'load_n', label: '+ load N', unit: 'N' },
+  { value: 'load_pct', label: '+ load, % of max', unit: '%' },
+  { value: 'load_n', label: '+ load, N', unit: 'N' },
   { value: 'reps', label: '+ reps', unit: 'reps' },
+  { value: 'hold_s', label: '+ hold time, s', unit: 's' },
 ];
+
+/** The progression rules a step may use (the API's rules, docs/api.md). */
+export function progressionsFor(step) {
+  const iso = step.mode === 'isometric';
+  const pct = step.load_pct !== undefined && step.load_pct !== null;
+  return PROGRESSIONS.filter((p) => (p.value !== 'reps' || !iso) && (p.value !== 'hold_s' || iso)
+    && (p.value !== 'load_pct' || pct));
+}
 
 export function progressionText(p) {
   if (!p || !p.rule || p.rule === 'none') return 'None';
@@ -58,6 +67,7 @@ export function progressionText(p) {
   if (p.rule === 'load_pct') return `+${amt} % load ${when}`;
   if (p.rule === 'load_n') return `+${amt} N load ${when}`;
   if (p.rule === 'reps') return `+${amt} reps ${when}`;
+  if (p.rule === 'hold_s') return `+${amt} s hold ${when}`;
   return p.rule;
 }
 
@@ -86,7 +96,10 @@ export function stepErrors(s) {
   if (te) errs.push({ field: 'tempo', message: te });
   chk('rest_s', s.rest_s);
   chk('force_drop_pct', s.force_drop_pct);
-  if (s.progression && s.progression.rule !== 'none') chk('progression', s.progression.amount, 'progression_amount');
+  if (s.progression && s.progression.rule !== 'none') {
+    if (!progressionsFor(s).some((p) => p.value === s.progression.rule)) errs.push({ field: 'progression', message: 'This progression does not suit the step' });
+    else chk('progression', s.progression.amount, 'progression_amount');
+  }
   return errs;
 }
 

@@ -41,9 +41,9 @@ function forceChart(el, width, height) {
     ],
     series: [
       {},
-      { label: 'previous rep', stroke: '#a8a8a8', width: 2, points: { show: false } },
-      { label: 'load', stroke: '#000', width: 1, dash: [6, 4], points: { show: false } },
-      { label: 'this rep', stroke: '#34404f', width: 3, points: { show: false } },
+      { label: 'previous rep', stroke: '#a8a8a8', width: 2, points: { show: false }, spanGaps: true },
+      { label: 'load', stroke: '#000', width: 1, dash: [6, 4], points: { show: false }, spanGaps: true },
+      { label: 'this rep', stroke: '#34404f', width: 3, points: { show: false }, spanGaps: true },
     ],
   };
   return new U(opts, [[0], [null], [null], [null]], el);
@@ -81,7 +81,7 @@ export function mountLive(root, params, app) {
   const posbar = h('div.posbar', { 'data-test': 'posbar' }, h('div.lbl', { style: { top: '4px' } }, 'top'),
     h('div.track', rom, pad), h('div.lbl', { style: { bottom: '4px' } }, 'bottom'));
   const chartEl = h('div');
-  const chartbox = h('div.chartbox', h('div.title', 'Force this rep (N)'), chartEl);
+  const chartbox = h('div.chartbox', h('div.title', 'Force, N: this rep (dark), last rep (grey), load (dashed)'), chartEl);
   const fbFill = h('div.fb-fill');
   const fbLoad = h('div.fb-load');
   const forceTxt = h('div.txt');
@@ -92,7 +92,7 @@ export function mountLive(root, params, app) {
 
   requestAnimationFrame(() => {
     const r = chartbox.getBoundingClientRect();
-    chart = forceChart(chartEl, Math.max(200, Math.floor(r.width) - 8), Math.max(120, Math.floor(r.height) - 8));
+    chart = forceChart(chartEl, Math.max(200, Math.floor(r.width) - 8), Math.max(120, Math.floor(r.height) - 28));
   });
 
   function drawSegments() {
@@ -278,7 +278,8 @@ export function mountSummary(root, params, app) {
     const reason = h('div.reason', { 'data-test': 'stop-reason', 'data-reason': s.stop_reason || '' }, stopReasonText(s));
     if (SAFETY_REASONS.has(s.stop_reason)) reason.classList.add('safety');
     if (s.stop_reason === 'pain') reason.classList.add('pain');
-    const chartEl = h('div.panel', { style: { flex: '1', minHeight: '0', padding: '4px' } });
+    const chartEl = h('div.panel.chartbox', { style: { flex: '1', minHeight: '0' } },
+      h('div.title', 'Force per rep, N: mean (dark), peak (grey)'));
     const right = h('div.sum-right');
     clear(box).append(reason,
       h('div.sum-left',
@@ -298,7 +299,7 @@ export function mountSummary(root, params, app) {
       requestAnimationFrame(() => {
         const r = chartEl.getBoundingClientRect();
         new U({
-          width: Math.floor(r.width) - 8, height: Math.floor(r.height) - 8, legend: { show: false }, cursor: { show: false },
+          width: Math.floor(r.width) - 8, height: Math.floor(r.height) - 28, legend: { show: false }, cursor: { show: false },
           scales: { x: { time: false }, y: { range: (u, mn, mx) => [0, Math.max(100, mx * 1.1)] } },
           axes: [{ stroke: '#444', grid: { stroke: '#d0d0d0' }, size: 28, font: '13px DejaVu Sans', label: '', values: (u, v) => v.map((x) => (Number.isInteger(x) ? `#${x}` : '')) },
             { stroke: '#444', grid: { stroke: '#d0d0d0' }, size: 46, font: '13px DejaVu Sans' }],

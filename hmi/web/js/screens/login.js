@@ -17,7 +17,7 @@ function loginError(e) {
 }
 
 async function askPin(title) {
-  return keypad({ title, layout: 'numeric', secret: true, maxLen: 8, hint: 'PIN', validate: (t) => (/^\d{1,8}$/.test(t) ? null : 'Digits only') });
+  return keypad({ title, layout: 'numeric', secret: true, maxLen: 12, hint: 'PIN: 4 to 12 digits', validate: (t) => (/^\d{4,12}$/.test(t) ? null : 'A PIN is 4 to 12 digits') });
 }
 
 export function mountLogin(root, params, app) {

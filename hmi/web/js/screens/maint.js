@@ -52,7 +52,7 @@ export function mountAlarms(root, params, app) {
     let recent = [];
     try {
       status = await app.refreshStatus();
-      const since = new Date(Date.now() - 24 * 3600e3).toISOString();
+      const since = String(Date.now() - 24 * 3600e3);
       const ev = await api.events({ since, severity: 'error', limit: 5 });
       recent = ev.items;
     } catch (e) { /* shown below */ }
@@ -111,7 +111,7 @@ export function mountEvents(root) {
 
   function sinceIso() {
     const ms = { '1h': 3600e3, '24h': 24 * 3600e3, '7d': 7 * 24 * 3600e3 }[f.since];
-    return ms ? new Date(Date.now() - ms).toISOString() : '';
+    return ms ? String(Date.now() - ms) : ''; // Unix ms
   }
 
   async function load() {

@@ -5,7 +5,7 @@
 import { api, ApiError } from '../api.js';
 import { h, clear, toast, segmented, choose, confirmBox } from '../ui.js';
 import { keypad } from '../keypad.js';
-import { rule, tempoError, newStep, stepErrors, cleanStep, PROGRESSIONS, progressionText, LIMITS } from '../validate.js';
+import { rule, tempoError, newStep, stepErrors, cleanStep, PROGRESSIONS, progressionsFor, progressionText, LIMITS } from '../validate.js';
 import { load, loadPrecise, MODES, seconds } from '../format.js';
 
 function apiMsg(e) {
@@ -92,13 +92,17 @@ export function mountProgramme(root, params, app) {
     ], s.mode, (v) => {
       s.mode = v;
       if (v === 'isometric' && !s.hold_s) s.hold_s = 30;
+      if (s.progression && !progressionsFor(s).some((x) => x.value === s.progression.rule)) s.progression = { rule: 'none' };
       if (v !== 'isometric' && !s.target_reps) s.target_reps = 12;
       if (v === 'eccentric' && s.eccentric_pct === undefined) s.eccentric_pct = 20;
       render();
     }, 'mode');
     const mode = h('div.field', { style: { gridColumn: '1 / 3' }, 'data-field': 'mode' }, h('label', 'Mode'), modeSeg);
     const loadSeg = segmented([{ value: 'n', label: 'N' }, { value: 'pct', label: '% max' }], pct ? 'pct' : 'n', (v) => {
-      if (v === 'pct') { s.load_pct = 70; delete s.load_n; } else { s.load_n = 400; delete s.load_pct; }
+      if (v === 'pct') { s.load_pct = 70; delete s.load_n; } else {
+        s.load_n = 400; delete s.load_pct;
+        if (s.progression && s.progression.rule === 'load_pct') s.progression = { rule: 'none' };
+      }
       render();
     }, 'load-unit');
     const loadBtn = pct
@@ -122,7 +126,7 @@ export function mountProgramme(root, params, app) {
       field('Rest', valueBtn('rest_s', `${s.rest_s} s`, num('rest_s', 'Rest between sets', 'rest_s', 's', '0–900 s')), 'rest_s'),
       field('Force drop', valueBtn('force_drop_pct', `${s.force_drop_pct} %`, num('force_drop_pct', 'End the set when force drops by', 'force_drop_pct', '%', '5–50 %', 'decimal')), 'force_drop_pct'),
       field('Progression', valueBtn('progression', progressionText(prog_), async () => {
-        const r = await choose('Progression after the session', PROGRESSIONS.map((p) => ({ value: p.value, label: p.label })));
+        const r = await choose('Progression after the session', progressionsFor(s).map((p) => ({ value: p.value, label: p.label })));
         if (r === null) return;
         if (r === 'none') { s.progression = { rule: 'none' }; render(); return; }
         const unit = PROGRESSIONS.find((p) => p.value === r).unit;
@@ -136,7 +140,7 @@ export function mountProgramme(root, params, app) {
 
   async function editName() {
     const v = await keypad({ title: 'Programme name', layout: 'alpha', value: prog.name,
-      validate: (t) => (t.trim().length < 2 ? 'At least 2 characters' : t.length > 32 ? 'At most 32 characters' : null) });
+      validate: (t) => (t.trim().length < 1 ? 'Enter a name' : t.length > 64 ? 'At most 64 characters' : null) });
     if (v !== null) { prog.name = v.trim(); render(); }
   }
   function addStep() { prog.steps.push(newStep()); sel = prog.steps.length - 1; render(); }
@@ -210,7 +214,7 @@ export function mountMembers(root, params, app) {
     const out = h('div.err');
     const put = async (patch) => {
       try {
-        const r = await api.updateMember(m.id, patch);
+        const r = 'programme_id' in patch ? await api.assignProgramme(m.id, patch.programme_id) : await api.updateMember(m.id, patch);
         Object.assign(m, patch, r && typeof r === 'object' ? r : {});
         toast('Saved', 'info');
         renderList(); renderDetail();
@@ -224,9 +228,9 @@ export function mountMembers(root, params, app) {
         put({ programme_id: v === '__none' ? null : (Number.isFinite(Number(v)) ? Number(v) : v) });
       } }, progName(m.programme_id))),
       h('div.field', h('label', 'Assessed max'), h('button.btn.value', { 'data-test': 'm-max', onclick: async () => {
-        const v = await keypad({ title: 'Assessed max (entered by hand)', layout: 'decimal', unit: 'N', value: m.max_n || '', validate: rule('max_n'), hint: '50–2500 N' });
-        if (v !== null) put({ max_n: Number(v) });
-      } }, m.max_n ? loadPrecise(m.max_n) : 'not assessed')),
+        const v = await keypad({ title: 'Assessed max (entered by hand)', layout: 'decimal', unit: 'N', value: m.assessed_max_n || '', validate: rule('assessed_max_n'), hint: '1–10000 N' });
+        if (v !== null) put({ assessed_max_n: Number(v) });
+      } }, m.assessed_max_n ? loadPrecise(m.assessed_max_n) : 'not assessed')),
       h('div.field', h('label', 'Name'), h('button.btn.value', { onclick: async () => {
         const v = await keypad({ title: 'Name', layout: 'alpha', value: m.name || '', validate: (t) => (t.trim() ? null : 'Enter a name') });
         if (v !== null) put({ name: v.trim() });
