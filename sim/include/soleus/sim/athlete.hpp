@@ -1,0 +1,174 @@
+#pragma once
+/// The virtual athlete: seated, knee pad on the thighs, balls of the feet on
+/// the step. It pushes the pad up with its calves and lets it down again.
+///
+/// Principle of operation (one call of step() per millisecond):
+///  1. Anatomy: the heels are lowest at `bottom_mm` (pad height) and the
+///     calves cannot lift the pad beyond `top_mm`; the available force fades
+///     to zero over the last few mm above the top. Below the bottom the
+///     heels and ankle carry the load passively (a stiff spring with damping),
+///     also when the athlete is relaxed; that force passes through the thighs,
+///     so the load cell reads it.
+///  2. It waits, relaxed, until load comes on (the drive enabled and its
+///     torque command at least start_load_n down for start_delay_s), then does reps
+///     until the load has been off for 0.5 s: concentric, top pause,
+///     eccentric, bottom pause (the tempo E-B-C-T it is given).
+///  3. Tempo-following phases track a smooth trajectory (velocity ramps of
+///     at most 0.25 s, constant speed between) with feed-forward of the load
+///     it feels (pad weight plus the motor's force with the screw's friction
+///     for the direction it moves) and a PD on the error, clamped to
+///     [0, current capacity]: it pushes just as hard as needed.
+///  4. Styles change what it does: push_hard pushes at capacity while rising;
+///     half_range does an honest first rep then half-range ones;
+///     shrinking_range loses range rep by rep; bounce moves fast and drops
+///     onto its heels at the bottom to rebound; let_go leaves the pad (no
+///     contact at all) at the top of the rep after `after_reps`; relax goes
+///     limp at the bottom after `after_reps`; isometric pushes with a
+///     fraction of its capacity against whatever holds the pad.
+///  5. Fatigue: fatigue_rate is the fraction of the current capacity lost at
+///     the end of each rep (isometric: per 10 s of holding).
+///  6. Ground truth: every rep it makes (including a controller's calibration
+///     rep) is recorded with its range, peak and mean concentric force and
+///     phase durations. A rep is full when it covers ≥ 90 % of the anatomical
+///     range bottom → top → bottom.
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace soleus::sim {
+
+enum class AthleteStyle { Tempo, PushHard, HalfRange, Bounce, LetGo, ShrinkingRange, Relax, Isometric };
+const char* to_string(AthleteStyle s);
+/// "tempo", "push_hard", "half_range", "bounce", "let_go", "shrinking_range", "relax", "isometric".
+bool parse_style(const std::string& text, AthleteStyle& out);
+
+/// E-B-C-T seconds: eccentric, bottom pause, concentric, top pause.
+struct Tempo {
+  double eccentric_s = 3, bottom_s = 1, concentric_s = 3, top_s = 1;
+};
+/// Parses "3-1-3-1" (each 0..60 s; eccentric and concentric at least 0.2 s).
+bool parse_tempo(const std::string& text, Tempo& out);
+std::string to_string(const Tempo& t);
+
+struct AthleteSettings {
+  AthleteStyle style = AthleteStyle::Tempo;
+  double capacity_n = 1500;      ///< greatest force it can push with at the pad, N
+  double fatigue_rate = 0;       ///< fraction of current capacity lost per rep (0..0.9)
+  Tempo tempo{};
+  double bottom_mm = 30;         ///< pad height with the heels lowest
+  double top_mm = 130;           ///< highest pad height the calves reach
+  double start_load_n = 20;      ///< "load on": the motor pushes down at least this
+  double start_delay_s = 0.5;    ///< load on for this long before the first rep
+  int after_reps = 3;            ///< let_go / relax: reps before it lets go / relaxes
+  double half_range_fraction = 0.5;
+  double shrink_per_rep = 0.05;  ///< shrinking_range: fraction of range lost per rep
+  double min_range_fraction = 0.3;
+  Tempo bounce_tempo{0.5, 0, 0.5, 0};
+  double iso_fraction = 0.7;     ///< isometric: fraction of capacity it pushes with
+  double noise_n = 3;            ///< rms force noise
+  double wobble_n = 0;           ///< amplitude of a force oscillation (loss of control)
+  double wobble_hz = 4;
+  std::uint64_t seed = 1;
+};
+
+enum class AthletePhase { Waiting, Concentric, TopPause, Eccentric, BottomPause, Stopping, Relaxed, LetGo, Holding };
+const char* to_string(AthletePhase p);
+
+/// What the athlete feels in one step.
+struct AthleteInput {
+  double x_mm = 0;
+  double v_mm_s = 0;
+  double motor_force_n = 0;  ///< ideal screw force of the motor, N, positive down
+  /// Ideal force of the host's torque command (clamped by the drive's limit):
+  /// "load on" follows what the host asks, not the speed loop's momentary trims.
+  double commanded_force_n = 0;
+  bool drive_enabled = false;
+};
+
+/// Physical facts the athlete's feed-forward uses.
+struct AthleteBody {
+  double moving_mass_kg = 110;
+  double pad_weight_n = 78.5;
+  double efficiency = 0.9;
+};
+
+struct RepTruth {
+  int index = 0;               ///< 1-based, in the order made
+  bool full = false;
+  double start_s = 0;          ///< simulation time when the concentric phase began
+  double low_mm = 0;           ///< lowest pad height at the start of the rep
+  double high_mm = 0;          ///< highest pad height reached
+  double range_mm = 0;         ///< high − anatomical bottom
+  double range_fraction = 0;   ///< range_mm / (top − bottom)
+  double intended_fraction = 1;
+  double peak_concentric_n = 0;
+  double mean_concentric_n = 0;
+  double concentric_s = 0, top_pause_s = 0, eccentric_s = 0, bottom_pause_s = 0;
+  double capacity_n = 0;       ///< capacity during the rep
+};
+
+class Athlete {
+ public:
+  Athlete(AthleteSettings s, AthleteBody body);
+
+  /// Advances one millisecond; returns the contact force on the pad (N, ≥ 0, up).
+  double step(const AthleteInput& in, std::int64_t now_ms);
+
+  /// Replaces the settings. Capacity restarts at the new capacity_n when
+  /// `reset_capacity`; the rep history stays unless reset() is called.
+  void configure(const AthleteSettings& s, bool reset_capacity);
+  /// Forgets all reps and fatigue and waits for load again.
+  void reset();
+
+  const AthleteSettings& settings() const { return s_; }
+  AthletePhase phase() const { return phase_; }
+  double capacity_n() const { return capacity_; }
+  double contact_n() const { return contact_; }
+  double muscle_n() const { return muscle_; }
+  double heel_n() const { return heel_; }
+  const std::vector<RepTruth>& reps() const { return reps_; }
+  int full_reps() const;
+  int partial_reps() const;
+  /// 1-based index of the first rep whose mean concentric force fell below
+  /// (100 − pct) % of the best rep before it; nullopt when none did.
+  std::optional<int> first_drop_rep(double pct) const;
+  double best_mean_concentric_n() const;
+  /// Height the current rep aims for.
+  double rep_top_mm() const { return rep_top_; }
+
+ private:
+  struct Target {
+    double x = 0, v = 0, a = 0;
+  };
+  void enter(AthletePhase p, double t_s, double x_mm);
+  Target trajectory(double t_s) const;
+  double intended_fraction(int rep_number) const;
+  double feel_load(const AthleteInput& in, double v_dir) const;
+  double capacity_at(double x_mm) const;
+  void finish_rep(double t_s);
+  const Tempo& tempo() const;
+
+  AthleteSettings s_;
+  AthleteBody body_;
+  std::mt19937_64 rng_;
+  std::normal_distribution<double> gauss_{0.0, 1.0};
+  double noise_state_ = 0;
+
+  AthletePhase phase_ = AthletePhase::Waiting;
+  double phase_start_s_ = 0;
+  double from_mm_ = 0, to_mm_ = 0, duration_s_ = 1;  // current trajectory
+  double capacity_;
+  double contact_ = 0, muscle_ = 0, heel_ = 0;
+  double loaded_s_ = 0, unloaded_s_ = 0;
+  double holding_s_ = 0;
+  double rep_top_ = 0;
+  bool in_rep_ = false;
+  RepTruth cur_{};
+  double conc_sum_ = 0;
+  int conc_n_ = 0;
+  std::vector<RepTruth> reps_;
+};
+
+}  // namespace soleus::sim

@@ -1,0 +1,139 @@
+#pragma once
+/// The simulated reference machine: servo drive, load cell, pad mechanics and
+/// the virtual athlete, behind register tables laid out by the same machine
+/// configuration the daemon uses.
+///
+/// Principle of operation:
+///  1. Construction places every signal of the DriveMap and LoadCellMap at its
+///     configured table, address, type, word order and scale; the rest of the
+///     address space answers ILLEGAL DATA ADDRESS. Host-written signals are
+///     writable holding registers; everything else is read-only. The status
+///     mirror (when configured) repeats the status input-register block as
+///     read-only holding registers.
+///  2. step() advances 1 ms: drive (watchdog, limits, speed loop) → athlete
+///     (force on the pad) → plant (motion, friction, hard stops) → load cell,
+///     then encodes every output signal into the tables with drivers::encode
+///     (applying the map's sign conventions); values a type cannot hold are
+///     saturated.
+///  3. transact() runs one Modbus request under the machine's lock: the
+///     transport-fault plan (outage, dropped reply, odd reply) is drawn, the
+///     PDU is handled against the unit's tables, and holding-register writes
+///     are decoded with drivers::decode and applied to the models at the
+///     current simulation time. A refused value writes nothing.
+///  4. control() serves the JSON control channel: truth, state, athlete,
+///     fault, reset (see docs/simulator.md).
+#include <boost/json.hpp>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <span>
+#include <vector>
+
+#include "soleus/drivers/machine_config.hpp"
+#include "soleus/sim/athlete.hpp"
+#include "soleus/sim/drive_model.hpp"
+#include "soleus/sim/load_cell_model.hpp"
+#include "soleus/sim/modbus_pdu.hpp"
+#include "soleus/sim/plant.hpp"
+
+namespace soleus::sim {
+
+/// An injected misbehaviour of the next reply (for the drivers' tests).
+enum class OddReply { None, BadCrc, WrongUnit, WrongTransaction, Exception };
+
+/// The outcome of one request, for the transport to put on the wire.
+struct Transaction {
+  bool reply = false;              ///< false: say nothing (dropped, outage, unknown unit)
+  std::uint8_t unit = 0;
+  std::vector<std::uint8_t> pdu;   ///< reply PDU
+  OddReply odd = OddReply::None;
+};
+
+/// Counters of the Modbus side, since start (or reset).
+struct SimCounters {
+  std::uint64_t requests = 0, replies = 0, exceptions = 0, dropped = 0, outage_ignored = 0,
+                odd_replies = 0, unknown_unit = 0, bad_frames = 0;
+};
+
+class Machine {
+ public:
+  Machine(const drivers::MachineConfig& cfg, const AthleteSettings& athlete, std::uint64_t seed = 1);
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+
+  /// One millisecond of simulation (takes the lock).
+  void step();
+  /// Steps until now_ms() reaches `ms`, at most `max_steps` (takes the lock once).
+  int advance_to(std::int64_t ms, int max_steps = 1000);
+  std::int64_t now_ms() const;
+
+  /// One Modbus request PDU for `unit`; `tcp` selects the gateway's answer to
+  /// an unknown unit (exception 0x0B) instead of RTU silence.
+  Transaction transact(std::uint8_t unit, std::span<const std::uint8_t> pdu, bool tcp);
+  /// A malformed frame seen by a transport (bad CRC, garbage), for the counters.
+  void note_bad_frame();
+
+  /// One request of the control channel; always returns an object with "ok".
+  boost::json::object control(const boost::json::value& request);
+  /// Same for a line of text (parses the JSON first).
+  std::string control_line(const std::string& line);
+
+  boost::json::object truth(double drop_pct = 20.0) const;
+  boost::json::object state() const;
+
+  // Direct access for unit tests (no lock: only while no server runs).
+  DriveModel& drive() { return drive_; }
+  LoadCellModel& cell() { return cell_; }
+  Athlete& athlete() { return athlete_; }
+  Plant& plant() { return plant_; }
+  const drivers::MachineConfig& config() const { return cfg_; }
+  /// Raw register of a unit's table (no lock), for tests.
+  std::uint16_t reg(int unit, drivers::Table table, int address) const;
+  SimCounters counters() const;
+
+ private:
+  struct Bank {
+    std::vector<std::uint16_t> holding, input;
+    std::vector<std::uint8_t> coil, discrete;
+    std::vector<std::uint8_t> holding_kind;  // 0 absent, 1 writable, 2 read-only
+    std::vector<std::uint8_t> input_def, coil_def, discrete_def;
+    Bank();
+  };
+  class Target;
+  friend class Target;
+
+  void step_locked();
+  void reset_locked();
+  void define(Bank& b, const drivers::SignalSpec& s, bool writable);
+  void put(Bank& b, const drivers::SignalSpec& s, double value);
+  void update_registers();
+  modbus::Exception write_holding(int unit_index, int address, std::span<const std::uint16_t> values);
+  Bank& bank(int unit_index) { return unit_index == 0 ? drive_bank_ : cell_bank_; }
+  boost::json::object fault_cmd(const boost::json::object& req);
+  boost::json::object athlete_cmd(const boost::json::object& req);
+  boost::json::object settings_json() const;
+  boost::json::object registers_json(int unit_index) const;
+
+  mutable std::mutex mutex_;
+  drivers::MachineConfig cfg_;
+  AthleteSettings athlete_settings_;
+  std::uint64_t seed_;
+  std::int64_t now_ms_ = 0;
+  DriveModel drive_;
+  LoadCellModel cell_;
+  Athlete athlete_;
+  Plant plant_;
+  Bank drive_bank_, cell_bank_;
+  int mirror_lo_ = 0, mirror_hi_ = 0;  // status input block mirrored at status_mirror_address
+
+  // Transport faults.
+  std::mt19937_64 rng_;
+  double drop_p_ = 0;
+  std::int64_t outage_until_ms_ = -1;
+  int odd_left_[5] = {0, 0, 0, 0, 0};
+  SimCounters counters_;
+  double travel_fault_mm_s_ = 150.0;
+};
+
+}  // namespace soleus::sim
