@@ -1,0 +1,125 @@
+#pragma once
+/// Members, programmes and the audit trail: the synchronous changes staff and
+/// members make through the API (not the control loop's stream, which goes
+/// through the Writer). Each change and its audit rows commit in one
+/// transaction, so there is never a change without its record of who made it.
+/// Also a member's data export (JSON and CSV) and erasure on request.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "soleus/storage/database.hpp"
+
+namespace soleus::storage {
+
+/// Who makes a change (the audit trail's "who").
+struct Actor {
+  std::string role = "system";      ///< member | staff | maintenance | system
+  std::optional<std::int64_t> id;   ///< member or staff id when known
+};
+
+struct MemberRow {
+  std::int64_t id = 0;
+  std::string number;
+  std::string name;
+  std::optional<std::string> pin_hash;
+  std::optional<double> rom_bottom_mm, rom_top_mm;
+  std::optional<std::int64_t> rom_measured_ms;
+  std::optional<double> assessed_max_n;
+  std::optional<std::int64_t> assessed_ms;
+  std::int64_t created_ms = 0, updated_ms = 0;
+};
+
+/// A change to a member: only the fields that are set change. For the
+/// nullable columns, an inner nullopt clears the value.
+struct MemberUpdate {
+  std::optional<std::string> name;
+  std::optional<std::optional<std::string>> pin_hash;
+  std::optional<std::optional<double>> rom_bottom_mm, rom_top_mm;  ///< both or neither
+  std::optional<std::optional<double>> assessed_max_n;
+};
+
+/// Creates a member (audited as entity "member", field "*"). Throws SqliteError
+/// (SQLITE_CONSTRAINT for a duplicate number or bad values).
+std::int64_t add_member(Database& db, const std::string& number, const std::string& name,
+                        const Actor& who);
+/// Applies `u`, writing one audit row per field whose value changes (a PIN
+/// hash is shown as "(set)" / null, never the hash). False if no such member.
+bool update_member(Database& db, std::int64_t id, const MemberUpdate& u, const Actor& who);
+std::optional<MemberRow> get_member(Database& db, std::int64_t id);
+std::optional<MemberRow> find_member_by_number(Database& db, const std::string& number);
+
+/// One step of a programme (see programme_steps in the schema).
+struct StepSpec {
+  std::string mode = "isotonic";
+  int sets = 3;
+  std::optional<int> target_reps = 12;
+  std::optional<double> hold_s;
+  std::optional<double> load_n;
+  std::optional<double> load_pct_max;
+  std::string tempo = "3-1-3-1";
+  double rest_s = 90;
+  double force_drop_pct = 20;
+  double eccentric_pct = 0;
+  std::string progress_when = "never";  ///< never | all_sets_target | all_sets_target_on_tempo
+  double progress_load_pct = 0;         ///< e.g. 5
+};
+
+struct ProgrammeSpec {
+  std::string name;
+  std::string notes;
+  int sessions_per_week = 2;
+  std::optional<int> block_weeks;                    ///< e.g. 6
+  std::optional<int> after_block_sessions_per_week;  ///< e.g. 3
+  std::vector<StepSpec> steps;
+};
+
+/// Creates a programme and its steps in one transaction (audited). Throws
+/// SqliteError with SQLITE_CONSTRAINT when a step breaks the schema's rules.
+std::int64_t add_programme(Database& db, const ProgrammeSpec& p, const Actor& who);
+/// Ends the member's current assignment (if any) and starts a new one (audited).
+std::int64_t assign_programme(Database& db, std::int64_t member_id, std::int64_t programme_id,
+                              std::int64_t start_ms, const Actor& who);
+
+struct AuditRow {
+  std::int64_t id = 0;
+  std::int64_t t_ms = 0;
+  std::string actor_role;
+  std::optional<std::int64_t> actor_id;
+  std::string entity;
+  std::optional<std::int64_t> entity_id;
+  std::string field;
+  std::optional<std::string> before, after;
+};
+
+/// Appends one audit row (for changes made elsewhere, e.g. limits or calibration).
+void record_audit(Database& db, const Actor& who, std::string_view entity,
+                  std::optional<std::int64_t> entity_id, std::string_view field,
+                  std::optional<std::string> before, std::optional<std::string> after);
+/// Newest first; entity empty = every entity.
+std::vector<AuditRow> query_audit(Database& db, std::string_view entity = {},
+                                  std::optional<std::int64_t> entity_id = {}, int limit = 100);
+
+/// Everything stored about one member.
+struct MemberExport {
+  std::string json;      ///< member, assignments, sessions, sets with their reps (no PIN hash)
+  std::string sets_csv;  ///< the member's sets
+  std::string reps_csv;  ///< their reps
+};
+/// nullopt when there is no such member.
+std::optional<MemberExport> export_member(Database& db, std::int64_t member_id,
+                                          bool include_traces = false);
+
+struct EraseResult {
+  bool found = false;
+  std::int64_t sets = 0, reps = 0, sessions = 0, traces = 0;
+};
+/// Erases a member and everything of theirs (assignments, sessions, sets,
+/// reps, traces) in one transaction, and records the erasure in the audit
+/// trail: who, when, which member id, and how many rows, but none of the
+/// erased personal data. Events (the machine's log) are kept; they hold no
+/// personal data.
+EraseResult erase_member(Database& db, std::int64_t member_id, const Actor& who);
+
+}  // namespace soleus::storage

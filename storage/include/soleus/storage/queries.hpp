@@ -1,0 +1,132 @@
+#pragma once
+/// Reading the store: the event log with filters and paging, sets by member
+/// and date, a set's reps (the API's rep_log) and traces, and CSV / JSON
+/// renderings for soleusctl and the API. Every function takes the caller's
+/// own connection (open one per thread, read-only is enough). What they
+/// return is committed data only: a rep shows here once the writer committed it.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include "soleus/storage/database.hpp"
+#include "soleus/storage/records.hpp"
+#include "soleus/storage/trace_codec.hpp"
+
+namespace soleus::storage {
+
+// ---- events ----------------------------------------------------------------
+
+/// Where a page ended: pass it back as `before` for the next (older) page.
+struct EventCursor {
+  std::int64_t t_ms = 0;
+  std::int64_t id = 0;
+};
+
+struct EventFilter {
+  std::optional<std::int64_t> since_ms;     ///< t_ms >= since
+  std::optional<std::int64_t> until_ms;     ///< t_ms < until
+  std::optional<Severity> min_severity;     ///< this severity and worse
+  std::optional<std::string> code;          ///< exactly this code
+  std::optional<std::int64_t> set_id;
+  std::optional<EventCursor> before;        ///< paging: rows older than this
+  int limit = 50;                           ///< 1..1000
+};
+
+struct EventRow {
+  std::int64_t id = 0;
+  std::int64_t t_ms = 0;
+  Severity severity = Severity::Info;
+  std::string code;
+  std::string message;
+  std::optional<std::int64_t> set_id;
+  std::optional<std::string> context;  ///< JSON text
+};
+
+struct EventPage {
+  std::vector<EventRow> rows;          ///< newest first
+  std::optional<EventCursor> next;     ///< set when there may be older rows
+};
+
+/// Keyset paging, newest first: ORDER BY t_ms DESC, id DESC with
+/// "(t_ms, id) < cursor", so page 1000 costs what page 1 costs. Indexed on
+/// time, on (code, time) and on (severity, time). Throws SqliteError;
+/// std::invalid_argument for a limit out of range.
+EventPage query_events(Database& db, const EventFilter& f);
+/// The EXPLAIN QUERY PLAN lines of the query query_events() would run.
+std::vector<std::string> explain_events_query(Database& db, const EventFilter& f);
+
+// ---- sets and reps -----------------------------------------------------------
+
+struct RepRow {
+  std::int64_t set_id = 0;
+  int seq = 0;
+  int n = 0;
+  bool partial = false;
+  double t_start_s = 0;
+  double peak_force_n = 0, mean_force_n = 0;
+  double concentric_s = 0, top_pause_s = 0, eccentric_s = 0, bottom_pause_s = 0;
+  double rom_mm = 0, rom_pct = 0, mean_velocity_mm_s = 0, smoothness = 0;
+  bool on_tempo = false;
+  double tempo_deviation_s = 0, tut_s = 0;
+  int reversals = 0;
+  bool wobbly = false;
+};
+
+struct SetRow {
+  std::int64_t id = 0;
+  std::optional<std::int64_t> session_id, member_id, step_id;
+  std::optional<int> set_index;
+  std::int64_t started_ms = 0;
+  std::optional<std::int64_t> ended_ms;
+  std::string mode, tempo;
+  double load_n = 0;
+  std::optional<int> target_reps;
+  std::optional<double> hold_s, force_drop_pct, eccentric_pct;
+  std::optional<std::string> stop_reason;  ///< null while running
+  int reps = 0, partial_reps = 0;
+  double tut_s = 0;
+  std::optional<double> range_bottom_mm, range_top_mm;
+  bool range_calibrated = false;
+};
+
+struct SetFilter {
+  std::optional<std::int64_t> member_id;
+  std::optional<std::int64_t> from_ms;    ///< started_ms >= from
+  std::optional<std::int64_t> to_ms;      ///< started_ms < to
+  std::optional<std::int64_t> before_id;  ///< paging: sets with a smaller id
+  int limit = 100;                        ///< 1..100000
+};
+
+/// Newest first. Indexed by (member_id, started_ms) and (started_ms).
+std::vector<SetRow> query_sets(Database& db, const SetFilter& f);
+std::optional<SetRow> get_set(Database& db, std::int64_t set_id);
+/// Every committed rep attempt of the set, in order (partials included).
+std::vector<RepRow> get_reps(Database& db, std::int64_t set_id);
+
+/// The trace samples of one rep (its chunks, cut to the rep's time span);
+/// empty when none were kept (dropped, or deleted by retention).
+std::vector<TracePoint> get_rep_trace(Database& db, std::int64_t set_id, int seq);
+/// Every trace sample of a set, in time order.
+std::vector<TracePoint> get_set_trace(Database& db, std::int64_t set_id);
+
+// ---- renderings --------------------------------------------------------------
+
+/// JSON with the API's field names (issue 5): GET /api/v1/sets/{id} is
+/// set_to_json(set, reps) plus the live state the daemon adds.
+boost::json::object event_to_json(const EventRow& e);
+boost::json::object set_to_json(const SetRow& s, const std::vector<RepRow>* reps = nullptr);
+boost::json::object rep_to_json(const RepRow& r);
+
+/// CSV (RFC 4180, header line, times as UTC ISO 8601) of the sets a filter selects.
+std::string sets_csv(Database& db, const SetFilter& f);
+/// CSV of the reps of the sets a filter selects.
+std::string reps_csv(Database& db, const SetFilter& f);
+/// CSV of an events page.
+std::string events_csv(const std::vector<EventRow>& rows);
+/// One CSV field, quoted when needed.
+std::string csv_field(std::string_view s);
+
+}  // namespace soleus::storage

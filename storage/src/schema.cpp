@@ -1,0 +1,292 @@
+#include "soleus/storage/schema.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace soleus::storage {
+
+namespace {
+
+// Conventions for every table:
+//  * times are INTEGER milliseconds since 1970-01-01 UTC (columns *_ms): exact,
+//    sortable, indexable, and free of time-zone text;
+//  * loop times (t_start_s, t0_s) are REAL seconds of the daemon's monotonic
+//    loop clock: they relate samples to reps within one set, not to the calendar;
+//  * names of modes, stop reasons and severities are the API's (issue 5), so
+//    an export reads the same as the API; CHECK constraints keep them so.
+//
+// MIGRATION 1: the initial schema. Never edit it: add a migration instead.
+constexpr std::string_view kMigration1 = R"sql(
+-- Members: the people who train. Their own data, exportable and erasable.
+CREATE TABLE members (
+  id              INTEGER PRIMARY KEY,   -- stable key for assignments, sessions and sets
+  number          TEXT NOT NULL UNIQUE,  -- typed on the keypad or sent by the RFID reader; the login name
+  name            TEXT NOT NULL DEFAULT '',  -- shown on the HMI so a member sees it is their card
+  pin_hash        TEXT,                  -- optional PIN as a slow-KDF string (issue 5); NULL = no PIN
+  rom_bottom_mm   REAL,                  -- stored range of motion: with it the calibration rep is skipped
+  rom_top_mm      REAL,
+  rom_measured_ms INTEGER,               -- when the range was measured: staff see a stale range
+  assessed_max_n  REAL CHECK (assessed_max_n IS NULL OR assessed_max_n > 0),
+                                         -- assessed max force: base of loads given as % of max
+  assessed_ms     INTEGER,               -- when it was assessed (or typed in by staff)
+  created_ms      INTEGER NOT NULL,
+  updated_ms      INTEGER NOT NULL,
+  CHECK ((rom_bottom_mm IS NULL) = (rom_top_mm IS NULL)),
+  CHECK (rom_top_mm IS NULL OR rom_top_mm > rom_bottom_mm)
+);
+
+-- Programmes: staff's plans, independent of who follows them.
+CREATE TABLE programmes (
+  id                INTEGER PRIMARY KEY,
+  name              TEXT NOT NULL,
+  notes             TEXT NOT NULL DEFAULT '',
+  sessions_per_week INTEGER NOT NULL DEFAULT 2 CHECK (sessions_per_week BETWEEN 1 AND 14),
+                                      -- planned frequency, shown to the member
+  block_weeks       INTEGER CHECK (block_weeks IS NULL OR block_weeks > 0),
+                                      -- progression: length of a block (e.g. 6) ...
+  after_block_sessions_per_week INTEGER CHECK (after_block_sessions_per_week IS NULL
+                                      OR after_block_sessions_per_week BETWEEN 1 AND 14),
+                                      -- ... and the frequency after it (e.g. 3); NULL = unchanged
+  archived          INTEGER NOT NULL DEFAULT 0,  -- hidden from the editor, kept for history
+  created_ms        INTEGER NOT NULL,
+  updated_ms        INTEGER NOT NULL
+);
+
+-- Steps of a programme: what one exercise block prescribes. A session walks them in order.
+CREATE TABLE programme_steps (
+  id             INTEGER PRIMARY KEY,
+  programme_id   INTEGER NOT NULL REFERENCES programmes(id) ON DELETE CASCADE,
+  position       INTEGER NOT NULL,   -- order within the programme (1, 2, ...)
+  mode           TEXT NOT NULL CHECK (mode IN ('isotonic','eccentric','isometric')),
+  sets           INTEGER NOT NULL CHECK (sets BETWEEN 1 AND 20),
+  target_reps    INTEGER CHECK (target_reps BETWEEN 1 AND 100),  -- isotonic, eccentric
+  hold_s         REAL CHECK (hold_s > 0),                         -- isometric
+  load_n         REAL CHECK (load_n > 0),            -- a load in newtons ...
+  load_pct_max   REAL CHECK (load_pct_max > 0 AND load_pct_max <= 150),
+                                                     -- ... or in % of the member's assessed max
+  tempo          TEXT NOT NULL DEFAULT '3-1-3-1',    -- "E-B-C-T" seconds, as the API takes it
+  rest_s         REAL NOT NULL DEFAULT 90 CHECK (rest_s >= 0),  -- rest before the next set
+  force_drop_pct REAL NOT NULL DEFAULT 20 CHECK (force_drop_pct BETWEEN 5 AND 50),
+  eccentric_pct  REAL NOT NULL DEFAULT 0 CHECK (eccentric_pct BETWEEN 0 AND 100),
+  -- Progression rule: when `progress_when` holds for a session, the next
+  -- session's load of this step rises by progress_load_pct (e.g. 5 %).
+  progress_when  TEXT NOT NULL DEFAULT 'never'
+                 CHECK (progress_when IN ('never','all_sets_target','all_sets_target_on_tempo')),
+  progress_load_pct REAL NOT NULL DEFAULT 0 CHECK (progress_load_pct BETWEEN 0 AND 50),
+  UNIQUE (programme_id, position),
+  CHECK ((target_reps IS NULL) <> (hold_s IS NULL)),      -- exactly one of reps and hold
+  CHECK ((mode = 'isometric') = (hold_s IS NOT NULL)),
+  CHECK ((load_n IS NULL) <> (load_pct_max IS NULL))      -- exactly one kind of load
+);
+
+-- Assignments: which member follows which programme since when (history kept).
+CREATE TABLE assignments (
+  id           INTEGER PRIMARY KEY,
+  member_id    INTEGER NOT NULL REFERENCES members(id) ON DELETE CASCADE,
+  programme_id INTEGER NOT NULL REFERENCES programmes(id),
+  started_ms   INTEGER NOT NULL,  -- start of the first block: the progression counts weeks from it
+  ended_ms     INTEGER,           -- NULL while current
+  created_ms   INTEGER NOT NULL
+);
+CREATE INDEX assignments_member ON assignments(member_id, ended_ms);
+
+-- Progression state of one step for one assignment: the load factor the
+-- progression rule has reached (1.05 after one +5 % step).
+CREATE TABLE step_progress (
+  assignment_id INTEGER NOT NULL REFERENCES assignments(id) ON DELETE CASCADE,
+  step_id       INTEGER NOT NULL REFERENCES programme_steps(id) ON DELETE CASCADE,
+  load_factor   REAL NOT NULL DEFAULT 1 CHECK (load_factor > 0),
+  updated_ms    INTEGER NOT NULL,
+  PRIMARY KEY (assignment_id, step_id)
+) WITHOUT ROWID;
+
+-- Sessions: one visit of a member (or a guest) to the machine.
+CREATE TABLE sessions (
+  id            INTEGER PRIMARY KEY,
+  member_id     INTEGER REFERENCES members(id) ON DELETE CASCADE,  -- NULL = guest
+  assignment_id INTEGER REFERENCES assignments(id) ON DELETE SET NULL,  -- NULL = free training
+  started_ms    INTEGER NOT NULL,
+  ended_ms      INTEGER,          -- NULL while open: a restart resumes or closes it
+  state         TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open','done','aborted')),
+  progressed    INTEGER NOT NULL DEFAULT 0  -- the progression rule was applied once (never twice)
+);
+CREATE INDEX sessions_member ON sessions(member_id, started_ms);
+
+-- Sets: one set as asked for and as it ended. The id is allocated by the
+-- daemon before the set starts (the API's {"id": N}).
+CREATE TABLE sets (
+  id             INTEGER PRIMARY KEY,
+  session_id     INTEGER REFERENCES sessions(id) ON DELETE CASCADE,
+  member_id      INTEGER REFERENCES members(id) ON DELETE CASCADE,  -- NULL = guest; for erasure and history
+  step_id        INTEGER REFERENCES programme_steps(id) ON DELETE SET NULL,
+  set_index      INTEGER,         -- 1-based set number within the step: a resumed session continues here
+  started_ms     INTEGER NOT NULL,
+  ended_ms       INTEGER,         -- NULL while running (or if the daemon died mid-set)
+  -- parameters (POST /api/v1/sets)
+  mode           TEXT NOT NULL DEFAULT 'isotonic' CHECK (mode IN ('isotonic','eccentric','isometric')),
+  load_n         REAL NOT NULL DEFAULT 0,
+  tempo          TEXT NOT NULL DEFAULT '',
+  target_reps    INTEGER,
+  hold_s         REAL,
+  force_drop_pct REAL,
+  eccentric_pct  REAL,
+  -- result
+  stop_reason    TEXT CHECK (stop_reason IS NULL OR stop_reason IN ('target_reached',
+                   'hold_complete','force_drop','range_loss','pace_loss','stall',
+                   'loss_of_control','user_stop','pain','user_left','estop','drive_fault',
+                   'comm_loss','sensor_fault','overspeed','travel_limit','storage_fault',
+                   'shutdown')),   -- NULL while running
+  reps           INTEGER NOT NULL DEFAULT 0,  -- counted full reps (the API's reps)
+  partial_reps   INTEGER NOT NULL DEFAULT 0,
+  tut_s          REAL NOT NULL DEFAULT 0,     -- time under tension
+  best_output    REAL,            -- the best rep's output: the force-drop reference
+  last_output    REAL,
+  range_bottom_mm REAL,           -- the range the set used ...
+  range_top_mm   REAL,
+  range_calibrated INTEGER NOT NULL DEFAULT 0  -- ... and whether it was measured in this set
+);
+CREATE INDEX sets_member_time ON sets(member_id, started_ms);  -- a member's history, by date
+CREATE INDEX sets_time ON sets(started_ms);                    -- every set by date (soleusctl sets)
+CREATE INDEX sets_session ON sets(session_id);
+
+-- Reps: every rep attempt with every metric the controller computes (the
+-- API's rep_log). seq numbers attempts; n numbers counted reps (0 = partial).
+CREATE TABLE reps (
+  set_id             INTEGER NOT NULL REFERENCES sets(id) ON DELETE CASCADE,
+  seq                INTEGER NOT NULL,  -- attempt number within the set, 1, 2, ...
+  n                  INTEGER NOT NULL,  -- counted-rep number; 0 for a partial
+  partial            INTEGER NOT NULL DEFAULT 0,  -- 1 = did not cover the range; not counted
+  t_start_s          REAL NOT NULL,     -- loop time when the concentric began: ties the rep to its trace
+  peak_force_n       REAL NOT NULL,
+  mean_force_n       REAL NOT NULL,
+  concentric_s       REAL NOT NULL,
+  top_pause_s        REAL NOT NULL,
+  eccentric_s        REAL NOT NULL,
+  bottom_pause_s     REAL NOT NULL,
+  rom_mm             REAL NOT NULL,
+  rom_pct            REAL NOT NULL,
+  mean_velocity_mm_s REAL NOT NULL,
+  smoothness         REAL NOT NULL,
+  on_tempo           INTEGER NOT NULL,
+  tempo_deviation_s  REAL NOT NULL,
+  tut_s              REAL NOT NULL,     -- this rep's share of the set's time under tension
+  PRIMARY KEY (set_id, seq)             -- a retried batch cannot write a rep twice
+) WITHOUT ROWID;
+
+-- Rep traces: force and position at the loop rate, compactly. One row is a
+-- chunk of one set's samples (usually one rep: the chunk is cut at each rep's
+-- end). data holds (time, force, position) triples, each quantised by the
+-- scale columns and stored as zigzag-varint deltas (see trace_codec.hpp):
+-- typically 3-4 bytes a sample instead of 24.
+CREATE TABLE rep_traces (
+  id                INTEGER PRIMARY KEY,
+  set_id            INTEGER NOT NULL REFERENCES sets(id) ON DELETE CASCADE,
+  rep_seq           INTEGER,          -- the rep whose end closed the chunk; NULL = between/after reps
+  created_ms        INTEGER NOT NULL, -- wall time written: retention deletes by it
+  t0_s              REAL NOT NULL,    -- loop time of the first sample ...
+  t1_s              REAL NOT NULL,    -- ... and of the last: finds the chunks of a rep
+  samples           INTEGER NOT NULL,
+  time_scale_s      REAL NOT NULL,    -- seconds per time unit (0.001)
+  force_scale_n     REAL NOT NULL,    -- newtons per force unit (0.1)
+  position_scale_mm REAL NOT NULL,    -- millimetres per position unit (0.01)
+  data              BLOB NOT NULL
+);
+CREATE INDEX rep_traces_set ON rep_traces(set_id, t0_s);
+CREATE INDEX rep_traces_created ON rep_traces(created_ms);
+
+-- Events: the technicians' log. Faults, e-stops, communication errors,
+-- configuration loads, calibrations, resets, start/stop, DB maintenance.
+-- Kept forever (no retention) and never erased with a member: set_id is a
+-- plain number, not a foreign key, and events hold no personal data.
+CREATE TABLE events (
+  id       INTEGER PRIMARY KEY,
+  t_ms     INTEGER NOT NULL,
+  severity INTEGER NOT NULL CHECK (severity IN (0,1,2)),  -- 0 info, 1 warning, 2 error: sortable
+  code     TEXT NOT NULL,             -- stable code (docs/events.md)
+  message  TEXT NOT NULL DEFAULT '',  -- human text
+  set_id   INTEGER,                   -- the set it happened in, if any
+  context  TEXT CHECK (context IS NULL OR json_valid(context))  -- JSON details (values, limits)
+);
+CREATE INDEX events_time ON events(t_ms);  -- "what happened yesterday at 18:05", newest first
+
+-- Audit trail: who changed what (programmes, members, limits, erasures), with
+-- the values before and after. Never updated or deleted.
+CREATE TABLE audit (
+  id          INTEGER PRIMARY KEY,
+  t_ms        INTEGER NOT NULL,
+  actor_role  TEXT NOT NULL CHECK (actor_role IN ('member','staff','maintenance','system')),
+  actor_id    INTEGER,                -- member or staff id when known
+  entity      TEXT NOT NULL,          -- 'member', 'programme', 'programme_step', 'limit', ...
+  entity_id   INTEGER,
+  field       TEXT NOT NULL,          -- column or setting; '*' for create/erase of a whole entity
+  before      TEXT,                   -- value before (NULL on create); secrets shown as '(set)'
+  after       TEXT                    -- value after (NULL on delete)
+);
+CREATE INDEX audit_entity ON audit(entity, entity_id, t_ms);
+
+-- Odometer: the machine's life totals for maintenance. One row.
+CREATE TABLE odometer (
+  id              INTEGER PRIMARY KEY CHECK (id = 1),
+  reps            INTEGER NOT NULL DEFAULT 0,  -- counted reps performed
+  sets            INTEGER NOT NULL DEFAULT 0,  -- sets ended
+  motor_on_s      REAL NOT NULL DEFAULT 0,     -- drive enabled time: wear of motor and screw
+  highest_force_n REAL NOT NULL DEFAULT 0,     -- largest force ever seen at the pad
+  since_ms        INTEGER NOT NULL             -- when counting began (this file's creation)
+);
+INSERT INTO odometer (id, since_ms) VALUES (1, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));
+
+-- Fault counts per event code (events of severity error).
+CREATE TABLE odometer_faults (
+  code      TEXT PRIMARY KEY,
+  count     INTEGER NOT NULL DEFAULT 0,
+  last_t_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql";
+
+// MIGRATION 2: learnt after the first release.
+//  * The controller also reports direction reversals and a "wobbly" flag per
+//    rep (loss-of-control evidence); technicians asked to see them.
+//  * soleusctl events --code / --severity on a large log scanned the time
+//    index: filter indexes that also give the newest-first order.
+constexpr std::string_view kMigration2 = R"sql(
+ALTER TABLE reps ADD COLUMN reversals INTEGER NOT NULL DEFAULT 0;  -- direction reversals in the moving phases
+ALTER TABLE reps ADD COLUMN wobbly INTEGER NOT NULL DEFAULT 0;     -- 1 = counted towards loss_of_control
+CREATE INDEX events_code_time ON events(code, t_ms);
+CREATE INDEX events_severity_time ON events(severity, t_ms);
+)sql";
+
+}  // namespace
+
+std::string_view migration_sql(int version) {
+  switch (version) {
+    case 1: return kMigration1;
+    case 2: return kMigration2;
+    default: throw std::out_of_range("no migration " + std::to_string(version));
+  }
+}
+
+int schema_version(Database& db) {
+  return static_cast<int>(db.scalar_int("PRAGMA user_version"));
+}
+
+MigrationResult migrate(Database& db, int target) {
+  if (target < 1 || target > kSchemaVersion)
+    throw std::runtime_error("migrate: target version " + std::to_string(target) +
+                             " is not in 1.." + std::to_string(kSchemaVersion));
+  MigrationResult r;
+  Transaction tx(db);  // taken first: two processes cannot migrate at once
+  r.from = schema_version(db);
+  r.to = r.from;
+  if (r.from > kSchemaVersion)
+    throw std::runtime_error("database schema version " + std::to_string(r.from) +
+                             " is newer than this build's " + std::to_string(kSchemaVersion) +
+                             "; refusing to touch it");
+  if (r.from >= target) return r;
+  for (int v = r.from + 1; v <= target; ++v) db.exec(migration_sql(v));
+  db.exec("PRAGMA user_version = " + std::to_string(target));
+  tx.commit();
+  r.to = target;
+  return r;
+}
+
+}  // namespace soleus::storage
