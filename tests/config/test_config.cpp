@@ -52,6 +52,7 @@ ConfigError expect_refused(const Mutated& m) {
   try {
     load_daemon_config(m.path.string());
   } catch (const ConfigError& e) {
+    INFO("error: " << e.what());
     CHECK(e.file() == m.path.string());
     CHECK(std::string(e.what()).find(m.path.string()) == 0);
     return e;
@@ -74,9 +75,9 @@ TEST_CASE("every shipped configuration is valid") {
   CHECK(rtu.machine.transport.kind == soleus::drivers::TransportConfig::Kind::Rtu);
   CHECK(rtu.machine.transport.parity == 'E');  // the ICD's 8E1
   CHECK(rtu.machine.transport.device == "/dev/ttySOLEUS");
-  CHECK(rtu.loop.loop_hz == doctest::Approx(50));
+  CHECK(rtu.control.loop_hz == doctest::Approx(50));
   auto sim = load_daemon_config((kConfigDir / "sim.toml").string());
-  CHECK(sim.loop.loop_hz == doctest::Approx(100));
+  CHECK(sim.control.loop_hz == doctest::Approx(100));
 }
 
 TEST_CASE("a TOML syntax error names the line") {
@@ -179,7 +180,12 @@ TEST_CASE("a loop that cannot fit its bus is refused") {
 }
 
 TEST_CASE("a drive watchdog shorter than a few loop periods is refused") {
-  Mutated m("reference-rtu.toml", "watchdog_ms = 100.0", "watchdog_ms = 40.0");
+  // 100 Hz: 3 periods = 30 ms. The comm-loss window is shortened too (it must
+  // stay below the watchdog), so that only the watchdog rule is broken.
+  Mutated m("sim.toml", "watchdog_ms = 100.0", "watchdog_ms = 25.0");
+  std::string text = read_file(m.path);
+  text.replace(text.find("[control]\n"), 10, "[control]\ncomm_loss_window_ms = 22\n");
+  std::ofstream(m.path) << text;
   auto e = expect_refused(m);
   CHECK(e.key() == "limits.watchdog_ms");
   CHECK(e.line() == m.line);
@@ -227,4 +233,12 @@ TEST_CASE("soleusd --check-config exits non-zero and names file, line and key") 
                            (kConfigDir / "reference-rtu.toml").string() + " > /dev/null 2>&1";
   const int rc2 = std::system(good.c_str());
   CHECK(WEXITSTATUS(rc2) == 0);
+}
+
+TEST_CASE("a comm-loss window not shorter than the drive's watchdog is refused") {
+  // The daemon must react before the drive's own watchdog does.
+  Mutated m("sim.toml", "[control]\n", "[control]\ncomm_loss_window_ms = 150\n");
+  auto e = expect_refused(m);
+  CHECK(e.key().find("comm_loss_window_ms") != std::string::npos);
+  CHECK(e.line() == m.line + 1);
 }

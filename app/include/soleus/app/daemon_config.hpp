@@ -7,6 +7,7 @@
 #include <string>
 
 #include "soleus/common/log.hpp"
+#include "soleus/controller/config.hpp"
 #include "soleus/drivers/machine_config.hpp"
 
 namespace soleus::app {
@@ -16,16 +17,11 @@ struct LogConfig {
   log::Level level = log::Level::Info;  ///< level
 };
 
-/// [control] (the parts the daemon itself needs)
-struct LoopConfig {
-  double loop_hz = 100;   ///< loop_hz; default 50 on RTU, 100 on TCP
-  bool realtime = false;  ///< realtime: SCHED_FIFO + mlockall for the control thread
-};
-
 struct DaemonConfig {
   std::string path;
   drivers::MachineConfig machine;
-  LoopConfig loop;
+  controller::ControlConfig control;    ///< [control]
+  controller::TrainingConfig training;  ///< [training]
   LogConfig log;
 };
 

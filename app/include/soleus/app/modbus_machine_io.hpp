@@ -1,0 +1,41 @@
+#pragma once
+/// The controller's MachineIo over Modbus: one bus (RTU or TCP) carrying the
+/// servo drive and the load cell, driven entirely by the machine configuration.
+///
+/// Principle of operation:
+///  1. exchange() is one control cycle: the drive's command write and status
+///     read (one FC 23 on the reference map), then the load cell (one FC 04).
+///     With the drive unreachable the load cell is not tried in the same
+///     cycle, so a dead bus costs one timeout a cycle, not two.
+///  2. link_generation counts the (re)connections the bus has made; the
+///     control loop re-arms the drive whenever it changes.
+///  3. Owned and called by the control thread only.
+#include <memory>
+
+#include "soleus/controller/machine_io.hpp"
+#include "soleus/drivers/devices.hpp"
+
+namespace soleus::app {
+
+class ModbusMachineIo final : public controller::MachineIo {
+ public:
+  explicit ModbusMachineIo(const drivers::MachineConfig& cfg);
+  void exchange(const drivers::DriveCommand& cmd, controller::MachineInputs& in) override;
+  bool arm(const drivers::DriveSetup& setup, std::string& detail) override;
+  bool tare(std::string& detail) override;
+  bool clear_overload(std::string& detail) override;
+  std::string fault_name(int code) const override;
+  controller::IoStats stats() const override;
+  const drivers::BusStats& bus_stats() const { return bus_.stats(); }
+
+ private:
+  drivers::ModbusBus bus_;
+  std::unique_ptr<drivers::ServoDrive> drive_;
+  std::unique_ptr<drivers::LoadCell> cell_;
+  controller::IoStats io_;
+  std::uint64_t last_connects_ = 0;
+  std::uint32_t generation_ = 0;
+  bool was_connected_ = false;
+};
+
+}  // namespace soleus::app

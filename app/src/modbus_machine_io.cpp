@@ -1,0 +1,63 @@
+#include "soleus/app/modbus_machine_io.hpp"
+
+namespace soleus::app {
+
+using drivers::BusResult;
+
+ModbusMachineIo::ModbusMachineIo(const drivers::MachineConfig& cfg)
+    : bus_(cfg.transport),
+      drive_(drivers::make_modbus_drive(bus_, cfg)),
+      cell_(drivers::make_modbus_load_cell(bus_, cfg)) {
+  (void)bus_.connect();
+}
+
+void ModbusMachineIo::exchange(const drivers::DriveCommand& cmd, controller::MachineInputs& in) {
+  ++io_.cycles;
+  const BusResult rd = drive_->exchange(cmd, in.drive);
+  in.drive_ok = rd == BusResult::Ok;
+  if (!in.drive_ok) ++io_.drive_errors;
+  if (in.drive_ok || bus_.connected()) {
+    const BusResult rc = cell_->read(in.cell);
+    in.cell_ok = rc == BusResult::Ok;
+  } else {
+    in.cell_ok = false;
+  }
+  if (!in.cell_ok) ++io_.cell_errors;
+  // A new link (first connect or reconnect) needs the drive armed again.
+  const bool now = bus_.connected();
+  if (now && !was_connected_) ++generation_;
+  was_connected_ = now;
+  in.link_generation = generation_;
+}
+
+bool ModbusMachineIo::arm(const drivers::DriveSetup& setup, std::string& detail) {
+  return drive_->configure(setup, detail) == BusResult::Ok;
+}
+
+bool ModbusMachineIo::tare(std::string& detail) {
+  const BusResult r = cell_->tare();
+  if (r != BusResult::Ok) detail = std::string("load-cell tare failed: ") + drivers::to_string(r);
+  return r == BusResult::Ok;
+}
+
+bool ModbusMachineIo::clear_overload(std::string& detail) {
+  const BusResult r = cell_->clear_overload();
+  if (r != BusResult::Ok) detail = std::string("clearing the overload latch failed: ") + drivers::to_string(r);
+  return r == BusResult::Ok;
+}
+
+std::string ModbusMachineIo::fault_name(int code) const { return drive_->fault_name(code); }
+
+controller::IoStats ModbusMachineIo::stats() const {
+  controller::IoStats s = io_;
+  const auto& b = bus_.stats();
+  s.transactions = b.transactions;
+  s.timeouts = b.timeouts;
+  s.crc_errors = b.crc_errors;
+  s.reconnects = b.reconnects;
+  s.bytes_tx = b.bytes_tx;
+  s.bytes_rx = b.bytes_rx;
+  return s;
+}
+
+}  // namespace soleus::app
