@@ -53,14 +53,15 @@ double OutputClamp::apply(double force_n, double position_mm, double velocity_mm
   if (f > last_ + step) {
     f = last_ + step;
     flags_.slew = true;
-  } else if (f < last_ - step) {
+  } else if (f < last_ - step && !(flags_.floor && f >= 0)) {
+    // (A reduction demanded by the floor is not held back: the drive's own
+    // TORQUE_SLEW shapes it, and the anticipation above keeps it feasible.)
     f = last_ - step;
     flags_.slew = true;
   }
   // The slew must never push the command back above the cap (e.g. after a cap change).
   f = std::clamp(f, -cap_, cap_);
-  // At or below the floor no downward force, whatever the slew (removing force is always allowed).
-  if (below_floor && f > 0) f = 0;
+  (void)below_floor;
   last_ = f;
   return f;
 }

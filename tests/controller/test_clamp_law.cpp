@@ -1,1 +1,182 @@
+// The final clamp and the load law.
 #include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "soleus/controller/clamp.hpp"
+#include "soleus/controller/load_law.hpp"
+
+using namespace soleus;
+using namespace soleus::controller;
+
+TEST_CASE("clamp: never above the max load nor the hard cap, whatever is asked") {
+  drivers::Limits lim;
+  OutputClamp c(lim, 3, 3);
+  double out = 0;
+  for (int i = 0; i < 200; ++i) out = c.apply(5000, 80, 0, 20, 0.01);
+  CHECK(out == doctest::Approx(1800));
+  CHECK(c.flags().cap);
+  lim.max_load_n = 9000;  // a configuration that slipped through: the hard cap still holds
+  OutputClamp c2(lim, 3, 3);
+  for (int i = 0; i < 500; ++i) out = c2.apply(1e6, 80, 0, 20, 0.01);
+  CHECK(out == doctest::Approx(drivers::kHardCapN));
+  for (int i = 0; i < 500; ++i) out = c2.apply(-1e6, 80, 0, 20, 0.01);
+  CHECK(out == doctest::Approx(-drivers::kHardCapN));
+}
+
+TEST_CASE("clamp: slew limited in both directions, non-finite becomes zero") {
+  drivers::Limits lim;  // 6000 N/s
+  OutputClamp c(lim, 3, 3);
+  double prev = 0;
+  for (int i = 0; i < 100; ++i) {
+    double out = c.apply(i % 20 < 10 ? 1500 : -500, 80, 0, 20, 0.01);
+    CHECK(std::abs(out - prev) <= 60.0 + 1e-9);
+    prev = out;
+  }
+  c.reset(0);
+  CHECK(c.apply(NAN, 80, 0, 20, 0.01) == 0);
+  CHECK(c.flags().nonfinite);
+}
+
+TEST_CASE("clamp: the floor fades the downward force and never pushes below it") {
+  drivers::Limits lim;
+  OutputClamp c(lim, 3.0, 3.0);
+  c.reset(600);
+  CHECK(c.apply(600, 25, 0, 20, 0.01) == doctest::Approx(600));  // 5 mm above: full
+  c.reset(600);
+  CHECK(c.apply(600, 21.5, 0, 20, 0.01) == doctest::Approx(300));  // half-way into the fade
+  c.reset(600);
+  CHECK(c.apply(600, 20, 0, 20, 0.01) == 0);  // at the floor: nothing, whatever the slew
+  c.reset(600);
+  CHECK(c.apply(600, 18, 0, 20, 0.01) == 0);  // below it
+  c.reset(0);
+  CHECK(c.apply(-200, 18, 0, 20, 0.01) == doctest::Approx(-60));  // lifting is not affected (slew only)
+  // Moving down fast: the force is kept low enough for the slew to reach zero at the floor.
+  c.reset(1200);
+  double out = c.apply(1200, 30, -100, 20, 0.01);  // 10 mm at 100 mm/s: 0.1 s × 6000 N/s
+  CHECK(out <= 600.0 + 1e-9);
+  // Without a user floor, the lower soft limit is the floor.
+  c.reset(500);
+  CHECK(c.apply(500, 2, 0, -1, 0.01) == 0);
+}
+
+namespace {
+LawInput input(double v, Phase ph = Phase::Concentric, double pos = 60) {
+  LawInput in;
+  in.dt_s = 0.01;
+  in.position_mm = pos;
+  in.velocity_mm_s = v;
+  in.phase = ph;
+  in.ramp = 1;
+  return in;
+}
+SetParams set(Mode m, double load, double ecc = 0) {
+  SetParams p;
+  p.mode = m;
+  p.load_n = load;
+  p.eccentric_pct = ecc;
+  p.target_reps = 5;
+  p.tempo = {3, 1, 3, 1};
+  p.range = Range{20, 100};
+  return p;
+}
+}  // namespace
+
+TEST_CASE("load law: isotonic compensates the pad weight and picks the friction direction") {
+  TrainingConfig t;
+  drivers::Mechanics m;
+  LoadLaw law(t, m, 0.5);
+  law.begin(set(Mode::Isotonic, 600), 20);
+  law.set_range({20, 100});
+  LawOutput o;
+  for (int i = 0; i < 100; ++i) o = law.update(input(10));
+  CHECK(o.felt_n == doctest::Approx(600));
+  CHECK(o.motor_n == doctest::Approx(600 - m.pad_weight_n));
+  CHECK(o.user_driving_up);
+  o = law.update(input(-10, Phase::Eccentric));
+  CHECK_FALSE(o.user_driving_up);
+  o = law.update(input(1.5, Phase::Eccentric));  // inside the hysteresis: stays down
+  CHECK_FALSE(o.user_driving_up);
+}
+
+TEST_CASE("load law: the pacing brake only adds load while rising faster than the tempo") {
+  TrainingConfig t;
+  drivers::Mechanics m;
+  LoadLaw law(t, m, 0.5);
+  law.begin(set(Mode::Isotonic, 600), 20);
+  for (int i = 0; i < 100; ++i) law.update(input(0));
+  // Tempo speed 80 mm / 3 s = 26.7 mm/s, +25 % = 33.3 mm/s before braking.
+  CHECK(law.update(input(30)).brake_n == 0);
+  auto o = law.update(input(60));
+  CHECK(o.brake_n == doctest::Approx(2 * (60 - 80.0 / 3 * 1.25)));
+  CHECK(o.felt_n == doctest::Approx(600 + o.brake_n));
+  CHECK(law.update(input(500)).brake_n == doctest::Approx(300));  // at most half the load
+  // Lowering too fast takes load away instead (a drop is caught), never below zero.
+  auto d = law.update(input(-60, Phase::Eccentric));
+  CHECK(d.brake_n < 0);
+  CHECK(d.felt_n < 600);
+  CHECK(law.update(input(-5000, Phase::Eccentric)).felt_n >= 0);
+}
+
+TEST_CASE("load law: eccentric overload changes smoothly at the top and back at the bottom") {
+  TrainingConfig t;
+  drivers::Mechanics m;
+  LoadLaw law(t, m, 0.5);
+  law.begin(set(Mode::Eccentric, 500, 40), 20);
+  for (int i = 0; i < 200; ++i) law.update(input(0, Phase::Concentric));
+  CHECK(law.update(input(0, Phase::Concentric)).felt_n == doctest::Approx(500));
+  double prev = 500, max_step = 0;
+  for (int i = 0; i < 100; ++i) {
+    double f = law.update(input(0, i < 50 ? Phase::TopPause : Phase::Eccentric)).felt_n;
+    max_step = std::max(max_step, std::abs(f - prev));
+    prev = f;
+  }
+  CHECK(prev == doctest::Approx(700));
+  // 200 N over 0.5 s with a smoothstep: the largest step is 1.5 × the mean step (4 N per 10 ms).
+  CHECK(max_step <= 6.0 + 1e-6);
+  CHECK(max_step > 0);
+  for (int i = 0; i < 100; ++i) prev = law.update(input(0, Phase::BottomPause)).felt_n;
+  CHECK(prev == doctest::Approx(500));
+}
+
+TEST_CASE("load law: isometric holds against the user's force up to the load") {
+  TrainingConfig t;
+  drivers::Mechanics m;
+  LoadLaw law(t, m, 0.5);
+  SetParams p = set(Mode::Isometric, 800);
+  p.target_reps = 0;
+  p.hold_s = 30;
+  law.begin(p, 40);
+  for (int i = 0; i < 200; ++i) law.update(input(0, Phase::Hold, 40));
+  LawInput in = input(0, Phase::Hold, 41);
+  in.cell_force_n = 500;
+  CHECK(law.update(in).felt_n == doctest::Approx(500 + 20 * 1));  // feed-forward + stiffness
+  in.cell_force_n = 1500;
+  CHECK(law.update(in).felt_n == doctest::Approx(800));  // the force limit of the hold
+  in.cell_force_n = 0;
+  in.position_mm = 35;
+  CHECK(law.update(in).felt_n == doctest::Approx(0));  // below the height: no push down
+}
+
+TEST_CASE("load law: ramp between only-the-pad and the law") {
+  TrainingConfig t;
+  drivers::Mechanics m;
+  LoadLaw law(t, m, 0.5);
+  law.begin(set(Mode::Isotonic, 600), 20);
+  for (int i = 0; i < 100; ++i) law.update(input(0));
+  LawInput in = input(0);
+  in.ramp = 0;
+  CHECK(law.update(in).motor_n == 0);
+  in.ramp = 0.5;
+  CHECK(law.update(in).motor_n == doctest::Approx(0.5 * (600 - m.pad_weight_n)));
+}
+
+TEST_CASE("move: never pushes down, lifts within its limit") {
+  TrainingConfig t;
+  drivers::Mechanics m;
+  LoadLaw law(t, m, 0.5);
+  CHECK(law.move_force(10, 80, 0, 20, 250) <= 0);
+  CHECK(law.move_force(10, 80, -50, 20, 250) <= 0);
+  CHECK(law.move_force(120, 20, 0, 20, 250) >= -250);
+  CHECK(law.move_force(120, 20, 0, 20, 250) < -m.pad_weight_n);  // lifts more than the pad
+}

@@ -1,1 +1,144 @@
+// [control] and [training]: defaults, bounds, unknown keys and cross-field rules.
 #include <doctest/doctest.h>
+
+#include <string>
+
+#include "soleus/controller/config.hpp"
+#include "soleus/controller/set_controller.hpp"
+
+using namespace soleus;
+using namespace soleus::controller;
+
+namespace {
+config::Section section(const config::Document& d, const char* name) { return d.root().section(name); }
+}  // namespace
+
+TEST_CASE("config: defaults, with the caller's loop rate") {
+  auto d = config::Document::parse_string("[control]\n[training]\n", "t.toml");
+  drivers::Limits lim;
+  auto c = ControlConfig::parse(section(d, "control"), 50, lim);
+  CHECK(c.loop_hz == 50);
+  CHECK_FALSE(c.realtime);
+  CHECK(c.comm_loss_window_ms < lim.watchdog_ms);
+  auto t = TrainingConfig::parse(section(d, "training"), lim);
+  CHECK(t.rep_rom_fraction == doctest::Approx(0.9));
+  CHECK(t.force_drop_pct == 20);
+  CHECK(t.range_loss_reps == 2);
+  CHECK(t.pace_loss_factor == doctest::Approx(1.5));
+}
+
+TEST_CASE("config: the shipped files' sections parse") {
+  for (const char* f : {"reference-rtu.toml", "reference-tcp.toml", "sim.toml"}) {
+    CAPTURE(f);
+    auto d = config::Document::parse_file(std::string(SOLEUS_CONFIG_DIR) + "/" + f);
+    drivers::Limits lim;
+    CHECK_NOTHROW(ControlConfig::parse(section(d, "control"), 100, lim));
+    CHECK_NOTHROW(TrainingConfig::parse(section(d, "training"), lim));
+  }
+}
+
+TEST_CASE("config: an unknown key is refused with its line") {
+  auto d = config::Document::parse_string("[control]\nloop_hz = 100\nlet_go = 3\n", "t.toml");
+  try {
+    ControlConfig::parse(section(d, "control"), 100, drivers::Limits{});
+    FAIL("accepted an unknown key");
+  } catch (const config::ConfigError& e) {
+    CHECK(e.line() == 3);
+    CHECK(e.key() == "control.let_go");
+  }
+}
+
+TEST_CASE("config: a comm-loss window not shorter than the drive watchdog is refused at its key") {
+  auto d = config::Document::parse_string("[control]\n\ncomm_loss_window_ms = 100\n", "t.toml");
+  try {
+    ControlConfig::parse(section(d, "control"), 100, drivers::Limits{});
+    FAIL("accepted");
+  } catch (const config::ConfigError& e) {
+    CHECK(e.key() == "control.comm_loss_window_ms");
+    CHECK(e.line() == 3);
+    CHECK(std::string(e.what()).find("watchdog") != std::string::npos);
+  }
+}
+
+TEST_CASE("config: out-of-range values are refused") {
+  auto d = config::Document::parse_string("[training]\nrep_rom_fraction = 1.2\n", "t.toml");
+  CHECK_THROWS_AS(TrainingConfig::parse(section(d, "training"), drivers::Limits{}), config::ConfigError);
+  auto d2 = config::Document::parse_string("[control]\noverspeed_mm_s = 90\n", "t.toml");
+  CHECK_THROWS_AS(ControlConfig::parse(section(d2, "control"), 100, drivers::Limits{}), config::ConfigError);
+}
+
+TEST_CASE("config: a brake gain that would oscillate at the loop rate is refused") {
+  struct Null : EventSink {
+    void on_event(const Event&) override {}
+    void on_rep(const RepRecord&) override {}
+    void on_set_result(const SetResult&) override {}
+  } sink;
+  ControlConfig c;
+  c.loop_hz = 50;
+  TrainingConfig t;
+  t.brake_gain_n_per_mm_s = 5;  // 5000 N·s/m × 20 ms / 110 kg = 0.9
+  CHECK_THROWS_AS(SetController(c, t, drivers::Mechanics{}, drivers::Limits{}, sink), std::invalid_argument);
+  t.brake_gain_n_per_mm_s = 2;
+  CHECK_NOTHROW(SetController(c, t, drivers::Mechanics{}, drivers::Limits{}, sink));
+}
+
+TEST_CASE("tempo strings") {
+  auto t = Tempo::parse("2.5-0-2-1");
+  REQUIRE(t);
+  CHECK(t->eccentric_s == 2.5);
+  CHECK(t->bottom_s == 0);
+  CHECK(t->concentric_s == 2);
+  CHECK(t->top_s == 1);
+  for (const char* bad : {"3-1-3", "3-1-3-1-1", "a-1-3-1", "-1-1-3-1", "3--3-1", "3-1-3-61", "1.2.3-1-1-1", ""})
+    CHECK_FALSE(Tempo::parse(bad));
+}
+
+TEST_CASE("set parameters are validated by the controller") {
+  TrainingConfig t;
+  drivers::Limits lim;
+  drivers::Mechanics mech;
+  SetParams p;
+  p.mode = Mode::Isotonic;
+  p.load_n = 600;
+  p.target_reps = 10;
+  CHECK_FALSE(validate(p, t, lim, mech));
+  auto field = [&](SetParams q) { auto e = validate(q, t, lim, mech); return e ? e->field : std::string(); };
+  SetParams q = p;
+  q.load_n = 1801;
+  CHECK(field(q) == "load_n");
+  q = p;
+  q.load_n = 10;
+  CHECK(field(q) == "load_n");
+  q = p;
+  q.target_reps = 0;
+  CHECK(field(q) == "target_reps");
+  q = p;
+  q.target_reps = 101;
+  CHECK(field(q) == "target_reps");
+  q = p;
+  q.hold_s = 30;
+  CHECK(field(q) == "hold_s");
+  q = p;
+  q.force_drop_pct = 4;
+  CHECK(field(q) == "force_drop_pct");
+  q = p;
+  q.force_drop_pct = 51;
+  CHECK(field(q) == "force_drop_pct");
+  q = p;
+  q.mode = Mode::Eccentric;
+  q.load_n = 1000;
+  q.eccentric_pct = 90;  // 1900 N > 1800 N
+  CHECK(field(q) == "eccentric_pct");
+  q.eccentric_pct = 80;
+  CHECK(field(q) == "");
+  q = p;
+  q.mode = Mode::Isometric;
+  CHECK(field(q) == "target_reps");
+  q.target_reps = 0;
+  CHECK(field(q) == "hold_s");
+  q.hold_s = 30;
+  CHECK(field(q) == "");
+  q = p;
+  q.range = Range{10, 20};
+  CHECK(field(q) == "range");
+}

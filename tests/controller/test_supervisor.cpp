@@ -1,1 +1,235 @@
+// The safety supervisor, cycle by cycle with synthetic inputs.
 #include <doctest/doctest.h>
+
+#include "soleus/controller/supervisor.hpp"
+
+using namespace soleus::controller;
+
+namespace {
+struct Feed {
+  ControlConfig cfg;
+  Supervisor sup{cfg};
+  MachineInputs in;
+  SupervisorContext ctx;
+  double t = 0;
+  std::uint32_t counter = 0;
+  explicit Feed(ControlConfig c = {}) : cfg(c), sup(cfg) {
+    in.drive_ok = in.cell_ok = true;
+    in.drive.ready = true;
+    in.drive.position_mm = 50;
+    in.cell.force_n = 100;
+  }
+  SupervisorReport cycle(bool advance_counter = true) {
+    t += 0.01;
+    in.t_s = t;
+    if (advance_counter) counter += 2;
+    in.cell.counter = counter;
+    return sup.update(in, ctx);
+  }
+  SupervisorReport run(double s) {
+    SupervisorReport r;
+    for (int i = 0; i < static_cast<int>(s * 100 + 0.5); ++i) r = cycle();
+    return r;
+  }
+  bool reset() {
+    sup.request_reset(t);
+    for (int i = 0; i < 60; ++i) {
+      cycle();
+      if (sup.ok()) return true;
+    }
+    return false;
+  }
+};
+}  // namespace
+
+TEST_CASE("supervisor: starts faulted; OK only after arming and a reset with no fault present") {
+  Feed f;
+  CHECK_FALSE(f.cycle().ok);
+  CHECK_FALSE(f.reset());  // not armed
+  f.sup.set_armed(true);
+  f.run(0.05);
+  CHECK_FALSE(f.sup.ok());  // no reset edge yet
+  CHECK(f.reset());
+  CHECK(f.cycle().ok);
+}
+
+TEST_CASE("supervisor: STO trips at once, latches, and needs STO released plus a reset") {
+  Feed f;
+  f.sup.set_armed(true);
+  REQUIRE(f.reset());
+  f.in.drive.sto = true;
+  auto r = f.cycle();
+  CHECK(r.trip == StopReason::Estop);
+  CHECK(r.remove_torque_now);
+  CHECK_FALSE(r.ok);
+  CHECK(f.cycle().trip == StopReason::None);  // reported once
+  CHECK_FALSE(f.reset());                      // STO still pressed
+  f.in.drive.sto = false;
+  f.run(0.1);
+  CHECK_FALSE(f.sup.ok());  // released is not enough: latched
+  CHECK(f.reset());
+}
+
+TEST_CASE("supervisor: a drive fault is cleared with FAULT_RESET pulses during the reset") {
+  Feed f;
+  f.sup.set_armed(true);
+  REQUIRE(f.reset());
+  f.in.drive.fault = true;
+  f.in.drive.fault_code = 4;
+  auto r = f.cycle();
+  CHECK(r.trip == StopReason::DriveFault);
+  CHECK(f.sup.drive_fault_code() == 4);
+  f.sup.request_reset(f.t);
+  bool pulsed = false;
+  for (int i = 0; i < 4; ++i) pulsed |= f.cycle().fault_reset_pulse;
+  CHECK(pulsed);
+  f.in.drive.fault = false;  // the drive cleared it
+  f.in.drive.fault_code = 0;
+  f.run(0.1);
+  CHECK(f.sup.ok());
+}
+
+TEST_CASE("supervisor: comm loss after N failed cycles in a row, a lone glitch is absorbed") {
+  Feed f;
+  f.sup.set_armed(true);
+  REQUIRE(f.reset());
+  f.in.drive_ok = false;
+  CHECK(f.cycle().trip == StopReason::None);
+  CHECK(f.cycle().trip == StopReason::None);
+  f.in.drive_ok = true;
+  CHECK(f.cycle().ok);  // two glitches then good: nothing
+  f.in.cell_ok = false;
+  CHECK(f.cycle().trip == StopReason::None);
+  CHECK(f.cycle().trip == StopReason::None);
+  auto r = f.cycle();  // third in a row
+  CHECK(r.trip == StopReason::CommLoss);
+  CHECK_FALSE(r.remove_torque_now);  // a controlled unload is attempted
+}
+
+TEST_CASE("supervisor: comm loss when no good cycle for longer than the window (slow failures)") {
+  ControlConfig c;
+  c.comm_loss_cycles = 50;  // only the window can trip
+  c.comm_loss_window_ms = 60;
+  Feed f(c);
+  f.sup.set_armed(true);
+  REQUIRE(f.reset());
+  f.in.drive_ok = false;
+  SupervisorReport r;
+  int cycles = 0;
+  do {
+    r = f.cycle();
+    ++cycles;
+  } while (r.trip == StopReason::None && cycles < 20);
+  CHECK(r.trip == StopReason::CommLoss);
+  // 60 ms after the last good cycle (within one period: the window is judged in whole cycles).
+  CHECK(cycles >= 6);
+  CHECK(cycles <= 7);
+}
+
+TEST_CASE("supervisor: stale load cell when the counter stops across more than 50 ms of good reads") {
+  Feed f;
+  f.sup.set_armed(true);
+  REQUIRE(f.reset());
+  for (int i = 0; i < 5; ++i) CHECK(f.cycle(false).trip == StopReason::None);  // 50 ms: not yet
+  auto r = f.cycle(false);                                                     // 60 ms
+  CHECK(r.trip == StopReason::SensorFault);
+  CHECK((f.sup.latched() & bit(Fault::StaleCell)));
+}
+
+TEST_CASE("supervisor: failed reads are not staleness") {
+  Feed f;
+  f.sup.set_armed(true);
+  REQUIRE(f.reset());
+  // The counter moves between two good reads 60 ms apart; the reads between failed.
+  f.in.cell_ok = false;
+  f.cycle(false);
+  f.cycle(false);
+  f.in.cell_ok = true;
+  CHECK(f.cycle(true).trip == StopReason::None);
+}
+
+TEST_CASE("supervisor: ADC error, overload, implausible and over-speed each trip") {
+  SUBCASE("adc") {
+    Feed f;
+    f.sup.set_armed(true);
+    REQUIRE(f.reset());
+    f.in.cell.adc_error = true;
+    CHECK(f.cycle().trip == StopReason::SensorFault);
+  }
+  SUBCASE("overload") {
+    Feed f;
+    f.sup.set_armed(true);
+    REQUIRE(f.reset());
+    f.in.cell.overload = true;
+    CHECK(f.cycle().trip == StopReason::SensorFault);
+  }
+  SUBCASE("implausible force") {
+    Feed f;
+    f.sup.set_armed(true);
+    REQUIRE(f.reset());
+    f.in.cell.force_n = 6000;
+    CHECK(f.cycle().trip == StopReason::SensorFault);
+  }
+  SUBCASE("implausible position") {
+    Feed f;
+    f.sup.set_armed(true);
+    REQUIRE(f.reset());
+    f.in.drive.position_mm = 400;
+    CHECK(f.cycle().trip == StopReason::SensorFault);
+  }
+  SUBCASE("overspeed") {
+    Feed f;
+    f.sup.set_armed(true);
+    REQUIRE(f.reset());
+    f.in.drive.velocity_mm_s = 119;
+    CHECK(f.cycle().trip == StopReason::None);
+    f.in.drive.velocity_mm_s = -121;
+    CHECK(f.cycle().trip == StopReason::Overspeed);
+  }
+  SUBCASE("upper soft travel limit while enabled") {
+    Feed f;
+    f.sup.set_armed(true);
+    REQUIRE(f.reset());
+    f.in.drive.position_mm = 148;
+    CHECK(f.cycle().trip == StopReason::None);  // not enabled: nothing
+    f.ctx.enable_commanded = true;
+    f.in.drive.enabled = true;
+    CHECK(f.cycle().trip == StopReason::TravelLimit);
+  }
+}
+
+TEST_CASE("supervisor: cross-check while still, persistent disagreement only") {
+  Feed f;
+  f.sup.set_armed(true);
+  REQUIRE(f.reset());
+  f.ctx.enable_commanded = true;
+  f.in.drive.enabled = true;
+  f.in.drive.force_n = 521.5;  // + pad weight 78.5 = 600 expected
+  f.in.cell.force_n = 640;     // within 150 + 25 %
+  CHECK(f.run(3).trip == StopReason::None);
+  f.in.cell.force_n = 200;  // a slipping cell
+  CHECK(f.run(0.9).trip == StopReason::None);
+  f.in.drive.velocity_mm_s = 30;  // moving: not judged, timer restarts
+  CHECK(f.run(0.5).trip == StopReason::None);
+  f.in.drive.velocity_mm_s = 0;
+  bool tripped = false;
+  for (int i = 0; i < 120 && !tripped; ++i) tripped = f.cycle().trip == StopReason::SensorFault;
+  CHECK(tripped);
+  CHECK((f.sup.latched() & bit(Fault::CrossCheck)));
+}
+
+TEST_CASE("supervisor: let-go after 300 ms of near-zero contact while loaded, not before") {
+  Feed f;
+  f.sup.set_armed(true);
+  REQUIRE(f.reset());
+  f.ctx.loaded = true;
+  f.in.cell.force_n = 5;
+  bool left = false;
+  for (int i = 0; i < 30; ++i) left |= f.cycle().user_left;
+  CHECK_FALSE(left);  // 300 ms exactly: not more than
+  CHECK(f.cycle().user_left);
+  CHECK_FALSE(f.cycle().user_left);  // once
+  f.in.cell.force_n = 5;
+  f.ctx.loaded = false;
+  for (int i = 0; i < 50; ++i) CHECK_FALSE(f.cycle().user_left);
+}

@@ -12,7 +12,8 @@
 ///     is not affected: the floor never pulls the user down.
 ///  3. The magnitude is capped at min(limits.max_load_n, kHardCapN).
 ///  4. The change from the previous command is limited to max_slew × dt,
-///     except that at or below the floor a downward force is removed at once.
+///     except a reduction demanded by the floor, which the command shows at
+///     once (the drive's own TORQUE_SLEW shapes it physically).
 ///  The result is what goes into DriveCommand::force_n. reset() is used after
 ///  the drive was disabled, so that the slew starts from zero.
 #include "soleus/drivers/machine_config.hpp"
