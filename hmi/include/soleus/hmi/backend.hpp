@@ -1,0 +1,235 @@
+#pragma once
+/// The HMI server's only view of the machine: an abstract Backend that soleusd
+/// implements. The server knows nothing of Modbus, SQLite or the control loop;
+/// it validates every request, checks the caller's role, and only then calls
+/// one of these methods with values already known to be well-formed and in
+/// range. Names and values of the views below are issue 5's API contract.
+///
+/// Threading: methods are called concurrently from the server's threads.
+///  - status(), latest_frame() and stop_current() are called on the network
+///    (io_context) threads and must not block: read a published snapshot, push
+///    a command on the control loop's queue.
+///  - Every other method is called from the server's worker pool (blocking
+///    is allowed there: SQLite queries, waiting for a command's answer), but
+///    several may run at once, so they must be thread-safe.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+namespace soleus::hmi {
+
+/// A latched or active fault, as listed in status and live frames.
+struct FaultView {
+  std::string code;         ///< stable code, e.g. "drive_fault"
+  std::string message;      ///< plain words, with the hint for what to do
+  std::int64_t since_ms{};  ///< Unix time (ms) it was raised
+};
+
+/// Control-loop timing (the status' `loop`).
+struct LoopView {
+  double hz{};                ///< measured loop rate
+  double p99_ms{};            ///< 99th percentile of cycle duration
+  std::uint64_t overruns{};   ///< cycles that missed their deadline, since start
+};
+
+/// GET /api/v1/status.
+struct StatusView {
+  /// One of idle, ready, calibrating, active, unloading, rest, fault, estop.
+  std::string state = "idle";
+  double position_mm{};
+  double force_n{};
+  double load_n{};
+  std::optional<std::int64_t> set_id;  ///< the running set, if any
+  std::vector<FaultView> faults;
+  LoopView loop;
+};
+
+/// One message of the /api/v1/live WebSocket: the control loop's latest sample.
+struct LiveFrame {
+  std::int64_t t_ms{};        ///< the sample's time, Unix ms (system clock)
+  double force_n{};
+  double position_mm{};
+  double velocity_mm_s{};
+  double load_n{};
+  std::string state = "idle";  ///< as StatusView::state
+  /// none, concentric, top, eccentric, bottom or hold (the controller's names).
+  std::string phase = "none";
+  double phase_progress{};     ///< 0–1: how far through `phase` the user should be (pacing cue)
+  int reps{};
+  double tut_s{};
+  std::vector<FaultView> faults;
+  std::optional<std::int64_t> set_id;   ///< extra: the running set, if any
+  std::optional<double> range_bottom_mm;  ///< extra: the calibrated range, when known
+  std::optional<double> range_top_mm;
+};
+
+/// POST /api/v1/sets, after validation. Exactly one of target_reps / hold_s is set.
+struct SetRequest {
+  std::string mode;    ///< isotonic, eccentric or isometric
+  double load_n{};     ///< load, or the force limit of an isometric hold
+  std::string tempo;   ///< as given, e.g. "2.5-0-2-1"
+  double eccentric_s{}, bottom_s{}, concentric_s{}, top_s{};  ///< the tempo, parsed
+  std::optional<int> target_reps;  ///< 1–100 (isotonic, eccentric)
+  std::optional<double> hold_s;    ///< isometric
+  double force_drop_pct = 20;      ///< 5–50
+  double eccentric_pct = 0;        ///< 0–100, eccentric mode only
+  std::optional<std::int64_t> member_id;
+  std::string role;                ///< who asked: guest, member, staff or maintenance
+};
+
+/// One counted rep of GET /api/v1/sets/{id}.
+struct RepView {
+  int n{};
+  double peak_force_n{};
+  double mean_force_n{};
+  double concentric_s{};
+  double top_pause_s{};
+  double eccentric_s{};
+  double bottom_pause_s{};
+  double rom_mm{};
+  double rom_pct{};
+  double mean_velocity_mm_s{};
+  double smoothness{};
+  bool on_tempo{};
+  double tempo_deviation_s{};
+};
+
+/// GET /api/v1/sets/{id}. rep_log holds committed reps only.
+struct SetView {
+  std::int64_t id{};
+  std::string state;  ///< calibrating, active, unloading or done
+  std::string mode;
+  double load_n{};
+  std::string tempo;
+  int reps{};
+  int partial_reps{};
+  double tut_s{};
+  std::optional<std::string> stop_reason;  ///< null while running (contract list)
+  std::vector<RepView> rep_log;
+  std::optional<std::int64_t> member_id;   ///< extra: whose set (null for a guest)
+  std::optional<int> target_reps;          ///< extra
+  std::optional<double> hold_s;            ///< extra
+  std::optional<std::int64_t> started_ms;  ///< extra: Unix ms
+};
+
+/// GET /api/v1/events, after validation.
+struct EventQuery {
+  std::optional<std::int64_t> since_ms;   ///< only events at or after this Unix time
+  std::optional<std::string> severity;    ///< minimum: info < warning < error
+  std::optional<std::string> code;        ///< exact code
+  std::optional<std::int64_t> before_id;  ///< keyset paging: only events with id < before_id
+  int offset = 0;                         ///< offset paging: skip this many (0–100000)
+  int limit = 50;                         ///< 1–500
+};
+
+struct EventView {
+  std::int64_t id{};
+  std::int64_t t_ms{};     ///< Unix ms
+  std::string severity;    ///< info, warning or error
+  std::string code;
+  std::string message;
+  std::optional<std::int64_t> set_id;
+};
+
+/// Newest first; `next_before` is the before_id that fetches the next page
+/// (empty on the last page); `total` the number of matching events, if known.
+struct EventPage {
+  std::vector<EventView> events;
+  std::optional<std::int64_t> next_before;
+  std::optional<std::int64_t> total;
+};
+
+/// What a backend call came to. On success `body` is the reply (for created
+/// resources, `id` is the new id); on failure `field`/`message` name the problem.
+enum class Outcome { Ok, Created, NotFound, Conflict, Invalid };
+
+struct Result {
+  Outcome outcome = Outcome::Ok;
+  boost::json::value body;  ///< Ok: the reply body (null → {"ok": true})
+  std::int64_t id{};        ///< Created: the new resource's id
+  std::string field;        ///< Conflict / Invalid / NotFound: the field concerned, may be empty
+  std::string message;
+
+  static Result ok(boost::json::value body = nullptr);
+  static Result created(std::int64_t id);
+  static Result not_found(std::string message);
+  static Result conflict(std::string message, std::string field = {});
+  static Result invalid(std::string field, std::string message);
+};
+
+/// Why the current set is stopped through the API.
+enum class StopCause { UserStop, Pain };
+
+/// The two collections staff edit (CRUD under /api/v1/members and /api/v1/programmes).
+enum class Collection { Members, Programmes };
+
+/// What login needs to know about a member.
+struct MemberCredential {
+  std::int64_t id{};
+  std::string pin_hash;  ///< empty = this member has no PIN
+};
+
+enum class MaintenanceAction { Tare, Span, RangeCheck, FaultReset };
+
+/// Programme-session runner calls made for a logged-in member.
+enum class SessionAction {
+  Get,      ///< today's step as a card, the next set, rest remaining
+  Start,    ///< begin (or resume) today's session
+  NextSet,  ///< start the session's next set (a new press of Start); reply {"id": set id}
+  End,      ///< end the session now; the runner records it and applies progression
+};
+
+/// Implemented by soleusd. See the file comment for the threading rules.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // ---- machine (non-blocking; called on network threads) -------------------
+  virtual StatusView status() = 0;
+  /// The latest published sample, or nullopt before the first one.
+  virtual std::optional<LiveFrame> latest_frame() = 0;
+  /// Stops the running set through the one unload path. Idempotent: returns
+  /// whether a set was running and has been asked to stop.
+  virtual bool stop_current(StopCause cause) = 0;
+
+  // ---- sets and events ------------------------------------------------------
+  /// Starts a set. Created with its id; Conflict (409) while a set runs or a
+  /// fault / e-stop is latched; Invalid (422) for what only the machine can
+  /// judge (e.g. a member's stored range missing).
+  virtual Result start_set(const SetRequest& request) = 0;
+  virtual std::optional<SetView> get_set(std::int64_t id) = 0;
+  virtual EventPage events(const EventQuery& query) = 0;
+
+  // ---- members and programmes (staff) --------------------------------------
+  /// Ok with an array of objects, each with its "id".
+  virtual Result list(Collection c) = 0;
+  virtual Result get(Collection c, std::int64_t id) = 0;
+  /// `fields` is validated (docs/api.md); a member's PIN arrives as "pin_hash".
+  virtual Result create(Collection c, const boost::json::object& fields) = 0;
+  /// Partial update with the fields given (validated as for create).
+  virtual Result update(Collection c, std::int64_t id, const boost::json::object& fields) = 0;
+  virtual Result remove(Collection c, std::int64_t id) = 0;
+  /// Assigns a programme to a member (nullopt: unassign).
+  virtual Result assign_programme(std::int64_t member_id,
+                                  std::optional<std::int64_t> programme_id) = 0;
+  /// Ok with an array of the member's last sessions, newest first.
+  virtual Result member_history(std::int64_t member_id, int limit) = 0;
+  /// Looks up a member by number (or RFID tag) for login.
+  virtual std::optional<MemberCredential> member_credential(const std::string& number) = 0;
+
+  // ---- programme sessions (a logged-in member) -----------------------------
+  virtual Result session(std::int64_t member_id, SessionAction action) = 0;
+
+  // ---- maintenance ----------------------------------------------------------
+  /// `args` is validated: Span has {"known_n": > 0}; the others are empty.
+  virtual Result maintenance(MaintenanceAction action, const boost::json::object& args) = 0;
+  /// Every decoded signal, bus statistics, loop timing, drive temperature and
+  /// bus voltage, odometer: a JSON object, passed through as it is.
+  virtual boost::json::value diagnostics() = 0;
+};
+
+}  // namespace soleus::hmi

@@ -1,0 +1,678 @@
+// The HMI server over real HTTP and WebSocket on 127.0.0.1 (port 0), with an
+// in-memory fake backend: the contract's shapes, every 4xx path, the role
+// matrix, PIN lockout, Origin checks and a stalled live client.
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <unistd.h>
+
+#include "client.hpp"
+#include "fake_backend.hpp"
+#include "soleus/hmi/server.hpp"
+
+using namespace soleus::hmi;
+using namespace soleus::hmi::test;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+namespace {
+
+constexpr const char* kStaffPin = "2468";
+constexpr const char* kMaintPin = "1357";
+
+// Hashes are slow on purpose: make each once for the whole run.
+const std::string& hash_of(const std::string& pin) {
+  static std::mutex m;
+  static std::map<std::string, std::string> cache;
+  std::lock_guard l(m);
+  auto it = cache.find(pin);
+  if (it == cache.end()) it = cache.emplace(pin, make_pin_hash(pin, kMinPinHashIterations)).first;
+  return it->second;
+}
+
+std::filesystem::path make_assets() {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("soleus-hmi-assets-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "js");
+  std::ofstream(dir / "index.html") << "<!doctype html><title>Soleus</title>";
+  std::ofstream(dir / "js" / "app.js") << "console.log('soleus');";
+  std::ofstream(dir / "style.css") << "body{}";
+  return dir;
+}
+
+std::string valid_set(double load = 400) {
+  return json::serialize(json::object{{"mode", "isotonic"},
+                                      {"load_n", load},
+                                      {"tempo", "2.5-0-2-1"},
+                                      {"target_reps", 12}});
+}
+
+struct Fixture {
+  FakeBackend be;
+  std::atomic<long long> offset_ms{0};
+  HmiConfig cfg;
+  std::unique_ptr<Server> server;
+  std::uint16_t port = 0;
+
+  explicit Fixture(const std::function<void(HmiConfig&)>& adjust = {}) {
+    cfg.port = 0;
+    cfg.asset_dir = make_assets().string();
+    cfg.staff_pin_hash = hash_of(kStaffPin);
+    cfg.maintenance_pin_hash = hash_of(kMaintPin);
+    cfg.member_idle_s = 60;
+    cfg.token_lifetime_s = 3600;
+    cfg.live_rate_hz = 25;
+    cfg.live_stall_timeout_s = 2;
+    if (adjust) adjust(cfg);
+    be.credentials["1001"] = {1, hash_of("1111")};
+    be.credentials["1002"] = {2, hash_of("2222")};
+    be.credentials["1003"] = {3, ""};
+    be.members[1] = {{"number", "1001"}, {"name", "A"}};
+    be.members[2] = {{"number", "1002"}, {"name", "B"}};
+    be.members[3] = {{"number", "1003"}, {"name", "C"}};
+    Server::Options o;
+    o.clock = [this] { return Clock::now() + std::chrono::milliseconds(offset_ms.load()); };
+    server = std::make_unique<Server>(cfg, be, o);
+    server->start();
+    port = server->port();
+  }
+  ~Fixture() { server->stop(); }
+
+  HttpReply req(const std::string& method, const std::string& target, const std::string& body = {},
+                const std::string& token = {}, const std::optional<std::string>& origin = {}) {
+    std::map<std::string, std::string> h;
+    if (!token.empty()) h["Authorization"] = "Bearer " + token;
+    if (origin) h["Origin"] = *origin;
+    return http_request(port, method, target, body, h);
+  }
+  HttpReply get(const std::string& t, const std::string& token = {}) { return req("GET", t, {}, token); }
+  HttpReply post(const std::string& t, const std::string& body, const std::string& token = {}) {
+    return req("POST", t, body, token);
+  }
+  std::string login(const json::object& body) {
+    auto r = post("/api/v1/login", json::serialize(body));
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    return std::string(r.json().at("token").as_string());
+  }
+  std::string staff() { return login({{"role", "staff"}, {"pin", kStaffPin}}); }
+  std::string maint() { return login({{"role", "maintenance"}, {"pin", kMaintPin}}); }
+  std::string guest() { return login({{"role", "guest"}}); }
+  std::string member3() { return login({{"member", "1003"}}); }
+  void advance(std::chrono::seconds s) { offset_ms += std::chrono::milliseconds(s).count(); }
+};
+
+void check_error(const HttpReply& r, int status, const std::string& field) {
+  INFO(r.body);
+  CHECK(r.status == status);
+  auto v = r.json();
+  REQUIRE(v.is_object());
+  REQUIRE(v.as_object().contains("error"));
+  const auto& e = v.at("error").as_object();
+  CHECK(e.contains("field"));
+  CHECK(e.at("message").is_string());
+  CHECK(r.field() == field);
+  CHECK(r.headers.at("content-type").rfind("application/json", 0) == 0);
+}
+
+bool has_keys(const json::value& v, std::initializer_list<const char*> keys) {
+  if (!v.is_object()) return false;
+  for (auto k : keys)
+    if (!v.as_object().contains(k)) {
+      MESSAGE("missing key ", k);
+      return false;
+    }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("GET /api/v1/status: the contract's shape, no token needed") {
+  Fixture f;
+  {
+    std::lock_guard l(f.be.mutex);
+    f.be.status_view.state = "fault";
+    f.be.status_view.force_n = 12.5;
+    f.be.status_view.faults.push_back({"drive_fault", "over-current: check the motor cable", 1700000000000});
+    f.be.status_view.loop = {100, 0.8, 3};
+  }
+  auto r = f.get("/api/v1/status");
+  REQUIRE(r.status == 200);
+  auto v = r.json();
+  CHECK(has_keys(v, {"state", "position_mm", "force_n", "load_n", "set_id", "faults", "loop"}));
+  CHECK(v.at("state") == "fault");
+  CHECK(v.at("set_id").is_null());
+  CHECK(v.at("force_n").as_double() == 12.5);
+  CHECK(has_keys(v.at("faults").at(0), {"code", "message", "since"}));
+  CHECK(has_keys(v.at("loop"), {"hz", "p99_ms", "overruns"}));
+  CHECK(v.at("loop").at("overruns").to_number<int>() == 3);
+  CHECK(r.headers.at("cache-control") == "no-store");
+}
+
+TEST_CASE("a set: 201 with its id, the set's shape, 409 while running or latched, STOP idempotent") {
+  Fixture f;
+  const std::string tok = f.member3();
+  auto r = f.post("/api/v1/sets", valid_set(), tok);
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  CHECK(r.json() == json::parse(R"({"id":1})"));
+  REQUIRE(f.be.last_start);
+  CHECK(f.be.last_start->concentric_s == 2);
+  CHECK(f.be.last_start->eccentric_s == 2.5);
+  CHECK(f.be.last_start->target_reps == 12);
+  CHECK(f.be.last_start->force_drop_pct == 20);  // the default
+  CHECK(f.be.last_start->member_id == 3);        // the member's own id
+  CHECK(f.be.last_start->role == "member");
+
+  check_error(f.post("/api/v1/sets", valid_set(), tok), 409, "");
+
+  {
+    std::lock_guard l(f.be.mutex);
+    RepView rep;
+    rep.n = 1;
+    f.be.sets[1].rep_log.push_back(rep);
+    f.be.sets[1].reps = 1;
+  }
+  r = f.get("/api/v1/sets/1", tok);
+  REQUIRE(r.status == 200);
+  auto v = r.json();
+  CHECK(has_keys(v, {"id", "state", "mode", "load_n", "tempo", "reps", "partial_reps", "tut_s",
+                     "stop_reason", "rep_log"}));
+  CHECK(v.at("stop_reason").is_null());
+  CHECK(v.at("tempo") == "2.5-0-2-1");
+  CHECK(has_keys(v.at("rep_log").at(0),
+                 {"n", "peak_force_n", "mean_force_n", "concentric_s", "top_pause_s", "eccentric_s",
+                  "bottom_pause_s", "rom_mm", "rom_pct", "mean_velocity_mm_s", "smoothness",
+                  "on_tempo", "tempo_deviation_s"}));
+
+  // STOP: no token, idempotent, with the pain reason passed on.
+  r = f.post("/api/v1/sets/current/stop", R"({"reason":"pain"})");
+  REQUIRE(r.status == 200);
+  CHECK(r.json() == json::parse(R"({"stopped":true})"));
+  CHECK(f.be.last_stop == StopCause::Pain);
+  r = f.post("/api/v1/sets/current/stop", "");
+  CHECK(r.json() == json::parse(R"({"stopped":false})"));
+  CHECK(f.get("/api/v1/sets/1", tok).json().at("stop_reason") == "pain");
+
+  // A latched fault: 409.
+  {
+    std::lock_guard l(f.be.mutex);
+    f.be.status_view.state = "estop";
+  }
+  check_error(f.post("/api/v1/sets", valid_set(), tok), 409, "");
+}
+
+TEST_CASE("STOP with a malformed body still stops, then names the problem") {
+  Fixture f;
+  f.post("/api/v1/sets", valid_set(), f.staff());
+  check_error(f.post("/api/v1/sets/current/stop", R"({"reason":"bored"})"), 422, "reason");
+  CHECK(f.be.stop_calls == 1);
+  CHECK(f.be.last_stop == StopCause::UserStop);
+  CHECK_FALSE(f.be.status().set_id.has_value());
+}
+
+TEST_CASE("POST /api/v1/sets: every malformed, mistyped or out-of-range body is refused before the backend") {
+  Fixture f;
+  const std::string tok = f.staff();
+  struct Case {
+    const char* body;
+    int status;
+    const char* field;
+  };
+  const Case cases[] = {
+      {"{", 400, ""},
+      {"[1,2]", 400, ""},
+      {"", 400, ""},
+      {R"({"mode":"isotonic","load_n":"heavy","tempo":"3-1-3-1","target_reps":10})", 400, "load_n"},
+      {R"({"mode":"isotonic","load_n":99999,"tempo":"3-1-3-1","target_reps":10})", 422, "load_n"},
+      {R"({"mode":"isotonic","load_n":0,"tempo":"3-1-3-1","target_reps":10})", 422, "load_n"},
+      {R"({"mode":"isotonic","tempo":"3-1-3-1","target_reps":10})", 422, "load_n"},
+      {R"({"mode":"pilates","load_n":400,"tempo":"3-1-3-1","target_reps":10})", 422, "mode"},
+      {R"({"mode":5,"load_n":400,"tempo":"3-1-3-1","target_reps":10})", 400, "mode"},
+      {R"({"load_n":400,"tempo":"3-1-3-1","target_reps":10})", 422, "mode"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3","target_reps":10})", 422, "tempo"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-x","target_reps":10})", 422, "tempo"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"-3-1-3-1","target_reps":10})", 422, "tempo"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-61","target_reps":10})", 422, "tempo"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":3131,"target_reps":10})", 400, "tempo"},
+      {R"({"mode":"isotonic","load_n":400,"target_reps":10})", 422, "tempo"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":0})", 422, "target_reps"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":101})", 422, "target_reps"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10.5})", 422, "target_reps"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":"10"})", 400, "target_reps"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1"})", 422, "target_reps"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"hold_s":20})", 422, "hold_s"},
+      {R"({"mode":"isometric","load_n":400})", 422, "hold_s"},
+      {R"({"mode":"isometric","load_n":400,"target_reps":5})", 422, "target_reps"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"force_drop_pct":4})", 422, "force_drop_pct"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"force_drop_pct":51})", 422, "force_drop_pct"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"force_drop_pct":true})", 400, "force_drop_pct"},
+      {R"({"mode":"eccentric","load_n":400,"tempo":"3-1-3-1","target_reps":10,"eccentric_pct":101})", 422, "eccentric_pct"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"eccentric_pct":20})", 422, "eccentric_pct"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"member_id":"x"})", 400, "member_id"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"colour":"red"})", 400, "colour"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.body);
+    check_error(f.post("/api/v1/sets", c.body, tok), c.status, c.field);
+  }
+  CHECK(f.be.start_calls == 0);  // nothing invalid reached the backend
+
+  // The edges that are valid.
+  CHECK(f.post("/api/v1/sets",
+               R"({"mode":"isometric","load_n":800,"hold_s":30,"force_drop_pct":50,"member_id":null})",
+               tok).status == 201);
+  CHECK(f.be.last_start->hold_s == 30);
+  CHECK(f.be.last_start->tempo == "0-0-0-0");
+}
+
+TEST_CASE("413, 404, 405, 400 on the request itself") {
+  Fixture f;
+  const std::string tok = f.staff();
+  const std::string big = "{\"name\":\"" + std::string(20 * 1024, 'x') + "\"}";
+  check_error(f.post("/api/v1/programmes", big, tok), 413, "");
+  check_error(f.get("/api/v1/nope"), 404, "");
+  check_error(f.get("/api/v1"), 404, "");
+  check_error(f.get("/nope.html"), 404, "");
+  check_error(f.get("/api/v1/sets/999", tok), 404, "id");
+  check_error(f.get("/api/v1/sets/abc", tok), 400, "id");
+  auto r = f.req("DELETE", "/api/v1/status");
+  check_error(r, 405, "");
+  CHECK(r.headers.at("allow") == "GET");
+  check_error(f.req("PUT", "/index.html"), 405, "");
+  // The server survives all of it.
+  CHECK(f.get("/api/v1/status").status == 200);
+}
+
+TEST_CASE("tokens: missing, malformed, unknown, expired, idle, logged out") {
+  Fixture f;
+  check_error(f.post("/api/v1/sets", valid_set()), 401, "");
+  check_error(f.req("GET", "/api/v1/me", {}, "deadbeef"), 401, "");
+  {
+    auto r = http_request(f.port, "GET", "/api/v1/me", {}, {{"Authorization", "Basic abc"}});
+    check_error(r, 401, "");
+  }
+  const std::string staff = f.staff();
+  auto me = f.get("/api/v1/me", staff);
+  REQUIRE(me.status == 200);
+  CHECK(me.json().at("role") == "staff");
+  f.advance(3601s);
+  auto r = f.get("/api/v1/me", staff);
+  check_error(r, 401, "");
+  CHECK(r.json().at("error").at("message").as_string().find("expired") != json::string::npos);
+
+  // A member is logged out after member_idle_logout_s without a request...
+  std::string m = f.member3();
+  f.advance(61s);
+  r = f.get("/api/v1/me", m);
+  check_error(r, 401, "");
+  CHECK(r.json().at("error").at("message").as_string().find("idle") != json::string::npos);
+  // ...but not in the middle of a set.
+  m = f.member3();
+  REQUIRE(f.post("/api/v1/sets", valid_set(), m).status == 201);
+  f.advance(61s);
+  CHECK(f.get("/api/v1/me", m).status == 200);
+
+  // Logout revokes.
+  const std::string s2 = f.staff();
+  CHECK(f.post("/api/v1/logout", "", s2).status == 200);
+  check_error(f.get("/api/v1/me", s2), 401, "");
+}
+
+TEST_CASE("login: shapes and refusals") {
+  Fixture f;
+  auto r = f.post("/api/v1/login", R"({"role":"staff","pin":"2468"})");
+  REQUIRE(r.status == 200);
+  CHECK(has_keys(r.json(), {"token", "expires_at", "role"}));
+  CHECK(r.json().at("expires_at").to_number<std::int64_t>() > 1700000000000);
+  r = f.post("/api/v1/login", R"({"role":"guest"})");
+  CHECK(r.json().at("role") == "guest");
+  CHECK(r.json().at("load_cap_n").to_number<double>() == 600);
+  r = f.post("/api/v1/login", R"({"member":1001,"pin":"1111"})");
+  REQUIRE(r.status == 200);
+  CHECK(r.json().at("member_id") == 1);
+  check_error(f.post("/api/v1/login", R"({"member":"1001"})"), 401, "pin");
+  check_error(f.post("/api/v1/login", R"({"member":"9999","pin":"1111"})"), 401, "pin");
+  check_error(f.post("/api/v1/login", R"({"member":"9999"})"), 401, "member");
+  check_error(f.post("/api/v1/login", R"({"role":"staff"})"), 422, "pin");
+  check_error(f.post("/api/v1/login", R"({"role":"staff","pin":1234})"), 400, "pin");
+  check_error(f.post("/api/v1/login", R"({"role":"staff","pin":"12"})"), 422, "pin");
+  check_error(f.post("/api/v1/login", R"({"role":"admin","pin":"1234"})"), 422, "role");
+  check_error(f.post("/api/v1/login", R"({"role":"staff","member":"1001","pin":"1111"})"), 422, "role");
+  check_error(f.post("/api/v1/login", R"({})"), 422, "role");
+  check_error(f.post("/api/v1/login", R"({"role":"guest","pin":"1234"})"), 422, "pin");
+}
+
+TEST_CASE("staff login is disabled without a configured hash") {
+  Fixture f([](HmiConfig& c) { c.staff_pin_hash.clear(); });
+  check_error(f.post("/api/v1/login", R"({"role":"staff","pin":"2468"})"), 403, "role");
+}
+
+TEST_CASE("PIN lockout: five failures lock that account for five minutes, and no other") {
+  Fixture f;
+  for (int i = 0; i < 5; ++i)
+    check_error(f.post("/api/v1/login", R"({"role":"staff","pin":"0000"})"), 401, "pin");
+  auto r = f.post("/api/v1/login", R"({"role":"staff","pin":"2468"})");  // right PIN, too late
+  check_error(r, 429, "pin");
+  CHECK(std::stoi(r.headers.at("retry-after")) > 290);
+  CHECK(f.post("/api/v1/login", R"({"role":"maintenance","pin":"1357"})").status == 200);
+
+  for (int i = 0; i < 5; ++i)
+    check_error(f.post("/api/v1/login", R"({"member":"1001","pin":"9999"})"), 401, "pin");
+  check_error(f.post("/api/v1/login", R"({"member":"1001","pin":"1111"})"), 429, "pin");
+  // Someone guessing at member 1001 does not lock member 1002 out.
+  CHECK(f.post("/api/v1/login", R"({"member":"1002","pin":"2222"})").status == 200);
+
+  f.advance(301s);
+  CHECK(f.post("/api/v1/login", R"({"role":"staff","pin":"2468"})").status == 200);
+  CHECK(f.post("/api/v1/login", R"({"member":"1001","pin":"1111"})").status == 200);
+}
+
+TEST_CASE("role matrix: each endpoint x each role, checked on the server") {
+  Fixture f;
+  {  // a guest's set, so that GET /sets/1 is readable by every role
+    std::lock_guard l(f.be.mutex);
+    SetView v;
+    v.id = 1;
+    v.state = "done";
+    f.be.sets[1] = v;
+    f.be.next_set_id = 2;
+    f.be.programmes[50] = {{"name", "P"}};
+  }
+  const std::map<std::string, std::string> tokens = {{"none", ""},
+                                                     {"guest", f.guest()},
+                                                     {"member", f.member3()},
+                                                     {"staff", f.staff()},
+                                                     {"maintenance", f.maint()}};
+  const std::string prog = R"({"name":"Calf 1","steps":[{"mode":"isotonic","sets":3,"target_reps":12,"load_pct":60,"tempo":"3-1-3-1"}]})";
+  struct Row {
+    const char* method;
+    const char* path;
+    std::string body;
+    std::vector<std::string> allowed;  ///< roles that pass auth; "none" means no token needed
+  };
+  const std::vector<std::string> any = {"none", "guest", "member", "staff", "maintenance"};
+  const std::vector<std::string> logged = {"guest", "member", "staff", "maintenance"};
+  const std::vector<Row> rows = {
+      {"GET", "/api/v1/status", "", any},
+      {"POST", "/api/v1/sets/current/stop", "{}", any},
+      {"POST", "/api/v1/sets", valid_set(), logged},
+      {"POST", "/api/v1/sets/current/stop", "{}", any},
+      {"GET", "/api/v1/sets/1", "", logged},
+      {"GET", "/api/v1/me", "", logged},
+      {"GET", "/api/v1/events", "", {"staff", "maintenance"}},
+      {"GET", "/api/v1/members", "", {"staff"}},
+      {"POST", "/api/v1/members", R"({"number":"5001","name":"Zed"})", {"staff"}},
+      {"GET", "/api/v1/members/1", "", {"staff"}},
+      {"PUT", "/api/v1/members/1", R"({"name":"Ann"})", {"staff"}},
+      {"PUT", "/api/v1/members/1/programme", R"({"programme_id":50})", {"staff"}},
+      {"DELETE", "/api/v1/members/999", "", {"staff"}},
+      {"GET", "/api/v1/members/3/history", "", {"member", "staff"}},
+      {"GET", "/api/v1/programmes", "", {"staff"}},
+      {"POST", "/api/v1/programmes", prog, {"staff"}},
+      {"GET", "/api/v1/programmes/50", "", {"staff"}},
+      {"PUT", "/api/v1/programmes/50", R"({"name":"P2"})", {"staff"}},
+      {"DELETE", "/api/v1/programmes/999", "", {"staff"}},
+      {"GET", "/api/v1/session", "", {"member"}},
+      {"POST", "/api/v1/session/start", "", {"member"}},
+      {"POST", "/api/v1/session/next", "", {"member"}},
+      {"POST", "/api/v1/session/end", "", {"member"}},
+      {"GET", "/api/v1/maintenance/diagnostics", "", {"maintenance"}},
+      {"GET", "/api/v1/diagnostics", "", {"maintenance"}},
+      {"POST", "/api/v1/maintenance/tare", "", {"maintenance"}},
+      {"POST", "/api/v1/maintenance/span", R"({"known_n":196.1})", {"maintenance"}},
+      {"POST", "/api/v1/maintenance/range-check", "", {"maintenance"}},
+      {"POST", "/api/v1/maintenance/fault-reset", "", {"maintenance"}},
+  };
+  for (const auto& row : rows) {
+    for (const auto& [role, tok] : tokens) {
+      INFO(row.method, " ", row.path, " as ", role);
+      const auto r = f.req(row.method, row.path, row.body, tok);
+      INFO(r.body);
+      const bool allowed = std::find(row.allowed.begin(), row.allowed.end(), role) != row.allowed.end() ||
+                           std::find(row.allowed.begin(), row.allowed.end(), "none") != row.allowed.end();
+      if (allowed) {
+        CHECK(r.status != 401);
+        CHECK(r.status != 403);
+        CHECK(r.status < 500);
+      } else {
+        CHECK(r.status == (role == "none" ? 401 : 403));
+      }
+    }
+  }
+  // Ownership: a member reads only their own sets and history; a guest no member's.
+  {
+    std::lock_guard l(f.be.mutex);
+    SetView v;
+    v.id = 7;
+    v.member_id = 2;
+    f.be.sets[7] = v;
+  }
+  check_error(f.get("/api/v1/sets/7", tokens.at("member")), 403, "id");
+  check_error(f.get("/api/v1/sets/7", tokens.at("guest")), 403, "id");
+  CHECK(f.get("/api/v1/sets/7", tokens.at("staff")).status == 200);
+  check_error(f.get("/api/v1/members/2/history", tokens.at("member")), 403, "");
+}
+
+TEST_CASE("a guest's load cap; a member starts sets only for themself") {
+  Fixture f;
+  const std::string g = f.guest();
+  check_error(f.post("/api/v1/sets", valid_set(601), g), 422, "load_n");
+  check_error(f.post("/api/v1/sets",
+                     R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"member_id":1})", g),
+              403, "member_id");
+  check_error(f.post("/api/v1/sets",
+                     R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"member_id":1})",
+                     f.member3()),
+              403, "member_id");
+  CHECK(f.be.start_calls == 0);
+  REQUIRE(f.post("/api/v1/sets", valid_set(600), g).status == 201);
+  CHECK(f.be.last_start->role == "guest");
+  CHECK_FALSE(f.be.last_start->member_id.has_value());
+}
+
+TEST_CASE("Origin: a foreign page is refused on state changes and on the live handshake") {
+  Fixture f;
+  const std::string evil = "http://evil.example";
+  const std::string own = f.server->allowed_origins().at(0);
+  CHECK(own == "http://127.0.0.1:" + std::to_string(f.port));
+  f.post("/api/v1/sets", valid_set(), f.staff());
+
+  check_error(f.req("POST", "/api/v1/sets/current/stop", "{}", {}, evil), 403, "");
+  CHECK(f.be.stop_calls == 0);
+  check_error(f.req("POST", "/api/v1/login", R"({"role":"guest"})", {}, evil), 403, "");
+  check_error(f.req("POST", "/api/v1/sets", valid_set(), f.staff(), evil), 403, "");
+  CHECK(f.req("GET", "/api/v1/status", {}, {}, evil).status == 200);  // reading is not a state change
+  CHECK(f.req("POST", "/api/v1/sets/current/stop", "{}", {}, own).status == 200);
+  CHECK(f.req("POST", "/api/v1/sets/current/stop", "{}", {}, "http://localhost:" + std::to_string(f.port)).status == 200);
+  CHECK(f.be.stop_calls == 2);
+
+  CHECK(ws_handshake_status(f.port, evil) == 403);
+  CHECK(ws_handshake_status(f.port, own) == 101);
+  CHECK(ws_handshake_status(f.port, std::nullopt) == 101);
+}
+
+TEST_CASE("Origin: a configured list replaces the default") {
+  Fixture f([](HmiConfig& c) { c.allowed_origins = {"http://kiosk.local:8080"}; });
+  CHECK(f.req("POST", "/api/v1/sets/current/stop", "{}", {}, "http://kiosk.local:8080").status == 200);
+  CHECK(f.req("POST", "/api/v1/sets/current/stop", "{}", {}, "http://127.0.0.1:" + std::to_string(f.port)).status == 403);
+}
+
+TEST_CASE("events: query validation and the page's shape") {
+  Fixture f;
+  {
+    std::lock_guard l(f.be.mutex);
+    f.be.event_log.push_back({1, 1763921100000, "error", "drive_fault", "over-current", 4});
+  }
+  const std::string t = f.maint();
+  auto r = f.get("/api/v1/events?since=2025-11-23T18:05:00Z&severity=warning&code=drive_fault&limit=10&before=99", t);
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  REQUIRE(f.be.last_query);
+  CHECK(f.be.last_query->since_ms == 1763921100000);
+  CHECK(f.be.last_query->severity == "warning");
+  CHECK(f.be.last_query->limit == 10);
+  CHECK(f.be.last_query->before_id == 99);
+  auto v = r.json();
+  CHECK(has_keys(v, {"events", "next_before"}));
+  CHECK(has_keys(v.at("events").at(0), {"id", "t_ms", "time", "severity", "code", "message", "set_id"}));
+  CHECK(v.at("events").at(0).at("time") == "2025-11-23T18:05:00.000Z");
+  CHECK(f.get("/api/v1/events?since=1763921100000&offset=20", t).status == 200);
+  CHECK(f.be.last_query->offset == 20);
+  check_error(f.get("/api/v1/events?severity=fatal", t), 422, "severity");
+  check_error(f.get("/api/v1/events?limit=0", t), 422, "limit");
+  check_error(f.get("/api/v1/events?limit=ten", t), 400, "limit");
+  check_error(f.get("/api/v1/events?since=yesterday", t), 422, "since");
+  check_error(f.get("/api/v1/events?colour=red", t), 400, "colour");
+  check_error(f.get("/api/v1/events?code=%3Cscript%3E", t), 422, "code");
+}
+
+TEST_CASE("members and programmes: validated, PINs hashed before the backend") {
+  Fixture f;
+  const std::string s = f.staff();
+  auto r = f.post("/api/v1/members", R"({"number":"2001","name":"Ann","pin":"4321","assessed_max_n":900})", s);
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  const auto id = r.json().at("id").to_number<std::int64_t>();
+  {
+    std::lock_guard l(f.be.mutex);
+    const auto& m = f.be.members.at(id);
+    CHECK_FALSE(m.contains("pin"));
+    CHECK(verify_pin("4321", m.at("pin_hash").as_string()));
+  }
+  CHECK(f.post("/api/v1/login", R"({"member":"2001","pin":"4321"})").status == 200);
+  check_error(f.post("/api/v1/members", R"({"number":"2001","name":"Dup"})", s), 409, "number");
+  check_error(f.post("/api/v1/members", R"({"number":"2002"})", s), 422, "name");
+  check_error(f.post("/api/v1/members", R"({"number":"20 02","name":"X"})", s), 422, "number");
+  check_error(f.post("/api/v1/members", R"({"number":"2002","name":"X","pin":"12"})", s), 422, "pin");
+  check_error(f.req("PUT", "/api/v1/members/" + std::to_string(id), "{}", s), 422, "");
+
+  r = f.post("/api/v1/programmes",
+             R"({"name":"Calf A","steps":[{"mode":"isotonic","sets":3,"target_reps":12,"load_n":500,"tempo":"3-1-3-1",
+                 "rest_s":120,"progression":{"rule":"load_n","amount":10}},
+                 {"mode":"isometric","sets":2,"hold_s":30,"load_pct":80}]})",
+             s);
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  const auto pid = r.json().at("id").to_number<std::int64_t>();
+  {
+    std::lock_guard l(f.be.mutex);
+    const auto& steps = f.be.programmes.at(pid).at("steps").as_array();
+    CHECK(steps.at(0).at("force_drop_pct").to_number<double>() == 20);  // defaults filled in
+    CHECK(steps.at(1).at("rest_s").to_number<double>() == 90);
+    CHECK(steps.at(1).at("progression").at("rule") == "none");
+  }
+  check_error(f.post("/api/v1/programmes",
+                     R"({"name":"X","steps":[{"mode":"isotonic","sets":3,"target_reps":12,"load_n":500,"tempo":"3-1"}]})", s),
+              422, "steps[0].tempo");
+  check_error(f.post("/api/v1/programmes",
+                     R"({"name":"X","steps":[{"mode":"isotonic","sets":3,"target_reps":12,"tempo":"3-1-3-1"}]})", s),
+              422, "steps[0].load_n");
+  check_error(f.post("/api/v1/programmes",
+                     R"({"name":"X","steps":[{"mode":"isometric","sets":1,"hold_s":20,"load_n":300,"progression":{"rule":"reps","amount":1}}]})", s),
+              422, "steps[0].progression.rule");
+  check_error(f.post("/api/v1/programmes", R"({"name":"X","steps":[]})", s), 422, "steps");
+  check_error(f.post("/api/v1/programmes", R"({"name":"X","steps":"many"})", s), 400, "steps");
+
+  CHECK(f.req("PUT", "/api/v1/members/" + std::to_string(id) + "/programme",
+              "{\"programme_id\":" + std::to_string(pid) + "}", s).status == 200);
+  check_error(f.req("PUT", "/api/v1/members/" + std::to_string(id) + "/programme", "{}", s), 422, "programme_id");
+  CHECK(f.req("PUT", "/api/v1/members/" + std::to_string(id) + "/programme", R"({"programme_id":null})", s).status == 200);
+  check_error(f.get("/api/v1/members/424242", s), 404, "");
+}
+
+TEST_CASE("maintenance actions are validated") {
+  Fixture f;
+  const std::string t = f.maint();
+  check_error(f.post("/api/v1/maintenance/span", "{}", t), 422, "known_n");
+  check_error(f.post("/api/v1/maintenance/span", R"({"known_n":"20kg"})", t), 400, "known_n");
+  CHECK(f.post("/api/v1/maintenance/span", R"({"known_n":196.1})", t).status == 200);
+  CHECK(f.be.last_maintenance == MaintenanceAction::Span);
+  CHECK(f.be.last_args.at("known_n").as_double() == 196.1);
+  check_error(f.post("/api/v1/maintenance/tare", R"({"now":true})", t), 400, "now");
+  check_error(f.post("/api/v1/maintenance/self-destruct", "{}", t), 404, "");
+  auto r = f.get("/api/v1/maintenance/diagnostics", t);
+  CHECK(r.json().at("bus").at("transactions") == 10);
+}
+
+TEST_CASE("static assets: types, caching, and no escape from the asset directory") {
+  Fixture f;
+  auto r = f.get("/");
+  REQUIRE(r.status == 200);
+  CHECK(r.headers.at("content-type") == "text/html; charset=utf-8");
+  CHECK(r.headers.count("content-security-policy") == 1);
+  CHECK(r.headers.at("cache-control") == "no-cache");
+  CHECK(r.headers.at("x-content-type-options") == "nosniff");
+  const std::string etag = r.headers.at("etag");
+  auto r304 = http_request(f.port, "GET", "/index.html", {}, {{"If-None-Match", etag}});
+  CHECK(r304.status == 304);
+  CHECK(r304.body.empty());
+  CHECK(f.get("/js/app.js").headers.at("content-type") == "text/javascript; charset=utf-8");
+  CHECK(f.get("/style.css").headers.at("content-type") == "text/css; charset=utf-8");
+  auto head = f.req("HEAD", "/js/app.js");
+  CHECK(head.status == 200);
+  CHECK(head.headers.at("content-length") == "22");
+  CHECK(f.get("/../etc/passwd").status == 400);
+  CHECK(f.get("/js/%2e%2e/%2e%2e/etc/passwd").status == 400);
+  CHECK(f.get("/js/..%2F..%2Fetc/passwd").status == 400);
+  CHECK(f.get("/js/").status == 404);  // no index.html there
+}
+
+TEST_CASE("live: the contract's frame, at the configured rate") {
+  Fixture f;
+  {
+    std::lock_guard l(f.be.mutex);
+    LiveFrame fr;
+    fr.t_ms = 1;
+    fr.state = "active";
+    fr.phase = "concentric";
+    fr.phase_progress = 0.4;
+    fr.reps = 3;
+    f.be.frame = fr;
+  }
+  LiveClient c(f.port);
+  std::this_thread::sleep_for(1200ms);
+  const auto frames = c.frames();
+  REQUIRE(frames.size() >= 20);
+  CHECK(frames.size() <= 32);
+  const auto v = json::parse(frames.back().first);
+  CHECK(has_keys(v, {"t_ms", "force_n", "position_mm", "velocity_mm_s", "load_n", "state", "phase",
+                     "phase_progress", "reps", "tut_s", "faults"}));
+  CHECK(v.at("phase") == "concentric");
+  CHECK(v.at("reps") == 3);
+  CHECK(v.at("faults").is_array());
+}
+
+TEST_CASE("live: stalled clients never slow another, and are closed after the stall timeout") {
+  Fixture f;  // 25 Hz, stall timeout 2 s
+  {
+    std::lock_guard l(f.be.mutex);
+    LiveFrame fr;
+    fr.state = "active";
+    // A fat frame fills a stalled client's buffers sooner.
+    for (int i = 0; i < 8; ++i) fr.faults.push_back({"code" + std::to_string(i), std::string(100, 'x'), 0});
+    f.be.frame = fr;
+  }
+  std::vector<std::unique_ptr<StalledClient>> stalled;
+  for (int i = 0; i < 5; ++i) stalled.push_back(std::make_unique<StalledClient>(f.port));
+  LiveClient good(f.port);
+  std::this_thread::sleep_for(500ms);
+  const auto n0 = good.count();
+  const auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(3000ms);  // spans the stalls and their closing
+  const auto n1 = good.count();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double rate = static_cast<double>(n1 - n0) / secs;
+  MESSAGE("good client: ", rate, " frames/s with 5 stalled clients (configured 25)");
+  CHECK(rate >= 0.9 * 25);
+  CHECK(rate <= 1.1 * 25);
+
+  // Closed within the stall timeout plus a little.
+  for (int i = 0; i < 30 && f.server->stats().clients_stalled < 5; ++i)
+    std::this_thread::sleep_for(100ms);
+  const auto st = f.server->stats();
+  MESSAGE("stats: sent ", st.frames_sent, ", skipped ", st.frames_skipped, ", stalled closed ",
+          st.clients_stalled, ", live clients ", st.live_clients);
+  CHECK(st.clients_stalled == 5);
+  CHECK(st.live_clients == 1);
+  CHECK_FALSE(good.closed());
+}
