@@ -101,6 +101,7 @@ const m = {
   phase: 'none', progress: 0, odometer: { distance_m: 18234.5, reps: 41230, sets: 3911, motor_hours: 512.4 },
 };
 const RANGE = { bottom: 40, top: 110 };
+const T0 = Date.now();
 const FAULT_REASON = { sto: 'estop', drive_fault: 'drive_fault', comm_loss: 'comm_loss', stale_load_cell: 'sensor_fault', adc_error: 'sensor_fault', load_cell_overload: 'sensor_fault', implausible_reading: 'sensor_fault', sensor_cross_check: 'sensor_fault', overspeed: 'overspeed', travel_limit: 'travel_limit' };
 
 function parseTempo(t) {
@@ -254,7 +255,7 @@ function liveMessage() {
     tut = rec.tut_s + inRep;
   }
   return {
-    t_ms: Date.now(), force_n: round1(m.force), position_mm: round1(m.position), velocity_mm_s: round1(m.velocity),
+    t_ms: Math.round(T0 + m.t * 1000), // simulated time (runs `speed` times faster) force_n: round1(m.force), position_mm: round1(m.position), velocity_mm_s: round1(m.velocity),
     load_n: round1(m.load), state: m.state, phase: m.set ? m.phase : 'none', phase_progress: Math.round(m.progress * 1000) / 1000,
     reps: rec ? rec.reps : 0, tut_s: Math.round(tut * 10) / 10,
     faults: m.faults.map(({ code, message, since }) => ({ code, message, since })),

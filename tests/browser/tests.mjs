@@ -299,6 +299,7 @@ export const tests = [
   {
     name: '(c) maintenance sees an injected fault with its time and code',
     async fn(t) {
+      if (!isMock() && !env.faultCmd) throw new Skip('set SOLEUS_INJECT_FAULT_CMD to inject a fault into the real system');
       const page = await openHmi(t.ctx, t.base);
       await roleLogin(page, 'maintenance');
       const f = await injectFault(t.base);

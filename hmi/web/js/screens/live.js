@@ -81,7 +81,7 @@ export function mountLive(root, params, app) {
   const posbar = h('div.posbar', { 'data-test': 'posbar' }, h('div.lbl', { style: { top: '4px' } }, 'top'),
     h('div.track', rom, pad), h('div.lbl', { style: { bottom: '4px' } }, 'bottom'));
   const chartEl = h('div');
-  const chartbox = h('div.chartbox', h('div.title', 'Force, N: this rep (dark), last rep (grey), load (dashed)'), chartEl);
+  const chartbox = h('div.chartbox', h('div.title', 'Force, N · grey: last rep · dashed: load'), chartEl);
   const fbFill = h('div.fb-fill');
   const fbLoad = h('div.fb-load');
   const forceTxt = h('div.txt');
@@ -90,10 +90,13 @@ export function mountLive(root, params, app) {
   const grid = h('div.live', pace, counter, posbar, chartbox, forcebar);
   root.append(grid, idle);
 
-  requestAnimationFrame(() => {
+  // The chart is made once its box has a size (the grid may start hidden).
+  function ensureChart() {
+    if (chart) return;
     const r = chartbox.getBoundingClientRect();
-    chart = forceChart(chartEl, Math.max(200, Math.floor(r.width) - 8), Math.max(120, Math.floor(r.height) - 28));
-  });
+    if (r.width < 50 || r.height < 50) return;
+    chart = forceChart(chartEl, Math.floor(r.width) - 8, Math.floor(r.height) - 28);
+  }
 
   function drawSegments() {
     clear(segs);
@@ -142,6 +145,7 @@ export function mountLive(root, params, app) {
     lastMsg = msg;
     if (!RUNNING.has(msg.state)) { showIdle(msg); return; }
     if (grid.style.display === 'none') { grid.style.display = ''; idle.style.display = 'none'; }
+    ensureChart();
     if (app.set && app.set.id && (!set || set.id !== app.set.id) && !loading) { loading = true; loadSet().finally(() => { loading = false; }); }
 
     metronomeTick(msg, tempo);
