@@ -22,14 +22,12 @@ double OutputClamp::apply(double force_n, double position_mm, double velocity_mm
     f = 0;
   }
   // 2. The floor: downward force fades to zero above it and is zero below it.
-  bool below_floor = false;
   if (f > 0) {
     double floor = std::max(floor_mm, lower_soft_mm_);
     double d = position_mm - floor;
     double allowed = f;
     if (!std::isfinite(d) || d <= 0) {
       allowed = 0;
-      below_floor = true;
     } else {
       if (d < fade_mm_) allowed = f * d / fade_mm_;
       double down = -velocity_mm_s;
@@ -61,7 +59,6 @@ double OutputClamp::apply(double force_n, double position_mm, double velocity_mm
   }
   // The slew must never push the command back above the cap (e.g. after a cap change).
   f = std::clamp(f, -cap_, cap_);
-  (void)below_floor;
   last_ = f;
   return f;
 }

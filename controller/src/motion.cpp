@@ -124,7 +124,6 @@ bool RepCounter::update(double t, double pos, double vel, double force) {
   const double f = cfg_.rep_rom_fraction;
   const double span = range_.span();
   const bool still = std::abs(vel) <= still_;
-  if (!still) last_motion_t_ = t;
 
   if (open_) cur_.feed(pos, cfg_.wobble_hysteresis_mm);
 
@@ -204,6 +203,7 @@ bool RepCounter::update(double t, double pos, double vel, double force) {
       close(departure());
       closed = true;
     }
+    last_motion_t_ = t;
     open_ = true;
     has_top_ = false;
     counted_flag_ = false;
@@ -217,6 +217,7 @@ bool RepCounter::update(double t, double pos, double vel, double force) {
     progress_t_ = t;
   } else if (open_ && has_top_ && arr_set_ && still && pos <= ext_ + band &&
              t - arr_t_ >= close_after_s_ - 1e-9) {
+    last_motion_t_ = t;
     close(t);
     closed = true;
     open_ = false;

@@ -179,6 +179,7 @@ void SetController::begin_unload(double t) {
   (void)t;
   if (activity_ == Activity::Move && !move_auto_) ramp_ = std::min(ramp_, 1.0);
   state_ = SetState::Unloading;
+  status_.state = SetState::Unloading;
   settle_since_ = -1;
   moving_ = false;
 }

@@ -75,12 +75,14 @@ struct Athlete {
   double force(double t, double pos, double vel, double felt) {
     if (t0 < 0) t0 = t;
     if (!present) return 0;
-    if (relax) return std::max(0.0, felt * 0.2);
+    // The body's own end of range: the heel on the floor carries what is pushed below it.
+    double passive = pos < bottom ? 200.0 * (bottom - pos) : 0.0;
+    if (relax) return std::max(0.0, felt * 0.2) + passive;
     double x, v;
     reference(t, x, v);
     double cap = fmax * std::pow(1.0 - fatigue_per_rep, rep_at(t));
     double f = felt + kp * (x - pos) + kd * (v - vel);
-    return std::clamp(f, 0.0, cap);
+    return std::clamp(f, 0.0, cap) + passive;
   }
 };
 

@@ -46,3 +46,329 @@ TEST_CASE("debug dump" * doctest::skip()) {
             << " dev " << r.tempo_deviation_s);
   for (auto& e : rig.sink.events) MESSAGE(e.t_s << " " << to_string(e.code) << " " << e.text_view());
 }
+
+namespace {
+/// Index of the first command after time t (commands are written one per cycle).
+bool every_command(Rig& rig, double seconds, const std::function<bool(const soleus::drivers::DriveCommand&)>& ok) {
+  int n = static_cast<int>(std::lround(seconds / rig.io.period));
+  bool all = true;
+  for (int i = 0; i < n; ++i) {
+    rig.step();
+    all &= ok(rig.cmd);
+  }
+  return all;
+}
+}  // namespace
+
+TEST_CASE("set: refused before arming and reset, refused while running") {
+  Rig rig;
+  rig.run(0.1);
+  CHECK(rig.state() == SetState::Fault);
+  auto e = rig.ctl->start_set(Rig::isotonic(600, 5), rig.t);
+  REQUIRE(e);
+  CHECK(e->field == "state");
+  rig.boot();
+  CHECK_FALSE(rig.ctl->start_set(Rig::isotonic(600, 5), rig.t));
+  auto e2 = rig.ctl->start_set(Rig::isotonic(600, 5), rig.t);
+  REQUIRE(e2);
+  CHECK(e2->field == "state");
+  auto bad = Rig::isotonic(5000, 5);
+  rig.ctl->stop(StopReason::UserStop, rig.t);
+  rig.run(3);
+  auto e3 = rig.ctl->start_set(bad, rig.t);
+  REQUIRE(e3);
+  CHECK(e3->field == "load_n");
+}
+
+TEST_CASE("unload: a user stop ramps the load down with the drive enabled, then disables") {
+  Rig rig;
+  rig.boot();
+  auto p = Rig::isotonic(800, 15);
+  p.range = Range{20, 100};  // stored range: straight to active
+  REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
+  REQUIRE(rig.run_until([&] { return rig.state() == SetState::Active; }, 5));
+  rig.run(2);
+  double before = rig.cmd.force_n;
+  REQUIRE(before > 600);
+  CHECK(rig.ctl->stop(StopReason::UserStop, rig.t));
+  CHECK(rig.state() == SetState::Unloading);
+  // During the unload: enabled, force never rises, reaches zero before the drive is disabled.
+  double prev = before;
+  bool monotone = true, saw_zero_enabled = false;
+  int cycles = 0;
+  while (rig.cmd.enable && cycles < 500) {
+    rig.step();
+    ++cycles;
+    if (rig.cmd.enable) {
+      monotone &= rig.cmd.force_n <= prev + 1e-6;
+      prev = rig.cmd.force_n;
+      saw_zero_enabled |= std::abs(rig.cmd.force_n) < 1.0;
+    }
+  }
+  CHECK(monotone);
+  CHECK(saw_zero_enabled);
+  CHECK(cycles >= 90);   // ~1 s ramp + 100 ms settle
+  CHECK(cycles <= 130);
+  CHECK_FALSE(rig.cmd.enable);
+  REQUIRE(rig.sink.results.size() == 1);
+  CHECK(rig.sink.results[0].reason == StopReason::UserStop);
+  CHECK(rig.state() == SetState::Rest);
+  CHECK_FALSE(rig.ctl->stop(StopReason::UserStop, rig.t));  // idempotent: nothing running
+}
+
+TEST_CASE("STO mid-set: zero torque and disable in the same cycle, e-stop latched until reset") {
+  Rig rig;
+  rig.boot();
+  auto p = Rig::isotonic(600, 15);
+  p.range = Range{20, 100};
+  REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
+  rig.run(6);
+  REQUIRE(rig.cmd.enable);
+  rig.io.plant.sto = true;
+  rig.step();  // the status with STO is read in this cycle
+  CHECK_FALSE(rig.cmd.enable);
+  CHECK(rig.cmd.force_n == 0);
+  CHECK(rig.state() == SetState::Estop);
+  REQUIRE(rig.sink.results.size() == 1);
+  CHECK(rig.sink.results[0].reason == StopReason::Estop);
+  rig.io.plant.sto = false;
+  rig.run(0.5);
+  CHECK(rig.state() == SetState::Estop);  // latched
+  CHECK(rig.ctl->start_set(p, rig.t));     // refused
+  rig.ctl->reset_faults(rig.t);
+  rig.run(0.1);
+  CHECK(rig.state() == SetState::Rest);
+  CHECK_FALSE(rig.cmd.enable);  // a reset never starts anything by itself
+}
+
+TEST_CASE("drive fault mid-set: torque removed at once, stop reason drive_fault, named event") {
+  Rig rig;
+  rig.boot();
+  auto p = Rig::isotonic(600, 15);
+  p.range = Range{20, 100};
+  REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
+  rig.run(4);
+  rig.io.plant.fault_code = 4;
+  rig.step();
+  CHECK_FALSE(rig.cmd.enable);
+  REQUIRE(rig.sink.results.size() == 1);
+  CHECK(rig.sink.results[0].reason == StopReason::DriveFault);
+  CHECK(rig.state() == SetState::Fault);
+  rig.ctl->reset_faults(rig.t);
+  rig.run(0.3);  // FAULT_RESET pulses clear the plant's fault
+  CHECK(rig.io.plant.fault_code == 0);
+  CHECK(rig.state() == SetState::Rest);
+}
+
+TEST_CASE("comm loss mid-set: a lone dropped reply is absorbed, a sustained loss ends the set") {
+  Rig rig;
+  rig.boot();
+  auto p = Rig::isotonic(600, 15);
+  p.range = Range{20, 100};
+  REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
+  rig.io.drop = [](int c) { return c % 20 == 0; };  // 5 % dropped replies
+  rig.run(20);
+  CHECK(rig.sink.results.empty());
+  CHECK(rig.state() == SetState::Active);
+  rig.io.drop = [](int) { return true; };
+  rig.run(0.05);
+  CHECK(rig.state() == SetState::Unloading);
+  rig.io.drop = {};
+  rig.run(3);
+  REQUIRE(rig.sink.results.size() == 1);
+  CHECK(rig.sink.results[0].reason == StopReason::CommLoss);
+  CHECK(rig.state() == SetState::Fault);
+}
+
+TEST_CASE("5 % dropped replies throughout: the set completes normally") {
+  Rig rig;
+  rig.boot();
+  rig.io.drop = [](int c) { return c % 20 == 7; };
+  REQUIRE_FALSE(rig.ctl->start_set(Rig::isotonic(600, 6), rig.t));
+  REQUIRE(rig.run_until([&] { return !rig.sink.results.empty(); }, 120));
+  CHECK(rig.sink.results[0].reason == StopReason::TargetReached);
+  CHECK(rig.sink.results[0].reps == 6);
+}
+
+TEST_CASE("half-range athlete: honest calibration, then 0 reps counted and range loss") {
+  Rig rig;
+  rig.io.plant.athlete.top_of_rep = [](int rep) { return rep == 0 ? 100.0 : 60.0; };
+  rig.boot();
+  REQUIRE_FALSE(rig.ctl->start_set(Rig::isotonic(600, 10), rig.t));
+  REQUIRE(rig.run_until([&] { return !rig.sink.results.empty(); }, 120));
+  const auto& r = rig.sink.results[0];
+  CHECK(r.reason == StopReason::RangeLoss);
+  CHECK(r.reps == 0);
+  CHECK(r.partial_reps >= 2);
+  CHECK(rig.sink.counted() == 0);
+}
+
+TEST_CASE("shrinking range: ends by range loss, partials never counted") {
+  Rig rig;
+  rig.io.plant.athlete.top_shrink_per_rep = 4;  // 80 mm range loses 4 mm a rep
+  rig.boot();
+  REQUIRE_FALSE(rig.ctl->start_set(Rig::isotonic(600, 30), rig.t));
+  REQUIRE(rig.run_until([&] { return !rig.sink.results.empty(); }, 300));
+  const auto& r = rig.sink.results[0];
+  CHECK(r.reason == StopReason::RangeLoss);
+  for (auto& rep : rig.sink.reps) CHECK(rep.counted == (rep.rom_pct >= 90.0));
+  CHECK(r.reps >= 1);
+  CHECK(r.reps <= 3);
+}
+
+TEST_CASE("fatiguing athlete who can no longer follow: the set ends by a fatigue rule") {
+  Rig rig;
+  rig.io.plant.athlete.fmax = 900;
+  rig.io.plant.athlete.fatigue_per_rep = 0.04;  // capacity falls below the load after ~9 reps
+  rig.boot();
+  REQUIRE_FALSE(rig.ctl->start_set(Rig::isotonic(600, 30), rig.t));
+  REQUIRE(rig.run_until([&] { return !rig.sink.results.empty(); }, 400));
+  auto reason = rig.sink.results[0].reason;
+  CAPTURE(to_string(reason));
+  CHECK((reason == StopReason::PaceLoss || reason == StopReason::RangeLoss || reason == StopReason::Stall ||
+         reason == StopReason::ForceDrop));
+  CHECK(rig.sink.results[0].reps < 30);
+  CHECK_FALSE(rig.cmd.enable);
+}
+
+TEST_CASE("user lets go mid-set: user_left, unloaded") {
+  Rig rig;
+  rig.boot();
+  auto p = Rig::isotonic(600, 15);
+  p.range = Range{20, 100};
+  REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
+  rig.run(5);
+  rig.io.plant.athlete.present = false;
+  REQUIRE(rig.run_until([&] { return !rig.sink.results.empty(); }, 5));
+  CHECK(rig.sink.results[0].reason == StopReason::UserLeft);
+  CHECK(rig.sink.has(EventCode::UserLeft));
+  // The pad was never driven below the user's floor while it fell.
+  CHECK(rig.io.plant.pos >= 0);
+}
+
+TEST_CASE("relaxed athlete at the bottom: no downward force below the calibrated bottom") {
+  Rig rig;
+  rig.boot();
+  auto p = Rig::isotonic(1200, 15);
+  p.range = Range{20, 100};  // the athlete's own bottom
+  REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
+  rig.run(4);
+  rig.io.plant.athlete.relax = true;  // a cramp: the athlete stops pushing
+  bool ok = every_command(rig, 6, [&](const soleus::drivers::DriveCommand& c) {
+    double pos = rig.ctl->drive().position_mm;
+    return !(c.enable && pos <= 20.0 && c.force_n > 0);
+  });
+  CHECK(ok);
+  // Only the pad's own 78.5 N rests on the heel: 200 N/mm of tissue gives < 1 mm.
+  // (Without the floor, 1200 N would push the ankle 6 mm past its end of range.)
+  CHECK(rig.io.plant.pos >= 19.0);
+}
+
+TEST_CASE("stall: no upward progress mid-rise ends the set by stall") {
+  Rig rig;
+  rig.boot();
+  rig.io.plant.athlete.fmax = 620;  // can barely lift 600 N: stalls as soon as it fatigues
+  rig.io.plant.athlete.fatigue_per_rep = 0.1;
+  auto p = Rig::isotonic(600, 15);
+  p.range = Range{20, 100};
+  REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
+  REQUIRE(rig.run_until([&] { return !rig.sink.results.empty(); }, 100));
+  auto reason = rig.sink.results[0].reason;
+  CAPTURE(to_string(reason));
+  CHECK((reason == StopReason::Stall || reason == StopReason::PaceLoss));
+}
+
+TEST_CASE("bouncing athlete: reps off tempo, and the brake slows the rise") {
+  auto concentric = [](double gain) {
+    Rig rig(100, [gain](ControlConfig&, TrainingConfig& t) { t.brake_gain_n_per_mm_s = gain; });
+    rig.io.plant.athlete.tempo = {1, 0, 1, 0};
+    rig.io.plant.athlete.fmax = 700;  // a fixed effort above the load: the brake eats into it
+    rig.boot();
+    auto p = Rig::isotonic(600, 5);
+    p.range = Range{20, 100};
+    rig.ctl->start_set(p, rig.t);
+    rig.run_until([&] { return !rig.sink.results.empty(); }, 60);
+    int off = 0;
+    double conc = 0;
+    for (auto& r : rig.sink.reps) {
+      off += !r.on_tempo;
+      conc += r.concentric_s;
+    }
+    CHECK(off == static_cast<int>(rig.sink.reps.size()));
+    REQUIRE_FALSE(rig.sink.reps.empty());
+    return conc / static_cast<double>(rig.sink.reps.size());
+  };
+  double braked = concentric(2.0), free = concentric(0.0);
+  CAPTURE(braked);
+  CAPTURE(free);
+  CHECK(braked > free * 1.05);  // the brake measurably slows the rise
+}
+
+TEST_CASE("eccentric mode: the lowering load is the asked-for percentage higher") {
+  Rig rig;
+  rig.boot();
+  auto p = Rig::isotonic(500, 4);
+  p.mode = Mode::Eccentric;
+  p.eccentric_pct = 30;
+  p.range = Range{20, 100};
+  REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
+  double max_felt = 0, max_step = 0, prev = -1;
+  rig.run_until([&] {
+    const auto& s = rig.ctl->status();
+    if (s.state == SetState::Active) {
+      if (s.phase == Phase::Eccentric && s.brake_n == 0) max_felt = std::max(max_felt, s.load_n);
+      if (prev >= 0) max_step = std::max(max_step, std::abs(s.load_n - prev));
+      prev = s.load_n;
+    }
+    return !rig.sink.results.empty();
+  }, 60);
+  CHECK(max_felt == doctest::Approx(650).epsilon(0.02));
+  CHECK(max_step < 10);  // smooth: 150 N over 0.5 s with a smoothstep
+}
+
+TEST_CASE("isometric: holds the height within a few mm and ends on time") {
+  Rig rig;
+  rig.io.plant.athlete.tempo = {2, 0, 2, 60};  // rises to its top and pushes there
+  rig.io.plant.athlete.top = 60;
+  rig.io.plant.athlete.fmax = 700;  // pushes hard, but less than the hold's limit
+  rig.boot();
+  SetParams p;
+  p.mode = Mode::Isometric;
+  p.load_n = 900;
+  p.hold_s = 10;
+  p.hold_height_mm = 50;
+  p.tempo = {0, 0, 0, 0};
+  REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
+  double max_pos = 0;
+  double t_active = -1;
+  rig.run_until([&] {
+    if (rig.state() == SetState::Active && t_active < 0) t_active = rig.t;
+    if (rig.state() == SetState::Active && rig.t - t_active > 3) max_pos = std::max(max_pos, rig.io.plant.pos);
+    return !rig.sink.results.empty();
+  }, 40);
+  REQUIRE_FALSE(rig.sink.results.empty());
+  CHECK(rig.sink.results[0].reason == StopReason::HoldComplete);
+  CHECK(rig.sink.results[0].tut_s == doctest::Approx(10).epsilon(0.02));
+  CHECK(max_pos < 50 + 5);
+}
+
+TEST_CASE("hold-to-move: moves only while refreshed, then holds; return to rest disables") {
+  Rig rig;
+  rig.io.plant.athlete.present = false;
+  rig.io.plant.pos = 5;
+  rig.boot();
+  for (int i = 0; i < 300; ++i) {  // hold the button for 3 s, refreshing every 100 ms
+    if (i % 10 == 0) CHECK(rig.ctl->hold_to_move(60, rig.t));
+    rig.step();
+    CHECK(rig.cmd.force_n <= 0);  // a move never pushes down
+  }
+  double reached = rig.io.plant.pos;
+  CHECK(reached > 40);
+  CHECK(rig.io.plant.vel <= 21);
+  rig.run(2);  // released: holds where it is
+  CHECK(std::abs(rig.io.plant.pos - reached) < 10);
+  CHECK(rig.state() == SetState::Ready);
+  CHECK(rig.ctl->return_to_rest(rig.t));
+  REQUIRE(rig.run_until([&] { return !rig.cmd.enable && rig.state() == SetState::Idle; }, 20));
+  CHECK(rig.io.plant.pos < 5);
+}

@@ -88,7 +88,8 @@ class RepCounter {
   bool attempt_open() const { return open_; }
   /// Time without upward progress during a rise below the top zone (stall rule).
   double seconds_without_progress(double t) const;
-  /// Time since the pad last moved (idle rule).
+  /// Time since a rep attempt last began or ended (idle rule): wriggling
+  /// at the bottom without ever rising a rep's hysteresis is idle too.
   double seconds_idle(double t) const { return t - last_motion_t_; }
   double tut_s() const { return tut_s_; }
   double hysteresis_mm() const { return h_; }
