@@ -255,7 +255,8 @@ function liveMessage() {
     tut = rec.tut_s + inRep;
   }
   return {
-    t_ms: Math.round(T0 + m.t * 1000), // simulated time (runs `speed` times faster) force_n: round1(m.force), position_mm: round1(m.position), velocity_mm_s: round1(m.velocity),
+    t_ms: Math.round(T0 + m.t * 1000), // simulated time (runs `speed` times faster)
+    force_n: round1(m.force), position_mm: round1(m.position), velocity_mm_s: round1(m.velocity),
     load_n: round1(m.load), state: m.state, phase: m.set ? m.phase : 'none', phase_progress: Math.round(m.progress * 1000) / 1000,
     reps: rec ? rec.reps : 0, tut_s: Math.round(tut * 10) / 10,
     faults: m.faults.map(({ code, message, since }) => ({ code, message, since })),
@@ -359,6 +360,7 @@ function validateSet(b, cap) {
   if (!['isotonic', 'eccentric', 'isometric'].includes(b.mode)) bad(422, 'mode', 'mode must be isotonic, eccentric or isometric');
   num(b, 'load_n', 1, cap);
   if (b.eccentric_pct > 0 && b.mode !== 'eccentric') bad(422, 'eccentric_pct', 'only an eccentric set takes an eccentric extra load');
+  if (b.tempo === undefined && b.mode === 'isometric') b.tempo = '0-0-0-0';
   if (!tempoOk(b.tempo)) bad(422, 'tempo', 'tempo must be "E-B-C-T", four numbers of seconds');
   const hasReps = b.target_reps !== undefined; const hasHold = b.hold_s !== undefined;
   if (hasReps === hasHold) bad(422, hasReps ? 'hold_s' : 'target_reps', 'exactly one of target_reps and hold_s');

@@ -204,6 +204,48 @@ export const tests = [
   },
 
   {
+    name: '(a2) an isometric hold runs to its time; PAIN ends a set with reason pain',
+    async fn(t) {
+      const page = await openHmi(t.ctx, t.base);
+      await tap(page, '[data-test=guest]');
+      await tap(page, '.seg[data-name=mode] [data-value=isometric]');
+      await tap(page, '[data-test=q-load]');
+      await typeKeys(page, '20');
+      await keypadOk(page);
+      await tap(page, '[data-test=q-reps]');
+      await typeKeys(page, '12');
+      await keypadOk(page);
+      await tap(page, '[data-test=start]');
+      await page.waitForSelector('body.set-running', { timeout: 15000 });
+      await page.waitForFunction(() => document.querySelector('[data-test=phase]')?.textContent === 'PUSH', null, { timeout: env.setTimeoutS * 1000 });
+      layoutOk(await shot(page, '24-hold-live', t.report), 'hold live');
+      await page.waitForURL(/#\/summary\//, { timeout: env.setTimeoutS * 1000 });
+      await page.waitForSelector('[data-test=stop-reason][data-reason]:not([data-reason=""])');
+      const id = decodeURIComponent(page.url().split('#/summary/')[1]);
+      const set = await apiGet(t.base, `/sets/${id}`, await token(page));
+      assertEq(set.mode, 'isometric', 'an isometric set');
+      await checkSummary(page, set);
+      if (isMock()) assertEq(set.stop_reason, 'hold_complete', 'the hold runs to its time');
+      layoutOk(await shot(page, '25-hold-summary', t.report), 'hold summary');
+
+      await tap(page, '[data-test=again]');
+      await tap(page, '.seg[data-name=mode] [data-value=isotonic]');
+      await tap(page, '[data-test=start]');
+      await page.waitForSelector('body.set-running');
+      await tap(page, '#pain');
+      await page.waitForURL(/#\/summary\//, { timeout: 20000 });
+      await page.waitForSelector('[data-test=stop-reason][data-reason]:not([data-reason=""])');
+      const id2 = decodeURIComponent(page.url().split('#/summary/')[1]);
+      const set2 = await apiGet(t.base, `/sets/${id2}`, await token(page));
+      assertEq(set2.stop_reason, 'pain', 'PAIN gives pain');
+      await checkSummary(page, set2);
+      layoutOk(await shot(page, '26-pain-summary', t.report), 'pain summary');
+      assertEq(page.errors.join('\n'), '', 'no script errors');
+      await page.close();
+    },
+  },
+
+  {
     name: '(b) staff create a programme and assign it; the member runs it',
     async fn(t) {
       await mock(t.base, 'athlete', { fatigue_after: 50 });

@@ -122,7 +122,9 @@ export function mountLive(root, params, app) {
       set = await api.getSet(id);
       tempo = parseTempo(set.tempo);
       if (app.set) app.set.loaded = true;
-      of.textContent = set.mode === 'isometric' ? `hold ${fmtNum(set.hold_s)} s` : `of ${set.target_reps || '–'}`;
+      of.textContent = set.mode === 'isometric' ? `s held of ${fmtNum(set.hold_s)} s` : `of ${set.target_reps || '–'}`;
+      tut.style.visibility = set.mode === 'isometric' ? 'hidden' : '';
+      chartbox.firstChild.textContent = set.mode === 'isometric' ? 'Force during the hold, N · dashed: limit' : 'Force, N · grey: last rep · dashed: load';
       drawSegments();
       if (lastMsg) onMsg(lastMsg);
     } catch (e) { console.warn('set', e); }
@@ -174,8 +176,8 @@ export function mountLive(root, params, app) {
       for (const s of segs.children) s.classList.toggle('now', s.dataset.phase === ph);
     }
 
-    // counter
-    reps.textContent = String(msg.reps ?? 0);
+    // counter: reps, or for a hold the seconds held
+    reps.textContent = set && set.mode === 'isometric' ? fmtNum(msg.tut_s, 0) : String(msg.reps ?? 0);
     tut.firstChild.textContent = fmtNum(msg.tut_s, 0);
 
     // position bar with the calibrated range
@@ -207,7 +209,7 @@ export function mountLive(root, params, app) {
 
     // force curve of the rep as it happens
     const t = Number(msg.t_ms) / 1000;
-    if (ph === 'concentric' && lastPhase !== 'concentric') {
+    if ((ph === 'concentric' && lastPhase !== 'concentric') || (ph === 'hold' && lastPhase !== 'hold')) {
       if (cur.length) prev = cur;
       cur = [];
       repT0 = t;
@@ -215,20 +217,26 @@ export function mountLive(root, params, app) {
     lastPhase = ph;
     if (repT0 !== null && Number.isFinite(t)) {
       const i = Math.round((t - repT0) / DT);
-      if (i >= 0 && i < 1500) { cur[i] = f; dirty = true; }
+      if (i >= 0 && i < 8000) { cur[i] = f; dirty = true; }
     }
     if (dirty && !raf) raf = requestAnimationFrame(draw);
   }
 
   let loading = false;
+  let timer = 0;
 
   function draw() {
     raf = 0;
     const now = performance.now();
-    if (!chart || now - lastDraw < 80) { if (dirty) raf = requestAnimationFrame(draw); return; }
+    if (!chart) return;
+    if (now - lastDraw < 80) {
+      // At most ~12 redraws a second: come back when the interval is over.
+      if (dirty && !timer) timer = setTimeout(() => { timer = 0; if (!raf) raf = requestAnimationFrame(draw); }, 80 - (now - lastDraw));
+      return;
+    }
     lastDraw = now;
     dirty = false;
-    const minLen = tempo ? Math.ceil(tempo.cycle / DT) : 100;
+    const minLen = set && set.mode === 'isometric' ? Math.ceil((Number(set.hold_s) || 10) / DT) : tempo ? Math.ceil(tempo.cycle / DT) : 100;
     const n = Math.max(minLen, cur.length, prev.length, 10);
     const xs = new Array(n);
     const a = new Array(n);
@@ -247,7 +255,7 @@ export function mountLive(root, params, app) {
   const off = live.on(onMsg);
   if (live.last) onMsg(live.last); else showIdle(null);
   loadSet();
-  return () => { off(); if (raf) cancelAnimationFrame(raf); if (chart) chart.destroy(); };
+  return () => { off(); if (raf) cancelAnimationFrame(raf); clearTimeout(timer); if (chart) chart.destroy(); };
 }
 
 // --- summary ------------------------------------------------------------------------
@@ -291,7 +299,7 @@ export function mountSummary(root, params, app) {
           iso ? fig('Held', `${fmtNum(s.tut_s, 0)} s`, 'sum-reps') : fig('Reps', String(s.reps), 'sum-reps'),
           fig('Under tension', `${fmtNum(s.tut_s, 0)} s`, 'sum-tut'),
           fig('Load', load(s.load_n))),
-        h('div.small.muted', `${MODES[s.mode] || s.mode} · ${loadPrecise(s.load_n)} · tempo ${s.tempo}` +
+        h('div.small.muted', `${MODES[s.mode] || s.mode} · ${loadPrecise(s.load_n)}${iso ? '' : ` · tempo ${s.tempo}`}` +
           (s.partial_reps ? ` · ${s.partial_reps} partial rep${s.partial_reps > 1 ? 's' : ''} not counted` : '') +
           (presc ? ` · prescribed ${seconds(presc)} under tension` : '')),
         chartEl),
@@ -311,7 +319,8 @@ export function mountSummary(root, params, app) {
             { label: 'mean N', stroke: '#34404f', width: 3, points: { size: 8 } }],
         }, [log.map((r) => r.n), log.map((r) => r.peak_force_n), log.map((r) => r.mean_force_n)], chartEl);
       });
-    } else chartEl.append(h('p.muted', log.length ? '' : 'No full reps to chart.'));
+    } else if (iso) chartEl.remove();
+    else chartEl.append(h('p.muted', 'No full reps to chart.'));
 
     // what next
     const role = app.role();

@@ -174,7 +174,8 @@ export function mountQuick(root, params, app) {
 
   async function start() {
     unlockAudio();
-    const body = { mode: p.mode, load_n: Math.round(p.load_n * 10) / 10, tempo: p.tempo, force_drop_pct: 20 };
+    const body = { mode: p.mode, load_n: Math.round(p.load_n * 10) / 10, force_drop_pct: 20 };
+    if (p.mode !== 'isometric') body.tempo = p.tempo; // a hold has no tempo
     if (p.mode === 'isometric') body.hold_s = p.hold_s; else body.target_reps = p.target_reps;
     if (p.mode === 'eccentric') body.eccentric_pct = p.eccentric_pct;
     if (app.auth && app.auth.member_id) body.member_id = app.auth.member_id;
