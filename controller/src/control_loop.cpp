@@ -283,7 +283,7 @@ void ControlLoop::step() {
       last_overrun_event_t_ = t1;
     }
   }
-  if (last_percentiles_t_ < 0 || t1 - last_percentiles_t_ >= 1.0) {
+  if (last_percentiles_t_ < 0 || t1 - last_percentiles_t_ >= 0.25) {
     compute_percentiles();
     last_percentiles_t_ = t1;
   }

@@ -16,7 +16,7 @@
 ///     schedule skips to the next deadline in the future.
 ///  3. The period between cycle starts goes into a fixed histogram (20 µs
 ///     bins up to 100 ms, no allocation); p50/p99/max are computed from it
-///     once a second and published in the snapshot.
+///     four times a second and published in the snapshot.
 ///  4. With control.realtime the thread runs SCHED_FIFO and memory is locked
 ///     (mlockall); start() throws with the reason if the system refuses.
 ///  5. The time source and the MachineIo are injected: a test calls step()
