@@ -370,7 +370,8 @@ void Writer::run() {
     lock.unlock();
     cycle(stopping);
     lock.lock();
-    if (!faulted_ && pending_.empty() && pending_chunks_.empty()) flush_done_ = generation;
+    if (!faulted_ && pending_.empty() && pending_chunks_.empty() && !queues_hold_records())
+      flush_done_ = generation;
     flushed_.notify_all();
     if (stopping) break;
   }
@@ -382,13 +383,22 @@ void Writer::run() {
 
 void Writer::cycle(bool stopping) {
   auto now = std::chrono::steady_clock::now();
-  drain();
-  cut_stale_chunks(pending_chunks_, stopping);
-  report_queue_trouble(false);
-  if (faulted_ && now < next_retry_ && !stopping) return;
-  if (!db_.is_open() && !try_open(nullptr)) return;
-  write_pending();
+  // More may be queued than one drain takes (the overflow list): go round
+  // until the queues are empty, or the store fails.
+  for (int round = 0; round < 1000; ++round) {
+    drain();
+    cut_stale_chunks(pending_chunks_, stopping);
+    report_queue_trouble(false);
+    if (faulted_ && now < next_retry_ && !stopping) return;
+    if (!db_.is_open() && !try_open(nullptr)) return;
+    write_pending();
+    if (faulted_ || !queues_hold_records()) break;
+  }
   if (!faulted_ && cfg_.trace_retention_days > 0 && now >= next_retention_) run_retention();
+}
+
+bool Writer::queues_hold_records() const {
+  return records_.size_approx() > 0 || overflow_nonempty_.load(std::memory_order_acquire);
 }
 
 void Writer::drain() {
@@ -463,7 +473,7 @@ void Writer::write_pending() {
   if (!db_.is_open()) return;
   while (!pending_.empty() || !pending_chunks_.empty()) {
     std::size_t n = std::min(pending_.size(), static_cast<std::size_t>(cfg_.batch_items));
-    if (write_batch(n, true) == BatchResult::StorageFault) break;
+    if (write_batch(n, true, true) == BatchResult::StorageFault) break;
   }
   pending_count_.store(pending_.size());
 }
@@ -480,11 +490,13 @@ void Writer::write_pending() {
 //    commits. Traces are the bulk of the bytes and the least precious data,
 //    and the next FULL commit makes them durable anyway (the WAL is sequential).
 //  * Retention deletes run NORMAL as well: losing a delete only repeats it.
-Writer::BatchResult Writer::write_batch(std::size_t count, bool allow_reject_split) {
+Writer::BatchResult Writer::write_batch(std::size_t count, bool allow_reject_split,
+                                        bool with_chunks) {
   CommitNotice notice;
   const int want = count > 0 ? 2 : 1;  // 2 = FULL, 1 = NORMAL
   std::size_t samples = 0;
-  for (const auto& c : pending_chunks_) samples += c.samples.size();
+  if (with_chunks)
+    for (const auto& c : pending_chunks_) samples += c.samples.size();
   try {
     if (sync_level_ != want) {
       db_.exec(want == 2 ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
@@ -492,7 +504,8 @@ Writer::BatchResult Writer::write_batch(std::size_t count, bool allow_reject_spl
     }
     Transaction tx(db_);
     for (std::size_t i = 0; i < count; ++i) write_record(pending_[i], notice);
-    for (const auto& c : pending_chunks_) write_chunk(c);
+    if (with_chunks)
+      for (const auto& c : pending_chunks_) write_chunk(c);
     tx.commit();
   } catch (const SqliteError& e) {
     if (e.is_storage_fault() || e.is_corruption()) {
@@ -503,17 +516,23 @@ Writer::BatchResult Writer::write_batch(std::size_t count, bool allow_reject_spl
     }
     // The database refused the data itself (a constraint): find the culprit
     // by writing one record at a time, and set it aside.
-    if (count > 1 && allow_reject_split) {
+    // The chunks go last, on their own, so a refused record cannot take them along.
+    if ((count > 1 || (count == 1 && with_chunks && !pending_chunks_.empty())) &&
+        allow_reject_split) {
       for (std::size_t i = 0; i < count; ++i)
-        if (write_batch(1, false) == BatchResult::StorageFault) return BatchResult::StorageFault;
+        if (write_batch(1, false, false) == BatchResult::StorageFault)
+          return BatchResult::StorageFault;
+      if (with_chunks && !pending_chunks_.empty()) return write_batch(0, false, true);
       return BatchResult::Ok;
     }
     records_rejected_.fetch_add(count, std::memory_order_relaxed);
     std::string what = count ? kind_name(pending_.front()) : "trace chunk";
     log::error("storage: a ", what, " record was refused and set aside: ", e.what());
     if (count) pending_.pop_front();
-    traces_dropped_.fetch_add(samples, std::memory_order_relaxed);
-    pending_chunks_.clear();
+    if (with_chunks) {
+      traces_dropped_.fetch_add(samples, std::memory_order_relaxed);
+      pending_chunks_.clear();
+    }
     queue_own_event(Severity::Error, codes::kStorageRecordRejected,
                     "a record was refused by the database and set aside",
                     "{\"kind\":\"" + what + "\",\"error\":\"" + json_escape(e.what()) + "\"}");
@@ -526,7 +545,7 @@ Writer::BatchResult Writer::write_batch(std::size_t count, bool allow_reject_spl
   }
   // Committed: now, and only now, report it.
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(count));
-  pending_chunks_.clear();
+  if (with_chunks) pending_chunks_.clear();
   notice.records = count;
   notice.samples = samples;
   records_committed_.fetch_add(count, std::memory_order_relaxed);

@@ -157,7 +157,8 @@ class Writer {
   void drain();
   void write_pending();
   enum class BatchResult { Ok, StorageFault, Rejected };
-  BatchResult write_batch(std::size_t count, bool allow_reject_split);
+  BatchResult write_batch(std::size_t count, bool allow_reject_split, bool with_chunks);
+  bool queues_hold_records() const;
   void write_record(const Record& r, CommitNotice& notice);
   void write_chunk(const PendingChunk& c);
   void close_db();
