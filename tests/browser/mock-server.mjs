@@ -708,6 +708,14 @@ route('POST', /^\/mock\/athlete$/, async (req, b) => {
   return [200, athlete];
 });
 
+// Drops every live client and refuses new ones for `ms` (tests the HMI's reconnect).
+let liveRefusedUntil = 0;
+route('POST', /^\/mock\/drop-live$/, async (req, b) => {
+  liveRefusedUntil = Date.now() + (Number(b.ms) || 2000);
+  for (const c of wss.clients) c.terminate();
+  return [200, { dropped: true }];
+});
+
 const server = http.createServer(async (req, res) => {
   const url = new URL(req.url, 'http://x');
   if (!url.pathname.startsWith('/api/') && !url.pathname.startsWith('/mock/')) { serveStatic(req, res, url); return; }
@@ -729,7 +737,7 @@ const server = http.createServer(async (req, res) => {
 
 const wss = new WebSocketServer({ noServer: true });
 server.on('upgrade', (req, sock, head) => {
-  if (new URL(req.url, 'http://x').pathname !== '/api/v1/live') { sock.destroy(); return; }
+  if (new URL(req.url, 'http://x').pathname !== '/api/v1/live' || Date.now() < liveRefusedUntil) { sock.destroy(); return; }
   wss.handleUpgrade(req, sock, head, (ws) => wss.emit('connection', ws));
 });
 

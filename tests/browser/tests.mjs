@@ -112,6 +112,14 @@ export const tests = [
         await page.waitForSelector('[data-test=history]');
         layoutOk(await shot(page, '07-member-history', t.report), 'history');
         await signOut(page);
+        // A member with a PIN is asked for it; without a programme, a free set is offered.
+        for (const d of '1002') await page.locator(`.login .key[data-key="${d}"]`).tap();
+        await tap(page, '[data-test=member-login]');
+        await typeKeys(page, '4321');
+        await keypadOk(page);
+        await page.waitForSelector('[data-test=no-programme]');
+        layoutOk(await shot(page, '07b-member-no-programme', t.report), 'no programme');
+        await signOut(page);
         // RFID wristband: the reader types its tag, then Enter.
         await page.keyboard.type('A1B2C3D4', { delay: 5 });
         await page.keyboard.press('Enter');
@@ -241,6 +249,22 @@ export const tests = [
       await checkSummary(page, set2);
       layoutOk(await shot(page, '26-pain-summary', t.report), 'pain summary');
       assertEq(page.errors.join('\n'), '', 'no script errors');
+      await page.close();
+    },
+  },
+
+  {
+    name: 'the live link drops: "No link" shows, then it reconnects by itself (mock only)',
+    async fn(t) {
+      if (!isMock()) throw new Skip('needs the mock to drop the WebSocket');
+      const page = await openHmi(t.ctx, t.base);
+      await page.waitForFunction(() => !/No link|…/.test(document.querySelector('#state').textContent));
+      await mock(t.base, 'drop-live', { ms: 2000 });
+      await page.waitForSelector('#state.stale', { timeout: 5000 });
+      layoutOk(await shot(page, '50-no-link', t.report), 'no link');
+      const t0 = Date.now();
+      await page.waitForSelector('#state:not(.stale)', { timeout: 15000 });
+      t.log(`reconnected ${Date.now() - t0} ms after the link was dropped`);
       await page.close();
     },
   },

@@ -210,7 +210,7 @@ export function mountLive(root, params, app) {
     // force curve of the rep as it happens
     const t = Number(msg.t_ms) / 1000;
     if ((ph === 'concentric' && lastPhase !== 'concentric') || (ph === 'hold' && lastPhase !== 'hold')) {
-      if (cur.length) prev = cur;
+      prev = ph === 'hold' ? [] : cur.length ? cur : prev;
       cur = [];
       repT0 = t;
     }
