@@ -1,8 +1,13 @@
 // soleusd: the Soleus machine daemon.
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
+#include <boost/json.hpp>
+
+#include "soleus/app/daemon.hpp"
 #include "soleus/app/daemon_config.hpp"
+#include "soleus/app/json_views.hpp"
 #include "soleus/common/config_reader.hpp"
 #include "soleus/common/log.hpp"
 
@@ -10,22 +15,34 @@ namespace {
 constexpr const char* kDefaultConfig = "/etc/soleus/soleus.toml";
 
 void usage(std::ostream& os) {
-  os << "usage: soleusd [--config FILE] [--check-config [FILE]]\n"
+  os << "usage: soleusd [--config FILE] [--check-config [FILE]] [--json-lines] [--run-set JSON]\n"
         "  --config FILE        configuration (default " << kDefaultConfig << ")\n"
         "  --check-config FILE  validate FILE and exit: 0 valid, 2 invalid (the message\n"
-        "                       names the file, the line and the key); touches no hardware\n";
+        "                       names the file, the line and the key); touches no hardware\n"
+        "  --json-lines         print events, reps and set results as JSON lines on stdout\n"
+        "  --trace-every N      with --json-lines, also print every Nth loop cycle's trace sample\n"
+        "  --run-set JSON       run one set (POST /api/v1/sets's body) once the machine is\n"
+        "                       armed, then unload, disable and exit\n";
 }
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string config_path = kDefaultConfig;
   bool check_only = false;
+  soleus::app::DaemonOptions opt;
+  std::string run_set;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--config" && i + 1 < argc) config_path = argv[++i];
     else if (a == "--check-config") {
       check_only = true;
       if (i + 1 < argc && argv[i + 1][0] != '-') config_path = argv[++i];
+    } else if (a == "--json-lines") {
+      opt.json_lines = true;
+    } else if (a == "--trace-every" && i + 1 < argc) {
+      opt.trace_every = std::atoi(argv[++i]);
+    } else if (a == "--run-set" && i + 1 < argc) {
+      run_set = argv[++i];
     } else if (a == "-h" || a == "--help") {
       usage(std::cout);
       return 0;
@@ -46,6 +63,21 @@ int main(int argc, char** argv) {
     std::cout << config_path << ": ok (" << soleus::app::describe(cfg) << ")\n";
     return 0;
   }
-  soleus::log::error("the control daemon is not built yet (issue 3); use --check-config");
-  return 1;
+  soleus::log::set_level(cfg.log.level);
+  if (!run_set.empty()) {
+    boost::system::error_code ec;
+    const auto v = boost::json::parse(run_set, ec);
+    soleus::controller::FieldError err;
+    std::optional<soleus::controller::SetParams> p;
+    if (ec) err = {"", "malformed JSON: " + ec.message()};
+    else p = soleus::app::parse_set_request(v, err);
+    if (!p) {
+      std::cerr << "soleusd: --run-set: " << (err.field.empty() ? "" : err.field + ": ")
+                << err.message << "\n";
+      return 1;
+    }
+    p->set_id = 1;
+    opt.run_set = *p;
+  }
+  return soleus::app::run_daemon(cfg, opt);
 }
