@@ -33,20 +33,6 @@ TEST_CASE("strong athlete: 15 reps counted, target reached, TUT within 5 % of th
   CHECK(rig.state() == SetState::Rest);
   CHECK_FALSE(rig.cmd.enable);
 }
-TEST_CASE("debug dump" * doctest::skip()) {
-  Rig rig;
-  rig.boot();
-  auto p = Rig::isotonic(600, 15);
-  rig.ctl->start_set(p, rig.t);
-  rig.run_until([&] { return !rig.sink.results.empty(); }, 200);
-  for (auto& r : rig.sink.reps)
-    MESSAGE(r.seq << " n" << r.n << " c" << r.counted << " conc " << r.concentric_s << " top " << r.top_pause_s
-            << " ecc " << r.eccentric_s << " bot " << r.bottom_pause_s << " rom " << r.rom_mm << " F " << r.mean_force_n
-            << " pk " << r.peak_force_n << " v " << r.mean_velocity_mm_s << " sm " << r.smoothness << " rev " << r.reversals
-            << " dev " << r.tempo_deviation_s);
-  for (auto& e : rig.sink.events) MESSAGE(e.t_s << " " << to_string(e.code) << " " << e.text_view());
-}
-
 namespace {
 /// Index of the first command after time t (commands are written one per cycle).
 bool every_command(Rig& rig, double seconds, const std::function<bool(const soleus::drivers::DriveCommand&)>& ok) {
