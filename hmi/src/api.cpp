@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -48,13 +49,67 @@ Result Result::invalid(std::string field, std::string message) {
   return r;
 }
 
+namespace {
+void write_json_to(const json::value& v, std::string& out) {
+  switch (v.kind()) {
+    case json::kind::null: out += "null"; return;
+    case json::kind::bool_: out += v.get_bool() ? "true" : "false"; return;
+    case json::kind::int64: out += std::to_string(v.get_int64()); return;
+    case json::kind::uint64: out += std::to_string(v.get_uint64()); return;
+    case json::kind::double_: {
+      const double d = v.get_double();
+      if (!std::isfinite(d)) {
+        out += "null";
+        return;
+      }
+      char buf[64];
+      const auto r = std::to_chars(buf, buf + sizeof buf, d);  // shortest round-trip
+      out.append(buf, r.ptr);
+      return;
+    }
+    case json::kind::string: out += json::serialize(v.get_string()); return;
+    case json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& e : v.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        write_json_to(e, out);
+      }
+      out += ']';
+      return;
+    }
+    case json::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& kv : v.get_object()) {
+        if (!first) out += ',';
+        first = false;
+        out += json::serialize(json::string_view(kv.key()));
+        out += ':';
+        write_json_to(kv.value(), out);
+      }
+      out += '}';
+      return;
+    }
+  }
+}
+}  // namespace
+
+std::string write_json(const json::value& v) {
+  std::string out;
+  out.reserve(256);
+  write_json_to(v, out);
+  return out;
+}
+
 ApiResponse error_response(unsigned status, const std::string& field, const std::string& message) {
   json::object e;
   e["field"] = field.empty() ? json::value(nullptr) : json::value(field);
   e["message"] = message;
   ApiResponse r;
   r.status = status;
-  r.body = json::serialize(json::object{{"error", std::move(e)}});
+  r.body = write_json(json::object{{"error", std::move(e)}});
   return r;
 }
 
@@ -425,7 +480,7 @@ json::value set_json(const SetView& s) {
 ApiResponse json_response(unsigned status, const json::value& v) {
   ApiResponse r;
   r.status = status;
-  r.body = json::serialize(v);
+  r.body = write_json(v);
   return r;
 }
 
@@ -1065,8 +1120,18 @@ ApiResponse Api::Impl::crud(const Route& r, Collection c, const Session& s) {
     return from_result(backend.member_history(id, limit));
   }
   require(s, {Role::Staff});
+  // A member's PIN hash never leaves the server, whatever the backend returns.
+  auto without_secrets = [](Result res) {
+    auto strip = [](json::value& v) {
+      if (v.is_object()) v.as_object().erase("pin_hash");
+    };
+    if (res.body.is_array())
+      for (auto& e : res.body.as_array()) strip(e);
+    strip(res.body);
+    return res;
+  };
   if (seg.size() == 1) {
-    if (r.method == "GET") return from_result(backend.list(c));
+    if (r.method == "GET") return from_result(without_secrets(backend.list(c)));
     const json::object body = parse_body(r.req->body, false);
     return from_result(backend.create(c, members ? read_member(body, true) : read_programme(body, true)));
   }
@@ -1079,7 +1144,7 @@ ApiResponse Api::Impl::crud(const Route& r, Collection c, const Session& s) {
     f.finish();
     return from_result(backend.assign_programme(id, pid));
   }
-  if (r.method == "GET") return from_result(backend.get(c, id));
+  if (r.method == "GET") return from_result(without_secrets(backend.get(c, id)));
   if (r.method == "DELETE") return from_result(backend.remove(c, id));
   const json::object body = parse_body(r.req->body, false);
   return from_result(

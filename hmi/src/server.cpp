@@ -184,7 +184,7 @@ std::string frame_json(const LiveFrame& f) {
   for (const auto& x : f.faults)
     faults.push_back(json::object{{"code", x.code}, {"message", x.message}, {"since", x.since_ms}});
   auto opt = [](const auto& o) { return o ? json::value(*o) : json::value(nullptr); };
-  return json::serialize(json::object{
+  return write_json(json::object{
       {"t_ms", f.t_ms},
       {"force_n", f.force_n},
       {"position_mm", f.position_mm},

@@ -101,7 +101,6 @@ class FakeBackend : public Backend {
     for (auto& [id, o] : coll(c)) {
       auto x = o;
       x["id"] = id;
-      x.erase("pin_hash");
       a.push_back(x);
     }
     return Result::ok(a);
@@ -113,7 +112,6 @@ class FakeBackend : public Backend {
     if (it == coll(c).end()) return Result::not_found("no such id");
     auto x = it->second;
     x["id"] = id;
-    x.erase("pin_hash");
     return Result::ok(x);
   }
   Result create(Collection c, const boost::json::object& f) override {

@@ -146,6 +146,8 @@ TEST_CASE("GET /api/v1/status: the contract's shape, no token needed") {
   CHECK(v.at("state") == "fault");
   CHECK(v.at("set_id").is_null());
   CHECK(v.at("force_n").as_double() == 12.5);
+  CHECK(r.body.find("\"force_n\":12.5,") != std::string::npos);  // numbers as people write them
+  CHECK(r.body.find("\"hz\":100,") != std::string::npos);
   CHECK(has_keys(v.at("faults").at(0), {"code", "message", "since"}));
   CHECK(has_keys(v.at("loop"), {"hz", "p99_ms", "overruns"}));
   CHECK(v.at("loop").at("overruns").to_number<int>() == 3);
@@ -541,6 +543,9 @@ TEST_CASE("members and programmes: validated, PINs hashed before the backend") {
     CHECK(verify_pin("4321", m.at("pin_hash").as_string()));
   }
   CHECK(f.post("/api/v1/login", R"({"member":"2001","pin":"4321"})").status == 200);
+  // The hash never leaves the server, even if the backend returns it.
+  CHECK_FALSE(f.get("/api/v1/members/" + std::to_string(id), s).json().as_object().contains("pin_hash"));
+  CHECK(f.get("/api/v1/members", s).body.find("pin_hash") == std::string::npos);
   check_error(f.post("/api/v1/members", R"({"number":"2001","name":"Dup"})", s), 409, "number");
   check_error(f.post("/api/v1/members", R"({"number":"2002"})", s), 422, "name");
   check_error(f.post("/api/v1/members", R"({"number":"20 02","name":"X"})", s), 422, "number");
