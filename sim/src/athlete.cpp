@@ -369,15 +369,17 @@ int Athlete::full_reps() const {
 }
 int Athlete::partial_reps() const { return static_cast<int>(reps_.size()) - full_reps(); }
 
-double Athlete::best_mean_concentric_n() const {
+double Athlete::best_mean_concentric_n(int skip) const {
   double best = 0;
-  for (const auto& r : reps_) best = std::max(best, r.mean_concentric_n);
+  for (const auto& r : reps_)
+    if (r.index > skip) best = std::max(best, r.mean_concentric_n);
   return best;
 }
 
-std::optional<int> Athlete::first_drop_rep(double pct) const {
+std::optional<int> Athlete::first_drop_rep(double pct, int skip) const {
   double best = 0;
   for (const auto& r : reps_) {
+    if (r.index <= skip) continue;
     if (best > 0 && r.mean_concentric_n < best * (1.0 - pct / 100.0)) return r.index;
     best = std::max(best, r.mean_concentric_n);
   }

@@ -497,8 +497,9 @@ json::object Machine::control(const json::value& request) {
     }
     if (cmd == "truth") {
       const double pct = num_in(req, "drop_pct", 20.0, 0.0, 100.0);
+      const int skip = static_cast<int>(num_in(req, "skip_reps", 0, 0, 1e6));
       std::lock_guard lk(mutex_);
-      json::object o = truth(pct);
+      json::object o = truth(pct, skip);
       o["ok"] = true;
       return o;
     }
@@ -663,7 +664,7 @@ json::object Machine::settings_json() const {
           {"seed", s.seed}};
 }
 
-json::object Machine::truth(double drop_pct) const {
+json::object Machine::truth(double drop_pct, int skip_reps) const {
   json::array reps, partials;
   for (const RepTruth& r : athlete_.reps()) {
     json::object o{{"index", r.index},
@@ -692,11 +693,12 @@ json::object Machine::truth(double drop_pct) const {
                  {"reps_total", static_cast<std::int64_t>(athlete_.reps().size())},
                  {"capacity_n", athlete_.capacity_n()},
                  {"initial_capacity_n", athlete_settings_.capacity_n},
-                 {"best_mean_concentric_n", athlete_.best_mean_concentric_n()},
+                 {"best_mean_concentric_n", athlete_.best_mean_concentric_n(skip_reps)},
                  {"drop_pct", drop_pct},
+                 {"skip_reps", skip_reps},
                  {"partials", std::move(partials)},
                  {"reps", std::move(reps)}};
-  if (auto r = athlete_.first_drop_rep(drop_pct)) o["first_drop_rep"] = *r;
+  if (auto r = athlete_.first_drop_rep(drop_pct, skip_reps)) o["first_drop_rep"] = *r;
   else o["first_drop_rep"] = nullptr;
   return o;
 }

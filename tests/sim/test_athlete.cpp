@@ -142,6 +142,11 @@ TEST_CASE("athlete: push_hard pushes at its capacity and fatigues; truth finds t
   REQUIRE(drop);
   CHECK(*drop >= 5);
   CHECK(*drop <= 7);
+  // Leaving out a calibration rep moves the best one rep later, and the drop with it.
+  const auto drop_skip = r.m.athlete().first_drop_rep(20, 1);
+  REQUIRE(drop_skip);
+  CHECK(*drop_skip >= *drop);
+  CHECK(*drop_skip <= *drop + 1);
   for (const auto& rep : reps) CHECK(rep.full);
 }
 

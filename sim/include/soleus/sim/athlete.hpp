@@ -132,9 +132,10 @@ class Athlete {
   int full_reps() const;
   int partial_reps() const;
   /// 1-based index of the first rep whose mean concentric force fell below
-  /// (100 − pct) % of the best rep before it; nullopt when none did.
-  std::optional<int> first_drop_rep(double pct) const;
-  double best_mean_concentric_n() const;
+  /// (100 − pct) % of the best rep before it; nullopt when none did. The
+  /// first `skip` reps (e.g. a controller's calibration rep) are ignored.
+  std::optional<int> first_drop_rep(double pct, int skip = 0) const;
+  double best_mean_concentric_n(int skip = 0) const;
   /// Height the current rep aims for.
   double rep_top_mm() const { return rep_top_; }
 

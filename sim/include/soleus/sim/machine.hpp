@@ -79,7 +79,7 @@ class Machine {
   /// Same for a line of text (parses the JSON first).
   std::string control_line(const std::string& line);
 
-  boost::json::object truth(double drop_pct = 20.0) const;
+  boost::json::object truth(double drop_pct = 20.0, int skip_reps = 0) const;
   boost::json::object state() const;
 
   // Direct access for unit tests (no lock: only while no server runs).
