@@ -16,7 +16,7 @@ if [ ! -f "$uplot/uPlot.iife.min.js" ]; then
   (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 mkdir -p "$out/css" "$out/js/screens" "$out/vendor"
-cp "$here/index.html" "$out/"
+cp "$here/index.html" "$here/favicon.svg" "$out/"
 cp "$here"/css/*.css "$out/css/"
 cp "$here"/js/*.js "$out/js/"
 cp "$here"/js/screens/*.js "$out/js/screens/"

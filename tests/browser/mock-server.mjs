@@ -63,15 +63,21 @@ const db = {
   sets: new Map(),
   events: [],
   history: new Map([[1, [
-    { date: iso(now() - 2 * 86400e3), programme: 'ACHILLES REHAB', sets: 3, reps: 34, load_n: 470, tut_s: 204 },
-    { date: iso(now() - 5 * 86400e3), programme: 'ACHILLES REHAB', sets: 3, reps: 31, load_n: 450, tut_s: 186 },
-    { date: iso(now() - 9 * 86400e3), programme: null, sets: 1, reps: 12, load_n: 400, tut_s: 96 },
+    { session_id: 3, date_ms: now() - 2 * 86400e3, programme_id: 1, sets: [
+      { set_id: 31, mode: 'isotonic', load_n: 470, reps: 12, tut_s: 72, stop_reason: 'target_reached' },
+      { set_id: 32, mode: 'isotonic', load_n: 470, reps: 11, tut_s: 66, stop_reason: 'force_drop' },
+      { set_id: 33, mode: 'isometric', load_n: 500, reps: 0, tut_s: 30, stop_reason: 'hold_complete' }] },
+    { session_id: 2, date_ms: now() - 5 * 86400e3, programme_id: 1, sets: [
+      { set_id: 21, mode: 'isotonic', load_n: 450, reps: 12, tut_s: 72, stop_reason: 'target_reached' },
+      { set_id: 22, mode: 'isotonic', load_n: 450, reps: 9, tut_s: 54, stop_reason: 'range_loss' }] },
+    { session_id: 1, date_ms: now() - 9 * 86400e3, programme_id: null, sets: [
+      { set_id: 11, mode: 'isotonic', load_n: 400, reps: 12, tut_s: 96, stop_reason: 'target_reached' }] },
   ]]]),
   sessions: new Map(), // member id → programme session
   tokens: new Map(),
   failures: new Map(), // account → {count, until}
 };
-let nextId = { set: 1, event: 1, programme: 2, member: 4 };
+let nextId = { set: 1, event: 1, programme: 2, member: 4, session: 100 };
 
 const athlete = { fatigue_after: 5, drop_per_rep: 0.09, strength: 1.12 };
 
@@ -285,7 +291,7 @@ function sessionOf(member) {
   if (!prog) return null;
   let s = db.sessions.get(member.id);
   if (!s || s.programme_id !== prog.id) {
-    s = { programme_id: prog.id, step_idx: 0, set_no: 1, state: 'ready', rest_until: 0, reps: 0, tut: 0, sets: 0, load: 0, current_set: null };
+    s = { programme_id: prog.id, step_idx: 0, set_no: 1, state: 'ready', rest_until: 0, reps: 0, tut: 0, sets: 0, load: 0, current_set: null, entries: [] };
     db.sessions.set(member.id, s);
   }
   return s;
@@ -294,14 +300,15 @@ function sessionOf(member) {
 function sessionView(member) {
   const prog = memberProgramme(member);
   const s = sessionOf(member);
-  if (!prog || !s) return { member: publicMember(member), programme: null };
+  if (!prog || !s) return { programme_id: null, step: null, rest_remaining_s: 0 };
   const st = prog.steps[Math.min(s.step_idx, prog.steps.length - 1)];
-  const restLeft = Math.max(0, (s.rest_until - now()) / 1000);
+  const restLeft = s.state === 'rest' ? Math.max(0, (s.rest_until - now()) / 1000) : 0;
+  // docs/api.md's card: programme_id, step {index, …, sets, set}, rest_remaining_s;
+  // programme_name, steps and done are proposed additions the HMI uses when present.
   return {
-    member: publicMember(member), programme: { id: prog.id, name: prog.name },
-    step_no: s.step_idx + 1, steps: prog.steps.length, set_no: s.set_no, sets: st.sets,
-    step: resolveStep(member, st), state: s.state === 'rest' && restLeft <= 0 ? 'ready' : s.state,
-    rest_remaining_s: s.state === 'rest' ? Math.round(restLeft * 10) / 10 : null, set_id: s.current_set,
+    programme_id: prog.id, programme_name: prog.name, steps: prog.steps.length, done: s.state === 'done',
+    step: { index: Math.min(s.step_idx, prog.steps.length - 1), ...resolveStep(member, st), set: s.set_no },
+    rest_remaining_s: Math.round(restLeft * 10) / 10,
   };
 }
 
@@ -312,10 +319,12 @@ function onSetDone(rec) {
   const s = db.sessions.get(member.id);
   const hist = db.history.get(member.id) || [];
   db.history.set(member.id, hist);
+  const entry = { set_id: rec.id, mode: rec.mode, load_n: rec.load_n, reps: rec.reps, tut_s: rec.tut_s, stop_reason: rec.stop_reason };
   if (!s || s.current_set !== rec.id) {
-    hist.unshift({ date: rec.started_at, programme: null, sets: 1, reps: rec.reps, load_n: rec.load_n, tut_s: rec.tut_s });
+    hist.unshift({ session_id: nextId.session++, date_ms: now(), programme_id: null, sets: [entry] });
     return;
   }
+  s.entries.push(entry);
   const prog = memberProgramme(member);
   s.current_set = null;
   s.reps += rec.reps; s.tut += rec.tut_s; s.sets += 1; s.load = Math.max(s.load, rec.load_n);
@@ -324,7 +333,7 @@ function onSetDone(rec) {
   if (s.set_no > st.sets) { s.step_idx += 1; s.set_no = 1; }
   if (s.step_idx >= prog.steps.length) {
     s.state = 'done';
-    hist.unshift({ date: iso(), programme: prog.name, sets: s.sets, reps: s.reps, load_n: s.load, tut_s: Math.round(s.tut) });
+    hist.unshift({ session_id: nextId.session++, date_ms: now(), programme_id: prog.id, sets: s.entries });
   } else {
     s.state = 'rest';
     s.rest_until = now() + (st.rest_s * 1000) / SPEED;
@@ -549,6 +558,7 @@ route('POST', /^\/api\/v1\/session\/next$/, async (req) => {
   const s = sessionOf(member);
   if (s.state === 'done') bad(409, null, 'programme done for today');
   if (m.set || m.state === 'fault' || m.state === 'estop') bad(409, null, 'machine busy or faulted');
+  if (s.state === 'rest' && s.rest_until > now()) bad(409, null, 'resting');
   const st = resolveStep(member, prog.steps[s.step_idx]);
   const params = { mode: st.mode, load_n: st.load_n, tempo: st.tempo, force_drop_pct: st.force_drop_pct, eccentric_pct: st.eccentric_pct };
   if (st.mode === 'isometric') params.hold_s = st.hold_s; else params.target_reps = st.target_reps;
@@ -616,7 +626,7 @@ route('PUT', /^\/api\/v1\/members\/(\d+)$/, async (req, b, mm) => {
   if ('assessed_max_n' in b) x.assessed_max_n = b.assessed_max_n === null ? null : num(b, 'assessed_max_n', 1, 10000);
   if ('name' in b) x.name = String(b.name);
   if ('pin' in b) x.pin = b.pin === null ? null : String(b.pin);
-  return [200, publicMember(x)];
+  return [200, { ok: true }];
 });
 route('PUT', /^\/api\/v1\/members\/(\d+)\/programme$/, async (req, b, mm) => {
   auth(req, 'staff');
@@ -638,34 +648,34 @@ route('GET', /^\/api\/v1\/events$/, async (req, b, mm, url) => {
     if (!Number.isFinite(s)) bad(422, 'since', 'neither Unix ms nor a UTC time');
     ev = ev.filter((e) => e.t_ms >= s);
   }
-  if (q.get('severity')) ev = ev.filter((e) => e.severity === q.get('severity'));
+  const RANK = { info: 0, warning: 1, error: 2 };
+  if (q.get('severity')) {
+    if (!(q.get('severity') in RANK)) bad(422, 'severity', 'not one of info, warning, error');
+    ev = ev.filter((e) => RANK[e.severity] >= RANK[q.get('severity')]); // a minimum
+  }
   if (q.get('code')) ev = ev.filter((e) => e.code === q.get('code'));
   const offset = Number(q.get('offset') || 0);
   const limit = Math.min(200, Number(q.get('limit') || 50));
   return [200, { events: ev.slice(offset, offset + limit), total: ev.length, offset, limit }];
 });
-route('GET', /^\/api\/v1\/diagnostics$/, async (req) => {
+route('GET', /^\/api\/v1\/(maintenance\/)?diagnostics$/, async (req) => {
   auth(req, 'maintenance');
   const j = () => (Math.random() - 0.5);
+  const r3 = (v) => Math.round(v * 1000) / 1000;
+  // docs/api.md: the daemon's object, signals as a map of bare numbers.
   return [200, {
-    signals: [
-      { name: 'pad position', value: m.position, unit: 'mm', min: 0, max: 160, lo: 5, hi: 150 },
-      { name: 'pad velocity', value: m.velocity, unit: 'mm/s', min: -300, max: 300, lo: -200, hi: 200 },
-      { name: 'load cell force', value: m.force, unit: 'N', min: 0, max: 2500, lo: 0, hi: 2000 },
-      { name: 'commanded load', value: m.load, unit: 'N', min: 0, max: 2500, lo: 0, hi: 1800 },
-      { name: 'motor torque', value: m.load * 0.0021 + j() * 0.02, unit: 'Nm', min: 0, max: 6, lo: 0, hi: 4.5 },
-      { name: 'motor current', value: m.load * 0.004 + 0.3 + j() * 0.05, unit: 'A', min: 0, max: 15, lo: 0, hi: 10 },
-      { name: 'motor speed', value: m.velocity * 6, unit: 'rpm', min: -3000, max: 3000, lo: -2000, hi: 2000 },
-      { name: 'load cell raw', value: 8388608 + m.force * 120, unit: '', min: 0, max: 16777215, lo: 0, hi: 16777215 },
-      { name: 'load cell samples/s', value: 1000 + j() * 4, unit: 'Hz', min: 0, max: 1200, lo: 900, hi: 1100 },
-      { name: 'drive status word', value: m.set ? 0x0637 : 0x0250, unit: '', min: 0, max: 65535 },
-      { name: 'drive fault code', value: m.faults.some((f) => f.code === 'drive_fault') ? 23 : 0, unit: '', min: 0, max: 100, lo: 0, hi: 0 },
-      { name: 'STO input', value: m.faults.some((f) => f.code === 'sto') ? 0 : 1, unit: '', min: 0, max: 1, lo: 1, hi: 1 },
-    ],
+    signals: {
+      'drive.position_mm': r3(m.position), 'drive.velocity_mm_s': r3(m.velocity), 'drive.torque_nm': r3(m.load * 0.0021 + j() * 0.02),
+      'drive.current_a': r3(m.load * 0.004 + 0.3 + j() * 0.05), 'drive.speed_rpm': r3(m.velocity * 6),
+      'drive.status_word': m.set ? 0x0637 : 0x0250, 'drive.fault_code': m.faults.some((f) => f.code === 'drive_fault') ? 1 : 0,
+      'drive.temperature_c': r3(41 + Math.sin(m.t / 30) * 2 + j() * 0.2), 'drive.bus_voltage_v': r3(326 + j() * 2),
+      'drive.sto_ok': m.faults.some((f) => f.code === 'sto') ? 0 : 1,
+      'load_cell.force_n': r3(m.force), 'load_cell.raw': Math.round(8388608 + m.force * 120), 'load_cell.sample_counter': Math.round(m.t * 1000) % 65536,
+      'controller.load_n': r3(m.load),
+    },
     bus: { transactions: 1234567 + Math.round(m.t * 100), timeouts: 3, crc_errors: 1, exceptions: 0, reconnects: 0 },
-    loop: { hz: 100, p50_ms: 10.0 + j() * 0.05, p99_ms: 10.4 + Math.random() * 0.3, max_ms: 12.9, overruns: 2 },
-    drive: { temperature_c: 41 + Math.sin(m.t / 30) * 2 + j() * 0.2, bus_voltage_v: 48.2 + j() * 0.3 },
-    odometer: m.odometer,
+    loop: { hz: 100, p50_ms: r3(10.0 + j() * 0.05), p99_ms: r3(10.4 + Math.random() * 0.3), max_ms: 12.9, overruns: 2 },
+    odometer: { reps: m.odometer.reps, travel_m: Math.round(m.odometer.distance_m * 10) / 10, sets: m.odometer.sets, motor_hours: Math.round(m.odometer.motor_hours * 10) / 10 },
   }];
 });
 route('POST', /^\/api\/v1\/maintenance\/tare$/, async (req) => {

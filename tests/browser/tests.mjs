@@ -30,7 +30,8 @@ async function followSet(t, page, label) {
   assert(stopBox && stopBox.width >= 48 && stopBox.height >= 48, 'STOP is a large target');
   await waitFor(async () => {
     if (/#\/summary\//.test(page.url())) return true;
-    const txt = await page.locator('.live [data-test=reps]').textContent().catch(() => null);
+    // Not an auto-waiting locator: the live view disappears when the set ends.
+    const txt = await page.evaluate(() => document.querySelector('.live [data-test=reps]')?.textContent ?? null).catch(() => null);
     const n = Number(txt);
     if (Number.isFinite(n)) observedMax = Math.max(observedMax, n);
     if (!shotTaken && n >= 2) {

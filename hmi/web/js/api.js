@@ -61,10 +61,51 @@ async function request(method, path, body, { auth = true, timeoutMs = 8000 } = {
 }
 
 // Lists may come bare or wrapped ({items: [...], total}); accept both.
+// total is null when the server does not know it.
 function list(data, key) {
   if (Array.isArray(data)) return { items: data, total: data.length };
   const items = (data && (data[key] || data.items)) || [];
-  return { items, total: data && Number.isFinite(data.total) ? data.total : items.length };
+  return { items, total: data && Number.isFinite(data.total) ? data.total : null, next_before: data && data.next_before };
+}
+
+// The programme-session card's shape is the daemon's (docs/api.md). Read it
+// into what the screens use: programme {id, name}, step_no, steps, set_no,
+// sets, step (with load_n resolved), state (ready | running | rest | done),
+// rest_remaining_s.
+export function normalizeSession(s) {
+  if (!s || typeof s !== 'object') return null;
+  const step = s.step || null;
+  const pid = s.programme ? s.programme.id : s.programme_id;
+  const programme = s.programme || (pid !== undefined && pid !== null
+    ? { id: pid, name: s.programme_name || 'Your programme' } : null);
+  const rest = Number(s.rest_remaining_s) || 0;
+  let state = s.state;
+  if (!state) state = s.done ? 'done' : rest > 0 ? 'rest' : 'ready';
+  return {
+    ...s,
+    programme,
+    step,
+    step_no: s.step_no ?? (step && Number.isFinite(step.index) ? step.index + 1 : 1),
+    steps: s.steps ?? s.step_count ?? null,
+    set_no: s.set_no ?? (step && (step.set ?? step.set_no)) ?? 1,
+    sets: s.sets ?? (step && step.sets) ?? null,
+    state,
+    rest_remaining_s: rest,
+  };
+}
+
+// A history entry either has totals (sets, reps, load_n, tut_s) or, as the
+// daemon sends it, a list of its sets: sum them up.
+function normalizeHistory(e) {
+  const out = { ...e, date: e.date ?? e.date_ms ?? e.started_at ?? e.started_ms };
+  if (Array.isArray(e.sets)) {
+    out.sets = e.sets.length;
+    out.reps = e.sets.reduce((a, x) => a + (Number(x.reps) || 0), 0);
+    out.tut_s = e.sets.reduce((a, x) => a + (Number(x.tut_s) || 0), 0);
+    out.load_n = e.sets.reduce((a, x) => Math.max(a, Number(x.load_n) || 0), 0) || null;
+  }
+  if (out.programme === undefined) out.programme = e.programme_name ?? (e.programme_id ? 'Programme' : null);
+  return out;
 }
 
 export const api = {
@@ -82,24 +123,22 @@ export const api = {
   pain: () => request('POST', '/sets/current/stop', { reason: 'pain' }, { auth: false, timeoutMs: 3000 }),
 
   // --- programme session of the signed-in member (the daemon's runner) -----
-  session: () => request('GET', '/session'),
+  session: () => request('GET', '/session').then(normalizeSession),
   // Start (or resume) today's session once, then each press of Start is
   // POST /session/next, which starts the next set and answers {"id"}.
   sessionStart: async () => {
     if (!sessionBegun) {
-      const r = await request('POST', '/session/start', {}).catch((e) => {
-        if (e.status === 409) return null; // already begun
-        throw e;
+      await request('POST', '/session/start', {}).catch((e) => {
+        if (e.status !== 409) throw e; // 409: already begun
       });
       sessionBegun = true;
-      if (r && Number.isFinite(r.id) && !('state' in r)) return r;
     }
     return request('POST', '/session/next', {});
   },
   sessionEnd: () => request('POST', '/session/end', {}),
   history: (memberId, limit = 10) =>
     request('GET', `/members/${encodeURIComponent(memberId)}/history?limit=${limit}`)
-      .then((d) => list(d, 'sessions')),
+      .then((d) => { const r = list(d, 'sessions'); r.items = r.items.map(normalizeHistory); return r; }),
 
   // --- staff ---------------------------------------------------------------
   programmes: () => request('GET', '/programmes').then((d) => list(d, 'programmes')),

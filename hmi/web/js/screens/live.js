@@ -335,8 +335,7 @@ export function mountSummary(root, params, app) {
         const next = h('button.btn.big.primary', { 'data-test': 'next-set', disabled: left0 > 0 ? true : null, onclick: async () => {
           try { const r = await api.sessionStart(); app.set = { id: r.id, loaded: false }; app.go('live'); } catch (e) { next.textContent = e.message; }
         } }, `Start set ${sess.set_no}`);
-        right.append(h('div.panel.col', h('h3', 'Rest'), count), next,
-          h('button.btn', { onclick: () => { clearInterval(timer); count.textContent = '0:00'; next.disabled = false; } }, 'Skip rest'));
+        right.append(h('div.panel.col', h('h3', 'Rest'), count), next);
         const tick = () => { const l = (end - Date.now()) / 1000; count.textContent = clock(l); if (l <= 0) { clearInterval(timer); next.disabled = false; } };
         tick(); timer = setInterval(tick, 250);
       } else if (sess && sess.programme && sess.state === 'done') {

@@ -93,7 +93,8 @@ export function mountEvents(root) {
   const codeBtn = h('button.btn', { 'data-test': 'ev-code', onclick: pickCode }, 'All codes');
   root.append(h('div.col', { style: { height: '100%', gap: '6px' } },
     h('div.filters',
-      segmented([{ value: '', label: 'All' }, { value: 'info', label: 'Info' }, { value: 'warning', label: 'Warn' }, { value: 'error', label: 'Error' }],
+      // severity is a minimum: warning means warnings and errors.
+      segmented([{ value: '', label: 'All' }, { value: 'warning', label: 'Warn+' }, { value: 'error', label: 'Errors' }],
         f.severity, (v) => { f.severity = v; f.offset = 0; load(); }, 'severity'),
       codeBtn,
       segmented([{ value: '1h', label: '1 h' }, { value: '24h', label: '24 h' }, { value: '7d', label: '7 d' }, { value: '', label: 'All' }],
@@ -128,9 +129,9 @@ export function mountEvents(root) {
           h('td.msg', e.message || codeMeaning(e.code))));
       }
       const from = items.length ? f.offset + 1 : 0;
-      count.textContent = `${from}–${f.offset + items.length} of ${total}`;
+      count.textContent = `${from}–${f.offset + items.length}${total !== null ? ` of ${total}` : ''}`;
       prev.disabled = f.offset === 0;
-      next.disabled = f.offset + items.length >= total;
+      next.disabled = total !== null ? f.offset + items.length >= total : items.length < PAGE;
     } catch (e) {
       clear(rows).append(h('tr', h('td', apiMsg(e))));
     }
@@ -153,9 +154,41 @@ export function mountEvents(root) {
 }
 
 // --- diagnostics ----------------------------------------------------------------------------
+// Units and display ranges by the name's suffix, for signals the daemon sends
+// as bare numbers ({"drive.temperature_c": 41.2}). The ranges are the HMI's
+// defaults for the reference machine (a 230 V AC servo drive: DC bus ≈ 325 V).
+const SUFFIX = [
+  [/temperature_c$|_c$/, '°C', { min: 0, max: 100, lo: 5, hi: 70 }],
+  [/bus_voltage_v$/, 'V', { min: 0, max: 450, lo: 280, hi: 380 }],
+  [/_v$/, 'V', {}],
+  [/_mm_s$/, 'mm/s', {}],
+  [/_mm$/, 'mm', {}],
+  [/force_n$|load_n$/, 'N', { min: 0, max: 2500, lo: 0, hi: 2000 }],
+  [/_n$/, 'N', {}],
+  [/_nm$/, 'Nm', {}],
+  [/_a$/, 'A', {}],
+  [/_rpm$/, 'rpm', {}],
+  [/_pct$/, '%', { min: 0, max: 100 }],
+  [/_hz$/, 'Hz', {}],
+  [/_ms$/, 'ms', {}],
+];
+export function describeSignal(name, v) {
+  const sig = typeof v === 'object' && v !== null ? { name, ...v } : { name, value: v };
+  for (const [re, unit, range] of SUFFIX) {
+    if (re.test(name)) { sig.unit = sig.unit ?? unit; for (const k of Object.keys(range)) sig[k] = sig[k] ?? range[k]; break; }
+  }
+  return sig;
+}
+
 function analogBar(name, value, unit, sig = {}) {
-  const min = Number.isFinite(sig.min) ? sig.min : 0;
-  const max = Number.isFinite(sig.max) ? sig.max : Math.max(1, Math.abs(value) * 2);
+  if (!Number.isFinite(sig.min) || !Number.isFinite(sig.max)) {
+    // No known range: the value alone, no bar that would pretend a scale.
+    const digits = !Number.isFinite(value) || Number.isInteger(value) ? 0 : Math.abs(value) >= 100 ? 1 : 2;
+    return h('div.abar', { 'data-signal': name }, h('span.nm', name), h('span'),
+      h('span.vl', `${Number.isFinite(value) ? value.toFixed(digits) : '–'}${unit ? ' ' + unit : ''}`));
+  }
+  const min = sig.min;
+  const max = sig.max;
   const lo = Number.isFinite(sig.lo) ? sig.lo : min;
   const hi = Number.isFinite(sig.hi) ? sig.hi : max;
   const pct = (v) => `${Math.max(0, Math.min(100, (100 * (v - min)) / (max - min || 1)))}%`;
@@ -229,9 +262,11 @@ export function mountDiagnostics(root) {
     }
     if (!alive) return;
     const sigs = Array.isArray(d.signals) ? d.signals
-      : Object.entries(d.signals || {}).map(([name, v]) => (typeof v === 'object' ? { name, ...v } : { name, value: v }));
+      : Object.entries(d.signals || {}).map(([name, v]) => describeSignal(name, v));
+    const find = (re) => { const s = sigs.find((x) => re.test(x.name)); return s ? Number(s.value) : undefined; };
     clear(sigBox);
     for (const s of sigs.slice(0, 14)) sigBox.append(analogBar(s.name, Number(s.value), s.unit || '', s));
+    if (sigs.length > 14) sigBox.append(h('div.small.muted', `${sigs.length - 14} more not shown`));
     const loop = d.loop || {};
     const period = loop.hz ? 1000 / loop.hz : null;
     kv(loopKv, [
@@ -250,10 +285,12 @@ export function mountDiagnostics(root) {
       ['exceptions', fmtNum(bus.exceptions), rising('exceptions', bus.exceptions)],
       ['reconnects', fmtNum(bus.reconnects), rising('reconnects', bus.reconnects)],
     ]);
-    const drive = d.drive || {};
+    const drive = { ...(d.drive || {}) };
+    drive.temperature_c = drive.temperature_c ?? find(/temperature_c$/);
+    drive.bus_voltage_v = drive.bus_voltage_v ?? find(/bus_voltage_v$/);
     clear(driveBars).append(
-      analogBar('temperature', Number(drive.temperature_c), '°C', { min: 0, max: 100, lo: 5, hi: 70 }),
-      analogBar('bus voltage', Number(drive.bus_voltage_v), 'V', { min: 0, max: 60, lo: 44, hi: 52, ...(drive.bus_voltage_range || {}) }));
+      analogBar('temperature', Number(drive.temperature_c), '°C', describeSignal('temperature_c', 0)),
+      analogBar('bus voltage', Number(drive.bus_voltage_v), 'V', describeSignal('bus_voltage_v', 0)));
     const n = hist.x.length;
     hist.x.push(n); hist.p99.push(loop.p99_ms ?? null); hist.temp.push(drive.temperature_c ?? null);
     if (hist.x.length > 120) { hist.x.shift(); hist.p99.shift(); hist.temp.shift(); }
@@ -303,10 +340,13 @@ export function mountService(root, params, app) {
 
   api.diagnostics().then((d) => {
     const o = d.odometer || {};
-    clear(odo).append(
-      h('span', 'pad travel'), h('b', `${fmtNum((o.distance_m ?? 0) / 1000, 2)} km`),
-      h('span', 'reps'), h('b', fmtNum(o.reps)),
-      h('span', 'sets'), h('b', fmtNum(o.sets)),
-      h('span', 'motor hours'), h('b', `${fmtNum(o.motor_hours, 1)} h`));
+    const labels = { travel_m: ['pad travel', (v) => `${fmtNum(v / 1000, 2)} km`], distance_m: ['pad travel', (v) => `${fmtNum(v / 1000, 2)} km`],
+      reps: ['reps', (v) => fmtNum(v)], sets: ['sets', (v) => fmtNum(v)], motor_hours: ['motor hours', (v) => `${fmtNum(v, 1)} h`] };
+    clear(odo);
+    for (const [k, v] of Object.entries(o)) {
+      const [label, f] = labels[k] || [k.replace(/_/g, ' '), (x) => String(typeof x === 'number' ? fmtNum(x, Number.isInteger(x) ? 0 : 1) : x)];
+      odo.append(h('span', label), h('b', f(v)));
+    }
+    if (!Object.keys(o).length) odo.append(h('span', 'no odometer reported'));
   }).catch((e) => { clear(odo).append(h('span', apiMsg(e))); });
 }

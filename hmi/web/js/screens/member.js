@@ -74,20 +74,19 @@ export function mountToday(root, params, app) {
     const restEnd = Date.now() + restLeft * 1000;
     const startBtn = h('button.btn.big.primary', { 'data-test': 'start', onclick: () => start() }, `Start set ${s.set_no}`);
     const countdown = h('div.rest-count', { 'data-test': 'rest-count' });
-    const restBox = h('div.panel.col', h('h3', 'Rest'), countdown,
-      h('button.btn', { onclick: () => { endRest(); } }, 'Skip rest'));
+    const restBox = h('div.panel.col', h('h3', 'Rest'), countdown);
     const endRest = () => { clearInterval(timer); restBox.remove(); startBtn.disabled = false; };
     body.append(h('div.step-card',
       h('div.panel.col',
-        h('h3', `${s.programme.name} · step ${s.step_no} of ${s.steps}`),
+        h('h3', `${s.programme.name} · step ${s.step_no}${s.steps ? ` of ${s.steps}` : ''}`),
         h('div.facts',
-          fact('Set', `${s.set_no}`, `of ${s.sets}`, 'set-no'),
+          fact('Set', `${s.set_no}`, s.sets ? `of ${s.sets}` : '', 'set-no'),
           fact(iso ? 'Hold' : 'Reps', iso ? `${st.hold_s} s` : `${st.target_reps}`),
           fact('Load', load(st.load_n), settings.unit === 'kg' ? `${Math.round(st.load_n)} N` : '', 'step-load'),
           fact('Mode', MODES[st.mode] || st.mode),
-          fact('Tempo', st.tempo, ''),
-          fact('Rest', seconds(st.rest_s))),
-        h('p.small.muted', tempoWords(st.tempo),
+          iso ? null : fact('Tempo', st.tempo, ''),
+          st.rest_s !== undefined ? fact('Rest', `${st.rest_s} s`) : null),
+        h('p.small.muted', iso ? `Push against the pad and hold for ${st.hold_s} s.` : tempoWords(st.tempo),
           st.mode === 'eccentric' ? ` · ${st.eccentric_pct} % heavier when lowering` : '')),
       h('div.go', restLeft > 0 ? restBox : h('div.panel.small', { style: { flex: 1 } },
         h('h3', 'Before you start'),
