@@ -22,12 +22,14 @@ struct Built {
   std::vector<std::pair<int, std::string>> texts;
 };
 
-Built build_events_query(const EventFilter& f) {
+Built build_events_query(const EventFilter& f, bool count_only = false) {
   if (f.limit < 1 || f.limit > 1000) throw std::invalid_argument("limit: must be 1..1000");
+  if (f.offset < 0 || f.offset > 100000) throw std::invalid_argument("offset: must be 0..100000");
   Built b;
   std::ostringstream w;
   int p = 0;
-  w << "SELECT id, t_ms, severity, code, message, set_id, context FROM events WHERE 1";
+  if (count_only) w << "SELECT count(*) FROM events WHERE 1";
+  else w << "SELECT id, t_ms, severity, code, message, set_id, context FROM events WHERE 1";
   if (f.since_ms) {
     w << " AND t_ms >= ?" << ++p;
     b.ints.emplace_back(p, *f.since_ms);
@@ -51,17 +53,33 @@ Built build_events_query(const EventFilter& f) {
     w << " AND set_id = ?" << ++p;
     b.ints.emplace_back(p, *f.set_id);
   }
-  if (f.before) {
+  if (f.before && !count_only) {
     // (t_ms, id) < cursor, written so the planner sees a range on t_ms.
     int t = ++p, id = ++p;
     w << " AND t_ms <= ?" << t << " AND (t_ms < ?" << t << " OR id < ?" << id << ")";
     b.ints.emplace_back(t, f.before->t_ms);
     b.ints.emplace_back(id, f.before->id);
   }
-  w << " ORDER BY t_ms DESC, id DESC LIMIT ?" << ++p;
-  b.ints.emplace_back(p, f.limit + 1);  // one more than asked: is there a next page?
+  if (!count_only) {
+    w << " ORDER BY t_ms DESC, id DESC LIMIT ?" << ++p;
+    b.ints.emplace_back(p, f.limit + 1);  // one more than asked: is there a next page?
+    w << " OFFSET ?" << ++p;
+    b.ints.emplace_back(p, f.offset);
+  }
   b.sql = w.str();
   return b;
+}
+
+/// Turns before_id into a (t_ms, id) cursor.
+EventFilter resolve(Database& db, const EventFilter& f) {
+  EventFilter r = f;
+  if (!r.before && r.before_id) {
+    auto st = db.prepare("SELECT t_ms FROM events WHERE id = ?1");
+    st.bind(1, *r.before_id);
+    // An id that is gone (or never was) still pages: by id against the newest time.
+    r.before = EventCursor{st.step() ? st.int64(0) : INT64_MAX, *r.before_id};
+  }
+  return r;
 }
 
 void bind_all(Statement& st, const Built& b) {
@@ -71,7 +89,8 @@ void bind_all(Statement& st, const Built& b) {
 
 }  // namespace
 
-EventPage query_events(Database& db, const EventFilter& f) {
+EventPage query_events(Database& db, const EventFilter& filter) {
+  const EventFilter f = resolve(db, filter);
   Built b = build_events_query(f);
   auto st = db.prepare(b.sql);
   bind_all(st, b);
@@ -94,7 +113,15 @@ EventPage query_events(Database& db, const EventFilter& f) {
   return page;
 }
 
-std::vector<std::string> explain_events_query(Database& db, const EventFilter& f) {
+std::int64_t count_events(Database& db, const EventFilter& f) {
+  Built b = build_events_query(f, true);
+  auto st = db.prepare(b.sql);
+  bind_all(st, b);
+  return st.step() ? st.int64(0) : 0;
+}
+
+std::vector<std::string> explain_events_query(Database& db, const EventFilter& filter) {
+  const EventFilter f = resolve(db, filter);
   Built b = build_events_query(f);
   auto st = db.prepare("EXPLAIN QUERY PLAN " + b.sql);
   bind_all(st, b);

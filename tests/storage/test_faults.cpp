@@ -160,7 +160,7 @@ TEST_CASE("corruption: a file that is not a database is moved aside and a new on
   w.stop();
 }
 
-TEST_CASE("corruption: damaged b-tree pages fail integrity_check; the file is moved aside") {
+TEST_CASE("corruption: damaged b-tree pages fail integrity_check, the file is moved aside") {
   TempDir dir;
   const auto path = dir.file("d.db");
   {

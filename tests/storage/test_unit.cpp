@@ -199,7 +199,7 @@ TEST_CASE("migrations: step by step gives the same schema as all at once") {
   CHECK(schema(a) == schema(b));
 }
 
-TEST_CASE("migrations: a newer file is refused untouched; a failed migration rolls back") {
+TEST_CASE("migrations: a newer file is refused untouched, a failed migration rolls back") {
   auto db = Database::open(":memory:");
   db.exec("PRAGMA user_version = 99");
   CHECK_THROWS_AS(migrate(db), std::runtime_error);

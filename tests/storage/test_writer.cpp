@@ -103,7 +103,7 @@ TEST_CASE("writer: batches records into few transactions") {
   w.stop();
 }
 
-TEST_CASE("writer: producers never block while the writer is stalled; traces give way first") {
+TEST_CASE("writer: producers never block while the writer is stalled, traces give way first") {
   TempDir dir;
   auto& vfs = FaultVfs::install();
   auto cfg = test_config(dir.file("nb.db"), vfs.name());
@@ -211,7 +211,7 @@ TEST_CASE("writer: a rep is reported committed only after its transaction commit
   w.stop();
 }
 
-TEST_CASE("writer: a record the database refuses is set aside; the rest of its batch is kept") {
+TEST_CASE("writer: a record the database refuses is set aside, the rest of its batch is kept") {
   TempDir dir;
   Writer w(test_config(dir.file("r.db")));
   REQUIRE(w.start().ok);
