@@ -102,7 +102,9 @@ function normalizeHistory(e) {
     out.sets = e.sets.length;
     out.reps = e.sets.reduce((a, x) => a + (Number(x.reps) || 0), 0);
     out.tut_s = e.sets.reduce((a, x) => a + (Number(x.tut_s) || 0), 0);
-    out.load_n = e.sets.reduce((a, x) => Math.max(a, Number(x.load_n) || 0), 0) || null;
+    // The heaviest load of the moving sets (an isometric set's load is a force limit).
+    const moving = e.sets.filter((x) => x.mode !== 'isometric');
+    out.load_n = (moving.length ? moving : e.sets).reduce((a, x) => Math.max(a, Number(x.load_n) || 0), 0) || null;
   }
   if (out.programme === undefined) out.programme = e.programme_name ?? (e.programme_id ? 'Programme' : null);
   return out;
