@@ -86,6 +86,10 @@ void RepCounter::begin(const Range& range, const Tempo& tempo, double t, double 
   h_ = std::max(cfg_.segment_min_mm, cfg_.segment_fraction * range.span());
   up_ = false;
   new_extreme(std::min(low_mm, pos), low_departure_s);
+  // The low is known with its departure time: arrival and departure are that
+  // time, not 0 (the loop's clock is monotonic time since boot).
+  arr_t_ = dep_t_ = low_departure_s;
+  arr_pos_ = ext_;
   arr_set_ = dep_set_ = true;
   open_ = has_top_ = counted_flag_ = false;
   start_t_ = t;

@@ -362,3 +362,25 @@ TEST_CASE("golden: a recorded mix of reps gives the expected rep log") {
   want << in.rdbuf();
   CHECK(os.str() == want.str());
 }
+
+TEST_CASE("reps: the first rep's times are right when the clock does not start at zero") {
+  // Counting begins (at t = 5000 s since boot) while the user is already rising
+  // from the low they left at 4999.8 s: no still sample at the low is ever seen.
+  Trace tr;
+  tr.t = 5000;
+  tr.x = 25;
+  for (int i = 1; i <= 300; ++i) {  // 25 → 100 mm at 25 mm/s
+    tr.t += 0.01;
+    tr.x = 25 + 75.0 * i / 300;
+    tr.ts.push_back(tr.t);
+    tr.xs.push_back(tr.x);
+  }
+  tr.hold(1);
+  tr.move(20, 3);
+  tr.hold(1);
+  RepCounter rc(TrainingConfig{}, 3.0);
+  rc.begin(kRange, kTempo, 5000, 25, 20, 4999.8);
+  auto reps = tr.feed(rc);
+  REQUIRE(reps.size() == 1);
+  CHECK(reps[0].concentric_s == doctest::Approx(3.2).epsilon(0.05));
+}
