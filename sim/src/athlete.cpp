@@ -12,6 +12,7 @@ constexpr double kDt = 0.001;
 constexpr double kHeelK = 300.0;   // N/mm: heels and ankle below the anatomical bottom
 constexpr double kHeelC = 8.0;     // N/(mm/s)
 constexpr double kTrackKp = 20.0;  // N/mm
+constexpr double kRideFraction = 0.6;  // share of the felt load kept while lowering
 constexpr double kTrackKd = 3.0;   // N/(mm/s)
 constexpr double kReachMm = 2.5;   // "arrived" tolerance
 constexpr double kUnloadedStopS = 0.5;
@@ -335,6 +336,12 @@ double Athlete::step(const AthleteInput& in, std::int64_t now_ms) {
       const Target tg = trajectory(t);
       muscle = feel_load(in, tg.v) + body_.moving_mass_kg * tg.a / 1000.0 +
                kTrackKp * (tg.x - x) + kTrackKd * (tg.v - v);
+      // A seated athlete lowering under control rides the pad: when the
+      // machine lowers slower than the athlete planned, the athlete does not
+      // drop their thighs away from it but keeps most of the load (a real
+      // user's contact never falls to zero unless they let go).
+      if (phase_ == AthletePhase::Eccentric && !bounce)
+        muscle = std::max(muscle, kRideFraction * feel_load(in, -2.0));
       if (bounce && phase_ == AthletePhase::Eccentric && x <= s_.bottom_mm + 2.0) muscle = 0;
       break;
     }
