@@ -295,8 +295,12 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
   // 1. The supervisor judges first.
   SupervisorContext ctx;
   ctx.enable_commanded = last_cmd_.enable;
+  // "Loaded" for the let-go rule: a user's contact can never exceed the load
+  // they feel, so a load the law has lightened to near the let-go threshold
+  // (the calibration rep's brake, the floor fade) says nothing about contact.
   ctx.loaded = activity_ == Activity::Set && ramp_ >= 1.0 &&
-               (state_ == SetState::Calibrating || state_ == SetState::Active);
+               (state_ == SetState::Calibrating || state_ == SetState::Active) &&
+               status_.load_n >= 3.0 * ccfg_.let_go_force_n;
   ctx.pad_weight_n = mech_.pad_weight_n;
   ctx.travel_max_mm = mech_.travel_max_mm;
   SupervisorReport rep = sup_.update(in, ctx);
