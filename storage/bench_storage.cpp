@@ -211,6 +211,7 @@ void events_query(const std::string& dir, int n_events) {
   const auto c0 = clk::now();
   {
     auto db = Database::open(path);
+    db.exec("PRAGMA page_size = 8192");  // as open_store() makes a new file
     configure_connection(db);
     migrate(db);
     db.exec("PRAGMA synchronous=NORMAL");

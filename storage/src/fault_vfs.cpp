@@ -111,8 +111,15 @@ int x_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* f, int flags, int* 
 }
 
 std::mutex g_mutex;
-std::map<std::string, std::pair<std::unique_ptr<ShimVfs>, FaultVfs*>>& registry() {
-  static std::map<std::string, std::pair<std::unique_ptr<ShimVfs>, FaultVfs*>> r;
+struct Registered {
+  std::unique_ptr<ShimVfs> vfs;
+  std::unique_ptr<FaultVfs> owner;
+  ~Registered() {
+    if (vfs) sqlite3_vfs_unregister(&vfs->vfs);
+  }
+};
+std::map<std::string, Registered>& registry() {
+  static std::map<std::string, Registered> r;
   return r;
 }
 
@@ -121,11 +128,13 @@ std::map<std::string, std::pair<std::unique_ptr<ShimVfs>, FaultVfs*>>& registry(
 FaultVfs& FaultVfs::install(const std::string& name) {
   std::lock_guard lock(g_mutex);
   auto& reg = registry();
-  if (auto it = reg.find(name); it != reg.end()) return *it->second.second;
+  if (auto it = reg.find(name); it != reg.end()) return *it->second.owner;
   sqlite3_initialize();
   sqlite3_vfs* root = sqlite3_vfs_find(nullptr);
   if (!root) throw std::runtime_error("no default SQLite VFS");
-  auto* owner = new FaultVfs(name);  // lives as long as the process, like the registration
+  // Both live as long as the process, like the registration.
+  std::unique_ptr<FaultVfs> holder(new FaultVfs(name));
+  FaultVfs* owner = holder.get();
   auto sv = std::make_unique<ShimVfs>();
   sv->vfs = *root;
   sv->vfs.pNext = nullptr;
@@ -140,7 +149,7 @@ FaultVfs& FaultVfs::install(const std::string& name) {
   // own fields from that pointer except through pAppData, which is NULL there too.
   if (sqlite3_vfs_register(&sv->vfs, 0) != SQLITE_OK)
     throw std::runtime_error("cannot register VFS " + name);
-  reg.emplace(name, std::make_pair(std::move(sv), owner));
+  reg.emplace(name, Registered{std::move(sv), std::move(holder)});
   return *owner;
 }
 

@@ -99,6 +99,10 @@ OpenResult open_store(const StorageConfig& cfg) {
   r.created = !exists;
   r.db = Database::open(cfg.db_path, Database::Access::ReadWriteCreate, cfg.vfs,
                         cfg.busy_timeout_ms);
+  // A new file gets 8 KiB pages: a rep's trace chunk (~2.4 KB at 100 Hz) fits
+  // three to a page instead of one to a 4 KiB page (measured: 63 -> 43 KiB per set of 15 reps).
+  // Only effective before the first table; an existing file keeps its size.
+  if (r.created) r.db.exec("PRAGMA page_size = 8192");
   configure_connection(r.db);
   r.migration = migrate(r.db);
   return r;

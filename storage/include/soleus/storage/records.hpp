@@ -32,7 +32,7 @@ struct FixedText {
     } else {
       truncated = false;
     }
-    std::memcpy(data.data(), s.data(), n);
+    if (n > 0) std::memcpy(data.data(), s.data(), n);
     data[n] = '\0';
     size = static_cast<std::uint16_t>(n);
   }
