@@ -112,6 +112,9 @@ int x_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* f, int flags, int* 
 
 std::mutex g_mutex;
 struct Registered {
+  Registered(std::unique_ptr<ShimVfs> v, std::unique_ptr<FaultVfs> o)
+      : vfs(std::move(v)), owner(std::move(o)) {}
+  Registered(Registered&&) = default;
   std::unique_ptr<ShimVfs> vfs;
   std::unique_ptr<FaultVfs> owner;
   ~Registered() {
@@ -149,7 +152,7 @@ FaultVfs& FaultVfs::install(const std::string& name) {
   // own fields from that pointer except through pAppData, which is NULL there too.
   if (sqlite3_vfs_register(&sv->vfs, 0) != SQLITE_OK)
     throw std::runtime_error("cannot register VFS " + name);
-  reg.emplace(name, Registered{std::move(sv), std::move(holder)});
+  reg.emplace(name, Registered(std::move(sv), std::move(holder)));
   return *owner;
 }
 
