@@ -47,7 +47,7 @@ Athlete (see docs/simulator.md; also settable at run time):
   --wobble-n N           force oscillation amplitude (default 0)
   --wobble-hz F          force oscillation frequency (default 4)
   --start-delay-s S      load on this long before the first rep (default 0.5)
-  --start-load-n N       motor force that counts as load on (default 20)
+  --start-load-n N       motor force that counts as load on (default 5)
   --athlete JSON         any athlete settings as a JSON object
   --seed N               random seed (athlete and noise; default 1)
 

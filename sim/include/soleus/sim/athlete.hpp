@@ -59,7 +59,7 @@ struct AthleteSettings {
   Tempo tempo{};
   double bottom_mm = 30;         ///< pad height with the heels lowest
   double top_mm = 130;           ///< highest pad height the calves reach
-  double start_load_n = 20;      ///< "load on": the motor pushes down at least this
+  double start_load_n = 5;       ///< "load on": the motor pushes down at least this (the calibration rep's light load is ~20 N of motor force)
   double start_delay_s = 0.5;    ///< load on for this long before the first rep
   int after_reps = 3;            ///< let_go / relax: reps before it lets go / relaxes
   double half_range_fraction = 0.5;
