@@ -134,7 +134,8 @@ void Athlete::reset() {
   phase_ = AthletePhase::Waiting;
   reps_.clear();
   in_rep_ = false;
-  loaded_s_ = unloaded_s_ = holding_s_ = 0;
+  loaded_s_ = unloaded_s_ = holding_s_ = hold_peak_cmd_n_ = 0;
+  held_once_ = false;
   contact_ = muscle_ = heel_ = 0;
   noise_state_ = 0;
 }
@@ -226,7 +227,7 @@ void Athlete::enter(AthletePhase p, double t_s, double x_mm) {
       to_mm_ = s_.bottom_mm;
       duration_s_ = std::max(1.0, tp.eccentric_s);
       break;
-    case AthletePhase::Holding: holding_s_ = 0; break;
+    case AthletePhase::Holding: holding_s_ = 0; hold_peak_cmd_n_ = 0; held_once_ = true; break;
     case AthletePhase::LetGo: in_rep_ = false; break;  // the rep is abandoned
     default: break;
   }
@@ -249,7 +250,12 @@ void Athlete::finish_rep(double t_s) {
 double Athlete::step(const AthleteInput& in, std::int64_t now_ms) {
   const double t = static_cast<double>(now_ms) / 1000.0;
   const double x = in.x_mm, v = in.v_mm_s;
-  const bool loaded = in.drive_enabled && in.commanded_force_n >= s_.start_load_n;
+  // An isometric hold starts from wherever the pad is held (often resting on
+  // the heels, where the hold commands no force yet): the athlete pushes as
+  // soon as the drive holds the pad.
+  const bool loaded =
+      in.drive_enabled && ((s_.style == AthleteStyle::Isometric && !held_once_) ||
+                           in.commanded_force_n >= s_.start_load_n);
   if (loaded) {
     loaded_s_ += kDt;
     unloaded_s_ = 0;
@@ -270,7 +276,12 @@ double Athlete::step(const AthleteInput& in, std::int64_t now_ms) {
     case AthletePhase::Holding:
       holding_s_ += kDt;
       capacity_ *= std::pow(1.0 - std::clamp(s_.fatigue_rate, 0.0, 0.9), kDt / 10.0);
-      if (unloaded_s_ > kUnloadedStopS) enter(AthletePhase::Waiting, t, x);
+      // The machine's resistance fading (the hold is over, the set unloads)
+      // is felt: the athlete stops pushing.
+      hold_peak_cmd_n_ = std::max(hold_peak_cmd_n_, in.commanded_force_n);
+      if (unloaded_s_ > kUnloadedStopS ||
+          (hold_peak_cmd_n_ > 100.0 && in.commanded_force_n < 0.5 * hold_peak_cmd_n_))
+        enter(AthletePhase::Waiting, t, x);
       break;
     case AthletePhase::Relaxed:
     case AthletePhase::LetGo: break;

@@ -164,6 +164,8 @@ class Athlete {
   double contact_ = 0, muscle_ = 0, heel_ = 0;
   double loaded_s_ = 0, unloaded_s_ = 0;
   double holding_s_ = 0;
+  double hold_peak_cmd_n_ = 0;  ///< largest commanded motor force during the hold
+  bool held_once_ = false;      ///< the first hold starts on enable alone; later ones need load
   double rep_top_ = 0;
   bool in_rep_ = false;
   RepTruth cur_{};
