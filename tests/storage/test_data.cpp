@@ -276,6 +276,9 @@ TEST_CASE("events: the query is indexed and pages walk the whole log once") {
   EventFilter errors;
   errors.min_severity = Severity::Error;
   CHECK(plan(errors).find("USING INDEX events_severity_time") != std::string::npos);
+  errors.before = EventCursor{1'700'000'005'000, 15000};  // the next page keeps its index
+  CHECK(plan(errors).find("USING INDEX events_severity_time (severity=? AND t_ms<?)") !=
+        std::string::npos);
   EventFilter since;
   since.since_ms = 1'700'000'006'000;
   since.before = EventCursor{1'700'000'006'500, 19000};
