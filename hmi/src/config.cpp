@@ -70,8 +70,9 @@ void HmiConfig::validate() const {
   if (auto p = check()) throw std::invalid_argument("hmi." + p->first + ": " + p->second);
 }
 
-HmiConfig HmiConfig::parse(const config::Section& s) {
+HmiConfig HmiConfig::parse(const config::Section& s, double max_load_n) {
   HmiConfig c;
+  c.max_load_n = max_load_n;
   c.bind_address = s.string("bind", c.bind_address);
   c.port = static_cast<std::uint16_t>(s.integer("port", c.port, 0, 65535));
   c.asset_dir = s.string("asset_dir", c.asset_dir);

@@ -551,6 +551,22 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void do_close() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    // Read and drop what the client still sends (the rest of an oversized
+    // body) for a moment: closing a socket with unread data resets the
+    // connection, and the client could lose our reply (the 413) with it.
+    drain_.resize(4096);
+    drain_left_ = 1 << 20;
+    stream_.expires_after(2s);
+    do_drain();
+  }
+
+  void do_drain() {
+    stream_.async_read_some(net::buffer(drain_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec || n >= self->drain_left_) return;
+                              self->drain_left_ -= n;
+                              self->do_drain();
+                            });
   }
 
   beast::tcp_stream stream_;
@@ -560,6 +576,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::shared_ptr<void> response_;
   bool keep_alive_ = true;
   unsigned version_ = 11;
+  std::vector<char> drain_;
+  std::size_t drain_left_ = 0;
 };
 
 // ---- listener ---------------------------------------------------------------

@@ -142,6 +142,19 @@ TEST_CASE("[hmi]: errors name the line and the key") {
   refused("[hmi]\nguest_load_cap = 600\n", "hmi.guest_load_cap", 2);  // misspelt: unknown key
 }
 
+TEST_CASE("[hmi]: the guest cap may not exceed the machine's maximum load") {
+  auto doc = soleus::config::Document::parse_string("[hmi]\nguest_load_cap_n = 900\n", "t.toml");
+  CHECK_NOTHROW(HmiConfig::parse(doc.root().section("hmi"), 1000));
+  auto doc2 = soleus::config::Document::parse_string("[hmi]\nguest_load_cap_n = 900\n", "t.toml");
+  try {
+    HmiConfig::parse(doc2.root().section("hmi"), 800);
+    FAIL("accepted");
+  } catch (const soleus::config::ConfigError& e) {
+    CHECK(e.key() == "hmi.guest_load_cap_n");
+    CHECK(e.line() == 2);
+  }
+}
+
 TEST_CASE("HmiConfig::validate refuses a configuration built in code") {
   HmiConfig c;
   CHECK_NOTHROW(c.validate());

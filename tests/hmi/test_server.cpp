@@ -275,6 +275,10 @@ TEST_CASE("413, 404, 405, 400 on the request itself") {
   const std::string tok = f.staff();
   const std::string big = "{\"name\":\"" + std::string(20 * 1024, 'x') + "\"}";
   check_error(f.post("/api/v1/programmes", big, tok), 413, "");
+  // Far larger than the socket buffers: the reply still arrives.
+  const std::string huge = "{\"name\":\"" + std::string(512 * 1024, 'x') + "\"}";
+  check_error(f.post("/api/v1/programmes", huge, tok), 413, "");
+  check_error(f.post("/api/v1/sets/current/stop", huge), 413, "");
   check_error(f.get("/api/v1/nope"), 404, "");
   check_error(f.get("/api/v1"), 404, "");
   check_error(f.get("/nope.html"), 404, "");

@@ -38,8 +38,9 @@ struct HmiConfig {
   double max_load_n = 2000;
 
   /// Reads the [hmi] section (every key optional) and validates it; errors name
-  /// the file, the line and the key.
-  static HmiConfig parse(const config::Section& hmi);
+  /// the file, the line and the key. `max_load_n` is the machine's [limits]
+  /// max_load_n (the guest cap must not exceed it).
+  static HmiConfig parse(const config::Section& hmi, double max_load_n = 2000);
   /// Checks a configuration built in code. Returns {key, message} of the first
   /// problem, or nullopt. parse() reports the same problems with their line.
   std::optional<std::pair<std::string, std::string>> check() const;
