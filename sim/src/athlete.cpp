@@ -351,8 +351,8 @@ double Athlete::step(const AthleteInput& in, std::int64_t now_ms) {
       // machine lowers slower than the athlete planned, the athlete does not
       // drop their thighs away from it but keeps most of the load (a real
       // user's contact never falls to zero unless they let go).
-      if (phase_ == AthletePhase::Eccentric && !bounce)
-        muscle = std::max(muscle, kRideFraction * feel_load(in, -2.0));
+      if (phase_ == AthletePhase::Eccentric)
+        muscle = std::max(muscle, (bounce ? 0.5 : 1.0) * kRideFraction * feel_load(in, -2.0));
       if (bounce && phase_ == AthletePhase::Eccentric && x <= s_.bottom_mm + 2.0) muscle = 0;
       break;
     }

@@ -109,32 +109,37 @@ TEST_CASE("an athlete whose range shrinks as they tire: range loss, partial reps
 }
 
 TEST_CASE("bouncing athlete: reps off tempo, and the pacing brake measurably slows it") {
+  // The athlete bounces 1.5 s up, 1.5 s down with no pauses, and has little
+  // force in reserve (340 N against 300 N), as someone bouncing a heavy load.
   auto bounce = [](const char* tempo) {
     Scenario s;
-    s.sim_args = {"--athlete-style", "bounce", "--tempo", "1.5-0.5-1.5-0.5", "--capacity-n",
-                  "1200"};
+    s.sim_args = {"--athlete-style", "bounce", "--capacity-n", "340", "--athlete",
+                  R"({"bounce_tempo":"1.5-0-1.5-0"})"};
     s.set_json = std::string(R"({"mode":"isotonic","load_n":300,"tempo":")") + tempo +
-                 R"(","target_reps":6})";
+                 R"(","target_reps":4})";
     return run(s);
   };
-  Run paced = bounce("2-0.5-2-0.5");
+  Run paced = bounce("2-0.5-3-0.5");
   Run free = bounce("2-0.5-0-0.5");  // concentric 0 = free: no pacing brake
   SHOW(paced);
-  auto mean_velocity = [](const Run& r) {
+  auto mean_of_reps = [](const Run& r, const char* key) {
     double s = 0;
     int n = 0;
     for (const auto& rep : r.reps) {
-      s += num(rep.at("mean_velocity_mm_s"));
+      if (num(rep.at("n")) < 2) continue;  // the first rep starts from rest
+      s += num(rep.at(key));
       ++n;
     }
     return n ? s / n : 0.0;
   };
-  REQUIRE(paced.reps.size() >= 2);
-  REQUIRE(free.reps.size() >= 2);
-  int off = 0;
-  for (const auto& rep : paced.reps) off += rep.at("on_tempo").as_bool() ? 0 : 1;
-  CHECK(off >= 1);
-  CHECK(mean_velocity(paced) < 0.8 * mean_velocity(free));
+  REQUIRE(paced.reps.size() >= 3);
+  REQUIRE(free.reps.size() >= 3);
+  for (const auto& rep : paced.reps) CHECK_FALSE(rep.at("on_tempo").as_bool());
+  const double v_paced = mean_of_reps(paced, "mean_velocity_mm_s");
+  const double v_free = mean_of_reps(free, "mean_velocity_mm_s");
+  INFO("mean concentric velocity: paced " << v_paced << " mm/s, free " << v_free << " mm/s");
+  CHECK(v_paced < 0.85 * v_free);
+  CHECK(mean_of_reps(paced, "concentric_s") > mean_of_reps(free, "concentric_s"));
 }
 
 TEST_CASE("STO mid-set: zero torque is commanded in the same or the next cycle, reason estop") {
@@ -250,7 +255,7 @@ TEST_CASE("isometric mode: the pad holds its height while the athlete pushes and
   CHECK(force / n > 300);  // the athlete really pushed against the held pad
 }
 
-TEST_CASE("a relaxed athlete at the bottom: no load beyond the fade below the calibrated bottom") {
+TEST_CASE("a relaxed athlete at the bottom: no motor force beyond the fade below the calibrated bottom") {
   Scenario s;
   s.sim_args = {"--athlete-style", "relax", "--after-reps", "2", "--tempo", "1.5-0.5-1.5-0.5"};
   s.set_json = R"({"mode":"isotonic","load_n":600,"tempo":"1.5-0.5-1.5-0.5","target_reps":10})";
@@ -264,7 +269,10 @@ TEST_CASE("a relaxed athlete at the bottom: no load beyond the fade below the ca
   for (const auto& t : r.traces) {
     if (num(t.at("position_mm")) > bottom) continue;
     ++below;
-    CHECK(num(t.at("load_n")) <= 0.05 * 600);
+    // motor_n is the force the motor adds after the final clamp; below the
+    // floor the member carries at most the pad's own weight (8 kg), which
+    // no motor command puts there.
+    CHECK(num(t.at("motor_n")) <= 0.05 * 600);
   }
   CHECK(below > 0);
   CHECK((r.stop_reason() == "stall" || r.stop_reason() == "user_left"));
