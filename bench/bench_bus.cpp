@@ -87,5 +87,10 @@ int main(int argc, char** argv) {
               (after.bytes_tx - before.bytes_tx) / n, (after.bytes_rx - before.bytes_rx) / n);
   std::printf("cycle ms             p50 %.3f  p99 %.3f  max %.3f\n", pct(0.5), pct(0.99), ms.back());
   std::printf("max loop rate        %.1f Hz (1 / p99)\n", 1000.0 / pct(0.99));
+  std::printf("errors               timeouts %llu, crc %llu, framing %llu, exceptions %llu\n",
+              static_cast<unsigned long long>(after.timeouts - before.timeouts),
+              static_cast<unsigned long long>(after.crc_errors - before.crc_errors),
+              static_cast<unsigned long long>(after.framing_errors - before.framing_errors),
+              static_cast<unsigned long long>(after.exceptions - before.exceptions));
   return failed == cycles ? 3 : 0;
 }
