@@ -293,7 +293,7 @@ TEST_CASE("5 % dropped replies throughout a set: the set completes normally") {
 TEST_CASE("over RTU through a socat pty pair: a set runs to its target with the prescribed TUT") {
   Scenario s;
   s.rtu = true;
-  s.sim_args = {"--athlete-style", "tempo", "--tempo", "1.5-0.5-1.5-0.5", "--wire-time"};
+  s.sim_args = {"--athlete-style", "tempo", "--tempo", "1.5-0.5-1.5-0.5"};
   s.set_json = R"({"mode":"isotonic","load_n":500,"tempo":"1.5-0.5-1.5-0.5","target_reps":5})";
   Run r = run(s);
   SHOW(r);
