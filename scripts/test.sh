@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command: installs what is missing, builds with warnings
 # as errors, runs every test, then rebuilds the unit tests with AddressSanitizer
-# and UndefinedBehaviorSanitizer and runs them again.
+# and UndefinedBehaviorSanitizer and runs them again, then runs the browser
+# tests of the touchscreen page in headless Chromium.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -18,3 +19,8 @@ BUILD_DIR="$here/build-asan" TARGETS=unit-tests bash scripts/build.sh \
   -DSOLEUS_WERROR=ON -DSOLEUS_SANITIZE=ON -DSOLEUS_TESTS=ON -DCMAKE_BUILD_TYPE=Debug
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir "$here/build-asan" -j"$jobs" -L unit --output-on-failure --timeout 300
+
+echo "== browser tests: the HMI page in headless Chromium at 800x480"
+# Against a mock of the documented API (tests/browser/mock-server.mjs); set
+# SOLEUS_URL to run the same scripts against a running soleusd.
+(cd "$here/tests/browser" && npm ci --no-audit --no-fund --loglevel=error && node run.mjs)
