@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config git
   libboost1.81-dev libboost-json1.81-dev
-  libmodbus-dev libsqlite3-dev sqlite3 doctest-dev libtomlplusplus-dev libsystemd-dev
+  libmodbus-dev libsqlite3-dev sqlite3 doctest-dev libtomlplusplus-dev libsystemd-dev libssl-dev
   socat mbpoll
   curl ca-certificates procps
 )
