@@ -1,5 +1,6 @@
 #include "soleus/app/daemon_config.hpp"
 
+#include <filesystem>
 #include <sstream>
 
 namespace soleus::app {
@@ -43,6 +44,27 @@ DaemonConfig load_daemon_config(const std::string& path) {
     log::parse_level(level, c.log.level);
     lg->finish();
   }
+  if (auto st = root.optional_section("storage")) c.storage = storage::StorageConfig::parse(*st);
+  {
+    namespace fs = std::filesystem;
+    const fs::path db(c.storage.db_path);
+    if (db.is_relative()) {
+      const fs::path dir = fs::path(path).parent_path();
+      c.storage.db_path = (fs::absolute(dir.empty() ? fs::path(".") : dir) / db).lexically_normal().string();
+    }
+  }
+  bool asset_dir_given = false;
+  if (auto h = root.optional_section("hmi")) {
+    asset_dir_given = h->has("asset_dir");
+    c.hmi = hmi::HmiConfig::parse(*h, c.machine.limits.max_load_n);
+  } else {
+    c.hmi.max_load_n = c.machine.limits.max_load_n;
+  }
+#ifdef SOLEUS_HMI_BUILD_ASSETS
+  if (!asset_dir_given && !std::filesystem::exists(c.hmi.asset_dir))
+    c.hmi.asset_dir = SOLEUS_HMI_BUILD_ASSETS;
+#endif
+  (void)asset_dir_given;
   root.finish();
 
   return c;
@@ -56,7 +78,8 @@ std::string describe(const DaemonConfig& c) {
   else
     os << "tcp " << t.host << ":" << t.port;
   os << ", loop " << c.control.loop_hz << " Hz, max load " << c.machine.limits.max_load_n
-     << " N, drive watchdog " << c.machine.limits.watchdog_ms << " ms";
+     << " N, drive watchdog " << c.machine.limits.watchdog_ms << " ms, db " << c.storage.db_path
+     << ", hmi " << c.hmi.bind_address << ":" << c.hmi.port;
   return os.str();
 }
 

@@ -9,6 +9,8 @@
 #include "soleus/common/log.hpp"
 #include "soleus/controller/config.hpp"
 #include "soleus/drivers/machine_config.hpp"
+#include "soleus/hmi/config.hpp"
+#include "soleus/storage/config.hpp"
 
 namespace soleus::app {
 
@@ -23,6 +25,14 @@ struct DaemonConfig {
   controller::ControlConfig control;    ///< [control]
   controller::TrainingConfig training;  ///< [training]
   LogConfig log;
+  /// [storage] (optional; defaults). A relative db_path is resolved against
+  /// the configuration file's directory, so a test's or demo's copy of the
+  /// file keeps its own database beside it.
+  storage::StorageConfig storage;
+  /// [hmi] (optional; defaults: 127.0.0.1:8080). max_load_n is copied from
+  /// [limits]. When asset_dir is not given and the installed directory does
+  /// not exist, the build tree's copy (hmi/web-dist) is used.
+  hmi::HmiConfig hmi;
 };
 
 /// Reads and validates FILE. Throws config::ConfigError naming file, line and key.

@@ -1,0 +1,127 @@
+#pragma once
+/// soleusd's implementation of hmi::Backend: the HMI server's view of the
+/// control loop (snapshot, commands) and of the store (queries on the API
+/// threads' own connections).
+///
+/// Principle of operation:
+///  1. status(), latest_frame() and stop_current() read the loop's published
+///     snapshot and post commands: they never block (network threads).
+///  2. The main thread (daemon.cpp) drains the loop's queues. It hands every
+///     controller event to the SetBook, which wakes the API calls that wait
+///     for the loop's answer (set_started / set_refused, tared, reset ...),
+///     and on set_started pushes the set's start record to the store, so the
+///     row exists before the set's first rep.
+///  3. start_set() validates with controller::validate(), refuses (409) while a
+///     set runs, a fault or e-stop is latched or storage is faulted, takes an
+///     id from Writer::allocate_set_id(), posts StartSet and waits (bounded)
+///     for the loop's answer. Starts are serialised.
+///  4. Queries and staff changes run on a small pool of SQLite connections
+///     (one connection is used by one thread at a time); a rep is shown in a
+///     set record only once committed.
+///  5. Loop times (monotonic seconds) become Unix ms by the offset between the
+///     system clock and CLOCK_MONOTONIC at the time of conversion.
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "soleus/app/daemon_config.hpp"
+#include "soleus/controller/control_loop.hpp"
+#include "soleus/hmi/backend.hpp"
+#include "soleus/storage/database.hpp"
+#include "soleus/storage/records.hpp"
+#include "soleus/storage/writer.hpp"
+
+namespace soleus::app {
+
+/// Unix ms of a loop time (CLOCK_MONOTONIC seconds).
+std::int64_t wall_ms_of_loop_time(double t_s);
+/// Unix ms now.
+std::int64_t unix_ms_now();
+
+/// Shared between the main thread (which drains the loop) and the API threads.
+/// Thread-safe.
+class SetBook {
+ public:
+  /// Before posting StartSet: the record to push when the loop starts the set.
+  void expect(const storage::SetStartRecord& r);
+  /// Main thread, for every controller event in order. Returns the start
+  /// record to push when `e` is the set_started of an expected set.
+  std::optional<storage::SetStartRecord> on_event(const controller::Event& e);
+  /// Main thread: a set's result.
+  void on_result(const controller::SetResult& r);
+  /// The number of events seen so far (take it before posting a command).
+  std::uint64_t event_seq() const;
+  /// Waits until an event after `after` satisfies `match`; nullopt on timeout.
+  std::optional<controller::Event> wait_event(
+      std::uint64_t after, const std::function<bool(const controller::Event&)>& match,
+      std::chrono::milliseconds timeout);
+  /// A recent set's result (kept for the last few sets), if it has ended.
+  std::optional<controller::SetResult> result(std::int64_t set_id) const;
+  /// The start record of a recent set (expected or started).
+  std::optional<storage::SetStartRecord> start_record(std::int64_t set_id) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::uint64_t seq_ = 0;
+  std::deque<std::pair<std::uint64_t, controller::Event>> recent_;  // last 256 events
+  std::map<std::int64_t, storage::SetStartRecord> expected_;       // not yet started
+  std::map<std::int64_t, storage::SetStartRecord> started_;        // recent sets
+  std::map<std::int64_t, controller::SetResult> results_;          // recent results
+};
+
+class DaemonBackend final : public hmi::Backend {
+ public:
+  /// `store` may be null (no storage: queries answer empty / not found, sets are refused).
+  DaemonBackend(const DaemonConfig& cfg, controller::ControlLoop& loop, storage::Writer* store,
+                SetBook& book);
+  ~DaemonBackend() override;
+
+  hmi::StatusView status() override;
+  std::optional<hmi::LiveFrame> latest_frame() override;
+  bool stop_current(hmi::StopCause cause) override;
+  hmi::Result start_set(const hmi::SetRequest& request) override;
+  std::optional<hmi::SetView> get_set(std::int64_t id) override;
+  hmi::EventPage events(const hmi::EventQuery& query) override;
+  hmi::Result list(hmi::Collection c) override;
+  hmi::Result get(hmi::Collection c, std::int64_t id) override;
+  hmi::Result create(hmi::Collection c, const boost::json::object& fields) override;
+  hmi::Result update(hmi::Collection c, std::int64_t id, const boost::json::object& fields) override;
+  hmi::Result remove(hmi::Collection c, std::int64_t id) override;
+  hmi::Result assign_programme(std::int64_t member_id,
+                               std::optional<std::int64_t> programme_id) override;
+  hmi::Result member_history(std::int64_t member_id, int limit) override;
+  std::optional<hmi::MemberCredential> member_credential(const std::string& number) override;
+  hmi::Result session(std::int64_t member_id, hmi::SessionAction action) override;
+  hmi::Result maintenance(hmi::MaintenanceAction action, const boost::json::object& args) override;
+  boost::json::value diagnostics() override;
+
+  /// Starts a set from parameters already parsed (the API, the session
+  /// runner, --run-set go through the same checks). Sets p.set_id.
+  hmi::Result start_params(controller::SetParams p, std::int64_t session_id = 0,
+                           std::int64_t step_id = 0, int set_index = 0);
+
+ private:
+  class Pool;
+  struct Conn;
+  Conn connect();
+  std::vector<hmi::FaultView> faults(const controller::Snapshot& s) const;
+  std::optional<std::string> busy_reason(const controller::Snapshot& s) const;
+
+  const DaemonConfig& cfg_;
+  controller::ControlLoop& loop_;
+  storage::Writer* store_;
+  SetBook& book_;
+  std::unique_ptr<Pool> pool_;
+  std::mutex start_mutex_;
+  std::mutex stop_mutex_;
+  std::int64_t stop_requested_for_ = 0;
+};
+
+}  // namespace soleus::app

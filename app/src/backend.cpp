@@ -1,0 +1,979 @@
+#include "soleus/app/backend.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+
+#include "soleus/common/log.hpp"
+#include "soleus/controller/set_controller.hpp"
+#include "soleus/storage/members.hpp"
+#include "soleus/storage/queries.hpp"
+
+namespace soleus::app {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using controller::EventCode;
+using controller::SetState;
+using hmi::Result;
+
+// ---- time ----------------------------------------------------------------------
+
+std::int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::int64_t wall_ms_of_loop_time(double t_s) {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  const double mono_now = static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+  return unix_ms_now() - static_cast<std::int64_t>(std::llround((mono_now - t_s) * 1000.0));
+}
+
+// ---- SetBook ---------------------------------------------------------------------
+
+void SetBook::expect(const storage::SetStartRecord& r) {
+  std::lock_guard lk(mutex_);
+  expected_[r.set_id] = r;
+}
+
+std::optional<storage::SetStartRecord> SetBook::on_event(const controller::Event& e) {
+  std::optional<storage::SetStartRecord> out;
+  {
+    std::lock_guard lk(mutex_);
+    recent_.emplace_back(++seq_, e);
+    if (recent_.size() > 256) recent_.pop_front();
+    if (e.code == EventCode::SetStarted) {
+      if (auto it = expected_.find(e.set_id); it != expected_.end()) {
+        out = it->second;
+        started_[e.set_id] = it->second;
+        expected_.erase(it);
+        while (started_.size() > 16) started_.erase(started_.begin());
+      }
+    }
+  }
+  cv_.notify_all();
+  return out;
+}
+
+void SetBook::on_result(const controller::SetResult& r) {
+  std::lock_guard lk(mutex_);
+  results_[r.set_id] = r;
+  while (results_.size() > 16) results_.erase(results_.begin());
+}
+
+std::uint64_t SetBook::event_seq() const {
+  std::lock_guard lk(mutex_);
+  return seq_;
+}
+
+std::optional<controller::Event> SetBook::wait_event(
+    std::uint64_t after, const std::function<bool(const controller::Event&)>& match,
+    std::chrono::milliseconds timeout) {
+  std::unique_lock lk(mutex_);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    for (const auto& [n, e] : recent_)
+      if (n > after && match(e)) return e;
+    if (cv_.wait_until(lk, deadline) == std::cv_status::timeout) {
+      for (const auto& [n, e] : recent_)
+        if (n > after && match(e)) return e;
+      return std::nullopt;
+    }
+  }
+}
+
+std::optional<controller::SetResult> SetBook::result(std::int64_t set_id) const {
+  std::lock_guard lk(mutex_);
+  if (auto it = results_.find(set_id); it != results_.end()) return it->second;
+  return std::nullopt;
+}
+
+std::optional<storage::SetStartRecord> SetBook::start_record(std::int64_t set_id) const {
+  std::lock_guard lk(mutex_);
+  if (auto it = started_.find(set_id); it != started_.end()) return it->second;
+  if (auto it = expected_.find(set_id); it != expected_.end()) return it->second;
+  return std::nullopt;
+}
+
+// ---- connection pool ---------------------------------------------------------------
+
+class DaemonBackend::Pool {
+ public:
+  explicit Pool(const storage::StorageConfig& c) : cfg_(c) {}
+  storage::Database take() {
+    {
+      std::lock_guard lk(mutex_);
+      if (!free_.empty()) {
+        storage::Database db = std::move(free_.back());
+        free_.pop_back();
+        return db;
+      }
+    }
+    // Read-write: staff changes go through these too. The writer creates and
+    // migrates the file; this never creates one.
+    return storage::Database::open(cfg_.db_path, storage::Database::Access::ReadWrite, cfg_.vfs,
+                                   cfg_.busy_timeout_ms);
+  }
+  void give(storage::Database db) {
+    std::lock_guard lk(mutex_);
+    if (free_.size() < 8) free_.push_back(std::move(db));
+  }
+
+ private:
+  storage::StorageConfig cfg_;
+  std::mutex mutex_;
+  std::vector<storage::Database> free_;
+};
+
+struct DaemonBackend::Conn {
+  Pool* pool;
+  storage::Database db;
+  bool keep = true;
+  ~Conn() {
+    if (keep && db.is_open()) pool->give(std::move(db));
+  }
+};
+
+DaemonBackend::Conn DaemonBackend::connect() {
+  return Conn{pool_.get(), pool_->take()};
+}
+
+DaemonBackend::DaemonBackend(const DaemonConfig& cfg, controller::ControlLoop& loop,
+                             storage::Writer* store, SetBook& book)
+    : cfg_(cfg), loop_(loop), store_(store), book_(book),
+      pool_(std::make_unique<Pool>(cfg.storage)) {}
+
+DaemonBackend::~DaemonBackend() = default;
+
+namespace {
+
+double r3(double v) { return std::round(v * 1000.0) / 1000.0; }
+
+/// Runs `fn` on a pooled connection, turning storage failures into results.
+template <class F>
+Result with_db(F&& fn, const char* what) {
+  try {
+    return fn();
+  } catch (const storage::SqliteError& e) {
+    if (e.code() == 19 /* SQLITE_CONSTRAINT */)
+      return Result::invalid("", std::string(what) + ": refused by the store: " + e.what());
+    return Result::conflict(std::string(what) + ": storage unavailable: " + e.what(), "storage");
+  } catch (const std::exception& e) {
+    return Result::conflict(std::string(what) + ": " + e.what(), "storage");
+  }
+}
+
+std::optional<std::string> opt_string(const json::object& o, const char* k) {
+  auto it = o.find(k);
+  if (it == o.end() || !it->value().is_string()) return std::nullopt;
+  return std::string(it->value().get_string());
+}
+std::optional<double> opt_number(const json::object& o, const char* k) {
+  auto it = o.find(k);
+  if (it == o.end()) return std::nullopt;
+  const auto& v = it->value();
+  if (v.is_double()) return v.get_double();
+  if (v.is_int64()) return static_cast<double>(v.get_int64());
+  if (v.is_uint64()) return static_cast<double>(v.get_uint64());
+  return std::nullopt;
+}
+
+json::value opt_json(const std::optional<double>& v) { return v ? json::value(*v) : json::value(nullptr); }
+json::value opt_json(const std::optional<std::int64_t>& v) { return v ? json::value(*v) : json::value(nullptr); }
+
+std::optional<std::int64_t> current_programme(storage::Database& db, std::int64_t member_id) {
+  auto st = db.prepare(
+      "SELECT programme_id FROM assignments WHERE member_id = ?1 AND ended_ms IS NULL "
+      "ORDER BY id DESC LIMIT 1");
+  st.bind(1, member_id);
+  if (st.step()) return st.int64(0);
+  return std::nullopt;
+}
+
+json::object member_json(storage::Database& db, const storage::MemberRow& m) {
+  json::object o;
+  o["id"] = m.id;
+  o["number"] = m.number;
+  o["name"] = m.name;
+  o["has_pin"] = m.pin_hash.has_value() && !m.pin_hash->empty();
+  o["assessed_max_n"] = opt_json(m.assessed_max_n);
+  o["rom_bottom_mm"] = opt_json(m.rom_bottom_mm);
+  o["rom_top_mm"] = opt_json(m.rom_top_mm);
+  o["programme_id"] = opt_json(current_programme(db, m.id));
+  return o;
+}
+
+json::object step_json(storage::Statement& s) {
+  // columns: id, position, mode, sets, target_reps, hold_s, load_n, load_pct_max, tempo,
+  // rest_s, force_drop_pct, eccentric_pct, progress_when, progress_load_pct
+  json::object o;
+  o["step_id"] = s.int64(0);
+  o["mode"] = s.text(2);
+  o["sets"] = s.int32(3);
+  if (!s.is_null(4)) o["target_reps"] = s.int32(4);
+  if (!s.is_null(5)) o["hold_s"] = s.real(5);
+  if (!s.is_null(6)) o["load_n"] = s.real(6);
+  if (!s.is_null(7)) o["load_pct"] = s.real(7);
+  o["tempo"] = s.text(8);
+  o["rest_s"] = s.real(9);
+  o["force_drop_pct"] = s.real(10);
+  o["eccentric_pct"] = s.real(11);
+  const std::string when = s.text(12);
+  json::object prog;
+  if (when == "never") {
+    prog["rule"] = "none";
+    prog["amount"] = 0;
+  } else {
+    prog["rule"] = "load_pct";
+    prog["amount"] = s.real(13);
+  }
+  o["progression"] = std::move(prog);
+  return o;
+}
+
+std::optional<json::object> programme_json(storage::Database& db, std::int64_t id) {
+  auto p = db.prepare("SELECT id, name, notes FROM programmes WHERE id = ?1 AND archived = 0");
+  p.bind(1, id);
+  if (!p.step()) return std::nullopt;
+  json::object o;
+  o["id"] = p.int64(0);
+  o["name"] = p.text(1);
+  o["description"] = p.text(2);
+  auto s = db.prepare(
+      "SELECT id, position, mode, sets, target_reps, hold_s, load_n, load_pct_max, tempo, rest_s, "
+      "force_drop_pct, eccentric_pct, progress_when, progress_load_pct FROM programme_steps "
+      "WHERE programme_id = ?1 ORDER BY position");
+  s.bind(1, id);
+  json::array steps;
+  while (s.step()) steps.push_back(step_json(s));
+  o["steps"] = std::move(steps);
+  return o;
+}
+
+/// The API's step (normalised by the server) as the store's. Refuses the
+/// progression rules the store cannot hold yet.
+std::optional<Result> to_step(const json::object& st, std::size_t i, storage::StepSpec& out) {
+  const std::string pre = "steps[" + std::to_string(i) + "].";
+  out.mode = opt_string(st, "mode").value_or("isotonic");
+  out.sets = static_cast<int>(opt_number(st, "sets").value_or(1));
+  out.target_reps.reset();
+  if (auto r = opt_number(st, "target_reps")) out.target_reps = static_cast<int>(*r);
+  out.hold_s = opt_number(st, "hold_s");
+  out.load_n = opt_number(st, "load_n");
+  out.load_pct_max = opt_number(st, "load_pct");
+  out.tempo = opt_string(st, "tempo").value_or("0-0-0-0");
+  out.rest_s = opt_number(st, "rest_s").value_or(90);
+  out.force_drop_pct = opt_number(st, "force_drop_pct").value_or(20);
+  out.eccentric_pct = opt_number(st, "eccentric_pct").value_or(0);
+  out.progress_when = "never";
+  out.progress_load_pct = 0;
+  if (auto it = st.find("progression"); it != st.end() && it->value().is_object()) {
+    const auto& pr = it->value().get_object();
+    const std::string rule = opt_string(pr, "rule").value_or("none");
+    const double amount = opt_number(pr, "amount").value_or(0);
+    if (rule == "load_pct") {
+      if (amount > 50) return Result::invalid(pre + "progression.amount", "at most 50 % per session");
+      out.progress_when = "all_sets_target";
+      out.progress_load_pct = amount;
+    } else if (rule != "none") {
+      return Result::invalid(pre + "progression.rule",
+                             "rule \"" + rule + "\" is not supported by this release's store "
+                             "(only none and load_pct)");
+    }
+  }
+  return std::nullopt;
+}
+
+void insert_steps(storage::Database& db, std::int64_t programme_id,
+                  const std::vector<storage::StepSpec>& steps) {
+  auto step = db.prepare(
+      "INSERT INTO programme_steps (programme_id, position, mode, sets, target_reps, hold_s, "
+      "load_n, load_pct_max, tempo, rest_s, force_drop_pct, eccentric_pct, progress_when, "
+      "progress_load_pct) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+  int pos = 0;
+  for (const auto& s : steps) {
+    step.bind(1, programme_id).bind(2, ++pos).bind(3, s.mode).bind(4, s.sets)
+        .bind(5, s.target_reps).bind(6, s.hold_s).bind(7, s.load_n).bind(8, s.load_pct_max)
+        .bind(9, s.tempo).bind(10, s.rest_s).bind(11, s.force_drop_pct).bind(12, s.eccentric_pct)
+        .bind(13, s.progress_when).bind(14, s.progress_load_pct);
+    step.run();
+    step.reset();
+  }
+}
+
+const storage::Actor kStaff{"staff", std::nullopt};
+
+}  // namespace
+
+// ---- machine ------------------------------------------------------------------------
+
+std::vector<hmi::FaultView> DaemonBackend::faults(const controller::Snapshot& s) const {
+  std::vector<hmi::FaultView> out;
+  for (int i = 0; i < s.fault_count; ++i) {
+    const auto& f = s.faults[static_cast<std::size_t>(i)];
+    std::string msg = controller::message(f.fault);
+    if (f.fault == controller::Fault::DriveFault && s.drive_fault_name[0])
+      msg = std::string("drive fault ") + std::to_string(s.drive_fault_code) + " (" +
+            s.drive_fault_name.data() + "): " + msg;
+    out.push_back({controller::to_string(f.fault), msg, wall_ms_of_loop_time(f.since_s)});
+  }
+  if (store_ && !store_->storage_ok()) {
+    const auto h = store_->health();
+    out.push_back({"storage_fault",
+                   "storage unavailable, new sets refused: " +
+                       (h.last_error.empty() ? std::string("not open yet") : h.last_error),
+                   h.fault_since_ms ? h.fault_since_ms : unix_ms_now()});
+  }
+  return out;
+}
+
+hmi::StatusView DaemonBackend::status() {
+  const controller::Snapshot s = loop_.snapshot();
+  hmi::StatusView v;
+  v.state = controller::to_string(s.ctl.state);
+  v.position_mm = r3(s.drive.position_mm);
+  v.force_n = r3(s.cell.force_n);
+  v.load_n = r3(s.ctl.load_n);
+  if (s.ctl.set_running) v.set_id = s.ctl.set_id;
+  v.faults = faults(s);
+  v.loop.hz = s.loop.p50_ms > 0 ? r3(1000.0 / s.loop.p50_ms) : s.loop.hz;
+  v.loop.p99_ms = r3(s.loop.p99_ms);
+  v.loop.overruns = s.loop.overruns;
+  return v;
+}
+
+std::optional<hmi::LiveFrame> DaemonBackend::latest_frame() {
+  const controller::Snapshot s = loop_.snapshot();
+  if (s.cycle == 0) return std::nullopt;
+  hmi::LiveFrame f;
+  f.t_ms = wall_ms_of_loop_time(s.t_s);
+  f.force_n = r3(s.cell.force_n);
+  f.position_mm = r3(s.drive.position_mm);
+  f.velocity_mm_s = r3(s.drive.velocity_mm_s);
+  f.load_n = r3(s.ctl.load_n);
+  f.state = controller::to_string(s.ctl.state);
+  f.phase = controller::to_string(s.ctl.cue_phase);
+  f.phase_progress = r3(s.ctl.cue_progress);
+  f.reps = s.ctl.reps;
+  f.tut_s = r3(s.ctl.tut_s);
+  f.faults = faults(s);
+  if (s.ctl.set_running) f.set_id = s.ctl.set_id;
+  if (s.ctl.range_known) {
+    f.range_bottom_mm = r3(s.ctl.range.bottom_mm);
+    f.range_top_mm = r3(s.ctl.range.top_mm);
+  }
+  return f;
+}
+
+bool DaemonBackend::stop_current(hmi::StopCause cause) {
+  const controller::Snapshot s = loop_.snapshot();
+  const bool running = (s.ctl.set_running && s.ctl.state != SetState::Unloading) || s.ctl.moving;
+  if (!running) return false;
+  {
+    std::lock_guard lk(stop_mutex_);
+    if (s.ctl.set_running && stop_requested_for_ == s.ctl.set_id) return false;  // asked already
+    if (s.ctl.set_running) stop_requested_for_ = s.ctl.set_id;
+  }
+  const auto reason = cause == hmi::StopCause::Pain ? controller::StopReason::Pain
+                                                    : controller::StopReason::UserStop;
+  if (!loop_.post(controller::Command::stop(reason))) {
+    std::lock_guard lk(stop_mutex_);
+    stop_requested_for_ = 0;  // let the next press try again
+    return false;
+  }
+  return true;
+}
+
+std::optional<std::string> DaemonBackend::busy_reason(const controller::Snapshot& s) const {
+  if (s.ctl.state == SetState::Estop) return "the e-stop is latched; release it and reset";
+  if (s.ctl.state == SetState::Fault || !s.latch_ok) return "a fault is latched; reset it first";
+  if (s.ctl.set_running || s.ctl.moving) return "a set is running";
+  if (!s.armed) return "the machine is not ready (drive not armed)";
+  return std::nullopt;
+}
+
+hmi::Result DaemonBackend::start_set(const hmi::SetRequest& q) {
+  controller::SetParams p;
+  if (!controller::parse_mode(q.mode, p.mode)) return Result::invalid("mode", "unknown mode");
+  p.load_n = q.load_n;
+  p.tempo.eccentric_s = q.eccentric_s;
+  p.tempo.bottom_s = q.bottom_s;
+  p.tempo.concentric_s = q.concentric_s;
+  p.tempo.top_s = q.top_s;
+  p.target_reps = q.target_reps.value_or(0);
+  p.hold_s = q.hold_s.value_or(0);
+  p.force_drop_pct = q.force_drop_pct;
+  p.eccentric_pct = q.eccentric_pct;
+  p.member_id = q.member_id;
+  return start_params(p);
+}
+
+hmi::Result DaemonBackend::start_params(controller::SetParams p, std::int64_t session_id,
+                                        std::int64_t step_id, int set_index) {
+  if (auto e = controller::validate(p, cfg_.training, cfg_.machine.limits, cfg_.machine.mechanics))
+    return Result::invalid(e->field, e->message);
+  std::lock_guard start_lock(start_mutex_);  // one start at a time
+  const controller::Snapshot s = loop_.snapshot();
+  if (auto why = busy_reason(s)) return Result::conflict(*why, "state");
+  if (!store_ || !store_->storage_ok())
+    return Result::conflict("storage unavailable: new sets are refused until it works again",
+                            "storage");
+  if (p.member_id) {
+    // The member must exist (the set row refers to it); a stored range skips calibration.
+    auto r = with_db([&]() -> Result {
+      auto c = connect();
+      auto m = storage::get_member(c.db, *p.member_id);
+      if (!m) return Result::invalid("member_id", "no member " + std::to_string(*p.member_id));
+      if (m->rom_bottom_mm && m->rom_top_mm)
+        p.range = controller::Range{*m->rom_bottom_mm, *m->rom_top_mm};
+      return Result::ok();
+    }, "member");
+    if (r.outcome != hmi::Outcome::Ok) return r;
+  }
+  const std::int64_t id = store_->allocate_set_id();
+  if (id <= 0) return Result::conflict("storage has no database open: new sets are refused", "storage");
+  p.set_id = id;
+
+  storage::SetStartRecord rec;
+  rec.set_id = id;
+  rec.session_id = session_id;
+  rec.member_id = p.member_id.value_or(0);
+  rec.step_id = step_id;
+  rec.set_index = set_index;
+  rec.started_ms = unix_ms_now();
+  rec.mode.assign(controller::to_string(p.mode));
+  rec.load_n = p.load_n;
+  rec.tempo.assign(p.tempo.to_string());
+  rec.target_reps = p.mode == controller::Mode::Isometric ? 0 : p.target_reps;
+  rec.hold_s = p.mode == controller::Mode::Isometric ? p.hold_s : 0;
+  rec.force_drop_pct = p.force_drop_pct;
+  rec.eccentric_pct = p.eccentric_pct;
+  book_.expect(rec);
+
+  const std::uint64_t seq = book_.event_seq();
+  if (!loop_.post(controller::Command::start_set(p)))
+    return Result::conflict("the control loop's command queue is full; try again", "state");
+  const auto answer = book_.wait_event(
+      seq,
+      [id](const controller::Event& e) {
+        return (e.code == EventCode::SetStarted && e.set_id == id) || e.code == EventCode::SetRefused;
+      },
+      2000ms);
+  if (!answer) {
+    // Not answered in time (the main thread drains every 20 ms): look at the loop itself.
+    const auto now = loop_.snapshot();
+    if (now.ctl.set_id == id) return Result::created(id);
+    return Result::conflict("the control loop did not answer the start in time", "state");
+  }
+  if (answer->code == EventCode::SetRefused)
+    return Result::conflict("the machine refused the set: " + std::string(answer->text_view()),
+                            "state");
+  return Result::created(id);
+}
+
+std::optional<hmi::SetView> DaemonBackend::get_set(std::int64_t id) {
+  if (!store_) return std::nullopt;
+  std::optional<storage::SetRow> row;
+  std::vector<storage::RepRow> reps;
+  try {
+    auto c = connect();
+    row = storage::get_set(c.db, id);
+    if (row) reps = storage::get_reps(c.db, id);
+  } catch (const std::exception& e) {
+    log::warn("api: reading set ", id, ": ", e.what());
+  }
+  const controller::Snapshot s = loop_.snapshot();
+  const bool live = s.ctl.set_running && s.ctl.set_id == id;
+  if (!row) {
+    // Started but its row not committed yet: shown from what was asked.
+    auto rec = book_.start_record(id);
+    if (!rec || !live) return std::nullopt;
+    row.emplace();
+    row->id = id;
+    row->started_ms = rec->started_ms;
+    row->mode = std::string(rec->mode.view());
+    row->tempo = std::string(rec->tempo.view());
+    row->load_n = rec->load_n;
+    if (rec->member_id) row->member_id = rec->member_id;
+    if (rec->target_reps) row->target_reps = rec->target_reps;
+    if (rec->hold_s > 0) row->hold_s = rec->hold_s;
+  }
+  hmi::SetView v;
+  v.id = id;
+  v.mode = row->mode;
+  v.load_n = row->load_n;
+  v.tempo = row->tempo;
+  v.member_id = row->member_id;
+  v.target_reps = row->target_reps;
+  v.hold_s = row->hold_s;
+  v.started_ms = row->started_ms;
+  // Committed reps only.
+  int counted = 0, partial = 0;
+  double tut = 0;
+  for (const auto& r : reps) {
+    if (r.partial || r.n <= 0) {
+      ++partial;
+      continue;
+    }
+    ++counted;
+    tut += r.tut_s;
+    hmi::RepView rv;
+    rv.n = r.n;
+    rv.peak_force_n = r.peak_force_n;
+    rv.mean_force_n = r.mean_force_n;
+    rv.concentric_s = r.concentric_s;
+    rv.top_pause_s = r.top_pause_s;
+    rv.eccentric_s = r.eccentric_s;
+    rv.bottom_pause_s = r.bottom_pause_s;
+    rv.rom_mm = r.rom_mm;
+    rv.rom_pct = r.rom_pct;
+    rv.mean_velocity_mm_s = r.mean_velocity_mm_s;
+    rv.smoothness = r.smoothness;
+    rv.on_tempo = r.on_tempo;
+    rv.tempo_deviation_s = r.tempo_deviation_s;
+    v.rep_log.push_back(rv);
+  }
+  if (row->stop_reason) {
+    v.state = "done";
+    v.stop_reason = row->stop_reason;
+    v.reps = row->reps;
+    v.partial_reps = row->partial_reps;
+    v.tut_s = r3(row->tut_s);
+  } else {
+    if (live) {
+      switch (s.ctl.state) {
+        case SetState::Ready:
+        case SetState::Calibrating: v.state = "calibrating"; break;
+        case SetState::Unloading: v.state = "unloading"; break;
+        default: v.state = "active"; break;
+      }
+    } else if (book_.result(id)) {
+      v.state = "unloading";  // ended; its end record is not committed yet
+    } else {
+      v.state = "done";  // an earlier run's set that never got its end (daemon killed)
+    }
+    v.reps = counted;
+    v.partial_reps = partial;
+    v.tut_s = r3(tut);
+  }
+  return v;
+}
+
+hmi::EventPage DaemonBackend::events(const hmi::EventQuery& q) {
+  hmi::EventPage out;
+  if (!store_) return out;
+  try {
+    auto c = connect();
+    storage::EventFilter f;
+    f.since_ms = q.since_ms;
+    if (q.severity) {
+      storage::Severity sv{};
+      if (storage::parse_severity(*q.severity, sv)) f.min_severity = sv;
+    }
+    f.code = q.code;
+    f.before_id = q.before_id;
+    f.offset = q.offset;
+    f.limit = q.limit;
+    auto page = storage::query_events(c.db, f);
+    for (const auto& r : page.rows)
+      out.events.push_back({r.id, r.t_ms, storage::to_string(r.severity), r.code, r.message, r.set_id});
+    if (page.next && !page.rows.empty()) out.next_before = page.rows.back().id;
+    storage::EventFilter all = f;
+    all.before.reset();
+    all.before_id.reset();
+    all.offset = 0;
+    out.total = storage::count_events(c.db, all);
+  } catch (const std::exception& e) {
+    log::warn("api: events query: ", e.what());
+  }
+  return out;
+}
+
+// ---- members and programmes ---------------------------------------------------------------
+
+hmi::Result DaemonBackend::list(hmi::Collection col) {
+  return with_db([&]() -> Result {
+    auto c = connect();
+    json::array a;
+    if (col == hmi::Collection::Members) {
+      auto st = c.db.prepare("SELECT id FROM members ORDER BY number");
+      std::vector<std::int64_t> ids;
+      while (st.step()) ids.push_back(st.int64(0));
+      for (auto id : ids)
+        if (auto m = storage::get_member(c.db, id)) a.push_back(member_json(c.db, *m));
+    } else {
+      auto st = c.db.prepare("SELECT id FROM programmes WHERE archived = 0 ORDER BY name, id");
+      std::vector<std::int64_t> ids;
+      while (st.step()) ids.push_back(st.int64(0));
+      for (auto id : ids)
+        if (auto p = programme_json(c.db, id)) a.push_back(std::move(*p));
+    }
+    return Result::ok(std::move(a));
+  }, "list");
+}
+
+hmi::Result DaemonBackend::get(hmi::Collection col, std::int64_t id) {
+  return with_db([&]() -> Result {
+    auto c = connect();
+    if (col == hmi::Collection::Members) {
+      auto m = storage::get_member(c.db, id);
+      if (!m) return Result::not_found("no member " + std::to_string(id));
+      return Result::ok(member_json(c.db, *m));
+    }
+    auto p = programme_json(c.db, id);
+    if (!p) return Result::not_found("no programme " + std::to_string(id));
+    return Result::ok(std::move(*p));
+  }, "get");
+}
+
+namespace {
+std::optional<Result> member_update(const json::object& f, storage::MemberUpdate& u) {
+  if (auto it = f.find("notes"); it != f.end() && it->value().is_string() &&
+                                  !it->value().get_string().empty())
+    return Result::invalid("notes", "member notes are not stored by this release");
+  if (auto n = opt_string(f, "name")) u.name = *n;
+  if (auto h = opt_string(f, "pin_hash"))
+    u.pin_hash = h->empty() ? std::optional<std::string>() : std::optional<std::string>(*h);
+  if (f.contains("assessed_max_n")) u.assessed_max_n = opt_number(f, "assessed_max_n");
+  return std::nullopt;
+}
+}  // namespace
+
+hmi::Result DaemonBackend::create(hmi::Collection col, const json::object& f) {
+  return with_db([&]() -> Result {
+    auto c = connect();
+    if (col == hmi::Collection::Members) {
+      storage::MemberUpdate u;
+      if (auto bad = member_update(f, u)) return *bad;
+      const std::string number = opt_string(f, "number").value_or("");
+      if (storage::find_member_by_number(c.db, number))
+        return Result::conflict("member number " + number + " is taken", "number");
+      const std::int64_t id = storage::add_member(c.db, number, u.name.value_or(""), kStaff);
+      u.name.reset();
+      if (u.pin_hash || u.assessed_max_n) storage::update_member(c.db, id, u, kStaff);
+      return Result::created(id);
+    }
+    storage::ProgrammeSpec p;
+    p.name = opt_string(f, "name").value_or("");
+    p.notes = opt_string(f, "description").value_or("");
+    if (auto it = f.find("steps"); it != f.end() && it->value().is_array()) {
+      const auto& a = it->value().get_array();
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        storage::StepSpec s;
+        if (auto bad = to_step(a[i].as_object(), i, s)) return *bad;
+        p.steps.push_back(std::move(s));
+      }
+    }
+    return Result::created(storage::add_programme(c.db, p, kStaff));
+  }, "create");
+}
+
+hmi::Result DaemonBackend::update(hmi::Collection col, std::int64_t id, const json::object& f) {
+  return with_db([&]() -> Result {
+    auto c = connect();
+    if (col == hmi::Collection::Members) {
+      storage::MemberUpdate u;
+      if (auto bad = member_update(f, u)) return *bad;
+      auto m = storage::get_member(c.db, id);
+      if (!m) return Result::not_found("no member " + std::to_string(id));
+      if (auto n = opt_string(f, "number"); n && *n != m->number) {
+        if (storage::find_member_by_number(c.db, *n))
+          return Result::conflict("member number " + *n + " is taken", "number");
+        storage::Transaction tx(c.db);
+        auto st = c.db.prepare("UPDATE members SET number = ?1, updated_ms = ?2 WHERE id = ?3");
+        st.bind(1, *n).bind(2, unix_ms_now()).bind(3, id);
+        st.run();
+        storage::record_audit(c.db, kStaff, "member", id, "number", m->number, *n);
+        tx.commit();
+      }
+      storage::update_member(c.db, id, u, kStaff);
+      return Result::ok();
+    }
+    if (!programme_json(c.db, id)) return Result::not_found("no programme " + std::to_string(id));
+    std::vector<storage::StepSpec> steps;
+    const auto it = f.find("steps");
+    if (it != f.end() && it->value().is_array()) {
+      const auto& a = it->value().get_array();
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        storage::StepSpec s;
+        if (auto bad = to_step(a[i].as_object(), i, s)) return *bad;
+        steps.push_back(std::move(s));
+      }
+    }
+    storage::Transaction tx(c.db);
+    const std::int64_t now = unix_ms_now();
+    if (auto n = opt_string(f, "name")) {
+      auto st = c.db.prepare("UPDATE programmes SET name = ?1, updated_ms = ?2 WHERE id = ?3");
+      st.bind(1, *n).bind(2, now).bind(3, id);
+      st.run();
+      storage::record_audit(c.db, kStaff, "programme", id, "name", std::nullopt, *n);
+    }
+    if (auto d = opt_string(f, "description")) {
+      auto st = c.db.prepare("UPDATE programmes SET notes = ?1, updated_ms = ?2 WHERE id = ?3");
+      st.bind(1, *d).bind(2, now).bind(3, id);
+      st.run();
+      storage::record_audit(c.db, kStaff, "programme", id, "notes", std::nullopt, *d);
+    }
+    if (!steps.empty()) {
+      auto del = c.db.prepare("DELETE FROM programme_steps WHERE programme_id = ?1");
+      del.bind(1, id);
+      del.run();
+      insert_steps(c.db, id, steps);
+      storage::record_audit(c.db, kStaff, "programme", id, "steps", std::nullopt,
+                            std::to_string(steps.size()) + " steps");
+    }
+    tx.commit();
+    return Result::ok();
+  }, "update");
+}
+
+hmi::Result DaemonBackend::remove(hmi::Collection col, std::int64_t id) {
+  return with_db([&]() -> Result {
+    auto c = connect();
+    if (col == hmi::Collection::Members) {
+      // Erasure on request: the member and all their data; audited.
+      const auto r = storage::erase_member(c.db, id, kStaff);
+      if (!r.found) return Result::not_found("no member " + std::to_string(id));
+      return Result::ok(json::object{{"ok", true}, {"sets_erased", r.sets}, {"reps_erased", r.reps}});
+    }
+    // Programmes are archived, never deleted: sets and assignments refer to them.
+    if (!programme_json(c.db, id)) return Result::not_found("no programme " + std::to_string(id));
+    storage::Transaction tx(c.db);
+    const std::int64_t now = unix_ms_now();
+    auto st = c.db.prepare("UPDATE programmes SET archived = 1, updated_ms = ?1 WHERE id = ?2");
+    st.bind(1, now).bind(2, id);
+    st.run();
+    auto end = c.db.prepare(
+        "UPDATE assignments SET ended_ms = ?1 WHERE programme_id = ?2 AND ended_ms IS NULL");
+    end.bind(1, now).bind(2, id);
+    end.run();
+    storage::record_audit(c.db, kStaff, "programme", id, "archived", "0", "1");
+    tx.commit();
+    return Result::ok();
+  }, "remove");
+}
+
+hmi::Result DaemonBackend::assign_programme(std::int64_t member_id,
+                                            std::optional<std::int64_t> programme_id) {
+  return with_db([&]() -> Result {
+    auto c = connect();
+    if (!storage::get_member(c.db, member_id))
+      return Result::not_found("no member " + std::to_string(member_id));
+    if (programme_id) {
+      if (!programme_json(c.db, *programme_id))
+        return Result::not_found("no programme " + std::to_string(*programme_id));
+      storage::assign_programme(c.db, member_id, *programme_id, unix_ms_now(), kStaff);
+      return Result::ok();
+    }
+    storage::Transaction tx(c.db);
+    const auto before = current_programme(c.db, member_id);
+    auto st = c.db.prepare(
+        "UPDATE assignments SET ended_ms = ?1 WHERE member_id = ?2 AND ended_ms IS NULL");
+    st.bind(1, unix_ms_now()).bind(2, member_id);
+    st.run();
+    storage::record_audit(c.db, kStaff, "member", member_id, "programme",
+                          before ? std::optional<std::string>(std::to_string(*before)) : std::nullopt,
+                          std::nullopt);
+    tx.commit();
+    return Result::ok();
+  }, "assign");
+}
+
+hmi::Result DaemonBackend::member_history(std::int64_t member_id, int limit) {
+  return with_db([&]() -> Result {
+    auto c = connect();
+    if (!storage::get_member(c.db, member_id))
+      return Result::not_found("no member " + std::to_string(member_id));
+    storage::SetFilter f;
+    f.member_id = member_id;
+    f.limit = std::clamp(limit, 1, 100) * 20;
+    const auto sets = storage::query_sets(c.db, f);  // newest first
+    json::array out;
+    // One entry per session; sets outside a session (free training) are an entry each.
+    std::optional<std::int64_t> open_session;
+    for (const auto& s : sets) {
+      json::object so{{"set_id", s.id}, {"mode", s.mode}, {"load_n", s.load_n}, {"reps", s.reps},
+                      {"tut_s", r3(s.tut_s)},
+                      {"stop_reason", s.stop_reason ? json::value(*s.stop_reason) : json::value(nullptr)}};
+      if (s.session_id && open_session == s.session_id && !out.empty()) {
+        out.back().as_object()["sets"].as_array().push_back(std::move(so));
+        continue;
+      }
+      if (static_cast<int>(out.size()) >= limit) break;
+      open_session = s.session_id;
+      json::object entry{{"session_id", opt_json(s.session_id)},
+                         {"date_ms", s.started_ms},
+                         {"programme_id", nullptr},
+                         {"sets", json::array{std::move(so)}}};
+      out.push_back(std::move(entry));
+    }
+    return Result::ok(std::move(out));
+  }, "history");
+}
+
+std::optional<hmi::MemberCredential> DaemonBackend::member_credential(const std::string& number) {
+  try {
+    auto c = connect();
+    auto m = storage::find_member_by_number(c.db, number);
+    if (!m) return std::nullopt;
+    return hmi::MemberCredential{m->id, m->pin_hash.value_or("")};
+  } catch (const std::exception& e) {
+    log::warn("api: member lookup: ", e.what());
+    return std::nullopt;
+  }
+}
+
+// ---- programme sessions (minimal runner) ------------------------------------------------------
+
+hmi::Result DaemonBackend::session(std::int64_t member_id, hmi::SessionAction action) {
+  // A minimal runner: today's step is the first step of the member's assigned
+  // programme; sessions are not recorded and progression is not applied yet.
+  if (action == hmi::SessionAction::End) return Result::ok(json::object{{"ended", true}});
+  json::object card;
+  controller::SetParams p;
+  std::int64_t step_id = 0;
+  auto r = with_db([&]() -> Result {
+    auto c = connect();
+    auto m = storage::get_member(c.db, member_id);
+    if (!m) return Result::not_found("no member " + std::to_string(member_id));
+    const auto pid = current_programme(c.db, member_id);
+    if (!pid) return Result::not_found("no programme is assigned to this member");
+    auto prog = programme_json(c.db, *pid);
+    if (!prog || prog->at("steps").as_array().empty())
+      return Result::not_found("the assigned programme has no steps");
+    json::object step = prog->at("steps").as_array()[0].as_object();
+    step_id = step.at("step_id").as_int64();
+    double load = 0;
+    if (auto n = opt_number(step, "load_n")) load = *n;
+    else if (auto pct = opt_number(step, "load_pct")) {
+      if (!m->assessed_max_n)
+        return Result::invalid("load_pct", "the step's load is a % of the assessed max, and this "
+                                           "member has none: staff must enter assessed_max_n");
+      load = std::round(*m->assessed_max_n * *pct / 100.0);
+    }
+    if (!controller::parse_mode(std::string(step.at("mode").as_string()), p.mode))
+      return Result::invalid("mode", "bad mode in the programme");
+    p.load_n = load;
+    if (auto t = controller::Tempo::parse(std::string(step.at("tempo").as_string()))) p.tempo = *t;
+    p.target_reps = static_cast<int>(opt_number(step, "target_reps").value_or(0));
+    p.hold_s = opt_number(step, "hold_s").value_or(0);
+    p.force_drop_pct = opt_number(step, "force_drop_pct").value_or(20);
+    p.eccentric_pct = opt_number(step, "eccentric_pct").value_or(0);
+    p.member_id = member_id;
+    json::object sc{{"index", 0}, {"mode", step.at("mode")}, {"sets", step.at("sets")}, {"set", 1},
+                    {"load_n", load}, {"tempo", step.at("tempo")}};
+    if (step.contains("target_reps")) sc["target_reps"] = step.at("target_reps");
+    if (step.contains("hold_s")) sc["hold_s"] = step.at("hold_s");
+    card = json::object{{"programme_id", *pid}, {"programme", prog->at("name")},
+                        {"step", std::move(sc)}, {"rest_remaining_s", 0},
+                        {"runner", "minimal: first step only, sessions not recorded"}};
+    return Result::ok();
+  }, "session");
+  if (r.outcome != hmi::Outcome::Ok) return r;
+  if (action == hmi::SessionAction::NextSet) return start_params(p, 0, step_id, 1);
+  return Result::ok(std::move(card));
+}
+
+// ---- maintenance ---------------------------------------------------------------------------------
+
+hmi::Result DaemonBackend::maintenance(hmi::MaintenanceAction action, const json::object&) {
+  using K = controller::Command::Kind;
+  switch (action) {
+    case hmi::MaintenanceAction::Span:
+      return Result::invalid("", "span calibration is not implemented: the load-cell driver has "
+                                 "no span command in this release");
+    case hmi::MaintenanceAction::RangeCheck:
+      return Result::invalid("", "the range check is not implemented in this release");
+    case hmi::MaintenanceAction::Tare: {
+      const std::uint64_t seq = book_.event_seq();
+      if (!loop_.post(controller::Command::of(K::Tare)))
+        return Result::conflict("the control loop's command queue is full", "state");
+      auto e = book_.wait_event(seq, [](const controller::Event& ev) {
+        return ev.code == EventCode::Tared || ev.code == EventCode::TareFailed ||
+               ev.code == EventCode::CommandRefused;
+      }, 3000ms);
+      if (!e) return Result::conflict("the tare was not answered in time", "state");
+      if (e->code == EventCode::Tared) return Result::ok(json::object{{"ok", true}, {"message", e->text_view()}});
+      return Result::conflict(std::string(e->text_view()), "state");
+    }
+    case hmi::MaintenanceAction::FaultReset: {
+      const std::uint64_t seq = book_.event_seq();
+      if (!loop_.post(controller::Command::of(K::ResetFaults)))
+        return Result::conflict("the control loop's command queue is full", "state");
+      auto e = book_.wait_event(seq, [](const controller::Event& ev) {
+        return ev.code == EventCode::Reset || ev.code == EventCode::ResetRefused;
+      }, 3000ms);
+      const auto s = loop_.snapshot();
+      if (e && e->code == EventCode::ResetRefused)
+        return Result::conflict(std::string(e->text_view()), "state");
+      if (s.latch_ok) return Result::ok(json::object{{"ok", true}, {"state", controller::to_string(s.ctl.state)}});
+      return Result::conflict("the fault's cause is still present", "state");
+    }
+  }
+  return Result::invalid("", "unknown action");
+}
+
+json::value DaemonBackend::diagnostics() {
+  const controller::Snapshot s = loop_.snapshot();
+  json::object sig;
+  sig["drive.ready"] = s.drive.ready;
+  sig["drive.enabled"] = s.drive.enabled;
+  sig["drive.fault"] = s.drive.fault;
+  sig["drive.sto"] = s.drive.sto;
+  sig["drive.speed_limited"] = s.drive.speed_limited;
+  sig["drive.torque_limited"] = s.drive.torque_limited;
+  sig["drive.fault_code"] = s.drive.fault_code;
+  sig["drive.position_mm"] = r3(s.drive.position_mm);
+  sig["drive.velocity_mm_s"] = r3(s.drive.velocity_mm_s);
+  sig["drive.torque_pct"] = r3(s.drive.torque_pct);
+  sig["drive.force_n"] = r3(s.drive.force_n);
+  sig["drive.temperature_c"] = r3(s.drive.temperature_c);
+  sig["drive.bus_voltage_v"] = r3(s.drive.bus_voltage_v);
+  sig["load_cell.force_n"] = r3(s.cell.force_n);
+  sig["load_cell.stable"] = s.cell.stable;
+  sig["load_cell.overload"] = s.cell.overload;
+  sig["load_cell.adc_error"] = s.cell.adc_error;
+  sig["load_cell.tare_busy"] = s.cell.tare_busy;
+  sig["load_cell.counter"] = s.cell.counter;
+  json::object bus{{"cycles", s.io.cycles},           {"transactions", s.io.transactions},
+                   {"timeouts", s.io.timeouts},       {"crc_errors", s.io.crc_errors},
+                   {"drive_errors", s.io.drive_errors}, {"cell_errors", s.io.cell_errors},
+                   {"reconnects", s.io.reconnects},   {"bytes_tx", s.io.bytes_tx},
+                   {"bytes_rx", s.io.bytes_rx},       {"comm_good", s.comm_good}};
+  json::object lp{{"hz", s.loop.p50_ms > 0 ? r3(1000.0 / s.loop.p50_ms) : s.loop.hz},
+                  {"configured_hz", s.loop.hz},   {"p50_ms", r3(s.loop.p50_ms)},
+                  {"p99_ms", r3(s.loop.p99_ms)},  {"max_ms", r3(s.loop.max_ms)},
+                  {"overruns", s.loop.overruns},  {"cycles", s.loop.cycles},
+                  {"commands_dropped", s.loop.commands_dropped},
+                  {"trace_dropped", s.loop.trace_dropped}, {"events_lost", s.loop.events_lost},
+                  {"reps_lost", s.loop.reps_lost}, {"results_lost", s.loop.results_lost}};
+  json::object out{{"signals", std::move(sig)}, {"bus", std::move(bus)}, {"loop", std::move(lp)},
+                   {"state", controller::to_string(s.ctl.state)}, {"armed", s.armed}};
+  json::value odo = nullptr;
+  if (store_) {
+    const auto h = store_->health();
+    out["storage"] = json::object{{"ok", h.ok}, {"open", h.open}, {"last_error", h.last_error},
+                                  {"pending_records", h.pending_records},
+                                  {"records_committed", h.records_committed},
+                                  {"traces_dropped", h.traces_dropped},
+                                  {"records_lost", h.records_lost}, {"faults", h.faults}};
+    try {
+      auto c = connect();
+      auto st = c.db.prepare("SELECT reps, sets, motor_on_s, highest_force_n, since_ms FROM odometer WHERE id = 1");
+      if (st.step())
+        odo = json::object{{"reps", st.int64(0)}, {"sets", st.int64(1)},
+                           {"motor_on_h", r3(st.real(2) / 3600.0)},
+                           {"highest_force_n", r3(st.real(3))}, {"since_ms", st.int64(4)}};
+    } catch (const std::exception& e) {
+      log::debug("api: odometer: ", e.what());
+    }
+  }
+  out["odometer"] = std::move(odo);
+  return out;
+}
+
+}  // namespace soleus::app

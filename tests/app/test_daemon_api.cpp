@@ -1,0 +1,326 @@
+// soleusd ↔ soleus-sim with the HTTP API and the store: the daemon as it runs
+// on the machine (no --run-set). Sets are started and stopped over HTTP, then
+// read back from the API and from the database file.
+#include <doctest/doctest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "soleus/hmi/security.hpp"
+#include "soleus/storage/database.hpp"
+#include "soleus/storage/queries.hpp"
+#include "soleus/test_support/process.hpp"
+#include "soleus/test_support/sim_process.hpp"
+
+namespace json = boost::json;
+namespace http = boost::beast::http;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Reply {
+  unsigned status = 0;
+  json::value body;
+  std::string text;
+};
+
+Reply request(int port, http::verb verb, const std::string& target, const std::string& body = {},
+              const std::string& token = {}) {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::resolver resolver(ioc);
+  boost::beast::tcp_stream stream(ioc);
+  stream.expires_after(10s);
+  stream.connect(resolver.resolve("127.0.0.1", std::to_string(port)));
+  http::request<http::string_body> req{verb, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+  if (!body.empty()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  http::write(stream, req);
+  boost::beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(stream, buf, res);
+  Reply r;
+  r.status = res.result_int();
+  r.text = res.body();
+  boost::system::error_code ec;
+  r.body = json::parse(r.text, ec);
+  return r;
+}
+Reply get(int port, const std::string& t, const std::string& token = {}) {
+  return request(port, http::verb::get, t, {}, token);
+}
+Reply post(int port, const std::string& t, const std::string& body, const std::string& token = {}) {
+  return request(port, http::verb::post, t, body, token);
+}
+
+double num(const json::value& v) {
+  if (v.is_double()) return v.get_double();
+  if (v.is_int64()) return static_cast<double>(v.get_int64());
+  if (v.is_uint64()) return static_cast<double>(v.get_uint64());
+  return -1e9;
+}
+
+std::string read_file(const std::string& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void replace(std::string& s, const std::string& from, const std::string& to) {
+  const auto p = s.find(from);
+  REQUIRE_MESSAGE(p != std::string::npos, "config text not found: " << from);
+  s.replace(p, from.size(), to);
+}
+
+/// soleus-sim plus soleusd from a copy of config/sim.toml (HMI on a free port,
+/// a staff PIN, the database in a temporary folder).
+struct Rig {
+  soleus::test::TempDir dir;
+  soleus::test::SimProcess sim;
+  soleus::test::ChildProcess daemon;
+  int port = 0;
+  std::string config_path;
+
+  explicit Rig(const std::vector<std::string>& sim_args) {
+    const std::string base = std::string(SOLEUS_SOURCE_DIR) + "/config/sim.toml";
+    std::vector<std::string> args = {"--noise-n", "2"};
+    args.insert(args.end(), sim_args.begin(), sim_args.end());
+    sim.start_tcp(base, args);
+    std::string cfg = read_file(base);
+    replace(cfg, "port = 1502", "port = " + std::to_string(sim.modbus_port()));
+    replace(cfg, "port = 8080", "port = 0\nstaff_pin_hash = \"" +
+                                    soleus::hmi::make_pin_hash("2580", 100000) + "\"");
+    config_path = dir.file("soleus.toml");
+    std::ofstream(config_path) << cfg;
+    daemon.start({SOLEUSD_EXE, "--config", config_path});
+    auto rest = daemon.wait_for_line("soleusd: HMI at http://127.0.0.1:", 20s);
+    REQUIRE_MESSAGE(rest, "no HMI line; daemon:\n" << daemon.output());
+    port = std::stoi(*rest);
+    REQUIRE(port > 0);
+  }
+  ~Rig() {
+    daemon.stop();
+    sim.stop();
+  }
+  std::string db_path() const { return dir.file("soleus-sim.db"); }
+
+  /// Waits until the machine is armed and idle with nothing latched.
+  void wait_ready() {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    std::string last;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto r = get(port, "/api/v1/status");
+      last = r.text;
+      if (r.status == 200) {
+        const auto& o = r.body.as_object();
+        const std::string st(o.at("state").as_string());
+        if ((st == "idle" || st == "rest") && o.at("faults").as_array().empty()) return;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    FAIL("the machine did not become ready: " << last << "\ndaemon:\n" << daemon.output());
+  }
+
+  std::string login(const std::string& body) {
+    auto r = post(port, "/api/v1/login", body);
+    REQUIRE_MESSAGE(r.status == 200, r.text);
+    return std::string(r.body.at("token").as_string());
+  }
+
+  /// Waits until GET /sets/{id} says done; returns it.
+  json::object wait_done(std::int64_t id, const std::string& token, std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    std::string last;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto r = get(port, "/api/v1/sets/" + std::to_string(id), token);
+      last = r.text;
+      if (r.status == 200 && r.body.at("state").as_string() == "done") return r.body.as_object();
+      std::this_thread::sleep_for(250ms);
+    }
+    FAIL("set " << id << " did not end: " << last << "\ndaemon:\n" << daemon.output());
+    return {};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("soleusd API: status shape, sets as guest and staff, 422 and 409, STOP, the database") {
+  if (!soleus::test::sim_available()) {
+    MESSAGE("soleus-sim not built: skipped");
+    return;
+  }
+  Rig rig({"--athlete-style", "tempo", "--tempo", "1.5-0.5-1.5-0.5"});
+
+  // GET /status before and after arming: the contract's shape.
+  {
+    auto r = get(rig.port, "/api/v1/status");
+    REQUIRE(r.status == 200);
+    const auto& o = r.body.as_object();
+    const std::string st(o.at("state").as_string());
+    CHECK(std::string("idle ready calibrating active unloading rest fault estop").find(st) != std::string::npos);
+    CHECK(o.at("position_mm").is_number());
+    CHECK(o.at("force_n").is_number());
+    CHECK(o.at("load_n").is_number());
+    CHECK(o.contains("set_id"));
+    CHECK(o.at("faults").is_array());
+    const auto& loop = o.at("loop").as_object();
+    CHECK(loop.at("hz").is_number());
+    CHECK(loop.at("p99_ms").is_number());
+    CHECK(loop.at("overruns").is_number());
+  }
+  rig.wait_ready();
+  {
+    auto r = get(rig.port, "/api/v1/status");
+    CHECK(r.body.at("set_id").is_null());
+    CHECK(num(r.body.at("loop").at("hz")) > 50);
+  }
+
+  // soleusctl status, table and JSON.
+  {
+    auto t = soleus::test::run_command({SOLEUSCTL_EXE, "status", "--api", "127.0.0.1:" + std::to_string(rig.port)});
+    CHECK_MESSAGE(t.exit_code == 0, t.output);
+    CHECK(t.output.find("state") != std::string::npos);
+    auto j = soleus::test::run_command({SOLEUSCTL_EXE, "--json", "status", "--api", "127.0.0.1:" + std::to_string(rig.port)});
+    CHECK_MESSAGE(j.exit_code == 0, j.output);
+    boost::system::error_code ec;
+    auto v = json::parse(j.output, ec);
+    CHECK_MESSAGE((!ec && v.is_object() && v.as_object().contains("loop")), j.output);
+  }
+
+  // STOP with nothing running: 200, stopped false, twice, no token.
+  for (int i = 0; i < 2; ++i) {
+    auto r = post(rig.port, "/api/v1/sets/current/stop", "");
+    CHECK(r.status == 200);
+    CHECK(r.body.at("stopped").as_bool() == false);
+  }
+
+  const std::string guest = rig.login(R"({"role":"guest"})");
+  // 422: out of range (the server's check) and the guest cap.
+  {
+    auto r = post(rig.port, "/api/v1/sets",
+                  R"({"mode":"isotonic","load_n":400,"tempo":"1.5-0.5-1.5-0.5","target_reps":0})", guest);
+    CHECK(r.status == 422);
+    CHECK(r.body.at("error").at("field").as_string() == "target_reps");
+    r = post(rig.port, "/api/v1/sets",
+             R"({"mode":"isotonic","load_n":700,"tempo":"1.5-0.5-1.5-0.5","target_reps":3})", guest);
+    CHECK(r.status == 422);
+    CHECK(r.body.at("error").at("field").as_string() == "load_n");
+    // Below the controller's min_load_n (50 N): passes the server, refused by controller::validate.
+    r = post(rig.port, "/api/v1/sets",
+             R"({"mode":"isotonic","load_n":10,"tempo":"1.5-0.5-1.5-0.5","target_reps":3})", guest);
+    CHECK_MESSAGE(r.status == 422, r.text);
+  }
+
+  // A guest's set runs to its target; a second start meanwhile is a 409.
+  std::int64_t guest_set = 0;
+  {
+    auto r = post(rig.port, "/api/v1/sets",
+                  R"({"mode":"isotonic","load_n":400,"tempo":"1.5-0.5-1.5-0.5","target_reps":3})", guest);
+    REQUIRE_MESSAGE(r.status == 201, r.text << "\ndaemon:\n" << rig.daemon.output());
+    guest_set = r.body.at("id").as_int64();
+    CHECK(guest_set > 0);
+    auto again = post(rig.port, "/api/v1/sets",
+                      R"({"mode":"isotonic","load_n":400,"tempo":"1.5-0.5-1.5-0.5","target_reps":3})", guest);
+    CHECK(again.status == 409);
+    auto st = get(rig.port, "/api/v1/status");
+    CHECK(st.body.at("set_id").as_int64() == guest_set);
+    auto live = get(rig.port, "/api/v1/sets/" + std::to_string(guest_set), guest);
+    REQUIRE_MESSAGE(live.status == 200, live.text);
+    CHECK(live.body.at("stop_reason").is_null());
+    CHECK(live.body.at("state").as_string() != "done");
+  }
+  const json::object done = rig.wait_done(guest_set, guest, 120s);
+  INFO("guest set: " << json::serialize(done));
+  INFO("daemon (last lines):\n" << [&] {
+    const std::string out = rig.daemon.output();
+    return out.size() > 4000 ? out.substr(out.size() - 4000) : out;
+  }());
+  CHECK(done.at("stop_reason").as_string() == "target_reached");
+  CHECK(done.at("reps").as_int64() == 3);
+  CHECK(done.at("rep_log").as_array().size() == 3);  // committed reps, the calibration rep excluded
+  CHECK(num(done.at("tut_s")) > 3 * 2.0);
+  CHECK(done.at("mode").as_string() == "isotonic");
+  CHECK(done.at("member_id").is_null());
+
+  // Staff: a set stopped by STOP (idempotent: the second press changes nothing).
+  const std::string staff = rig.login(R"({"role":"staff","pin":"2580"})");
+  rig.wait_ready();
+  std::int64_t staff_set = 0;
+  {
+    auto r = post(rig.port, "/api/v1/sets",
+                  R"({"mode":"isotonic","load_n":400,"tempo":"1.5-0.5-1.5-0.5","target_reps":20})", staff);
+    REQUIRE_MESSAGE(r.status == 201, r.text);
+    staff_set = r.body.at("id").as_int64();
+    CHECK(staff_set > guest_set);
+    std::this_thread::sleep_for(3s);
+    auto s1 = post(rig.port, "/api/v1/sets/current/stop", "");
+    auto s2 = post(rig.port, "/api/v1/sets/current/stop", "");
+    CHECK(s1.status == 200);
+    CHECK(s2.status == 200);
+    CHECK(s1.body.at("stopped").as_bool() == true);
+    CHECK(s2.body.at("stopped").as_bool() == false);
+  }
+  const json::object stopped = rig.wait_done(staff_set, staff, 60s);
+  CHECK(stopped.at("stop_reason").as_string() == "user_stop");
+
+  // The technicians' log through the API.
+  {
+    auto r = get(rig.port, "/api/v1/events?code=set_started&limit=10", staff);
+    REQUIRE_MESSAGE(r.status == 200, r.text);
+    CHECK(r.body.at("events").as_array().size() >= 2);
+    auto g = get(rig.port, "/api/v1/events", guest);
+    CHECK(g.status == 403);
+  }
+  // Members and programmes through the store.
+  {
+    auto m = post(rig.port, "/api/v1/members", R"({"number":"1042","name":"Ann Example","pin":"1234","assessed_max_n":900})", staff);
+    REQUIRE_MESSAGE(m.status == 201, m.text);
+    auto dup = post(rig.port, "/api/v1/members", R"({"number":"1042","name":"Ann Again"})", staff);
+    CHECK(dup.status == 409);
+    auto p = post(rig.port, "/api/v1/programmes",
+                  R"({"name":"Calf A","steps":[{"mode":"isotonic","sets":3,"target_reps":12,"load_pct":50,"tempo":"3-1-3-1"}]})", staff);
+    REQUIRE_MESSAGE(p.status == 201, p.text);
+    const auto mid = m.body.at("id").as_int64(), pid = p.body.at("id").as_int64();
+    auto a = request(rig.port, http::verb::put, "/api/v1/members/" + std::to_string(mid) + "/programme",
+                     "{\"programme_id\":" + std::to_string(pid) + "}", staff);
+    CHECK_MESSAGE(a.status == 200, a.text);
+    auto g = get(rig.port, "/api/v1/members/" + std::to_string(mid), staff);
+    CHECK(g.body.at("programme_id").as_int64() == pid);
+    CHECK(g.body.at("has_pin").as_bool());
+    const std::string member = rig.login(R"({"member":"1042","pin":"1234"})");
+    auto card = get(rig.port, "/api/v1/session", member);
+    CHECK_MESSAGE(card.status == 200, card.text);
+    CHECK(num(card.body.at("step").at("load_n")) == 450);
+  }
+
+  // SIGTERM: unload, stop the screen, flush the store, exit 0.
+  CHECK(rig.daemon.stop(10s) == 0);
+  REQUIRE(std::filesystem::exists(rig.db_path()));
+  auto db = soleus::storage::Database::open(rig.db_path(), soleus::storage::Database::Access::ReadOnly);
+  auto row = soleus::storage::get_set(db, guest_set);
+  REQUIRE(row);
+  CHECK(row->stop_reason == std::optional<std::string>("target_reached"));
+  CHECK(row->reps == 3);
+  int counted = 0;
+  for (const auto& rep : soleus::storage::get_reps(db, guest_set)) counted += rep.partial ? 0 : 1;
+  CHECK(counted == 3);
+  CHECK(!soleus::storage::get_set_trace(db, guest_set).empty());
+  auto srow = soleus::storage::get_set(db, staff_set);
+  REQUIRE(srow);
+  CHECK(srow->stop_reason == std::optional<std::string>("user_stop"));
+}
