@@ -243,16 +243,7 @@ int run_daemon(const DaemonConfig& cfg, const DaemonOptions& opt) {
       if (trace_set_id > 0 && set_state(tr.state) && stored_sets.count(trace_set_id))
         store.push_trace({trace_set_id, tr.t_s, tr.force_n, tr.position_mm});
       if (opt.json_lines && opt.trace_every > 0 && trace_n++ % opt.trace_every == 0) {
-        boost::json::object o;
-        o["t_s"] = tr.t_s;
-        o["position_mm"] = tr.position_mm;
-        o["velocity_mm_s"] = tr.velocity_mm_s;
-        o["force_n"] = tr.force_n;
-        o["motor_n"] = tr.motor_n;
-        o["load_n"] = tr.load_n;
-        o["state"] = to_string(tr.state);
-        o["phase"] = to_string(tr.phase);
-        print_line("trace", o);
+        print_line("trace", to_json(tr));
       }
     }
 

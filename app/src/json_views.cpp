@@ -61,6 +61,19 @@ json::object to_json(const SetResult& r) {
   return o;
 }
 
+json::object to_json(const TraceSample& t) {
+  json::object o;
+  o["t_s"] = t.t_s;
+  o["position_mm"] = t.position_mm;
+  o["velocity_mm_s"] = t.velocity_mm_s;
+  o["force_n"] = t.force_n;
+  o["motor_n"] = t.motor_n;
+  o["load_n"] = t.load_n;
+  o["state"] = to_string(t.state);
+  o["phase"] = to_string(t.phase);
+  return o;
+}
+
 json::object status_json(const Snapshot& s) {
   json::object o;
   o["state"] = to_string(s.ctl.state);

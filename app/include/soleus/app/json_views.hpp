@@ -13,6 +13,7 @@ namespace soleus::app {
 boost::json::object to_json(const controller::Event& e);
 boost::json::object to_json(const controller::RepRecord& r);
 boost::json::object to_json(const controller::SetResult& r);
+boost::json::object to_json(const controller::TraceSample& t);
 /// GET /api/v1/status's shape: state, position_mm, force_n, load_n, set_id,
 /// faults [{code, message, since}], loop {hz, p99_ms, overruns}.
 boost::json::object status_json(const controller::Snapshot& s);
