@@ -103,8 +103,13 @@ struct Rig {
     sim.start_tcp(base, args);
     std::string cfg = read_file(base);
     replace(cfg, "port = 1502", "port = " + std::to_string(sim.modbus_port()));
-    replace(cfg, "port = 8080", "port = 0\nstaff_pin_hash = \"" +
-                                    soleus::hmi::make_pin_hash("2580", 100000) + "\"");
+    replace(cfg, "port = 8080", "port = 0");
+    // The test's own staff PIN in place of the simulator config's demo PIN.
+    const auto at = cfg.find("\nstaff_pin_hash = \"");
+    REQUIRE(at != std::string::npos);
+    const auto end = cfg.find('\n', at + 1);
+    cfg.replace(at + 1, end - at - 1,
+                "staff_pin_hash = \"" + soleus::hmi::make_pin_hash("2580", 100000) + "\"");
     config_path = dir.file("soleus.toml");
     std::ofstream(config_path) << cfg;
     daemon.start({SOLEUSD_EXE, "--config", config_path});
