@@ -936,7 +936,8 @@ hmi::Result DaemonBackend::session(std::int64_t member_id, hmi::SessionAction ac
       sets.push_back(json::object{
           {"set_id", d.set_id}, {"step", idx}, {"set", d.set_index}, {"reps", d.reps},
           {"stop_reason", d.stop_reason ? json::value(*d.stop_reason)
-                                        : json::value(running(d) ? nullptr : "shutdown")}});
+                          : running(d)  ? json::value(nullptr)
+                                        : json::value("shutdown")}});
     }
     card["sets_done"] = std::move(sets);
     if (!open_id) card["session_id"] = nullptr;

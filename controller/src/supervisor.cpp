@@ -143,7 +143,10 @@ SupervisorReport Supervisor::update(const MachineInputs& in, const SupervisorCon
                    !std::isfinite(d.force_n) || d.position_mm < -cfg_.implausible_position_mm ||
                    d.position_mm > ctx.travel_max_mm + cfg_.implausible_position_mm;
     impl_drive_ = bad_pos;
-    set(Fault::Overspeed, std::abs(d.velocity_mm_s) > cfg_.overspeed_mm_s);
+    // The drive's speed loop caps the pad's speed only while it is enabled: a
+    // faster pad then means the cap failed. A disabled drive applies no torque
+    // (someone moving the free pad by hand is no motor hazard).
+    set(Fault::Overspeed, d.enabled && std::abs(d.velocity_mm_s) > cfg_.overspeed_mm_s);
     set(Fault::TravelLimit, ctx.enable_commanded &&
                                 d.position_mm > ctx.travel_max_mm - cfg_.soft_travel_margin_mm);
     if (ctx.enable_commanded && !d.enabled && !d.sto && !drive_fault) {

@@ -181,6 +181,9 @@ TEST_CASE("supervisor: ADC error, overload, implausible and over-speed each trip
     Feed f;
     f.sup.set_armed(true);
     REQUIRE(f.reset());
+    f.in.drive.velocity_mm_s = -150;
+    CHECK(f.cycle().trip == StopReason::None);  // drive disabled: no speed cap to fail
+    f.in.drive.enabled = true;
     f.in.drive.velocity_mm_s = 119;
     CHECK(f.cycle().trip == StopReason::None);
     f.in.drive.velocity_mm_s = -121;
