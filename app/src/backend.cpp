@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <ctime>
+#include <thread>
 
 #include "soleus/common/log.hpp"
 #include "soleus/controller/set_controller.hpp"
@@ -357,6 +359,7 @@ std::optional<hmi::LiveFrame> DaemonBackend::latest_frame() {
 }
 
 bool DaemonBackend::stop_current(hmi::StopCause cause) {
+  maintenance_abort_.store(true);  // a range check in progress stops too, and does not move again
   const controller::Snapshot s = loop_.snapshot();
   const bool running = (s.ctl.set_running && s.ctl.state != SetState::Unloading) || s.ctl.moving;
   if (!running) return false;
@@ -981,14 +984,245 @@ hmi::Result DaemonBackend::session(std::int64_t member_id, hmi::SessionAction ac
 
 // ---- maintenance ---------------------------------------------------------------------------------
 
-hmi::Result DaemonBackend::maintenance(hmi::MaintenanceAction action, const json::object&) {
+namespace {
+const storage::Actor kMaintenance{"maintenance", std::nullopt};
+
+std::string fmt1(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f", v);
+  return b;
+}
+std::string fmt4(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.4f", v);
+  return b;
+}
+}  // namespace
+
+void DaemonBackend::push_event(storage::Severity sev, const char* code, const std::string& message,
+                               const json::object& context) {
+  if (!store_) return;
+  storage::EventRecord e;
+  e.severity = sev;
+  e.code.assign(code);
+  e.message.assign(message);
+  e.context.assign(json::serialize(context));
+  store_->push(e);
+  log::line(sev == storage::Severity::Error     ? log::Level::Error
+            : sev == storage::Severity::Warning ? log::Level::Warning
+                                                : log::Level::Info,
+            "[", code, "] ", message);
+}
+
+hmi::Result DaemonBackend::span_calibration(double known_n) {
+  std::unique_lock busy(maintenance_mutex_, std::try_to_lock);
+  if (!busy.owns_lock()) return Result::conflict("another maintenance routine is running", "state");
+  controller::Snapshot s = loop_.snapshot();
+  if (auto why = busy_reason(s); why && s.ctl.set_running) return Result::conflict(*why, "state");
+  if (s.ctl.moving || s.ctl.set_running)
+    return Result::conflict("the pad is moving: wait until the machine is idle", "state");
+  if (!s.comm_good) return Result::conflict("the load cell is not answering", "state");
+  // 2 s of readings with the weight hanging still; the present factor taken out.
+  const double gain_before = s.force_gain;
+  std::vector<double> raw;
+  const auto until = std::chrono::steady_clock::now() + 2s;
+  std::uint64_t last_cycle = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    s = loop_.snapshot();
+    if (s.cell.adc_error || s.cell.overload)
+      return Result::conflict("the load cell failed during the measurement", "state");
+    // A cycle whose exchange failed repeats the last reading: not a new sample.
+    if (s.comm_good && s.cycle != last_cycle) raw.push_back(s.cell.force_n / s.force_gain);
+    last_cycle = s.cycle;
+    std::this_thread::sleep_for(20ms);
+  }
+  if (raw.size() < 20) return Result::conflict("too few load-cell readings (the loop is not running?)", "state");
+  double mean = 0;
+  for (double v : raw) mean += v;
+  mean /= static_cast<double>(raw.size());
+  double var = 0;
+  for (double v : raw) var += (v - mean) * (v - mean);
+  const double sd = std::sqrt(var / static_cast<double>(raw.size()));
+  if (std::abs(mean) < 20)
+    return Result::invalid("known_n", "the load cell reads only " + fmt1(mean) +
+                                          " N: hang the known weight on the pad (tare first, with "
+                                          "the pad empty)");
+  if (sd > std::max(3.0, 0.01 * std::abs(mean)))
+    return Result::conflict("the reading is not steady (" + fmt1(mean) + " ± " + fmt1(sd) +
+                                " N): let the weight hang still and try again",
+                            "state");
+  const double gain = known_n / std::abs(mean);
+  if (gain < 0.8 || gain > 1.25)
+    return Result::invalid("known_n", "the weight reads " + fmt1(std::abs(mean)) + " N for " +
+                                          fmt1(known_n) + " N known: a span factor of " + fmt4(gain) +
+                                          " is outside 0.8–1.25; check the weight and the load cell");
+  json::object details{{"known_n", known_n},   {"measured_raw_n", mean}, {"sd_n", sd},
+                       {"samples", raw.size()}, {"previous_gain", gain_before}};
+  // Stored first: the factor must survive a restart, or it is not applied at all.
+  auto stored = with_db([&]() -> Result {
+    auto c = connect();
+    storage::Transaction tx(c.db);
+    auto st = c.db.prepare(
+        "INSERT INTO calibrations (t_ms, kind, ok, value, details) VALUES (?1, 'span', 1, ?2, ?3)");
+    st.bind(1, unix_ms_now()).bind(2, gain).bind(3, json::serialize(details));
+    st.run();
+    storage::record_audit(c.db, kMaintenance, "calibration", std::nullopt, "load_cell.span",
+                          fmt4(gain_before), fmt4(gain));
+    tx.commit();
+    return Result::ok();
+  }, "span calibration");
+  if (stored.outcome != hmi::Outcome::Ok) return stored;
+  controller::Command cmd = controller::Command::of(controller::Command::Kind::SetForceGain);
+  cmd.gain = gain;
+  if (!loop_.post(cmd)) return Result::conflict("the control loop's command queue is full", "state");
+  const auto deadline = std::chrono::steady_clock::now() + 1s;
+  while (loop_.snapshot().force_gain != gain && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  push_event(storage::Severity::Info, "span_calibrated",
+             "load-cell span factor " + fmt4(gain_before) + " → " + fmt4(gain) + " (" + fmt1(known_n) +
+                 " N known, " + fmt1(std::abs(mean)) + " N read)",
+             details);
+  return Result::ok(json::object{{"ok", true},
+                                 {"gain", gain},
+                                 {"previous_gain", gain_before},
+                                 {"known_n", known_n},
+                                 {"measured_n", std::abs(mean)},
+                                 {"sd_n", sd}});
+}
+
+hmi::Result DaemonBackend::range_check() {
+  using K = controller::Command::Kind;
+  std::unique_lock busy(maintenance_mutex_, std::try_to_lock);
+  if (!busy.owns_lock()) return Result::conflict("another maintenance routine is running", "state");
+  controller::Snapshot s = loop_.snapshot();
+  if (auto why = busy_reason(s)) return Result::conflict(*why, "state");
+  // Arrival: within 2 mm at the top. Lowering, the pad descends under its own
+  // weight with the move law's support taking speed off near the target, so
+  // friction can park it a few mm short: 6 mm is "at the bottom".
+  constexpr double kEmptyN = 30, kTouchN = 60, kArriveUpMm = 2, kArriveDownMm = 6;
+  if (std::abs(s.cell.force_n) > kEmptyN)
+    return Result::conflict("the load cell reads " + fmt1(s.cell.force_n) +
+                                " N: the range check needs the machine empty (nobody seated, "
+                                "nothing on the pad)",
+                            "state");
+  maintenance_abort_.store(false);
+  const auto& cc = cfg_.control;
+  const double lo = cc.soft_travel_margin_mm + 1.0;
+  const double hi = cfg_.machine.mechanics.travel_max_mm - cc.soft_travel_margin_mm - 1.0;
+  struct Leg {
+    bool arrived = false;
+    double reached_mm = 0, seconds = 0, peak_force_n = 0;
+    std::string why;
+  };
+  // One leg: hold-to-move towards `target`, refreshed by this routine (the
+  // controller lets go within hold_to_move_timeout_ms if it stops), watching
+  // for STOP, faults, a touch on the pad, a stall and a time limit.
+  auto leg = [&](double target, double tolerance_mm) {
+    Leg l;
+    const auto t0 = std::chrono::steady_clock::now();
+    const double limit_s = std::abs(target - s.drive.position_mm) / cc.move_speed_mm_s * 2.0 + 3.0;
+    double progress_mm = s.drive.position_mm;
+    auto progress_t = t0;
+    bool still = false;
+    auto still_since = t0;
+    while (true) {
+      controller::Command c = controller::Command::of(K::HoldToMove);
+      c.target_mm = target;
+      loop_.post(c);
+      std::this_thread::sleep_for(50ms);
+      s = loop_.snapshot();
+      const auto now = std::chrono::steady_clock::now();
+      l.seconds = std::chrono::duration<double>(now - t0).count();
+      l.reached_mm = s.drive.position_mm;
+      l.peak_force_n = std::max(l.peak_force_n, std::abs(s.ctl.motor_force_n));
+      if (maintenance_abort_.load()) { l.why = "stopped with STOP"; break; }
+      if (!s.latch_ok || s.ctl.state == SetState::Fault || s.ctl.state == SetState::Estop) {
+        l.why = "a fault latched: see the event log";
+        break;
+      }
+      if (std::abs(s.cell.force_n) > kTouchN) {
+        l.why = "the load cell read " + fmt1(s.cell.force_n) + " N: something touched the pad";
+        break;
+      }
+      if (std::abs(s.drive.position_mm - target) <= tolerance_mm && std::abs(s.drive.velocity_mm_s) < cc.still_mm_s) {
+        if (!still) still_since = now;
+        still = true;
+        if (now - still_since > 300ms) { l.arrived = true; break; }
+      } else {
+        still = false;
+      }
+      if (std::abs(s.drive.position_mm - progress_mm) >= 1.0) {
+        progress_mm = s.drive.position_mm;
+        progress_t = now;
+      } else if (now - progress_t > 2s) {
+        l.why = "stuck at " + fmt1(s.drive.position_mm) + " mm (an obstruction, the brake, or the drive)";
+        break;
+      }
+      if (l.seconds > limit_s) { l.why = "not there within " + fmt1(limit_s) + " s"; break; }
+    }
+    return l;
+  };
+  const double start_mm = s.drive.position_mm;
+  Leg up = leg(hi, kArriveUpMm);
+  Leg down;
+  if (up.arrived) down = leg(lo, kArriveDownMm);
+  // Back to rest and unloaded, whatever happened.
+  if (maintenance_abort_.load() || !up.arrived || !down.arrived)
+    loop_.post(controller::Command::stop(controller::StopReason::UserStop));
+  else
+    loop_.post(controller::Command::of(K::ReturnToRest));
+  const auto rest_deadline = std::chrono::steady_clock::now() + 15s;
+  do {  // until the move has ended and the drive is disabled
+    std::this_thread::sleep_for(50ms);
+    s = loop_.snapshot();
+  } while ((s.ctl.moving || s.ctl.state == SetState::Ready || s.ctl.state == SetState::Unloading ||
+            s.drive.enabled) &&
+           s.ctl.state != SetState::Fault && s.ctl.state != SetState::Estop &&
+           std::chrono::steady_clock::now() < rest_deadline);
+  const bool ok = up.arrived && down.arrived;
+  const double travel = up.reached_mm - (down.arrived ? down.reached_mm : start_mm);
+  json::object r{{"ok", ok},
+                 {"top_mm", r3(up.reached_mm)},
+                 {"bottom_mm", down.arrived ? json::value(r3(down.reached_mm)) : json::value(nullptr)},
+                 {"travel_mm", r3(travel)},
+                 {"expected", json::object{{"bottom_mm", lo}, {"top_mm", hi}, {"top_tolerance_mm", kArriveUpMm},
+                                           {"bottom_tolerance_mm", kArriveDownMm}}},
+                 {"up_s", r3(up.seconds)},
+                 {"down_s", r3(down.seconds)},
+                 {"peak_motor_force_n", r3(std::max(up.peak_force_n, down.peak_force_n))},
+                 {"why", ok ? std::string("the pad travelled the whole range")
+                            : (up.arrived ? "lowering: " + down.why : "rising: " + up.why)}};
+  {
+    std::lock_guard lk(range_mutex_);
+    last_range_check_ = r;
+    last_range_check_["t_ms"] = unix_ms_now();
+  }
+  with_db([&]() -> Result {
+    auto c = connect();
+    auto st = c.db.prepare(
+        "INSERT INTO calibrations (t_ms, kind, ok, value, details) VALUES (?1, 'range_check', ?2, ?3, ?4)");
+    st.bind(1, unix_ms_now()).bind(2, ok).bind(3, travel).bind(4, json::serialize(r));
+    st.run();
+    return Result::ok();
+  }, "range check");
+  push_event(ok ? storage::Severity::Info : storage::Severity::Warning,
+             ok ? "range_check_ok" : "range_check_failed",
+             ok ? "range check: " + fmt1(down.reached_mm) + " to " + fmt1(up.reached_mm) + " mm"
+                : "range check failed: " + std::string(r.at("why").as_string()),
+             r);
+  return Result::ok(std::move(r));
+}
+
+hmi::Result DaemonBackend::maintenance(hmi::MaintenanceAction action, const json::object& args) {
   using K = controller::Command::Kind;
   switch (action) {
-    case hmi::MaintenanceAction::Span:
-      return Result::invalid("", "span calibration is not implemented: the load-cell driver has "
-                                 "no span command in this release");
+    case hmi::MaintenanceAction::Span: {
+      const auto known = opt_number(args, "known_n");
+      if (!known) return Result::invalid("known_n", "is required");
+      return span_calibration(*known);
+    }
     case hmi::MaintenanceAction::RangeCheck:
-      return Result::invalid("", "the range check is not implemented in this release");
+      return range_check();
     case hmi::MaintenanceAction::Tare: {
       const std::uint64_t seq = book_.event_seq();
       if (!loop_.post(controller::Command::of(K::Tare)))
@@ -1040,6 +1274,7 @@ json::value DaemonBackend::diagnostics() {
   sig["load_cell.adc_error"] = s.cell.adc_error;
   sig["load_cell.tare_busy"] = s.cell.tare_busy;
   sig["load_cell.counter"] = s.cell.counter;
+  sig["load_cell.span_factor"] = s.force_gain;
   json::object bus{{"cycles", s.io.cycles},           {"transactions", s.io.transactions},
                    {"timeouts", s.io.timeouts},       {"crc_errors", s.io.crc_errors},
                    {"drive_errors", s.io.drive_errors}, {"cell_errors", s.io.cell_errors},
@@ -1074,6 +1309,10 @@ json::value DaemonBackend::diagnostics() {
     }
   }
   out["odometer"] = std::move(odo);
+  {
+    std::lock_guard lk(range_mutex_);
+    out["range_check"] = last_range_check_.empty() ? json::value(nullptr) : json::value(last_range_check_);
+  }
   return out;
 }
 

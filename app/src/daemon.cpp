@@ -19,6 +19,7 @@
 #include "soleus/common/log.hpp"
 #include "soleus/controller/control_loop.hpp"
 #include "soleus/hmi/server.hpp"
+#include "soleus/storage/database.hpp"
 #include "soleus/storage/writer.hpp"
 
 namespace soleus::app {
@@ -152,6 +153,24 @@ int run_daemon(const DaemonConfig& cfg, const DaemonOptions& opt) {
   ModbusMachineIo io(cfg.machine);
   MonotonicClock clock;
   ControlLoop loop(cfg.control, cfg.training, cfg.machine.mechanics, cfg.machine.limits, io, clock);
+  // The load cell's span factor from the last span calibration (the
+  // transmitter has none of its own), applied before the first cycle.
+  if (store.health().open) {
+    try {
+      auto db = storage::Database::open(cfg.storage.db_path, storage::Database::Access::ReadOnly,
+                                        cfg.storage.vfs);
+      auto st = db.prepare(
+          "SELECT value FROM calibrations WHERE kind = 'span' AND ok = 1 ORDER BY id DESC LIMIT 1");
+      if (st.step()) {
+        Command c = Command::of(Command::Kind::SetForceGain);
+        c.gain = st.real(0);
+        loop.post(c);
+        log::info("load cell: span factor ", c.gain, " from the last span calibration");
+      }
+    } catch (const std::exception& e) {
+      log::warn("load cell: span factor not read (", e.what(), "): 1 is used");
+    }
+  }
   try {
     loop.start();
   } catch (const std::exception& e) {

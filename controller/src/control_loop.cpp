@@ -184,6 +184,9 @@ void ControlLoop::handle(const Command& c, double t) {
       sink_->on_event(e);
       break;
     }
+    case Command::Kind::SetForceGain:
+      if (std::isfinite(c.gain) && c.gain >= 0.5 && c.gain <= 2.0) force_gain_ = c.gain;
+      break;
     case Command::Kind::Shutdown:
       shutdown_ = true;
       ctl_->stop(StopReason::Shutdown, t);
@@ -249,6 +252,9 @@ void ControlLoop::step() {
 
   // 3. The exchange: last cycle's command out, this cycle's inputs in.
   io_.exchange(cmd_, in_);
+  // Span calibration: the transmitter has no span command, so its readings
+  // are corrected here, before anything (supervisor, reps, traces) sees them.
+  if (in_.cell_ok) in_.cell.force_n *= force_gain_;
   const double t = clock_.now();
   in_.t_s = t;
   if (have_generation_ && in_.link_generation != link_generation_) {
@@ -312,6 +318,7 @@ void ControlLoop::publish(const MachineInputs& in, double t) {
   snap_.drive = ctl_->drive();
   snap_.cell = ctl_->cell();
   snap_.comm_good = in.drive_ok && in.cell_ok;
+  snap_.force_gain = force_gain_;
   snap_.armed = armed_;
   snap_.latch_ok = sup.ok();
   snap_.faults_latched = sup.latched();

@@ -345,10 +345,15 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
         motor = ramp_ * law_.move_force(move_target_, pos, vel, ccfg_.move_speed_mm_s,
                                         ccfg_.move_max_force_n);
         if (move_auto_) {
-          bool there = pos <= move_target_ + 1.0 && std::abs(vel) < ccfg_.still_mm_s;
-          if (there && rest_still_since_ < 0) rest_still_since_ = t;
-          if (!there) rest_still_since_ = -1;
-          if (there && t - rest_still_since_ > 0.3) begin_unload(t);
+          // At rest when at the rest position and still. A move never pushes
+          // down, so a pad that stays still above it (friction, an obstruction)
+          // has gone as low as it will: after a second, that is rest too.
+          const bool still = std::abs(vel) < ccfg_.still_mm_s;
+          const bool there = pos <= move_target_ + 1.0 && still;
+          if (still && rest_still_since_ < 0) rest_still_since_ = t;
+          if (!still) rest_still_since_ = -1;
+          const double held_s = rest_still_since_ < 0 ? 0 : t - rest_still_since_;
+          if ((there && held_s > 0.3) || held_s > 1.0) begin_unload(t);
         }
         floor = -1;
         break;

@@ -236,6 +236,9 @@ void Machine::reset_locked() {
   athlete_.reset();
   plant_.reset(athlete_settings_.bottom_mm);
   drop_p_ = 0;
+  bench_seated_ = true;
+  bench_weight_n_ = 0;
+  bench_cell_gain_ = 1;
   outage_until_ms_ = -1;
   for (int& n : odd_left_) n = 0;
   counters_ = SimCounters{};
@@ -287,12 +290,14 @@ void Machine::step_locked() {
   in.drive_enabled = drive_.enabled();
   const double lim = drive_.torque_limit_pct();
   in.commanded_force_n = drive_.enabled() ? plant_.ideal_force_n(std::clamp(drive_.torque_cmd_pct(), -lim, lim)) : 0.0;
-  const double contact = athlete_.step(in, now_ms_);
+  double contact = athlete_.step(in, now_ms_);
+  if (!bench_seated_) contact = 0;  // nobody on the machine
+  contact -= bench_weight_n_;       // a calibration weight pulls the pad down
 
   plant_.step(drive_.torque_pct(), contact);
   if (plant_.state().impact_mm_s > travel_fault_mm_s_ && drive_.enabled())
     drive_.raise_fault(static_cast<int>(DriveFault::TravelLimit));
-  cell_.step(contact, now_ms_);
+  cell_.step(contact * bench_cell_gain_, now_ms_);
   if (drive_.fault_code() != fault_before && drive_.fault_code() != 0)
     log::notice("soleus-sim: drive fault ", drive_.fault_code(), " (", cfg_.drive.fault_name(drive_.fault_code()),
                 ") at t=", static_cast<double>(now_ms_) / 1000.0, " s");
@@ -517,6 +522,10 @@ json::object Machine::control(const json::value& request) {
       std::lock_guard lk(mutex_);
       return fault_cmd(req);
     }
+    if (cmd == "bench") {
+      std::lock_guard lk(mutex_);
+      return bench_cmd(req);
+    }
     if (cmd == "reset") {
       std::lock_guard lk(mutex_);
       reset_locked();
@@ -525,7 +534,7 @@ json::object Machine::control(const json::value& request) {
     }
     if (cmd == "help") {
       return {{"ok", true},
-              {"commands", json::array{"ping", "truth", "state", "athlete", "fault", "reset", "help"}},
+              {"commands", json::array{"ping", "truth", "state", "athlete", "fault", "bench", "reset", "help"}},
               {"fault_kinds", json::array{"sto", "drive_fault", "cell_freeze", "adc_error", "overload", "drop",
                                           "outage", "nan_force", "bad_crc", "wrong_unit", "wrong_tid",
                                           "exception", "clear"}}};
@@ -583,6 +592,26 @@ json::object Machine::fault_cmd(const json::object& req) {
   update_registers();
   log::notice("soleus-sim: fault ", json::serialize(req), " at t=", static_cast<double>(now_ms_) / 1000.0, " s");
   return {{"ok", true}};
+}
+
+json::object Machine::bench_cmd(const json::object& req) {
+  for (const auto& kv : req) {
+    const std::string k(kv.key());
+    if (k == "cmd") continue;
+    if (k == "seated") {
+      if (!kv.value().is_bool()) throw std::invalid_argument("\"seated\" must be true or false");
+      bench_seated_ = kv.value().get_bool();
+    } else if (k == "weight_n") {
+      bench_weight_n_ = num_in(req, "weight_n", 0, 0, 5000);
+    } else if (k == "cell_gain") {
+      bench_cell_gain_ = num_in(req, "cell_gain", 1, 0.5, 2.0);
+    } else {
+      throw std::invalid_argument("unknown key \"" + k + "\" for bench (seated, weight_n, cell_gain)");
+    }
+  }
+  log::notice("soleus-sim: bench ", json::serialize(req), " at t=", static_cast<double>(now_ms_) / 1000.0, " s");
+  return {{"ok", true}, {"seated", bench_seated_}, {"weight_n", bench_weight_n_},
+          {"cell_gain", bench_cell_gain_}};
 }
 
 json::object Machine::athlete_cmd(const json::object& req) {

@@ -266,6 +266,10 @@ CREATE INDEX events_severity_time ON events(severity, t_ms);
 //    progression per step), for staff and the member's history. The runner
 //    derives its position from the session's sets, never from a stored
 //    cursor, so a crash cannot desynchronise it.
+//  * Maintenance calibrations (issue 5): the load-cell transmitter has no span
+//    command, so the span factor found with a known weight is kept here and
+//    applied by the daemon at every start; range checks keep their results
+//    next to it, so a technician sees how the machine measured over time.
 constexpr std::string_view kMigration3 = R"sql(
 ALTER TABLE programme_steps ADD COLUMN progress_rule TEXT NOT NULL DEFAULT 'none'
   CHECK (progress_rule IN ('none','load_n','load_pct','reps','hold_s'));
@@ -278,6 +282,15 @@ ALTER TABLE sessions ADD COLUMN programme_id INTEGER REFERENCES programmes(id);
 ALTER TABLE sessions ADD COLUMN summary TEXT CHECK (summary IS NULL OR json_valid(summary));
                                   -- what the runner decided at the end (progression per step)
 CREATE INDEX sessions_open ON sessions(member_id, state);
+CREATE TABLE calibrations (
+  id      INTEGER PRIMARY KEY,
+  t_ms    INTEGER NOT NULL,
+  kind    TEXT NOT NULL CHECK (kind IN ('span','range_check')),
+  ok      INTEGER NOT NULL,           -- the check passed / the calibration was applied
+  value   REAL,                       -- span: the factor applied to the cell's force; range_check: travel, mm
+  details TEXT CHECK (details IS NULL OR json_valid(details))  -- measured values, limits, why
+);
+CREATE INDEX calibrations_kind ON calibrations(kind, id);
 )sql";
 
 }  // namespace

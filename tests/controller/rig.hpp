@@ -98,6 +98,7 @@ struct Plant {
   Athlete athlete;
   double user_n = 0;
   double t = 0;
+  double ledge_mm = 0;  // an obstruction (or stiction) the pad cannot sink below by itself
 
   void apply(const drivers::DriveCommand& c) {
     if (fault_code != 0 && c.fault_reset && !c.enable && !sto) fault_code = 0;
@@ -119,6 +120,7 @@ struct Plant {
       if (enabled) vel = std::clamp(vel, -lim.max_speed_mm_s, lim.max_speed_mm_s);
       pos += vel * 0.001;
       if (pos < 0) { pos = 0; vel = std::max(0.0, vel); }
+      if (pos < ledge_mm) { pos = ledge_mm; vel = std::max(0.0, vel); }
       if (pos > mech.travel_max_mm) { pos = mech.travel_max_mm; vel = std::min(0.0, vel); }
     }
   }

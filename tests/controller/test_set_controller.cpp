@@ -358,3 +358,17 @@ TEST_CASE("hold-to-move: moves only while refreshed, then holds; return to rest 
   REQUIRE(rig.run_until([&] { return !rig.cmd.enable && rig.state() == SetState::Idle; }, 20));
   CHECK(rig.io.plant.pos < 5);
 }
+
+TEST_CASE("return to rest: a pad that friction parks above the rest position is unloaded too") {
+  Rig rig;
+  rig.io.plant.athlete.present = false;
+  rig.io.plant.pos = 40;
+  rig.boot();
+  rig.io.plant.ledge_mm = 9;  // the pad sinks no lower than 9 mm by its own weight
+  CHECK(rig.ctl->return_to_rest(rig.t));
+  // Moves never push down: once the pad is still for a second it is as low as
+  // it goes, and the move ends with the drive disabled (it used to hold forever).
+  REQUIRE(rig.run_until([&] { return !rig.cmd.enable && rig.state() == SetState::Idle; }, 10));
+  CHECK(rig.io.plant.pos == doctest::Approx(9).epsilon(0.01));
+  CHECK_FALSE(rig.ctl->status().moving);
+}

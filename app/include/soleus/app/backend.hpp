@@ -20,6 +20,7 @@
 ///     set record only once committed.
 ///  5. Loop times (monotonic seconds) become Unix ms by the offset between the
 ///     system clock and CLOCK_MONOTONIC at the time of conversion.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -112,6 +113,10 @@ class DaemonBackend final : public hmi::Backend {
   struct Conn;
   Conn connect();
   std::vector<hmi::FaultView> faults(const controller::Snapshot& s) const;
+  hmi::Result span_calibration(double known_n);
+  hmi::Result range_check();
+  void push_event(storage::Severity sev, const char* code, const std::string& message,
+                  const boost::json::object& context);
   std::optional<std::string> busy_reason(const controller::Snapshot& s) const;
 
   const DaemonConfig& cfg_;
@@ -122,6 +127,10 @@ class DaemonBackend final : public hmi::Backend {
   std::mutex start_mutex_;
   std::mutex stop_mutex_;
   std::mutex session_mutex_;
+  std::mutex maintenance_mutex_;             // one span calibration or range check at a time
+  std::atomic<bool> maintenance_abort_{false};  // STOP pressed during a routine
+  std::mutex range_mutex_;
+  boost::json::object last_range_check_;
   std::int64_t stop_requested_for_ = 0;
 };
 

@@ -53,11 +53,13 @@ class MonotonicClock : public Clock {
 
 /// A command for the loop. Plain value; fixed size.
 struct Command {
-  enum class Kind { StartSet, Stop, ResetFaults, Tare, ClearOverload, HoldToMove, ReturnToRest, Shutdown };
+  enum class Kind { StartSet, Stop, ResetFaults, Tare, ClearOverload, HoldToMove, ReturnToRest,
+                    SetForceGain, Shutdown };
   Kind kind = Kind::Stop;
   SetParams params;                        ///< StartSet
   StopReason reason = StopReason::UserStop;///< Stop: user_stop | pain | storage_fault
   double target_mm = 0;                    ///< HoldToMove: refresh it every ≤ hold_to_move_timeout_ms
+  double gain = 1;                         ///< SetForceGain: the load cell's span factor (0.5–2)
 
   static Command start_set(const SetParams& p) { Command c; c.kind = Kind::StartSet; c.params = p; return c; }
   static Command stop(StopReason r) { Command c; c.kind = Kind::Stop; c.reason = r; return c; }
@@ -97,6 +99,7 @@ struct Snapshot {
   std::uint32_t faults_present = 0;
   std::array<FaultEntry, kFaultCount> faults{};  ///< latched faults, with their time
   int fault_count = 0;
+  double force_gain = 1;  ///< the load cell's span factor in use (cell.force_n includes it)
   int drive_fault_code = 0;
   std::array<char, 48> drive_fault_name{};
   LoopStats loop;
@@ -198,6 +201,7 @@ class ControlLoop {
   bool have_generation_ = false;
   double next_arm_t_ = 0;
   bool shutdown_ = false;
+  double force_gain_ = 1;  // span factor applied to every load-cell reading (loop thread)
   std::uint64_t cycle_ = 0;
 };
 

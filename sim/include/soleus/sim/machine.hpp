@@ -112,6 +112,7 @@ class Machine {
   Bank& bank(int unit_index) { return unit_index == 0 ? drive_bank_ : cell_bank_; }
   boost::json::object fault_cmd(const boost::json::object& req);
   boost::json::object athlete_cmd(const boost::json::object& req);
+  boost::json::object bench_cmd(const boost::json::object& req);
   boost::json::object settings_json() const;
   boost::json::object registers_json(int unit_index) const;
 
@@ -130,6 +131,12 @@ class Machine {
   // Transport faults.
   std::mt19937_64 rng_;
   double drop_p_ = 0;
+  // The maintenance bench: whether the athlete sits on the machine, a dead
+  // weight on the pad (N, pulling down), and the load-cell transmitter's
+  // gain error (it reports gain × the true force: out of calibration).
+  bool bench_seated_ = true;
+  double bench_weight_n_ = 0;
+  double bench_cell_gain_ = 1;
   std::int64_t outage_until_ms_ = -1;
   int odd_left_[5] = {0, 0, 0, 0, 0};
   SimCounters counters_;
