@@ -66,6 +66,10 @@ int run_status(Context& ctx, const Args& a) {
   std::pair<unsigned, std::string> r;
   try {
     r = http_get(host, port, "/api/v1/status");
+  } catch (const boost::system::system_error& e) {
+    // code().message(): what() also carries Asio's source location.
+    throw Unreachable("status: cannot reach the daemon at " + host + ":" + port + ": " +
+                      e.code().message());
   } catch (const std::exception& e) {
     throw Unreachable("status: cannot reach the daemon at " + host + ":" + port + ": " + e.what());
   }

@@ -55,6 +55,7 @@ void Table::print(std::ostream& os) const {
       if (columns_[i].right) out += std::string(pad, ' ') + cells[i];
       else out += cells[i] + (last ? "" : std::string(pad, ' '));
     }
+    while (!out.empty() && out.back() == ' ') out.pop_back();  // an empty last cell
     os << out << "\n";
   };
   std::vector<std::string> head;
