@@ -5,7 +5,9 @@
 # 2. RTU with the simulator's wire-time emulation at 115 200 baud: the cycle's
 #    duration and the highest loop rate it allows, against the ICD's ~73 Hz;
 # 3. soleusd's loop period p50/p99/max and overruns at 100, 250 and 500 Hz over
-#    TCP during a set, with its CPU % of one core and RSS.
+#    TCP during a set, with its CPU % of one core and RSS;
+# 4. the real `soleusctl events` on a database of 1 000 000 events: wall time
+#    per run (median, max) for the usual filters and a deep page.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$here/build}
@@ -91,3 +93,7 @@ print("%-8s %-8.3f %-8.3f %-8.3f %-10d %-8.1f %-8.1f %s" % (hz, loop['p50_ms'], 
 PY
   stop_sim
 done
+
+echo
+echo "== 4. soleusctl events on 1 000 000 events (wall time of the real binary)"
+"$build/bench/bench_ctl_events" "$tmp" 1000000 10

@@ -1,219 +1,121 @@
 // soleusctl: the technicians' command-line tool (over SSH on the machine).
-// Exit codes: 0 ok, 1 usage error, 2 configuration error, 3 machine or daemon
-// unreachable, 4 partial failure.
-#include <cstdlib>
-#include <cstring>
+// This file only dispatches: the commands live in ctl/ (docs/soleusctl.md).
+// Exit codes: 0 ok, 1 problem found, 2 usage or configuration error,
+// 3 database or daemon or machine unreachable, 4 partial failure.
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/json.hpp>
-#include <chrono>
-#include <iomanip>
-#include <optional>
-
-#include "soleus/app/daemon_config.hpp"
-#include "soleus/app/probe.hpp"
+#include "ctl/ctl.hpp"
 #include "soleus/common/config_reader.hpp"
-#include "soleus/hmi/security.hpp"
 
 namespace {
 
 constexpr const char* kDefaultConfig = "/etc/soleus/soleus.toml";
 
-void usage(std::ostream& os) {
-  os << "usage: soleusctl [--config FILE] [--json] COMMAND [ARGS]\n"
-        "\n"
-        "commands:\n"
-        "  probe [--count N] [--interval-ms MS]\n"
-        "                      read the machine directly (read-only: never enables the drive)\n"
-        "                      and print every decoded signal; stop the daemon first on RTU\n"
-        "  check-config FILE   validate a configuration file without touching hardware\n"
-        "\n"
-        "options:\n"
-        "  --config FILE       machine configuration (default " << kDefaultConfig << ")\n"
-        "  --json              one JSON object a line instead of a table\n"
-        "\n"
-        "exit codes: 0 ok, 1 usage, 2 configuration error, 3 unreachable, 4 partial failure\n";
+std::vector<soleus::ctl::Command> all_commands() {
+  std::vector<soleus::ctl::Command> all;
+  for (auto part : {soleus::ctl::machine_commands(), soleus::ctl::log_commands(),
+                    soleus::ctl::history_commands(), soleus::ctl::db_commands()})
+    for (auto& c : part) all.push_back(std::move(c));
+  return all;
 }
 
-namespace http = boost::beast::http;
-
-/// One GET over HTTP/1.1 with a 5 s limit. Throws boost::system::system_error.
-std::pair<unsigned, std::string> http_get(const std::string& host, const std::string& port,
-                                          const std::string& target) {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::resolver resolver(ioc);
-  boost::beast::tcp_stream stream(ioc);
-  stream.expires_after(std::chrono::seconds(5));
-  stream.connect(resolver.resolve(host, port));
-  http::request<http::string_body> req{http::verb::get, target, 11};
-  req.set(http::field::host, host);
-  req.set(http::field::user_agent, "soleusctl");
-  http::write(stream, req);
-  boost::beast::flat_buffer buf;
-  http::response<http::string_body> res;
-  http::read(stream, buf, res);
-  boost::beast::error_code ec;
-  stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
-  return {res.result_int(), res.body()};
-}
-
-double num(const boost::json::value& v) {
-  if (v.is_double()) return v.get_double();
-  if (v.is_int64()) return static_cast<double>(v.get_int64());
-  if (v.is_uint64()) return static_cast<double>(v.get_uint64());
-  return 0;
-}
-
-int run_status(const std::string& host, const std::string& port, bool json) {
-  std::pair<unsigned, std::string> r;
-  try {
-    r = http_get(host, port, "/api/v1/status");
-  } catch (const std::exception& e) {
-    std::cerr << "soleusctl: status: cannot reach the daemon at " << host << ":" << port << ": "
-              << e.what() << "\n";
-    return 3;
+void usage(std::ostream& os, const std::vector<soleus::ctl::Command>& cmds) {
+  os << "usage: soleusctl [--config FILE] [--db FILE] [--json] COMMAND [ARGS]\n"
+        "       soleusctl COMMAND --help\n\ncommands:\n";
+  for (const auto& c : cmds) {
+    std::string left = "  " + c.name;
+    if (left.size() < 16) left.resize(16, ' ');
+    const auto nl = c.summary.find('\n');
+    os << left << c.summary.substr(0, nl) << "\n";
   }
-  if (r.first != 200) {
-    std::cerr << "soleusctl: status: HTTP " << r.first << ": " << r.second << "\n";
-    return 4;
-  }
-  if (json) {
-    std::cout << r.second << "\n";
-    return 0;
-  }
-  boost::system::error_code ec;
-  const auto v = boost::json::parse(r.second, ec);
-  if (ec || !v.is_object()) {
-    std::cerr << "soleusctl: status: the reply is not a JSON object\n";
-    return 4;
-  }
-  const auto& o = v.get_object();
-  auto row = [](const char* k, const std::string& val) {
-    std::cout << std::left << std::setw(14) << k << val << "\n";
-  };
-  auto fixed = [](double d, int prec) {
-    std::ostringstream os;
-    os << std::fixed << std::setprecision(prec) << d;
-    return os.str();
-  };
-  row("state", o.contains("state") ? std::string(o.at("state").as_string()) : "?");
-  row("position", fixed(num(o.at("position_mm")), 1) + " mm");
-  row("force", fixed(num(o.at("force_n")), 1) + " N");
-  row("load", fixed(num(o.at("load_n")), 1) + " N");
-  row("set", o.at("set_id").is_null() ? "-" : std::to_string(static_cast<long long>(num(o.at("set_id")))));
-  if (auto* lp = o.if_contains("loop"); lp && lp->is_object()) {
-    const auto& l = lp->get_object();
-    row("loop", fixed(num(l.at("hz")), 1) + " Hz, p99 " + fixed(num(l.at("p99_ms")), 2) +
-                    " ms, " + std::to_string(static_cast<long long>(num(l.at("overruns")))) +
-                    " overruns");
-  }
-  const auto& faults = o.at("faults").as_array();
-  if (faults.empty()) row("faults", "none");
-  for (const auto& f : faults) {
-    const auto& fo = f.as_object();
-    row("fault", std::string(fo.at("code").as_string()) + ": " +
-                     std::string(fo.at("message").as_string()));
-  }
-  return 0;
+  os << "\nglobal options (anywhere on the line):\n"
+        "  --config FILE   the daemon's configuration (default "
+     << kDefaultConfig << ")\n"
+        "  --db FILE       the database to read (default: [storage] db_path of the configuration)\n"
+        "  --json          JSON instead of a table\n"
+        "  -h, --help      this help, or a command's with COMMAND --help\n"
+        "\nexit codes: 0 ok, 1 problem found / nothing to show for what was asked,\n"
+        "            2 usage or configuration error, 3 cannot open the database or reach the\n"
+        "            daemon or machine, 4 partial failure\n";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config_path = kDefaultConfig;
-  bool json = false;
-  std::vector<std::string> args;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--config" && i + 1 < argc) config_path = argv[++i];
-    else if (a == "--json") json = true;
-    else if (a == "-h" || a == "--help") {
-      usage(std::cout);
-      return 0;
-    } else args.push_back(a);
-  }
-  if (args.empty()) {
-    usage(std::cerr);
-    return 1;
-  }
-  const std::string cmd = args[0];
+  using namespace soleus::ctl;
+  const auto commands = all_commands();
+  Context ctx;
+  ctx.config_path = kDefaultConfig;
+  ctx.out = &std::cout;
+  ctx.err = &std::cerr;
+  bool help = false;
+  std::vector<std::string> words;
   try {
-    if (cmd == "check-config") {
-      if (args.size() != 2) {
-        std::cerr << "soleusctl: check-config needs exactly one FILE\n";
-        return 1;
-      }
-      auto cfg = soleus::app::load_daemon_config(args[1]);
-      std::cout << args[1] << ": ok (" << soleus::app::describe(cfg) << ")\n";
-      return 0;
+    // Global options may stand anywhere; everything else is the command's.
+    for (int i = 1; i < argc; ++i) {
+      const std::string a = argv[i];
+      auto value = [&](const std::string& name) -> std::string {
+        if (a.size() > name.size() && a[name.size()] == '=') return a.substr(name.size() + 1);
+        if (i + 1 >= argc) throw UsageError(name + " needs a value (FILE)");
+        return argv[++i];
+      };
+      if (a == "--config" || a.rfind("--config=", 0) == 0) ctx.config_path = value("--config");
+      else if (a == "--db" || a.rfind("--db=", 0) == 0) ctx.db_path = value("--db");
+      else if (a == "--json") ctx.json = true;
+      else if (a == "-h" || a == "--help") help = true;
+      else words.push_back(a);
     }
-    if (cmd == "hash-pin") {
-      if (args.size() != 2 || !soleus::hmi::is_valid_pin(args[1])) {
-        std::cerr << "soleusctl: hash-pin needs one PIN of 4 to 12 digits\n";
-        return 1;
-      }
-      std::cout << soleus::hmi::make_pin_hash(args[1]) << "\n";
-      return 0;
+    if (words.empty()) {
+      usage(help ? std::cout : std::cerr, commands);
+      return help ? kOk : kUsage;
     }
-    if (cmd == "status") {
-      std::optional<std::string> api;
-      for (std::size_t i = 1; i < args.size(); ++i) {
-        if (args[i] == "--api" && i + 1 < args.size()) api = args[++i];
-        else {
-          std::cerr << "soleusctl: status: unknown argument " << args[i] << "\n";
-          return 1;
+    // "db check" and "db backup" are two words.
+    std::string name = words[0];
+    std::size_t used = 1;
+    if (name == "db") {
+      if (words.size() < 2 || words[1].rfind("-", 0) == 0) {
+        if (help) {
+          for (const auto& c : commands)
+            if (c.name.rfind("db ", 0) == 0) print_command_help(c, std::cout), std::cout << "\n";
+          return kOk;
         }
+        throw UsageError("db: needs a subcommand: check or backup");
       }
-      std::string host, port;
-      if (api) {
-        const auto colon = api->rfind(':');
-        if (colon == std::string::npos) {
-          std::cerr << "soleusctl: status: --api takes HOST:PORT\n";
-          return 1;
-        }
-        host = api->substr(0, colon);
-        port = api->substr(colon + 1);
-      } else {
-        auto cfg = soleus::app::load_daemon_config(config_path);
-        host = cfg.hmi.bind_address;
-        if (host == "0.0.0.0") host = "127.0.0.1";
-        if (host == "::") host = "::1";
-        port = std::to_string(cfg.hmi.port);
-      }
-      if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-      return run_status(host, port, json);
+      name += " " + words[1];
+      used = 2;
     }
-    if (cmd == "probe") {
-      soleus::app::ProbeOptions opt;
-      opt.json = json;
-      for (std::size_t i = 1; i < args.size(); ++i) {
-        if (args[i] == "--count" && i + 1 < args.size()) opt.count = std::atoi(args[++i].c_str());
-        else if (args[i] == "--interval-ms" && i + 1 < args.size())
-          opt.interval_ms = std::atof(args[++i].c_str());
-        else {
-          std::cerr << "soleusctl: probe: unknown argument " << args[i] << "\n";
-          return 1;
-        }
-      }
-      if (opt.count < 0 || opt.interval_ms < 1) {
-        std::cerr << "soleusctl: probe: --count must be >= 0 and --interval-ms >= 1\n";
-        return 1;
-      }
-      auto cfg = soleus::app::load_daemon_config(config_path);
-      return soleus::app::run_probe(cfg.machine, opt, std::cout);
+    const Command* cmd = nullptr;
+    for (const auto& c : commands)
+      if (c.name == name) cmd = &c;
+    if (!cmd) {
+      std::cerr << "soleusctl: unknown command '" << name << "'\n\n";
+      usage(std::cerr, commands);
+      return kUsage;
     }
+    if (help) {
+      print_command_help(*cmd, std::cout);
+      return kOk;
+    }
+    const Args args = parse_args(*cmd, {words.begin() + static_cast<long>(used), words.end()});
+    return cmd->run(ctx, args);
+  } catch (const UsageError& e) {
+    std::cerr << "soleusctl: " << e.what() << "\n";
+    return kUsage;
   } catch (const soleus::config::ConfigError& e) {
-    std::cerr << "soleusctl: configuration error: " << e.what() << "\n";
-    return 2;
+    std::cerr << "soleusctl: configuration error: " << e.what()
+              << (ctx.db_path ? "" : "\n(--db FILE reads a database without a configuration file)")
+              << "\n";
+    return kUsage;
+  } catch (const Unreachable& e) {
+    std::cerr << "soleusctl: " << e.what() << "\n";
+    return kUnreachable;
+  } catch (const soleus::storage::SqliteError& e) {
+    std::cerr << "soleusctl: database error: " << e.what() << "\n";
+    return kUnreachable;
+  } catch (const std::exception& e) {
+    std::cerr << "soleusctl: " << e.what() << "\n";
+    return kPartial;
   }
-  std::cerr << "soleusctl: unknown command '" << cmd << "'\n";
-  usage(std::cerr);
-  return 1;
 }

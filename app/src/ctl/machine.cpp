@@ -1,0 +1,160 @@
+// soleusctl probe, status, check-config, hash-pin: the machine and the daemon.
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <iostream>
+
+#include "ctl.hpp"
+#include "soleus/app/daemon_config.hpp"
+#include "soleus/app/probe.hpp"
+#include "soleus/hmi/security.hpp"
+#include "table.hpp"
+
+namespace soleus::ctl {
+
+namespace {
+
+namespace http = boost::beast::http;
+
+/// One GET over HTTP/1.1 with a 5 s limit. Throws boost::system::system_error.
+std::pair<unsigned, std::string> http_get(const std::string& host, const std::string& port,
+                                          const std::string& target) {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::resolver resolver(ioc);
+  boost::beast::tcp_stream stream(ioc);
+  stream.expires_after(std::chrono::seconds(5));
+  stream.connect(resolver.resolve(host, port));
+  http::request<http::string_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, host);
+  req.set(http::field::user_agent, "soleusctl");
+  http::write(stream, req);
+  boost::beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(stream, buf, res);
+  boost::beast::error_code ec;
+  stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+  return {res.result_int(), res.body()};
+}
+
+double num(const boost::json::value& v) {
+  if (v.is_double()) return v.get_double();
+  if (v.is_int64()) return static_cast<double>(v.get_int64());
+  if (v.is_uint64()) return static_cast<double>(v.get_uint64());
+  return 0;
+}
+
+int run_status(Context& ctx, const Args& a) {
+  std::string host, port;
+  if (auto api = a.get("--api")) {
+    const auto colon = api->rfind(':');
+    if (colon == std::string::npos || colon + 1 == api->size())
+      throw UsageError("status: --api takes HOST:PORT, not '" + *api + "'");
+    host = api->substr(0, colon);
+    port = api->substr(colon + 1);
+  } else {
+    auto cfg = app::load_daemon_config(ctx.config_path);
+    host = cfg.hmi.bind_address;
+    if (host == "0.0.0.0") host = "127.0.0.1";
+    if (host == "::") host = "::1";
+    port = std::to_string(cfg.hmi.port);
+  }
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::ostream& out = *ctx.out;
+  std::pair<unsigned, std::string> r;
+  try {
+    r = http_get(host, port, "/api/v1/status");
+  } catch (const boost::system::system_error& e) {
+    // code().message(): what() also carries Asio's source location.
+    throw Unreachable("status: cannot reach the daemon at " + host + ":" + port + ": " +
+                      e.code().message());
+  } catch (const std::exception& e) {
+    throw Unreachable("status: cannot reach the daemon at " + host + ":" + port + ": " + e.what());
+  }
+  if (r.first != 200) {
+    *ctx.err << "soleusctl: status: HTTP " << r.first << ": " << r.second << "\n";
+    return kPartial;
+  }
+  if (ctx.json) {
+    out << r.second << "\n";
+    return kOk;
+  }
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(r.second, ec);
+  if (ec || !v.is_object()) {
+    *ctx.err << "soleusctl: status: the reply is not a JSON object\n";
+    return kPartial;
+  }
+  const auto& o = v.get_object();
+  Table t({{"field"}, {"value"}});
+  t.add({"state", o.contains("state") ? std::string(o.at("state").as_string()) : "?"});
+  t.add({"position", format_fixed(num(o.at("position_mm")), 1) + " mm"});
+  t.add({"force", format_fixed(num(o.at("force_n")), 1) + " N"});
+  t.add({"load", format_fixed(num(o.at("load_n")), 1) + " N"});
+  t.add({"set", o.at("set_id").is_null() ? "-" : std::to_string(static_cast<long long>(num(o.at("set_id"))))});
+  if (auto* lp = o.if_contains("loop"); lp && lp->is_object()) {
+    const auto& l = lp->get_object();
+    t.add({"loop", format_fixed(num(l.at("hz")), 1) + " Hz, p99 " + format_fixed(num(l.at("p99_ms")), 2) +
+                       " ms, " + std::to_string(static_cast<long long>(num(l.at("overruns")))) +
+                       " overruns"});
+  }
+  const auto& faults = o.at("faults").as_array();
+  if (faults.empty()) t.add({"faults", "none"});
+  for (const auto& f : faults) {
+    const auto& fo = f.as_object();
+    t.add({"fault", std::string(fo.at("code").as_string()) + ": " +
+                        std::string(fo.at("message").as_string())});
+  }
+  t.print(out);
+  return kOk;
+}
+
+int run_probe(Context& ctx, const Args& a) {
+  app::ProbeOptions opt;
+  opt.json = ctx.json;
+  if (auto v = a.get("--count")) opt.count = static_cast<int>(parse_int(*v, "--count", 0, 1000000000));
+  if (auto v = a.get("--interval-ms"))
+    opt.interval_ms = static_cast<double>(parse_int(*v, "--interval-ms", 1, 3600000));
+  auto cfg = app::load_daemon_config(ctx.config_path);
+  return app::run_probe(cfg.machine, opt, *ctx.out);
+}
+
+int run_check_config(Context& ctx, const Args& a) {
+  if (a.positional.size() != 1) throw UsageError("check-config: needs exactly one FILE");
+  auto cfg = app::load_daemon_config(a.positional[0]);
+  *ctx.out << a.positional[0] << ": ok (" << app::describe(cfg) << ")\n";
+  return kOk;
+}
+
+int run_hash_pin(Context& ctx, const Args& a) {
+  if (a.positional.size() != 1 || !hmi::is_valid_pin(a.positional[0]))
+    throw UsageError("hash-pin: needs one PIN of 4 to 12 digits");
+  *ctx.out << hmi::make_pin_hash(a.positional[0]) << "\n";
+  return kOk;
+}
+
+}  // namespace
+
+std::vector<Command> machine_commands() {
+  return {
+      {"probe", "[--count N] [--interval-ms MS]",
+       "Reads the machine's signals directly, read-only.\n"
+       "Never enables the drive or writes a command; prints every decoded signal. Stop the\n"
+       "daemon first on RTU (one master per bus).",
+       {{"--count", "N", "samples to print (default 0: until interrupted)"},
+        {"--interval-ms", "MS", "time between samples (default 200)"}},
+       0, "", run_probe},
+      {"status", "[--api HOST:PORT]",
+       "The daemon's state through its HTTP API (GET /api/v1/status).",
+       {{"--api", "HOST:PORT", "the daemon's API (default: [hmi] bind and port of the configuration)"}},
+       0, "", run_status},
+      {"check-config", "FILE", "Validates a configuration file without touching hardware.", {}, 1, "",
+       run_check_config},
+      {"hash-pin", "PIN", "Prints the hash of a staff or maintenance PIN for [hmi] *_pin_hash.", {}, 1, "",
+       run_hash_pin},
+  };
+}
+
+}  // namespace soleus::ctl
