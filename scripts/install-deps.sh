@@ -15,6 +15,9 @@ PKGS=(
 # when the image has none.
 if [[ "${SOLEUS_WITH_BROWSER:-1}" == 1 ]]; then
   PKGS+=(chromium)
+  # cage: the kiosk compositor of soleus-kiosk.service (verified by the tests;
+  # the demo command shows the HMI in a normal browser instead).
+  PKGS+=(cage)
   command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
   command -v npm  >/dev/null 2>&1 || PKGS+=(npm)
 fi
