@@ -386,9 +386,9 @@ std::optional<std::string> DaemonBackend::busy_reason(const controller::Snapshot
   return std::nullopt;
 }
 
-hmi::Result DaemonBackend::start_set(const hmi::SetRequest& q) {
+std::optional<controller::SetParams> to_params(const hmi::SetRequest& q) {
   controller::SetParams p;
-  if (!controller::parse_mode(q.mode, p.mode)) return Result::invalid("mode", "unknown mode");
+  if (!controller::parse_mode(q.mode, p.mode)) return std::nullopt;
   p.load_n = q.load_n;
   p.tempo.eccentric_s = q.eccentric_s;
   p.tempo.bottom_s = q.bottom_s;
@@ -399,7 +399,13 @@ hmi::Result DaemonBackend::start_set(const hmi::SetRequest& q) {
   p.force_drop_pct = q.force_drop_pct;
   p.eccentric_pct = q.eccentric_pct;
   p.member_id = q.member_id;
-  return start_params(p);
+  return p;
+}
+
+hmi::Result DaemonBackend::start_set(const hmi::SetRequest& q) {
+  auto p = to_params(q);
+  if (!p) return Result::invalid("mode", "unknown mode");
+  return start_params(*p);
 }
 
 hmi::Result DaemonBackend::start_params(controller::SetParams p, std::int64_t session_id,

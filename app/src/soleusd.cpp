@@ -5,11 +5,13 @@
 
 #include <boost/json.hpp>
 
+#include "soleus/app/backend.hpp"
 #include "soleus/app/daemon.hpp"
 #include "soleus/app/daemon_config.hpp"
 #include "soleus/app/json_views.hpp"
 #include "soleus/common/config_reader.hpp"
 #include "soleus/common/log.hpp"
+#include "soleus/hmi/api.hpp"
 
 namespace {
 constexpr const char* kDefaultConfig = "/etc/soleus/soleus.toml";
@@ -65,12 +67,11 @@ int main(int argc, char** argv) {
   }
   soleus::log::set_level(cfg.log.level);
   if (!run_set.empty()) {
-    boost::system::error_code ec;
-    const auto v = boost::json::parse(run_set, ec);
-    soleus::controller::FieldError err;
+    // The API's own validator: --run-set takes exactly what POST /api/v1/sets takes.
+    soleus::hmi::RequestError err;
     std::optional<soleus::controller::SetParams> p;
-    if (ec) err = {"", "malformed JSON: " + ec.message()};
-    else p = soleus::app::parse_set_request(v, err);
+    if (auto q = soleus::hmi::parse_set_request(run_set, cfg.machine.limits.max_load_n, err))
+      p = soleus::app::to_params(*q);
     if (!p) {
       std::cerr << "soleusd: --run-set: " << (err.field.empty() ? "" : err.field + ": ")
                 << err.message << "\n";

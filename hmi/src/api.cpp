@@ -875,13 +875,44 @@ ApiResponse Api::Impl::login(const Route& r) {
 
 // ---- sets --------------------------------------------------------------------
 
-ApiResponse Api::Impl::start_set(const Route& r, const Session& s) {
-  const json::object body = parse_body(r.req->body, false);
+namespace {
+/// The body of POST /sets, validated (throws ApiError); roles are the caller's business.
+SetRequest read_set_request(const std::string& text, double max_load_n) {
+  const json::object body = parse_body(text, false);
   Fields f(body);
   const Prescription p = read_prescription(f);
-  const double load = f.required_number("load_n", 1, config.max_load_n);
-  auto member_id = f.integer("member_id", 1, 999999999999999);
+  SetRequest q;
+  q.load_n = f.required_number("load_n", 1, max_load_n);
+  q.member_id = f.integer("member_id", 1, 999999999999999);
   f.finish();
+  q.mode = p.mode;
+  q.tempo = p.tempo;
+  q.eccentric_s = p.tempo_s[0];
+  q.bottom_s = p.tempo_s[1];
+  q.concentric_s = p.tempo_s[2];
+  q.top_s = p.tempo_s[3];
+  q.target_reps = p.target_reps;
+  q.hold_s = p.hold_s;
+  q.force_drop_pct = p.force_drop_pct;
+  q.eccentric_pct = p.eccentric_pct;
+  return q;
+}
+}  // namespace
+
+std::optional<SetRequest> parse_set_request(const std::string& body, double max_load_n,
+                                            RequestError& error) {
+  try {
+    return read_set_request(body, max_load_n);
+  } catch (const ApiError& e) {
+    error = {e.status, e.field, e.message};
+    return std::nullopt;
+  }
+}
+
+ApiResponse Api::Impl::start_set(const Route& r, const Session& s) {
+  SetRequest q = read_set_request(r.req->body, config.max_load_n);
+  const double load = q.load_n;
+  auto member_id = q.member_id;
 
   switch (s.role) {
     case Role::Guest:
@@ -899,18 +930,6 @@ ApiResponse Api::Impl::start_set(const Route& r, const Session& s) {
     case Role::Staff:
     case Role::Maintenance: break;
   }
-  SetRequest q;
-  q.mode = p.mode;
-  q.load_n = load;
-  q.tempo = p.tempo;
-  q.eccentric_s = p.tempo_s[0];
-  q.bottom_s = p.tempo_s[1];
-  q.concentric_s = p.tempo_s[2];
-  q.top_s = p.tempo_s[3];
-  q.target_reps = p.target_reps;
-  q.hold_s = p.hold_s;
-  q.force_drop_pct = p.force_drop_pct;
-  q.eccentric_pct = p.eccentric_pct;
   q.member_id = member_id;
   q.role = to_string(s.role);
   return from_result(backend.start_set(q));

@@ -18,9 +18,4 @@ boost::json::object to_json(const controller::TraceSample& t);
 /// faults [{code, message, since}], loop {hz, p99_ms, overruns}.
 boost::json::object status_json(const controller::Snapshot& s);
 
-/// Parses a set request (POST /api/v1/sets's body). On error, returns nullopt
-/// and fills `err` with the field and the reason.
-std::optional<controller::SetParams> parse_set_request(const boost::json::value& v,
-                                                       controller::FieldError& err);
-
 }  // namespace soleus::app

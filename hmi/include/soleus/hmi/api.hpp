@@ -42,6 +42,19 @@ std::string write_json(const boost::json::value& v);
 /// {"error":{"field":…,"message":…}}; an empty field is written as null.
 ApiResponse error_response(unsigned status, const std::string& field, const std::string& message);
 
+/// A request body the API refuses: its status (400, 422) and error fields.
+struct RequestError {
+  unsigned status = 400;
+  std::string field;
+  std::string message;
+};
+
+/// Parses and validates a body of POST /api/v1/sets (every rule but the
+/// caller's role): the one validator of set requests, also used by
+/// `soleusd --run-set`. nullopt, with `error` filled, when refused.
+std::optional<SetRequest> parse_set_request(const std::string& body, double max_load_n,
+                                            RequestError& error);
+
 class Api {
  public:
   /// `allowed_origins` is the final list (the server fills in its own address).
