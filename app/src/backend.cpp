@@ -1,4 +1,5 @@
 #include "soleus/app/backend.hpp"
+#include "soleus/app/session_runner.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -209,7 +210,8 @@ json::object member_json(storage::Database& db, const storage::MemberRow& m) {
 
 json::object step_json(storage::Statement& s) {
   // columns: id, position, mode, sets, target_reps, hold_s, load_n, load_pct_max, tempo,
-  // rest_s, force_drop_pct, eccentric_pct, progress_when, progress_load_pct
+  // rest_s, force_drop_pct, eccentric_pct, progress_when, progress_load_pct, progress_rule,
+  // progress_amount
   json::object o;
   o["step_id"] = s.int64(0);
   o["mode"] = s.text(2);
@@ -222,30 +224,29 @@ json::object step_json(storage::Statement& s) {
   o["rest_s"] = s.real(9);
   o["force_drop_pct"] = s.real(10);
   o["eccentric_pct"] = s.real(11);
-  const std::string when = s.text(12);
-  json::object prog;
-  if (when == "never") {
-    prog["rule"] = "none";
-    prog["amount"] = 0;
-  } else {
-    prog["rule"] = "load_pct";
-    prog["amount"] = s.real(13);
-  }
+  json::object prog{{"rule", s.text(14)}, {"amount", s.real(15)},
+                    {"on_tempo", s.text(12) == "all_sets_target_on_tempo"}};
   o["progression"] = std::move(prog);
   return o;
 }
 
 std::optional<json::object> programme_json(storage::Database& db, std::int64_t id) {
-  auto p = db.prepare("SELECT id, name, notes FROM programmes WHERE id = ?1 AND archived = 0");
+  auto p = db.prepare(
+      "SELECT id, name, notes, sessions_per_week, block_weeks, after_block_sessions_per_week "
+      "FROM programmes WHERE id = ?1 AND archived = 0");
   p.bind(1, id);
   if (!p.step()) return std::nullopt;
   json::object o;
   o["id"] = p.int64(0);
   o["name"] = p.text(1);
   o["description"] = p.text(2);
+  o["sessions_per_week"] = p.int32(3);
+  o["block_weeks"] = p.is_null(4) ? json::value(nullptr) : json::value(p.int32(4));
+  o["after_block_sessions_per_week"] = p.is_null(5) ? json::value(nullptr) : json::value(p.int32(5));
   auto s = db.prepare(
       "SELECT id, position, mode, sets, target_reps, hold_s, load_n, load_pct_max, tempo, rest_s, "
-      "force_drop_pct, eccentric_pct, progress_when, progress_load_pct FROM programme_steps "
+      "force_drop_pct, eccentric_pct, progress_when, progress_load_pct, progress_rule, "
+      "progress_amount FROM programme_steps "
       "WHERE programme_id = ?1 ORDER BY position");
   s.bind(1, id);
   json::array steps;
@@ -271,38 +272,24 @@ std::optional<Result> to_step(const json::object& st, std::size_t i, storage::St
   out.eccentric_pct = opt_number(st, "eccentric_pct").value_or(0);
   out.progress_when = "never";
   out.progress_load_pct = 0;
+  out.progress_rule = "none";
+  out.progress_amount = 0;
   if (auto it = st.find("progression"); it != st.end() && it->value().is_object()) {
     const auto& pr = it->value().get_object();
     const std::string rule = opt_string(pr, "rule").value_or("none");
     const double amount = opt_number(pr, "amount").value_or(0);
-    if (rule == "load_pct") {
-      if (amount > 50) return Result::invalid(pre + "progression.amount", "at most 50 % per session");
-      out.progress_when = "all_sets_target";
-      out.progress_load_pct = amount;
-    } else if (rule != "none") {
-      return Result::invalid(pre + "progression.rule",
-                             "rule \"" + rule + "\" is not supported by this release's store "
-                             "(only none and load_pct)");
+    bool on_tempo = false;
+    if (auto t = pr.find("on_tempo"); t != pr.end() && t->value().is_bool()) on_tempo = t->value().get_bool();
+    if (rule == "load_pct" && amount > 50)
+      return Result::invalid(pre + "progression.amount", "at most 50 % per session");
+    if (rule != "none") {
+      out.progress_rule = rule;
+      out.progress_amount = amount;
+      out.progress_when = on_tempo ? "all_sets_target_on_tempo" : "all_sets_target";
+      if (rule == "load_pct") out.progress_load_pct = amount;
     }
   }
   return std::nullopt;
-}
-
-void insert_steps(storage::Database& db, std::int64_t programme_id,
-                  const std::vector<storage::StepSpec>& steps) {
-  auto step = db.prepare(
-      "INSERT INTO programme_steps (programme_id, position, mode, sets, target_reps, hold_s, "
-      "load_n, load_pct_max, tempo, rest_s, force_drop_pct, eccentric_pct, progress_when, "
-      "progress_load_pct) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
-  int pos = 0;
-  for (const auto& s : steps) {
-    step.bind(1, programme_id).bind(2, ++pos).bind(3, s.mode).bind(4, s.sets)
-        .bind(5, s.target_reps).bind(6, s.hold_s).bind(7, s.load_n).bind(8, s.load_pct_max)
-        .bind(9, s.tempo).bind(10, s.rest_s).bind(11, s.force_drop_pct).bind(12, s.eccentric_pct)
-        .bind(13, s.progress_when).bind(14, s.progress_load_pct);
-    step.run();
-    step.reset();
-  }
 }
 
 const storage::Actor kStaff{"staff", std::nullopt};
@@ -660,6 +647,10 @@ hmi::Result DaemonBackend::create(hmi::Collection col, const json::object& f) {
     storage::ProgrammeSpec p;
     p.name = opt_string(f, "name").value_or("");
     p.notes = opt_string(f, "description").value_or("");
+    if (auto n = opt_number(f, "sessions_per_week")) p.sessions_per_week = static_cast<int>(*n);
+    if (auto n = opt_number(f, "block_weeks")) p.block_weeks = static_cast<int>(*n);
+    if (auto n = opt_number(f, "after_block_sessions_per_week"))
+      p.after_block_sessions_per_week = static_cast<int>(*n);
     if (auto it = f.find("steps"); it != f.end() && it->value().is_array()) {
       const auto& a = it->value().get_array();
       for (std::size_t i = 0; i < a.size(); ++i) {
@@ -693,7 +684,8 @@ hmi::Result DaemonBackend::update(hmi::Collection col, std::int64_t id, const js
       storage::update_member(c.db, id, u, kStaff);
       return Result::ok();
     }
-    if (!programme_json(c.db, id)) return Result::not_found("no programme " + std::to_string(id));
+    const auto before = programme_json(c.db, id);
+    if (!before) return Result::not_found("no programme " + std::to_string(id));
     std::vector<storage::StepSpec> steps;
     const auto it = f.find("steps");
     if (it != f.end() && it->value().is_array()) {
@@ -706,25 +698,38 @@ hmi::Result DaemonBackend::update(hmi::Collection col, std::int64_t id, const js
     }
     storage::Transaction tx(c.db);
     const std::int64_t now = unix_ms_now();
-    if (auto n = opt_string(f, "name")) {
-      auto st = c.db.prepare("UPDATE programmes SET name = ?1, updated_ms = ?2 WHERE id = ?3");
-      st.bind(1, *n).bind(2, now).bind(3, id);
+    // Each changed field: the column, and the audit trail with before and after.
+    auto set_field = [&](const char* api, const char* column) {
+      const auto v = f.find(api);
+      if (v == f.end()) return;
+      auto st = c.db.prepare(std::string("UPDATE programmes SET ") + column +
+                             " = ?1, updated_ms = ?2 WHERE id = ?3");
+      if (v->value().is_string()) st.bind(1, std::string(v->value().get_string()));
+      else if (auto n = opt_number(f, api)) st.bind(1, static_cast<std::int64_t>(*n));
+      else st.bind_null(1);
+      st.bind(2, now).bind(3, id);
       st.run();
-      storage::record_audit(c.db, kStaff, "programme", id, "name", std::nullopt, *n);
-    }
-    if (auto d = opt_string(f, "description")) {
-      auto st = c.db.prepare("UPDATE programmes SET notes = ?1, updated_ms = ?2 WHERE id = ?3");
-      st.bind(1, *d).bind(2, now).bind(3, id);
-      st.run();
-      storage::record_audit(c.db, kStaff, "programme", id, "notes", std::nullopt, *d);
-    }
+      const json::value& old = before->at(api);
+      storage::record_audit(c.db, kStaff, "programme", id, api,
+                            old.is_null() ? std::nullopt
+                                          : std::optional<std::string>(old.is_string()
+                                                ? std::string(old.get_string())
+                                                : json::serialize(old)),
+                            v->value().is_string() ? std::string(v->value().get_string())
+                                                   : json::serialize(v->value()));
+    };
+    set_field("name", "name");
+    set_field("description", "notes");
+    set_field("sessions_per_week", "sessions_per_week");
+    set_field("block_weeks", "block_weeks");
+    set_field("after_block_sessions_per_week", "after_block_sessions_per_week");
     if (!steps.empty()) {
-      auto del = c.db.prepare("DELETE FROM programme_steps WHERE programme_id = ?1");
-      del.bind(1, id);
-      del.run();
-      insert_steps(c.db, id, steps);
-      storage::record_audit(c.db, kStaff, "programme", id, "steps", std::nullopt,
-                            std::to_string(steps.size()) + " steps");
+      // Steps keep their ids (and so members' progression and open sessions) by position.
+      storage::replace_steps(c.db, id, steps);
+      const auto after = programme_json(c.db, id);
+      storage::record_audit(c.db, kStaff, "programme", id, "steps",
+                            json::serialize(before->at("steps")),
+                            after ? json::serialize(after->at("steps")) : std::string());
     }
     tx.commit();
     return Result::ok();
@@ -827,55 +832,150 @@ std::optional<hmi::MemberCredential> DaemonBackend::member_credential(const std:
   }
 }
 
-// ---- programme sessions (minimal runner) ------------------------------------------------------
+// ---- programme sessions ------------------------------------------------------------------------
+
+namespace {
+/// A session with no set for this long closes itself (the member walked away).
+constexpr std::int64_t kSessionIdleCloseMs = 4 * 3600 * 1000;
+
+json::object step_card(const runner::Step& st, std::size_t index, std::size_t count, int set_index,
+                       const runner::Prescription& rx) {
+  json::object o{{"index", index},          {"count", count},
+                 {"step_id", st.id},        {"mode", st.mode},
+                 {"sets", st.sets},         {"set", set_index},
+                 {"load_n", rx.load_n},     {"load_basis", rx.basis},
+                 {"tempo", st.tempo},       {"rest_s", st.rest_s},
+                 {"force_drop_pct", st.force_drop_pct}, {"eccentric_pct", st.eccentric_pct}};
+  if (rx.target_reps) o["target_reps"] = *rx.target_reps;
+  if (rx.hold_s) o["hold_s"] = *rx.hold_s;
+  return o;
+}
+}  // namespace
 
 hmi::Result DaemonBackend::session(std::int64_t member_id, hmi::SessionAction action) {
-  // A minimal runner: today's step is the first step of the member's assigned
-  // programme; sessions are not recorded and progression is not applied yet.
-  if (action == hmi::SessionAction::End) return Result::ok(json::object{{"ended", true}});
-  json::object card;
+  using A = hmi::SessionAction;
+  std::lock_guard session_lock(session_mutex_);  // one runner decision at a time
+  // The latest set's rows (start, end, reps) committed before the runner reads them.
+  if (store_) store_->flush(1000ms);
+  const controller::Snapshot snap = loop_.snapshot();
   controller::SetParams p;
-  std::int64_t step_id = 0;
+  std::int64_t session_id = 0, step_id = 0;
+  int set_index = 0;
+  bool start_now = false;
   auto r = with_db([&]() -> Result {
     auto c = connect();
-    auto m = storage::get_member(c.db, member_id);
-    if (!m) return Result::not_found("no member " + std::to_string(member_id));
-    const auto pid = current_programme(c.db, member_id);
-    if (!pid) return Result::not_found("no programme is assigned to this member");
-    auto prog = programme_json(c.db, *pid);
-    if (!prog || prog->at("steps").as_array().empty())
-      return Result::not_found("the assigned programme has no steps");
-    json::object step = prog->at("steps").as_array()[0].as_object();
-    step_id = step.at("step_id").as_int64();
-    double load = 0;
-    if (auto n = opt_number(step, "load_n")) load = *n;
-    else if (auto pct = opt_number(step, "load_pct")) {
-      if (!m->assessed_max_n)
-        return Result::invalid("load_pct", "the step's load is a % of the assessed max, and this "
-                                           "member has none: staff must enter assessed_max_n");
-      load = std::round(*m->assessed_max_n * *pct / 100.0);
+    if (!storage::get_member(c.db, member_id))
+      return Result::not_found("no member " + std::to_string(member_id));
+    const std::int64_t now = unix_ms_now();
+    auto plan = runner::load_plan(c.db, member_id);
+    runner::OpenSession open{};  // id 0: none
+    if (auto o = runner::find_open(c.db, member_id)) open = *o;
+    std::vector<runner::SetDone> done;
+    auto running = [&](const runner::SetDone& d) {
+      return !d.ended_ms && snap.ctl.set_running && snap.ctl.set_id == d.set_id;
+    };
+    if (open.id) {
+      done = runner::session_sets(c.db, open.id);
+      std::int64_t last = open.started_ms;
+      bool busy = false;
+      for (const auto& d : done) {
+        last = std::max(last, d.ended_ms.value_or(d.started_ms));
+        busy = busy || running(d);
+      }
+      const bool other_programme = !plan || plan->programme_id != open.programme_id;
+      if (!busy && (now - last > kSessionIdleCloseMs || other_programme)) {
+        // Closed as it stands: done with progression if every set was performed, else aborted.
+        runner::close_session(c.db, open.id, other_programme ? runner::Plan{} : *plan, now,
+                              other_programme ? "the programme changed" : "left open");
+        log::info("session ", open.id, " of member ", member_id, " closed (",
+                  other_programme ? "programme changed" : "idle", ")");
+        open = {};
+        done.clear();
+      }
     }
-    if (!controller::parse_mode(std::string(step.at("mode").as_string()), p.mode))
-      return Result::invalid("mode", "bad mode in the programme");
-    p.load_n = load;
-    if (auto t = controller::Tempo::parse(std::string(step.at("tempo").as_string()))) p.tempo = *t;
-    p.target_reps = static_cast<int>(opt_number(step, "target_reps").value_or(0));
-    p.hold_s = opt_number(step, "hold_s").value_or(0);
-    p.force_drop_pct = opt_number(step, "force_drop_pct").value_or(20);
-    p.eccentric_pct = opt_number(step, "eccentric_pct").value_or(0);
-    p.member_id = member_id;
-    json::object sc{{"index", 0}, {"mode", step.at("mode")}, {"sets", step.at("sets")}, {"set", 1},
-                    {"load_n", load}, {"tempo", step.at("tempo")}};
-    if (step.contains("target_reps")) sc["target_reps"] = step.at("target_reps");
-    if (step.contains("hold_s")) sc["hold_s"] = step.at("hold_s");
-    card = json::object{{"programme_id", *pid}, {"programme", prog->at("name")},
-                        {"step", std::move(sc)}, {"rest_remaining_s", 0},
-                        {"runner", "minimal: first step only, sessions not recorded"}};
-    return Result::ok();
+    if (action == A::End) {
+      if (!open.id) return Result::ok(json::object{{"ended", false}, {"message", "no open session"}});
+      for (const auto& d : done)
+        if (running(d)) return Result::conflict("a set of this session is running: stop it first", "state");
+      json::object out = runner::close_session(c.db, open.id, plan ? *plan : runner::Plan{}, now,
+                                               "ended by the member");
+      out["ended"] = true;
+      return Result::ok(std::move(out));
+    }
+    if (!plan) return Result::not_found("no programme is assigned to this member");
+    if (plan->steps.empty()) return Result::not_found("the assigned programme has no steps");
+    if (!open.id && (action == A::Start || action == A::NextSet)) {
+      open = runner::OpenSession{runner::open_session(c.db, *plan, now), now, plan->programme_id};
+      log::info("session ", open.id, " of member ", member_id, " opened");
+    }
+    const runner::Position pos = runner::locate(*plan, done);
+    std::string state = open.id ? "ready" : "not_started";
+    double rest_remaining = 0;
+    bool busy = false;
+    for (const auto& d : done) busy = busy || running(d);
+    if (busy) state = "set_running";
+    else if (runner::complete(*plan, pos)) state = "complete";
+    else if (pos.last_end_ms) {
+      rest_remaining = std::max(0.0, (static_cast<double>(*pos.last_end_ms) + pos.rest_s * 1000.0 -
+                                      static_cast<double>(now)) / 1000.0);
+      if (rest_remaining > 0) state = "rest";
+    }
+    const std::int64_t open_id = open.id;
+    json::object card{{"session_id", open_id},
+                      {"state", state},
+                      {"programme_id", plan->programme_id},
+                      {"programme", plan->programme_name},
+                      {"sessions_per_week", runner::sessions_per_week(*plan, now)},
+                      {"rest_remaining_s", std::ceil(rest_remaining * 10) / 10},
+                      {"step", nullptr}};
+    json::array sets;
+    for (const auto& d : done) {
+      std::size_t idx = 0;
+      for (std::size_t i = 0; i < plan->steps.size(); ++i)
+        if (plan->steps[i].id == d.step_id) idx = i;
+      sets.push_back(json::object{
+          {"set_id", d.set_id}, {"step", idx}, {"set", d.set_index}, {"reps", d.reps},
+          {"stop_reason", d.stop_reason ? json::value(*d.stop_reason)
+                                        : json::value(running(d) ? nullptr : "shutdown")}});
+    }
+    card["sets_done"] = std::move(sets);
+    if (!open_id) card["session_id"] = nullptr;
+    if (!runner::complete(*plan, pos)) {
+      const runner::Step& st = plan->steps[pos.step];
+      std::string why;
+      auto rx = runner::prescribe(st, plan->assessed_max_n, cfg_.machine.limits.max_load_n, why);
+      if (!rx) return Result::invalid("load_pct", why);
+      card["step"] = step_card(st, pos.step, plan->steps.size(), pos.set_index, *rx);
+      if (action == A::NextSet) {
+        if (state == "set_running") return Result::conflict("a set is running", "state");
+        if (state == "rest")
+          return Result::conflict("rest: " + std::to_string(static_cast<int>(std::ceil(rest_remaining))) +
+                                      " s before the next set",
+                                  "rest_remaining_s");
+        if (!controller::parse_mode(st.mode, p.mode))
+          return Result::invalid("mode", "bad mode in the programme");
+        auto tempo = controller::Tempo::parse(st.tempo);
+        if (!tempo) return Result::invalid("tempo", "bad tempo in the programme");
+        p.tempo = *tempo;
+        p.load_n = rx->load_n;
+        p.target_reps = rx->target_reps.value_or(0);
+        p.hold_s = rx->hold_s.value_or(0);
+        p.force_drop_pct = st.force_drop_pct;
+        p.eccentric_pct = st.eccentric_pct;
+        p.member_id = member_id;
+        session_id = open_id;
+        step_id = st.id;
+        set_index = pos.set_index;
+        start_now = true;
+      }
+    } else if (action == A::NextSet) {
+      return Result::conflict("every set of today's session is done: end the session", "state");
+    }
+    return Result::ok(std::move(card));
   }, "session");
-  if (r.outcome != hmi::Outcome::Ok) return r;
-  if (action == hmi::SessionAction::NextSet) return start_params(p, 0, step_id, 1);
-  return Result::ok(std::move(card));
+  if (r.outcome != hmi::Outcome::Ok || !start_now) return r;
+  // A new press of Start: the same checks as any set.
+  return start_params(p, session_id, step_id, set_index);
 }
 
 // ---- maintenance ---------------------------------------------------------------------------------

@@ -1042,6 +1042,10 @@ json::object Api::Impl::read_programme(const json::object& body, bool create) {
   json::object out;
   if (auto name = f.string("name", 1, 64)) out["name"] = *name;
   if (auto d = f.string("description", 0, 500)) out["description"] = *d;
+  if (auto n = f.integer("sessions_per_week", 1, 14)) out["sessions_per_week"] = *n;
+  if (auto n = f.integer("block_weeks", 1, 52)) out["block_weeks"] = *n;
+  if (auto n = f.integer("after_block_sessions_per_week", 1, 14))
+    out["after_block_sessions_per_week"] = *n;
   if (const json::value* steps = f.raw("steps"); steps && !steps->is_null()) {
     if (!steps->is_array()) fail(400, "steps", std::string("must be an array, not ") + kind_name(*steps));
     const json::array& a = steps->get_array();
@@ -1068,13 +1072,14 @@ json::object Api::Impl::read_programme(const json::object& body, bool create) {
       sf.raw("load_n");
       sf.raw("load_pct");
       step["rest_s"] = sf.number("rest_s", 90, 0, 600);
-      json::object prog{{"rule", "none"}, {"amount", 0}};
+      json::object prog{{"rule", "none"}, {"amount", 0}, {"on_tempo", false}};
       if (const json::value* pv = sf.raw("progression"); pv && !pv->is_null()) {
         if (!pv->is_object()) fail(400, sf.name("progression"), "must be an object");
         Fields pf(pv->get_object(), prefix + "progression.");
         auto rule = pf.choice("rule", {"none", "load_n", "load_pct", "reps", "hold_s"});
         if (!rule) fail(422, pf.name("rule"), "is required: none, load_n, load_pct, reps or hold_s");
         auto amount = pf.number("amount", 0.1, 1000);
+        const bool on_tempo = pf.boolean("on_tempo").value_or(false);
         pf.finish();
         if (*rule != "none" && !amount) fail(422, pf.name("amount"), "is required with a rule");
         if (*rule == "reps" && p.mode == "isometric")
@@ -1085,6 +1090,7 @@ json::object Api::Impl::read_programme(const json::object& body, bool create) {
           fail(422, pf.name("rule"), "load_pct progression needs a step load given as load_pct");
         prog["rule"] = *rule;
         prog["amount"] = amount.value_or(0);
+        prog["on_tempo"] = on_tempo;
       }
       step["progression"] = std::move(prog);
       sf.finish();

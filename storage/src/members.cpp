@@ -172,6 +172,65 @@ bool update_member(Database& db, std::int64_t id, const MemberUpdate& u, const A
   return true;
 }
 
+void insert_steps(Database& db, std::int64_t programme_id, const std::vector<StepSpec>& steps,
+                  int first_position) {
+  auto step = db.prepare(
+      "INSERT INTO programme_steps (programme_id, position, mode, sets, target_reps, hold_s, "
+      "load_n, load_pct_max, tempo, rest_s, force_drop_pct, eccentric_pct, progress_when, "
+      "progress_load_pct, progress_rule, progress_amount) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
+  int pos = first_position;
+  for (const auto& s : steps) {
+    step.bind(1, programme_id)
+        .bind(2, ++pos)
+        .bind(3, s.mode)
+        .bind(4, s.sets)
+        .bind(5, s.target_reps)
+        .bind(6, s.hold_s)
+        .bind(7, s.load_n)
+        .bind(8, s.load_pct_max)
+        .bind(9, s.tempo)
+        .bind(10, s.rest_s)
+        .bind(11, s.force_drop_pct)
+        .bind(12, s.eccentric_pct)
+        .bind(13, s.progress_when)
+        .bind(14, s.progress_load_pct)
+        .bind(15, s.progress_rule)
+        .bind(16, s.progress_amount);
+    step.run();
+    step.reset();
+  }
+}
+
+void replace_steps(Database& db, std::int64_t programme_id, const std::vector<StepSpec>& steps) {
+  auto count = db.prepare("SELECT count(*) FROM programme_steps WHERE programme_id = ?1");
+  count.bind(1, programme_id);
+  count.step();
+  const std::size_t have = static_cast<std::size_t>(count.int64(0));
+  auto up = db.prepare(
+      "UPDATE programme_steps SET mode = ?3, sets = ?4, target_reps = ?5, hold_s = ?6, "
+      "load_n = ?7, load_pct_max = ?8, tempo = ?9, rest_s = ?10, force_drop_pct = ?11, "
+      "eccentric_pct = ?12, progress_when = ?13, progress_load_pct = ?14, progress_rule = ?15, "
+      "progress_amount = ?16 WHERE programme_id = ?1 AND position = ?2");
+  for (std::size_t i = 0; i < steps.size() && i < have; ++i) {
+    const StepSpec& s = steps[i];
+    up.bind(1, programme_id).bind(2, static_cast<int>(i + 1)).bind(3, s.mode).bind(4, s.sets)
+        .bind(5, s.target_reps).bind(6, s.hold_s).bind(7, s.load_n).bind(8, s.load_pct_max)
+        .bind(9, s.tempo).bind(10, s.rest_s).bind(11, s.force_drop_pct).bind(12, s.eccentric_pct)
+        .bind(13, s.progress_when).bind(14, s.progress_load_pct).bind(15, s.progress_rule)
+        .bind(16, s.progress_amount);
+    up.run();
+    up.reset();
+  }
+  auto del = db.prepare("DELETE FROM programme_steps WHERE programme_id = ?1 AND position > ?2");
+  del.bind(1, programme_id).bind(2, static_cast<int>(steps.size()));
+  del.run();
+  if (steps.size() > have) {
+    std::vector<StepSpec> extra(steps.begin() + static_cast<std::ptrdiff_t>(have), steps.end());
+    insert_steps(db, programme_id, extra, static_cast<int>(have));
+  }
+}
+
 std::int64_t add_programme(Database& db, const ProgrammeSpec& p, const Actor& who) {
   Transaction tx(db);
   const std::int64_t now = now_ms();
@@ -186,29 +245,7 @@ std::int64_t add_programme(Database& db, const ProgrammeSpec& p, const Actor& wh
       .bind(6, now);
   st.run();
   std::int64_t id = db.last_insert_rowid();
-  auto step = db.prepare(
-      "INSERT INTO programme_steps (programme_id, position, mode, sets, target_reps, hold_s, "
-      "load_n, load_pct_max, tempo, rest_s, force_drop_pct, eccentric_pct, progress_when, "
-      "progress_load_pct) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
-  int pos = 0;
-  for (const auto& s : p.steps) {
-    step.bind(1, id)
-        .bind(2, ++pos)
-        .bind(3, s.mode)
-        .bind(4, s.sets)
-        .bind(5, s.target_reps)
-        .bind(6, s.hold_s)
-        .bind(7, s.load_n)
-        .bind(8, s.load_pct_max)
-        .bind(9, s.tempo)
-        .bind(10, s.rest_s)
-        .bind(11, s.force_drop_pct)
-        .bind(12, s.eccentric_pct)
-        .bind(13, s.progress_when)
-        .bind(14, s.progress_load_pct);
-    step.run();
-    step.reset();
-  }
+  insert_steps(db, id, p.steps);
   record_audit(db, who, "programme", id, "*", std::nullopt,
                p.name + " (" + std::to_string(p.steps.size()) + " steps)");
   tx.commit();

@@ -255,12 +255,38 @@ CREATE INDEX events_code_time ON events(code, t_ms);
 CREATE INDEX events_severity_time ON events(severity, t_ms);
 )sql";
 
+// MIGRATION 3: the programme-session runner (issue 5).
+//  * Staff's progression rules are more than "+x % load": the API's rules are
+//    load_n (+N), load_pct (+%), reps (+reps) and hold_s (+s). progress_rule
+//    and progress_amount hold them; progress_when keeps the condition.
+//  * The runner earns a step one "level" per successful session: additive
+//    rules need the count, not a factor. step_progress.level holds it.
+//  * A session records the programme it followed (the assignment may change
+//    later) and what the runner decided when it ended (a JSON summary: the
+//    progression per step), for staff and the member's history. The runner
+//    derives its position from the session's sets, never from a stored
+//    cursor, so a crash cannot desynchronise it.
+constexpr std::string_view kMigration3 = R"sql(
+ALTER TABLE programme_steps ADD COLUMN progress_rule TEXT NOT NULL DEFAULT 'none'
+  CHECK (progress_rule IN ('none','load_n','load_pct','reps','hold_s'));
+ALTER TABLE programme_steps ADD COLUMN progress_amount REAL NOT NULL DEFAULT 0
+  CHECK (progress_amount >= 0);
+UPDATE programme_steps SET progress_rule = 'load_pct', progress_amount = progress_load_pct
+  WHERE progress_when <> 'never' AND progress_load_pct > 0;
+ALTER TABLE step_progress ADD COLUMN level INTEGER NOT NULL DEFAULT 0 CHECK (level >= 0);
+ALTER TABLE sessions ADD COLUMN programme_id INTEGER REFERENCES programmes(id);
+ALTER TABLE sessions ADD COLUMN summary TEXT CHECK (summary IS NULL OR json_valid(summary));
+                                  -- what the runner decided at the end (progression per step)
+CREATE INDEX sessions_open ON sessions(member_id, state);
+)sql";
+
 }  // namespace
 
 std::string_view migration_sql(int version) {
   switch (version) {
     case 1: return kMigration1;
     case 2: return kMigration2;
+    case 3: return kMigration3;
     default: throw std::out_of_range("no migration " + std::to_string(version));
   }
 }

@@ -1,10 +1,13 @@
-// Writes tests/storage/fixtures/schema-v1.db: a database at schema version 1
-// (migration 1 only, by this code) with a few rows in the shape release 1
-// wrote them. Run it only to regenerate the fixture; the file is committed
-// and must then never change, because it stands for databases in the field.
-//   storage_make_fixture tests/storage/fixtures/schema-v1.db
+// Writes tests/storage/fixtures/schema-vN.db: a database at schema version N
+// (migrations 1..N only, by this code) with a few rows in the shape release N
+// wrote them. Run it only to make a new version's fixture; the files are
+// committed and must then never change, because they stand for databases in
+// the field.
+//   storage_make_fixture tests/storage/fixtures/schema-v1.db 1
+//   storage_make_fixture tests/storage/fixtures/schema-v2.db 2
 #include <filesystem>
 #include <iostream>
+#include <string>
 #include <vector>
 
 #include "soleus/storage/database.hpp"
@@ -14,14 +17,15 @@
 using namespace soleus::storage;
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::cerr << "usage: storage_make_fixture OUT.db\n";
+  if (argc != 3 || (std::string(argv[2]) != "1" && std::string(argv[2]) != "2")) {
+    std::cerr << "usage: storage_make_fixture OUT.db VERSION (1 or 2)\n";
     return 2;
   }
+  const int version = std::stoi(argv[2]);
   std::filesystem::remove(argv[1]);
   auto db = Database::open(argv[1]);
   db.exec("PRAGMA page_size = 1024");  // small file; set before the first table
-  migrate(db, 1);
+  migrate(db, version);
   Transaction tx(db);
   const std::int64_t t = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
   db.exec(
@@ -71,6 +75,11 @@ int main(int argc, char** argv) {
           "since_ms = " + std::to_string(t) + " WHERE id = 1");
   db.exec("INSERT INTO odometer_faults (code, count, last_t_ms) VALUES ('drive_fault', 1, " +
           std::to_string(t + 30'000) + ")");
+  if (version >= 2) {  // release 2's columns, and a step_progress row of release 2's runner
+    db.exec("UPDATE reps SET reversals = 3, wobbly = 1 WHERE seq = 3");
+    db.exec("INSERT INTO step_progress (assignment_id, step_id, load_factor, updated_ms) "
+            "VALUES (1, 1, 1.05, " + std::to_string(t) + ")");
+  }
   tx.commit();
   db.exec("VACUUM");
   std::cout << argv[1] << ": schema " << schema_version(db) << ", "

@@ -61,6 +61,42 @@ TEST_CASE("migrations: the schema-v1 fixture is migrated to the newest with its 
   CHECK(check_integrity(db).ok);
   // And it takes the new columns.
   db.exec("UPDATE reps SET wobbly = 1 WHERE seq = 1");
+  // Migration 3: release 1's "+5 % when every set reached its target on tempo"
+  // is the rule load_pct, amount 5.
+  auto st = db.prepare("SELECT progress_rule, progress_amount, progress_when FROM programme_steps");
+  REQUIRE(st.step());
+  CHECK(st.text(0) == "load_pct");
+  CHECK(st.real(1) == doctest::Approx(5));
+  CHECK(st.text(2) == "all_sets_target_on_tempo");
+}
+
+TEST_CASE("migrations: the schema-v2 fixture is migrated to the newest with its data kept") {
+  TempDir dir;
+  const auto path = dir.file("v2.db");
+  fs::copy_file(std::string(SOLEUS_SOURCE_DIR) + "/tests/storage/fixtures/schema-v2.db", path);
+  {
+    auto db = Database::open(path, Database::Access::ReadOnly);
+    REQUIRE(schema_version(db) == 2);
+  }
+  auto opened = open_store(test_config(path));
+  CHECK(opened.migration.from == 2);
+  CHECK(opened.migration.to == kSchemaVersion);
+  auto& db = opened.db;
+  auto sets = query_sets(db, SetFilter{1, {}, {}, {}, 10});
+  REQUIRE(sets.size() == 1);
+  auto reps = get_reps(db, sets[0].id);
+  REQUIRE(reps.size() == 3);
+  CHECK(reps[2].reversals == 3);  // release 2's columns kept
+  CHECK(reps[2].wobbly);
+  // step_progress keeps its factor and gains a level (0: release 2 counted none).
+  auto sp = db.prepare("SELECT load_factor, level FROM step_progress");
+  REQUIRE(sp.step());
+  CHECK(sp.real(0) == doctest::Approx(1.05));
+  CHECK(sp.int64(1) == 0);
+  // Sessions take the runner's columns.
+  db.exec("UPDATE sessions SET programme_id = 1, summary = '{\"state\":\"done\"}' WHERE id = 1");
+  CHECK_THROWS(db.exec("UPDATE sessions SET summary = 'not json' WHERE id = 1"));
+  CHECK(check_integrity(db).ok);
 }
 
 TEST_CASE("members: changes are audited with before and after, never the PIN hash") {

@@ -121,6 +121,7 @@ class DaemonBackend final : public hmi::Backend {
   std::unique_ptr<Pool> pool_;
   std::mutex start_mutex_;
   std::mutex stop_mutex_;
+  std::mutex session_mutex_;
   std::int64_t stop_requested_for_ = 0;
 };
 

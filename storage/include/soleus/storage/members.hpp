@@ -63,7 +63,9 @@ struct StepSpec {
   double force_drop_pct = 20;
   double eccentric_pct = 0;
   std::string progress_when = "never";  ///< never | all_sets_target | all_sets_target_on_tempo
-  double progress_load_pct = 0;         ///< e.g. 5
+  double progress_load_pct = 0;         ///< e.g. 5 (rule load_pct; kept for schema 1-2 readers)
+  std::string progress_rule = "none";   ///< none | load_n | load_pct | reps | hold_s
+  double progress_amount = 0;           ///< N, %, reps or s per successful session
 };
 
 struct ProgrammeSpec {
@@ -78,6 +80,13 @@ struct ProgrammeSpec {
 /// Creates a programme and its steps in one transaction (audited). Throws
 /// SqliteError with SQLITE_CONSTRAINT when a step breaks the schema's rules.
 std::int64_t add_programme(Database& db, const ProgrammeSpec& p, const Actor& who);
+/// Inserts `steps` as the programme's steps first_position+1.. (no transaction of its own).
+void insert_steps(Database& db, std::int64_t programme_id, const std::vector<StepSpec>& steps,
+                  int first_position = 0);
+/// Makes `steps` the programme's steps, keeping the row (and id) of each
+/// position that remains, so that members' progression and open sessions
+/// still refer to them; extra positions are added, missing ones deleted.
+void replace_steps(Database& db, std::int64_t programme_id, const std::vector<StepSpec>& steps);
 /// Ends the member's current assignment (if any) and starts a new one (audited).
 std::int64_t assign_programme(Database& db, std::int64_t member_id, std::int64_t programme_id,
                               std::int64_t start_ms, const Actor& who);
