@@ -143,7 +143,11 @@ export const api = {
   pain: () => request('POST', '/sets/current/stop', { reason: 'pain' }, { auth: false, timeoutMs: 3000 }),
 
   // --- programme session of the signed-in member (the daemon's runner) -----
-  session: () => request('GET', '/session').then(normalizeSession),
+  // 404: no programme is assigned to this member (the daemon's answer), not an error.
+  session: () => request('GET', '/session').then(normalizeSession).catch((e) => {
+    if (e instanceof ApiError && e.status === 404) return null;
+    throw e;
+  }),
   // Start (or resume) today's session once, then each press of Start is
   // POST /session/next, which starts the next set and answers {"id"}.
   sessionStart: async () => {
