@@ -104,7 +104,7 @@ export function normalizeSession(s) {
     programme,
     step,
     step_no: num(s.step_no) ?? (stepIndex !== null ? stepIndex + 1 : 1),
-    steps: num(s.steps) ?? num(s.step_count) ?? null,
+    steps: num(s.steps) ?? num(s.step_count) ?? num(step && (step.count ?? step.steps)) ?? null,
     set_no: num(s.set_no) ?? num(s.set) ?? num(step && (step.set ?? step.set_no)) ?? 1,
     sets: num(s.sets) ?? num(step && step.sets) ?? null,
     state,
