@@ -8,25 +8,36 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { startSystem, launch, artifacts, Skip, env } from './lib.mjs';
+import { startSystem, launch, artifacts, Skip, env, isMock } from './lib.mjs';
+import { measure } from './live-latency.mjs';
 import { tests } from './tests.mjs';
 
 const filter = process.argv[2] || '';
-const report = { started: new Date().toISOString(), target: env.url || 'mock', figures: {}, tests: [], shots: [] };
+const report = { started: new Date().toISOString(), target: env.real ? 'real' : env.url || 'mock', figures: {}, tests: [], shots: [] };
+const tStart = Date.now();
 let passed = 0;
 let failed = 0;
 let skipped = 0;
 
+fs.rmSync(path.join(artifacts, 'screenshots'), { recursive: true, force: true });
+fs.rmSync(path.join(artifacts, 'logs'), { recursive: true, force: true });
 const sys = await startSystem();
 if (sys.assetBytes) report.figures.asset_bytes = sys.assetBytes;
-console.log(`# system under test: ${sys.base}${env.url ? '' : ' (mock)'}`);
+console.log(`# system under test: ${sys.base}${env.real ? ` (soleusd + soleus-sim from ${env.buildDir})` : env.url ? '' : ' (mock)'}`);
 const browser = await launch();
 try {
   for (const test of tests) {
     if (filter && !test.name.includes(filter)) continue;
     const t0 = Date.now();
-    const ctx = { base: sys.base, ctx: browser.ctx, report, log: (s) => console.log(`#   ${s}`) };
+    const log = (s) => console.log(`#   ${s}`);
+    let ctx = null;
     try {
+      // The real system: back to idle with no latched fault and the default athlete.
+      if (sys.prepare) {
+        const done = await sys.prepare();
+        if (done.length) log(`before the test: ${done.join('; ')}`);
+      }
+      ctx = { base: sys.base, sys, ctx: browser.ctx, report, log };
       await test.fn(ctx);
       passed += 1;
       console.log(`ok - ${test.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
@@ -48,10 +59,19 @@ try {
       }
     }
   }
+  // Live-view latency from a sample's t_ms to its receipt, with 1 and 10 clients.
+  if (!isMock() && !filter) {
+    for (const n of [1, 10]) {
+      const r = await measure(sys.base, n, 5);
+      report.figures[`live_latency_${n}_client${n > 1 ? 's' : ''}`] = `p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, max ${r.max_ms} ms (${r.rate_hz} Hz each)`;
+    }
+  }
 } finally {
   await browser.close();
   await sys.stop();
 }
+report.figures.browser_run_s = Math.round((Date.now() - tStart) / 100) / 10;
+if (sys.restarts) report.figures.restarts_after_outside_kill = sys.restarts;
 for (const [k, v] of Object.entries(report.figures)) console.log(`# ${k}: ${v}`);
 fs.mkdirSync(artifacts, { recursive: true });
 fs.writeFileSync(path.join(artifacts, 'browser-report.json'), JSON.stringify(report, null, 2));
