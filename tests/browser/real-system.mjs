@@ -26,7 +26,7 @@
 //  4. stop() sends SIGTERM (soleusd unloads first), then SIGKILL after 5 s;
 //     an exit handler kills whatever is left if the runner dies.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -46,8 +46,19 @@ const READY = new Set(['idle', 'rest']);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts a process, its stdout and stderr appended to logFile; resolves when `ready` matches stdout. */
-function startProc(name, exe, args, logFile, ready, timeoutMs) {
-  const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+// SCHED_FIFO for the simulator where permitted (SOLEUS_SIM_FIFO=0 turns it off):
+// a descheduled simulator is a machine that stops answering.
+let fifo = null;
+function simFifo() {
+  if (fifo === null) {
+    fifo = process.env.SOLEUS_SIM_FIFO !== '0' && spawnSync('chrt', ['-f', '10', 'true']).status === 0;
+  }
+  return fifo;
+}
+
+function startProc(name, exe, args, logFile, ready, timeoutMs, { rt = false } = {}) {
+  const child = rt && simFifo() ? spawn('chrt', ['-f', '10', exe, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   // Above the compilers and Chromium sharing the box, where allowed (the real
   // machine runs the control loop SCHED_FIFO); without the privilege, as is.
@@ -156,7 +167,7 @@ export async function startReal({ repo, buildDir, assetDir, artifacts, maintPin 
       const m = /modbus tcp [\d.]+:(\d+)/.exec(o);
       const c = /control [\d.]+:(\d+)/.exec(o);
       return m && c ? { modbus: Number(m[1]), control: Number(c[1]) } : null;
-    }, 10000);
+    }, 10000, { rt: true });
     const ports = await sim.matched;
     const cfgPath = path.join(tmp, 'soleus.toml');
     fs.writeFileSync(cfgPath, testConfig(fs.readFileSync(cfgSrc, 'utf8'),
