@@ -5,6 +5,9 @@
 // age when the 25 Hz sampler takes it, the server, the socket and this
 // process's event loop.
 // Usage: node live-latency.mjs BASE_URL [seconds per run = 5] [client counts = 1,10]
+//        node live-latency.mjs --start BUILD_DIR [seconds] [counts]
+//   --start: soleus-sim + soleusd from BUILD_DIR with config/sim.toml's own
+//   timing (100 Hz loop, not the browser tests' widened 50 Hz), then stopped.
 // Prints one line per client count; measure() is used by run.mjs.
 
 import WebSocket from 'ws';
@@ -50,8 +53,26 @@ export function describe(r) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const base = process.argv[2];
-  if (!base) { console.error('usage: node live-latency.mjs BASE_URL [seconds] [1,10]'); process.exit(2); }
-  const seconds = Number(process.argv[3] || 5);
-  for (const n of (process.argv[4] || '1,10').split(',').map(Number)) console.log(describe(await measure(base, n, seconds)));
+  const args = process.argv.slice(2);
+  let sys = null;
+  if (args[0] === '--start') {
+    const path = await import('node:path');
+    const { execFileSync } = await import('node:child_process');
+    const { startReal } = await import('./real-system.mjs');
+    const here = path.dirname(new URL(import.meta.url).pathname);
+    const repo = path.resolve(here, '../..');
+    const artifacts = path.join(repo, 'tests/artifacts/latency');
+    const assets = path.join(artifacts, 'hmi');
+    execFileSync('bash', [path.join(repo, 'hmi/web/build.sh'), assets], { stdio: ['ignore', 'ignore', 'inherit'] });
+    sys = await startReal({ repo, buildDir: path.resolve(args[1]), assetDir: assets, artifacts, maintPin: '4321', widen: false });
+    args.splice(0, 2, sys.base);
+  }
+  const base = args[0];
+  if (!base) { console.error('usage: node live-latency.mjs BASE_URL|--start BUILD_DIR [seconds] [1,10]'); process.exit(2); }
+  const seconds = Number(args[1] || 5);
+  try {
+    for (const n of (args[2] || '1,10').split(',').map(Number)) console.log(describe(await measure(base, n, seconds)));
+  } finally {
+    if (sys) await sys.stop();
+  }
 }

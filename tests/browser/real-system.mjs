@@ -113,17 +113,19 @@ export function simControl(port, request) {
 }
 
 /** The config/sim.toml copy for the test daemon (see point 2 above). */
-export function testConfig(text, { modbusPort, dbPath, assetDir }) {
+export function testConfig(text, { modbusPort, dbPath, assetDir, widen = true }) {
   const edit = (from, to) => {
     if (!text.includes(from)) throw new Error(`config/sim.toml: "${from}" not found`);
     text = text.replace(from, to);
   };
   edit('port = 1502', `port = ${modbusPort}`);
-  edit('watchdog_ms = 100.0', 'watchdog_ms = 250.0');
-  edit('response_timeout_ms = 4 ', 'response_timeout_ms = 9 ');
-  edit('loop_hz = 100 ', 'loop_hz = 50 ');
-  edit('[control]\n', '[control]\n# widened for a loaded test box, as tests/e2e/e2e.cpp does over its pty relay\n'
-    + 'comm_loss_cycles = 10\ncomm_loss_window_ms = 200\nstale_cell_ms = 250\n');
+  if (widen) {
+    edit('watchdog_ms = 100.0', 'watchdog_ms = 250.0');
+    edit('response_timeout_ms = 4 ', 'response_timeout_ms = 9 ');
+    edit('loop_hz = 100 ', 'loop_hz = 50 ');
+    edit('[control]\n', '[control]\n# widened for a loaded test box, as tests/e2e/e2e.cpp does over its pty relay\n'
+      + 'comm_loss_cycles = 10\ncomm_loss_window_ms = 200\nstale_cell_ms = 250\n');
+  }
   edit('db_path = "soleus-sim.db"', `db_path = ${JSON.stringify(dbPath)}`);
   edit('port = 8080', 'port = 0');
   edit('# asset_dir = "/usr/share/soleus/hmi"', `asset_dir = ${JSON.stringify(assetDir)}`);
@@ -137,7 +139,7 @@ export const DEFAULT_ATHLETE = {
   style: 'tempo', tempo: '1-0-1-0', capacity_n: 1500, fatigue_rate: 0, top_mm: 80, bottom_mm: 30, reset: true,
 };
 
-export async function startReal({ repo, buildDir, assetDir, artifacts, maintPin }) {
+export async function startReal({ repo, buildDir, assetDir, artifacts, maintPin, widen = true }) {
   const simExe = path.join(buildDir, 'sim/soleus-sim');
   const daemonExe = path.join(buildDir, 'app/soleusd');
   for (const f of [simExe, daemonExe]) {
@@ -171,7 +173,7 @@ export async function startReal({ repo, buildDir, assetDir, artifacts, maintPin 
     const ports = await sim.matched;
     const cfgPath = path.join(tmp, 'soleus.toml');
     fs.writeFileSync(cfgPath, testConfig(fs.readFileSync(cfgSrc, 'utf8'),
-      { modbusPort: ports.modbus, dbPath: path.join(tmp, 'soleus.db'), assetDir }));
+      { modbusPort: ports.modbus, dbPath: path.join(tmp, 'soleus.db'), assetDir, widen }));
     daemon = startProc('soleusd', daemonExe, ['--config', cfgPath], path.join(logs, `soleusd${suffix}.log`),
       (o) => { const m = /soleusd: HMI at (http:\/\/[^/\s]+)\//.exec(o); return m ? m[1] : null; }, 20000);
     sys.base = await daemon.matched;
