@@ -185,6 +185,8 @@ export async function startReal({ repo, buildDir, assetDir, artifacts, maintPin,
     simPort: null,
     simExe,
     restarts: 0,
+    /** Everything the running soleusd printed so far. */
+    daemonOutput: () => (daemon ? daemon.child.output() : ''),
     sim: (req) => simControl(sys.simPort, req),
     async stop() {
       await stopBoth();
