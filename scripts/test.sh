@@ -2,7 +2,8 @@
 # The README's second command: installs what is missing, builds with warnings
 # as errors, runs every test, then rebuilds the unit tests with AddressSanitizer
 # and UndefinedBehaviorSanitizer and runs them again, then runs the browser
-# tests of the touchscreen page in headless Chromium.
+# tests of the touchscreen page in headless Chromium against the real daemon
+# on the simulated machine.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -26,7 +27,11 @@ BUILD_DIR="$here/build-asan" TARGETS=unit-tests bash scripts/build.sh \
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir "$here/build-asan" -j"$jobs" -L unit --output-on-failure --timeout 300
 
-echo "== browser tests: the HMI page in headless Chromium at 800x480"
-# Against a mock of the documented API (tests/browser/mock-server.mjs); set
-# SOLEUS_URL to run the same scripts against a running soleusd.
-(cd "$here/tests/browser" && npm ci --no-audit --no-fund --loglevel=error && node run.mjs)
+echo "== browser tests: the HMI page in headless Chromium at 800x480, against soleusd + soleus-sim"
+# tests/browser/real.sh starts soleus-sim and soleusd from build-test on free
+# ports (fresh database, the freshly built HMI), runs every browser test
+# against them and always stops them. Screenshots, logs and figures go to
+# tests/artifacts/. `node run.mjs` in tests/browser runs the same tests
+# against the mock (tests/browser/mock-server.mjs) instead.
+(cd "$here/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
+bash "$here/tests/browser/real.sh" "$here/build-test"

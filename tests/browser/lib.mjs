@@ -9,24 +9,33 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startReal } from './real-system.mjs';
 
 export const here = path.dirname(fileURLToPath(import.meta.url));
 export const repo = path.resolve(here, '../..');
 export const artifacts = path.join(repo, 'tests/artifacts');
 export const shots = path.join(artifacts, 'screenshots');
 
+// SOLEUS_BUILD_DIR (a CMake build tree with app/soleusd and sim/soleus-sim):
+// the runner starts soleus-sim and soleusd itself ("real"); SOLEUS_URL: a
+// system someone else runs; neither: the mock.
+const buildDir = process.env.SOLEUS_BUILD_DIR || '';
+const real = Boolean(buildDir) && !process.env.SOLEUS_URL;
 export const env = {
   url: process.env.SOLEUS_URL || '',
-  staffPin: process.env.SOLEUS_STAFF_PIN || '1111',
-  maintPin: process.env.SOLEUS_MAINT_PIN || '2222',
+  buildDir,
+  real,
+  // The demo PINs of config/sim.toml when the runner starts soleusd itself.
+  staffPin: process.env.SOLEUS_STAFF_PIN || (real ? '1234' : '1111'),
+  maintPin: process.env.SOLEUS_MAINT_PIN || (real ? '4321' : '2222'),
   faultCmd: process.env.SOLEUS_INJECT_FAULT_CMD || '',
-  faultCode: process.env.SOLEUS_FAULT_CODE || 'comm_loss',
-  setTimeoutS: Number(process.env.SOLEUS_SET_TIMEOUT_S || 180),
+  faultCode: process.env.SOLEUS_FAULT_CODE || (real ? 'drive_fault' : 'comm_loss'),
+  setTimeoutS: Number(process.env.SOLEUS_SET_TIMEOUT_S || (real ? 60 : 180)),
   chromium: process.env.CHROMIUM || '/usr/bin/chromium',
   speed: Number(process.env.MOCK_SPEED || 4),
 };
 
-export const isMock = () => !env.url;
+export const isMock = () => !env.url && !env.real;
 
 export class Skip extends Error {}
 
@@ -44,6 +53,11 @@ export async function startSystem() {
   const out = path.join(artifacts, 'hmi');
   fs.rmSync(out, { recursive: true, force: true });
   execFileSync('bash', [path.join(repo, 'hmi/web/build.sh'), out], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (env.real) {
+    const sys = await startReal({ repo, buildDir: path.resolve(env.buildDir), assetDir: out, artifacts, maintPin: env.maintPin });
+    sys.assetBytes = dirBytes(out);
+    return sys;
+  }
   const child = spawn(process.execPath, [path.join(here, 'mock-server.mjs'), '--port', '0', '--root', out, '--speed', String(env.speed)],
     { stdio: ['ignore', 'pipe', 'inherit'] });
   const base = await new Promise((resolve, reject) => {
@@ -73,12 +87,15 @@ function dirBytes(d) {
 }
 
 /** Runs the fault-injection hook; resolves {code, before, after} (ms epoch). */
-export async function injectFault(base) {
+export async function injectFault(base, sys) {
   const before = Date.now();
   let code = env.faultCode;
-  if (env.faultCmd) {
+  if (!env.faultCmd && sys && sys.sim) {
+    // The simulated drive raises fault 1 (over-current), latched until a fault reset.
+    await sys.sim({ cmd: 'fault', kind: 'drive_fault', code: 1 });
+  } else if (env.faultCmd) {
     const outText = await new Promise((resolve, reject) => {
-      exec(env.faultCmd, { env: { ...process.env, SOLEUS_URL: base }, timeout: 60000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+      exec(env.faultCmd, { env: { ...process.env, SOLEUS_URL: base, ...(sys && sys.sim ? { SOLEUS_SIM: sys.simExe, SOLEUS_SIM_CTL: String(sys.simPort) } : {}) }, timeout: 60000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
     });
     try { const j = JSON.parse(outText); if (j.code) code = j.code; } catch { /* plain output */ }
   } else if (isMock()) {
@@ -88,6 +105,24 @@ export async function injectFault(base) {
     throw new Skip('SOLEUS_INJECT_FAULT_CMD is not set for the real system');
   }
   return { code, before, after: Date.now() };
+}
+
+/**
+ * On the real system: the machine is ready for a set (idle or rest, no fault
+ * latched), resetting a fault that a loaded box latched since the test began.
+ * Called just before a test taps Start; nothing on the mock.
+ */
+export async function ready(t) {
+  if (!t.sys || !t.sys.prepare) return;
+  const done = await t.sys.prepare({ keepAthlete: true });
+  if (done.length) t.log(`before Start: ${done.join('; ')}`);
+}
+
+/** Shapes the simulated athlete: the simulator's settings on the real system, the mock's otherwise. */
+export async function athlete(t, simSettings, mockSettings) {
+  if (t.sys && t.sys.sim) return t.sys.sim({ cmd: 'athlete', ...simSettings, reset: true });
+  if (mockSettings) return mock(t.base, 'athlete', mockSettings);
+  return null;
 }
 
 export async function mock(base, what, body) {
@@ -120,9 +155,12 @@ export async function openHmi(ctx, base) {
   const page = await ctx.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(String(e)));
-  // Chromium logs every 4xx as a console error; a 401 asking for a member's PIN is expected.
+  // Chromium logs every 4xx as a console error. Expected: a 401 asking for a
+  // member's PIN, and soleusd's 404 on GET /session for a member without a programme.
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 401/.test(m.text())) page.errors.push(m.text());
+    if (m.type() !== 'error' || /status of 401/.test(m.text())) return;
+    if (/status of 404/.test(m.text()) && /\/api\/v1\/session$/.test((m.location() || {}).url || '')) return;
+    page.errors.push(m.text());
   });
   await page.goto(`${base}/#/login`);
   await page.evaluate(() => sessionStorage.clear());
@@ -213,6 +251,12 @@ export async function shot(page, name, report) {
       if (r.width < 47.5 || r.height < 47.5) out.push(`target ${Math.round(r.width)}×${Math.round(r.height)} px < 48: "${label(el)}"`);
       if (r.right > vw + 0.5 || r.bottom > vh + 0.5 || r.left < -0.5 || r.top < -0.5) out.push(`button outside 800×480: "${label(el)}"`);
       if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).textOverflow !== 'ellipsis') out.push(`text cut off in button "${label(el)}"`);
+      // A button sticking out of its panel overlaps the next column.
+      const panel = el.parentElement && el.parentElement.closest('.panel');
+      if (panel) {
+        const p = panel.getBoundingClientRect();
+        if (r.right > p.right + 0.5 || r.left < p.left - 0.5) out.push(`button "${label(el)}" sticks out of its panel`);
+      }
     }
     for (const sel of ['#screen', '.modal']) {
       for (const el of document.querySelectorAll(sel)) {

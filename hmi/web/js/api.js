@@ -68,27 +68,45 @@ function list(data, key) {
   return { items, total: data && Number.isFinite(data.total) ? data.total : null, next_before: data && data.next_before };
 }
 
-// The programme-session card's shape is the daemon's (docs/api.md). Read it
-// into what the screens use: programme {id, name}, step_no, steps, set_no,
-// sets, step (with load_n resolved), state (ready | running | rest | done),
-// rest_remaining_s.
+// The programme-session card's shape is the daemon's (docs/api.md), and its
+// runner is still growing: read it defensively into what the screens use:
+// programme {id, name}, step_no, steps, set_no (1-based), sets, step (with
+// load_n resolved), state (ready | running | rest | done), rest_remaining_s.
+// `programme` may be the name (a string) or an object; `set`/`sets` may sit on
+// the card or in its step. A rest is shown whenever rest_remaining_s > 0.
+const SESSION_STATES = {
+  ready: 'ready', idle: 'ready', new: 'ready', open: 'ready', started: 'ready', not_started: 'ready', next: 'ready',
+  running: 'running', active: 'running', in_set: 'running', set_running: 'running',
+  rest: 'rest', resting: 'rest',
+  done: 'done', complete: 'done', completed: 'done', finished: 'done', ended: 'done',
+};
+
+const num = (v) => ((typeof v === 'number' || (typeof v === 'string' && v !== '')) && Number.isFinite(Number(v)) ? Number(v) : null);
+
 export function normalizeSession(s) {
   if (!s || typeof s !== 'object') return null;
-  const step = s.step || null;
-  const pid = s.programme ? s.programme.id : s.programme_id;
-  const programme = s.programme || (pid !== undefined && pid !== null
-    ? { id: pid, name: s.programme_name || 'Your programme' } : null);
-  const rest = Number(s.rest_remaining_s) || 0;
-  let state = s.state;
-  if (!state) state = s.done ? 'done' : rest > 0 ? 'rest' : 'ready';
+  const step = s.step && typeof s.step === 'object' ? s.step : null;
+  const pid = s.programme && typeof s.programme === 'object' ? s.programme.id : s.programme_id;
+  let programme = null;
+  if (s.programme && typeof s.programme === 'object') {
+    programme = { ...s.programme, name: s.programme.name || s.programme_name || 'Your programme' };
+  } else if (typeof s.programme === 'string' || (pid !== undefined && pid !== null)) {
+    programme = { id: pid ?? null, name: (typeof s.programme === 'string' && s.programme) || s.programme_name || 'Your programme' };
+  }
+  const rest = Math.max(0, num(s.rest_remaining_s) ?? num(step && step.rest_remaining_s) ?? 0);
+  let state = SESSION_STATES[String(s.state || '').toLowerCase()] || null;
+  if (s.done === true) state = 'done';
+  if (!state) state = rest > 0 ? 'rest' : 'ready';
+  if (rest > 0 && state !== 'done' && state !== 'running') state = 'rest';
+  const stepIndex = num(s.step_index) ?? num(step && step.index);
   return {
     ...s,
     programme,
     step,
-    step_no: s.step_no ?? (step && Number.isFinite(step.index) ? step.index + 1 : 1),
-    steps: s.steps ?? s.step_count ?? null,
-    set_no: s.set_no ?? (step && (step.set ?? step.set_no)) ?? 1,
-    sets: s.sets ?? (step && step.sets) ?? null,
+    step_no: num(s.step_no) ?? (stepIndex !== null ? stepIndex + 1 : 1),
+    steps: num(s.steps) ?? num(s.step_count) ?? num(step && (step.count ?? step.steps)) ?? null,
+    set_no: num(s.set_no) ?? num(s.set) ?? num(step && (step.set ?? step.set_no)) ?? 1,
+    sets: num(s.sets) ?? num(step && step.sets) ?? null,
     state,
     rest_remaining_s: rest,
   };
@@ -125,7 +143,11 @@ export const api = {
   pain: () => request('POST', '/sets/current/stop', { reason: 'pain' }, { auth: false, timeoutMs: 3000 }),
 
   // --- programme session of the signed-in member (the daemon's runner) -----
-  session: () => request('GET', '/session').then(normalizeSession),
+  // 404: no programme is assigned to this member (the daemon's answer), not an error.
+  session: () => request('GET', '/session').then(normalizeSession).catch((e) => {
+    if (e instanceof ApiError && e.status === 404) return null;
+    throw e;
+  }),
   // Start (or resume) today's session once, then each press of Start is
   // POST /session/next, which starts the next set and answers {"id"}.
   sessionStart: async () => {

@@ -217,7 +217,8 @@ function trend(el, label, width, height) {
 export function mountDiagnostics(root) {
   let alive = true;
   let timer = null;
-  const sigBox = h('div', { 'data-test': 'signals' });
+  // Every signal, in a list that scrolls (the daemon sends about 20).
+  const sigBox = h('div', { 'data-test': 'signals', style: { overflowY: 'auto', minHeight: 0, flex: 1 } });
   const loopKv = h('div.kv', { 'data-test': 'loop' });
   const busKv = h('div.kv', { 'data-test': 'bus' });
   const driveBars = h('div', { 'data-test': 'drive' });
@@ -264,9 +265,9 @@ export function mountDiagnostics(root) {
     const sigs = Array.isArray(d.signals) ? d.signals
       : Object.entries(d.signals || {}).map(([name, v]) => describeSignal(name, v));
     const find = (re) => { const s = sigs.find((x) => re.test(x.name)); return s ? Number(s.value) : undefined; };
-    clear(sigBox);
-    for (const s of sigs.slice(0, 14)) sigBox.append(analogBar(s.name, Number(s.value), s.unit || '', s));
-    if (sigs.length > 14) sigBox.append(h('div.small.muted', `${sigs.length - 14} more not shown`));
+    const scroll = sigBox.scrollTop;
+    sigBox.replaceChildren(...sigs.map((s) => analogBar(s.name, Number(s.value), s.unit || '', s)));
+    sigBox.scrollTop = scroll;
     const loop = d.loop || {};
     const period = loop.hz ? 1000 / loop.hz : null;
     kv(loopKv, [

@@ -122,7 +122,10 @@ const TEMPI = ['3-1-3-1', '2-1-2-1', '2-0-2-0', '1-0-1-0'];
 
 export function mountQuick(root, params, app) {
   const cap = Number(app.auth && app.auth.load_cap_n) || (app.auth && app.auth.role === 'guest' ? 600 : LIMITS.load_n.max);
-  const p = { mode: 'isotonic', load_n: Math.min(300, cap), target_reps: 10, hold_s: 30, tempo: '3-1-3-1', eccentric_pct: 20 };
+  // "Another set" starts from the last set's values (this sign-in only).
+  const last = app.lastQuick && app.lastQuick.who === (app.auth && app.auth.token) ? app.lastQuick.p : null;
+  const p = last ? { ...last, load_n: Math.min(last.load_n, cap) }
+    : { mode: 'isotonic', load_n: Math.min(300, cap), target_reps: 10, hold_s: 30, tempo: '3-1-3-1', eccentric_pct: 20 };
   const msg = h('div.err');
   const loadBtn = h('button.btn.value', { 'data-test': 'q-load', onclick: editLoad });
   const repsBtn = h('button.btn.value', { 'data-test': 'q-reps', onclick: editReps });
@@ -155,7 +158,7 @@ export function mountQuick(root, params, app) {
   }
   async function editReps() {
     if (p.mode === 'isometric') {
-      const v = await keypad({ title: 'Hold time', unit: 's', value: p.hold_s, validate: rule('hold_s'), hint: '5–300 s' });
+      const v = await keypad({ title: 'Hold time', unit: 's', value: p.hold_s, validate: rule('hold_s'), hint: '1–300 s' });
       if (v !== null) { p.hold_s = Number(v); render(); }
     } else {
       const v = await keypad({ title: 'Reps', value: p.target_reps, validate: rule('target_reps'), hint: '1–100' });
@@ -179,6 +182,7 @@ export function mountQuick(root, params, app) {
     if (p.mode === 'eccentric') body.eccentric_pct = p.eccentric_pct;
     if (app.auth && app.auth.member_id) body.member_id = app.auth.member_id;
     msg.textContent = '';
+    app.lastQuick = { who: app.auth && app.auth.token, p: { ...p } };
     try {
       const r = await api.startSet(body);
       app.set = { id: r.id, loaded: false };
@@ -213,7 +217,7 @@ export function mountHistory(root, params, app) {
   if (!id) { box.lastChild.textContent = 'Guests have no history.'; return; }
   api.history(id, 10).then(({ items }) => {
     box.lastChild.remove();
-    if (!items.length) { box.append(h('p', 'No sessions yet.')); return; }
+    if (!items.length) { box.append(h('p', { 'data-test': 'history-empty' }, 'No sessions yet.')); return; }
     box.append(h('div', { style: { overflowY: 'auto', minHeight: 0 } }, h('table.table', { 'data-test': 'history' },
       h('tr', h('th', 'Date'), h('th', 'Programme'), h('th', 'Sets'), h('th', 'Reps'), h('th', 'Load'), h('th', 'Time under tension')),
       items.map((s) => h('tr',

@@ -114,7 +114,7 @@ export function mountProgramme(root, params, app) {
       mode,
       field('Sets', valueBtn('sets', String(s.sets), num('sets', 'Sets', 'sets', '', '1–10')), 'sets'),
       iso
-        ? field('Hold', valueBtn('hold_s', `${s.hold_s} s`, num('hold_s', 'Hold time', 'hold_s', 's', '5–300 s', 'decimal')), 'hold_s')
+        ? field('Hold', valueBtn('hold_s', `${s.hold_s} s`, num('hold_s', 'Hold time', 'hold_s', 's', '1–300 s', 'decimal')), 'hold_s')
         : field('Reps', valueBtn('target_reps', String(s.target_reps), num('target_reps', 'Reps per set', 'target_reps', '', '1–100')), 'target_reps'),
       field(iso ? 'Force limit' : 'Load', h('div.row', loadBtn, loadSeg), 'load'),
       s.mode === 'eccentric'
@@ -123,7 +123,7 @@ export function mountProgramme(root, params, app) {
       field('Tempo', valueBtn('tempo', s.tempo, () => edit('tempo', {
         title: 'Tempo: lower-pause-raise-hold, s', layout: 'tempo', value: s.tempo, validate: tempoError, hint: 'e.g. 3-1-3-1 or 2.5-0-2-1',
       }, (v) => { s.tempo = v; })), 'tempo'),
-      field('Rest', valueBtn('rest_s', `${s.rest_s} s`, num('rest_s', 'Rest between sets', 'rest_s', 's', '0–900 s')), 'rest_s'),
+      field('Rest', valueBtn('rest_s', `${s.rest_s} s`, num('rest_s', 'Rest between sets', 'rest_s', 's', '0–600 s')), 'rest_s'),
       field('Force drop', valueBtn('force_drop_pct', `${s.force_drop_pct} %`, num('force_drop_pct', 'End the set when force drops by', 'force_drop_pct', '%', '5–50 %', 'decimal')), 'force_drop_pct'),
       field('Progression', valueBtn('progression', progressionText(prog_), async () => {
         const r = await choose('Progression after the session', progressionsFor(s).map((p) => ({ value: p.value, label: p.label })));
