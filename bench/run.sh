@@ -5,7 +5,9 @@
 # 2. RTU with the simulator's wire-time emulation at 115 200 baud: the cycle's
 #    duration and the highest loop rate it allows, against the ICD's ~73 Hz;
 # 3. soleusd's loop period p50/p99/max and overruns at 100, 250 and 500 Hz over
-#    TCP during a set, with its CPU % of one core and RSS.
+#    TCP during a set, with its CPU % of one core and RSS;
+# 4. soleusd's loop period with a normal and with a saturated (stalled) storage
+#    writer, and the writer's throughput (bench/loop_vs_writer.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$here/build}
@@ -91,3 +93,6 @@ print("%-8s %-8.3f %-8.3f %-8.3f %-10d %-8.1f %-8.1f %s" % (hz, loop['p50_ms'], 
 PY
   stop_sim
 done
+
+echo
+BUILD_DIR=$build bash "$here/bench/loop_vs_writer.sh"
