@@ -155,6 +155,7 @@ struct Rig {
   soleus::test::ChildProcess daemon;
   int modbus_port = 0;
   int port = 0;
+  int resets = 0;  ///< fault resets wait_ready() had to do through the API
   std::string config_path;
 
   Rig() {
@@ -249,6 +250,7 @@ struct Rig {
           if (st == "fault" && Clock::now() > next_reset) {
             if (maintenance.empty()) maintenance = login(R"({"role":"maintenance","pin":"4321"})");
             auto rr = post(port, "/api/v1/maintenance/fault-reset", "", maintenance);
+            ++resets;
             MESSAGE("fault latched while waiting for ready (" << last << "): reset -> " << rr.status);
             next_reset = Clock::now() + 3s;
           }
@@ -435,6 +437,11 @@ TEST_CASE("durability: kill -9 of soleusd mid-set 20 times: every reported rep a
                      << " reps and " << reported_events_total << " events reported and found");
   CHECK(kills_mid_set >= kKillsMidSet);
   CHECK(reported_reps_total > 0);
+  // After each kill the drive's COMM_TIMEOUT tripped in the simulator; the
+  // new daemon re-arms it and clears it with its own boot reset. A reset
+  // through the API is only for a comm loss the loaded box caused at start.
+  MESSAGE(rig.resets << " fault resets through the API were needed");
+  CHECK(rig.resets <= kKillsMidSet / 4);
 
   // A last start closes the last interrupted set; a clean stop leaves no set open.
   rig.start_daemon();
