@@ -127,7 +127,7 @@ storage::SetEndRecord to_record(const SetResult& x) {
 struct TestHooks {
   bool enabled = false;
   storage::FaultVfs* vfs = nullptr;
-  std::string fault_file, hang_file;
+  std::string fault_file, hang_file, bad_word;
   std::chrono::steady_clock::time_point next_poll{};
   storage::FaultVfs::Mode mode = storage::FaultVfs::Mode::None;
   bool hang = false;
@@ -164,7 +164,8 @@ struct TestHooks {
       std::ifstream(fault_file) >> word;  // a missing file reads as "none"
       storage::FaultVfs::Mode m{};
       if (!parse_mode(word, m)) {
-        log::warn("test hooks: ", fault_file, ": unknown storage mode '", word, "'");
+        if (word != bad_word) log::warn("test hooks: ", fault_file, ": unknown storage mode '", word, "'");
+        bad_word = word;
       } else if (m != mode) {
         log::warn("test hooks: storage mode ", word.empty() ? "none" : word);
         vfs->set_mode(m);
