@@ -8,6 +8,8 @@
 #    TCP during a set, with its CPU % of one core and RSS;
 # 4. the real `soleusctl events` on a database of 1 000 000 events: wall time
 #    per run (median, max) for the usual filters and a deep page.
+# 5. soleusd's loop period with a normal and with a saturated (stalled) storage
+#    writer, and the writer's throughput (bench/loop_vs_writer.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$here/build}
@@ -97,3 +99,4 @@ done
 echo
 echo "== 4. soleusctl events on 1 000 000 events (wall time of the real binary)"
 "$build/bench/bench_ctl_events" "$tmp" 1000000 10
+BUILD_DIR=$build bash "$here/bench/loop_vs_writer.sh"

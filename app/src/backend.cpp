@@ -547,8 +547,11 @@ std::optional<hmi::SetView> DaemonBackend::get_set(std::int64_t id) {
         case SetState::Unloading: v.state = "unloading"; break;
         default: v.state = "active"; break;
       }
-    } else if (book_.result(id)) {
-      v.state = "unloading";  // ended; its end record is not committed yet
+    } else if (book_.result(id) || book_.start_record(id)) {
+      // Ended (its end record not committed yet), or ended in the loop a
+      // moment ago with its result not drained yet (the main thread drains
+      // every 20 ms): not "done" until the stop reason is on disk.
+      v.state = "unloading";
     } else {
       v.state = "done";  // an earlier run's set that never got its end (daemon killed)
     }

@@ -2,6 +2,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -11,7 +12,11 @@
 #include <iostream>
 #include <thread>
 
+#include <cstdlib>
+#include <fstream>
 #include <set>
+#include <string>
+#include <string_view>
 
 #include "soleus/app/backend.hpp"
 #include "soleus/app/json_views.hpp"
@@ -20,6 +25,7 @@
 #include "soleus/controller/control_loop.hpp"
 #include "soleus/hmi/server.hpp"
 #include "soleus/storage/database.hpp"
+#include "soleus/storage/fault_vfs.hpp"
 #include "soleus/storage/writer.hpp"
 
 namespace soleus::app {
@@ -115,6 +121,75 @@ storage::SetEndRecord to_record(const SetResult& x) {
   return r;
 }
 
+/// Test hooks (docs/storage.md, "Test hooks"): only with SOLEUS_TEST_HOOKS=1.
+/// The main thread polls two files every 100 ms: the storage fault file's
+/// first word sets the FaultVfs mode the database is opened through, the hang
+/// file's existence blocks the control loop. Never enabled on a machine.
+struct TestHooks {
+  bool enabled = false;
+  storage::FaultVfs* vfs = nullptr;
+  std::string fault_file, hang_file, bad_word;
+  std::chrono::steady_clock::time_point next_poll{};
+  storage::FaultVfs::Mode mode = storage::FaultVfs::Mode::None;
+  bool hang = false;
+
+  static TestHooks from_env() {
+    TestHooks h;
+    const char* on = std::getenv("SOLEUS_TEST_HOOKS");
+    if (!on || std::string_view(on) != "1") return h;
+    h.enabled = true;
+    h.vfs = &storage::FaultVfs::install();
+    if (const char* f = std::getenv("SOLEUS_TEST_STORAGE_FAULT_FILE")) h.fault_file = f;
+    if (const char* f = std::getenv("SOLEUS_TEST_HANG_FILE")) h.hang_file = f;
+    return h;
+  }
+
+  static bool parse_mode(const std::string& word, storage::FaultVfs::Mode& m) {
+    using M = storage::FaultVfs::Mode;
+    if (word.empty() || word == "none") m = M::None;
+    else if (word == "full") m = M::Full;
+    else if (word == "readonly") m = M::ReadOnly;
+    else if (word == "ioerr") m = M::IoErr;
+    else if (word == "stall") m = M::Stall;
+    else return false;
+    return true;
+  }
+
+  void poll(ControlLoop& loop) {
+    if (!enabled) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_poll) return;
+    next_poll = now + std::chrono::milliseconds(100);
+    if (!fault_file.empty()) {
+      std::string word;
+      std::ifstream(fault_file) >> word;  // a missing file reads as "none"
+      storage::FaultVfs::Mode m{};
+      if (!parse_mode(word, m)) {
+        if (word != bad_word) log::warn("test hooks: ", fault_file, ": unknown storage mode '", word, "'");
+        bad_word = word;
+      } else if (m != mode) {
+        log::warn("test hooks: storage mode ", word.empty() ? "none" : word);
+        vfs->set_mode(m);
+        mode = m;
+      }
+    }
+    if (!hang_file.empty()) {
+      std::error_code ec;
+      const bool h = std::filesystem::exists(hang_file, ec);
+      if (h != hang) {
+        log::warn("test hooks: control loop ", h ? "hung" : "released");
+        loop.set_test_hang(h);
+        hang = h;
+      }
+    }
+  }
+
+  /// A stalled writer would never join: the disk comes back at exit.
+  void release() {
+    if (enabled && vfs) vfs->set_mode(storage::FaultVfs::Mode::None);
+  }
+};
+
 bool set_state(SetState s) {
   return s == SetState::Ready || s == SetState::Calibrating || s == SetState::Active ||
          s == SetState::Unloading;
@@ -122,7 +197,11 @@ bool set_state(SetState s) {
 
 }  // namespace
 
-int run_daemon(const DaemonConfig& cfg, const DaemonOptions& opt) {
+int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
+  TestHooks hooks = TestHooks::from_env();
+  DaemonConfig cfg_with_hooks = config;
+  if (hooks.enabled) cfg_with_hooks.storage.vfs = hooks.vfs->name();
+  const DaemonConfig& cfg = cfg_with_hooks;
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
@@ -131,6 +210,10 @@ int run_daemon(const DaemonConfig& cfg, const DaemonOptions& opt) {
   std::signal(SIGPIPE, SIG_IGN);
 
   log::info("soleusd starting: ", describe(cfg));
+  if (hooks.enabled)
+    log::warn("test hooks enabled (SOLEUS_TEST_HOOKS=1): storage through ", cfg.storage.vfs,
+              ", fault file '", hooks.fault_file, "', hang file '", hooks.hang_file,
+              "'; never on a machine in use");
   // Storage first: it never throws for storage problems; a faulted writer
   // keeps retrying and new sets are refused meanwhile.
   sd_notify(0, "STATUS=Opening the database");
@@ -145,6 +228,11 @@ int run_daemon(const DaemonConfig& cfg, const DaemonOptions& opt) {
                  " (the machine runs; new sets are refused until storage works)");
     if (!r.moved_aside_to.empty())
       log::warn("storage: a corrupt database was moved aside to ", r.moved_aside_to);
+    if (r.interrupted_sets > 0 && opt.json_lines) {
+      boost::json::object o;
+      o["interrupted_sets"] = r.interrupted_sets;
+      print_line("recovered", o);
+    }
   }
   SetBook book;
   std::set<std::int64_t> stored_sets;   // sets whose start record went to the store
@@ -217,6 +305,41 @@ int run_daemon(const DaemonConfig& cfg, const DaemonOptions& opt) {
   int exit_code = 0;
   std::uint64_t trace_n = 0;
 
+  // Storage faults: the set running ends safely (the normal unload), new sets
+  // are refused by the backend while storage_ok() is false. The writer keeps
+  // its own storage_fault / storage_recovered events in memory until written.
+  bool storage_was_ok = store.storage_ok();
+  std::int64_t storage_stop_for = 0;  // the set a storage_fault stop was posted for
+
+  // The odometer's motor-on time and highest pad force: the writer adds reps,
+  // sets and fault counts in the transactions that commit them; these two
+  // only the daemon sees. Pushed every kOdometerEvery and at exit.
+  constexpr auto kOdometerEvery = std::chrono::seconds(10);
+  double motor_on_s = 0, highest_force_n = 0;
+  bool was_enabled = false;
+  double enabled_t_s = 0;
+  auto next_odometer = std::chrono::steady_clock::now() + kOdometerEvery;
+  auto push_odometer = [&] {
+    if (motor_on_s <= 0 && highest_force_n <= 0) return;
+    storage::OdometerRecord o;
+    o.motor_on_s = motor_on_s;
+    o.highest_force_n = highest_force_n;
+    store.push(o);
+    motor_on_s = 0;
+    highest_force_n = 0;
+  };
+  auto account_motor = [&](const Snapshot& snap) {
+    if (snap.drive.enabled && snap.comm_good) {
+      // Loop time between two looks, bounded: a gap (the loop hung, the
+      // machine stopped answering) is not counted as running.
+      if (was_enabled) motor_on_s += std::clamp(snap.t_s - enabled_t_s, 0.0, 0.5);
+      was_enabled = true;
+      enabled_t_s = snap.t_s;
+    } else {
+      was_enabled = false;
+    }
+  };
+
   // The loop's outputs: the log, the JSON lines, the store, the API's book.
   auto on_event = [&](const Event& ev) {
     log::line(level_of(ev.severity), "[", to_string(ev.code), "] ", ev.text_view());
@@ -259,6 +382,7 @@ int run_daemon(const DaemonConfig& cfg, const DaemonOptions& opt) {
     }
     TraceSample tr;
     while (loop.pop_trace(tr)) {
+      highest_force_n = std::max(highest_force_n, static_cast<double>(tr.force_n));
       if (trace_set_id > 0 && set_state(tr.state) && stored_sets.count(trace_set_id))
         store.push_trace({trace_set_id, tr.t_s, tr.force_n, tr.position_mm});
       if (opt.json_lines && opt.trace_every > 0 && trace_n++ % opt.trace_every == 0) {
@@ -267,6 +391,35 @@ int run_daemon(const DaemonConfig& cfg, const DaemonOptions& opt) {
     }
 
     const Snapshot snap = loop.snapshot();
+    hooks.poll(loop);
+    account_motor(snap);
+    if (std::chrono::steady_clock::now() >= next_odometer) {
+      push_odometer();
+      next_odometer = std::chrono::steady_clock::now() + kOdometerEvery;
+    }
+
+    const bool storage_ok = store.storage_ok();
+    if (storage_ok != storage_was_ok) {
+      const auto h = store.health();
+      if (storage_ok) log::notice("storage works again: new sets are accepted");
+      else log::error("storage fault (", h.last_error, "): the set running ends, new sets are refused");
+      if (opt.json_lines) {
+        boost::json::object o;
+        o["severity"] = storage_ok ? "info" : "error";
+        o["code"] = storage_ok ? "storage_recovered" : "storage_fault";
+        o["message"] = storage_ok ? "storage works again" : "storage fault: " + h.last_error;
+        print_line("event", o);
+      }
+      storage_was_ok = storage_ok;
+    }
+    if (!storage_ok && !shutting_down && snap.ctl.set_running &&
+        snap.ctl.state != SetState::Unloading && storage_stop_for != snap.ctl.set_id) {
+      if (loop.post(Command::stop(StopReason::StorageFault))) {
+        storage_stop_for = snap.ctl.set_id;
+        log::warn("set ", snap.ctl.set_id, ": stopped (storage_fault)");
+      }
+    }
+
     if (!ready_sent && snap.armed) {
       // Configuration valid, hardware answered, drive watchdog armed.
       sd_notify(0, "READY=1");
@@ -340,8 +493,23 @@ int run_daemon(const DaemonConfig& cfg, const DaemonOptions& opt) {
   drain();
   SetResult res;
   while (loop.pop_result(res)) on_result(res);
+  account_motor(loop.snapshot());
+  push_odometer();
+  const storage::StorageHealth health = store.health();  // before a test hook releases a stall
+  hooks.release();
   store.stop();  // one last write of everything queued, then join
-  if (opt.json_lines) print_line("exit", status_json(loop.snapshot()));
+  if (opt.json_lines) {
+    boost::json::object o = status_json(loop.snapshot());
+    o["storage"] = boost::json::object{{"ok", health.ok},
+                                       {"pending_records", health.pending_records},
+                                       {"records_committed", health.records_committed},
+                                       {"samples_committed", health.samples_committed},
+                                       {"transactions", health.transactions},
+                                       {"traces_dropped", health.traces_dropped},
+                                       {"records_overflowed", health.records_overflowed},
+                                       {"records_lost", health.records_lost}};
+    print_line("exit", o);
+  }
   log::notice("soleusd stopped: drive disabled");
   return exit_code;
 }

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -135,6 +136,8 @@ void ControlLoop::run() {
   const double period = ccfg_.period_s();
   double next = clock_.now();
   while (!stop_.load(std::memory_order_relaxed) && !finished()) {
+    if (test_hang_.load(std::memory_order_relaxed)) [[unlikely]]
+      hang_for_test();
     step();
     next += period;
     double now = clock_.now();
@@ -144,6 +147,11 @@ void ControlLoop::run() {
     }
     clock_.sleep_until(next);
   }
+}
+
+void ControlLoop::hang_for_test() {
+  while (test_hang_.load(std::memory_order_relaxed) && !stop_.load(std::memory_order_relaxed))
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
 void ControlLoop::handle(const Command& c, double t) {

@@ -309,6 +309,46 @@ void Writer::init_ids() {
   raise_to(next_session_id_, session_max + 1);
 }
 
+// Sets that started but never ended: the daemon was killed, crashed or lost
+// power mid-set (a normal shutdown ends its set with stop_reason shutdown).
+// Closed like a shutdown, from what was committed, all in one transaction
+// with their events and the odometer, so a crash here changes nothing.
+int Writer::close_interrupted_sets() {
+  std::vector<std::int64_t> ids;
+  {
+    auto q = db_.prepare("SELECT id FROM sets WHERE ended_ms IS NULL ORDER BY id");
+    while (q.step()) ids.push_back(q.int64(0));
+  }
+  if (ids.empty()) return 0;
+  const std::int64_t now = now_ms();
+  Transaction tx(db_);
+  auto close = db_.prepare(
+      "UPDATE sets SET stop_reason = 'shutdown', "
+      "ended_ms = max(started_ms, coalesce((SELECT max(t_ms) FROM events WHERE set_id = ?1), 0)), "
+      "reps = (SELECT count(*) FROM reps WHERE set_id = ?1 AND partial = 0), "
+      "partial_reps = (SELECT count(*) FROM reps WHERE set_id = ?1 AND partial <> 0), "
+      "tut_s = (SELECT coalesce(sum(tut_s), 0) FROM reps WHERE set_id = ?1 AND partial = 0) "
+      "WHERE id = ?1 AND ended_ms IS NULL");
+  auto odo = db_.prepare("UPDATE odometer SET sets = sets + 1 WHERE id = 1");
+  auto ev = db_.prepare(
+      "INSERT INTO events (t_ms, severity, code, message, set_id, context) "
+      "SELECT ?2, 1, ?3, 'set closed at start: the daemon stopped without ending it "
+      "(killed, crashed or power cut); its committed reps are kept', id, "
+      "json_object('reps', reps, 'partial_reps', partial_reps, 'ended_ms', ended_ms) "
+      "FROM sets WHERE id = ?1");
+  for (const auto id : ids) {
+    close.bind(1, id);
+    if (run_once(db_, close) != 1) continue;
+    run_once(db_, odo);
+    ev.bind(1, id).bind(2, now).bind(3, codes::kSetInterrupted);
+    run_once(db_, ev);
+  }
+  tx.commit();
+  log::warn("storage: ", ids.size(), " set(s) had no end (the daemon stopped mid-set): closed as "
+            "shutdown with their committed reps (event set_interrupted)");
+  return static_cast<int>(ids.size());
+}
+
 bool Writer::try_open(StartReport* report) {
   try {
     if (!opened_once_) {
@@ -334,6 +374,8 @@ bool Writer::try_open(StartReport* report) {
                         "{\"from\":" + std::to_string(r.migration.from) +
                             ",\"to\":" + std::to_string(r.migration.to) + "}");
       }
+      const int closed = close_interrupted_sets();
+      if (report) report->interrupted_sets = closed;
       queue_own_event(Severity::Info, codes::kStorageOpened, "database opened",
                       "{\"path\":\"" + json_escape(cfg_.db_path) +
                           "\",\"schema\":" + std::to_string(r.migration.to) + "}");

@@ -254,3 +254,54 @@ TEST_CASE("writer: ids continue after a restart") {
   CHECK(w.allocate_set_id() == 4);
   CHECK(w.allocate_session_id() == 2);
 }
+
+TEST_CASE("writer: a set left without an end (the daemon died mid-set) is closed at the next start") {
+  TempDir dir;
+  auto cfg = test_config(dir.file("s.db"));
+  std::int64_t open_set = 0, done_set = 0;
+  {
+    Writer w(cfg);
+    REQUIRE(w.start().ok);
+    done_set = w.allocate_set_id();
+    push_set(w, done_set, 2);
+    open_set = w.allocate_set_id();
+    w.push(set_start(open_set));
+    w.push(make_rep(open_set, 1, 0));
+    w.push(make_rep(open_set, 2, 8));
+    RepRecord partial = make_rep(open_set, 3, 16);
+    partial.partial = true;
+    w.push(partial);
+    w.event(Severity::Info, "set_started", "started", {}, open_set);
+    REQUIRE(w.flush(10s));
+    w.stop();  // no end record: as after a kill -9
+  }
+  {
+    auto db = Database::open(dir.file("s.db"), Database::Access::ReadOnly);
+    CHECK(read_odometer(db).sets == 1);
+    CHECK(!get_set(db, open_set)->stop_reason);
+  }
+  Writer w(cfg);
+  const auto r = w.start();
+  REQUIRE(r.ok);
+  CHECK(r.interrupted_sets == 1);
+  REQUIRE(w.flush(10s));
+  auto db = Database::open(dir.file("s.db"), Database::Access::ReadOnly);
+  const auto s = get_set(db, open_set);
+  REQUIRE(s);
+  CHECK(s->stop_reason == std::optional<std::string>("shutdown"));
+  CHECK(s->reps == 2);
+  CHECK(s->partial_reps == 1);
+  CHECK(s->tut_s == doctest::Approx(16));
+  CHECK(get_set(db, done_set)->stop_reason == std::optional<std::string>("target_reached"));
+  CHECK(db.scalar_int("SELECT count(*) FROM events WHERE code = 'set_interrupted' AND set_id = " +
+                      std::to_string(open_set)) == 1);
+  const auto odo = read_odometer(db);
+  CHECK(odo.sets == 2);  // the closed set counts once
+  CHECK(odo.reps == 4);
+  // A third start finds nothing to close.
+  w.stop();
+  Writer again(cfg);
+  CHECK(again.start().interrupted_sets == 0);
+  again.stop();
+  CHECK(read_odometer(db).sets == 2);
+}

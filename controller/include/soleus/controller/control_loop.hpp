@@ -151,9 +151,16 @@ class ControlLoop {
   /// For tests and diagnostics (loop thread only).
   const SetController& controller() const { return *ctl_; }
 
+  /// Test hook (soleusd's SOLEUS_TEST_HOOKS, docs/storage.md): while true the
+  /// loop thread blocks at the start of its next cycle, a real hang: no
+  /// exchange, no heartbeat (the drive's COMM_TIMEOUT trips, the daemon stops
+  /// feeding the systemd watchdog). Costs the loop one relaxed atomic load.
+  void set_test_hang(bool on) { test_hang_.store(on, std::memory_order_relaxed); }
+
  private:
   class Sink;
   void run();
+  void hang_for_test();
   void handle(const Command& c, double t);
   void record_period(double dt);
   void compute_percentiles();
@@ -182,6 +189,7 @@ class ControlLoop {
   std::atomic<bool> stop_{false};
   std::atomic<bool> finished_{false};
   std::atomic<bool> go_{false};
+  std::atomic<bool> test_hang_{false};
   std::thread thread_;
 
   // loop-thread state

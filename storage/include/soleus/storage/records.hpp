@@ -149,6 +149,7 @@ inline constexpr std::string_view kStorageRecordsLost = "storage_records_lost";
 inline constexpr std::string_view kStorageRecordRejected = "storage_record_rejected";
 inline constexpr std::string_view kStorageTracesDropped = "storage_traces_dropped";
 inline constexpr std::string_view kStorageRetention = "storage_retention";
+inline constexpr std::string_view kSetInterrupted = "set_interrupted";
 }  // namespace codes
 
 using Record = std::variant<EventRecord, SetStartRecord, SetEndRecord, RepRecord,

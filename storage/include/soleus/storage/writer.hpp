@@ -31,6 +31,11 @@
 ///     storage_recovered event. A record the database refuses for what it is
 ///     (a constraint, not the disk) is set aside with an event so it cannot
 ///     block the others.
+///  7. At the first open, sets that have a start but no end (the daemon was
+///     killed, crashed or lost power mid-set) are closed in one transaction:
+///     stop_reason shutdown, reps/partial_reps/tut_s from the reps committed,
+///     ended_ms = the set's last event, the odometer's set count, and a
+///     set_interrupted event per set (docs/storage.md, crash recovery).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -60,6 +65,7 @@ struct StartReport {
   std::string error;           ///< why not (the writer keeps retrying)
   MigrationResult migration;   ///< schema versions before and after
   bool created = false;        ///< a new file was made
+  int interrupted_sets = 0;    ///< sets without an end record, closed at this start
   std::string moved_aside_to;  ///< a corrupt file was moved here (empty if not)
 };
 
@@ -171,6 +177,7 @@ class Writer {
   void run_retention();
   void publish(const CommitNotice& n);
   void init_ids();
+  int close_interrupted_sets();
 
   StorageConfig cfg_;
   BoundedQueue<Record> records_;
