@@ -26,7 +26,7 @@ std::optional<std::int64_t> t(const char* s, bool eod = false) {
 }
 }  // namespace
 
-TEST_CASE("soleusctl unit: parse_time: ISO 8601, ages, Unix ms; errors") {
+TEST_CASE("soleusctl unit: parse_time: ISO 8601, ages, Unix ms, errors") {
   Utc utc;
   CHECK(t("2026-11-18T11:06:40Z") == kNow);
   CHECK(t("2026-11-18T11:06:40.250Z") == kNow + 250);

@@ -162,7 +162,7 @@ TEST_CASE("loop: tare only while the drive is disabled") {
   CHECK(has(drain(loop), EventCode::CommandRefused));
 }
 
-TEST_CASE("loop: a full command queue refuses and counts; overruns are counted") {
+TEST_CASE("loop: a full command queue refuses and counts, overruns are counted") {
   ControlConfig cc;
   cc.command_queue = 4;
   TrainingConfig tc;

@@ -338,7 +338,7 @@ TEST_CASE("isometric: holds the height within a few mm and ends on time") {
   CHECK(max_pos < 50 + 5);
 }
 
-TEST_CASE("hold-to-move: moves only while refreshed, then holds; return to rest disables") {
+TEST_CASE("hold-to-move: moves only while refreshed, then holds, return to rest disables") {
   Rig rig;
   rig.io.plant.athlete.present = false;
   rig.io.plant.pos = 5;

@@ -42,7 +42,7 @@ struct Feed {
 };
 }  // namespace
 
-TEST_CASE("supervisor: starts faulted; OK only after arming and a reset with no fault present") {
+TEST_CASE("supervisor: starts faulted, OK only after arming and a reset with no fault present") {
   Feed f;
   CHECK_FALSE(f.cycle().ok);
   CHECK_FALSE(f.reset());  // not armed

@@ -93,7 +93,7 @@ TEST_CASE("codec: u32 and s32 in both word orders, at the limits") {
   CHECK_FALSE(encode(s32h, -2147483649.0, w));
 }
 
-TEST_CASE("codec: f32 in both word orders; NaN and infinity refused") {
+TEST_CASE("codec: f32 in both word orders, NaN and infinity refused") {
   const auto fh = spec(ValueType::F32, WordOrder::HighFirst);
   const auto fl = spec(ValueType::F32, WordOrder::LowFirst);
   // 12.5f = 0x41480000; -1.5f = 0xBFC00000.

@@ -195,7 +195,7 @@ TEST_CASE("drive: torque sign follows signs.torque_positive") {
   CHECK(st.torque_pct == doctest::Approx(-50.0));  // reported positive down
 }
 
-TEST_CASE("drive: without a mirror, one FC 16 plus batched reads; split writes when not contiguous") {
+TEST_CASE("drive: without a mirror, one FC 16 plus batched reads, split writes when not contiguous") {
   FakeModbusServer srv({kDrive, kCell});
   auto cfg = tcp_machine(srv.port());
   cfg.drive.status_mirror_address = -1;
@@ -262,7 +262,7 @@ TEST_CASE("drive: garbage from the device is BadValue, never a number") {
   CHECK(srv.total_requests() == 0);
 }
 
-TEST_CASE("load cell: one FC 04 of force, status and counter; sign and flags") {
+TEST_CASE("load cell: one FC 04 of force, status and counter, sign and flags") {
   FakeModbusServer srv({kDrive, kCell});
   auto cfg = tcp_machine(srv.port());
   ModbusBus bus(cfg.transport);
@@ -291,7 +291,7 @@ TEST_CASE("load cell: one FC 04 of force, status and counter; sign and flags") {
   CHECK(s.force_n == doctest::Approx(12.5));
 }
 
-TEST_CASE("load cell: a float32 low-word-first force; NaN is BadValue") {
+TEST_CASE("load cell: a float32 low-word-first force, NaN is BadValue") {
   FakeModbusServer srv({kDrive, kCell});
   auto cfg = tcp_machine(srv.port());
   cfg.load_cell.force.type = ValueType::F32;
@@ -324,7 +324,7 @@ TEST_CASE("load cell: tare writes the command and waits for it to read 0") {
   CHECK(cell->set_filter(-1) == BusResult::BadValue);
 }
 
-TEST_CASE("bus: a dropped reply is a counted timeout; a retry recovers within the call") {
+TEST_CASE("bus: a dropped reply is a counted timeout, a retry recovers within the call") {
   FakeModbusServer srv({kDrive, kCell});
   auto cfg = tcp_machine(srv.port());
   cfg.transport.retries = 0;

@@ -462,7 +462,7 @@ TEST_CASE("role matrix: each endpoint x each role, checked on the server") {
   check_error(f.get("/api/v1/members/2/history", tokens.at("member")), 403, "");
 }
 
-TEST_CASE("a guest's load cap; a member starts sets only for themself") {
+TEST_CASE("a guest's load cap, a member starts sets only for themself") {
   Fixture f;
   const std::string g = f.guest();
   check_error(f.post("/api/v1/sets", valid_set(601), g), 422, "load_n");

@@ -121,7 +121,7 @@ TEST_CASE("athlete: shrinking_range loses range rep by rep") {
   CHECK_FALSE(reps[3].full);  // 85 %
 }
 
-TEST_CASE("athlete: push_hard pushes at its capacity and fatigues; truth finds the force drop") {
+TEST_CASE("athlete: push_hard pushes at its capacity and fatigues, truth finds the force drop") {
   AthleteSettings a;
   a.style = AthleteStyle::PushHard;
   a.capacity_n = 1200;
@@ -169,7 +169,7 @@ TEST_CASE("athlete: relax goes limp at the bottom after N reps and rests on its 
   CHECK(r.m.cell().force_n() == doctest::Approx(600 * 0.9 + 78.5).epsilon(0.05));
 }
 
-TEST_CASE("athlete: let_go leaves the pad at the top after N reps; no contact at all") {
+TEST_CASE("athlete: let_go leaves the pad at the top after N reps, no contact at all") {
   AthleteSettings a;
   a.style = AthleteStyle::LetGo;
   a.after_reps = 2;

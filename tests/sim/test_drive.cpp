@@ -152,7 +152,7 @@ TEST_CASE("drive: TORQUE_SLEW limits the change per millisecond") {
   CHECK(d.torque_pct() == doctest::Approx(-20.0));
 }
 
-TEST_CASE("drive: QUICK_STOP ramps torque to zero, then disables; enabling again takes a new edge") {
+TEST_CASE("drive: QUICK_STOP ramps torque to zero, then disables, enabling again takes a new edge") {
   DriveModel d;
   d.write_torque_slew(2.0);
   d.write_control(kEnable, 0);
@@ -214,7 +214,7 @@ TEST_CASE("drive: the speed loop brakes a falling pad too (motor pushing down, n
   CHECK(d.torque_pct() < 30.0);
 }
 
-TEST_CASE("drive: speed-loop braking is clamped by TORQUE_LIMIT; beyond the margin it faults with 7") {
+TEST_CASE("drive: speed-loop braking is clamped by TORQUE_LIMIT, beyond the margin it faults with 7") {
   soleus::drivers::Mechanics m;
   DriveModel d;
   Plant p(m, 5.0);

@@ -25,7 +25,7 @@ TEST_CASE("load cell: the sample counter counts 200 samples a second and wraps a
   (void)t;
 }
 
-TEST_CASE("load cell: reads the contact force after power-up; tare zeroes the present force") {
+TEST_CASE("load cell: reads the contact force after power-up, tare zeroes the present force") {
   LoadCellModel c;
   std::int64_t t = run(c, 0, 200, 500);
   CHECK(c.force_n() == doctest::Approx(500).epsilon(0.01));
@@ -62,7 +62,7 @@ TEST_CASE("load cell: refuses unknown commands and filter levels beyond 9") {
   CHECK(c.filter() == 9);
 }
 
-TEST_CASE("load cell: freeze stops the counter and the value; ADC error and NaN are reported") {
+TEST_CASE("load cell: freeze stops the counter and the value, ADC error and NaN are reported") {
   LoadCellModel c;
   std::int64_t t = run(c, 0, 100, 300);
   const auto n = c.counter();

@@ -44,7 +44,7 @@ boost::json::object ctl(const SimProcess& sim, const std::string& req) {
 }
 }  // namespace
 
-TEST_CASE("soleus-sim over TCP: mbpoll reads the ICD's registers; the load-cell counter moves") {
+TEST_CASE("soleus-sim over TCP: mbpoll reads the ICD's registers, the load-cell counter moves") {
   REQUIRE(sim_available());
   if (!have("mbpoll")) return;
   SimProcess sim;
