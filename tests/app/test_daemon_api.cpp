@@ -19,6 +19,7 @@
 #include "soleus/hmi/security.hpp"
 #include "soleus/storage/database.hpp"
 #include "soleus/storage/queries.hpp"
+#include "soleus/test_support/http_client.hpp"
 #include "soleus/test_support/process.hpp"
 #include "soleus/test_support/sim_process.hpp"
 
@@ -28,63 +29,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Reply {
-  unsigned status = 0;
-  json::value body;
-  std::string text;
-};
+using soleus::test::get;
+using soleus::test::num;
+using soleus::test::post;
+using soleus::test::Reply;
 
 Reply request(int port, http::verb verb, const std::string& target, const std::string& body = {},
               const std::string& token = {}) {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::resolver resolver(ioc);
-  boost::beast::tcp_stream stream(ioc);
-  stream.expires_after(10s);
-  stream.connect(resolver.resolve("127.0.0.1", std::to_string(port)));
-  http::request<http::string_body> req{verb, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-  if (!body.empty()) {
-    req.set(http::field::content_type, "application/json");
-    req.body() = body;
-  }
-  req.prepare_payload();
-  http::write(stream, req);
-  boost::beast::flat_buffer buf;
-  http::response<http::string_body> res;
-  http::read(stream, buf, res);
-  Reply r;
-  r.status = res.result_int();
-  r.text = res.body();
-  boost::system::error_code ec;
-  r.body = json::parse(r.text, ec);
-  return r;
-}
-Reply get(int port, const std::string& t, const std::string& token = {}) {
-  return request(port, http::verb::get, t, {}, token);
-}
-Reply post(int port, const std::string& t, const std::string& body, const std::string& token = {}) {
-  return request(port, http::verb::post, t, body, token);
-}
-
-double num(const json::value& v) {
-  if (v.is_double()) return v.get_double();
-  if (v.is_int64()) return static_cast<double>(v.get_int64());
-  if (v.is_uint64()) return static_cast<double>(v.get_uint64());
-  return -1e9;
-}
-
-std::string read_file(const std::string& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void replace(std::string& s, const std::string& from, const std::string& to) {
-  const auto p = s.find(from);
-  REQUIRE_MESSAGE(p != std::string::npos, "config text not found: " << from);
-  s.replace(p, from.size(), to);
+  return soleus::test::request(port, std::string(http::to_string(verb)), target, body, token);
 }
 
 /// soleus-sim plus soleusd from a copy of config/sim.toml (HMI on a free port,
@@ -101,9 +53,9 @@ struct Rig {
     std::vector<std::string> args = {"--noise-n", "2"};
     args.insert(args.end(), sim_args.begin(), sim_args.end());
     sim.start_tcp(base, args);
-    std::string cfg = read_file(base);
-    replace(cfg, "port = 1502", "port = " + std::to_string(sim.modbus_port()));
-    replace(cfg, "port = 8080", "port = 0");
+    std::string cfg = soleus::test::read_text(base);
+    soleus::test::replace_once(cfg, "port = 1502", "port = " + std::to_string(sim.modbus_port()));
+    soleus::test::replace_once(cfg, "port = 8080", "port = 0");
     // The test's own staff PIN in place of the simulator config's demo PIN.
     const auto at = cfg.find("\nstaff_pin_hash = \"");
     REQUIRE(at != std::string::npos);
@@ -112,7 +64,7 @@ struct Rig {
                 "staff_pin_hash = \"" + soleus::hmi::make_pin_hash("2580", 100000) + "\"");
     // As in tests/e2e: the shared CI box may deschedule the simulator for tens
     // of ms; these tests judge the API, not the box's scheduler.
-    replace(cfg, "[control]\n", "[control]\ncomm_loss_cycles = 4\ncomm_loss_window_ms = 90\nstale_cell_ms = 150\n");
+    soleus::test::replace_once(cfg, "[control]\n", "[control]\ncomm_loss_cycles = 4\ncomm_loss_window_ms = 90\nstale_cell_ms = 150\n");
     config_path = dir.file("soleus.toml");
     std::ofstream(config_path) << cfg;
     start_daemon();

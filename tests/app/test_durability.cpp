@@ -16,10 +16,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -40,83 +36,26 @@
 #include "soleus/storage/database.hpp"
 #include "soleus/storage/maintenance.hpp"
 #include "soleus/storage/members.hpp"
+#include "soleus/test_support/http_client.hpp"
 #include "soleus/test_support/process.hpp"
 #include "soleus/test_support/sim_process.hpp"
 
 namespace json = boost::json;
-namespace http = boost::beast::http;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using soleus::storage::Database;
 
 namespace {
 
-struct Reply {
-  unsigned status = 0;
-  json::value body;
-  std::string text;
-};
-
-Reply request(int port, http::verb verb, const std::string& target, const std::string& body = {},
-              const std::string& token = {}) {
-  Reply r;
-  try {
-    boost::asio::io_context ioc;
-    boost::asio::ip::tcp::resolver resolver(ioc);
-    boost::beast::tcp_stream stream(ioc);
-    stream.expires_after(10s);
-    stream.connect(resolver.resolve("127.0.0.1", std::to_string(port)));
-    http::request<http::string_body> req{verb, target, 11};
-    req.set(http::field::host, "127.0.0.1");
-    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-    if (!body.empty()) {
-      req.set(http::field::content_type, "application/json");
-      req.body() = body;
-    }
-    req.prepare_payload();
-    http::write(stream, req);
-    boost::beast::flat_buffer buf;
-    http::response<http::string_body> res;
-    http::read(stream, buf, res);
-    r.status = res.result_int();
-    r.text = res.body();
-    boost::system::error_code ec;
-    r.body = json::parse(r.text, ec);
-  } catch (const std::exception& e) {
-    r.status = 0;  // the daemon is not (or no longer) answering
-    r.text = e.what();
-  }
-  return r;
-}
-Reply get(int port, const std::string& t, const std::string& token = {}) {
-  return request(port, http::verb::get, t, {}, token);
-}
-Reply post(int port, const std::string& t, const std::string& body, const std::string& token = {}) {
-  return request(port, http::verb::post, t, body, token);
-}
-
-double num(const json::value& v) {
-  if (v.is_double()) return v.get_double();
-  if (v.is_int64()) return static_cast<double>(v.get_int64());
-  if (v.is_uint64()) return static_cast<double>(v.get_uint64());
-  return -1e9;
-}
-
-std::string read_text(const std::string& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using soleus::test::get;
+using soleus::test::num;
+using soleus::test::post;
+using soleus::test::read_text;
+using soleus::test::Reply;
+using soleus::test::tail;
 
 void replace(std::string& s, const std::string& from, const std::string& to) {
-  const auto p = s.find(from);
-  REQUIRE_MESSAGE(p != std::string::npos, "config text not found: " << from);
-  s.replace(p, from.size(), to);
-}
-
-std::string tail(const std::string& s, std::size_t n = 5000) {
-  return s.size() > n ? s.substr(s.size() - n) : s;
+  REQUIRE_NOTHROW(soleus::test::replace_once(s, from, to));
 }
 
 /// Environment for the next child only (the test process is single-threaded

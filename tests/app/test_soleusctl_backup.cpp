@@ -3,16 +3,11 @@
 // row, and later copies hold at least the reps of earlier ones.
 #include <doctest/doctest.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 
@@ -22,60 +17,23 @@
 #include "soleus/storage/open.hpp"
 #include "soleus/storage/schema.hpp"
 #include "soleus/storage/queries.hpp"
+#include "soleus/test_support/http_client.hpp"
 #include "soleus/test_support/process.hpp"
 #include "soleus/test_support/sim_process.hpp"
 
 namespace json = boost::json;
-namespace http = boost::beast::http;
 using namespace std::chrono_literals;
 using namespace soleus;
 
 namespace {
 
-struct Reply {
-  unsigned status = 0;
-  json::value body;
-  std::string text;
-};
-
-Reply request(int port, http::verb verb, const std::string& target, const std::string& body = {},
-              const std::string& token = {}) {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::resolver resolver(ioc);
-  boost::beast::tcp_stream stream(ioc);
-  stream.expires_after(10s);
-  stream.connect(resolver.resolve("127.0.0.1", std::to_string(port)));
-  http::request<http::string_body> req{verb, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-  if (!body.empty()) {
-    req.set(http::field::content_type, "application/json");
-    req.body() = body;
-  }
-  req.prepare_payload();
-  http::write(stream, req);
-  boost::beast::flat_buffer buf;
-  http::response<http::string_body> res;
-  http::read(stream, buf, res);
-  Reply r;
-  r.status = res.result_int();
-  r.text = res.body();
-  boost::system::error_code ec;
-  r.body = json::parse(r.text, ec);
-  return r;
-}
-
-std::string read_file(const std::string& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::get;
+using test::post;
+using test::read_text;
+using test::Reply;
 
 void replace(std::string& s, const std::string& from, const std::string& to) {
-  const auto p = s.find(from);
-  REQUIRE_MESSAGE(p != std::string::npos, "config text not found: " << from);
-  s.replace(p, from.size(), to);
+  REQUIRE_NOTHROW(test::replace_once(s, from, to));
 }
 
 }  // namespace
@@ -92,7 +50,7 @@ TEST_CASE("soleusctl db backup while soleusd runs a set") {
   test::SimProcess sim;
   const std::string base = std::string(SOLEUS_SOURCE_DIR) + "/config/sim.toml";
   sim.start_tcp(base, {"--noise-n", "2", "--athlete-style", "tempo", "--tempo", tempo});
-  std::string cfg = read_file(base);
+  std::string cfg = read_text(base);
   replace(cfg, "port = 1502", "port = " + std::to_string(sim.modbus_port()));
   replace(cfg, "port = 8080", "port = 0");
   // The test's own maintenance PIN in place of the demo one: a fault latched
@@ -141,18 +99,18 @@ TEST_CASE("soleusctl db backup while soleusd runs a set") {
   auto wait_ready = [&] {
     const auto deadline = std::chrono::steady_clock::now() + 30s;
     while (std::chrono::steady_clock::now() < deadline) {
-      auto r = request(port, http::verb::get, "/api/v1/status");
+      auto r = get(port, "/api/v1/status");
       if (r.status == 200) {
         const std::string st(r.body.at("state").as_string());
         if ((st == "idle" || st == "rest") && r.body.at("faults").as_array().empty()) return;
         if (st == "fault") {
           if (maintenance.empty()) {
-            auto m = request(port, http::verb::post, "/api/v1/login",
+            auto m = post(port, "/api/v1/login",
                              R"({"role":"maintenance","pin":"2580"})");
             REQUIRE_MESSAGE(m.status == 200, m.text);
             maintenance = std::string(m.body.at("token").as_string());
           }
-          request(port, http::verb::post, "/api/v1/maintenance/fault-reset", "", maintenance);
+          post(port, "/api/v1/maintenance/fault-reset", "", maintenance);
           ++resets;
           std::this_thread::sleep_for(500ms);
         }
@@ -162,7 +120,7 @@ TEST_CASE("soleusctl db backup while soleusd runs a set") {
     FAIL("machine not ready; daemon:\n" << daemon_tail());
   };
   wait_ready();
-  auto login = request(port, http::verb::post, "/api/v1/login", R"({"role":"guest"})");
+  auto login = post(port, "/api/v1/login", R"({"role":"guest"})");
   REQUIRE_MESSAGE(login.status == 200, login.text);
   const std::string token(login.body.at("token").as_string());
 
@@ -173,7 +131,7 @@ TEST_CASE("soleusctl db backup while soleusd runs a set") {
   std::int64_t most_reps = 0;
   while (!(mid_set >= 4 && most_reps >= 1) && sets < 4) {
     if (sets > 0) wait_ready();
-    auto start = request(port, http::verb::post, "/api/v1/sets",
+    auto start = post(port, "/api/v1/sets",
                          R"({"mode":"isotonic","load_n":300,"tempo":")" + tempo +
                              R"(","target_reps":40})",
                          token);
@@ -183,7 +141,7 @@ TEST_CASE("soleusctl db backup while soleusd runs a set") {
     std::int64_t last_reps = 0;
     for (int k = 0; k < 15 && !(mid_set >= 4 && most_reps >= 1); ++k) {
       std::this_thread::sleep_for(1s);
-      const bool active = request(port, http::verb::get, "/api/v1/status").body.at("set_id") ==
+      const bool active = get(port, "/api/v1/status").body.at("set_id") ==
                           json::value(set_id);
       const std::string copy =
           dir.file("backup-" + std::to_string(set_id) + "-" + std::to_string(k) + ".db");
@@ -212,7 +170,7 @@ TEST_CASE("soleusctl db backup while soleusd runs a set") {
       std::filesystem::remove(copy);
       if (!active && row->ended_ms) break;  // the set ended: no more "during"
     }
-    request(port, http::verb::post, "/api/v1/sets/current/stop", "");
+    post(port, "/api/v1/sets/current/stop", "");
   }
   INFO("fault resets: " << resets << "; daemon:\n" << daemon_tail());
   CHECK(copies >= 4);
