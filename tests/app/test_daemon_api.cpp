@@ -8,7 +8,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <algorithm>
 #include <chrono>
+#include <map>
+#include <memory>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -19,6 +22,7 @@
 #include "soleus/hmi/security.hpp"
 #include "soleus/storage/database.hpp"
 #include "soleus/storage/queries.hpp"
+#include "soleus/test_support/hmi_client.hpp"
 #include "soleus/test_support/http_client.hpp"
 #include "soleus/test_support/process.hpp"
 #include "soleus/test_support/sim_process.hpp"
@@ -48,7 +52,9 @@ struct Rig {
   int port = 0;
   std::string config_path;
 
-  explicit Rig(const std::vector<std::string>& sim_args) {
+  /// `edits`: (text, replacement) pairs applied to the configuration's text.
+  explicit Rig(const std::vector<std::string>& sim_args,
+               const std::vector<std::pair<std::string, std::string>>& edits = {}) {
     const std::string base = std::string(SOLEUS_SOURCE_DIR) + "/config/sim.toml";
     std::vector<std::string> args = {"--noise-n", "2"};
     args.insert(args.end(), sim_args.begin(), sim_args.end());
@@ -65,6 +71,7 @@ struct Rig {
     // As in tests/e2e: the shared CI box may deschedule the simulator for tens
     // of ms; these tests judge the API, not the box's scheduler.
     soleus::test::replace_once(cfg, "[control]\n", "[control]\ncomm_loss_cycles = 4\ncomm_loss_window_ms = 90\nstale_cell_ms = 150\n");
+    for (const auto& [from, to] : edits) soleus::test::replace_once(cfg, from, to);
     config_path = dir.file("soleus.toml");
     std::ofstream(config_path) << cfg;
     start_daemon();
@@ -503,4 +510,132 @@ TEST_CASE("soleusd maintenance: span calibration with a known weight, range chec
   std::this_thread::sleep_for(500ms);
   truth = json::parse(rig.sim.control(R"({"cmd":"state"})"));
   CHECK(truth.at("drive").at("enabled").as_bool() == false);
+}
+
+TEST_CASE("soleusd API security: role matrix, PIN lockout, foreign Origin, stalled live clients") {
+  if (!soleus::test::sim_available()) {
+    MESSAGE("soleus-sim not built: skipped");
+    return;
+  }
+  namespace ht = soleus::hmi::test;
+  Rig rig({"--athlete-style", "tempo", "--tempo", "1.5-0.5-1.5-0.5"},
+          {{"# member_idle_logout_s = 300", "live_stall_timeout_s = 2"}});
+  rig.wait_ready();
+  const std::string staff = rig.login(R"({"role":"staff","pin":"2580"})");
+  // A member (PIN 1234) with their own set, and another member's set.
+  auto m1 = post(rig.port, "/api/v1/members", R"({"number":"3001","name":"Cy","pin":"1234"})", staff);
+  auto m2 = post(rig.port, "/api/v1/members", R"({"number":"3002","name":"Di","pin":"5678"})", staff);
+  REQUIRE(m1.status == 201);
+  REQUIRE(m2.status == 201);
+  const auto id1 = m1.body.at("id").as_int64(), id2 = m2.body.at("id").as_int64();
+  auto prog = post(rig.port, "/api/v1/programmes",
+                   R"({"name":"P","steps":[{"mode":"isotonic","sets":1,"target_reps":2,"load_n":300,"tempo":"1.5-0.5-1.5-0.5"}]})", staff);
+  REQUIRE(prog.status == 201);
+  const auto pid = prog.body.at("id").as_int64();
+  // Something on the pad (120 N): a range check is refused at once instead of moving it.
+  rig.sim.control(R"({"cmd":"bench","weight_n":120})");
+
+  const std::map<std::string, std::string> tokens = {
+      {"none", ""},
+      {"guest", rig.login(R"({"role":"guest"})")},
+      {"member", rig.login(R"({"member":"3001","pin":"1234"})")},
+      {"staff", staff},
+      {"maintenance", rig.login(R"({"role":"maintenance","pin":"4321"})")}};
+  const std::vector<std::string> any = {"none", "guest", "member", "staff", "maintenance"};
+  const std::vector<std::string> logged = {"guest", "member", "staff", "maintenance"};
+  const std::string set = R"({"mode":"isotonic","load_n":300,"tempo":"1.5-0.5-1.5-0.5","target_reps":2})";
+  const std::string m = std::to_string(id1), p = std::to_string(pid);
+  struct Row {
+    std::string method, path, body;
+    std::vector<std::string> allowed;  // roles that pass; "none": no token needed
+  };
+  const std::vector<Row> rows = {
+      {"GET", "/api/v1/status", "", any},
+      {"POST", "/api/v1/sets", set, logged},
+      {"POST", "/api/v1/sets/current/stop", "{}", any},
+      {"GET", "/api/v1/me", "", logged},
+      {"GET", "/api/v1/events", "", {"staff", "maintenance"}},
+      {"GET", "/api/v1/members", "", {"staff"}},
+      {"POST", "/api/v1/members", R"({"number":"5001","name":"Zed"})", {"staff"}},
+      {"GET", "/api/v1/members/" + m, "", {"staff"}},
+      {"PUT", "/api/v1/members/" + m, R"({"name":"Cy B"})", {"staff"}},
+      {"PUT", "/api/v1/members/" + m + "/programme", "{\"programme_id\":" + p + "}", {"staff"}},
+      {"DELETE", "/api/v1/members/999", "", {"staff"}},
+      {"GET", "/api/v1/members/" + m + "/history", "", {"member", "staff"}},
+      {"GET", "/api/v1/programmes", "", {"staff"}},
+      {"POST", "/api/v1/programmes", R"({"name":"Q","steps":[{"mode":"isometric","sets":1,"hold_s":30,"load_n":500}]})", {"staff"}},
+      {"GET", "/api/v1/programmes/" + p, "", {"staff"}},
+      {"PUT", "/api/v1/programmes/" + p, R"({"name":"P2"})", {"staff"}},
+      {"DELETE", "/api/v1/programmes/999", "", {"staff"}},
+      {"GET", "/api/v1/session", "", {"member"}},
+      {"POST", "/api/v1/session/start", "", {"member"}},
+      {"POST", "/api/v1/session/end", "", {"member"}},
+      {"GET", "/api/v1/maintenance/diagnostics", "", {"maintenance"}},
+      {"GET", "/api/v1/diagnostics", "", {"maintenance"}},
+      {"POST", "/api/v1/maintenance/tare", "", {"maintenance"}},
+      {"POST", "/api/v1/maintenance/span", R"({"known_n":500})", {"maintenance"}},
+      {"POST", "/api/v1/maintenance/range-check", "", {"maintenance"}},
+      {"POST", "/api/v1/maintenance/fault-reset", "", {"maintenance"}},
+  };
+  for (const auto& row : rows) {
+    for (const auto& [role, tok] : tokens) {
+      INFO(row.method, " ", row.path, " as ", role);
+      const auto r = soleus::test::request(rig.port, row.method, row.path, row.body, tok);
+      INFO(r.text);
+      const auto& al = row.allowed;
+      const bool allowed = std::find(al.begin(), al.end(), role) != al.end() ||
+                           std::find(al.begin(), al.end(), "none") != al.end();
+      if (allowed) {
+        CHECK(r.status != 401);
+        CHECK(r.status != 403);
+        CHECK(r.status >= 200);
+        CHECK(r.status < 500);
+      } else {
+        CHECK(r.status == (role == "none" ? 401u : 403u));
+      }
+      if (row.path == "/api/v1/sets" && r.status == 201) {  // the next role finds the machine idle
+        post(rig.port, "/api/v1/sets/current/stop", "{}");
+        rig.wait_done(r.body.at("id").as_int64(), staff, 60s);
+      }
+    }
+  }
+  // Ownership: a member reads only their own history.
+  CHECK(get(rig.port, "/api/v1/members/" + std::to_string(id2) + "/history", tokens.at("member")).status == 403);
+
+  // PIN lockout: five failures lock that account (429, even with the right PIN); no other.
+  for (int i = 0; i < 5; ++i)
+    CHECK(post(rig.port, "/api/v1/login", R"({"member":"3002","pin":"0000"})").status == 401);
+  auto locked = post(rig.port, "/api/v1/login", R"({"member":"3002","pin":"5678"})");
+  CHECK_MESSAGE(locked.status == 429, locked.text);
+  CHECK(post(rig.port, "/api/v1/login", R"({"member":"3001","pin":"1234"})").status == 200);
+  CHECK(post(rig.port, "/api/v1/login", R"({"role":"staff","pin":"2580"})").status == 200);
+
+  // A foreign Origin: refused on a state change and on the live handshake; the page's own is fine.
+  const std::string own = "http://127.0.0.1:" + std::to_string(rig.port);
+  auto foreign = ht::http_request(static_cast<std::uint16_t>(rig.port), "POST", "/api/v1/sets", set,
+                                  {{"Authorization", "Bearer " + staff}, {"Origin", "http://evil.example"}});
+  CHECK(foreign.status == 403);
+  CHECK(ht::ws_handshake_status(static_cast<std::uint16_t>(rig.port), std::string("http://evil.example")) == 403);
+  CHECK(ht::ws_handshake_status(static_cast<std::uint16_t>(rig.port), own) == 101);
+  CHECK(get(rig.port, "/api/v1/status").body.at("set_id").is_null());  // the foreign set never started
+
+  // Stalled live clients (2 s stall timeout here) never slow another, and are closed.
+  std::vector<std::unique_ptr<ht::StalledClient>> stalled;
+  for (int i = 0; i < 5; ++i) stalled.push_back(std::make_unique<ht::StalledClient>(static_cast<std::uint16_t>(rig.port)));
+  ht::LiveClient good(static_cast<std::uint16_t>(rig.port));
+  std::this_thread::sleep_for(500ms);
+  const auto n0 = good.count();
+  const auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(3000ms);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double rate = static_cast<double>(good.count() - n0) / secs;
+  MESSAGE("live client: " << rate << " frames/s beside 5 stalled clients (configured 25)");
+  CHECK(rate >= 0.85 * 25);
+  CHECK(rate <= 1.1 * 25);
+  // Past the stall timeout the server has closed them: reading now finds the
+  // end of the stream behind the backlog (an open stream would keep sending).
+  int closed = 0;
+  for (auto& c : stalled) closed += c->read_until_closed(3000ms) ? 1 : 0;
+  CHECK(closed == 5);
+  CHECK_FALSE(good.closed());
 }

@@ -10,7 +10,7 @@
 #include <thread>
 #include <unistd.h>
 
-#include "client.hpp"
+#include "soleus/test_support/hmi_client.hpp"
 #include "fake_backend.hpp"
 #include "soleus/hmi/server.hpp"
 

@@ -1,44 +1,26 @@
 #include "soleus/test_support/http_client.hpp"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include "soleus/test_support/hmi_client.hpp"
 
-#include <chrono>
+#include <cstdint>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <stdexcept>
 
 namespace soleus::test {
 
-namespace http = boost::beast::http;
-
 Reply request(int port, const std::string& method, const std::string& target,
               const std::string& body, const std::string& token) {
   Reply r;
   try {
-    boost::asio::io_context ioc;
-    boost::asio::ip::tcp::resolver resolver(ioc);
-    boost::beast::tcp_stream stream(ioc);
-    stream.expires_after(std::chrono::seconds(10));
-    stream.connect(resolver.resolve("127.0.0.1", std::to_string(port)));
-    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-    req.set(http::field::host, "127.0.0.1");
-    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-    if (!body.empty()) {
-      req.set(http::field::content_type, "application/json");
-      req.body() = body;
-    }
-    req.prepare_payload();
-    http::write(stream, req);
-    boost::beast::flat_buffer buf;
-    http::response<http::string_body> res;
-    http::read(stream, buf, res);
-    r.status = res.result_int();
-    r.text = res.body();
-    boost::system::error_code ec;
-    r.body = boost::json::parse(r.text, ec);
+    std::map<std::string, std::string> headers;
+    if (!token.empty()) headers["Authorization"] = "Bearer " + token;
+    const hmi::test::HttpReply h =
+        hmi::test::http_request(static_cast<std::uint16_t>(port), method, target, body, headers);
+    r.status = static_cast<unsigned>(h.status);
+    r.text = h.body;
+    r.body = h.json();
   } catch (const std::exception& e) {
     r.status = 0;  // the daemon is not (or no longer) answering
     r.text = e.what();

@@ -1,4 +1,4 @@
-#include "client.hpp"
+#include "soleus/test_support/hmi_client.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -158,6 +158,26 @@ bool StalledClient::server_closed() {
   socklen_t len = sizeof err;
   ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
   return err != 0;
+}
+
+bool StalledClient::read_until_closed(std::chrono::milliseconds limit) {
+  // Reads what is buffered. A server that closed the connection ends the
+  // stream after that backlog; one that did not keeps sending frames.
+  const int fd = impl_->ws.next_layer().native_handle();
+  timeval tv{0, 200'000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  beast::flat_buffer buf;
+  while (std::chrono::steady_clock::now() < deadline) {
+    beast::error_code ec;
+    impl_->ws.read(buf, ec);
+    buf.consume(buf.size());
+    if (!ec) continue;
+    if (ec == beast::error::timeout || ec == net::error::would_block || ec == net::error::try_again)
+      return false;  // open and quiet: not closed
+    return true;     // EOF, reset, a close frame, or a broken frame after the close
+  }
+  return false;      // still receiving frames: the server kept it open
 }
 
 }  // namespace soleus::hmi::test

@@ -1,6 +1,6 @@
 #pragma once
-// Small blocking HTTP and WebSocket clients for the HMI server's tests and
-// nothing else (Beast stays in client.cpp so test files compile quickly).
+// Small blocking HTTP and WebSocket clients for tests of the HMI server and of
+// soleusd's API (Beast stays in hmi_client.cpp so test files compile quickly).
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -57,6 +57,9 @@ class StalledClient {
   /// True once the server has closed the connection (checked without reading frames:
   /// peeks for EOF after draining is not possible, so this asks the kernel).
   bool server_closed();
+  /// Starts reading: true when the stream ends (the server closed it) within
+  /// `limit`, false when frames keep coming (it is still open).
+  bool read_until_closed(std::chrono::milliseconds limit);
 
  private:
   struct Impl;
