@@ -1114,6 +1114,8 @@ hmi::Result DaemonBackend::range_check() {
                                 " N: the range check needs the machine empty (nobody seated, "
                                 "nothing on the pad)",
                             "state");
+  if (std::abs(s.drive.velocity_mm_s) > cfg_.control.still_mm_s)
+    return Result::conflict("the pad is still moving: wait until it rests", "state");
   maintenance_abort_.store(false);
   const auto& cc = cfg_.control;
   const double lo = cc.soft_travel_margin_mm + 1.0;

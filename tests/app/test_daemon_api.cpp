@@ -480,12 +480,22 @@ TEST_CASE("soleusd maintenance: span calibration with a known weight, range chec
   rig.sim.control(R"({"cmd":"bench","seated":false,"weight_n":0,"cell_gain":1.0})");
   auto set_gain_back = post(rig.port, "/api/v1/maintenance/tare", "", tech2);
   CHECK_MESSAGE(set_gain_back.status == 200, set_gain_back.text);
+  // The pad at rest (a fault drops it: it falls to its bottom stop).
+  auto wait_still = [&] {
+    for (int i = 0; i < 100; ++i) {
+      auto d = get(rig.port, "/api/v1/diagnostics", tech2);
+      if (d.status == 200 && std::abs(num(d.body.at("signals").at("drive.velocity_mm_s"))) < 1) return;
+      std::this_thread::sleep_for(100ms);
+    }
+  };
   Reply rc;
-  for (int attempt = 0; attempt < 2; ++attempt) {  // one retry if the loaded box latched a comm fault
+  for (int attempt = 0; attempt < 3; ++attempt) {  // retries if the loaded box latched a comm fault
+    wait_still();
     rc = post(rig.port, "/api/v1/maintenance/range-check", "", tech2);
     REQUIRE_MESSAGE(rc.status == 200, rc.text);
     if (rc.body.at("ok").as_bool() || rc.body.at("why").as_string().find("fault") == std::string::npos) break;
-    MESSAGE("range check hit a fault (" << rc.text << "): reset and retry");
+    MESSAGE("range check hit a fault (" << rc.text << "); errors: "
+            << get(rig.port, "/api/v1/events?severity=error&limit=3", tech2).text << "; reset and retry");
     post(rig.port, "/api/v1/maintenance/fault-reset", "", tech2);
     rig.wait_ready();
   }
@@ -498,6 +508,7 @@ TEST_CASE("soleusd maintenance: span calibration with a known weight, range chec
   CHECK(diag.body.at("range_check").at("ok").as_bool() == rc.body.at("ok").as_bool());
 
   // STOP during a range check: the pad stops and the routine does not move it again.
+  wait_still();
   std::thread stopper([&] {
     std::this_thread::sleep_for(1500ms);
     post(rig.port, "/api/v1/sets/current/stop", "");
@@ -506,7 +517,8 @@ TEST_CASE("soleusd maintenance: span calibration with a known weight, range chec
   stopper.join();
   REQUIRE_MESSAGE(stopped.status == 200, stopped.text);
   CHECK_FALSE(stopped.body.at("ok").as_bool());
-  CHECK(stopped.body.at("why").as_string() == "rising: stopped with STOP");
+  CHECK_MESSAGE(stopped.body.at("why").as_string() == "rising: stopped with STOP",
+                get(rig.port, "/api/v1/events?severity=error&limit=3", tech2).text);
   std::this_thread::sleep_for(500ms);
   truth = json::parse(rig.sim.control(R"({"cmd":"state"})"));
   CHECK(truth.at("drive").at("enabled").as_bool() == false);
