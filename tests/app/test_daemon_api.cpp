@@ -68,9 +68,11 @@ struct Rig {
     const auto end = cfg.find('\n', at + 1);
     cfg.replace(at + 1, end - at - 1,
                 "staff_pin_hash = \"" + soleus::hmi::make_pin_hash("2580", 100000) + "\"");
-    // As in tests/e2e: the shared CI box may deschedule the simulator for tens
-    // of ms; these tests judge the API, not the box's scheduler.
+    // As in tests/e2e and the browser tests: the shared CI box may deschedule
+    // the simulator for tens of ms, and sometimes past the drive's 100 ms
+    // watchdog; these tests judge the API, not the box's scheduler.
     soleus::test::replace_once(cfg, "[control]\n", "[control]\ncomm_loss_cycles = 4\ncomm_loss_window_ms = 90\nstale_cell_ms = 150\n");
+    soleus::test::replace_once(cfg, "watchdog_ms = 100.0", "watchdog_ms = 250.0");
     for (const auto& [from, to] : edits) soleus::test::replace_once(cfg, from, to);
     config_path = dir.file("soleus.toml");
     std::ofstream(config_path) << cfg;

@@ -498,9 +498,12 @@ void storage_fault_during_a_set(const std::string& mode) {
     REQUIRE(st.step());
     CHECK(st.opt_text(0) == std::optional<std::string>("storage_fault"));
   }
-  bool recovered_line = false;
-  for (const auto& e : rig.lines("event")) recovered_line |= e.at("code").as_string() == "storage_recovered";
-  CHECK(recovered_line);
+  // The daemon's own line follows when its main thread sees the writer healthy again.
+  CHECK(poll_until([&] {
+    for (const auto& e : rig.lines("event"))
+      if (e.at("code").as_string() == "storage_recovered") return true;
+    return false;
+  }, 10s));
 
   // New sets are accepted again.
   rig.wait_ready();
