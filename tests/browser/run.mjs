@@ -57,14 +57,17 @@ try {
           report.tests.push({ name: test.name, skipped: e.message });
           break;
         }
+        // The simulated machine failed under the test (the link, or a fault the
+        // test did not ask for, such as the simulated athlete over-speeding the
+        // pad as it unloads): the test runs once more, and says so.
         const lost = sys.daemonOutput && ((sys.restarts || 0) !== restarts
-          || /\[comm_loss\]|link lost/.test(sys.daemonOutput().slice(mark)));
+          || /\[(comm_loss|overspeed|stale_load_cell|arm_failed)\]|link lost/.test(sys.daemonOutput().slice(mark)));
         for (const [i, p] of browser.ctx.pages().entries()) {
           await p.screenshot({ path: path.join(artifacts, 'screenshots', `FAIL-${report.tests.length + 1}-${attempt}-${i}.png`) }).catch(() => {});
           await p.close().catch(() => {});
         }
         if (lost && attempt === 1) {
-          console.log(`retry - ${test.name}: soleusd lost the simulator during the test (${String(e.message || e).split('\n')[0]})`);
+          console.log(`retry - ${test.name}: the simulated machine faulted or dropped during the test (${String(e.message || e).split('\n')[0]})`);
           report.tests.push({ name: test.name, retried: String(e.message || e) });
           continue;
         }
