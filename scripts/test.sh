@@ -11,7 +11,7 @@ bash scripts/install-deps.sh
 jobs=$(nproc)
 
 echo "== build (warnings as errors)"
-# The machine's optimisation (-O2) without debug info, which is most of the
+# The machine's optimisation (-O2) without debug info, which costs much of the
 # compile time of Beast's templates; the sanitizer build below keeps it.
 BUILD_DIR="$here/build-test" bash scripts/build.sh -DSOLEUS_WERROR=ON -DSOLEUS_TESTS=ON \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG"
