@@ -145,8 +145,13 @@ SupervisorReport Supervisor::update(const MachineInputs& in, const SupervisorCon
     impl_drive_ = bad_pos;
     // The drive's speed loop caps the pad's speed only while it is enabled: a
     // faster pad then means the cap failed. A disabled drive applies no torque
-    // (someone moving the free pad by hand is no motor hazard).
-    set(Fault::Overspeed, d.enabled && std::abs(d.velocity_mm_s) > cfg_.overspeed_mm_s);
+    // (someone moving the free pad by hand is no motor hazard), and a drive
+    // enabled on a moving pad needs a moment (kOverspeedGraceS) to brake it
+    // under the cap.
+    if (!d.enabled) drive_enabled_since_ = -1;
+    else if (drive_enabled_since_ < 0) drive_enabled_since_ = t;
+    set(Fault::Overspeed, d.enabled && t - drive_enabled_since_ >= kOverspeedGraceS &&
+                              std::abs(d.velocity_mm_s) > cfg_.overspeed_mm_s);
     set(Fault::TravelLimit, ctx.enable_commanded &&
                                 d.position_mm > ctx.travel_max_mm - cfg_.soft_travel_margin_mm);
     if (ctx.enable_commanded && !d.enabled && !d.sto && !drive_fault) {

@@ -183,9 +183,10 @@ TEST_CASE("supervisor: ADC error, overload, implausible and over-speed each trip
     REQUIRE(f.reset());
     f.in.drive.velocity_mm_s = -150;
     CHECK(f.cycle().trip == StopReason::None);  // drive disabled: no speed cap to fail
-    f.in.drive.enabled = true;
-    f.in.drive.velocity_mm_s = 119;
+    f.in.drive.enabled = true;                  // enabled on a moving pad: 0.3 s to brake it
     CHECK(f.cycle().trip == StopReason::None);
+    f.in.drive.velocity_mm_s = 119;
+    for (int i = 0; i < 40; ++i) CHECK(f.cycle().trip == StopReason::None);
     f.in.drive.velocity_mm_s = -121;
     CHECK(f.cycle().trip == StopReason::Overspeed);
   }

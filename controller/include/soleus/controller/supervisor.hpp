@@ -135,6 +135,8 @@ class Supervisor {
   bool user_left_reported_ = false;
   // enable watch
   double enable_since_ = -1;
+  double drive_enabled_since_ = -1;  // when the drive last reported enabled (overspeed grace)
+  static constexpr double kOverspeedGraceS = 0.3;
   // reset
   bool reset_pending_ = false;
   double reset_deadline_ = 0;
