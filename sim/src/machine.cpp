@@ -239,6 +239,7 @@ void Machine::reset_locked() {
   bench_seated_ = true;
   bench_weight_n_ = 0;
   bench_cell_gain_ = 1;
+  cell_pad_on_cell_ = false;
   outage_until_ms_ = -1;
   for (int& n : odd_left_) n = 0;
   counters_ = SimCounters{};
@@ -297,7 +298,13 @@ void Machine::step_locked() {
   plant_.step(drive_.torque_pct(), contact);
   if (plant_.state().impact_mm_s > travel_fault_mm_s_ && drive_.enabled())
     drive_.raise_fault(static_cast<int>(DriveFault::TravelLimit));
-  cell_.step(contact * bench_cell_gain_, now_ms_);
+  double through_cell = contact;
+  if (cell_pad_on_cell_) {
+    // Tared with the pad on its lower stop: once lifted off it (within 0.5 mm)
+    // the pad's own weight hangs on the cell.
+    through_cell -= mech.pad_weight_n * std::clamp(plant_.state().x_mm / 0.5, 0.0, 1.0);
+  }
+  cell_.step(through_cell * bench_cell_gain_, now_ms_);
   if (drive_.fault_code() != fault_before && drive_.fault_code() != 0)
     log::notice("soleus-sim: drive fault ", drive_.fault_code(), " (", cfg_.drive.fault_name(drive_.fault_code()),
                 ") at t=", static_cast<double>(now_ms_) / 1000.0, " s");
@@ -605,13 +612,18 @@ json::object Machine::bench_cmd(const json::object& req) {
       bench_weight_n_ = num_in(req, "weight_n", 0, 0, 5000);
     } else if (k == "cell_gain") {
       bench_cell_gain_ = num_in(req, "cell_gain", 1, 0.5, 2.0);
+    } else if (k == "cell_mount") {
+      const std::string m = kv.value().is_string() ? std::string(kv.value().as_string()) : "";
+      if (m != "contact" && m != "pad_on_cell")
+        throw std::invalid_argument("\"cell_mount\" must be \"contact\" or \"pad_on_cell\"");
+      cell_pad_on_cell_ = m == "pad_on_cell";
     } else {
-      throw std::invalid_argument("unknown key \"" + k + "\" for bench (seated, weight_n, cell_gain)");
+      throw std::invalid_argument("unknown key \"" + k + "\" for bench (seated, weight_n, cell_gain, cell_mount)");
     }
   }
   log::notice("soleus-sim: bench ", json::serialize(req), " at t=", static_cast<double>(now_ms_) / 1000.0, " s");
   return {{"ok", true}, {"seated", bench_seated_}, {"weight_n", bench_weight_n_},
-          {"cell_gain", bench_cell_gain_}};
+          {"cell_gain", bench_cell_gain_}, {"cell_mount", cell_pad_on_cell_ ? "pad_on_cell" : "contact"}};
 }
 
 json::object Machine::athlete_cmd(const json::object& req) {

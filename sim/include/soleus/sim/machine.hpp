@@ -137,6 +137,12 @@ class Machine {
   bool bench_seated_ = true;
   double bench_weight_n_ = 0;
   double bench_cell_gain_ = 1;
+  // How the load cell is mounted (docs/simulator.md, "The load cell's
+  // reading"): false = it reads the user's contact force (the pad's weight
+  // tared out); true = the pad's weight hangs on the cell once the pad is
+  // off its lower stop (tared with the pad resting on the stop), so it reads
+  // contact − pad weight in use.
+  bool cell_pad_on_cell_ = false;
   std::int64_t outage_until_ms_ = -1;
   int odd_left_[5] = {0, 0, 0, 0, 0};
   SimCounters counters_;
