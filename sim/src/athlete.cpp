@@ -80,6 +80,81 @@ bool parse_style(const std::string& text, AthleteStyle& out) {
   return false;
 }
 
+const char* to_string(Effort e) {
+  switch (e) {
+    case Effort::Track: return "track";
+    case Effort::Follow: return "follow";
+    case Effort::PushHard: return "push_hard";
+    case Effort::Grind: return "grind";
+  }
+  return "?";
+}
+const char* to_string(FatigueKind f) {
+  switch (f) {
+    case FatigueKind::None: return "none";
+    case FatigueKind::Gradual: return "gradual";
+    case FatigueKind::Sudden: return "sudden";
+    case FatigueKind::RangeFirst: return "range_first";
+    case FatigueKind::HalfThenFull: return "half_then_full";
+    case FatigueKind::FailMidRise: return "fail_mid_rise";
+  }
+  return "?";
+}
+const char* to_string(Leave l) {
+  switch (l) {
+    case Leave::None: return "none";
+    case Leave::MidRise: return "mid_rise";
+    case Leave::MidLowering: return "mid_lowering";
+    case Leave::AtTop: return "at_top";
+    case Leave::AtBottom: return "at_bottom";
+    case Leave::StandUp: return "stand_up";
+    case Leave::SitBack: return "sit_back";
+  }
+  return "?";
+}
+const char* to_string(RestWhere w) { return w == RestWhere::Top ? "top" : "bottom"; }
+const char* to_string(FailMode m) { return m == FailMode::Stall ? "stall" : "sink"; }
+
+namespace {
+template <typename E, std::size_t N>
+bool parse_enum(const std::string& text, E& out, const E (&all)[N]) {
+  for (E e : all) {
+    if (text == to_string(e)) {
+      out = e;
+      return true;
+    }
+  }
+  return false;
+}
+}  // namespace
+
+bool parse_effort(const std::string& text, Effort& out) {
+  constexpr Effort all[] = {Effort::Track, Effort::Follow, Effort::PushHard, Effort::Grind};
+  return parse_enum(text, out, all);
+}
+bool parse_fatigue(const std::string& text, FatigueKind& out) {
+  constexpr FatigueKind all[] = {FatigueKind::None, FatigueKind::Gradual, FatigueKind::Sudden,
+                                 FatigueKind::RangeFirst, FatigueKind::HalfThenFull, FatigueKind::FailMidRise};
+  return parse_enum(text, out, all);
+}
+bool parse_leave(const std::string& text, Leave& out) {
+  constexpr Leave all[] = {Leave::None, Leave::MidRise, Leave::MidLowering, Leave::AtTop,
+                           Leave::AtBottom, Leave::StandUp, Leave::SitBack};
+  return parse_enum(text, out, all);
+}
+bool parse_rest_where(const std::string& text, RestWhere& out) {
+  constexpr RestWhere all[] = {RestWhere::Top, RestWhere::Bottom};
+  return parse_enum(text, out, all);
+}
+bool parse_fail_mode(const std::string& text, FailMode& out) {
+  constexpr FailMode all[] = {FailMode::Stall, FailMode::Sink};
+  return parse_enum(text, out, all);
+}
+
+double Athlete::fatigue() const {
+  return s_.capacity_n > 0 ? std::clamp(1.0 - capacity_ / s_.capacity_n, 0.0, 1.0) : 0.0;
+}
+
 bool parse_tempo(const std::string& text, Tempo& out) {
   double v[4];
   std::istringstream is(text);

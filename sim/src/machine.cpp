@@ -257,6 +257,16 @@ void Machine::reset_locked() {
   update_registers();
 }
 
+void Machine::set_noise(const NoiseSettings& n) {
+  std::lock_guard lk(mutex_);
+  noise_ = n;
+}
+
+NoiseSettings Machine::noise() const {
+  std::lock_guard lk(mutex_);
+  return noise_;
+}
+
 std::int64_t Machine::now_ms() const {
   std::lock_guard lk(mutex_);
   return now_ms_;

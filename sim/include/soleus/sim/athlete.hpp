@@ -35,6 +35,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace soleus::sim {
@@ -51,6 +52,68 @@ struct Tempo {
 /// Parses "3-1-3-1" (each 0..60 s; eccentric and concentric at least 0.2 s).
 bool parse_tempo(const std::string& text, Tempo& out);
 std::string to_string(const Tempo& t);
+
+/// Athlete traits (issue 9): a mix of behaviours instead of one style. With
+/// `AthleteTraits::enabled` false (the default) nothing of this applies and
+/// the style drives the athlete exactly as before.
+enum class Effort { Track, Follow, PushHard, Grind };
+//  Track: tempo-tracking PD on its own trajectory, feed-forward of the felt load.
+//  Follow: pushes the felt load (its own estimate incl. friction) + follow_surplus_n;
+//          rises as fast as that surplus allows; lowers pushing a little less than the load.
+//  PushHard: pushes at capacity while rising; braked by the machine.
+//  Grind: near-maximal slow reps: rises at capacity (it is slow because the load is close to it).
+enum class FatigueKind { None, Gradual, Sudden, RangeFirst, HalfThenFull, FailMidRise };
+enum class Leave { None, MidRise, MidLowering, AtTop, AtBottom, StandUp, SitBack };
+enum class RestWhere { Top, Bottom };
+
+struct AthleteTraits {
+  bool enabled = false;
+  // reaction
+  double reaction_s = 0;            ///< 0-4 s: after load comes on, sits passively under whatever load
+  bool first_bottom_pause = false;  ///< starts with a bottom pause instead of rising
+  // effort
+  Effort effort = Effort::Track;
+  double follow_surplus_n = 10;     ///< Follow: force beyond the felt load, N (3..30)
+  // tempo compliance: own tempo = prescribed × tempo_scale, each phase × (1 + U(-jitter, +jitter))
+  double tempo_scale = 1.0;         ///< 0.6..1.4
+  double tempo_jitter = 0.0;        ///< 0 (exact) .. 0.6 (irregular)
+  double pause_scale = 1.0;         ///< pauses shorter/longer than prescribed: 0.3..2
+  double mid_rest_p = 0;            ///< per rep, probability of a mid-set rest (still loaded)
+  RestWhere mid_rest_where = RestWhere::Bottom;
+  double mid_rest_min_s = 2, mid_rest_max_s = 5;
+  // range
+  double range_jitter = 0;          ///< ±fraction of range, rep to rep (0..0.05)
+  double tissue_mm = 0;             ///< thigh compression at 1800 N contact (2..15 mm); linear in force
+  // fatigue
+  FatigueKind fatigue = FatigueKind::None;
+  int fail_rep = 0;                 ///< rep (1-based, every rep it makes incl. calibration) where the fatigue event starts
+  double sudden_factor = 0.5;       ///< Sudden: capacity × this from fail_rep (0.3..0.7)
+  int half_reps = 3;                ///< HalfThenFull: this many half reps from fail_rep
+  enum class FailMode { Stall, Sink } fail_mode = FailMode::Stall;
+  // control
+  double tremor_n = 0;              ///< tremor amplitude, N, scaled by (1 + tremor_growth × fatigue)
+  double tremor_hz = 6;
+  double tremor_growth = 0;
+  double sticking_fraction = 0;     ///< 0 = none; else the height (fraction of range) of a sticking point
+  double sticking_depth = 0;        ///< capacity lost at the sticking point (0..0.5)
+  double drop_p = 0;                ///< per rep, probability of an eccentric "drop" (gives way for 0.2-0.5 s)
+  // leaving
+  Leave leave = Leave::None;
+  int leave_rep = 0;
+  double sit_back_after_s = 3;      ///< SitBack: seconds away before sitting back down (1..10)
+};
+using FailMode = AthleteTraits::FailMode;
+
+const char* to_string(Effort e);          ///< track | follow | push_hard | grind
+const char* to_string(FatigueKind f);     ///< none | gradual | sudden | range_first | half_then_full | fail_mid_rise
+const char* to_string(Leave l);           ///< none | mid_rise | mid_lowering | at_top | at_bottom | stand_up | sit_back
+const char* to_string(RestWhere w);       ///< top | bottom
+const char* to_string(FailMode m);        ///< stall | sink
+bool parse_effort(const std::string& text, Effort& out);
+bool parse_fatigue(const std::string& text, FatigueKind& out);
+bool parse_leave(const std::string& text, Leave& out);
+bool parse_rest_where(const std::string& text, RestWhere& out);
+bool parse_fail_mode(const std::string& text, FailMode& out);
 
 struct AthleteSettings {
   AthleteStyle style = AthleteStyle::Tempo;
@@ -71,6 +134,7 @@ struct AthleteSettings {
   double wobble_n = 0;           ///< amplitude of a force oscillation (loss of control)
   double wobble_hz = 4;
   std::uint64_t seed = 1;
+  AthleteTraits traits{};        ///< issue 9's trait model (off by default)
 };
 
 enum class AthletePhase { Waiting, Concentric, TopPause, Eccentric, BottomPause, Stopping, Relaxed, LetGo, Holding };
@@ -107,6 +171,27 @@ struct RepTruth {
   double mean_concentric_n = 0;
   double concentric_s = 0, top_pause_s = 0, eccentric_s = 0, bottom_pause_s = 0;
   double capacity_n = 0;       ///< capacity during the rep
+  // Issue 9 ground truth. The heel is the athlete's bone: pad height + thigh
+  // compression (tissue_mm × contact / 1800 N). Rep fullness is judged on it.
+  double heel_low_start_mm = 0, heel_high_mm = 0, heel_low_end_mm = 0;  ///< heel extremes of this rep
+  double heel_rise_mm = 0, heel_return_mm = 0;  ///< high − low_start, high − low_end
+  double true_range_mm = 0;    ///< anatomical range (top − bottom) at this rep, before any intended shrink
+  double rise_fraction = 0, return_fraction = 0;  ///< heel_rise / true_range, heel_return / true_range
+  double end_s = 0;            ///< time the rep ended (bottom reached or abandoned)
+  double loaded_s = 0;         ///< time of this rep's four phases with the drive enabled and commanding ≥ start load (TUT truth)
+  bool wobbly = false;         ///< tremor or drop large enough to be a true loss of control in this rep
+  bool stalled = false;        ///< this rep failed mid-rise (FailMidRise), or the athlete gave up rising
+  bool mid_rest = false;       ///< a mid-set rest happened after this rep
+};
+
+struct AthleteEvents {
+  std::optional<double> left_s;          ///< when it let go / stood up (contact 0 for good or for a sit-back)
+  std::optional<double> returned_s;      ///< SitBack: when it sat back down
+  Leave leave_kind = Leave::None;
+  std::optional<double> stall_s;         ///< when a true stall began
+  std::optional<int> range_shrink_rep;   ///< first rep whose intended range is < 0.9 × full
+  std::optional<double> first_move_s;    ///< when it first moved after load came on
+  std::vector<std::pair<double, double>> rests;  ///< mid-set rests [start, end)
 };
 
 class Athlete {
@@ -138,6 +223,18 @@ class Athlete {
   double best_mean_concentric_n(int skip = 0) const;
   /// Height the current rep aims for.
   double rep_top_mm() const { return rep_top_; }
+  /// Issue 9 truth: events of the set (leaving, stall, rests, first move).
+  const AthleteEvents& events() const { return events_; }
+  /// The heel (bone) height now: pad height + thigh compression.
+  double heel_mm() const { return heel_mm_; }
+  /// Thigh compression now, mm (tissue_mm × contact / 1800 N).
+  double tissue_compression_mm() const { return compression_mm_; }
+  /// Fraction of the initial capacity lost (0 = fresh).
+  double fatigue() const;
+  /// True while a mid-set rest is in progress.
+  bool resting() const { return resting_; }
+  /// True while it is off the machine (let go, stood up, or away before a sit-back).
+  bool away() const { return away_; }
 
  private:
   struct Target {
@@ -172,6 +269,12 @@ class Athlete {
   double conc_sum_ = 0;
   int conc_n_ = 0;
   std::vector<RepTruth> reps_;
+
+  // Issue 9 state.
+  AthleteEvents events_{};
+  double heel_mm_ = 0, compression_mm_ = 0;
+  bool resting_ = false;
+  bool away_ = false;
 };
 
 }  // namespace soleus::sim

@@ -38,6 +38,10 @@ struct DriveSettings {
   double overspeed_margin_rpm = 120.0;  ///< fault 7 beyond SPEED_LIMIT·1.1 + this
   double overvoltage_v = 420.0;
   double overtemp_c = 90.0;
+  /// Supply ripple (V amplitude, 100 Hz, a rectified 50 Hz mains) on the DC
+  /// bus; the torque the motor makes ripples by the same fraction of the
+  /// nominal bus voltage. 0 = none (the bus keeps its small ±0.5 V wander).
+  double ripple_v = 0.0;
 };
 
 /// Power-up values of the host-written registers (documented in docs/simulator.md).

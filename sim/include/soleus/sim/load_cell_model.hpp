@@ -25,6 +25,10 @@ struct LoadCellSettings {
   double overload_n = 5000;
   double zero_offset_n = -61.3;  ///< raw zero of the cell (gross with no load)
   double noise_n = 0.4;          ///< rms noise on each sample
+  /// Slow zero drift: its rate wanders within ±drift_n_per_s (N/s; the ICD's
+  /// range is ≤ 0.5 N/s) and the drift itself stays within ±drift_max_n.
+  double drift_n_per_s = 0;
+  double drift_max_n = 10;
   std::uint64_t seed = 1;
 };
 

@@ -56,6 +56,16 @@ struct SimCounters {
                 odd_replies = 0, unknown_unit = 0, bad_frames = 0;
 };
 
+/// Machine-level noise (not the athlete's): load-cell noise and drift, drive
+/// supply ripple. Kept across reset(); set with set_noise() or the control
+/// channel's `noise` command.
+struct NoiseSettings {
+  double cell_noise_n = 0.4;          ///< load-cell rms noise per sample, N
+  double cell_drift_n_per_s = 0;      ///< load-cell zero drift rate bound, N/s (ICD: ≤ 0.5)
+  double cell_drift_max_n = 10;       ///< bound of the drift itself, N
+  double drive_ripple_v = 0;          ///< DC-bus supply ripple amplitude, V (100 Hz)
+};
+
 class Machine {
  public:
   Machine(const drivers::MachineConfig& cfg, const AthleteSettings& athlete, std::uint64_t seed = 1);
@@ -67,6 +77,10 @@ class Machine {
   /// Steps until now_ms() reaches `ms`, at most `max_steps` (takes the lock once).
   int advance_to(std::int64_t ms, int max_steps = 1000);
   std::int64_t now_ms() const;
+
+  /// Machine-level noise; applies at once (the load cell and drive keep their state).
+  void set_noise(const NoiseSettings& n);
+  NoiseSettings noise() const;
 
   /// One Modbus request PDU for `unit`; `tcp` selects the gateway's answer to
   /// an unknown unit (exception 0x0B) instead of RTU silence.
@@ -113,6 +127,7 @@ class Machine {
   boost::json::object fault_cmd(const boost::json::object& req);
   boost::json::object athlete_cmd(const boost::json::object& req);
   boost::json::object bench_cmd(const boost::json::object& req);
+  boost::json::object noise_cmd(const boost::json::object& req);
   boost::json::object settings_json() const;
   boost::json::object registers_json(int unit_index) const;
 
@@ -120,6 +135,7 @@ class Machine {
   drivers::MachineConfig cfg_;
   AthleteSettings athlete_settings_;
   std::uint64_t seed_;
+  NoiseSettings noise_{};
   std::int64_t now_ms_ = 0;
   DriveModel drive_;
   LoadCellModel cell_;
