@@ -18,6 +18,13 @@ constexpr double kReachMm = 2.5;   // "arrived" tolerance
 constexpr double kUnloadedStopS = 0.5;
 constexpr double kFullFraction = 0.9;
 constexpr double kRangeJitterMm = 0.5;
+constexpr double kTissueRefN = 1800.0;   // tissue_mm is the compression at this contact force
+constexpr double kTwoPi = 2.0 * std::numbers::pi;
+constexpr double kWobblyFraction = 0.15;  // tremor ≥ this share of the rep's mean rising force = loss of control
+constexpr double kStallHoldS = 3.0;       // a stalled athlete holds this long, then lowers and gives up
+constexpr double kSinkMmS = 10.0;         // a failing athlete (fail_mode sink) sinks back this fast
+constexpr double kFvMmS = 400.0;          // force-velocity: the calves' force falls to 0 at this rising speed (linear)
+constexpr double kSettleS = 1.0;          // sitting back down: puts its thighs under the pad in this time
 
 /// Smooth point-to-point profile: raised-cosine velocity ramps of ta at both
 /// ends, constant speed between. Returns (x, v, a) relative to the start.
@@ -194,13 +201,27 @@ const char* to_string(AthletePhase p) {
 }
 
 Athlete::Athlete(AthleteSettings s, AthleteBody body)
-    : s_(s), body_(body), rng_(s.seed), capacity_(s.capacity_n) {}
+    : s_(s), body_(body), rng_(s.seed), capacity_(s.capacity_n) {
+  fast_ = s.seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL;
+  setup_tremor();
+}
 
 void Athlete::configure(const AthleteSettings& s, bool reset_capacity) {
   const bool reseed = s.seed != s_.seed;
   s_ = s;
-  if (reseed) rng_.seed(s.seed);
+  if (reseed) {
+    rng_.seed(s.seed);
+    fast_ = s.seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL;
+  }
   if (reset_capacity) capacity_ = s.capacity_n;
+  setup_tremor();
+}
+
+void Athlete::setup_tremor() {
+  if (s_.traits.tremor_hz == tremor_hz_) return;
+  tremor_hz_ = s_.traits.tremor_hz;
+  tremor_rc_ = std::cos(kTwoPi * tremor_hz_ * kDt);
+  tremor_rs_ = std::sin(kTwoPi * tremor_hz_ * kDt);
 }
 
 void Athlete::reset() {
@@ -213,6 +234,28 @@ void Athlete::reset() {
   held_once_ = false;
   contact_ = muscle_ = heel_ = 0;
   noise_state_ = 0;
+  fast_ = s_.seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL;
+  events_ = AthleteEvents{};
+  heel_mm_ = compression_mm_ = 0;
+  resting_ = away_ = low_end_open_ = false;
+  rest_len_s_ = 0;
+  drop_at_ = -1;
+  rest_from_s_ = -1;
+  failing_ = sinking_ = finished_ = left_once_ = sudden_done_ = range_failed_ = started_ = false;
+  fail_t_ = away_until_ = still_since_ = settle_until_ = -1;
+  tremor_c_ = 1;
+  tremor_s_ = 0;
+  tremor_amp_rep_ = 0;
+  setup_tremor();
+}
+
+double Athlete::uniform01() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
+
+double Athlete::fast_uniform() {
+  fast_ ^= fast_ >> 12;
+  fast_ ^= fast_ << 25;
+  fast_ ^= fast_ >> 27;
+  return static_cast<double>((fast_ * 2685821657736338717ULL) >> 11) * 0x1.0p-52 - 1.0;
 }
 
 const Tempo& Athlete::tempo() const {
@@ -269,12 +312,18 @@ void Athlete::enter(AthletePhase p, double t_s, double x_mm) {
   switch (p) {
     case AthletePhase::Concentric: {
       const int number = static_cast<int>(reps_.size()) + 1;
-      const double frac = intended_fraction(number);
-      std::uniform_real_distribution<double> jitter(-kRangeJitterMm, kRangeJitterMm);
-      rep_top_ = s_.bottom_mm + frac * (s_.top_mm - s_.bottom_mm) + jitter(rng_);
+      double frac = 1.0;
+      if (s_.traits.enabled) {
+        frac = cur_.intended_fraction;  // start_rep() chose it and rep_top_
+        duration_s_ = own_conc_s_;
+      } else {
+        frac = intended_fraction(number);
+        std::uniform_real_distribution<double> jitter(-kRangeJitterMm, kRangeJitterMm);
+        rep_top_ = s_.bottom_mm + frac * (s_.top_mm - s_.bottom_mm) + jitter(rng_);
+        duration_s_ = tp.concentric_s;
+      }
       from_mm_ = x_mm;
       to_mm_ = rep_top_;
-      duration_s_ = tp.concentric_s;
       in_rep_ = true;
       cur_ = RepTruth{};
       cur_.index = number;
@@ -283,6 +332,8 @@ void Athlete::enter(AthletePhase p, double t_s, double x_mm) {
       cur_.high_mm = x_mm;
       cur_.intended_fraction = frac;
       cur_.capacity_n = capacity_;
+      cur_.heel_low_start_mm = cur_.heel_high_mm = cur_.heel_low_end_mm = heel_mm_;
+      cur_.true_range_mm = s_.top_mm - s_.bottom_mm;
       conc_sum_ = 0;
       conc_n_ = 0;
       break;
@@ -294,8 +345,8 @@ void Athlete::enter(AthletePhase p, double t_s, double x_mm) {
       break;
     case AthletePhase::Eccentric:
       from_mm_ = x_mm;
-      to_mm_ = s_.style == AthleteStyle::Bounce ? s_.bottom_mm - 4.0 : s_.bottom_mm;
-      duration_s_ = tp.eccentric_s;
+      to_mm_ = s_.style == AthleteStyle::Bounce && !s_.traits.enabled ? s_.bottom_mm - 4.0 : s_.bottom_mm;
+      duration_s_ = s_.traits.enabled ? own_ecc_s_ : tp.eccentric_s;
       break;
     case AthletePhase::Stopping:
       from_mm_ = x_mm;
@@ -318,13 +369,147 @@ void Athlete::finish_rep(double t_s) {
   cur_.range_fraction = cur_.range_mm / span;
   cur_.full = cur_.range_fraction >= kFullFraction;
   cur_.mean_concentric_n = conc_n_ > 0 ? conc_sum_ / conc_n_ : 0.0;
+  cur_.end_s = t_s;
+  cur_.heel_low_end_mm = heel_mm_;
+  if (s_.traits.enabled) {
+    cur_.wobbly = cur_.wobbly || tremor_amp_rep_ >= kWobblyFraction * std::max(1.0, cur_.mean_concentric_n);
+  }
+  refresh_rep(cur_);
   reps_.push_back(cur_);
-  capacity_ *= (1.0 - std::clamp(s_.fatigue_rate, 0.0, 0.9));
+  low_end_open_ = true;
+  if (!s_.traits.enabled)
+    capacity_ *= (1.0 - std::clamp(s_.fatigue_rate, 0.0, 0.9));
+  else if (s_.traits.fatigue == FatigueKind::Gradual)
+    capacity_ *= (1.0 - std::clamp(s_.fatigue_rate, 0.0, 0.9));
+}
+
+void Athlete::refresh_rep(RepTruth& r) const {
+  r.heel_rise_mm = r.heel_high_mm - r.heel_low_start_mm;
+  r.heel_return_mm = r.heel_high_mm - r.heel_low_end_mm;
+  const double tr = std::max(1e-6, r.true_range_mm);
+  r.rise_fraction = r.heel_rise_mm / tr;
+  r.return_fraction = r.heel_return_mm / tr;
+  if (s_.traits.enabled) r.full = r.rise_fraction >= kFullFraction && r.return_fraction >= kFullFraction;
+}
+
+void Athlete::track_heel(double t_s, bool loaded) {
+  (void)t_s;
+  const double h = heel_mm_;
+  if (in_rep_) {
+    if (h > cur_.heel_high_mm) cur_.heel_high_mm = h;
+    if (phase_ == AthletePhase::Concentric && h < cur_.heel_low_start_mm) cur_.heel_low_start_mm = h;
+    if (loaded && !resting_) cur_.loaded_s += kDt;
+  } else if (low_end_open_ && !reps_.empty()) {
+    RepTruth& r = reps_.back();
+    if (h < r.heel_low_end_mm) {
+      r.heel_low_end_mm = h;
+      refresh_rep(r);
+    }
+    if (loaded && !resting_ && phase_ == AthletePhase::BottomPause) r.loaded_s += kDt;
+  }
+}
+
+double Athlete::trait_capacity_at(double heel) const {
+  const AthleteTraits& tr = s_.traits;
+  double c = capacity_ * std::clamp((s_.top_mm + 5.0 - heel) / 4.0, 0.0, 1.0);
+  if (tr.sticking_fraction > 0 && tr.sticking_depth > 0) {
+    const double span = s_.top_mm - s_.bottom_mm;
+    const double d = std::fabs(heel - (s_.bottom_mm + tr.sticking_fraction * span)) / std::max(1.0, 0.1 * span);
+    if (d < 1.0) c *= 1.0 - tr.sticking_depth * (1.0 - d);
+  }
+  return c;
+}
+
+void Athlete::go_away(double t_s) {
+  const AthleteTraits& tr = s_.traits;
+  if (in_rep_) finish_rep(t_s);  // the rep is abandoned where it is
+  low_end_open_ = false;
+  left_once_ = true;
+  events_.left_s = t_s;
+  events_.leave_kind = tr.leave;
+  if (resting_) end_rest(t_s);
+  away_ = true;
+  away_until_ = tr.leave == Leave::SitBack ? t_s + tr.sit_back_after_s : -1;
+  enter(AthletePhase::LetGo, t_s, heel_mm_);
+}
+
+void Athlete::end_rest(double t_s) {
+  if (!resting_) return;
+  resting_ = false;
+  if (!events_.rests.empty() && events_.rests.back().second < 0) events_.rests.back().second = t_s;
+}
+
+void Athlete::start_rep(double t_s, double heel) {
+  const AthleteTraits& tr = s_.traits;
+  const int number = static_cast<int>(reps_.size()) + 1;
+  const int leave_rep = std::max(1, tr.leave_rep);
+  if ((tr.leave == Leave::StandUp || tr.leave == Leave::SitBack) && !left_once_ && number >= leave_rep) {
+    go_away(t_s);
+    return;
+  }
+  // Per-rep draws, always the same number, so one trait does not shift another's.
+  const double j = tr.tempo_jitter;
+  auto jit = [&] { return 1.0 + j * (2.0 * uniform01() - 1.0); };
+  const Tempo& tp = s_.tempo;
+  own_conc_s_ = std::max(0.2, tp.concentric_s * tr.tempo_scale * jit());
+  own_top_s_ = tp.top_s * tr.pause_scale * jit();
+  own_ecc_s_ = std::max(0.2, tp.eccentric_s * tr.tempo_scale * jit());
+  own_bottom_s_ = tp.bottom_s * tr.pause_scale * jit();
+  const double range_u = 2.0 * uniform01() - 1.0;
+  const double rest_u = uniform01(), rest_len_u = uniform01();
+  const double drop_u = uniform01(), drop_at_u = uniform01(), drop_len_u = uniform01();
+  event_frac_ = 0.3 + 0.4 * uniform01();
+  rest_len_s_ = rest_u < tr.mid_rest_p ? tr.mid_rest_min_s + rest_len_u * (tr.mid_rest_max_s - tr.mid_rest_min_s) : 0.0;
+  if (drop_u < tr.drop_p) {
+    drop_at_ = own_ecc_s_ * (0.2 + 0.5 * drop_at_u);
+    drop_len_ = 0.2 + 0.3 * drop_len_u;
+  } else {
+    drop_at_ = -1;
+  }
+  // Fatigue events that act from the start of a rep.
+  const int fail = std::max(1, tr.fail_rep);
+  double frac = 1.0;
+  switch (tr.fatigue) {
+    case FatigueKind::Sudden:
+      if (number >= fail && !sudden_done_) {
+        capacity_ *= tr.sudden_factor;
+        sudden_done_ = true;
+      }
+      break;
+    case FatigueKind::RangeFirst:
+      if (number >= fail) {
+        frac = std::max(s_.min_range_fraction, 1.0 - s_.shrink_per_rep * (number - fail + 1));
+        if (frac <= s_.min_range_fraction && !range_failed_) {
+          capacity_ *= tr.sudden_factor;  // the range is gone; now the force fails
+          range_failed_ = true;
+        }
+      }
+      break;
+    case FatigueKind::HalfThenFull:
+      if (number >= fail && number < fail + tr.half_reps) frac = s_.half_range_fraction;
+      break;
+    default: break;
+  }
+  if (frac < 0.9 && !events_.range_shrink_rep) events_.range_shrink_rep = number;
+  const double span = s_.top_mm - s_.bottom_mm;
+  rep_top_ = s_.bottom_mm + frac * span + tr.range_jitter * range_u * span;
+  rep_low_ = heel;
+  failing_ = sinking_ = false;
+  fail_t_ = -1;
+  still_since_ = -1;
+  tremor_amp_rep_ = 0;
+  low_end_open_ = false;
+  cur_.intended_fraction = frac;
+  if (!events_.first_move_s) events_.first_move_s = t_s;
+  started_ = true;
+  enter(AthletePhase::Concentric, t_s, heel);
 }
 
 double Athlete::step(const AthleteInput& in, std::int64_t now_ms) {
   const double t = static_cast<double>(now_ms) / 1000.0;
+  if (s_.traits.enabled) return step_traits(in, t);
   const double x = in.x_mm, v = in.v_mm_s;
+  heel_mm_ = x;
   // An isometric hold starts from wherever the pad is held (often resting on
   // the heels, where the hold commands no force yet): the athlete pushes as
   // soon as the drive holds the pad.
@@ -446,6 +631,289 @@ double Athlete::step(const AthleteInput& in, std::int64_t now_ms) {
   contact_ = phase_ == AthletePhase::LetGo ? 0.0 : muscle_ + heel_;
 
   // ---- ground truth of the rep in progress
+  track_heel(t, loaded);
+  if (in_rep_) {
+    cur_.high_mm = std::max(cur_.high_mm, x);
+    if (phase_ == AthletePhase::Concentric) {
+      conc_sum_ += contact_;
+      ++conc_n_;
+      cur_.peak_concentric_n = std::max(cur_.peak_concentric_n, contact_);
+    }
+  }
+  return contact_;
+}
+
+double Athlete::step_traits(const AthleteInput& in, double t) {
+  const AthleteTraits& tr = s_.traits;
+  const double x = in.x_mm, v = in.v_mm_s;
+  const double c_mm_n = tr.tissue_mm / kTissueRefN;  // compression per N of contact
+  const double heel = x + compression_mm_;           // the bone, from last step's compression
+  heel_mm_ = heel;
+  const bool loaded = in.drive_enabled && in.commanded_force_n >= s_.start_load_n;
+  if (loaded) {
+    loaded_s_ += kDt;
+    unloaded_s_ = 0;
+  } else {
+    unloaded_s_ += kDt;
+    loaded_s_ = 0;
+  }
+  const double tin = t - phase_start_s_;
+  const double bottom_reached = s_.bottom_mm + 3.0;
+  const int leave_rep = std::max(1, tr.leave_rep);
+  const bool leave_now = tr.leave != Leave::None && !left_once_ &&
+                         static_cast<int>(reps_.size()) + 1 >= leave_rep;  // in rep `leave_rep`
+
+  // ---- phase transitions
+  switch (phase_) {
+    case AthletePhase::Waiting:
+      if (loaded && loaded_s_ >= tr.reaction_s && settle_until_ < 0) {
+        if (!started_ && tr.first_bottom_pause) {
+          started_ = true;
+          pause_len_s_ = s_.tempo.bottom_s * tr.pause_scale;
+          rest_from_s_ = -1;
+          enter(AthletePhase::BottomPause, t, heel);
+        } else {
+          start_rep(t, heel);
+        }
+      }
+      break;
+    case AthletePhase::Relaxed: break;
+    case AthletePhase::LetGo:
+      if (away_until_ >= 0 && t >= away_until_) {  // sits back down
+        away_ = false;
+        away_until_ = -1;
+        events_.returned_s = t;
+        loaded_s_ = 0;
+        enter(AthletePhase::Waiting, t, heel);
+        // It puts its thighs under the pad wherever the pad is: when the pad
+        // is lower than its thighs' lowest, it lifts the pad up to it first.
+        if (x < s_.bottom_mm) {
+          settle_until_ = t + kSettleS;
+          from_mm_ = x;
+          to_mm_ = s_.bottom_mm + 0.5;
+          duration_s_ = kSettleS;
+        }
+      }
+      break;
+    case AthletePhase::Stopping:
+      if (tin >= duration_s_ && heel <= bottom_reached) {
+        finish_rep(t);
+        enter(finished_ ? AthletePhase::Relaxed : AthletePhase::Waiting, t, heel);
+      }
+      break;
+    default:
+      if (unloaded_s_ > kUnloadedStopS) {
+        end_rest(t);
+        enter(AthletePhase::Stopping, t, heel);
+        break;
+      }
+      if (phase_ == AthletePhase::Concentric) {
+        const double risen = (heel - rep_low_) / std::max(1.0, rep_top_ - rep_low_);
+        const int number = static_cast<int>(reps_.size()) + 1;
+        if (leave_now && tr.leave == Leave::MidRise && risen >= event_frac_) {
+          go_away(t);
+          break;
+        }
+        if (tr.fatigue == FatigueKind::FailMidRise && !failing_ && number == std::max(1, tr.fail_rep) &&
+            risen >= event_frac_) {
+          // The capacity falls below the load: with `stall` to within the
+          // screw's static band (the pad sticks where it is), with `sink`
+          // below what holds the pad (it sinks back).
+          failing_ = true;
+          fail_t_ = t;
+          events_.stall_s = t;
+          cur_.stalled = true;
+          const double hold_lo = feel_load(in, -2.0), hold_hi = feel_load(in, 2.0);
+          if (tr.fail_mode == FailMode::Stall) {
+            capacity_ = std::max(0.0, 0.5 * (hold_lo + hold_hi));
+          } else {
+            capacity_ = std::max(0.0, hold_lo + 5.0);
+            sinking_ = true;
+          }
+        }
+        if (failing_) {
+          if (sinking_ ? heel <= s_.bottom_mm + 0.5 : t - fail_t_ >= kStallHoldS) {
+            finished_ = true;  // gives up the set: lowers (stall) and rests on its heels
+            if (sinking_) {
+              finish_rep(t);
+              enter(AthletePhase::Relaxed, t, heel);
+            } else {
+              enter(AthletePhase::Stopping, t, heel);
+            }
+          }
+          break;
+        }
+        const bool reached = heel >= rep_top_ - kReachMm;
+        if (reached && (tr.effort != Effort::Track || tin >= duration_s_ - 0.05)) {
+          if (leave_now && tr.leave == Leave::AtTop) {
+            go_away(t);
+            break;
+          }
+          pause_len_s_ = own_top_s_;
+          rest_from_s_ = -1;
+          if (rest_len_s_ > 0 && tr.mid_rest_where == RestWhere::Top) {
+            rest_from_s_ = t + own_top_s_;
+            pause_len_s_ += rest_len_s_;
+          }
+          enter(AthletePhase::TopPause, t, heel);
+          break;
+        }
+        // Gives up rising when stuck (a partial rep); grinders try longer. A
+        // slow rise (the machine's brake) is not stuck.
+        const double give_up = tr.effort == Effort::Grind ? 3.0 : 2.0;
+        if (v > 2.0 || tin < 0.5) still_since_ = -1;
+        else if (still_since_ < 0) still_since_ = t;
+        if (still_since_ >= 0 && t - still_since_ > give_up) {
+          cur_.stalled = true;
+          if (!events_.stall_s) events_.stall_s = still_since_ >= 0 ? still_since_ : t;
+          enter(AthletePhase::Eccentric, t, heel);
+        }
+      } else if (phase_ == AthletePhase::TopPause) {
+        if (rest_from_s_ >= 0 && t >= rest_from_s_ && !resting_) {
+          resting_ = true;
+          cur_.mid_rest = true;
+          events_.rests.emplace_back(t, -1.0);
+        }
+        if (tin >= pause_len_s_) {
+          end_rest(t);
+          enter(AthletePhase::Eccentric, t, heel);
+        }
+      } else if (phase_ == AthletePhase::Eccentric) {
+        const double lowered = (rep_top_ - heel) / std::max(1.0, rep_top_ - s_.bottom_mm);
+        if (leave_now && tr.leave == Leave::MidLowering && lowered >= event_frac_) {
+          go_away(t);
+          break;
+        }
+        const bool down = heel <= bottom_reached && (tr.effort == Effort::Follow || tin >= duration_s_);
+        if (down) {
+          finish_rep(t);
+          if (finished_) {
+            enter(AthletePhase::Relaxed, t, heel);
+            break;
+          }
+          if (leave_now && tr.leave == Leave::AtBottom) {
+            go_away(t);
+            break;
+          }
+          pause_len_s_ = own_bottom_s_;
+          rest_from_s_ = -1;
+          if (rest_len_s_ > 0 && tr.mid_rest_where == RestWhere::Bottom) {
+            rest_from_s_ = t + own_bottom_s_;
+            pause_len_s_ += rest_len_s_;
+          }
+          if (pause_len_s_ > 0) enter(AthletePhase::BottomPause, t, heel);
+          else start_rep(t, heel);
+        }
+      } else if (phase_ == AthletePhase::BottomPause) {
+        if (rest_from_s_ >= 0 && t >= rest_from_s_ && !resting_) {
+          resting_ = true;
+          if (!reps_.empty()) reps_.back().mid_rest = true;
+          events_.rests.emplace_back(t, -1.0);
+        }
+        if (tin >= pause_len_s_) {
+          end_rest(t);
+          start_rep(t, heel);
+        }
+      }
+      break;
+  }
+
+  // ---- forces
+  const double tp_in = t - phase_start_s_;
+  double muscle = 0;
+  bool active = true;
+  auto track = [&] {
+    const Target tg = trajectory(t);
+    return feel_load(in, tg.v) + body_.moving_mass_kg * tg.a / 1000.0 + kTrackKp * (tg.x - heel) +
+           kTrackKd * (tg.v - v);
+  };
+  // Follow feels the machine's set load (the host's command with the screw's
+  // friction for its direction), not the speed loop's momentary braking: it
+  // pushes that plus its surplus and lets the brake pace it, rather than
+  // pushing against the brake.
+  auto feel_cmd = [&](double dir) {
+    AthleteInput c = in;
+    c.motor_force_n = in.commanded_force_n;
+    return feel_load(c, dir);
+  };
+  // Follow's own speed: no faster than its tempo would move (the machine may brake it slower).
+  const double own_v = std::max(5.0, 1.2 * std::fabs(to_mm_ - from_mm_) / std::max(0.2, duration_s_));
+  switch (phase_) {
+    case AthletePhase::Waiting:
+      if (settle_until_ >= 0 && t < settle_until_ + 0.2) muscle = track();
+      else active = false;
+      break;
+    case AthletePhase::Relaxed:
+    case AthletePhase::LetGo: active = false; break;
+    case AthletePhase::BottomPause:
+      if (resting_) active = false;  // rests on its heels
+      else muscle = track();
+      break;
+    case AthletePhase::Concentric:
+      if (sinking_) {
+        muscle = feel_load(in, -2.0) + kTrackKd * (-kSinkMmS - v);
+        break;
+      }
+      switch (tr.effort) {
+        case Effort::Follow:
+          muscle = feel_cmd(2.0) + tr.follow_surplus_n * std::clamp((own_v - v) / (0.2 * own_v), -1.0, 1.0);
+          break;
+        case Effort::PushHard: muscle = capacity_ * std::min(1.0, tp_in / 0.15); break;
+        case Effort::Grind: muscle = capacity_ * std::min(1.0, tp_in / 0.4); break;
+        case Effort::Track: muscle = track(); break;
+      }
+      break;
+    case AthletePhase::Eccentric:
+      if (tr.effort == Effort::Follow) {
+        muscle = feel_cmd(-2.0) - tr.follow_surplus_n * std::clamp((v + own_v) / (0.2 * own_v), -1.0, 1.0);
+      } else {
+        muscle = std::max(track(), kRideFraction * feel_load(in, -2.0));
+      }
+      if (drop_at_ >= 0 && tp_in >= drop_at_ && tp_in < drop_at_ + drop_len_) {
+        muscle *= 0.3;  // gives way
+        if (in_rep_) cur_.wobbly = true;
+      }
+      break;
+    default:  // TopPause, Stopping
+      muscle = track();
+      if (phase_ == AthletePhase::Stopping) muscle = std::max(muscle, kRideFraction * feel_load(in, -2.0));
+      break;
+  }
+  if (active) {
+    // Low-pass filtered noise (uniform, rms ≈ noise_n after the filter) plus the tremor.
+    const double alpha = 1.0 / 30.0;
+    noise_state_ += alpha * (fast_uniform() * 1.7320508075688772 * s_.noise_n * std::sqrt((2.0 - alpha) / alpha) -
+                             noise_state_);
+    muscle += noise_state_;
+    if (tr.tremor_n > 0) {
+      const double c = tremor_c_ * tremor_rc_ - tremor_s_ * tremor_rs_;
+      tremor_s_ = tremor_s_ * tremor_rc_ + tremor_c_ * tremor_rs_;
+      tremor_c_ = c;
+      const double amp = tr.tremor_n * (1.0 + tr.tremor_growth * fatigue());
+      if (in_rep_ && amp > tremor_amp_rep_) tremor_amp_rep_ = amp;
+      muscle += amp * tremor_s_;
+    }
+  }
+  double cap = trait_capacity_at(heel);
+  if (v > 0) cap *= std::max(0.2, 1.0 - v / kFvMmS);  // force-velocity: slower when rising faster
+  muscle_ = std::clamp(muscle, 0.0, cap);
+  if (away_) {
+    muscle_ = heel_ = contact_ = 0;
+  } else {
+    // Heels and ankle below the anatomical bottom (on the bone, behind the
+    // thigh's soft tissue): h = K·(bottom − (x + c·(m + h))) − C·v.
+    heel_ = 0;
+    const bool gap = settle_until_ >= 0 && t < settle_until_ + 0.2 && x + c_mm_n * muscle_ < s_.bottom_mm - 1.0;
+    if (settle_until_ >= 0 && t >= settle_until_ + 0.2) settle_until_ = -1;
+    if (!gap && x + c_mm_n * muscle_ < s_.bottom_mm)
+      heel_ = std::max(0.0, (kHeelK * (s_.bottom_mm - x - c_mm_n * muscle_) - kHeelC * v) / (1.0 + kHeelK * c_mm_n));
+    contact_ = muscle_ + heel_;
+  }
+  compression_mm_ = c_mm_n * contact_;
+  heel_mm_ = x + compression_mm_;
+
+  // ---- ground truth
+  track_heel(t, loaded);
   if (in_rep_) {
     cur_.high_mm = std::max(cur_.high_mm, x);
     if (phase_ == AthletePhase::Concentric) {

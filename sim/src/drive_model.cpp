@@ -125,6 +125,11 @@ void DriveModel::step(double speed_rpm, std::int64_t now_ms) {
     speed_limited_ = limiting;
     if (std::fabs(t) > lim) torque_limited_ = true;
     torque_pct_ = std::clamp(t, -lim, lim);
+    if (s_.ripple_v > 0) {
+      // Supply ripple leaks into the torque by its share of the bus voltage.
+      const double ts = static_cast<double>(now_ms) / 1000.0;
+      torque_pct_ *= 1.0 + s_.ripple_v / s_.nominal_bus_v * std::sin(2 * std::numbers::pi * 100.0 * ts + 0.3);
+    }
 
     if (quick_stopping_ && std::fabs(ramped_pct_) < 1e-9) disable();
   } else {
@@ -144,6 +149,7 @@ void DriveModel::step(double speed_rpm, std::int64_t now_ms) {
                         0.2 * std::sin(2 * std::numbers::pi * 13.3 * ts);
   const double v_target = s_.nominal_bus_v + rise + ripple;
   bus_voltage_v_ += (v_target - bus_voltage_v_) * (kDt / kBusTauS);
+  supply_ripple_v_ = s_.ripple_v > 0 ? s_.ripple_v * std::sin(2 * std::numbers::pi * 100.0 * ts + 0.3) : 0.0;
 }
 
 }  // namespace soleus::sim

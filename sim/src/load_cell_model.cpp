@@ -8,7 +8,7 @@ namespace soleus::sim {
 
 namespace {
 constexpr int kTareSamples = 20;
-constexpr std::size_t kStableWindow = 20;
+constexpr std::size_t kStableWindow = 20;  // = recent_.size()
 constexpr double kStableSpanN = 2.0;
 }  // namespace
 
@@ -56,7 +56,24 @@ void LoadCellModel::step(double contact_n, std::int64_t now_ms) {
   if (frozen_) return;  // converter stopped: counter and values stay
 
   if (std::fabs(contact_n) > s_.overload_n) overload_ = true;
-  const double gross = contact_n + s_.zero_offset_n + s_.noise_n * noise();
+  if (s_.drift_n_per_s > 0) {
+    // The rate takes a bounded random walk (about ±drift_n_per_s over ~10 s);
+    // the drift turns back at its bound.
+    const double dt = 1.0 / s_.sample_rate_hz;
+    auto u = [this] {
+      rng_ ^= rng_ >> 12;
+      rng_ ^= rng_ << 25;
+      rng_ ^= rng_ >> 27;
+      return static_cast<double>((rng_ * 2685821657736338717ULL) >> 11) * 0x1.0p-52 - 1.0;
+    };
+    drift_rate_ = std::clamp(drift_rate_ + u() * s_.drift_n_per_s * 0.1, -s_.drift_n_per_s, s_.drift_n_per_s);
+    drift_n_ += drift_rate_ * dt;
+    if (std::fabs(drift_n_) >= s_.drift_max_n) {
+      drift_n_ = std::clamp(drift_n_, -s_.drift_max_n, s_.drift_max_n);
+      drift_rate_ = -drift_rate_;
+    }
+  }
+  const double gross = contact_n + s_.zero_offset_n + drift_n_ + s_.noise_n * noise();
   const double alpha = 1.0 / (1.0 + filter_);
   filtered_ = have_filtered_ ? filtered_ + alpha * (gross - filtered_) : gross;
   have_filtered_ = true;
@@ -74,10 +91,19 @@ void LoadCellModel::step(double contact_n, std::int64_t now_ms) {
     }
   }
 
-  recent_.push_back(filtered_);
-  while (recent_.size() > kStableWindow) recent_.pop_front();
-  const auto [mn, mx] = std::minmax_element(recent_.begin(), recent_.end());
-  stable_ = recent_.size() == kStableWindow && (*mx - *mn) < kStableSpanN && !adc_error_;
+  recent_[recent_at_] = filtered_;
+  recent_at_ = (recent_at_ + 1) % kStableWindow;
+  if (recent_n_ < kStableWindow) ++recent_n_;
+  if (recent_n_ == kStableWindow) {
+    double mn = recent_[0], mx = recent_[0];
+    for (std::size_t i = 1; i < kStableWindow; ++i) {
+      mn = std::min(mn, recent_[i]);
+      mx = std::max(mx, recent_[i]);
+    }
+    stable_ = (mx - mn) < kStableSpanN && !adc_error_;
+  } else {
+    stable_ = false;
+  }
 
   if (adc_error_)
     force_n_ = 0;

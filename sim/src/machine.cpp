@@ -6,6 +6,7 @@
 #include <string>
 
 #include "soleus/common/log.hpp"
+#include "soleus/sim/athlete_json.hpp"
 
 namespace soleus::sim {
 
@@ -232,6 +233,7 @@ Machine::Machine(const drivers::MachineConfig& cfg, const AthleteSettings& athle
 void Machine::reset_locked() {
   drive_ = DriveModel(drive_settings(cfg_));
   cell_ = LoadCellModel(cell_settings(cfg_, seed_));
+  apply_noise();
   athlete_.configure(athlete_settings_, true);
   athlete_.reset();
   plant_.reset(athlete_settings_.bottom_mm);
@@ -260,6 +262,12 @@ void Machine::reset_locked() {
 void Machine::set_noise(const NoiseSettings& n) {
   std::lock_guard lk(mutex_);
   noise_ = n;
+  apply_noise();
+}
+
+void Machine::apply_noise() {
+  cell_.set_noise(noise_.cell_noise_n, noise_.cell_drift_n_per_s, noise_.cell_drift_max_n);
+  drive_.set_ripple_v(noise_.drive_ripple_v);
 }
 
 NoiseSettings Machine::noise() const {
@@ -543,6 +551,10 @@ json::object Machine::control(const json::value& request) {
       std::lock_guard lk(mutex_);
       return bench_cmd(req);
     }
+    if (cmd == "noise") {
+      std::lock_guard lk(mutex_);
+      return noise_cmd(req);
+    }
     if (cmd == "reset") {
       std::lock_guard lk(mutex_);
       reset_locked();
@@ -551,7 +563,7 @@ json::object Machine::control(const json::value& request) {
     }
     if (cmd == "help") {
       return {{"ok", true},
-              {"commands", json::array{"ping", "truth", "state", "athlete", "fault", "bench", "reset", "help"}},
+              {"commands", json::array{"ping", "truth", "state", "athlete", "fault", "bench", "noise", "reset", "help"}},
               {"fault_kinds", json::array{"sto", "drive_fault", "cell_freeze", "adc_error", "overload", "drop",
                                           "outage", "nan_force", "bad_crc", "wrong_unit", "wrong_tid",
                                           "exception", "clear"}}};
@@ -636,6 +648,31 @@ json::object Machine::bench_cmd(const json::object& req) {
           {"cell_gain", bench_cell_gain_}, {"cell_mount", cell_pad_on_cell_ ? "pad_on_cell" : "contact"}};
 }
 
+json::object Machine::noise_cmd(const json::object& req) {
+  NoiseSettings n = noise_;
+  for (const auto& kv : req) {
+    const std::string k(kv.key());
+    if (k == "cmd") continue;
+    if (k == "cell_noise_n") n.cell_noise_n = num_in(req, "cell_noise_n", 0, 0, 50);
+    else if (k == "cell_drift_n_per_s") n.cell_drift_n_per_s = num_in(req, "cell_drift_n_per_s", 0, 0, 5);
+    else if (k == "cell_drift_max_n") n.cell_drift_max_n = num_in(req, "cell_drift_max_n", 0, 0, 500);
+    else if (k == "drive_ripple_v") n.drive_ripple_v = num_in(req, "drive_ripple_v", 0, 0, 100);
+    else
+      throw std::invalid_argument("unknown key \"" + k +
+                                  "\" for noise (cell_noise_n, cell_drift_n_per_s, cell_drift_max_n, drive_ripple_v)");
+  }
+  noise_ = n;
+  apply_noise();
+  return {{"ok", true}, {"noise", noise_json()}};
+}
+
+json::object Machine::noise_json() const {
+  return {{"cell_noise_n", noise_.cell_noise_n},
+          {"cell_drift_n_per_s", noise_.cell_drift_n_per_s},
+          {"cell_drift_max_n", noise_.cell_drift_max_n},
+          {"drive_ripple_v", noise_.drive_ripple_v}};
+}
+
 json::object Machine::athlete_cmd(const json::object& req) {
   AthleteSettings s = athlete_settings_;
   bool reset_capacity = false;
@@ -681,6 +718,9 @@ json::object Machine::athlete_cmd(const json::object& req) {
       s.wobble_hz = num_in(req, "wobble_hz", 0, 0.1, 50);
     } else if (k == "seed") {
       s.seed = static_cast<std::uint64_t>(num_in(req, "seed", 1, 0, 9.0e15));
+    } else if (k == "traits") {
+      if (!v.is_object()) throw std::invalid_argument("\"traits\" must be an object");
+      apply_traits_json(v.as_object(), s.traits);
     } else {
       throw std::invalid_argument("unknown athlete setting \"" + k + "\"");
     }
@@ -712,7 +752,8 @@ json::object Machine::settings_json() const {
           {"noise_n", s.noise_n},
           {"wobble_n", s.wobble_n},
           {"wobble_hz", s.wobble_hz},
-          {"seed", s.seed}};
+          {"seed", s.seed},
+          {"traits", traits_json(s.traits)}};
 }
 
 json::object Machine::truth(double drop_pct, int skip_reps) const {
@@ -732,7 +773,20 @@ json::object Machine::truth(double drop_pct, int skip_reps) const {
                    {"top_pause_s", r.top_pause_s},
                    {"eccentric_s", r.eccentric_s},
                    {"bottom_pause_s", r.bottom_pause_s},
-                   {"capacity_n", r.capacity_n}};
+                   {"capacity_n", r.capacity_n},
+                   {"heel_low_start_mm", r.heel_low_start_mm},
+                   {"heel_high_mm", r.heel_high_mm},
+                   {"heel_low_end_mm", r.heel_low_end_mm},
+                   {"heel_rise_mm", r.heel_rise_mm},
+                   {"heel_return_mm", r.heel_return_mm},
+                   {"true_range_mm", r.true_range_mm},
+                   {"rise_fraction", r.rise_fraction},
+                   {"return_fraction", r.return_fraction},
+                   {"end_s", r.end_s},
+                   {"loaded_s", r.loaded_s},
+                   {"wobbly", r.wobbly},
+                   {"stalled", r.stalled},
+                   {"mid_rest", r.mid_rest}};
     if (!r.full) partials.push_back({{"index", r.index}, {"range_mm", r.range_mm}, {"range_fraction", r.range_fraction}});
     reps.push_back(std::move(o));
   }
@@ -751,6 +805,23 @@ json::object Machine::truth(double drop_pct, int skip_reps) const {
                  {"reps", std::move(reps)}};
   if (auto r = athlete_.first_drop_rep(drop_pct, skip_reps)) o["first_drop_rep"] = *r;
   else o["first_drop_rep"] = nullptr;
+  const AthleteEvents& ev = athlete_.events();
+  auto opt = [](const auto& x) { return x ? json::value(*x) : json::value(nullptr); };
+  json::array rests;
+  for (const auto& [a, b] : ev.rests) rests.push_back(json::array{a, b < 0 ? json::value(nullptr) : json::value(b)});
+  o["events"] = json::object{{"left_s", opt(ev.left_s)},
+                             {"returned_s", opt(ev.returned_s)},
+                             {"leave_kind", to_string(ev.leave_kind)},
+                             {"stall_s", opt(ev.stall_s)},
+                             {"range_shrink_rep", opt(ev.range_shrink_rep)},
+                             {"first_move_s", opt(ev.first_move_s)},
+                             {"rests", std::move(rests)}};
+  o["traits_enabled"] = athlete_settings_.traits.enabled;
+  o["heel_mm"] = athlete_.heel_mm();
+  o["tissue_compression_mm"] = athlete_.tissue_compression_mm();
+  o["fatigue"] = athlete_.fatigue();
+  o["resting"] = athlete_.resting();
+  o["away"] = athlete_.away();
   return o;
 }
 
@@ -812,6 +883,7 @@ json::object Machine::state() const {
                     {"tare_n", cell_.tare_n()},
                     {"command", cell_.command()}};
   const double outage_left = outage_until_ms_ > now_ms_ ? static_cast<double>(outage_until_ms_ - now_ms_) / 1000.0 : 0.0;
+  cell["drift_n"] = cell_.drift_n();
   json::object faults{{"drop_p", drop_p_},
                       {"outage_s_left", outage_left},
                       {"bad_crc", odd_left_[0]},
@@ -825,6 +897,10 @@ json::object Machine::state() const {
   json::object athlete{{"phase", to_string(athlete_.phase())},
                        {"capacity_n", athlete_.capacity_n()},
                        {"rep_top_mm", athlete_.rep_top_mm()},
+                       {"heel_mm", athlete_.heel_mm()},
+                       {"tissue_compression_mm", athlete_.tissue_compression_mm()},
+                       {"resting", athlete_.resting()},
+                       {"away", athlete_.away()},
                        {"reps_total", static_cast<std::int64_t>(athlete_.reps().size())},
                        {"settings", settings_json()}};
   return {{"time_s", static_cast<double>(now_ms_) / 1000.0},
@@ -833,6 +909,7 @@ json::object Machine::state() const {
           {"load_cell", std::move(cell)},
           {"athlete", std::move(athlete)},
           {"faults", std::move(faults)},
+          {"noise", noise_json()},
           {"counters", std::move(counters)},
           {"registers", json::object{{"drive", registers_json(0)}, {"load_cell", registers_json(1)}}}};
 }

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "soleus/sim/athlete_json.hpp"
+
 namespace soleus::sim {
 
 namespace json = boost::json;
@@ -48,8 +50,25 @@ Athlete (see docs/simulator.md; also settable at run time):
   --wobble-hz F          force oscillation frequency (default 4)
   --start-delay-s S      load on this long before the first rep (default 0.5)
   --start-load-n N       motor force that counts as load on (default 5)
-  --athlete JSON         any athlete settings as a JSON object
+  --athlete JSON         any athlete settings as a JSON object, e.g.
+                         '{"capacity_n":900,"traits":{"effort":"follow","reaction_s":2}}'
+  --trait KEY=VALUE      one athlete trait (repeatable; turns the trait model on
+                         unless enabled=false is given), e.g. --trait effort=grind
+                         --trait tissue_mm=8 --trait leave=sit_back --trait leave_rep=4.
+                         Keys: enabled reaction_s first_bottom_pause effort
+                         follow_surplus_n tempo_scale tempo_jitter pause_scale
+                         mid_rest_p mid_rest_where mid_rest_min_s mid_rest_max_s
+                         range_jitter tissue_mm fatigue fail_rep sudden_factor
+                         half_reps fail_mode tremor_n tremor_hz tremor_growth
+                         sticking_fraction sticking_depth drop_p leave leave_rep
+                         sit_back_after_s (docs/simulator.md, "Athlete traits")
   --seed N               random seed (athlete and noise; default 1)
+
+Machine noise (also at run time: {"cmd":"noise",...}):
+  --cell-noise-n N       load-cell rms noise per sample, N (default 0.4)
+  --cell-drift-n-per-s R load-cell zero drift, rate within ±R N/s (default 0; ICD ≤ 0.5)
+  --cell-drift-max-n N   bound of that drift, N (default 10)
+  --ripple-v V           drive supply ripple amplitude, V at 100 Hz (default 0)
 
 Faults (repeatable; also at run time through the control channel):
   --fault sto | drive_fault:CODE | cell_freeze | adc_error | overload |
@@ -124,6 +143,8 @@ json::object fault_request(const std::string& spec) {
 SimOptions parse_options(int argc, const char* const* argv) {
   SimOptions o;
   json::object athlete{{"cmd", "athlete"}};
+  json::object traits;
+  json::object noise{{"cmd", "noise"}};
   std::vector<json::object> faults;
   auto value = [&](int& i, const std::string& opt) -> std::string {
     if (i + 1 >= argc) throw std::invalid_argument(opt + " needs a value");
@@ -148,7 +169,24 @@ SimOptions parse_options(int argc, const char* const* argv) {
       }
     }
     if (done) continue;
+    const std::pair<const char*, const char*> numeric_noise[] = {
+        {"--cell-noise-n", "cell_noise_n"},
+        {"--cell-drift-n-per-s", "cell_drift_n_per_s"},
+        {"--cell-drift-max-n", "cell_drift_max_n"},
+        {"--ripple-v", "drive_ripple_v"}};
+    for (auto [flag, key] : numeric_noise) {
+      if (a == flag) {
+        noise[key] = to_number(a, value(i, a));
+        done = true;
+        break;
+      }
+    }
+    if (done) continue;
     if (a == "--help" || a == "-h") o.help = true;
+    else if (a == "--trait") {
+      auto [key, val] = trait_assignment(value(i, a));
+      traits[key] = std::move(val);
+    }
     else if (a == "--config") o.config_path = value(i, a);
     else if (a == "--tcp") o.tcp = value(i, a);
     else if (a == "--rtu") o.rtu = value(i, a);
@@ -194,7 +232,16 @@ SimOptions parse_options(int argc, const char* const* argv) {
   }
   if (o.help || o.ctl_port) return o;
   if (o.config_path.empty()) throw std::invalid_argument("--config FILE is required (see --help)");
+  if (!traits.empty()) {
+    // --trait overlays the traits of --athlete (one "traits" object: a given
+    // "enabled" is kept, else the trait model is on).
+    json::object merged;
+    if (auto* t = athlete.if_contains("traits"); t && t->is_object()) merged = t->as_object();
+    for (auto& kv : traits) merged[kv.key()] = kv.value();
+    athlete["traits"] = std::move(merged);
+  }
   if (athlete.size() > 1) o.setup.push_back(athlete);
+  if (noise.size() > 1) o.setup.push_back(noise);
   for (auto& f : faults) o.setup.push_back(std::move(f));
   return o;
 }

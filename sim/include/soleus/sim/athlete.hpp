@@ -247,6 +247,17 @@ class Athlete {
   double capacity_at(double x_mm) const;
   void finish_rep(double t_s);
   const Tempo& tempo() const;
+  // Trait mode (traits.enabled).
+  double step_traits(const AthleteInput& in, double t);
+  void start_rep(double t_s, double heel_mm);
+  void go_away(double t_s);
+  void end_rest(double t_s);
+  void track_heel(double t_s, bool loaded);
+  void refresh_rep(RepTruth& r) const;
+  double uniform01();
+  double fast_uniform();  ///< cheap uniform in [-1, 1) for per-step noise
+  double trait_capacity_at(double heel_mm) const;
+  void setup_tremor();
 
   AthleteSettings s_;
   AthleteBody body_;
@@ -275,6 +286,24 @@ class Athlete {
   double heel_mm_ = 0, compression_mm_ = 0;
   bool resting_ = false;
   bool away_ = false;
+  bool low_end_open_ = false;    ///< reps_.back()'s return is still being measured (until the next rise)
+  // per-rep draws (trait mode), made when the rep starts
+  double own_conc_s_ = 3, own_top_s_ = 1, own_ecc_s_ = 3, own_bottom_s_ = 1;
+  double rest_len_s_ = 0;        ///< mid-set rest after this rep (0 = none)
+  double drop_at_ = -1, drop_len_ = 0;  ///< drop window within the eccentric, s from its start (-1 = none)
+  double event_frac_ = 0.5;      ///< where in the rise/lowering a fail or leave happens
+  double pause_len_s_ = 0;       ///< current pause incl. rest
+  double rest_from_s_ = -1;      ///< time the rest within the current pause starts (-1 = no rest)
+  double rep_low_ = 0;           ///< heel height at the start of the rise
+  bool failing_ = false, sinking_ = false, finished_ = false, left_once_ = false;
+  bool sudden_done_ = false, range_failed_ = false, started_ = false;
+  double fail_t_ = -1;
+  double away_until_ = -1;
+  double still_since_ = -1;
+  double settle_until_ = -1;     ///< sitting back down: lifting the pad to its thighs until then
+  double tremor_c_ = 1, tremor_s_ = 0, tremor_rc_ = 1, tremor_rs_ = 0, tremor_hz_ = -1;
+  double tremor_amp_rep_ = 0;
+  std::uint64_t fast_ = 0x9E3779B97F4A7C15ULL;
 };
 
 }  // namespace soleus::sim

@@ -106,7 +106,9 @@ class DriveModel {
   double torque_pct() const { return torque_pct_; }
   double torque_nm() const { return torque_pct_ / 100.0 * s_.rated_torque_nm; }
   double temperature_c() const { return temperature_c_; }
-  double bus_voltage_v() const { return bus_voltage_v_; }
+  double bus_voltage_v() const { return bus_voltage_v_ + supply_ripple_v_; }
+  /// Supply ripple amplitude, V (see DriveSettings::ripple_v); settable at run time.
+  void set_ripple_v(double v) { s_.ripple_v = v; }
   /// Power the load feeds back into the drive (W, positive = regenerating).
   double regen_power_w() const { return regen_w_; }
   std::int64_t last_command_ms() const { return last_cmd_ms_; }
@@ -139,6 +141,7 @@ class DriveModel {
   double temperature_c_;
   double bus_voltage_v_;
   double regen_w_ = 0;
+  double supply_ripple_v_ = 0;
 };
 
 }  // namespace soleus::sim

@@ -11,11 +11,13 @@
 ///     contact force at power-up; COMMAND 1 (tare) averages 20 samples
 ///     (100 ms, TARE_BUSY meanwhile) and zeroes the present force;
 ///     COMMAND 2 clears the overload latch. COMMAND reads back 0 once done.
-///  3. STABLE: the last 20 samples span less than 2 N. OVERLOAD latches beyond
+///  3. STABLE: the last 20 samples span less than 2 N (a fixed ring, no
+///     allocation). Drift (off by default): a zero offset whose rate wanders
+///     within ±drift_n_per_s, bounded by ±drift_max_n. OVERLOAD latches beyond
 ///     5 kN. Injected faults: freeze (counter and values stop), ADC error
 ///     (bit set, force 0), NaN force (a float map then carries a NaN).
+#include <array>
 #include <cstdint>
-#include <deque>
 
 namespace soleus::sim {
 
@@ -65,6 +67,15 @@ class LoadCellModel {
   int filter() const { return filter_; }
   double tare_n() const { return tare_n_; }
   std::uint64_t samples() const { return samples_; }
+  /// Present zero drift, N (0 unless drift_n_per_s > 0).
+  double drift_n() const { return drift_n_; }
+  /// Noise and drift settings may change at run time (the state is kept).
+  void set_noise(double noise_n, double drift_n_per_s, double drift_max_n) {
+    s_.noise_n = noise_n;
+    s_.drift_n_per_s = drift_n_per_s;
+    s_.drift_max_n = drift_max_n;
+  }
+  const LoadCellSettings& settings() const { return s_; }
 
  private:
   double noise();
@@ -87,8 +98,11 @@ class LoadCellModel {
   int filter_ = 0;
   std::uint32_t counter_ = 0;
   std::uint64_t samples_ = 0;
-  std::deque<double> recent_;
+  std::array<double, 20> recent_{};  ///< ring of the last samples (STABLE)
+  std::size_t recent_n_ = 0, recent_at_ = 0;
   std::uint64_t rng_;
+  double drift_n_ = 0;       ///< present zero drift, N
+  double drift_rate_ = 0;    ///< its rate, N/s (wanders within ±drift_n_per_s)
 };
 
 }  // namespace soleus::sim

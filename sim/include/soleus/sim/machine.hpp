@@ -21,7 +21,7 @@
 ///     are decoded with drivers::decode and applied to the models at the
 ///     current simulation time. A refused value writes nothing.
 ///  4. control() serves the JSON control channel: truth, state, athlete,
-///     fault, reset (see docs/simulator.md).
+///     fault, bench, noise, reset (see docs/simulator.md).
 #include <boost/json.hpp>
 #include <cstdint>
 #include <mutex>
@@ -128,6 +128,8 @@ class Machine {
   boost::json::object athlete_cmd(const boost::json::object& req);
   boost::json::object bench_cmd(const boost::json::object& req);
   boost::json::object noise_cmd(const boost::json::object& req);
+  boost::json::object noise_json() const;
+  void apply_noise();
   boost::json::object settings_json() const;
   boost::json::object registers_json(int unit_index) const;
 
