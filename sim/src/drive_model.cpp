@@ -18,6 +18,25 @@ constexpr int kOverspeedMs = 20;
 bool bit(std::uint16_t w, int b) { return ((w >> b) & 1u) != 0; }
 }  // namespace
 
+MsOscillator::MsOscillator(double hz, double phase)
+    : hz_(hz), phase_(phase), rc_(std::cos(2 * std::numbers::pi * hz * kDt)), rs_(std::sin(2 * std::numbers::pi * hz * kDt)) {}
+
+double MsOscillator::at(std::int64_t now_ms) {
+  if (now_ms == last_ms_) return s_;
+  if (now_ms == last_ms_ + 1 && ++since_anchor_ < 4096) {
+    const double c = c_ * rc_ - s_ * rs_;
+    s_ = s_ * rc_ + c_ * rs_;
+    c_ = c;
+  } else {
+    const double a = 2 * std::numbers::pi * hz_ * (static_cast<double>(now_ms) / 1000.0) + phase_;
+    c_ = std::cos(a);
+    s_ = std::sin(a);
+    since_anchor_ = 0;
+  }
+  last_ms_ = now_ms;
+  return s_;
+}
+
 DriveModel::DriveModel(DriveSettings s)
     : s_(s), temperature_c_(s.ambient_c + 2.0), bus_voltage_v_(s.nominal_bus_v) {}
 
@@ -127,8 +146,7 @@ void DriveModel::step(double speed_rpm, std::int64_t now_ms) {
     torque_pct_ = std::clamp(t, -lim, lim);
     if (s_.ripple_v > 0) {
       // Supply ripple leaks into the torque by its share of the bus voltage.
-      const double ts = static_cast<double>(now_ms) / 1000.0;
-      torque_pct_ *= 1.0 + s_.ripple_v / s_.nominal_bus_v * std::sin(2 * std::numbers::pi * 100.0 * ts + 0.3);
+      torque_pct_ *= 1.0 + s_.ripple_v / s_.nominal_bus_v * supply_.at(now_ms);
     }
 
     if (quick_stopping_ && std::fabs(ramped_pct_) < 1e-9) disable();
@@ -144,12 +162,10 @@ void DriveModel::step(double speed_rpm, std::int64_t now_ms) {
   const double omega = speed_rpm * 2.0 * std::numbers::pi / 60.0;
   regen_w_ = torque_nm() * omega;  // torque down while moving up: the user feeds power in
   const double rise = regen_w_ > 0 ? std::min(70.0, regen_w_ * 0.08) : std::max(-20.0, regen_w_ * 0.02);
-  const double ts = static_cast<double>(now_ms) / 1000.0;
-  const double ripple = 0.3 * std::sin(2 * std::numbers::pi * 0.7 * ts) +
-                        0.2 * std::sin(2 * std::numbers::pi * 13.3 * ts);
+  const double ripple = 0.3 * bus_slow_.at(now_ms) + 0.2 * bus_fast_.at(now_ms);
   const double v_target = s_.nominal_bus_v + rise + ripple;
   bus_voltage_v_ += (v_target - bus_voltage_v_) * (kDt / kBusTauS);
-  supply_ripple_v_ = s_.ripple_v > 0 ? s_.ripple_v * std::sin(2 * std::numbers::pi * 100.0 * ts + 0.3) : 0.0;
+  supply_ripple_v_ = s_.ripple_v > 0 ? s_.ripple_v * supply_.at(now_ms) : 0.0;
 }
 
 }  // namespace soleus::sim

@@ -185,7 +185,7 @@ void Machine::define(Bank& b, const SignalSpec& s, bool writable) {
   }
 }
 
-void Machine::put(Bank& b, const SignalSpec& s, double value) {
+void Machine::put(Bank& b, const SignalSpec& s, double value) const {
   if (!s.present) return;
   if (s.table == Table::Coil || s.table == Table::Discrete) {
     (s.table == Table::Coil ? b.coil : b.discrete)[static_cast<std::size_t>(s.address)] = value != 0 ? 1 : 0;
@@ -326,10 +326,11 @@ void Machine::step_locked() {
   if (drive_.fault_code() != fault_before && drive_.fault_code() != 0)
     log::notice("soleus-sim: drive fault ", drive_.fault_code(), " (", cfg_.drive.fault_name(drive_.fault_code()),
                 ") at t=", static_cast<double>(now_ms_) / 1000.0, " s");
-  update_registers();
+  regs_stale_ = true;
 }
 
-void Machine::update_registers() {
+void Machine::update_registers() const {
+  regs_stale_ = false;
   const auto& d = cfg_.drive;
   const auto& mech = cfg_.mechanics;
   const PlantState& ps = plant_.state();
@@ -461,6 +462,7 @@ Transaction Machine::transact(std::uint8_t unit, std::span<const std::uint8_t> p
     ++counters_.replies;
     return t;
   }
+  sync_registers();
   Target target(*this, ui);
   t.pdu = modbus::handle_pdu(target, pdu);
   if (t.pdu.size() == 2 && (t.pdu[0] & 0x80)) ++counters_.exceptions;
@@ -492,6 +494,7 @@ SimCounters Machine::counters() const {
 }
 
 std::uint16_t Machine::reg(int unit, Table table, int address) const {
+  sync_registers();
   const Bank& b = unit == cfg_.units.drive ? drive_bank_ : cell_bank_;
   const auto a = static_cast<std::size_t>(address);
   switch (table) {
@@ -826,6 +829,7 @@ json::object Machine::truth(double drop_pct, int skip_reps) const {
 }
 
 json::object Machine::registers_json(int ui) const {
+  sync_registers();
   const Bank& b = ui == 0 ? drive_bank_ : cell_bank_;
   json::object holding, input, coils, discrete;
   for (std::size_t a = 0; a < 65536; ++a) {

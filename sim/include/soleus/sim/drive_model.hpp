@@ -64,6 +64,20 @@ enum class DriveFault : int {
   TravelLimit = 8,
 };
 
+/// sin(2π·hz·t + phase) at whole milliseconds, by rotating a phasor one step
+/// at a time (no sin per step); it re-anchors with std::sin/cos when time
+/// jumps and every 4096 steps (so rounding never builds up).
+class MsOscillator {
+ public:
+  MsOscillator(double hz, double phase);
+  double at(std::int64_t now_ms);
+
+ private:
+  double hz_, phase_, rc_, rs_, c_ = 1, s_ = 0;
+  std::int64_t last_ms_ = -2;
+  int since_anchor_ = 0;
+};
+
 class DriveModel {
  public:
   explicit DriveModel(DriveSettings s = {});
@@ -142,6 +156,7 @@ class DriveModel {
   double bus_voltage_v_;
   double regen_w_ = 0;
   double supply_ripple_v_ = 0;
+  MsOscillator bus_slow_{0.7, 0.0}, bus_fast_{13.3, 0.0}, supply_{100.0, 0.3};
 };
 
 }  // namespace soleus::sim

@@ -11,10 +11,11 @@
 ///     mirror (when configured) repeats the status input-register block as
 ///     read-only holding registers.
 ///  2. step() advances 1 ms: drive (watchdog, limits, speed loop) → athlete
-///     (force on the pad) → plant (motion, friction, hard stops) → load cell,
-///     then encodes every output signal into the tables with drivers::encode
-///     (applying the map's sign conventions); values a type cannot hold are
-///     saturated.
+///     (force on the pad) → plant (motion, friction, hard stops) → load cell.
+///     Before any register is read (transact, reg, state) every output signal
+///     is encoded into the tables with drivers::encode (applying the map's
+///     sign conventions) from the state after the last step; values a type
+///     cannot hold are saturated.
 ///  3. transact() runs one Modbus request under the machine's lock: the
 ///     transport-fault plan (outage, dropped reply, odd reply) is drawn, the
 ///     PDU is handled against the unit's tables, and holding-register writes
@@ -120,8 +121,14 @@ class Machine {
   void step_locked();
   void reset_locked();
   void define(Bank& b, const drivers::SignalSpec& s, bool writable);
-  void put(Bank& b, const drivers::SignalSpec& s, double value);
-  void update_registers();
+  void put(Bank& b, const drivers::SignalSpec& s, double value) const;
+  /// Encodes every output signal into the tables. step() only marks them
+  /// stale; they are encoded when next read (sync_registers), so a host that
+  /// polls every few ms does not pay for an encode every ms.
+  void update_registers() const;
+  void sync_registers() const {
+    if (regs_stale_) update_registers();
+  }
   modbus::Exception write_holding(int unit_index, int address, std::span<const std::uint16_t> values);
   Bank& bank(int unit_index) { return unit_index == 0 ? drive_bank_ : cell_bank_; }
   boost::json::object fault_cmd(const boost::json::object& req);
@@ -143,7 +150,8 @@ class Machine {
   LoadCellModel cell_;
   Athlete athlete_;
   Plant plant_;
-  Bank drive_bank_, cell_bank_;
+  mutable Bank drive_bank_, cell_bank_;
+  mutable bool regs_stale_ = false;
   int mirror_lo_ = 0, mirror_hi_ = 0;  // status input block mirrored at status_mirror_address
 
   // Transport faults.
