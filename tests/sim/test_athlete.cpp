@@ -887,3 +887,21 @@ TEST_CASE("traits: truth JSON carries the heel fields and the events") {
   CHECK(ev.at("first_move_s").is_double());
   CHECK(t["away"].as_bool());
 }
+
+TEST_CASE("machine noise: the noise command sets cell noise, drift and drive ripple, kept across reset") {
+  Rig r(AthleteSettings{});
+  auto reply = r.m.control(boost::json::parse(
+      R"({"cmd":"noise","cell_noise_n":1.5,"cell_drift_n_per_s":0.4,"cell_drift_max_n":5,"drive_ripple_v":8})"));
+  REQUIRE(reply["ok"].as_bool());
+  CHECK(r.m.cell().settings().drift_n_per_s == doctest::Approx(0.4));
+  CHECK(r.m.cell().settings().noise_n == doctest::Approx(1.5));
+  CHECK(r.m.drive().settings().ripple_v == doctest::Approx(8));
+  r.m.control(boost::json::parse(R"({"cmd":"reset"})"));
+  CHECK(r.m.noise().cell_drift_n_per_s == doctest::Approx(0.4));
+  CHECK(r.m.cell().settings().drift_n_per_s == doctest::Approx(0.4));
+  CHECK(r.m.drive().settings().ripple_v == doctest::Approx(8));
+  CHECK_FALSE(r.m.control(boost::json::parse(R"({"cmd":"noise","cell_drift_n_per_s":-1})"))["ok"].as_bool());
+  CHECK_FALSE(r.m.control(boost::json::parse(R"({"cmd":"noise","hum":1})"))["ok"].as_bool());
+  auto st = r.m.control(boost::json::parse(R"({"cmd":"state"})"));
+  CHECK(st["noise"].as_object().at("drive_ripple_v").as_double() == 8);
+}

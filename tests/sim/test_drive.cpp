@@ -226,3 +226,35 @@ TEST_CASE("drive: speed-loop braking is clamped by TORQUE_LIMIT, beyond the marg
   CHECK(d.fault_code() == 7);
   CHECK_FALSE(d.enabled());
 }
+
+TEST_CASE("drive: supply ripple shows on the bus and ripples the torque by its share of the bus voltage") {
+  DriveSettings s;
+  DriveModel plain(s);
+  s.ripple_v = 16.25;  // 5 % of 325 V
+  DriveModel rippled(s);
+  std::int64_t t = 0;
+  for (DriveModel* d : {&plain, &rippled}) {
+    d->write_control(0, 0);
+    d->write_control(kEnable, 0);
+    d->write_torque_cmd(50, 0);
+  }
+  double lo = 1e9, hi = -1e9, vlo = 1e9, vhi = -1e9, plain_lo = 1e9, plain_hi = -1e9;
+  for (int i = 0; i < 200; ++i) {
+    ++t;
+    plain.step(0, t);
+    rippled.step(0, t);
+    plain.write_torque_cmd(50, t);
+    rippled.write_torque_cmd(50, t);
+    if (i < 50) continue;
+    lo = std::min(lo, rippled.torque_pct());
+    hi = std::max(hi, rippled.torque_pct());
+    vlo = std::min(vlo, rippled.bus_voltage_v());
+    vhi = std::max(vhi, rippled.bus_voltage_v());
+    plain_lo = std::min(plain_lo, plain.torque_pct());
+    plain_hi = std::max(plain_hi, plain.torque_pct());
+  }
+  CHECK(plain_hi - plain_lo < 1e-9);
+  CHECK(hi == doctest::Approx(52.5).epsilon(0.01));
+  CHECK(lo == doctest::Approx(47.5).epsilon(0.01));
+  CHECK(vhi - vlo > 2 * 16.25 * 0.9);
+}

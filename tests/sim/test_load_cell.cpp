@@ -93,3 +93,46 @@ TEST_CASE("load cell: a heavier filter smooths a step more slowly") {
   CHECK(a.force_n() == doctest::Approx(1000).epsilon(0.01));
   CHECK(b.force_n() < 600);
 }
+
+TEST_CASE("load cell: drift stays within its rate and its bound; none by default") {
+  LoadCellSettings s;
+  s.noise_n = 0;
+  LoadCellModel still(s);
+  s.drift_n_per_s = 0.5;
+  s.drift_max_n = 3;
+  LoadCellModel drifting(s);
+  double prev = 0, max_rate = 0, max_abs = 0, first_10s = 0;
+  for (std::int64_t ms = 1; ms <= 120000; ++ms) {
+    still.step(100, ms);
+    drifting.step(100, ms);
+    if (ms % 5 == 0) {
+      const double f = drifting.force_n();
+      if (ms > 5) max_rate = std::max(max_rate, std::fabs(f - prev) * 200.0);
+      prev = f;
+      max_abs = std::max(max_abs, std::fabs(f - 100));
+      if (ms == 10000) first_10s = std::fabs(f - 100);
+    }
+  }
+  CHECK(still.force_n() == doctest::Approx(100).epsilon(1e-9));
+  CHECK(max_rate <= 0.5 + 1e-6);
+  CHECK(max_abs <= 3.0 + 1e-6);
+  CHECK(max_abs > 1.0);       // it does drift
+  CHECK(first_10s < 0.5 * 10 + 1e-6);
+}
+
+TEST_CASE("load cell: STABLE needs 20 samples within 2 N (fixed ring)") {
+  LoadCellSettings s;
+  s.noise_n = 0;
+  LoadCellModel c(s);
+  std::int64_t ms = 0;
+  for (int i = 0; i < 19; ++i) c.step(100, ms += 5);
+  CHECK_FALSE(c.stable());
+  c.step(100, ms += 5);
+  CHECK(c.stable());
+  c.step(103, ms += 5);
+  CHECK_FALSE(c.stable());
+  for (int i = 0; i < 18; ++i) c.step(103, ms += 5);
+  CHECK_FALSE(c.stable());  // one 100 N sample is still among the last 20
+  c.step(103, ms += 5);
+  CHECK(c.stable());
+}

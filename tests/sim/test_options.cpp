@@ -54,3 +54,22 @@ TEST_CASE("options: [HOST:]PORT") {
   CHECK_THROWS(split_host_port("host:99999", h, p));
   CHECK_THROWS(split_host_port("abc", h, p));
 }
+
+TEST_CASE("options: --trait KEY=VALUE overlays --athlete's traits; noise flags become a noise request") {
+  const auto o = parse({"--config", "x.toml", "--athlete", R"({"capacity_n":900,"traits":{"effort":"grind","tissue_mm":4}})",
+                        "--trait", "tissue_mm=8", "--trait", "leave=sit_back", "--trait", "first_bottom_pause=true",
+                        "--cell-drift-n-per-s", "0.3", "--ripple-v", "6"});
+  REQUIRE(o.setup.size() == 2);
+  const auto& a = o.setup[0];
+  CHECK(a.at("capacity_n").as_int64() == 900);
+  const auto& t = a.at("traits").as_object();
+  CHECK(t.at("effort").as_string() == "grind");
+  CHECK(t.at("tissue_mm").as_double() == 8);
+  CHECK(t.at("leave").as_string() == "sit_back");
+  CHECK(t.at("first_bottom_pause").as_bool());
+  const auto& n = o.setup[1];
+  CHECK(n.at("cmd").as_string() == "noise");
+  CHECK(n.at("cell_drift_n_per_s").as_double() == doctest::Approx(0.3));
+  CHECK(n.at("drive_ripple_v").as_double() == 6);
+  CHECK_THROWS_WITH(parse({"--config", "x", "--trait", "effort"}), doctest::Contains("KEY=VALUE"));
+}
