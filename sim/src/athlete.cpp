@@ -242,6 +242,7 @@ void Athlete::reset() {
   drop_at_ = -1;
   rest_from_s_ = -1;
   failing_ = sinking_ = finished_ = left_once_ = sudden_done_ = range_failed_ = started_ = false;
+  stalled_in_row_ = 0;
   fail_t_ = away_until_ = still_since_ = settle_until_ = -1;
   tremor_c_ = 1;
   tremor_s_ = 0;
@@ -377,6 +378,11 @@ void Athlete::finish_rep(double t_s) {
   refresh_rep(cur_);
   reps_.push_back(cur_);
   low_end_open_ = true;
+  if (s_.traits.enabled) {
+    // Two reps in a row it could not finish rising: it gives up the set.
+    stalled_in_row_ = cur_.stalled ? stalled_in_row_ + 1 : 0;
+    if (stalled_in_row_ >= 2) finished_ = true;
+  }
   if (!s_.traits.enabled)
     capacity_ *= (1.0 - std::clamp(s_.fatigue_rate, 0.0, 0.9));
   else if (s_.traits.fatigue == FatigueKind::Gradual)
@@ -492,7 +498,9 @@ void Athlete::start_rep(double t_s, double heel) {
   }
   if (frac < 0.9 && !events_.range_shrink_rep) events_.range_shrink_rep = number;
   const double span = s_.top_mm - s_.bottom_mm;
-  rep_top_ = s_.bottom_mm + frac * span + tr.range_jitter * range_u * span;
+  // The anatomy caps an upward jitter: the calves reach top + 1 mm at most
+  // at full force (capacity fades to 0 at top + 5).
+  rep_top_ = std::min(s_.top_mm + 1.0, s_.bottom_mm + frac * span + tr.range_jitter * range_u * span);
   rep_low_ = heel;
   failing_ = sinking_ = false;
   fail_t_ = -1;
@@ -669,7 +677,7 @@ double Athlete::step_traits(const AthleteInput& in, double t) {
       if (loaded && loaded_s_ >= tr.reaction_s && settle_until_ < 0) {
         if (!started_ && tr.first_bottom_pause) {
           started_ = true;
-          pause_len_s_ = s_.tempo.bottom_s * tr.pause_scale;
+          pause_len_s_ = std::max(1.0, s_.tempo.bottom_s * tr.pause_scale);
           rest_from_s_ = -1;
           enter(AthletePhase::BottomPause, t, heel);
         } else {
@@ -824,8 +832,11 @@ double Athlete::step_traits(const AthleteInput& in, double t) {
   bool active = true;
   auto track = [&] {
     const Target tg = trajectory(t);
-    return feel_load(in, tg.v) + body_.moving_mass_kg * tg.a / 1000.0 + kTrackKp * (tg.x - heel) +
-           kTrackKd * (tg.v - v);
+    // The friction it expects is that of the way it means to move: along
+    // its trajectory, or towards it once the trajectory has ended (else a
+    // pad held in the screw's static band would never be pulled to target).
+    return feel_load(in, tg.v + 5.0 * (tg.x - heel)) + body_.moving_mass_kg * tg.a / 1000.0 +
+           kTrackKp * (tg.x - heel) + kTrackKd * (tg.v - v);
   };
   // Follow feels the machine's set load (the host's command with the screw's
   // friction for its direction), not the speed loop's momentary braking: it
@@ -867,7 +878,7 @@ double Athlete::step_traits(const AthleteInput& in, double t) {
       if (tr.effort == Effort::Follow) {
         muscle = feel_cmd(-2.0) - tr.follow_surplus_n * std::clamp((v + own_v) / (0.2 * own_v), -1.0, 1.0);
       } else {
-        muscle = std::max(track(), kRideFraction * feel_load(in, -2.0));
+        muscle = std::max(track(), kRideFraction * feel_cmd(-2.0));
       }
       if (drop_at_ >= 0 && tp_in >= drop_at_ && tp_in < drop_at_ + drop_len_) {
         muscle *= 0.3;  // gives way
@@ -876,7 +887,7 @@ double Athlete::step_traits(const AthleteInput& in, double t) {
       break;
     default:  // TopPause, Stopping
       muscle = track();
-      if (phase_ == AthletePhase::Stopping) muscle = std::max(muscle, kRideFraction * feel_load(in, -2.0));
+      if (phase_ == AthletePhase::Stopping) muscle = std::max(muscle, kRideFraction * feel_cmd(-2.0));
       break;
   }
   if (active) {
