@@ -127,6 +127,30 @@ void apply_traits_json(const json::object& o, AthleteTraits& out) {
   out = t;
 }
 
+json::object athlete_request_json(const AthleteSettings& s) {
+  return {{"style", to_string(s.style)},
+          {"capacity_n", s.capacity_n},
+          {"fatigue_rate", s.fatigue_rate},
+          {"tempo", json::array{s.tempo.eccentric_s, s.tempo.bottom_s, s.tempo.concentric_s, s.tempo.top_s}},
+          {"bottom_mm", s.bottom_mm},
+          {"top_mm", s.top_mm},
+          {"start_load_n", s.start_load_n},
+          {"start_delay_s", s.start_delay_s},
+          {"after_reps", s.after_reps},
+          {"half_range_fraction", s.half_range_fraction},
+          {"shrink_per_rep", s.shrink_per_rep},
+          {"min_range_fraction", s.min_range_fraction},
+          {"bounce_tempo",
+           json::array{s.bounce_tempo.eccentric_s, s.bounce_tempo.bottom_s, s.bounce_tempo.concentric_s,
+                       s.bounce_tempo.top_s}},
+          {"iso_fraction", s.iso_fraction},
+          {"noise_n", s.noise_n},
+          {"wobble_n", s.wobble_n},
+          {"wobble_hz", s.wobble_hz},
+          {"seed", s.seed},
+          {"traits", traits_json(s.traits)}};
+}
+
 std::pair<std::string, json::value> trait_assignment(const std::string& text) {
   const auto eq = text.find('=');
   if (eq == std::string::npos || eq == 0)

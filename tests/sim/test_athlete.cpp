@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "sim_test_util.hpp"
+#include "soleus/sim/athlete_json.hpp"
 #include "soleus/sim/machine.hpp"
 
 using namespace soleus::sim;
@@ -904,4 +905,26 @@ TEST_CASE("machine noise: the noise command sets cell noise, drift and drive rip
   CHECK_FALSE(r.m.control(boost::json::parse(R"({"cmd":"noise","hum":1})"))["ok"].as_bool());
   auto st = r.m.control(boost::json::parse(R"({"cmd":"state"})"));
   CHECK(st["noise"].as_object().at("drive_ripple_v").as_double() == 8);
+}
+
+TEST_CASE("traits: athlete_request_json replays the settings through the athlete command") {
+  AthleteSettings a = traited(2);
+  a.capacity_n = 930;
+  a.tempo = Tempo{3, 1, 3, 1};
+  a.seed = 123456789;
+  a.traits.effort = Effort::Grind;
+  a.traits.reaction_s = 1.75;
+  a.traits.fatigue = FatigueKind::HalfThenFull;
+  a.traits.fail_mode = FailMode::Sink;
+  a.traits.leave = Leave::MidLowering;
+  a.traits.leave_rep = 7;
+  a.traits.mid_rest_where = RestWhere::Top;
+  a.traits.tissue_mm = 6.5;
+  boost::json::object req = athlete_request_json(a);
+  req["cmd"] = "athlete";
+  Rig r(AthleteSettings{});
+  auto reply = r.m.control(req);
+  REQUIRE(reply["ok"].as_bool());
+  CHECK(boost::json::serialize(athlete_request_json(r.m.athlete().settings())) ==
+        boost::json::serialize(athlete_request_json(a)));
 }

@@ -19,6 +19,11 @@ boost::json::object traits_json(const AthleteTraits& t);
 /// Applies the keys of `o` to `t` (others unchanged). Throws
 /// std::invalid_argument naming a bad key or value; `t` is then unchanged.
 void apply_traits_json(const boost::json::object& o, AthleteTraits& t);
+/// Every athlete setting in the form the control channel's `athlete` command
+/// and soleus-sim's --athlete take (tempo as "E-B-C-T", style by name, the
+/// traits object), so a proving-ground case can be replayed with
+/// `soleus-sim --athlete '<this>'`. Applying it reproduces the settings.
+boost::json::object athlete_request_json(const AthleteSettings& s);
 /// "KEY=VALUE" → one JSON member (number, true/false, or a string), for --trait.
 /// Throws std::invalid_argument when there is no '='.
 std::pair<std::string, boost::json::value> trait_assignment(const std::string& text);
