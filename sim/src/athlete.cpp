@@ -838,10 +838,8 @@ double Athlete::step_traits(const AthleteInput& in, double t) {
     return feel_load(in, tg.v + 5.0 * (tg.x - heel)) + body_.moving_mass_kg * tg.a / 1000.0 +
            kTrackKp * (tg.x - heel) + kTrackKd * (tg.v - v);
   };
-  // Follow feels the machine's set load (the host's command with the screw's
-  // friction for its direction), not the speed loop's momentary braking: it
-  // pushes that plus its surplus and lets the brake pace it, rather than
-  // pushing against the brake.
+  // Riding the pad down keeps a share of the machine's set load (the host's
+  // command), not of the speed loop's momentary trims.
   auto feel_cmd = [&](double dir) {
     AthleteInput c = in;
     c.motor_force_n = in.commanded_force_n;
@@ -849,6 +847,18 @@ double Athlete::step_traits(const AthleteInput& in, double t) {
   };
   // Follow's own speed: no faster than its tempo would move (the machine may brake it slower).
   const double own_v = std::max(5.0, 1.2 * std::fabs(to_mm_ - from_mm_) / std::max(0.2, duration_s_));
+  // Follow's estimate of the load: what it feels (pad weight + the motor's
+  // actual force with the friction of the way it moves) while the pad is
+  // still, with a 0.2 s perception lag; held while the pad moves. A brake that
+  // rises with speed (the drive's speed loop or the host's pacing brake) is
+  // then not chased: it holds the follower at the pace it allows, and a load
+  // that grows mid-motion slows it until it stops, feels again and goes on.
+  auto follow_estimate = [&](double dir) {
+    const double felt = feel_load(in, dir);
+    if (tp_in < 0.0015) follow_est_ = felt;
+    else if (std::fabs(v) < 2.0) follow_est_ += (felt - follow_est_) * (kDt / 0.2);
+    return follow_est_;
+  };
   switch (phase_) {
     case AthletePhase::Waiting:
       if (settle_until_ >= 0 && t < settle_until_ + 0.2) muscle = track();
@@ -867,7 +877,7 @@ double Athlete::step_traits(const AthleteInput& in, double t) {
       }
       switch (tr.effort) {
         case Effort::Follow:
-          muscle = feel_cmd(2.0) + tr.follow_surplus_n * std::clamp((own_v - v) / (0.2 * own_v), -1.0, 1.0);
+          muscle = follow_estimate(2.0) + tr.follow_surplus_n * std::clamp((own_v - v) / (0.2 * own_v), -1.0, 1.0);
           break;
         case Effort::PushHard: muscle = capacity_ * std::min(1.0, tp_in / 0.15); break;
         case Effort::Grind: muscle = capacity_ * std::min(1.0, tp_in / 0.4); break;
@@ -876,7 +886,7 @@ double Athlete::step_traits(const AthleteInput& in, double t) {
       break;
     case AthletePhase::Eccentric:
       if (tr.effort == Effort::Follow) {
-        muscle = feel_cmd(-2.0) - tr.follow_surplus_n * std::clamp((v + own_v) / (0.2 * own_v), -1.0, 1.0);
+        muscle = follow_estimate(-2.0) - tr.follow_surplus_n * std::clamp((v + own_v) / (0.2 * own_v), -1.0, 1.0);
       } else {
         muscle = std::max(track(), kRideFraction * feel_cmd(-2.0));
       }

@@ -322,6 +322,37 @@ TEST_CASE("traits: follow pushes the felt load plus its surplus, and rises only 
   CHECK(motor_n(r.m) < 21.5 + 15);
 }
 
+TEST_CASE("traits: follow does not chase a host's pacing brake either") {
+  // The host adds 2 N per mm/s beyond 20 mm/s to its command, at most 50 N
+  // (the controller's calibration-rep brake); the follower's estimate of the
+  // load is held while the pad moves, so it settles a little above 20 mm/s.
+  AthleteSettings a = traited();
+  a.traits.effort = Effort::Follow;
+  a.traits.follow_surplus_n = 10;
+  Rig r(a);
+  r.load(21.5);
+  double vmax = 0, cmax = 0, brake_max = 0;
+  for (int i = 0; i < 9000; ++i) {
+    const double v = r.m.plant().state().v_mm_s;
+    const double brake = std::min(2.0 * std::max(0.0, v - 20.0), 50.0);
+    r.m.drive().write_torque_cmd((21.5 + brake) / r.m.plant().ideal_force_n(1.0), r.m.now_ms());
+    r.m.step();
+    if (r.m.athlete().phase() == AthletePhase::Concentric && r.m.plant().state().x_mm > 45 &&
+        r.m.plant().state().x_mm < 110) {
+      vmax = std::max(vmax, r.m.plant().state().v_mm_s);
+      cmax = std::max(cmax, r.m.athlete().contact_n());
+      brake_max = std::max(brake_max, brake);
+    }
+  }
+  CHECK(vmax > 20);
+  CHECK(vmax < 20 + 10 / 0.9 / 2 + 3);                     // the surplus balanced by the brake
+  CHECK(cmax < 78.5 + 21.5 / 0.9 + 10 + 5);                // felt + surplus, not the brake's 50 N
+  CHECK(brake_max < 15);
+  CAPTURE(to_string(r.m.athlete().phase()));
+  CAPTURE(r.m.plant().state().x_mm);
+  CHECK(r.m.athlete().reps().size() >= 1);
+}
+
 TEST_CASE("traits: a tempo tracker pushes against the same brake (the follower's contrast)") {
   AthleteSettings a = traited();
   Rig r(a);

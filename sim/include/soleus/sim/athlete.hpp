@@ -301,7 +301,8 @@ class Athlete {
   double away_until_ = -1;
   double still_since_ = -1;
   double settle_until_ = -1;
-  int stalled_in_row_ = 0;     ///< sitting back down: lifting the pad to its thighs until then
+  int stalled_in_row_ = 0;
+  double follow_est_ = 0;        ///< Follow: its estimate of the load, N     ///< sitting back down: lifting the pad to its thighs until then
   double tremor_c_ = 1, tremor_s_ = 0, tremor_rc_ = 1, tremor_rs_ = 0, tremor_hz_ = -1;
   double tremor_amp_rep_ = 0;
   std::uint64_t fast_ = 0x9E3779B97F4A7C15ULL;
