@@ -31,6 +31,17 @@
 ///     rep) is recorded with its range, peak and mean concentric force and
 ///     phase durations. A rep is full when it covers ≥ 90 % of the anatomical
 ///     range bottom → top → bottom.
+///  7. Traits (AthleteTraits::enabled; off by default, then 1-6 hold exactly):
+///     the style is replaced by a mix of traits (reaction, effort, tempo
+///     compliance, mid-set rests, range jitter, fatigue kinds, tremor,
+///     sticking point, drops, leaving). Its position is the heel (bone):
+///     pad = heel − tissue_mm × contact / 1800 N; the anatomical bottom/top
+///     and the heel spring act on the heel. The capacity falls linearly with
+///     rising speed (force-velocity). Randomness: the athlete's own
+///     generators seeded by `seed`; per-rep draws are made when a rep starts.
+///     Truth adds heel extremes, rise/return fractions, loaded time, wobbly/
+///     stalled/mid_rest per rep and events() (see docs/simulator.md,
+///     "Athlete traits").
 #include <cstdint>
 #include <optional>
 #include <random>
