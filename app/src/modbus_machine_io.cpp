@@ -1,22 +1,33 @@
 #include "soleus/app/modbus_machine_io.hpp"
 
+#include <utility>
+
 namespace soleus::app {
 
 using drivers::BusResult;
 
-ModbusMachineIo::ModbusMachineIo(const drivers::MachineConfig& cfg)
-    : bus_(cfg.transport),
-      drive_(drivers::make_modbus_drive(bus_, cfg)),
-      cell_(drivers::make_modbus_load_cell(bus_, cfg)) {
-  (void)bus_.connect();
+namespace {
+std::unique_ptr<drivers::Bus> connected_modbus(const drivers::TransportConfig& t) {
+  auto bus = std::make_unique<drivers::ModbusBus>(t);
+  (void)bus->connect();
+  return bus;
 }
+}  // namespace
+
+ModbusMachineIo::ModbusMachineIo(const drivers::MachineConfig& cfg)
+    : ModbusMachineIo(cfg, connected_modbus(cfg.transport)) {}
+
+ModbusMachineIo::ModbusMachineIo(const drivers::MachineConfig& cfg, std::unique_ptr<drivers::Bus> bus)
+    : bus_(std::move(bus)),
+      drive_(drivers::make_modbus_drive(*bus_, cfg)),
+      cell_(drivers::make_modbus_load_cell(*bus_, cfg)) {}
 
 void ModbusMachineIo::exchange(const drivers::DriveCommand& cmd, controller::MachineInputs& in) {
   ++io_.cycles;
   const BusResult rd = drive_->exchange(cmd, in.drive);
   in.drive_ok = rd == BusResult::Ok;
   if (!in.drive_ok) ++io_.drive_errors;
-  if (in.drive_ok || bus_.connected()) {
+  if (in.drive_ok || bus_->connected()) {
     const BusResult rc = cell_->read(in.cell);
     in.cell_ok = rc == BusResult::Ok;
   } else {
@@ -24,7 +35,7 @@ void ModbusMachineIo::exchange(const drivers::DriveCommand& cmd, controller::Mac
   }
   if (!in.cell_ok) ++io_.cell_errors;
   // A new link (first connect or reconnect) needs the drive armed again.
-  const bool now = bus_.connected();
+  const bool now = bus_->connected();
   if (now && !was_connected_) ++generation_;
   was_connected_ = now;
   in.link_generation = generation_;
@@ -50,7 +61,7 @@ std::string ModbusMachineIo::fault_name(int code) const { return drive_->fault_n
 
 controller::IoStats ModbusMachineIo::stats() const {
   controller::IoStats s = io_;
-  const auto& b = bus_.stats();
+  const auto& b = bus_->stats();
   s.transactions = b.transactions;
   s.timeouts = b.timeouts;
   s.crc_errors = b.crc_errors;

@@ -105,7 +105,7 @@ class ReadPlan {
     return p;
   }
 
-  BusResult read(ModbusBus& bus, int unit) {
+  BusResult read(Bus& bus, int unit) {
     for (auto& b : blocks_) {
       BusResult r = BusResult::Ok;
       switch (b.table) {
@@ -175,7 +175,7 @@ double floor_to_resolution(const SignalSpec& s, double value, bool at_least_one_
 }
 
 /// Writes holding registers: one FC 06 for a single word, else one FC 16.
-BusResult write_words(ModbusBus& bus, int unit, int address, std::span<const std::uint16_t> w) {
+BusResult write_words(Bus& bus, int unit, int address, std::span<const std::uint16_t> w) {
   if (w.size() == 1) return bus.write_register(unit, address, w[0]);
   return bus.write_registers(unit, address, w);
 }
@@ -194,7 +194,7 @@ enum StatusIndex : std::size_t {
 
 class ModbusDrive final : public ServoDrive {
  public:
-  ModbusDrive(ModbusBus& bus, const MachineConfig& cfg)
+  ModbusDrive(Bus& bus, const MachineConfig& cfg)
       : bus_(bus), unit_(cfg.units.drive), map_(cfg.drive), mech_(cfg.mechanics) {
     require_holding(map_.control, "drive.registers.control");
     require_holding(map_.torque_cmd, "drive.registers.torque_cmd");
@@ -411,7 +411,7 @@ class ModbusDrive final : public ServoDrive {
     return BusResult::Ok;
   }
 
-  ModbusBus& bus_;
+  Bus& bus_;
   int unit_;
   DriveMap map_;
   Mechanics mech_;
@@ -432,7 +432,7 @@ enum CellIndex : std::size_t { kForce, kCellStatus, kCounter };
 
 class ModbusLoadCell final : public LoadCell {
  public:
-  ModbusLoadCell(ModbusBus& bus, const MachineConfig& cfg)
+  ModbusLoadCell(Bus& bus, const MachineConfig& cfg)
       : bus_(bus), unit_(cfg.units.load_cell), map_(cfg.load_cell) {
     if (!map_.force.present) throw std::invalid_argument("load_cell.registers.force: the register is required");
     require_holding(map_.command, "load_cell.registers.command");
@@ -499,7 +499,7 @@ class ModbusLoadCell final : public LoadCell {
     }
   }
 
-  ModbusBus& bus_;
+  Bus& bus_;
   int unit_;
   LoadCellMap map_;
   ReadPlan plan_;
@@ -517,11 +517,11 @@ DriveSetup DriveSetup::from_limits(const Limits& limits) {
   return s;
 }
 
-std::unique_ptr<ServoDrive> make_modbus_drive(ModbusBus& bus, const MachineConfig& cfg) {
+std::unique_ptr<ServoDrive> make_modbus_drive(Bus& bus, const MachineConfig& cfg) {
   return std::make_unique<ModbusDrive>(bus, cfg);
 }
 
-std::unique_ptr<LoadCell> make_modbus_load_cell(ModbusBus& bus, const MachineConfig& cfg) {
+std::unique_ptr<LoadCell> make_modbus_load_cell(Bus& bus, const MachineConfig& cfg) {
   return std::make_unique<ModbusLoadCell>(bus, cfg);
 }
 

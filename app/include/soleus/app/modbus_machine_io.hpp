@@ -10,6 +10,9 @@
 ///  2. link_generation counts the (re)connections the bus has made; the
 ///     control loop re-arms the drive whenever it changes.
 ///  3. Owned and called by the control thread only.
+///  4. The bus is a drivers::Bus: a ModbusBus made from the configuration's
+///     transport, or any other transport handed in (the proving ground's
+///     in-process bus over the simulator's register tables).
 #include <memory>
 
 #include "soleus/controller/machine_io.hpp"
@@ -19,17 +22,20 @@ namespace soleus::app {
 
 class ModbusMachineIo final : public controller::MachineIo {
  public:
+  /// A ModbusBus over cfg.transport, connected at once.
   explicit ModbusMachineIo(const drivers::MachineConfig& cfg);
+  /// Over a given bus (already connected, or connecting on its own).
+  ModbusMachineIo(const drivers::MachineConfig& cfg, std::unique_ptr<drivers::Bus> bus);
   void exchange(const drivers::DriveCommand& cmd, controller::MachineInputs& in) override;
   bool arm(const drivers::DriveSetup& setup, std::string& detail) override;
   bool tare(std::string& detail) override;
   bool clear_overload(std::string& detail) override;
   std::string fault_name(int code) const override;
   controller::IoStats stats() const override;
-  const drivers::BusStats& bus_stats() const { return bus_.stats(); }
+  const drivers::BusStats& bus_stats() const { return bus_->stats(); }
 
  private:
-  drivers::ModbusBus bus_;
+  std::unique_ptr<drivers::Bus> bus_;
   std::unique_ptr<drivers::ServoDrive> drive_;
   std::unique_ptr<drivers::LoadCell> cell_;
   controller::IoStats io_;

@@ -89,7 +89,7 @@ class LoadCell {
 };
 
 /// The Modbus implementations, driven by the register map.
-std::unique_ptr<ServoDrive> make_modbus_drive(ModbusBus& bus, const MachineConfig& cfg);
-std::unique_ptr<LoadCell> make_modbus_load_cell(ModbusBus& bus, const MachineConfig& cfg);
+std::unique_ptr<ServoDrive> make_modbus_drive(Bus& bus, const MachineConfig& cfg);
+std::unique_ptr<LoadCell> make_modbus_load_cell(Bus& bus, const MachineConfig& cfg);
 
 }  // namespace soleus::drivers

@@ -53,7 +53,30 @@ struct BusStats {
   std::uint64_t bytes_rx = 0;  ///< response bytes on the wire (successful replies)
 };
 
-class ModbusBus {
+/// The transactions a device driver needs: the Modbus master over a real
+/// link (ModbusBus) or an in-process transport (the proving ground's
+/// InProcessBus over the simulator's register tables). One bus, one thread.
+class Bus {
+ public:
+  virtual ~Bus() = default;
+  virtual bool connected() const = 0;
+  virtual BusResult read_holding(int unit, int address, std::span<std::uint16_t> out) = 0;
+  virtual BusResult read_input(int unit, int address, std::span<std::uint16_t> out) = 0;
+  virtual BusResult read_coils(int unit, int address, std::span<std::uint8_t> out) = 0;
+  virtual BusResult read_discrete(int unit, int address, std::span<std::uint8_t> out) = 0;
+  virtual BusResult write_register(int unit, int address, std::uint16_t value) = 0;             // FC 06
+  virtual BusResult write_registers(int unit, int address, std::span<const std::uint16_t> v) = 0;  // FC 16
+  virtual BusResult write_coil(int unit, int address, bool value) = 0;                          // FC 05
+  /// FC 23: writes `values` at write_address, then reads into `out` from read_address.
+  virtual BusResult write_and_read(int unit, int write_address, std::span<const std::uint16_t> values,
+                                   int read_address, std::span<std::uint16_t> out) = 0;
+  virtual const BusStats& stats() const = 0;
+  virtual const TransportConfig& config() const = 0;
+  /// Text of the last failure, for events and logs.
+  virtual const std::string& last_error() const = 0;
+};
+
+class ModbusBus final : public Bus {
  public:
   explicit ModbusBus(TransportConfig cfg);
   ~ModbusBus();
@@ -63,23 +86,23 @@ class ModbusBus {
   /// Opens the link now (ignoring the back-off). Returns Ok or Disconnected.
   BusResult connect();
   void close();
-  bool connected() const { return ctx_ != nullptr && connected_; }
+  bool connected() const override { return ctx_ != nullptr && connected_; }
 
-  BusResult read_holding(int unit, int address, std::span<std::uint16_t> out);
-  BusResult read_input(int unit, int address, std::span<std::uint16_t> out);
-  BusResult read_coils(int unit, int address, std::span<std::uint8_t> out);
-  BusResult read_discrete(int unit, int address, std::span<std::uint8_t> out);
-  BusResult write_register(int unit, int address, std::uint16_t value);            // FC 06
-  BusResult write_registers(int unit, int address, std::span<const std::uint16_t> v);  // FC 16
-  BusResult write_coil(int unit, int address, bool value);                         // FC 05
+  BusResult read_holding(int unit, int address, std::span<std::uint16_t> out) override;
+  BusResult read_input(int unit, int address, std::span<std::uint16_t> out) override;
+  BusResult read_coils(int unit, int address, std::span<std::uint8_t> out) override;
+  BusResult read_discrete(int unit, int address, std::span<std::uint8_t> out) override;
+  BusResult write_register(int unit, int address, std::uint16_t value) override;            // FC 06
+  BusResult write_registers(int unit, int address, std::span<const std::uint16_t> v) override;  // FC 16
+  BusResult write_coil(int unit, int address, bool value) override;                         // FC 05
   /// FC 23: writes `values` at write_address, then reads into `out` from read_address.
   BusResult write_and_read(int unit, int write_address, std::span<const std::uint16_t> values,
-                           int read_address, std::span<std::uint16_t> out);
+                           int read_address, std::span<std::uint16_t> out) override;
 
-  const BusStats& stats() const { return stats_; }
-  const TransportConfig& config() const { return cfg_; }
+  const BusStats& stats() const override { return stats_; }
+  const TransportConfig& config() const override { return cfg_; }
   /// errno text of the last failure, for events and logs.
-  const std::string& last_error() const { return last_error_; }
+  const std::string& last_error() const override { return last_error_; }
   /// Turns libmodbus frame tracing on stderr on or off.
   void set_debug(bool on);
 
