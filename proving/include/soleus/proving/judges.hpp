@@ -1,0 +1,72 @@
+#pragma once
+/// The judges: each compares what the controller reported (reps, set result)
+/// with the ground truth of the models (the athlete's truth and events, the
+/// machine's forces and speeds), never with the controller's own beliefs.
+/// The controller's state is used only to know WHEN the set ran, calibrated
+/// and unloaded. Each judge is a pure function of an Outcome; the rules and
+/// tolerances are in docs/proving-ground.md.
+#include <string>
+#include <vector>
+
+#include "soleus/proving/world.hpp"
+
+namespace soleus::proving {
+
+struct Verdict {
+  bool judged = true;  ///< false: the judge did not apply (e.g. counts of an isometric hold)
+  bool ok = true;
+  std::string why;     ///< what was wrong (or why it was not judged)
+  double badness = 0;  ///< for ranking the worst cases (larger = worse)
+};
+
+/// Tolerances, with the values docs/proving-ground.md states.
+struct JudgeRules {
+  double borderline = 0.03;        ///< reps within ±this of rep_rom_fraction (fraction of the true range) are not judged
+  double match_s = 1.5;            ///< a controller rep matches the truth rep it started within this of
+  double drop_reps = 1;            ///< force_drop within ±this many reps of the truth
+  double left_s = 5.0;             ///< user_left within this of leaving
+  double left_fall_s = 0.5;        ///< ... within this when the pad falls
+  double fall_mm = 10;             ///< the pad "falls": it sinks this far within 1 s after the user left
+  double tut_fraction = 0.05;      ///< TUT within 5 %
+  double tut_abs_s = 0.2;          ///< ... or this many s (a set of one short rep)
+  double force_margin_n = 50;      ///< machine force ≤ max load + pad + this
+  double unload_tol_n = 5;         ///< a rise during an unload above this (+ the supply ripple's share) is unsafe
+  double speed_margin = 0.10;      ///< pad speed ≤ limit × (1 + this)
+  double pace_factor = 1.35;       ///< pace_loss is right when a true rise took > this × C (the rule's 1.5 less 10 %)
+};
+
+/// Truth reps that belong to the set: started after the calibration rep
+/// (controller state active) and before the unload began.
+struct RepMatch {
+  int truth_index = -1;   ///< index into Outcome::truth
+  int controller_n = 0;   ///< counted-rep number, 0 = not counted
+  bool borderline = false;
+  bool full = false;      ///< clearly full (both ways ≥ threshold + borderline)
+  bool partial = false;   ///< clearly partial
+};
+std::vector<RepMatch> match_reps(const Outcome& o, const JudgeRules& r = {});
+
+Verdict judge_counts(const Outcome& o, const JudgeRules& r = {});
+/// Counted partials only (a subset of judge_counts, reported on its own).
+Verdict judge_no_counted_partial(const Outcome& o, const JudgeRules& r = {});
+Verdict judge_stop(const Outcome& o, const JudgeRules& r = {});
+/// A user_left with no true leaving before it.
+Verdict judge_false_user_left(const Outcome& o, const JudgeRules& r = {});
+Verdict judge_tut(const Outcome& o, const JudgeRules& r = {});
+Verdict judge_max_force(const Outcome& o, const JudgeRules& r = {});
+Verdict judge_unload_never_rises(const Outcome& o, const JudgeRules& r = {});
+Verdict judge_pad_speed(const Outcome& o, const JudgeRules& r = {});
+
+/// All judges of one case.
+struct Judgement {
+  Verdict counts, partial, stop, false_left, tut, force, unload, speed;
+  bool unsafe() const { return !force.ok || !unload.ok || !speed.ok; }
+  bool failed() const {
+    return !counts.ok || !partial.ok || !stop.ok || !false_left.ok || !tut.ok || unsafe();
+  }
+  double badness() const;
+  std::string why() const;
+};
+Judgement judge(const Outcome& o, const JudgeRules& r = {});
+
+}  // namespace soleus::proving

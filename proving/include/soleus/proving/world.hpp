@@ -1,0 +1,98 @@
+#pragma once
+/// The proving ground's world: one athlete's set on synthetic time, through
+/// the real controller stack.
+///
+/// Principle of operation:
+///  1. sim::Machine (soleus-sim's drive, load-cell, mechanics and athlete
+///     models) ← InProcessBus (Modbus PDUs, in-process) ← app::ModbusMachineIo
+///     (the daemon's drivers: arming, read-back, decoding) ← controller::
+///     ControlLoop, built from the daemon's own configuration file
+///     (app::load_daemon_config).
+///  2. Each cycle at time t: the synthetic clock reads t, loop.step() runs
+///     (its exchange reads and writes the machine at machine time t), the
+///     world drains events, reps and results and posts commands as soleusd
+///     --run-set does (the loop arms and resets at boot; StartSet once the
+///     latch is OK); then the machine is advanced 1 ms at a time up to
+///     t + period, recording the ground truth of every millisecond.
+///  3. The run ends `tail_s` after the set's result (or at the time limit).
+///     Single-threaded and deterministic from the case: a replay is exact.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "soleus/controller/types.hpp"
+#include "soleus/drivers/machine_config.hpp"
+#include "soleus/sim/athlete.hpp"
+#include "soleus/sim/machine.hpp"
+
+namespace soleus::proving {
+
+/// One seed's draw: the athlete, the machine's noise and the programme.
+struct Case {
+  std::uint64_t seed = 0;
+  sim::AthleteSettings athlete;
+  sim::NoiseSettings noise;
+  controller::SetParams programme;
+  /// Labels of the traits this case has ("effort:follow", "leave:stand_up"),
+  /// for the table by trait.
+  std::vector<std::string> traits;
+};
+
+/// Ground truth of one millisecond (floats: a set is ~10^5 samples).
+struct Sample {
+  float t = 0;             ///< s
+  float pad = 0;           ///< pad height, mm
+  float heel = 0;          ///< the athlete's heel (bone) height, mm
+  float v = 0;             ///< pad velocity, mm/s (+ up)
+  float contact = 0;       ///< the athlete's contact force on the pad, N
+  float cell = 0;          ///< the load cell model's reading, N
+  float motor = 0;         ///< the model's motor force at the pad (effective, with the screw's friction), N, + down
+  float ideal = 0;         ///< the drive's actual torque as an ideal screw force, N, + down
+  float cmd = 0;           ///< the controller's command written (snapshot motor_force_n), N, + down
+  bool enabled = false;    ///< the drive model is enabled
+  bool speed_limited = false;  ///< the drive's speed loop is braking
+  bool away = false;       ///< the athlete is off the machine
+  controller::SetState state = controller::SetState::Idle;  ///< controller state (of the last cycle)
+  controller::Phase phase = controller::Phase::None;
+};
+
+struct Outcome {
+  Case c;
+  std::vector<controller::RepRecord> reps;
+  std::optional<controller::SetResult> result;
+  std::vector<controller::Event> events;
+  std::vector<sim::RepTruth> truth;
+  sim::AthleteEvents athlete_events;
+  std::vector<Sample> samples;  ///< every ms
+  // The machine and rules the judges need.
+  double period_s = 0.01;
+  double pad_weight_n = 78.5;
+  double max_load_n = 1800;
+  double speed_limit_mm_s = 100;
+  double rep_rom_fraction = 0.9;
+  double efficiency = 0.9;
+  double ripple_fraction = 0;  ///< supply ripple / nominal bus voltage
+  /// Loop time of the first cycle whose state was unloading (the stop).
+  std::optional<double> unload_start_s;
+  /// Loop time of the first cycle in `active` (the calibration rep is over).
+  std::optional<double> active_start_s;
+  /// Loop time the StartSet was posted.
+  double start_posted_s = 0;
+  double sim_s = 0;
+  bool timed_out = false;
+  std::string error;  ///< a run that could not be made (configuration, exception)
+};
+
+struct WorldOptions {
+  std::string config_path;    ///< the daemon's configuration (config/sim.toml)
+  double loop_hz = 0;         ///< 0 = the file's; else overrides [control] loop_hz (e.g. 50, the RTU rate)
+  double tail_s = 1.0;        ///< run on after the result
+  double max_s = 600.0;       ///< time limit of one run
+  bool keep_samples = true;
+};
+
+/// Runs one case. Never throws (a failure is put in Outcome::error).
+Outcome run_case(const Case& c, const WorldOptions& opt);
+
+}  // namespace soleus::proving

@@ -1,0 +1,401 @@
+#include "soleus/proving/judges.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+namespace soleus::proving {
+
+using controller::Mode;
+using controller::StopReason;
+
+namespace {
+
+std::string f1(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f", v);
+  return b;
+}
+std::string f2(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f", v);
+  return b;
+}
+
+Verdict not_judged(std::string why) {
+  Verdict v;
+  v.judged = false;
+  v.why = std::move(why);
+  return v;
+}
+
+Verdict bad(std::string why, double badness) {
+  Verdict v;
+  v.ok = false;
+  v.why = std::move(why);
+  v.badness = badness;
+  return v;
+}
+
+/// When the set ended: the first unloading cycle, else the result's end, else the end of the run.
+double stop_time(const Outcome& o) {
+  if (o.unload_start_s) return *o.unload_start_s;
+  if (o.result) return o.result->t_end_s;
+  return o.sim_s;
+}
+
+double fullness(const sim::RepTruth& t) { return std::min(t.rise_fraction, t.return_fraction); }
+
+/// Truth reps of the set proper: begun once the controller was active (less
+/// 0.3 s: a rise that began as the calibration closed) and before the stop.
+bool in_set(const Outcome& o, const sim::RepTruth& t) {
+  if (!o.active_start_s) return false;
+  return t.start_s >= *o.active_start_s - 0.3 && t.start_s < stop_time(o);
+}
+
+int calibration_reps(const Outcome& o) {
+  int n = 0;
+  for (const auto& t : o.truth)
+    if (!o.active_start_s || t.start_s < *o.active_start_s - 0.3) ++n;
+  return n;
+}
+
+bool is_fault_reason(StopReason r) {
+  switch (r) {
+    case StopReason::Estop:
+    case StopReason::DriveFault:
+    case StopReason::CommLoss:
+    case StopReason::SensorFault:
+    case StopReason::Overspeed:
+    case StopReason::TravelLimit:
+    case StopReason::StorageFault:
+    case StopReason::Shutdown:
+    case StopReason::UserStop:
+    case StopReason::Pain:
+    case StopReason::None:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/// Did the pad fall after the user left: it sank fall_mm within 1 s.
+bool pad_fell(const Outcome& o, double left_s, double fall_mm) {
+  double at = -1, lowest = 1e9;
+  for (const auto& s : o.samples) {
+    if (s.t < left_s) continue;
+    if (s.t > left_s + 1.0) break;
+    if (at < 0) at = s.pad;
+    lowest = std::min(lowest, static_cast<double>(s.pad));
+  }
+  return at >= 0 && at - lowest >= fall_mm;
+}
+
+/// The sim's first_drop_rep on a truth vector: 1-based index of the first rep
+/// (after `skip`) whose mean concentric force is below (100 − pct) % of the best before it.
+std::optional<int> first_drop(const std::vector<sim::RepTruth>& truth, double pct, int skip) {
+  double best = 0;
+  for (std::size_t i = static_cast<std::size_t>(std::max(skip, 0)); i < truth.size(); ++i) {
+    const double m = truth[i].mean_concentric_n;
+    if (best > 0 && m < (1.0 - pct / 100.0) * best) return static_cast<int>(i) + 1;
+    best = std::max(best, m);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<RepMatch> match_reps(const Outcome& o, const JudgeRules& r) {
+  std::vector<RepMatch> m;
+  const double f = o.rep_rom_fraction;
+  for (std::size_t i = 0; i < o.truth.size(); ++i) {
+    const auto& t = o.truth[i];
+    if (!in_set(o, t)) continue;
+    RepMatch x;
+    x.truth_index = static_cast<int>(i);
+    const double fu = fullness(t);
+    x.full = fu >= f + r.borderline;
+    x.partial = fu < f - r.borderline;
+    x.borderline = !x.full && !x.partial;
+    m.push_back(x);
+  }
+  for (const auto& rep : o.reps) {
+    if (!rep.counted) continue;
+    int best = -1;
+    double best_d = 1e9;
+    for (std::size_t k = 0; k < m.size(); ++k) {
+      if (m[k].controller_n != 0) continue;
+      const auto& t = o.truth[static_cast<std::size_t>(m[k].truth_index)];
+      if (rep.t_start_s < t.start_s - r.match_s || rep.t_start_s > std::max(t.end_s, t.start_s + r.match_s)) continue;
+      const double dd = std::fabs(rep.t_start_s - t.start_s);
+      if (dd < best_d) best_d = dd, best = static_cast<int>(k);
+    }
+    if (best >= 0) m[static_cast<std::size_t>(best)].controller_n = rep.n;
+  }
+  return m;
+}
+
+Verdict judge_counts(const Outcome& o, const JudgeRules& r) {
+  if (o.c.programme.mode == Mode::Isometric) return not_judged("isometric hold: no reps");
+  if (!o.result) return bad("no set result", 60);
+  const auto m = match_reps(o, r);
+  int counted_log = 0, matched = 0, missed = 0, partials = 0;
+  std::ostringstream why;
+  for (const auto& rep : o.reps) counted_log += rep.counted ? 1 : 0;
+  for (const auto& x : m) {
+    const auto& t = o.truth[static_cast<std::size_t>(x.truth_index)];
+    if (x.controller_n) {
+      ++matched;
+      if (x.partial) {
+        ++partials;
+        why << "counted partial: truth rep " << t.index << " covered " << f2(fullness(t)) << " of its range; ";
+      }
+    } else if (x.full && t.end_s < stop_time(o) - 0.05) {
+      ++missed;
+      why << "missed full rep: truth rep " << t.index << " (" << f2(fullness(t)) << " of range, at "
+          << f1(t.start_s) << " s); ";
+    }
+  }
+  const int phantom = counted_log - matched;
+  if (phantom > 0) why << phantom << " counted rep(s) match no true rep; ";
+  if (o.result->reps != counted_log)
+    why << "result says " << o.result->reps << " reps, the rep log counted " << counted_log << "; ";
+  const bool ok = missed == 0 && partials == 0 && phantom <= 0 && o.result->reps == counted_log;
+  if (ok) return {};
+  return bad(why.str(), 50 + 10.0 * (missed + partials + std::max(phantom, 0)));
+}
+
+Verdict judge_no_counted_partial(const Outcome& o, const JudgeRules& r) {
+  if (o.c.programme.mode == Mode::Isometric) return not_judged("isometric hold: no reps");
+  const auto m = match_reps(o, r);
+  std::ostringstream why;
+  int n = 0;
+  for (const auto& x : m)
+    if (x.controller_n && x.partial) {
+      const auto& t = o.truth[static_cast<std::size_t>(x.truth_index)];
+      why << "rep " << x.controller_n << " counted, truth rep " << t.index << " rose " << f2(t.rise_fraction)
+          << " and returned " << f2(t.return_fraction) << " of its range; ";
+      ++n;
+    }
+  if (n == 0) return {};
+  return bad(why.str(), 300 + n);
+}
+
+Verdict judge_false_user_left(const Outcome& o, const JudgeRules&) {
+  if (!o.result || o.result->reason != StopReason::UserLeft) return {};
+  const double T = stop_time(o);
+  const auto& ev = o.athlete_events;
+  if (ev.left_s && *ev.left_s <= T + 0.05) {
+    // A sit-back athlete who was back before the decision was not gone.
+    if (ev.returned_s && *ev.returned_s < T - 0.5)
+      return bad("user_left at " + f1(T) + " s, but the user sat back down at " + f1(*ev.returned_s) + " s", 500);
+    return {};
+  }
+  return bad("user_left at " + f1(T) + " s: the user never left" +
+                 (ev.left_s ? " (left only at " + f1(*ev.left_s) + " s)" : std::string()),
+             500);
+}
+
+Verdict judge_stop(const Outcome& o, const JudgeRules& r) {
+  if (!o.error.empty()) return bad("run error: " + o.error, 1000);
+  if (!o.result) return bad("the set never ended (no result within " + f1(o.sim_s) + " s)", 200);
+  const StopReason why = o.result->reason;
+  const double T = stop_time(o);
+  const auto& ev = o.athlete_events;
+  const std::string name = controller::to_string(why);
+  const bool iso = o.c.programme.mode == Mode::Isometric;
+
+  // Leaving decides first: a user who left must be found, in time.
+  if (ev.left_s && *ev.left_s < T) {
+    const bool falls = pad_fell(o, *ev.left_s, r.fall_mm);
+    const double limit = falls ? r.left_fall_s : r.left_s;
+    const double late = T - *ev.left_s;
+    const bool back_in_time = ev.returned_s && *ev.returned_s - *ev.left_s < limit && *ev.returned_s < T;
+    if (why == StopReason::UserLeft) {
+      if (late <= limit + o.period_s) return {};
+      return bad("user_left " + f2(late) + " s after leaving (limit " + f1(limit) + " s" +
+                     (falls ? ", the pad fell" : "") + ")",
+                 100 + late);
+    }
+    if (!back_in_time && late > limit + o.period_s)
+      return bad("the user left at " + f1(*ev.left_s) + " s" + (falls ? " (the pad fell)" : "") + ", the set ended by " +
+                     name + " " + f2(late) + " s later (user_left due within " + f1(limit) + " s)",
+                 150 + late);
+    // Ended for another reason before the leave had to be found: judge that reason below.
+  } else if (why == StopReason::UserLeft) {
+    return bad("user_left but the user never left", 500);
+  }
+
+  if (is_fault_reason(why)) return bad("stopped by " + name + " with no fault injected", 120);
+
+  // Truth reps of the set before the stop, in order.
+  std::vector<const sim::RepTruth*> set;
+  for (const auto& t : o.truth)
+    if (in_set(o, t)) set.push_back(&t);
+  auto last_k = [&](std::size_t k) {
+    return std::vector<const sim::RepTruth*>(set.end() - static_cast<long>(std::min(k, set.size())), set.end());
+  };
+  const int counted = o.result->reps;
+  switch (why) {
+    case StopReason::TargetReached:
+      if (iso) return bad("target_reached in an isometric hold", 100);
+      if (counted == o.c.programme.target_reps) return {};
+      return bad("target_reached with " + std::to_string(counted) + " of " +
+                     std::to_string(o.c.programme.target_reps) + " reps",
+                 100);
+    case StopReason::HoldComplete:
+      if (!iso) return bad("hold_complete in a rep set", 100);
+      if (o.result->t_end_s - o.result->t_start_s >= o.c.programme.hold_s - 0.5) return {};
+      return bad("hold_complete before the hold's time", 100);
+    case StopReason::ForceDrop: {
+      const int calib = calibration_reps(o);
+      const auto d = first_drop(o.truth, o.c.programme.force_drop_pct, calib);
+      if (!d) return bad("force_drop at rep " + std::to_string(counted) + ": the truth has no force drop", 100);
+      const int truth_rep = *d - calib;
+      if (std::abs(counted - truth_rep) <= r.drop_reps) return {};
+      return bad("force_drop at rep " + std::to_string(counted) + ", the truth's drop is rep " +
+                     std::to_string(truth_rep),
+                 100 + std::abs(counted - truth_rep));
+    }
+    case StopReason::RangeLoss: {
+      if (ev.range_shrink_rep && !set.empty() && *ev.range_shrink_rep <= set.back()->index) return {};
+      for (const auto* t : set)
+        if (fullness(*t) < o.rep_rom_fraction - r.borderline || t->stalled) return {};
+      // The calibration itself could not find a range (calibration_attempts).
+      if (!o.active_start_s) {
+        for (const auto& t : o.truth)
+          if (t.start_s < T && fullness(t) < 0.9 * 0.9) return {};
+        return bad("range_loss in calibration, but the truth's calibration rep(s) were full", 100);
+      }
+      return bad("range_loss but every true rep of the set was full", 100);
+    }
+    case StopReason::Stall: {
+      if (ev.stall_s && *ev.stall_s < T) return {};
+      for (const auto* t : set)
+        if (t->stalled) return {};
+      return bad("stall but the athlete never truly stalled" +
+                     std::string(ev.rests.empty() ? "" : " (it rested mid-set)"),
+                 100);
+    }
+    case StopReason::LossOfControl:
+      for (const auto* t : last_k(3))
+        if (t->wobbly) return {};
+      return bad("loss_of_control but no true wobble in the last reps", 100);
+    case StopReason::PaceLoss: {
+      const double C = o.c.programme.tempo.concentric_s;
+      for (const auto* t : last_k(3))
+        if (t->stalled || (C > 0 && t->concentric_s > r.pace_factor * C)) return {};
+      return bad("pace_loss but the last true rises kept the pace", 100);
+    }
+    default:
+      return bad("unexpected stop reason " + name, 100);
+  }
+}
+
+Verdict judge_tut(const Outcome& o, const JudgeRules& r) {
+  if (o.c.programme.mode == Mode::Isometric) return not_judged("isometric hold");
+  if (!o.result) return not_judged("no result");
+  if (!judge_counts(o, r).ok) return not_judged("counts wrong");
+  double truth = 0;
+  for (const auto& x : match_reps(o, r))
+    if (x.controller_n) truth += o.truth[static_cast<std::size_t>(x.truth_index)].loaded_s;
+  const double err = std::fabs(o.result->tut_s - truth);
+  if (err <= std::max(r.tut_fraction * truth, r.tut_abs_s)) return {};
+  return bad("TUT " + f2(o.result->tut_s) + " s, truly under load in counted reps " + f2(truth) + " s", 10 + err);
+}
+
+Verdict judge_max_force(const Outcome& o, const JudgeRules& r) {
+  const double limit = o.max_load_n + o.pad_weight_n + r.force_margin_n;
+  double worst = -1e9, at = 0;
+  for (const auto& s : o.samples) {
+    const double f = s.motor + o.pad_weight_n;
+    if (f > worst) worst = f, at = s.t;
+  }
+  if (worst <= limit) return {};
+  return bad("machine force " + f1(worst) + " N at " + f2(at) + " s > " + f1(limit) + " N", 1000 + worst - limit);
+}
+
+Verdict judge_unload_never_rises(const Outcome& o, const JudgeRules& r) {
+  if (!o.unload_start_s) return not_judged("no unload");
+  // From the first write of an unloading command (one period after the
+  // cycle that began the unload) until the drive is disabled.
+  const double from = *o.unload_start_s + o.period_s;
+  double min_up = 1e9, min_dn = 1e9, worst = 0, at = 0, base = 0;
+  bool started = false;
+  for (const auto& s : o.samples) {
+    if (s.t <= from) continue;
+    if (!s.enabled) {
+      if (started) break;
+      continue;
+    }
+    started = true;
+    if (s.speed_limited) continue;  // the drive's speed cap, not the law
+    const double f = s.motor;
+    double* mn = s.v >= 0.05f ? &min_up : s.v <= -0.05f ? &min_dn : nullptr;
+    if (!mn) continue;  // at rest: the screw's static band carries what the user pushes
+    if (*mn < 1e9) {
+      const double rise = f - *mn;
+      const double tol = r.unload_tol_n + 2.0 * o.ripple_fraction * std::fabs(*mn);
+      if (rise - tol > worst) worst = rise - tol, at = s.t, base = *mn;
+    }
+    *mn = std::min(*mn, f);
+  }
+  if (worst <= 0) return {};
+  return bad("the machine's force rose during the unload: +" + f1(worst) + " N beyond tolerance above " + f1(base) +
+                 " N at " + f2(at) + " s",
+             1000 + worst);
+}
+
+Verdict judge_pad_speed(const Outcome& o, const JudgeRules& r) {
+  const double lim = o.speed_limit_mm_s * (1.0 + r.speed_margin);
+  double worst = 0, at = 0;
+  bool up = false;
+  for (const auto& s : o.samples) {
+    if (!s.enabled) continue;
+    if (-s.v > lim && -s.v - lim > worst) worst = -s.v - lim, at = s.t, up = false;
+    if (s.v > lim && s.motor < 0 && s.v - lim > worst) worst = s.v - lim, at = s.t, up = true;
+  }
+  if (worst <= 0) return {};
+  return bad(std::string("the pad ") + (up ? "rose under the machine's drive" : "descended") + " at " +
+                 f1(lim + worst) + " mm/s at " + f2(at) + " s (limit " + f1(lim) + ")",
+             1000 + worst);
+}
+
+double Judgement::badness() const {
+  double b = 0;
+  for (const Verdict* v : {&counts, &partial, &stop, &false_left, &tut, &force, &unload, &speed})
+    if (!v->ok) b += v->badness;
+  return b;
+}
+
+std::string Judgement::why() const {
+  std::string s;
+  auto add = [&](const char* k, const Verdict& v) {
+    if (!v.ok) s += std::string(k) + ": " + v.why + (v.why.empty() || v.why.back() == ' ' ? "" : " ") + "| ";
+  };
+  add("UNSAFE force", force);
+  add("UNSAFE unload", unload);
+  add("UNSAFE speed", speed);
+  add("false user_left", false_left);
+  add("counted partial", partial);
+  add("stop", stop);
+  add("counts", counts);
+  add("tut", tut);
+  return s;
+}
+
+Judgement judge(const Outcome& o, const JudgeRules& r) {
+  Judgement j;
+  j.counts = judge_counts(o, r);
+  j.partial = judge_no_counted_partial(o, r);
+  j.stop = judge_stop(o, r);
+  j.false_left = judge_false_user_left(o, r);
+  j.tut = judge_tut(o, r);
+  j.force = judge_max_force(o, r);
+  j.unload = judge_unload_never_rises(o, r);
+  j.speed = judge_pad_speed(o, r);
+  return j;
+}
+
+}  // namespace soleus::proving

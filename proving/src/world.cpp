@@ -1,0 +1,131 @@
+#include "soleus/proving/world.hpp"
+
+#include <cmath>
+#include <exception>
+#include <memory>
+
+#include "soleus/app/daemon_config.hpp"
+#include "soleus/app/modbus_machine_io.hpp"
+#include "soleus/controller/control_loop.hpp"
+#include "soleus/proving/in_process_bus.hpp"
+
+namespace soleus::proving {
+
+namespace {
+
+/// Synthetic time: now() is whatever the world set; sleeping is not needed.
+class SyntheticClock final : public controller::Clock {
+ public:
+  double now() override { return t_; }
+  void sleep_until(double t) override { t_ = t; }
+  void set(double t) { t_ = t; }
+
+ private:
+  double t_ = 0;
+};
+
+}  // namespace
+
+Outcome run_case(const Case& c, const WorldOptions& opt) {
+  using controller::SetState;
+  Outcome out;
+  out.c = c;
+  try {
+    const app::DaemonConfig cfg = app::load_daemon_config(opt.config_path);
+    controller::ControlConfig control = cfg.control;
+    if (opt.loop_hz > 0) control.loop_hz = opt.loop_hz;
+    const auto& mech = cfg.machine.mechanics;
+    out.period_s = control.period_s();
+    out.pad_weight_n = mech.pad_weight_n;
+    out.max_load_n = cfg.machine.limits.max_load_n;
+    out.speed_limit_mm_s = cfg.machine.limits.max_speed_mm_s;
+    out.rep_rom_fraction = cfg.training.rep_rom_fraction;
+    out.efficiency = mech.efficiency;
+
+    sim::Machine machine(cfg.machine, c.athlete, c.seed);
+    machine.set_noise(c.noise);
+    out.ripple_fraction = c.noise.drive_ripple_v / machine.drive().settings().nominal_bus_v;
+    auto bus = std::make_unique<InProcessBus>(machine, cfg.machine.transport);
+    app::ModbusMachineIo io(cfg.machine, std::move(bus));
+    SyntheticClock clock;
+    controller::ControlLoop loop(control, cfg.training, mech, cfg.machine.limits, io, clock);
+
+    const std::int64_t period_ms = std::llround(out.period_s * 1000.0);
+    if (period_ms < 1 || std::fabs(period_ms - out.period_s * 1000.0) > 1e-6)
+      throw std::invalid_argument("the loop period must be a whole number of ms");
+    if (opt.keep_samples) out.samples.reserve(static_cast<std::size_t>(std::min(opt.max_s, 200.0) * 1000));
+
+    bool posted = false;
+    std::optional<double> done_at;
+    controller::Event ev;
+    controller::RepRecord rep;
+    controller::SetResult res;
+    controller::TraceSample tr;
+    std::int64_t ms = 0;
+    for (;;) {
+      const double t = static_cast<double>(ms) / 1000.0;
+      clock.set(t);
+      loop.step();
+      while (loop.pop_event(ev)) out.events.push_back(ev);
+      while (loop.pop_rep(rep)) out.reps.push_back(rep);
+      while (loop.pop_result(res)) {
+        if (!out.result) {
+          out.result = res;
+          done_at = t;
+        }
+      }
+      while (loop.pop_trace(tr)) {
+      }
+      const controller::Snapshot snap = loop.snapshot();
+      const SetState st = snap.ctl.state;
+      if (posted && st == SetState::Unloading && !out.unload_start_s) out.unload_start_s = t;
+      if (posted && st == SetState::Active && !out.active_start_s) out.active_start_s = t;
+      if (!posted && snap.armed && snap.latch_ok && st != SetState::Fault && st != SetState::Estop) {
+        controller::SetParams p = c.programme;
+        p.set_id = 1;
+        loop.post(controller::Command::start_set(p));
+        posted = true;
+        out.start_posted_s = t;
+      }
+      if (done_at && t >= *done_at + opt.tail_s) break;
+      if (t >= opt.max_s) {
+        out.timed_out = true;
+        break;
+      }
+      // The machine runs one period, 1 ms at a time, recording the truth.
+      const auto cmd_n = static_cast<float>(snap.ctl.motor_force_n);
+      for (std::int64_t k = 0; k < period_ms; ++k) {
+        machine.step();
+        ++ms;
+        if (!opt.keep_samples) continue;
+        const auto& ps = machine.plant().state();
+        const auto& d = machine.drive();
+        auto& a = machine.athlete();
+        Sample s;
+        s.t = static_cast<float>(static_cast<double>(ms) / 1000.0);
+        s.pad = static_cast<float>(ps.x_mm);
+        s.heel = static_cast<float>(a.heel_mm());
+        s.v = static_cast<float>(ps.v_mm_s);
+        s.contact = static_cast<float>(a.contact_n());
+        s.cell = static_cast<float>(machine.cell().force_n());
+        s.motor = static_cast<float>(ps.motor_force_n);
+        s.ideal = static_cast<float>(machine.plant().ideal_force_n(d.torque_pct()));
+        s.cmd = cmd_n;
+        s.enabled = d.enabled();
+        s.speed_limited = d.speed_limited();
+        s.away = a.away();
+        s.state = st;
+        s.phase = snap.ctl.phase;
+        out.samples.push_back(s);
+      }
+    }
+    out.truth = machine.athlete().reps();
+    out.athlete_events = machine.athlete().events();
+    out.sim_s = static_cast<double>(ms) / 1000.0;
+  } catch (const std::exception& e) {
+    out.error = e.what();
+  }
+  return out;
+}
+
+}  // namespace soleus::proving
