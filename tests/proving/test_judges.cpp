@@ -1,0 +1,105 @@
+// The proving ground's judges fail on planted bad outcomes and pass good ones;
+// the in-process bus reads the simulator's registers.
+#include <doctest/doctest.h>
+
+#include "soleus/proving/judges.hpp"
+#include "soleus/proving/population.hpp"
+
+using namespace soleus;
+using namespace soleus::proving;
+
+namespace {
+Outcome base() {
+  Outcome o;
+  o.c.programme.mode = controller::Mode::Isotonic;
+  o.c.programme.target_reps = 1;
+  o.active_start_s = 5;
+  o.unload_start_s = 20;
+  controller::SetResult r;
+  r.reason = controller::StopReason::TargetReached;
+  r.reps = 1;
+  r.tut_s = 8;
+  o.result = r;
+  sim::RepTruth t;
+  t.index = 2, t.start_s = 6, t.end_s = 14, t.rise_fraction = 1, t.return_fraction = 1, t.loaded_s = 8;
+  o.truth.push_back(t);
+  controller::RepRecord rep;
+  rep.counted = true, rep.n = 1, rep.t_start_s = 6.2;
+  o.reps.push_back(rep);
+  return o;
+}
+}  // namespace
+
+TEST_CASE("judges pass a right outcome") {
+  const Outcome o = base();
+  CHECK(judge_counts(o).ok);
+  CHECK(judge_stop(o).ok);
+  CHECK(judge_tut(o).ok);
+  CHECK(judge_false_user_left(o).ok);
+}
+
+TEST_CASE("a counted partial fails counts and the partial judge") {
+  Outcome o = base();
+  o.truth[0].return_fraction = 0.5;
+  CHECK_FALSE(judge_counts(o).ok);
+  CHECK_FALSE(judge_no_counted_partial(o).ok);
+}
+
+TEST_CASE("a borderline rep is not judged") {
+  Outcome o = base();
+  o.truth[0].return_fraction = 0.88;
+  CHECK(judge_no_counted_partial(o).ok);
+}
+
+TEST_CASE("a false user_left fails") {
+  Outcome o = base();
+  o.result->reason = controller::StopReason::UserLeft;
+  CHECK_FALSE(judge_false_user_left(o).ok);
+  CHECK_FALSE(judge_stop(o).ok);
+}
+
+TEST_CASE("a late user_left fails, a timely one passes") {
+  Outcome o = base();
+  o.result->reason = controller::StopReason::UserLeft;
+  o.athlete_events.left_s = 13.0;  // 7 s before the unload
+  CHECK_FALSE(judge_stop(o).ok);
+  o.athlete_events.left_s = 17.0;  // 3 s, pad did not fall (no samples)
+  CHECK(judge_stop(o).ok);
+}
+
+TEST_CASE("TUT off by more than 5 % fails") {
+  Outcome o = base();
+  o.result->tut_s = 9;
+  CHECK_FALSE(judge_tut(o).ok);
+}
+
+TEST_CASE("safety: too much force, a rise during the unload, a fast descent") {
+  Outcome o = base();
+  Sample s;
+  s.enabled = true;
+  s.t = 1, s.motor = 1900;
+  o.samples = {s};
+  CHECK_FALSE(judge_max_force(o).ok);
+  o.samples.clear();
+  for (int i = 0; i < 100; ++i) {
+    Sample u;
+    u.enabled = true;
+    u.t = 20.02f + 0.001f * static_cast<float>(i);
+    u.v = -20;
+    u.motor = static_cast<float>(i < 50 ? 500 - i : 500);  // falls, then jumps back up
+    o.samples.push_back(u);
+  }
+  CHECK_FALSE(judge_unload_never_rises(o).ok);
+  for (auto& u : o.samples) u.motor = 500 - 2 * (u.t - 20);
+  CHECK(judge_unload_never_rises(o).ok);
+  o.samples[10].v = -120;
+  CHECK_FALSE(judge_pad_speed(o).ok);
+}
+
+TEST_CASE("a seed always draws the same case") {
+  const Case a = draw_case(42), b = draw_case(42);
+  CHECK(a.programme.load_n == b.programme.load_n);
+  CHECK(a.athlete.capacity_n == b.athlete.capacity_n);
+  CHECK(a.traits == b.traits);
+  CHECK(a.programme.load_n <= 1800);
+}
