@@ -16,6 +16,9 @@ echo "== build (warnings as errors)"
 BUILD_DIR="$here/build-test" bash scripts/build.sh -DSOLEUS_WERROR=ON -DSOLEUS_TESTS=ON \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG"
 echo "== unit and integration tests (but those of soleusd running in real time)"
+# This step also runs proving_slice (label proving): 200 seeded athletes of the
+# proving ground on synthetic time, judged against the models' truth
+# (docs/proving-ground.md); it fails while issue 9's goals are not met.
 ctest --test-dir "$here/build-test" -j"$jobs" -LE 'e2e|realtime' --output-on-failure --timeout 300
 echo "== soleusd against soleus-sim in real time: end-to-end sets, API, durability"
 # These run real processes against the clock on a shared machine. A run that
