@@ -103,3 +103,21 @@ TEST_CASE("a seed always draws the same case") {
   CHECK(a.traits == b.traits);
   CHECK(a.programme.load_n <= 1800);
 }
+
+#include "soleus/app/daemon_config.hpp"
+#include "soleus/proving/in_process_bus.hpp"
+
+TEST_CASE("InProcessBus: reads and writes the simulator registers, exceptions, TCP byte count") {
+  const auto cfg = app::load_daemon_config(SOLEUS_SOURCE_DIR "/config/sim.toml");
+  sim::Machine m(cfg.machine, sim::AthleteSettings{}, 1);
+  InProcessBus bus(m, cfg.machine.transport);
+  std::uint16_t w[8]{};
+  CHECK(bus.read_input(1, 0, w) == drivers::BusResult::Ok);
+  CHECK(bus.write_register(1, 4, 100) == drivers::BusResult::Ok);  // COMM_TIMEOUT
+  std::uint16_t back[1]{};
+  CHECK(bus.read_holding(1, 4, back) == drivers::BusResult::Ok);
+  CHECK(back[0] == 100);
+  CHECK(bus.read_input(1, 9000, w) == drivers::BusResult::Exception);
+  CHECK(bus.read_input(7, 0, w) == drivers::BusResult::Exception);  // unknown unit: gateway 0x0B
+  CHECK(bus.stats().bytes_tx == 5 * (7 + 5));  // every request here is a 5-byte PDU + MBAP
+}
