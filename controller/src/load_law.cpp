@@ -13,6 +13,8 @@ void LoadLaw::begin(const SetParams& params, double position_mm) {
   base_ = 0;
   ecc_s_ = 0;
   up_ = false;
+  last_felt_ = 0;
+  unloading_ = false;
   hold_mm_ = params.hold_height_mm.value_or(position_mm);
   range_ = params.range.value_or(Range{});
 }
@@ -27,6 +29,7 @@ LawOutput LoadLaw::update(const LawInput& in) {
 
   // 2. Base load towards its target.
   double target = in.calibrating ? cfg_.calibration_load_n : p_.load_n;
+  if (in.unloading) target = std::min(target, base_);  // 7. never up while stopping
   double rate = std::max(std::max(p_.load_n, cfg_.calibration_load_n), 200.0) / ramp_in_s_;
   double step = rate * in.dt_s;
   base_ = base_ < target ? std::min(target, base_ + step) : std::max(target, base_ - step);
@@ -40,7 +43,7 @@ LawOutput LoadLaw::update(const LawInput& in) {
   } else {
     // 3. Eccentric overload, changed smoothly at the top and back at the bottom.
     if (p_.mode == Mode::Eccentric && !in.calibrating) {
-      double goal = (in.phase == Phase::TopPause || in.phase == Phase::Eccentric) ? 1.0 : 0.0;
+      double goal = (in.phase == Phase::TopPause || in.phase == Phase::Eccentric) && !in.unloading ? 1.0 : 0.0;
       double ds = in.dt_s / cfg_.eccentric_blend_s;
       ecc_s_ = ecc_s_ < goal ? std::min(goal, ecc_s_ + ds) : std::max(goal, ecc_s_ - ds);
       double w = ecc_s_ * ecc_s_ * (3.0 - 2.0 * ecc_s_);
@@ -56,7 +59,7 @@ LawOutput LoadLaw::update(const LawInput& in) {
       if (p_.tempo.concentric_s > 0) up_limit = span / p_.tempo.concentric_s * (1 + cfg_.brake_margin);
       if (p_.tempo.eccentric_s > 0) down_limit = span / p_.tempo.eccentric_s * (1 + cfg_.brake_margin);
     }
-    if (up_limit > 0 && v > up_limit) {
+    if (up_limit > 0 && v > up_limit && !in.unloading) {
       out.brake_n = std::min(cfg_.brake_gain_n_per_mm_s * (v - up_limit),
                              cfg_.brake_max_fraction * base_);
     } else if (down_limit > 0 && v < -down_limit) {
@@ -64,6 +67,14 @@ LawOutput LoadLaw::update(const LawInput& in) {
     }
     felt += out.brake_n;
   }
+  // 7. While stopping, the felt load never rises above the previous cycle's.
+  if (in.unloading) {
+    if (unloading_) felt = std::min(felt, last_felt_);
+    unloading_ = true;
+  } else {
+    unloading_ = false;
+  }
+  last_felt_ = felt;
   // 6. Ramp between "only the pad" and the law.
   double r = std::clamp(in.ramp, 0.0, 1.0);
   out.motor_n = r * (felt - pad_n_);

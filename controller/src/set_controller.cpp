@@ -177,6 +177,15 @@ bool SetController::stop(StopReason reason, double t) {
 
 void SetController::begin_unload(double t) {
   (void)t;
+  // The unload starts from the force applied now: the drive's actual force
+  // when it lags a higher command (its TORQUE_SLEW), so that it never goes on
+  // rising towards a command written before the stop.
+  if (state_ != SetState::Unloading) {
+    const double applied = drive_.enabled ? drive_.force_n : 0.0;
+    unload_prev_ = unload_prev_ >= 0 ? std::clamp(applied, 0.0, unload_prev_)
+                                     : std::clamp(applied, unload_prev_, 0.0);
+    clamp_.reset(unload_prev_);
+  }
   if (activity_ == Activity::Move && !move_auto_) ramp_ = std::min(ramp_, 1.0);
   state_ = SetState::Unloading;
   status_.state = SetState::Unloading;
@@ -295,12 +304,12 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
   // 1. The supervisor judges first.
   SupervisorContext ctx;
   ctx.enable_commanded = last_cmd_.enable;
-  // "Loaded" for the let-go rule: a user's contact can never exceed the load
-  // they feel, so a load the law has lightened to near the let-go threshold
-  // (the calibration rep's brake, the floor fade) says nothing about contact.
-  ctx.loaded = activity_ == Activity::Set && ramp_ >= 1.0 &&
-               (state_ == SetState::Calibrating || state_ == SetState::Active) &&
-               status_.load_n >= 3.0 * ccfg_.let_go_force_n;
+  // Presence is judged whenever a set expects the user on the pad: from the
+  // drive's enable (ramp-in, the light first rep) to the stop.
+  ctx.loaded = activity_ == Activity::Set && drive_.enabled &&
+               (state_ == SetState::Ready || state_ == SetState::Calibrating || state_ == SetState::Active);
+  ctx.moving_mass_kg = mech_.moving_mass_kg;
+  ctx.bottom_mm = status_.range_known ? status_.range.bottom_mm : -1.0;
   ctx.pad_weight_n = mech_.pad_weight_n;
   ctx.travel_max_mm = mech_.travel_max_mm;
   SupervisorReport rep = sup_.update(in, ctx);
@@ -310,7 +319,9 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
   }
   if (rep.trip != StopReason::None) stop(rep.trip, t);
   if (rep.user_left) {
-    emit(EventCode::UserLeft, Severity::Warning, t, "contact force near zero while loaded");
+    emit(EventCode::UserLeft, Severity::Warning, t,
+         rep.left_on_stop ? "nobody under the pad: it rests on its lower stop"
+                          : "nobody holds the pad: it moves as if nothing touched it");
     stop(StopReason::UserLeft, t);
   }
   if (rep.remove_torque_now && state_ == SetState::Unloading) {
@@ -462,7 +473,7 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
         motor = ramp_ * law_.move_force(pos, pos, vel, ccfg_.move_speed_mm_s, ccfg_.move_max_force_n);
         floor = -1;
       } else {
-        law = law_.update({dt, pos, vel, force, status_.phase, false, ramp_});
+        law = law_.update({dt, pos, vel, force, status_.phase, false, ramp_, true});
         motor = law.motor_n;
       }
       if (ramp_ <= 0 && std::abs(clamp_.last()) < 1.0) {
@@ -486,6 +497,15 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
   }
   // 4. The final clamp.
   double out = enable ? clamp_.apply(motor, pos, vel, floor, dt) : 0.0;
+  // 5. Every unload ramps down from the force applied when it began: while
+  // unloading, the command's magnitude never grows and its sign never flips,
+  // whatever the law, the floor or the slew would ask (the law itself only
+  // lightens too; this is the last word).
+  if (state_ == SetState::Unloading && enable) {
+    out = unload_prev_ >= 0 ? std::clamp(out, 0.0, unload_prev_) : std::clamp(out, unload_prev_, 0.0);
+    clamp_.reset(out);
+  }
+  unload_prev_ = out;
   cmd.enable = enable;
   cmd.force_n = out;
   cmd.user_driving_up = law.user_driving_up;

@@ -1,5 +1,6 @@
 #include "soleus/controller/supervisor.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace soleus::controller {
@@ -209,13 +210,43 @@ SupervisorReport Supervisor::update(const MachineInputs& in, const SupervisorCon
   for (Fault f : kOrder)
     if (present_ & bit(f)) raise(f, t);
 
-  // 6. Let-go: near-zero contact while loaded (not a fault; reported once per loading).
-  if (ctx.loaded && in.cell_ok) {
-    if (in.cell.force_n < cfg_.let_go_force_n) {
+  // 6. Presence: is anybody holding the pad? (not a fault; reported once per set)
+  if (in.drive_ok) {
+    v_t_[static_cast<std::size_t>(v_head_)] = t;
+    v_v_[static_cast<std::size_t>(v_head_)] = in.drive.velocity_mm_s;
+    v_head_ = (v_head_ + 1) % static_cast<int>(v_t_.size());
+    v_n_ = std::min(v_n_ + 1, static_cast<int>(v_t_.size()));
+  }
+  if (ctx.loaded && in.cell_ok && in.drive_ok && v_n_ >= 2) {
+    const auto& d = in.drive;
+    // Acceleration over the last ≥ 40 ms of velocity readings.
+    const int n = static_cast<int>(v_t_.size());
+    const int newest = (v_head_ - 1 + n) % n;
+    int oldest = newest;
+    for (int k = 1; k < v_n_; ++k) {
+      oldest = (newest - k + n) % n;
+      if (t - v_t_[static_cast<std::size_t>(oldest)] >= 0.04) break;
+    }
+    const double dt_a = v_t_[static_cast<std::size_t>(newest)] - v_t_[static_cast<std::size_t>(oldest)];
+    const double a = dt_a > 1e-6 ? (v_v_[static_cast<std::size_t>(newest)] - v_v_[static_cast<std::size_t>(oldest)]) / dt_a : 0.0;
+    // m·a = contact − pad weight − motor force (positive down), so:
+    const double down = ctx.pad_weight_n + d.force_n;
+    const double contact = ctx.moving_mass_kg * a / 1000.0 + down;
+    r.contact_estimate_n = contact;
+    const bool cell_low = in.cell.force_n < cfg_.let_go_force_n;
+    // A pad that nothing pushes down (a floating isometric hold, a load the
+    // motor lifts to nothing) says nothing about who touches it.
+    const bool judged = down >= 3.0 * cfg_.let_go_force_n;
+    const bool free_moving = judged && contact < std::max(10.0, 0.12 * down);
+    const bool on_stop = d.position_mm < 1.5 && (ctx.bottom_mm < 0 || ctx.bottom_mm > 4.5);
+    const bool moving = std::abs(d.velocity_mm_s) > cfg_.still_mm_s;
+    if (cell_low && (free_moving || on_stop)) {
       if (let_go_since_ < 0) let_go_since_ = t;
-      if ((t - let_go_since_) * 1000.0 > cfg_.let_go_ms && !user_left_reported_) {
+      const double need_s = (moving || on_stop) ? cfg_.let_go_ms / 1000.0 : 1.0;
+      if (t - let_go_since_ >= need_s && !user_left_reported_) {
         user_left_reported_ = true;
         r.user_left = true;
+        r.left_on_stop = on_stop;
       }
     } else {
       let_go_since_ = -1;

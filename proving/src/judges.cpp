@@ -335,7 +335,10 @@ Verdict judge_unload_never_rises(const Outcome& o, const JudgeRules& r) {
     double* mn = s.v >= 0.05f ? &min_up : s.v <= -0.05f ? &min_dn : nullptr;
     if (!mn) continue;  // at rest: the screw's static band carries what the user pushes
     if (*mn < 1e9) {
-      const double rise = f - *mn;
+      // Unloaded is the drive off: the pad's weight alone. A motor that lifted
+      // (a load below the pad's weight) returning to 0 brings the user back
+      // to that, not above it: only a rise above max(lowest so far, 0) counts.
+      const double rise = f - std::max(*mn, 0.0);
       const double tol = r.unload_tol_n + 2.0 * o.ripple_fraction * std::fabs(*mn);
       if (rise - tol > worst) worst = rise - tol, at = s.t, base = *mn;
     }

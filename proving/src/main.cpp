@@ -1,3 +1,4 @@
+#include <array>
 // soleus-proving-ground: runs seeded athletes through the real controller
 // stack on synthetic time and judges the outcomes (docs/proving-ground.md).
 #include <algorithm>
@@ -38,6 +39,7 @@ void usage() {
   std::puts(
       "usage: soleus-proving-ground [--athletes N] [--seed S] [--jobs J] [--config FILE] [--loop-hz HZ]\n"
       "                             [--no-goals] [--quiet]\n"
+      "                             [--ratchet COUNTS_PCT,STOPS_PCT,PARTIALS,FALSE_LEFT,UNSAFE]\n"
       "       soleus-proving-ground --replay SEED [--trace out.csv] [--config FILE] [--loop-hz HZ]");
 }
 
@@ -97,6 +99,10 @@ int main(int argc, char** argv) {
   int athletes = 1000, jobs = 2;
   std::uint64_t seed = 1;
   bool goals = true, quiet = false;
+  // --ratchet: the figures a run must not fall below (counts %, stops %) or
+  // rise above (counted partials, false user_left, unsafe sets) while the
+  // goals are not met yet: the test command's slice keeps what was won.
+  std::optional<std::array<double, 5>> ratchet;
   std::optional<std::uint64_t> replay_seed;
   std::string trace;
   WorldOptions wo;
@@ -119,6 +125,17 @@ int main(int argc, char** argv) {
     else if (a == "--trace") trace = next();
     else if (a == "--no-goals") goals = false;
     else if (a == "--quiet") quiet = true;
+    else if (a == "--ratchet") {
+      std::array<double, 5> r{};
+      std::string v = next();
+      std::size_t pos = 0;
+      for (int k = 0; k < 5; ++k) {
+        std::size_t used = 0;
+        r[static_cast<std::size_t>(k)] = std::stod(v.substr(pos), &used);
+        pos += used + 1;
+      }
+      ratchet = r;
+    }
     else {
       usage();
       return 2;
@@ -206,5 +223,15 @@ int main(int argc, char** argv) {
   const bool met = counts >= 99.0 && stops >= 98.0 && all.partials == 0 && all.false_left == 0 && all.unsafe == 0;
   std::printf("goals (counts >= 99 %%, stops >= 98 %%, 0 partials, 0 false user_left, 0 unsafe): %s\n",
               met ? "MET" : "NOT MET");
+  if (ratchet) {
+    const auto& r = *ratchet;
+    const bool kept = counts >= r[0] - 1e-9 && stops >= r[1] - 1e-9 && all.partials <= r[2] &&
+                      all.false_left <= r[3] && all.unsafe <= r[4];
+    std::printf("ratchet (counts >= %.1f %%, stops >= %.1f %%, partials <= %.0f, false user_left <= %.0f, "
+                "unsafe <= %.0f): %s\n",
+                r[0], r[1], r[2], r[3], r[4], kept ? "KEPT" : "WORSE");
+    if (!kept) return 1;
+    return 0;
+  }
   return met || !goals ? 0 : 1;
 }

@@ -36,6 +36,10 @@ struct LawInput {
   Phase phase = Phase::None;  ///< the user's live phase (RepCounter)
   bool calibrating = false;
   double ramp = 1;            ///< 0–1
+  /// The set is stopping: nothing in the law may raise the load (the base
+  /// does not move up, no pacing brake is added, the eccentric blend only
+  /// falls, and the felt load never exceeds the previous cycle's).
+  bool unloading = false;
 };
 
 struct LawOutput {
@@ -70,6 +74,8 @@ class LoadLaw {
   double ecc_s_ = 0;
   double hold_mm_ = 0;
   bool up_ = false;
+  double last_felt_ = 0;
+  bool unloading_ = false;
 };
 
 }  // namespace soleus::controller

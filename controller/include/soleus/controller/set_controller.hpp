@@ -158,6 +158,7 @@ class SetController {
   bool moving_ = false;
   double rest_still_since_ = -1;
   bool unload_then_idle_ = false;
+  double unload_prev_ = 0;  ///< the last command written; an unload never exceeds it
 };
 
 }  // namespace soleus::controller

@@ -18,9 +18,16 @@
 ///     the cause) and is reported once as a trip with its stop reason.
 ///     STO and drive faults also demand torque removal at once; every other
 ///     trip goes through the controlled unload.
-///  4. The user letting go (near-zero contact force for longer than
-///     let_go_ms while loaded) is not a fault: it is reported as user_left
-///     and ends the set through the same unload.
+///  4. Presence (docs/controller.md#presence) is not a fault: a user found
+///     gone is reported as user_left and ends the set through the same
+///     unload. Gone means the load cell reads less than let_go_force_n AND
+///     either the pad moves as if nothing touched it (the contact that the
+///     pad's dynamics imply, m·a + pad weight + motor force, is below
+///     max(10 N, 12 % of the force pushing it down)) or the pad rests on its
+///     lower hard stop where no calibrated user can be, for let_go_ms while
+///     it moves or sits on the stop, and for 1 s while it floats still.
+///     Neither test depends on the size of the load, nor on whether the
+///     cell's reading includes the pad's weight.
 ///  5. ok() is true only while the latch is OK; nothing may enable otherwise.
 #include <array>
 #include <cstdint>
@@ -58,8 +65,10 @@ constexpr std::uint32_t bit(Fault f) { return 1u << static_cast<unsigned>(f); }
 /// What the supervisor needs to know about the controller's intent.
 struct SupervisorContext {
   bool enable_commanded = false;  ///< the previous command asked for ENABLE
-  bool loaded = false;            ///< a set is under full training load (for let-go)
+  bool loaded = false;            ///< a set expects the user on the pad (presence is judged)
   double pad_weight_n = 78.5;
+  double moving_mass_kg = 110;
+  double bottom_mm = -1;          ///< the user's calibrated bottom, or < 0 when not known yet
   double travel_max_mm = 150;
 };
 
@@ -70,6 +79,8 @@ struct SupervisorReport {
   StopReason trip = StopReason::None;  ///< a fault latched this cycle (its stop reason)
   Fault trip_fault = Fault::NotArmed;
   bool user_left = false;          ///< let-go detected this cycle
+  bool left_on_stop = false;       ///< ... because the pad rests on its lower stop
+  double contact_estimate_n = 0;   ///< the user's contact from the pad's dynamics (presence)
   bool fault_reset_pulse = false;  ///< send FAULT_RESET (with ENABLE off) this cycle
   bool comm_good = false;          ///< this cycle's reads both succeeded
 };
@@ -132,6 +143,8 @@ class Supervisor {
   // cross-check and let-go timers
   double mismatch_since_ = -1;
   double let_go_since_ = -1;
+  std::array<double, 16> v_t_{}, v_v_{};  // recent (t, velocity) for the acceleration
+  int v_n_ = 0, v_head_ = 0;
   bool user_left_reported_ = false;
   // enable watch
   double enable_since_ = -1;
