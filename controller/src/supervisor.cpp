@@ -236,8 +236,11 @@ SupervisorReport Supervisor::update(const MachineInputs& in, const SupervisorCon
     const bool cell_low = in.cell.force_n < cfg_.let_go_force_n;
     // A pad that nothing pushes down (a floating isometric hold, a load the
     // motor lifts to nothing) says nothing about who touches it.
-    const bool judged = down >= 3.0 * cfg_.let_go_force_n;
-    const bool free_moving = judged && contact < std::max(10.0, 0.12 * down);
+    // The scale is what the controller asks for: the drive's own speed loop
+    // trims the actual force of a pad that falls at its SPEED_LIMIT to nothing.
+    const double asked = ctx.pad_weight_n + ctx.commanded_force_n;
+    const bool judged = asked >= 3.0 * cfg_.let_go_force_n;
+    const bool free_moving = judged && contact < std::max(10.0, 0.12 * asked);
     const bool on_stop = d.position_mm < 1.5 && (ctx.bottom_mm < 0 || ctx.bottom_mm > 4.5);
     const bool moving = std::abs(d.velocity_mm_s) > cfg_.still_mm_s;
     if (cell_low && (free_moving || on_stop)) {

@@ -44,6 +44,7 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
 
     sim::Machine machine(cfg.machine, c.athlete, c.seed);
     machine.set_noise(c.noise);
+    if (c.cell_pad_on_cell) machine.control(boost::json::parse(R"({"cmd":"bench","cell_mount":"pad_on_cell"})"));
     out.ripple_fraction = c.noise.drive_ripple_v / machine.drive().settings().nominal_bus_v;
     auto bus = std::make_unique<InProcessBus>(machine, cfg.machine.transport);
     app::ModbusMachineIo io(cfg.machine, std::move(bus));

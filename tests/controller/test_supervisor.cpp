@@ -232,6 +232,7 @@ TEST_CASE("supervisor: presence: a pad that falls as if nothing touched it is us
   // 21.5 N of motor force: the calibration rep's 100 N felt. Nobody holds the
   // pad: it accelerates down at (78.5 + 21.5) / 110 kg = 0.91 m/s².
   f.in.drive.force_n = 21.5;
+  f.ctx.commanded_force_n = 21.5;
   f.in.drive.position_mm = 80;
   f.in.cell.force_n = 0;
   double v = 0;
@@ -258,6 +259,7 @@ TEST_CASE("supervisor: presence: a calm user holding the light first-rep load st
   REQUIRE(f.reset());
   f.ctx.loaded = true;
   f.in.drive.force_n = 21.5;
+  f.ctx.commanded_force_n = 21.5;
   f.in.drive.position_mm = 30;
   f.in.drive.velocity_mm_s = 0;
   f.in.cell.force_n = 21.5;
@@ -270,7 +272,7 @@ TEST_CASE("supervisor: presence: a calm user holding the light first-rep load st
   for (int i = 0; i < 500; ++i) REQUIRE_FALSE(f.cycle().user_left);
 }
 
-TEST_CASE("supervisor: presence: the pad on its lower stop below a calibrated bottom is user_left; not while unloaded") {
+TEST_CASE("supervisor: presence: the pad on its lower stop below a calibrated bottom is user_left, and not while unloaded") {
   Feed f;
   f.sup.set_armed(true);
   REQUIRE(f.reset());

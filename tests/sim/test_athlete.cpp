@@ -380,7 +380,7 @@ TEST_CASE("traits: grind rises slowly at capacity under a near-maximal load") {
   CHECK(reps[0].full);
 }
 
-TEST_CASE("traits: tempo scale and jitter change its own phase times; exact without jitter") {
+TEST_CASE("traits: tempo scale and jitter change its own phase times, and exact without jitter") {
   AthleteSettings a = traited();
   a.traits.tempo_scale = 1.4;
   a.tempo = Tempo{2, 1, 2, 1};
@@ -702,7 +702,7 @@ TEST_CASE("traits: tremor is a force oscillation that grows with fatigue") {
   CHECK(tired > 2 * fresh);
 }
 
-TEST_CASE("traits: a drop gives way during the lowering; the rep is wobbly") {
+TEST_CASE("traits: a drop gives way during the lowering, and the rep is wobbly") {
   AthleteSettings a = traited();
   a.traits.drop_p = 1.0;
   Rig r(a);
@@ -840,7 +840,7 @@ TEST_CASE("traits: leaving mid-rise, mid-lowering, at the top and at the bottom:
   }
 }
 
-TEST_CASE("traits: stand_up leaves at the bottom for good; sit_back returns after sit_back_after_s") {
+TEST_CASE("traits: stand_up leaves at the bottom for good, and sit_back returns after sit_back_after_s") {
   Rig* r = nullptr;
   const LeaveRun up = run_leave(Leave::StandUp, 0.1 + 4.0 * 2 + 8.0, &r);
   REQUIRE(up.left_at > 0);
@@ -878,7 +878,7 @@ TEST_CASE("traits: first_bottom_pause starts with a pause at the bottom") {
   CHECK(r.m.athlete().phase() == AthletePhase::Concentric);
 }
 
-TEST_CASE("traits: the same seed gives the same truth; another seed does not") {
+TEST_CASE("traits: the same seed gives the same truth, and another seed does not") {
   auto run = [](std::uint64_t seed) {
     AthleteSettings a = traited(3);
     a.seed = seed;

@@ -94,7 +94,7 @@ TEST_CASE("load cell: a heavier filter smooths a step more slowly") {
   CHECK(b.force_n() < 600);
 }
 
-TEST_CASE("load cell: drift stays within its rate and its bound; none by default") {
+TEST_CASE("load cell: drift stays within its rate and its bound, and none by default") {
   LoadCellSettings s;
   s.noise_n = 0;
   LoadCellModel still(s);

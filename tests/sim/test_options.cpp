@@ -55,7 +55,7 @@ TEST_CASE("options: [HOST:]PORT") {
   CHECK_THROWS(split_host_port("abc", h, p));
 }
 
-TEST_CASE("options: --trait KEY=VALUE overlays --athlete's traits; noise flags become a noise request") {
+TEST_CASE("options: --trait KEY=VALUE overlays --athlete's traits, and noise flags become a noise request") {
   const auto o = parse({"--config", "x.toml", "--athlete", R"({"capacity_n":900,"traits":{"effort":"grind","tissue_mm":4}})",
                         "--trait", "tissue_mm=8", "--trait", "leave=sit_back", "--trait", "first_bottom_pause=true",
                         "--cell-drift-n-per-s", "0.3", "--ripple-v", "6"});

@@ -34,6 +34,10 @@ struct Case {
   sim::AthleteSettings athlete;
   sim::NoiseSettings noise;
   controller::SetParams programme;
+  /// The load cell carries the pad's weight once the pad leaves its lower
+  /// stop (soleus-sim's bench cell_mount "pad_on_cell"): it reads contact −
+  /// pad weight in use, as an outside model of the ICD reads its tare.
+  bool cell_pad_on_cell = false;
   /// Labels of the traits this case has ("effort:follow", "leave:stand_up"),
   /// for the table by trait.
   std::vector<std::string> traits;
