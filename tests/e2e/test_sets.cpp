@@ -303,3 +303,47 @@ TEST_CASE("over RTU through a socat pty pair: a set runs to its target with the 
   const double prescribed = 5 * 4.0;
   CHECK(std::fabs(num(r.result->at("tut_s")) - prescribed) <= 0.05 * prescribed);
 }
+
+// Issue 9: athletes drawn from the new traits, over real Modbus. The daemon's
+// count must equal the athlete's true full reps (the calibration rep first),
+// and none of them has left the machine.
+namespace {
+Run trait_run(std::vector<std::string> traits, const char* set_json) {
+  Scenario s;
+  s.sim_args = {"--tempo", "2-0.5-2-0.5", "--capacity-n", "900"};
+  for (auto& t : traits) {
+    s.sim_args.push_back("--trait");
+    s.sim_args.push_back(t);
+  }
+  s.set_json = set_json;
+  return run(s);
+}
+void check_trait_run(const Run& r) {
+  REQUIRE(r.result);
+  CHECK(r.stop_reason() != "user_left");
+  CHECK_FALSE(r.has_event("user_left"));
+  CHECK(r.counted_reps() == num(r.truth.at("full_reps")) - 1);
+}
+}  // namespace
+
+TEST_CASE("traits: a late starter sits still 3 s under the light first-rep load, then trains") {
+  Run r = trait_run({"effort=track", "reaction_s=3"},
+                    R"({"mode":"isotonic","load_n":400,"tempo":"2-0.5-2-0.5","target_reps":4})");
+  SHOW(r);
+  check_trait_run(r);
+  CHECK(r.stop_reason() == "target_reached");
+}
+
+TEST_CASE("traits: a load follower pushes only what moves the load") {
+  Run r = trait_run({"effort=follow", "follow_surplus_n=8"},
+                    R"({"mode":"isotonic","load_n":400,"tempo":"2-0.5-2-0.5","target_reps":4})");
+  SHOW(r);
+  check_trait_run(r);
+}
+
+TEST_CASE("traits: a grinder rises slowly near its maximum") {
+  Run r = trait_run({"effort=grind"},
+                    R"({"mode":"isotonic","load_n":700,"tempo":"2-0.5-2-0.5","target_reps":4})");
+  SHOW(r);
+  check_trait_run(r);
+}
