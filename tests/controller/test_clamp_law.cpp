@@ -180,3 +180,31 @@ TEST_CASE("move: never pushes down, lifts within its limit") {
   CHECK(law.move_force(120, 20, 0, 20, 250) >= -250);
   CHECK(law.move_force(120, 20, 0, 20, 250) < -m.pad_weight_n);  // lifts more than the pad
 }
+
+TEST_CASE("load law: while unloading nothing raises the felt load, not the base ramp, the brake nor the eccentric blend") {
+  // Issue 9: a stop right after the light first rep saw the base load go on
+  // ramping from the calibration load towards the set's load while the unload
+  // ramp fell: the force on the thighs rose by more than half for a moment.
+  TrainingConfig t;
+  drivers::Mechanics m;
+  LoadLaw law(t, m, 1.5);
+  law.begin(set(Mode::Eccentric, 1200, 40), 20);
+  law.set_range({20, 100});
+  LawInput cal = input(0, Phase::None);
+  cal.calibrating = true;
+  for (int i = 0; i < 200; ++i) law.update(cal);  // base at the calibration load
+  double prev = law.update(cal).felt_n;
+  CHECK(prev == doctest::Approx(t.calibration_load_n));
+  // The stop: the set's own load is the law's target now, and the user rises
+  // fast at the top (the brake would add load) into the eccentric phase
+  // (the blend would add 40 %). None of it may show while unloading.
+  for (int i = 0; i < 300; ++i) {
+    LawInput in = input(i < 100 ? 80.0 : -10.0, i < 100 ? Phase::Concentric : Phase::Eccentric);
+    in.unloading = true;
+    in.ramp = std::max(0.0, 1.0 - i * 0.01);
+    const LawOutput o = law.update(in);
+    REQUIRE(o.felt_n <= prev + 1e-9);
+    CHECK(o.brake_n <= 0);
+    prev = o.felt_n;
+  }
+}
