@@ -63,7 +63,11 @@ LawOutput LoadLaw::update(const LawInput& in) {
       out.brake_n = std::min(cfg_.brake_gain_n_per_mm_s * (v - up_limit),
                              cfg_.brake_max_fraction * base_);
     } else if (down_limit > 0 && v < -down_limit) {
-      out.brake_n = -std::min(cfg_.brake_gain_n_per_mm_s * (-v - down_limit), felt);
+      // Never below the pad's own weight (the motor never lifts to catch a
+      // drop; the drive's SPEED_LIMIT caps the speed): a pad that nobody
+      // holds then still falls like one, which presence relies on.
+      const double room = std::max(0.0, felt - std::min(felt, pad_n_));
+      out.brake_n = -std::min(cfg_.brake_gain_n_per_mm_s * (-v - down_limit), room);
     }
     felt += out.brake_n;
   }

@@ -309,6 +309,7 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
   ctx.loaded = activity_ == Activity::Set && drive_.enabled &&
                (state_ == SetState::Ready || state_ == SetState::Calibrating || state_ == SetState::Active);
   ctx.moving_mass_kg = mech_.moving_mass_kg;
+  ctx.efficiency = mech_.efficiency;
   ctx.commanded_force_n = last_cmd_.enable ? last_cmd_.force_n : 0.0;
   ctx.bottom_mm = status_.range_known ? status_.range.bottom_mm : -1.0;
   ctx.pad_weight_n = mech_.pad_weight_n;

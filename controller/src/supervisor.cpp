@@ -230,7 +230,16 @@ SupervisorReport Supervisor::update(const MachineInputs& in, const SupervisorCon
     const double dt_a = v_t_[static_cast<std::size_t>(newest)] - v_t_[static_cast<std::size_t>(oldest)];
     const double a = dt_a > 1e-6 ? (v_v_[static_cast<std::size_t>(newest)] - v_v_[static_cast<std::size_t>(oldest)]) / dt_a : 0.0;
     // m·a = contact − pad weight − motor force (positive down), so:
-    const double down = ctx.pad_weight_n + d.force_n;
+    // The motor's effective force at the pad: friction takes η when the motor
+    // drives the motion and gives 1/η when the motion back-drives it (the
+    // drive's force_n assumes the user drives whenever the pad rises).
+    const double eta = std::clamp(ctx.efficiency, 0.5, 1.0);
+    const double v = d.velocity_mm_s;
+    const double ideal = v > 0 ? d.force_n * eta : d.force_n / eta;
+    const bool motor_drives = (ideal > 0 && v < -cfg_.still_mm_s) || (ideal < 0 && v > cfg_.still_mm_s);
+    const bool back_driven = (ideal > 0 && v > cfg_.still_mm_s) || (ideal < 0 && v < -cfg_.still_mm_s);
+    const double motor_eff = motor_drives ? ideal * eta : back_driven ? ideal / eta : ideal;
+    const double down = ctx.pad_weight_n + motor_eff;
     const double contact = ctx.moving_mass_kg * a / 1000.0 + down;
     r.contact_estimate_n = contact;
     const bool cell_low = in.cell.force_n < cfg_.let_go_force_n;
@@ -239,7 +248,7 @@ SupervisorReport Supervisor::update(const MachineInputs& in, const SupervisorCon
     // The scale is what the controller asks for: the drive's own speed loop
     // trims the actual force of a pad that falls at its SPEED_LIMIT to nothing.
     const double asked = ctx.pad_weight_n + ctx.commanded_force_n;
-    const bool judged = asked >= 3.0 * cfg_.let_go_force_n;
+    const bool judged = asked >= 2.0 * cfg_.let_go_force_n;
     const bool free_moving = judged && contact < std::max(10.0, 0.12 * asked);
     const bool on_stop = d.position_mm < 1.5 && (ctx.bottom_mm < 0 || ctx.bottom_mm > 4.5);
     const bool moving = std::abs(d.velocity_mm_s) > cfg_.still_mm_s;

@@ -68,6 +68,7 @@ struct SupervisorContext {
   bool loaded = false;            ///< a set expects the user on the pad (presence is judged)
   double pad_weight_n = 78.5;
   double moving_mass_kg = 110;
+  double efficiency = 0.9;        ///< the screw's (friction: F·η driving, F/η back-driven)
   double commanded_force_n = 0;   ///< the motor force the controller asks for (presence's scale)
   double bottom_mm = -1;          ///< the user's calibrated bottom, or < 0 when not known yet
   double travel_max_mm = 150;
