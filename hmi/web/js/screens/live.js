@@ -155,8 +155,10 @@ export function mountLive(root, params, app) {
     // pacing cue
     const ph = msg.phase || 'none';
     let w = PHASES[ph] || { word: ph.toUpperCase(), hint: '' };
-    if (msg.state === 'calibrating') w = { word: (PHASES[ph] || {}).word || 'RANGE', hint: 'range rep: slow, all the way down and up' };
-    if (msg.state === 'ready') w = { word: 'READY', hint: 'load coming on' };
+    // The first rep is light and finds the member's range: until the cue
+    // starts (after it), tell them what to do, whatever their pace.
+    if (msg.state === 'calibrating') w = { word: (PHASES[ph] || {}).word || 'RAISE SLOWLY', hint: 'light first rep: slowly all the way up, then all the way down' };
+    if (msg.state === 'ready') w = { word: 'READY', hint: 'light load coming on; then raise slowly' };
     if (msg.state === 'unloading') w = { word: 'DONE', hint: 'unloading, relax' };
     word.textContent = w.word;
     hint.textContent = w.hint;
