@@ -737,26 +737,13 @@ json::object Machine::athlete_cmd(const json::object& req) {
 }
 
 json::object Machine::settings_json() const {
+  // The settings as the athlete command takes them (one list of fields), with
+  // the tempos spelled out for readers.
   const AthleteSettings& s = athlete_settings_;
-  return {{"style", to_string(s.style)},
-          {"capacity_n", s.capacity_n},
-          {"fatigue_rate", s.fatigue_rate},
-          {"tempo", tempo_json(s.tempo)},
-          {"bottom_mm", s.bottom_mm},
-          {"top_mm", s.top_mm},
-          {"start_load_n", s.start_load_n},
-          {"start_delay_s", s.start_delay_s},
-          {"after_reps", s.after_reps},
-          {"half_range_fraction", s.half_range_fraction},
-          {"shrink_per_rep", s.shrink_per_rep},
-          {"min_range_fraction", s.min_range_fraction},
-          {"bounce_tempo", tempo_json(s.bounce_tempo)},
-          {"iso_fraction", s.iso_fraction},
-          {"noise_n", s.noise_n},
-          {"wobble_n", s.wobble_n},
-          {"wobble_hz", s.wobble_hz},
-          {"seed", s.seed},
-          {"traits", traits_json(s.traits)}};
+  json::object o = athlete_request_json(s);
+  o["tempo"] = tempo_json(s.tempo);
+  o["bounce_tempo"] = tempo_json(s.bounce_tempo);
+  return o;
 }
 
 json::object Machine::truth(double drop_pct, int skip_reps) const {
