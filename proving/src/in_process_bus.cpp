@@ -63,11 +63,7 @@ BusResult InProcessBus::exchange(int unit, std::uint8_t function, std::size_t ex
   return BusResult::Ok;
 }
 
-BusResult InProcessBus::read_words(int unit, std::uint8_t fc, int address, std::span<std::uint16_t> out) {
-  begin(fc, address);
-  put16(static_cast<int>(out.size()));
-  const BusResult r = exchange(unit, fc, 2 + 2 * out.size());
-  if (r != BusResult::Ok) return r;
+BusResult InProcessBus::registers_of_reply(std::span<std::uint16_t> out) {
   if (reply_[1] != 2 * out.size()) {
     ++stats_.framing_errors;
     --stats_.ok;
@@ -76,6 +72,14 @@ BusResult InProcessBus::read_words(int unit, std::uint8_t fc, int address, std::
   for (std::size_t i = 0; i < out.size(); ++i)
     out[i] = static_cast<std::uint16_t>((reply_[2 + 2 * i] << 8) | reply_[3 + 2 * i]);
   return BusResult::Ok;
+}
+
+BusResult InProcessBus::read_words(int unit, std::uint8_t fc, int address, std::span<std::uint16_t> out) {
+  begin(fc, address);
+  put16(static_cast<int>(out.size()));
+  const BusResult r = exchange(unit, fc, 2 + 2 * out.size());
+  if (r != BusResult::Ok) return r;
+  return registers_of_reply(out);
 }
 
 BusResult InProcessBus::read_bits(int unit, std::uint8_t fc, int address, std::span<std::uint8_t> out) {
@@ -131,14 +135,7 @@ BusResult InProcessBus::write_and_read(int unit, int write_address, std::span<co
   for (auto w : values) put16(w);
   const BusResult r = exchange(unit, 0x17, 2 + 2 * out.size());
   if (r != BusResult::Ok) return r;
-  if (reply_[1] != 2 * out.size()) {
-    ++stats_.framing_errors;
-    --stats_.ok;
-    return BusResult::FramingError;
-  }
-  for (std::size_t i = 0; i < out.size(); ++i)
-    out[i] = static_cast<std::uint16_t>((reply_[2 + 2 * i] << 8) | reply_[3 + 2 * i]);
-  return BusResult::Ok;
+  return registers_of_reply(out);
 }
 
 }  // namespace soleus::proving

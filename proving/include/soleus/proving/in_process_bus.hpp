@@ -49,6 +49,9 @@ class InProcessBus final : public drivers::Bus {
  private:
   /// Sends req_ (already filled); on Ok the reply PDU is in reply_.
   drivers::BusResult exchange(int unit, std::uint8_t function, std::size_t expect_len);
+  /// Decodes a register-read reply (FC 03/04/23) into out; a byte count that does
+  /// not match is a framing error.
+  drivers::BusResult registers_of_reply(std::span<std::uint16_t> out);
   drivers::BusResult read_words(int unit, std::uint8_t fc, int address, std::span<std::uint16_t> out);
   drivers::BusResult read_bits(int unit, std::uint8_t fc, int address, std::span<std::uint8_t> out);
   void begin(std::uint8_t fc, int address);
