@@ -389,6 +389,14 @@ void Athlete::finish_rep(double t_s) {
     capacity_ *= (1.0 - std::clamp(s_.fatigue_rate, 0.0, 0.9));
 }
 
+std::optional<RepTruth> Athlete::open_rep() const {
+  if (!in_rep_) return std::nullopt;
+  RepTruth r = cur_;
+  refresh_rep(r);
+  r.full = false;
+  return r;
+}
+
 void Athlete::refresh_rep(RepTruth& r) const {
   r.heel_rise_mm = r.heel_high_mm - r.heel_low_start_mm;
   r.heel_return_mm = r.heel_high_mm - r.heel_low_end_mm;

@@ -225,6 +225,8 @@ class Athlete {
   double muscle_n() const { return muscle_; }
   double heel_n() const { return heel_; }
   const std::vector<RepTruth>& reps() const { return reps_; }
+  /// The rep in progress (not yet in reps()), with its fractions so far.
+  std::optional<RepTruth> open_rep() const;
   int full_reps() const;
   int partial_reps() const;
   /// 1-based index of the first rep whose mean concentric force fell below
