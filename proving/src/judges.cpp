@@ -262,6 +262,12 @@ Verdict judge_stop(const Outcome& o, const JudgeRules& r) {
       if (ev.range_shrink_rep && !set.empty() && *ev.range_shrink_rep <= set.back()->index) return {};
       for (const auto* t : set)
         if (fullness(*t) < o.rep_rom_fraction - r.borderline || t->stalled) return {};
+      // The rep it was still making when the set ended: never reaching the
+      // top (pushed back down again and again by a load above what it can
+      // lift there) is a true loss of range too.
+      if (const auto& open = o.open_truth_at_stop;
+          open && T - open->start_s > 2.0 && open->rise_fraction < o.rep_rom_fraction - r.borderline)
+        return {};
       // The calibration itself could not find a range (calibration_attempts).
       if (!o.active_start_s) {
         for (const auto& t : o.truth)

@@ -73,6 +73,7 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
         if (!out.result) {
           out.result = res;
           done_at = t;
+          out.open_truth_at_stop = machine.athlete().open_rep();
         }
       }
       while (loop.pop_trace(tr)) {

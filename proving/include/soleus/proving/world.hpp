@@ -63,6 +63,9 @@ struct Sample {
 
 struct Outcome {
   Case c;
+  /// The athlete's rep in progress when the set's result came (a rep it
+  /// never finished: pushed back down, still trying), if any.
+  std::optional<sim::RepTruth> open_truth_at_stop;
   std::vector<controller::RepRecord> reps;
   std::optional<controller::SetResult> result;
   std::vector<controller::Event> events;
