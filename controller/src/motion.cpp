@@ -196,7 +196,9 @@ bool RepCounter::update(double t, double pos, double vel, double force) {
     dep_t_ = t;
   }
   if (vel > still_) next_rise_.add(force);
-  if (open_ && has_top_ && !counted_flag_ && top_pos_ - start_pos_ >= f * span &&
+  // A return that may be a fall (the supervisor suspects the user let go)
+  // does not count yet: it counts once the doubt clears, or never.
+  if (open_ && has_top_ && !counted_flag_ && !hold_count_ && top_pos_ - start_pos_ >= f * span &&
       top_pos_ - pos >= f * span) {
     counted_flag_ = true;
     ++counted_;

@@ -384,3 +384,36 @@ TEST_CASE("reps: the first rep's times are right when the clock does not start a
   REQUIRE(reps.size() == 1);
   CHECK(reps[0].concentric_s == doctest::Approx(3.2).epsilon(0.05));
 }
+
+TEST_CASE("reps: a return made while the supervisor suspects the user let go counts only once the doubt clears") {
+  // A user who lets go half way down: the pad falls the rest of the way and
+  // the fall completes the return. While the presence rule's doubt lasts the
+  // rep must not count (it ends as a partial when user_left follows); a doubt
+  // that clears (a momentary give) lets it count then.
+  TrainingConfig cfg;
+  for (bool clears : {false, true}) {
+    CAPTURE(clears);
+    RepCounter rc(cfg, 3.0);
+    Tempo tp{2, 1, 2, 1};
+    rc.begin(Range{20, 100}, tp, 0, 20, 20, 0);
+    Trace tr;
+    tr.rep(20, 100, tp);  // one clean rep
+    tr.move(100, 2);      // the next rise
+    tr.hold(1);
+    tr.move(60, 1);       // lowering under control ...
+    const std::size_t doubt_from = tr.xs.size();
+    tr.move(20, 0.5);     // ... then the fall
+    tr.hold(1.0);
+    const std::size_t doubt_to = clears ? tr.xs.size() - 50 : tr.xs.size();
+    double prev = tr.xs[0];
+    int counted_at_doubt_end = -1;
+    for (std::size_t i = 0; i < tr.xs.size(); ++i) {
+      const double v = (tr.xs[i] - (i ? tr.xs[i - 1] : prev)) / 0.01;
+      rc.hold_count(i >= doubt_from && i < doubt_to);
+      rc.update(tr.ts[i], tr.xs[i], v, 500);
+      if (i + 1 == doubt_to) counted_at_doubt_end = rc.counted();
+    }
+    CHECK(counted_at_doubt_end == 1);
+    CHECK(rc.counted() == (clears ? 2 : 1));
+  }
+}

@@ -74,6 +74,9 @@ class RepCounter {
   bool update(double t, double pos, double vel, double force);
   /// Closes an open attempt at the set's end. Returns true when one was logged.
   bool flush(double t);
+  /// While set, a completed return does not count yet (the supervisor
+  /// suspects the user let go: the return may be the pad falling).
+  void hold_count(bool hold) { hold_count_ = hold; }
   /// The last rep of the set: close it as soon as the prescribed bottom pause is done.
   void final_rep() { close_after_s_ = tempo_.bottom_s; }
 
@@ -127,6 +130,7 @@ class RepCounter {
   double close_after_s_ = 1.5;
   // the open attempt
   bool open_ = false, has_top_ = false, counted_flag_ = false;
+  bool hold_count_ = false;
   double start_pos_ = 0, start_t_ = 0, top_pos_ = 0, top_arrival_t_ = 0, top_depart_t_ = 0;
   Wobble cur_, next_;
   int snap_reversals_ = 0;

@@ -101,6 +101,8 @@ class Supervisor {
   void request_reset(double t_s);
 
   bool ok() const { return ok_; }
+  /// The presence rule sees a user who may have let go (not yet decided).
+  bool absence_suspected() const { return let_go_since_ >= 0; }
   bool armed() const { return armed_; }
   std::uint32_t latched() const { return latched_; }
   std::uint32_t present() const { return present_; }
