@@ -29,7 +29,13 @@ double OutputClamp::apply(double force_n, double position_mm, double velocity_mm
     if (!std::isfinite(d) || d <= 0) {
       allowed = 0;
     } else {
-      if (d < fade_mm_) allowed = f * d / fade_mm_;
+      // The fade, with damping: the height it is judged at leads by the
+      // velocity (a pad coming down fades early, one rising off the floor
+      // finds the load again early), so that a user weaker than the load is
+      // not bounced between the floor and the load.
+      const double lead = damping_s_ > 0 && std::isfinite(velocity_mm_s) ? damping_s_ * velocity_mm_s : 0.0;
+      const double d_eff = std::min(d + lead, d + damping_zone_mm_);
+      if (d_eff < fade_mm_) allowed = f * std::max(0.0, d_eff) / fade_mm_;
       double down = -velocity_mm_s;
       if (down > 0 && std::isfinite(down)) allowed = std::min(allowed, slew_ * d / down);
     }

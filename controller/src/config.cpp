@@ -109,6 +109,9 @@ TrainingConfig TrainingConfig::parse(const config::Section& s, const drivers::Li
   c.stall_progress_mm = s.number("stall_progress_mm", c.stall_progress_mm, 0.1, 50);
   c.idle_timeout_s = s.number("idle_timeout_s", c.idle_timeout_s, 2, 600);
   c.floor_fade_mm = s.number("floor_fade_mm", c.floor_fade_mm, 0.5, 50);
+  c.floor_lead_s = s.number("floor_lead_s", c.floor_lead_s, 0, 0.2);
+  c.tissue_max_mm = s.number("tissue_max_mm", c.tissue_max_mm, 0, 40);
+  c.tissue_max_mm_per_kn = s.number("tissue_max_mm_per_kn", c.tissue_max_mm_per_kn, 0, 50);
   c.tempo_tolerance_s = s.number("tempo_tolerance_s", c.tempo_tolerance_s, 0.05, 10);
   c.brake_gain_n_per_mm_s = s.number("brake_gain_n_per_mm_s", c.brake_gain_n_per_mm_s, 0, 1000);
   c.brake_margin = s.number("brake_margin", c.brake_margin, 0, 2);
@@ -138,6 +141,7 @@ void TrainingConfig::validate(const drivers::Limits& limits) const {
   if (wobble_hysteresis_mm >= segment_min_mm)
     bad("wobble_hysteresis_mm", "must be smaller than segment_min_mm");
   if (floor_fade_mm >= min_range_mm) bad("floor_fade_mm", "must be smaller than min_range_mm");
+  if (tissue_max_mm >= min_range_mm) bad("tissue_max_mm", "must be smaller than min_range_mm");
 }
 
 }  // namespace soleus::controller

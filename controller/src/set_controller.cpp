@@ -79,6 +79,8 @@ SetController::SetController(const ControlConfig& control, const TrainingConfig&
   if (training.hold_damping_n_per_mm_s * k > 0.5)
     throw std::invalid_argument("training.hold_damping_n_per_mm_s: too high for loop_hz and moving_mass_kg "
                                 "(gain × period / mass must be ≤ 0.5)");
+  // The floor's fade is damped by a lead of its height by the velocity.
+  clamp_.set_floor_damping(training.floor_lead_s, training.floor_fade_mm);
   status_.state = SetState::Fault;
 }
 
@@ -126,6 +128,10 @@ std::optional<FieldError> SetController::start_set(const SetParams& params, doub
   set_start_t_ = t;
   calibration_tries_ = 0;
   range_calibrated_ = false;
+  tissue_mm_per_n_ = -1;
+  tissue_still_since_ = -1;
+  tissue_rise_max_ = -1e9;
+  tissue_offset_mm_ = 0;
   hold_elapsed_ = window_sum_ = window_t_ = 0;
   window_n_ = 0;
   moving_ = false;
@@ -279,6 +285,47 @@ bool SetController::return_to_rest(double t) {
   return true;
 }
 
+double SetController::floor_allowance(double /*load_n*/) const {
+  // Less the fade: a top that was short for another reason than tissue (the
+  // user stopped early) lowers the floor by that much less; the load then
+  // fades over the last few mm above the bone's light-load bottom.
+  return std::clamp(tissue_offset_mm_ - tcfg_.floor_fade_mm, 0.0, tcfg_.tissue_max_mm);
+}
+
+void SetController::measure_tissue(double t, double pos, double vel) {
+  // The thighs compress between the pad and the bone at any height; the
+  // ankle gives only at the bottom. So the compression is read at the top of
+  // the first loaded rep: its height below the light-load top, per N more
+  // load, is this user's tissue compliance (bounded by the config, and only
+  // when the top is within what tissue could explain, so a rep that stuck
+  // part way says nothing). From then on the pad's height plus that
+  // compression at the set's load is the bone's height for the rep counter,
+  // and the floor sinks by as much: the heel's own light-load bottom, at
+  // any load. Until then both stay as found at the light load.
+  (void)t;
+  if (tissue_mm_per_n_ >= 0 || !status_.range_known) return;
+  const double dF = params_.load_n - tcfg_.calibration_load_n;
+  if (dF < 100.0) {
+    tissue_mm_per_n_ = 0;
+    return;
+  }
+  if (!reps_.attempt_open()) return;
+  tissue_rise_max_ = std::max(tissue_rise_max_, pos);
+  const bool turned = vel < -ccfg_.still_mm_s;
+  const bool paused = std::abs(vel) < ccfg_.still_mm_s;
+  if (paused && tissue_still_since_ < 0) tissue_still_since_ = t;
+  if (!paused) tissue_still_since_ = -1;
+  if (!turned && !(tissue_still_since_ >= 0 && t - tissue_still_since_ >= 0.3)) return;
+  const double c_max = tcfg_.tissue_max_mm_per_kn / 1000.0;
+  const double short_mm = status_.range.top_mm - tissue_rise_max_;
+  if (short_mm > std::min(c_max * dF, tcfg_.tissue_max_mm) + 2.0) {
+    if (turned) tissue_rise_max_ = -1e9;  // stuck part way: try the next rep
+    return;
+  }
+  tissue_mm_per_n_ = std::clamp(short_mm / dF, 0.0, c_max);
+  tissue_offset_mm_ = std::min(tissue_mm_per_n_ * dF, tcfg_.tissue_max_mm);
+}
+
 void SetController::enter_active(double t, double pos) {
   state_ = SetState::Active;
   if (params_.mode == Mode::Isometric) {
@@ -338,6 +385,11 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
   LawOutput law;
   bool enable = false;
   double floor = status_.range_known ? status_.range.bottom_mm : -1.0;
+  // Under the set's load the thighs compress more than at the light load the
+  // bottom was found with: the floor sinks by what the user's own rests show.
+  if (status_.range_known && params_.mode != Mode::Isometric &&
+      (state_ == SetState::Active || state_ == SetState::Unloading))
+    floor -= floor_allowance(params_.load_n);
   const bool drive_enabled = drive_.enabled;
 
   switch (state_) {
@@ -441,9 +493,11 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
         if (r != StopReason::None) stop(r, t);
         break;
       }
+      measure_tissue(t, pos, vel);
       StopReason r = StopReason::None;
       bool started = !reps_.attempt_open();
-      if (reps_.update(t, pos, vel, force)) {
+      reps_.hold_count(sup_.absence_suspected());
+      if (reps_.update(t, pos + tissue_offset_mm_, vel, force)) {
         RepRecord rec = reps_.last();
         rec.set_id = params_.set_id;
         sink_.on_rep(rec);

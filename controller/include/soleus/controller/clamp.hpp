@@ -23,6 +23,13 @@ namespace soleus::controller {
 class OutputClamp {
  public:
   OutputClamp(const drivers::Limits& limits, double floor_fade_mm, double lower_soft_limit_mm);
+  /// Damping of the floor's fade (docs/controller.md, "The final clamp and
+  /// the floor"): the height the fade is judged at leads by `lead_s` ×
+  /// velocity, at most `max_lead_mm` up. 0 disables it.
+  void set_floor_damping(double lead_s, double max_lead_mm) {
+    damping_s_ = lead_s;
+    damping_zone_mm_ = max_lead_mm;
+  }
 
   /// Returns the command to write. `floor_mm` is the user's bottom (use a
   /// negative value when none is known; the lower soft limit still applies).
@@ -45,6 +52,7 @@ class OutputClamp {
  private:
   double cap_;
   double slew_;
+  double damping_s_ = 0, damping_zone_mm_ = 0;
   double fade_mm_;
   double lower_soft_mm_;
   double last_ = 0;

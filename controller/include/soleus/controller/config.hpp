@@ -77,6 +77,9 @@ struct TrainingConfig {
   double stall_progress_mm = 2;      ///< stall_progress_mm: upward progress that resets the stall timer
   double idle_timeout_s = 20;        ///< idle_timeout_s: no rep begun for this long while loaded → stall
   double floor_fade_mm = 3;          ///< floor_fade_mm: load fades to zero over this height above the floor
+  double floor_lead_s = 0.05;        ///< floor_lead_s: the fade is judged at height + this × velocity (damping)
+  double tissue_max_mm = 15;         ///< tissue_max_mm: most the floor may sink below the light-load bottom under load
+  double tissue_max_mm_per_kn = 8.5; ///< tissue_max_mm_per_kn: most compliance (pad sink per kN) the floor assumes
   double tempo_tolerance_s = 0.5;    ///< tempo_tolerance_s: a phase further off than this is off tempo
   double brake_gain_n_per_mm_s = 2; ///< brake_gain_n_per_mm_s: pacing brake per mm/s above tempo speed
   double brake_margin = 0.25;        ///< brake_margin: speed allowed above tempo before braking (fraction)

@@ -147,6 +147,15 @@ class SetController {
   int calibration_tries_ = 0;
   double calib_motion_t_ = 0;
   bool range_calibrated_ = false;
+  // Soft tissue (docs/controller.md, "The floor under load"): the thighs'
+  // compression at the set's load, read at the first loaded top; the floor
+  // sinks by it and the rep counter adds it back (the bone's height).
+  double floor_allowance(double load_n) const;
+  void measure_tissue(double t, double pos, double vel);
+  double tissue_mm_per_n_ = -1;   ///< measured; < 0 until the first loaded top
+  double tissue_offset_mm_ = 0;   ///< compression at the set's load, mm
+  double tissue_rise_max_ = -1e9;
+  double tissue_still_since_ = -1;
   // isometric
   double hold_elapsed_ = 0;
   double window_sum_ = 0, window_t_ = 0;
