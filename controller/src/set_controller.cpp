@@ -187,7 +187,18 @@ void SetController::begin_unload(double t) {
   // when it lags a higher command (its TORQUE_SLEW), so that it never goes on
   // rising towards a command written before the stop.
   if (state_ != SetState::Unloading) {
-    const double applied = drive_.enabled ? drive_.force_n : 0.0;
+    // The commands go on with the friction assumption of the last one written
+    // (see update(), step 5). The drive's actual force is reported with the
+    // friction of its direction of motion (the driver converts its torque with
+    // "user driving up" while the velocity is > 0); in the commands' terms the
+    // same torque is that force × η² (reported up, commanded down) or ÷ η²
+    // (reported down, commanded up).
+    unload_up_ = last_cmd_.user_driving_up;
+    double applied = drive_.enabled ? drive_.force_n : 0.0;
+    const bool reported_up = drive_.velocity_mm_s > 0.0;
+    const double eta2 = mech_.efficiency * mech_.efficiency;
+    if (reported_up && !unload_up_) applied *= eta2;
+    if (!reported_up && unload_up_) applied /= eta2;
     unload_prev_ = unload_prev_ >= 0 ? std::clamp(applied, 0.0, unload_prev_)
                                      : std::clamp(applied, unload_prev_, 0.0);
     clamp_.reset(unload_prev_);
@@ -557,14 +568,24 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
   // unloading, the command's magnitude never grows and its sign never flips,
   // whatever the law, the floor or the slew would ask (the law itself only
   // lightens too; this is the last word).
+  bool driving_up = law.user_driving_up;
   if (state_ == SetState::Unloading && enable) {
     out = unload_prev_ >= 0 ? std::clamp(out, 0.0, unload_prev_) : std::clamp(out, unload_prev_, 0.0);
     clamp_.reset(out);
+    // The screw's friction compensation (the driver asks F·η of the motor
+    // while the user drives up, F/η while it drives down) keeps the last
+    // command's assumption and may only turn to "user driving up", the lower
+    // torque for a push down, never back: a flag falling to "down" when the
+    // pad slows or turns down during the stop would ask 1/η² = 23 % more
+    // torque for the same force, and the user lowering would feel the pad
+    // press harder (proving ground, seeds 2 and 4). So the torque never grows.
+    if (out > 0 && law.user_driving_up) unload_up_ = true;
+    driving_up = unload_up_;
   }
   unload_prev_ = out;
   cmd.enable = enable;
   cmd.force_n = out;
-  cmd.user_driving_up = law.user_driving_up;
+  cmd.user_driving_up = driving_up;
   cmd.fault_reset = rep.fault_reset_pulse && !enable;
   cmd.quick_stop = false;
   last_cmd_ = cmd;

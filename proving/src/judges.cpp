@@ -345,7 +345,10 @@ Verdict judge_unload_never_rises(const Outcome& o, const JudgeRules& r) {
       // (a load below the pad's weight) returning to 0 brings the user back
       // to that, not above it: only a rise above max(lowest so far, 0) counts.
       const double rise = f - std::max(*mn, 0.0);
-      const double tol = r.unload_tol_n + 2.0 * o.ripple_fraction * std::fabs(*mn);
+      // The supply's ripple multiplies the torque by 1 ± r: a constant torque
+      // spans 2·r·nominal, and the nominal is the lowest sample / (1 − r).
+      const double rf = std::clamp(o.ripple_fraction, 0.0, 0.5);
+      const double tol = r.unload_tol_n + 2.0 * rf / (1.0 - rf) * std::fabs(*mn);
       if (rise - tol > worst) worst = rise - tol, at = s.t, base = *mn;
     }
     *mn = std::min(*mn, f);

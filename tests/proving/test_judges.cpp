@@ -2,6 +2,8 @@
 // the in-process bus reads the simulator's registers.
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "soleus/proving/judges.hpp"
 #include "soleus/proving/population.hpp"
 
@@ -94,6 +96,27 @@ TEST_CASE("safety: too much force, a rise during the unload, a fast descent") {
   CHECK(judge_unload_never_rises(o).ok);
   o.samples[10].v = -120;
   CHECK_FALSE(judge_pad_speed(o).ok);
+}
+
+TEST_CASE("unload judge: a constant torque with the supply's ripple is no rise; a rise beyond it is") {
+  // Seed 729: the drive held at its TORQUE_LIMIT, its torque rippling by
+  // ±4.7 % (15.2 V of 325 V) at 100 Hz. The ripple spans 2·r·nominal, and the
+  // nominal is the lowest sample / (1 − r), not the lowest sample.
+  Outcome o = base();
+  o.ripple_fraction = 15.2 / 325.0;
+  const double nominal = 1458;
+  for (int i = 0; i < 200; ++i) {
+    Sample u;
+    u.enabled = true;
+    u.t = 20.011f + 0.001f * static_cast<float>(i);
+    u.v = -11;
+    u.motor = static_cast<float>(nominal * (1 + o.ripple_fraction * std::sin(2 * M_PI * (i / 10.0 + 0.25))));  // 100 Hz, its peaks sampled
+    o.samples.push_back(u);
+  }
+  CAPTURE(judge_unload_never_rises(o).why);
+  CHECK(judge_unload_never_rises(o).ok);
+  for (std::size_t i = 100; i < o.samples.size(); ++i) o.samples[i].motor += 10;  // the torque rises 10 N
+  CHECK_FALSE(judge_unload_never_rises(o).ok);
 }
 
 TEST_CASE("a seed always draws the same case") {

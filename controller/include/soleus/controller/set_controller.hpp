@@ -168,6 +168,10 @@ class SetController {
   double rest_still_since_ = -1;
   bool unload_then_idle_ = false;
   double unload_prev_ = 0;  ///< the last command written; an unload never exceeds it
+  /// The screw-friction assumption of the unload's commands: the last command's
+  /// at the stop, then it may only turn to "user driving up" (the lower torque
+  /// for a push down), never back.
+  bool unload_up_ = false;
 };
 
 }  // namespace soleus::controller
