@@ -328,8 +328,21 @@ Verdict judge_hold_reason(const Outcome& o, const JudgeRules& r) {
       if (missed)
         return bad("hold_complete, but the true force dropped by " + f1(p) + " % at " + f1(*clear) + " s", 100);
       return {};
-    case StopReason::ForceDrop:
+    case StopReason::ForceDrop: {
+      // Early by up to one window: the window after the stop, from the
+      // athlete's own force until it felt the hold end (its release is no
+      // drop), at least half a window of it.
+      bool early = false;
       if (!edge) {
+        const double release = h.end_s ? *h.end_s : 1e18;
+        double best = 0, w0 = from;
+        for (; w0 + w <= T + o.period_s + 1e-9; w0 += w)
+          if (const auto m = h.mean_force(w0, w0 + w)) best = std::max(best, *m);
+        const double e = std::min(w0 + w, release);
+        if (e - w0 >= 0.5 * w)
+          if (const auto m = h.mean_force(w0, e); m && *m < (1.0 - p / 100.0) * best) early = true;
+      }
+      if (!edge && !early) {
         const auto m = h.mean_force(T - w, T);
         return bad("force_drop in the hold at " + f1(T) + " s: the true force had not dropped (last window " +
                        (m ? f1(*m) : std::string("?")) + " N)",
@@ -340,6 +353,7 @@ Verdict judge_hold_reason(const Outcome& o, const JudgeRules& r) {
                        " s)",
                    100 + T - *clear);
       return {};
+    }
     default:
       return bad(name + " in an isometric hold", 100);
   }

@@ -145,6 +145,7 @@ Outcome hold(double drop_at, controller::StopReason why, double stop_s) {
   h.hold = true;
   h.bins_from_s = 0.5;
   h.start_s = 3;
+  h.end_s = stop_s + 0.5;  // it felt the hold end and let go
   h.bouts.emplace_back(3.0, stop_s + 0.5);
   for (double t = 0.5; t < stop_s + 2; t += h.bin_s) {
     float f = t < 3 ? 78.5F : 500.0F;
@@ -173,6 +174,9 @@ TEST_CASE("hold: force_drop within one window of the true drop passes, later fai
   // True drop at 10.0 s: the window [10, 11) is the first below 80 %.
   CHECK(judge_stop(hold(10.0, StopReason::ForceDrop, 11.0)).ok);
   CHECK(judge_stop(hold(10.0, StopReason::ForceDrop, 12.0)).ok);  // one window late
+  // Early by less than a window: the true force falls at 13.2 s, the controller
+  // stopped at 13.5 s; the window [13, 14) is below, from its own force (it let go at 14 s).
+  CHECK(judge_stop(hold(13.2, StopReason::ForceDrop, 13.5)).ok);
   const Verdict late = judge_stop(hold(10.0, StopReason::ForceDrop, 14.0));  // three windows late
   CHECK_FALSE(late.ok);
   CHECK(late.why.find("after the true drop") != std::string::npos);
