@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "soleus/proving/judges.hpp"
+#include "soleus/proving/population.hpp"
 #include "soleus/proving/world.hpp"
 
 using namespace soleus;
@@ -104,4 +105,28 @@ TEST_CASE("regression: a user who stands up is declared gone within 0.5 s of the
   CHECK(*o.unload_start_s - *o.athlete_events.left_s <= 0.5);
   CHECK(judge_unload_never_rises(o).ok);
   CHECK(judge_max_force(o).ok);
+}
+
+// Isometric holds (the population's seeds 1, 16 and 19 of --seed 1): the trait
+// athlete did reps against the hold and the controller ended it by force_drop
+// after ~13 s, "the truth has no force drop". Now the athlete holds, and the
+// controller's stop and hold time agree with its truth.
+TEST_CASE("regression: isometric holds end as the athlete's truth says (seeds 1, 16, 19)") {
+  struct Want {
+    std::uint64_t seed;
+    controller::StopReason reason;
+  };
+  for (const Want w : {Want{1, controller::StopReason::HoldComplete}, Want{16, controller::StopReason::UserLeft},
+                       Want{19, controller::StopReason::ForceDrop}}) {
+    CAPTURE(w.seed);
+    const Case c = draw_case(w.seed);
+    REQUIRE(c.programme.mode == controller::Mode::Isometric);
+    const Outcome o = run(c);
+    REQUIRE(o.result);
+    CHECK(o.result->reason == w.reason);
+    const Judgement j = judge(o);
+    CHECK_MESSAGE(j.stop.ok, j.stop.why);
+    CHECK_MESSAGE(j.tut.ok, j.tut.why);
+    CHECK(j.false_left.ok);
+  }
 }
