@@ -129,6 +129,7 @@ std::optional<FieldError> SetController::start_set(const SetParams& params, doub
   hold_elapsed_ = window_sum_ = window_t_ = 0;
   window_n_ = 0;
   hold_rest_n_ = hold_push_since_ = hold_fall_since_ = -1;
+  hold_held_mm_ = -1e9;
   hold_pushed_ = false;
   moving_ = false;
   law_.begin(params, drive_.position_mm);
@@ -457,10 +458,14 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
         // A user who lets go of a loaded hold: the law follows the cell, so it
         // asks for nothing more once they are gone and presence (which needs a
         // command pushing down) cannot tell; but the pad, pushed down by the
-        // last cycles' load, falls away from the hold. Falling (faster than
-        // 10 × still_mm_s) more than 5 mm below the hold's height with the
-        // cell below let_go_force_n for 0.1 s: nobody holds it.
-        const bool falls = vel < -10.0 * ccfg_.still_mm_s && pos < hold_mm_ - 5.0 && force < ccfg_.let_go_force_n;
+        // last cycles' load, falls away. Falling (faster than 10 × still_mm_s)
+        // more than 5 mm below where the cell last read a force (a user who
+        // out-pushed the load held it above the hold's height) with the cell
+        // below let_go_force_n for 0.1 s: nobody holds it.
+        if (hold_held_mm_ < -1e8) hold_held_mm_ = pos;
+        if (force >= ccfg_.let_go_force_n) hold_held_mm_ = pos;
+        const bool falls =
+            vel < -10.0 * ccfg_.still_mm_s && pos < hold_held_mm_ - 5.0 && force < ccfg_.let_go_force_n;
         if (!falls) hold_fall_since_ = -1;
         else if (hold_fall_since_ < 0) hold_fall_since_ = t;
         window_sum_ += force * dt;

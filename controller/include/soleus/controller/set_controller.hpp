@@ -157,6 +157,7 @@ class SetController {
   double hold_push_since_ = -1;   ///< the filtered cell above rest + margin since
   bool hold_pushed_ = false;      ///< the user's push was seen: the clock runs from it
   double hold_fall_since_ = -1;   ///< the pad falls away from the hold with nothing on the cell since
+  double hold_held_mm_ = -1e9;    ///< the pad's height when the cell last read a force in the hold
   // moves
   double move_target_ = 0;
   double move_deadline_ = 0;
