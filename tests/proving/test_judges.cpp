@@ -158,7 +158,7 @@ Outcome hold(double drop_at, controller::StopReason why, double stop_s) {
 }
 }  // namespace
 
-TEST_CASE("hold: hold_complete on time with a steady force passes; force_drop without a true drop fails") {
+TEST_CASE("hold: hold_complete on time with a steady force passes, force_drop without a true drop fails") {
   using controller::StopReason;
   CHECK(judge_stop(hold(-1, StopReason::HoldComplete, 32)).ok);
   // Planted: force_drop while the athlete's true force never dropped.

@@ -1004,7 +1004,7 @@ TEST_CASE("traits: an isometric hold pushes after its reaction, fails at hold_fa
   CHECK(truth["hold"].as_object().at("start_s").as_double() == doctest::Approx(1.5).epsilon(0.01));
 }
 
-TEST_CASE("traits: a hold athlete lets go after hold_leave_s; a follower pushes only what holds the pad") {
+TEST_CASE("traits: a hold athlete lets go after hold_leave_s, and a follower pushes only what holds the pad") {
   AthleteSettings a = traited();
   a.style = AthleteStyle::Isometric;
   a.traits.leave = Leave::StandUp;
