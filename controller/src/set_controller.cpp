@@ -134,6 +134,9 @@ std::optional<FieldError> SetController::start_set(const SetParams& params, doub
   tissue_offset_mm_ = 0;
   hold_elapsed_ = window_sum_ = window_t_ = 0;
   window_n_ = 0;
+  hold_rest_n_ = hold_push_since_ = hold_fall_since_ = -1;
+  hold_held_mm_ = -1e9;
+  hold_pushed_ = false;
   moving_ = false;
   law_.begin(params, drive_.position_mm);
   fatigue_.begin(params);
@@ -340,7 +343,8 @@ void SetController::measure_tissue(double t, double pos, double vel) {
 void SetController::enter_active(double t, double pos) {
   state_ = SetState::Active;
   if (params_.mode == Mode::Isometric) {
-    law_.set_hold_height(params_.hold_height_mm.value_or(pos));
+    hold_mm_ = params_.hold_height_mm.value_or(pos);
+    law_.set_hold_height(hold_mm_);
     status_.phase = Phase::Hold;
     status_.cue_phase = Phase::Hold;
     return;
@@ -489,6 +493,44 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
       enable = true;
       if (params_.mode == Mode::Isometric) {
         if (drive_.enabled) hold_elapsed_ += dt;
+        // The hold's clock starts at the user's push: a user who still sits
+        // when the hold begins (the law holds the pad with nothing until they
+        // push) is not yet holding. A push is the cell, low-passed over 0.3 s
+        // (a tremor is not a push), above its value at the hold's start by
+        // max(let_go_force_n, 10 % of the load) for 0.2 s; the clock then
+        // counts from that crossing. Looked for once: a user pushing from the
+        // start keeps the clock from the hold's start, and a push that cannot
+        // be told from sitting still (holding only the pad) leaves it there too,
+        // and so does one not seen within idle_timeout_s (a slow creep late in
+        // a light hold is not its start).
+        if (hold_rest_n_ < 0) hold_rest_n_ = hold_filt_n_ = force;
+        hold_filt_n_ += (force - hold_filt_n_) * std::min(1.0, dt / 0.3);
+        if (!hold_pushed_ && hold_elapsed_ > tcfg_.idle_timeout_s) hold_pushed_ = true;
+        if (!hold_pushed_) {
+          const double margin = std::max(ccfg_.let_go_force_n, 0.1 * params_.load_n);
+          if (hold_filt_n_ >= hold_rest_n_ + margin) {
+            if (hold_push_since_ < 0) hold_push_since_ = t;
+            if (t - hold_push_since_ >= 0.2) {
+              hold_pushed_ = true;
+              hold_elapsed_ = t - hold_push_since_;
+            }
+          } else {
+            hold_push_since_ = -1;
+          }
+        }
+        // A user who lets go of a loaded hold: the law follows the cell, so it
+        // asks for nothing more once they are gone and presence (which needs a
+        // command pushing down) cannot tell; but the pad, pushed down by the
+        // last cycles' load, falls away. Falling (faster than 10 × still_mm_s)
+        // more than 5 mm below where the cell last read a force (a user who
+        // out-pushed the load held it above the hold's height) with the cell
+        // below let_go_force_n for 0.1 s: nobody holds it.
+        if (hold_held_mm_ < -1e8) hold_held_mm_ = pos;
+        if (force >= ccfg_.let_go_force_n) hold_held_mm_ = pos;
+        const bool falls =
+            vel < -10.0 * ccfg_.still_mm_s && pos < hold_held_mm_ - 5.0 && force < ccfg_.let_go_force_n;
+        if (!falls) hold_fall_since_ = -1;
+        else if (hold_fall_since_ < 0) hold_fall_since_ = t;
         window_sum_ += force * dt;
         window_t_ += dt;
         StopReason r = StopReason::None;
@@ -501,7 +543,12 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
         if (hold_elapsed_ >= params_.hold_s - 1e-9) r = StopReason::HoldComplete;
         law = law_.update({dt, pos, vel, force, Phase::Hold, false, ramp_});
         motor = law.motor_n;
-        if (r != StopReason::None) stop(r, t);
+        if (hold_fall_since_ >= 0 && t - hold_fall_since_ >= 0.1 - 1e-9) {
+          emit(EventCode::UserLeft, Severity::Warning, t, "nobody holds the pad: it falls away from the hold");
+          stop(StopReason::UserLeft, t);
+        } else if (r != StopReason::None) {
+          stop(r, t);
+        }
         break;
       }
       measure_tissue(t, pos, vel);

@@ -228,6 +228,7 @@ Verdict judge_stop(const Outcome& o, const JudgeRules& r) {
   }
 
   if (is_fault_reason(why)) return bad("stopped by " + name + " with no fault injected", 120);
+  if (iso) return judge_hold_reason(o, r);
 
   // Truth reps of the set before the stop, in order.
   std::vector<const sim::RepTruth*> set;
@@ -300,7 +301,7 @@ Verdict judge_stop(const Outcome& o, const JudgeRules& r) {
 }
 
 Verdict judge_tut(const Outcome& o, const JudgeRules& r) {
-  if (o.c.programme.mode == Mode::Isometric) return not_judged("isometric hold");
+  if (o.c.programme.mode == Mode::Isometric) return judge_hold_tut(o, r);
   if (!o.result) return not_judged("no result");
   if (!judge_counts(o, r).ok) return not_judged("counts wrong");
   double truth = 0;
@@ -309,6 +310,73 @@ Verdict judge_tut(const Outcome& o, const JudgeRules& r) {
   const double err = std::fabs(o.result->tut_s - truth);
   if (err <= std::max(r.tut_fraction * truth, r.tut_abs_s)) return {};
   return bad("TUT " + f2(o.result->tut_s) + " s, truly under load in counted reps " + f2(truth) + " s", 10 + err);
+}
+
+Verdict judge_hold_reason(const Outcome& o, const JudgeRules& r) {
+  if (!o.result) return bad("the set never ended (no result within " + f1(o.sim_s) + " s)", 200);
+  const StopReason why = o.result->reason;
+  const std::string name = controller::to_string(why);
+  if (!o.active_start_s) return bad(name + " before the hold began", 100);
+  const auto& h = o.hold;
+  const double T = stop_time(o), from = *o.active_start_s, w = o.hold_window_s;
+  const double p = o.c.programme.force_drop_pct, b = 100.0 * r.hold_borderline;
+  const double tol = r.hold_drop_windows * w + o.period_s;
+  // The true drops, from the athlete's force per window (aligned to the
+  // controller's first active cycle), up to the stop: after it the unload
+  // itself takes the force away.
+  const auto clear = h.first_drop_s(p + b, w, from, T + o.period_s);  // clearly below the threshold
+  const auto edge = h.first_drop_s(p - b, w, from, T + o.period_s);   // at least near it
+  const bool missed = clear && T - *clear > tol;
+  switch (why) {
+    case StopReason::HoldComplete:
+      if (o.result->t_end_s - o.result->t_start_s < o.c.programme.hold_s - 0.5)
+        return bad("hold_complete before the hold's time", 100);
+      if (missed)
+        return bad("hold_complete, but the true force dropped by " + f1(p) + " % at " + f1(*clear) + " s", 100);
+      return {};
+    case StopReason::ForceDrop: {
+      // Early by up to one window: the window after the stop, from the
+      // athlete's own force until it felt the hold end (its release is no
+      // drop), at least half a window of it.
+      bool early = false;
+      if (!edge) {
+        const double release = h.end_s ? *h.end_s : 1e18;
+        double best = 0, w0 = from;
+        for (; w0 + w <= T + o.period_s + 1e-9; w0 += w)
+          if (const auto m = h.mean_force(w0, w0 + w)) best = std::max(best, *m);
+        const double e = std::min(w0 + w, release);
+        if (e - w0 >= 0.5 * w)
+          if (const auto m = h.mean_force(w0, e); m && *m < (1.0 - p / 100.0) * best) early = true;
+      }
+      if (!edge && !early) {
+        const auto m = h.mean_force(T - w, T);
+        return bad("force_drop in the hold at " + f1(T) + " s: the true force had not dropped (last window " +
+                       (m ? f1(*m) : std::string("?")) + " N)",
+                   100);
+      }
+      if (missed)
+        return bad("force_drop at " + f1(T) + " s, " + f2(T - *clear) + " s after the true drop (limit " + f2(tol) +
+                       " s)",
+                   100 + T - *clear);
+      return {};
+    }
+    default:
+      return bad(name + " in an isometric hold", 100);
+  }
+}
+
+Verdict judge_hold_tut(const Outcome& o, const JudgeRules& r) {
+  if (!o.result) return not_judged("no result");
+  if (!o.active_start_s) return not_judged("the hold never began");
+  const double T = stop_time(o);
+  const double truth = o.hold.held_within(*o.active_start_s, T);
+  const double err = std::fabs(o.result->tut_s - truth);
+  // The controller judges a hold per window: it may credit up to one window
+  // after the user stopped (the stop judge allows the same), so the
+  // tolerance is 5 % or one window + one period, whichever is larger.
+  if (err <= std::max({r.tut_fraction * truth, r.tut_abs_s, r.hold_drop_windows * o.hold_window_s + o.period_s}))
+    return {};
+  return bad("hold TUT " + f2(o.result->tut_s) + " s, truly held (pushing) " + f2(truth) + " s", 10 + err);
 }
 
 Verdict judge_max_force(const Outcome& o, const JudgeRules& r) {

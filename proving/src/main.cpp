@@ -38,7 +38,7 @@ struct Done {
 void usage() {
   std::puts(
       "usage: soleus-proving-ground [--athletes N] [--seed S] [--jobs J] [--config FILE] [--loop-hz HZ]\n"
-      "                             [--no-goals] [--quiet]\n"
+      "                             [--no-goals] [--quiet] [--only TRAIT_LABEL]\n"
       "                             [--ratchet COUNTS_PCT,STOPS_PCT,PARTIALS,FALSE_LEFT,UNSAFE]\n"
       "       soleus-proving-ground --replay SEED [--trace out.csv] [--config FILE] [--loop-hz HZ]");
 }
@@ -82,6 +82,20 @@ int replay(std::uint64_t seed, const std::string& trace, const WorldOptions& wo)
   if (ev.left_s) std::printf("  left at %.2f s\n", *ev.left_s);
   if (ev.returned_s) std::printf("  returned at %.2f s\n", *ev.returned_s);
   if (ev.stall_s) std::printf("  stalled at %.2f s\n", *ev.stall_s);
+  if (const auto& h = o.hold; h.hold) {
+    std::printf("  hold: began pushing %.2f s, machine's hold ended %.2f s, force failed %.2f s%s\n",
+                h.start_s.value_or(-1), h.end_s.value_or(-1), h.fail_s.value_or(-1), h.gave_up ? " (gave up)" : "");
+    for (const auto& [a, b] : h.bouts) std::printf("  hold bout %.2f .. %.2f s\n", a, b);
+    if (o.active_start_s) {
+      const double w = o.hold_window_s, a0 = *o.active_start_s;
+      if (auto d = h.first_drop_s(o.c.programme.force_drop_pct, w, a0, o.sim_s))
+        std::printf("  hold: true force drop (%.0f %%) at %.2f s\n", o.c.programme.force_drop_pct, *d);
+      std::printf("  hold force per %.1f s window from %.2f s:", w, a0);
+      for (double t = a0; t + w <= o.sim_s; t += w)
+        if (auto m = h.mean_force(t, t + w)) std::printf(" %.0f", *m);
+      std::printf("\n");
+    }
+  }
   for (const auto& e : o.events)
     std::printf("  event %.2f %s %.*s\n", e.t_s, controller::to_string(e.code), static_cast<int>(e.text_view().size()),
                 e.text_view().data());
@@ -98,6 +112,7 @@ int replay(std::uint64_t seed, const std::string& trace, const WorldOptions& wo)
 int main(int argc, char** argv) {
   int athletes = 1000, jobs = 2;
   std::uint64_t seed = 1;
+  std::string only;  // --only LABEL: run only the seeds whose case has this trait label
   bool goals = true, quiet = false;
   // --ratchet: the figures a run must not fall below (counts %, stops %) or
   // rise above (counted partials, false user_left, unsafe sets) while the
@@ -125,6 +140,7 @@ int main(int argc, char** argv) {
     else if (a == "--trace") trace = next();
     else if (a == "--no-goals") goals = false;
     else if (a == "--quiet") quiet = true;
+    else if (a == "--only") only = next();
     else if (a == "--ratchet") {
       std::array<double, 5> r{};
       std::string v = next();
@@ -153,10 +169,11 @@ int main(int argc, char** argv) {
       if (i >= athletes) return;
       const std::uint64_t s = seed + static_cast<std::uint64_t>(i);
       const Case c = draw_case(s);
-      const Outcome o = run_case(c, wo);
       Done& d = done[static_cast<std::size_t>(i)];
       d.seed = s;
       d.traits = c.traits;
+      if (!only.empty() && std::find(c.traits.begin(), c.traits.end(), only) == c.traits.end()) continue;
+      const Outcome o = run_case(c, wo);
       d.j = judge(o);
       d.reason = o.result ? controller::to_string(o.result->reason) : "none";
       d.reps = o.result ? o.result->reps : -1;
@@ -182,6 +199,10 @@ int main(int argc, char** argv) {
     r.false_left += !d.j.false_left.ok;
     r.unsafe += d.j.unsafe();
   };
+  if (!only.empty())
+    done.erase(std::remove_if(done.begin(), done.end(),
+                              [&](const Done& d) { return std::find(d.traits.begin(), d.traits.end(), only) == d.traits.end(); }),
+               done.end());
   for (const auto& d : done) {
     sim += d.sim_s;
     add(all, d);

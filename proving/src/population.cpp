@@ -216,6 +216,16 @@ Case draw_case(std::uint64_t seed, const PopulationOptions& opt) {
   c.noise.drive_ripple_v = ripple ? ripple_v : 0;
   if (drift) L.push_back("noise:cell_drift");
   if (ripple) L.push_back("noise:supply_ripple");
+  // ---- isometric hold (drawn last, so the draws above stay those of each seed)
+  const double hold_frac = d.uniform(0.4, 0.9);
+  const double hold_fail = d.uniform(5, p.hold_s > 0 ? p.hold_s + 10 : 40);
+  const double hold_leave = d.uniform(3, p.hold_s > 0 ? p.hold_s + 5 : 40);
+  if (p.mode == controller::Mode::Isometric) {
+    a.style = sim::AthleteStyle::Isometric;  // the athlete holds (trait model, docs/simulator.md)
+    t.hold_fraction = hold_frac;
+    t.hold_fail_s = hold_fail;
+    t.hold_leave_s = hold_leave;
+  }
   (void)fmt;
   return c;
 }

@@ -40,6 +40,7 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
     out.max_load_n = cfg.machine.limits.max_load_n;
     out.speed_limit_mm_s = cfg.machine.limits.max_speed_mm_s;
     out.rep_rom_fraction = cfg.training.rep_rom_fraction;
+    out.hold_window_s = cfg.training.hold_window_s;
     out.efficiency = mech.efficiency;
 
     sim::Machine machine(cfg.machine, c.athlete, c.seed);
@@ -123,6 +124,7 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
     }
     out.truth = machine.athlete().reps();
     out.athlete_events = machine.athlete().events();
+    out.hold = machine.athlete().hold();
     out.sim_s = static_cast<double>(ms) / 1000.0;
   } catch (const std::exception& e) {
     out.error = e.what();

@@ -24,7 +24,9 @@ constexpr double kWobblyFraction = 0.15;  // tremor ≥ this share of the rep's 
 constexpr double kStallHoldS = 3.0;       // a stalled athlete holds this long, then lowers and gives up
 constexpr double kSinkMmS = 10.0;         // a failing athlete (fail_mode sink) sinks back this fast
 constexpr double kFvMmS = 400.0;          // force-velocity: the calves' force falls to 0 at this rising speed (linear)
-constexpr double kSettleS = 1.0;          // sitting back down: puts its thighs under the pad in this time
+constexpr double kSettleS = 1.0;
+constexpr double kHoldGiveMm = 8.0;
+constexpr double kReleaseS = 0.5;         // the hold is over: it eases off in this time       // a hold that gives: it eases off this far above where it began          // sitting back down: puts its thighs under the pad in this time
 
 /// Smooth point-to-point profile: raised-cosine velocity ramps of ta at both
 /// ends, constant speed between. Returns (x, v, a) relative to the start.
@@ -247,6 +249,12 @@ void Athlete::reset() {
   tremor_c_ = 1;
   tremor_s_ = 0;
   tremor_amp_rep_ = 0;
+  hold_ = HoldTruth{};
+  hold_time_ = bout_start_s_ = hold_target_n_ = hold_res_peak_n_ = 0;
+  give_up_from_s_ = release_from_s_ = -1;
+  hold_over_ = false;
+  bin_sum_ = 0;
+  bin_n_ = 0;
   setup_tremor();
 }
 
@@ -660,6 +668,7 @@ double Athlete::step(const AthleteInput& in, std::int64_t now_ms) {
 }
 
 double Athlete::step_traits(const AthleteInput& in, double t) {
+  if (s_.style == AthleteStyle::Isometric) return step_hold(in, t);
   const AthleteTraits& tr = s_.traits;
   const double x = in.x_mm, v = in.v_mm_s;
   const double c_mm_n = tr.tissue_mm / kTissueRefN;  // compression per N of contact
@@ -952,6 +961,217 @@ double Athlete::step_traits(const AthleteInput& in, double t) {
     }
   }
   return contact_;
+}
+
+// ---- isometric hold (trait mode, style isometric)
+//
+// The programme is a hold: the machine holds the pad (its resistance follows
+// what the user pushes, up to the hold's load) and the athlete pushes against
+// it. Traits act as follows (docs/simulator.md, "The hold"):
+//  - reaction: passive on its heels for reaction_s after the drive enabled;
+//  - effort: track holds with hold_fraction × capacity, push_hard with its
+//    capacity, grind with 0.9 × capacity (ramped in over 1 s); follow pushes
+//    just what holds the pad: what it felt when it began (pad weight + the
+//    motor's force) + follow_surplus_n, and does not chase a resistance that
+//    mirrors its own push;
+//  - fatigue: gradual → capacity × (1 − fatigue_rate) per 10 s of holding;
+//    sudden, range_first → capacity × sudden_factor after hold_fail_s of
+//    holding; fail_mid_rise → gives the hold up after hold_fail_s (its force
+//    fades over 1 s, `sink` 4 s), then rests on its heels; half_then_full has
+//    no range to lose in a hold (none);
+//  - tremor and noise as in reps; leaving after hold_leave_s of holding;
+//  - the end of the machine's hold (the drive off for 0.5 s, or the
+//    resistance fading below half its peak and below half of what it pushes,
+//    for 0.3 s) is felt: it stops pushing and waits for the drive to go off.
+void Athlete::end_bout(double t_s) {
+  if (!hold_.bouts.empty() && hold_.bouts.back().second < 0) hold_.bouts.back().second = t_s;
+}
+
+double Athlete::step_hold(const AthleteInput& in, double t) {
+  const AthleteTraits& tr = s_.traits;
+  const double x = in.x_mm, v = in.v_mm_s;
+  const double c_mm_n = tr.tissue_mm / kTissueRefN;
+  const double heel = x + compression_mm_;
+  heel_mm_ = heel;
+  hold_.hold = true;
+  if (in.drive_enabled) {
+    loaded_s_ += kDt;
+    unloaded_s_ = 0;
+  } else {
+    unloaded_s_ += kDt;
+    loaded_s_ = 0;
+  }
+  if (hold_over_ && unloaded_s_ > kUnloadedStopS) hold_over_ = false;
+  if (in.drive_enabled && hold_.force_n.empty() && bin_n_ == 0) hold_.bins_from_s = t;
+
+  // ---- phase transitions
+  switch (phase_) {
+    case AthletePhase::Waiting:
+      if (in.drive_enabled && !hold_over_ && loaded_s_ >= tr.reaction_s) {
+        enter(AthletePhase::Holding, t, heel);
+        bout_start_s_ = t;
+        hold_.bouts.emplace_back(t, -1.0);
+        if (!hold_.start_s) hold_.start_s = t;
+        if (!events_.first_move_s) events_.first_move_s = t;
+        follow_est_ = feel_load(in, 0.0);
+        hold_res_peak_n_ = 0;
+        hold_heel0_ = heel;
+        release_from_s_ = -1;
+        still_since_ = -1;
+      }
+      break;
+    case AthletePhase::LetGo:
+      if (away_until_ >= 0 && t >= away_until_) {  // sits back down and, after its reaction, holds again
+        away_ = false;
+        away_until_ = -1;
+        events_.returned_s = t;
+        loaded_s_ = 0;
+        enter(AthletePhase::Waiting, t, heel);
+      }
+      break;
+    case AthletePhase::Holding: {
+      hold_time_ += kDt;
+      if (tr.fatigue == FatigueKind::Gradual)
+        capacity_ *= std::pow(1.0 - std::clamp(s_.fatigue_rate, 0.0, 0.9), kDt / 10.0);
+      const bool drop_kind = tr.fatigue == FatigueKind::Sudden || tr.fatigue == FatigueKind::RangeFirst;
+      if (drop_kind && !sudden_done_ && hold_time_ >= tr.hold_fail_s) {
+        capacity_ *= tr.sudden_factor;
+        sudden_done_ = true;
+        hold_.fail_s = t;
+      }
+      if (tr.fatigue == FatigueKind::FailMidRise && give_up_from_s_ < 0 && hold_time_ >= tr.hold_fail_s) {
+        give_up_from_s_ = t;
+        hold_.fail_s = t;
+        hold_.gave_up = true;
+      }
+      if (give_up_from_s_ >= 0 && t - give_up_from_s_ >= (tr.fail_mode == FailMode::Sink ? 4.0 : 1.0)) {
+        finished_ = true;  // gave up the hold: rests on its heels
+        end_bout(t);
+        enter(AthletePhase::Relaxed, t, heel);
+        break;
+      }
+      if (tr.leave != Leave::None && !left_once_ && hold_time_ >= tr.hold_leave_s) {
+        end_bout(t);
+        go_away(t);
+        break;
+      }
+      // The machine's hold is over: the drive is off, or its resistance faded
+      // while it still pushes (the unload ramp).
+      const double res = body_.pad_weight_n + in.commanded_force_n;
+      hold_res_peak_n_ = std::max(hold_res_peak_n_, res);
+      const bool fading = hold_res_peak_n_ > 100.0 && res < 0.5 * hold_res_peak_n_ && res < 0.5 * hold_target_n_;
+      if (!fading) still_since_ = -1;
+      else if (still_since_ < 0) still_since_ = t;
+      if (release_from_s_ < 0 && (unloaded_s_ > kUnloadedStopS || (still_since_ >= 0 && t - still_since_ >= 0.3))) {
+        if (!hold_.end_s) hold_.end_s = t;
+        release_from_s_ = t;  // eases off over kReleaseS
+      }
+      if (release_from_s_ >= 0 && (t - release_from_s_ >= kReleaseS || unloaded_s_ > kUnloadedStopS)) {
+        hold_over_ = in.drive_enabled;
+        release_from_s_ = -1;
+        end_bout(t);
+        enter(AthletePhase::Waiting, t, heel);
+      }
+      break;
+    }
+    default: break;  // Relaxed: gave up
+  }
+
+  // ---- forces
+  double muscle = 0;
+  const bool active = phase_ == AthletePhase::Holding;
+  if (active) {
+    switch (tr.effort) {
+      case Effort::Track: hold_target_n_ = std::clamp(tr.hold_fraction, 0.0, 1.0) * capacity_; break;
+      case Effort::PushHard: hold_target_n_ = capacity_; break;
+      case Effort::Grind: hold_target_n_ = 0.9 * capacity_; break;
+      case Effort::Follow: hold_target_n_ = std::min(capacity_, follow_est_ + tr.follow_surplus_n); break;
+    }
+    muscle = hold_target_n_ * std::min(1.0, (t - bout_start_s_) / 1.0);
+    // It means to hold still: when it out-pushes the hold's load, the pad
+    // gives and it eases off to what holds its heel a little above where it
+    // began (no higher than its top), so it pushes what the machine resists.
+    const double cap_mm = std::min(hold_heel0_ + kHoldGiveMm, s_.top_mm + 1.0);
+    if (heel > cap_mm - 2.0)
+      muscle = std::min(muscle, feel_load(in, v) + kTrackKp * (cap_mm - heel) - kTrackKd * v);
+    if (release_from_s_ >= 0) muscle *= std::max(0.0, 1.0 - (t - release_from_s_) / kReleaseS);
+    if (give_up_from_s_ >= 0)
+      muscle *= std::max(0.0, 1.0 - (t - give_up_from_s_) / (tr.fail_mode == FailMode::Sink ? 4.0 : 1.0));
+    const double alpha = 1.0 / 30.0;
+    noise_state_ += alpha * (fast_uniform() * 1.7320508075688772 * s_.noise_n * std::sqrt((2.0 - alpha) / alpha) -
+                             noise_state_);
+    muscle += noise_state_;
+    if (tr.tremor_n > 0) {
+      const double c = tremor_c_ * tremor_rc_ - tremor_s_ * tremor_rs_;
+      tremor_s_ = tremor_s_ * tremor_rc_ + tremor_c_ * tremor_rs_;
+      tremor_c_ = c;
+      muscle += tr.tremor_n * (1.0 + tr.tremor_growth * fatigue()) * tremor_s_;
+    }
+  }
+  double cap = trait_capacity_at(heel);
+  if (v > 0) cap *= std::max(0.2, 1.0 - v / kFvMmS);
+  muscle_ = std::clamp(muscle, 0.0, cap);
+  if (away_) {
+    muscle_ = heel_ = contact_ = 0;
+  } else {
+    heel_ = 0;
+    if (x + c_mm_n * muscle_ < s_.bottom_mm)
+      heel_ = std::max(0.0, (kHeelK * (s_.bottom_mm - x - c_mm_n * muscle_) - kHeelC * v) / (1.0 + kHeelK * c_mm_n));
+    contact_ = muscle_ + heel_;
+  }
+  compression_mm_ = c_mm_n * contact_;
+  heel_mm_ = x + compression_mm_;
+
+  // ---- ground truth: the contact force in bins from the drive's first enable
+  if (hold_.bins_from_s > 0 || !hold_.force_n.empty() || bin_n_ > 0 || in.drive_enabled) {
+    constexpr std::size_t kMaxBins = 12000;  // 20 min
+    const int per_bin = static_cast<int>(std::lround(hold_.bin_s / kDt));
+    if (hold_.force_n.size() < kMaxBins) {
+      bin_sum_ += contact_;
+      if (++bin_n_ >= per_bin) {
+        hold_.force_n.push_back(static_cast<float>(bin_sum_ / bin_n_));
+        bin_sum_ = 0;
+        bin_n_ = 0;
+      }
+    }
+  }
+  return contact_;
+}
+
+std::optional<double> HoldTruth::mean_force(double a, double b) const {
+  double sum = 0, w = 0;
+  for (std::size_t k = 0; k < force_n.size(); ++k) {
+    const double lo = bins_from_s + static_cast<double>(k) * bin_s, hi = lo + bin_s;
+    if (hi <= a) continue;
+    if (lo >= b) break;
+    const double o = std::min(hi, b) - std::max(lo, a);
+    if (o <= 0) continue;
+    sum += o * force_n[k];
+    w += o;
+  }
+  if (w <= 0) return std::nullopt;
+  return sum / w;
+}
+
+double HoldTruth::held_within(double a, double b) const {
+  double s = 0;
+  for (const auto& [lo, hi] : bouts) {
+    const double e = hi < 0 ? b : hi;
+    s += std::max(0.0, std::min(e, b) - std::max(lo, a));
+  }
+  return s;
+}
+
+std::optional<double> HoldTruth::first_drop_s(double pct, double window_s, double from_s, double until_s) const {
+  if (window_s <= 0) return std::nullopt;
+  double best = 0;
+  for (double w0 = from_s; w0 + window_s <= until_s + 1e-9; w0 += window_s) {
+    const auto m = mean_force(w0, w0 + window_s);
+    if (!m) break;
+    if (best > 0 && *m < (1.0 - pct / 100.0) * best) return w0 + window_s;
+    best = std::max(best, *m);
+  }
+  return std::nullopt;
 }
 
 int Athlete::full_reps() const {

@@ -74,7 +74,10 @@ json::object traits_json(const AthleteTraits& t) {
           {"drop_p", t.drop_p},
           {"leave", to_string(t.leave)},
           {"leave_rep", t.leave_rep},
-          {"sit_back_after_s", t.sit_back_after_s}};
+          {"sit_back_after_s", t.sit_back_after_s},
+          {"hold_fraction", t.hold_fraction},
+          {"hold_fail_s", t.hold_fail_s},
+          {"hold_leave_s", t.hold_leave_s}};
 }
 
 void apply_traits_json(const json::object& o, AthleteTraits& out) {
@@ -118,6 +121,9 @@ void apply_traits_json(const json::object& o, AthleteTraits& out) {
                                   "none, mid_rise, mid_lowering, at_top, at_bottom, stand_up, sit_back");
     else if (k == "leave_rep") t.leave_rep = integer(v, k, 0, 1000);
     else if (k == "sit_back_after_s") t.sit_back_after_s = in_range(v, k, 0, 600);
+    else if (k == "hold_fraction") t.hold_fraction = in_range(v, k, 0.05, 1);
+    else if (k == "hold_fail_s") t.hold_fail_s = in_range(v, k, 0, 3600);
+    else if (k == "hold_leave_s") t.hold_leave_s = in_range(v, k, 0, 3600);
     else
       throw std::invalid_argument("unknown trait \"" + k + "\"");
   }

@@ -806,6 +806,23 @@ json::object Machine::truth(double drop_pct, int skip_reps) const {
                              {"range_shrink_rep", opt(ev.range_shrink_rep)},
                              {"first_move_s", opt(ev.first_move_s)},
                              {"rests", std::move(rests)}};
+  if (const HoldTruth& h = athlete_.hold(); h.hold) {
+    json::array bouts;
+    for (const auto& [a, b] : h.bouts) bouts.push_back(json::array{a, b < 0 ? json::value(nullptr) : json::value(b)});
+    json::array force;
+    for (float f : h.force_n) force.push_back(std::round(f * 10.0) / 10.0);
+    o["hold"] = json::object{{"start_s", opt(h.start_s)},
+                             {"end_s", opt(h.end_s)},
+                             {"fail_s", opt(h.fail_s)},
+                             {"gave_up", h.gave_up},
+                             {"bouts", std::move(bouts)},
+                             {"bin_s", h.bin_s},
+                             {"bins_from_s", h.bins_from_s},
+                             {"force_n", std::move(force)},
+                             {"first_drop_s", opt(h.first_drop_s(drop_pct, 1.0, h.bins_from_s, 1e9))}};
+  } else {
+    o["hold"] = nullptr;
+  }
   o["traits_enabled"] = athlete_settings_.traits.enabled;
   o["heel_mm"] = athlete_.heel_mm();
   o["tissue_compression_mm"] = athlete_.tissue_compression_mm();

@@ -407,6 +407,91 @@ TEST_CASE("isometric: holds the height within a few mm and ends on time") {
   CHECK(max_pos < 50 + 5);
 }
 
+TEST_CASE("isometric: the hold's clock starts when the user pushes, not while they still sit") {
+  // Issue 9's proving ground: a user who waits 4 s before pushing was
+  // credited with a hold (and TUT) that included the wait.
+  Rig rig;
+  rig.io.plant.athlete.tempo = {2, 0, 2, 60};
+  rig.io.plant.athlete.top = 60;
+  rig.io.plant.athlete.fmax = 700;
+  rig.io.plant.athlete.start_delay_s = 4.0;  // sits still (holding only the pad) this long
+  rig.boot();
+  SetParams p;
+  p.mode = Mode::Isometric;
+  p.load_n = 900;
+  p.hold_s = 10;
+  p.hold_height_mm = 50;
+  p.tempo = {0, 0, 0, 0};
+  REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
+  double t_active = -1, t_stop = -1, push_t = -1;
+  rig.run_until([&] {
+    if (rig.state() == SetState::Active && t_active < 0) t_active = rig.t;
+    if (rig.state() == SetState::Unloading && t_stop < 0) t_stop = rig.t;
+    if (push_t < 0 && rig.io.plant.user_n > 200) push_t = rig.t;  // its push (the pad's weight is 78.5 N)
+    return !rig.sink.results.empty();
+  }, 40);
+  REQUIRE_FALSE(rig.sink.results.empty());
+  const auto& r = rig.sink.results[0];
+  CHECK(r.reason == StopReason::HoldComplete);
+  REQUIRE(push_t > t_active + 1.0);  // the hold began well before the push
+  CHECK(r.tut_s == doctest::Approx(10).epsilon(0.02));
+  CHECK(t_stop - push_t == doctest::Approx(10).epsilon(0.04));  // 10 s of pushing
+}
+
+TEST_CASE("isometric: a user who pushes from the start keeps the clock from the hold's start") {
+  Rig rig;
+  rig.io.plant.athlete.tempo = {2, 0, 2, 60};
+  rig.io.plant.athlete.top = 60;
+  rig.io.plant.athlete.fmax = 700;
+  rig.io.plant.athlete.start_delay_s = 0;
+  rig.boot();
+  SetParams p;
+  p.mode = Mode::Isometric;
+  p.load_n = 900;
+  p.hold_s = 10;
+  p.hold_height_mm = 50;
+  p.tempo = {0, 0, 0, 0};
+  REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
+  double t_active = -1, t_stop = -1;
+  rig.run_until([&] {
+    if (rig.state() == SetState::Active && t_active < 0) t_active = rig.t;
+    if (rig.state() == SetState::Unloading && t_stop < 0) t_stop = rig.t;
+    return !rig.sink.results.empty();
+  }, 40);
+  REQUIRE_FALSE(rig.sink.results.empty());
+  CHECK(rig.sink.results[0].reason == StopReason::HoldComplete);
+  CHECK(t_stop - t_active == doctest::Approx(10).epsilon(0.02));
+}
+
+TEST_CASE("isometric: a user who lets go of a loaded hold is found while the pad falls") {
+  // Issue 9's proving ground: the hold's law follows the load cell, so once
+  // the user let go it asked for nothing more and presence (which needs a
+  // command pushing down) could not tell; the pad, pushed down by the last
+  // cycles' load, fell to its stop and the set ended by force_drop ~0.6-1 s later.
+  Rig rig;
+  rig.io.plant.athlete.tempo = {2, 0, 2, 60};
+  rig.io.plant.athlete.top = 60;
+  rig.io.plant.athlete.fmax = 700;
+  rig.io.plant.athlete.start_delay_s = 0;
+  rig.boot();
+  SetParams p;
+  p.mode = Mode::Isometric;
+  p.load_n = 900;
+  p.hold_s = 30;
+  p.hold_height_mm = 50;
+  p.tempo = {0, 0, 0, 0};
+  REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
+  rig.run(8.0);
+  REQUIRE(rig.state() == SetState::Active);
+  const double left = rig.t;
+  rig.io.plant.athlete.present = false;
+  rig.run_until([&] { return rig.state() == SetState::Unloading || !rig.sink.results.empty(); }, 5);
+  CHECK(rig.t - left < 0.5);
+  rig.run_until([&] { return !rig.sink.results.empty(); }, 10);
+  REQUIRE_FALSE(rig.sink.results.empty());
+  CHECK(rig.sink.results[0].reason == StopReason::UserLeft);
+}
+
 TEST_CASE("hold-to-move: moves only while refreshed, then holds, return to rest disables") {
   Rig rig;
   rig.io.plant.athlete.present = false;

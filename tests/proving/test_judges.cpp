@@ -144,3 +144,92 @@ TEST_CASE("InProcessBus: reads and writes the simulator registers, exceptions, T
   CHECK(bus.read_input(7, 0, w) == drivers::BusResult::Exception);  // unknown unit: gateway 0x0B
   CHECK(bus.stats().bytes_tx == 5 * (7 + 5));  // every request here is a 5-byte PDU + MBAP
 }
+
+// ---------------------------------------------------------------- isometric holds
+namespace {
+/// A hold of 30 s from 2 s (the first active cycle), 1 s windows; the athlete
+/// pushes 500 N from 3 s and its force falls to 300 N at `drop_at` (never when < 0).
+Outcome hold(double drop_at, controller::StopReason why, double stop_s) {
+  Outcome o;
+  o.c.programme.mode = controller::Mode::Isometric;
+  o.c.programme.target_reps = 0;
+  o.c.programme.hold_s = 30;
+  o.c.programme.force_drop_pct = 20;
+  o.active_start_s = 2;
+  o.unload_start_s = stop_s;
+  o.hold_window_s = 1.0;
+  controller::SetResult r;
+  r.reason = why;
+  r.t_start_s = 2;
+  r.t_end_s = stop_s;
+  r.tut_s = stop_s - 3;  // the time it truly pushed
+  o.result = r;
+  auto& h = o.hold;
+  h.hold = true;
+  h.bins_from_s = 0.5;
+  h.start_s = 3;
+  h.end_s = stop_s + 0.5;  // it felt the hold end and let go
+  h.bouts.emplace_back(3.0, stop_s + 0.5);
+  for (double t = 0.5; t < stop_s + 2; t += h.bin_s) {
+    float f = t < 3 ? 78.5F : 500.0F;
+    if (drop_at >= 0 && t >= drop_at) f = 300;
+    if (t >= stop_s + 0.5) f = 0;  // the unload: it stopped pushing
+    h.force_n.push_back(f);
+  }
+  o.sim_s = stop_s + 2;
+  return o;
+}
+}  // namespace
+
+TEST_CASE("hold: hold_complete on time with a steady force passes, force_drop without a true drop fails") {
+  using controller::StopReason;
+  CHECK(judge_stop(hold(-1, StopReason::HoldComplete, 32)).ok);
+  // Planted: force_drop while the athlete's true force never dropped.
+  const Verdict v = judge_stop(hold(-1, StopReason::ForceDrop, 14));
+  CHECK_FALSE(v.ok);
+  CHECK(v.why.find("had not dropped") != std::string::npos);
+  // The unload's own fall after the stop is no true drop before it.
+  CHECK_FALSE(judge_hold_reason(hold(-1, StopReason::ForceDrop, 14)).ok);
+}
+
+TEST_CASE("hold: force_drop within one window of the true drop passes, later fails") {
+  using controller::StopReason;
+  // True drop at 10.0 s: the window [10, 11) is the first below 80 %.
+  CHECK(judge_stop(hold(10.0, StopReason::ForceDrop, 11.0)).ok);
+  CHECK(judge_stop(hold(10.0, StopReason::ForceDrop, 12.0)).ok);  // one window late
+  // Early by less than a window: the true force falls at 13.2 s, the controller
+  // stopped at 13.5 s; the window [13, 14) is below, from its own force (it let go at 14 s).
+  CHECK(judge_stop(hold(13.2, StopReason::ForceDrop, 13.5)).ok);
+  const Verdict late = judge_stop(hold(10.0, StopReason::ForceDrop, 14.0));  // three windows late
+  CHECK_FALSE(late.ok);
+  CHECK(late.why.find("after the true drop") != std::string::npos);
+}
+
+TEST_CASE("hold: hold_complete that missed a true force drop fails") {
+  using controller::StopReason;
+  const Verdict v = judge_stop(hold(15.0, StopReason::HoldComplete, 32));
+  CHECK_FALSE(v.ok);
+  CHECK(v.why.find("true force dropped") != std::string::npos);
+  // A drop only to the threshold's edge (81 % of best, p = 20) is not judged.
+  Outcome edge = hold(-1, StopReason::HoldComplete, 32);
+  for (std::size_t k = 150; k < edge.hold.force_n.size(); ++k)
+    if (edge.hold.force_n[k] > 400) edge.hold.force_n[k] = 405;
+  CHECK(judge_stop(edge).ok);
+}
+
+TEST_CASE("hold: other reasons in a hold fail") {
+  using controller::StopReason;
+  CHECK_FALSE(judge_stop(hold(-1, StopReason::TargetReached, 32)).ok);
+  CHECK_FALSE(judge_stop(hold(-1, StopReason::RangeLoss, 32)).ok);
+}
+
+TEST_CASE("hold: TUT is the time truly pushing within the hold") {
+  using controller::StopReason;
+  Outcome o = hold(-1, StopReason::HoldComplete, 32);
+  CHECK(judge_tut(o).ok);
+  // Planted: 2.5 s more than it truly pushed (29 s from its push at 3 s to the stop at 32 s).
+  o.result->tut_s = 31.5;
+  const Verdict v = judge_tut(o);
+  CHECK_FALSE(v.ok);
+  CHECK(v.why.find("truly held") != std::string::npos);
+}

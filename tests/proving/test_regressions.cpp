@@ -143,3 +143,29 @@ TEST_CASE("regression: seeds 7 and 8, a user gives way under 1800 N: the pad nev
     CHECK(judge_pad_speed(o).ok);
   }
 }
+
+// Isometric holds (the population's seeds 1, 16 and 19 of --seed 1): the trait
+// athlete did reps against the hold and the controller ended it by force_drop
+// after ~13 s, "the truth has no force drop". Now the athlete holds, and the
+// controller's stop and hold time agree with its truth. Seed 855: a user who
+// out-pushed a light hold (the pad 8 mm above the hold's height) stands up;
+// the pad falls 15 mm but never 5 mm below the hold's height at speed.
+TEST_CASE("regression: isometric holds end as the athlete's truth says (seeds 1, 16, 19, 855)") {
+  struct Want {
+    std::uint64_t seed;
+    controller::StopReason reason;
+  };
+  for (const Want w : {Want{1, controller::StopReason::HoldComplete}, Want{16, controller::StopReason::UserLeft},
+                       Want{19, controller::StopReason::ForceDrop}, Want{855, controller::StopReason::UserLeft}}) {
+    CAPTURE(w.seed);
+    const Case c = draw_case(w.seed);
+    REQUIRE(c.programme.mode == controller::Mode::Isometric);
+    const Outcome o = run(c);
+    REQUIRE(o.result);
+    CHECK(o.result->reason == w.reason);
+    const Judgement j = judge(o);
+    CHECK_MESSAGE(j.stop.ok, j.stop.why);
+    CHECK_MESSAGE(j.tut.ok, j.tut.why);
+    CHECK(j.false_left.ok);
+  }
+}

@@ -959,3 +959,78 @@ TEST_CASE("traits: athlete_request_json replays the settings through the athlete
   CHECK(boost::json::serialize(athlete_request_json(r.m.athlete().settings())) ==
         boost::json::serialize(athlete_request_json(a)));
 }
+
+TEST_CASE("traits: an isometric hold pushes after its reaction, fails at hold_fail_s, and records the truth") {
+  AthleteSettings a = traited();
+  a.style = AthleteStyle::Isometric;
+  a.capacity_n = 1000;
+  a.traits.reaction_s = 1.0;
+  a.traits.hold_fraction = 0.6;
+  a.traits.fatigue = FatigueKind::Sudden;
+  a.traits.sudden_factor = 0.5;
+  a.traits.hold_fail_s = 5.0;
+  Rig r(a);
+  r.run_s(0.5);
+  r.load(1200);  // more than it pushes: the pad stays on the heels
+  r.run_s(0.9);
+  CHECK(r.m.athlete().phase() == AthletePhase::Waiting);  // its reaction
+  CHECK(r.m.athlete().muscle_n() == 0);
+  r.run_s(2.0);
+  CHECK(r.m.athlete().phase() == AthletePhase::Holding);  // not reps
+  CHECK(r.m.athlete().reps().empty());
+  CHECK(r.m.athlete().muscle_n() == doctest::Approx(600).epsilon(0.03));
+  const HoldTruth& h = r.m.athlete().hold();
+  REQUIRE(h.start_s);
+  CHECK(*h.start_s == doctest::Approx(1.5).epsilon(0.01));
+  r.run_s(5.0);  // 5 s of holding: the force fails to half
+  REQUIRE(h.fail_s);
+  CHECK(*h.fail_s == doctest::Approx(6.5).epsilon(0.01));
+  CHECK(r.m.athlete().muscle_n() == doctest::Approx(300).epsilon(0.05));
+  // Its true force per bin is the contact: against this rigid 1200 N the heels
+  // carry what the calves no longer push, so the contact does not fall (a
+  // hold's drop shows where the machine follows the push, as the controller's does).
+  CHECK(*h.mean_force(7.0, 8.0) == doctest::Approx(r.m.athlete().contact_n()).epsilon(0.02));
+  CHECK_FALSE(h.first_drop_s(20, 1.0, h.bins_from_s, 100));
+  // The drive goes off: it stops pushing.
+  r.m.drive().write_control(0, r.m.now_ms());
+  r.run_s(1.5);
+  CHECK(r.m.athlete().phase() == AthletePhase::Waiting);
+  REQUIRE(h.end_s);
+  // It felt the hold end (the command gone) and eased off for at most 0.5 s.
+  CHECK(*h.end_s == doctest::Approx(8.7).epsilon(0.01));
+  CHECK(h.held_within(0, 100) >= *h.end_s - 1.5);
+  CHECK(h.held_within(0, 100) <= *h.end_s - 1.5 + 0.5);
+  auto truth = r.m.control(boost::json::parse(R"({"cmd":"truth"})"));
+  CHECK(truth["hold"].as_object().at("start_s").as_double() == doctest::Approx(1.5).epsilon(0.01));
+}
+
+TEST_CASE("traits: a hold athlete lets go after hold_leave_s, and a follower pushes only what holds the pad") {
+  AthleteSettings a = traited();
+  a.style = AthleteStyle::Isometric;
+  a.traits.leave = Leave::StandUp;
+  a.traits.hold_leave_s = 3.0;
+  Rig r(a);
+  r.load(1200);
+  r.run_s(2.0);
+  CHECK(r.m.athlete().phase() == AthletePhase::Holding);
+  r.run_s(2.0);
+  CHECK(r.m.athlete().away());
+  REQUIRE(r.m.athlete().events().left_s);
+  CHECK(*r.m.athlete().events().left_s == doctest::Approx(3.0).epsilon(0.01));
+  CHECK(r.m.athlete().contact_n() == 0);
+
+  AthleteSettings f = traited();
+  f.style = AthleteStyle::Isometric;
+  f.traits.effort = Effort::Follow;
+  f.traits.follow_surplus_n = 10;
+  Rig rf(f);
+  const double x0 = rf.m.plant().state().x_mm;
+  rf.load(0);  // the drive enabled with no force: only the pad's weight resists
+  rf.run_s(3.0);
+  CHECK(rf.m.athlete().phase() == AthletePhase::Holding);
+  // It pushed the pad's weight + 10 N, the pad gave, and it eased off to
+  // what holds the pad a few mm up.
+  CHECK(rf.m.plant().state().x_mm > x0 + 3);
+  CHECK(rf.m.plant().state().x_mm < x0 + 10);
+  CHECK(rf.m.athlete().muscle_n() == doctest::Approx(78.5).epsilon(0.1));
+}

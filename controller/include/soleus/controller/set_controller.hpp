@@ -160,6 +160,13 @@ class SetController {
   double hold_elapsed_ = 0;
   double window_sum_ = 0, window_t_ = 0;
   int window_n_ = 0;
+  double hold_mm_ = 0;            ///< the hold's height (set when the hold begins)
+  double hold_rest_n_ = -1;       ///< the cell when the hold began (-1: not yet)
+  double hold_filt_n_ = 0;        ///< the cell low-passed (0.3 s): a push, not a tremor
+  double hold_push_since_ = -1;   ///< the filtered cell above rest + margin since
+  bool hold_pushed_ = false;      ///< the user's push was seen: the clock runs from it
+  double hold_fall_since_ = -1;   ///< the pad falls away from the hold with nothing on the cell since
+  double hold_held_mm_ = -1e9;    ///< the pad's height when the cell last read a force in the hold
   // moves
   double move_target_ = 0;
   double move_deadline_ = 0;

@@ -33,6 +33,9 @@ struct JudgeRules {
   double unload_tol_n = 5;         ///< a rise during an unload above this (+ the supply ripple's share) is unsafe
   double speed_margin = 0.10;      ///< pad speed ≤ limit × (1 + this)
   double pace_factor = 1.35;       ///< pace_loss is right when a true rise took > this × C (the rule's 1.5 less 10 %)
+  // Isometric holds (docs/proving-ground.md, "Holds").
+  double hold_drop_windows = 1;    ///< force_drop within this many hold windows (+ one period) after the true drop
+  double hold_borderline = 0.03;   ///< true window means within ±this × best of the drop threshold are not judged
 };
 
 /// Truth reps that belong to the set: started after the calibration rep
@@ -50,6 +53,13 @@ Verdict judge_counts(const Outcome& o, const JudgeRules& r = {});
 /// Counted partials only (a subset of judge_counts, reported on its own).
 Verdict judge_no_counted_partial(const Outcome& o, const JudgeRules& r = {});
 Verdict judge_stop(const Outcome& o, const JudgeRules& r = {});
+/// The stop reason of an isometric hold once leaving is settled (judge_stop
+/// calls it): hold_complete on time with no clear true drop missed,
+/// force_drop from the athlete's true force per hold window.
+Verdict judge_hold_reason(const Outcome& o, const JudgeRules& r = {});
+/// TUT of an isometric hold: the controller's hold time against the time the
+/// athlete truly pushed within the hold (from the first active cycle to the stop).
+Verdict judge_hold_tut(const Outcome& o, const JudgeRules& r = {});
 /// A user_left with no true leaving before it.
 Verdict judge_false_user_left(const Outcome& o, const JudgeRules& r = {});
 Verdict judge_tut(const Outcome& o, const JudgeRules& r = {});

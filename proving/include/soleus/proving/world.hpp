@@ -71,6 +71,7 @@ struct Outcome {
   std::vector<controller::Event> events;
   std::vector<sim::RepTruth> truth;
   sim::AthleteEvents athlete_events;
+  sim::HoldTruth hold;          ///< the athlete's truth of an isometric hold (hold.hold false otherwise)
   std::vector<Sample> samples;  ///< every ms
   // The machine and rules the judges need.
   double period_s = 0.01;
@@ -78,6 +79,7 @@ struct Outcome {
   double max_load_n = 1800;
   double speed_limit_mm_s = 100;
   double rep_rom_fraction = 0.9;
+  double hold_window_s = 1.0;  ///< [training] hold_window_s: the isometric output's window
   double efficiency = 0.9;
   double ripple_fraction = 0;  ///< supply ripple / nominal bus voltage
   /// Loop time of the first cycle whose state was unloading (the stop).

@@ -112,6 +112,10 @@ struct AthleteTraits {
   Leave leave = Leave::None;
   int leave_rep = 0;
   double sit_back_after_s = 3;      ///< SitBack: seconds away before sitting back down (1..10)
+  // isometric hold (style isometric with traits on): times are seconds of holding
+  double hold_fraction = 0.7;       ///< Track: holds with this fraction of its capacity (0.1..1)
+  double hold_fail_s = 20;          ///< Sudden / RangeFirst: the force drops; FailMidRise: gives up, after this long holding
+  double hold_leave_s = 10;         ///< any `leave`: lets go / stands up after this long holding
 };
 using FailMode = AthleteTraits::FailMode;
 
@@ -205,6 +209,30 @@ struct AthleteEvents {
   std::vector<std::pair<double, double>> rests;  ///< mid-set rests [start, end)
 };
 
+/// Ground truth of an isometric hold (style isometric with traits on).
+struct HoldTruth {
+  bool hold = false;                  ///< it was told to hold (the programme is a hold)
+  std::optional<double> start_s;      ///< it first began pushing (after its reaction)
+  std::optional<double> end_s;        ///< it stopped holding because the machine's hold ended (load faded, drive off)
+  std::optional<double> fail_s;       ///< its force failed: sudden drop (Sudden, RangeFirst) or it gave up (FailMidRise)
+  bool gave_up = false;               ///< FailMidRise: it gave the hold up at fail_s
+  /// [start, end) of every time it pushed (a sit-back resumes), end < 0 while pushing.
+  std::vector<std::pair<double, double>> bouts;
+  /// Its true contact force on the pad (what an ideal load cell reads), mean
+  /// per `bin_s` bin from `bins_from_s` (the drive's first enable in the hold).
+  double bin_s = 0.1;
+  double bins_from_s = 0;
+  std::vector<float> force_n;
+  /// Mean contact over [a, b) from the bins (partial bins weighted); nullopt without bins there.
+  std::optional<double> mean_force(double a, double b) const;
+  /// Seconds of pushing within [a, b).
+  double held_within(double a, double b) const;
+  /// The first time its force truly dropped: the end of the first window
+  /// (length `window_s`, aligned to `from_s`) whose mean is below
+  /// (100 − pct) % of the best window before it. nullopt when none did before `until_s`.
+  std::optional<double> first_drop_s(double pct, double window_s, double from_s, double until_s) const;
+};
+
 class Athlete {
  public:
   Athlete(AthleteSettings s, AthleteBody body);
@@ -248,6 +276,8 @@ class Athlete {
   bool resting() const { return resting_; }
   /// True while it is off the machine (let go, stood up, or away before a sit-back).
   bool away() const { return away_; }
+  /// Issue 9 truth of an isometric hold (style isometric, traits on).
+  const HoldTruth& hold() const { return hold_; }
 
  private:
   struct Target {
@@ -271,6 +301,9 @@ class Athlete {
   double fast_uniform();  ///< cheap uniform in [-1, 1) for per-step noise
   double trait_capacity_at(double heel_mm) const;
   void setup_tremor();
+  // Isometric hold in trait mode (style isometric).
+  double step_hold(const AthleteInput& in, double t);
+  void end_bout(double t_s);
 
   AthleteSettings s_;
   AthleteBody body_;
@@ -319,6 +352,18 @@ class Athlete {
   double tremor_c_ = 1, tremor_s_ = 0, tremor_rc_ = 1, tremor_rs_ = 0, tremor_hz_ = -1;
   double tremor_amp_rep_ = 0;
   std::uint64_t fast_ = 0x9E3779B97F4A7C15ULL;
+  // Isometric hold (trait mode).
+  HoldTruth hold_{};
+  double hold_time_ = 0;         ///< seconds of holding so far (all bouts)
+  double bout_start_s_ = 0;      ///< start of the current bout
+  double hold_target_n_ = 0;     ///< the force it means to hold with now
+  double hold_heel0_ = 0;        ///< heel height when the bout began
+  double hold_res_peak_n_ = 0;   ///< largest resistance felt (pad + command) in the bout
+  double give_up_from_s_ = -1;   ///< FailMidRise: its force fades from here
+  double release_from_s_ = -1;   ///< the machine's hold ended: it eases off from here
+  bool hold_over_ = false;       ///< the machine's hold ended: no new hold until the drive was off
+  double bin_sum_ = 0;
+  int bin_n_ = 0;
 };
 
 }  // namespace soleus::sim
