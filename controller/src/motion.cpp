@@ -95,6 +95,8 @@ void RepCounter::begin(const Range& range, const Tempo& tempo, double t, double 
   start_t_ = t;
   next_.reset(ext_);
   next_rise_ = {};
+  not_rising_t_ = low_departure_s;
+  was_rising_ = false;
   last_motion_t_ = t;
   seq_ = counted_ = partials_ = 0;
   counted_now_ = false;
@@ -109,6 +111,7 @@ void RepCounter::new_extreme(double pos, double t) {
   ext_t_ = t;
   arr_t_ = dep_t_ = arr_pos_ = 0;
   arr_set_ = dep_set_ = false;
+  turn_set_ = false;
 }
 
 double RepCounter::arrival() const { return arr_set_ ? arr_t_ : ext_t_; }
@@ -132,7 +135,9 @@ bool RepCounter::update(double t, double pos, double vel, double force) {
   if (open_) cur_.feed(pos, cfg_.wobble_hysteresis_mm);
 
   if (up_) {
-    if (vel > still_) cur_rise_.add(force);
+    // Concentric samples: moving up, and not yet arrived at the top (a pad
+    // shaking in the top pause is not rising).
+    if (vel > still_ && !arr_set_) cur_rise_.add(force);
     if (pos > ext_) {
       // A new high: an earlier pause more than a band below it was not the top.
       if (arr_set_ && pos > arr_pos_ + band) arr_set_ = dep_set_ = false;
@@ -195,7 +200,17 @@ bool RepCounter::update(double t, double pos, double vel, double force) {
     dep_set_ = true;
     dep_t_ = t;
   }
-  if (vel > still_) next_rise_.add(force);
+  // The next concentric begins when the pad last turns upwards near the low
+  // (within half the hysteresis): a pad jiggling or bouncing at the bottom
+  // (tremor, a rest on the heels, an undershoot) is not rising yet.
+  const bool rising = vel > still_;
+  if (rising && !was_rising_ && pos <= ext_ + 0.5 * h_) {
+    turn_t_ = not_rising_t_;
+    turn_set_ = true;
+    next_rise_ = {};
+  }
+  if (pos <= ext_ + band && !rising) next_rise_ = {};
+  else if (rising) next_rise_.add(force);
   if (open_ && has_top_ && !counted_flag_ && top_pos_ - start_pos_ >= f * span &&
       top_pos_ - pos >= f * span) {
     counted_flag_ = true;
@@ -203,8 +218,9 @@ bool RepCounter::update(double t, double pos, double vel, double force) {
     counted_now_ = true;
   }
   if (pos > ext_ + h_) {  // the next rise is confirmed
+    const double depart = turn_set_ ? std::max(departure(), turn_t_) : departure();
     if (open_) {
-      close(departure());
+      close(depart);
       closed = true;
     }
     last_motion_t_ = t;
@@ -212,7 +228,7 @@ bool RepCounter::update(double t, double pos, double vel, double force) {
     has_top_ = false;
     counted_flag_ = false;
     start_pos_ = ext_;
-    start_t_ = departure();
+    start_t_ = depart;
     cur_ = next_;
     cur_rise_ = next_rise_;
     up_ = true;
@@ -226,6 +242,8 @@ bool RepCounter::update(double t, double pos, double vel, double force) {
     closed = true;
     open_ = false;
   }
+  was_rising_ = rising;
+  if (!rising) not_rising_t_ = t;
   if (up_) phase_ = Phase::Concentric;
   else if (vel < -still_) phase_ = Phase::Eccentric;
   else if (vel > still_) phase_ = Phase::Concentric;

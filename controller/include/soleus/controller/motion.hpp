@@ -124,6 +124,11 @@ class RepCounter {
   double ext_ = 0, ext_t_ = 0;  ///< the running extreme and when it was reached
   double arr_t_ = 0, arr_pos_ = 0, dep_t_ = 0;  ///< first / last still sample within the band
   bool arr_set_ = false, dep_set_ = false;
+  /// The last upward turn near the low (a local minimum within h/2 of it),
+  /// and the state that finds it: the concentric begins at the later of
+  /// this turn and the departure from the low's pause band.
+  double turn_t_ = 0, not_rising_t_ = 0;
+  bool turn_set_ = false, was_rising_ = false;
   double close_after_s_ = 1.5;
   // the open attempt
   bool open_ = false, has_top_ = false, counted_flag_ = false;
