@@ -63,9 +63,9 @@ int replay(std::uint64_t seed, const std::string& trace, const WorldOptions& wo)
   const Outcome o = run_case(c, wo);
   const Judgement j = judge(o);
   std::printf("seed %llu: %s\n", static_cast<unsigned long long>(seed), join(c.traits).c_str());
-  std::printf("programme: %s load %.0f N tempo %s reps %d hold %.0f s; capacity %.0f N bottom %.1f top %.1f mm\n",
+  std::printf("programme: %s load %.0f N tempo %s reps %d hold %.0f s drop %.0f %%; capacity %.0f N bottom %.1f top %.1f mm\n",
               controller::to_string(c.programme.mode), c.programme.load_n, c.programme.tempo.to_string().c_str(),
-              c.programme.target_reps, c.programme.hold_s, c.athlete.capacity_n, c.athlete.bottom_mm, c.athlete.top_mm);
+              c.programme.target_reps, c.programme.hold_s, c.programme.force_drop_pct, c.athlete.capacity_n, c.athlete.bottom_mm, c.athlete.top_mm);
   if (!o.error.empty()) std::printf("error: %s\n", o.error.c_str());
   if (o.result)
     std::printf("result: %s, %d reps, %d partial, TUT %.2f s, unload at %.2f s\n",
