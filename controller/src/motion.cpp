@@ -117,11 +117,23 @@ void RepCounter::new_extreme(double pos, double t) {
 double RepCounter::arrival() const { return arr_set_ ? arr_t_ : ext_t_; }
 double RepCounter::departure() const { return dep_set_ ? std::max(dep_t_, arrival()) : std::max(ext_t_, arrival()); }
 
+bool RepCounter::in_top_zone() const {
+  return up_ && ext_ >= range_.top_mm - (1.0 - cfg_.rep_rom_fraction) * range_.span();
+}
+
 double RepCounter::seconds_without_progress(double t) const {
-  if (!up_ || !open_) return 0;
-  double top_zone = range_.top_mm - (1.0 - cfg_.rep_rom_fraction) * range_.span();
-  if (ext_ >= top_zone) return 0;
+  if (!up_ || !open_ || in_top_zone()) return 0;
   return t - progress_t_;
+}
+
+double RepCounter::paused_s(double t) const {
+  if (up_) return open_ ? t - progress_t_ : 0;
+  return arr_set_ ? t - arr_t_ : 0;
+}
+
+double RepCounter::prescribed_pause_s() const {
+  if (up_) return tempo_.top_s;
+  return tempo_.bottom_s;
 }
 
 bool RepCounter::update(double t, double pos, double vel, double force) {

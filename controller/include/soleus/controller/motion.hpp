@@ -88,6 +88,17 @@ class RepCounter {
   bool attempt_open() const { return open_; }
   /// Time without upward progress during a rise below the top zone (stall rule).
   double seconds_without_progress(double t) const;
+  /// How long the pad has been held without moving on: while rising, the
+  /// time without upward progress (at a top, in a stall); at a low (or
+  /// paused while lowering), the time since it arrived there. 0 while moving.
+  double paused_s(double t) const;
+  /// The pause the tempo prescribes where the pad is held: T at a top (in the
+  /// top zone), B at a low, 0 below the top zone while rising.
+  double prescribed_pause_s() const;
+  /// The pad is in a rise (from a low until its top is confirmed).
+  bool rising() const { return up_; }
+  /// Rising and at or above the top zone (the top of a rep that would count).
+  bool in_top_zone() const;
   /// Time since a rep attempt last began or ended (idle rule): wriggling
   /// at the bottom without ever rising a rep's hysteresis is idle too.
   double seconds_idle(double t) const { return t - last_motion_t_; }
