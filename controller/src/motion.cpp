@@ -220,6 +220,11 @@ bool RepCounter::update(double t, double pos, double vel, double force) {
     turn_t_ = not_rising_t_;
     turn_set_ = true;
     next_rise_ = {};
+    // Reversals before this turn (a bounce off the floor) belong to the
+    // bottom pause, not to the rep's moving phases: its path starts afresh
+    // from the low.
+    next_.reset(ext_);
+    next_.feed(pos, cfg_.wobble_hysteresis_mm);
   }
   if (pos <= ext_ + band && !rising) next_rise_ = {};
   else if (rising) next_rise_.add(force);

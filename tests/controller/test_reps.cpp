@@ -267,6 +267,31 @@ TEST_CASE("reps: a bounce above the pause band at the bottom is not part of the 
   CHECK(reps[0].bottom_pause_s > 1.5);  // the bounce and the jiggle belong to the pause before it
 }
 
+TEST_CASE("reps: a bounce off the floor as the rise begins is not wobble in the rep") {
+  // tests/e2e's grinder (and the proving-ground regression): the load faded at
+  // the floor, the grinder's push threw the pad 7 mm up until the load caught
+  // it and it sank 4 mm back, then the rise went on. Those two reversals were
+  // counted inside the rep: two 'wobbly' reps and a false loss_of_control.
+  Trace tr;
+  tr.hold(1);
+  for (int i = 0; i < 3; ++i) {
+    tr.move(27, 0.2);   // thrown up off the floor
+    tr.move(23, 0.15);  // caught by the load, sinks back
+    tr.move(100, 1.5);  // the rise
+    tr.hold(0.5);
+    tr.move(20, 2);
+    tr.hold(0.5);
+  }
+  auto rc = counter();
+  auto reps = tr.feed(rc);
+  REQUIRE(reps.size() == 3);
+  for (auto& r : reps) {
+    CHECK(r.counted);
+    CHECK(r.reversals == 0);
+    CHECK_FALSE(r.wobbly);
+  }
+}
+
 TEST_CASE("range of motion: the calibration rep finds bottom and top") {
   TrainingConfig cfg;
   RangeOfMotion rom(cfg, 3.0);
