@@ -233,6 +233,8 @@ bool RepCounter::update(double t, double pos, double vel, double force) {
     counted_flag_ = true;
     ++counted_;
     counted_now_ = true;
+    count_t_ = t;
+    count_v_ = vel;
   }
   if (pos > ext_ + h_) {  // the next rise is confirmed
     const double depart = turn_set_ ? std::max(departure(), turn_t_) : departure();

@@ -155,6 +155,16 @@ bool SetController::stop(StopReason reason, double t, std::string_view detail) {
   if (!running) return state_ == SetState::Unloading;
   if (activity_ == Activity::Set && status_.stop_reason == StopReason::None) {
     status_.stop_reason = reason;
+    // A rep whose return was completed by the pad falling after the user let
+    // go (counted within the let-go time + 0.3 s before user_left, while
+    // falling at nearly the drive's speed limit) is not a rep: it is logged
+    // as partial.
+    if (reason == StopReason::UserLeft && status_.state == SetState::Active && reps_.open_counted() &&
+        t - reps_.counted_at_s() < ccfg_.let_go_ms / 1000.0 + 0.3 &&
+        reps_.counted_at_velocity() < -0.8 * limits_.max_speed_mm_s) {
+      reps_.revoke_open_count();
+      status_.reps = reps_.counted();
+    }
     // After the target the next rise is not part of the set; otherwise the open attempt is logged.
     if (reason != StopReason::TargetReached) flush_rep(t);
     emit(EventCode::SetEnded, reason == StopReason::UserStop || reason == StopReason::Pain ||

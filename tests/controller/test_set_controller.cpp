@@ -233,6 +233,31 @@ TEST_CASE("user lets go mid-set: user_left, unloaded") {
   CHECK(rig.io.plant.pos >= 0);
 }
 
+TEST_CASE("user lets go half-way down: the pad's fall does not complete the rep, it is a partial") {
+  // Proving ground (leave:mid_lowering, e.g. seed 914): the pad, falling under
+  // the motor after the user let go at half the return, crossed 90 % of the
+  // return before user_left was declared, and the rep counted.
+  Rig rig;
+  rig.boot();
+  auto p = Rig::isotonic(600, 15);
+  p.range = Range{20, 100};
+  REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
+  // Two reps, then half-way down the third.
+  REQUIRE(rig.run_until([&] { return rig.sink.counted() == 2; }, 30));
+  REQUIRE(rig.run_until([&] { return rig.ctl->status().phase == Phase::Eccentric; }, 10));
+  REQUIRE(rig.run_until([&] { return rig.io.plant.pos < 60; }, 10));
+  rig.io.plant.athlete.present = false;
+  REQUIRE(rig.run_until([&] { return !rig.sink.results.empty(); }, 5));
+  const auto& r = rig.sink.results[0];
+  CHECK(r.reason == StopReason::UserLeft);
+  CHECK(r.reps == 2);
+  CHECK(rig.sink.counted() == 2);
+  REQUIRE_FALSE(rig.sink.reps.empty());
+  CHECK_FALSE(rig.sink.reps.back().counted);  // the third is logged, as a partial
+  CHECK(r.partial_reps == static_cast<int>(std::count_if(rig.sink.reps.begin(), rig.sink.reps.end(),
+                                                         [](const RepRecord& x) { return !x.counted; })));
+}
+
 TEST_CASE("relaxed athlete at the bottom: no downward force below the calibrated bottom") {
   Rig rig;
   rig.boot();

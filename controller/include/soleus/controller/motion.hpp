@@ -72,6 +72,18 @@ class RepCounter {
              double low_departure_s);
   /// One sample. Returns true when an attempt closed; its record is last().
   bool update(double t, double pos, double vel, double force);
+  /// The open attempt counted, at this time and pad velocity (the return's
+  /// 90 % was crossed then).
+  bool open_counted() const { return open_ && counted_flag_; }
+  double counted_at_s() const { return count_t_; }
+  double counted_at_velocity() const { return count_v_; }
+  /// Takes back the open attempt's count (it will be logged as partial):
+  /// its return was the pad falling after the user let go.
+  void revoke_open_count() {
+    if (!open_counted()) return;
+    counted_flag_ = false;
+    --counted_;
+  }
   /// Closes an open attempt at the set's end. Returns true when one was logged.
   bool flush(double t);
   /// The last rep of the set: close it as soon as the prescribed bottom pause is done.
@@ -139,6 +151,7 @@ class RepCounter {
   /// and the state that finds it: the concentric begins at the later of
   /// this turn and the departure from the low's pause band.
   double turn_t_ = 0, not_rising_t_ = 0;
+  double count_t_ = 0, count_v_ = 0;
   bool turn_set_ = false, was_rising_ = false;
   double close_after_s_ = 1.5;
   // the open attempt
