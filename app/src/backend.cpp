@@ -355,6 +355,8 @@ std::optional<hmi::LiveFrame> DaemonBackend::latest_frame() {
     f.range_bottom_mm = r3(s.ctl.range.bottom_mm);
     f.range_top_mm = r3(s.ctl.range.top_mm);
   }
+  if (s.ctl.set_running && s.ctl.state == SetState::Active && s.ctl.resting)
+    f.rest_remaining_s = r3(s.ctl.rest_remaining_s);
   return f;
 }
 

@@ -87,6 +87,10 @@ json::object status_json(const Snapshot& s) {
   o["phase_progress"] = r3(s.ctl.cue_progress);
   o["reps"] = s.ctl.reps;
   o["tut_s"] = r3(s.ctl.tut_s);
+  if (s.ctl.set_running && s.ctl.state == SetState::Active && s.ctl.resting)
+    o["rest_remaining_s"] = r3(s.ctl.rest_remaining_s);
+  else
+    o["rest_remaining_s"] = nullptr;
   json::array faults;
   for (int i = 0; i < s.fault_count; ++i) {
     const auto& f = s.faults[static_cast<std::size_t>(i)];

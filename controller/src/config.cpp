@@ -104,10 +104,9 @@ TrainingConfig TrainingConfig::parse(const config::Section& s, const drivers::Li
   c.range_loss_reps = static_cast<int>(s.integer("range_loss_reps", c.range_loss_reps, 1, 20));
   c.pace_loss_factor = s.number("pace_loss_factor", c.pace_loss_factor, 1.05, 10);
   c.pace_loss_reps = static_cast<int>(s.integer("pace_loss_reps", c.pace_loss_reps, 1, 20));
-  c.stall_min_s = s.number("stall_min_s", c.stall_min_s, 0.5, 60);
-  c.stall_factor = s.number("stall_factor", c.stall_factor, 1, 10);
   c.stall_progress_mm = s.number("stall_progress_mm", c.stall_progress_mm, 0.1, 50);
   c.idle_timeout_s = s.number("idle_timeout_s", c.idle_timeout_s, 2, 600);
+  c.rest_limit_s = s.number("rest_limit_s", c.rest_limit_s, 1, 600);
   c.floor_fade_mm = s.number("floor_fade_mm", c.floor_fade_mm, 0.5, 50);
   c.floor_lead_s = s.number("floor_lead_s", c.floor_lead_s, 0, 0.2);
   c.tissue_max_mm = s.number("tissue_max_mm", c.tissue_max_mm, 0, 40);

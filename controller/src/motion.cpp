@@ -95,6 +95,8 @@ void RepCounter::begin(const Range& range, const Tempo& tempo, double t, double 
   start_t_ = t;
   next_.reset(ext_);
   next_rise_ = {};
+  not_rising_t_ = low_departure_s;
+  was_rising_ = false;
   last_motion_t_ = t;
   seq_ = counted_ = partials_ = 0;
   counted_now_ = false;
@@ -109,16 +111,29 @@ void RepCounter::new_extreme(double pos, double t) {
   ext_t_ = t;
   arr_t_ = dep_t_ = arr_pos_ = 0;
   arr_set_ = dep_set_ = false;
+  turn_set_ = false;
 }
 
 double RepCounter::arrival() const { return arr_set_ ? arr_t_ : ext_t_; }
 double RepCounter::departure() const { return dep_set_ ? std::max(dep_t_, arrival()) : std::max(ext_t_, arrival()); }
 
+bool RepCounter::in_top_zone() const {
+  return up_ && ext_ >= range_.top_mm - (1.0 - cfg_.rep_rom_fraction) * range_.span();
+}
+
 double RepCounter::seconds_without_progress(double t) const {
-  if (!up_ || !open_) return 0;
-  double top_zone = range_.top_mm - (1.0 - cfg_.rep_rom_fraction) * range_.span();
-  if (ext_ >= top_zone) return 0;
+  if (!up_ || !open_ || in_top_zone()) return 0;
   return t - progress_t_;
+}
+
+double RepCounter::paused_s(double t) const {
+  if (up_) return open_ ? t - progress_t_ : 0;
+  return arr_set_ ? t - arr_t_ : 0;
+}
+
+double RepCounter::prescribed_pause_s() const {
+  if (up_) return tempo_.top_s;
+  return tempo_.bottom_s;
 }
 
 bool RepCounter::update(double t, double pos, double vel, double force) {
@@ -132,7 +147,9 @@ bool RepCounter::update(double t, double pos, double vel, double force) {
   if (open_) cur_.feed(pos, cfg_.wobble_hysteresis_mm);
 
   if (up_) {
-    if (vel > still_) cur_rise_.add(force);
+    // Concentric samples: moving up, and not yet arrived at the top (a pad
+    // shaking in the top pause is not rising).
+    if (vel > still_ && !arr_set_) cur_rise_.add(force);
     if (pos > ext_) {
       // A new high: an earlier pause more than a band below it was not the top.
       if (arr_set_ && pos > arr_pos_ + band) arr_set_ = dep_set_ = false;
@@ -195,7 +212,22 @@ bool RepCounter::update(double t, double pos, double vel, double force) {
     dep_set_ = true;
     dep_t_ = t;
   }
-  if (vel > still_) next_rise_.add(force);
+  // The next concentric begins when the pad last turns upwards near the low
+  // (within half the hysteresis): a pad jiggling or bouncing at the bottom
+  // (tremor, a rest on the heels, an undershoot) is not rising yet.
+  const bool rising = vel > still_;
+  if (rising && !was_rising_ && pos <= ext_ + 0.5 * h_) {
+    turn_t_ = not_rising_t_;
+    turn_set_ = true;
+    next_rise_ = {};
+    // Reversals before this turn (a bounce off the floor) belong to the
+    // bottom pause, not to the rep's moving phases: its path starts afresh
+    // from the low.
+    next_.reset(ext_);
+    next_.feed(pos, cfg_.wobble_hysteresis_mm);
+  }
+  if (pos <= ext_ + band && !rising) next_rise_ = {};
+  else if (rising) next_rise_.add(force);
   // A return that may be a fall (the supervisor suspects the user let go)
   // does not count yet: it counts once the doubt clears, or never.
   if (open_ && has_top_ && !counted_flag_ && !hold_count_ && top_pos_ - start_pos_ >= f * span &&
@@ -203,10 +235,13 @@ bool RepCounter::update(double t, double pos, double vel, double force) {
     counted_flag_ = true;
     ++counted_;
     counted_now_ = true;
+    count_t_ = t;
+    count_v_ = vel;
   }
   if (pos > ext_ + h_) {  // the next rise is confirmed
+    const double depart = turn_set_ ? std::max(departure(), turn_t_) : departure();
     if (open_) {
-      close(departure());
+      close(depart);
       closed = true;
     }
     last_motion_t_ = t;
@@ -214,7 +249,7 @@ bool RepCounter::update(double t, double pos, double vel, double force) {
     has_top_ = false;
     counted_flag_ = false;
     start_pos_ = ext_;
-    start_t_ = departure();
+    start_t_ = depart;
     cur_ = next_;
     cur_rise_ = next_rise_;
     up_ = true;
@@ -228,6 +263,8 @@ bool RepCounter::update(double t, double pos, double vel, double force) {
     closed = true;
     open_ = false;
   }
+  was_rising_ = rising;
+  if (!rising) not_rising_t_ = t;
   if (up_) phase_ = Phase::Concentric;
   else if (vel < -still_) phase_ = Phase::Eccentric;
   else if (vel > still_) phase_ = Phase::Concentric;

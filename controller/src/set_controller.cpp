@@ -157,20 +157,31 @@ std::optional<FieldError> SetController::start_set(const SetParams& params, doub
   return std::nullopt;
 }
 
-bool SetController::stop(StopReason reason, double t) {
+bool SetController::stop(StopReason reason, double t, std::string_view detail) {
   bool running = activity_ != Activity::None &&
                  (state_ == SetState::Ready || state_ == SetState::Calibrating ||
                   state_ == SetState::Active);
   if (!running) return state_ == SetState::Unloading;
   if (activity_ == Activity::Set && status_.stop_reason == StopReason::None) {
     status_.stop_reason = reason;
+    // A rep whose return was completed by the pad falling after the user let
+    // go (counted within the let-go time + 0.3 s before user_left, while
+    // falling at nearly the drive's speed limit) is not a rep: it is logged
+    // as partial.
+    if (reason == StopReason::UserLeft && status_.state == SetState::Active && reps_.open_counted() &&
+        t - reps_.counted_at_s() < ccfg_.let_go_ms / 1000.0 + 0.3 &&
+        reps_.counted_at_velocity() < -0.8 * limits_.max_speed_mm_s) {
+      reps_.revoke_open_count();
+      status_.reps = reps_.counted();
+    }
     // After the target the next rise is not part of the set; otherwise the open attempt is logged.
     if (reason != StopReason::TargetReached) flush_rep(t);
     emit(EventCode::SetEnded, reason == StopReason::UserStop || reason == StopReason::Pain ||
                                       is_immediate(reason)
                                   ? Severity::Warning
                                   : Severity::Info,
-         t, to_string(reason), status_.reps);
+         t, detail.empty() ? std::string(to_string(reason)) : std::string(to_string(reason)) + ": " + std::string(detail),
+         status_.reps);
   }
   if (reason == StopReason::UserStop || reason == StopReason::Pain)
     emit(EventCode::StopRequested, Severity::Info, t, to_string(reason));
@@ -571,13 +582,30 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
       status_.phase = reps_.phase();
       status_.cue_phase = cue_.phase();
       status_.cue_progress = cue_.progress();
-      double stall_s = std::max(tcfg_.stall_min_s, tcfg_.stall_factor * params_.tempo.concentric_s);
-      if (r == StopReason::None &&
-          (reps_.seconds_without_progress(t) > stall_s || reps_.seconds_idle(t) > tcfg_.idle_timeout_s))
-        r = StopReason::Stall;
+      // A mid-set rest: held at a top or a low (or paused while lowering)
+      // longer than the tempo's pause + tolerance. Neither a stall nor
+      // user_left until it exceeds rest_limit_s; the status counts it down.
+      const double rest_s = std::max(
+          0.0, reps_.paused_s(t) - reps_.prescribed_pause_s() - tcfg_.tempo_tolerance_s);
+      const bool resting = rest_s > 0;
+      status_.resting = resting;
+      status_.rest_remaining_s =
+          resting ? std::max(0.0, std::min(tcfg_.rest_limit_s - rest_s,
+                                           tcfg_.idle_timeout_s - reps_.seconds_idle(t)))
+                  : 0.0;
+      std::string_view why;
+      if (r == StopReason::None) {
+        if (resting && rest_s > tcfg_.rest_limit_s) {
+          r = StopReason::Stall;
+          why = "rested longer than rest_limit_s";
+        } else if (reps_.seconds_idle(t) > tcfg_.idle_timeout_s) {
+          r = StopReason::Stall;
+          why = "no rep begun for idle_timeout_s";
+        }
+      }
       law = law_.update({dt, pos, vel, force, reps_.phase(), false, ramp_});
       motor = law.motor_n;
-      if (r != StopReason::None) stop(r, t);
+      if (r != StopReason::None) stop(r, t, why);
       break;
     }
     case SetState::Unloading: {

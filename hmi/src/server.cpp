@@ -199,6 +199,7 @@ std::string frame_json(const LiveFrame& f) {
       {"set_id", opt(f.set_id)},
       {"range_bottom_mm", opt(f.range_bottom_mm)},
       {"range_top_mm", opt(f.range_top_mm)},
+      {"rest_remaining_s", opt(f.rest_remaining_s)},
   });
 }
 

@@ -63,9 +63,9 @@ int replay(std::uint64_t seed, const std::string& trace, const WorldOptions& wo)
   const Outcome o = run_case(c, wo);
   const Judgement j = judge(o);
   std::printf("seed %llu: %s\n", static_cast<unsigned long long>(seed), join(c.traits).c_str());
-  std::printf("programme: %s load %.0f N tempo %s reps %d hold %.0f s; capacity %.0f N bottom %.1f top %.1f mm\n",
+  std::printf("programme: %s load %.0f N tempo %s reps %d hold %.0f s drop %.0f %%; capacity %.0f N bottom %.1f top %.1f mm\n",
               controller::to_string(c.programme.mode), c.programme.load_n, c.programme.tempo.to_string().c_str(),
-              c.programme.target_reps, c.programme.hold_s, c.athlete.capacity_n, c.athlete.bottom_mm, c.athlete.top_mm);
+              c.programme.target_reps, c.programme.hold_s, c.programme.force_drop_pct, c.athlete.capacity_n, c.athlete.bottom_mm, c.athlete.top_mm);
   if (!o.error.empty()) std::printf("error: %s\n", o.error.c_str());
   if (o.result)
     std::printf("result: %s, %d reps, %d partial, TUT %.2f s, unload at %.2f s\n",
@@ -73,11 +73,13 @@ int replay(std::uint64_t seed, const std::string& trace, const WorldOptions& wo)
                 o.unload_start_s.value_or(-1));
   std::printf("active from %.2f s\n", o.active_start_s.value_or(-1));
   for (const auto& r : o.reps)
-    std::printf("  controller rep seq %d n %d t %.2f rom %.0f%%\n", r.seq, r.n, r.t_start_s, r.rom_pct);
+    std::printf("  controller rep seq %d n %d t %.2f rom %.0f%% conc %.2f top %.2f ecc %.2f bottom %.2f mean %.0f N %.1f mm/s rev %d smooth %.2f%s\n",
+                r.seq, r.n, r.t_start_s, r.rom_pct, r.concentric_s, r.top_pause_s, r.eccentric_s, r.bottom_pause_s,
+                r.mean_force_n, r.mean_velocity_mm_s, r.reversals, r.smoothness, r.wobbly ? " wobbly" : "");
   for (const auto& t : o.truth)
-    std::printf("  truth rep %d start %.2f end %.2f rise %.2f return %.2f loaded %.2f%s%s\n", t.index, t.start_s,
-                t.end_s, t.rise_fraction, t.return_fraction, t.loaded_s, t.stalled ? " stalled" : "",
-                t.wobbly ? " wobbly" : "");
+    std::printf("  truth rep %d start %.2f end %.2f rise %.2f return %.2f loaded %.2f mean %.0f N conc %.2f%s%s%s\n",
+                t.index, t.start_s, t.end_s, t.rise_fraction, t.return_fraction, t.loaded_s, t.mean_concentric_n,
+                t.concentric_s, t.stalled ? " stalled" : "", t.wobbly ? " wobbly" : "", t.mid_rest ? " rest after" : "");
   const auto& ev = o.athlete_events;
   if (ev.left_s) std::printf("  left at %.2f s\n", *ev.left_s);
   if (ev.returned_s) std::printf("  returned at %.2f s\n", *ev.returned_s);
@@ -96,6 +98,7 @@ int replay(std::uint64_t seed, const std::string& trace, const WorldOptions& wo)
       std::printf("\n");
     }
   }
+  for (const auto& [from, to] : ev.rests) std::printf("  rested %.2f .. %.2f s\n", from, to);
   for (const auto& e : o.events)
     std::printf("  event %.2f %s %.*s\n", e.t_s, controller::to_string(e.code), static_cast<int>(e.text_view().size()),
                 e.text_view().data());

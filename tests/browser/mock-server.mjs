@@ -79,7 +79,9 @@ const db = {
 };
 let nextId = { set: 1, event: 1, programme: 2, member: 4, session: 100 };
 
-const athlete = { fatigue_after: 5, drop_per_rep: 0.09, strength: 1.12 };
+const athlete = { fatigue_after: 5, drop_per_rep: 0.09, strength: 1.12, rest_after_rep: 0, rest_s: 0 };
+// The daemon's training.rest_limit_s default (docs/controller.md): the countdown of a mid-set rest.
+const REST_LIMIT_S = 10;
 
 function event(severity, code, message, extra = {}) {
   const t = now();
@@ -195,6 +197,14 @@ function step(dt) {
     if (s.stageT >= rec.hold_s) { rec.tut_s = rec.hold_s; endSet('hold_complete'); }
     return;
   }
+  // a mid-set rest at the bottom: the live message counts down rest_remaining_s
+  if (s.restLeft > 0) {
+    s.restLeft -= dt;
+    s.restShown = Math.max(0, s.restShown - dt);
+    m.phase = 'bottom'; m.progress = 1; m.position = RANGE.bottom; m.velocity = 0; m.force = m.load;
+    if (s.restLeft <= 0) s.restShown = null;
+    return;
+  }
   // calibrating or active: walk the rep's phases
   const calib = s.stage === 'calibrating';
   const seq = calib ? cal : phases;
@@ -226,6 +236,7 @@ function step(dt) {
       s.best = Math.max(s.best, mean);
       if (rec.target_reps && n >= rec.target_reps) { endSet('target_reached'); return; }
       if (mean < s.best * (1 - rec.force_drop_pct / 100)) { endSet('force_drop'); return; }
+      if (athlete.rest_after_rep === n && athlete.rest_s > 0) { s.restLeft = athlete.rest_s; s.restShown = REST_LIMIT_S; }
     }
     s.phaseIdx = 0;
   }
@@ -269,6 +280,7 @@ function liveMessage() {
     set_id: rec ? rec.id : null,
     range_bottom_mm: rec && m.set.stage !== 'calibrating' && m.set.stage !== 'ready' ? RANGE.bottom : null,
     range_top_mm: rec && m.set.stage !== 'calibrating' && m.set.stage !== 'ready' ? RANGE.top : null,
+    rest_remaining_s: rec && m.set.restShown != null && m.set.stage === 'active' ? round1(m.set.restShown) : null,
   };
 }
 function round1(v) { return Math.round(v * 10) / 10; }

@@ -335,6 +335,42 @@ export const tests = [
   },
 
   {
+    name: 'a mid-set rest: the live screen counts down the time left (mock only)',
+    async fn(t) {
+      if (!isMock()) throw new Skip('needs the mock athlete to rest on cue');
+      await mock(t.base, 'athlete', { fatigue_after: 50, rest_after_rep: 1, rest_s: 6 });
+      try {
+        const page = await openHmi(t.ctx, t.base);
+        await tap(page, '[data-test=guest]');
+        await tap(page, '[data-test=q-load]');
+        await typeKeys(page, '30');
+        await keypadOk(page);
+        await tap(page, '[data-test=q-reps]');
+        await typeKeys(page, '3');
+        await keypadOk(page);
+        await ready(t);
+        await tap(page, '[data-test=start]');
+        await page.waitForFunction(() => document.querySelector('[data-test=phase]')?.textContent === 'REST',
+          null, { timeout: env.setTimeoutS * 1000 });
+        const left = async () => Number(((await page.locator('[data-test=phase-hint]').textContent()).match(/^(\d+) s left/) || [])[1]);
+        const first = await left();
+        layoutOk(await shot(page, '29-mid-set-rest', t.report), 'mid-set rest countdown');
+        await page.waitForFunction((n) => {
+          const m = (document.querySelector('[data-test=phase-hint]')?.textContent || '').match(/^(\d+) s left/);
+          return m && Number(m[1]) < n;
+        }, first, { timeout: 10000 });
+        assert(first <= 10 && first >= 8, `the countdown starts at the rest limit (10 s): ${first}`);
+        const { set } = await followSet(t, page, '29-rest');
+        assertEq(set.stop_reason, 'target_reached', 'the set carries on after the rest');
+        assertEq(page.errors.join('\n'), '', 'no script errors');
+        await page.close();
+      } finally {
+        await mock(t.base, 'athlete', { fatigue_after: 5, rest_after_rep: 0, rest_s: 0 });
+      }
+    },
+  },
+
+  {
     name: 'the live link drops: "No link" shows, then it reconnects by itself (mock only)',
     async fn(t) {
       if (!isMock()) throw new Skip('needs the mock to drop the WebSocket');

@@ -49,16 +49,35 @@ struct Athlete {
   double kp = 50, kd = 3.5;     // N/mm, N/(mm/s)
   bool present = true;          // false: no force at all (let go)
   bool relax = false;           // true: pushes only a little (relaxed on the floor)
+  int rest_rep = -1;            // a mid-set rest after this rep (0 = first), still loaded
+  double rest_s = 0;            // ... this long
+  bool rest_at_top = true;      // ... at its top (after the top pause) or at the bottom (after the bottom pause)
   double t0 = -1;
 
-  int rep_at(double t) const { return t0 < 0 ? 0 : static_cast<int>((t - t0 - start_delay_s) / tempo.cycle_s()); }
+  /// The time into the tempo's script: frozen during the rest, then shifted by it.
+  double script_s(double t) const {
+    double s = t - t0 - start_delay_s;
+    if (rest_rep < 0) return s;
+    const double r0 = rest_rep * tempo.cycle_s() +
+                      (rest_at_top ? tempo.concentric_s + tempo.top_s : tempo.cycle_s());
+    if (s < r0) return s;
+    return s < r0 + rest_s ? r0 : s - rest_s;
+  }
+  bool resting(double t) const {
+    if (rest_rep < 0 || t0 < 0) return false;
+    const double s = t - t0 - start_delay_s;
+    const double r0 = rest_rep * tempo.cycle_s() +
+                      (rest_at_top ? tempo.concentric_s + tempo.top_s : tempo.cycle_s());
+    return s >= r0 && s < r0 + rest_s;
+  }
+  int rep_at(double t) const { return t0 < 0 ? 0 : static_cast<int>(script_s(t) / tempo.cycle_s()); }
   double top_for(int rep) const {
     double tp = top_of_rep ? top_of_rep(rep) : top - top_shrink_per_rep * rep;
     return std::max(bottom, tp);
   }
   // Reference position and velocity at time t.
   void reference(double t, double& x, double& v) const {
-    double s = t - t0 - start_delay_s;
+    double s = script_s(t);
     if (s < 0) { x = bottom; v = 0; return; }
     int rep = static_cast<int>(s / tempo.cycle_s());
     double u = s - rep * tempo.cycle_s();

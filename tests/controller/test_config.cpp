@@ -142,3 +142,17 @@ TEST_CASE("set parameters are validated by the controller") {
   q.range = Range{10, 20};
   CHECK(field(q) == "range");
 }
+
+TEST_CASE("config: training.rest_limit_s, the mid-set rest's limit, is read and bounded") {
+  drivers::Limits lim;
+  auto d = config::Document::parse_string("[training]\nrest_limit_s = 7.5\n", "t.toml");
+  CHECK(TrainingConfig::parse(section(d, "training"), lim).rest_limit_s == doctest::Approx(7.5));
+  auto bad = config::Document::parse_string("[training]\n\nrest_limit_s = 0\n", "t.toml");
+  try {
+    TrainingConfig::parse(section(bad, "training"), lim);
+    FAIL("accepted");
+  } catch (const config::ConfigError& e) {
+    CHECK(e.key() == "training.rest_limit_s");
+    CHECK(e.line() == 3);
+  }
+}

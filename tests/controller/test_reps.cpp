@@ -46,12 +46,16 @@ struct Trace {
   }
   /// Feeds the counter; returns closed records.
   std::vector<RepRecord> feed(RepCounter& rc, double force = 500) {
+    return feed(rc, [force](double) { return force; });
+  }
+  /// Feeds the counter with a force that depends on time.
+  std::vector<RepRecord> feed(RepCounter& rc, const std::function<double(double)>& force) {
     std::vector<RepRecord> out;
     double prev = xs.empty() ? x : xs[0];
     for (std::size_t i = 0; i < xs.size(); ++i) {
       double p = xs[i] + jitter();
       double v = (xs[i] - (i ? xs[i - 1] : prev)) / 0.01;
-      if (rc.update(ts[i], p, v, force)) out.push_back(rc.last());
+      if (rc.update(ts[i], p, v, force(ts[i]))) out.push_back(rc.last());
     }
     if (rc.flush(t)) out.push_back(rc.last());
     return out;
@@ -191,6 +195,101 @@ TEST_CASE("reps: a stall mid-rise is measured as time without progress") {
   }
   CHECK(worst > 2.5);
   CHECK(worst < 3.5);
+}
+
+TEST_CASE("reps: the mean concentric force is that of the rise, not of jiggling at the bottom or the top") {
+  // Proving ground seed 94 (push_hard, tremor): the pad jiggled ±0.6 mm at the
+  // bottom for 2 s at ~150 N, then rose at 1000 N, then shook at the top at
+  // 800 N. The samples moving upwards in the jiggle were counted as concentric:
+  // 755 N instead of ~1000 N, a false force_drop.
+  Trace tr;
+  tr.hold(1);
+  tr.rep(20, 100, kTempo);  // rep 1, clean
+  double jiggle_from = tr.t;
+  for (int i = 0; i < 10; ++i) {  // 2 s of jiggling at the bottom
+    tr.move(21.2, 0.1);
+    tr.move(20.6, 0.1);
+  }
+  double rise_from = tr.t;
+  tr.move(100, 1.0);
+  double rise_to = tr.t;
+  for (int i = 0; i < 5; ++i) {  // shaking at the top
+    tr.move(98.8, 0.1);
+    tr.move(100, 0.1);
+  }
+  tr.move(20, 3);
+  tr.hold(1);
+  auto force = [&](double t) {
+    if (t > rise_from && t <= rise_to) return 1000.0;
+    if (t > rise_to) return 800.0;
+    if (t > jiggle_from) return 150.0;
+    return 1000.0;
+  };
+  auto rc = counter();
+  auto reps = tr.feed(rc, force);
+  REQUIRE(reps.size() == 2);
+  CHECK(reps[1].counted);
+  CHECK(reps[1].mean_force_n == doctest::Approx(1000).epsilon(0.03));
+}
+
+TEST_CASE("reps: a bounce above the pause band at the bottom is not part of the concentric") {
+  // Proving ground seed 135: the pad undershot at the bottom, bounced 4 mm
+  // back up and jiggled there for 1.5 s at ~150 N before the user rose at
+  // 1500 N. The concentric was taken from the low's departure: 3.0 s instead
+  // of 1.3 s, and its mean force included the bouncing (a false force_drop).
+  Trace tr;
+  tr.hold(1);
+  tr.rep(20, 100, kTempo);
+  tr.move(16, 0.3);  // undershoot
+  tr.move(20, 0.3);  // bounce back up, 4 mm: beyond the 2 mm pause band
+  double jiggle_from = tr.t;
+  for (int i = 0; i < 4; ++i) {
+    tr.move(19.2, 0.2);
+    tr.move(20, 0.2);
+  }
+  double rise_from = tr.t;
+  tr.move(100, 1.3);
+  double rise_to = tr.t;
+  tr.hold(1);
+  tr.move(20, 3);
+  tr.hold(1);
+  auto force = [&](double t) {
+    if (t > rise_from && t <= rise_to) return 1500.0;
+    if (t > jiggle_from - 0.6 && t <= rise_from) return 150.0;
+    return 1000.0;
+  };
+  auto rc = counter();
+  auto reps = tr.feed(rc, force);
+  REQUIRE(reps.size() == 2);
+  CHECK(reps[1].counted);
+  CHECK(reps[1].mean_force_n == doctest::Approx(1500).epsilon(0.03));
+  CHECK(reps[1].concentric_s == doctest::Approx(1.3).epsilon(0.1));
+  CHECK(reps[0].bottom_pause_s > 1.5);  // the bounce and the jiggle belong to the pause before it
+}
+
+TEST_CASE("reps: a bounce off the floor as the rise begins is not wobble in the rep") {
+  // tests/e2e's grinder (and the proving-ground regression): the load faded at
+  // the floor, the grinder's push threw the pad 7 mm up until the load caught
+  // it and it sank 4 mm back, then the rise went on. Those two reversals were
+  // counted inside the rep: two 'wobbly' reps and a false loss_of_control.
+  Trace tr;
+  tr.hold(1);
+  for (int i = 0; i < 3; ++i) {
+    tr.move(27, 0.2);   // thrown up off the floor
+    tr.move(23, 0.15);  // caught by the load, sinks back
+    tr.move(100, 1.5);  // the rise
+    tr.hold(0.5);
+    tr.move(20, 2);
+    tr.hold(0.5);
+  }
+  auto rc = counter();
+  auto reps = tr.feed(rc);
+  REQUIRE(reps.size() == 3);
+  for (auto& r : reps) {
+    CHECK(r.counted);
+    CHECK(r.reversals == 0);
+    CHECK_FALSE(r.wobbly);
+  }
 }
 
 TEST_CASE("range of motion: the calibration rep finds bottom and top") {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "rig.hpp"
 
@@ -301,6 +302,31 @@ TEST_CASE("user lets go mid-set: user_left, unloaded") {
   CHECK(rig.io.plant.pos >= 0);
 }
 
+TEST_CASE("user lets go half-way down: the pad's fall does not complete the rep, it is a partial") {
+  // Proving ground (leave:mid_lowering, e.g. seed 914): the pad, falling under
+  // the motor after the user let go at half the return, crossed 90 % of the
+  // return before user_left was declared, and the rep counted.
+  Rig rig;
+  rig.boot();
+  auto p = Rig::isotonic(600, 15);
+  p.range = Range{20, 100};
+  REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
+  // Two reps, then half-way down the third.
+  REQUIRE(rig.run_until([&] { return rig.sink.counted() == 2; }, 30));
+  REQUIRE(rig.run_until([&] { return rig.ctl->status().phase == Phase::Eccentric; }, 10));
+  REQUIRE(rig.run_until([&] { return rig.io.plant.pos < 60; }, 10));
+  rig.io.plant.athlete.present = false;
+  REQUIRE(rig.run_until([&] { return !rig.sink.results.empty(); }, 5));
+  const auto& r = rig.sink.results[0];
+  CHECK(r.reason == StopReason::UserLeft);
+  CHECK(r.reps == 2);
+  CHECK(rig.sink.counted() == 2);
+  REQUIRE_FALSE(rig.sink.reps.empty());
+  CHECK_FALSE(rig.sink.reps.back().counted);  // the third is logged, as a partial
+  CHECK(r.partial_reps == static_cast<int>(std::count_if(rig.sink.reps.begin(), rig.sink.reps.end(),
+                                                         [](const RepRecord& x) { return !x.counted; })));
+}
+
 TEST_CASE("relaxed athlete at the bottom: no downward force below the calibrated bottom") {
   Rig rig;
   rig.boot();
@@ -319,7 +345,7 @@ TEST_CASE("relaxed athlete at the bottom: no downward force below the calibrated
   CHECK(rig.io.plant.pos >= 19.0);
 }
 
-TEST_CASE("stall: no upward progress mid-rise ends the set by stall") {
+TEST_CASE("stall: an athlete who can no longer rise ends the set by stall (the rest runs out) or pace loss") {
   Rig rig;
   rig.boot();
   rig.io.plant.athlete.fmax = 620;  // can barely lift 600 N: stalls as soon as it fatigues
@@ -331,6 +357,91 @@ TEST_CASE("stall: no upward progress mid-rise ends the set by stall") {
   auto reason = rig.sink.results[0].reason;
   CAPTURE(to_string(reason));
   CHECK((reason == StopReason::Stall || reason == StopReason::PaceLoss));
+}
+
+namespace {
+struct RestRun {
+  StopReason reason = StopReason::None;
+  int reps = 0;
+  double max_remaining = -1, min_remaining = 1e9, rest_shown_s = 0;
+  bool countdown_falls = true;
+  double end_t = 0, rest_from = -1;
+  std::string ended_text;
+};
+/// A 5-rep set with a stored range 20..100 and one rest of `rest_s` after rep 2.
+RestRun run_rest(double rest_s, bool at_top, double top_of_rest_rep = 100) {
+  Rig rig;
+  rig.boot();
+  auto& a = rig.io.plant.athlete;
+  a.rest_rep = 2;
+  a.rest_s = rest_s;
+  a.rest_at_top = at_top;
+  a.top_of_rep = [top_of_rest_rep](int rep) { return rep == 2 ? top_of_rest_rep : 100.0; };
+  auto p = Rig::isotonic(600, 5);
+  p.range = Range{20, 100};
+  REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
+  RestRun out;
+  double prev = 1e9;
+  for (int i = 0; i < 100 * 120 && rig.sink.results.empty(); ++i) {
+    rig.step();
+    const auto& st = rig.ctl->status();
+    if (a.resting(rig.t) && out.rest_from < 0) out.rest_from = rig.t;
+    if (st.resting && st.state == SetState::Active) {
+      out.rest_shown_s += rig.io.period;
+      out.max_remaining = std::max(out.max_remaining, st.rest_remaining_s);
+      out.min_remaining = std::min(out.min_remaining, st.rest_remaining_s);
+      if (st.rest_remaining_s > prev + 1e-9) out.countdown_falls = false;
+      prev = st.rest_remaining_s;
+    } else {
+      prev = 1e9;
+    }
+  }
+  REQUIRE_FALSE(rig.sink.results.empty());
+  out.reason = rig.sink.results[0].reason;
+  out.reps = rig.sink.results[0].reps;
+  out.end_t = rig.t;
+  for (const auto& e : rig.sink.events)
+    if (e.code == EventCode::SetEnded) {
+      out.ended_text = std::string(e.text_view());
+      out.end_t = e.t_s;
+    }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("mid-set rest: 5 s at the top, at the bottom, or at a top below the top zone is no stall; the status counts it down") {
+  TrainingConfig defaults;
+  CHECK(defaults.rest_limit_s >= 2 * 5.0);  // a 5 s rest passes with margin
+  struct Case { const char* name; bool top; double top_mm; };
+  for (Case c : {Case{"top", true, 100}, Case{"bottom", false, 100},
+                 Case{"top below the zone (thighs compressed, a shorter rep)", true, 88}}) {
+    CAPTURE(c.name);
+    RestRun r = run_rest(5, c.top, c.top_mm);
+    CAPTURE(r.ended_text);
+    CHECK(r.reason == StopReason::TargetReached);
+    CHECK(r.reps == 5);  // the shorter rep is a partial; the set runs on to 5 counted
+    // The countdown is shown during the rest and falls; it starts at the limit (or just below).
+    CHECK(r.rest_shown_s > 3.5);
+    CHECK(r.max_remaining <= defaults.rest_limit_s + 1e-9);
+    CHECK(r.max_remaining > defaults.rest_limit_s - 0.5);
+    CHECK(r.min_remaining > 0);
+    CHECK(r.countdown_falls);
+  }
+}
+
+TEST_CASE("mid-set rest: a rest longer than rest_limit_s ends the set by stall, said so, when the limit is reached") {
+  TrainingConfig defaults;
+  for (bool top : {true, false}) {
+    CAPTURE(top);
+    RestRun r = run_rest(60, top);
+    CHECK(r.reason == StopReason::Stall);
+    CHECK(r.ended_text.find("rest") != std::string::npos);
+    CHECK(r.min_remaining <= 0.05);
+    // The rest began after the prescribed pause (1 s) + tolerance (0.5 s); the set
+    // ends rest_limit_s later (within the time the pad takes to settle).
+    REQUIRE(r.rest_from > 0);
+    CHECK(r.end_t - r.rest_from == doctest::Approx(defaults.rest_limit_s).epsilon(0.1));
+  }
 }
 
 TEST_CASE("bouncing athlete: reps off tempo, and the brake slows the rise") {

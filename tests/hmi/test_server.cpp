@@ -636,6 +636,7 @@ TEST_CASE("live: the contract's frame, at the configured rate") {
     fr.phase = "concentric";
     fr.phase_progress = 0.4;
     fr.reps = 3;
+    fr.rest_remaining_s = 4.2;  // a mid-set rest
     f.be.frame = fr;
   }
   LiveClient c(f.port);
@@ -649,6 +650,7 @@ TEST_CASE("live: the contract's frame, at the configured rate") {
   CHECK(v.at("phase") == "concentric");
   CHECK(v.at("reps") == 3);
   CHECK(v.at("faults").is_array());
+  CHECK(v.at("rest_remaining_s") == 4.2);
 }
 
 TEST_CASE("live: stalled clients never slow another, and are closed after the stall timeout") {

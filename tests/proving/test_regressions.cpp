@@ -169,3 +169,34 @@ TEST_CASE("regression: isometric holds end as the athlete's truth says (seeds 1,
     CHECK(j.false_left.ok);
   }
 }
+
+TEST_CASE("regression: a grinder (tests/e2e's) is not ended by loss_of_control, and every full rep counts") {
+  // tests/e2e "traits: a grinder rises slowly near its maximum": capacity 900 N
+  // against 700 N, tempo 2-0.5-2-0.5, 4 reps; the daemon ended it with
+  // loss_of_control after 3 reps although the athlete never wobbled.
+  Case c;
+  c.seed = 4343;
+  auto& a = c.athlete;
+  a.capacity_n = 900;
+  a.bottom_mm = 30;
+  a.top_mm = 130;
+  a.seed = 4343;
+  a.tempo = {2, 0.5, 2, 0.5};
+  a.traits.enabled = true;
+  a.traits.effort = sim::Effort::Grind;
+  c.programme.mode = controller::Mode::Isotonic;
+  c.programme.load_n = 700;
+  c.programme.tempo = {2, 0.5, 2, 0.5};
+  c.programme.target_reps = 4;
+  c.programme.set_id = 1;
+  const Outcome o = run(c);
+  std::string reps;
+  for (const auto& r : o.reps)
+    reps += " [n " + std::to_string(r.n) + " rev " + std::to_string(r.reversals) + " smooth " +
+            std::to_string(r.smoothness) + "]";
+  INFO(summary(o) << reps);
+  REQUIRE(o.result);
+  CHECK(o.result->reason == controller::StopReason::TargetReached);
+  CHECK(o.result->reps == 4);
+  CHECK(judge_stop(o).ok);
+}

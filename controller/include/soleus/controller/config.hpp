@@ -72,10 +72,9 @@ struct TrainingConfig {
   int range_loss_reps = 2;           ///< range_loss_reps: partial reps in a row → range_loss
   double pace_loss_factor = 1.5;     ///< pace_loss_factor: concentric slower than this × tempo
   int pace_loss_reps = 2;            ///< pace_loss_reps: ... this many reps in a row → pace_loss
-  double stall_min_s = 2.0;          ///< stall_min_s: stall after max(stall_min_s, stall_factor × C)
-  double stall_factor = 1.5;         ///< stall_factor
-  double stall_progress_mm = 2;      ///< stall_progress_mm: upward progress that resets the stall timer
+  double stall_progress_mm = 2;      ///< stall_progress_mm: upward progress that ends a pause while rising (rest timer)
   double idle_timeout_s = 20;        ///< idle_timeout_s: no rep begun for this long while loaded → stall
+  double rest_limit_s = 10;          ///< rest_limit_s: a mid-set rest (a pause beyond the tempo's + tolerance) may last this long, then stall
   double floor_fade_mm = 3;          ///< floor_fade_mm: load fades to zero over this height above the floor
   double floor_lead_s = 0.05;        ///< floor_lead_s: the fade is judged at height + this × velocity (damping)
   double tissue_max_mm = 15;         ///< tissue_max_mm: most the floor may sink below the light-load bottom under load

@@ -72,6 +72,18 @@ class RepCounter {
              double low_departure_s);
   /// One sample. Returns true when an attempt closed; its record is last().
   bool update(double t, double pos, double vel, double force);
+  /// The open attempt counted, at this time and pad velocity (the return's
+  /// 90 % was crossed then).
+  bool open_counted() const { return open_ && counted_flag_; }
+  double counted_at_s() const { return count_t_; }
+  double counted_at_velocity() const { return count_v_; }
+  /// Takes back the open attempt's count (it will be logged as partial):
+  /// its return was the pad falling after the user let go.
+  void revoke_open_count() {
+    if (!open_counted()) return;
+    counted_flag_ = false;
+    --counted_;
+  }
   /// Closes an open attempt at the set's end. Returns true when one was logged.
   bool flush(double t);
   /// While set, a completed return does not count yet (the supervisor
@@ -91,6 +103,17 @@ class RepCounter {
   bool attempt_open() const { return open_; }
   /// Time without upward progress during a rise below the top zone (stall rule).
   double seconds_without_progress(double t) const;
+  /// How long the pad has been held without moving on: while rising, the
+  /// time without upward progress (at a top, in a stall); at a low (or
+  /// paused while lowering), the time since it arrived there. 0 while moving.
+  double paused_s(double t) const;
+  /// The pause the tempo prescribes where the pad is held: T at a top (in the
+  /// top zone), B at a low, 0 below the top zone while rising.
+  double prescribed_pause_s() const;
+  /// The pad is in a rise (from a low until its top is confirmed).
+  bool rising() const { return up_; }
+  /// Rising and at or above the top zone (the top of a rep that would count).
+  bool in_top_zone() const;
   /// Time since a rep attempt last began or ended (idle rule): wriggling
   /// at the bottom without ever rising a rep's hysteresis is idle too.
   double seconds_idle(double t) const { return t - last_motion_t_; }
@@ -127,6 +150,12 @@ class RepCounter {
   double ext_ = 0, ext_t_ = 0;  ///< the running extreme and when it was reached
   double arr_t_ = 0, arr_pos_ = 0, dep_t_ = 0;  ///< first / last still sample within the band
   bool arr_set_ = false, dep_set_ = false;
+  /// The last upward turn near the low (a local minimum within h/2 of it),
+  /// and the state that finds it: the concentric begins at the later of
+  /// this turn and the departure from the low's pause band.
+  double turn_t_ = 0, not_rising_t_ = 0;
+  double count_t_ = 0, count_v_ = 0;
+  bool turn_set_ = false, was_rising_ = false;
   double close_after_s_ = 1.5;
   // the open attempt
   bool open_ = false, has_top_ = false, counted_flag_ = false;

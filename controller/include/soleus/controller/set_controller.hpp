@@ -68,6 +68,8 @@ struct ControllerStatus {
   int partial_reps = 0;
   double tut_s = 0;
   double hold_elapsed_s = 0;
+  bool resting = false;          ///< a mid-set rest: held at a top or low beyond the tempo's pause
+  double rest_remaining_s = 0;   ///< while resting: seconds left before the set ends (stall)
   StopReason stop_reason = StopReason::None;  ///< of the running or last set
   bool range_known = false;
   Range range;
@@ -90,7 +92,8 @@ class SetController {
   std::optional<FieldError> start_set(const SetParams& params, double t);
   /// Stops the running set or move through the unload. Returns whether
   /// anything was running (the API's {"stopped": ...}).
-  bool stop(StopReason reason, double t);
+  /// `detail` (optional) is appended to the set_ended event's message.
+  bool stop(StopReason reason, double t, std::string_view detail = {});
   void reset_faults(double t);
   /// Refreshes (or starts) hold-to-move towards target_mm. Returns false when refused.
   bool hold_to_move(double target_mm, double t);

@@ -65,6 +65,9 @@ struct LiveFrame {
   std::optional<std::int64_t> set_id;   ///< extra: the running set, if any
   std::optional<double> range_bottom_mm;  ///< extra: the calibrated range, when known
   std::optional<double> range_top_mm;
+  /// extra: while the user rests mid-set (held at a top or low beyond the
+  /// tempo's pause), the seconds left before the set ends (stall); else null.
+  std::optional<double> rest_remaining_s;
 };
 
 /// POST /api/v1/sets, after validation. Exactly one of target_reps / hold_s is set.

@@ -11,7 +11,9 @@
 //     are put on a fixed 40 ms grid of time-since-rep-start, so the current
 //     rep, the previous one (faint) and the load share one x axis in uPlot.
 //     The chart redraws at most ~12 times a second.
-//  4. The position bar shows the pad inside the calibrated range; the range
+//  4. A mid-set rest (rest_remaining_s not null) shows REST and the time
+//     left before the set ends ("n s left").
+//  5. The position bar shows the pad inside the calibrated range; the range
 //     comes from the message (range_bottom_mm / range_top_mm) when the daemon
 //     sends it, otherwise from the lowest and highest pad position seen during
 //     the calibration rep.
@@ -67,7 +69,7 @@ export function mountLive(root, params, app) {
 
   // ---- layout
   const word = h('b', { 'data-test': 'phase' });
-  const hint = h('span');
+  const hint = h('span', { 'data-test': 'phase-hint' });
   const segs = h('div.segs');
   const needle = h('div.needle');
   const legend = h('div.legend');
@@ -160,6 +162,12 @@ export function mountLive(root, params, app) {
     if (msg.state === 'calibrating') w = { word: (PHASES[ph] || {}).word || 'RAISE SLOWLY', hint: 'light first rep: slowly all the way up, then all the way down' };
     if (msg.state === 'ready') w = { word: 'READY', hint: 'light load coming on; then raise slowly' };
     if (msg.state === 'unloading') w = { word: 'DONE', hint: 'unloading, relax' };
+    // A mid-set rest (held at the top or bottom beyond the tempo's pause):
+    // tell the member how long they have before the set ends.
+    const rest = Number(msg.rest_remaining_s);
+    if (msg.state === 'active' && msg.rest_remaining_s != null && Number.isFinite(rest)) {
+      w = { word: 'REST', hint: `${Math.ceil(Math.max(0, rest))} s left, then carry on` };
+    }
     word.textContent = w.word;
     hint.textContent = w.hint;
     const prog = Math.min(1, Math.max(0, Number(msg.phase_progress) || 0));
