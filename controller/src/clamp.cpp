@@ -43,6 +43,23 @@ double OutputClamp::apply(double force_n, double position_mm, double velocity_mm
       flags_.floor = true;
       f = allowed;
     }
+    // Leaving the floor: the load it took away comes back at f / restore_s.
+    if (restore_s_ > 0) {
+      if (flags_.floor) {
+        restoring_ = true;
+        ceiling_ = f;
+      } else if (restoring_) {
+        ceiling_ += f / restore_s_ * std::max(dt_s, 0.0);
+        if (ceiling_ >= f) {
+          restoring_ = false;
+        } else {
+          f = ceiling_;
+          flags_.restore = true;
+        }
+      }
+    }
+  } else {
+    restoring_ = false;  // no downward load: nothing to restore
   }
   // 3. Max load and hard cap.
   if (f > cap_) {

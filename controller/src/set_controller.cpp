@@ -81,6 +81,7 @@ SetController::SetController(const ControlConfig& control, const TrainingConfig&
                                 "(gain × period / mass must be ≤ 0.5)");
   // The floor's fade is damped by a lead of its height by the velocity.
   clamp_.set_floor_damping(training.floor_lead_s, training.floor_fade_mm);
+  clamp_.set_floor_restore(training.floor_restore_s);
   status_.state = SetState::Fault;
 }
 

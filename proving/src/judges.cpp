@@ -380,7 +380,20 @@ Verdict judge_hold_tut(const Outcome& o, const JudgeRules& r) {
 }
 
 Verdict judge_max_force(const Outcome& o, const JudgeRules& r) {
-  const double limit = o.max_load_n + o.pad_weight_n + r.force_margin_n;
+  // Two limits. The controller's command, which is the controller's own
+  // doing, never exceeds the maximum load (1 N for float rounding). The true
+  // force of the motor may exceed it by the supply's ripple on top of the
+  // drive's clamp (the model's drive leaks the ripple's share of the bus
+  // voltage into any torque, the clamped one too; no 100 Hz loop can act on a
+  // 100 Hz ripple) and the judge's margin, never by more.
+  const double cmd_limit = o.max_load_n + 1.0;
+  for (const auto& s : o.samples) {
+    if (s.enabled && s.cmd > cmd_limit)
+      return bad("commanded motor force " + f1(s.cmd) + " N at " + f2(s.t) + " s > the maximum load " +
+                     f1(o.max_load_n) + " N",
+                 1000 + s.cmd - cmd_limit);
+  }
+  const double limit = o.max_load_n * (1 + o.ripple_fraction) + o.pad_weight_n + r.force_margin_n;
   double worst = -1e9, at = 0;
   for (const auto& s : o.samples) {
     const double f = s.motor + o.pad_weight_n;
@@ -397,6 +410,10 @@ Verdict judge_unload_never_rises(const Outcome& o, const JudgeRules& r) {
   const double from = *o.unload_start_s + o.period_s;
   double min_up = 1e9, min_dn = 1e9, worst = 0, at = 0, base = 0;
   bool started = false;
+  // The drive's speed cap is not the law, and the pad's force follows the
+  // drive's torque a step later: a few ms after the cap lets go are its too.
+  constexpr float kCapSettleS = 0.003f;
+  float cap_until = -1;
   for (const auto& s : o.samples) {
     if (s.t <= from) continue;
     if (!s.enabled) {
@@ -404,7 +421,8 @@ Verdict judge_unload_never_rises(const Outcome& o, const JudgeRules& r) {
       continue;
     }
     started = true;
-    if (s.speed_limited) continue;  // the drive's speed cap, not the law
+    if (s.speed_limited) cap_until = s.t + kCapSettleS;
+    if (s.t <= cap_until) continue;
     const double f = s.motor;
     double* mn = s.v >= 0.05f ? &min_up : s.v <= -0.05f ? &min_dn : nullptr;
     if (!mn) continue;  // at rest: the screw's static band carries what the user pushes

@@ -96,7 +96,12 @@ Case draw_case(std::uint64_t seed, const PopulationOptions& opt) {
   const double rel_iso = d.uniform(0.3, 0.9);
   double rel = t.effort == Effort::Grind ? rel_grind : rel_light;
   if (p.mode == controller::Mode::Isometric) rel = rel_iso;
-  p.load_n = std::round(std::clamp(rel * a.capacity_n, 50.0, opt.max_load_n));
+  // The controller refuses an eccentric programme whose lowering load would
+  // exceed the maximum (as a member's programme would be refused); the
+  // population draws only programmes a member could start.
+  const double load_max =
+      p.mode == controller::Mode::Eccentric ? std::floor(opt.max_load_n / (1 + p.eccentric_pct / 100)) : opt.max_load_n;
+  p.load_n = std::round(std::clamp(rel * a.capacity_n, 50.0, load_max));
   L.push_back(std::string("effort:") + sim::to_string(t.effort));
   const double load_rel = p.load_n / a.capacity_n;
   L.push_back(load_rel < 0.3 ? "load:<30%" : load_rel < 0.6 ? "load:30-60%" : load_rel < 0.8 ? "load:60-80%" : "load:80-95%");

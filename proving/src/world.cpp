@@ -68,7 +68,14 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
       const double t = static_cast<double>(ms) / 1000.0;
       clock.set(t);
       loop.step();
-      while (loop.pop_event(ev)) out.events.push_back(ev);
+      while (loop.pop_event(ev)) {
+        out.events.push_back(ev);
+        // A refused programme is the population's mistake (it must draw only
+        // programmes a member could start), not a set that never ended.
+        if (ev.code == controller::EventCode::SetRefused && out.error.empty())
+          out.error = "programme refused: " + std::string(ev.text_view());
+      }
+      if (!out.error.empty()) break;
       while (loop.pop_rep(rep)) out.reps.push_back(rep);
       while (loop.pop_result(res)) {
         if (!out.result) {

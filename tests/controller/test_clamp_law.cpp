@@ -60,6 +60,38 @@ TEST_CASE("clamp: the floor fades the downward force and never pushes below it")
   CHECK(c.apply(500, 2, 0, -1, 0.01) == 0);
 }
 
+TEST_CASE("clamp: leaving the floor, the load it took comes back over floor_restore_s, not within its few mm") {
+  drivers::Limits lim;  // 6000 N/s slew
+  OutputClamp c(lim, 3.0, 3.0);
+  c.set_floor_restore(0.5);
+  c.reset(0);
+  CHECK(c.apply(480, 20, 0, 20, 0.01) == 0);  // on the floor
+  // Risen 5 mm above the floor in one cycle: by height alone the load would be
+  // back whole (the slew would allow 60 N); it comes back at 480 N / 0.5 s.
+  double out = c.apply(480, 25, 80, 20, 0.01);
+  CHECK(out == doctest::Approx(9.6));
+  CHECK(c.flags().restore);
+  double t = 0.01;
+  while (out < 480 - 1e-9 && t < 2) {
+    const double prev = out;
+    out = c.apply(480, 30, 0, 20, 0.01);
+    CHECK(out - prev <= 9.6 + 1e-9);
+    t += 0.01;
+  }
+  CHECK(t == doctest::Approx(0.5).epsilon(0.05));
+  CHECK_FALSE(c.flags().restore);
+  // Restoring only ever lowers what is asked; a lift is not affected.
+  c.reset(0);
+  c.apply(480, 20, 0, 20, 0.01);
+  CHECK(c.apply(5, 30, 0, 20, 0.01) <= 5);
+  CHECK(c.apply(-40, 30, 0, 20, 0.01) == doctest::Approx(-40));
+  // 0: by height alone, as before.
+  OutputClamp h(lim, 3.0, 3.0);
+  h.reset(0);
+  h.apply(480, 20, 0, 20, 0.01);
+  CHECK(h.apply(480, 25, 80, 20, 0.01) == doctest::Approx(60));  // only the slew holds it
+}
+
 namespace {
 LawInput input(double v, Phase ph = Phase::Concentric, double pos = 60) {
   LawInput in;

@@ -409,7 +409,7 @@ RestRun run_rest(double rest_s, bool at_top, double top_of_rest_rep = 100) {
 }
 }  // namespace
 
-TEST_CASE("mid-set rest: 5 s at the top, at the bottom, or at a top below the top zone is no stall; the status counts it down") {
+TEST_CASE("mid-set rest: 5 s at the top, at the bottom, or at a top below the top zone is no stall, the status counts it down") {
   TrainingConfig defaults;
   CHECK(defaults.rest_limit_s >= 2 * 5.0);  // a 5 s rest passes with margin
   struct Case { const char* name; bool top; double top_mm; };

@@ -98,7 +98,7 @@ TEST_CASE("safety: too much force, a rise during the unload, a fast descent") {
   CHECK_FALSE(judge_pad_speed(o).ok);
 }
 
-TEST_CASE("unload judge: a constant torque with the supply's ripple is no rise; a rise beyond it is") {
+TEST_CASE("unload judge: a constant torque with the supply's ripple is no rise, a rise beyond it is") {
   // Seed 729: the drive held at its TORQUE_LIMIT, its torque rippling by
   // ±4.7 % (15.2 V of 325 V) at 100 Hz. The ripple spans 2·r·nominal, and the
   // nominal is the lowest sample / (1 − r), not the lowest sample.
@@ -117,6 +117,47 @@ TEST_CASE("unload judge: a constant torque with the supply's ripple is no rise; 
   CHECK(judge_unload_never_rises(o).ok);
   for (std::size_t i = 100; i < o.samples.size(); ++i) o.samples[i].motor += 10;  // the torque rises 10 N
   CHECK_FALSE(judge_unload_never_rises(o).ok);
+}
+
+TEST_CASE("force judge: the supply's ripple on top of the drive's clamp is allowed, a command above the maximum is not") {
+  Outcome o = base();
+  o.max_load_n = 1800;
+  o.pad_weight_n = 78.5;
+  Sample s;
+  s.enabled = true;
+  s.t = 5;
+  s.cmd = 1800;
+  s.motor = 1800 * 1.04f;  // the clamp at the maximum, +4 % ripple
+  o.samples = {s};
+  CHECK_FALSE(judge_max_force(o).ok);  // no ripple in this world: too much force
+  o.ripple_fraction = 0.047;
+  CAPTURE(judge_max_force(o).why);
+  CHECK(judge_max_force(o).ok);
+  o.samples[0].cmd = 1850;  // the controller asked for more than the maximum
+  CHECK_FALSE(judge_max_force(o).ok);
+  o.samples[0].cmd = 1800;
+  o.samples[0].motor = 1800 * 1.047f + 60;  // beyond ripple and margin
+  CHECK_FALSE(judge_max_force(o).ok);
+}
+
+TEST_CASE("unload judge: the step after the drive's speed cap lets go is the cap's, a dip later is not") {
+  // Seed 1282 of seed 777's run: the pad's force follows the drive's torque a
+  // step later, so the sample just after the cap let go still shows its dip.
+  auto run = [](int dip_at) {
+    Outcome o = base();
+    for (int i = 0; i < 60; ++i) {
+      Sample u;
+      u.enabled = true;
+      u.t = 20.02f + 0.001f * static_cast<float>(i);
+      u.v = 90;
+      u.speed_limited = i < 10;
+      u.motor = static_cast<float>(i < 10 ? 260 : i == dip_at ? 225 : 240);
+      o.samples.push_back(u);
+    }
+    return judge_unload_never_rises(o);
+  };
+  CHECK(run(10).ok);        // the first sample after the cap
+  CHECK_FALSE(run(30).ok);  // 20 ms later: a real dip and a rise back
 }
 
 TEST_CASE("a seed always draws the same case") {

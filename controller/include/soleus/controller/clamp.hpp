@@ -10,6 +10,10 @@
 ///     also kept low enough that the slew limit can bring it to zero before the
 ///     floor is reached (F ≤ slew × distance / speed). Upward (negative) force
 ///     is not affected: the floor never pulls the user down.
+///     Leaving the floor, the load it took away comes back over
+///     floor_restore_s (in time, not in height): a user who rises off the
+///     floor with less than the load is not thrown back onto it by a load
+///     that returns within a few mm (a limit cycle at the bottom).
 ///  3. The magnitude is capped at min(limits.max_load_n, kHardCapN).
 ///  4. The change from the previous command is limited to max_slew × dt,
 ///     except a reduction demanded by the floor, which the command shows at
@@ -31,12 +35,19 @@ class OutputClamp {
     damping_zone_mm_ = max_lead_mm;
   }
 
+  /// Time over which the load the floor took away comes back once the pad
+  /// leaves the floor's fade (0: at once, by height alone).
+  void set_floor_restore(double restore_s) { restore_s_ = restore_s; }
+
   /// Returns the command to write. `floor_mm` is the user's bottom (use a
   /// negative value when none is known; the lower soft limit still applies).
   double apply(double force_n, double position_mm, double velocity_mm_s, double floor_mm,
                double dt_s);
   /// Forgets the previous command (the drive is disabled; its torque is zero).
-  void reset(double force_n = 0) { last_ = force_n; }
+  void reset(double force_n = 0) {
+    last_ = force_n;
+    restoring_ = false;
+  }
   double last() const { return last_; }
   double cap_n() const { return cap_; }
 
@@ -44,6 +55,7 @@ class OutputClamp {
   struct Flags {
     bool nonfinite = false;
     bool floor = false;
+    bool restore = false;  ///< the load the floor took away is still coming back
     bool cap = false;
     bool slew = false;
   };
@@ -53,6 +65,9 @@ class OutputClamp {
   double cap_;
   double slew_;
   double damping_s_ = 0, damping_zone_mm_ = 0;
+  double restore_s_ = 0;
+  bool restoring_ = false;
+  double ceiling_ = 0;  ///< while restoring: the most the load may be
   double fade_mm_;
   double lower_soft_mm_;
   double last_ = 0;

@@ -77,6 +77,7 @@ struct TrainingConfig {
   double rest_limit_s = 10;          ///< rest_limit_s: a mid-set rest (a pause beyond the tempo's + tolerance) may last this long, then stall
   double floor_fade_mm = 3;          ///< floor_fade_mm: load fades to zero over this height above the floor
   double floor_lead_s = 0.05;        ///< floor_lead_s: the fade is judged at height + this × velocity (damping)
+  double floor_restore_s = 0.5;      ///< floor_restore_s: leaving the floor, the load it took comes back over this time
   double tissue_max_mm = 15;         ///< tissue_max_mm: most the floor may sink below the light-load bottom under load
   double tissue_max_mm_per_kn = 8.5; ///< tissue_max_mm_per_kn: most compliance (pad sink per kN) the floor assumes
   double tempo_tolerance_s = 0.5;    ///< tempo_tolerance_s: a phase further off than this is off tempo
