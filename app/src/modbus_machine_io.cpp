@@ -22,18 +22,21 @@ ModbusMachineIo::ModbusMachineIo(const drivers::MachineConfig& cfg, std::unique_
       drive_(drivers::make_modbus_drive(*bus_, cfg)),
       cell_(drivers::make_modbus_load_cell(*bus_, cfg)) {}
 
-void ModbusMachineIo::exchange(const drivers::DriveCommand& cmd, controller::MachineInputs& in) {
+void ModbusMachineIo::exchange(const drivers::DriveCommand& cmd, controller::MachineInputs& in, bool read_cell) {
   ++io_.cycles;
   const BusResult rd = drive_->exchange(cmd, in.drive);
   in.drive_ok = rd == BusResult::Ok;
   if (!in.drive_ok) ++io_.drive_errors;
-  if (in.drive_ok || bus_->connected()) {
+  in.cell_skipped = !read_cell;
+  if (!read_cell) {
+    in.cell_ok = false;
+  } else if (in.drive_ok || bus_->connected()) {
     const BusResult rc = cell_->read(in.cell);
     in.cell_ok = rc == BusResult::Ok;
   } else {
     in.cell_ok = false;
   }
-  if (!in.cell_ok) ++io_.cell_errors;
+  if (!in.cell_ok && read_cell) ++io_.cell_errors;
   // A new link (first connect or reconnect) needs the drive armed again.
   const bool now = bus_->connected();
   if (now && !was_connected_) ++generation_;
@@ -43,6 +46,12 @@ void ModbusMachineIo::exchange(const drivers::DriveCommand& cmd, controller::Mac
 
 bool ModbusMachineIo::arm(const drivers::DriveSetup& setup, std::string& detail) {
   return drive_->configure(setup, detail) == BusResult::Ok;
+}
+
+controller::SetupCheck ModbusMachineIo::verify_setup(std::string& detail) {
+  const BusResult r = drive_->verify_setup(detail);
+  if (r == BusResult::Ok) return controller::SetupCheck::Same;
+  return r == BusResult::BadValue ? controller::SetupCheck::Differs : controller::SetupCheck::NoAnswer;
 }
 
 bool ModbusMachineIo::tare(std::string& detail) {

@@ -234,8 +234,11 @@ void ControlLoop::step() {
   // 1. Commands, without waiting.
   commands_.drain([&](const Command& c) { handle(c, t0); }, 16);
 
-  // 2. Arm at boot and after every reconnect.
-  if (!armed_ && t0 >= next_arm_t_) {
+  // 2. Arm at boot, after every reconnect and whenever "armed" was cleared,
+  // as soon as the drive answers READY with no fault (a faulted drive is
+  // armed again after its reset; the reset waits for it).
+  const bool may_arm = drive_fit_ && (drive_answered_ || cycle_ == 0);
+  if (!armed_ && t0 >= next_arm_t_ && may_arm) {
     drivers::DriveSetup setup;
     setup.torque_limit_n = std::min(limits_.max_load_n, drivers::kHardCapN);
     // The drive's speed loop overshoots its SPEED_LIMIT when a user gives way
@@ -258,6 +261,7 @@ void ControlLoop::step() {
                       : "arming the drive failed: " + detail);
     sink_->on_event(e);
     next_arm_t_ = t0 + ccfg_.arm_retry_ms / 1000.0;
+    next_verify_t_ = t0 + kVerifyPeriodS;
     if (armed_ && ccfg_.reset_on_boot && !boot_reset_done_) {
       boot_reset_done_ = true;
       ctl_->reset_faults(t0);
@@ -265,16 +269,45 @@ void ControlLoop::step() {
   }
 
   // 3. The exchange: last cycle's command out, this cycle's inputs in.
-  io_.exchange(cmd_, in_);
+  // Before every enable the drive's setup is read back (a drive that
+  // restarted holds its power-up defaults: watchdog off, 300 %, 3000 rpm);
+  // and ENABLE is never written to a drive not known armed, except with
+  // QUICK_STOP (which asks no torque).
+  const bool wants_enable = cmd_.enable && !cmd_.quick_stop;
+  if (!wants_enable) enable_verified_ = false;
+  if (wants_enable && armed_ && !enable_verified_) enable_verified_ = verify(t0, "before enabling");
+  if (wants_enable && !(armed_ && enable_verified_)) {
+    cmd_.enable = false;
+    cmd_.force_n = 0;
+  }
+  // Once a second the read-back takes the place of the load-cell read (on
+  // RTU a read-back costs about a cell read, ~6 ms; the supervisor takes the
+  // skipped read as planned, not stale).
+  bool read_cell = true;
+  if (armed_ && t0 >= next_verify_t_) {
+    read_cell = false;
+    next_verify_t_ = t0 + kVerifyPeriodS;
+  }
+  io_.exchange(cmd_, in_, read_cell);
+  if (!read_cell && armed_ && in_.drive_ok && !verify(t0, "periodic read-back") && armed_)
+    next_verify_t_ = t0;  // the read-back was lost: again next cycle
   // Span calibration: the transmitter has no span command, so its readings
   // are corrected here, before anything (supervisor, reps, traces) sees them.
   if (in_.cell_ok) in_.cell.force_n *= force_gain_;
   const double t = clock_.now();
   in_.t_s = t;
-  if (have_generation_ && in_.link_generation != link_generation_) {
-    armed_ = false;  // a reconnect: arm again (next cycle) before anything may enable
-    ctl_->set_armed(false);
-    next_arm_t_ = t;
+  if (have_generation_ && in_.link_generation != link_generation_) disarm(t, "a new link to the devices");
+  // "Armed" is cleared on a drive fault, a drive not READY and an answer gap
+  // longer than two cycles (a drive that browned out answers nothing for
+  // ~1.5 s, then READY with its power-up defaults; on RTU no new link shows
+  // it). It is armed again, with a read-back, once the drive answers fit.
+  drive_answered_ = in_.drive_ok;
+  if (in_.drive_ok) {
+    drive_missed_ = 0;
+    drive_fit_ = in_.drive.ready && !in_.drive.fault && in_.drive.fault_code == 0;
+    if (!drive_fit_) disarm(t, in_.drive.fault || in_.drive.fault_code ? "a drive fault" : "the drive is not READY");
+  } else if (++drive_missed_ > kGapCycles) {
+    disarm(t, "no answer from the drive for more than two cycles");
   }
   link_generation_ = in_.link_generation;
   have_generation_ = true;
@@ -322,6 +355,31 @@ void ControlLoop::step() {
   }
   publish(in_, t);
   heartbeat_.fetch_add(1, std::memory_order_release);
+}
+
+void ControlLoop::disarm(double t, const std::string& why) {
+  enable_verified_ = false;
+  if (!armed_) return;
+  armed_ = false;
+  ctl_->set_armed(false);
+  next_arm_t_ = t;  // arm again as soon as the drive answers READY
+  Event e;
+  e.t_s = t;
+  e.code = EventCode::Disarmed;
+  e.severity = Severity::Warning;
+  e.set_text("drive no longer known armed: " + why);
+  sink_->on_event(e);
+}
+
+bool ControlLoop::verify(double t, const char* when) {
+  std::string detail;
+  const SetupCheck c = io_.verify_setup(detail);
+  if (c == SetupCheck::Same) return true;
+  // A read that failed says nothing (a lost reply; the gap rule covers a
+  // silent drive): not verified, try again. A read that differs is a drive
+  // that lost its setup.
+  if (c == SetupCheck::Differs) disarm(t, std::string(when) + ": " + detail);
+  return false;
 }
 
 void ControlLoop::publish(const MachineInputs& in, double t) {

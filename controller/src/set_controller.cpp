@@ -377,7 +377,7 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
 
   // 1. The supervisor judges first.
   SupervisorContext ctx;
-  ctx.enable_commanded = last_cmd_.enable;
+  ctx.enable_commanded = last_cmd_.enable && !last_cmd_.quick_stop;
   // Presence is judged whenever a set expects the user on the pad: from the
   // drive's enable (ramp-in, the light first rep) to the stop.
   ctx.loaded = activity_ == Activity::Set && drive_.enabled &&
@@ -400,7 +400,9 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
                           : "nobody holds the pad: it moves as if nothing touched it");
     stop(StopReason::UserLeft, t);
   }
-  if (rep.remove_torque_now && state_ == SetState::Unloading) {
+  // STO or a drive fault (category 0), or a fault that takes QUICK_STOP: no
+  // controlled unload, the torque goes now (docs/safety.md, stop categories).
+  if ((rep.remove_torque_now || rep.quick_stop) && state_ == SetState::Unloading) {
     ramp_ = 0;
     clamp_.reset(0);
     finish(t);
@@ -633,7 +635,7 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
 
   // 3. No enable without an OK latch; torque removed at once on STO / drive fault.
   if (!sup_.ok() && state_ != SetState::Unloading) enable = false;
-  if (rep.remove_torque_now) enable = false;
+  if (rep.remove_torque_now || rep.quick_stop) enable = false;
   if (!enable) {
     motor = 0;
     clamp_.reset(0);
@@ -663,7 +665,16 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
   cmd.force_n = out;
   cmd.user_driving_up = driving_up;
   cmd.fault_reset = rep.fault_reset_pulse && !enable;
-  cmd.quick_stop = false;
+  // QUICK_STOP: ENABLE and QUICK_STOP together while the drive still reports
+  // enabled (it ramps to zero within 10 ms, then disables itself; ENABLE
+  // staying on makes no new enable edge); ENABLE off once it is disabled, or
+  // at once after a category 0 fault.
+  cmd.quick_stop = rep.quick_stop && !rep.remove_torque_now && !enable && drive_.enabled;
+  if (cmd.quick_stop) {
+    cmd.enable = true;
+    cmd.force_n = 0;
+    cmd.fault_reset = false;
+  }
   last_cmd_ = cmd;
 
   status_.state = (state_ == SetState::Idle || state_ == SetState::Rest || state_ == SetState::Fault ||

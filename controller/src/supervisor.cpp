@@ -48,8 +48,8 @@ StopReason stop_reason(Fault f) {
   switch (f) {
     case Fault::Sto: return StopReason::Estop;
     case Fault::DriveFault:
+    case Fault::NotArmed:  // the drive does not hold its setup (restarted, faulted, lost it)
     case Fault::EnableTimeout: return StopReason::DriveFault;
-    case Fault::NotArmed:
     case Fault::CommLoss: return StopReason::CommLoss;
     case Fault::StaleCell:
     case Fault::AdcError:
@@ -113,7 +113,9 @@ SupervisorReport Supervisor::update(const MachineInputs& in, const SupervisorCon
   trip_ = StopReason::None;
   const double t = in.t_s;
   SupervisorReport r;
-  r.comm_good = in.drive_ok && in.cell_ok;
+  // A load-cell read the loop skipped on purpose (a read-back in its place)
+  // is no failure: the cell's conditions simply wait a cycle.
+  r.comm_good = in.drive_ok && (in.cell_ok || in.cell_skipped);
 
   // 1. Communication: N failed cycles in a row, or no good cycle for longer than the window.
   if (!seen_good_ && last_good_t_ == 0) last_good_t_ = t;  // the window runs from the first cycle
@@ -184,7 +186,7 @@ SupervisorReport Supervisor::update(const MachineInputs& in, const SupervisorCon
   set(Fault::Implausible, impl_drive_ || impl_cell_);
 
   // 4. Cross-check while still, enabled, and away from the hard stops.
-  if (r.comm_good) {
+  if (in.drive_ok && in.cell_ok) {
     const auto& d = in.drive;
     bool checkable = ctx.enable_commanded && d.enabled &&
                      std::abs(d.velocity_mm_s) < cfg_.still_mm_s &&
@@ -293,6 +295,7 @@ SupervisorReport Supervisor::update(const MachineInputs& in, const SupervisorCon
 
   r.ok = ok_;
   r.remove_torque_now = (present_ & (bit(Fault::Sto) | bit(Fault::DriveFault))) != 0;
+  r.quick_stop = (latched_ & kQuickStopFaults) != 0;
   r.trip = trip_;
   r.trip_fault = trip_fault_;
   return r;

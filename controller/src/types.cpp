@@ -164,6 +164,7 @@ const char* to_string(EventCode c) {
     case EventCode::MoveEnded: return "move_ended";
     case EventCode::QueueOverflow: return "queue_overflow";
     case EventCode::Overrun: return "loop_overrun";
+    case EventCode::Disarmed: return "disarmed";
   }
   return "?";
 }

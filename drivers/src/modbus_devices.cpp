@@ -243,6 +243,7 @@ class ModbusDrive final : public ServoDrive {
     };
     // Converted with the back-driven direction (F = T·2π/lead/η): the most force
     // per unit of torque, so the caps hold at the pad in both directions.
+    armed_.clear();  // until this succeeds, nothing is known armed
     const double limit_pct = mech_.torque_pct_for_force(setup.torque_limit_n, true);
     const double slew_pct_per_ms = mech_.torque_pct_for_force(setup.slew_n_per_s, true) / 1000.0;
     const double speed_rpm = mech_.rpm_from_mm_s(setup.speed_limit_mm_s);
@@ -302,6 +303,36 @@ class ModbusDrive final : public ServoDrive {
           detail = register_name(it.key) + " (holding " + std::to_string(it.spec->address) +
                    ") reads back " + (read_value ? std::to_string(*read_value) : std::string("garbage")) +
                    ", wrote " + std::to_string(it.value) + ": the drive did not accept it";
+          return BusResult::BadValue;
+        }
+      }
+    }
+    armed_.clear();
+    for (const auto& it : items) armed_.push_back({it.key, it.spec, it.value, it.words});
+    detail.clear();
+    return BusResult::Ok;
+  }
+
+  BusResult verify_setup(std::string& detail) override {
+    if (armed_.empty()) {
+      detail = "the drive was never armed";
+      return BusResult::BadValue;
+    }
+    const BusResult r = setup_plan_.read(bus_, unit_);
+    if (r != BusResult::Ok) {
+      detail = std::string("reading the setup back: ") + to_string(r) + " (" + bus_.last_error() + ")";
+      return r;
+    }
+    const std::array<const SignalSpec*, 4> order{&map_.speed_limit, &map_.torque_slew, &map_.comm_timeout, &map_.torque_limit};
+    for (const auto& it : armed_) {
+      const std::size_t idx = static_cast<std::size_t>(std::find(order.begin(), order.end(), it.spec) - order.begin());
+      const auto got = setup_plan_.words(idx);
+      for (int k = 0; k < it.spec->words(); ++k) {
+        if (got[static_cast<std::size_t>(k)] != it.words[static_cast<std::size_t>(k)]) {
+          const auto read_value = decode(*it.spec, got);
+          detail = register_name(it.key) + " (holding " + std::to_string(it.spec->address) + ") reads " +
+                   (read_value ? std::to_string(*read_value) : std::string("garbage")) + ", armed " +
+                   std::to_string(it.value);
           return BusResult::BadValue;
         }
       }
@@ -421,6 +452,14 @@ class ModbusDrive final : public ServoDrive {
   std::vector<std::uint16_t> write_words_;
   ReadPlan status_plan_;
   ReadPlan setup_plan_;
+  /// What the last successful configure() wrote (verify_setup compares).
+  struct Armed {
+    const char* key;
+    const SignalSpec* spec;
+    double value;
+    std::array<std::uint16_t, 2> words;
+  };
+  std::vector<Armed> armed_;
   /// What the last write put in FAULT_RESET; starts true so that the first
   /// reset request writes a 0 before its 1 (the drive may hold a 1 from before).
   bool last_reset_bit_ = true;

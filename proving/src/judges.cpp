@@ -461,9 +461,23 @@ Verdict judge_pad_speed(const Outcome& o, const JudgeRules& r) {
              1000 + worst);
 }
 
+Verdict judge_armed_while_enabled(const Outcome& o, const JudgeRules&) {
+  for (const auto& s : o.samples) {
+    if (!s.enabled) continue;
+    std::string what;
+    if (!(s.watchdog_ms > 0)) what = "its watchdog off (COMM_TIMEOUT 0)";
+    else if (s.torque_limit_pct > o.armed_torque_limit_pct + 0.2)
+      what = "TORQUE_LIMIT " + f1(s.torque_limit_pct) + " % > the armed " + f1(o.armed_torque_limit_pct) + " %";
+    else if (s.speed_limit_rpm > o.armed_speed_limit_rpm + 1.0)
+      what = "SPEED_LIMIT " + f1(s.speed_limit_rpm) + " rpm > the armed " + f1(o.armed_speed_limit_rpm) + " rpm";
+    if (!what.empty()) return bad("the drive was enabled at " + f2(s.t) + " s with " + what, 2000);
+  }
+  return {};
+}
+
 double Judgement::badness() const {
   double b = 0;
-  for (const Verdict* v : {&counts, &partial, &stop, &false_left, &tut, &force, &unload, &speed})
+  for (const Verdict* v : {&counts, &partial, &stop, &false_left, &tut, &force, &unload, &speed, &armed})
     if (!v->ok) b += v->badness;
   return b;
 }
@@ -476,6 +490,7 @@ std::string Judgement::why() const {
   add("UNSAFE force", force);
   add("UNSAFE unload", unload);
   add("UNSAFE speed", speed);
+  add("UNSAFE armed", armed);
   add("false user_left", false_left);
   add("counted partial", partial);
   add("stop", stop);
@@ -494,6 +509,7 @@ Judgement judge(const Outcome& o, const JudgeRules& r) {
   j.force = judge_max_force(o, r);
   j.unload = judge_unload_never_rises(o, r);
   j.speed = judge_pad_speed(o, r);
+  j.armed = judge_armed_while_enabled(o, r);
   return j;
 }
 

@@ -42,6 +42,9 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
     out.rep_rom_fraction = cfg.training.rep_rom_fraction;
     out.hold_window_s = cfg.training.hold_window_s;
     out.efficiency = mech.efficiency;
+    out.armed_torque_limit_pct =
+        mech.torque_pct_for_force(std::min(cfg.machine.limits.max_load_n, drivers::kHardCapN), true);
+    out.armed_speed_limit_rpm = mech.rpm_from_mm_s(cfg.machine.limits.max_speed_mm_s);
 
     sim::Machine machine(cfg.machine, c.athlete, c.seed);
     machine.set_noise(c.noise);
@@ -58,6 +61,9 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
     if (opt.keep_samples) out.samples.reserve(static_cast<std::size_t>(std::min(opt.max_s, 200.0) * 1000));
 
     bool posted = false;
+    int restarts_left = c.restarts;
+    std::size_t next_fault = 0;
+    double reset_asked_t = -1;
     std::optional<double> done_at;
     controller::Event ev;
     controller::RepRecord rep;
@@ -78,10 +84,17 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
       if (!out.error.empty()) break;
       while (loop.pop_rep(rep)) out.reps.push_back(rep);
       while (loop.pop_result(res)) {
+        out.results.push_back(res);
         if (!out.result) {
           out.result = res;
-          done_at = t;
           out.open_truth_at_stop = machine.athlete().open_rep();
+        }
+        if (restarts_left > 0) {
+          --restarts_left;
+          posted = false;  // the operator will reset and press Start again
+          reset_asked_t = -1;
+        } else {
+          done_at = t;
         }
       }
       while (loop.pop_trace(tr)) {
@@ -90,12 +103,19 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
       const SetState st = snap.ctl.state;
       if (posted && st == SetState::Unloading && !out.unload_start_s) out.unload_start_s = t;
       if (posted && st == SetState::Active && !out.active_start_s) out.active_start_s = t;
-      if (!posted && snap.armed && snap.latch_ok && st != SetState::Fault && st != SetState::Estop) {
+      if (!posted && snap.armed && snap.latch_ok && st != SetState::Fault && st != SetState::Estop &&
+          !snap.ctl.set_running && st != SetState::Unloading) {
         controller::SetParams p = c.programme;
-        p.set_id = 1;
+        p.set_id = static_cast<std::int64_t>(out.starts_s.size()) + 1;
         loop.post(controller::Command::start_set(p));
         posted = true;
-        out.start_posted_s = t;
+        if (out.starts_s.empty()) out.start_posted_s = t;
+        out.starts_s.push_back(t);
+      } else if (!posted && !out.starts_s.empty() && !snap.latch_ok &&
+                 (reset_asked_t < 0 || t - reset_asked_t >= 2.0)) {
+        // The operator presses Reset (again every 2 s while it is refused).
+        loop.post(controller::Command::of(controller::Command::Kind::ResetFaults));
+        reset_asked_t = t;
       }
       if (done_at && t >= *done_at + opt.tail_s) break;
       if (t >= opt.max_s) {
@@ -105,6 +125,11 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
       // The machine runs one period, 1 ms at a time, recording the truth.
       const auto cmd_n = static_cast<float>(snap.ctl.motor_force_n);
       for (std::int64_t k = 0; k < period_ms; ++k) {
+        while (next_fault < c.faults.size() && c.faults[next_fault].t_s * 1000.0 <= static_cast<double>(ms)) {
+          const auto r = machine.control(boost::json::parse(c.faults[next_fault].request));
+          if (!r.at("ok").as_bool()) throw std::invalid_argument("fault injection refused: " + c.faults[next_fault].request);
+          ++next_fault;
+        }
         machine.step();
         ++ms;
         if (!opt.keep_samples) continue;
@@ -122,6 +147,9 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
         s.ideal = static_cast<float>(machine.plant().ideal_force_n(d.torque_pct()));
         s.cmd = cmd_n;
         s.enabled = d.enabled();
+        s.watchdog_ms = static_cast<float>(d.comm_timeout_ms());
+        s.torque_limit_pct = static_cast<float>(d.torque_limit_pct());
+        s.speed_limit_rpm = static_cast<float>(d.speed_limit_rpm());
         s.speed_limited = d.speed_limited();
         s.away = a.away();
         s.state = st;

@@ -245,7 +245,15 @@ void Machine::reset_locked() {
   outage_until_ms_ = -1;
   for (int& n : odd_left_) n = 0;
   counters_ = SimCounters{};
-  // Host-written registers back to their power-up values.
+  drive_boot_until_ms_ = -1;
+  drive_power_up_registers();
+  put(cell_bank_, cfg_.load_cell.command, 0);
+  put(cell_bank_, cfg_.load_cell.filter, 0);
+  update_registers();
+}
+
+void Machine::drive_power_up_registers() {
+  // Host-written registers back to their power-up values (ICD, "Power-up").
   const auto& d = cfg_.drive;
   const double ts = d.torque_positive_down ? 1.0 : -1.0;
   put(drive_bank_, d.control, 0);
@@ -254,9 +262,18 @@ void Machine::reset_locked() {
   put(drive_bank_, d.torque_slew, drive_.torque_slew_pct_ms());
   put(drive_bank_, d.comm_timeout, drive_.comm_timeout_ms());
   put(drive_bank_, d.torque_limit, drive_.torque_limit_pct());
-  put(cell_bank_, cfg_.load_cell.command, 0);
-  put(cell_bank_, cfg_.load_cell.filter, 0);
-  update_registers();
+}
+
+void Machine::power_cycle_drive(double boot_s) {
+  // A brown-out that reset the drive's logic (ICD, "Power-up"): torque off at
+  // once (the screw back-drives), no answer while it boots, then every
+  // holding register at its default and READY with no fault. Nothing in the
+  // status word says it restarted.
+  drive_ = DriveModel(drive_settings(cfg_));
+  apply_noise();
+  drive_power_up_registers();
+  drive_boot_until_ms_ = now_ms_ + static_cast<std::int64_t>(std::lround(boot_s * 1000.0));
+  ++counters_.drive_power_cycles;
 }
 
 void Machine::set_noise(const NoiseSettings& n) {
@@ -454,6 +471,10 @@ Transaction Machine::transact(std::uint8_t unit, std::span<const std::uint8_t> p
   }
   if (unit == 0) return t;  // broadcast: not used on this bus, no reply
   const int ui = unit == cfg_.units.drive ? 0 : unit == cfg_.units.load_cell ? 1 : -1;
+  if (ui == 0 && drive_boot_until_ms_ >= 0 && now_ms_ < drive_boot_until_ms_) {
+    ++counters_.outage_ignored;  // the drive is booting: it hears nothing
+    return t;
+  }
   if (ui < 0) {
     ++counters_.unknown_unit;
     if (!tcp || pdu.empty()) return t;
@@ -568,7 +589,7 @@ json::object Machine::control(const json::value& request) {
       return {{"ok", true},
               {"commands", json::array{"ping", "truth", "state", "athlete", "fault", "bench", "noise", "reset", "help"}},
               {"fault_kinds", json::array{"sto", "drive_fault", "cell_freeze", "adc_error", "overload", "drop",
-                                          "outage", "nan_force", "bad_crc", "wrong_unit", "wrong_tid",
+                                          "outage", "power_cycle", "setup_lost", "nan_force", "bad_crc", "wrong_unit", "wrong_tid",
                                           "exception", "clear"}}};
     }
     throw std::invalid_argument("unknown cmd \"" + cmd + "\" (try {\"cmd\":\"help\"})");
@@ -603,6 +624,21 @@ json::object Machine::fault_cmd(const json::object& req) {
   } else if (kind == "drop") {
     drop_p_ = num_in(req, "p", -1, 0.0, 1.0);
     if (drop_p_ < 0) throw std::invalid_argument("drop needs \"p\" (0..1)");
+  } else if (kind == "setup_lost") {
+    // The setup registers back at their power-up values with no gap in the
+    // answers and no fault (not a failure the ICD names; the host's periodic
+    // read-back is what finds it).
+    drive_.write_speed_limit(DriveDefaults::kSpeedLimitRpm);
+    drive_.write_torque_slew(DriveDefaults::kTorqueSlewPctPerMs);
+    drive_.write_comm_timeout(DriveDefaults::kCommTimeoutMs);
+    drive_.write_torque_limit(DriveDefaults::kTorqueLimitPct);
+    const auto& d = cfg_.drive;
+    put(drive_bank_, d.speed_limit, drive_.speed_limit_rpm());
+    put(drive_bank_, d.torque_slew, drive_.torque_slew_pct_ms());
+    put(drive_bank_, d.comm_timeout, drive_.comm_timeout_ms());
+    put(drive_bank_, d.torque_limit, drive_.torque_limit_pct());
+  } else if (kind == "power_cycle") {
+    power_cycle_drive(num_in(req, "seconds", kDriveBootS, 0.0, 60.0));
   } else if (kind == "outage") {
     const double s = num_in(req, "seconds", -1, 0.0, 3600.0);
     if (s < 0) throw std::invalid_argument("outage needs \"seconds\"");
@@ -901,6 +937,7 @@ json::object Machine::state() const {
   json::object counters{{"requests", counters_.requests},         {"replies", counters_.replies},
                         {"exceptions", counters_.exceptions},     {"dropped", counters_.dropped},
                         {"outage_ignored", counters_.outage_ignored}, {"odd_replies", counters_.odd_replies},
+                        {"drive_power_cycles", counters_.drive_power_cycles},
                         {"unknown_unit", counters_.unknown_unit}, {"bad_frames", counters_.bad_frames}};
   json::object athlete{{"phase", to_string(athlete_.phase())},
                        {"capacity_n", athlete_.capacity_n()},

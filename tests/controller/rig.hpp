@@ -121,7 +121,8 @@ struct Plant {
 
   void apply(const drivers::DriveCommand& c) {
     if (fault_code != 0 && c.fault_reset && !c.enable && !sto) fault_code = 0;
-    enabled = c.enable && !sto && fault_code == 0;
+    // QUICK_STOP: the drive ramps to zero within 10 ms and disables (here at once).
+    enabled = c.enable && !c.quick_stop && !sto && fault_code == 0;
     double target = enabled ? c.force_n : 0;
     // The drive's own TORQUE_LIMIT (the cap at the pad) and its slew are the
     // host's clamp's business; here the command is taken as it comes.
@@ -165,7 +166,10 @@ struct FakeIo : MachineIo {
   unsigned rng = 12345;
   double noise() { rng = rng * 1103515245u + 12345u; return ((rng >> 8) % 2001) / 1000.0 - 1.0; }
 
-  void exchange(const drivers::DriveCommand& cmd, MachineInputs& in) override {
+  using MachineIo::exchange;
+  bool setup_ok = true;  // verify_setup's answer (a drive that lost its setup: false)
+  int verify_calls = 0;
+  void exchange(const drivers::DriveCommand& cmd, MachineInputs& in, bool read_cell) override {
     ++cycle;
     bool dropped = drop && drop(cycle);
     if (!dropped && !drop_drive) {
@@ -186,7 +190,8 @@ struct FakeIo : MachineIo {
       d.velocity_mm_s = plant.vel;
       d.force_n = plant.enabled ? plant.motor_n : 0;
     }
-    in.cell_ok = !dropped && !drop_cell;
+    in.cell_ok = !dropped && !drop_cell && read_cell;
+    in.cell_skipped = !read_cell;
     if (!freeze_counter) counter = (counter + 2) % 65536;
     if (in.cell_ok) {
       in.cell.force_n = plant.user_n + cell_offset_n + cell_noise_n * noise();
@@ -200,6 +205,11 @@ struct FakeIo : MachineIo {
     ++arm_calls;
     if (!arm_ok) detail = "read-back mismatch";
     return arm_ok;
+  }
+  SetupCheck verify_setup(std::string& detail) override {
+    ++verify_calls;
+    if (!setup_ok) detail = "COMM_TIMEOUT reads 0, armed 100";
+    return setup_ok ? SetupCheck::Same : SetupCheck::Differs;
   }
   bool tare(std::string&) override { return true; }
   bool clear_overload(std::string&) override { overload = false; return true; }

@@ -175,8 +175,9 @@ TEST_CASE("loop: a full command queue refuses and counts, overruns are counted")
   // A clock that advances 15 ms during a 10 ms cycle: every cycle overruns.
   struct SlowIo : FakeIo {
     FakeClock* clk = nullptr;
-    void exchange(const soleus::drivers::DriveCommand& c, MachineInputs& in) override {
-      FakeIo::exchange(c, in);
+    using FakeIo::exchange;
+    void exchange(const soleus::drivers::DriveCommand& c, MachineInputs& in, bool read_cell) override {
+      FakeIo::exchange(c, in, read_cell);
       clk->t += 0.015;
     }
   } slow;

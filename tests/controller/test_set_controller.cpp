@@ -216,7 +216,7 @@ TEST_CASE("drive fault mid-set: torque removed at once, stop reason drive_fault,
   CHECK(rig.state() == SetState::Rest);
 }
 
-TEST_CASE("comm loss mid-set: a lone dropped reply is absorbed, a sustained loss ends the set") {
+TEST_CASE("comm loss mid-set: a lone dropped reply is absorbed, a sustained loss ends the set with QUICK_STOP") {
   Rig rig;
   rig.boot();
   auto p = Rig::isotonic(600, 15);
@@ -228,11 +228,21 @@ TEST_CASE("comm loss mid-set: a lone dropped reply is absorbed, a sustained loss
   CHECK(rig.state() == SetState::Active);
   rig.io.drop = [](int) { return true; };
   rig.run(0.05);
-  CHECK(rig.state() == SetState::Unloading);
-  rig.io.drop = {};
-  rig.run(3);
+  // No controlled unload by a controller that cannot hear the drive: the set
+  // ends at once and every command asks QUICK_STOP (no torque) until the
+  // drive is heard disabled (its own watchdog removes torque meanwhile).
   REQUIRE(rig.sink.results.size() == 1);
   CHECK(rig.sink.results[0].reason == StopReason::CommLoss);
+  CHECK(rig.state() == SetState::Fault);
+  CHECK(rig.cmd.quick_stop);
+  CHECK(rig.cmd.force_n == 0);
+  rig.io.drop = {};
+  rig.run(0.1);
+  CHECK_FALSE(rig.io.plant.enabled);
+  CHECK_FALSE(rig.cmd.enable);
+  CHECK_FALSE(rig.cmd.quick_stop);
+  rig.run(3);
+  CHECK(rig.sink.results.size() == 1);
   CHECK(rig.state() == SetState::Fault);
 }
 

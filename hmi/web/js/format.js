@@ -181,6 +181,7 @@ export const CODES = {
   boot: ['Controller started', ''],
   armed: ['Drive watchdog and torque limit armed', ''],
   arm_failed: ['Could not arm the drive watchdog or torque limit', 'Check the drive cable and its COMM_TIMEOUT / TORQUE_LIMIT registers; see docs/configuration.md'],
+  disarmed: ['Drive setup to be armed again', 'The drive faulted, restarted or stopped answering; it is armed and read back before it may enable again'],
   reset: ['Faults reset', ''],
   reset_refused: ['Fault reset refused: the cause is still present', 'Clear the cause first (release the e-stop, fix the bus), then reset'],
   set_started: ['Set started', ''],

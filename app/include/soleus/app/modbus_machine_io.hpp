@@ -26,8 +26,10 @@ class ModbusMachineIo final : public controller::MachineIo {
   explicit ModbusMachineIo(const drivers::MachineConfig& cfg);
   /// Over a given bus (already connected, or connecting on its own).
   ModbusMachineIo(const drivers::MachineConfig& cfg, std::unique_ptr<drivers::Bus> bus);
-  void exchange(const drivers::DriveCommand& cmd, controller::MachineInputs& in) override;
+  using controller::MachineIo::exchange;
+  void exchange(const drivers::DriveCommand& cmd, controller::MachineInputs& in, bool read_cell) override;
   bool arm(const drivers::DriveSetup& setup, std::string& detail) override;
+  controller::SetupCheck verify_setup(std::string& detail) override;
   bool tare(std::string& detail) override;
   bool clear_overload(std::string& detail) override;
   std::string fault_name(int code) const override;

@@ -166,6 +166,8 @@ class ControlLoop {
   void compute_percentiles();
   void publish(const MachineInputs& in, double t);
 
+  static constexpr double kVerifyPeriodS = 1.0;  // the periodic read-back of the drive's setup
+  static constexpr int kGapCycles = 2;           // more missed drive answers in a row clear "armed"
   static constexpr int kBins = 5000;        // 20 µs each: 0..100 ms
   static constexpr double kBinS = 20e-6;
 
@@ -208,6 +210,15 @@ class ControlLoop {
   std::uint32_t link_generation_ = 0;
   bool have_generation_ = false;
   double next_arm_t_ = 0;
+  // "Armed" is a claim about the drive's registers, kept true only while it
+  // can be trusted (docs/safety.md, hazard 2): see disarm().
+  int drive_missed_ = 0;          ///< drive answers missed in a row
+  bool drive_answered_ = false;   ///< the last drive exchange succeeded
+  bool drive_fit_ = true;         ///< the last answer: READY and no fault
+  double next_verify_t_ = 0;      ///< the periodic read-back
+  bool enable_verified_ = false;  ///< read back since the command last asked for ENABLE
+  void disarm(double t, const std::string& why);
+  bool verify(double t, const char* when);
   bool shutdown_ = false;
   double force_gain_ = 1;  // span factor applied to every load-cell reading (loop thread)
   std::uint64_t cycle_ = 0;

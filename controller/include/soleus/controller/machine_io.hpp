@@ -11,9 +11,12 @@
 ///     A failed read is reported with drive_ok / cell_ok = false; the values
 ///     of a failed read are not used (the supervisor counts them).
 ///  3. arm() writes COMM_TIMEOUT, TORQUE_LIMIT, SPEED_LIMIT and TORQUE_SLEW and
-///     reads them back. The loop calls it at boot and whenever
-///     link_generation changes (a reconnect); until it succeeded the
-///     supervisor refuses to enable the drive.
+///     reads them back; verify_setup() only reads them back and compares.
+///     The loop arms at boot, after a reconnect and whenever "armed" was
+///     cleared (a drive fault, a drive not READY, no answer for more than two
+///     cycles, a read-back that differs); it verifies before every enable and
+///     once a second. Until armed, the supervisor refuses to enable the drive
+///     and the loop never writes ENABLE without QUICK_STOP.
 ///  4. The implementation (Modbus in app/, fakes in tests) owns its buses and
 ///     is used from the control thread only. It knows registers; the
 ///     controller knows N, mm and mm/s.
@@ -30,10 +33,18 @@ struct MachineInputs {
   bool drive_ok = false;  ///< the drive transaction succeeded; `drive` is fresh
   drivers::DriveStatus drive;
   bool cell_ok = false;   ///< the load-cell read succeeded; `cell` is fresh
+  bool cell_skipped = false;  ///< the loop did not read the cell this cycle (planned; not a failure)
   drivers::LoadCellSample cell;
   /// Increments every time the link to the devices is re-established; the
   /// loop re-arms the drive when it changes.
   std::uint32_t link_generation = 0;
+};
+
+/// A read-back of the drive's setup registers.
+enum class SetupCheck {
+  Same,      ///< the drive holds what was armed
+  Differs,   ///< it answered with other values (or was never armed)
+  NoAnswer,  ///< the read failed: nothing learned
 };
 
 /// Counters of the machine interface, for diagnostics and the benchmark.
@@ -53,10 +64,16 @@ class MachineIo {
  public:
   virtual ~MachineIo() = default;
   /// One cycle: writes `cmd`, reads drive and load cell into `in` (except t_s).
-  virtual void exchange(const drivers::DriveCommand& cmd, MachineInputs& in) = 0;
+  /// With `read_cell` false the load cell is not read this cycle (the loop
+  /// spends its bus time on a read-back instead): in.cell_ok is false and
+  /// in.cell_skipped true.
+  virtual void exchange(const drivers::DriveCommand& cmd, MachineInputs& in, bool read_cell) = 0;
+  void exchange(const drivers::DriveCommand& cmd, MachineInputs& in) { exchange(cmd, in, true); }
   /// Writes the drive's static setup and reads it back. false (with a
   /// readable `detail`) means the motor must not be enabled.
   virtual bool arm(const drivers::DriveSetup& setup, std::string& detail) = 0;
+  /// Reads the drive's setup back and compares it with what arm() wrote.
+  virtual SetupCheck verify_setup(std::string& detail) = 0;
   /// Tares the load cell (the pad at rest, nobody on it). false on failure.
   virtual bool tare(std::string& detail) = 0;
   /// Clears the load cell's overload latch. false on failure.

@@ -15,9 +15,18 @@
 ///     limit, the drive not enabling in time, and the force cross-check while
 ///     still (motor force + pad weight vs load cell, persistent = fault).
 ///  3. A condition that appears is latched (the latch drops, an event names
-///     the cause) and is reported once as a trip with its stop reason.
-///     STO and drive faults also demand torque removal at once; every other
-///     trip goes through the controlled unload.
+///     the cause) and is reported once as a trip with its stop reason. The
+///     stop category depends on the fault (docs/safety.md, "Stop categories"):
+///     STO and drive faults remove torque at once (ENABLE off: IEC 60204-1
+///     category 0; the drive has already stopped). Faults that mean the
+///     controller can no longer trust what it measures or what the drive
+///     holds (not armed, comm loss, stale cell, ADC error, overload,
+///     implausible readings, cross-check, over-speed, enable timeout) take
+///     QUICK_STOP: the drive ramps its torque to zero within 10 ms and
+///     disables (category 1 with the drive's own 10 ms ramp). With torque off
+///     the screw back-drives and the user feels only the pad's weight (ICD),
+///     so removing torque is safe. The travel limit, where the user is in
+///     control and pushing, keeps the controlled unload.
 ///  4. Presence (docs/controller.md#presence) is not a fault: a user found
 ///     gone is reported as user_left and ends the set through the same
 ///     unload. Gone means the load cell reads less than let_go_force_n AND
@@ -61,6 +70,12 @@ const char* message(Fault f);     ///< readable meaning with a hint
 StopReason stop_reason(Fault f);
 EventCode event_code(Fault f);
 constexpr std::uint32_t bit(Fault f) { return 1u << static_cast<unsigned>(f); }
+/// The faults whose stop is QUICK_STOP (category 1 with the drive's 10 ms
+/// ramp), not the controlled unload; STO and drive faults are category 0.
+inline constexpr std::uint32_t kQuickStopFaults =
+    bit(Fault::NotArmed) | bit(Fault::CommLoss) | bit(Fault::StaleCell) | bit(Fault::AdcError) |
+    bit(Fault::Overload) | bit(Fault::Implausible) | bit(Fault::Overspeed) | bit(Fault::CrossCheck) |
+    bit(Fault::EnableTimeout);
 
 /// What the supervisor needs to know about the controller's intent.
 struct SupervisorContext {
@@ -78,6 +93,7 @@ struct SupervisorContext {
 struct SupervisorReport {
   bool ok = false;                 ///< the latch is OK: enabling is allowed
   bool remove_torque_now = false;  ///< STO or drive fault present/new: zero torque, disable now
+  bool quick_stop = false;         ///< a fault that takes QUICK_STOP is latched (kQuickStopFaults)
   StopReason trip = StopReason::None;  ///< a fault latched this cycle (its stop reason)
   Fault trip_fault = Fault::NotArmed;
   bool user_left = false;          ///< let-go detected this cycle

@@ -187,6 +187,7 @@ enum class EventCode {
   MoveEnded,
   QueueOverflow,
   Overrun,
+  Disarmed,  ///< the drive is no longer known armed (fault, not READY, answer gap, read-back differs)
 };
 const char* to_string(EventCode c);
 const char* to_string(Severity s);

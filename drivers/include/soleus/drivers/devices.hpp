@@ -60,6 +60,11 @@ class ServoDrive {
   /// Writes the setup and reads it back. Anything but Ok means the motor must
   /// not be enabled. `detail` receives a readable reason on failure.
   virtual BusResult configure(const DriveSetup& setup, std::string& detail) = 0;
+  /// Reads the setup registers back and compares them with what the last
+  /// successful configure() wrote: Ok only if the drive still holds them all
+  /// (a drive that restarted holds its power-up defaults; ICD "Power-up").
+  /// BadValue (with `detail`) on a difference or when never configured.
+  virtual BusResult verify_setup(std::string& detail) = 0;
   /// One control cycle: writes the command and reads the status, in as few
   /// transactions as the map allows (one FC 23 with a status mirror).
   virtual BusResult exchange(const DriveCommand& cmd, DriveStatus& out) = 0;

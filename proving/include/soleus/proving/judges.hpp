@@ -66,11 +66,16 @@ Verdict judge_tut(const Outcome& o, const JudgeRules& r = {});
 Verdict judge_max_force(const Outcome& o, const JudgeRules& r = {});
 Verdict judge_unload_never_rises(const Outcome& o, const JudgeRules& r = {});
 Verdict judge_pad_speed(const Outcome& o, const JudgeRules& r = {});
+/// Whenever the drive model is enabled, its own watchdog (COMM_TIMEOUT) is on
+/// and its TORQUE_LIMIT and SPEED_LIMIT are no higher than the controller
+/// arms: after a drive restart (power-up defaults: watchdog off, 300 %,
+/// 3000 rpm) the drive must be armed again before it is enabled.
+Verdict judge_armed_while_enabled(const Outcome& o, const JudgeRules& r = {});
 
 /// All judges of one case.
 struct Judgement {
-  Verdict counts, partial, stop, false_left, tut, force, unload, speed;
-  bool unsafe() const { return !force.ok || !unload.ok || !speed.ok; }
+  Verdict counts, partial, stop, false_left, tut, force, unload, speed, armed;
+  bool unsafe() const { return !force.ok || !unload.ok || !speed.ok || !armed.ok; }
   bool failed() const {
     return !counts.ok || !partial.ok || !stop.ok || !false_left.ok || !tut.ok || unsafe();
   }

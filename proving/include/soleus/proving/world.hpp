@@ -41,6 +41,16 @@ struct Case {
   /// Labels of the traits this case has ("effort:follow", "leave:stand_up"),
   /// for the table by trait.
   std::vector<std::string> traits;
+  /// Faults injected at the machine (soleus-sim's control channel `fault`
+  /// requests, e.g. {"cmd":"fault","kind":"power_cycle"}) at machine time t_s.
+  struct Injection {
+    double t_s = 0;
+    std::string request;  ///< JSON
+  };
+  std::vector<Injection> faults;
+  /// The operator: after a set ends (or a fault stops it), resets the faults
+  /// and presses Start again this many more times, as a person would.
+  int restarts = 0;
 };
 
 /// Ground truth of one millisecond (floats: a set is ~10^5 samples).
@@ -55,6 +65,9 @@ struct Sample {
   float ideal = 0;         ///< the drive's actual torque as an ideal screw force, N, + down
   float cmd = 0;           ///< the controller's command written (snapshot motor_force_n), N, + down
   bool enabled = false;    ///< the drive model is enabled
+  float watchdog_ms = 0;   ///< the drive model's COMM_TIMEOUT (0: off)
+  float torque_limit_pct = 0;  ///< the drive model's TORQUE_LIMIT, % of rated
+  float speed_limit_rpm = 0;   ///< the drive model's SPEED_LIMIT
   bool speed_limited = false;  ///< the drive's speed loop is braking
   bool away = false;       ///< the athlete is off the machine
   controller::SetState state = controller::SetState::Idle;  ///< controller state (of the last cycle)
@@ -82,6 +95,14 @@ struct Outcome {
   double hold_window_s = 1.0;  ///< [training] hold_window_s: the isometric output's window
   double efficiency = 0.9;
   double ripple_fraction = 0;  ///< supply ripple / nominal bus voltage
+  /// What the controller arms (the caps it must hold whenever the drive is
+  /// enabled): TORQUE_LIMIT, % of rated, and SPEED_LIMIT, rpm.
+  double armed_torque_limit_pct = 300;
+  double armed_speed_limit_rpm = 3000;
+  /// Every set result of the run, in order (the operator may start several).
+  std::vector<controller::SetResult> results;
+  /// Start presses (StartSet posted), in machine time.
+  std::vector<double> starts_s;
   /// Loop time of the first cycle whose state was unloading (the stop).
   std::optional<double> unload_start_s;
   /// Loop time of the first cycle in `active` (the calibration rep is over).

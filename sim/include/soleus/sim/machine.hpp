@@ -54,8 +54,11 @@ struct Transaction {
 /// Counters of the Modbus side, since start (or reset).
 struct SimCounters {
   std::uint64_t requests = 0, replies = 0, exceptions = 0, dropped = 0, outage_ignored = 0,
-                odd_replies = 0, unknown_unit = 0, bad_frames = 0;
+                odd_replies = 0, unknown_unit = 0, bad_frames = 0, drive_power_cycles = 0;
 };
+
+/// How long the drive answers nothing after its power returns (ICD, "Power-up").
+inline constexpr double kDriveBootS = 1.5;
 
 /// Machine-level noise (not the athlete's): load-cell noise and drift, drive
 /// supply ripple. Kept across reset(); set with set_noise() or the control
@@ -120,6 +123,8 @@ class Machine {
 
   void step_locked();
   void reset_locked();
+  void drive_power_up_registers();
+  void power_cycle_drive(double boot_s);
   void define(Bank& b, const drivers::SignalSpec& s, bool writable);
   void put(Bank& b, const drivers::SignalSpec& s, double value) const;
   /// Encodes every output signal into the tables. step() only marks them
@@ -170,6 +175,7 @@ class Machine {
   // contact − pad weight in use.
   bool cell_pad_on_cell_ = false;
   std::int64_t outage_until_ms_ = -1;
+  std::int64_t drive_boot_until_ms_ = -1;  ///< the drive boots after a power cycle: no answers until then
   int odd_left_[5] = {0, 0, 0, 0, 0};
   SimCounters counters_;
   double travel_fault_mm_s_ = 150.0;
