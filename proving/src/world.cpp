@@ -3,6 +3,7 @@
 #include <cmath>
 #include <exception>
 #include <memory>
+#include <stdexcept>
 
 #include "soleus/app/daemon_config.hpp"
 #include "soleus/app/modbus_machine_io.hpp"
@@ -93,7 +94,7 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
       if (!posted && snap.armed && snap.latch_ok && st != SetState::Fault && st != SetState::Estop) {
         controller::SetParams p = c.programme;
         p.set_id = 1;
-        loop.post(controller::Command::start_set(p));
+        if (!loop.post(controller::Command::start_set(p))) throw std::runtime_error("command queue full");
         posted = true;
         out.start_posted_s = t;
       }
