@@ -27,9 +27,9 @@ class ModbusMachineIo final : public controller::MachineIo {
   /// Over a given bus (already connected, or connecting on its own).
   ModbusMachineIo(const drivers::MachineConfig& cfg, std::unique_ptr<drivers::Bus> bus);
   void exchange(const drivers::DriveCommand& cmd, controller::MachineInputs& in) override;
-  bool arm(const drivers::DriveSetup& setup, std::string& detail) override;
-  bool tare(std::string& detail) override;
-  bool clear_overload(std::string& detail) override;
+  [[nodiscard]] bool arm(const drivers::DriveSetup& setup, std::string& detail) override;
+  [[nodiscard]] bool tare(std::string& detail) override;
+  [[nodiscard]] bool clear_overload(std::string& detail) override;
   std::string fault_name(int code) const override;
   controller::IoStats stats() const override;
   const drivers::BusStats& bus_stats() const { return bus_->stats(); }
