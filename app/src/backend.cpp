@@ -465,7 +465,8 @@ hmi::Result DaemonBackend::start_params(controller::SetParams p, std::int64_t se
     // Not answered in time (the main thread drains every 20 ms): look at the loop itself.
     const auto now = loop_.snapshot();
     if (now.ctl.set_id == id) return Result::created(id);
-    return Result::conflict("the control loop did not answer the start in time", "state");
+    return Result::conflict("the control loop did not answer the start in time; the start was dropped",
+                            "state");
   }
   if (answer->code == EventCode::SetRefused)
     return Result::conflict("the machine refused the set: " + std::string(answer->text_view()),
@@ -1141,7 +1142,9 @@ hmi::Result DaemonBackend::range_check() {
     while (true) {
       controller::Command c = controller::Command::of(K::HoldToMove);
       c.target_mm = target;
-      loop_.post(c);
+      // A refresh the full queue drops is not retried: the next one comes in
+      // 50 ms, and the controller lets go by itself if refreshes stop.
+      (void)loop_.post(c);
       std::this_thread::sleep_for(50ms);
       s = loop_.snapshot();
       const auto now = std::chrono::steady_clock::now();
@@ -1180,10 +1183,12 @@ hmi::Result DaemonBackend::range_check() {
   Leg down;
   if (up.arrived) down = leg(lo, kArriveDownMm);
   // Back to rest and unloaded, whatever happened.
-  if (maintenance_abort_.load() || !up.arrived || !down.arrived)
-    loop_.post(controller::Command::stop(controller::StopReason::UserStop));
-  else
-    loop_.post(controller::Command::of(K::ReturnToRest));
+  // If the queue drops it, the move still stops by itself within
+  // hold_to_move_timeout_ms (no refreshes follow); the wait below sees that.
+  const bool parked = maintenance_abort_.load() || !up.arrived || !down.arrived
+                          ? loop_.post(controller::Command::stop(controller::StopReason::UserStop))
+                          : loop_.post(controller::Command::of(K::ReturnToRest));
+  if (!parked) log::warn("range check: the command queue was full; the pad stops where it is");
   const auto rest_deadline = std::chrono::steady_clock::now() + 15s;
   do {  // until the move has ended and the drive is disabled
     std::this_thread::sleep_for(50ms);

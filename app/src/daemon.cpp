@@ -252,8 +252,10 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
       if (st.step()) {
         Command c = Command::of(Command::Kind::SetForceGain);
         c.gain = st.real(0);
-        loop.post(c);
-        log::info("load cell: span factor ", c.gain, " from the last span calibration");
+        if (loop.post(c))
+          log::info("load cell: span factor ", c.gain, " from the last span calibration");
+        else
+          log::warn("load cell: span factor not applied (the loop's command queue is full): 1 is used");
       }
     } catch (const std::exception& e) {
       log::warn("load cell: span factor not read (", e.what(), "): 1 is used");
@@ -300,6 +302,9 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
   std::uint64_t last_beat = loop.heartbeat();
 
   bool ready_sent = false, set_posted = false, shutting_down = false;
+  // A shutdown asked for but not yet taken by the loop's command queue (full):
+  // posted again on every pass until it is.
+  bool shutdown_wanted = false;
   const auto started = std::chrono::steady_clock::now();
   std::string last_status;
   int exit_code = 0;
@@ -375,10 +380,7 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
     SetResult res;
     while (loop.pop_result(res)) {
       on_result(res);
-      if (opt.run_set && !shutting_down) {
-        loop.post(Command::of(Command::Kind::Shutdown));
-        shutting_down = true;
-      }
+      if (opt.run_set) shutdown_wanted = true;
     }
     TraceSample tr;
     while (loop.pop_trace(tr)) {
@@ -457,24 +459,27 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
         log::warn("--run-set: no database open (", cfg.storage.db_path,
                   "): the set runs as id ", p.set_id, " and is not stored");
       }
-      loop.post(Command::start_set(p));
+      if (!loop.post(Command::start_set(p))) {
+        log::error("--run-set: the control loop's command queue is full; the set was not started");
+        exit_code = 3;
+        shutdown_wanted = true;
+      }
       set_posted = true;
     }
-    if (opt.run_set && !set_posted && !shutting_down &&
+    if (opt.run_set && !set_posted && !shutdown_wanted &&
         std::chrono::steady_clock::now() - started >
             std::chrono::duration<double>(opt.arm_timeout_s)) {
       log::error("the machine did not become ready within ", opt.arm_timeout_s, " s");
       exit_code = 3;
-      loop.post(Command::of(Command::Kind::Shutdown));
-      shutting_down = true;
+      shutdown_wanted = true;
     }
 
     if (const int sig = g_signal.exchange(0); sig && !shutting_down) {
       log::notice("signal ", sig, ": unloading and shutting down");
       sd_notify(0, "STOPPING=1\nSTATUS=Unloading and shutting down");
-      loop.post(Command::of(Command::Kind::Shutdown));
-      shutting_down = true;
+      shutdown_wanted = true;
     }
+    if (shutdown_wanted && !shutting_down) shutting_down = loop.post(Command::of(Command::Kind::Shutdown));
     if (shutting_down && loop.finished()) break;
 
     const std::uint64_t beat = loop.heartbeat();

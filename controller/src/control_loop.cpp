@@ -92,7 +92,9 @@ ControlLoop::ControlLoop(const ControlConfig& control, const TrainingConfig& tra
 ControlLoop::~ControlLoop() { stop(); }
 
 bool ControlLoop::post(const Command& c) {
-  if (commands_.post(c)) return true;
+  Command stamped = c;
+  stamped.posted_t = clock_.now();
+  if (commands_.post(stamped)) return true;
   commands_dropped_.fetch_add(1, std::memory_order_relaxed);
   return false;
 }
@@ -155,6 +157,24 @@ void ControlLoop::hang_for_test() {
 }
 
 void ControlLoop::handle(const Command& c, double t) {
+  // A start or a move taken late (the loop stalled, or the queue was held)
+  // is dropped: whoever posted it has given up waiting by now.
+  const bool motion = c.kind == Command::Kind::StartSet || c.kind == Command::Kind::HoldToMove;
+  if (motion && !(t - c.posted_t <= kStaleCommandS)) {
+    const bool start = c.kind == Command::Kind::StartSet;
+    Event e;
+    e.t_s = t;
+    e.code = start ? EventCode::SetRefused : EventCode::CommandRefused;
+    e.severity = Severity::Warning;
+    e.set_id = start ? c.params.set_id : 0;
+    e.value = (t - c.posted_t) * 1000.0;
+    const long age_ms = std::isfinite(e.value) ? std::lround(e.value) : -1;
+    e.set_text(std::string(start ? "start" : "hold-to-move") + " refused: stale, taken " +
+               std::to_string(age_ms) + " ms after it was posted (limit " +
+               std::to_string(std::lround(kStaleCommandS * 1000.0)) + " ms)");
+    sink_->on_event(e);
+    return;
+  }
   switch (c.kind) {
     case Command::Kind::StartSet:
       ctl_->start_set(c.params, t);

@@ -1,8 +1,12 @@
 #include "soleus/drivers/machine_config.hpp"
 
+#include "soleus/common/log.hpp"
+
 #include <algorithm>
 #include <cmath>
+#include <iomanip>
 #include <numbers>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -317,6 +321,54 @@ Limits Limits::parse(const Section& s) {
   return l;
 }
 
+double armed_torque_limit_pct(const SignalSpec& torque_limit, const Mechanics& mech, double force_n) {
+  return floor_to_resolution(torque_limit, mech.torque_pct_for_force(force_n, true), false);
+}
+
+namespace {
+std::string fmt_num(double v, int decimals) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(decimals) << v;
+  return os.str();
+}
+}  // namespace
+
+DriveLimitCheck check_drive_limits(const DriveMap& drive, const Mechanics& mech, const Limits& limits) {
+  DriveLimitCheck c;
+  // What ServoDrive::configure() will write: DriveSetup::from_limits() caps
+  // the force at limits.max_load_n, converted back-driven and floored.
+  c.torque_limit_pct = armed_torque_limit_pct(drive.torque_limit, mech, limits.max_load_n);
+  // The most the motor can push the pad down onto the user at that limit
+  // (the ICD's "down": F = T·2π/lead·η).
+  c.force_at_limit_down_n = mech.force_from_torque_pct(c.torque_limit_pct, false);
+  // A load is held with the motor driving the screw: the same conversion.
+  c.continuous_down_n = mech.force_from_torque_pct(100.0, false);
+  const std::string load = "max_load_n = " + fmt_num(limits.max_load_n, 1) + " N";
+  if (!(c.torque_limit_pct <= kMaxTorqueLimitPct)) {
+    // Largest load whose TORQUE_LIMIT stays within the peak.
+    const double fits_n = mech.force_from_torque_pct(kMaxTorqueLimitPct, true);
+    c.error = load + " would arm TORQUE_LIMIT at " + fmt_num(c.torque_limit_pct, 1) +
+              " % of rated torque, above the motor's " + fmt_num(kMaxTorqueLimitPct, 0) +
+              " % peak (with mechanics.rated_torque_nm = " + fmt_num(mech.rated_torque_nm, 3) +
+              " Nm, screw_lead_mm = " + fmt_num(mech.screw_lead_mm, 2) + ", efficiency = " +
+              fmt_num(mech.efficiency, 2) + "): check that mechanics.rated_torque_nm is the motor's "
+              "rated (continuous) torque, or lower max_load_n to at most " + fmt_num(fits_n, 0) + " N";
+  } else if (!(c.force_at_limit_down_n <= kHardCapN)) {
+    c.error = load + " would arm TORQUE_LIMIT at " + fmt_num(c.torque_limit_pct, 1) +
+              " % of rated torque, where the motor pushes " + fmt_num(c.force_at_limit_down_n, 0) +
+              " N down at the pad: above the 2500 N hard cap that no configuration may exceed";
+  }
+  if (c.error.empty() && limits.max_load_n > c.continuous_down_n * (1.0 + kContinuousRatingTolerance)) {
+    c.warning = "limits.max_load_n = " + fmt_num(limits.max_load_n, 1) +
+                " N is above the drive's continuous rating at the pad (" +
+                fmt_num(mech.rated_torque_nm, 3) + " Nm, held driving down: " +
+                fmt_num(c.continuous_down_n, 0) + " N, +" +
+                fmt_num(kContinuousRatingTolerance * 100.0, 0) +
+                " % rounding allowed): long sets near it may overheat the motor (the drive's I²t)";
+  }
+  return c;
+}
+
 MachineConfig MachineConfig::parse(const Section& root) {
   MachineConfig c;
   c.transport = TransportConfig::parse(root.section("transport"));
@@ -325,12 +377,17 @@ MachineConfig MachineConfig::parse(const Section& root) {
   c.load_cell = LoadCellMap::parse(root.section("load_cell"));
   c.mechanics = Mechanics::parse(root.section("mechanics"));
   c.limits = Limits::parse(root.section("limits"));
-  // The torque limit register must be able to hold the torque for max load.
-  const double pct = c.mechanics.torque_pct_for_force(c.limits.max_load_n, true);
-  SignalSpec lim = c.drive.torque_limit;
+  // The torque limit register must be able to hold the torque for max load,
+  // as the drivers arm it.
+  const DriveLimitCheck lim = check_drive_limits(c.drive, c.mechanics, c.limits);
+  if (!lim.error.empty()) root.section("limits").fail("max_load_n", lim.error);
   std::uint16_t words[2];
-  if (!encode(lim, pct, words))
+  if (!encode(c.drive.torque_limit, lim.torque_limit_pct, words))
     root.section("limits").fail("max_load_n", "needs a torque limit that the drive's TORQUE_LIMIT register cannot hold");
+  if (!lim.warning.empty()) {
+    log::warn(root.file(), ": ", lim.warning);
+    c.warnings.push_back(lim.warning);
+  }
   return c;
 }
 

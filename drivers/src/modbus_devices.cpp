@@ -13,6 +13,11 @@
 //     V) with the map's scales and sign conventions and the mechanics. A value
 //     that is not finite or is physically impossible makes the call return
 //     BadValue: it is never passed on as a number.
+//  4. A command that cannot be encoded (a non-finite force, a torque the
+//     register cannot hold) is written as control = 0 and torque = 0, never
+//     not at all, and exchange() still returns BadValue.
+//  5. configure() arms TORQUE_LIMIT with armed_torque_limit_pct() (the
+//     configuration checks the same figure) and refuses one above 300 %.
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -163,17 +168,6 @@ std::string register_name(const char* key) {
   return s;
 }
 
-/// Rounds an engineering value towards the safe side of the raw resolution
-/// (never above `value`), keeping at least one least significant bit when
-/// `at_least_one_lsb` (a slew of 0 would freeze the torque).
-double floor_to_resolution(const SignalSpec& s, double value, bool at_least_one_lsb) {
-  if (s.type == ValueType::F32) return value;
-  double raw = (value - s.offset) / s.scale;
-  raw = s.scale > 0 ? std::floor(raw + 1e-9) : std::ceil(raw - 1e-9);
-  if (at_least_one_lsb && raw == 0) raw = s.scale > 0 ? 1 : -1;
-  return raw * s.scale + s.offset;
-}
-
 /// Writes holding registers: one FC 06 for a single word, else one FC 16.
 BusResult write_words(Bus& bus, int unit, int address, std::span<const std::uint16_t> w) {
   if (w.size() == 1) return bus.write_register(unit, address, w[0]);
@@ -230,6 +224,10 @@ class ModbusDrive final : public ServoDrive {
     for (const SignalSpec* s : {&map_.speed_limit, &map_.torque_slew, &map_.comm_timeout, &map_.torque_limit})
       if (s->present && s->table != Table::Holding)
         throw std::invalid_argument("drive.registers: the setup registers are written by the host and must be holding registers");
+    // The safe command, written in place of one that cannot be encoded: a map
+    // that cannot even say "disabled, no torque" is refused here.
+    if (!encode(map_.control, 0.0, zero_control_) || !encode(map_.torque_cmd, 0.0, zero_torque_))
+      throw std::invalid_argument("drive.registers: control = 0 and torque_cmd = 0 must be encodable");
     log::debug("drive: ", fc23_ ? "one FC 23 per cycle" : "write + read per cycle", ", ",
                status_plan_.blocks().size(), " status read block(s)");
   }
@@ -244,11 +242,19 @@ class ModbusDrive final : public ServoDrive {
     // Converted with the back-driven direction (F = T·2π/lead/η): the most force
     // per unit of torque, so the caps hold at the pad in both directions.
     armed_.clear();  // until this succeeds, nothing is known armed
-    const double limit_pct = mech_.torque_pct_for_force(setup.torque_limit_n, true);
+    const double limit_pct = armed_torque_limit_pct(map_.torque_limit, mech_, setup.torque_limit_n);
     const double slew_pct_per_ms = mech_.torque_pct_for_force(setup.slew_n_per_s, true) / 1000.0;
     const double speed_rpm = mech_.rpm_from_mm_s(setup.speed_limit_mm_s);
     if (!(setup.watchdog_ms >= 1.0)) {
       detail = "COMM_TIMEOUT: the watchdog must be armed (got " + std::to_string(setup.watchdog_ms) + " ms)";
+      return BusResult::BadValue;
+    }
+    // Never arm a limit beyond the motor's peak: a wrong rated torque (10x too
+    // small, say) would otherwise let the drive push with all it has.
+    if (!(limit_pct <= kMaxTorqueLimitPct)) {
+      detail = "TORQUE_LIMIT: " + std::to_string(setup.torque_limit_n) + " N needs " +
+               std::to_string(limit_pct) + " % of rated torque, above the motor's 300 % peak "
+               "(check mechanics.rated_torque_nm); not armed";
       return BusResult::BadValue;
     }
     std::vector<Item> items;
@@ -257,7 +263,7 @@ class ModbusDrive final : public ServoDrive {
     if (map_.torque_slew.present)
       items.push_back({"torque_slew", &map_.torque_slew, floor_to_resolution(map_.torque_slew, slew_pct_per_ms, true)});
     if (map_.torque_limit.present)
-      items.push_back({"torque_limit", &map_.torque_limit, floor_to_resolution(map_.torque_limit, limit_pct, false)});
+      items.push_back({"torque_limit", &map_.torque_limit, limit_pct});
     if (map_.comm_timeout.present)
       items.push_back({"comm_timeout", &map_.comm_timeout, std::max(1.0, std::round(setup.watchdog_ms))});
     for (auto& it : items) {
@@ -352,13 +358,22 @@ class ModbusDrive final : public ServoDrive {
     if (cmd.quick_stop) control |= std::int64_t{1} << map_.bit_quick_stop;
     double pct = 0.0;
     if (enable && !cmd.quick_stop) {
-      if (!std::isfinite(cmd.force_n)) return BusResult::BadValue;
       pct = mech_.torque_pct_for_force(cmd.force_n, cmd.user_driving_up);
       if (!map_.torque_positive_down) pct = -pct;
     }
     std::array<std::uint16_t, 2> cw{}, tw{};
-    if (!encode(map_.control, static_cast<double>(control), cw) || !encode(map_.torque_cmd, pct, tw))
-      return BusResult::BadValue;
+    // A command that cannot be encoded (a non-finite force, a torque beyond
+    // the register) is replaced by control = 0 and torque = 0 and still
+    // written: writing nothing would leave the drive on its last command
+    // until the watchdog. The caller still gets BadValue.
+    bool unfit = false;
+    if (!std::isfinite(pct) || !encode(map_.control, static_cast<double>(control), cw) ||
+        !encode(map_.torque_cmd, pct, tw)) {
+      unfit = true;
+      cw = zero_control_;
+      tw = zero_torque_;
+    }
+    const bool sent_reset_bit = unfit ? false : reset_bit;
 
     BusResult r;
     if (contiguous_) {
@@ -378,13 +393,14 @@ class ModbusDrive final : public ServoDrive {
                         std::span<const std::uint16_t>(tw.data(), static_cast<std::size_t>(map_.torque_cmd.words())));
     }
     // A failed write may still have reached the drive: assume it holds a 1.
-    last_reset_bit_ = r == BusResult::Ok ? reset_bit : (reset_bit || last_reset_bit_);
+    last_reset_bit_ = r == BusResult::Ok ? sent_reset_bit : (sent_reset_bit || last_reset_bit_);
     if (r != BusResult::Ok) return r;
     if (!fc23_) {
       r = status_plan_.read(bus_, unit_);
       if (r != BusResult::Ok) return r;
     }
-    return decode_status(out);
+    r = decode_status(out);
+    return unfit ? BusResult::BadValue : r;
   }
 
   BusResult read_status(DriveStatus& out) override {
@@ -460,6 +476,7 @@ class ModbusDrive final : public ServoDrive {
     std::array<std::uint16_t, 2> words;
   };
   std::vector<Armed> armed_;
+  std::array<std::uint16_t, 2> zero_control_{}, zero_torque_{};  ///< control = 0, torque = 0, encoded
   /// What the last write put in FAULT_RESET; starts true so that the first
   /// reset request writes a 0 before its 1 (the drive may hold a 1 from before).
   bool last_reset_bit_ = true;

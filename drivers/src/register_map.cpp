@@ -102,4 +102,12 @@ bool encode(const SignalSpec& s, double value, std::span<std::uint16_t> w) {
   return true;
 }
 
+double floor_to_resolution(const SignalSpec& s, double value, bool at_least_one_lsb) {
+  if (s.type == ValueType::F32) return value;
+  double raw = (value - s.offset) / s.scale;
+  raw = s.scale > 0 ? std::floor(raw + 1e-9) : std::ceil(raw - 1e-9);
+  if (at_least_one_lsb && raw == 0) raw = s.scale > 0 ? 1 : -1;
+  return raw * s.scale + s.offset;
+}
+
 }  // namespace soleus::drivers

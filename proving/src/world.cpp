@@ -3,6 +3,7 @@
 #include <cmath>
 #include <exception>
 #include <memory>
+#include <stdexcept>
 
 #include "soleus/app/daemon_config.hpp"
 #include "soleus/app/modbus_machine_io.hpp"
@@ -107,14 +108,15 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
           !snap.ctl.set_running && st != SetState::Unloading) {
         controller::SetParams p = c.programme;
         p.set_id = static_cast<std::int64_t>(out.starts_s.size()) + 1;
-        loop.post(controller::Command::start_set(p));
+        if (!loop.post(controller::Command::start_set(p))) throw std::runtime_error("command queue full");
         posted = true;
         if (out.starts_s.empty()) out.start_posted_s = t;
         out.starts_s.push_back(t);
       } else if (!posted && !out.starts_s.empty() && !snap.latch_ok &&
                  (reset_asked_t < 0 || t - reset_asked_t >= 2.0)) {
         // The operator presses Reset (again every 2 s while it is refused).
-        loop.post(controller::Command::of(controller::Command::Kind::ResetFaults));
+        if (!loop.post(controller::Command::of(controller::Command::Kind::ResetFaults)))
+          throw std::runtime_error("command queue full");
         reset_asked_t = t;
       }
       if (done_at && t >= *done_at + opt.tail_s) break;

@@ -97,7 +97,7 @@ TEST_CASE("loop: refuses to enable while arming fails, and re-arms after a recon
   auto ev = drain(loop);
   CHECK(has(ev, EventCode::ArmFailed));
   CHECK_FALSE(loop.snapshot().latch_ok);
-  loop.post(Command::start_set(Rig::isotonic(600, 3)));
+  REQUIRE(loop.post(Command::start_set(Rig::isotonic(600, 3))));
   run(loop, clk, 0.01, 20);
   CHECK_FALSE(io.written.back().enable);
   io.arm_ok = true;
@@ -109,7 +109,7 @@ TEST_CASE("loop: refuses to enable while arming fails, and re-arms after a recon
   CHECK(io.arm_calls == before + 1);
   // The reconnect dropped the latch (it was not armed for a moment): a reset is needed again.
   CHECK_FALSE(loop.snapshot().latch_ok);
-  loop.post(Command::of(Command::Kind::ResetFaults));
+  REQUIRE(loop.post(Command::of(Command::Kind::ResetFaults)));
   run(loop, clk, 0.01, 10);
   CHECK(loop.snapshot().latch_ok);
 }
@@ -123,10 +123,10 @@ TEST_CASE("loop: shutdown unloads a running set, then finishes with the drive di
   run(loop, clk, 0.01, 20);
   auto p = Rig::isotonic(600, 10);
   p.range = Range{20, 100};
-  loop.post(Command::start_set(p));
+  REQUIRE(loop.post(Command::start_set(p)));
   run(loop, clk, 0.01, 400);
   REQUIRE(io.written.back().enable);
-  loop.post(Command::of(Command::Kind::Shutdown));
+  REQUIRE(loop.post(Command::of(Command::Kind::Shutdown)));
   int cycles = 0;
   while (!loop.finished() && cycles < 500) {
     loop.step();
@@ -150,14 +150,14 @@ TEST_CASE("loop: tare only while the drive is disabled") {
   ControlLoop loop(cc, tc, mechanics(), limits(), io, clk);
   run(loop, clk, 0.01, 20);
   drain(loop);
-  loop.post(Command::of(Command::Kind::Tare));
+  REQUIRE(loop.post(Command::of(Command::Kind::Tare)));
   run(loop, clk, 0.01, 2);
   CHECK(has(drain(loop), EventCode::Tared));
   auto p = Rig::isotonic(600, 10);
   p.range = Range{20, 100};
-  loop.post(Command::start_set(p));
+  REQUIRE(loop.post(Command::start_set(p)));
   run(loop, clk, 0.01, 200);
-  loop.post(Command::of(Command::Kind::Tare));
+  REQUIRE(loop.post(Command::of(Command::Kind::Tare)));
   run(loop, clk, 0.01, 2);
   CHECK(has(drain(loop), EventCode::CommandRefused));
 }
@@ -189,6 +189,93 @@ TEST_CASE("loop: a full command queue refuses and counts, overruns are counted")
   CHECK(has(drain(loop2), EventCode::Overrun));
   loop.step();
   CHECK(loop.snapshot().loop.commands_dropped == 6);
+}
+
+namespace {
+const Event* find(const std::vector<Event>& v, EventCode c) {
+  for (auto& e : v)
+    if (e.code == c) return &e;
+  return nullptr;
+}
+bool any_enable(const FakeIo& io, std::size_t from) {
+  for (std::size_t i = from; i < io.written.size(); ++i)
+    if (io.written[i].enable) return true;
+  return false;
+}
+}  // namespace
+
+TEST_CASE("loop: a StartSet older than 200 ms when the loop takes it is refused, never started") {
+  ControlConfig cc;
+  TrainingConfig tc;
+  FakeIo io;
+  io.plant.athlete.start_delay_s = 2.5;
+  FakeClock clk;
+  ControlLoop loop(cc, tc, mechanics(), limits(), io, clk);
+  run(loop, clk, 0.01, 20);
+  drain(loop);
+  REQUIRE(loop.snapshot().latch_ok);
+  REQUIRE(loop.snapshot().ctl.state == SetState::Idle);
+
+  auto p = Rig::isotonic(600, 3);
+  p.range = Range{20, 100};
+  p.set_id = 7;
+  REQUIRE(loop.post(Command::start_set(p)));
+  clk.t += 0.25;  // the loop stalls: it takes the command 250 ms after it was posted
+  const std::size_t from = io.written.size();
+  run(loop, clk, 0.01, 200);
+  auto ev = drain(loop);
+  const Event* refused = find(ev, EventCode::SetRefused);
+  REQUIRE(refused != nullptr);
+  CHECK(refused->set_id == 7);
+  CHECK(std::string(refused->text_view()).find("stale") != std::string::npos);
+  CHECK(find(ev, EventCode::SetStarted) == nullptr);
+  CHECK_FALSE(loop.snapshot().ctl.set_running);
+  CHECK(loop.snapshot().ctl.set_id != 7);
+  CHECK_FALSE(any_enable(io, from));  // the drive was never enabled
+  CHECK_FALSE(io.plant.enabled);
+
+  // 150 ms old: still fresh, the set starts.
+  p.set_id = 8;
+  REQUIRE(loop.post(Command::start_set(p)));
+  clk.t += 0.15;
+  run(loop, clk, 0.01, 5);
+  ev = drain(loop);
+  CHECK(find(ev, EventCode::SetRefused) == nullptr);
+  const Event* started = find(ev, EventCode::SetStarted);
+  REQUIRE(started != nullptr);
+  CHECK(started->set_id == 8);
+  CHECK(loop.snapshot().ctl.set_running);
+}
+
+TEST_CASE("loop: a hold-to-move older than 200 ms is refused, a fresh one moves") {
+  ControlConfig cc;
+  TrainingConfig tc;
+  FakeIo io;
+  FakeClock clk;
+  ControlLoop loop(cc, tc, mechanics(), limits(), io, clk);
+  run(loop, clk, 0.01, 20);
+  drain(loop);
+  REQUIRE(loop.snapshot().latch_ok);
+
+  const std::size_t from = io.written.size();
+  REQUIRE(loop.post(Command::hold_to_move(60)));
+  clk.t += 0.25;
+  run(loop, clk, 0.01, 30);
+  auto ev = drain(loop);
+  const Event* refused = find(ev, EventCode::CommandRefused);
+  REQUIRE(refused != nullptr);
+  CHECK(std::string(refused->text_view()).find("stale") != std::string::npos);
+  CHECK(find(ev, EventCode::MoveStarted) == nullptr);
+  CHECK_FALSE(loop.snapshot().ctl.moving);
+  CHECK_FALSE(any_enable(io, from));
+
+  REQUIRE(loop.post(Command::hold_to_move(60)));
+  clk.t += 0.15;
+  run(loop, clk, 0.01, 1);
+  ev = drain(loop);
+  CHECK(find(ev, EventCode::CommandRefused) == nullptr);
+  CHECK(find(ev, EventCode::MoveStarted) != nullptr);
+  CHECK(loop.snapshot().ctl.moving);
 }
 
 TEST_CASE("loop: a real thread keeps its period and stops") {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <thread>
 
 #include "drivers_test_util.hpp"
@@ -147,6 +148,23 @@ TEST_CASE("drive: configure() fails with a readable detail when a value does not
   CHECK(srv.total_requests() == 0);
 }
 
+TEST_CASE("drive: configure() refuses a TORQUE_LIMIT above 300 % and writes nothing") {
+  // A rated torque entered 10x too small: 1800 N would be 810.7 % of it.
+  FakeModbusServer srv({kDrive, kCell});
+  auto cfg = tcp_machine(srv.port());
+  cfg.mechanics.rated_torque_nm = 0.318;
+  ModbusBus bus(cfg.transport);
+  REQUIRE(bus.connect() == BusResult::Ok);
+  auto drive = make_modbus_drive(bus, cfg);
+  std::string detail;
+  CHECK(drive->configure(DriveSetup::from_limits(cfg.limits), detail) == BusResult::BadValue);
+  INFO(detail);
+  CHECK(detail.find("TORQUE_LIMIT") != std::string::npos);
+  CHECK(detail.find("300 %") != std::string::npos);
+  CHECK(srv.total_requests() == 0);
+  CHECK(srv.holding(kDrive, 5) == 0);
+}
+
 TEST_CASE("drive: a fault reset is a 0→1 edge with ENABLE clear, then back to 0") {
   FakeModbusServer srv({kDrive, kCell});
   const auto cfg = tcp_machine(srv.port());
@@ -253,13 +271,50 @@ TEST_CASE("drive: garbage from the device is BadValue, never a number") {
   srv.set_holding(kDrive, 108, 0x7FC0);
   srv.set_holding(kDrive, 109, 0x0000);
   CHECK(drive2->read_status(st) == BusResult::BadValue);
-  // A non-finite command is refused before anything is sent.
-  srv.reset_counts();
+}
+
+TEST_CASE("drive: a command that does not fit writes control 0 and torque 0, and still reports it") {
+  FakeModbusServer srv({kDrive, kCell});
+  auto cfg = tcp_machine(srv.port());
+  ModbusBus bus(cfg.transport);
+  REQUIRE(bus.connect() == BusResult::Ok);
+  auto drive = make_modbus_drive(bus, cfg);
+  set_drive_status(srv, kStatus);
+  DriveStatus st;
   DriveCommand cmd;
   cmd.enable = true;
-  cmd.force_n = std::nan("");
-  CHECK(drive->exchange(cmd, st) == BusResult::BadValue);
-  CHECK(srv.total_requests() == 0);
+  cmd.force_n = 1000.0;
+  REQUIRE(drive->exchange(cmd, st) == BusResult::Ok);
+  REQUIRE(srv.holding(kDrive, 0) == 0x0001);
+  REQUIRE(srv.holding(kDrive, 1) != 0);
+  // NaN, infinity, and a force whose torque the s16 register cannot hold
+  // (1e7 N is about 450 000 % of rated torque): never nothing written, which
+  // would leave the drive on its last command until the watchdog.
+  for (double bad : {std::nan(""), std::numeric_limits<double>::infinity(), -1e7, 1e7}) {
+    CAPTURE(bad);
+    cmd.force_n = 1000.0;
+    REQUIRE(drive->exchange(cmd, st) == BusResult::Ok);
+    REQUIRE(srv.holding(kDrive, 0) == 0x0001);
+    srv.reset_counts();
+    cmd.force_n = bad;
+    CHECK(drive->exchange(cmd, st) == BusResult::BadValue);
+    CHECK(srv.requests(kFc23) == 1);
+    CHECK(srv.holding(kDrive, 0) == 0x0000);  // ENABLE off
+    CHECK(srv.holding(kDrive, 1) == 0);       // no torque
+  }
+  // A control word the map cannot encode (ENABLE on a bit a u16 with this
+  // scale cannot carry) is the same: zeros go out.
+  auto cfg2 = cfg;
+  cfg2.drive.control.scale = 1e-6;  // 1 → raw 1e6: does not fit a u16, while 0 does
+  auto drive2 = make_modbus_drive(bus, cfg2);
+  srv.set_holding(kDrive, 0, 0x0001);
+  srv.set_holding(kDrive, 1, 500);
+  srv.reset_counts();
+  cmd.force_n = 1000.0;
+  CHECK(drive2->exchange(cmd, st) == BusResult::BadValue);
+  CHECK(srv.requests(kFc23) == 1);
+  CHECK(srv.holding(kDrive, 0) == 0x0000);
+  CHECK(srv.holding(kDrive, 1) == 0);
 }
 
 TEST_CASE("load cell: one FC 04 of force, status and counter, sign and flags") {

@@ -28,10 +28,10 @@ class ModbusMachineIo final : public controller::MachineIo {
   ModbusMachineIo(const drivers::MachineConfig& cfg, std::unique_ptr<drivers::Bus> bus);
   using controller::MachineIo::exchange;
   void exchange(const drivers::DriveCommand& cmd, controller::MachineInputs& in, bool read_cell) override;
-  bool arm(const drivers::DriveSetup& setup, std::string& detail) override;
-  controller::SetupCheck verify_setup(std::string& detail) override;
-  bool tare(std::string& detail) override;
-  bool clear_overload(std::string& detail) override;
+  [[nodiscard]] bool arm(const drivers::DriveSetup& setup, std::string& detail) override;
+  [[nodiscard]] controller::SetupCheck verify_setup(std::string& detail) override;
+  [[nodiscard]] bool tare(std::string& detail) override;
+  [[nodiscard]] bool clear_overload(std::string& detail) override;
   std::string fault_name(int code) const override;
   controller::IoStats stats() const override;
   const drivers::BusStats& bus_stats() const { return bus_->stats(); }

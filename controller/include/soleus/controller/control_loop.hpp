@@ -26,6 +26,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <thread>
 
@@ -36,7 +37,8 @@
 
 namespace soleus::controller {
 
-/// The loop's time source (monotonic seconds).
+/// The loop's time source (monotonic seconds). now() may be called from any
+/// thread: ControlLoop::post() stamps commands with it.
 class Clock {
  public:
   virtual ~Clock() = default;
@@ -51,6 +53,10 @@ class MonotonicClock : public Clock {
   void sleep_until(double t) override;
 };
 
+/// A StartSet or HoldToMove older than this when the loop takes it is
+/// refused, so that a set never starts after the screen said it failed.
+inline constexpr double kStaleCommandS = 0.2;
+
 /// A command for the loop. Plain value; fixed size.
 struct Command {
   enum class Kind { StartSet, Stop, ResetFaults, Tare, ClearOverload, HoldToMove, ReturnToRest,
@@ -60,6 +66,10 @@ struct Command {
   StopReason reason = StopReason::UserStop;///< Stop: user_stop | pain | storage_fault
   double target_mm = 0;                    ///< HoldToMove: refresh it every ≤ hold_to_move_timeout_ms
   double gain = 1;                         ///< SetForceGain: the load cell's span factor (0.5–2)
+  /// When it was posted, on the loop's clock: set by ControlLoop::post(). A
+  /// StartSet or HoldToMove the loop takes more than kStaleCommandS later is
+  /// dropped and answered as refused (SetRefused / CommandRefused, "stale").
+  double posted_t = std::numeric_limits<double>::quiet_NaN();
 
   static Command start_set(const SetParams& p) { Command c; c.kind = Kind::StartSet; c.params = p; return c; }
   static Command stop(StopReason r) { Command c; c.kind = Kind::Stop; c.reason = r; return c; }
@@ -124,8 +134,9 @@ class ControlLoop {
   ControlLoop(const ControlLoop&) = delete;
   ControlLoop& operator=(const ControlLoop&) = delete;
 
-  /// Any thread, never blocks for long. false when the queue is full.
-  bool post(const Command& c);
+  /// Any thread, never blocks for long. Stamps the command's posted_t with
+  /// the loop's clock. false when the queue is full: the command is dropped.
+  [[nodiscard]] bool post(const Command& c);
 
   /// Starts the thread. Throws std::runtime_error when realtime was asked
   /// for and the system refuses (SCHED_FIFO or mlockall).

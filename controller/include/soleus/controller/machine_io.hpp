@@ -71,13 +71,13 @@ class MachineIo {
   void exchange(const drivers::DriveCommand& cmd, MachineInputs& in) { exchange(cmd, in, true); }
   /// Writes the drive's static setup and reads it back. false (with a
   /// readable `detail`) means the motor must not be enabled.
-  virtual bool arm(const drivers::DriveSetup& setup, std::string& detail) = 0;
+  [[nodiscard]] virtual bool arm(const drivers::DriveSetup& setup, std::string& detail) = 0;
   /// Reads the drive's setup back and compares it with what arm() wrote.
-  virtual SetupCheck verify_setup(std::string& detail) = 0;
+  [[nodiscard]] virtual SetupCheck verify_setup(std::string& detail) = 0;
   /// Tares the load cell (the pad at rest, nobody on it). false on failure.
-  virtual bool tare(std::string& detail) = 0;
+  [[nodiscard]] virtual bool tare(std::string& detail) = 0;
   /// Clears the load cell's overload latch. false on failure.
-  virtual bool clear_overload(std::string& detail) = 0;
+  [[nodiscard]] virtual bool clear_overload(std::string& detail) = 0;
   /// Readable name of a drive fault code ("communication loss").
   virtual std::string fault_name(int code) const = 0;
   virtual IoStats stats() const = 0;

@@ -5,6 +5,7 @@
 /// values with a config::ConfigError that names file, line and key.
 #include <map>
 #include <string>
+#include <vector>
 
 #include "soleus/common/config_reader.hpp"
 #include "soleus/drivers/register_map.hpp"
@@ -128,6 +129,31 @@ struct Limits {
   static Limits parse(const config::Section& s);
 };
 
+/// The motor's peak torque in % of rated (the ICD: 300 %, for seconds). No
+/// configuration may arm TORQUE_LIMIT above it.
+inline constexpr double kMaxTorqueLimitPct = 300.0;
+/// A max load this far above the drive's continuous rating at the pad still
+/// loads without a warning (see check_drive_limits()).
+inline constexpr double kContinuousRatingTolerance = 0.01;
+
+/// TORQUE_LIMIT (% of rated torque) as ServoDrive::configure() arms it for a
+/// force cap: converted with the back-driven direction (F = T·2π/lead/η, the
+/// most force per unit of torque) and floored to the register's resolution.
+double armed_torque_limit_pct(const SignalSpec& torque_limit, const Mechanics& mech, double force_n);
+
+/// The drive's limits as a configuration would arm them, judged.
+struct DriveLimitCheck {
+  double torque_limit_pct = 0;       ///< TORQUE_LIMIT armed from limits.max_load_n
+  double force_at_limit_down_n = 0;  ///< the motor's push at the pad at that TORQUE_LIMIT, driving down
+  double continuous_down_n = 0;      ///< the rated torque at the pad in the direction a load is held (down)
+  std::string error;    ///< non-empty: refuse the configuration (about limits.max_load_n)
+  std::string warning;  ///< non-empty: load, but log this
+};
+/// Refuses a TORQUE_LIMIT above kMaxTorqueLimitPct and a downward force at
+/// TORQUE_LIMIT above kHardCapN; warns when max_load_n exceeds the continuous
+/// rating (driving down) by more than kContinuousRatingTolerance.
+DriveLimitCheck check_drive_limits(const DriveMap& drive, const Mechanics& mech, const Limits& limits);
+
 /// The drivers' whole view of a machine: what soleus-sim and the drivers share.
 struct MachineConfig {
   TransportConfig transport;
@@ -136,6 +162,8 @@ struct MachineConfig {
   LoadCellMap load_cell;
   Mechanics mechanics;
   Limits limits;
+  /// What loading found worth a warning (each already logged at load).
+  std::vector<std::string> warnings;
   /// Reads [transport], [units], [drive], [load_cell], [mechanics], [limits]
   /// from the root section (leaving other sections to their owners) and
   /// checks cross-section rules (e.g. overlapping registers).

@@ -28,7 +28,10 @@ typedef struct _modbus modbus_t;
 
 namespace soleus::drivers {
 
-enum class BusResult {
+/// Whether a transaction (and so a command) reached the device. [[nodiscard]]
+/// on the type: every function that returns one must have its result looked
+/// at, or discarded with (void) and a comment saying why.
+enum class [[nodiscard]] BusResult {
   Ok,
   Timeout,       ///< no (complete) reply within the response timeout
   CrcError,      ///< a reply with a bad CRC (RTU)

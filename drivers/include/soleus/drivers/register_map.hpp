@@ -50,4 +50,10 @@ std::optional<double> decode_raw(const SignalSpec& spec, std::span<const std::ui
 /// writes nothing) when the value is not finite or does not fit the type.
 bool encode(const SignalSpec& spec, double value, std::span<std::uint16_t> words);
 
+/// Rounds an engineering value towards the safe side of the raw resolution
+/// (never above `value`), keeping at least one least significant bit when
+/// `at_least_one_lsb` (a slew of 0 would freeze the torque). An f32 register
+/// keeps the value as it is.
+double floor_to_resolution(const SignalSpec& spec, double value, bool at_least_one_lsb);
+
 }  // namespace soleus::drivers
