@@ -20,7 +20,8 @@ ModbusMachineIo::ModbusMachineIo(const drivers::MachineConfig& cfg)
 ModbusMachineIo::ModbusMachineIo(const drivers::MachineConfig& cfg, std::unique_ptr<drivers::Bus> bus)
     : bus_(std::move(bus)),
       drive_(drivers::make_modbus_drive(*bus_, cfg)),
-      cell_(drivers::make_modbus_load_cell(*bus_, cfg)) {}
+      cell_(drivers::make_modbus_load_cell(*bus_, cfg)),
+      comm_loss_code_(cfg.drive.comm_loss_fault_code) {}
 
 void ModbusMachineIo::exchange(const drivers::DriveCommand& cmd, controller::MachineInputs& in, bool read_cell) {
   ++io_.cycles;
@@ -54,16 +55,24 @@ controller::SetupCheck ModbusMachineIo::verify_setup(std::string& detail) {
   return r == BusResult::BadValue ? controller::SetupCheck::Differs : controller::SetupCheck::NoAnswer;
 }
 
-bool ModbusMachineIo::tare(std::string& detail) {
-  const BusResult r = cell_->tare();
-  if (r != BusResult::Ok) detail = std::string("load-cell tare failed: ") + drivers::to_string(r);
+bool ModbusMachineIo::start_cell_command(CellCommand c, std::string& detail) {
+  const auto r = cell_->start_command(c == CellCommand::Tare ? drivers::LoadCell::CellCommand::Tare
+                                                             : drivers::LoadCell::CellCommand::ClearOverload);
+  if (r != BusResult::Ok)
+    detail = std::string(c == CellCommand::Tare ? "load-cell tare" : "clearing the overload latch") +
+             " could not be written: " + drivers::to_string(r);
   return r == BusResult::Ok;
 }
 
-bool ModbusMachineIo::clear_overload(std::string& detail) {
-  const BusResult r = cell_->clear_overload();
-  if (r != BusResult::Ok) detail = std::string("clearing the overload latch failed: ") + drivers::to_string(r);
-  return r == BusResult::Ok;
+controller::MachineIo::CellPoll ModbusMachineIo::poll_cell_command(std::string& detail) {
+  BusResult err = BusResult::Ok;
+  switch (cell_->poll_command(err)) {
+    case drivers::LoadCell::Poll::Done: return CellPoll::Done;
+    case drivers::LoadCell::Poll::Busy: return CellPoll::Busy;
+    case drivers::LoadCell::Poll::Failed: break;
+  }
+  detail = std::string("reading the load cell's COMMAND: ") + drivers::to_string(err);
+  return CellPoll::Failed;
 }
 
 std::string ModbusMachineIo::fault_name(int code) const { return drive_->fault_name(code); }

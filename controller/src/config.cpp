@@ -48,6 +48,7 @@ ControlConfig ControlConfig::parse(const config::Section& s, double default_loop
   c.cross_check_tolerance_pct = s.number("cross_check_tolerance_pct", c.cross_check_tolerance_pct, 0, 100);
   c.cross_check_s = s.number("cross_check_s", c.cross_check_s, 0.05, 30);
   c.still_mm_s = s.number("still_mm_s", c.still_mm_s, 0.1, 50);
+  c.over_force_factor = s.number("over_force_factor", c.over_force_factor, 1.05, 1.5);
   c.hold_to_move_timeout_ms = s.number("hold_to_move_timeout_ms", c.hold_to_move_timeout_ms, 20, 2000);
   c.move_speed_mm_s = s.number("move_speed_mm_s", c.move_speed_mm_s, 1, 100);
   c.move_max_force_n = s.number("move_max_force_n", c.move_max_force_n, 10, 1000);

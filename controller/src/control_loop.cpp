@@ -177,7 +177,17 @@ void ControlLoop::handle(const Command& c, double t) {
   }
   switch (c.kind) {
     case Command::Kind::StartSet:
-      ctl_->start_set(c.params, t);
+      if (cell_cmd_ != CellCmd::None) {
+        Event e;
+        e.t_s = t;
+        e.code = EventCode::SetRefused;
+        e.severity = Severity::Warning;
+        e.set_id = c.params.set_id;
+        e.set_text("start refused: the load cell is being tared or cleared");
+        sink_->on_event(e);
+        break;
+      }
+      (void)ctl_->start_set(c.params, t);
       break;
     case Command::Kind::Stop:
       ctl_->stop(c.reason, t);
@@ -201,13 +211,24 @@ void ControlLoop::handle(const Command& c, double t) {
         e.code = EventCode::CommandRefused;
         e.severity = Severity::Warning;
         e.set_text("tare / clear overload refused: only with the drive disabled and no set running");
+      } else if (cell_cmd_ != CellCmd::None) {
+        e.code = EventCode::CommandRefused;
+        e.severity = Severity::Warning;
+        e.set_text("tare / clear overload refused: a load-cell command is still in progress");
       } else {
+        // Started here, finished across cycles (step() polls it once per
+        // cycle): nothing waits inside the loop.
         std::string detail;
-        bool ok = c.kind == Command::Kind::Tare ? io_.tare(detail) : io_.clear_overload(detail);
-        e.code = ok ? EventCode::Tared : EventCode::TareFailed;
-        e.severity = ok ? Severity::Info : Severity::Error;
-        e.set_text(ok ? (c.kind == Command::Kind::Tare ? "load cell tared" : "overload latch cleared")
-                      : detail);
+        const bool tare = c.kind == Command::Kind::Tare;
+        if (io_.start_cell_command(tare ? MachineIo::CellCommand::Tare : MachineIo::CellCommand::ClearOverload,
+                                   detail)) {
+          cell_cmd_ = tare ? CellCmd::Tare : CellCmd::ClearOverload;
+          cell_cmd_deadline_ = t + kCellCommandS;
+          break;
+        }
+        e.code = EventCode::TareFailed;
+        e.severity = Severity::Error;
+        e.set_text(detail);
       }
       sink_->on_event(e);
       break;
@@ -282,10 +303,6 @@ void ControlLoop::step() {
     sink_->on_event(e);
     next_arm_t_ = t0 + ccfg_.arm_retry_ms / 1000.0;
     next_verify_t_ = t0 + kVerifyPeriodS;
-    if (armed_ && ccfg_.reset_on_boot && !boot_reset_done_) {
-      boot_reset_done_ = true;
-      ctl_->reset_faults(t0);
-    }
   }
 
   // 3. The exchange: last cycle's command out, this cycle's inputs in.
@@ -322,6 +339,27 @@ void ControlLoop::step() {
   // ~1.5 s, then READY with its power-up defaults; on RTU no new link shows
   // it). It is armed again, with a read-back, once the drive answers fit.
   drive_answered_ = in_.drive_ok;
+  // The automatic reset at boot, once armed and the drive has answered: it
+  // clears nothing but the drive's own watchdog fault (the daemon was away:
+  // COMM_TIMEOUT expired while it restarted). Any other drive fault needs a
+  // person (the maintenance screen's reset).
+  if (armed_ && ccfg_.reset_on_boot && !boot_reset_done_ && in_.drive_ok) {
+    boot_reset_done_ = true;
+    const int code = in_.drive.fault_code;
+    const bool faulted = in_.drive.fault || code != 0;
+    if (!faulted || (code != 0 && code == io_.comm_loss_fault_code())) {
+      ctl_->reset_faults(t);
+    } else {
+      Event e;
+      e.t_s = t;
+      e.code = EventCode::ResetRefused;
+      e.severity = Severity::Warning;
+      e.value = code;
+      e.set_text("no automatic reset at boot: drive fault " + std::to_string(code) + " (" + io_.fault_name(code) +
+                 ") needs a person");
+      sink_->on_event(e);
+    }
+  }
   if (in_.drive_ok) {
     drive_missed_ = 0;
     drive_fit_ = in_.drive.ready && !in_.drive.fault && in_.drive.fault_code == 0;
@@ -331,6 +369,9 @@ void ControlLoop::step() {
   }
   link_generation_ = in_.link_generation;
   have_generation_ = true;
+
+  // A load-cell command in progress: one read of its progress per cycle.
+  if (cell_cmd_ != CellCmd::None) poll_cell_command(t);
 
   // 4. The controller.
   cmd_ = ctl_->update(in_);
@@ -375,6 +416,29 @@ void ControlLoop::step() {
   }
   publish(in_, t);
   heartbeat_.fetch_add(1, std::memory_order_release);
+}
+
+void ControlLoop::poll_cell_command(double t) {
+  std::string detail;
+  const MachineIo::CellPoll p = io_.poll_cell_command(detail);
+  const bool tare = cell_cmd_ == CellCmd::Tare;
+  Event e;
+  e.t_s = t;
+  if (p == MachineIo::CellPoll::Done) {
+    e.code = EventCode::Tared;
+    e.severity = Severity::Info;
+    e.set_text(tare ? "load cell tared" : "overload latch cleared");
+  } else if (t >= cell_cmd_deadline_) {
+    e.code = EventCode::TareFailed;
+    e.severity = Severity::Error;
+    e.set_text(std::string(tare ? "load-cell tare" : "clearing the overload latch") + " did not finish within " +
+               std::to_string(static_cast<int>(kCellCommandS)) + " s" +
+               (p == MachineIo::CellPoll::Failed ? ": " + detail : std::string()));
+  } else {
+    return;  // busy, or a lost reply: read again next cycle
+  }
+  cell_cmd_ = CellCmd::None;
+  sink_->on_event(e);
 }
 
 void ControlLoop::disarm(double t, const std::string& why) {

@@ -115,6 +115,8 @@ std::optional<FieldError> SetController::start_set(const SetParams& params, doub
     return std::optional<FieldError>(FieldError{field, msg});
   };
   if (!sup_.ok()) return refuse("state", "a fault or e-stop is latched; reset first");
+  if (sup_.present() & (bit(Fault::StaleCell) | bit(Fault::CommLoss)))
+    return refuse("state", "the load cell is silent or stale; wait for it, or call maintenance");
   bool holding = state_ == SetState::Ready && activity_ == Activity::Move && !move_auto_;
   if (!idle_like() && !holding) return refuse("state", "a set or move is in progress");
   if (auto e = validate(params, tcfg_, limits_, mech_)) {
@@ -388,6 +390,10 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
   ctx.bottom_mm = status_.range_known ? status_.range.bottom_mm : -1.0;
   ctx.pad_weight_n = mech_.pad_weight_n;
   ctx.travel_max_mm = mech_.travel_max_mm;
+  ctx.max_load_n = limits_.max_load_n;
+  ctx.at_rest = !last_cmd_.enable && !drive_.enabled && !moving_ &&
+                (state_ == SetState::Idle || state_ == SetState::Rest || state_ == SetState::Fault ||
+                 state_ == SetState::Estop);
   SupervisorReport rep = sup_.update(in, ctx);
   for (int i = 0; i < sup_.event_count(); ++i) {
     const auto& e = sup_.events()[i];

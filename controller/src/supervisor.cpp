@@ -18,6 +18,7 @@ const char* to_string(Fault f) {
     case Fault::Overspeed: return "overspeed";
     case Fault::TravelLimit: return "travel_limit";
     case Fault::CrossCheck: return "sensor_cross_check";
+    case Fault::OverForce: return "over_force";
     case Fault::EnableTimeout: return "enable_timeout";
     case Fault::kCount: break;
   }
@@ -38,6 +39,8 @@ const char* message(Fault f) {
     case Fault::Overspeed: return "pad over-speed beyond the drive's speed limit: check SPEED_LIMIT and the drive";
     case Fault::TravelLimit: return "pad at the upper soft travel limit";
     case Fault::CrossCheck: return "motor force and load cell disagree while still: check calibration, tare and the mechanics";
+    case Fault::OverForce:
+      return "the load cell read more than the maximum load allows while the pad did not rise: check the drive's TORQUE_LIMIT and scaling";
     case Fault::EnableTimeout: return "the drive did not report ENABLED in time";
     case Fault::kCount: break;
   }
@@ -56,6 +59,7 @@ StopReason stop_reason(Fault f) {
     case Fault::Overload:
     case Fault::Implausible:
     case Fault::CrossCheck: return StopReason::SensorFault;
+    case Fault::OverForce: return StopReason::DriveFault;  // the machine pushed beyond its cap
     case Fault::Overspeed: return StopReason::Overspeed;
     case Fault::TravelLimit: return StopReason::TravelLimit;
     case Fault::kCount: break;
@@ -77,6 +81,7 @@ EventCode event_code(Fault f) {
     case Fault::Overspeed: return EventCode::Overspeed;
     case Fault::TravelLimit: return EventCode::TravelLimit;
     case Fault::CrossCheck: return EventCode::CrossCheck;
+    case Fault::OverForce: return EventCode::OverForce;
     case Fault::kCount: break;
   }
   return EventCode::DriveFault;
@@ -185,6 +190,24 @@ SupervisorReport Supervisor::update(const MachineInputs& in, const SupervisorCon
 
   set(Fault::Implausible, impl_drive_ || impl_cell_);
 
+  // Over-force, independent of the motor's readings: the cell above
+  // over_force_factor × max load on two consecutive reads while the drive
+  // may push (enable asked or reported) and the pad is not rising.
+  // A pad brought to a stop (a fall caught by the heels) shows its momentum
+  // in the cell for a moment: m·Δv/Δt of 95 mm/s in 10 ms is ~1 kN. The
+  // velocity then changes by more than kImpactDvMmS between reads (~220 N of
+  // inertia at most, under the 15 % margin): no over-force is judged then.
+  if (in.cell_ok) {
+    const bool pushing = ctx.enable_commanded || (in.drive_ok && in.drive.enabled);
+    const double v = in.drive_ok ? in.drive.velocity_mm_s : over_force_last_v_;
+    const bool rising = v > cfg_.still_mm_s;
+    const bool impact = std::abs(v - over_force_last_v_) > kImpactDvMmS;
+    over_force_last_v_ = v;
+    const bool over = pushing && !rising && !impact && in.cell.force_n > cfg_.over_force_factor * ctx.max_load_n;
+    over_force_reads_ = over ? over_force_reads_ + 1 : 0;
+  }
+  set(Fault::OverForce, over_force_reads_ >= 2);
+
   // 4. Cross-check while still, enabled, and away from the hard stops.
   if (in.drive_ok && in.cell_ok) {
     const auto& d = in.drive;
@@ -208,9 +231,23 @@ SupervisorReport Supervisor::update(const MachineInputs& in, const SupervisorCon
   static constexpr Fault kOrder[] = {Fault::Sto,        Fault::DriveFault, Fault::EnableTimeout,
                                      Fault::CommLoss,   Fault::NotArmed,   Fault::Overspeed,
                                      Fault::AdcError,   Fault::Overload,   Fault::StaleCell,
-                                     Fault::Implausible, Fault::CrossCheck, Fault::TravelLimit};
+                                     Fault::Implausible, Fault::OverForce, Fault::CrossCheck, Fault::TravelLimit};
+  // At rest a stale or silent load cell (the drive answering) is a warning
+  // that clears itself once good data returns, not a latched fault.
+  const bool cell_only_loss = comm_lost && in.drive_ok;
+  const std::uint32_t rest_soft =
+      ctx.at_rest ? (bit(Fault::StaleCell) | (cell_only_loss ? bit(Fault::CommLoss) : 0u)) : 0u;
+  if ((present_ & rest_soft) && !rest_warning_) {
+    rest_warning_ = true;
+    push_event(EventCode::StaleLoadCell, Severity::Warning, 0,
+               "load cell silent or stale at rest: a warning (nothing is loaded); it clears itself, "
+               "and a set cannot start until it does");
+  } else if (rest_warning_ && !(present_ & (bit(Fault::StaleCell) | bit(Fault::CommLoss)))) {
+    rest_warning_ = false;
+    push_event(EventCode::SensorRecovered, Severity::Info, 0, "load cell data good again");
+  }
   for (Fault f : kOrder)
-    if (present_ & bit(f)) raise(f, t);
+    if (present_ & bit(f) & ~rest_soft) raise(f, t);
 
   // 6. Presence: is anybody holding the pad? (not a fault; reported once per set)
   if (in.drive_ok) {

@@ -165,6 +165,8 @@ const char* to_string(EventCode c) {
     case EventCode::QueueOverflow: return "queue_overflow";
     case EventCode::Overrun: return "loop_overrun";
     case EventCode::Disarmed: return "disarmed";
+    case EventCode::SensorRecovered: return "sensor_recovered";
+    case EventCode::OverForce: return "over_force";
   }
   return "?";
 }

@@ -524,6 +524,23 @@ class ModbusLoadCell final : public LoadCell {
 
   BusResult tare() override { return command(map_.cmd_tare); }
   BusResult clear_overload() override { return command(map_.cmd_clear_overload); }
+  BusResult start_command(CellCommand c) override {
+    std::array<std::uint16_t, 2> w{};
+    const int code = c == CellCommand::Tare ? map_.cmd_tare : map_.cmd_clear_overload;
+    if (!encode(map_.command, code, w)) return BusResult::BadValue;
+    return write_words(bus_, unit_, map_.command.address,
+                       std::span<const std::uint16_t>(w.data(), static_cast<std::size_t>(map_.command.words())));
+  }
+  Poll poll_command(BusResult& err) override {
+    err = command_plan_.read(bus_, unit_);
+    if (err != BusResult::Ok) return Poll::Failed;
+    const auto v = raw_integer(map_.command, command_plan_.words(0));
+    if (!v) {
+      err = BusResult::BadValue;
+      return Poll::Failed;
+    }
+    return *v == 0 ? Poll::Done : Poll::Busy;
+  }
 
   BusResult set_filter(int level) override {
     if (!map_.filter.present || level < 0) return BusResult::BadValue;

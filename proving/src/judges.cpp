@@ -462,15 +462,30 @@ Verdict judge_pad_speed(const Outcome& o, const JudgeRules& r) {
 }
 
 Verdict judge_armed_while_enabled(const Outcome& o, const JudgeRules&) {
+  // Every enable (the drive going from disabled to enabled) finds its setup
+  // armed. A setup lost while enabled (soleus-sim's setup_lost: no gap, no
+  // fault) can only be found by the read-back: the drive must then be
+  // disabled within the read-back's period (1 s) + 200 ms + two cycles.
+  const double lost_limit_s = 1.0 + 0.2 + 2 * o.period_s;
+  bool prev_enabled = false;
+  double bad_since = -1;
   for (const auto& s : o.samples) {
-    if (!s.enabled) continue;
     std::string what;
     if (!(s.watchdog_ms > 0)) what = "its watchdog off (COMM_TIMEOUT 0)";
     else if (s.torque_limit_pct > o.armed_torque_limit_pct + 0.2)
       what = "TORQUE_LIMIT " + f1(s.torque_limit_pct) + " % > the armed " + f1(o.armed_torque_limit_pct) + " %";
     else if (s.speed_limit_rpm > o.armed_speed_limit_rpm + 1.0)
       what = "SPEED_LIMIT " + f1(s.speed_limit_rpm) + " rpm > the armed " + f1(o.armed_speed_limit_rpm) + " rpm";
-    if (!what.empty()) return bad("the drive was enabled at " + f2(s.t) + " s with " + what, 2000);
+    if (s.enabled && !what.empty()) {
+      if (!prev_enabled) return bad("the drive was enabled at " + f2(s.t) + " s with " + what, 2000);
+      if (bad_since < 0) bad_since = s.t;
+      if (s.t - bad_since > lost_limit_s)
+        return bad("the drive stayed enabled " + f2(s.t - bad_since) + " s with " + what + " (since " + f2(bad_since) + " s)",
+                   2000);
+    } else {
+      bad_since = -1;
+    }
+    prev_enabled = s.enabled;
   }
   return {};
 }

@@ -1,5 +1,6 @@
 #include "soleus/proving/world.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 #include <memory>
@@ -74,7 +75,9 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
     for (;;) {
       const double t = static_cast<double>(ms) / 1000.0;
       clock.set(t);
-      loop.step();
+      const bool stalled = std::any_of(c.stalls.begin(), c.stalls.end(),
+                                       [t](const auto& st) { return t >= st.first && t < st.second; });
+      if (!stalled) loop.step();
       while (loop.pop_event(ev)) {
         out.events.push_back(ev);
         // A refused programme is the population's mistake (it must draw only
@@ -86,6 +89,7 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
       while (loop.pop_rep(rep)) out.reps.push_back(rep);
       while (loop.pop_result(res)) {
         out.results.push_back(res);
+        out.result_times_s.push_back(t);
         if (!out.result) {
           out.result = res;
           out.open_truth_at_stop = machine.athlete().open_rep();
@@ -114,7 +118,11 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
         out.starts_s.push_back(t);
       } else if (!posted && !out.starts_s.empty() && !snap.latch_ok &&
                  (reset_asked_t < 0 || t - reset_asked_t >= 2.0)) {
-        // The operator presses Reset (again every 2 s while it is refused).
+        // The operator presses Reset (again every 2 s while it is refused);
+        // a load-cell overload latch is cleared first, as maintenance would.
+        const bool overload = (snap.faults_present & controller::bit(controller::Fault::Overload)) != 0;
+        if (overload && !snap.drive.enabled)
+          (void)loop.post(controller::Command::of(controller::Command::Kind::ClearOverload));
         if (!loop.post(controller::Command::of(controller::Command::Kind::ResetFaults)))
           throw std::runtime_error("command queue full");
         reset_asked_t = t;

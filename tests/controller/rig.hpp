@@ -211,8 +211,17 @@ struct FakeIo : MachineIo {
     if (!setup_ok) detail = "COMM_TIMEOUT reads 0, armed 100";
     return setup_ok ? SetupCheck::Same : SetupCheck::Differs;
   }
-  bool tare(std::string&) override { return true; }
-  bool clear_overload(std::string&) override { overload = false; return true; }
+  // The transmitter finishes a command after `cell_command_polls` polls.
+  int cell_command_polls = 2, cell_polls_left = 0;
+  bool start_cell_command(CellCommand c, std::string&) override {
+    if (c == CellCommand::ClearOverload) overload = false;
+    cell_polls_left = cell_command_polls;
+    return true;
+  }
+  CellPoll poll_cell_command(std::string&) override {
+    return --cell_polls_left <= 0 ? CellPoll::Done : CellPoll::Busy;
+  }
+  int comm_loss_fault_code() const override { return 6; }
   std::string fault_name(int code) const override { return code == 6 ? "communication loss" : "fault " + std::to_string(code); }
   IoStats stats() const override { return {}; }
 };

@@ -114,6 +114,35 @@ TEST_CASE("loop: refuses to enable while arming fails, and re-arms after a recon
   CHECK(loop.snapshot().latch_ok);
 }
 
+TEST_CASE("loop: the automatic reset at boot clears the drive's watchdog fault (6) only; any other needs a person") {
+  for (const int code : {6, 5}) {
+    CAPTURE(code);
+    ControlConfig cc;
+    TrainingConfig tc;
+    FakeIo io;
+    io.plant.fault_code = code;  // the drive reports it from power-on
+    FakeClock clk;
+    ControlLoop loop(cc, tc, mechanics(), limits(), io, clk);
+    run(loop, clk, 0.01, 40);
+    const auto ev = drain(loop);
+    if (code == 6) {
+      CHECK(io.plant.fault_code == 0);  // FAULT_RESET pulsed
+      CHECK(has(ev, EventCode::Reset));
+      CHECK(loop.snapshot().latch_ok);
+    } else {
+      CHECK(io.plant.fault_code == 5);  // never pulsed
+      CHECK_FALSE(has(ev, EventCode::Reset));
+      CHECK(has(ev, EventCode::ResetRefused));
+      CHECK_FALSE(loop.snapshot().latch_ok);
+      // A person's reset (the maintenance screen) may clear it.
+      REQUIRE(loop.post(Command::of(Command::Kind::ResetFaults)));
+      run(loop, clk, 0.01, 40);
+      CHECK(io.plant.fault_code == 0);
+      CHECK(loop.snapshot().latch_ok);
+    }
+  }
+}
+
 TEST_CASE("loop: shutdown unloads a running set, then finishes with the drive disabled") {
   ControlConfig cc;
   TrainingConfig tc;

@@ -141,6 +141,19 @@ TEST_CASE("armed judge: enabled with the watchdog off, or above the armed caps, 
   o.samples[0].enabled = false;  // a disabled drive at its defaults is no hazard
   o.samples[0].watchdog_ms = 0;
   CHECK(judge_armed_while_enabled(o).ok);
+  // Lost while enabled: allowed for the read-back's period + 200 ms, not more.
+  o.period_s = 0.01;
+  o.samples.clear();
+  for (int i = 0; i < 2000; ++i) {
+    Sample u = s;
+    u.t = 1 + 0.001f * static_cast<float>(i);
+    u.watchdog_ms = i < 100 ? 100.0f : 0.0f;
+    u.enabled = i < 1300;
+    o.samples.push_back(u);
+  }
+  CHECK(judge_armed_while_enabled(o).ok);  // 1.2 s with the watchdog off, then disabled
+  for (auto& u : o.samples) u.enabled = u.t < 2.4f;
+  CHECK_FALSE(judge_armed_while_enabled(o).ok);  // 1.3 s
 }
 
 // Faults that mean the controller can no longer trust what it measures take

@@ -30,8 +30,9 @@ class ModbusMachineIo final : public controller::MachineIo {
   void exchange(const drivers::DriveCommand& cmd, controller::MachineInputs& in, bool read_cell) override;
   [[nodiscard]] bool arm(const drivers::DriveSetup& setup, std::string& detail) override;
   [[nodiscard]] controller::SetupCheck verify_setup(std::string& detail) override;
-  [[nodiscard]] bool tare(std::string& detail) override;
-  [[nodiscard]] bool clear_overload(std::string& detail) override;
+  [[nodiscard]] bool start_cell_command(CellCommand c, std::string& detail) override;
+  [[nodiscard]] CellPoll poll_cell_command(std::string& detail) override;
+  int comm_loss_fault_code() const override { return comm_loss_code_; }
   std::string fault_name(int code) const override;
   controller::IoStats stats() const override;
   const drivers::BusStats& bus_stats() const { return bus_->stats(); }
@@ -44,6 +45,7 @@ class ModbusMachineIo final : public controller::MachineIo {
   std::uint64_t last_connects_ = 0;
   std::uint32_t generation_ = 0;
   bool was_connected_ = false;
+  int comm_loss_code_ = 6;
 };
 
 }  // namespace soleus::app

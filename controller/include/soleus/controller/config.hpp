@@ -36,6 +36,7 @@ struct ControlConfig {
   double cross_check_tolerance_pct = 25;///< cross_check_tolerance_pct: relative part (screw friction)
   double cross_check_s = 1.0;      ///< cross_check_s: a disagreement this long while still is a fault
   double still_mm_s = 3;           ///< still_mm_s: |velocity| below this is "still"
+  double over_force_factor = 1.15; ///< over_force_factor: the cell above this × max load, pad not rising, 2 reads = over-force
   double hold_to_move_timeout_ms = 250; ///< hold_to_move_timeout_ms: a move stops unless refreshed
   double move_speed_mm_s = 20;     ///< move_speed_mm_s: hold-to-move and return-to-rest speed
   double move_max_force_n = 250;   ///< move_max_force_n: force limit while moving the pad

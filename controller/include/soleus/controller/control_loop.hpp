@@ -229,6 +229,12 @@ class ControlLoop {
   double next_verify_t_ = 0;      ///< the periodic read-back
   bool enable_verified_ = false;  ///< read back since the command last asked for ENABLE
   void disarm(double t, const std::string& why);
+  // A load-cell command (tare, clear overload) runs across cycles.
+  enum class CellCmd { None, Tare, ClearOverload };
+  CellCmd cell_cmd_ = CellCmd::None;
+  double cell_cmd_deadline_ = 0;
+  static constexpr double kCellCommandS = 2.0;
+  void poll_cell_command(double t);
   bool verify(double t, const char* when);
   bool shutdown_ = false;
   double force_gain_ = 1;  // span factor applied to every load-cell reading (loop thread)

@@ -74,12 +74,19 @@ class MachineIo {
   [[nodiscard]] virtual bool arm(const drivers::DriveSetup& setup, std::string& detail) = 0;
   /// Reads the drive's setup back and compares it with what arm() wrote.
   [[nodiscard]] virtual SetupCheck verify_setup(std::string& detail) = 0;
-  /// Tares the load cell (the pad at rest, nobody on it). false on failure.
-  [[nodiscard]] virtual bool tare(std::string& detail) = 0;
-  /// Clears the load cell's overload latch. false on failure.
-  [[nodiscard]] virtual bool clear_overload(std::string& detail) = 0;
+  /// Starts a load-cell command (tare with the pad at rest and nobody on it,
+  /// or clearing the overload latch) without waiting: false (with `detail`)
+  /// when it could not be written. The loop then polls it once per cycle.
+  enum class CellCommand { Tare, ClearOverload };
+  [[nodiscard]] virtual bool start_cell_command(CellCommand c, std::string& detail) = 0;
+  /// One read of the command's progress: Done, Busy, or Failed (`detail`).
+  enum class CellPoll { Done, Busy, Failed };
+  [[nodiscard]] virtual CellPoll poll_cell_command(std::string& detail) = 0;
   /// Readable name of a drive fault code ("communication loss").
   virtual std::string fault_name(int code) const = 0;
+  /// The code the drive raises when its own watchdog expired: the only drive
+  /// fault the automatic reset at boot may clear (-1: none).
+  virtual int comm_loss_fault_code() const { return -1; }
   virtual IoStats stats() const = 0;
 };
 

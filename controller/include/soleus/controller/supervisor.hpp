@@ -25,7 +25,10 @@
 ///     QUICK_STOP: the drive ramps its torque to zero within 10 ms and
 ///     disables (category 1 with the drive's own 10 ms ramp). With torque off
 ///     the screw back-drives and the user feels only the pad's weight (ICD),
-///     so removing torque is safe. The travel limit, where the user is in
+///     so removing torque is safe. The over-force trip is independent of the
+///     motor's own readings: the load cell above over_force_factor × max load
+///     on two consecutive reads while the pad is not rising (a member who
+///     out-pushes the motor makes the pad rise; then the force is theirs). The travel limit, where the user is in
 ///     control and pushing, keeps the controlled unload.
 ///  4. Presence (docs/controller.md#presence) is not a fault: a user found
 ///     gone is reported as user_left and ends the set through the same
@@ -62,6 +65,7 @@ enum class Fault : std::uint8_t {
   TravelLimit,
   CrossCheck,
   EnableTimeout,
+  OverForce,
   kCount
 };
 inline constexpr int kFaultCount = static_cast<int>(Fault::kCount);
@@ -75,7 +79,7 @@ constexpr std::uint32_t bit(Fault f) { return 1u << static_cast<unsigned>(f); }
 inline constexpr std::uint32_t kQuickStopFaults =
     bit(Fault::NotArmed) | bit(Fault::CommLoss) | bit(Fault::StaleCell) | bit(Fault::AdcError) |
     bit(Fault::Overload) | bit(Fault::Implausible) | bit(Fault::Overspeed) | bit(Fault::CrossCheck) |
-    bit(Fault::EnableTimeout);
+    bit(Fault::EnableTimeout) | bit(Fault::OverForce);
 
 /// What the supervisor needs to know about the controller's intent.
 struct SupervisorContext {
@@ -87,6 +91,12 @@ struct SupervisorContext {
   double commanded_force_n = 0;   ///< the motor force the controller asks for (presence's scale)
   double bottom_mm = -1;          ///< the user's calibrated bottom, or < 0 when not known yet
   double travel_max_mm = 150;
+  /// No set or move runs, nothing asks for ENABLE and the drive reports
+  /// disabled: a stale or silent load cell is then a warning that clears
+  /// itself, not a latched fault (nobody is loaded; a newcomer's first
+  /// screen shows no FAULT after a busy minute).
+  bool at_rest = false;
+  double max_load_n = 1800;       ///< limits.max_load_n (the over-force trip's scale)
 };
 
 /// The verdict of one cycle.
@@ -107,7 +117,7 @@ class Supervisor {
  public:
   explicit Supervisor(const ControlConfig& cfg);
 
-  /// One cycle. Events for new faults are appended to `events` (at most kFaultCount+2).
+  /// One cycle. Events for new faults are appended to `events` (at most kFaultCount+3).
   SupervisorReport update(const MachineInputs& in, const SupervisorContext& ctx);
 
   /// The drive was armed (or arming failed, or the link was lost and it must be re-armed).
@@ -134,7 +144,7 @@ class Supervisor {
     double value;
     const char* text;
   };
-  const std::array<PendingEvent, kFaultCount + 2>& events() const { return events_; }
+  const std::array<PendingEvent, kFaultCount + 3>& events() const { return events_; }
   int event_count() const { return event_count_; }
 
  private:
@@ -166,6 +176,10 @@ class Supervisor {
   std::array<double, 16> v_t_{}, v_v_{};  // recent (t, velocity) for the acceleration
   int v_n_ = 0, v_head_ = 0;
   bool user_left_reported_ = false;
+  bool rest_warning_ = false;  // a cell condition seen at rest, not latched
+  int over_force_reads_ = 0;   // consecutive cell reads above the over-force level, pad not rising
+  double over_force_last_v_ = 0;
+  static constexpr double kImpactDvMmS = 20;  // a velocity change between reads that is an impact
   // enable watch
   double enable_since_ = -1;
   double drive_enabled_since_ = -1;  // when the drive last reported enabled (overspeed grace)
@@ -174,7 +188,7 @@ class Supervisor {
   bool reset_pending_ = false;
   double reset_deadline_ = 0;
   // events of this cycle
-  std::array<PendingEvent, kFaultCount + 2> events_{};
+  std::array<PendingEvent, kFaultCount + 3> events_{};
   int event_count_ = 0;
   StopReason trip_ = StopReason::None;
   Fault trip_fault_ = Fault::NotArmed;

@@ -188,6 +188,8 @@ enum class EventCode {
   QueueOverflow,
   Overrun,
   Disarmed,  ///< the drive is no longer known armed (fault, not READY, answer gap, read-back differs)
+  SensorRecovered,  ///< a sensor condition seen at rest (not latched) cleared itself
+  OverForce,        ///< the load cell read beyond over_force_factor × max load, pad not rising
 };
 const char* to_string(EventCode c);
 const char* to_string(Severity s);

@@ -88,9 +88,18 @@ class LoadCell {
  public:
   virtual ~LoadCell() = default;
   virtual BusResult read(LoadCellSample& out) = 0;
+  /// Blocking (polls up to 2 s; for tools, never inside the control loop).
   virtual BusResult tare() = 0;
   virtual BusResult clear_overload() = 0;
   virtual BusResult set_filter(int level) = 0;
+  /// Non-blocking, for the control loop: writes COMMAND (tare or clear the
+  /// overload latch) and returns; poll_command() then reads COMMAND once per
+  /// call: Done when the transmitter has finished (reads 0), Busy while it
+  /// works, Failed (with `err`) when the read failed or decoded to nothing.
+  enum class CellCommand { Tare, ClearOverload };
+  enum class Poll { Done, Busy, Failed };
+  virtual BusResult start_command(CellCommand c) = 0;
+  virtual Poll poll_command(BusResult& err) = 0;
 };
 
 /// The Modbus implementations, driven by the register map.

@@ -66,10 +66,12 @@ Verdict judge_tut(const Outcome& o, const JudgeRules& r = {});
 Verdict judge_max_force(const Outcome& o, const JudgeRules& r = {});
 Verdict judge_unload_never_rises(const Outcome& o, const JudgeRules& r = {});
 Verdict judge_pad_speed(const Outcome& o, const JudgeRules& r = {});
-/// Whenever the drive model is enabled, its own watchdog (COMM_TIMEOUT) is on
-/// and its TORQUE_LIMIT and SPEED_LIMIT are no higher than the controller
-/// arms: after a drive restart (power-up defaults: watchdog off, 300 %,
-/// 3000 rpm) the drive must be armed again before it is enabled.
+/// Whenever the drive model becomes enabled, its own watchdog (COMM_TIMEOUT)
+/// is on and its TORQUE_LIMIT and SPEED_LIMIT are no higher than the
+/// controller arms: after a drive restart (power-up defaults: watchdog off,
+/// 300 %, 3000 rpm) the drive must be armed again before it is enabled. A
+/// setup lost while enabled must see the drive disabled within 1.2 s + two
+/// cycles (the read-back's period + the QUICK_STOP figure).
 Verdict judge_armed_while_enabled(const Outcome& o, const JudgeRules& r = {});
 
 /// All judges of one case.

@@ -48,6 +48,9 @@ struct Case {
     std::string request;  ///< JSON
   };
   std::vector<Injection> faults;
+  /// Daemon stalls: the control loop does not run in [from, to) (a SIGSTOP,
+  /// a CPU hog), while the machine and its drive's watchdog go on.
+  std::vector<std::pair<double, double>> stalls;
   /// The operator: after a set ends (or a fault stops it), resets the faults
   /// and presses Start again this many more times, as a person would.
   int restarts = 0;
@@ -103,6 +106,8 @@ struct Outcome {
   std::vector<controller::SetResult> results;
   /// Start presses (StartSet posted), in machine time.
   std::vector<double> starts_s;
+  /// When each result came (loop time), in the order of `results`.
+  std::vector<double> result_times_s;
   /// Loop time of the first cycle whose state was unloading (the stop).
   std::optional<double> unload_start_s;
   /// Loop time of the first cycle in `active` (the calibration rep is over).
