@@ -167,8 +167,9 @@ void ControlLoop::handle(const Command& c, double t) {
     e.code = start ? EventCode::SetRefused : EventCode::CommandRefused;
     e.severity = Severity::Warning;
     e.set_id = start ? c.params.set_id : 0;
-    e.value = (t - c.posted_t) * 1000.0;
-    const long age_ms = std::isfinite(e.value) ? std::lround(e.value) : -1;
+    const double age = (t - c.posted_t) * 1000.0;
+    e.value = start ? 1 : age;  // a start: "not now" (the same programme may start later)
+    const long age_ms = std::isfinite(age) ? std::lround(age) : -1;
     e.set_text(std::string(start ? "start" : "hold-to-move") + " refused: stale, taken " +
                std::to_string(age_ms) + " ms after it was posted (limit " +
                std::to_string(std::lround(kStaleCommandS * 1000.0)) + " ms)");
@@ -183,6 +184,7 @@ void ControlLoop::handle(const Command& c, double t) {
         e.code = EventCode::SetRefused;
         e.severity = Severity::Warning;
         e.set_id = c.params.set_id;
+        e.value = 1;  // not now: the same programme may start later
         e.set_text("start refused: the load cell is being tared or cleared");
         sink_->on_event(e);
         break;

@@ -110,8 +110,10 @@ SetState SetController::resting_state() const {
 }
 
 std::optional<FieldError> SetController::start_set(const SetParams& params, double t) {
+  // value 1: "not now" (the machine's state; the same programme may start
+  // later); value 0 below: the programme itself is refused.
   auto refuse = [&](const char* field, const char* msg) {
-    emit(EventCode::SetRefused, Severity::Warning, t, msg);
+    emit(EventCode::SetRefused, Severity::Warning, t, msg, 1);
     return std::optional<FieldError>(FieldError{field, msg});
   };
   if (!sup_.ok()) return refuse("state", "a fault or e-stop is latched; reset first");
@@ -123,6 +125,10 @@ std::optional<FieldError> SetController::start_set(const SetParams& params, doub
     emit(EventCode::SetRefused, Severity::Warning, t, e->field + ": " + e->message);
     return e;
   }
+  // The drive is not enabled on a pad in motion (a pad still falling after a
+  // stop would meet the drive's speed loop at speed).
+  if (!holding && std::abs(drive_.velocity_mm_s) > kStartStillMmS)
+    return refuse("state", "the pad is moving; start when it is still");
   params_ = params;
   activity_ = Activity::Set;
   state_ = SetState::Ready;

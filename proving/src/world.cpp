@@ -66,6 +66,7 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
     int restarts_left = c.restarts;
     std::size_t next_fault = 0;
     double reset_asked_t = -1;
+    double retry_start_t = 0;
     std::optional<double> done_at;
     controller::Event ev;
     controller::RepRecord rep;
@@ -82,8 +83,15 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
         out.events.push_back(ev);
         // A refused programme is the population's mistake (it must draw only
         // programmes a member could start), not a set that never ended.
-        if (ev.code == controller::EventCode::SetRefused && out.error.empty())
+        // A "not now" refusal (value 1: the machine's state) is tried again
+        // a second later, as a person would press Start again.
+        if (ev.code == controller::EventCode::SetRefused && ev.value == 1) {
+          posted = false;
+          retry_start_t = t + 1.0;
+          if (!out.starts_s.empty()) out.starts_s.pop_back();  // no Start took
+        } else if (ev.code == controller::EventCode::SetRefused && out.error.empty()) {
           out.error = "programme refused: " + std::string(ev.text_view());
+        }
       }
       if (!out.error.empty()) break;
       while (loop.pop_rep(rep)) out.reps.push_back(rep);
@@ -108,7 +116,7 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
       const SetState st = snap.ctl.state;
       if (posted && st == SetState::Unloading && !out.unload_start_s) out.unload_start_s = t;
       if (posted && st == SetState::Active && !out.active_start_s) out.active_start_s = t;
-      if (!posted && snap.armed && snap.latch_ok && st != SetState::Fault && st != SetState::Estop &&
+      if (!posted && t >= retry_start_t && snap.armed && snap.latch_ok && st != SetState::Fault && st != SetState::Estop &&
           !snap.ctl.set_running && st != SetState::Unloading) {
         controller::SetParams p = c.programme;
         p.set_id = static_cast<std::int64_t>(out.starts_s.size()) + 1;

@@ -67,6 +67,23 @@ TEST_CASE("set: refused before arming and reset, refused while running") {
   CHECK(e3->field == "load_n");
 }
 
+TEST_CASE("set: not started on a pad in motion (a pad still falling after a stop): refused as not now") {
+  // The fault campaign (seeds 139, 167, 689 of its first run): the operator
+  // reset and pressed Start while the pad still fell after a drive fault; the
+  // drive enabled on a pad at 150-240 mm/s, beyond its SPEED_LIMIT + 10 %.
+  Rig rig;
+  rig.boot();
+  rig.io.plant.vel = -150;
+  rig.step();
+  auto e = rig.ctl->start_set(Rig::isotonic(600, 5), rig.t);
+  REQUIRE(e);
+  CHECK(e->field == "state");
+  REQUIRE_FALSE(rig.sink.events.empty());
+  CHECK(rig.sink.events.back().code == EventCode::SetRefused);
+  CHECK(rig.sink.events.back().value == 1);  // not now: the same programme may start later
+  CHECK_FALSE(rig.cmd.enable);
+}
+
 TEST_CASE("unload: a user stop ramps the load down with the drive enabled, then disables") {
   Rig rig;
   rig.boot();

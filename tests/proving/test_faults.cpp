@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <string>
 
+#include "soleus/proving/campaign.hpp"
 #include "soleus/proving/judges.hpp"
 #include "soleus/proving/population.hpp"
 #include "soleus/proving/world.hpp"
@@ -192,4 +193,31 @@ TEST_CASE("sensor faults mid-set: QUICK_STOP, torque off within 200 ms of detect
     CHECK(judge_max_force(o).ok);
     CHECK(judge_pad_speed(o).ok);
   }
+}
+
+// The campaign's own judges can fail.
+TEST_CASE("campaign judges: torque with no Start, and a drive still enabled 200 ms after a QUICK_STOP fault") {
+  Outcome o;
+  for (int i = 1; i <= 5000; ++i) {
+    Sample u;
+    u.t = 0.001f * static_cast<float>(i);
+    u.enabled = u.t >= 1.0f && u.t < 3.0f;
+    o.samples.push_back(u);
+  }
+  o.starts_s = {0.99};
+  o.result_times_s = {2.0};
+  CHECK(judge_no_start(o).ok);  // enabled from the Start to the result + its unload
+  o.result_times_s = {0.2};
+  o.starts_s = {0.1};
+  CHECK_FALSE(judge_no_start(o).ok);  // enabled 0.8 s after the set ended: no Start since
+  controller::Event e;
+  e.t_s = 2.85;
+  e.code = controller::EventCode::StaleLoadCell;
+  e.severity = controller::Severity::Error;
+  o.events = {e};
+  CHECK(judge_quick_stop(o).ok);  // disabled at 3.0 s: 150 ms after
+  o.events[0].t_s = 2.7;
+  CHECK_FALSE(judge_quick_stop(o).ok);  // 300 ms after
+  o.events[0].severity = controller::Severity::Warning;  // a warning at rest is no QUICK_STOP fault
+  CHECK(judge_quick_stop(o).ok);
 }

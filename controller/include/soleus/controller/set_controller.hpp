@@ -115,6 +115,7 @@ class SetController {
  private:
   enum class Activity { None, Set, Move };
   void emit(EventCode code, Severity sev, double t, std::string_view text, double value = 0);
+  static constexpr double kStartStillMmS = 10;  ///< a set starts only with the pad slower than this
   void begin_unload(double t);
   void finish(double t);
   void flush_rep(double t);
