@@ -37,7 +37,7 @@ double OutputClamp::apply(double force_n, double position_mm, double velocity_mm
       const double d_eff = std::min(d + lead, d + damping_zone_mm_);
       if (d_eff < fade_mm_) allowed = f * std::max(0.0, d_eff) / fade_mm_;
       double down = -velocity_mm_s;
-      if (down > 0 && std::isfinite(down)) allowed = std::min(allowed, slew_ * d / down);
+      if (down > 0 && std::isfinite(down)) allowed = std::min(allowed, plan_slew() * d / down);
     }
     if (allowed < f) {
       flags_.floor = true;

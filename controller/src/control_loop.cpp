@@ -296,6 +296,7 @@ void ControlLoop::step() {
     std::string detail;
     armed_ = io_.arm(setup, detail);
     ctl_->set_armed(armed_);
+    if (armed_) ctl_->set_drive_slew(io_.armed_slew_n_per_s());
     Event e;
     e.t_s = t0;
     e.code = armed_ ? EventCode::Armed : EventCode::ArmFailed;

@@ -319,6 +319,15 @@ class ModbusDrive final : public ServoDrive {
     return BusResult::Ok;
   }
 
+  double armed_slew_n_per_s() const override {
+    for (const auto& a : armed_)
+      if (a.spec == &map_.torque_slew) {
+        const double pct_per_s = a.value * 1000.0;
+        return std::min(mech_.force_from_torque_pct(pct_per_s, false), mech_.force_from_torque_pct(pct_per_s, true));
+      }
+    return 0;
+  }
+
   BusResult verify_setup(std::string& detail) override {
     if (armed_.empty()) {
       detail = "the drive was never armed";

@@ -60,6 +60,22 @@ TEST_CASE("clamp: the floor fades the downward force and never pushes below it")
   CHECK(c.apply(500, 2, 0, -1, 0.01) == 0);
 }
 
+TEST_CASE("clamp: the floor approach plans with the drive's armed slew, not max_slew") {
+  // The reference drive's TORQUE_SLEW is armed at 0.2 %/ms (its resolution
+  // floors 6000 N/s to it): about 3.6 kN/s downward. A pad 10 mm above the
+  // floor falling at 100 mm/s has 0.1 s: 360 N can still be removed, not 600.
+  drivers::Limits lim;  // max_slew 6000 N/s
+  OutputClamp c(lim, 3.0, 3.0);
+  c.reset(1200);
+  CHECK(c.apply(1200, 30, -100, 20, 0.01) == doctest::Approx(600));  // max_slew alone (before)
+  c.set_drive_slew(3600);
+  c.reset(1200);
+  CHECK(c.apply(1200, 30, -100, 20, 0.01) == doctest::Approx(360));
+  c.set_drive_slew(9000);  // a faster drive: max_slew still bounds the plan
+  c.reset(1200);
+  CHECK(c.apply(1200, 30, -100, 20, 0.01) == doctest::Approx(600));
+}
+
 TEST_CASE("clamp: leaving the floor, the load it took comes back over floor_restore_s, not within its few mm") {
   drivers::Limits lim;  // 6000 N/s slew
   OutputClamp c(lim, 3.0, 3.0);

@@ -126,6 +126,17 @@ TEST_CASE("drive: configure() arms the limits and reads them back") {
   CHECK(srv.requests(kFc16) == 1);
   CHECK(srv.requests(kFc03) == 1);
   CHECK(srv.total_requests() == 2);
+  // The slew armed, as force per second at the pad in the slower direction
+  // (the motor driving: 0.2 %/ms × η), for the floor's plan: ~3.6 kN/s, not 6000.
+  const double armed = drive->armed_slew_n_per_s();
+  CHECK(armed == doctest::Approx(cfg.mechanics.force_from_torque_pct(200.0, false)));
+  CHECK(armed < 4000.0);
+  CHECK(armed > 3000.0);
+  // The read-back finds it unchanged; a drive that lost it is found.
+  CHECK(drive->verify_setup(detail) == BusResult::Ok);
+  srv.set_holding(kDrive, 4, 0);  // COMM_TIMEOUT back at its power-up 0
+  CHECK(drive->verify_setup(detail) == BusResult::BadValue);
+  CHECK(detail.find("COMM_TIMEOUT") != std::string::npos);
 }
 
 TEST_CASE("drive: configure() fails with a readable detail when a value does not stick") {

@@ -33,6 +33,7 @@ class ModbusMachineIo final : public controller::MachineIo {
   [[nodiscard]] bool start_cell_command(CellCommand c, std::string& detail) override;
   [[nodiscard]] CellPoll poll_cell_command(std::string& detail) override;
   int comm_loss_fault_code() const override { return comm_loss_code_; }
+  double armed_slew_n_per_s() const override { return drive_->armed_slew_n_per_s(); }
   std::string fault_name(int code) const override;
   controller::IoStats stats() const override;
   const drivers::BusStats& bus_stats() const { return bus_->stats(); }

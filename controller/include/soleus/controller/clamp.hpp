@@ -20,6 +20,8 @@
 ///     once (the drive's own TORQUE_SLEW shapes it physically).
 ///  The result is what goes into DriveCommand::force_n. reset() is used after
 ///  the drive was disabled, so that the slew starts from zero.
+#include <algorithm>
+
 #include "soleus/drivers/machine_config.hpp"
 
 namespace soleus::controller {
@@ -38,6 +40,11 @@ class OutputClamp {
   /// Time over which the load the floor took away comes back once the pad
   /// leaves the floor's fade (0: at once, by height alone).
   void set_floor_restore(double restore_s) { restore_s_ = restore_s; }
+  /// The slew the drive was armed with and read back (force per second at the
+  /// pad, the slower direction): the floor approach plans with the smaller of
+  /// it and max_slew (0: max_slew alone).
+  void set_drive_slew(double n_per_s) { drive_slew_ = n_per_s; }
+  double plan_slew() const { return drive_slew_ > 0 ? std::min(drive_slew_, slew_) : slew_; }
 
   /// Returns the command to write. `floor_mm` is the user's bottom (use a
   /// negative value when none is known; the lower soft limit still applies).
@@ -66,6 +73,7 @@ class OutputClamp {
   double slew_;
   double damping_s_ = 0, damping_zone_mm_ = 0;
   double restore_s_ = 0;
+  double drive_slew_ = 0;
   bool restoring_ = false;
   double ceiling_ = 0;  ///< while restoring: the most the load may be
   double fade_mm_;

@@ -74,6 +74,9 @@ class MachineIo {
   [[nodiscard]] virtual bool arm(const drivers::DriveSetup& setup, std::string& detail) = 0;
   /// Reads the drive's setup back and compares it with what arm() wrote.
   [[nodiscard]] virtual SetupCheck verify_setup(std::string& detail) = 0;
+  /// The drive's armed torque slew as force per second at the pad (the
+  /// slower direction); 0 when unknown. The floor approach plans with it.
+  virtual double armed_slew_n_per_s() const { return 0; }
   /// Starts a load-cell command (tare with the pad at rest and nobody on it,
   /// or clearing the overload latch) without waiting: false (with `detail`)
   /// when it could not be written. The loop then polls it once per cycle.

@@ -101,6 +101,8 @@ class SetController {
   bool return_to_rest(double t);
   /// The drive was armed (true) or must be armed again (false).
   void set_armed(bool armed);
+  /// The drive's armed slew (read back), for the floor approach (OutputClamp::set_drive_slew).
+  void set_drive_slew(double n_per_s) { clamp_.set_drive_slew(n_per_s); }
 
   /// One cycle: judges the inputs and returns the command to write next.
   drivers::DriveCommand update(const MachineInputs& in);

@@ -65,6 +65,11 @@ class ServoDrive {
   /// (a drive that restarted holds its power-up defaults; ICD "Power-up").
   /// BadValue (with `detail`) on a difference or when never configured.
   virtual BusResult verify_setup(std::string& detail) = 0;
+  /// The torque slew the last successful configure() armed (as read back),
+  /// as force at the pad per second in the direction that removes the least
+  /// force per % (the motor driving): what a floor approach can count on.
+  /// 0 when not armed or the map has no TORQUE_SLEW.
+  virtual double armed_slew_n_per_s() const = 0;
   /// One control cycle: writes the command and reads the status, in as few
   /// transactions as the map allows (one FC 23 with a status mirror).
   virtual BusResult exchange(const DriveCommand& cmd, DriveStatus& out) = 0;
