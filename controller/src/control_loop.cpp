@@ -269,6 +269,78 @@ void ControlLoop::compute_percentiles() {
 }
 
 void ControlLoop::step() {
+  if (broken_) {
+    safe_step();
+    return;
+  }
+  try {
+    step_inner();
+  } catch (const std::exception& e) {
+    on_exception(e.what());
+  } catch (...) {
+    on_exception("unknown exception");
+  }
+}
+
+void ControlLoop::on_exception(const char* what) {
+  // An exception at the loop's edge: the controller may be in a corrupt
+  // state, so it is not trusted again (no controlled unload by it). The
+  // drive gets QUICK_STOP now and ENABLE off once it reports disabled; the
+  // daemon stays up, FAULT shown, until a person restarts it.
+  broken_ = true;
+  Event e;
+  e.t_s = clock_.now();
+  e.code = EventCode::InternalError;
+  e.severity = Severity::Error;
+  e.set_text(std::string("internal error in the control loop: ") + what + "; QUICK_STOP; restart soleusd");
+  try {
+    sink_->on_event(e);
+  } catch (...) {
+  }
+  safe_step();
+}
+
+void ControlLoop::safe_step() {
+  commands_.drain(
+      [&](const Command& cmd) {
+        if (cmd.kind != Command::Kind::StartSet && cmd.kind != Command::Kind::HoldToMove) return;
+        Event e;
+        e.t_s = clock_.now();
+        e.code = cmd.kind == Command::Kind::StartSet ? EventCode::SetRefused : EventCode::CommandRefused;
+        e.severity = Severity::Warning;
+        e.set_id = cmd.kind == Command::Kind::StartSet ? cmd.params.set_id : 0;
+        e.set_text("refused: the controller stopped after an internal error; restart soleusd");
+        try {
+          sink_->on_event(e);
+        } catch (...) {
+        }
+      },
+      16);
+  drivers::DriveCommand c;
+  c.force_n = 0;
+  c.quick_stop = !in_.drive_ok || in_.drive.enabled;  // until heard disabled
+  c.enable = c.quick_stop;                            // ENABLE | QUICK_STOP: no new enable edge
+  try {
+    io_.exchange(c, in_, true);
+  } catch (...) {
+  }
+  cmd_ = c;
+  ++cycle_;
+  snap_.t_s = clock_.now();
+  snap_.cycle = cycle_;
+  snap_.latch_ok = false;
+  snap_.armed = false;
+  snap_.internal_fault = true;
+  snap_.ctl.state = SetState::Fault;
+  snap_.ctl.set_running = false;
+  snap_.ctl.motor_force_n = 0;
+  snap_.ctl.load_n = 0;
+  if (in_.drive_ok) snap_.drive = in_.drive;
+  (void)snapshot_.publish(snap_);
+  heartbeat_.fetch_add(1, std::memory_order_release);
+}
+
+void ControlLoop::step_inner() {
   const double t0 = clock_.now();
   const double period = ccfg_.period_s();
   if (last_start_ >= 0) record_period(t0 - last_start_);

@@ -167,6 +167,7 @@ const char* to_string(EventCode c) {
     case EventCode::Disarmed: return "disarmed";
     case EventCode::SensorRecovered: return "sensor_recovered";
     case EventCode::OverForce: return "over_force";
+    case EventCode::InternalError: return "internal_error";
   }
   return "?";
 }

@@ -1,6 +1,8 @@
 // The control loop's machinery: stepped with a fake clock, and once with a real thread.
 #include <doctest/doctest.h>
 
+#include <stdexcept>
+
 #include <chrono>
 #include <thread>
 
@@ -141,6 +143,55 @@ TEST_CASE("loop: the automatic reset at boot clears the drive's watchdog fault (
       CHECK(loop.snapshot().latch_ok);
     }
   }
+}
+
+TEST_CASE("loop: an exception at the loop's edge is a fault with QUICK_STOP, not the end of the daemon nor an unload") {
+  ControlConfig cc;
+  TrainingConfig tc;
+  struct ThrowingIo : FakeIo {
+    int throw_at = -1;
+    using FakeIo::exchange;
+    void exchange(const soleus::drivers::DriveCommand& c, MachineInputs& in, bool read_cell) override {
+      FakeIo::exchange(c, in, read_cell);
+      if (cycle == throw_at) throw std::runtime_error("test: corrupt state");
+    }
+  } io;
+  io.plant.athlete.start_delay_s = 0.5;
+  FakeClock clk;
+  ControlLoop loop(cc, tc, mechanics(), limits(), io, clk);
+  run(loop, clk, 0.01, 20);
+  auto p = Rig::isotonic(600, 10);
+  p.range = Range{20, 100};
+  REQUIRE(loop.post(Command::start_set(p)));
+  run(loop, clk, 0.01, 300);
+  REQUIRE(io.plant.enabled);  // mid-set, loaded
+  io.throw_at = io.cycle + 1;
+  const std::size_t n = io.written.size();
+  run(loop, clk, 0.01, 1);
+  // The next write (in the same cycle) is QUICK_STOP with no torque, never a
+  // controlled unload; then ENABLE off once the drive is heard disabled.
+  REQUIRE(io.written.size() == n + 2);
+  CHECK(io.written[n + 1].quick_stop);
+  CHECK(io.written[n + 1].force_n == 0);
+  CHECK_FALSE(io.plant.enabled);
+  run(loop, clk, 0.01, 1);
+  CHECK_FALSE(io.written.back().enable);
+  const auto ev = drain(loop);
+  CHECK(has(ev, EventCode::InternalError));
+  // The loop goes on (heartbeats for the watchdog), FAULT shown, nothing enables again.
+  const auto hb = loop.heartbeat();
+  REQUIRE(loop.post(Command::of(Command::Kind::ResetFaults)));
+  REQUIRE(loop.post(Command::start_set(p)));
+  run(loop, clk, 0.01, 200);
+  CHECK(loop.heartbeat() == hb + 200);
+  const auto s = loop.snapshot();
+  CHECK(s.internal_fault);
+  CHECK(s.ctl.state == SetState::Fault);
+  CHECK_FALSE(s.latch_ok);
+  for (std::size_t i = io.written.size() - 200; i < io.written.size(); ++i)
+    CHECK((!io.written[i].enable || io.written[i].quick_stop));
+  CHECK_FALSE(io.plant.enabled);
+  CHECK(has(drain(loop), EventCode::SetRefused));
 }
 
 TEST_CASE("loop: shutdown unloads a running set, then finishes with the drive disabled") {

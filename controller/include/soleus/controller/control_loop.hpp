@@ -105,6 +105,7 @@ struct Snapshot {
   bool comm_good = false;
   bool armed = false;
   bool latch_ok = false;
+  bool internal_fault = false;  ///< an exception escaped the control loop: restart soleusd
   std::uint32_t faults_latched = 0;
   std::uint32_t faults_present = 0;
   std::array<FaultEntry, kFaultCount> faults{};  ///< latched faults, with their time
@@ -229,6 +230,10 @@ class ControlLoop {
   double next_verify_t_ = 0;      ///< the periodic read-back
   bool enable_verified_ = false;  ///< read back since the command last asked for ENABLE
   void disarm(double t, const std::string& why);
+  void step_inner();
+  void on_exception(const char* what);
+  void safe_step();
+  bool broken_ = false;  ///< an exception escaped the controller: QUICK_STOP, never trusted again
   // A load-cell command (tare, clear overload) runs across cycles.
   enum class CellCmd { None, Tare, ClearOverload };
   CellCmd cell_cmd_ = CellCmd::None;

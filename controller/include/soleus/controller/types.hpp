@@ -190,6 +190,7 @@ enum class EventCode {
   Disarmed,  ///< the drive is no longer known armed (fault, not READY, answer gap, read-back differs)
   SensorRecovered,  ///< a sensor condition seen at rest (not latched) cleared itself
   OverForce,        ///< the load cell read beyond over_force_factor × max load, pad not rising
+  InternalError,    ///< an exception escaped the control loop: QUICK_STOP, restart needed
 };
 const char* to_string(EventCode c);
 const char* to_string(Severity s);

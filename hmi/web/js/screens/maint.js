@@ -16,7 +16,7 @@ function apiMsg(e) {
 
 // ISA-18.2 style priority: 1 urgent (red), 2 high (amber), 3 medium (magenta), 4 low.
 const PRIORITY = {
-  sto: 1, drive_fault: 1, comm_loss: 1, overspeed: 1, load_cell_overload: 1, arm_failed: 1, over_force: 1,
+  sto: 1, drive_fault: 1, comm_loss: 1, overspeed: 1, load_cell_overload: 1, arm_failed: 1, over_force: 1, internal_error: 1,
   stale_load_cell: 2, adc_error: 2, implausible_reading: 2, sensor_cross_check: 2, travel_limit: 2, disarmed: 2,
   queue_overflow: 3, loop_overrun: 3, comm_glitch: 3, tare_failed: 3, reset_refused: 3,
 };
