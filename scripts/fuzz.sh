@@ -10,8 +10,9 @@
 #   FUZZ_TARGETS="api config" bash scripts/fuzz.sh 60
 #
 # The committed seeds (fuzz/corpus/TARGET) are only read; what the fuzzer
-# finds goes to build-fuzz/corpus/TARGET (kept between runs, replayed too) and
-# a failing input to build-fuzz/artifacts/TARGET/.
+# finds goes to build-fuzz/corpus/TARGET (kept between runs and replayed too,
+# unless FUZZ_FRESH=1 empties it first, as the test command does so that its
+# time stays bounded) and a failing input to build-fuzz/artifacts/TARGET/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-5}
@@ -43,6 +44,7 @@ for t in "${targets[@]}"; do
   art="$build/artifacts/$t"
   log="$build/logs/$t.log"
   [[ -x "$bin" && -d "$seeds" ]] || { echo "fuzz.sh: no target $t ($bin, $seeds)" >&2; exit 2; }
+  [[ "${FUZZ_FRESH:-0}" == 1 ]] && rm -rf "$work"
   mkdir -p "$work" "$art" "$(dirname "$log")"
   s0=$(date +%s.%N)
   rc=0
