@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command: installs what is missing, builds with warnings
 # as errors, runs every test, then rebuilds the unit tests with AddressSanitizer
-# and UndefinedBehaviorSanitizer and runs them again, then runs the browser
+# and UndefinedBehaviorSanitizer and runs them again, fuzzes each libFuzzer
+# target of fuzz/ for a few seconds, then runs the browser
 # tests of the touchscreen page in headless Chromium against the real daemon
 # on the simulated machine.
 set -euo pipefail
@@ -34,6 +35,11 @@ BUILD_DIR="$here/build-asan" TARGETS=unit-tests bash scripts/build.sh \
   -DSOLEUS_WERROR=ON -DSOLEUS_SANITIZE=ON -DSOLEUS_TESTS=ON -DCMAKE_BUILD_TYPE=Debug
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir "$here/build-asan" -j"$jobs" -L unit --output-on-failure --timeout 300
+
+echo "== fuzzing: each target's corpus replayed, then 5 s of fuzzing, under ASan + UBSan"
+# A separate clang-16 build (build-fuzz/) of only what the targets need;
+# about 70 s with the build, 30 s without. docs/fuzzing.md; any finding fails the run.
+FUZZ_FRESH=1 bash "$here/scripts/fuzz.sh" 5
 
 echo "== browser tests: the HMI page in headless Chromium at 800x480, against soleusd + soleus-sim"
 # tests/browser/real.sh starts soleus-sim and soleusd from build-test on free

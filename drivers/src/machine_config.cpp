@@ -183,6 +183,10 @@ DriveMap DriveMap::parse(const Section& s) {
       hi = std::max(hi, sp->end());
     }
     const int mlo = m.status_mirror_address, mhi = mlo + (hi - lo);
+    if (hi - lo > 125)
+      s.fail("status_mirror_address", "the mirrored block (input " + std::to_string(lo) + ".." + std::to_string(hi - 1) +
+                                          ") is " + std::to_string(hi - lo) +
+                                          " registers; one read holds at most 125");
     if (mhi > 65536) s.fail("status_mirror_address", "the mirrored block runs past register 65535");
     for (const auto& n : all) {
       const SignalSpec& sp = *n.spec;

@@ -50,6 +50,37 @@ Result Result::invalid(std::string field, std::string message) {
 }
 
 namespace {
+/// `s` as well-formed UTF-8: each invalid byte becomes U+FFFD. Error
+/// messages quote what the client sent (method, path, query keys), and a
+/// JSON reply must be UTF-8 (RFC 8259) even when the request was not.
+std::string valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    unsigned lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (b < 0x80) n = 1;
+    else if (b >= 0xC2 && b <= 0xDF) n = 2;
+    else if (b >= 0xE0 && b <= 0xEF) n = 3, lo = b == 0xE0 ? 0xA0 : 0x80, hi = b == 0xED ? 0x9F : 0xBF;
+    else if (b >= 0xF0 && b <= 0xF4) n = 4, lo = b == 0xF0 ? 0x90 : 0x80, hi = b == 0xF4 ? 0x8F : 0xBF;
+    bool ok = n > 0 && i + n <= s.size();
+    for (std::size_t k = 1; ok && k < n; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      ok = k == 1 ? (c >= lo && c <= hi) : (c >= 0x80 && c <= 0xBF);
+    }
+    if (ok) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 void write_json_to(const json::value& v, std::string& out) {
   switch (v.kind()) {
     case json::kind::null: out += "null"; return;
@@ -67,7 +98,7 @@ void write_json_to(const json::value& v, std::string& out) {
       out.append(buf, r.ptr);
       return;
     }
-    case json::kind::string: out += json::serialize(v.get_string()); return;
+    case json::kind::string: out += json::serialize(json::string_view(valid_utf8(v.get_string()))); return;
     case json::kind::array: {
       out += '[';
       bool first = true;
@@ -85,7 +116,7 @@ void write_json_to(const json::value& v, std::string& out) {
       for (const auto& kv : v.get_object()) {
         if (!first) out += ',';
         first = false;
-        out += json::serialize(json::string_view(kv.key()));
+        out += json::serialize(json::string_view(valid_utf8(kv.key())));
         out += ':';
         write_json_to(kv.value(), out);
       }

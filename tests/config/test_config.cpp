@@ -248,6 +248,15 @@ TEST_CASE("a status mirror that overlaps a holding register is refused") {
   CHECK(e.line() == m.line);
 }
 
+TEST_CASE("a status mirror longer than one read is refused") {
+  // Found by fuzz_config: --check-config accepted it, the drive driver refused it at start-up.
+  Mutated m("sim.toml", "position      = { table = \"input\", address = 2,",
+            "position      = { table = \"input\", address = 200,");
+  auto e = expect_refused(m);
+  CHECK(e.key() == "drive.status_mirror_address");
+  CHECK(e.message().find("at most 125") != std::string::npos);
+}
+
 TEST_CASE("two flags on one status bit are refused") {
   Mutated m("sim.toml", "sto = 3", "sto = 2");
   auto e = expect_refused(m);
