@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <map>
 #include <string>
 
 #include "soleus/proving/campaign.hpp"
@@ -220,4 +222,78 @@ TEST_CASE("campaign judges: torque with no Start, and a drive still enabled 200 
   CHECK_FALSE(judge_quick_stop(o).ok);  // 300 ms after
   o.events[0].severity = controller::Severity::Warning;  // a warning at rest is no QUICK_STOP fault
   CHECK(judge_quick_stop(o).ok);
+}
+
+// Hazard 1 (docs/safety.md): the daemon killed mid-set (SIGKILL: the loop
+// never runs again), 100 trials over the population's athletes at random
+// moments. Pass figure: the drive's torque below 5 % of rated (or the drive
+// disabled) within 150 ms, every trial; the drive's own COMM_TIMEOUT (100 ms)
+// is what acts.
+TEST_CASE("daemon killed mid-set, 100 trials: torque below 5 % within 150 ms, every trial") {
+  int trials = 0;
+  double worst_s = 0;
+  for (std::uint64_t seed = 1; trials < 100 && seed < 1000; ++seed) {
+    Case c = draw_case(seed);
+    if (c.programme.mode == controller::Mode::Isometric) continue;
+    const double kill_t = 6.0 + static_cast<double>(seed % 97) * 0.1;  // 6.0 .. 15.6 s
+    c.stalls.emplace_back(kill_t, 1e9);
+    WorldOptions wo;
+    wo.config_path = SOLEUS_SOURCE_DIR "/config/sim.toml";
+    wo.max_s = kill_t + 1.0;
+    const Outcome o = run_case(c, wo);
+    REQUIRE(o.error.empty());
+    // Only trials where the drive held torque (≥ 5 % of rated) at the kill count.
+    const auto at = static_cast<std::size_t>(std::llround(kill_t * 1000.0)) - 1;
+    if (at >= o.samples.size()) continue;  // the set had ended before
+    const double pct5_n = o.max_load_n / o.armed_torque_limit_pct * 5.0;  // 5 % of rated torque as force
+    if (!o.samples[at].enabled || std::fabs(o.samples[at].ideal) < pct5_n) continue;
+    ++trials;
+    double off_at = 1e9;
+    for (std::size_t i = at; i < o.samples.size(); ++i)
+      if (!o.samples[i].enabled || std::fabs(o.samples[i].ideal) < pct5_n) {
+        off_at = o.samples[i].t;
+        break;
+      }
+    CAPTURE(seed);
+    CHECK(off_at - kill_t <= 0.150);
+    worst_s = std::max(worst_s, off_at - kill_t);
+  }
+  CHECK(trials == 100);
+  MESSAGE("daemon killed: worst time to torque below 5 %: ", worst_s * 1000.0, " ms over ", trials, " trials");
+}
+
+// Hazard 7: STO in every state the world reaches (ready, calibrating,
+// active, unloading, rest; idle at boot). Pass figure: no motion (the drive
+// disabled) from the STO on, also after STO is released, until a reset and a
+// new Start (the operator here presses neither).
+TEST_CASE("STO in idle, ready, calibrating, active, unloading and rest: disabled until a reset and a new Start") {
+  // A first run finds when each state begins.
+  Case base = steady();
+  WorldOptions wo;
+  wo.config_path = SOLEUS_SOURCE_DIR "/config/sim.toml";
+  wo.max_s = 90;
+  const Outcome ref = run_case(base, wo);
+  REQUIRE(ref.result);
+  std::map<controller::SetState, double> first;
+  for (const auto& s : ref.samples)
+    if (!first.count(s.state)) first[s.state] = s.t;
+  using S = controller::SetState;
+  for (const S st : {S::Idle, S::Ready, S::Calibrating, S::Active, S::Unloading, S::Rest}) {
+    CAPTURE(controller::to_string(st));
+    REQUIRE(first.count(st));
+    const double t_sto = st == S::Idle ? 0.005 : first[st] + 0.015;
+    Case c = steady();
+    c.faults.push_back({t_sto, R"({"cmd":"fault","kind":"sto","on":true})"});
+    c.faults.push_back({t_sto + 1.0, R"({"cmd":"fault","kind":"sto","on":false})"});
+    wo.max_s = t_sto + 5.0;
+    const Outcome o = run_case(c, wo);
+    REQUIRE(o.error.empty());
+    const double start_after = std::max(t_sto, 0.002);
+    bool enabled_after = false;
+    for (const auto& s : o.samples)
+      if (s.t > start_after + 0.002 && s.enabled) enabled_after = true;
+    CHECK_FALSE(enabled_after);
+    CHECK(std::any_of(o.events.begin(), o.events.end(),
+                      [](const controller::Event& e) { return e.code == controller::EventCode::Sto; }));
+  }
 }
