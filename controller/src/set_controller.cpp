@@ -125,10 +125,12 @@ std::optional<FieldError> SetController::start_set(const SetParams& params, doub
     emit(EventCode::SetRefused, Severity::Warning, t, e->field + ": " + e->message);
     return e;
   }
-  // The drive is not enabled on a pad in motion (a pad still falling after a
-  // stop would meet the drive's speed loop at speed).
-  if (!holding && std::abs(drive_.velocity_mm_s) > kStartStillMmS)
-    return refuse("state", "the pad is moving; start when it is still");
+  // The drive is not enabled on a pad moving faster than its speed loop can
+  // hold within the limit (a pad still falling after a fault stop: the fault
+  // campaign saw 150-240 mm/s). A user moving the pad at a training pace may
+  // start (the simulator's tempo athlete never stops).
+  if (!holding && std::abs(drive_.velocity_mm_s) > kStartSpeedFraction * limits_.max_speed_mm_s)
+    return refuse("state", "the pad is moving fast; start when it has settled");
   params_ = params;
   activity_ = Activity::Set;
   state_ = SetState::Ready;

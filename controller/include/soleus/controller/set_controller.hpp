@@ -117,7 +117,9 @@ class SetController {
  private:
   enum class Activity { None, Set, Move };
   void emit(EventCode code, Severity sev, double t, std::string_view text, double value = 0);
-  static constexpr double kStartStillMmS = 10;  ///< a set starts only with the pad slower than this
+  /// A set starts only with the pad slower than this × limits.max_speed_mm_s
+  /// (the drive's SPEED_LIMIT is armed at 0.95 ×).
+  static constexpr double kStartSpeedFraction = 0.9;
   void begin_unload(double t);
   void finish(double t);
   void flush_rep(double t);
