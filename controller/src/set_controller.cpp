@@ -125,12 +125,6 @@ std::optional<FieldError> SetController::start_set(const SetParams& params, doub
     emit(EventCode::SetRefused, Severity::Warning, t, e->field + ": " + e->message);
     return e;
   }
-  // The drive is not enabled on a pad moving faster than its speed loop can
-  // hold within the limit (a pad still falling after a fault stop: the fault
-  // campaign saw 150-240 mm/s). A user moving the pad at a training pace may
-  // start (the simulator's tempo athlete never stops).
-  if (!holding && std::abs(drive_.velocity_mm_s) > kStartSpeedFraction * limits_.max_speed_mm_s)
-    return refuse("state", "the pad is moving fast; start when it has settled");
   params_ = params;
   activity_ = Activity::Set;
   state_ = SetState::Ready;
@@ -196,7 +190,9 @@ bool SetController::stop(StopReason reason, double t, std::string_view detail) {
   }
   if (reason == StopReason::UserStop || reason == StopReason::Pain)
     emit(EventCode::StopRequested, Severity::Info, t, to_string(reason));
-  if (is_immediate(reason)) {
+  // Nothing to unload when the drive was never enabled (a start that waited
+  // for the pad to settle): finish at once, never enable to unload.
+  if (is_immediate(reason) || (!drive_.enabled && !last_cmd_.enable)) {
     ramp_ = 0;
     clamp_.reset(0);
     finish(t);
@@ -464,6 +460,15 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
           if ((there && held_s > 0.3) || held_s > 1.0) begin_unload(t);
         }
         floor = -1;
+        break;
+      }
+      // The drive is not enabled on a pad moving faster than its speed loop
+      // can hold within the limit (a pad still falling after a fault stop:
+      // the fault campaign saw 150-240 mm/s): the start waits for it to
+      // settle, at most kSettleWaitS.
+      if (!drive_enabled && std::abs(vel) > kStartSpeedFraction * limits_.max_speed_mm_s) {
+        enable = false;
+        if (t - set_start_t_ > kSettleWaitS) stop(StopReason::Stall, t, "the pad did not settle after Start");
         break;
       }
       if (drive_enabled) ramp_ = std::min(1.0, ramp_ + dt / ccfg_.ramp_in_s);

@@ -67,25 +67,44 @@ TEST_CASE("set: refused before arming and reset, refused while running") {
   CHECK(e3->field == "load_n");
 }
 
-TEST_CASE("set: not started on a pad moving fast (a pad still falling after a stop): refused as not now") {
+TEST_CASE("set: the drive is not enabled on a pad moving fast (still falling after a stop): the start waits for it") {
   // The fault campaign (seeds 139, 167, 689 of its first run): the operator
   // reset and pressed Start while the pad still fell after a drive fault; the
   // drive enabled on a pad at 150-240 mm/s, beyond its SPEED_LIMIT + 10 %.
   Rig rig;
   rig.boot();
+  rig.io.plant.pos = 120;  // high above its stop, falling
   rig.io.plant.vel = -150;
   rig.step();
-  auto e = rig.ctl->start_set(Rig::isotonic(600, 5), rig.t);
-  REQUIRE(e);
-  CHECK(e->field == "state");
-  REQUIRE_FALSE(rig.sink.events.empty());
-  CHECK(rig.sink.events.back().code == EventCode::SetRefused);
-  CHECK(rig.sink.events.back().value == 1);  // not now: the same programme may start later
-  CHECK_FALSE(rig.cmd.enable);
-  // At a training pace (60 mm/s: soleus-sim's tempo athlete never stops) it starts.
-  rig.io.plant.vel = 60;
+  REQUIRE_FALSE(rig.ctl->start_set(Rig::isotonic(600, 5), rig.t));
+  for (int i = 0; i < 5; ++i) {
+    rig.io.plant.pos = 120;
+    rig.io.plant.vel = -150;  // still falling
+    rig.step();
+    CHECK_FALSE(rig.cmd.enable);
+  }
+  rig.io.plant.vel = 0;  // settled
   rig.step();
-  CHECK_FALSE(rig.ctl->start_set(Rig::isotonic(600, 5), rig.t));
+  CHECK(rig.cmd.enable);
+}
+
+TEST_CASE("set: a pad that never settles after Start ends the start as a stall, the drive never enabled") {
+  Rig rig;
+  rig.boot();
+  rig.io.plant.pos = 120;
+  rig.io.plant.vel = -150;
+  rig.step();
+  REQUIRE_FALSE(rig.ctl->start_set(Rig::isotonic(600, 5), rig.t));
+  bool enabled = false;
+  for (int i = 0; i < 400 && rig.sink.results.empty(); ++i) {
+    rig.io.plant.pos = 120;
+    rig.io.plant.vel = -150;
+    rig.step();
+    enabled = enabled || rig.cmd.enable;
+  }
+  CHECK_FALSE(enabled);
+  REQUIRE(rig.sink.results.size() == 1);
+  CHECK(rig.sink.results[0].reason == StopReason::Stall);
 }
 
 TEST_CASE("unload: a user stop ramps the load down with the drive enabled, then disables") {

@@ -117,9 +117,10 @@ class SetController {
  private:
   enum class Activity { None, Set, Move };
   void emit(EventCode code, Severity sev, double t, std::string_view text, double value = 0);
-  /// A set starts only with the pad slower than this × limits.max_speed_mm_s
-  /// (the drive's SPEED_LIMIT is armed at 0.95 ×).
+  /// A set enables the drive only with the pad slower than this ×
+  /// limits.max_speed_mm_s (the drive's SPEED_LIMIT is armed at 0.95 ×)...
   static constexpr double kStartSpeedFraction = 0.9;
+  static constexpr double kSettleWaitS = 3.0;  ///< ... for at most this long after Start
   void begin_unload(double t);
   void finish(double t);
   void flush_rep(double t);
