@@ -575,6 +575,7 @@ struct Api::Impl {
   std::function<Clock::time_point()> clock;
   TokenStore tokens;
   Lockout lockout;
+  Lockout client_lockout{Lockout::kClientMaxFailures, false};
   std::once_flag dummy_once;
   std::string dummy_hash;  ///< verified against for unknown members, so timing tells nothing
 
@@ -805,18 +806,26 @@ ApiResponse Api::Impl::dispatch(const Route& r) {
 namespace {
 
 /// Admits one PIN attempt on `account`, checks it, and counts a failure.
-void check_pin(Lockout& lockout, const std::function<Clock::time_point()>& clock,
-               const std::string& account, const std::string& hash, const std::string& pin,
-               const char* wrong_message) {
-  if (auto retry = lockout.admit(account, clock())) {
-    ApiError e{429, "pin",
-               "too many wrong PINs: this account is locked; try again in " +
-                   std::to_string(*retry) + " s"};
-    e.headers.emplace_back("Retry-After", std::to_string(*retry));
+void check_pin(Lockout& lockout, Lockout& client_lockout, const std::string& client,
+               const std::function<Clock::time_point()>& clock, const std::string& account,
+               const std::string& hash, const std::string& pin, const char* wrong_message) {
+  auto locked = [](int retry, const char* what) {
+    ApiError e{429, "pin", std::string("too many wrong PINs: ") + what + "; try again in " + std::to_string(retry) + " s"};
+    e.headers.emplace_back("Retry-After", std::to_string(retry));
     throw e;
+  };
+  // Per client address first (one client guessing one PIN across many
+  // member numbers), then per account.
+  const std::string ckey = "client:" + client;
+  if (!client.empty())
+    if (auto retry = client_lockout.admit(ckey, clock())) locked(*retry, "logins from this device are locked");
+  if (auto retry = lockout.admit(account, clock())) {
+    if (!client.empty()) client_lockout.cancel(ckey);  // not attempted: not counted
+    locked(*retry, "this account is locked");
   }
   const bool ok = verify_pin(pin, hash);
   lockout.finish(account, ok, clock());
+  if (!client.empty()) client_lockout.finish(ckey, ok, clock());
   if (!ok) fail(401, "pin", wrong_message);
 }
 
@@ -862,14 +871,14 @@ ApiResponse Api::Impl::login(const Route& r) {
         // Same work and the same counting as for a real member: the reply's
         // timing does not tell which numbers exist.
         std::call_once(dummy_once, [this] { dummy_hash = make_pin_hash("0000", kPinHashIterations); });
-        check_pin(lockout, clock, account, dummy_hash, *pin + "x", "unknown member or wrong PIN");
+        check_pin(lockout, client_lockout, r.req->client, clock, account, dummy_hash, *pin + "x", "unknown member or wrong PIN");
       }
       fail(401, "member", "unknown member or wrong PIN");
     }
     if (!cred->pin_hash.empty()) {
       if (!pin || pin->empty()) fail(401, "pin", "this member needs a PIN");
       if (!is_valid_pin(*pin)) fail(422, "pin", "a PIN is 4 to 12 digits");
-      check_pin(lockout, clock, account, cred->pin_hash, *pin, "unknown member or wrong PIN");
+      check_pin(lockout, client_lockout, r.req->client, clock, account, cred->pin_hash, *pin, "unknown member or wrong PIN");
     }
     granted = Role::Member;
     member_id = cred->id;
@@ -886,7 +895,7 @@ ApiResponse Api::Impl::login(const Route& r) {
         fail(403, "role", *role + " login is disabled: set " + *role + "_pin_hash in [hmi]");
       if (!pin) fail(422, "pin", "is required");
       if (!is_valid_pin(*pin)) fail(422, "pin", "a PIN is 4 to 12 digits");
-      check_pin(lockout, clock, *role, hash, *pin, "wrong PIN");
+      check_pin(lockout, client_lockout, r.req->client, clock, *role, hash, *pin, "wrong PIN");
       granted = staff ? Role::Staff : Role::Maintenance;
     }
   }

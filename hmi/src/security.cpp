@@ -144,7 +144,7 @@ std::optional<int> Lockout::admit(const std::string& account, Clock::time_point 
     e.locked_until = {};
     e.failures = 0;
   }
-  if (e.failures + e.in_flight >= kMaxFailures) return static_cast<int>(kLockTime.count());
+  if (e.failures + e.in_flight >= max_failures_) return static_cast<int>(kLockTime.count());
   ++e.in_flight;
   return std::nullopt;
 }
@@ -155,10 +155,16 @@ void Lockout::finish(const std::string& account, bool success, Clock::time_point
   e.last = now;
   if (e.in_flight > 0) --e.in_flight;
   if (success) {
-    e.failures = 0;
+    if (clear_on_success_) e.failures = 0;
     return;
   }
-  if (++e.failures >= kMaxFailures) e.locked_until = now + kLockTime;
+  if (++e.failures >= max_failures_) e.locked_until = now + kLockTime;
+}
+
+void Lockout::cancel(const std::string& account) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(account);
+  if (it != entries_.end() && it->second.in_flight > 0) --it->second.in_flight;
 }
 
 bool Lockout::locked(const std::string& account, Clock::time_point now) {

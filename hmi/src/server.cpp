@@ -436,6 +436,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (auto it = req.find(http::field::authorization); it != req.end())
       ar.authorization = std::string(it->value());
     if (auto it = req.find(http::field::origin); it != req.end()) ar.origin = std::string(it->value());
+    {
+      beast::error_code ec;
+      const auto peer = stream_.socket().remote_endpoint(ec);
+      if (!ec) ar.client = peer.address().to_string();
+    }
     if (Api::is_immediate(ar)) return send_api(shared_->api.handle(ar));
     // Everything else may block (PIN hashing, SQLite): the worker pool does it
     // and the reply comes back to this session's strand.

@@ -376,6 +376,22 @@ TEST_CASE("PIN lockout: five failures lock that account for five minutes, and no
   CHECK(f.post("/api/v1/login", R"({"member":"1001","pin":"1111"})").status == 200);
 }
 
+TEST_CASE("PIN guessing across many member numbers from one client: locked after 20 failures, that client only") {
+  // Issue 10, hazard 13: one PIN tried on member after member never trips the
+  // per-account lock (one failure each); the per-client count does.
+  Fixture f;
+  for (int i = 0; i < Lockout::kClientMaxFailures; ++i)
+    check_error(f.post("/api/v1/login", R"({"member":")" + std::to_string(3000 + i) + R"(","pin":"1234"})"), 401, "pin");
+  auto r = f.post("/api/v1/login", R"({"member":"1002","pin":"2222"})");  // a right PIN, from this client: refused
+  check_error(r, 429, "pin");
+  CHECK(r.body.find("device") != std::string::npos);
+  CHECK(std::stoi(r.headers.at("retry-after")) > 290);
+  // A guest login needs no PIN and is not affected; the lock runs out.
+  CHECK(f.post("/api/v1/login", R"({"role":"guest"})").status == 200);
+  f.advance(301s);
+  CHECK(f.post("/api/v1/login", R"({"member":"1002","pin":"2222"})").status == 200);
+}
+
 TEST_CASE("role matrix: each endpoint x each role, checked on the server") {
   Fixture f;
   {  // a guest's set, so that GET /sets/1 is readable by every role

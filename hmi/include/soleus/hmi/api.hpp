@@ -26,6 +26,7 @@ struct ApiRequest {
   std::string body;
   std::optional<std::string> authorization;  ///< the Authorization header, if any
   std::optional<std::string> origin;         ///< the Origin header, if any
+  std::string client;  ///< the peer's address ("" when unknown): failed logins are rate-limited per client
 };
 
 struct ApiResponse {

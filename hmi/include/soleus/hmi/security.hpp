@@ -13,7 +13,9 @@
 ///     each member number). An attempt is admitted before the slow check and
 ///     counted as in flight, so parallel guesses cannot exceed the limit.
 ///     The fifth failure locks that account alone for the lockout time;
-///     a success clears its count.
+///     a success clears its count. A second Lockout, keyed by the client's
+///     address with a higher limit (kClientMaxFailures), stops one client
+///     guessing one PIN across many member numbers.
 ///  3. A token is 32 random bytes in hex. It expires at an absolute time, and a
 ///     member's or guest's token also after an idle time without use.
 #include <chrono>
@@ -47,12 +49,20 @@ std::string random_token();
 class Lockout {
  public:
   static constexpr int kMaxFailures = 5;
+  static constexpr int kClientMaxFailures = 20;  ///< failures per client address (all accounts)
+  /// `clear_on_success` false: a success does not forgive earlier failures
+  /// (the per-client count: logging in to one's own account between guesses
+  /// must not reset it); the failures then run out with a lock's time.
+  explicit Lockout(int max_failures = kMaxFailures, bool clear_on_success = true)
+      : max_failures_(max_failures), clear_on_success_(clear_on_success) {}
   static constexpr std::chrono::seconds kLockTime{300};
 
   /// Admits one attempt on `account`, or returns the seconds until it unlocks.
   /// Every admitted attempt must be followed by finish().
   std::optional<int> admit(const std::string& account, Clock::time_point now);
   void finish(const std::string& account, bool success, Clock::time_point now);
+  /// An admitted attempt that was not made (another lock refused it): not counted.
+  void cancel(const std::string& account);
   bool locked(const std::string& account, Clock::time_point now);
 
  private:
@@ -63,6 +73,8 @@ class Lockout {
     Clock::time_point last{};
   };
   void prune(Clock::time_point now);
+  int max_failures_;
+  bool clear_on_success_;
   std::mutex mutex_;
   std::map<std::string, Entry, std::less<>> entries_;
 };
