@@ -567,7 +567,8 @@ struct Api::Impl {
         backend(b),
         clock(std::move(clk)),
         tokens(std::chrono::milliseconds(static_cast<std::int64_t>(c.token_lifetime_s * 1000)),
-               std::chrono::milliseconds(static_cast<std::int64_t>(c.member_idle_s * 1000))) {}
+               std::chrono::milliseconds(static_cast<std::int64_t>(c.member_idle_s * 1000)),
+               std::chrono::milliseconds(static_cast<std::int64_t>(c.staff_idle_s * 1000))) {}
 
   HmiConfig config;
   Backend& backend;
@@ -904,9 +905,7 @@ ApiResponse Api::Impl::login(const Route& r) {
                    {"expires_at", expires_unix_ms(session)},
                    {"role", to_string(granted)},
                    {"member_id", opt(member_id)}};
-  if (granted == Role::Member || granted == Role::Guest) {
-    out["idle_logout_s"] = config.member_idle_s;
-  }
+  out["idle_logout_s"] = granted == Role::Member || granted == Role::Guest ? config.member_idle_s : config.staff_idle_s;
   if (granted == Role::Guest) out["load_cap_n"] = config.guest_load_cap_n;
   log::info("hmi: login as ", to_string(granted),
             member ? std::string(" (member ") + *member + ")" : std::string());

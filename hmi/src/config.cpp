@@ -51,6 +51,7 @@ std::optional<std::pair<std::string, std::string>> HmiConfig::check() const {
     return P{"maintenance_pin_hash", why};
   if (!(token_lifetime_s >= 60 && token_lifetime_s <= 7 * 86400.0))
     return P{"token_lifetime_s", "must be within [60, 604800]"};
+  if (!(staff_idle_s >= 10 && staff_idle_s <= 86400)) return P{"staff_idle_logout_s", "must be within [10, 86400]"};
   if (!(member_idle_s >= 10 && member_idle_s <= 86400))
     return P{"member_idle_logout_s", "must be within [10, 86400]"};
   if (!(guest_load_cap_n >= 0 && guest_load_cap_n <= max_load_n))
@@ -81,6 +82,7 @@ HmiConfig HmiConfig::parse(const config::Section& s, double max_load_n) {
   c.maintenance_pin_hash = s.string("maintenance_pin_hash", "");
   c.token_lifetime_s = s.number("token_lifetime_s", c.token_lifetime_s, 60, 7 * 86400.0);
   c.member_idle_s = s.number("member_idle_logout_s", c.member_idle_s, 10, 86400);
+  c.staff_idle_s = s.number("staff_idle_logout_s", c.staff_idle_s, 10, 86400);
   c.guest_load_cap_n = s.number("guest_load_cap_n", c.guest_load_cap_n, 0, 1e5);
   c.live_rate_hz = s.number("live_rate_hz", c.live_rate_hz, 1, 60);
   c.body_limit = static_cast<std::size_t>(

@@ -224,8 +224,7 @@ TokenStore::Check TokenStore::check(const std::string& token, Clock::time_point 
     sessions_.erase(it);
     return Check::Expired;
   }
-  const bool idles = it->second.role == Role::Member || it->second.role == Role::Guest;
-  if (idles && now - it->second.last_used >= member_idle_) {
+  if (now - it->second.last_used >= idle_of(it->second.role)) {
     lock.unlock();  // busy() asks the backend: not under our lock
     const bool is_busy = busy && busy();
     lock.lock();
@@ -255,8 +254,7 @@ std::size_t TokenStore::size() {
 void TokenStore::prune(Clock::time_point now) {
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     const Session& s = it->second;
-    const bool idles = s.role == Role::Member || s.role == Role::Guest;
-    if (now >= s.expires || (idles && now - s.last_used >= 2 * member_idle_))
+    if (now >= s.expires || now - s.last_used >= 2 * idle_of(s.role))
       it = sessions_.erase(it);
     else
       ++it;

@@ -83,21 +83,26 @@ TEST_CASE("lockout: a success clears the count") {
   CHECK_FALSE(l.locked("staff", t0));
 }
 
-TEST_CASE("tokens expire, and a member's also when idle unless a set runs") {
-  TokenStore ts(3600s, 60s);
+TEST_CASE("tokens expire, and idle out (members 60 s, staff 300 s here) unless a set runs") {
+  TokenStore ts(3600s, 60s, 300s);
   const auto t0 = Clock::now();
   auto [staff, s1] = ts.issue(Role::Staff, std::nullopt, t0);
   auto [member, s2] = ts.issue(Role::Member, 7, t0);
   CHECK(staff.size() == 64);
   Session out;
-  CHECK(ts.check(staff, t0 + 120s, {}, out) == TokenStore::Check::Ok);  // staff do not idle out
+  CHECK(ts.check(staff, t0 + 120s, {}, out) == TokenStore::Check::Ok);  // within the staff's idle time
   CHECK(out.role == Role::Staff);
   CHECK(ts.check(member, t0 + 59s, {}, out) == TokenStore::Check::Ok);
   CHECK(out.member_id == 7);
   CHECK(ts.check(member, t0 + 59s + 61s, [] { return true; }, out) == TokenStore::Check::Ok);
   CHECK(ts.check(member, t0 + 59s + 61s + 61s, [] { return false; }, out) == TokenStore::Check::Idle);
   CHECK(ts.check(member, t0 + 300s, {}, out) == TokenStore::Check::Unknown);
+  // Used every 4 minutes, the staff token lives until it expires...
+  for (int m = 4; m < 60; m += 4) CHECK(ts.check(staff, t0 + std::chrono::minutes(m), {}, out) == TokenStore::Check::Ok);
   CHECK(ts.check(staff, t0 + 3600s, {}, out) == TokenStore::Check::Expired);
+  // ...and idles out after 300 s unused.
+  auto [staff2, s3] = ts.issue(Role::Maintenance, std::nullopt, t0);
+  CHECK(ts.check(staff2, t0 + 301s, [] { return false; }, out) == TokenStore::Check::Idle);
   CHECK(ts.check("nope", t0, {}, out) == TokenStore::Check::Unknown);
 }
 

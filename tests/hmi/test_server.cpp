@@ -64,6 +64,7 @@ struct Fixture {
     cfg.staff_pin_hash = hash_of(kStaffPin);
     cfg.maintenance_pin_hash = hash_of(kMaintPin);
     cfg.member_idle_s = 60;
+    cfg.staff_idle_s = 7200;  // beyond the lifetime: tests of expiry see "expired"
     cfg.token_lifetime_s = 3600;
     cfg.live_rate_hz = 25;
     cfg.live_stall_timeout_s = 2;
@@ -325,6 +326,25 @@ TEST_CASE("tokens: missing, malformed, unknown, expired, idle, logged out") {
   const std::string s2 = f.staff();
   CHECK(f.post("/api/v1/logout", "", s2).status == 200);
   check_error(f.get("/api/v1/me", s2), 401, "");
+}
+
+TEST_CASE("tokens: staff and maintenance idle out too (an unattended staff screen), not during a set") {
+  Fixture f([](HmiConfig& c) { c.staff_idle_s = 120; });
+  const std::string staff = f.staff();
+  f.advance(100s);
+  CHECK(f.get("/api/v1/me", staff).status == 200);  // used: the idle clock starts again
+  f.advance(121s);
+  auto r = f.get("/api/v1/me", staff);
+  check_error(r, 401, "");
+  CHECK(r.json().at("error").at("message").as_string().find("idle") != json::string::npos);
+  const std::string maint = f.maint();
+  f.advance(121s);
+  check_error(f.get("/api/v1/me", maint), 401, "");
+  // Staff who started a set are not logged out in the middle of it.
+  const std::string s2 = f.staff();
+  REQUIRE(f.post("/api/v1/sets", valid_set(), s2).status == 201);
+  f.advance(121s);
+  CHECK(f.get("/api/v1/me", s2).status == 200);
 }
 
 TEST_CASE("login: shapes and refusals") {

@@ -254,8 +254,8 @@ live.onConnection((c) => {
 let lastTouch = Date.now();
 function idleCheck() {
   const running = RUNNING.has(app.live && app.live.state);
-  // Members and guests sign out after the daemon's idle time (idle_logout_s);
-  // staff and maintenance after 5 minutes.
+  // Every role signs out after the daemon's idle time for it (idle_logout_s;
+  // the daemon logs the token out too); 5 minutes if it gave none.
   const idleMs = app.auth && Number(app.auth.idle_logout_s) > 0 ? app.auth.idle_logout_s * 1000 : IDLE_LOGOUT_MS;
   if (app.auth && !running && Date.now() - lastTouch > idleMs) signOut(`Signed out after ${Math.round(idleMs / 60000)} min without a touch`);
   setTimeout(idleCheck, 10000);

@@ -17,7 +17,8 @@
 ///     address with a higher limit (kClientMaxFailures), stops one client
 ///     guessing one PIN across many member numbers.
 ///  3. A token is 32 random bytes in hex. It expires at an absolute time, and a
-///     member's or guest's token also after an idle time without use.
+///     token also after an idle time without use (members and guests:
+///     member_idle_logout_s; staff and maintenance: staff_idle_logout_s).
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -93,8 +94,11 @@ struct Session {
 /// Bearer tokens. Thread-safe.
 class TokenStore {
  public:
-  TokenStore(std::chrono::milliseconds lifetime, std::chrono::milliseconds member_idle)
-      : lifetime_(lifetime), member_idle_(member_idle) {}
+  /// Member and guest tokens idle out after `member_idle`, staff and
+  /// maintenance tokens after `staff_idle` (an unattended staff screen).
+  TokenStore(std::chrono::milliseconds lifetime, std::chrono::milliseconds member_idle,
+             std::chrono::milliseconds staff_idle = std::chrono::minutes(5))
+      : lifetime_(lifetime), member_idle_(member_idle), staff_idle_(staff_idle) {}
   /// Issues a token; returns it with its session.
   std::pair<std::string, Session> issue(Role role, std::optional<std::int64_t> member_id,
                                         Clock::time_point now);
@@ -111,6 +115,10 @@ class TokenStore {
   void prune(Clock::time_point now);
   std::chrono::milliseconds lifetime_;
   std::chrono::milliseconds member_idle_;
+  std::chrono::milliseconds staff_idle_;
+  std::chrono::milliseconds idle_of(Role r) const {
+    return r == Role::Member || r == Role::Guest ? member_idle_ : staff_idle_;
+  }
   std::mutex mutex_;
   std::map<std::string, Session, std::less<>> sessions_;
   std::size_t issued_since_prune_ = 0;
