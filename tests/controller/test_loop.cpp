@@ -116,7 +116,7 @@ TEST_CASE("loop: refuses to enable while arming fails, and re-arms after a recon
   CHECK(loop.snapshot().latch_ok);
 }
 
-TEST_CASE("loop: the automatic reset at boot clears the drive's watchdog fault (6) only; any other needs a person") {
+TEST_CASE("loop: the automatic reset at boot clears the drive's watchdog fault (6) only, any other needs a person") {
   for (const int code : {6, 5}) {
     CAPTURE(code);
     ControlConfig cc;
