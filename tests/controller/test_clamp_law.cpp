@@ -1,7 +1,9 @@
 // The final clamp and the load law.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "soleus/controller/clamp.hpp"
 #include "soleus/controller/load_law.hpp"
@@ -262,5 +264,48 @@ TEST_CASE("load law: while unloading nothing raises the felt load, not the base 
     REQUIRE(o.felt_n <= prev + 1e-9);
     CHECK(o.brake_n <= 0);
     prev = o.felt_n;
+  }
+}
+
+TEST_CASE("clamp: property over random inputs, NaN and +-inf: never above the cap, never below the floor's allowance, slew held") {
+  // Issue 10, hazard 5: 200 000 random commands, positions, velocities, floors
+  // and periods (NaN and +-inf among them), against the clamp's contract.
+  drivers::Limits lim;  // 1800 N cap, 6000 N/s
+  OutputClamp c(lim, 3.0, 3.0);
+  c.set_floor_damping(0.05, 3.0);
+  c.set_floor_restore(0.5);
+  c.set_drive_slew(3600);
+  unsigned long long x = 88172645463325252ull;
+  auto next = [&] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  auto pick = [&](double lo, double hi) {
+    const auto r = next() % 1000;
+    if (r < 10) return std::numeric_limits<double>::quiet_NaN();
+    if (r < 20) return std::numeric_limits<double>::infinity();
+    if (r < 30) return -std::numeric_limits<double>::infinity();
+    return lo + (hi - lo) * static_cast<double>(next() % 1000001) / 1e6;
+  };
+  double prev = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const double f = pick(-5000, 5000), pos = pick(-10, 160), vel = pick(-300, 300), floor = pick(-5, 60);
+    const double dt = (next() % 50 == 0) ? pick(0, 0.05) : 0.01;
+    const double out = c.apply(f, pos, vel, floor, dt);
+    REQUIRE(std::isfinite(out));
+    CHECK(std::fabs(out) <= 1800.0 + 1e-9);
+    // A non-finite command goes to nothing (through the slew: never growing).
+    if (!std::isfinite(f)) CHECK(std::fabs(out) <= std::fabs(prev) + 1e-9);
+    // Never more than asked in the same direction (the clamp only lowers).
+    if (std::isfinite(f) && f >= 0) CHECK(out <= std::max(f, prev) + 1e-9);
+    // Downward force at or below the floor (or the lower soft limit): none.
+    if (std::isfinite(pos) && out > 0) CHECK(pos > std::max(std::isfinite(floor) ? floor : -1e9, 3.0));
+    // Rises are slew-limited; a period that is not a finite, non-negative
+    // number allows no rise at all.
+    const double allowed_dt = std::isfinite(dt) && dt >= 0 ? dt : 0.0;
+    if (out > prev) CHECK(out - prev <= 6000.0 * allowed_dt + 1e-6);
+    prev = out;
   }
 }
