@@ -17,14 +17,6 @@ std::string num(double v) {
   return b;
 }
 
-Verdict fail(std::string why, double badness) {
-  Verdict v;
-  v.ok = false;
-  v.why = std::move(why);
-  v.badness = badness;
-  return v;
-}
-
 bool takes_quick_stop(controller::EventCode c) {
   using E = controller::EventCode;
   switch (c) {
@@ -149,7 +141,7 @@ Verdict judge_no_start(const Outcome& o, double unload_allow_s) {
   };
   for (const auto& s : o.samples)
     if (s.enabled && !allowed(s.t))
-      return fail("the drive was enabled at " + num(s.t) + " s with no Start since the last stop", 3000);
+      return failing("the drive was enabled at " + num(s.t) + " s with no Start since the last stop", 3000);
   return {};
 }
 
@@ -178,7 +170,7 @@ Verdict judge_quick_stop(const Outcome& o, double within_s) {
       }
     }
     if (!off)
-      return fail(std::string("the drive was still enabled ") + num(within_s) + " s after " +
+      return failing(std::string("the drive was still enabled ") + num(within_s) + " s after " +
                       controller::to_string(e.code) + " at " + num(e.t_s) + " s",
                   2500);
   }

@@ -2,14 +2,12 @@
 // controller stack on synthetic time, judged from the models' truth
 // (issue 10, section 4; docs/safety.md, "The fault campaign").
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "soleus/common/log.hpp"
@@ -91,25 +89,17 @@ int main(int argc, char** argv) {
 
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<Done> done(static_cast<std::size_t>(sets));
-  std::atomic<int> next_i{0};
-  auto worker = [&] {
-    for (;;) {
-      const int i = next_i.fetch_add(1);
-      if (i >= sets) return;
-      Done& d = done[static_cast<std::size_t>(i)];
-      d.seed = seed + static_cast<std::uint64_t>(i);
-      const Case c = draw_campaign_case(d.seed);
-      d.injections = injections(c);
-      const Outcome o = run_case(c, wo);
-      d.error = o.error;
-      d.starts = static_cast<int>(o.starts_s.size());
-      d.sim_s = o.sim_s;
-      d.v = judge_campaign(o);
-    }
-  };
-  std::vector<std::thread> th;
-  for (int k = 0; k < jobs; ++k) th.emplace_back(worker);
-  for (auto& t : th) t.join();
+  run_parallel(sets, jobs, [&](int i) {
+    Done& d = done[static_cast<std::size_t>(i)];
+    d.seed = seed + static_cast<std::uint64_t>(i);
+    const Case c = draw_campaign_case(d.seed);
+    d.injections = injections(c);
+    const Outcome o = run_case(c, wo);
+    d.error = o.error;
+    d.starts = static_cast<int>(o.starts_s.size());
+    d.sim_s = o.sim_s;
+    d.v = judge_campaign(o);
+  });
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   long inj = 0, starts = 0;

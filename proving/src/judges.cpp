@@ -7,6 +7,14 @@
 
 namespace soleus::proving {
 
+Verdict failing(std::string why, double badness) {
+  Verdict v;
+  v.ok = false;
+  v.why = std::move(why);
+  v.badness = badness;
+  return v;
+}
+
 using controller::Mode;
 using controller::StopReason;
 
@@ -30,13 +38,6 @@ Verdict not_judged(std::string why) {
   return v;
 }
 
-Verdict bad(std::string why, double badness) {
-  Verdict v;
-  v.ok = false;
-  v.why = std::move(why);
-  v.badness = badness;
-  return v;
-}
 
 /// When the set ended: the first unloading cycle, else the result's end, else the end of the run.
 double stop_time(const Outcome& o) {
@@ -138,7 +139,7 @@ std::vector<RepMatch> match_reps(const Outcome& o, const JudgeRules& r) {
 
 Verdict judge_counts(const Outcome& o, const JudgeRules& r) {
   if (o.c.programme.mode == Mode::Isometric) return not_judged("isometric hold: no reps");
-  if (!o.result) return bad("no set result", 60);
+  if (!o.result) return failing("no set result", 60);
   const auto m = match_reps(o, r);
   int counted_log = 0, matched = 0, missed = 0, partials = 0;
   std::ostringstream why;
@@ -163,7 +164,7 @@ Verdict judge_counts(const Outcome& o, const JudgeRules& r) {
     why << "result says " << o.result->reps << " reps, the rep log counted " << counted_log << "; ";
   const bool ok = missed == 0 && partials == 0 && phantom <= 0 && o.result->reps == counted_log;
   if (ok) return {};
-  return bad(why.str(), 50 + 10.0 * (missed + partials + std::max(phantom, 0)));
+  return failing(why.str(), 50 + 10.0 * (missed + partials + std::max(phantom, 0)));
 }
 
 Verdict judge_no_counted_partial(const Outcome& o, const JudgeRules& r) {
@@ -179,7 +180,7 @@ Verdict judge_no_counted_partial(const Outcome& o, const JudgeRules& r) {
       ++n;
     }
   if (n == 0) return {};
-  return bad(why.str(), 300 + n);
+  return failing(why.str(), 300 + n);
 }
 
 Verdict judge_false_user_left(const Outcome& o, const JudgeRules&) {
@@ -189,17 +190,17 @@ Verdict judge_false_user_left(const Outcome& o, const JudgeRules&) {
   if (ev.left_s && *ev.left_s <= T + 0.05) {
     // A sit-back athlete who was back before the decision was not gone.
     if (ev.returned_s && *ev.returned_s < T - 0.5)
-      return bad("user_left at " + f1(T) + " s, but the user sat back down at " + f1(*ev.returned_s) + " s", 500);
+      return failing("user_left at " + f1(T) + " s, but the user sat back down at " + f1(*ev.returned_s) + " s", 500);
     return {};
   }
-  return bad("user_left at " + f1(T) + " s: the user never left" +
+  return failing("user_left at " + f1(T) + " s: the user never left" +
                  (ev.left_s ? " (left only at " + f1(*ev.left_s) + " s)" : std::string()),
              500);
 }
 
 Verdict judge_stop(const Outcome& o, const JudgeRules& r) {
-  if (!o.error.empty()) return bad("run error: " + o.error, 1000);
-  if (!o.result) return bad("the set never ended (no result within " + f1(o.sim_s) + " s)", 200);
+  if (!o.error.empty()) return failing("run error: " + o.error, 1000);
+  if (!o.result) return failing("the set never ended (no result within " + f1(o.sim_s) + " s)", 200);
   const StopReason why = o.result->reason;
   const double T = stop_time(o);
   const auto& ev = o.athlete_events;
@@ -214,20 +215,20 @@ Verdict judge_stop(const Outcome& o, const JudgeRules& r) {
     const bool back_in_time = ev.returned_s && *ev.returned_s - *ev.left_s < limit && *ev.returned_s < T;
     if (why == StopReason::UserLeft) {
       if (late <= limit + o.period_s) return {};
-      return bad("user_left " + f2(late) + " s after leaving (limit " + f1(limit) + " s" +
+      return failing("user_left " + f2(late) + " s after leaving (limit " + f1(limit) + " s" +
                      (falls ? ", the pad fell" : "") + ")",
                  100 + late);
     }
     if (!back_in_time && late > limit + o.period_s)
-      return bad("the user left at " + f1(*ev.left_s) + " s" + (falls ? " (the pad fell)" : "") + ", the set ended by " +
+      return failing("the user left at " + f1(*ev.left_s) + " s" + (falls ? " (the pad fell)" : "") + ", the set ended by " +
                      name + " " + f2(late) + " s later (user_left due within " + f1(limit) + " s)",
                  150 + late);
     // Ended for another reason before the leave had to be found: judge that reason below.
   } else if (why == StopReason::UserLeft) {
-    return bad("user_left but the user never left", 500);
+    return failing("user_left but the user never left", 500);
   }
 
-  if (is_fault_reason(why)) return bad("stopped by " + name + " with no fault injected", 120);
+  if (is_fault_reason(why)) return failing("stopped by " + name + " with no fault injected", 120);
   if (iso) return judge_hold_reason(o, r);
 
   // Truth reps of the set before the stop, in order.
@@ -240,22 +241,22 @@ Verdict judge_stop(const Outcome& o, const JudgeRules& r) {
   const int counted = o.result->reps;
   switch (why) {
     case StopReason::TargetReached:
-      if (iso) return bad("target_reached in an isometric hold", 100);
+      if (iso) return failing("target_reached in an isometric hold", 100);
       if (counted == o.c.programme.target_reps) return {};
-      return bad("target_reached with " + std::to_string(counted) + " of " +
+      return failing("target_reached with " + std::to_string(counted) + " of " +
                      std::to_string(o.c.programme.target_reps) + " reps",
                  100);
     case StopReason::HoldComplete:
-      if (!iso) return bad("hold_complete in a rep set", 100);
+      if (!iso) return failing("hold_complete in a rep set", 100);
       if (o.result->t_end_s - o.result->t_start_s >= o.c.programme.hold_s - 0.5) return {};
-      return bad("hold_complete before the hold's time", 100);
+      return failing("hold_complete before the hold's time", 100);
     case StopReason::ForceDrop: {
       const int calib = calibration_reps(o);
       const auto d = first_drop(o.truth, o.c.programme.force_drop_pct, calib);
-      if (!d) return bad("force_drop at rep " + std::to_string(counted) + ": the truth has no force drop", 100);
+      if (!d) return failing("force_drop at rep " + std::to_string(counted) + ": the truth has no force drop", 100);
       const int truth_rep = *d - calib;
       if (std::abs(counted - truth_rep) <= r.drop_reps) return {};
-      return bad("force_drop at rep " + std::to_string(counted) + ", the truth's drop is rep " +
+      return failing("force_drop at rep " + std::to_string(counted) + ", the truth's drop is rep " +
                      std::to_string(truth_rep),
                  100 + std::abs(counted - truth_rep));
     }
@@ -273,30 +274,30 @@ Verdict judge_stop(const Outcome& o, const JudgeRules& r) {
       if (!o.active_start_s) {
         for (const auto& t : o.truth)
           if (t.start_s < T && fullness(t) < 0.9 * 0.9) return {};
-        return bad("range_loss in calibration, but the truth's calibration rep(s) were full", 100);
+        return failing("range_loss in calibration, but the truth's calibration rep(s) were full", 100);
       }
-      return bad("range_loss but every true rep of the set was full", 100);
+      return failing("range_loss but every true rep of the set was full", 100);
     }
     case StopReason::Stall: {
       if (ev.stall_s && *ev.stall_s < T) return {};
       for (const auto* t : set)
         if (t->stalled) return {};
-      return bad("stall but the athlete never truly stalled" +
+      return failing("stall but the athlete never truly stalled" +
                      std::string(ev.rests.empty() ? "" : " (it rested mid-set)"),
                  100);
     }
     case StopReason::LossOfControl:
       for (const auto* t : last_k(3))
         if (t->wobbly) return {};
-      return bad("loss_of_control but no true wobble in the last reps", 100);
+      return failing("loss_of_control but no true wobble in the last reps", 100);
     case StopReason::PaceLoss: {
       const double C = o.c.programme.tempo.concentric_s;
       for (const auto* t : last_k(3))
         if (t->stalled || (C > 0 && t->concentric_s > r.pace_factor * C)) return {};
-      return bad("pace_loss but the last true rises kept the pace", 100);
+      return failing("pace_loss but the last true rises kept the pace", 100);
     }
     default:
-      return bad("unexpected stop reason " + name, 100);
+      return failing("unexpected stop reason " + name, 100);
   }
 }
 
@@ -309,14 +310,14 @@ Verdict judge_tut(const Outcome& o, const JudgeRules& r) {
     if (x.controller_n) truth += o.truth[static_cast<std::size_t>(x.truth_index)].loaded_s;
   const double err = std::fabs(o.result->tut_s - truth);
   if (err <= std::max(r.tut_fraction * truth, r.tut_abs_s)) return {};
-  return bad("TUT " + f2(o.result->tut_s) + " s, truly under load in counted reps " + f2(truth) + " s", 10 + err);
+  return failing("TUT " + f2(o.result->tut_s) + " s, truly under load in counted reps " + f2(truth) + " s", 10 + err);
 }
 
 Verdict judge_hold_reason(const Outcome& o, const JudgeRules& r) {
-  if (!o.result) return bad("the set never ended (no result within " + f1(o.sim_s) + " s)", 200);
+  if (!o.result) return failing("the set never ended (no result within " + f1(o.sim_s) + " s)", 200);
   const StopReason why = o.result->reason;
   const std::string name = controller::to_string(why);
-  if (!o.active_start_s) return bad(name + " before the hold began", 100);
+  if (!o.active_start_s) return failing(name + " before the hold began", 100);
   const auto& h = o.hold;
   const double T = stop_time(o), from = *o.active_start_s, w = o.hold_window_s;
   const double p = o.c.programme.force_drop_pct, b = 100.0 * r.hold_borderline;
@@ -330,9 +331,9 @@ Verdict judge_hold_reason(const Outcome& o, const JudgeRules& r) {
   switch (why) {
     case StopReason::HoldComplete:
       if (o.result->t_end_s - o.result->t_start_s < o.c.programme.hold_s - 0.5)
-        return bad("hold_complete before the hold's time", 100);
+        return failing("hold_complete before the hold's time", 100);
       if (missed)
-        return bad("hold_complete, but the true force dropped by " + f1(p) + " % at " + f1(*clear) + " s", 100);
+        return failing("hold_complete, but the true force dropped by " + f1(p) + " % at " + f1(*clear) + " s", 100);
       return {};
     case StopReason::ForceDrop: {
       // Early by up to one window: the window after the stop, from the
@@ -350,18 +351,18 @@ Verdict judge_hold_reason(const Outcome& o, const JudgeRules& r) {
       }
       if (!edge && !early) {
         const auto m = h.mean_force(T - w, T);
-        return bad("force_drop in the hold at " + f1(T) + " s: the true force had not dropped (last window " +
+        return failing("force_drop in the hold at " + f1(T) + " s: the true force had not dropped (last window " +
                        (m ? f1(*m) : std::string("?")) + " N)",
                    100);
       }
       if (missed)
-        return bad("force_drop at " + f1(T) + " s, " + f2(T - *clear) + " s after the true drop (limit " + f2(tol) +
+        return failing("force_drop at " + f1(T) + " s, " + f2(T - *clear) + " s after the true drop (limit " + f2(tol) +
                        " s)",
                    100 + T - *clear);
       return {};
     }
     default:
-      return bad(name + " in an isometric hold", 100);
+      return failing(name + " in an isometric hold", 100);
   }
 }
 
@@ -376,7 +377,7 @@ Verdict judge_hold_tut(const Outcome& o, const JudgeRules& r) {
   // tolerance is 5 % or one window + one period, whichever is larger.
   if (err <= std::max({r.tut_fraction * truth, r.tut_abs_s, r.hold_drop_windows * o.hold_window_s + o.period_s}))
     return {};
-  return bad("hold TUT " + f2(o.result->tut_s) + " s, truly held (pushing) " + f2(truth) + " s", 10 + err);
+  return failing("hold TUT " + f2(o.result->tut_s) + " s, truly held (pushing) " + f2(truth) + " s", 10 + err);
 }
 
 Verdict judge_max_force(const Outcome& o, const JudgeRules& r) {
@@ -389,7 +390,7 @@ Verdict judge_max_force(const Outcome& o, const JudgeRules& r) {
   const double cmd_limit = o.max_load_n + 1.0;
   for (const auto& s : o.samples) {
     if (s.enabled && s.cmd > cmd_limit)
-      return bad("commanded motor force " + f1(s.cmd) + " N at " + f2(s.t) + " s > the maximum load " +
+      return failing("commanded motor force " + f1(s.cmd) + " N at " + f2(s.t) + " s > the maximum load " +
                      f1(o.max_load_n) + " N",
                  1000 + s.cmd - cmd_limit);
   }
@@ -400,7 +401,7 @@ Verdict judge_max_force(const Outcome& o, const JudgeRules& r) {
     if (f > worst) worst = f, at = s.t;
   }
   if (worst <= limit) return {};
-  return bad("machine force " + f1(worst) + " N at " + f2(at) + " s > " + f1(limit) + " N", 1000 + worst - limit);
+  return failing("machine force " + f1(worst) + " N at " + f2(at) + " s > " + f1(limit) + " N", 1000 + worst - limit);
 }
 
 Verdict judge_unload_never_rises(const Outcome& o, const JudgeRules& r) {
@@ -441,7 +442,7 @@ Verdict judge_unload_never_rises(const Outcome& o, const JudgeRules& r) {
     *mn = std::min(*mn, f);
   }
   if (worst <= 0) return {};
-  return bad("the machine's force rose during the unload: +" + f1(worst) + " N beyond tolerance above " + f1(base) +
+  return failing("the machine's force rose during the unload: +" + f1(worst) + " N beyond tolerance above " + f1(base) +
                  " N at " + f2(at) + " s",
              1000 + worst);
 }
@@ -456,7 +457,7 @@ Verdict judge_pad_speed(const Outcome& o, const JudgeRules& r) {
     if (s.v > lim && s.motor < 0 && s.v - lim > worst) worst = s.v - lim, at = s.t, up = true;
   }
   if (worst <= 0) return {};
-  return bad(std::string("the pad ") + (up ? "rose under the machine's drive" : "descended") + " at " +
+  return failing(std::string("the pad ") + (up ? "rose under the machine's drive" : "descended") + " at " +
                  f1(lim + worst) + " mm/s at " + f2(at) + " s (limit " + f1(lim) + ")",
              1000 + worst);
 }
@@ -477,10 +478,10 @@ Verdict judge_armed_while_enabled(const Outcome& o, const JudgeRules&) {
     else if (s.speed_limit_rpm > o.armed_speed_limit_rpm + 1.0)
       what = "SPEED_LIMIT " + f1(s.speed_limit_rpm) + " rpm > the armed " + f1(o.armed_speed_limit_rpm) + " rpm";
     if (s.enabled && !what.empty()) {
-      if (!prev_enabled) return bad("the drive was enabled at " + f2(s.t) + " s with " + what, 2000);
+      if (!prev_enabled) return failing("the drive was enabled at " + f2(s.t) + " s with " + what, 2000);
       if (bad_since < 0) bad_since = s.t;
       if (s.t - bad_since > lost_limit_s)
-        return bad("the drive stayed enabled " + f2(s.t - bad_since) + " s with " + what + " (since " + f2(bad_since) + " s)",
+        return failing("the drive stayed enabled " + f2(s.t - bad_since) + " s with " + what + " (since " + f2(bad_since) + " s)",
                    2000);
     } else {
       bad_since = -1;

@@ -2,7 +2,6 @@
 // soleus-proving-ground: runs seeded athletes through the real controller
 // stack on synthetic time and judges the outcomes (docs/proving-ground.md).
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -10,7 +9,6 @@
 #include <map>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "soleus/common/log.hpp"
@@ -165,27 +163,19 @@ int main(int argc, char** argv) {
 
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<Done> done(static_cast<std::size_t>(athletes));
-  std::atomic<int> next_i{0};
-  auto worker = [&] {
-    for (;;) {
-      const int i = next_i.fetch_add(1);
-      if (i >= athletes) return;
-      const std::uint64_t s = seed + static_cast<std::uint64_t>(i);
-      const Case c = draw_case(s);
-      Done& d = done[static_cast<std::size_t>(i)];
-      d.seed = s;
-      d.traits = c.traits;
-      if (!only.empty() && std::find(c.traits.begin(), c.traits.end(), only) == c.traits.end()) continue;
-      const Outcome o = run_case(c, wo);
-      d.j = judge(o);
-      d.reason = o.result ? controller::to_string(o.result->reason) : "none";
-      d.reps = o.result ? o.result->reps : -1;
-      d.sim_s = o.sim_s;
-    }
-  };
-  std::vector<std::thread> th;
-  for (int k = 0; k < jobs; ++k) th.emplace_back(worker);
-  for (auto& t : th) t.join();
+  run_parallel(athletes, jobs, [&](int i) {
+    const std::uint64_t s = seed + static_cast<std::uint64_t>(i);
+    const Case c = draw_case(s);
+    Done& d = done[static_cast<std::size_t>(i)];
+    d.seed = s;
+    d.traits = c.traits;
+    if (!only.empty() && std::find(c.traits.begin(), c.traits.end(), only) == c.traits.end()) return;
+    const Outcome o = run_case(c, wo);
+    d.j = judge(o);
+    d.reason = o.result ? controller::to_string(o.result->reason) : "none";
+    d.reps = o.result ? o.result->reps : -1;
+    d.sim_s = o.sim_s;
+  });
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   std::map<std::string, Row> rows;

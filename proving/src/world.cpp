@@ -1,10 +1,13 @@
 #include "soleus/proving/world.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <exception>
 #include <memory>
 #include <stdexcept>
+#include <thread>
+#include <vector>
 
 #include "soleus/app/daemon_config.hpp"
 #include "soleus/app/modbus_machine_io.hpp"
@@ -183,6 +186,16 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
     out.error = e.what();
   }
   return out;
+}
+
+void run_parallel(int n, int jobs, const std::function<void(int)>& body) {
+  std::atomic<int> next{0};
+  auto worker = [&] {
+    for (int i = next.fetch_add(1); i < n; i = next.fetch_add(1)) body(i);
+  };
+  std::vector<std::thread> th;
+  for (int k = 0; k < std::max(1, jobs); ++k) th.emplace_back(worker);
+  for (auto& t : th) t.join();
 }
 
 }  // namespace soleus::proving

@@ -19,6 +19,9 @@ struct Verdict {
   double badness = 0;  ///< for ranking the worst cases (larger = worse)
 };
 
+/// A verdict that failed, with why and how bad (for ranking the worst cases).
+Verdict failing(std::string why, double badness);
+
 /// Tolerances, with the values docs/proving-ground.md states.
 struct JudgeRules {
   double borderline = 0.03;        ///< reps within ±this of rep_rom_fraction (fraction of the true range) are not judged

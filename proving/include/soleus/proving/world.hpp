@@ -17,6 +17,7 @@
 ///  3. The run ends `tail_s` after the set's result (or at the time limit).
 ///     Single-threaded and deterministic from the case: a replay is exact.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -129,5 +130,9 @@ struct WorldOptions {
 
 /// Runs one case. Never throws (a failure is put in Outcome::error).
 Outcome run_case(const Case& c, const WorldOptions& opt);
+
+/// Calls body(i) for i in [0, n) on `jobs` threads (each i once, in no
+/// particular order; body writes only to its own slot). Returns when all are done.
+void run_parallel(int n, int jobs, const std::function<void(int)>& body);
 
 }  // namespace soleus::proving
