@@ -233,12 +233,7 @@ class ModbusDrive final : public ServoDrive {
   }
 
   BusResult configure(const DriveSetup& setup, std::string& detail) override {
-    struct Item {
-      const char* key;
-      const SignalSpec* spec;
-      double value;
-      std::array<std::uint16_t, 2> words{};
-    };
+    using Item = SetupItem;
     // Converted with the back-driven direction (F = T·2π/lead/η): the most force
     // per unit of torque, so the caps hold at the pad in both directions.
     armed_.clear();  // until this succeeds, nothing is known armed
@@ -294,29 +289,9 @@ class ModbusDrive final : public ServoDrive {
       i = j;
     }
     // Read everything back: the caps count only if the drive holds them.
-    const BusResult r = setup_plan_.read(bus_, unit_);
-    if (r != BusResult::Ok) {
-      detail = std::string("reading the setup back: ") + to_string(r) + " (" + bus_.last_error() + ")";
-      return r;
-    }
-    const std::array<const SignalSpec*, 4> order{&map_.speed_limit, &map_.torque_slew, &map_.comm_timeout, &map_.torque_limit};
-    for (const auto& it : items) {
-      const std::size_t idx = static_cast<std::size_t>(std::find(order.begin(), order.end(), it.spec) - order.begin());
-      const auto got = setup_plan_.words(idx);
-      for (int k = 0; k < it.spec->words(); ++k) {
-        if (got[static_cast<std::size_t>(k)] != it.words[static_cast<std::size_t>(k)]) {
-          const auto read_value = decode(*it.spec, got);
-          detail = register_name(it.key) + " (holding " + std::to_string(it.spec->address) +
-                   ") reads back " + (read_value ? std::to_string(*read_value) : std::string("garbage")) +
-                   ", wrote " + std::to_string(it.value) + ": the drive did not accept it";
-          return BusResult::BadValue;
-        }
-      }
-    }
-    armed_.clear();
-    for (const auto& it : items) armed_.push_back({it.key, it.spec, it.value, it.words});
-    detail.clear();
-    return BusResult::Ok;
+    const BusResult r = read_back(items, true, detail);
+    if (r == BusResult::Ok) armed_ = std::move(items);
+    return r;
   }
 
   double armed_slew_n_per_s() const override {
@@ -333,27 +308,7 @@ class ModbusDrive final : public ServoDrive {
       detail = "the drive was never armed";
       return BusResult::BadValue;
     }
-    const BusResult r = setup_plan_.read(bus_, unit_);
-    if (r != BusResult::Ok) {
-      detail = std::string("reading the setup back: ") + to_string(r) + " (" + bus_.last_error() + ")";
-      return r;
-    }
-    const std::array<const SignalSpec*, 4> order{&map_.speed_limit, &map_.torque_slew, &map_.comm_timeout, &map_.torque_limit};
-    for (const auto& it : armed_) {
-      const std::size_t idx = static_cast<std::size_t>(std::find(order.begin(), order.end(), it.spec) - order.begin());
-      const auto got = setup_plan_.words(idx);
-      for (int k = 0; k < it.spec->words(); ++k) {
-        if (got[static_cast<std::size_t>(k)] != it.words[static_cast<std::size_t>(k)]) {
-          const auto read_value = decode(*it.spec, got);
-          detail = register_name(it.key) + " (holding " + std::to_string(it.spec->address) + ") reads " +
-                   (read_value ? std::to_string(*read_value) : std::string("garbage")) + ", armed " +
-                   std::to_string(it.value);
-          return BusResult::BadValue;
-        }
-      }
-    }
-    detail.clear();
-    return BusResult::Ok;
+    return read_back(armed_, false, detail);
   }
 
   BusResult exchange(const DriveCommand& cmd, DriveStatus& out) override {
@@ -421,6 +376,42 @@ class ModbusDrive final : public ServoDrive {
   std::string fault_name(int code) const override { return map_.fault_name(code); }
 
  private:
+  /// One setup register: its config key, map entry, value and encoded words.
+  struct SetupItem {
+    const char* key;
+    const SignalSpec* spec;
+    double value;
+    std::array<std::uint16_t, 2> words{};
+  };
+
+  /// Reads the setup registers back and compares them with `items`: Ok, the
+  /// read's failure, or BadValue naming the first register that differs
+  /// (`after_write`: as configure() words it, else as verify_setup() does).
+  BusResult read_back(const std::vector<SetupItem>& items, bool after_write, std::string& detail) {
+    const BusResult r = setup_plan_.read(bus_, unit_);
+    if (r != BusResult::Ok) {
+      detail = std::string("reading the setup back: ") + to_string(r) + " (" + bus_.last_error() + ")";
+      return r;
+    }
+    const std::array<const SignalSpec*, 4> order{&map_.speed_limit, &map_.torque_slew, &map_.comm_timeout, &map_.torque_limit};
+    for (const auto& it : items) {
+      const std::size_t idx = static_cast<std::size_t>(std::find(order.begin(), order.end(), it.spec) - order.begin());
+      const auto got = setup_plan_.words(idx);
+      for (int k = 0; k < it.spec->words(); ++k) {
+        if (got[static_cast<std::size_t>(k)] == it.words[static_cast<std::size_t>(k)]) continue;
+        const auto read_value = decode(*it.spec, got);
+        const std::string read = read_value ? std::to_string(*read_value) : std::string("garbage");
+        detail = register_name(it.key) + " (holding " + std::to_string(it.spec->address) + ")" +
+                 (after_write ? " reads back " + read + ", wrote " + std::to_string(it.value) +
+                                    ": the drive did not accept it"
+                              : " reads " + read + ", armed " + std::to_string(it.value));
+        return BusResult::BadValue;
+      }
+    }
+    detail.clear();
+    return BusResult::Ok;
+  }
+
   BusResult decode_status(DriveStatus& out) const {
     DriveStatus s;
     const auto sw = raw_integer(map_.status, status_plan_.words(kStatus));
@@ -478,13 +469,7 @@ class ModbusDrive final : public ServoDrive {
   ReadPlan status_plan_;
   ReadPlan setup_plan_;
   /// What the last successful configure() wrote (verify_setup compares).
-  struct Armed {
-    const char* key;
-    const SignalSpec* spec;
-    double value;
-    std::array<std::uint16_t, 2> words;
-  };
-  std::vector<Armed> armed_;
+  std::vector<SetupItem> armed_;
   std::array<std::uint16_t, 2> zero_control_{}, zero_torque_{};  ///< control = 0, torque = 0, encoded
   /// What the last write put in FAULT_RESET; starts true so that the first
   /// reset request writes a 0 before its 1 (the drive may hold a 1 from before).
