@@ -120,6 +120,9 @@ TrainingConfig TrainingConfig::parse(const config::Section& s, const drivers::Li
   c.eccentric_blend_s = s.number("eccentric_blend_s", c.eccentric_blend_s, 0.05, 5);
   c.calibration_load_n = s.number("calibration_load_n", c.calibration_load_n, 0, 600);
   c.calibration_speed_mm_s = s.number("calibration_speed_mm_s", c.calibration_speed_mm_s, 5, 100);
+  c.set_speed_margin = s.number("set_speed_margin", c.set_speed_margin, 0.2, 5);
+  c.set_speed_min_mm_s = s.number("set_speed_min_mm_s", c.set_speed_min_mm_s, 5, 500);
+  c.failed_rep_s = s.number("failed_rep_s", c.failed_rep_s, 0.02, 2);
   c.min_range_mm = s.number("min_range_mm", c.min_range_mm, 5, 150);
   c.calibration_attempts = static_cast<int>(s.integer("calibration_attempts", c.calibration_attempts, 1, 10));
   c.friction_deadband_mm_s = s.number("friction_deadband_mm_s", c.friction_deadband_mm_s, 0.1, 20);
@@ -137,6 +140,8 @@ void TrainingConfig::validate(const drivers::Limits& limits) const {
     bad("calibration_load_n", "must not exceed limits.max_load_n");
   if (calibration_speed_mm_s > limits.max_speed_mm_s)
     bad("calibration_speed_mm_s", "must not exceed limits.max_speed_mm_s");
+  if (set_speed_min_mm_s > limits.max_speed_mm_s)
+    bad("set_speed_min_mm_s", "must not exceed limits.max_speed_mm_s");
   if (segment_min_mm >= min_range_mm)
     bad("segment_min_mm", "must be smaller than min_range_mm");
   if (wobble_hysteresis_mm >= segment_min_mm)

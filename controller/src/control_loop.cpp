@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <cerrno>
 #include <cmath>
@@ -353,31 +354,22 @@ void ControlLoop::step_inner() {
   // as soon as the drive answers READY with no fault (a faulted drive is
   // armed again after its reset; the reset waits for it).
   const bool may_arm = drive_fit_ && (drive_answered_ || cycle_ == 0);
+  // The SPEED_LIMIT is the controller's for what it is about to do
+  // (SetController::speed_limit_mm_s: a set's from its tempo and range, else
+  // 95 % of the cap): a change re-arms the drive, with its read-back, before
+  // the next enable; a set's calibrated range narrows it while enabled.
+  const double want_speed = ctl_->speed_limit_mm_s();
   if (!armed_ && t0 >= next_arm_t_ && may_arm) {
-    drivers::DriveSetup setup;
-    setup.torque_limit_n = std::min(limits_.max_load_n, drivers::kHardCapN);
-    // The drive's speed loop overshoots its SPEED_LIMIT when a user gives way
-    // under a heavy load: it reacts within 1–2 ms while the pad accelerates at
-    // up to (max load + pad) / mass ≈ 17 m/s² (the proving ground measured up
-    // to +14 mm/s at 1800 N). Armed at 95 % of limits.max_speed_mm_s, the pad
-    // stays within that cap + 10 % (proving regressions, seeds 7 and 8).
-    constexpr double kSpeedLimitArmed = 0.95;
-    setup.speed_limit_mm_s = limits_.max_speed_mm_s * kSpeedLimitArmed;
-    setup.slew_n_per_s = limits_.max_slew_n_per_s;
-    setup.watchdog_ms = limits_.watchdog_ms;
-    std::string detail;
-    armed_ = io_.arm(setup, detail);
-    ctl_->set_armed(armed_);
-    if (armed_) ctl_->set_drive_slew(io_.armed_slew_n_per_s());
-    Event e;
-    e.t_s = t0;
-    e.code = armed_ ? EventCode::Armed : EventCode::ArmFailed;
-    e.severity = armed_ ? Severity::Info : Severity::Error;
-    e.set_text(armed_ ? "drive armed: COMM_TIMEOUT, TORQUE_LIMIT, SPEED_LIMIT, SLEW read back"
-                      : "arming the drive failed: " + detail);
-    sink_->on_event(e);
-    next_arm_t_ = t0 + ccfg_.arm_retry_ms / 1000.0;
-    next_verify_t_ = t0 + kVerifyPeriodS;
+    arm(t0, want_speed, "drive armed: COMM_TIMEOUT, TORQUE_LIMIT, SPEED_LIMIT, SLEW read back");
+  } else if (armed_ && std::abs(want_speed - armed_speed_mm_s_) > 0.05 && t0 >= next_arm_t_ &&
+             (!in_.drive.enabled || std::abs(in_.drive.velocity_mm_s) < 0.5 * std::min(want_speed, armed_speed_mm_s_))) {
+    // While enabled, only with the pad slow: a lower limit armed under a
+    // moving pad would have the drive brake it hard at once.
+    char text[120];
+    std::snprintf(text, sizeof text, "drive armed with SPEED_LIMIT %.1f mm/s (was %.1f), read back", want_speed,
+                  armed_speed_mm_s_);
+    arm(t0, want_speed, text);
+    if (!armed_) disarm(t0, "re-arming SPEED_LIMIT failed");
   }
 
   // 3. The exchange: last cycle's command out, this cycle's inputs in.
@@ -514,6 +506,30 @@ void ControlLoop::poll_cell_command(double t) {
   }
   cell_cmd_ = CellCmd::None;
   sink_->on_event(e);
+}
+
+void ControlLoop::arm(double t, double speed_mm_s, const std::string& ok_text) {
+  drivers::DriveSetup setup;
+  setup.torque_limit_n = std::min(limits_.max_load_n, drivers::kHardCapN);
+  setup.speed_limit_mm_s = speed_mm_s;
+  setup.slew_n_per_s = limits_.max_slew_n_per_s;
+  setup.watchdog_ms = limits_.watchdog_ms;
+  std::string detail;
+  armed_ = io_.arm(setup, detail);
+  ctl_->set_armed(armed_);
+  enable_verified_ = armed_;  // written and read back just now
+  if (armed_) {
+    ctl_->set_drive_slew(io_.armed_slew_n_per_s());
+    armed_speed_mm_s_ = speed_mm_s;
+  }
+  Event e;
+  e.t_s = t;
+  e.code = armed_ ? EventCode::Armed : EventCode::ArmFailed;
+  e.severity = armed_ ? Severity::Info : Severity::Error;
+  e.set_text(armed_ ? ok_text : "arming the drive failed: " + detail);
+  sink_->on_event(e);
+  next_arm_t_ = t + ccfg_.arm_retry_ms / 1000.0;
+  next_verify_t_ = t + kVerifyPeriodS;
 }
 
 void ControlLoop::disarm(double t, const std::string& why) {

@@ -35,6 +35,10 @@ LawOutput LoadLaw::update(const LawInput& in) {
   double target = in.calibrating ? cfg_.calibration_load_n : p_.load_n;
   if (in.unloading) target = std::min(target, base_);  // 7. never up while stopping
   double rate = std::max(std::max(p_.load_n, cfg_.calibration_load_n), 200.0) / ramp_in_s_;
+  if (in.drop_to_light_n_per_s > 0) {  // 4b. a failed rep
+    target = std::min(target, cfg_.calibration_load_n);
+    rate = std::max(rate, in.drop_to_light_n_per_s);
+  }
   double step = rate * in.dt_s;
   base_ = base_ < target ? std::min(target, base_ + step) : std::max(target, base_ - step);
 

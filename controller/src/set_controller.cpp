@@ -82,7 +82,18 @@ SetController::SetController(const ControlConfig& control, const TrainingConfig&
   // The floor's fade is damped by a lead of its height by the velocity.
   clamp_.set_floor_damping(training.floor_lead_s, training.floor_fade_mm);
   clamp_.set_floor_restore(training.floor_restore_s);
+  speed_nominal_mm_s_ = limits.max_speed_mm_s;
+  speed_limit_mm_s_ = armed_speed_limit(speed_nominal_mm_s_, limits);
   status_.state = SetState::Fault;
+}
+
+double SetController::set_speed_limit(double span_mm, const Tempo& tempo, const TrainingConfig& tcfg,
+                                      const drivers::Limits& limits) {
+  const double cap = limits.max_speed_mm_s;
+  const double fastest = std::min(tempo.concentric_s, tempo.eccentric_s);
+  if (!(fastest > 0) || !(span_mm > 0) || !std::isfinite(span_mm)) return cap;
+  const double v = span_mm / fastest * (1.0 + tcfg.set_speed_margin);
+  return std::clamp(v, std::min(tcfg.set_speed_min_mm_s, cap), cap);
 }
 
 void SetController::emit(EventCode code, Severity sev, double t, std::string_view text,
@@ -143,6 +154,19 @@ std::optional<FieldError> SetController::start_set(const SetParams& params, doub
   hold_held_mm_ = -1e9;
   hold_pushed_ = false;
   moving_ = false;
+  failed_since_ = -1;
+  failed_rep_ = false;
+  // The set's SPEED_LIMIT, armed before its first enable: from the member's
+  // stored range, else the travel (the calibration rep then narrows it). An
+  // isometric hold has no moving phases: the machine's cap (the fall of a
+  // let-go pad is how presence finds it).
+  speed_nominal_mm_s_ =
+      params.mode == Mode::Isometric
+          ? limits_.max_speed_mm_s
+          : set_speed_limit(params.range ? params.range->span()
+                                         : mech_.travel_max_mm - 2.0 * ccfg_.soft_travel_margin_mm,
+                            params.tempo, tcfg_, limits_);
+  speed_limit_mm_s_ = armed_speed_limit(speed_nominal_mm_s_, limits_);
   law_.begin(params, drive_.position_mm);
   fatigue_.begin(params);
   status_ = ControllerStatus{};
@@ -175,7 +199,7 @@ bool SetController::stop(StopReason reason, double t, std::string_view detail) {
     // as partial.
     if (reason == StopReason::UserLeft && status_.state == SetState::Active && reps_.open_counted() &&
         t - reps_.counted_at_s() < ccfg_.let_go_ms / 1000.0 + 0.3 &&
-        reps_.counted_at_velocity() < -0.8 * limits_.max_speed_mm_s) {
+        reps_.counted_at_velocity() < -0.8 * speed_limit_mm_s_) {
       reps_.revoke_open_count();
       status_.reps = reps_.counted();
     }
@@ -271,6 +295,9 @@ void SetController::finish(double t) {
   status_.set_running = false;
   moving_ = false;
   ramp_ = 0;
+  failed_rep_ = false;
+  speed_nominal_mm_s_ = limits_.max_speed_mm_s;
+  speed_limit_mm_s_ = armed_speed_limit(speed_nominal_mm_s_, limits_);
 }
 
 void SetController::reset_faults(double t) {
@@ -360,6 +387,10 @@ void SetController::measure_tissue(double t, double pos, double vel) {
 
 void SetController::enter_active(double t, double pos) {
   state_ = SetState::Active;
+  if (params_.mode != Mode::Isometric && status_.range_known) {
+    speed_nominal_mm_s_ = set_speed_limit(status_.range.span(), params_.tempo, tcfg_, limits_);
+    speed_limit_mm_s_ = armed_speed_limit(speed_nominal_mm_s_, limits_);
+  }
   if (params_.mode == Mode::Isometric) {
     hold_mm_ = params_.hold_height_mm.value_or(pos);
     law_.set_hold_height(hold_mm_);
@@ -466,7 +497,7 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
       // can hold within the limit (a pad still falling after a fault stop:
       // the fault campaign saw 150-240 mm/s): the start waits for it to
       // settle, at most kSettleWaitS.
-      if (!drive_enabled && std::abs(vel) > kStartSpeedFraction * limits_.max_speed_mm_s) {
+      if (!drive_enabled && std::abs(vel) > kStartSpeedFraction * speed_limit_mm_s_) {
         enable = false;
         if (t - set_start_t_ > kSettleWaitS) stop(StopReason::Stall, t, "the pad did not settle after Start");
         break;
@@ -625,6 +656,34 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
           why = "no rep begun for idle_timeout_s";
         }
       }
+      // A failed rep (hazard 11): a rise of a quarter of the range or more
+      // but short of a rep (not a bounce off the floor), turned without a
+      // pause at its high, that the load pushes back down at 60 % of the
+      // set's speed limit or more (a collapse falls at the drive's limit
+      // within a few cycles; nobody lowers that fast on purpose) and faster
+      // than the tempo's lowering (+ brake_margin), while the user still
+      // pushes (a user who let go is presence's to find), for failed_rep_s.
+      // The set ends as a stall, and its unload first drops the load to the
+      // light load at the drive's slew (Unloading, below).
+      {
+        const double span = status_.range.span();
+        const double e_s = params_.tempo.eccentric_s;
+        const double catch_v = std::max(e_s > 0 && span > 0 ? span / e_s * (1.0 + tcfg_.brake_margin) : 0.0,
+                                        0.6 * speed_nominal_mm_s_);
+        const bool pushing = force >= std::max(ccfg_.let_go_force_n, 0.1 * params_.load_n);
+        const bool heavy = params_.load_n > 1.5 * tcfg_.calibration_load_n;
+        const bool mid_rise = reps_.attempt_short() && reps_.attempt_rise_mm() >= 0.25 * span;
+        if (heavy && pushing && mid_rise && !reps_.attempt_paused_at_high(0.15) && vel < -catch_v) {
+          if (failed_since_ < 0) failed_since_ = t;
+        } else {
+          failed_since_ = -1;
+        }
+        if (r == StopReason::None && failed_since_ >= 0 && t - failed_since_ >= tcfg_.failed_rep_s - 1e-9) {
+          r = StopReason::Stall;
+          why = "failed rep: the load pushed a rise back down";
+          failed_rep_ = true;
+        }
+      }
       law = law_.update({dt, pos, vel, force, reps_.phase(), false, ramp_});
       motor = law.motor_n;
       if (r != StopReason::None) stop(r, t, why);
@@ -637,7 +696,8 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
         motor = ramp_ * law_.move_force(pos, pos, vel, ccfg_.move_speed_mm_s, ccfg_.move_max_force_n);
         floor = -1;
       } else {
-        law = law_.update({dt, pos, vel, force, status_.phase, false, ramp_, true});
+        const double slew = drive_slew_ > 0 ? std::min(drive_slew_, limits_.max_slew_n_per_s) : limits_.max_slew_n_per_s;
+        law = law_.update({dt, pos, vel, force, status_.phase, false, ramp_, true, failed_rep_ ? slew : 0.0});
         motor = law.motor_n;
       }
       if (ramp_ <= 0 && std::abs(clamp_.last()) < 1.0) {

@@ -122,7 +122,14 @@ const char* to_string(Leave l) {
   return "?";
 }
 const char* to_string(RestWhere w) { return w == RestWhere::Top ? "top" : "bottom"; }
-const char* to_string(FailMode m) { return m == FailMode::Stall ? "stall" : "sink"; }
+const char* to_string(FailMode m) {
+  switch (m) {
+    case FailMode::Stall: return "stall";
+    case FailMode::Sink: return "sink";
+    case FailMode::Collapse: return "collapse";
+  }
+  return "?";
+}
 
 namespace {
 template <typename E, std::size_t N>
@@ -156,7 +163,7 @@ bool parse_rest_where(const std::string& text, RestWhere& out) {
   return parse_enum(text, out, all);
 }
 bool parse_fail_mode(const std::string& text, FailMode& out) {
-  constexpr FailMode all[] = {FailMode::Stall, FailMode::Sink};
+  constexpr FailMode all[] = {FailMode::Stall, FailMode::Sink, FailMode::Collapse};
   return parse_enum(text, out, all);
 }
 
@@ -743,7 +750,9 @@ double Athlete::step_traits(const AthleteInput& in, double t) {
             risen >= event_frac_) {
           // The capacity falls below the load: with `stall` to within the
           // screw's static band (the pad sticks where it is), with `sink`
-          // below what holds the pad (it sinks back).
+          // below what holds the pad (it sinks back), with `collapse` to
+          // collapse_fraction of the load (the load pushes it down: the
+          // failed rep of hazard 11).
           failing_ = true;
           fail_t_ = t;
           events_.stall_s = t;
@@ -751,8 +760,11 @@ double Athlete::step_traits(const AthleteInput& in, double t) {
           const double hold_lo = feel_load(in, -2.0), hold_hi = feel_load(in, 2.0);
           if (tr.fail_mode == FailMode::Stall) {
             capacity_ = std::max(0.0, 0.5 * (hold_lo + hold_hi));
-          } else {
+          } else if (tr.fail_mode == FailMode::Sink) {
             capacity_ = std::max(0.0, hold_lo + 5.0);
+            sinking_ = true;
+          } else {
+            capacity_ = std::max(0.0, std::clamp(tr.collapse_fraction, 0.0, 0.9) * hold_hi);
             sinking_ = true;
           }
         }
@@ -889,7 +901,8 @@ double Athlete::step_traits(const AthleteInput& in, double t) {
       break;
     case AthletePhase::Concentric:
       if (sinking_) {
-        muscle = feel_load(in, -2.0) + kTrackKd * (-kSinkMmS - v);
+        muscle = tr.fail_mode == FailMode::Collapse ? capacity_
+                                                    : feel_load(in, -2.0) + kTrackKd * (-kSinkMmS - v);
         break;
       }
       switch (tr.effort) {

@@ -66,6 +66,7 @@ json::object traits_json(const AthleteTraits& t) {
           {"sudden_factor", t.sudden_factor},
           {"half_reps", t.half_reps},
           {"fail_mode", to_string(t.fail_mode)},
+          {"collapse_fraction", t.collapse_fraction},
           {"tremor_n", t.tremor_n},
           {"tremor_hz", t.tremor_hz},
           {"tremor_growth", t.tremor_growth},
@@ -109,7 +110,8 @@ void apply_traits_json(const json::object& o, AthleteTraits& out) {
     else if (k == "fail_rep") t.fail_rep = integer(v, k, 0, 1000);
     else if (k == "sudden_factor") t.sudden_factor = in_range(v, k, 0, 1);
     else if (k == "half_reps") t.half_reps = integer(v, k, 0, 1000);
-    else if (k == "fail_mode") t.fail_mode = enumerated<FailMode>(v, k, parse_fail_mode, "stall, sink");
+    else if (k == "collapse_fraction") t.collapse_fraction = in_range(v, k, 0, 0.9);
+    else if (k == "fail_mode") t.fail_mode = enumerated<FailMode>(v, k, parse_fail_mode, "stall, sink, collapse");
     else if (k == "tremor_n") t.tremor_n = in_range(v, k, 0, 2000);
     else if (k == "tremor_hz") t.tremor_hz = in_range(v, k, 0.1, 50);
     else if (k == "tremor_growth") t.tremor_growth = in_range(v, k, 0, 100);

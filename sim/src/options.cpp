@@ -59,7 +59,7 @@ Athlete (see docs/simulator.md; also settable at run time):
                          follow_surplus_n tempo_scale tempo_jitter pause_scale
                          mid_rest_p mid_rest_where mid_rest_min_s mid_rest_max_s
                          range_jitter tissue_mm fatigue fail_rep sudden_factor
-                         half_reps fail_mode tremor_n tremor_hz tremor_growth
+                         half_reps fail_mode collapse_fraction tremor_n tremor_hz tremor_growth
                          sticking_fraction sticking_depth drop_p leave leave_rep
                          sit_back_after_s (docs/simulator.md, "Athlete traits")
   --seed N               random seed (athlete and noise; default 1)

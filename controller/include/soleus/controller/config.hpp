@@ -88,6 +88,12 @@ struct TrainingConfig {
   double eccentric_blend_s = 0.5;    ///< eccentric_blend_s: time of the smooth load change at top/bottom
   double calibration_load_n = 100;   ///< calibration_load_n: light load of the calibration rep
   double calibration_speed_mm_s = 40;///< calibration_speed_mm_s: brake speed of the calibration rep
+  /// set_speed_margin: the drive's SPEED_LIMIT for a set is the range over the
+  /// faster of the tempo's moving phases × (1 + this), armed before the set
+  /// (docs/safety.md, hazard 11)
+  double set_speed_margin = 2.0;
+  double set_speed_min_mm_s = 50;    ///< set_speed_min_mm_s: ... and never below this
+  double failed_rep_s = 0.1;         ///< failed_rep_s: a rise pushed back down this long, with the user pushing, is a failed rep
   double min_range_mm = 30;          ///< min_range_mm: a calibrated range below this is retried
   int calibration_attempts = 3;      ///< calibration_attempts: then the set stops (range_loss)
   double friction_deadband_mm_s = 2; ///< friction_deadband_mm_s: velocity that flips the friction direction

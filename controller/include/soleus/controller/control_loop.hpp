@@ -229,6 +229,9 @@ class ControlLoop {
   bool drive_fit_ = true;         ///< the last answer: READY and no fault
   double next_verify_t_ = 0;      ///< the periodic read-back
   bool enable_verified_ = false;  ///< read back since the command last asked for ENABLE
+  double armed_speed_mm_s_ = 0;   ///< the SPEED_LIMIT last armed and read back, mm/s
+  /// Writes the setup (SPEED_LIMIT `speed_mm_s`) and reads it back; sets armed_.
+  void arm(double t, double speed_mm_s, const std::string& ok_text);
   void disarm(double t, const std::string& why);
   void step_inner();
   void on_exception(const char* what);

@@ -17,6 +17,8 @@
 ///     otherwise. While lowering faster than range / E × (1 + margin), take
 ///     load away the same way (never below zero): a fast drop is caught.
 ///     During calibration both limits are calibration_speed_mm_s.
+///  4b. A failed rep (LawInput::drop_to_light_n_per_s): the base falls to the
+///     light load at the drive's slew, whatever the ramp-in rate.
 ///  5. Isometric: felt = load-cell force (feed-forward) + stiffness × (pos −
 ///     hold height) + damping × velocity, within [0, load]: the pad holds its
 ///     height until the user pushes more than the load.
@@ -40,6 +42,10 @@ struct LawInput {
   /// does not move up, no pacing brake is added, the eccentric blend only
   /// falls, and the felt load never exceeds the previous cycle's).
   bool unloading = false;
+  /// A failed rep (hazard 11): > 0 drops the base load to the first rep's
+  /// light load (calibration_load_n) at this rate, N/s (the drive's armed
+  /// slew): the load that pushes a user down goes as fast as the drive lets it.
+  double drop_to_light_n_per_s = 0;
 };
 
 struct LawOutput {

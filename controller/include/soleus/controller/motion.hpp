@@ -101,6 +101,20 @@ class RepCounter {
   /// Time of the open attempt's concentric start, or of the last rise.
   double attempt_start_s() const { return start_t_; }
   bool attempt_open() const { return open_; }
+  /// An open attempt whose high so far (or confirmed top) is short of
+  /// rep_rom_fraction of the range: a rise that has not (yet) made a rep.
+  bool attempt_short() const {
+    return open_ && (has_top_ ? top_pos_ : ext_) - start_pos_ < cfg_.rep_rom_fraction * range_.span();
+  }
+  /// The open attempt's rise so far (to its high), mm.
+  double attempt_rise_mm() const { return open_ ? (has_top_ ? top_pos_ : ext_) - start_pos_ : 0.0; }
+  /// The open attempt's high was held still for at least `s` (a top pause:
+  /// the user chose to turn there).
+  bool attempt_paused_at_high(double s) const {
+    if (!open_) return false;
+    if (has_top_) return top_depart_t_ - top_arrival_t_ >= s;
+    return arr_set_ && dep_set_ && dep_t_ - arr_t_ >= s;
+  }
   /// Time without upward progress during a rise below the top zone (stall rule).
   double seconds_without_progress(double t) const;
   /// How long the pad has been held without moving on: while rising, the

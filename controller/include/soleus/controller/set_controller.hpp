@@ -102,7 +102,32 @@ class SetController {
   /// The drive was armed (true) or must be armed again (false).
   void set_armed(bool armed);
   /// The drive's armed slew (read back), for the floor approach (OutputClamp::set_drive_slew).
-  void set_drive_slew(double n_per_s) { clamp_.set_drive_slew(n_per_s); }
+  void set_drive_slew(double n_per_s) {
+    clamp_.set_drive_slew(n_per_s);
+    drive_slew_ = n_per_s;
+  }
+
+  /// The SPEED_LIMIT of a set (hazard 11), the pad speed it must not exceed
+  /// by more than 10 %: span / the faster of the tempo's moving phases ×
+  /// (1 + set_speed_margin), within [set_speed_min_mm_s, limits.max_speed_mm_s];
+  /// a free phase (0 s) or no span: limits.max_speed_mm_s.
+  static double set_speed_limit(double span_mm, const Tempo& tempo, const TrainingConfig& tcfg,
+                                const drivers::Limits& limits);
+  /// What is armed in the drive for a speed limit V: its speed loop
+  /// overshoots when a user gives way under a heavy load (it reacts within
+  /// 1–2 ms while the pad accelerates at up to (max load + pad) / mass ≈
+  /// 17 m/s²; the proving ground measured up to +14 mm/s at 1800 N, whatever
+  /// the limit). Armed at 1.1 V − 15 % of limits.max_speed_mm_s (at least
+  /// 0.8 V), the pad stays within V + 10 %; for V = max_speed_mm_s that is
+  /// 95 % of it.
+  static double armed_speed_limit(double v_mm_s, const drivers::Limits& limits) {
+    return std::max(0.8 * v_mm_s, 1.1 * v_mm_s - 0.15 * limits.max_speed_mm_s);
+  }
+  /// The SPEED_LIMIT to arm now (armed_speed_limit of): the set's from its
+  /// Start until it has unloaded (the range's span once calibrated, the
+  /// travel's before), else limits.max_speed_mm_s. ControlLoop arms it, and
+  /// reads it back, before an enable and whenever it changes.
+  double speed_limit_mm_s() const { return speed_limit_mm_s_; }
 
   /// One cycle: judges the inputs and returns the command to write next.
   drivers::DriveCommand update(const MachineInputs& in);
@@ -118,7 +143,7 @@ class SetController {
   enum class Activity { None, Set, Move };
   void emit(EventCode code, Severity sev, double t, std::string_view text, double value = 0);
   /// A set enables the drive only with the pad slower than this ×
-  /// limits.max_speed_mm_s (the drive's SPEED_LIMIT is armed at 0.95 ×)...
+  /// the set's SPEED_LIMIT (speed_limit_mm_s())...
   static constexpr double kStartSpeedFraction = 0.9;
   static constexpr double kSettleWaitS = 3.0;  ///< ... for at most this long after Start
   void begin_unload(double t);
@@ -188,6 +213,12 @@ class SetController {
   /// at the stop, then it may only turn to "user driving up" (the lower torque
   /// for a push down), never back.
   bool unload_up_ = false;
+  // hazard 11
+  double speed_limit_mm_s_ = 0;     ///< see speed_limit_mm_s()
+  double speed_nominal_mm_s_ = 0;   ///< the set's speed limit V (set_speed_limit), of which speed_limit_mm_s_ is armed
+  double drive_slew_ = 0;           ///< the drive's armed slew, N/s (0: unknown, max_slew_n_per_s)
+  double failed_since_ = -1;        ///< a short rise pushed back down since
+  bool failed_rep_ = false;         ///< the set stopped on a failed rep: the load drops at the slew
 };
 
 }  // namespace soleus::controller

@@ -100,7 +100,8 @@ struct AthleteTraits {
   int fail_rep = 0;                 ///< rep (1-based, every rep it makes incl. calibration) where the fatigue event starts
   double sudden_factor = 0.5;       ///< Sudden: capacity × this from fail_rep (0.3..0.7)
   int half_reps = 3;                ///< HalfThenFull: this many half reps from fail_rep
-  enum class FailMode { Stall, Sink } fail_mode = FailMode::Stall;
+  enum class FailMode { Stall, Sink, Collapse } fail_mode = FailMode::Stall;
+  double collapse_fraction = 0.4;   ///< Collapse: pushes with this fraction of the load felt when it fails (0..0.9)
   // control
   double tremor_n = 0;              ///< tremor amplitude, N, scaled by (1 + tremor_growth × fatigue)
   double tremor_hz = 6;
@@ -123,7 +124,7 @@ const char* to_string(Effort e);          ///< track | follow | push_hard | grin
 const char* to_string(FatigueKind f);     ///< none | gradual | sudden | range_first | half_then_full | fail_mid_rise
 const char* to_string(Leave l);           ///< none | mid_rise | mid_lowering | at_top | at_bottom | stand_up | sit_back
 const char* to_string(RestWhere w);       ///< top | bottom
-const char* to_string(FailMode m);        ///< stall | sink
+const char* to_string(FailMode m);        ///< stall | sink | collapse
 bool parse_effort(const std::string& text, Effort& out);
 bool parse_fatigue(const std::string& text, FatigueKind& out);
 bool parse_leave(const std::string& text, Leave& out);
