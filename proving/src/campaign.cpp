@@ -185,6 +185,7 @@ CampaignVerdict judge_campaign(const Outcome& o) {
   v.no_start = judge_no_start(o);
   v.quick_stop = judge_quick_stop(o);
   v.unload = judge_unload_never_rises(o);
+  v.end_of_range = judge_end_of_range(o);
   return v;
 }
 
@@ -199,6 +200,7 @@ std::string CampaignVerdict::why() const {
   add("no_start", no_start);
   add("quick_stop", quick_stop);
   add("unload", unload);
+  add("end_of_range", end_of_range);
   return s;
 }
 

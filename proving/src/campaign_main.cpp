@@ -21,7 +21,7 @@ namespace {
 void usage() {
   std::puts(
       "usage: soleus-fault-campaign [--sets N] [--seed S] [--jobs J] [--config FILE] [--max-unsafe K]\n"
-      "       soleus-fault-campaign --replay SEED [--config FILE]\n"
+      "       soleus-fault-campaign --replay SEED [--trace out.csv] [--config FILE]\n"
       "Runs N sets (seeds S..S+N-1), each with a random athlete, programme and 1-20 random faults,\n"
       "and an operator who resets and presses Start again (up to 3 times). Exit 1 when more than K\n"
       "sets (default 0) had an unsafe outcome.");
@@ -36,7 +36,7 @@ struct Done {
   std::string error;
 };
 
-int replay(std::uint64_t seed, const WorldOptions& wo) {
+int replay(std::uint64_t seed, const WorldOptions& wo, const std::string& trace) {
   const Case c = draw_campaign_case(seed);
   std::printf("seed %llu: %d injections, programme %s %.0f N\n", static_cast<unsigned long long>(seed), injections(c),
               controller::to_string(c.programme.mode), c.programme.load_n);
@@ -50,6 +50,10 @@ int replay(std::uint64_t seed, const WorldOptions& wo) {
   for (const auto& e : o.events)
     std::printf("  event %.3f %s %.*s\n", e.t_s, controller::to_string(e.code), static_cast<int>(e.text_view().size()),
                 e.text_view().data());
+  if (!trace.empty()) {
+    write_trace(o, trace);
+    std::printf("trace: %s (%zu samples)\n", trace.c_str(), o.samples.size());
+  }
   const CampaignVerdict v = judge_campaign(o);
   std::printf("verdict: %s\n", v.unsafe() ? v.why().c_str() : "safe");
   return v.unsafe() ? 1 : 0;
@@ -61,6 +65,7 @@ int main(int argc, char** argv) {
   int sets = 1000, jobs = 2, max_unsafe = 0;
   std::uint64_t seed = 1;
   std::optional<std::uint64_t> replay_seed;
+  std::string trace;
   WorldOptions wo;
   wo.config_path = SOLEUS_PROVING_CONFIG;
   wo.max_s = 150;
@@ -79,13 +84,14 @@ int main(int argc, char** argv) {
     else if (a == "--config") wo.config_path = next();
     else if (a == "--max-unsafe") max_unsafe = std::stoi(next());
     else if (a == "--replay") replay_seed = std::stoull(next());
+    else if (a == "--trace") trace = next();
     else {
       usage();
       return 2;
     }
   }
   log::set_level(log::Level::Error);
-  if (replay_seed) return replay(*replay_seed, wo);
+  if (replay_seed) return replay(*replay_seed, wo, trace);
 
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<Done> done(static_cast<std::size_t>(sets));
@@ -121,7 +127,8 @@ int main(int argc, char** argv) {
     bad.push_back(&d);
     const std::pair<const char*, const Verdict*> kinds[] = {{"force", &d.v.force},       {"speed", &d.v.speed},
                                                             {"armed", &d.v.armed},       {"no_start", &d.v.no_start},
-                                                            {"quick_stop", &d.v.quick_stop}, {"unload", &d.v.unload}};
+                                                            {"quick_stop", &d.v.quick_stop}, {"unload", &d.v.unload},
+                                                            {"end_of_range", &d.v.end_of_range}};
     for (const auto& [k, v] : kinds)
       if (!v->ok) ++by_kind[k];
   }

@@ -462,6 +462,22 @@ Verdict judge_pad_speed(const Outcome& o, const JudgeRules& r) {
              1000 + worst);
 }
 
+Verdict judge_end_of_range(const Outcome& o, double allow_mm, double push_n) {
+  const double bottom = o.c.athlete.bottom_mm;
+  double worst = 0, at = 0, force = 0;
+  for (const auto& s : o.samples) {
+    // A pad on its way up is not being pressed down: the motor's force then
+    // brakes it (the drive's speed loop, or the load the user lifts).
+    if (!s.enabled || s.away || s.motor <= push_n || s.v > 1.0) continue;
+    const double below = bottom - s.heel;
+    if (below > allow_mm && below > worst) worst = below, at = s.t, force = s.motor;
+  }
+  if (worst <= 0) return {};
+  return failing("the motor pushed the heel " + f1(worst) + " mm below the athlete's bottom at " + f2(at) +
+                     " s (motor " + f1(force) + " N down)",
+                 1000 + worst);
+}
+
 Verdict judge_armed_while_enabled(const Outcome& o, const JudgeRules&) {
   // Every enable (the drive going from disabled to enabled) finds its setup
   // armed. A setup lost while enabled (soleus-sim's setup_lost: no gap, no
@@ -493,7 +509,7 @@ Verdict judge_armed_while_enabled(const Outcome& o, const JudgeRules&) {
 
 double Judgement::badness() const {
   double b = 0;
-  for (const Verdict* v : {&counts, &partial, &stop, &false_left, &tut, &force, &unload, &speed, &armed})
+  for (const Verdict* v : {&counts, &partial, &stop, &false_left, &tut, &force, &unload, &speed, &armed, &end_of_range})
     if (!v->ok) b += v->badness;
   return b;
 }
@@ -507,6 +523,7 @@ std::string Judgement::why() const {
   add("UNSAFE unload", unload);
   add("UNSAFE speed", speed);
   add("UNSAFE armed", armed);
+  add("UNSAFE end of range", end_of_range);
   add("false user_left", false_left);
   add("counted partial", partial);
   add("stop", stop);
@@ -526,6 +543,7 @@ Judgement judge(const Outcome& o, const JudgeRules& r) {
   j.unload = judge_unload_never_rises(o, r);
   j.speed = judge_pad_speed(o, r);
   j.armed = judge_armed_while_enabled(o, r);
+  j.end_of_range = judge_end_of_range(o);
   return j;
 }
 

@@ -41,15 +41,6 @@ void usage() {
       "       soleus-proving-ground --replay SEED [--trace out.csv] [--config FILE] [--loop-hz HZ]");
 }
 
-void write_trace(const Outcome& o, const std::string& path) {
-  std::ofstream f(path);
-  f << "t_s,pad_mm,heel_mm,velocity_mm_s,contact_n,cell_n,motor_n,ideal_n,command_n,enabled,speed_limited,away,state,phase\n";
-  for (const auto& s : o.samples)
-    f << s.t << ',' << s.pad << ',' << s.heel << ',' << s.v << ',' << s.contact << ',' << s.cell << ',' << s.motor
-      << ',' << s.ideal << ',' << s.cmd << ',' << s.enabled << ',' << s.speed_limited << ',' << s.away << ','
-      << controller::to_string(s.state) << ',' << controller::to_string(s.phase) << '\n';
-}
-
 std::string join(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : " ") + x;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <fstream>
 #include <exception>
 #include <memory>
 #include <stdexcept>
@@ -65,7 +66,8 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
       throw std::invalid_argument("the loop period must be a whole number of ms");
     if (opt.keep_samples) out.samples.reserve(static_cast<std::size_t>(std::min(opt.max_s, 200.0) * 1000));
 
-    bool posted = false;
+    bool posted = !c.moves.empty();  // a maintenance run presses no Start
+    double next_move_post = 0;
     int restarts_left = c.restarts;
     std::size_t next_fault = 0;
     double reset_asked_t = -1;
@@ -117,6 +119,12 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
       }
       const controller::Snapshot snap = loop.snapshot();
       const SetState st = snap.ctl.state;
+      for (const auto& mv : c.moves) {
+        if (t >= mv.from_s && t < mv.to_s && t >= next_move_post) {
+          (void)loop.post(controller::Command::hold_to_move(mv.target_mm));
+          next_move_post = t + 0.05;
+        }
+      }
       if (posted && st == SetState::Unloading && !out.unload_start_s) out.unload_start_s = t;
       if (posted && st == SetState::Active && !out.active_start_s) out.active_start_s = t;
       if (!posted && t >= retry_start_t && snap.armed && snap.latch_ok && st != SetState::Fault && st != SetState::Estop &&
@@ -186,6 +194,16 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
     out.error = e.what();
   }
   return out;
+}
+
+void write_trace(const Outcome& o, const std::string& path) {
+  std::ofstream f(path);
+  if (!f) throw std::runtime_error("cannot write " + path);
+  f << "t_s,pad_mm,heel_mm,velocity_mm_s,contact_n,cell_n,motor_n,ideal_n,command_n,enabled,speed_limited,away,state,phase\n";
+  for (const auto& s : o.samples)
+    f << s.t << ',' << s.pad << ',' << s.heel << ',' << s.v << ',' << s.contact << ',' << s.cell << ',' << s.motor
+      << ',' << s.ideal << ',' << s.cmd << ',' << s.enabled << ',' << s.speed_limited << ',' << s.away << ','
+      << controller::to_string(s.state) << ',' << controller::to_string(s.phase) << '\n';
 }
 
 void run_parallel(int n, int jobs, const std::function<void(int)>& body) {

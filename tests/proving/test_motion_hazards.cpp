@@ -143,3 +143,130 @@ TEST_CASE("hazard 11: a rep failed at 1800 N, 20 trials: the load falls to the l
   std::printf("hazard 11: %d trials, the load at the light load at worst %.3f s after the collapse; descent at worst %.2f x the set's speed limit\n",
               kTrials, worst_fall_s, worst_speed_ratio);
 }
+
+namespace {
+
+/// A strong athlete at the machine's maximum who lets go (leave kind) in rep
+/// `leave_rep`, mid-rise or mid-lowering.
+Case release_case(std::uint64_t seed, sim::Leave kind) {
+  Case c = collapse_case(seed);
+  auto& tr = c.athlete.traits;
+  tr.fatigue = sim::FatigueKind::None;
+  tr.leave = kind;
+  tr.leave_rep = c.athlete.traits.fail_rep;
+  return c;
+}
+
+}  // namespace
+
+// Hazard 6: the member lets go at 1800 N, mid-rise or mid-lowering. The pad
+// then falls as fast as the drive lets it: never faster than the set's
+// speed limit (hazard 11's V) + 10 %, nor the machine's cap + 10 %.
+TEST_CASE("hazard 6: a release at 1800 N mid-rise and mid-lowering, 20 trials each: the pad's speed within the limit + 10 %") {
+  double worst = 0;
+  for (const sim::Leave kind : {sim::Leave::MidRise, sim::Leave::MidLowering}) {
+    for (int i = 0; i < 20; ++i) {
+      const Case c = release_case(300 + static_cast<std::uint64_t>(i), kind);
+      const Outcome o = run_case(c, options());
+      INFO("seed " << c.seed << " " << sim::to_string(kind) << " tempo " << c.programme.tempo.to_string());
+      REQUIRE(o.error.empty());
+      REQUIRE(o.athlete_events.left_s);
+      REQUIRE(o.result);
+      const double limit = set_speed_limit(c.athlete.top_mm - c.athlete.bottom_mm, c.programme.tempo);
+      double fastest = 0;
+      for (const auto& s : o.samples)
+        if (s.enabled) fastest = std::max(fastest, static_cast<double>(std::fabs(s.v)));
+      CHECK(fastest <= limit * 1.05 * 1.1);
+      CHECK(fastest <= kMaxSpeedMmS * 1.1);
+      worst = std::max(worst, fastest / limit);
+      CHECK(o.result->reason == controller::StopReason::UserLeft);
+      CHECK(judge_max_force(o).ok);
+      CHECK(judge_end_of_range(o).ok);
+    }
+  }
+  std::printf("hazard 6: 40 releases at 1800 N, pad speed while enabled at worst %.2f x the set's speed limit\n", worst);
+}
+
+// Hazard 7, the state the world did not reach before: STO while a technician
+// holds hold-to-move. The drive is disabled at once and stays so, also after
+// STO is released and the control is still held, until a reset.
+TEST_CASE("hazard 7: STO during hold-to-move: disabled at once, no motion until a reset") {
+  Case c = collapse_case(400);
+  c.athlete.traits.enabled = false;
+  c.moves.push_back({1.0, 6.0, 120.0});  // held up towards 120 mm for 5 s
+  c.faults.push_back({2.0, R"({"cmd":"fault","kind":"sto","on":true})"});
+  c.faults.push_back({3.0, R"({"cmd":"fault","kind":"sto","on":false})"});
+  WorldOptions wo = options(8.0);
+  const Outcome o = run_case(c, wo);
+  REQUIRE(o.error.empty());
+  // The move ran (the drive enabled, the pad rising) before the STO.
+  bool moved = false;
+  for (const auto& s : o.samples)
+    if (s.t > 1.0 && s.t < 2.0 && s.enabled && s.v > 1.0) moved = true;
+  CHECK(moved);
+  double last_enabled = 0;
+  for (const auto& s : o.samples)
+    if (s.enabled) last_enabled = s.t;
+  CHECK(last_enabled <= 2.0 + 0.002);  // the STO's own millisecond
+  CHECK(std::any_of(o.events.begin(), o.events.end(),
+                    [](const controller::Event& e) { return e.code == controller::EventCode::Sto; }));
+}
+
+// Hazard 10, the ends of the travel: hold-to-move held towards both hard
+// stops (the lower at 0 mm, the upper at travel_max 150 mm) stops short of
+// them, and a move never pushes down.
+TEST_CASE("hazard 10: hold-to-move held towards both hard stops stops before them and never pushes down") {
+  for (const double target : {-50.0, 400.0}) {
+    Case c = collapse_case(401);
+    c.athlete.traits.enabled = false;
+    c.athlete.capacity_n = 0;  // nobody under the pad
+    c.moves.push_back({1.0, 9.0, target});
+    const Outcome o = run_case(c, options(10.0));
+    INFO("target " << target);
+    REQUIRE(o.error.empty());
+    double lo = 1e9, hi = -1e9, push_down = 0;
+    for (const auto& s : o.samples) {
+      if (s.t < 1.0) continue;
+      lo = std::min(lo, static_cast<double>(s.pad));
+      hi = std::max(hi, static_cast<double>(s.pad));
+      if (s.enabled) push_down = std::max(push_down, static_cast<double>(s.ideal));
+    }
+    CHECK(hi <= 150.0 - 1.0);
+    if (target > 100) CHECK(hi >= 140.0);  // it did go up
+    CHECK(push_down <= 1.0);               // lifts or holds, never pushes down
+    (void)lo;
+  }
+}
+
+// Hazard 10, the user's floor at the machine's maximum: 20 members who rest
+// on their heels at the bottom of a rep under 1800 N (a mid-set rest, the
+// muscles off): the motor never presses the heel more than the floor's fade
+// (3 mm, ~900 N on soleus-sim's heel stop) beyond the athlete's anatomical
+// bottom while it pushes down.
+TEST_CASE("hazard 10: resting on the heels at 1800 N, 20 trials: the heel never pressed beyond the bottom by more than the fade") {
+  double worst_mm = 0;
+  int flagged = 0;
+  for (int i = 0; i < 20; ++i) {
+    Case c = collapse_case(500 + static_cast<std::uint64_t>(i));
+    auto& tr = c.athlete.traits;
+    tr.fatigue = sim::FatigueKind::None;
+    tr.mid_rest_p = 1.0;
+    tr.mid_rest_where = sim::RestWhere::Bottom;
+    tr.mid_rest_min_s = 2.0;
+    tr.mid_rest_max_s = 4.0;
+    c.programme.target_reps = 4;
+    const Outcome o = run_case(c, options());
+    INFO("seed " << c.seed);
+    REQUIRE(o.error.empty());
+    REQUIRE(!o.athlete_events.rests.empty());
+    const Verdict v = judge_end_of_range(o);
+    INFO(v.why);
+    CHECK(v.ok);
+    flagged += v.ok ? 0 : 1;
+    for (const auto& s : o.samples)
+      if (s.enabled && !s.away && s.motor > 100 && s.v <= 1.0)
+        worst_mm = std::max(worst_mm, c.athlete.bottom_mm - static_cast<double>(s.heel));
+  }
+  std::printf("hazard 10: 20 rests on the heels at 1800 N: the heel at worst %.2f mm below its bottom while the motor pushed (fade 3 mm); %d over\n",
+              worst_mm, flagged);
+}

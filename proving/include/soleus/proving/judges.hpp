@@ -69,6 +69,13 @@ Verdict judge_tut(const Outcome& o, const JudgeRules& r = {});
 Verdict judge_max_force(const Outcome& o, const JudgeRules& r = {});
 Verdict judge_unload_never_rises(const Outcome& o, const JudgeRules& r = {});
 Verdict judge_pad_speed(const Outcome& o, const JudgeRules& r = {});
+/// The crush at the end of range (hazard 10), from the athlete's truth: while
+/// the drive is enabled, its motor pushes down (more than `push_n` at the
+/// pad) and the pad is not rising, the athlete's heel (bone) is never pressed more than `allow_mm`
+/// below its anatomical bottom (soleus-sim's heel stop is 300 N/mm: 1 mm is
+/// 300 N into the end of range). The floor's fade (3 mm) should have taken
+/// the motor's force away before: the allowance is the fade.
+Verdict judge_end_of_range(const Outcome& o, double allow_mm = 3.0, double push_n = 100.0);
 /// Whenever the drive model becomes enabled, its own watchdog (COMM_TIMEOUT)
 /// is on and its TORQUE_LIMIT and SPEED_LIMIT are no higher than the
 /// controller arms: after a drive restart (power-up defaults: watchdog off,
@@ -79,8 +86,8 @@ Verdict judge_armed_while_enabled(const Outcome& o, const JudgeRules& r = {});
 
 /// All judges of one case.
 struct Judgement {
-  Verdict counts, partial, stop, false_left, tut, force, unload, speed, armed;
-  bool unsafe() const { return !force.ok || !unload.ok || !speed.ok || !armed.ok; }
+  Verdict counts, partial, stop, false_left, tut, force, unload, speed, armed, end_of_range;
+  bool unsafe() const { return !force.ok || !unload.ok || !speed.ok || !armed.ok || !end_of_range.ok; }
   bool failed() const {
     return !counts.ok || !partial.ok || !stop.ok || !false_left.ok || !tut.ok || unsafe();
   }

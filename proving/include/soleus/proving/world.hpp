@@ -55,6 +55,13 @@ struct Case {
   /// The operator: after a set ends (or a fault stops it), resets the faults
   /// and presses Start again this many more times, as a person would.
   int restarts = 0;
+  /// Hold-to-move instead of a set (maintenance): the control held from
+  /// `from_s` to `to_s` towards `target_mm` (HoldToMove posted every 50 ms,
+  /// as the screen does). With moves no StartSet is posted.
+  struct Move {
+    double from_s = 0, to_s = 0, target_mm = 0;
+  };
+  std::vector<Move> moves;
 };
 
 /// Ground truth of one millisecond (floats: a set is ~10^5 samples).
@@ -130,6 +137,9 @@ struct WorldOptions {
 
 /// Runs one case. Never throws (a failure is put in Outcome::error).
 Outcome run_case(const Case& c, const WorldOptions& opt);
+
+/// Writes the samples as CSV (one row per ms of machine time) for plotting.
+void write_trace(const Outcome& o, const std::string& path);
 
 /// Calls body(i) for i in [0, n) on `jobs` threads (each i once, in no
 /// particular order; body writes only to its own slot). Returns when all are done.
