@@ -394,9 +394,12 @@ void ControlLoop::step_inner() {
   }
   // Once a second the read-back takes the place of the load-cell read (on
   // RTU a read-back costs about a cell read, ~6 ms; the supervisor takes the
-  // skipped read as planned, not stale).
+  // skipped read as planned, not stale). Only after a cycle whose cell read
+  // was good: a skipped read counts as a good cycle, and must not break a
+  // run of failed reads (three in a row are a comm loss, hazard 4's "within
+  // 3 cycles"); it waits a cycle instead.
   bool read_cell = true;
-  if (armed_ && t0 >= next_verify_t_) {
+  if (armed_ && t0 >= next_verify_t_ && in_.cell_ok) {
     read_cell = false;
     next_verify_t_ = t0 + kVerifyPeriodS;
   }
