@@ -43,8 +43,11 @@ BusResult InProcessBus::exchange(int unit, std::uint8_t function, std::size_t ex
     case sim::OddReply::BadCrc:  // TCP has no CRC: the master sees a garbled frame
     case sim::OddReply::WrongUnit:
     case sim::OddReply::WrongTransaction:
+      // Garbled, but plausibly: every word of the payload (from byte 2 on)
+      // with its lowest bit flipped, so that a value taken from it would
+      // mostly pass the decoders' range checks.
       reply_ = std::move(t.pdu);
-      for (auto& b : reply_) b ^= 0xA5;
+      for (std::size_t i = 3; i < reply_.size(); i += 2) reply_[i] ^= 0x01;
       garbled_ = true;
       ++stats_.framing_errors;
       last_error_ = "unexpected reply (unit or transaction id)";
@@ -81,7 +84,7 @@ BusResult InProcessBus::registers_of_reply(std::span<std::uint16_t> out) {
 void InProcessBus::spill_garbage(std::span<std::uint16_t> out) const {
   for (std::size_t i = 0; i < out.size(); ++i) {
     const std::size_t at = 2 + 2 * i;
-    const int hi = at < reply_.size() ? reply_[at] : 0xA5, lo = at + 1 < reply_.size() ? reply_[at + 1] : 0xA5;
+    const int hi = at < reply_.size() ? reply_[at] : 0, lo = at + 1 < reply_.size() ? reply_[at + 1] : 1;
     out[i] = static_cast<std::uint16_t>((hi << 8) | lo);
   }
 }
@@ -101,7 +104,8 @@ BusResult InProcessBus::read_bits(int unit, std::uint8_t fc, int address, std::s
   const std::size_t nbytes = (out.size() + 7) / 8;
   const BusResult r = exchange(unit, fc, 2 + nbytes);
   if (garbled_)
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::uint8_t>(i < reply_.size() ? reply_[i] & 1 : 1);
+    for (std::size_t i = 0; i < out.size(); ++i)  // the reply's bits, each flipped
+      out[i] = static_cast<std::uint8_t>(((2 + i / 8 < reply_.size() ? reply_[2 + i / 8] >> (i % 8) : 0) & 1) ^ 1);
   if (r != BusResult::Ok) return r;
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = (reply_[2 + i / 8] >> (i % 8)) & 1;
   return BusResult::Ok;

@@ -13,10 +13,11 @@
 ///     Exception; a reply of the wrong function or length is a FramingError;
 ///     an "odd reply" the machine was told to inject (bad CRC, wrong unit,
 ///     wrong transaction id) is the error a TCP master would see. Its
-///     garbled payload (the reply's bytes XOR 0xA5) is left in the caller's
-///     buffer before the error is returned: harsher than libmodbus, which
-///     leaves the buffer untouched, so that a driver that used a refused
-///     reply's words would be found (tests/proving/test_hazards.cpp, hazard 3).
+///     garbled payload (the reply's words, each with its lowest bit flipped:
+///     plausible, wrong values) is left in the caller's buffer before the
+///     error is returned: harsher than libmodbus, which leaves the buffer
+///     untouched, so that a driver that used a refused reply's words would be
+///     found (tests/proving/test_hazards.cpp, hazard 3).
 ///  3. Bytes are counted as Modbus TCP frames (MBAP 7 bytes + PDU) in tx/rx,
 ///     as ModbusBus counts them; stats() and last_error() behave alike.
 ///  4. Always connected: there is no link to lose.
