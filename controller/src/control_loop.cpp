@@ -368,7 +368,10 @@ void ControlLoop::step_inner() {
     char text[120];
     std::snprintf(text, sizeof text, "drive armed with SPEED_LIMIT %.1f mm/s (was %.1f), read back", want_speed,
                   armed_speed_mm_s_);
-    arm(t0, want_speed, text);
+    // Twice, as a transport retry would: one lost or garbled reply must not
+    // end the set that is starting (the first write may have landed; the
+    // second writes and reads all of it back again).
+    arm(t0, want_speed, text, 2);
     if (!armed_) disarm(t0, "re-arming SPEED_LIMIT failed");
   }
 
@@ -386,9 +389,12 @@ void ControlLoop::step_inner() {
   }
   // Once a second the read-back takes the place of the load-cell read (on
   // RTU a read-back costs about a cell read, ~6 ms; the supervisor takes the
-  // skipped read as planned, not stale).
+  // skipped read as planned, not stale). Only after a cycle whose cell read
+  // was good: a skipped read counts as a good cycle, and must not break a
+  // run of failed reads (three in a row are a comm loss, hazard 4's "within
+  // 3 cycles"); it waits a cycle instead.
   bool read_cell = true;
-  if (armed_ && t0 >= next_verify_t_) {
+  if (armed_ && t0 >= next_verify_t_ && in_.cell_ok) {
     read_cell = false;
     next_verify_t_ = t0 + kVerifyPeriodS;
   }
@@ -508,14 +514,15 @@ void ControlLoop::poll_cell_command(double t) {
   sink_->on_event(e);
 }
 
-void ControlLoop::arm(double t, double speed_mm_s, const std::string& ok_text) {
+void ControlLoop::arm(double t, double speed_mm_s, const std::string& ok_text, int attempts) {
   drivers::DriveSetup setup;
   setup.torque_limit_n = std::min(limits_.max_load_n, drivers::kHardCapN);
   setup.speed_limit_mm_s = speed_mm_s;
   setup.slew_n_per_s = limits_.max_slew_n_per_s;
   setup.watchdog_ms = limits_.watchdog_ms;
   std::string detail;
-  armed_ = io_.arm(setup, detail);
+  armed_ = false;
+  for (int i = 0; i < std::max(1, attempts) && !armed_; ++i) armed_ = io_.arm(setup, detail);
   ctl_->set_armed(armed_);
   enable_verified_ = armed_;  // written and read back just now
   if (armed_) {

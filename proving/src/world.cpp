@@ -56,10 +56,19 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
     machine.set_noise(c.noise);
     if (c.cell_pad_on_cell) machine.control(boost::json::parse(R"({"cmd":"bench","cell_mount":"pad_on_cell"})"));
     out.ripple_fraction = c.noise.drive_ripple_v / machine.drive().settings().nominal_bus_v;
-    auto bus = std::make_unique<InProcessBus>(machine, cfg.machine.transport);
-    app::ModbusMachineIo io(cfg.machine, std::move(bus));
     SyntheticClock clock;
-    controller::ControlLoop loop(control, cfg.training, mech, cfg.machine.limits, io, clock);
+    // The daemon's stack: drivers over the in-process bus, and the loop. A
+    // kill destroys both without a word to the machine; a restart builds
+    // them afresh, as soleusd starting.
+    std::unique_ptr<app::ModbusMachineIo> io;
+    std::unique_ptr<controller::ControlLoop> loop;
+    auto boot = [&](double t) {
+      io = std::make_unique<app::ModbusMachineIo>(cfg.machine,
+                                                  std::make_unique<InProcessBus>(machine, cfg.machine.transport));
+      loop = std::make_unique<controller::ControlLoop>(control, cfg.training, mech, cfg.machine.limits, *io, clock);
+      out.boots_s.push_back(t);
+    };
+    boot(0);
 
     const std::int64_t period_ms = std::llround(out.period_s * 1000.0);
     if (period_ms < 1 || std::fabs(period_ms - out.period_s * 1000.0) > 1e-6)
@@ -70,6 +79,8 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
     double next_move_post = 0;
     int restarts_left = c.restarts;
     std::size_t next_fault = 0;
+    std::size_t next_kill = 0;
+    controller::Snapshot snap;
     double reset_asked_t = -1;
     double retry_start_t = 0;
     std::optional<double> done_at;
@@ -81,10 +92,28 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
     for (;;) {
       const double t = static_cast<double>(ms) / 1000.0;
       clock.set(t);
+      if (next_kill < c.kills.size()) {
+        const Case::Kill& k = c.kills[next_kill];
+        if (loop && t >= k.at_s) {
+          loop.reset();  // kill -9: nothing is unloaded, nothing more written
+          io.reset();
+        }
+        if (!loop && t >= k.restart_s) {
+          boot(t);
+          posted = false;  // the operator presses Start on the new daemon
+          reset_asked_t = -1;
+          retry_start_t = t + k.start_after_s;
+          ++next_kill;
+        }
+      }
       const bool stalled = std::any_of(c.stalls.begin(), c.stalls.end(),
                                        [t](const auto& st) { return t >= st.first && t < st.second; });
-      if (!stalled) loop.step();
-      while (loop.pop_event(ev)) {
+      if (loop && !stalled) {
+        loop->step();
+        snap = loop->snapshot();
+        if (opt.on_cycle) opt.on_cycle(t, machine, snap);
+      }
+      while (loop && loop->pop_event(ev)) {
         out.events.push_back(ev);
         // A refused programme is the population's mistake (it must draw only
         // programmes a member could start), not a set that never ended.
@@ -99,8 +128,8 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
         }
       }
       if (!out.error.empty()) break;
-      while (loop.pop_rep(rep)) out.reps.push_back(rep);
-      while (loop.pop_result(res)) {
+      while (loop && loop->pop_rep(rep)) out.reps.push_back(rep);
+      while (loop && loop->pop_result(res)) {
         out.results.push_back(res);
         out.result_times_s.push_back(t);
         if (!out.result) {
@@ -115,23 +144,26 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
           done_at = t;
         }
       }
-      while (loop.pop_trace(tr)) {
+      while (loop && loop->pop_trace(tr)) {
       }
-      const controller::Snapshot snap = loop.snapshot();
+      // (A dead daemon: the last snapshot stays, as its last command stays
+      // written in the drive; the operator waits for the restart.)
       const SetState st = snap.ctl.state;
       for (const auto& mv : c.moves) {
-        if (t >= mv.from_s && t < mv.to_s && t >= next_move_post) {
-          (void)loop.post(controller::Command::hold_to_move(mv.target_mm));
+        if (loop && t >= mv.from_s && t < mv.to_s && t >= next_move_post) {
+          (void)loop->post(controller::Command::hold_to_move(mv.target_mm));
           next_move_post = t + 0.05;
         }
       }
       if (posted && st == SetState::Unloading && !out.unload_start_s) out.unload_start_s = t;
       if (posted && st == SetState::Active && !out.active_start_s) out.active_start_s = t;
-      if (!posted && t >= retry_start_t && snap.armed && snap.latch_ok && st != SetState::Fault && st != SetState::Estop &&
+      if (!loop) {
+        // The daemon is dead: nobody to press Start or Reset on.
+      } else if (!posted && t >= retry_start_t && snap.armed && snap.latch_ok && st != SetState::Fault && st != SetState::Estop &&
           !snap.ctl.set_running && st != SetState::Unloading) {
         controller::SetParams p = c.programme;
         p.set_id = static_cast<std::int64_t>(out.starts_s.size()) + 1;
-        if (!loop.post(controller::Command::start_set(p))) throw std::runtime_error("command queue full");
+        if (!loop->post(controller::Command::start_set(p))) throw std::runtime_error("command queue full");
         posted = true;
         if (out.starts_s.empty()) out.start_posted_s = t;
         out.starts_s.push_back(t);
@@ -141,8 +173,8 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
         // a load-cell overload latch is cleared first, as maintenance would.
         const bool overload = (snap.faults_present & controller::bit(controller::Fault::Overload)) != 0;
         if (overload && !snap.drive.enabled)
-          (void)loop.post(controller::Command::of(controller::Command::Kind::ClearOverload));
-        if (!loop.post(controller::Command::of(controller::Command::Kind::ResetFaults)))
+          (void)loop->post(controller::Command::of(controller::Command::Kind::ClearOverload));
+        if (!loop->post(controller::Command::of(controller::Command::Kind::ResetFaults)))
           throw std::runtime_error("command queue full");
         reset_asked_t = t;
       }

@@ -109,8 +109,8 @@ void LoadCellModel::step(double contact_n, std::int64_t now_ms) {
     force_n_ = 0;
   else if (nan_)
     force_n_ = std::numeric_limits<double>::quiet_NaN();
-  else
-    force_n_ = filtered_ - tare_n_;
+  else if (!value_frozen_)
+    force_n_ = filtered_ - tare_n_;  // (value frozen: FORCE repeats its last value)
   counter_ = static_cast<std::uint32_t>((counter_ + 1) % static_cast<std::uint32_t>(s_.counter_modulo));
   ++samples_;
 }

@@ -244,6 +244,7 @@ void Machine::reset_locked() {
   cell_pad_on_cell_ = false;
   outage_until_ms_ = -1;
   for (int& n : odd_left_) n = 0;
+  for (double& p : odd_p_) p = 0;
   counters_ = SimCounters{};
   drive_boot_until_ms_ = -1;
   drive_power_up_registers();
@@ -491,13 +492,20 @@ Transaction Machine::transact(std::uint8_t unit, std::span<const std::uint8_t> p
     ++counters_.dropped;
     return t;
   }
-  for (int k = 0; k < kOddKinds; ++k) {
+  // Odd replies: first the counted ones, then those drawn at a rate (the
+  // generator is drawn only while a rate is set, so runs without one replay
+  // as before).
+  for (int k = 0; k < kOddKinds && t.odd == OddReply::None; ++k) {
     if (odd_left_[k] <= 0) continue;
     --odd_left_[k];
     t.odd = static_cast<OddReply>(k + 1);
+  }
+  for (int k = 0; k < kOddKinds && t.odd == OddReply::None; ++k)
+    if (odd_p_[k] > 0 && std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < odd_p_[k])
+      t.odd = static_cast<OddReply>(k + 1);
+  if (t.odd != OddReply::None) {
     if (t.odd == OddReply::Exception) t.pdu = modbus::exception_pdu(pdu.empty() ? 0 : pdu[0], Exception::DeviceFailure);
     ++counters_.odd_replies;
-    break;
   }
   t.reply = true;
   ++counters_.replies;
@@ -588,7 +596,7 @@ json::object Machine::control(const json::value& request) {
     if (cmd == "help") {
       return {{"ok", true},
               {"commands", json::array{"ping", "truth", "state", "athlete", "fault", "bench", "noise", "reset", "help"}},
-              {"fault_kinds", json::array{"sto", "drive_fault", "cell_freeze", "adc_error", "overload", "drop",
+              {"fault_kinds", json::array{"sto", "drive_fault", "cell_freeze", "cell_value_freeze", "adc_error", "overload", "drop",
                                           "outage", "power_cycle", "setup_lost", "nan_force", "bad_crc", "wrong_unit", "wrong_tid",
                                           "exception", "clear"}}};
     }
@@ -615,6 +623,8 @@ json::object Machine::fault_cmd(const json::object& req) {
     drive_.raise_fault(code);
   } else if (kind == "cell_freeze") {
     cell_.set_frozen(flag(req, "on", true));
+  } else if (kind == "cell_value_freeze") {
+    cell_.set_value_frozen(flag(req, "on", true));
   } else if (kind == "adc_error") {
     cell_.set_adc_error(flag(req, "on", true));
   } else if (kind == "overload") {
@@ -645,15 +655,20 @@ json::object Machine::fault_cmd(const json::object& req) {
     outage_until_ms_ = now_ms_ + static_cast<std::int64_t>(std::lround(s * 1000.0));
   } else if (kind == "bad_crc" || kind == "wrong_unit" || kind == "wrong_tid" || kind == "exception") {
     const int k = kind == "bad_crc" ? 0 : kind == "wrong_unit" ? 1 : kind == "wrong_tid" ? 2 : 3;
-    odd_left_[k] = static_cast<int>(num_in(req, "count", 1, 0, 1e6));
+    // "p": every reply from now on is odd with this probability (0 ends it);
+    // "count": the next N replies are (without "p", the default: 1).
+    if (req.contains("p")) odd_p_[k] = num_in(req, "p", 0, 0.0, 1.0);
+    if (req.contains("count") || !req.contains("p")) odd_left_[k] = static_cast<int>(num_in(req, "count", 1, 0, 1e6));
   } else if (kind == "clear") {
     drive_.set_sto(false);
     cell_.set_frozen(false);
+    cell_.set_value_frozen(false);
     cell_.set_adc_error(false);
     cell_.set_nan(false);
     drop_p_ = 0;
     outage_until_ms_ = -1;
     for (int& n : odd_left_) n = 0;
+    for (double& p : odd_p_) p = 0;
   } else {
     throw std::invalid_argument("unknown fault kind \"" + kind + "\"");
   }
@@ -922,6 +937,7 @@ json::object Machine::state() const {
                     {"tare_busy", cell_.tare_busy()},
                     {"counter", cell_.counter()},
                     {"frozen", cell_.frozen()},
+                    {"value_frozen", cell_.value_frozen()},
                     {"nan_force", cell_.nan_injected()},
                     {"filter", cell_.filter()},
                     {"tare_n", cell_.tare_n()},
@@ -933,7 +949,9 @@ json::object Machine::state() const {
                       {"bad_crc", odd_left_[0]},
                       {"wrong_unit", odd_left_[1]},
                       {"wrong_tid", odd_left_[2]},
-                      {"exception", odd_left_[3]}};
+                      {"exception", odd_left_[3]},
+                      {"odd_p", json::object{{"bad_crc", odd_p_[0]}, {"wrong_unit", odd_p_[1]},
+                                             {"wrong_tid", odd_p_[2]}, {"exception", odd_p_[3]}}}};
   json::object counters{{"requests", counters_.requests},         {"replies", counters_.replies},
                         {"exceptions", counters_.exceptions},     {"dropped", counters_.dropped},
                         {"outage_ignored", counters_.outage_ignored}, {"odd_replies", counters_.odd_replies},

@@ -71,9 +71,10 @@ Machine noise (also at run time: {"cmd":"noise",...}):
   --ripple-v V           drive supply ripple amplitude, V at 100 Hz (default 0)
 
 Faults (repeatable; also at run time through the control channel):
-  --fault sto | drive_fault:CODE | cell_freeze | adc_error | overload |
-          nan_force | drop:P | outage:SECONDS | bad_crc:N | wrong_unit:N |
-          wrong_tid:N | exception:N
+  --fault sto | drive_fault:CODE | cell_freeze | cell_value_freeze |
+          adc_error | overload | nan_force | drop:P | outage:SECONDS |
+          bad_crc:N | wrong_unit:N | wrong_tid:N | exception:N
+          (the odd replies also at a rate: bad_crc:p=P etc., P 0..1 per reply)
 
 Other:
   --log-level L          error | warning | notice | info | debug (default info)
@@ -123,7 +124,8 @@ json::object fault_request(const std::string& spec) {
     if (arg.empty()) throw std::invalid_argument("--fault " + kind + " needs :" + what);
     return to_number("--fault " + kind, arg);
   };
-  if (kind == "sto" || kind == "cell_freeze" || kind == "adc_error" || kind == "nan_force" || kind == "overload") {
+  if (kind == "sto" || kind == "cell_freeze" || kind == "cell_value_freeze" || kind == "adc_error" ||
+      kind == "nan_force" || kind == "overload") {
     if (!arg.empty()) throw std::invalid_argument("--fault " + kind + " takes no value");
   } else if (kind == "drive_fault") {
     r["code"] = need("CODE");
@@ -132,7 +134,10 @@ json::object fault_request(const std::string& spec) {
   } else if (kind == "outage") {
     r["seconds"] = need("SECONDS");
   } else if (kind == "bad_crc" || kind == "wrong_unit" || kind == "wrong_tid" || kind == "exception") {
-    r["count"] = arg.empty() ? 1.0 : to_number("--fault " + kind, arg);
+    if (arg.rfind("p=", 0) == 0)
+      r["p"] = to_number("--fault " + kind, arg.substr(2));
+    else
+      r["count"] = arg.empty() ? 1.0 : to_number("--fault " + kind, arg);
   } else {
     throw std::invalid_argument("--fault: unknown kind \"" + kind + "\"");
   }

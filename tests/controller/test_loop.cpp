@@ -1,6 +1,8 @@
 // The control loop's machinery: stepped with a fake clock, and once with a real thread.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <memory>
 #include <stdexcept>
 
 #include <chrono>
@@ -325,6 +327,63 @@ TEST_CASE("loop: a StartSet older than 200 ms when the loop takes it is refused,
   REQUIRE(started != nullptr);
   CHECK(started->set_id == 8);
   CHECK(loop.snapshot().ctl.set_running);
+}
+
+// Hazard 4: a load cell whose reads fail (a NaN force is refused by the
+// driver: no reading) is a comm loss after 3 failed cycles in a row. The
+// once-a-second read-back takes one cycle's cell read; that skipped cycle
+// used to count as good and restart the count, so a failure that began just
+// before it was found after up to 3 + 1 + 3 cycles (tests/proving,
+// test_hazards: 59 ms for a NaN force, seed 305). The read-back now waits
+// for a cycle whose cell read was good.
+TEST_CASE("loop: failed load-cell reads are a comm loss within 3 cycles, also when the periodic read-back falls among them") {
+  struct SkipIo : FakeIo {
+    std::vector<int> skipped;
+    void exchange(const soleus::drivers::DriveCommand& cmd, MachineInputs& in, bool read_cell) override {
+      FakeIo::exchange(cmd, in, read_cell);
+      if (!read_cell) skipped.push_back(cycle);
+    }
+  };
+  auto make = [](SkipIo& io, FakeClock& clk) {
+    ControlConfig cc;
+    TrainingConfig tc;
+    io.plant.athlete.start_delay_s = 0.5;
+    auto loop = std::make_unique<ControlLoop>(cc, tc, mechanics(), limits(), io, clk);
+    run(*loop, clk, 0.01, 20);
+    auto p = Rig::isotonic(600, 20);
+    p.range = Range{20, 100};
+    REQUIRE(loop->post(Command::start_set(p)));
+    return loop;
+  };
+  // A first run finds the read-back cycles; the same run again fails the
+  // cell's reads from two cycles before one of them, the set running.
+  SkipIo first;
+  FakeClock clk1;
+  auto loop1 = make(first, clk1);
+  run(*loop1, clk1, 0.01, 600);
+  REQUIRE(loop1->snapshot().ctl.set_running);
+  const auto it = std::find_if(first.skipped.begin(), first.skipped.end(), [](int c) { return c > 400; });
+  REQUIRE(it != first.skipped.end());
+  const int skip = *it;
+
+  SkipIo io;
+  FakeClock clk;
+  auto loop = make(io, clk);
+  while (io.cycle < skip - 3) run(*loop, clk, 0.01, 1);
+  REQUIRE(loop->snapshot().ctl.set_running);
+  REQUIRE(loop->snapshot().drive.enabled);
+  drain(*loop);
+  io.drop_cell = true;
+  int failed = 0;
+  bool lost = false;
+  while (!lost && failed < 10) {
+    run(*loop, clk, 0.01, 1);
+    ++failed;
+    lost = has(drain(*loop), EventCode::CommLoss);
+  }
+  CAPTURE(skip);
+  CHECK(lost);
+  CHECK(failed <= 3);
 }
 
 TEST_CASE("loop: a hold-to-move older than 200 ms is refused, a fresh one moves") {

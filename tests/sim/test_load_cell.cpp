@@ -82,6 +82,21 @@ TEST_CASE("load cell: freeze stops the counter and the value, ADC error and NaN 
   CHECK(std::isnan(c.force_n()));
 }
 
+TEST_CASE("load cell: a value freeze holds FORCE while the counter goes on, and lets go when cleared") {
+  LoadCellModel c;
+  std::int64_t t = run(c, 0, 100, 300);
+  c.set_value_frozen(true);
+  const double held = c.force_n();
+  const auto n = c.counter();
+  t = run(c, t, 500, 900);
+  CHECK(c.value_frozen());
+  CHECK(c.counter() == (n + 100) % 65536);  // 200 samples a second: 100 in 500 ms
+  CHECK(c.force_n() == held);
+  c.set_value_frozen(false);
+  run(c, t, 100, 900);
+  CHECK(c.force_n() == doctest::Approx(900).epsilon(0.02));
+}
+
 TEST_CASE("load cell: a heavier filter smooths a step more slowly") {
   LoadCellModel a, b;
   a.write_filter(0);

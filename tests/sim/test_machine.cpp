@@ -199,6 +199,48 @@ TEST_CASE("machine: transport faults: drop, outage, odd replies") {
   CHECK(exception_of(s.tx(1, pdu_read(0x03, 0, 1))) == 4);
 }
 
+TEST_CASE("machine: odd replies at a rate: about p of them, counted ones first, p 0 and clear end it") {
+  Sim s;
+  s.m.control_line(R"({"cmd":"fault","kind":"wrong_tid","count":2})");
+  CHECK(s.m.control_line(R"({"cmd":"fault","kind":"bad_crc","p":0.1})").find("\"ok\":true") != std::string::npos);
+  CHECK(s.tx(1, pdu_read(0x03, 0, 1)).odd == OddReply::WrongTransaction);
+  CHECK(s.tx(1, pdu_read(0x03, 0, 1)).odd == OddReply::WrongTransaction);
+  int bad = 0, other = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const auto t = s.tx(1, pdu_read(0x03, 0, 1));
+    REQUIRE(t.reply);
+    bad += t.odd == OddReply::BadCrc;
+    other += t.odd != OddReply::BadCrc && t.odd != OddReply::None;
+  }
+  CHECK(bad > 140);  // 200 expected
+  CHECK(bad < 260);
+  CHECK(other == 0);
+  s.m.control_line(R"({"cmd":"fault","kind":"bad_crc","p":1})");
+  for (int i = 0; i < 50; ++i) CHECK(s.tx(2, pdu_read(0x04, 0, 1)).odd == OddReply::BadCrc);
+  s.m.control_line(R"({"cmd":"fault","kind":"bad_crc","p":0})");
+  CHECK(s.tx(1, pdu_read(0x03, 0, 1)).odd == OddReply::None);
+  s.m.control_line(R"({"cmd":"fault","kind":"exception","p":1})");
+  CHECK(exception_of(s.tx(1, pdu_read(0x03, 0, 1))) == 4);
+  s.m.control_line(R"({"cmd":"fault","kind":"clear"})");
+  CHECK(s.tx(1, pdu_read(0x03, 0, 1)).odd == OddReply::None);
+  for (const char* bad_p : {R"({"cmd":"fault","kind":"bad_crc","p":1.5})", R"({"cmd":"fault","kind":"wrong_unit","p":-0.1})"})
+    CHECK(s.m.control_line(bad_p).find("\"ok\":false") != std::string::npos);
+}
+
+TEST_CASE("machine: a value freeze holds the FORCE register while the sample counter moves") {
+  Sim s;
+  s.run_ms(50);
+  s.m.control_line(R"({"cmd":"fault","kind":"cell_value_freeze"})");
+  const auto w0 = words(s.tx(2, pdu_read(0x04, 0, 4)));
+  s.run_ms(100);
+  const auto w1 = words(s.tx(2, pdu_read(0x04, 0, 4)));
+  CHECK(w1.at(0) == w0.at(0));  // FORCE (s32, two words) held
+  CHECK(w1.at(1) == w0.at(1));
+  CHECK(w1.at(3) != w0.at(3));  // the counter moved
+  s.m.control_line(R"({"cmd":"fault","kind":"cell_value_freeze","on":false})");
+  CHECK_FALSE(s.m.cell().value_frozen());
+}
+
 TEST_CASE("machine: device faults through the control channel reach the registers") {
   Sim s;
   s.m.control_line(R"({"cmd":"fault","kind":"sto"})");

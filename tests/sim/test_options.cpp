@@ -29,6 +29,19 @@ TEST_CASE("options: endpoints, athlete flags and faults become control requests"
   CHECK(o.setup[2].at("kind").as_string() == "sto");
 }
 
+TEST_CASE("options: odd replies by count or at a rate, and the value freeze") {
+  const auto o = parse({"--config", "x.toml", "--fault", "bad_crc:3", "--fault", "wrong_unit:p=0.25", "--fault",
+                        "cell_value_freeze"});
+  REQUIRE(o.setup.size() == 3);
+  CHECK(o.setup[0].at("count").as_double() == 3);
+  CHECK_FALSE(o.setup[0].contains("p"));
+  CHECK(o.setup[1].at("kind").as_string() == "wrong_unit");
+  CHECK(o.setup[1].at("p").as_double() == doctest::Approx(0.25));
+  CHECK_FALSE(o.setup[1].contains("count"));
+  CHECK(o.setup[2].at("kind").as_string() == "cell_value_freeze");
+  CHECK_THROWS_WITH(parse({"--config", "x", "--fault", "cell_value_freeze:1"}), doctest::Contains("cell_value_freeze"));
+}
+
 TEST_CASE("options: refusals name the option") {
   CHECK_THROWS_WITH(parse({"--tcp", "0"}), doctest::Contains("--config"));
   CHECK_THROWS_WITH(parse({"--config", "x", "--bogus"}), doctest::Contains("--bogus"));

@@ -231,7 +231,7 @@ class ControlLoop {
   bool enable_verified_ = false;  ///< read back since the command last asked for ENABLE
   double armed_speed_mm_s_ = 0;   ///< the SPEED_LIMIT last armed and read back, mm/s
   /// Writes the setup (SPEED_LIMIT `speed_mm_s`) and reads it back; sets armed_.
-  void arm(double t, double speed_mm_s, const std::string& ok_text);
+  void arm(double t, double speed_mm_s, const std::string& ok_text, int attempts = 1);
   void disarm(double t, const std::string& why);
   void step_inner();
   void on_exception(const char* what);

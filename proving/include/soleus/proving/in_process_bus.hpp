@@ -12,7 +12,12 @@
 ///     broadcast) is a Timeout; an exception PDU (function | 0x80) is an
 ///     Exception; a reply of the wrong function or length is a FramingError;
 ///     an "odd reply" the machine was told to inject (bad CRC, wrong unit,
-///     wrong transaction id) is the error a TCP master would see.
+///     wrong transaction id) is the error a TCP master would see. Its
+///     garbled payload (the reply's words, each with its lowest bit flipped:
+///     plausible, wrong values) is left in the caller's buffer before the
+///     error is returned: harsher than libmodbus, which leaves the buffer
+///     untouched, so that a driver that used a refused reply's words would be
+///     found (tests/proving/test_hazards.cpp, hazard 3).
 ///  3. Bytes are counted as Modbus TCP frames (MBAP 7 bytes + PDU) in tx/rx,
 ///     as ModbusBus counts them; stats() and last_error() behave alike.
 ///  4. Always connected: there is no link to lose.
@@ -55,6 +60,8 @@ class InProcessBus final : public drivers::Bus {
   drivers::BusResult read_words(int unit, std::uint8_t fc, int address, std::span<std::uint16_t> out);
   drivers::BusResult read_bits(int unit, std::uint8_t fc, int address, std::span<std::uint8_t> out);
   void begin(std::uint8_t fc, int address);
+  /// After a refused odd reply: its garbled payload words into `out`.
+  void spill_garbage(std::span<std::uint16_t> out) const;
   void put16(int v);
 
   sim::Machine& machine_;
@@ -63,6 +70,7 @@ class InProcessBus final : public drivers::Bus {
   std::string last_error_;
   std::vector<std::uint8_t> req_;
   std::vector<std::uint8_t> reply_;
+  bool garbled_ = false;  ///< the last exchange was a refused odd reply; reply_ holds its garbled bytes
 };
 
 }  // namespace soleus::proving

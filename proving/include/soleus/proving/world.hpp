@@ -27,6 +27,10 @@
 #include "soleus/sim/athlete.hpp"
 #include "soleus/sim/machine.hpp"
 
+namespace soleus::controller {
+struct Snapshot;
+}
+
 namespace soleus::proving {
 
 /// One seed's draw: the athlete, the machine's noise and the programme.
@@ -52,6 +56,19 @@ struct Case {
   /// Daemon stalls: the control loop does not run in [from, to) (a SIGSTOP,
   /// a CPU hog), while the machine and its drive's watchdog go on.
   std::vector<std::pair<double, double>> stalls;
+  /// Daemon kills (kill -9: no unload, nothing more written): at `at_s` the
+  /// control loop and its drivers are destroyed while the machine runs on
+  /// (the drive's COMM_TIMEOUT acts); at `restart_s` a fresh stack boots on
+  /// the same machine, as soleusd restarting (it arms the drive and its
+  /// automatic reset clears the drive's fault 6). The operator presses Start
+  /// again `start_after_s` after the restart, once the latch is OK. In time
+  /// order, not overlapping.
+  struct Kill {
+    double at_s = 0;
+    double restart_s = 0;
+    double start_after_s = 2.0;
+  };
+  std::vector<Kill> kills;
   /// The operator: after a set ends (or a fault stops it), resets the faults
   /// and presses Start again this many more times, as a person would.
   int restarts = 0;
@@ -122,6 +139,8 @@ struct Outcome {
   std::optional<double> active_start_s;
   /// Loop time the StartSet was posted.
   double start_posted_s = 0;
+  /// Loop time each stack booted: 0, then every restart after a kill.
+  std::vector<double> boots_s;
   double sim_s = 0;
   bool timed_out = false;
   std::string error;  ///< a run that could not be made (configuration, exception)
@@ -133,6 +152,11 @@ struct WorldOptions {
   double tail_s = 1.0;        ///< run on after the result
   double max_s = 600.0;       ///< time limit of one run
   bool keep_samples = true;
+  /// Called after every cycle the loop ran (not while stalled or killed),
+  /// before the machine advances: the cycle's time, the machine at that time
+  /// (its registers are those the cycle's exchange read) and the loop's
+  /// snapshot. For tests that judge what the controller took in.
+  std::function<void(double t, const sim::Machine&, const controller::Snapshot&)> on_cycle;
 };
 
 /// Runs one case. Never throws (a failure is put in Outcome::error).

@@ -14,8 +14,10 @@
 ///  3. STABLE: the last 20 samples span less than 2 N (a fixed ring, no
 ///     allocation). Drift (off by default): a zero offset whose rate wanders
 ///     within ±drift_n_per_s, bounded by ±drift_max_n. OVERLOAD latches beyond
-///     5 kN. Injected faults: freeze (counter and values stop), ADC error
-///     (bit set, force 0), NaN force (a float map then carries a NaN).
+///     5 kN. Injected faults: freeze (counter and values stop), value freeze
+///     (the counter and status bits go on, FORCE repeats its last value: a
+///     converter stage that repeats its output), ADC error (bit set, force 0),
+///     NaN force (a float map then carries a NaN).
 #include <array>
 #include <cstdint>
 
@@ -49,6 +51,8 @@ class LoadCellModel {
 
   // Fault injection.
   void set_frozen(bool on) { frozen_ = on; }
+  /// FORCE holds its present value while the counter goes on counting.
+  void set_value_frozen(bool on) { value_frozen_ = on; }
   void set_adc_error(bool on) { adc_error_ = on; }
   void set_nan(bool on) { nan_ = on; }
   void force_overload() { overload_ = true; }
@@ -60,6 +64,7 @@ class LoadCellModel {
   bool adc_error() const { return adc_error_; }
   bool tare_busy() const { return tare_left_ > 0; }
   bool frozen() const { return frozen_; }
+  bool value_frozen() const { return value_frozen_; }
   bool nan_injected() const { return nan_; }
   std::uint32_t counter() const { return counter_; }
   /// COMMAND register as read back (the command while it runs, then 0).
@@ -90,6 +95,7 @@ class LoadCellModel {
   bool overload_ = false;
   bool adc_error_ = false;
   bool frozen_ = false;
+  bool value_frozen_ = false;
   bool nan_ = false;
   int tare_left_ = 0;
   double tare_sum_ = 0;

@@ -177,6 +177,7 @@ class Machine {
   std::int64_t outage_until_ms_ = -1;
   std::int64_t drive_boot_until_ms_ = -1;  ///< the drive boots after a power cycle: no answers until then
   int odd_left_[5] = {0, 0, 0, 0, 0};
+  double odd_p_[4] = {0, 0, 0, 0};  ///< per-reply probability of each odd kind (after the counted ones)
   SimCounters counters_;
   double travel_fault_mm_s_ = 150.0;
 };
