@@ -35,6 +35,15 @@ void MonotonicClock::sleep_until(double t) {
   }
 }
 
+drivers::DriveSetup armed_drive_setup(const drivers::Limits& limits) {
+  drivers::DriveSetup setup;
+  setup.torque_limit_n = std::min(limits.max_load_n, drivers::kHardCapN);
+  setup.speed_limit_mm_s = limits.max_speed_mm_s * kSpeedLimitArmed;
+  setup.slew_n_per_s = limits.max_slew_n_per_s;
+  setup.watchdog_ms = limits.watchdog_ms;
+  return setup;
+}
+
 /// Puts the controller's outputs on the loop's bounded queues.
 class ControlLoop::Sink : public EventSink {
  public:
@@ -354,19 +363,8 @@ void ControlLoop::step_inner() {
   // armed again after its reset; the reset waits for it).
   const bool may_arm = drive_fit_ && (drive_answered_ || cycle_ == 0);
   if (!armed_ && t0 >= next_arm_t_ && may_arm) {
-    drivers::DriveSetup setup;
-    setup.torque_limit_n = std::min(limits_.max_load_n, drivers::kHardCapN);
-    // The drive's speed loop overshoots its SPEED_LIMIT when a user gives way
-    // under a heavy load: it reacts within 1–2 ms while the pad accelerates at
-    // up to (max load + pad) / mass ≈ 17 m/s² (the proving ground measured up
-    // to +14 mm/s at 1800 N). Armed at 95 % of limits.max_speed_mm_s, the pad
-    // stays within that cap + 10 % (proving regressions, seeds 7 and 8).
-    constexpr double kSpeedLimitArmed = 0.95;
-    setup.speed_limit_mm_s = limits_.max_speed_mm_s * kSpeedLimitArmed;
-    setup.slew_n_per_s = limits_.max_slew_n_per_s;
-    setup.watchdog_ms = limits_.watchdog_ms;
     std::string detail;
-    armed_ = io_.arm(setup, detail);
+    armed_ = io_.arm(armed_drive_setup(limits_), detail);
     ctl_->set_armed(armed_);
     if (armed_) ctl_->set_drive_slew(io_.armed_slew_n_per_s());
     Event e;

@@ -53,6 +53,18 @@ class MonotonicClock : public Clock {
   void sleep_until(double t) override;
 };
 
+/// What the loop arms the drive with (MachineIo::arm) from the configured
+/// limits: TORQUE_LIMIT for the max load (never above the hard cap),
+/// SPEED_LIMIT at kSpeedLimitArmed × the max speed, TORQUE_SLEW and
+/// COMM_TIMEOUT as configured.
+drivers::DriveSetup armed_drive_setup(const drivers::Limits& limits);
+/// The drive's speed loop overshoots its SPEED_LIMIT when a user gives way
+/// under a heavy load: it reacts within 1–2 ms while the pad accelerates at up
+/// to (max load + pad) / mass ≈ 17 m/s² (the proving ground measured up to
+/// +14 mm/s at 1800 N). Armed at 95 % of limits.max_speed_mm_s, the pad stays
+/// within that cap + 10 % (proving regressions, seeds 7 and 8).
+inline constexpr double kSpeedLimitArmed = 0.95;
+
 /// A StartSet or HoldToMove older than this when the loop takes it is
 /// refused, so that a set never starts after the screen said it failed.
 inline constexpr double kStaleCommandS = 0.2;
