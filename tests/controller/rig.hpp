@@ -255,6 +255,10 @@ class SimIo : public MachineIo {
   bool arm_ok = true;   ///< false: the drive acknowledges its setup writes but keeps its values
   int arm_calls = 0;
   int cycle = 0;
+  /// The pad's greatest speed (either way) in any millisecond with the drive
+  /// enabled, since the test last set it to 0: the speed figures are judged
+  /// on this ground truth, not on the controller's 10 ms samples.
+  double fastest_mm_s = 0;
   std::vector<drivers::DriveCommand> written;  ///< every command that reached the drive
 
   // ---- the machine
@@ -335,6 +339,7 @@ class SimIo : public MachineIo {
     // The obstruction: stiff (1 kN/mm) and damped near critically.
     if (in.x_mm < ledge_mm) f.support_n = std::max(0.0, 1000.0 * (ledge_mm - in.x_mm) - 20.0 * in.v_mm_s);
     contact_n_ = f.contact_n;
+    if (in.drive_enabled) fastest_mm_s = std::max(fastest_mm_s, std::abs(in.v_mm_s));
     return f;
   }
 

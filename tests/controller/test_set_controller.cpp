@@ -282,6 +282,26 @@ TEST_CASE("comm loss mid-set: a lone dropped reply is absorbed, a sustained loss
   CHECK(rig.state() == SetState::Fault);
 }
 
+TEST_CASE("comm loss: when nothing reaches the drive, its own watchdog (COMM_TIMEOUT, armed at boot) removes the torque") {
+  // The controller cannot reach the drive at all (a dead bus, a hung host):
+  // the drive keeps its last command until COMM_TIMEOUT expires, then
+  // faults (6, communication loss) and removes torque.
+  Rig rig;
+  rig.boot();
+  auto p = Rig::isotonic(600, 15);
+  p.range = Range{20, 100};
+  REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
+  rig.run(6);
+  REQUIRE(rig.io.drive().enabled());
+  REQUIRE(std::abs(rig.io.drive().torque_pct()) > 10);
+  rig.io.drop = [](int) { return true; };
+  const double last_write = rig.t;  // the last command reached the drive in this cycle
+  REQUIRE(rig.run_until([&] { return !rig.io.drive().enabled(); }, 1));
+  CHECK(rig.io.drive().fault_code() == 6);
+  CHECK(rig.io.drive().torque_pct() == 0);
+  CHECK(rig.t - last_write <= limits().watchdog_ms / 1000.0 + rig.period + 1e-9);
+}
+
 TEST_CASE("5 % dropped replies throughout: the set completes normally") {
   Rig rig;
   rig.boot();
@@ -340,12 +360,20 @@ TEST_CASE("user lets go mid-set: user_left, unloaded") {
   p.range = Range{20, 100};
   REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
   rig.run(5);
+  REQUIRE(rig.io.vel() < -5);  // lowering from near the top
   rig.io.athlete.present = false;
+  rig.io.fastest_mm_s = 0;
   REQUIRE(rig.run_until([&] { return !rig.sink.results.empty(); }, 5));
   CHECK(rig.sink.results[0].reason == StopReason::UserLeft);
   CHECK(rig.sink.has(EventCode::UserLeft));
   // The pad was never driven below the user's floor while it fell.
   CHECK(rig.io.pos() >= 0);
+  // The load pushes the pad down until the drive's SPEED_LIMIT (armed at 95 %
+  // of max_speed_mm_s) brakes it: within the limit + 10 % (hazard 6), judged
+  // every millisecond while the drive was enabled. It did fall that fast.
+  CAPTURE(rig.io.fastest_mm_s);
+  CHECK(rig.io.fastest_mm_s <= limits().max_speed_mm_s * 1.1);
+  CHECK(rig.io.fastest_mm_s > limits().max_speed_mm_s * 0.8);
 }
 
 TEST_CASE("user lets go half-way down: the pad's fall does not complete the rep, it is a partial") {
@@ -362,7 +390,12 @@ TEST_CASE("user lets go half-way down: the pad's fall does not complete the rep,
   REQUIRE(rig.run_until([&] { return rig.ctl->status().phase == Phase::Eccentric; }, 10));
   REQUIRE(rig.run_until([&] { return rig.io.pos() < 60; }, 10));
   rig.io.athlete.present = false;
+  rig.io.fastest_mm_s = 0;
   REQUIRE(rig.run_until([&] { return !rig.sink.results.empty(); }, 5));
+  // The fall is braked by the drive's SPEED_LIMIT: within the limit + 10 % (hazard 6).
+  CAPTURE(rig.io.fastest_mm_s);
+  CHECK(rig.io.fastest_mm_s <= limits().max_speed_mm_s * 1.1);
+  CHECK(rig.io.fastest_mm_s > limits().max_speed_mm_s * 0.8);
   const auto& r = rig.sink.results[0];
   CHECK(r.reason == StopReason::UserLeft);
   CHECK(r.reps == 2);
@@ -667,6 +700,7 @@ TEST_CASE("hold-to-move: moves only while refreshed, then holds, return to rest 
   double reached = rig.io.pos();
   CHECK(reached > 40);
   CHECK(rig.io.vel() <= 21);
+  CHECK(rig.io.fastest_mm_s <= 21);  // in every millisecond of the move (move_speed_mm_s = 20)
   rig.run(2);  // released: holds where it is
   CHECK(std::abs(rig.io.pos() - reached) < 10);
   CHECK(rig.state() == SetState::Ready);
