@@ -36,6 +36,16 @@ void MonotonicClock::sleep_until(double t) {
   }
 }
 
+drivers::DriveSetup armed_drive_setup(const drivers::Limits& limits, double speed_limit_mm_s) {
+  drivers::DriveSetup setup;
+  setup.torque_limit_n = std::min(limits.max_load_n, drivers::kHardCapN);
+  setup.speed_limit_mm_s = speed_limit_mm_s > 0 ? speed_limit_mm_s
+                                                : SetController::armed_speed_limit(limits.max_speed_mm_s, limits);
+  setup.slew_n_per_s = limits.max_slew_n_per_s;
+  setup.watchdog_ms = limits.watchdog_ms;
+  return setup;
+}
+
 /// Puts the controller's outputs on the loop's bounded queues.
 class ControlLoop::Sink : public EventSink {
  public:
@@ -515,11 +525,7 @@ void ControlLoop::poll_cell_command(double t) {
 }
 
 void ControlLoop::arm(double t, double speed_mm_s, const std::string& ok_text, int attempts) {
-  drivers::DriveSetup setup;
-  setup.torque_limit_n = std::min(limits_.max_load_n, drivers::kHardCapN);
-  setup.speed_limit_mm_s = speed_mm_s;
-  setup.slew_n_per_s = limits_.max_slew_n_per_s;
-  setup.watchdog_ms = limits_.watchdog_ms;
+  const drivers::DriveSetup setup = armed_drive_setup(limits_, speed_mm_s);
   std::string detail;
   armed_ = false;
   for (int i = 0; i < std::max(1, attempts) && !armed_; ++i) armed_ = io_.arm(setup, detail);

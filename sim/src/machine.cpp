@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "soleus/common/log.hpp"
 #include "soleus/sim/athlete_json.hpp"
@@ -277,6 +278,11 @@ void Machine::power_cycle_drive(double boot_s) {
   ++counters_.drive_power_cycles;
 }
 
+void Machine::set_force_source(ForceSource source) {
+  std::lock_guard lk(mutex_);
+  force_source_ = std::move(source);
+}
+
 void Machine::set_noise(const NoiseSettings& n) {
   std::lock_guard lk(mutex_);
   noise_ = n;
@@ -327,11 +333,18 @@ void Machine::step_locked() {
   in.drive_enabled = drive_.enabled();
   const double lim = drive_.torque_limit_pct();
   in.commanded_force_n = drive_.enabled() ? plant_.ideal_force_n(std::clamp(drive_.torque_cmd_pct(), -lim, lim)) : 0.0;
-  double contact = athlete_.step(in, now_ms_);
+  double contact = 0, support = 0;
+  if (force_source_) {
+    const OutsideForces f = force_source_(in, now_ms_);
+    contact = f.contact_n;
+    support = f.support_n;
+  } else {
+    contact = athlete_.step(in, now_ms_);
+  }
   if (!bench_seated_) contact = 0;  // nobody on the machine
   contact -= bench_weight_n_;       // a calibration weight pulls the pad down
 
-  plant_.step(drive_.torque_pct(), contact);
+  plant_.step(drive_.torque_pct(), contact + support);
   if (plant_.state().impact_mm_s > travel_fault_mm_s_ && drive_.enabled())
     drive_.raise_fault(static_cast<int>(DriveFault::TravelLimit));
   double through_cell = contact;

@@ -17,6 +17,11 @@ void Plant::reset(double x0_mm) {
   s_.x_mm = std::clamp(x0_mm, 0.0, m_.travel_max_mm);
 }
 
+void Plant::place(double x_mm, double v_mm_s) {
+  reset(x_mm);
+  s_.v_mm_s = v_mm_s;
+}
+
 double Plant::ideal_force_n(double torque_pct) const {
   const double nm = torque_pct / 100.0 * m_.rated_torque_nm;
   return nm * 2.0 * std::numbers::pi / (m_.screw_lead_mm / 1000.0);

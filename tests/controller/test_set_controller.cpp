@@ -1,4 +1,4 @@
-// Whole sets on the plant model, sample by sample at 100 Hz.
+// Whole sets on soleus-sim's machine models (rig.hpp), sample by sample at 100 Hz.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -37,7 +37,7 @@ TEST_CASE("strong athlete: 15 reps counted, target reached, TUT within 5 % of th
 namespace {
 /// Index of the first command after time t (commands are written one per cycle).
 bool every_command(Rig& rig, double seconds, const std::function<bool(const soleus::drivers::DriveCommand&)>& ok) {
-  int n = static_cast<int>(std::lround(seconds / rig.io.period));
+  int n = static_cast<int>(std::lround(seconds / rig.period));
   bool all = true;
   for (int i = 0; i < n; ++i) {
     rig.step();
@@ -73,17 +73,15 @@ TEST_CASE("set: the drive is not enabled on a pad moving fast (still falling aft
   // drive enabled on a pad at 150-240 mm/s, beyond its SPEED_LIMIT + 10 %.
   Rig rig;
   rig.boot();
-  rig.io.plant.pos = 120;  // high above its stop, falling
-  rig.io.plant.vel = -150;
+  rig.io.place(120, -150);  // high above its stop, falling
   rig.step();
   REQUIRE_FALSE(rig.ctl->start_set(Rig::isotonic(600, 5), rig.t));
   for (int i = 0; i < 5; ++i) {
-    rig.io.plant.pos = 120;
-    rig.io.plant.vel = -150;  // still falling
+    rig.io.place(120, -150);  // still falling
     rig.step();
     CHECK_FALSE(rig.cmd.enable);
   }
-  rig.io.plant.vel = 0;  // settled
+  rig.io.place(120, 0);  // settled
   rig.step();
   CHECK(rig.cmd.enable);
 }
@@ -91,14 +89,12 @@ TEST_CASE("set: the drive is not enabled on a pad moving fast (still falling aft
 TEST_CASE("set: a pad that never settles after Start ends the start as a stall, the drive never enabled") {
   Rig rig;
   rig.boot();
-  rig.io.plant.pos = 120;
-  rig.io.plant.vel = -150;
+  rig.io.place(120, -150);
   rig.step();
   REQUIRE_FALSE(rig.ctl->start_set(Rig::isotonic(600, 5), rig.t));
   bool enabled = false;
   for (int i = 0; i < 400 && rig.sink.results.empty(); ++i) {
-    rig.io.plant.pos = 120;
-    rig.io.plant.vel = -150;
+    rig.io.place(120, -150);
     rig.step();
     enabled = enabled || rig.cmd.enable;
   }
@@ -163,7 +159,7 @@ TEST_CASE("unload: the drive's torque never rises, also when the pad turns or sl
     REQUIRE(rig.run_until([&] { return rig.state() == SetState::Active; }, 5));
     rig.run(1);
     // Stop while the user rises, at stop_frac of the range.
-    REQUIRE(rig.run_until([&] { return rig.io.plant.vel > 5 && rig.io.plant.pos > 20 + 80 * stop_frac; }, 20));
+    REQUIRE(rig.run_until([&] { return rig.io.vel() > 5 && rig.io.pos() > 20 + 80 * stop_frac; }, 20));
     REQUIRE(rig.cmd.user_driving_up);
     double prev_pct = torque(rig.cmd);
     CHECK(rig.ctl->stop(StopReason::UserStop, rig.t));
@@ -172,7 +168,7 @@ TEST_CASE("unload: the drive's torque never rises, also when the pad turns or sl
     while (rig.cmd.enable && cycles < 300) {
       rig.step();
       ++cycles;
-      saw_turn |= rig.io.plant.vel < 0.5;
+      saw_turn |= rig.io.vel() < 0.5;
       if (!rig.cmd.enable) break;
       const double pct = torque(rig.cmd);
       if (pct > prev_pct + 1e-9) rose = true;
@@ -193,8 +189,8 @@ TEST_CASE("unload: the drive's torque never rises, also when the pad turns or sl
     REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
     REQUIRE(rig.run_until([&] { return rig.state() == SetState::Active; }, 5));
     rig.run(1);
-    REQUIRE(rig.run_until([&] { return rig.io.plant.pos > 95; }, 20));
-    REQUIRE(rig.run_until([&] { return rig.io.plant.vel < -2 && rig.io.plant.pos < 20 + 80 * stop_frac; }, 20));
+    REQUIRE(rig.run_until([&] { return rig.io.pos() > 95; }, 20));
+    REQUIRE(rig.run_until([&] { return rig.io.vel() < -2 && rig.io.pos() < 20 + 80 * stop_frac; }, 20));
     double prev_pct = torque(rig.cmd);
     CHECK(rig.ctl->stop(StopReason::UserStop, rig.t));
     bool rose = false;
@@ -220,14 +216,14 @@ TEST_CASE("STO mid-set: zero torque and disable in the same cycle, e-stop latche
   REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
   rig.run(6);
   REQUIRE(rig.cmd.enable);
-  rig.io.plant.sto = true;
+  rig.io.sto(true);
   rig.step();  // the status with STO is read in this cycle
   CHECK_FALSE(rig.cmd.enable);
   CHECK(rig.cmd.force_n == 0);
   CHECK(rig.state() == SetState::Estop);
   REQUIRE(rig.sink.results.size() == 1);
   CHECK(rig.sink.results[0].reason == StopReason::Estop);
-  rig.io.plant.sto = false;
+  rig.io.sto(false);
   rig.run(0.5);
   CHECK(rig.state() == SetState::Estop);  // latched
   CHECK(rig.ctl->start_set(p, rig.t));     // refused
@@ -244,15 +240,15 @@ TEST_CASE("drive fault mid-set: torque removed at once, stop reason drive_fault,
   p.range = Range{20, 100};
   REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
   rig.run(4);
-  rig.io.plant.fault_code = 4;
+  rig.io.drive_fault(4);
   rig.step();
   CHECK_FALSE(rig.cmd.enable);
   REQUIRE(rig.sink.results.size() == 1);
   CHECK(rig.sink.results[0].reason == StopReason::DriveFault);
   CHECK(rig.state() == SetState::Fault);
   rig.ctl->reset_faults(rig.t);
-  rig.run(0.3);  // FAULT_RESET pulses clear the plant's fault
-  CHECK(rig.io.plant.fault_code == 0);
+  rig.run(0.3);  // FAULT_RESET pulses clear the drive's fault
+  CHECK(rig.io.drive().fault_code() == 0);
   CHECK(rig.state() == SetState::Rest);
 }
 
@@ -278,12 +274,32 @@ TEST_CASE("comm loss mid-set: a lone dropped reply is absorbed, a sustained loss
   CHECK(rig.cmd.force_n == 0);
   rig.io.drop = {};
   rig.run(0.1);
-  CHECK_FALSE(rig.io.plant.enabled);
+  CHECK_FALSE(rig.io.drive().enabled());
   CHECK_FALSE(rig.cmd.enable);
   CHECK_FALSE(rig.cmd.quick_stop);
   rig.run(3);
   CHECK(rig.sink.results.size() == 1);
   CHECK(rig.state() == SetState::Fault);
+}
+
+TEST_CASE("comm loss: when nothing reaches the drive, its own watchdog (COMM_TIMEOUT, armed at boot) removes the torque") {
+  // The controller cannot reach the drive at all (a dead bus, a hung host):
+  // the drive keeps its last command until COMM_TIMEOUT expires, then
+  // faults (6, communication loss) and removes torque.
+  Rig rig;
+  rig.boot();
+  auto p = Rig::isotonic(600, 15);
+  p.range = Range{20, 100};
+  REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
+  rig.run(6);
+  REQUIRE(rig.io.drive().enabled());
+  REQUIRE(std::abs(rig.io.drive().torque_pct()) > 10);
+  rig.io.drop = [](int) { return true; };
+  const double last_write = rig.t;  // the last command reached the drive in this cycle
+  REQUIRE(rig.run_until([&] { return !rig.io.drive().enabled(); }, 1));
+  CHECK(rig.io.drive().fault_code() == 6);
+  CHECK(rig.io.drive().torque_pct() == 0);
+  CHECK(rig.t - last_write <= limits().watchdog_ms / 1000.0 + rig.period + 1e-9);
 }
 
 TEST_CASE("5 % dropped replies throughout: the set completes normally") {
@@ -298,7 +314,7 @@ TEST_CASE("5 % dropped replies throughout: the set completes normally") {
 
 TEST_CASE("half-range athlete: honest calibration, then 0 reps counted and range loss") {
   Rig rig;
-  rig.io.plant.athlete.top_of_rep = [](int rep) { return rep == 0 ? 100.0 : 60.0; };
+  rig.io.athlete.top_of_rep = [](int rep) { return rep == 0 ? 100.0 : 60.0; };
   rig.boot();
   REQUIRE_FALSE(rig.ctl->start_set(Rig::isotonic(600, 10), rig.t));
   REQUIRE(rig.run_until([&] { return !rig.sink.results.empty(); }, 120));
@@ -311,7 +327,7 @@ TEST_CASE("half-range athlete: honest calibration, then 0 reps counted and range
 
 TEST_CASE("shrinking range: ends by range loss, partials never counted") {
   Rig rig;
-  rig.io.plant.athlete.top_shrink_per_rep = 4;  // 80 mm range loses 4 mm a rep
+  rig.io.athlete.top_shrink_per_rep = 4;  // 80 mm range loses 4 mm a rep
   rig.boot();
   REQUIRE_FALSE(rig.ctl->start_set(Rig::isotonic(600, 30), rig.t));
   REQUIRE(rig.run_until([&] { return !rig.sink.results.empty(); }, 300));
@@ -324,8 +340,8 @@ TEST_CASE("shrinking range: ends by range loss, partials never counted") {
 
 TEST_CASE("fatiguing athlete who can no longer follow: the set ends by a fatigue rule") {
   Rig rig;
-  rig.io.plant.athlete.fmax = 900;
-  rig.io.plant.athlete.fatigue_per_rep = 0.04;  // capacity falls below the load after ~9 reps
+  rig.io.athlete.fmax = 900;
+  rig.io.athlete.fatigue_per_rep = 0.04;  // capacity falls below the load after ~9 reps
   rig.boot();
   REQUIRE_FALSE(rig.ctl->start_set(Rig::isotonic(600, 30), rig.t));
   REQUIRE(rig.run_until([&] { return !rig.sink.results.empty(); }, 400));
@@ -344,12 +360,20 @@ TEST_CASE("user lets go mid-set: user_left, unloaded") {
   p.range = Range{20, 100};
   REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
   rig.run(5);
-  rig.io.plant.athlete.present = false;
+  REQUIRE(rig.io.vel() < -5);  // lowering from near the top
+  rig.io.athlete.present = false;
+  rig.io.fastest_mm_s = 0;
   REQUIRE(rig.run_until([&] { return !rig.sink.results.empty(); }, 5));
   CHECK(rig.sink.results[0].reason == StopReason::UserLeft);
   CHECK(rig.sink.has(EventCode::UserLeft));
   // The pad was never driven below the user's floor while it fell.
-  CHECK(rig.io.plant.pos >= 0);
+  CHECK(rig.io.pos() >= 0);
+  // The load pushes the pad down until the drive's SPEED_LIMIT (armed at 95 %
+  // of max_speed_mm_s) brakes it: within the limit + 10 % (hazard 6), judged
+  // every millisecond while the drive was enabled. It did fall that fast.
+  CAPTURE(rig.io.fastest_mm_s);
+  CHECK(rig.io.fastest_mm_s <= limits().max_speed_mm_s * 1.1);
+  CHECK(rig.io.fastest_mm_s > limits().max_speed_mm_s * 0.8);
 }
 
 TEST_CASE("user lets go half-way down: the pad's fall does not complete the rep, it is a partial") {
@@ -364,9 +388,14 @@ TEST_CASE("user lets go half-way down: the pad's fall does not complete the rep,
   // Two reps, then half-way down the third.
   REQUIRE(rig.run_until([&] { return rig.sink.counted() == 2; }, 30));
   REQUIRE(rig.run_until([&] { return rig.ctl->status().phase == Phase::Eccentric; }, 10));
-  REQUIRE(rig.run_until([&] { return rig.io.plant.pos < 60; }, 10));
-  rig.io.plant.athlete.present = false;
+  REQUIRE(rig.run_until([&] { return rig.io.pos() < 60; }, 10));
+  rig.io.athlete.present = false;
+  rig.io.fastest_mm_s = 0;
   REQUIRE(rig.run_until([&] { return !rig.sink.results.empty(); }, 5));
+  // The fall is braked by the drive's SPEED_LIMIT: within the limit + 10 % (hazard 6).
+  CAPTURE(rig.io.fastest_mm_s);
+  CHECK(rig.io.fastest_mm_s <= limits().max_speed_mm_s * 1.1);
+  CHECK(rig.io.fastest_mm_s > limits().max_speed_mm_s * 0.8);
   const auto& r = rig.sink.results[0];
   CHECK(r.reason == StopReason::UserLeft);
   CHECK(r.reps == 2);
@@ -384,7 +413,7 @@ TEST_CASE("relaxed athlete at the bottom: no downward force below the calibrated
   p.range = Range{20, 100};  // the athlete's own bottom
   REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
   rig.run(4);
-  rig.io.plant.athlete.relax = true;  // a cramp: the athlete stops pushing
+  rig.io.athlete.relax = true;  // a cramp: the athlete stops pushing
   bool ok = every_command(rig, 6, [&](const soleus::drivers::DriveCommand& c) {
     double pos = rig.ctl->drive().position_mm;
     return !(c.enable && pos <= 20.0 && c.force_n > 0);
@@ -392,14 +421,14 @@ TEST_CASE("relaxed athlete at the bottom: no downward force below the calibrated
   CHECK(ok);
   // Only the pad's own 78.5 N rests on the heel: 200 N/mm of tissue gives < 1 mm.
   // (Without the floor, 1200 N would push the ankle 6 mm past its end of range.)
-  CHECK(rig.io.plant.pos >= 19.0);
+  CHECK(rig.io.pos() >= 19.0);
 }
 
 TEST_CASE("stall: an athlete who can no longer rise ends the set by stall (the rest runs out) or pace loss") {
   Rig rig;
   rig.boot();
-  rig.io.plant.athlete.fmax = 620;  // can barely lift 600 N: stalls as soon as it fatigues
-  rig.io.plant.athlete.fatigue_per_rep = 0.1;
+  rig.io.athlete.fmax = 620;  // can barely lift 600 N: stalls as soon as it fatigues
+  rig.io.athlete.fatigue_per_rep = 0.1;
   auto p = Rig::isotonic(600, 15);
   p.range = Range{20, 100};
   REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
@@ -422,7 +451,7 @@ struct RestRun {
 RestRun run_rest(double rest_s, bool at_top, double top_of_rest_rep = 100) {
   Rig rig;
   rig.boot();
-  auto& a = rig.io.plant.athlete;
+  auto& a = rig.io.athlete;
   a.rest_rep = 2;
   a.rest_s = rest_s;
   a.rest_at_top = at_top;
@@ -437,7 +466,7 @@ RestRun run_rest(double rest_s, bool at_top, double top_of_rest_rep = 100) {
     const auto& st = rig.ctl->status();
     if (a.resting(rig.t) && out.rest_from < 0) out.rest_from = rig.t;
     if (st.resting && st.state == SetState::Active) {
-      out.rest_shown_s += rig.io.period;
+      out.rest_shown_s += rig.period;
       out.max_remaining = std::max(out.max_remaining, st.rest_remaining_s);
       out.min_remaining = std::min(out.min_remaining, st.rest_remaining_s);
       if (st.rest_remaining_s > prev + 1e-9) out.countdown_falls = false;
@@ -497,8 +526,13 @@ TEST_CASE("mid-set rest: a rest longer than rest_limit_s ends the set by stall, 
 TEST_CASE("bouncing athlete: reps off tempo, and the brake slows the rise") {
   auto concentric = [](double gain) {
     Rig rig(100, [gain](ControlConfig&, TrainingConfig& t) { t.brake_gain_n_per_mm_s = gain; });
-    rig.io.plant.athlete.tempo = {1, 0, 1, 0};
-    rig.io.plant.athlete.fmax = 700;  // a fixed effort above the load: the brake eats into it
+    // No pauses, a 1 s rise. The return takes 1.5 s: lowering 80 mm in 1 s
+    // (126 mm/s at its peak) outruns the drive's SPEED_LIMIT (95 mm/s); this
+    // athlete then stops pushing, the pad falls on the speed loop alone and
+    // the set rightly ends by user_left (the old rig's plant clamped the speed
+    // itself and reported the commanded force, so nobody could tell).
+    rig.io.athlete.tempo = {1.5, 0, 1, 0};
+    rig.io.athlete.fmax = 700;  // a fixed effort above the load: the brake eats into it
     rig.boot();
     auto p = Rig::isotonic(600, 5);
     p.range = Range{20, 100};
@@ -544,9 +578,9 @@ TEST_CASE("eccentric mode: the lowering load is the asked-for percentage higher"
 
 TEST_CASE("isometric: holds the height within a few mm and ends on time") {
   Rig rig;
-  rig.io.plant.athlete.tempo = {2, 0, 2, 60};  // rises to its top and pushes there
-  rig.io.plant.athlete.top = 60;
-  rig.io.plant.athlete.fmax = 700;  // pushes hard, but less than the hold's limit
+  rig.io.athlete.tempo = {2, 0, 2, 60};  // rises to its top and pushes there
+  rig.io.athlete.top = 60;
+  rig.io.athlete.fmax = 700;  // pushes hard, but less than the hold's limit
   rig.boot();
   SetParams p;
   p.mode = Mode::Isometric;
@@ -559,7 +593,7 @@ TEST_CASE("isometric: holds the height within a few mm and ends on time") {
   double t_active = -1;
   rig.run_until([&] {
     if (rig.state() == SetState::Active && t_active < 0) t_active = rig.t;
-    if (rig.state() == SetState::Active && rig.t - t_active > 3) max_pos = std::max(max_pos, rig.io.plant.pos);
+    if (rig.state() == SetState::Active && rig.t - t_active > 3) max_pos = std::max(max_pos, rig.io.pos());
     return !rig.sink.results.empty();
   }, 40);
   REQUIRE_FALSE(rig.sink.results.empty());
@@ -572,10 +606,10 @@ TEST_CASE("isometric: the hold's clock starts when the user pushes, not while th
   // Issue 9's proving ground: a user who waits 4 s before pushing was
   // credited with a hold (and TUT) that included the wait.
   Rig rig;
-  rig.io.plant.athlete.tempo = {2, 0, 2, 60};
-  rig.io.plant.athlete.top = 60;
-  rig.io.plant.athlete.fmax = 700;
-  rig.io.plant.athlete.start_delay_s = 4.0;  // sits still (holding only the pad) this long
+  rig.io.athlete.tempo = {2, 0, 2, 60};
+  rig.io.athlete.top = 60;
+  rig.io.athlete.fmax = 700;
+  rig.io.athlete.start_delay_s = 4.0;  // sits still (holding only the pad) this long
   rig.boot();
   SetParams p;
   p.mode = Mode::Isometric;
@@ -588,7 +622,7 @@ TEST_CASE("isometric: the hold's clock starts when the user pushes, not while th
   rig.run_until([&] {
     if (rig.state() == SetState::Active && t_active < 0) t_active = rig.t;
     if (rig.state() == SetState::Unloading && t_stop < 0) t_stop = rig.t;
-    if (push_t < 0 && rig.io.plant.user_n > 200) push_t = rig.t;  // its push (the pad's weight is 78.5 N)
+    if (push_t < 0 && rig.io.contact_n() > 200) push_t = rig.t;  // its push (the pad's weight is 78.5 N)
     return !rig.sink.results.empty();
   }, 40);
   REQUIRE_FALSE(rig.sink.results.empty());
@@ -601,10 +635,10 @@ TEST_CASE("isometric: the hold's clock starts when the user pushes, not while th
 
 TEST_CASE("isometric: a user who pushes from the start keeps the clock from the hold's start") {
   Rig rig;
-  rig.io.plant.athlete.tempo = {2, 0, 2, 60};
-  rig.io.plant.athlete.top = 60;
-  rig.io.plant.athlete.fmax = 700;
-  rig.io.plant.athlete.start_delay_s = 0;
+  rig.io.athlete.tempo = {2, 0, 2, 60};
+  rig.io.athlete.top = 60;
+  rig.io.athlete.fmax = 700;
+  rig.io.athlete.start_delay_s = 0;
   rig.boot();
   SetParams p;
   p.mode = Mode::Isometric;
@@ -630,10 +664,10 @@ TEST_CASE("isometric: a user who lets go of a loaded hold is found while the pad
   // command pushing down) could not tell; the pad, pushed down by the last
   // cycles' load, fell to its stop and the set ended by force_drop ~0.6-1 s later.
   Rig rig;
-  rig.io.plant.athlete.tempo = {2, 0, 2, 60};
-  rig.io.plant.athlete.top = 60;
-  rig.io.plant.athlete.fmax = 700;
-  rig.io.plant.athlete.start_delay_s = 0;
+  rig.io.athlete.tempo = {2, 0, 2, 60};
+  rig.io.athlete.top = 60;
+  rig.io.athlete.fmax = 700;
+  rig.io.athlete.start_delay_s = 0;
   rig.boot();
   SetParams p;
   p.mode = Mode::Isometric;
@@ -645,7 +679,7 @@ TEST_CASE("isometric: a user who lets go of a loaded hold is found while the pad
   rig.run(8.0);
   REQUIRE(rig.state() == SetState::Active);
   const double left = rig.t;
-  rig.io.plant.athlete.present = false;
+  rig.io.athlete.present = false;
   rig.run_until([&] { return rig.state() == SetState::Unloading || !rig.sink.results.empty(); }, 5);
   CHECK(rig.t - left < 0.5);
   rig.run_until([&] { return !rig.sink.results.empty(); }, 10);
@@ -655,35 +689,36 @@ TEST_CASE("isometric: a user who lets go of a loaded hold is found while the pad
 
 TEST_CASE("hold-to-move: moves only while refreshed, then holds, return to rest disables") {
   Rig rig;
-  rig.io.plant.athlete.present = false;
-  rig.io.plant.pos = 5;
+  rig.io.athlete.present = false;
+  rig.io.place(5, 0);
   rig.boot();
   for (int i = 0; i < 300; ++i) {  // hold the button for 3 s, refreshing every 100 ms
     if (i % 10 == 0) CHECK(rig.ctl->hold_to_move(60, rig.t));
     rig.step();
     CHECK(rig.cmd.force_n <= 0);  // a move never pushes down
   }
-  double reached = rig.io.plant.pos;
+  double reached = rig.io.pos();
   CHECK(reached > 40);
-  CHECK(rig.io.plant.vel <= 21);
+  CHECK(rig.io.vel() <= 21);
+  CHECK(rig.io.fastest_mm_s <= 21);  // in every millisecond of the move (move_speed_mm_s = 20)
   rig.run(2);  // released: holds where it is
-  CHECK(std::abs(rig.io.plant.pos - reached) < 10);
+  CHECK(std::abs(rig.io.pos() - reached) < 10);
   CHECK(rig.state() == SetState::Ready);
   CHECK(rig.ctl->return_to_rest(rig.t));
   REQUIRE(rig.run_until([&] { return !rig.cmd.enable && rig.state() == SetState::Idle; }, 20));
-  CHECK(rig.io.plant.pos < 5);
+  CHECK(rig.io.pos() < 5);
 }
 
 TEST_CASE("return to rest: a pad that friction parks above the rest position is unloaded too") {
   Rig rig;
-  rig.io.plant.athlete.present = false;
-  rig.io.plant.pos = 40;
+  rig.io.athlete.present = false;
+  rig.io.place(40, 0);
   rig.boot();
-  rig.io.plant.ledge_mm = 9;  // the pad sinks no lower than 9 mm by its own weight
+  rig.io.ledge_mm = 9;  // the pad sinks no lower than 9 mm by its own weight
   CHECK(rig.ctl->return_to_rest(rig.t));
   // Moves never push down: once the pad is still for a second it is as low as
   // it goes, and the move ends with the drive disabled (it used to hold forever).
   REQUIRE(rig.run_until([&] { return !rig.cmd.enable && rig.state() == SetState::Idle; }, 10));
-  CHECK(rig.io.plant.pos == doctest::Approx(9).epsilon(0.01));
+  CHECK(rig.io.pos() == doctest::Approx(9).epsilon(0.01));
   CHECK_FALSE(rig.ctl->status().moving);
 }

@@ -290,3 +290,27 @@ TEST_CASE("machine: control channel: truth, state, athlete settings and refusals
   v = boost::json::parse(s.m.control_line(R"({"cmd":"reset"})")).as_object();
   CHECK(v["ok"].as_bool());
 }
+
+TEST_CASE("machine: an outside force source takes the athlete's place, and its support bypasses the load cell") {
+  Sim s;
+  s.m.plant().place(60, 0);
+  int calls = 0;
+  double felt_enabled = -1;
+  s.m.set_force_source([&](const AthleteInput& in, std::int64_t now_ms) {
+    ++calls;
+    felt_enabled = in.drive_enabled ? 1 : 0;
+    CHECK(now_ms == calls);
+    // Holds the pad's weight: 30 N through the thighs, the rest from below.
+    return OutsideForces{30.0, 78.5 - 30.0};
+  });
+  s.run_ms(200);
+  CHECK(calls == 200);
+  CHECK(felt_enabled == 0);
+  CHECK(s.m.plant().state().x_mm == doctest::Approx(60.0));  // held: nothing moves
+  CHECK(s.m.cell().force_n() == doctest::Approx(30.0).epsilon(0.05));  // only the contact
+  CHECK(s.m.athlete().reps().empty());
+  // Nothing holds the pad: it falls under its own weight (≈ 0.71 m/s²).
+  s.m.set_force_source([](const AthleteInput&, std::int64_t) { return OutsideForces{}; });
+  s.run_ms(100);
+  CHECK(s.m.plant().state().v_mm_s == doctest::Approx(-71.4).epsilon(0.03));
+}

@@ -67,3 +67,14 @@ TEST_CASE("plant: the upper hard stop holds and reports the impact speed") {
   CHECK(impact > 0);
   CHECK(p.state().x_mm == doctest::Approx(m.travel_max_mm));
 }
+
+TEST_CASE("plant: place() puts the pad at a height with a speed, and it goes on from there") {
+  soleus::drivers::Mechanics m;
+  Plant p(m, 20);
+  p.place(120, -150);
+  CHECK(p.state().x_mm == 120);
+  CHECK(p.state().v_mm_s == -150);
+  run(p, 0, 0, 10);
+  CHECK(p.state().v_mm_s == doctest::Approx(-150 - 7.1).epsilon(0.01));
+  CHECK(p.state().x_mm < 120 - 1.5);
+}

@@ -53,6 +53,14 @@ class MonotonicClock : public Clock {
   void sleep_until(double t) override;
 };
 
+/// What the loop arms the drive with (MachineIo::arm) from the configured
+/// limits: TORQUE_LIMIT for the max load (never above the hard cap),
+/// SPEED_LIMIT `speed_limit_mm_s` (0: outside a set,
+/// SetController::armed_speed_limit of limits.max_speed_mm_s, 95 % of it;
+/// a set's comes from SetController::speed_limit_mm_s), TORQUE_SLEW and
+/// COMM_TIMEOUT as configured.
+drivers::DriveSetup armed_drive_setup(const drivers::Limits& limits, double speed_limit_mm_s = 0);
+
 /// A StartSet or HoldToMove older than this when the loop takes it is
 /// refused, so that a set never starts after the screen said it failed.
 inline constexpr double kStaleCommandS = 0.2;

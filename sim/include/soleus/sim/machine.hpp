@@ -12,6 +12,8 @@
 ///     read-only holding registers.
 ///  2. step() advances 1 ms: drive (watchdog, limits, speed loop) → athlete
 ///     (force on the pad) → plant (motion, friction, hard stops) → load cell.
+///     An outside force source (set_force_source) may take the athlete's
+///     place: the controller's unit tests put their scripted athlete there.
 ///     Before any register is read (transact, reg, state) every output signal
 ///     is encoded into the tables with drivers::encode (applying the map's
 ///     sign conventions) from the state after the last step; values a type
@@ -25,6 +27,7 @@
 ///     fault, bench, noise, reset (see docs/simulator.md).
 #include <boost/json.hpp>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -57,6 +60,16 @@ struct SimCounters {
                 odd_replies = 0, unknown_unit = 0, bad_frames = 0, drive_power_cycles = 0;
 };
 
+/// The forces an outside source puts on the pad in one step, in place of the
+/// virtual athlete's (Machine::set_force_source). N, positive up.
+struct OutsideForces {
+  double contact_n = 0;  ///< on the pad through the thighs: the load cell reads it
+  double support_n = 0;  ///< on the carriage, past the load cell (an obstruction under it): the cell does not
+};
+/// Called once per step with what the athlete would feel and the simulation
+/// time, under the machine's lock: it must not call back into the Machine.
+using ForceSource = std::function<OutsideForces(const AthleteInput& in, std::int64_t now_ms)>;
+
 /// How long the drive answers nothing after its power returns (ICD, "Power-up").
 inline constexpr double kDriveBootS = 1.5;
 
@@ -81,6 +94,11 @@ class Machine {
   /// Steps until now_ms() reaches `ms`, at most `max_steps` (takes the lock once).
   int advance_to(std::int64_t ms, int max_steps = 1000);
   std::int64_t now_ms() const;
+
+  /// Replaces the virtual athlete by an outside source of the forces on the
+  /// pad (an empty one gives the athlete back). The athlete then records no
+  /// truth. Kept across reset().
+  void set_force_source(ForceSource source);
 
   /// Machine-level noise; applies at once (the load cell and drive keep their state).
   void set_noise(const NoiseSettings& n);
@@ -155,6 +173,7 @@ class Machine {
   LoadCellModel cell_;
   Athlete athlete_;
   Plant plant_;
+  ForceSource force_source_;
   mutable Bank drive_bank_, cell_bank_;
   mutable bool regs_stale_ = false;
   int mirror_lo_ = 0, mirror_hi_ = 0;  // status input block mirrored at status_mirror_address

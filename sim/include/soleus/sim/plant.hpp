@@ -40,6 +40,8 @@ class Plant {
 
   const PlantState& state() const { return s_; }
   void reset(double x0_mm);
+  /// Puts the pad at a height, moving at a speed (tests: a pad already falling).
+  void place(double x_mm, double v_mm_s);
   const drivers::Mechanics& mechanics() const { return m_; }
 
  private:
