@@ -71,7 +71,12 @@ void DriveModel::write_control(std::uint16_t word, std::int64_t now_ms) {
     if (enabled_) disable();
     return;
   }
-  if (enabled_ && qs) quick_stopping_ = true;
+  if (enabled_ && qs && !quick_stopping_) {
+    // ICD: torque to zero within 10 ms, at the drive's own rate whatever
+    // TORQUE_SLEW says: the rate that takes the torque now to zero in 9 ms.
+    quick_stopping_ = true;
+    quick_stop_rate_ = std::max(std::fabs(ramped_pct_) / 9.0, 1.0);
+  }
   if (!was_en && !enabled_ && ready() && !sto_ && !qs) {
     enabled_ = true;
     ramped_pct_ = 0;
@@ -116,7 +121,7 @@ void DriveModel::step(double speed_rpm, std::int64_t now_ms) {
     torque_limited_ = std::fabs(cmd) > lim;
     cmd = std::clamp(cmd, -lim, lim);
     double rate = slew_pct_ms_ > 0 ? slew_pct_ms_ : 1e9;
-    if (quick_stopping_) rate = std::max(rate == 1e9 ? 10.0 : rate, 1.0);
+    if (quick_stopping_) rate = quick_stop_rate_;
     ramped_pct_ += std::clamp(cmd - ramped_pct_, -rate, rate);
     double t = ramped_pct_;
 

@@ -152,25 +152,26 @@ TEST_CASE("drive: TORQUE_SLEW limits the change per millisecond") {
   CHECK(d.torque_pct() == doctest::Approx(-20.0));
 }
 
-TEST_CASE("drive: QUICK_STOP ramps torque to zero, then disables, enabling again takes a new edge") {
+TEST_CASE("drive: QUICK_STOP ramps torque to zero within 10 ms whatever TORQUE_SLEW says, then disables, enabling again takes a new edge") {
   DriveModel d;
-  d.write_torque_slew(2.0);
+  d.write_torque_slew(0.2);  // 0.2 %/ms: 150 % would take 750 ms at this slew
   d.write_control(kEnable, 0);
-  d.write_torque_cmd(40, 0);
-  run(d, 0, 30);
-  REQUIRE(d.torque_pct() == doctest::Approx(40.0));
-  d.write_control(kEnable | kQuickStop, 30);
+  d.write_torque_cmd(150, 0);
+  run(d, 0, 800);
+  REQUIRE(d.torque_pct() == doctest::Approx(150.0));
+  d.write_control(kEnable | kQuickStop, 800);
   CHECK(d.quick_stopping());
-  run(d, 30, 10);
+  run(d, 800, 5);
   CHECK(d.enabled());
-  CHECK(d.torque_pct() == doctest::Approx(20.0));
-  run(d, 40, 11);
+  CHECK(d.torque_pct() > 0.0);    // a ramp, not a step
+  CHECK(d.torque_pct() < 100.0);
+  run(d, 805, 5);                 // 10 ms after the request (ICD)
   CHECK_FALSE(d.enabled());
   CHECK(d.torque_pct() == 0.0);
-  d.write_control(kEnable, 60);  // ENABLE was already 1: no edge
+  d.write_control(kEnable, 820);  // ENABLE was already 1: no edge
   CHECK_FALSE(d.enabled());
-  d.write_control(0, 61);
-  d.write_control(kEnable, 62);
+  d.write_control(0, 821);
+  d.write_control(kEnable, 822);
   CHECK(d.enabled());
 }
 

@@ -142,6 +142,7 @@ class DriveModel {
   bool enabled_ = false;
   bool sto_ = false;
   bool quick_stopping_ = false;
+  double quick_stop_rate_ = 1.0;  ///< %/ms of the QUICK_STOP ramp (to zero within 10 ms)
   bool speed_limited_ = false;
   bool torque_limited_ = false;
   int fault_code_ = 0;
