@@ -57,6 +57,7 @@ namespace {
 constexpr int kTrials = 30;
 constexpr std::uint64_t kMaxStep = 200;  // I/O steps of a child's life: see the figures printed
 constexpr int kSamplesPerRep = 20;  // 10 ms apart: a rep of 0.2 s of loop time
+constexpr int kHoldSamples = 2500;  // an isometric hold of 25 s: the writer cuts a chunk at 2000
 constexpr auto kAfterCut = 50ms;    // the loop's side goes on this long with the writer frozen
 constexpr auto kPushBound = 50ms;   // the bound of "writer: producers never block ..." (sanitizers, load)
 
@@ -66,7 +67,7 @@ enum class Kind : int { Event, FaultEvent, SetStart, Rep, SetEnd, Odometer };
 struct Entry {
   Kind kind;
   std::int64_t set_id;
-  int seq;       // Rep: seq; events: the log index
+  int seq;       // Rep: seq; events: the log index; SetEnd: samples of a hold set (0: reps)
   bool partial;  // Rep
   double value;  // Rep: peak force; Odometer: motor-on seconds
 };
@@ -229,6 +230,35 @@ struct CutPlan {
     for (;;) {
       const std::int64_t set_id = w.allocate_set_id();
       event(Kind::Event, set_id);
+      if (rng() % 4 == 0) {
+        // An isometric hold: 25 s of samples and no rep. The writer cuts the
+        // first 2000 or more into a chunk of their own, committed alone at
+        // synchronous=NORMAL (docs/storage.md): that path is cut too.
+        SetStartRecord s;
+        s.set_id = set_id;
+        s.mode.assign("isometric");
+        s.load_n = 600;
+        s.tempo.assign("1-1-1-1");
+        s.hold_s = 25;
+        record({Kind::SetStart, set_id, 0, false, 0}, s);
+        for (int k = 0; k < kHoldSamples; ++k, ++tick) {
+          const TraceSample sample{set_id, static_cast<double>(tick) * 0.01, 800.0f, 50.0f};
+          timed([&] { w.push_trace(sample); });
+          if (k % 100 == 99) std::this_thread::sleep_for(1ms);  // 100 samples a loop period
+        }
+        std::this_thread::sleep_for(30ms);  // the writer cuts and commits the long chunk alone
+        OdometerRecord o;
+        o.motor_on_s = 0.5;
+        record({Kind::Odometer, set_id, 0, false, o.motor_on_s}, o);
+        SetEndRecord e;
+        e.set_id = set_id;
+        e.stop_reason.assign("target_reached");
+        e.tut_s = 25;
+        e.t_end_s = static_cast<double>(tick) * 0.01;
+        record({Kind::SetEnd, set_id, kHoldSamples, false, 0}, e);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 40));  // rest
+        continue;
+      }
       SetStartRecord s;
       s.set_id = set_id;
       s.mode.assign("isotonic");
@@ -289,6 +319,7 @@ struct Totals {
   int trials = 0;
   int cut_before_ready = 0;  // the cut came while start() ran (open, check, recovery)
   int before_schema = 0;     // ... before the first start's migrations committed
+  int holds_ended = 0;       // hold sets found ended, each with its 2500 samples
   std::int64_t pushed = 0, acked = 0, present = 0, lost_unacked = 0, acked_lost = 0;
   std::int64_t pending_ops = 0, kept_ops = 0, garbage_bytes = 0, cuts_pending = 0;
   std::int64_t steps_timed = 0, timed_trials = 0, steps_not_reached = 0;
@@ -311,6 +342,8 @@ class Checker {
         set_start_(db_.prepare("SELECT count(*) FROM sets WHERE id = ?1 AND tempo = '1-1-1-1'")),
         set_end_(db_.prepare(
             "SELECT count(*) FROM sets WHERE id = ?1 AND stop_reason = 'target_reached'")),
+        set_chunks_(db_.prepare("SELECT count(*), coalesce(sum(samples), 0) FROM rep_traces "
+                                "WHERE set_id = ?1 AND rep_seq IS NULL")),
         rep_(db_.prepare("SELECT count(*), max(peak_force_n), max(partial), max(n) FROM reps "
                          "WHERE set_id = ?1 AND seq = ?2")),
         chunk_(db_.prepare("SELECT count(*), sum(samples) FROM rep_traces WHERE set_id = ?1 AND "
@@ -336,10 +369,22 @@ class Checker {
         set_start_.reset();
         set_start_.bind(1, e.set_id).step();
         return set_start_.int64(0) > 0;
-      case Kind::SetEnd:
+      case Kind::SetEnd: {
         set_end_.reset();
         set_end_.bind(1, e.set_id).step();
-        return set_end_.int64(0) > 0;
+        const bool here = set_end_.int64(0) > 0;
+        set_chunks_.reset();
+        set_chunks_.bind(1, e.set_id).step();
+        if (here) {
+          // An ended set has all its samples: a hold's in chunks of its own,
+          // a set of reps' all in its reps' chunks.
+          CHECK_MESSAGE(set_chunks_.int64(1) == e.seq, "set ", e.set_id, " ended with ",
+                        set_chunks_.int64(1), " samples outside its reps' chunks, not ", e.seq);
+        } else {
+          CHECK(set_chunks_.int64(1) <= e.seq);
+        }
+        return here;
+      }
       case Kind::Rep: {
         rep_.reset();
         rep_.bind(1, e.set_id).bind(2, e.seq).step();
@@ -364,7 +409,7 @@ class Checker {
 
  private:
   Database db_;
-  Statement event_, set_start_, set_end_, rep_, chunk_;
+  Statement event_, set_start_, set_end_, set_chunks_, rep_, chunk_;
 };
 
 void scramble(const std::string& path, std::mt19937_64& rng) {
@@ -511,6 +556,9 @@ void power_cut_trials(PowerCutVfs::Loss loss, const char* mode_name) {
 
       int present_n = 0;
       for (int p : state) present_n += p == 1;
+      for (int i = 0; i < logged; ++i)
+        tot.holds_ended += sh->log[i].kind == Kind::SetEnd && sh->log[i].seq > 0 &&
+                           state[static_cast<std::size_t>(i)] == 1;
       tot.present += present_n;
       for (int i = 0; i < pushed; ++i) tot.lost_unacked += state[static_cast<std::size_t>(i)] == 0;
     }
@@ -548,7 +596,8 @@ void power_cut_trials(PowerCutVfs::Loss loss, const char* mode_name) {
       << " during start(), " << tot.before_schema << " of them before the schema), " << tot.pushed << " records pushed, " << tot.acked
       << " acknowledged as committed (" << acked_so_far.size()
       << " identifiable, each checked again after every later cut), " << tot.present
-      << " found, " << tot.lost_unacked << " pushed but not acknowledged and lost, "
+      << " found (" << tot.holds_ended << " of them ends of hold sets with all their samples), "
+      << tot.lost_unacked << " pushed but not acknowledged and lost, "
       << tot.acked_lost << " acknowledged and lost; " << tot.cuts_pending
       << " cuts with writes not synced, " << tot.pending_ops << " such writes ("
       << tot.kept_ops << " landed in part, " << tot.garbage_bytes
