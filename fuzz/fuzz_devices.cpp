@@ -345,6 +345,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto cell = make_modbus_load_cell(bus, cfg);
   const DriveMap& m = cfg.drive;
   bool last_reset_written = false;  // FAULT_RESET in the previous control word written
+  std::optional<double> armed_limit;  // TORQUE_LIMIT (%) of the last configure() that succeeded
 
   for (int op = 0; op < 64 && in.left() > 0; ++op) {
     bus.served.clear();
@@ -396,6 +397,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             double want = 0;
             if (enable && !cmd.quick_stop) {
               want = cfg.mechanics.torque_pct_for_force(cmd.force_n, cmd.user_driving_up);
+              // The driver saturates at the TORQUE_LIMIT it armed and read back.
+              if (armed_limit && std::isfinite(want)) want = std::clamp(want, -std::fabs(*armed_limit), std::fabs(*armed_limit));
               if (!m.torque_positive_down) want = -want;
             }
             FUZZ_CHECK(std::fabs(*pct - want) <= std::fabs(m.torque_cmd.scale) * 0.5 + 1e-9 * (1 + std::fabs(want)),
@@ -422,10 +425,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::string detail;
         const DriveSetup setup = DriveSetup::from_limits(cfg.limits);
         const BusResult r = drive->configure(setup, detail);
+        armed_limit.reset();  // configure() forgets what was armed until it succeeds
         if (r != BusResult::Ok) {
           FUZZ_CHECK(!detail.empty(), "drive: configure failed without saying why");
           break;
         }
+        if (m.torque_limit.present) armed_limit = decode(m.torque_limit, *written(bus, m.torque_limit));
         for (const SignalSpec* sp : {&m.speed_limit, &m.torque_slew, &m.comm_timeout, &m.torque_limit}) {
           if (!sp->present) continue;
           const auto w = written(bus, *sp);

@@ -329,7 +329,7 @@ class ModbusDrive final : public ServoDrive {
       // back-driven F·η; the property test in tests/drivers found 1800 N
       // written as 93 % against 81 % armed.) NaN stays NaN: unfit below.
       for (const auto& a : armed_)
-        if (a.spec == &map_.torque_limit && std::isfinite(pct)) pct = std::clamp(pct, -a.value, a.value);
+        if (a.spec == &map_.torque_limit && std::isfinite(pct)) pct = std::clamp(pct, -std::fabs(a.value), std::fabs(a.value));
       if (!map_.torque_positive_down) pct = -pct;
     }
     std::array<std::uint16_t, 2> cw{}, tw{};
