@@ -83,7 +83,6 @@ SetController::SetController(const ControlConfig& control, const TrainingConfig&
   clamp_.set_floor_damping(training.floor_lead_s, training.floor_fade_mm);
   clamp_.set_floor_restore(training.floor_restore_s);
   speed_nominal_mm_s_ = limits.max_speed_mm_s;
-  speed_limit_mm_s_ = armed_speed_limit(speed_nominal_mm_s_, limits);
   status_.state = SetState::Fault;
 }
 
@@ -166,7 +165,6 @@ std::optional<FieldError> SetController::start_set(const SetParams& params, doub
           : set_speed_limit(params.range ? params.range->span()
                                          : mech_.travel_max_mm - 2.0 * ccfg_.soft_travel_margin_mm,
                             params.tempo, tcfg_, limits_);
-  speed_limit_mm_s_ = armed_speed_limit(speed_nominal_mm_s_, limits_);
   law_.begin(params, drive_.position_mm);
   fatigue_.begin(params);
   status_ = ControllerStatus{};
@@ -199,7 +197,7 @@ bool SetController::stop(StopReason reason, double t, std::string_view detail) {
     // as partial.
     if (reason == StopReason::UserLeft && status_.state == SetState::Active && reps_.open_counted() &&
         t - reps_.counted_at_s() < ccfg_.let_go_ms / 1000.0 + 0.3 &&
-        reps_.counted_at_velocity() < -0.8 * speed_limit_mm_s_) {
+        reps_.counted_at_velocity() < -0.8 * speed_limit_mm_s()) {
       reps_.revoke_open_count();
       status_.reps = reps_.counted();
     }
@@ -297,7 +295,6 @@ void SetController::finish(double t) {
   ramp_ = 0;
   failed_rep_ = false;
   speed_nominal_mm_s_ = limits_.max_speed_mm_s;
-  speed_limit_mm_s_ = armed_speed_limit(speed_nominal_mm_s_, limits_);
 }
 
 void SetController::reset_faults(double t) {
@@ -387,10 +384,8 @@ void SetController::measure_tissue(double t, double pos, double vel) {
 
 void SetController::enter_active(double t, double pos) {
   state_ = SetState::Active;
-  if (params_.mode != Mode::Isometric && status_.range_known) {
+  if (params_.mode != Mode::Isometric && status_.range_known)
     speed_nominal_mm_s_ = set_speed_limit(status_.range.span(), params_.tempo, tcfg_, limits_);
-    speed_limit_mm_s_ = armed_speed_limit(speed_nominal_mm_s_, limits_);
-  }
   if (params_.mode == Mode::Isometric) {
     hold_mm_ = params_.hold_height_mm.value_or(pos);
     law_.set_hold_height(hold_mm_);
@@ -497,7 +492,7 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
       // can hold within the limit (a pad still falling after a fault stop:
       // the fault campaign saw 150-240 mm/s): the start waits for it to
       // settle, at most kSettleWaitS.
-      if (!drive_enabled && std::abs(vel) > kStartSpeedFraction * speed_limit_mm_s_) {
+      if (!drive_enabled && std::abs(vel) > kStartSpeedFraction * speed_limit_mm_s()) {
         enable = false;
         if (t - set_start_t_ > kSettleWaitS) stop(StopReason::Stall, t, "the pad did not settle after Start");
         break;

@@ -127,7 +127,7 @@ class SetController {
   /// Start until it has unloaded (the range's span once calibrated, the
   /// travel's before), else limits.max_speed_mm_s. ControlLoop arms it, and
   /// reads it back, before an enable and whenever it changes.
-  double speed_limit_mm_s() const { return speed_limit_mm_s_; }
+  double speed_limit_mm_s() const { return armed_speed_limit(speed_nominal_mm_s_, limits_); }
 
   /// One cycle: judges the inputs and returns the command to write next.
   drivers::DriveCommand update(const MachineInputs& in);
@@ -214,8 +214,7 @@ class SetController {
   /// for a push down), never back.
   bool unload_up_ = false;
   // hazard 11
-  double speed_limit_mm_s_ = 0;     ///< see speed_limit_mm_s()
-  double speed_nominal_mm_s_ = 0;   ///< the set's speed limit V (set_speed_limit), of which speed_limit_mm_s_ is armed
+  double speed_nominal_mm_s_ = 0;   ///< the speed limit V now (set_speed_limit for a set, else the cap); speed_limit_mm_s() is what is armed for it
   double drive_slew_ = 0;           ///< the drive's armed slew, N/s (0: unknown, max_slew_n_per_s)
   double failed_since_ = -1;        ///< a short rise pushed back down since
   bool failed_rep_ = false;         ///< the set stopped on a failed rep: the load drops at the slew
