@@ -11,10 +11,12 @@
 #include "soleus/proving/campaign.hpp"
 #include "soleus/proving/judges.hpp"
 #include "soleus/proving/population.hpp"
+#include "sim_world.hpp"
 #include "soleus/proving/world.hpp"
 
 using namespace soleus;
 using namespace soleus::proving;
+using namespace soleus::proving::test;
 
 namespace {
 
@@ -37,10 +39,7 @@ Case steady(double load_n = 600) {
 }
 
 Outcome run(const Case& c, double max_s = 90) {
-  WorldOptions o;
-  o.config_path = SOLEUS_SOURCE_DIR "/config/sim.toml";
-  o.max_s = max_s;
-  Outcome out = run_case(c, o);
+  Outcome out = run_case(c, sim_world(max_s));
   REQUIRE(out.error.empty());
   return out;
 }
@@ -237,10 +236,7 @@ TEST_CASE("daemon killed mid-set, 100 trials: torque below 5 % within 150 ms, ev
     if (c.programme.mode == controller::Mode::Isometric) continue;
     const double kill_t = 6.0 + static_cast<double>(seed % 97) * 0.1;  // 6.0 .. 15.6 s
     c.stalls.emplace_back(kill_t, 1e9);
-    WorldOptions wo;
-    wo.config_path = SOLEUS_SOURCE_DIR "/config/sim.toml";
-    wo.max_s = kill_t + 1.0;
-    const Outcome o = run_case(c, wo);
+    const Outcome o = run_case(c, sim_world(kill_t + 1.0));
     REQUIRE(o.error.empty());
     // Only trials where the drive held torque (≥ 5 % of rated) at the kill count.
     const auto at = static_cast<std::size_t>(std::llround(kill_t * 1000.0)) - 1;
@@ -269,9 +265,7 @@ TEST_CASE("daemon killed mid-set, 100 trials: torque below 5 % within 150 ms, ev
 TEST_CASE("STO in idle, ready, calibrating, active, unloading and rest: disabled until a reset and a new Start") {
   // A first run finds when each state begins.
   Case base = steady();
-  WorldOptions wo;
-  wo.config_path = SOLEUS_SOURCE_DIR "/config/sim.toml";
-  wo.max_s = 90;
+  WorldOptions wo = sim_world(90);
   const Outcome ref = run_case(base, wo);
   REQUIRE(ref.result);
   std::map<controller::SetState, double> first;

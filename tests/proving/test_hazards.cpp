@@ -28,24 +28,17 @@
 #include "soleus/proving/campaign.hpp"
 #include "soleus/proving/judges.hpp"
 #include "soleus/proving/population.hpp"
+#include "sim_world.hpp"
 #include "soleus/proving/world.hpp"
 #include "soleus/sim/machine.hpp"
 
 using namespace soleus;
 using namespace soleus::proving;
+using namespace soleus::proving::test;
 
 namespace {
 
 constexpr int kJobs = 2;
-const char* const kConfig = SOLEUS_SOURCE_DIR "/config/sim.toml";
-
-WorldOptions world(double max_s) {
-  WorldOptions o;
-  o.config_path = kConfig;
-  o.max_s = max_s;
-  return o;
-}
-
 /// The sample of the millisecond ending at t (samples are one per ms from 0.001 s).
 const Sample* sample_at(const Outcome& o, double t) {
   const auto i = static_cast<std::ptrdiff_t>(std::llround(t * 1000.0)) - 1;
@@ -226,7 +219,7 @@ TEST_CASE("hazard 1: daemon stopped (SIGSTOP) 2 s mid-set, 100 trials: torque be
     const double stop_t = std::round(d.uniform(4.0, 20.0) * 1000.0) / 1000.0;
     const double cont_t = stop_t + 2.0;
     c.stalls.emplace_back(stop_t, cont_t);
-    WorldOptions wo = world(cont_t + 8.0);
+    WorldOptions wo = sim_world(cont_t + 8.0);
     wo.tail_s = 5.0;
     const Outcome o = run_case(c, wo);
     if (!o.error.empty()) {
@@ -312,10 +305,10 @@ TEST_CASE("hazard 3: 1 % corrupted replies throughout a set: no corrupt value ta
     Trial tr;
     tr.seed = static_cast<std::uint64_t>(i) + 1;
     Case c = draw_case(tr.seed);
-    const Outcome clean = run_case(c, world(300));
+    const Outcome clean = run_case(c, sim_world(300));
     c.faults.push_back({0.5, odd_at_rate(kOddKinds[i % 3], 0.01)});
     ReadingsWitness w;
-    WorldOptions wo = world(300);
+    WorldOptions wo = sim_world(300);
     wo.on_cycle = [&w](double t, const sim::Machine& m, const controller::Snapshot& s) { w.on_cycle(t, m, s); };
     const Outcome o = run_case(c, wo);
     tr.counted = true;
@@ -352,7 +345,7 @@ TEST_CASE("hazard 3: 10 % corrupted replies throughout a set: no corrupt value t
     c.faults.push_back({0.5, odd_at_rate(kOddKinds[i % 3], 0.10)});
     c.restarts = 2;
     ReadingsWitness w;
-    WorldOptions wo = world(120);
+    WorldOptions wo = sim_world(120);
     wo.on_cycle = [&w](double t, const sim::Machine& m, const controller::Snapshot& s) { w.on_cycle(t, m, s); };
     const Outcome o = run_case(c, wo);
     tr.counted = true;
@@ -380,7 +373,7 @@ TEST_CASE("hazard 3: 100 % corrupted replies mid-set, 30 trials: comm_loss, torq
     const double t_bad = std::round(d.uniform(5.0, 20.0) * 1000.0) / 1000.0;
     c.faults.push_back({t_bad, odd_at_rate(kOddKinds[i % 3], 1.0)});
     ReadingsWitness w;
-    WorldOptions wo = world(t_bad + 5.0);
+    WorldOptions wo = sim_world(t_bad + 5.0);
     wo.on_cycle = [&w](double t, const sim::Machine& m, const controller::Snapshot& s) { w.on_cycle(t, m, s); };
     const Outcome o = run_case(c, wo);
     if (!o.error.empty()) {
@@ -441,7 +434,7 @@ TEST_CASE("hazard 4: stopped counter, overload and NaN at 30 moments each: detec
       Draw d(tr.seed * 15485863 + 5);
       const double t_inj = std::round(d.uniform(5.0, 20.0) * 1000.0) / 1000.0;
       c.faults.push_back({t_inj, k.request});
-      const Outcome o = run_case(c, world(t_inj + 3.0));
+      const Outcome o = run_case(c, sim_world(t_inj + 3.0));
       if (!o.error.empty()) {
         tr.counted = true;
         tr.error = "run error: " + o.error;
@@ -501,7 +494,7 @@ TEST_CASE("hazard 8: 50 x kill -9 and restart mid-set: 0 torque before a new Sta
     const double kill_t = std::round(d.uniform(4.0, 20.0) * 1000.0) / 1000.0;
     const double restart_t = kill_t + std::round(d.uniform(0.05, 3.0) * 1000.0) / 1000.0;
     c.kills.push_back({kill_t, restart_t, 2.0});
-    const Outcome o = run_case(c, world(restart_t + 8.0));
+    const Outcome o = run_case(c, sim_world(restart_t + 8.0));
     if (!o.error.empty()) {
       tr.counted = true;
       tr.error = "run error: " + o.error;
@@ -555,7 +548,7 @@ TEST_CASE("hazard 9: a CPU hog (gaps of 30-300 ms) in 20 sets: torque off within
       t += gap + std::round(d.uniform(0.050, 0.600) * 1000.0) / 1000.0;
     }
     c.restarts = 5;
-    const Outcome o = run_case(c, world(90.0));
+    const Outcome o = run_case(c, sim_world(90.0));
     tr.counted = true;
     if (!o.error.empty()) {
       tr.error = "run error: " + o.error;
@@ -620,7 +613,7 @@ TEST_CASE("hazard 12: the athlete walks away mid-set and at rest between reps, 2
       auto& t = c.athlete.traits;
       t.leave = g.kinds[static_cast<std::size_t>(i) % g.kinds.size()];
       t.leave_rep = d.integer(2, 5);
-      const Outcome o = run_case(c, world(200));
+      const Outcome o = run_case(c, sim_world(200));
       if (!o.error.empty()) {
         tr.counted = true;
         tr.error = "run error: " + o.error;

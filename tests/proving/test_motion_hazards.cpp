@@ -12,10 +12,12 @@
 #include <vector>
 
 #include "soleus/proving/judges.hpp"
+#include "sim_world.hpp"
 #include "soleus/proving/world.hpp"
 
 using namespace soleus;
 using namespace soleus::proving;
+using namespace soleus::proving::test;
 
 namespace {
 
@@ -23,13 +25,6 @@ constexpr double kMaxLoadN = 1800;     // config/sim.toml [limits] max_load_n
 constexpr double kLightLoadN = 100;    // [training] calibration_load_n: the first rep's light load
 constexpr double kMaxSpeedMmS = 100;   // [limits] max_speed_mm_s
 constexpr double kRpmPerMmS = 6.0;     // ICD: 600 rpm = 100 mm/s
-
-WorldOptions options(double max_s = 120) {
-  WorldOptions o;
-  o.config_path = SOLEUS_SOURCE_DIR "/config/sim.toml";
-  o.max_s = max_s;
-  return o;
-}
 
 /// The per-set SPEED_LIMIT the issue asks for, computed here from the set's
 /// tempo and the athlete's true range (not from the controller's code): the
@@ -89,7 +84,7 @@ TEST_CASE("hazard 11: a rep failed at 1800 N, 20 trials: the load falls to the l
   double worst_fall_s = 0, worst_speed_ratio = 0;
   for (int i = 0; i < kTrials; ++i) {
     const Case c = collapse_case(100 + static_cast<std::uint64_t>(i));
-    const Outcome o = run_case(c, options());
+    const Outcome o = run_case(c, sim_world(120));
     INFO("seed " << c.seed << " tempo " << c.programme.tempo.to_string() << " collapse "
                  << c.athlete.traits.collapse_fraction << " fail_rep " << c.athlete.traits.fail_rep);
     REQUIRE(o.error.empty());
@@ -167,7 +162,7 @@ TEST_CASE("hazard 6: a release at 1800 N mid-rise and mid-lowering, 20 trials ea
   for (const sim::Leave kind : {sim::Leave::MidRise, sim::Leave::MidLowering}) {
     for (int i = 0; i < 20; ++i) {
       const Case c = release_case(300 + static_cast<std::uint64_t>(i), kind);
-      const Outcome o = run_case(c, options());
+      const Outcome o = run_case(c, sim_world(120));
       INFO("seed " << c.seed << " " << sim::to_string(kind) << " tempo " << c.programme.tempo.to_string());
       REQUIRE(o.error.empty());
       REQUIRE(o.athlete_events.left_s);
@@ -196,7 +191,7 @@ TEST_CASE("hazard 7: STO during hold-to-move: disabled at once, no motion until 
   c.moves.push_back({1.0, 6.0, 120.0});  // held up towards 120 mm for 5 s
   c.faults.push_back({2.0, R"({"cmd":"fault","kind":"sto","on":true})"});
   c.faults.push_back({3.0, R"({"cmd":"fault","kind":"sto","on":false})"});
-  WorldOptions wo = options(8.0);
+  WorldOptions wo = sim_world(8.0);
   const Outcome o = run_case(c, wo);
   REQUIRE(o.error.empty());
   // The move ran (the drive enabled, the pad rising) before the STO.
@@ -221,7 +216,7 @@ TEST_CASE("hazard 10: hold-to-move held towards both hard stops stops before the
     c.athlete.traits.enabled = false;
     c.athlete.capacity_n = 0;  // nobody under the pad
     c.moves.push_back({1.0, 9.0, target});
-    const Outcome o = run_case(c, options(10.0));
+    const Outcome o = run_case(c, sim_world(10.0));
     INFO("target " << target);
     REQUIRE(o.error.empty());
     double lo = 1e9, hi = -1e9, push_down = 0;
@@ -255,7 +250,7 @@ TEST_CASE("hazard 10: resting on the heels at 1800 N, 20 trials: the heel never 
     tr.mid_rest_min_s = 2.0;
     tr.mid_rest_max_s = 4.0;
     c.programme.target_reps = 4;
-    const Outcome o = run_case(c, options());
+    const Outcome o = run_case(c, sim_world(120));
     INFO("seed " << c.seed);
     REQUIRE(o.error.empty());
     REQUIRE(!o.athlete_events.rests.empty());

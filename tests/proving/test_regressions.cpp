@@ -9,10 +9,12 @@
 
 #include "soleus/proving/judges.hpp"
 #include "soleus/proving/population.hpp"
+#include "sim_world.hpp"
 #include "soleus/proving/world.hpp"
 
 using namespace soleus;
 using namespace soleus::proving;
+using namespace soleus::proving::test;
 
 namespace {
 
@@ -39,10 +41,7 @@ Case follower(double reaction_s, controller::Tempo tempo = {3, 1, 3, 1}) {
 }
 
 Outcome run(const Case& c) {
-  WorldOptions o;
-  o.config_path = SOLEUS_SOURCE_DIR "/config/sim.toml";
-  o.max_s = 120;
-  Outcome out = run_case(c, o);
+  Outcome out = run_case(c, sim_world(120));
   REQUIRE(out.error.empty());
   return out;
 }
@@ -112,9 +111,7 @@ TEST_CASE("regression: a user who stands up is declared gone within 0.5 s of the
 // these seeds may no longer reach the same situation; they still must pass).
 namespace {
 Outcome run_seed(std::uint64_t seed) {
-  WorldOptions o;
-  o.config_path = SOLEUS_SOURCE_DIR "/config/sim.toml";
-  Outcome out = run_case(draw_case(seed), o);
+  Outcome out = run_case(draw_case(seed), sim_world());
   REQUIRE(out.error.empty());
   return out;
 }

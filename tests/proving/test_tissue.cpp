@@ -7,10 +7,12 @@
 #include <algorithm>
 
 #include "soleus/proving/judges.hpp"
+#include "sim_world.hpp"
 #include "soleus/proving/world.hpp"
 
 using namespace soleus;
 using namespace soleus::proving;
+using namespace soleus::proving::test;
 
 namespace {
 
@@ -35,9 +37,7 @@ Case grinder(double tissue_mm, double load_n) {
 }
 
 Outcome run(const Case& c, bool samples = false) {
-  WorldOptions o;
-  o.config_path = SOLEUS_SOURCE_DIR "/config/sim.toml";
-  o.max_s = 120;
+  WorldOptions o = sim_world(120);
   o.keep_samples = samples;
   Outcome out = run_case(c, o);
   REQUIRE(out.error.empty());
