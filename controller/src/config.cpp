@@ -111,6 +111,9 @@ TrainingConfig TrainingConfig::parse(const config::Section& s, const drivers::Li
   c.floor_fade_mm = s.number("floor_fade_mm", c.floor_fade_mm, 0.5, 50);
   c.floor_lead_s = s.number("floor_lead_s", c.floor_lead_s, 0, 0.2);
   c.floor_restore_s = s.number("floor_restore_s", c.floor_restore_s, 0, 3);
+  c.floor_catch_mm_s = s.number("floor_catch_mm_s", c.floor_catch_mm_s, 5, 500);
+  c.floor_catch_n = s.number("floor_catch_n", c.floor_catch_n, 50, 5000);
+  c.floor_catch_drop = s.number("floor_catch_drop", c.floor_catch_drop, 0.05, 0.95);
   c.tissue_max_mm = s.number("tissue_max_mm", c.tissue_max_mm, 0, 40);
   c.tissue_max_mm_per_kn = s.number("tissue_max_mm_per_kn", c.tissue_max_mm_per_kn, 0, 50);
   c.tempo_tolerance_s = s.number("tempo_tolerance_s", c.tempo_tolerance_s, 0.05, 10);

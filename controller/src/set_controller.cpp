@@ -341,6 +341,18 @@ bool SetController::return_to_rest(double t) {
   return true;
 }
 
+double SetController::recent_force_drop(double t, double window_s) const {
+  // Oldest first: the ring's next slot holds the oldest entry.
+  double peak = 0, drop = 0;
+  for (std::size_t i = 0; i < recent_force_.size(); ++i) {
+    const auto& r = recent_force_[(recent_next_ + i) % recent_force_.size()];
+    if (!(t - r.t <= window_s + 1e-9)) continue;
+    peak = std::max(peak, r.force_n);
+    if (peak > 0) drop = std::max(drop, (peak - r.force_n) / peak);
+  }
+  return drop;
+}
+
 double SetController::floor_allowance(double /*load_n*/) const {
   // Less the fade: a top that was short for another reason than tissue (the
   // user stopped early) lowers the floor by that much less; the load then
@@ -406,6 +418,10 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
   const double pos = drive_.position_mm;
   const double vel = drive_.velocity_mm_s;
   const double force = cell_.force_n;
+  if (in.cell_ok) {
+    recent_force_[recent_next_] = {t, force};
+    recent_next_ = (recent_next_ + 1) % recent_force_.size();
+  }
 
   // 1. The supervisor judges first.
   SupervisorContext ctx;
@@ -716,6 +732,37 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
   }
   // 4. The final clamp.
   double out = enable ? clamp_.apply(motor, pos, vel, floor, dt) : 0.0;
+  // 4b. The floor catch (hazard 10). The clamp's floor may cut the command
+  // to nothing within a cycle, but the drive sheds torque only at its
+  // TORQUE_SLEW (~3.6 kN/s on the reference drive: ~0.4 s from 1500 N). A
+  // member holding a heavy load at the bottom who gives way at once lets the
+  // pad fall onto the floor meanwhile, and the drive drives the heel beyond
+  // its end of range (the fault campaign: 3-4 mm, ~1 kN). When the member's
+  // force fell by more than floor_catch_drop from a peak within the last
+  // 0.1 s (it comes back as the falling pad presses the thighs; a
+  // member who still pushes, lowering a load heavier than they are onto the
+  // floor, is the clamp's approach plan's: torque off would launch them up),
+  // the pad falls faster than floor_catch_mm_s with the floor cutting the
+  // command, and the drive still pushes more than max(floor_catch_n, a
+  // quarter of the load) and twice what the floor allows, ENABLE goes off
+  // for this cycle: torque
+  // off at once (category 0 for the torque, not for the set). The next cycle
+  // enables again (read back first, ControlLoop) at the command the floor
+  // allows, 0 while the pad falls; the load comes back over floor_restore_s
+  // as the member rises off the floor. The set goes on.
+  if (enable && activity_ == Activity::Set &&
+      (state_ == SetState::Active || state_ == SetState::Unloading) && clamp_.flags().floor &&
+      drive_.enabled && vel < -tcfg_.floor_catch_mm_s &&
+      recent_force_drop(t, kFloorCatchWindowS) > tcfg_.floor_catch_drop &&
+      drive_.force_n > std::max(tcfg_.floor_catch_n, 0.25 * params_.load_n) &&
+      drive_.force_n > 2.0 * std::max(out, 0.0)) {
+    emit(EventCode::FloorCatch, Severity::Info, t, "the pad fell into the floor under load: torque off at once",
+         drive_.force_n);
+    enable = false;
+    motor = 0;
+    out = 0;
+    clamp_.reset(0);
+  }
   // 5. Every unload ramps down from the force applied when it began: while
   // unloading, the command's magnitude never grows and its sign never flips,
   // whatever the law, the floor or the slew would ask (the law itself only

@@ -168,6 +168,7 @@ const char* to_string(EventCode c) {
     case EventCode::SensorRecovered: return "sensor_recovered";
     case EventCode::OverForce: return "over_force";
     case EventCode::InternalError: return "internal_error";
+    case EventCode::FloorCatch: return "floor_catch";
   }
   return "?";
 }

@@ -207,6 +207,7 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
         s.motor = static_cast<float>(ps.motor_force_n);
         s.ideal = static_cast<float>(machine.plant().ideal_force_n(d.torque_pct()));
         s.cmd = cmd_n;
+        s.floor = static_cast<float>(snap.ctl.floor_mm);
         s.enabled = d.enabled();
         s.watchdog_ms = static_cast<float>(d.comm_timeout_ms());
         s.torque_limit_pct = static_cast<float>(d.torque_limit_pct());
@@ -231,10 +232,10 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
 void write_trace(const Outcome& o, const std::string& path) {
   std::ofstream f(path);
   if (!f) throw std::runtime_error("cannot write " + path);
-  f << "t_s,pad_mm,heel_mm,velocity_mm_s,contact_n,cell_n,motor_n,ideal_n,command_n,enabled,speed_limited,away,state,phase\n";
+  f << "t_s,pad_mm,heel_mm,velocity_mm_s,contact_n,cell_n,motor_n,ideal_n,command_n,floor_mm,enabled,speed_limited,away,state,phase\n";
   for (const auto& s : o.samples)
     f << s.t << ',' << s.pad << ',' << s.heel << ',' << s.v << ',' << s.contact << ',' << s.cell << ',' << s.motor
-      << ',' << s.ideal << ',' << s.cmd << ',' << s.enabled << ',' << s.speed_limited << ',' << s.away << ','
+      << ',' << s.ideal << ',' << s.cmd << ',' << s.floor << ',' << s.enabled << ',' << s.speed_limited << ',' << s.away << ','
       << controller::to_string(s.state) << ',' << controller::to_string(s.phase) << '\n';
 }
 

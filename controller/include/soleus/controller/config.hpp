@@ -79,6 +79,17 @@ struct TrainingConfig {
   double floor_fade_mm = 3;          ///< floor_fade_mm: load fades to zero over this height above the floor
   double floor_lead_s = 0.05;        ///< floor_lead_s: the fade is judged at height + this × velocity (damping)
   double floor_restore_s = 0.5;      ///< floor_restore_s: leaving the floor, the load it took comes back over this time
+  /// floor_catch_mm_s, floor_catch_n, floor_catch_drop: the floor catch
+  /// (docs/safety.md, hazard 10). The member gives way at the bottom: the
+  /// cell's force falls by more than floor_catch_drop of its peak over the
+  /// last 0.1 s, the pad falls into the floor faster than floor_catch_mm_s,
+  /// and the drive still pushes down more than max(floor_catch_n, a quarter
+  /// of the load) and twice what the floor allows: the torque is removed at
+  /// once (ENABLE off for a cycle), not at the drive's TORQUE_SLEW; the set
+  /// goes on
+  double floor_catch_mm_s = 25;
+  double floor_catch_n = 300;
+  double floor_catch_drop = 0.3;
   double tissue_max_mm = 15;         ///< tissue_max_mm: most the floor may sink below the light-load bottom under load
   double tissue_max_mm_per_kn = 8.5; ///< tissue_max_mm_per_kn: most compliance (pad sink per kN) the floor assumes
   double tempo_tolerance_s = 0.5;    ///< tempo_tolerance_s: a phase further off than this is off tempo

@@ -1,4 +1,5 @@
 #pragma once
+#include <array>
 /// SetController: one set from start to the safe unload, and the pad moves
 /// around it. Fed one cycle at a time by the control loop (or a test).
 ///
@@ -145,6 +146,8 @@ class SetController {
   /// A set enables the drive only with the pad slower than this ×
   /// the set's SPEED_LIMIT (speed_limit_mm_s())...
   static constexpr double kStartSpeedFraction = 0.9;
+  /// The floor catch compares the cell with its peak over this long (hazard 10).
+  static constexpr double kFloorCatchWindowS = 0.1;
   static constexpr double kSettleWaitS = 3.0;  ///< ... for at most this long after Start
   void begin_unload(double t);
   void finish(double t);
@@ -218,6 +221,15 @@ class SetController {
   double drive_slew_ = 0;           ///< the drive's armed slew, N/s (0: unknown, max_slew_n_per_s)
   double failed_since_ = -1;        ///< a short rise pushed back down since
   bool failed_rep_ = false;         ///< the set stopped on a failed rep: the load drops at the slew
+  // hazard 10: the floor catch judges the member's force against its recent peak
+  struct ForceAt {
+    double t = -1e9, force_n = 0;
+  };
+  std::array<ForceAt, 32> recent_force_{};  ///< the cell's force, newest at recent_next_ - 1
+  std::size_t recent_next_ = 0;
+  /// The largest fall of the cell's force, as a fraction of an earlier peak,
+  /// within the last `window_s` (as far as the ring holds).
+  double recent_force_drop(double t, double window_s) const;
 };
 
 }  // namespace soleus::controller

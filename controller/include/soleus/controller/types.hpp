@@ -191,6 +191,7 @@ enum class EventCode {
   SensorRecovered,  ///< a sensor condition seen at rest (not latched) cleared itself
   OverForce,        ///< the load cell read beyond over_force_factor × max load, pad not rising
   InternalError,    ///< an exception escaped the control loop: QUICK_STOP, restart needed
+  FloorCatch,       ///< the pad fell into the floor under load: torque removed at once, the set goes on
 };
 const char* to_string(EventCode c);
 const char* to_string(Severity s);

@@ -92,6 +92,7 @@ struct Sample {
   float motor = 0;         ///< the model's motor force at the pad (effective, with the screw's friction), N, + down
   float ideal = 0;         ///< the drive's actual torque as an ideal screw force, N, + down
   float cmd = 0;           ///< the controller's command written (snapshot motor_force_n), N, + down
+  float floor = -1;        ///< the controller's floor for the pad (snapshot floor_mm; < 0 none): a setting, for traces
   bool enabled = false;    ///< the drive model is enabled
   float watchdog_ms = 0;   ///< the drive model's COMM_TIMEOUT (0: off)
   float torque_limit_pct = 0;  ///< the drive model's TORQUE_LIMIT, % of rated
