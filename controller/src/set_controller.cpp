@@ -1,6 +1,8 @@
 #include "soleus/controller/set_controller.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -750,6 +752,9 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
   // enables again (read back first, ControlLoop) at the command the floor
   // allows, 0 while the pad falls; the load comes back over floor_restore_s
   // as the member rises off the floor. The set goes on.
+  if (std::getenv("SOLEUS_DBG") && t > std::atof(std::getenv("SOLEUS_DBG")) && t < std::atof(std::getenv("SOLEUS_DBG")) + 0.1)
+    std::fprintf(stderr, "DBG t %.3f st %d en %d floor %d denab %d vel %.1f force %.0f drop %.2f drive %.0f out %.0f\n", t, (int)state_, enable,
+                 clamp_.flags().floor, drive_.enabled, vel, force, recent_force_drop(t, kFloorCatchWindowS), drive_.force_n, out);
   if (enable && activity_ == Activity::Set &&
       (state_ == SetState::Active || state_ == SetState::Unloading) && clamp_.flags().floor &&
       drive_.enabled && vel < -tcfg_.floor_catch_mm_s &&

@@ -960,7 +960,12 @@ double Athlete::step_traits(const AthleteInput& in, double t) {
       heel_ = std::max(0.0, (kHeelK * (s_.bottom_mm - x - c_mm_n * muscle_) - kHeelC * v) / (1.0 + kHeelK * c_mm_n));
     contact_ = muscle_ + heel_;
   }
-  compression_mm_ = c_mm_n * contact_;
+  // The tissue follows the contact with a lag of about a step, as soft tissue
+  // does: taken whole each step, the heel's height (from last step's
+  // compression) and the muscle (from that height) flipped every ms between
+  // two states ~330 N apart on the heel stop, a numerical limit cycle
+  // (tests/proving: "regression: campaign seed 9170 ...").
+  compression_mm_ += 0.5 * (c_mm_n * contact_ - compression_mm_);
   heel_mm_ = x + compression_mm_;
 
   // ---- ground truth
