@@ -418,6 +418,11 @@ Verdict judge_unload_never_rises(const Outcome& o, const JudgeRules& r) {
   float cap_until = -1;
   for (const auto& s : o.samples) {
     if (s.t <= from) continue;
+    // A new set (Start pressed again after a stop that never enabled the
+    // drive, e.g. STO at the unload's start) is not this unload (campaign
+    // seed 9248 judged the next set's calibration).
+    using controller::SetState;
+    if (s.state == SetState::Ready || s.state == SetState::Calibrating || s.state == SetState::Active) break;
     if (!s.enabled) {
       if (started) break;
       continue;

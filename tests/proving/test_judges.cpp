@@ -98,6 +98,28 @@ TEST_CASE("safety: too much force, a rise during the unload, a fast descent") {
   CHECK_FALSE(judge_pad_speed(o).ok);
 }
 
+TEST_CASE("unload judge: an unload that never enabled the drive ends where the next set begins") {
+  // Campaign seed 9248: STO as the unload began, the drive never enabled in
+  // it; the judge went on into the next set and took its calibration's
+  // friction step (+22 N as the pad turned) for a rise during the unload.
+  Outcome o = base();
+  for (int i = 0; i < 300; ++i) {
+    Sample u;
+    u.t = 20.011f + 0.001f * static_cast<float>(i);
+    u.state = i < 100 ? controller::SetState::Unloading : i < 150 ? controller::SetState::Estop
+                                                                  : controller::SetState::Calibrating;
+    u.enabled = i >= 150;
+    u.v = -20.0f;
+    u.motor = i < 220 ? 20.0f : 45.0f;  // the next set's force rises
+    o.samples.push_back(u);
+  }
+  CAPTURE(judge_unload_never_rises(o).why);
+  CHECK(judge_unload_never_rises(o).ok);
+  for (auto& u : o.samples)
+    if (u.state == controller::SetState::Calibrating) u.state = controller::SetState::Unloading;  // still the unload: a rise
+  CHECK_FALSE(judge_unload_never_rises(o).ok);
+}
+
 TEST_CASE("unload judge: a constant torque with the supply's ripple is no rise, a rise beyond it is") {
   // Seed 729: the drive held at its TORQUE_LIMIT, its torque rippling by
   // ±4.7 % (15.2 V of 325 V) at 100 Hz. The ripple spans 2·r·nominal, and the
