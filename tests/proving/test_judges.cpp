@@ -120,6 +120,22 @@ TEST_CASE("unload judge: an unload that never enabled the drive ends where the n
   CHECK_FALSE(judge_unload_never_rises(o).ok);
 }
 
+TEST_CASE("speed judge: a pad rising too fast counts when the machine lifts it, not when the athlete throws it up") {
+  Outcome o = base();
+  o.speed_limit_mm_s = 100;
+  Sample s;
+  s.enabled = true;
+  s.t = 46.33f;
+  s.v = 113;
+  s.motor = -14;     // the drive still lifting a little ...
+  s.contact = 3322;  // ... as the athlete slams 3.3 kN up
+  o.samples = {s};
+  CAPTURE(judge_pad_speed(o).why);
+  CHECK(judge_pad_speed(o).ok);
+  o.samples[0].contact = 5;  // nobody pushes: the machine lifts it too fast
+  CHECK_FALSE(judge_pad_speed(o).ok);
+}
+
 TEST_CASE("unload judge: a constant torque with the supply's ripple is no rise, a rise beyond it is") {
   // Seed 729: the drive held at its TORQUE_LIMIT, its torque rippling by
   // ±4.7 % (15.2 V of 325 V) at 100 Hz. The ripple spans 2·r·nominal, and the
