@@ -22,6 +22,9 @@
 //    status 400 or 422 and a message;
 //  - programme steps, member fields, event queries, history limits and span
 //    weights that reach the backend are within their documented ranges;
+//  - such a set request goes on through app::to_params (every field kept)
+//    and controller::validate (accepted: within the controller's limits,
+//    eccentric load included; refused: a field and a message);
 //  - a call reaches the backend only for a role allowed to make it (staff for
 //    members and programmes, maintenance for maintenance, a member for
 //    sessions), and nothing state-changing reaches it from a foreign Origin.
@@ -35,7 +38,10 @@
 #include <string>
 
 #include "check.hpp"
+#include "soleus/app/set_params.hpp"
 #include "soleus/common/log.hpp"
+#include "soleus/controller/config.hpp"
+#include "soleus/controller/set_controller.hpp"
 #include "soleus/hmi/api.hpp"
 #include "soleus/hmi/security.hpp"
 
@@ -77,6 +83,38 @@ void check_set_request(const SetRequest& q, bool from_api) {
     FUZZ_CHECK(q.role == "guest", "set: wrong role recorded");
   }
   if (caller == Caller::Member) FUZZ_CHECK(q.member_id == kMemberId, "set: a member started a set for someone else");
+}
+
+/// A set request the API let through, on its way to the controller: soleusd's
+/// app::to_params, then the controller's own validate() (the daemon's
+/// configuration at its defaults, max load 1800 N). to_params keeps every
+/// field; what validate() accepts is a set the controller can run within its
+/// limits; what it refuses names a field and says why. Neither throws.
+void check_params(const SetRequest& q) {
+  const auto p = app::to_params(q);
+  FUZZ_CHECK(p.has_value(), "to_params: a mode the API accepted was refused");
+  FUZZ_CHECK(p->load_n == q.load_n && p->tempo.eccentric_s == q.eccentric_s && p->tempo.bottom_s == q.bottom_s &&
+                 p->tempo.concentric_s == q.concentric_s && p->tempo.top_s == q.top_s &&
+                 p->target_reps == q.target_reps.value_or(0) && p->hold_s == q.hold_s.value_or(0) &&
+                 p->force_drop_pct == q.force_drop_pct && p->eccentric_pct == q.eccentric_pct &&
+                 p->member_id == q.member_id,
+             "to_params: a field changed on the way");
+  static const controller::TrainingConfig training;
+  static const drivers::Mechanics mechanics;
+  drivers::Limits limits;
+  limits.max_load_n = kMaxLoadN;
+  if (const auto e = controller::validate(*p, training, limits, mechanics)) {
+    FUZZ_CHECK(!e->field.empty() && !e->message.empty(), "validate: a refusal without a field and a message");
+    return;
+  }
+  FUZZ_CHECK(std::isfinite(p->load_n) && p->load_n > 0 && p->load_n <= limits.max_load_n,
+             "validate: accepted a load outside (0, max_load_n]");
+  FUZZ_CHECK(p->load_n * (1.0 + p->eccentric_pct / 100.0) <= limits.max_load_n + 1e-9,
+             "validate: accepted an eccentric load above max_load_n");
+  if (p->mode == controller::Mode::Isometric)
+    FUZZ_CHECK(p->hold_s > 0 && p->target_reps == 0, "validate: an isometric set without a hold time");
+  else
+    FUZZ_CHECK(p->target_reps >= 1 && p->target_reps <= 100, "validate: reps outside 1-100");
 }
 
 bool valid_member_number(const std::string& s) {
@@ -177,6 +215,7 @@ class CheckingBackend final : public Backend {
   Result start_set(const SetRequest& q) override {
     mutation();
     check_set_request(q, true);
+    check_params(q);
     return Result::created(12);
   }
   std::optional<SetView> get_set(std::int64_t id) override {
@@ -435,6 +474,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   RequestError err;
   if (const auto q = parse_set_request(req.body, kMaxLoadN, err)) {
     check_set_request(*q, false);
+    check_params(*q);
   } else {
     FUZZ_CHECK(err.status == 400 || err.status == 422, "a refused set request with a status other than 400/422");
     FUZZ_CHECK(!err.message.empty(), "a refused set request without a message");

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "soleus/app/daemon_config.hpp"
+#include "soleus/app/set_params.hpp"
 #include "soleus/controller/control_loop.hpp"
 #include "soleus/hmi/backend.hpp"
 #include "soleus/storage/database.hpp"
@@ -45,8 +46,6 @@ std::int64_t wall_ms_of_loop_time(double t_s);
 /// Unix ms now.
 std::int64_t unix_ms_now();
 
-/// The controller's parameters of a validated set request (nullopt: unknown mode).
-std::optional<controller::SetParams> to_params(const hmi::SetRequest& q);
 
 /// Shared between the main thread (which drains the loop) and the API threads.
 /// Thread-safe.
