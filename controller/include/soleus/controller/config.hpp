@@ -88,7 +88,7 @@ struct TrainingConfig {
   /// once (ENABLE off for a cycle), not at the drive's TORQUE_SLEW; the set
   /// goes on
   double floor_catch_mm_s = 25;
-  double floor_catch_n = 300;
+  double floor_catch_n = 600;
   double floor_catch_drop = 0.3;
   double tissue_max_mm = 15;         ///< tissue_max_mm: most the floor may sink below the light-load bottom under load
   double tissue_max_mm_per_kn = 8.5; ///< tissue_max_mm_per_kn: most compliance (pad sink per kN) the floor assumes
