@@ -67,6 +67,20 @@ TEST_CASE("config: out-of-range values are refused") {
   CHECK_THROWS_AS(ControlConfig::parse(section(d2, "control"), 100, drivers::Limits{}), config::ConfigError);
 }
 
+TEST_CASE("config: the cross-check's persistence: its default, and its bounds at its key") {
+  drivers::Limits lim;
+  auto d = config::Document::parse_string("[control]\n", "t.toml");
+  CHECK(ControlConfig::parse(section(d, "control"), 100, lim).cross_check_s == doctest::Approx(0.5));
+  auto d2 = config::Document::parse_string("[control]\n\ncross_check_s = 0.01\n", "t.toml");
+  try {
+    ControlConfig::parse(section(d2, "control"), 100, lim);
+    FAIL("accepted");
+  } catch (const config::ConfigError& e) {
+    CHECK(e.key() == "control.cross_check_s");
+    CHECK(e.line() == 3);
+  }
+}
+
 TEST_CASE("config: a brake gain that would oscillate at the loop rate is refused") {
   struct Null : EventSink {
     void on_event(const Event&) override {}

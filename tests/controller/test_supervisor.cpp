@@ -1,6 +1,10 @@
 // The safety supervisor, cycle by cycle with synthetic inputs.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <string>
+
 #include "soleus/controller/supervisor.hpp"
 
 using namespace soleus::controller;
@@ -266,24 +270,107 @@ TEST_CASE("supervisor: ADC error, overload, implausible and over-speed each trip
   }
 }
 
-TEST_CASE("supervisor: cross-check while still, persistent disagreement only") {
+TEST_CASE("supervisor: cross-check: a still pad held in the screw's static band agrees, a persistent disagreement trips within cross_check_s") {
   Feed f;
   f.sup.set_armed(true);
   REQUIRE(f.reset());
   f.ctx.enable_commanded = true;
   f.in.drive.enabled = true;
-  f.in.drive.force_n = 521.5;  // + pad weight 78.5 = 600 expected
-  f.in.cell.force_n = 640;     // within 150 + 25 %
+  // Still, the drive reports 521.5 N (its ideal force × η): the screw holds
+  // the pad anywhere from pad weight + 521.5 to pad weight + 643.8 N.
+  f.in.drive.force_n = 521.5;
+  f.in.cell.force_n = 640;  // in the band
   CHECK(f.run(3).trip == StopReason::None);
-  f.in.cell.force_n = 200;  // a slipping cell
-  CHECK(f.run(0.9).trip == StopReason::None);
-  f.in.drive.velocity_mm_s = 30;  // moving: not judged, timer restarts
-  CHECK(f.run(0.5).trip == StopReason::None);
-  f.in.drive.velocity_mm_s = 0;
-  bool tripped = false;
-  for (int i = 0; i < 120 && !tripped; ++i) tripped = f.cycle().trip == StopReason::SensorFault;
-  CHECK(tripped);
-  CHECK((f.sup.latched() & bit(Fault::CrossCheck)));
+  f.in.cell.force_n = 900;  // 178 N above it: within 150 N + 25 % of 658 N
+  CHECK(f.run(3).trip == StopReason::None);
+  f.in.cell.force_n = 200;  // a slipping cell: 400 N below it
+  int cycles = 0;
+  SupervisorReport r;
+  for (; cycles < 200 && r.trip == StopReason::None; ++cycles) r = f.cycle();
+  CHECK(r.trip == StopReason::SensorFault);
+  CHECK(r.trip_fault == Fault::CrossCheck);
+  CHECK(r.quick_stop);
+  CHECK(cycles == 51);  // cross_check_s (0.5 s) after the first disagreeing read
+  REQUIRE(f.sup.event_count() >= 1);
+  CHECK(f.sup.events()[0].code == EventCode::CrossCheck);
+  // A disagreement that breaks off restarts the time.
+  Feed g;
+  g.sup.set_armed(true);
+  REQUIRE(g.reset());
+  g.ctx.enable_commanded = true;
+  g.in.drive.enabled = true;
+  g.in.drive.force_n = 521.5;
+  for (int k = 0; k < 10; ++k) {
+    g.in.cell.force_n = 200;
+    CHECK(g.run(0.45).trip == StopReason::None);
+    g.in.cell.force_n = 640;
+    CHECK(g.cycle().trip == StopReason::None);
+  }
+  // Near a hard stop the pad may rest on it: not judged.
+  g.in.cell.force_n = 200;
+  g.in.drive.position_mm = 2;
+  CHECK(g.run(3).trip == StopReason::None);
+}
+
+namespace {
+/// A pad moved through a rep (a sine between 30 and 90 mm, 0.5 Hz: at most
+/// 94 mm/s and 296 mm/s²) under a
+/// load the motor pushes down with (ideal screw force `ideal_n`); the cell
+/// reads the contact the physics implies (m·a + pad weight + the motor force
+/// with the friction of the way it moves) plus a 20 N tremor at 7 Hz and a
+/// little noise, times `gain`, from `from_s` on (1 before).
+struct Rep {
+  double ideal_n = 1200;
+  double gain_after = 1.0;
+  double from_s = 1e9;
+  void apply(Feed& f) {
+    const double w = 2 * 3.141592653589793 * 0.5, t = f.t + 0.01;
+    const double x = 60 + 30 * std::sin(w * t), v = 30 * w * std::cos(w * t), a = -30 * w * w * std::sin(w * t);
+    const double eta = 0.9;
+    f.in.drive.position_mm = x;
+    f.in.drive.velocity_mm_s = v;
+    f.in.drive.force_n = v > 0 ? ideal_n / eta : ideal_n * eta;  // the drive's own reading (ICD)
+    const double motor = v > 3 ? ideal_n / eta : v < -3 ? ideal_n * eta : ideal_n;
+    const double contact = 110 * a / 1000 + 78.5 + motor + 20 * std::sin(2 * 3.141592653589793 * 7 * t);
+    const double noise = 0.7 * std::sin(t * 977.0) + 0.5 * std::cos(t * 1311.0);
+    f.in.cell.force_n = (contact + noise) * (t >= from_s ? gain_after : 1.0);
+  }
+};
+}  // namespace
+
+TEST_CASE("supervisor: cross-check while the pad moves: m·a + pad weight + motor force with the screw's friction by direction agrees, a disagreement trips within cross_check_s") {
+  // A tolerance tight enough (40 N + 5 %) that the friction's direction
+  // matters: the drive's ideal 1200 N is 1333 N at the pad while the member
+  // back-drives it (rising) and 1080 N while the motor drives (lowering).
+  ControlConfig cfg;
+  cfg.cross_check_tolerance_n = 40;
+  cfg.cross_check_tolerance_pct = 5;
+  Feed f(cfg);
+  f.sup.set_armed(true);
+  REQUIRE(f.reset());
+  f.ctx.enable_commanded = true;
+  f.ctx.loaded = true;
+  f.ctx.commanded_force_n = 1200;
+  f.in.drive.enabled = true;
+  Rep rep;
+  for (int i = 0; i < 1000; ++i) {  // 10 s: five reps
+    rep.apply(f);
+    const auto r = f.cycle();
+    REQUIRE_MESSAGE(r.trip == StopReason::None, "at " << f.t << " s");
+  }
+  // The cell's span drops to 80 %: more than 200 N off at this load.
+  rep.from_s = f.t;
+  rep.gain_after = 0.8;
+  int cycles = 0;
+  SupervisorReport r;
+  for (; cycles < 200 && r.trip == StopReason::None; ++cycles) {
+    rep.apply(f);
+    r = f.cycle();
+  }
+  CHECK(r.trip == StopReason::SensorFault);
+  CHECK(r.trip_fault == Fault::CrossCheck);
+  CHECK(cycles <= 52);  // cross_check_s + 2 cycles
+  CHECK(cycles >= 50);
 }
 
 TEST_CASE("supervisor: presence: a pad that falls as if nothing touched it is user_left after let_go_ms, once") {

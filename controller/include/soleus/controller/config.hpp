@@ -32,9 +32,9 @@ struct ControlConfig {
   double overspeed_mm_s = 120;     ///< overspeed_mm_s: measured speed that is a fault (> limits.max_speed_mm_s)
   double implausible_force_n = 4500;    ///< implausible_force_n: |load cell| above this is implausible
   double implausible_position_mm = 10;  ///< implausible_position_mm: this far outside 0..travel_max
-  double cross_check_tolerance_n = 150; ///< cross_check_tolerance_n: motor vs load cell, absolute part
-  double cross_check_tolerance_pct = 25;///< cross_check_tolerance_pct: relative part (screw friction)
-  double cross_check_s = 1.0;      ///< cross_check_s: a disagreement this long while still is a fault
+  double cross_check_tolerance_n = 150; ///< cross_check_tolerance_n: load cell vs the pad's dynamics, absolute part
+  double cross_check_tolerance_pct = 25;///< cross_check_tolerance_pct: relative part (screw friction), % of motor force + pad weight
+  double cross_check_s = 0.5;      ///< cross_check_s: a disagreement this long (moving or still) is a fault
   double still_mm_s = 3;           ///< still_mm_s: |velocity| below this is "still"
   double over_force_factor = 1.15; ///< over_force_factor: the cell above this × max load, pad not rising, 2 reads = over-force
   double hold_to_move_timeout_ms = 250; ///< hold_to_move_timeout_ms: a move stops unless refreshed
