@@ -107,7 +107,13 @@ void Supervisor::raise(Fault f, double t) {
   since_[static_cast<int>(f)] = t;
   ok_ = false;
   double value = f == Fault::DriveFault ? drive_fault_code_ : 0;
-  push_event(event_code(f), Severity::Error, value, message(f));
+  const char* text = message(f);
+  if (f == Fault::CrossCheck) {
+    // value 1: the reading disagrees with the pad's dynamics; 2: it is frozen.
+    value = mismatch_present_ ? 1 : 2;
+    if (!mismatch_present_) text = kFrozenCellText;
+  }
+  push_event(event_code(f), Severity::Error, value, text);
   if (trip_ == StopReason::None) {
     trip_ = stop_reason(f);
     trip_fault_ = f;
@@ -284,7 +290,43 @@ SupervisorReport Supervisor::update(const MachineInputs& in, const SupervisorCon
       mismatch_present_ = false;
     }
   }
-  set(Fault::CrossCheck, mismatch_present_);
+  // 4b. A frozen reading: a converter that repeats its last value while the
+  //     counter goes on agrees with the dynamics until the force moves away
+  //     from it. A member pushing against the motor is never still to the
+  //     cell's resolution (tremor, the cell's own noise): new samples that
+  //     all read the same (within frozen_cell_band_n) for frozen_cell_s, while
+  //     a set loads the member (the reading at least let_go_force_n) and the
+  //     machine shows the load changing (the pad moving, or the drive's force
+  //     spanning frozen_cell_evidence_n), are a frozen value.
+  if (in.cell_ok) {
+    const bool fresh = !frozen_have_counter_ || in.cell.counter != frozen_counter_;
+    frozen_have_counter_ = true;
+    frozen_counter_ = in.cell.counter;
+    if (fresh) {
+      const bool judged = ctx.loaded && ctx.enable_commanded && std::isfinite(in.cell.force_n) &&
+                          std::abs(in.cell.force_n) >= cfg_.let_go_force_n;
+      if (!judged) {
+        frozen_since_ = -1;
+        frozen_present_ = false;
+      } else if (frozen_since_ < 0 || std::abs(in.cell.force_n - frozen_value_) > cfg_.frozen_cell_band_n) {
+        frozen_since_ = t;
+        frozen_value_ = in.cell.force_n;
+        frozen_moved_ = false;
+        frozen_fmin_ = frozen_fmax_ = in.drive_ok ? in.drive.force_n : NAN;
+        frozen_present_ = false;
+      } else {
+        if (in.drive_ok) {
+          frozen_moved_ = frozen_moved_ || std::abs(in.drive.velocity_mm_s) > cfg_.still_mm_s;
+          if (std::isnan(frozen_fmin_)) frozen_fmin_ = frozen_fmax_ = in.drive.force_n;
+          frozen_fmin_ = std::min(frozen_fmin_, in.drive.force_n);
+          frozen_fmax_ = std::max(frozen_fmax_, in.drive.force_n);
+        }
+        const bool evidence = frozen_moved_ || frozen_fmax_ - frozen_fmin_ >= cfg_.frozen_cell_evidence_n;
+        frozen_present_ = evidence && t - frozen_since_ >= cfg_.frozen_cell_s - 1e-9;
+      }
+    }
+  }
+  set(Fault::CrossCheck, mismatch_present_ || frozen_present_);
 
   // 5. Latch what appeared, in priority order (the first is the trip's reason).
   present_ = now;
@@ -351,6 +393,8 @@ SupervisorReport Supervisor::update(const MachineInputs& in, const SupervisorCon
       ok_ = true;
       mismatch_since_ = -1;
       mismatch_present_ = false;
+      frozen_since_ = -1;
+      frozen_present_ = false;
       push_event(EventCode::Reset, Severity::Info, 0, "faults reset; machine ready");
     } else if (t >= reset_deadline_) {
       reset_pending_ = false;
