@@ -47,6 +47,9 @@ ControlConfig ControlConfig::parse(const config::Section& s, double default_loop
   c.cross_check_tolerance_n = s.number("cross_check_tolerance_n", c.cross_check_tolerance_n, 0, 2000);
   c.cross_check_tolerance_pct = s.number("cross_check_tolerance_pct", c.cross_check_tolerance_pct, 0, 100);
   c.cross_check_s = s.number("cross_check_s", c.cross_check_s, 0.05, 30);
+  c.frozen_cell_s = s.number("frozen_cell_s", c.frozen_cell_s, 0.1, 10);
+  c.frozen_cell_band_n = s.number("frozen_cell_band_n", c.frozen_cell_band_n, 0, 10);
+  c.frozen_cell_evidence_n = s.number("frozen_cell_evidence_n", c.frozen_cell_evidence_n, 1, 1000);
   c.still_mm_s = s.number("still_mm_s", c.still_mm_s, 0.1, 50);
   c.over_force_factor = s.number("over_force_factor", c.over_force_factor, 1.05, 1.5);
   c.hold_to_move_timeout_ms = s.number("hold_to_move_timeout_ms", c.hold_to_move_timeout_ms, 20, 2000);
@@ -87,6 +90,11 @@ void ControlConfig::validate(const drivers::Limits& limits) const {
     bad("move_max_force_n", "must not exceed limits.max_load_n");
   if (hold_to_move_timeout_ms < 2 * period_ms)
     bad("hold_to_move_timeout_ms", "must be at least two loop periods");
+  if (frozen_cell_s * 1000.0 < 5 * period_ms)
+    bad("frozen_cell_s", "must span at least five loop periods (" + std::to_string(5 * period_ms) +
+                             " ms): a frozen value is judged over several new samples");
+  if (frozen_cell_band_n >= let_go_force_n)
+    bad("frozen_cell_band_n", "must be smaller than let_go_force_n: readings further apart are never the same value");
 }
 
 TrainingConfig TrainingConfig::parse(const config::Section& s, const drivers::Limits& limits) {

@@ -38,7 +38,8 @@ const char* message(Fault f) {
     case Fault::Implausible: return "implausible reading (force or position out of range): check sensors and scaling";
     case Fault::Overspeed: return "pad over-speed beyond the drive's speed limit: check SPEED_LIMIT and the drive";
     case Fault::TravelLimit: return "pad at the upper soft travel limit";
-    case Fault::CrossCheck: return "motor force and load cell disagree while still: check calibration, tare and the mechanics";
+    case Fault::CrossCheck:
+      return "the load cell disagrees with the motor force and the pad's motion: check calibration, tare and the mechanics";
     case Fault::OverForce:
       return "the load cell read more than the maximum load allows while the pad did not rise: check the drive's TORQUE_LIMIT and scaling";
     case Fault::EnableTimeout: return "the drive did not report ENABLED in time";
@@ -106,11 +107,50 @@ void Supervisor::raise(Fault f, double t) {
   since_[static_cast<int>(f)] = t;
   ok_ = false;
   double value = f == Fault::DriveFault ? drive_fault_code_ : 0;
-  push_event(event_code(f), Severity::Error, value, message(f));
+  const char* text = message(f);
+  if (f == Fault::CrossCheck) {
+    // value 1: the reading disagrees with the pad's dynamics; 2: it is frozen.
+    value = mismatch_present_ ? 1 : 2;
+    if (!mismatch_present_) text = kFrozenCellText;
+  }
+  push_event(event_code(f), Severity::Error, value, text);
   if (trip_ == StopReason::None) {
     trip_ = stop_reason(f);
     trip_fault_ = f;
   }
+}
+
+Supervisor::Dynamics Supervisor::dynamics(const drivers::DriveStatus& d, const SupervisorContext& ctx,
+                                           double t) const {
+  Dynamics dy;
+  // Acceleration over the last ≥ 40 ms of velocity readings.
+  const int n = static_cast<int>(v_t_.size());
+  if (v_n_ >= 2) {
+    const int newest = (v_head_ - 1 + n) % n;
+    int oldest = newest;
+    for (int k = 1; k < v_n_; ++k) {
+      oldest = (newest - k + n) % n;
+      if (t - v_t_[static_cast<std::size_t>(oldest)] >= 0.04) break;
+    }
+    const double dt_a = v_t_[static_cast<std::size_t>(newest)] - v_t_[static_cast<std::size_t>(oldest)];
+    dy.a_mm_s2 = dt_a > 1e-6
+                     ? (v_v_[static_cast<std::size_t>(newest)] - v_v_[static_cast<std::size_t>(oldest)]) / dt_a
+                     : 0.0;
+  }
+  // m·a = contact − pad weight − motor force (positive down), so:
+  // The motor's effective force at the pad: friction takes η when the motor
+  // drives the motion and gives 1/η when the motion back-drives it (the
+  // drive's force_n assumes the user drives whenever the pad rises).
+  dy.eta = std::clamp(ctx.efficiency, 0.5, 1.0);
+  const double v = d.velocity_mm_s;
+  dy.ideal = v > 0 ? d.force_n * dy.eta : d.force_n / dy.eta;
+  const bool motor_drives = (dy.ideal > 0 && v < -cfg_.still_mm_s) || (dy.ideal < 0 && v > cfg_.still_mm_s);
+  const bool back_driven = (dy.ideal > 0 && v > cfg_.still_mm_s) || (dy.ideal < 0 && v < -cfg_.still_mm_s);
+  dy.moving = std::abs(v) > cfg_.still_mm_s;
+  dy.motor_eff = motor_drives ? dy.ideal * dy.eta : back_driven ? dy.ideal / dy.eta : dy.ideal;
+  dy.inertia_n = ctx.moving_mass_kg * dy.a_mm_s2 / 1000.0;
+  dy.contact_n = dy.inertia_n + ctx.pad_weight_n + dy.motor_eff;
+  return dy;
 }
 
 SupervisorReport Supervisor::update(const MachineInputs& in, const SupervisorContext& ctx) {
@@ -208,23 +248,85 @@ SupervisorReport Supervisor::update(const MachineInputs& in, const SupervisorCon
   }
   set(Fault::OverForce, over_force_reads_ >= 2);
 
-  // 4. Cross-check while still, enabled, and away from the hard stops.
+  // The pad's recent velocities (the acceleration of the cross-check and of presence).
+  if (in.drive_ok) {
+    v_t_[static_cast<std::size_t>(v_head_)] = t;
+    v_v_[static_cast<std::size_t>(v_head_)] = in.drive.velocity_mm_s;
+    v_head_ = (v_head_ + 1) % static_cast<int>(v_t_.size());
+    v_n_ = std::min(v_n_ + 1, static_cast<int>(v_t_.size()));
+  }
+
+  // 4. Cross-check of the load cell against the motor force and the pad's
+  //    motion, enabled and away from the hard stops, moving or still. The
+  //    contact the pad's dynamics imply (presence's estimate, step 6) is
+  //    m·a + pad weight + the drive's actual force with the screw's friction
+  //    by direction; while still the screw holds anywhere in its static band
+  //    (the motor's ideal force × η .. ÷ η). A reading further from it than
+  //    cross_check_tolerance_n + cross_check_tolerance_pct % of the motor's
+  //    force plus the pad's weight, on every read for cross_check_s, is a
+  //    sensor fault (docs/safety.md, hazard 4).
   if (in.drive_ok && in.cell_ok) {
     const auto& d = in.drive;
-    bool checkable = ctx.enable_commanded && d.enabled &&
-                     std::abs(d.velocity_mm_s) < cfg_.still_mm_s &&
-                     d.position_mm > cfg_.soft_travel_margin_mm + 1.0 &&
-                     d.position_mm < ctx.travel_max_mm - cfg_.soft_travel_margin_mm - 1.0;
-    double expected = d.force_n + ctx.pad_weight_n;
-    double tol = cfg_.cross_check_tolerance_n + cfg_.cross_check_tolerance_pct / 100.0 * std::abs(expected);
-    if (checkable && std::abs(in.cell.force_n - expected) > tol) {
+    const bool checkable = ctx.enable_commanded && d.enabled &&
+                           d.position_mm > cfg_.soft_travel_margin_mm + 1.0 &&
+                           d.position_mm < ctx.travel_max_mm - cfg_.soft_travel_margin_mm - 1.0;
+    const Dynamics dy = dynamics(d, ctx, t);
+    double residual = 0;
+    if (dy.moving) {
+      residual = in.cell.force_n - dy.contact_n;
+    } else {
+      const double base = dy.inertia_n + ctx.pad_weight_n;
+      const double lo = base + std::min(dy.ideal * dy.eta, dy.ideal / dy.eta);
+      const double hi = base + std::max(dy.ideal * dy.eta, dy.ideal / dy.eta);
+      residual = in.cell.force_n < lo ? in.cell.force_n - lo : in.cell.force_n > hi ? in.cell.force_n - hi : 0.0;
+    }
+    const double tol = cfg_.cross_check_tolerance_n +
+                       cfg_.cross_check_tolerance_pct / 100.0 * std::abs(ctx.pad_weight_n + dy.motor_eff);
+    if (checkable && std::abs(residual) > tol) {
       if (mismatch_since_ < 0) mismatch_since_ = t;
-      if (t - mismatch_since_ > cfg_.cross_check_s) set(Fault::CrossCheck, true);
+      mismatch_present_ = t - mismatch_since_ >= cfg_.cross_check_s - 1e-9;
     } else {
       mismatch_since_ = -1;
-      set(Fault::CrossCheck, false);
+      mismatch_present_ = false;
     }
   }
+  // 4b. A frozen reading: a converter that repeats its last value while the
+  //     counter goes on agrees with the dynamics until the force moves away
+  //     from it. A member pushing against the motor is never still to the
+  //     cell's resolution (tremor, the cell's own noise): new samples that
+  //     all read the same (within frozen_cell_band_n) for frozen_cell_s, while
+  //     a set loads the member (the reading at least let_go_force_n) and the
+  //     machine shows the load changing (the pad moving, or the drive's force
+  //     spanning frozen_cell_evidence_n), are a frozen value.
+  if (in.cell_ok) {
+    const bool fresh = !frozen_have_counter_ || in.cell.counter != frozen_counter_;
+    frozen_have_counter_ = true;
+    frozen_counter_ = in.cell.counter;
+    if (fresh) {
+      const bool judged = ctx.loaded && ctx.enable_commanded && std::isfinite(in.cell.force_n) &&
+                          std::abs(in.cell.force_n) >= cfg_.let_go_force_n;
+      if (!judged) {
+        frozen_since_ = -1;
+        frozen_present_ = false;
+      } else if (frozen_since_ < 0 || std::abs(in.cell.force_n - frozen_value_) > cfg_.frozen_cell_band_n) {
+        frozen_since_ = t;
+        frozen_value_ = in.cell.force_n;
+        frozen_moved_ = false;
+        frozen_fmin_ = frozen_fmax_ = in.drive_ok ? in.drive.force_n : NAN;
+        frozen_present_ = false;
+      } else {
+        if (in.drive_ok) {
+          frozen_moved_ = frozen_moved_ || std::abs(in.drive.velocity_mm_s) > cfg_.still_mm_s;
+          if (std::isnan(frozen_fmin_)) frozen_fmin_ = frozen_fmax_ = in.drive.force_n;
+          frozen_fmin_ = std::min(frozen_fmin_, in.drive.force_n);
+          frozen_fmax_ = std::max(frozen_fmax_, in.drive.force_n);
+        }
+        const bool evidence = frozen_moved_ || frozen_fmax_ - frozen_fmin_ >= cfg_.frozen_cell_evidence_n;
+        frozen_present_ = evidence && t - frozen_since_ >= cfg_.frozen_cell_s - 1e-9;
+      }
+    }
+  }
+  set(Fault::CrossCheck, mismatch_present_ || frozen_present_);
 
   // 5. Latch what appeared, in priority order (the first is the trip's reason).
   present_ = now;
@@ -250,36 +352,9 @@ SupervisorReport Supervisor::update(const MachineInputs& in, const SupervisorCon
     if (present_ & bit(f) & ~rest_soft) raise(f, t);
 
   // 6. Presence: is anybody holding the pad? (not a fault; reported once per set)
-  if (in.drive_ok) {
-    v_t_[static_cast<std::size_t>(v_head_)] = t;
-    v_v_[static_cast<std::size_t>(v_head_)] = in.drive.velocity_mm_s;
-    v_head_ = (v_head_ + 1) % static_cast<int>(v_t_.size());
-    v_n_ = std::min(v_n_ + 1, static_cast<int>(v_t_.size()));
-  }
   if (ctx.loaded && in.cell_ok && in.drive_ok && v_n_ >= 2) {
     const auto& d = in.drive;
-    // Acceleration over the last ≥ 40 ms of velocity readings.
-    const int n = static_cast<int>(v_t_.size());
-    const int newest = (v_head_ - 1 + n) % n;
-    int oldest = newest;
-    for (int k = 1; k < v_n_; ++k) {
-      oldest = (newest - k + n) % n;
-      if (t - v_t_[static_cast<std::size_t>(oldest)] >= 0.04) break;
-    }
-    const double dt_a = v_t_[static_cast<std::size_t>(newest)] - v_t_[static_cast<std::size_t>(oldest)];
-    const double a = dt_a > 1e-6 ? (v_v_[static_cast<std::size_t>(newest)] - v_v_[static_cast<std::size_t>(oldest)]) / dt_a : 0.0;
-    // m·a = contact − pad weight − motor force (positive down), so:
-    // The motor's effective force at the pad: friction takes η when the motor
-    // drives the motion and gives 1/η when the motion back-drives it (the
-    // drive's force_n assumes the user drives whenever the pad rises).
-    const double eta = std::clamp(ctx.efficiency, 0.5, 1.0);
-    const double v = d.velocity_mm_s;
-    const double ideal = v > 0 ? d.force_n * eta : d.force_n / eta;
-    const bool motor_drives = (ideal > 0 && v < -cfg_.still_mm_s) || (ideal < 0 && v > cfg_.still_mm_s);
-    const bool back_driven = (ideal > 0 && v > cfg_.still_mm_s) || (ideal < 0 && v < -cfg_.still_mm_s);
-    const double motor_eff = motor_drives ? ideal * eta : back_driven ? ideal / eta : ideal;
-    const double down = ctx.pad_weight_n + motor_eff;
-    const double contact = ctx.moving_mass_kg * a / 1000.0 + down;
+    const double contact = dynamics(d, ctx, t).contact_n;
     r.contact_estimate_n = contact;
     const bool cell_low = in.cell.force_n < cfg_.let_go_force_n;
     // A pad that nothing pushes down (a floating isometric hold, a load the
@@ -317,6 +392,9 @@ SupervisorReport Supervisor::update(const MachineInputs& in, const SupervisorCon
       latched_ = 0;
       ok_ = true;
       mismatch_since_ = -1;
+      mismatch_present_ = false;
+      frozen_since_ = -1;
+      frozen_present_ = false;
       push_event(EventCode::Reset, Severity::Info, 0, "faults reset; machine ready");
     } else if (t >= reset_deadline_) {
       reset_pending_ = false;

@@ -67,6 +67,49 @@ TEST_CASE("config: out-of-range values are refused") {
   CHECK_THROWS_AS(ControlConfig::parse(section(d2, "control"), 100, drivers::Limits{}), config::ConfigError);
 }
 
+TEST_CASE("config: the cross-check's persistence: its default, and its bounds at its key") {
+  drivers::Limits lim;
+  auto d = config::Document::parse_string("[control]\n", "t.toml");
+  CHECK(ControlConfig::parse(section(d, "control"), 100, lim).cross_check_s == doctest::Approx(0.5));
+  auto d2 = config::Document::parse_string("[control]\n\ncross_check_s = 0.01\n", "t.toml");
+  try {
+    ControlConfig::parse(section(d2, "control"), 100, lim);
+    FAIL("accepted");
+  } catch (const config::ConfigError& e) {
+    CHECK(e.key() == "control.cross_check_s");
+    CHECK(e.line() == 3);
+  }
+}
+
+TEST_CASE("config: the frozen reading's keys: defaults, bounds, and cross-field rules at their key") {
+  drivers::Limits lim;
+  auto d = config::Document::parse_string("[control]\n", "t.toml");
+  auto c = ControlConfig::parse(section(d, "control"), 100, lim);
+  CHECK(c.frozen_cell_s == doctest::Approx(0.5));
+  CHECK(c.frozen_cell_band_n == doctest::Approx(0.05));
+  CHECK(c.frozen_cell_evidence_n == doctest::Approx(20));
+  auto refused_at = [&](const char* text, double hz) {
+    auto doc = config::Document::parse_string(text, "t.toml");
+    try {
+      ControlConfig::parse(section(doc, "control"), hz, lim);
+    } catch (const config::ConfigError& e) {
+      CHECK(e.line() == 3);
+      return e.key();
+    }
+    return std::string("accepted");
+  };
+  CHECK(refused_at("[control]\n\nfrozen_cell_s = 0.05\n", 100) == "control.frozen_cell_s");
+  CHECK(refused_at("[control]\n\nfrozen_cell_s = 11\n", 100) == "control.frozen_cell_s");
+  CHECK(refused_at("[control]\n\nfrozen_cell_band_n = -0.1\n", 100) == "control.frozen_cell_band_n");
+  CHECK(refused_at("[control]\n\nfrozen_cell_band_n = 10.5\n", 100) == "control.frozen_cell_band_n");
+  CHECK(refused_at("[control]\n\nfrozen_cell_evidence_n = 0.5\n", 100) == "control.frozen_cell_evidence_n");
+  // Five loop periods at least: 0.12 s is under 5 periods at 40 Hz (0.125 s).
+  CHECK(refused_at("[control]\nloop_hz = 40\nfrozen_cell_s = 0.12\n", 100) == "control.frozen_cell_s");
+  CHECK(refused_at("[control]\nloop_hz = 40\nfrozen_cell_s = 0.13\n", 100) == "accepted");
+  // The band must be smaller than the force at which the reading is judged.
+  CHECK(refused_at("[control]\nlet_go_force_n = 5\nfrozen_cell_band_n = 5\n", 100) == "control.frozen_cell_band_n");
+}
+
 TEST_CASE("config: a brake gain that would oscillate at the loop rate is refused") {
   struct Null : EventSink {
     void on_event(const Event&) override {}

@@ -1,6 +1,10 @@
 // The safety supervisor, cycle by cycle with synthetic inputs.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <string>
+
 #include "soleus/controller/supervisor.hpp"
 
 using namespace soleus::controller;
@@ -266,24 +270,247 @@ TEST_CASE("supervisor: ADC error, overload, implausible and over-speed each trip
   }
 }
 
-TEST_CASE("supervisor: cross-check while still, persistent disagreement only") {
+TEST_CASE("supervisor: cross-check: a still pad held in the screw's static band agrees, a persistent disagreement trips within cross_check_s") {
   Feed f;
   f.sup.set_armed(true);
   REQUIRE(f.reset());
   f.ctx.enable_commanded = true;
   f.in.drive.enabled = true;
-  f.in.drive.force_n = 521.5;  // + pad weight 78.5 = 600 expected
-  f.in.cell.force_n = 640;     // within 150 + 25 %
+  // Still, the drive reports 521.5 N (its ideal force × η): the screw holds
+  // the pad anywhere from pad weight + 521.5 to pad weight + 643.8 N.
+  f.in.drive.force_n = 521.5;
+  f.in.cell.force_n = 640;  // in the band
   CHECK(f.run(3).trip == StopReason::None);
-  f.in.cell.force_n = 200;  // a slipping cell
-  CHECK(f.run(0.9).trip == StopReason::None);
-  f.in.drive.velocity_mm_s = 30;  // moving: not judged, timer restarts
-  CHECK(f.run(0.5).trip == StopReason::None);
-  f.in.drive.velocity_mm_s = 0;
-  bool tripped = false;
-  for (int i = 0; i < 120 && !tripped; ++i) tripped = f.cycle().trip == StopReason::SensorFault;
-  CHECK(tripped);
-  CHECK((f.sup.latched() & bit(Fault::CrossCheck)));
+  f.in.cell.force_n = 900;  // 178 N above it: within 150 N + 25 % of 658 N
+  CHECK(f.run(3).trip == StopReason::None);
+  f.in.cell.force_n = 200;  // a slipping cell: 400 N below it
+  int cycles = 0;
+  SupervisorReport r;
+  for (; cycles < 200 && r.trip == StopReason::None; ++cycles) r = f.cycle();
+  CHECK(r.trip == StopReason::SensorFault);
+  CHECK(r.trip_fault == Fault::CrossCheck);
+  CHECK(r.quick_stop);
+  CHECK(cycles == 51);  // cross_check_s (0.5 s) after the first disagreeing read
+  REQUIRE(f.sup.event_count() >= 1);
+  CHECK(f.sup.events()[0].code == EventCode::CrossCheck);
+  CHECK(f.sup.events()[0].value == 1);  // a disagreement, not a frozen value
+  // A disagreement that breaks off restarts the time.
+  Feed g;
+  g.sup.set_armed(true);
+  REQUIRE(g.reset());
+  g.ctx.enable_commanded = true;
+  g.in.drive.enabled = true;
+  g.in.drive.force_n = 521.5;
+  for (int k = 0; k < 10; ++k) {
+    g.in.cell.force_n = 200;
+    CHECK(g.run(0.45).trip == StopReason::None);
+    g.in.cell.force_n = 640;
+    CHECK(g.cycle().trip == StopReason::None);
+  }
+  // Near a hard stop the pad may rest on it: not judged.
+  g.in.cell.force_n = 200;
+  g.in.drive.position_mm = 2;
+  CHECK(g.run(3).trip == StopReason::None);
+}
+
+namespace {
+/// A pad moved through a rep (a sine between 30 and 90 mm, 0.5 Hz: at most
+/// 94 mm/s and 296 mm/s²) under a
+/// load the motor pushes down with (ideal screw force `ideal_n`); the cell
+/// reads the contact the physics implies (m·a + pad weight + the motor force
+/// with the friction of the way it moves) plus a 20 N tremor at 7 Hz and a
+/// little noise, times `gain`, from `from_s` on (1 before).
+struct Rep {
+  double ideal_n = 1200;
+  double gain_after = 1.0;
+  double from_s = 1e9;
+  double freeze_from_s = 1e9;  ///< from then on the cell repeats its last value
+  double frozen = 0;
+  bool frozen_set = false;
+  void apply(Feed& f) {
+    const double w = 2 * 3.141592653589793 * 0.5, t = f.t + 0.01;
+    const double x = 60 + 30 * std::sin(w * t), v = 30 * w * std::cos(w * t), a = -30 * w * w * std::sin(w * t);
+    const double eta = 0.9;
+    f.in.drive.position_mm = x;
+    f.in.drive.velocity_mm_s = v;
+    f.in.drive.force_n = v > 0 ? ideal_n / eta : ideal_n * eta;  // the drive's own reading (ICD)
+    const double motor = v > 3 ? ideal_n / eta : v < -3 ? ideal_n * eta : ideal_n;
+    const double contact = 110 * a / 1000 + 78.5 + motor + 20 * std::sin(2 * 3.141592653589793 * 7 * t);
+    const double noise = 0.7 * std::sin(t * 977.0) + 0.5 * std::cos(t * 1311.0);
+    if (t >= freeze_from_s) {
+      if (!frozen_set) frozen = f.in.cell.force_n;
+      frozen_set = true;
+      f.in.cell.force_n = frozen;
+    } else {
+      f.in.cell.force_n = (contact + noise) * (t >= from_s ? gain_after : 1.0);
+    }
+  }
+};
+}  // namespace
+
+TEST_CASE("supervisor: cross-check while the pad moves: m·a + pad weight + motor force with the screw's friction by direction agrees, a disagreement trips within cross_check_s") {
+  // A tolerance tight enough (40 N + 5 %) that the friction's direction
+  // matters: the drive's ideal 1200 N is 1333 N at the pad while the member
+  // back-drives it (rising) and 1080 N while the motor drives (lowering).
+  ControlConfig cfg;
+  cfg.cross_check_tolerance_n = 40;
+  cfg.cross_check_tolerance_pct = 5;
+  Feed f(cfg);
+  f.sup.set_armed(true);
+  REQUIRE(f.reset());
+  f.ctx.enable_commanded = true;
+  f.ctx.loaded = true;
+  f.ctx.commanded_force_n = 1200;
+  f.in.drive.enabled = true;
+  Rep rep;
+  for (int i = 0; i < 1000; ++i) {  // 10 s: five reps
+    rep.apply(f);
+    const auto r = f.cycle();
+    REQUIRE_MESSAGE(r.trip == StopReason::None, "at " << f.t << " s");
+  }
+  // The cell's span drops to 80 %: more than 200 N off at this load.
+  rep.from_s = f.t;
+  rep.gain_after = 0.8;
+  int cycles = 0;
+  SupervisorReport r;
+  for (; cycles < 200 && r.trip == StopReason::None; ++cycles) {
+    rep.apply(f);
+    r = f.cycle();
+  }
+  CHECK(r.trip == StopReason::SensorFault);
+  CHECK(r.trip_fault == Fault::CrossCheck);
+  CHECK(cycles <= 52);  // cross_check_s + 2 cycles
+  CHECK(cycles >= 50);
+  REQUIRE(f.sup.event_count() >= 1);
+  CHECK(f.sup.events()[0].value == 1);
+}
+
+TEST_CASE("supervisor: a frozen load-cell reading (the counter moving) trips within frozen_cell_s while a set loads the member and the pad moves") {
+  // The reading freezes where it agrees with the pad's dynamics, so only the
+  // frozen-reading rule can find it.
+  Feed f;
+  f.sup.set_armed(true);
+  REQUIRE(f.reset());
+  f.ctx.enable_commanded = true;
+  f.ctx.loaded = true;
+  f.ctx.commanded_force_n = 1200;
+  f.in.drive.enabled = true;
+  Rep rep;
+  for (int i = 0; i < 300; ++i) {
+    rep.apply(f);
+    REQUIRE(f.cycle().trip == StopReason::None);
+  }
+  rep.freeze_from_s = f.t + 0.01;
+  int cycles = 0;
+  SupervisorReport r;
+  for (; cycles < 200 && r.trip == StopReason::None; ++cycles) {
+    rep.apply(f);
+    r = f.cycle();
+  }
+  CHECK(r.trip == StopReason::SensorFault);
+  CHECK(r.trip_fault == Fault::CrossCheck);
+  CHECK(r.quick_stop);
+  CHECK(cycles == 50);  // frozen_cell_s (0.5 s) after the last live sample, whose value repeats
+  REQUIRE(f.sup.event_count() >= 1);
+  CHECK(f.sup.events()[0].code == EventCode::CrossCheck);
+  CHECK(f.sup.events()[0].value == 2);
+  CHECK(std::string(f.sup.events()[0].text).find("frozen") != std::string::npos);
+}
+
+TEST_CASE("supervisor: a frozen load-cell reading: not judged without new samples, at rest, below let_go_force_n, or with no sign of the load changing") {
+  SUBCASE("a reading that changes by a tenth of a newton is live") {
+    Feed f;
+    f.sup.set_armed(true);
+    REQUIRE(f.reset());
+    f.ctx.enable_commanded = f.ctx.loaded = true;
+    f.in.drive.enabled = true;
+    f.in.drive.velocity_mm_s = 20;
+    f.in.drive.force_n = 400;  // rising: back-driven, 400 N at the pad; contact 478.5 N
+    for (int i = 0; i < 1000; ++i) {
+      f.in.cell.force_n = 478.5 + (i % 2 ? 0.1 : 0.0);
+      REQUIRE(f.cycle().trip == StopReason::None);
+    }
+  }
+  SUBCASE("the same sample read again (a loop faster than the converter) is not a new sample") {
+    Feed f;
+    f.sup.set_armed(true);
+    REQUIRE(f.reset());
+    f.ctx.enable_commanded = f.ctx.loaded = true;
+    f.in.drive.enabled = true;
+    f.in.drive.velocity_mm_s = 20;
+    f.in.drive.force_n = 400;
+    // A new sample every third cycle, each different; read three times.
+    for (int i = 0; i < 999; ++i) {
+      f.in.cell.force_n = 478.5 + ((i / 3) % 2 ? 0.3 : 0.0);
+      REQUIRE(f.cycle(i % 3 == 0).trip == StopReason::None);
+    }
+    // The same with every new sample reading the same: found from the new samples alone.
+    f.in.cell.force_n = 479.1;
+    int cycles = 0;
+    SupervisorReport r;
+    for (; cycles < 200 && r.trip == StopReason::None; ++cycles) r = f.cycle(cycles % 3 == 0);
+    CHECK(r.trip_fault == Fault::CrossCheck);
+    CHECK(cycles >= 50);
+    CHECK(cycles <= 53);
+  }
+  SUBCASE("a still pad at rest: the drive disabled, nothing running, an unchanging reading") {
+    Feed f;
+    f.sup.set_armed(true);
+    REQUIRE(f.reset());
+    f.ctx.at_rest = true;
+    f.in.drive.position_mm = 2;
+    for (const double reading : {0.0, 0.3, 120.0}) {
+      f.in.cell.force_n = reading;
+      for (int i = 0; i < 2000; ++i) REQUIRE(f.cycle().trip == StopReason::None);
+    }
+    CHECK(f.sup.ok());
+    CHECK(f.sup.latched() == 0);
+  }
+  SUBCASE("enabled and holding a still pad before a set (nobody loaded yet): an unchanging reading") {
+    Feed f;
+    f.sup.set_armed(true);
+    REQUIRE(f.reset());
+    f.ctx.enable_commanded = true;
+    f.in.drive.enabled = true;
+    f.in.drive.force_n = 0;
+    f.in.cell.force_n = 78.5;
+    for (int i = 0; i < 2000; ++i) REQUIRE(f.cycle().trip == StopReason::None);
+  }
+  SUBCASE("loaded, still, the drive's force steady: no sign that the force changed, until the drive's force moves") {
+    Feed f;
+    f.sup.set_armed(true);
+    REQUIRE(f.reset());
+    f.ctx.enable_commanded = f.ctx.loaded = true;
+    f.in.drive.enabled = true;
+    f.in.drive.force_n = 521.5;
+    f.in.cell.force_n = 640;  // in the static band
+    for (int i = 0; i < 1000; ++i) REQUIRE(f.cycle().trip == StopReason::None);
+    // The load ramps by 25 N (an eccentric blend): the member's force must change too.
+    SupervisorReport r;
+    int cycles = 0;
+    for (; cycles < 100 && r.trip == StopReason::None; ++cycles) {
+      f.in.drive.force_n = 521.5 + std::min(25.0, cycles * 1.0);
+      r = f.cycle();
+    }
+    CHECK(r.trip_fault == Fault::CrossCheck);
+    CHECK(cycles == 21);  // the drive's force has spanned frozen_cell_evidence_n (20 N)
+  }
+  SUBCASE("a reading below let_go_force_n (a transmitter's zero band) with nobody pushing") {
+    Feed f;
+    f.sup.set_armed(true);
+    REQUIRE(f.reset());
+    f.ctx.enable_commanded = f.ctx.loaded = true;
+    f.in.drive.enabled = true;
+    // The motor lifts the pad's weight as the pad sinks at 20 mm/s: contact 0.
+    f.in.drive.velocity_mm_s = -20;
+    f.in.drive.force_n = -78.5 * 0.9 * 0.9;
+    f.in.cell.force_n = 0;
+    for (int i = 0; i < 500; ++i) {
+      f.in.drive.position_mm = 80 - 0.2 * i * 0.1;
+      f.cycle();
+    }
+    CHECK_FALSE((f.sup.latched() & bit(Fault::CrossCheck)));
+  }
 }
 
 TEST_CASE("supervisor: presence: a pad that falls as if nothing touched it is user_left after let_go_ms, once") {

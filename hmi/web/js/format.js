@@ -205,7 +205,7 @@ export const CODES = {
   implausible_reading: ['Implausible sensor reading', 'Check load cell and encoder; run Range check'],
   overspeed: ['Pad over-speed', 'Check the drive SPEED_LIMIT and the mechanics for slip'],
   travel_limit: ['Soft travel limit reached', 'Run Range check; check the soft limits in the configuration'],
-  sensor_cross_check: ['Motor torque and load cell disagree', 'Tare and span-calibrate the load cell; check for a slipping load cell or a mechanical jam'],
+  sensor_cross_check: ['Motor torque and load cell disagree', 'Tare and span-calibrate the load cell; check for a slipping load cell, a frozen transmitter reading or a mechanical jam'],
   user_left: ['User let go of the pad', ''],
   tared: ['Load cell tared', ''],
   tare_failed: ['Tare failed', 'Make sure nothing rests on the pad, then tare again'],

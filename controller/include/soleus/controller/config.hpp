@@ -32,9 +32,17 @@ struct ControlConfig {
   double overspeed_mm_s = 120;     ///< overspeed_mm_s: measured speed that is a fault (> limits.max_speed_mm_s)
   double implausible_force_n = 4500;    ///< implausible_force_n: |load cell| above this is implausible
   double implausible_position_mm = 10;  ///< implausible_position_mm: this far outside 0..travel_max
-  double cross_check_tolerance_n = 150; ///< cross_check_tolerance_n: motor vs load cell, absolute part
-  double cross_check_tolerance_pct = 25;///< cross_check_tolerance_pct: relative part (screw friction)
-  double cross_check_s = 1.0;      ///< cross_check_s: a disagreement this long while still is a fault
+  double cross_check_tolerance_n = 150; ///< cross_check_tolerance_n: load cell vs the pad's dynamics, absolute part
+  double cross_check_tolerance_pct = 25;///< cross_check_tolerance_pct: relative part (screw friction), % of motor force + pad weight
+  double cross_check_s = 0.5;      ///< cross_check_s: a disagreement this long (moving or still) is a fault
+  /// frozen_cell_s, frozen_cell_band_n, frozen_cell_evidence_n: a frozen
+  /// load-cell value (docs/safety.md, hazard 4). New samples that all read
+  /// within frozen_cell_band_n of each other for frozen_cell_s while a set
+  /// loads the member (the reading at least let_go_force_n) and the pad moves
+  /// (faster than still_mm_s) or the drive's force spans frozen_cell_evidence_n
+  double frozen_cell_s = 0.5;
+  double frozen_cell_band_n = 0.05;
+  double frozen_cell_evidence_n = 20;
   double still_mm_s = 3;           ///< still_mm_s: |velocity| below this is "still"
   double over_force_factor = 1.15; ///< over_force_factor: the cell above this × max load, pad not rising, 2 reads = over-force
   double hold_to_move_timeout_ms = 250; ///< hold_to_move_timeout_ms: a move stops unless refreshed

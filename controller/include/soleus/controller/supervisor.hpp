@@ -12,8 +12,13 @@
 ///     for longer than the window), stale load cell (sample counter still
 ///     across more than stale_cell_ms of successful reads), ADC error,
 ///     overload, implausible readings, over-speed, the upper soft travel
-///     limit, the drive not enabling in time, and the force cross-check while
-///     still (motor force + pad weight vs load cell, persistent = fault).
+///     limit, the drive not enabling in time, and the load cell's
+///     cross-check, moving or still: its reading against the contact the
+///     pad's dynamics imply (m·a + pad weight + the drive's force with the
+///     screw's friction by direction; presence's estimate), persistent for
+///     cross_check_s = fault; and a frozen reading (new samples that all read
+///     the same for frozen_cell_s while a set loads the member and the
+///     machine shows the load changing).
 ///  3. A condition that appears is latched (the latch drops, an event names
 ///     the cause) and is reported once as a trip with its stop reason. The
 ///     stop category depends on the fault (docs/safety.md, "Stop categories"):
@@ -150,6 +155,20 @@ class Supervisor {
  private:
   void push_event(EventCode c, Severity s, double v, const char* text);
   void raise(Fault f, double t);
+  /// The contact force the pad's dynamics imply (presence and the cross-check).
+  struct Dynamics {
+    double a_mm_s2 = 0;    ///< from the velocity over the last ≥ 40 ms
+    double eta = 0.9;
+    double ideal = 0;      ///< the drive's force as an ideal screw, + down
+    double motor_eff = 0;  ///< with the friction of the way the pad moves (ideal while still), + down
+    double inertia_n = 0;  ///< m·a
+    double contact_n = 0;  ///< m·a + pad weight + motor_eff
+    bool moving = false;   ///< |v| > still_mm_s
+  };
+  Dynamics dynamics(const drivers::DriveStatus& d, const SupervisorContext& ctx, double t) const;
+  static constexpr const char* kFrozenCellText =
+      "the load cell's reading stays the same while the member pushes and the machine moves (a frozen value): "
+      "check the transmitter";
 
   ControlConfig cfg_;
   bool ok_ = false;
@@ -172,6 +191,15 @@ class Supervisor {
   bool pulse_toggle_ = false;
   // cross-check and let-go timers
   double mismatch_since_ = -1;
+  bool mismatch_present_ = false;  // the reading disagreed with the dynamics for cross_check_s
+  // frozen reading: a run of new samples that read the same
+  bool frozen_have_counter_ = false;
+  std::uint32_t frozen_counter_ = 0;
+  double frozen_since_ = -1;
+  double frozen_value_ = 0;
+  bool frozen_moved_ = false;
+  double frozen_fmin_ = 0, frozen_fmax_ = 0;  // the drive's force over the run
+  bool frozen_present_ = false;
   double let_go_since_ = -1;
   std::array<double, 16> v_t_{}, v_v_{};  // recent (t, velocity) for the acceleration
   int v_n_ = 0, v_head_ = 0;
