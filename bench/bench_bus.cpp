@@ -54,9 +54,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_bus: cannot connect: %s\n", bus.last_error().c_str());
     return 3;
   }
-  drivers::DriveCommand cmd;  // disabled, zero force: nothing moves
-  drivers::DriveStatus st;
-  drivers::LoadCellSample cs;
+  machine::DriveCommand cmd;  // disabled, zero force: nothing moves
+  machine::DriveStatus st;
+  machine::LoadCellSample cs;
   // Warm up, then measure.
   for (int i = 0; i < 20; ++i) {
     (void)drive->exchange(cmd, st);

@@ -100,8 +100,8 @@ void check_params(const SetRequest& q) {
                  p->member_id == q.member_id,
              "to_params: a field changed on the way");
   static const controller::TrainingConfig training;
-  static const drivers::Mechanics mechanics;
-  drivers::Limits limits;
+  static const machine::Mechanics mechanics;
+  machine::Limits limits;
   limits.max_load_n = kMaxLoadN;
   if (const auto e = controller::validate(*p, training, limits, mechanics)) {
     FUZZ_CHECK(!e->field.empty() && !e->message.empty(), "validate: a refusal without a field and a message");

@@ -102,8 +102,8 @@ void check_no_overlaps(const std::vector<const SignalSpec*>& signals, const char
 
 void check_accepted(const app::DaemonConfig& c) {
   const MachineConfig& m = c.machine;
-  const Limits& l = m.limits;
-  FUZZ_CHECK(l.max_load_n > 0 && l.max_load_n <= kHardCapN, "accepted a max_load_n above the hard cap");
+  const machine::Limits& l = m.limits;
+  FUZZ_CHECK(l.max_load_n > 0 && l.max_load_n <= machine::kHardCapN, "accepted a max_load_n above the hard cap");
   const double period_ms = 1000.0 / c.control.loop_hz;
   FUZZ_CHECK(std::isfinite(period_ms) && period_ms > 0, "accepted a loop rate that is not a rate");
   FUZZ_CHECK(l.watchdog_ms >= 1 && l.watchdog_ms >= 3 * period_ms, "accepted a drive watchdog off or under 3 periods");
@@ -143,13 +143,13 @@ void check_accepted(const app::DaemonConfig& c) {
     FUZZ_CHECK(false, "--check-config accepts a register map that the drivers refuse at start-up");
   }
   std::string detail;
-  const BusResult r = drive->configure(DriveSetup::from_limits(l), detail);
+  const BusResult r = drive->configure(machine::DriveSetup::from_limits(l), detail);
   if (r != BusResult::Ok) std::fprintf(stderr, "configure: %s: %s\n", to_string(r), detail.c_str());
   FUZZ_CHECK(r == BusResult::Ok, "--check-config accepts limits that the drive's setup registers cannot hold");
-  DriveStatus st;
-  const BusResult rs = drive->exchange(DriveCommand{}, st);
+  machine::DriveStatus st;
+  const BusResult rs = drive->exchange(machine::DriveCommand{}, st);
   FUZZ_CHECK(rs == BusResult::Ok || rs == BusResult::BadValue, "exchange over a perfect bus failed");
-  LoadCellSample sample;
+  machine::LoadCellSample sample;
   const BusResult rc = cell->read(sample);
   FUZZ_CHECK(rc == BusResult::Ok || rc == BusResult::BadValue, "load-cell read over a perfect bus failed");
   (void)app::describe(c);

@@ -148,14 +148,14 @@ std::vector<MachineConfig>& configs() {
   return all;
 }
 
-bool same(const DriveStatus& a, const DriveStatus& b) {
+bool same(const machine::DriveStatus& a, const machine::DriveStatus& b) {
   return a.ready == b.ready && a.enabled == b.enabled && a.fault == b.fault && a.sto == b.sto &&
          a.speed_limited == b.speed_limited && a.torque_limited == b.torque_limited &&
          a.fault_code == b.fault_code && a.position_mm == b.position_mm && a.velocity_mm_s == b.velocity_mm_s &&
          a.torque_pct == b.torque_pct && a.force_n == b.force_n && a.temperature_c == b.temperature_c &&
          a.bus_voltage_v == b.bus_voltage_v;
 }
-bool same(const LoadCellSample& a, const LoadCellSample& b) {
+bool same(const machine::LoadCellSample& a, const machine::LoadCellSample& b) {
   return a.force_n == b.force_n && a.stable == b.stable && a.overload == b.overload &&
          a.adc_error == b.adc_error && a.tare_busy == b.tare_busy && a.counter == b.counter;
 }
@@ -189,10 +189,10 @@ std::optional<std::int64_t> word_value(const SignalSpec& s, const std::vector<st
 
 /// The status the served words stand for, or nullopt when some signal is
 /// missing, not finite or implausible (then the driver must refuse).
-std::optional<DriveStatus> expected_status(const MachineConfig& c, const Words& words) {
+std::optional<machine::DriveStatus> expected_status(const MachineConfig& c, const Words& words) {
   const DriveMap& m = c.drive;
-  const Mechanics& mech = c.mechanics;
-  DriveStatus s;
+  const machine::Mechanics& mech = c.mechanics;
+  machine::DriveStatus s;
   auto w = words.of(m.status);
   if (!w) return std::nullopt;
   const auto sw = word_value(m.status, *w);
@@ -239,8 +239,8 @@ std::optional<DriveStatus> expected_status(const MachineConfig& c, const Words& 
   return s;
 }
 
-void check_status(const MachineConfig& c, const FuzzBus& bus, BusResult r, const DriveStatus& got,
-                  const DriveStatus& before) {
+void check_status(const MachineConfig& c, const FuzzBus& bus, BusResult r, const machine::DriveStatus& got,
+                  const machine::DriveStatus& before) {
   int lo = 1 << 30;
   for (const auto* sp : {&c.drive.status, &c.drive.fault_code, &c.drive.position, &c.drive.speed,
                          &c.drive.torque_actual, &c.drive.temperature, &c.drive.bus_voltage})
@@ -271,13 +271,13 @@ void check_status(const MachineConfig& c, const FuzzBus& bus, BusResult r, const
   FUZZ_CHECK(close(got.bus_voltage_v, want->bus_voltage_v), "drive: bus voltage differs from the served words");
 }
 
-void check_sample(const MachineConfig& c, const FuzzBus& bus, BusResult r, const LoadCellSample& got,
-                  const LoadCellSample& before) {
+void check_sample(const MachineConfig& c, const FuzzBus& bus, BusResult r, const machine::LoadCellSample& got,
+                  const machine::LoadCellSample& before) {
   const LoadCellMap& m = c.load_cell;
   const Words words{bus, -1, 0};
   // What the served words stand for, or nullopt when the cell must refuse.
-  auto want = [&]() -> std::optional<LoadCellSample> {
-    LoadCellSample s;
+  auto want = [&]() -> std::optional<machine::LoadCellSample> {
+    machine::LoadCellSample s;
     const auto fw = words.of(m.force);
     const auto f = fw ? decode(m.force, *fw) : std::nullopt;
     if (!f || !(std::fabs(*f) <= 100000.0)) return std::nullopt;
@@ -353,18 +353,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     switch (in.pick(6)) {
       case 0:
       case 1: {  // one control cycle
-        DriveCommand cmd;
+        machine::DriveCommand cmd;
         const auto flags = in.u8();
         cmd.enable = flags & 1;
         cmd.fault_reset = flags & 2;
         cmd.quick_stop = flags & 4;
-        cmd.user_driving_up = flags & 8;
+        cmd.back_driven = flags & 8;
         switch (flags >> 6) {
           case 0: cmd.force_n = NAN; break;
           case 1: cmd.force_n = (flags & 16) ? INFINITY : -INFINITY; break;
           default: cmd.force_n = in.f64(); break;  // any bits
         }
-        DriveStatus st, before;
+        machine::DriveStatus st, before;
         st.position_mm = before.position_mm = -12345;
         const BusResult r = drive->exchange(cmd, st);
         const bool enable = cmd.enable && !cmd.fault_reset;
@@ -396,7 +396,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             FUZZ_CHECK(pct.has_value(), "drive: wrote a torque that does not decode");
             double want = 0;
             if (enable && !cmd.quick_stop) {
-              want = cfg.mechanics.torque_pct_for_force(cmd.force_n, cmd.user_driving_up);
+              want = cfg.mechanics.torque_pct_for_force(cmd.force_n, cmd.back_driven);
               // The driver saturates at the TORQUE_LIMIT it armed and read back.
               if (armed_limit && std::isfinite(want)) want = std::clamp(want, -std::fabs(*armed_limit), std::fabs(*armed_limit));
               if (!m.torque_positive_down) want = -want;
@@ -409,13 +409,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
       }
       case 2: {
-        DriveStatus st, before;
+        machine::DriveStatus st, before;
         st.velocity_mm_s = before.velocity_mm_s = 4321;
         check_status(cfg, bus, drive->read_status(st), st, before);
         break;
       }
       case 3: {
-        LoadCellSample s, before;
+        machine::LoadCellSample s, before;
         s.counter = before.counter = 0xDEADBEEF;
         s.force_n = before.force_n = -777;
         check_sample(cfg, bus, cell->read(s), s, before);
@@ -423,7 +423,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       case 4: {
         std::string detail;
-        const DriveSetup setup = DriveSetup::from_limits(cfg.limits);
+        const machine::DriveSetup setup = machine::DriveSetup::from_limits(cfg.limits);
         const BusResult r = drive->configure(setup, detail);
         armed_limit.reset();  // configure() forgets what was armed until it succeeds
         if (r != BusResult::Ok) {

@@ -20,7 +20,7 @@
 
 #include "soleus/app/backend.hpp"
 #include "soleus/app/json_views.hpp"
-#include "soleus/app/modbus_machine_io.hpp"
+#include "soleus/drivers/modbus_machine_io.hpp"
 #include "soleus/common/log.hpp"
 #include "soleus/controller/control_loop.hpp"
 #include "soleus/hmi/server.hpp"
@@ -238,7 +238,7 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
   std::set<std::int64_t> stored_sets;   // sets whose start record went to the store
   std::int64_t trace_set_id = 0;        // the set the trace samples belong to
   sd_notify(0, "STATUS=Connecting to the machine");
-  ModbusMachineIo io(cfg.machine);
+  drivers::ModbusMachineIo io(cfg.machine);
   MonotonicClock clock;
   ControlLoop loop(cfg.control, cfg.training, cfg.machine.mechanics, cfg.machine.limits, io, clock);
   // The load cell's span factor from the last span calibration (the

@@ -15,7 +15,7 @@ namespace {
 std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop = true; }
 
-std::string flags(const drivers::DriveStatus& d) {
+std::string flags(const machine::DriveStatus& d) {
   std::string s;
   auto add = [&](bool b, const char* n) {
     if (b) s += (s.empty() ? "" : ",") + std::string(n);
@@ -28,7 +28,7 @@ std::string flags(const drivers::DriveStatus& d) {
   add(d.torque_limited, "TORQUE_LIM");
   return s.empty() ? "-" : s;
 }
-std::string flags(const drivers::LoadCellSample& c) {
+std::string flags(const machine::LoadCellSample& c) {
   std::string s;
   auto add = [&](bool b, const char* n) {
     if (b) s += (s.empty() ? "" : ",") + std::string(n);
@@ -54,8 +54,8 @@ int run_probe(const drivers::MachineConfig& cfg, const ProbeOptions& opt, std::o
   bool header = false;
   auto next = std::chrono::steady_clock::now();
   while (!g_stop && (opt.count == 0 || samples < opt.count)) {
-    drivers::DriveStatus d;
-    drivers::LoadCellSample c;
+    machine::DriveStatus d;
+    machine::LoadCellSample c;
     const auto before = bus.stats();
     const drivers::BusResult rd = drive->read_status(d);
     const drivers::BusResult rc = cell->read(c);

@@ -5,9 +5,9 @@
 
 namespace soleus::controller {
 
-OutputClamp::OutputClamp(const drivers::Limits& limits, double floor_fade_mm,
+OutputClamp::OutputClamp(const machine::Limits& limits, double floor_fade_mm,
                          double lower_soft_limit_mm)
-    : cap_(std::min(limits.max_load_n, drivers::kHardCapN)),
+    : cap_(std::min(limits.max_load_n, machine::kHardCapN)),
       slew_(limits.max_slew_n_per_s),
       fade_mm_(floor_fade_mm),
       lower_soft_mm_(lower_soft_limit_mm) {}

@@ -26,7 +26,7 @@ void validate_at(const config::Section& s, Validate&& v) {
 }  // namespace
 
 ControlConfig ControlConfig::parse(const config::Section& s, double default_loop_hz,
-                                   const drivers::Limits& limits) {
+                                   const machine::Limits& limits) {
   ControlConfig c;
   c.loop_hz = s.number("loop_hz", default_loop_hz, 10, 1000);
   c.realtime = s.boolean("realtime", c.realtime);
@@ -68,7 +68,7 @@ ControlConfig ControlConfig::parse(const config::Section& s, double default_loop
   return c;
 }
 
-void ControlConfig::validate(const drivers::Limits& limits) const {
+void ControlConfig::validate(const machine::Limits& limits) const {
   if (!(loop_hz >= 10 && loop_hz <= 1000)) bad("loop_hz", "must be within 10..1000 Hz");
   double period_ms = 1000.0 / loop_hz;
   if (comm_loss_window_ms >= limits.watchdog_ms)
@@ -97,9 +97,9 @@ void ControlConfig::validate(const drivers::Limits& limits) const {
     bad("frozen_cell_band_n", "must be smaller than let_go_force_n: readings further apart are never the same value");
 }
 
-TrainingConfig TrainingConfig::parse(const config::Section& s, const drivers::Limits& limits) {
+TrainingConfig TrainingConfig::parse(const config::Section& s, const machine::Limits& limits) {
   TrainingConfig c;
-  c.min_load_n = s.number("min_load_n", c.min_load_n, 0, drivers::kHardCapN);
+  c.min_load_n = s.number("min_load_n", c.min_load_n, 0, machine::kHardCapN);
   c.rep_rom_fraction = s.number("rep_rom_fraction", c.rep_rom_fraction, 0.5, 1.0);
   c.segment_fraction = s.number("segment_fraction", c.segment_fraction, 0.02, 0.5);
   c.segment_min_mm = s.number("segment_min_mm", c.segment_min_mm, 1, 50);
@@ -145,7 +145,7 @@ TrainingConfig TrainingConfig::parse(const config::Section& s, const drivers::Li
   return c;
 }
 
-void TrainingConfig::validate(const drivers::Limits& limits) const {
+void TrainingConfig::validate(const machine::Limits& limits) const {
   if (min_load_n > limits.max_load_n) bad("min_load_n", "must not exceed limits.max_load_n");
   if (calibration_load_n > limits.max_load_n)
     bad("calibration_load_n", "must not exceed limits.max_load_n");

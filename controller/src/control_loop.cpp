@@ -36,9 +36,9 @@ void MonotonicClock::sleep_until(double t) {
   }
 }
 
-drivers::DriveSetup armed_drive_setup(const drivers::Limits& limits, double speed_limit_mm_s) {
-  drivers::DriveSetup setup;
-  setup.torque_limit_n = std::min(limits.max_load_n, drivers::kHardCapN);
+machine::DriveSetup armed_drive_setup(const machine::Limits& limits, double speed_limit_mm_s) {
+  machine::DriveSetup setup;
+  setup.torque_limit_n = std::min(limits.max_load_n, machine::kHardCapN);
   setup.speed_limit_mm_s = speed_limit_mm_s > 0 ? speed_limit_mm_s
                                                 : SetController::armed_speed_limit(limits.max_speed_mm_s, limits);
   setup.slew_n_per_s = limits.max_slew_n_per_s;
@@ -76,8 +76,8 @@ class ControlLoop::Sink : public EventSink {
 };
 
 ControlLoop::ControlLoop(const ControlConfig& control, const TrainingConfig& training,
-                         const drivers::Mechanics& mechanics, const drivers::Limits& limits,
-                         MachineIo& io, Clock& clock)
+                         const machine::Mechanics& mechanics, const machine::Limits& limits,
+                         machine::MachineIo& io, Clock& clock)
     : ccfg_(control),
       tcfg_(training),
       mech_(mechanics),
@@ -233,7 +233,7 @@ void ControlLoop::handle(const Command& c, double t) {
         // cycle): nothing waits inside the loop.
         std::string detail;
         const bool tare = c.kind == Command::Kind::Tare;
-        if (io_.start_cell_command(tare ? MachineIo::CellCommand::Tare : MachineIo::CellCommand::ClearOverload,
+        if (io_.start_cell_command(tare ? machine::MachineIo::CellCommand::Tare : machine::MachineIo::CellCommand::ClearOverload,
                                    detail)) {
           cell_cmd_ = tare ? CellCmd::Tare : CellCmd::ClearOverload;
           cell_cmd_deadline_ = t + kCellCommandS;
@@ -327,7 +327,7 @@ void ControlLoop::safe_step() {
         }
       },
       16);
-  drivers::DriveCommand c;
+  machine::DriveCommand c;
   c.force_n = 0;
   c.quick_stop = !in_.drive_ok || in_.drive.enabled;  // until heard disabled
   c.enable = c.quick_stop;                            // ENABLE | QUICK_STOP: no new enable edge
@@ -503,11 +503,11 @@ void ControlLoop::step_inner() {
 
 void ControlLoop::poll_cell_command(double t) {
   std::string detail;
-  const MachineIo::CellPoll p = io_.poll_cell_command(detail);
+  const machine::MachineIo::CellPoll p = io_.poll_cell_command(detail);
   const bool tare = cell_cmd_ == CellCmd::Tare;
   Event e;
   e.t_s = t;
-  if (p == MachineIo::CellPoll::Done) {
+  if (p == machine::MachineIo::CellPoll::Done) {
     e.code = EventCode::Tared;
     e.severity = Severity::Info;
     e.set_text(tare ? "load cell tared" : "overload latch cleared");
@@ -516,7 +516,7 @@ void ControlLoop::poll_cell_command(double t) {
     e.severity = Severity::Error;
     e.set_text(std::string(tare ? "load-cell tare" : "clearing the overload latch") + " did not finish within " +
                std::to_string(static_cast<int>(kCellCommandS)) + " s" +
-               (p == MachineIo::CellPoll::Failed ? ": " + detail : std::string()));
+               (p == machine::MachineIo::CellPoll::Failed ? ": " + detail : std::string()));
   } else {
     return;  // busy, or a lost reply: read again next cycle
   }
@@ -525,7 +525,7 @@ void ControlLoop::poll_cell_command(double t) {
 }
 
 void ControlLoop::arm(double t, double speed_mm_s, const std::string& ok_text, int attempts) {
-  const drivers::DriveSetup setup = armed_drive_setup(limits_, speed_mm_s);
+  const machine::DriveSetup setup = armed_drive_setup(limits_, speed_mm_s);
   std::string detail;
   armed_ = false;
   for (int i = 0; i < std::max(1, attempts) && !armed_; ++i) armed_ = io_.arm(setup, detail);
@@ -561,16 +561,16 @@ void ControlLoop::disarm(double t, const std::string& why) {
 
 bool ControlLoop::verify(double t, const char* when) {
   std::string detail;
-  const SetupCheck c = io_.verify_setup(detail);
-  if (c == SetupCheck::Same) return true;
+  const machine::SetupCheck c = io_.verify_setup(detail);
+  if (c == machine::SetupCheck::Same) return true;
   // A read that failed says nothing (a lost reply; the gap rule covers a
   // silent drive): not verified, try again. A read that differs is a drive
   // that lost its setup.
-  if (c == SetupCheck::Differs) disarm(t, std::string(when) + ": " + detail);
+  if (c == machine::SetupCheck::Differs) disarm(t, std::string(when) + ": " + detail);
   return false;
 }
 
-void ControlLoop::publish(const MachineInputs& in, double t) {
+void ControlLoop::publish(const machine::MachineInputs& in, double t) {
   const Supervisor& sup = ctl_->supervisor();
   snap_.t_s = t;
   snap_.cycle = cycle_;

@@ -5,7 +5,7 @@
 
 namespace soleus::controller {
 
-LoadLaw::LoadLaw(const TrainingConfig& cfg, const drivers::Mechanics& mech, double ramp_in_s)
+LoadLaw::LoadLaw(const TrainingConfig& cfg, const machine::Mechanics& mech, double ramp_in_s)
     : cfg_(cfg), pad_n_(mech.pad_weight_n), ramp_in_s_(ramp_in_s) {}
 
 void LoadLaw::begin(const SetParams& params, double position_mm) {
@@ -29,7 +29,7 @@ LawOutput LoadLaw::update(const LawInput& in) {
   // "the motor drives" only once the pad truly descends.
   if (v < -cfg_.friction_deadband_mm_s) up_ = false;
   else if (v > -0.5 * cfg_.friction_deadband_mm_s) up_ = true;
-  out.user_driving_up = up_;
+  out.back_driven = up_;
 
   // 2. Base load towards its target.
   double target = in.calibrating ? cfg_.calibration_load_n : p_.load_n;

@@ -10,12 +10,12 @@
 namespace soleus::controller {
 
 std::optional<FieldError> validate(const SetParams& p, const TrainingConfig& training,
-                                   const drivers::Limits& limits,
-                                   const drivers::Mechanics& mechanics) {
+                                   const machine::Limits& limits,
+                                   const machine::Mechanics& mechanics) {
   auto err = [](const char* field, const std::string& msg) {
     return std::optional<FieldError>(FieldError{field, msg});
   };
-  double max_load = std::min(limits.max_load_n, drivers::kHardCapN);
+  double max_load = std::min(limits.max_load_n, machine::kHardCapN);
   if (!std::isfinite(p.load_n) || p.load_n < training.min_load_n || p.load_n > max_load) {
     std::ostringstream os;
     os << "must be within " << training.min_load_n << ".." << max_load << " N";
@@ -59,7 +59,7 @@ std::optional<FieldError> validate(const SetParams& p, const TrainingConfig& tra
 }
 
 SetController::SetController(const ControlConfig& control, const TrainingConfig& training,
-                             const drivers::Mechanics& mechanics, const drivers::Limits& limits,
+                             const machine::Mechanics& mechanics, const machine::Limits& limits,
                              EventSink& sink)
     : ccfg_(control),
       tcfg_(training),
@@ -89,7 +89,7 @@ SetController::SetController(const ControlConfig& control, const TrainingConfig&
 }
 
 double SetController::set_speed_limit(double span_mm, const Tempo& tempo, const TrainingConfig& tcfg,
-                                      const drivers::Limits& limits) {
+                                      const machine::Limits& limits) {
   const double cap = limits.max_speed_mm_s;
   const double fastest = std::min(tempo.concentric_s, tempo.eccentric_s);
   if (!(fastest > 0) || !(span_mm > 0) || !std::isfinite(span_mm)) return cap;
@@ -238,7 +238,7 @@ void SetController::begin_unload(double t) {
     // "user driving up" while the velocity is > 0); in the commands' terms the
     // same torque is that force × η² (reported up, commanded down) or ÷ η²
     // (reported down, commanded up).
-    unload_up_ = last_cmd_.user_driving_up;
+    unload_up_ = last_cmd_.back_driven;
     double applied = drive_.enabled ? drive_.force_n : 0.0;
     const bool reported_up = drive_.velocity_mm_s > 0.0;
     const double eta2 = mech_.efficiency * mech_.efficiency;
@@ -410,7 +410,7 @@ void SetController::enter_active(double t, double pos) {
   cue_.begin(params_.tempo, t);
 }
 
-drivers::DriveCommand SetController::update(const MachineInputs& in) {
+machine::DriveCommand SetController::update(const machine::MachineInputs& in) {
   const double t = in.t_s;
   double dt = first_ ? ccfg_.period_s() : std::clamp(t - last_t_, 0.0, 0.25);
   first_ = false;
@@ -463,7 +463,7 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
   }
 
   // 2. The activity.
-  drivers::DriveCommand cmd;
+  machine::DriveCommand cmd;
   double motor = 0;
   LawOutput law;
   bool enable = false;
@@ -772,7 +772,7 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
   // unloading, the command's magnitude never grows and its sign never flips,
   // whatever the law, the floor or the slew would ask (the law itself only
   // lightens too; this is the last word).
-  bool driving_up = law.user_driving_up;
+  bool driving_up = law.back_driven;
   if (state_ == SetState::Unloading && enable) {
     out = unload_prev_ >= 0 ? std::clamp(out, 0.0, unload_prev_) : std::clamp(out, unload_prev_, 0.0);
     clamp_.reset(out);
@@ -783,13 +783,13 @@ drivers::DriveCommand SetController::update(const MachineInputs& in) {
     // pad slows or turns down during the stop would ask 1/η² = 23 % more
     // torque for the same force, and the user lowering would feel the pad
     // press harder (proving ground, seeds 2 and 4). So the torque never grows.
-    if (out > 0 && law.user_driving_up) unload_up_ = true;
+    if (out > 0 && law.back_driven) unload_up_ = true;
     driving_up = unload_up_;
   }
   unload_prev_ = out;
   cmd.enable = enable;
   cmd.force_n = out;
-  cmd.user_driving_up = driving_up;
+  cmd.back_driven = driving_up;
   cmd.fault_reset = rep.fault_reset_pulse && !enable;
   // QUICK_STOP: ENABLE and QUICK_STOP together while the drive still reports
   // enabled (it ramps to zero within 10 ms, then disables itself; ENABLE

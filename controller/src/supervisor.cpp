@@ -120,7 +120,7 @@ void Supervisor::raise(Fault f, double t) {
   }
 }
 
-Supervisor::Dynamics Supervisor::dynamics(const drivers::DriveStatus& d, const SupervisorContext& ctx,
+Supervisor::Dynamics Supervisor::dynamics(const machine::DriveStatus& d, const SupervisorContext& ctx,
                                            double t) const {
   Dynamics dy;
   // Acceleration over the last ≥ 40 ms of velocity readings.
@@ -153,7 +153,7 @@ Supervisor::Dynamics Supervisor::dynamics(const drivers::DriveStatus& d, const S
   return dy;
 }
 
-SupervisorReport Supervisor::update(const MachineInputs& in, const SupervisorContext& ctx) {
+SupervisorReport Supervisor::update(const machine::MachineInputs& in, const SupervisorContext& ctx) {
   event_count_ = 0;
   trip_ = StopReason::None;
   const double t = in.t_s;

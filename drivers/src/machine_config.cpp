@@ -283,23 +283,8 @@ LoadCellMap LoadCellMap::parse(const Section& s) {
 }
 
 // ---------------------------------------------------------------- mechanics
-namespace {
-double newton_per_nm(const Mechanics& m) { return 2.0 * std::numbers::pi / (m.screw_lead_mm / 1000.0); }
-}  // namespace
-
-double Mechanics::force_from_torque_pct(double pct, bool user_driving_up) const {
-  const double torque_nm = pct / 100.0 * rated_torque_nm;
-  const double ideal = torque_nm * newton_per_nm(*this);
-  return user_driving_up ? ideal / efficiency : ideal * efficiency;
-}
-
-double Mechanics::torque_pct_for_force(double force_n, bool user_driving_up) const {
-  const double ideal = user_driving_up ? force_n * efficiency : force_n / efficiency;
-  return ideal / newton_per_nm(*this) / rated_torque_nm * 100.0;
-}
-
-Mechanics Mechanics::parse(const Section& s) {
-  Mechanics m;
+machine::Mechanics parse_mechanics(const Section& s) {
+  machine::Mechanics m;
   m.rated_torque_nm = s.number("rated_torque_nm", 3.18, 0.01, 1000.0);
   m.screw_lead_mm = s.number("screw_lead_mm", 10.0, 0.1, 200.0);
   m.efficiency = s.number("efficiency", 0.90, 0.3, 1.0);
@@ -311,10 +296,10 @@ Mechanics Mechanics::parse(const Section& s) {
   return m;
 }
 
-Limits Limits::parse(const Section& s) {
-  Limits l;
+machine::Limits parse_limits(const Section& s) {
+  machine::Limits l;
   l.max_load_n = s.number("max_load_n", 1800.0, 10.0, 1e6);
-  if (l.max_load_n > kHardCapN)
+  if (l.max_load_n > machine::kHardCapN)
     s.fail("max_load_n", "is above the 2500 N hard cap that no configuration may exceed");
   l.max_speed_mm_s = s.number("max_speed_mm_s", 100.0, 1.0, 1000.0);
   l.max_slew_n_per_s = s.number("max_slew_n_per_s", 6000.0, 100.0, 1e6);
@@ -325,7 +310,7 @@ Limits Limits::parse(const Section& s) {
   return l;
 }
 
-double armed_torque_limit_pct(const SignalSpec& torque_limit, const Mechanics& mech, double force_n) {
+double armed_torque_limit_pct(const SignalSpec& torque_limit, const machine::Mechanics& mech, double force_n) {
   return floor_to_resolution(torque_limit, mech.torque_pct_for_force(force_n, true), false);
 }
 
@@ -337,7 +322,7 @@ std::string fmt_num(double v, int decimals) {
 }
 }  // namespace
 
-DriveLimitCheck check_drive_limits(const DriveMap& drive, const Mechanics& mech, const Limits& limits) {
+DriveLimitCheck check_drive_limits(const DriveMap& drive, const machine::Mechanics& mech, const machine::Limits& limits) {
   DriveLimitCheck c;
   // What ServoDrive::configure() will write: DriveSetup::from_limits() caps
   // the force at limits.max_load_n, converted back-driven and floored.
@@ -348,16 +333,16 @@ DriveLimitCheck check_drive_limits(const DriveMap& drive, const Mechanics& mech,
   // A load is held with the motor driving the screw: the same conversion.
   c.continuous_down_n = mech.force_from_torque_pct(100.0, false);
   const std::string load = "max_load_n = " + fmt_num(limits.max_load_n, 1) + " N";
-  if (!(c.torque_limit_pct <= kMaxTorqueLimitPct)) {
+  if (!(c.torque_limit_pct <= machine::kMaxTorqueLimitPct)) {
     // Largest load whose TORQUE_LIMIT stays within the peak.
-    const double fits_n = mech.force_from_torque_pct(kMaxTorqueLimitPct, true);
+    const double fits_n = mech.force_from_torque_pct(machine::kMaxTorqueLimitPct, true);
     c.error = load + " would arm TORQUE_LIMIT at " + fmt_num(c.torque_limit_pct, 1) +
-              " % of rated torque, above the motor's " + fmt_num(kMaxTorqueLimitPct, 0) +
+              " % of rated torque, above the motor's " + fmt_num(machine::kMaxTorqueLimitPct, 0) +
               " % peak (with mechanics.rated_torque_nm = " + fmt_num(mech.rated_torque_nm, 3) +
               " Nm, screw_lead_mm = " + fmt_num(mech.screw_lead_mm, 2) + ", efficiency = " +
               fmt_num(mech.efficiency, 2) + "): check that mechanics.rated_torque_nm is the motor's "
               "rated (continuous) torque, or lower max_load_n to at most " + fmt_num(fits_n, 0) + " N";
-  } else if (!(c.force_at_limit_down_n <= kHardCapN)) {
+  } else if (!(c.force_at_limit_down_n <= machine::kHardCapN)) {
     c.error = load + " would arm TORQUE_LIMIT at " + fmt_num(c.torque_limit_pct, 1) +
               " % of rated torque, where the motor pushes " + fmt_num(c.force_at_limit_down_n, 0) +
               " N down at the pad: above the 2500 N hard cap that no configuration may exceed";
@@ -379,8 +364,8 @@ MachineConfig MachineConfig::parse(const Section& root) {
   c.units = root.optional_section("units") ? UnitsConfig::parse(root.section("units")) : UnitsConfig{};
   c.drive = DriveMap::parse(root.section("drive"));
   c.load_cell = LoadCellMap::parse(root.section("load_cell"));
-  c.mechanics = Mechanics::parse(root.section("mechanics"));
-  c.limits = Limits::parse(root.section("limits"));
+  c.mechanics = parse_mechanics(root.section("mechanics"));
+  c.limits = parse_limits(root.section("limits"));
   // The torque limit register must be able to hold the torque for max load,
   // as the drivers arm it.
   const DriveLimitCheck lim = check_drive_limits(c.drive, c.mechanics, c.limits);

@@ -232,7 +232,7 @@ class ModbusDrive final : public ServoDrive {
                status_plan_.blocks().size(), " status read block(s)");
   }
 
-  BusResult configure(const DriveSetup& setup, std::string& detail) override {
+  BusResult configure(const machine::DriveSetup& setup, std::string& detail) override {
     using Item = SetupItem;
     // Converted with the back-driven direction (F = T·2π/lead/η): the most force
     // per unit of torque, so the caps hold at the pad in both directions.
@@ -246,7 +246,7 @@ class ModbusDrive final : public ServoDrive {
     }
     // Never arm a limit beyond the motor's peak: a wrong rated torque (10x too
     // small, say) would otherwise let the drive push with all it has.
-    if (!(limit_pct <= kMaxTorqueLimitPct)) {
+    if (!(limit_pct <= machine::kMaxTorqueLimitPct)) {
       detail = "TORQUE_LIMIT: " + std::to_string(setup.torque_limit_n) + " N needs " +
                std::to_string(limit_pct) + " % of rated torque, above the motor's 300 % peak "
                "(check mechanics.rated_torque_nm); not armed";
@@ -311,7 +311,7 @@ class ModbusDrive final : public ServoDrive {
     return read_back(armed_, false, detail);
   }
 
-  BusResult exchange(const DriveCommand& cmd, DriveStatus& out) override {
+  BusResult exchange(const machine::DriveCommand& cmd, machine::DriveStatus& out) override {
     // Control word. Fault reset: FAULT_RESET=1 with ENABLE clear for one
     // exchange, then 0 again, so each request is a fresh 0→1 edge.
     const bool reset_bit = cmd.fault_reset && !last_reset_bit_;
@@ -322,7 +322,7 @@ class ModbusDrive final : public ServoDrive {
     if (cmd.quick_stop) control |= std::int64_t{1} << map_.bit_quick_stop;
     double pct = 0.0;
     if (enable && !cmd.quick_stop) {
-      pct = mech_.torque_pct_for_force(cmd.force_n, cmd.user_driving_up);
+      pct = mech_.torque_pct_for_force(cmd.force_n, cmd.back_driven);
       // Never ask beyond the TORQUE_LIMIT armed and read back: the drive would
       // clip it anyway, and host and drive then agree. (A force at the cap
       // with the motor driving needs F/η: above a limit armed for the
@@ -374,7 +374,7 @@ class ModbusDrive final : public ServoDrive {
     return unfit ? BusResult::BadValue : r;
   }
 
-  BusResult read_status(DriveStatus& out) override {
+  BusResult read_status(machine::DriveStatus& out) override {
     const BusResult r = status_plan_.read(bus_, unit_);
     if (r != BusResult::Ok) return r;
     return decode_status(out);
@@ -419,8 +419,8 @@ class ModbusDrive final : public ServoDrive {
     return BusResult::Ok;
   }
 
-  BusResult decode_status(DriveStatus& out) const {
-    DriveStatus s;
+  BusResult decode_status(machine::DriveStatus& out) const {
+    machine::DriveStatus s;
     const auto sw = raw_integer(map_.status, status_plan_.words(kStatus));
     if (!sw || *sw < 0 || *sw > 0xFFFF) return BusResult::BadValue;
     s.ready = bit(*sw, map_.bit_ready);
@@ -468,7 +468,7 @@ class ModbusDrive final : public ServoDrive {
   Bus& bus_;
   int unit_;
   DriveMap map_;
-  Mechanics mech_;
+  machine::Mechanics mech_;
   bool contiguous_ = false;
   bool fc23_ = false;
   int write_start_ = 0;
@@ -499,10 +499,10 @@ class ModbusLoadCell final : public LoadCell {
     command_plan_ = ReadPlan::batched({&map_.command});
   }
 
-  BusResult read(LoadCellSample& out) override {
+  BusResult read(machine::LoadCellSample& out) override {
     const BusResult r = plan_.read(bus_, unit_);
     if (r != BusResult::Ok) return r;
-    LoadCellSample s;
+    machine::LoadCellSample s;
     const auto f = decode(map_.force, plan_.words(kForce));
     if (!f || std::fabs(*f) > kMaxAbsLoadCellN) return BusResult::BadValue;
     s.force_n = map_.compression_positive ? *f : -*f;
@@ -581,15 +581,6 @@ class ModbusLoadCell final : public LoadCell {
 };
 
 }  // namespace
-
-DriveSetup DriveSetup::from_limits(const Limits& limits) {
-  DriveSetup s;
-  s.torque_limit_n = limits.max_load_n;
-  s.speed_limit_mm_s = limits.max_speed_mm_s;
-  s.slew_n_per_s = limits.max_slew_n_per_s;
-  s.watchdog_ms = limits.watchdog_ms;
-  return s;
-}
 
 std::unique_ptr<ServoDrive> make_modbus_drive(Bus& bus, const MachineConfig& cfg) {
   return std::make_unique<ModbusDrive>(bus, cfg);

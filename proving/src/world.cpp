@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "soleus/app/daemon_config.hpp"
-#include "soleus/app/modbus_machine_io.hpp"
+#include "soleus/drivers/modbus_machine_io.hpp"
 #include "soleus/controller/control_loop.hpp"
 #include "soleus/proving/in_process_bus.hpp"
 
@@ -49,7 +49,7 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
     out.hold_window_s = cfg.training.hold_window_s;
     out.efficiency = mech.efficiency;
     out.armed_torque_limit_pct =
-        mech.torque_pct_for_force(std::min(cfg.machine.limits.max_load_n, drivers::kHardCapN), true);
+        mech.torque_pct_for_force(std::min(cfg.machine.limits.max_load_n, machine::kHardCapN), true);
     out.armed_speed_limit_rpm = mech.rpm_from_mm_s(cfg.machine.limits.max_speed_mm_s);
 
     sim::Machine machine(cfg.machine, c.athlete, c.seed);
@@ -60,10 +60,10 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
     // The daemon's stack: drivers over the in-process bus, and the loop. A
     // kill destroys both without a word to the machine; a restart builds
     // them afresh, as soleusd starting.
-    std::unique_ptr<app::ModbusMachineIo> io;
+    std::unique_ptr<drivers::ModbusMachineIo> io;
     std::unique_ptr<controller::ControlLoop> loop;
     auto boot = [&](double t) {
-      io = std::make_unique<app::ModbusMachineIo>(cfg.machine,
+      io = std::make_unique<drivers::ModbusMachineIo>(cfg.machine,
                                                   std::make_unique<InProcessBus>(machine, cfg.machine.transport));
       loop = std::make_unique<controller::ControlLoop>(control, cfg.training, mech, cfg.machine.limits, *io, clock);
       out.boots_s.push_back(t);

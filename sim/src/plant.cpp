@@ -10,7 +10,7 @@ namespace {
 constexpr double kStillMmS = 0.05;  // below this the pad counts as at rest
 }
 
-Plant::Plant(const drivers::Mechanics& m, double x0_mm) : m_(m) { reset(x0_mm); }
+Plant::Plant(const machine::Mechanics& m, double x0_mm) : m_(m) { reset(x0_mm); }
 
 void Plant::reset(double x0_mm) {
   s_ = PlantState{};

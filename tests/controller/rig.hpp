@@ -20,7 +20,7 @@
 //     only puts the test's scripted athlete on the pad (and, for one test, an
 //     obstruction under it) through Machine::set_force_source.
 //  2. Commands and status go through the daemon's drivers
-//     (app::ModbusMachineIo) over the proving ground's in-process Modbus bus:
+//     (drivers::ModbusMachineIo) over the proving ground's in-process Modbus bus:
 //     the real force-to-torque conversion with its friction direction, the
 //     registers' resolution (TORQUE_SLEW arms at 0.2 %/ms, ~3.6 kN/s down, not
 //     the 6 kN/s configured), the control word's edges and the arming
@@ -56,10 +56,10 @@
 
 #include <boost/json.hpp>
 
-#include "soleus/app/modbus_machine_io.hpp"
+#include "soleus/drivers/modbus_machine_io.hpp"
 #include "soleus/common/config_reader.hpp"
 #include "soleus/controller/control_loop.hpp"
-#include "soleus/controller/machine_io.hpp"
+#include "soleus/machine/machine_io.hpp"
 #include "soleus/controller/set_controller.hpp"
 #include "soleus/proving/in_process_bus.hpp"
 #include "soleus/sim/machine.hpp"
@@ -75,8 +75,8 @@ inline const drivers::MachineConfig& machine_config() {
   }();
   return cfg;
 }
-inline drivers::Mechanics mechanics() { return machine_config().mechanics; }
-inline drivers::Limits limits() { return machine_config().limits; }
+inline machine::Mechanics mechanics() { return machine_config().mechanics; }
+inline machine::Limits limits() { return machine_config().limits; }
 
 struct Collector : EventSink {
   std::vector<Event> events;
@@ -236,7 +236,7 @@ class FaultyBus final : public drivers::Bus {
 /// athlete on its pad, behind the daemon's ModbusMachineIo, the in-process
 /// bus and a FaultyBus. The machine's time follows `clock` (the clock the
 /// controller reads), from 0 at construction.
-class SimIo : public MachineIo {
+class SimIo : public machine::MachineIo {
  public:
   explicit SimIo(Clock& clock)
       : clock_(clock), origin_s_(clock.now()), machine_(machine_config(), sim::AthleteSettings{}, 1) {
@@ -244,7 +244,7 @@ class SimIo : public MachineIo {
     machine_.set_force_source([this](const sim::AthleteInput& in, std::int64_t now_ms) { return forces(in, now_ms); });
     auto faulty = std::make_unique<FaultyBus>(std::make_unique<proving::InProcessBus>(machine_, machine_config().transport));
     bus_ = faulty.get();
-    drivers_ = std::make_unique<app::ModbusMachineIo>(machine_config(), std::move(faulty));
+    drivers_ = std::make_unique<drivers::ModbusMachineIo>(machine_config(), std::move(faulty));
   }
   SimIo(const SimIo&) = delete;
   SimIo& operator=(const SimIo&) = delete;
@@ -259,7 +259,7 @@ class SimIo : public MachineIo {
   /// enabled, since the test last set it to 0: the speed figures are judged
   /// on this ground truth, not on the controller's 10 ms samples.
   double fastest_mm_s = 0;
-  std::vector<drivers::DriveCommand> written;  ///< every command that reached the drive
+  std::vector<machine::DriveCommand> written;  ///< every command that reached the drive
 
   // ---- the machine
   double pos() { return machine_.plant().state().x_mm; }
@@ -280,8 +280,8 @@ class SimIo : public MachineIo {
   void reconnect() { down_next_ = true; }
 
   // ---- MachineIo
-  using MachineIo::exchange;
-  void exchange(const drivers::DriveCommand& cmd, MachineInputs& in, bool read_cell) override {
+  using machine::MachineIo::exchange;
+  void exchange(const machine::DriveCommand& cmd, machine::MachineInputs& in, bool read_cell) override {
     advance();
     ++cycle;
     const bool lost = drop && drop(cycle);
@@ -291,7 +291,7 @@ class SimIo : public MachineIo {
     if (!lost && !down_next_) written.push_back(cmd);
     bus_->lose = bus_->down = down_next_ = false;
   }
-  bool arm(const drivers::DriveSetup& setup, std::string& detail) override {
+  bool arm(const machine::DriveSetup& setup, std::string& detail) override {
     advance();
     ++arm_calls;
     bus_->ignore_writes = !arm_ok;
@@ -299,7 +299,7 @@ class SimIo : public MachineIo {
     bus_->ignore_writes = false;
     return ok;
   }
-  SetupCheck verify_setup(std::string& detail) override {
+  machine::SetupCheck verify_setup(std::string& detail) override {
     advance();
     return drivers_->verify_setup(detail);
   }
@@ -314,7 +314,7 @@ class SimIo : public MachineIo {
   }
   int comm_loss_fault_code() const override { return drivers_->comm_loss_fault_code(); }
   std::string fault_name(int code) const override { return drivers_->fault_name(code); }
-  IoStats stats() const override { return drivers_->stats(); }
+  machine::IoStats stats() const override { return drivers_->stats(); }
 
  private:
   /// The machine runs in 1 ms steps up to the clock's time.
@@ -347,7 +347,7 @@ class SimIo : public MachineIo {
   double origin_s_;
   sim::Machine machine_;
   FaultyBus* bus_ = nullptr;  // owned by drivers_
-  std::unique_ptr<app::ModbusMachineIo> drivers_;
+  std::unique_ptr<drivers::ModbusMachineIo> drivers_;
   bool down_next_ = false;
   double contact_n_ = 0;
 };
@@ -372,8 +372,8 @@ struct Rig {
   TimeClock clock{t};
   SimIo io{clock};
   std::unique_ptr<SetController> ctl;
-  drivers::DriveCommand cmd;
-  MachineInputs in;
+  machine::DriveCommand cmd;
+  machine::MachineInputs in;
 
   explicit Rig(double hz = 100, std::function<void(ControlConfig&, TrainingConfig&)> tweak = {}) {
     ccfg.loop_hz = hz;

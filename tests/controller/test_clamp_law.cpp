@@ -12,7 +12,7 @@ using namespace soleus;
 using namespace soleus::controller;
 
 TEST_CASE("clamp: never above the max load nor the hard cap, whatever is asked") {
-  drivers::Limits lim;
+  machine::Limits lim;
   OutputClamp c(lim, 3, 3);
   double out = 0;
   for (int i = 0; i < 200; ++i) out = c.apply(5000, 80, 0, 20, 0.01);
@@ -21,13 +21,13 @@ TEST_CASE("clamp: never above the max load nor the hard cap, whatever is asked")
   lim.max_load_n = 9000;  // a configuration that slipped through: the hard cap still holds
   OutputClamp c2(lim, 3, 3);
   for (int i = 0; i < 500; ++i) out = c2.apply(1e6, 80, 0, 20, 0.01);
-  CHECK(out == doctest::Approx(drivers::kHardCapN));
+  CHECK(out == doctest::Approx(machine::kHardCapN));
   for (int i = 0; i < 500; ++i) out = c2.apply(-1e6, 80, 0, 20, 0.01);
-  CHECK(out == doctest::Approx(-drivers::kHardCapN));
+  CHECK(out == doctest::Approx(-machine::kHardCapN));
 }
 
 TEST_CASE("clamp: slew limited in both directions, non-finite becomes zero") {
-  drivers::Limits lim;  // 6000 N/s
+  machine::Limits lim;  // 6000 N/s
   OutputClamp c(lim, 3, 3);
   double prev = 0;
   for (int i = 0; i < 100; ++i) {
@@ -41,7 +41,7 @@ TEST_CASE("clamp: slew limited in both directions, non-finite becomes zero") {
 }
 
 TEST_CASE("clamp: the floor fades the downward force and never pushes below it") {
-  drivers::Limits lim;
+  machine::Limits lim;
   OutputClamp c(lim, 3.0, 3.0);
   c.reset(600);
   CHECK(c.apply(600, 25, 0, 20, 0.01) == doctest::Approx(600));  // 5 mm above: full
@@ -66,7 +66,7 @@ TEST_CASE("clamp: the floor approach plans with the drive's armed slew, not max_
   // The reference drive's TORQUE_SLEW is armed at 0.2 %/ms (its resolution
   // floors 6000 N/s to it): about 3.6 kN/s downward. A pad 10 mm above the
   // floor falling at 100 mm/s has 0.1 s: 360 N can still be removed, not 600.
-  drivers::Limits lim;  // max_slew 6000 N/s
+  machine::Limits lim;  // max_slew 6000 N/s
   OutputClamp c(lim, 3.0, 3.0);
   c.reset(1200);
   CHECK(c.apply(1200, 30, -100, 20, 0.01) == doctest::Approx(600));  // max_slew alone (before)
@@ -79,7 +79,7 @@ TEST_CASE("clamp: the floor approach plans with the drive's armed slew, not max_
 }
 
 TEST_CASE("clamp: leaving the floor, the load it took comes back over floor_restore_s, not within its few mm") {
-  drivers::Limits lim;  // 6000 N/s slew
+  machine::Limits lim;  // 6000 N/s slew
   OutputClamp c(lim, 3.0, 3.0);
   c.set_floor_restore(0.5);
   c.reset(0);
@@ -134,7 +134,7 @@ SetParams set(Mode m, double load, double ecc = 0) {
 
 TEST_CASE("load law: isotonic compensates the pad weight and picks the friction direction") {
   TrainingConfig t;
-  drivers::Mechanics m;
+  machine::Mechanics m;
   LoadLaw law(t, m, 0.5);
   law.begin(set(Mode::Isotonic, 600), 20);
   law.set_range({20, 100});
@@ -142,23 +142,23 @@ TEST_CASE("load law: isotonic compensates the pad weight and picks the friction 
   for (int i = 0; i < 100; ++i) o = law.update(input(10));
   CHECK(o.felt_n == doctest::Approx(600));
   CHECK(o.motor_n == doctest::Approx(600 - m.pad_weight_n));
-  CHECK(o.user_driving_up);
+  CHECK(o.back_driven);
   o = law.update(input(-10, Phase::Eccentric));
-  CHECK_FALSE(o.user_driving_up);
+  CHECK_FALSE(o.back_driven);
   o = law.update(input(-1.5, Phase::Eccentric));  // inside the hysteresis: stays down
-  CHECK_FALSE(o.user_driving_up);
+  CHECK_FALSE(o.back_driven);
   // At rest or creeping up, "the user drives": the motor is asked F·η, which
   // never gives the user more than F (F/η would give F/η² if the user creeps).
   o = law.update(input(0, Phase::BottomPause));
-  CHECK(o.user_driving_up);
+  CHECK(o.back_driven);
   o = law.update(input(-10, Phase::Eccentric));
   o = law.update(input(0.5, Phase::Concentric));
-  CHECK(o.user_driving_up);
+  CHECK(o.back_driven);
 }
 
 TEST_CASE("load law: the pacing brake only adds load while rising faster than the tempo") {
   TrainingConfig t;
-  drivers::Mechanics m;
+  machine::Mechanics m;
   LoadLaw law(t, m, 0.5);
   law.begin(set(Mode::Isotonic, 600), 20);
   for (int i = 0; i < 100; ++i) law.update(input(0));
@@ -178,7 +178,7 @@ TEST_CASE("load law: the pacing brake only adds load while rising faster than th
 
 TEST_CASE("load law: eccentric overload changes smoothly at the top and back at the bottom") {
   TrainingConfig t;
-  drivers::Mechanics m;
+  machine::Mechanics m;
   LoadLaw law(t, m, 0.5);
   law.begin(set(Mode::Eccentric, 500, 40), 20);
   for (int i = 0; i < 200; ++i) law.update(input(0, Phase::Concentric));
@@ -199,7 +199,7 @@ TEST_CASE("load law: eccentric overload changes smoothly at the top and back at 
 
 TEST_CASE("load law: isometric holds against the user's force up to the load") {
   TrainingConfig t;
-  drivers::Mechanics m;
+  machine::Mechanics m;
   LoadLaw law(t, m, 0.5);
   SetParams p = set(Mode::Isometric, 800);
   p.target_reps = 0;
@@ -218,7 +218,7 @@ TEST_CASE("load law: isometric holds against the user's force up to the load") {
 
 TEST_CASE("load law: ramp between only-the-pad and the law") {
   TrainingConfig t;
-  drivers::Mechanics m;
+  machine::Mechanics m;
   LoadLaw law(t, m, 0.5);
   law.begin(set(Mode::Isotonic, 600), 20);
   for (int i = 0; i < 100; ++i) law.update(input(0));
@@ -231,7 +231,7 @@ TEST_CASE("load law: ramp between only-the-pad and the law") {
 
 TEST_CASE("move: never pushes down, lifts within its limit") {
   TrainingConfig t;
-  drivers::Mechanics m;
+  machine::Mechanics m;
   LoadLaw law(t, m, 0.5);
   CHECK(law.move_force(10, 80, 0, 20, 250) <= 0);
   CHECK(law.move_force(10, 80, -50, 20, 250) <= 0);
@@ -244,7 +244,7 @@ TEST_CASE("load law: while unloading nothing raises the felt load, not the base 
   // ramping from the calibration load towards the set's load while the unload
   // ramp fell: the force on the thighs rose by more than half for a moment.
   TrainingConfig t;
-  drivers::Mechanics m;
+  machine::Mechanics m;
   LoadLaw law(t, m, 1.5);
   law.begin(set(Mode::Eccentric, 1200, 40), 20);
   law.set_range({20, 100});
@@ -270,7 +270,7 @@ TEST_CASE("load law: while unloading nothing raises the felt load, not the base 
 TEST_CASE("clamp: property over random inputs, NaN and +-inf: never above the cap, never below the floor's allowance, slew held") {
   // Issue 10, hazard 5: 200 000 random commands, positions, velocities, floors
   // and periods (NaN and +-inf among them), against the clamp's contract.
-  drivers::Limits lim;  // 1800 N cap, 6000 N/s
+  machine::Limits lim;  // 1800 N cap, 6000 N/s
   OutputClamp c(lim, 3.0, 3.0);
   c.set_floor_damping(0.05, 3.0);
   c.set_floor_restore(0.5);

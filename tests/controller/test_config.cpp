@@ -15,7 +15,7 @@ config::Section section(const config::Document& d, const char* name) { return d.
 
 TEST_CASE("config: defaults, with the caller's loop rate") {
   auto d = config::Document::parse_string("[control]\n[training]\n", "t.toml");
-  drivers::Limits lim;
+  machine::Limits lim;
   auto c = ControlConfig::parse(section(d, "control"), 50, lim);
   CHECK(c.loop_hz == 50);
   CHECK_FALSE(c.realtime);
@@ -31,7 +31,7 @@ TEST_CASE("config: the shipped files' sections parse") {
   for (const char* f : {"reference-rtu.toml", "reference-tcp.toml", "sim.toml"}) {
     CAPTURE(f);
     auto d = config::Document::parse_file(std::string(SOLEUS_CONFIG_DIR) + "/" + f);
-    drivers::Limits lim;
+    machine::Limits lim;
     CHECK_NOTHROW(ControlConfig::parse(section(d, "control"), 100, lim));
     CHECK_NOTHROW(TrainingConfig::parse(section(d, "training"), lim));
   }
@@ -40,7 +40,7 @@ TEST_CASE("config: the shipped files' sections parse") {
 TEST_CASE("config: an unknown key is refused with its line") {
   auto d = config::Document::parse_string("[control]\nloop_hz = 100\nlet_go = 3\n", "t.toml");
   try {
-    ControlConfig::parse(section(d, "control"), 100, drivers::Limits{});
+    ControlConfig::parse(section(d, "control"), 100, machine::Limits{});
     FAIL("accepted an unknown key");
   } catch (const config::ConfigError& e) {
     CHECK(e.line() == 3);
@@ -51,7 +51,7 @@ TEST_CASE("config: an unknown key is refused with its line") {
 TEST_CASE("config: a comm-loss window not shorter than the drive watchdog is refused at its key") {
   auto d = config::Document::parse_string("[control]\n\ncomm_loss_window_ms = 100\n", "t.toml");
   try {
-    ControlConfig::parse(section(d, "control"), 100, drivers::Limits{});
+    ControlConfig::parse(section(d, "control"), 100, machine::Limits{});
     FAIL("accepted");
   } catch (const config::ConfigError& e) {
     CHECK(e.key() == "control.comm_loss_window_ms");
@@ -62,13 +62,13 @@ TEST_CASE("config: a comm-loss window not shorter than the drive watchdog is ref
 
 TEST_CASE("config: out-of-range values are refused") {
   auto d = config::Document::parse_string("[training]\nrep_rom_fraction = 1.2\n", "t.toml");
-  CHECK_THROWS_AS(TrainingConfig::parse(section(d, "training"), drivers::Limits{}), config::ConfigError);
+  CHECK_THROWS_AS(TrainingConfig::parse(section(d, "training"), machine::Limits{}), config::ConfigError);
   auto d2 = config::Document::parse_string("[control]\noverspeed_mm_s = 90\n", "t.toml");
-  CHECK_THROWS_AS(ControlConfig::parse(section(d2, "control"), 100, drivers::Limits{}), config::ConfigError);
+  CHECK_THROWS_AS(ControlConfig::parse(section(d2, "control"), 100, machine::Limits{}), config::ConfigError);
 }
 
 TEST_CASE("config: the cross-check's persistence: its default, and its bounds at its key") {
-  drivers::Limits lim;
+  machine::Limits lim;
   auto d = config::Document::parse_string("[control]\n", "t.toml");
   CHECK(ControlConfig::parse(section(d, "control"), 100, lim).cross_check_s == doctest::Approx(0.5));
   auto d2 = config::Document::parse_string("[control]\n\ncross_check_s = 0.01\n", "t.toml");
@@ -82,7 +82,7 @@ TEST_CASE("config: the cross-check's persistence: its default, and its bounds at
 }
 
 TEST_CASE("config: the frozen reading's keys: defaults, bounds, and cross-field rules at their key") {
-  drivers::Limits lim;
+  machine::Limits lim;
   auto d = config::Document::parse_string("[control]\n", "t.toml");
   auto c = ControlConfig::parse(section(d, "control"), 100, lim);
   CHECK(c.frozen_cell_s == doctest::Approx(0.5));
@@ -120,9 +120,9 @@ TEST_CASE("config: a brake gain that would oscillate at the loop rate is refused
   c.loop_hz = 50;
   TrainingConfig t;
   t.brake_gain_n_per_mm_s = 5;  // 5000 N·s/m × 20 ms / 110 kg = 0.9
-  CHECK_THROWS_AS(SetController(c, t, drivers::Mechanics{}, drivers::Limits{}, sink), std::invalid_argument);
+  CHECK_THROWS_AS(SetController(c, t, machine::Mechanics{}, machine::Limits{}, sink), std::invalid_argument);
   t.brake_gain_n_per_mm_s = 2;
-  CHECK_NOTHROW(SetController(c, t, drivers::Mechanics{}, drivers::Limits{}, sink));
+  CHECK_NOTHROW(SetController(c, t, machine::Mechanics{}, machine::Limits{}, sink));
 }
 
 TEST_CASE("tempo strings") {
@@ -138,8 +138,8 @@ TEST_CASE("tempo strings") {
 
 TEST_CASE("set parameters are validated by the controller") {
   TrainingConfig t;
-  drivers::Limits lim;
-  drivers::Mechanics mech;
+  machine::Limits lim;
+  machine::Mechanics mech;
   SetParams p;
   p.mode = Mode::Isotonic;
   p.load_n = 600;
@@ -187,7 +187,7 @@ TEST_CASE("set parameters are validated by the controller") {
 }
 
 TEST_CASE("config: training.rest_limit_s, the mid-set rest's limit, is read and bounded") {
-  drivers::Limits lim;
+  machine::Limits lim;
   auto d = config::Document::parse_string("[training]\nrest_limit_s = 7.5\n", "t.toml");
   CHECK(TrainingConfig::parse(section(d, "training"), lim).rest_limit_s == doctest::Approx(7.5));
   auto bad = config::Document::parse_string("[training]\n\nrest_limit_s = 0\n", "t.toml");

@@ -14,6 +14,7 @@
 #include "soleus/controller/control_loop.hpp"
 
 using namespace soleus::controller;
+namespace machine = soleus::machine;
 using namespace soleus::controller::test;
 
 namespace {
@@ -156,7 +157,7 @@ TEST_CASE("loop: an exception at the loop's edge is a fault with QUICK_STOP, not
     using SimIo::SimIo;
     int throw_at = -1;
     using SimIo::exchange;
-    void exchange(const soleus::drivers::DriveCommand& c, MachineInputs& in, bool read_cell) override {
+    void exchange(const soleus::machine::DriveCommand& c, machine::MachineInputs& in, bool read_cell) override {
       SimIo::exchange(c, in, read_cell);
       if (cycle == throw_at) throw std::runtime_error("test: corrupt state");
     }
@@ -282,7 +283,7 @@ TEST_CASE("loop: a full command queue refuses and counts, overruns are counted")
     using SimIo::SimIo;
     FakeClock* clk = nullptr;
     using SimIo::exchange;
-    void exchange(const soleus::drivers::DriveCommand& c, MachineInputs& in, bool read_cell) override {
+    void exchange(const soleus::machine::DriveCommand& c, machine::MachineInputs& in, bool read_cell) override {
       SimIo::exchange(c, in, read_cell);
       clk->t += 0.015;
     }
@@ -367,7 +368,7 @@ TEST_CASE("loop: failed load-cell reads are a comm loss within 3 cycles, also wh
     std::vector<int> skipped;
     bool drop_cell = false;  ///< every load-cell read fails (no reading)
     using SimIo::exchange;
-    void exchange(const soleus::drivers::DriveCommand& cmd, MachineInputs& in, bool read_cell) override {
+    void exchange(const soleus::machine::DriveCommand& cmd, machine::MachineInputs& in, bool read_cell) override {
       SimIo::exchange(cmd, in, read_cell);
       if (!read_cell) skipped.push_back(cycle);
       if (drop_cell && read_cell) in.cell_ok = false;

@@ -8,6 +8,7 @@
 #include "rig.hpp"
 
 using namespace soleus::controller;
+namespace machine = soleus::machine;
 using namespace soleus::controller::test;
 
 TEST_CASE("strong athlete: 15 reps counted, target reached, TUT within 5 % of the prescription") {
@@ -36,7 +37,7 @@ TEST_CASE("strong athlete: 15 reps counted, target reached, TUT within 5 % of th
 }
 namespace {
 /// Index of the first command after time t (commands are written one per cycle).
-bool every_command(Rig& rig, double seconds, const std::function<bool(const soleus::drivers::DriveCommand&)>& ok) {
+bool every_command(Rig& rig, double seconds, const std::function<bool(const soleus::machine::DriveCommand&)>& ok) {
   int n = static_cast<int>(std::lround(seconds / rig.period));
   bool all = true;
   for (int i = 0; i < n; ++i) {
@@ -148,7 +149,7 @@ TEST_CASE("unload: the drive's torque never rises, also when the pad turns or sl
   // user, lowering, felt the pad press harder during the stop.
   const double eta = mechanics().efficiency;
   // The screw force the drive is asked for (∝ torque), as the driver converts it.
-  auto torque = [eta](const soleus::drivers::DriveCommand& c) { return c.user_driving_up ? c.force_n * eta : c.force_n / eta; };
+  auto torque = [eta](const soleus::machine::DriveCommand& c) { return c.back_driven ? c.force_n * eta : c.force_n / eta; };
   for (double stop_frac : {0.3, 0.6, 0.9}) {
     CAPTURE(stop_frac);
     Rig rig;
@@ -160,7 +161,7 @@ TEST_CASE("unload: the drive's torque never rises, also when the pad turns or sl
     rig.run(1);
     // Stop while the user rises, at stop_frac of the range.
     REQUIRE(rig.run_until([&] { return rig.io.vel() > 5 && rig.io.pos() > 20 + 80 * stop_frac; }, 20));
-    REQUIRE(rig.cmd.user_driving_up);
+    REQUIRE(rig.cmd.back_driven);
     double prev_pct = torque(rig.cmd);
     CHECK(rig.ctl->stop(StopReason::UserStop, rig.t));
     bool rose = false, saw_turn = false;
@@ -414,7 +415,7 @@ TEST_CASE("relaxed athlete at the bottom: no downward force below the calibrated
   REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
   rig.run(4);
   rig.io.athlete.relax = true;  // a cramp: the athlete stops pushing
-  bool ok = every_command(rig, 6, [&](const soleus::drivers::DriveCommand& c) {
+  bool ok = every_command(rig, 6, [&](const soleus::machine::DriveCommand& c) {
     double pos = rig.ctl->drive().position_mm;
     return !(c.enable && pos <= 20.0 && c.force_n > 0);
   });

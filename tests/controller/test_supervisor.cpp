@@ -8,12 +8,13 @@
 #include "soleus/controller/supervisor.hpp"
 
 using namespace soleus::controller;
+namespace machine = soleus::machine;
 
 namespace {
 struct Feed {
   ControlConfig cfg;
   Supervisor sup{cfg};
-  MachineInputs in;
+  machine::MachineInputs in;
   SupervisorContext ctx;
   double t = 0;
   std::uint32_t counter = 0;

@@ -14,6 +14,7 @@
 #include "soleus/test_support/sim_process.hpp"
 
 using namespace soleus::drivers;
+namespace machine = soleus::machine;
 using soleus::test::FakeModbusServer;
 using soleus::test::SocatPair;
 
@@ -40,10 +41,10 @@ TEST_CASE("rtu: one drive exchange is one FC 23 of 17 + 21 bytes (ICD bus budget
   srv.set_holding(1, 100, 0x0001);  // mirror: STATUS READY
   srv.set_holding(1, 102, 0x0001);
   srv.set_holding(1, 103, 0x86A0);  // POSITION 100000 counts
-  DriveCommand cmd;
+  machine::DriveCommand cmd;
   cmd.enable = true;
   cmd.force_n = 200;
-  DriveStatus st;
+  machine::DriveStatus st;
   REQUIRE(drive->exchange(cmd, st) == BusResult::Ok);
   CHECK(bus.stats().transactions == 1);
   CHECK(bus.stats().bytes_tx == 17);
@@ -63,7 +64,7 @@ TEST_CASE("rtu: one load-cell read is one FC 04 of 8 + 13 bytes") {
   auto cell = make_modbus_load_cell(bus, cfg);
   srv.set_input(2, 1, 5000);  // 500.0 N
   srv.set_input(2, 3, 42);
-  LoadCellSample s;
+  machine::LoadCellSample s;
   REQUIRE(cell->read(s) == BusResult::Ok);
   CHECK(bus.stats().transactions == 1);
   CHECK(bus.stats().bytes_tx == 8);

@@ -17,6 +17,7 @@
 #include "soleus/test_support/fake_modbus_server.hpp"
 
 using namespace soleus::drivers;
+namespace machine = soleus::machine;
 using soleus::test::FakeModbusServer;
 using soleus::test::tcp_machine;
 
@@ -28,7 +29,7 @@ TEST_CASE("clamp to drive: 20 000 random commands, NaN and +-inf: the torque wri
   REQUIRE(bus.connect() == BusResult::Ok);
   auto drive = make_modbus_drive(bus, cfg);
   std::string detail;
-  REQUIRE(drive->configure(DriveSetup::from_limits(cfg.limits), detail) == BusResult::Ok);
+  REQUIRE(drive->configure(machine::DriveSetup::from_limits(cfg.limits), detail) == BusResult::Ok);
   const int limit_raw = srv.holding(kDrive, 5);  // 0.1 % of rated
   REQUIRE(limit_raw > 0);
   for (int i = 0; i < 8; ++i) srv.set_input(kDrive, i, i == 0 ? 0x0003 : 0);
@@ -53,17 +54,17 @@ TEST_CASE("clamp to drive: 20 000 random commands, NaN and +-inf: the torque wri
     const double pos = pick(-10, 160), vel = pick(-300, 300), floor = pick(-5, 80);
     const double dt = rng() % 50 == 0 ? pick(-1, 1) : 0.01;
     const double out = clamp.apply(asked, pos, vel, floor, dt);
-    DriveCommand cmd;
+    machine::DriveCommand cmd;
     cmd.enable = true;
     cmd.force_n = out;
-    cmd.user_driving_up = rng() % 2 == 0;
-    DriveStatus st;
+    cmd.back_driven = rng() % 2 == 0;
+    machine::DriveStatus st;
     const BusResult r = drive->exchange(cmd, st);
     const int raw = static_cast<std::int16_t>(srv.holding(kDrive, 1));
     CAPTURE(i);
     CAPTURE(asked);
     CAPTURE(out);
-    CAPTURE(cmd.user_driving_up);
+    CAPTURE(cmd.back_driven);
     CHECK(std::abs(raw) <= limit_raw);
     worst_raw = std::max(worst_raw, std::abs(raw));
     if (r == BusResult::Ok) ++written;

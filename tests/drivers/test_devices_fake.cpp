@@ -15,6 +15,7 @@
 #include "soleus/test_support/fake_modbus_server.hpp"
 
 using namespace soleus::drivers;
+namespace machine = soleus::machine;
 using soleus::test::FakeModbusServer;
 using soleus::test::tcp_machine;
 
@@ -45,11 +46,11 @@ TEST_CASE("drive: one exchange on the reference map is exactly one FC 23") {
   auto drive = make_modbus_drive(bus, cfg);
   set_drive_status(srv, kStatus);
 
-  DriveCommand cmd;
+  machine::DriveCommand cmd;
   cmd.enable = true;
   cmd.force_n = 1000.0;
-  cmd.user_driving_up = false;
-  DriveStatus st;
+  cmd.back_driven = false;
+  machine::DriveStatus st;
   const BusStats before = bus.stats();
   REQUIRE(drive->exchange(cmd, st) == BusResult::Ok);
   const BusStats after = bus.stats();
@@ -87,7 +88,7 @@ TEST_CASE("drive: read_status reads the mirror in one FC 03 and writes nothing")
   REQUIRE(bus.connect() == BusResult::Ok);
   auto drive = make_modbus_drive(bus, cfg);
   set_drive_status(srv, {0x0008 | 0x0004, 6, 0xFFFF, 0xFC18, 0xFFF6, 0xFE0C, 0xFF9C, 0});
-  DriveStatus st;
+  machine::DriveStatus st;
   REQUIRE(drive->read_status(st) == BusResult::Ok);
   CHECK(srv.total_requests() == 1);
   CHECK(srv.requests(kFc03) == 1);
@@ -109,7 +110,7 @@ TEST_CASE("drive: configure() arms the limits and reads them back") {
   REQUIRE(bus.connect() == BusResult::Ok);
   auto drive = make_modbus_drive(bus, cfg);
   std::string detail;
-  const DriveSetup setup = DriveSetup::from_limits(cfg.limits);
+  const machine::DriveSetup setup = machine::DriveSetup::from_limits(cfg.limits);
   REQUIRE(drive->configure(setup, detail) == BusResult::Ok);
   CHECK(detail.empty());
   // SPEED_LIMIT 100 mm/s = 600 rpm.
@@ -147,11 +148,11 @@ TEST_CASE("drive: configure() fails with a readable detail when a value does not
   auto drive = make_modbus_drive(bus, cfg);
   srv.set_after_reply(kDrive, 5, 3000);  // the drive keeps its default TORQUE_LIMIT
   std::string detail;
-  CHECK(drive->configure(DriveSetup::from_limits(cfg.limits), detail) == BusResult::BadValue);
+  CHECK(drive->configure(machine::DriveSetup::from_limits(cfg.limits), detail) == BusResult::BadValue);
   CHECK(detail.find("TORQUE_LIMIT") != std::string::npos);
   CHECK(detail.find("300") != std::string::npos);
   // An unarmed watchdog is refused before anything is written.
-  DriveSetup off = DriveSetup::from_limits(cfg.limits);
+  machine::DriveSetup off = machine::DriveSetup::from_limits(cfg.limits);
   off.watchdog_ms = 0;
   srv.reset_counts();
   CHECK(drive->configure(off, detail) == BusResult::BadValue);
@@ -168,7 +169,7 @@ TEST_CASE("drive: configure() refuses a TORQUE_LIMIT above 300 % and writes noth
   REQUIRE(bus.connect() == BusResult::Ok);
   auto drive = make_modbus_drive(bus, cfg);
   std::string detail;
-  CHECK(drive->configure(DriveSetup::from_limits(cfg.limits), detail) == BusResult::BadValue);
+  CHECK(drive->configure(machine::DriveSetup::from_limits(cfg.limits), detail) == BusResult::BadValue);
   INFO(detail);
   CHECK(detail.find("TORQUE_LIMIT") != std::string::npos);
   CHECK(detail.find("300 %") != std::string::npos);
@@ -183,8 +184,8 @@ TEST_CASE("drive: a fault reset is a 0→1 edge with ENABLE clear, then back to 
   REQUIRE(bus.connect() == BusResult::Ok);
   auto drive = make_modbus_drive(bus, cfg);
   set_drive_status(srv, kStatus);
-  DriveStatus st;
-  DriveCommand cmd;
+  machine::DriveStatus st;
+  machine::DriveCommand cmd;
   cmd.enable = true;
   cmd.force_n = 500;
   cmd.fault_reset = true;
@@ -215,10 +216,10 @@ TEST_CASE("drive: torque sign follows signs.torque_positive") {
   REQUIRE(bus.connect() == BusResult::Ok);
   auto drive = make_modbus_drive(bus, cfg);
   set_drive_status(srv, kStatus);
-  DriveCommand cmd;
+  machine::DriveCommand cmd;
   cmd.enable = true;
   cmd.force_n = 1000.0;
-  DriveStatus st;
+  machine::DriveStatus st;
   REQUIRE(drive->exchange(cmd, st) == BusResult::Ok);
   CHECK(static_cast<std::int16_t>(srv.holding(kDrive, 1)) < -300);
   CHECK(st.torque_pct == doctest::Approx(-50.0));  // reported positive down
@@ -233,8 +234,8 @@ TEST_CASE("drive: without a mirror, one FC 16 plus batched reads, split writes w
     REQUIRE(bus.connect() == BusResult::Ok);
     auto drive = make_modbus_drive(bus, cfg);
     set_drive_status(srv, kStatus);
-    DriveStatus st;
-    DriveCommand cmd;
+    machine::DriveStatus st;
+    machine::DriveCommand cmd;
     REQUIRE(drive->exchange(cmd, st) == BusResult::Ok);
     CHECK(srv.requests(kFc16) == 1);
     CHECK(srv.requests(kFc04) == 1);  // input 0..7 in one read
@@ -249,8 +250,8 @@ TEST_CASE("drive: without a mirror, one FC 16 plus batched reads, split writes w
   ModbusBus bus(cfg.transport);
   REQUIRE(bus.connect() == BusResult::Ok);
   auto drive = make_modbus_drive(bus, cfg);
-  DriveStatus st;
-  DriveCommand cmd;
+  machine::DriveStatus st;
+  machine::DriveCommand cmd;
   cmd.enable = true;
   cmd.force_n = 100;
   REQUIRE(drive->exchange(cmd, st) == BusResult::Ok);
@@ -267,7 +268,7 @@ TEST_CASE("drive: garbage from the device is BadValue, never a number") {
   ModbusBus bus(cfg.transport);
   REQUIRE(bus.connect() == BusResult::Ok);
   auto drive = make_modbus_drive(bus, cfg);
-  DriveStatus st;
+  machine::DriveStatus st;
   st.temperature_c = 21.0;
   auto bad = kStatus;
   bad[6] = 0x7FFF;  // 3276.7 °C: impossible
@@ -291,8 +292,8 @@ TEST_CASE("drive: a command that does not fit writes control 0 and torque 0, and
   REQUIRE(bus.connect() == BusResult::Ok);
   auto drive = make_modbus_drive(bus, cfg);
   set_drive_status(srv, kStatus);
-  DriveStatus st;
-  DriveCommand cmd;
+  machine::DriveStatus st;
+  machine::DriveCommand cmd;
   cmd.enable = true;
   cmd.force_n = 1000.0;
   REQUIRE(drive->exchange(cmd, st) == BusResult::Ok);
@@ -338,7 +339,7 @@ TEST_CASE("load cell: one FC 04 of force, status and counter, sign and flags") {
   srv.set_input(kCell, 1, 0xFF83);          // -12.5 N
   srv.set_input(kCell, 2, 0x0001 | 0x0004);  // STABLE, ADC_ERROR
   srv.set_input(kCell, 3, 65535);
-  LoadCellSample s;
+  machine::LoadCellSample s;
   const BusStats before = bus.stats();
   REQUIRE(cell->read(s) == BusResult::Ok);
   CHECK(srv.requests(kFc04) == 1);
@@ -368,7 +369,7 @@ TEST_CASE("load cell: a float32 low-word-first force, NaN is BadValue") {
   auto cell = make_modbus_load_cell(bus, cfg);
   srv.set_input(kCell, 0, 0x0000);
   srv.set_input(kCell, 1, 0x4148);  // 12.5f, low word first
-  LoadCellSample s;
+  machine::LoadCellSample s;
   REQUIRE(cell->read(s) == BusResult::Ok);
   CHECK(s.force_n == doctest::Approx(12.5));
   srv.set_input(kCell, 1, 0x7FC0);  // NaN

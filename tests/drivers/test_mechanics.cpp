@@ -2,9 +2,11 @@
 // friction opposing motion, rated torque in N, rpm ↔ mm/s.
 #include <doctest/doctest.h>
 
-#include "soleus/drivers/machine_config.hpp"
+#include <initializer_list>
 
-using soleus::drivers::Mechanics;
+#include "soleus/machine/units.hpp"
+
+using soleus::machine::Mechanics;
 
 TEST_CASE("mechanics: 1 Nm is about 565.5 N down and 698.1 N up") {
   const Mechanics m;  // defaults are the reference machine

@@ -19,6 +19,7 @@
 
 namespace json = boost::json;
 using namespace soleus::drivers;
+namespace machine = soleus::machine;
 using soleus::test::SimProcess;
 using soleus::test::SocatPair;
 
@@ -96,8 +97,8 @@ void wait_at_rest(const SimProcess& sim) {
 /// ICD signal: flags and codes equal, numbers within their resolution.
 void check_every_signal(const SimProcess& sim, const MachineConfig& cfg, ServoDrive& drive,
                         LoadCell& cell) {
-  DriveStatus d1, d2;
-  LoadCellSample c1, c2;
+  machine::DriveStatus d1, d2;
+  machine::LoadCellSample c1, c2;
   REQUIRE(drive.read_status(d1) == BusResult::Ok);
   REQUIRE(cell.read(c1) == BusResult::Ok);
   const json::object st = state(sim);
@@ -151,13 +152,13 @@ void check_signals_with_faults(const SimProcess& sim, const MachineConfig& cfg, 
   request(sim, R"({"cmd":"fault","kind":"sto","on":true})");
   request(sim, R"({"cmd":"fault","kind":"overload"})");
   request(sim, R"({"cmd":"fault","kind":"adc_error","on":true})");
-  DriveStatus d;
+  machine::DriveStatus d;
   REQUIRE(drive.read_status(d) == BusResult::Ok);
   CHECK(d.fault);
   CHECK(d.sto);
   CHECK(d.fault_code == 4);
   CHECK(drive.fault_name(d.fault_code) == "over-temperature");
-  LoadCellSample c;
+  machine::LoadCellSample c;
   REQUIRE(cell.read(c) == BusResult::Ok);
   CHECK(c.overload);
   CHECK(c.adc_error);
@@ -167,7 +168,7 @@ void check_signals_with_faults(const SimProcess& sim, const MachineConfig& cfg, 
 
 /// A load cell whose counter moved: it is live, sampled at about 200 Hz.
 void check_counter_moves(LoadCell& cell) {
-  LoadCellSample a, b;
+  machine::LoadCellSample a, b;
   REQUIRE(cell.read(a) == BusResult::Ok);
   std::this_thread::sleep_for(std::chrono::milliseconds(60));
   REQUIRE(cell.read(b) == BusResult::Ok);
@@ -211,7 +212,7 @@ TEST_CASE("sim: configure() arms COMM_TIMEOUT, TORQUE_LIMIT, SPEED_LIMIT and TOR
   // Before: the ICD's default torque limit.
   CHECK(raw_reg(state(sim), "drive", "holding", 5) == 3000);
   std::string detail;
-  REQUIRE_MESSAGE(drive->configure(DriveSetup::from_limits(cfg.limits), detail) == BusResult::Ok, detail);
+  REQUIRE_MESSAGE(drive->configure(machine::DriveSetup::from_limits(cfg.limits), detail) == BusResult::Ok, detail);
   const json::object st = state(sim);
   const auto& sd = st.at("drive").as_object();
   CHECK(num(sd.at("comm_timeout_ms")) == doctest::Approx(100.0));
@@ -229,12 +230,12 @@ namespace {
 void check_one_cycle(const SimProcess& sim, ModbusBus& bus, ServoDrive& drive, LoadCell& cell,
                      std::uint64_t drive_tx, std::uint64_t drive_rx, std::uint64_t cell_tx,
                      std::uint64_t cell_rx) {
-  DriveStatus st;
-  LoadCellSample s;
+  machine::DriveStatus st;
+  machine::LoadCellSample s;
   REQUIRE(drive.read_status(st) == BusResult::Ok);  // warm up the link
   const double requests0 = num(state(sim).at("counters").at("requests"));
   BusStats s0 = bus.stats();
-  DriveCommand cmd;  // disabled, no torque: nothing moves
+  machine::DriveCommand cmd;  // disabled, no torque: nothing moves
   REQUIRE(drive.exchange(cmd, st) == BusResult::Ok);
   BusStats s1 = bus.stats();
   CHECK(s1.transactions - s0.transactions == 1);
@@ -265,10 +266,10 @@ TEST_CASE("sim tcp: one cycle is one FC 23 and one FC 04") {
   // TCP: MBAP 7 + PDU.
   check_one_cycle(sim, bus, *drive, *cell, 7 + 14, 7 + 18, 7 + 5, 7 + 10);
   // The command reached the drive: ENABLE with a torque for 100 N.
-  DriveCommand cmd;
+  machine::DriveCommand cmd;
   cmd.enable = true;
   cmd.force_n = 100.0;
-  DriveStatus st;
+  machine::DriveStatus st;
   REQUIRE(drive->exchange(cmd, st) == BusResult::Ok);
   const auto sd = state(sim).at("drive").as_object();
   CHECK((static_cast<int>(num(sd.at("control"))) & 1) == 1);
@@ -339,7 +340,7 @@ TEST_CASE("sim faults: dropped replies are counted timeouts") {
   ModbusBus bus(cfg.transport);
   REQUIRE(bus.connect() == BusResult::Ok);
   auto cell = make_modbus_load_cell(bus, cfg);
-  LoadCellSample s;
+  machine::LoadCellSample s;
   REQUIRE(cell->read(s) == BusResult::Ok);
   request(sim, R"({"cmd":"fault","kind":"drop","p":1.0})");
   for (int i = 0; i < 3; ++i) CHECK(cell->read(s) == BusResult::Timeout);
@@ -356,7 +357,7 @@ TEST_CASE("sim faults: reads recover after an outage without restarting anything
   ModbusBus bus(cfg.transport);
   REQUIRE(bus.connect() == BusResult::Ok);
   auto drive = make_modbus_drive(bus, cfg);
-  DriveStatus st;
+  machine::DriveStatus st;
   REQUIRE(drive->read_status(st) == BusResult::Ok);
   request(sim, R"({"cmd":"fault","kind":"outage","seconds":0.5})");
   // Poll like a control loop would (every 10 ms) until the drive answers again.
@@ -392,20 +393,20 @@ TEST_CASE("sim vendor B: another map (float32 force low word first, no mirror) b
   auto drive = make_modbus_drive(bus, cfg);
   auto cell = make_modbus_load_cell(bus, cfg);
   std::string detail;
-  REQUIRE_MESSAGE(drive->configure(DriveSetup::from_limits(cfg.limits), detail) == BusResult::Ok, detail);
+  REQUIRE_MESSAGE(drive->configure(machine::DriveSetup::from_limits(cfg.limits), detail) == BusResult::Ok, detail);
   check_signals_with_faults(sim, cfg, *drive, *cell);
   // Without a mirror a cycle costs a write and the batched reads, still no
   // more than one transaction per table region.
-  DriveStatus st;
+  machine::DriveStatus st;
   const auto t0 = bus.stats().transactions;
-  REQUIRE(drive->exchange(DriveCommand{}, st) == BusResult::Ok);
+  REQUIRE(drive->exchange(machine::DriveCommand{}, st) == BusResult::Ok);
   const auto per_cycle = bus.stats().transactions - t0;
   CHECK(per_cycle >= 2);
   CHECK(per_cycle <= 4);
   MESSAGE("vendor B: " << per_cycle << " transactions per drive exchange");
   // NaN from the float force register is reported, never passed on as a number.
   request(sim, R"({"cmd":"fault","kind":"clear"})");  // an ADC error would mask the NaN
-  LoadCellSample s;
+  machine::LoadCellSample s;
   REQUIRE(cell->read(s) == BusResult::Ok);
   request(sim, R"({"cmd":"fault","kind":"nan_force","on":true})");
   // The transmitter publishes it with its next sample (200 Hz): allow a few.
@@ -434,7 +435,7 @@ TEST_CASE("sim faults: a bad CRC (RTU) and an odd reply (TCP) are counted by cla
     ModbusBus bus(cfg.transport);
     REQUIRE(bus.connect() == BusResult::Ok);
     auto cell = make_modbus_load_cell(bus, cfg);
-    LoadCellSample s;
+    machine::LoadCellSample s;
     REQUIRE(cell->read(s) == BusResult::Ok);
     request(sim, R"({"cmd":"fault","kind":"bad_crc","count":1})");
     CHECK(cell->read(s) == BusResult::CrcError);
@@ -447,7 +448,7 @@ TEST_CASE("sim faults: a bad CRC (RTU) and an odd reply (TCP) are counted by cla
   ModbusBus bus(cfg.transport);
   REQUIRE(bus.connect() == BusResult::Ok);
   auto cell = make_modbus_load_cell(bus, cfg);
-  LoadCellSample s;
+  machine::LoadCellSample s;
   REQUIRE(cell->read(s) == BusResult::Ok);
   request(sim, R"({"cmd":"fault","kind":"exception","count":1})");
   CHECK(cell->read(s) == BusResult::Exception);

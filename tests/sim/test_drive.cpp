@@ -7,6 +7,7 @@
 #include "soleus/sim/plant.hpp"
 
 using namespace soleus::sim;
+namespace machine = soleus::machine;
 
 namespace {
 constexpr std::uint16_t kEnable = 1, kReset = 2, kQuickStop = 4;
@@ -177,7 +178,7 @@ TEST_CASE("drive: QUICK_STOP ramps torque to zero within 10 ms whatever TORQUE_S
 
 namespace {
 /// Drive + plant with a constant user force; returns the speed (rpm) after `ms`.
-double settle(DriveModel& d, Plant& p, const soleus::drivers::Mechanics& m, double user_n, int ms, std::int64_t& t) {
+double settle(DriveModel& d, Plant& p, const soleus::machine::Mechanics& m, double user_n, int ms, std::int64_t& t) {
   for (int i = 0; i < ms; ++i) {
     d.step(m.rpm_from_mm_s(p.state().v_mm_s), ++t);
     p.step(d.torque_pct(), user_n);
@@ -187,7 +188,7 @@ double settle(DriveModel& d, Plant& p, const soleus::drivers::Mechanics& m, doub
 }  // namespace
 
 TEST_CASE("drive: the speed loop holds |speed| within SPEED_LIMIT, braking upward motion") {
-  soleus::drivers::Mechanics m;
+  soleus::machine::Mechanics m;
   DriveModel d;
   Plant p(m, 10.0);
   d.write_speed_limit(300);  // 50 mm/s
@@ -202,7 +203,7 @@ TEST_CASE("drive: the speed loop holds |speed| within SPEED_LIMIT, braking upwar
 }
 
 TEST_CASE("drive: the speed loop brakes a falling pad too (motor pushing down, no user)") {
-  soleus::drivers::Mechanics m;
+  soleus::machine::Mechanics m;
   DriveModel d;
   Plant p(m, 140.0);
   d.write_speed_limit(120);  // 20 mm/s
@@ -216,7 +217,7 @@ TEST_CASE("drive: the speed loop brakes a falling pad too (motor pushing down, n
 }
 
 TEST_CASE("drive: speed-loop braking is clamped by TORQUE_LIMIT, beyond the margin it faults with 7") {
-  soleus::drivers::Mechanics m;
+  soleus::machine::Mechanics m;
   DriveModel d;
   Plant p(m, 5.0);
   d.write_speed_limit(120);

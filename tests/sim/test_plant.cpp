@@ -3,6 +3,7 @@
 #include "soleus/sim/plant.hpp"
 
 using namespace soleus::sim;
+namespace machine = soleus::machine;
 
 namespace {
 void run(Plant& p, double torque_pct, double user_n, int ms) {
@@ -11,13 +12,13 @@ void run(Plant& p, double torque_pct, double user_n, int ms) {
 }  // namespace
 
 TEST_CASE("plant: ideal screw force is T·2π/lead (1 Nm ≈ 628 N)") {
-  soleus::drivers::Mechanics m;
+  soleus::machine::Mechanics m;
   Plant p(m);
   CHECK(p.ideal_force_n(100.0 / 3.18) == doctest::Approx(628.3).epsilon(0.001));
 }
 
 TEST_CASE("plant: friction depends on who drives (the ICD's mechanics table)") {
-  soleus::drivers::Mechanics m;  // 100 % = 3.18 Nm → 1998 N ideal; η = 0.9
+  soleus::machine::Mechanics m;  // 100 % = 3.18 Nm → 1998 N ideal; η = 0.9
   const double ideal = 1998.0, w = m.pad_weight_n;
   // To lift against the motor, the user must overcome F/η + weight ≈ 2298 N.
   SUBCASE("the user below F/η + W cannot lift, above F·η + W the pad does not sink") {
@@ -42,7 +43,7 @@ TEST_CASE("plant: friction depends on who drives (the ICD's mechanics table)") {
 }
 
 TEST_CASE("plant: with no torque the pad falls under its own weight and stops at the lower hard stop") {
-  soleus::drivers::Mechanics m;
+  soleus::machine::Mechanics m;
   Plant p(m, 20);
   run(p, 0, 0, 100);
   // a = W/m ≈ 0.714 m/s² → after 0.1 s about 71 mm/s down.
@@ -57,7 +58,7 @@ TEST_CASE("plant: with no torque the pad falls under its own weight and stops at
 }
 
 TEST_CASE("plant: the upper hard stop holds and reports the impact speed") {
-  soleus::drivers::Mechanics m;
+  soleus::machine::Mechanics m;
   Plant p(m, 140);
   double impact = 0;
   for (int i = 0; i < 2000 && impact == 0; ++i) {
@@ -69,7 +70,7 @@ TEST_CASE("plant: the upper hard stop holds and reports the impact speed") {
 }
 
 TEST_CASE("plant: place() puts the pad at a height with a speed, and it goes on from there") {
-  soleus::drivers::Mechanics m;
+  soleus::machine::Mechanics m;
   Plant p(m, 20);
   p.place(120, -150);
   CHECK(p.state().x_mm == 120);

@@ -22,13 +22,13 @@
 ///  the drive was disabled, so that the slew starts from zero.
 #include <algorithm>
 
-#include "soleus/drivers/machine_config.hpp"
+#include "soleus/machine/units.hpp"
 
 namespace soleus::controller {
 
 class OutputClamp {
  public:
-  OutputClamp(const drivers::Limits& limits, double floor_fade_mm, double lower_soft_limit_mm);
+  OutputClamp(const machine::Limits& limits, double floor_fade_mm, double lower_soft_limit_mm);
   /// Damping of the floor's fade (docs/controller.md, "The final clamp and
   /// the floor"): the height the fade is judged at leads by `lead_s` ×
   /// velocity, at most `max_lead_mm` up. 0 disables it.

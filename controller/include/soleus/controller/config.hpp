@@ -10,7 +10,7 @@
 #include <string>
 
 #include "soleus/common/config_reader.hpp"
-#include "soleus/drivers/machine_config.hpp"
+#include "soleus/machine/units.hpp"
 
 namespace soleus::controller {
 
@@ -60,9 +60,9 @@ struct ControlConfig {
   double period_s() const { return 1.0 / loop_hz; }
   /// Reads [control]; `default_loop_hz` is 100 for TCP and 50 for RTU.
   static ControlConfig parse(const config::Section& s, double default_loop_hz,
-                             const drivers::Limits& limits);
+                             const machine::Limits& limits);
   /// Cross-field rules. Throws std::invalid_argument("key: message").
-  void validate(const drivers::Limits& limits) const;
+  void validate(const machine::Limits& limits) const;
 };
 
 /// [training]
@@ -120,9 +120,9 @@ struct TrainingConfig {
   double hold_damping_n_per_mm_s = 2;     ///< hold_damping_n_per_mm_s: isometric damping
   double hold_window_s = 1.0;        ///< hold_window_s: isometric output is the mean force per window
 
-  static TrainingConfig parse(const config::Section& s, const drivers::Limits& limits);
+  static TrainingConfig parse(const config::Section& s, const machine::Limits& limits);
   /// Cross-field rules. Throws std::invalid_argument("key: message").
-  void validate(const drivers::Limits& limits) const;
+  void validate(const machine::Limits& limits) const;
 };
 
 }  // namespace soleus::controller

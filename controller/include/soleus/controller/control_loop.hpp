@@ -31,7 +31,7 @@
 #include <thread>
 
 #include "soleus/controller/config.hpp"
-#include "soleus/controller/machine_io.hpp"
+#include "soleus/machine/machine_io.hpp"
 #include "soleus/controller/queues.hpp"
 #include "soleus/controller/set_controller.hpp"
 
@@ -59,7 +59,7 @@ class MonotonicClock : public Clock {
 /// SetController::armed_speed_limit of limits.max_speed_mm_s, 95 % of it;
 /// a set's comes from SetController::speed_limit_mm_s), TORQUE_SLEW and
 /// COMM_TIMEOUT as configured.
-drivers::DriveSetup armed_drive_setup(const drivers::Limits& limits, double speed_limit_mm_s = 0);
+machine::DriveSetup armed_drive_setup(const machine::Limits& limits, double speed_limit_mm_s = 0);
 
 /// A StartSet or HoldToMove older than this when the loop takes it is
 /// refused, so that a set never starts after the screen said it failed.
@@ -108,8 +108,8 @@ struct Snapshot {
   double t_s = 0;
   std::uint64_t cycle = 0;
   ControllerStatus ctl;
-  drivers::DriveStatus drive;
-  drivers::LoadCellSample cell;
+  machine::DriveStatus drive;
+  machine::LoadCellSample cell;
   bool comm_good = false;
   bool armed = false;
   bool latch_ok = false;
@@ -122,7 +122,7 @@ struct Snapshot {
   int drive_fault_code = 0;
   std::array<char, 48> drive_fault_name{};
   LoopStats loop;
-  IoStats io;
+  machine::IoStats io;
 };
 
 /// A trace sample (one per trace_decimation cycles).
@@ -137,7 +137,7 @@ class ControlLoop {
  public:
   /// Throws std::invalid_argument on a configuration that cannot run.
   ControlLoop(const ControlConfig& control, const TrainingConfig& training,
-              const drivers::Mechanics& mechanics, const drivers::Limits& limits, MachineIo& io,
+              const machine::Mechanics& mechanics, const machine::Limits& limits, machine::MachineIo& io,
               Clock& clock);
   ~ControlLoop();
   ControlLoop(const ControlLoop&) = delete;
@@ -184,7 +184,7 @@ class ControlLoop {
   void handle(const Command& c, double t);
   void record_period(double dt);
   void compute_percentiles();
-  void publish(const MachineInputs& in, double t);
+  void publish(const machine::MachineInputs& in, double t);
 
   static constexpr double kVerifyPeriodS = 1.0;  // the periodic read-back of the drive's setup
   static constexpr int kGapCycles = 2;           // more missed drive answers in a row clear "armed"
@@ -193,9 +193,9 @@ class ControlLoop {
 
   ControlConfig ccfg_;
   TrainingConfig tcfg_;
-  drivers::Mechanics mech_;
-  drivers::Limits limits_;
-  MachineIo& io_;
+  machine::Mechanics mech_;
+  machine::Limits limits_;
+  machine::MachineIo& io_;
   Clock& clock_;
   std::unique_ptr<Sink> sink_;
   std::unique_ptr<SetController> ctl_;
@@ -215,8 +215,8 @@ class ControlLoop {
   std::thread thread_;
 
   // loop-thread state
-  drivers::DriveCommand cmd_;
-  MachineInputs in_;
+  machine::DriveCommand cmd_;
+  machine::MachineInputs in_;
   Snapshot snap_;
   LoopStats stats_;
   std::array<std::uint32_t, kBins + 1> hist_{};

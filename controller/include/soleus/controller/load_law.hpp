@@ -5,7 +5,7 @@
 ///  1. The felt load is what the user should feel at the pad. The motor's
 ///     part is felt − pad weight (the pad's own weight is compensated), and
 ///     the friction of the screw is compensated by telling the drive the
-///     direction of travel (user_driving_up, with hysteresis), because the
+///     direction of travel (back_driven, with hysteresis), because the
 ///     screw's efficiency differs up and down (see the ICD).
 ///  2. Isotonic: felt = base load. The base load moves towards its target
 ///     (calibration load, then the set's load) at load / ramp_in_s per second.
@@ -26,7 +26,7 @@
 ///     the pad, as with the drive disabled. The final clamp comes after.
 #include "soleus/controller/config.hpp"
 #include "soleus/controller/types.hpp"
-#include "soleus/drivers/machine_config.hpp"
+#include "soleus/machine/units.hpp"
 
 namespace soleus::controller {
 
@@ -51,14 +51,14 @@ struct LawInput {
 struct LawOutput {
   double felt_n = 0;   ///< what the user should feel (ramp applied)
   double motor_n = 0;  ///< the motor's force at the pad, positive down (before the clamp)
-  bool user_driving_up = false;
+  bool back_driven = false;
   double brake_n = 0;             ///< pacing brake (+) or drop catch (−) included in felt
   double eccentric_weight = 0;    ///< w of the eccentric overload, 0–1
 };
 
 class LoadLaw {
  public:
-  LoadLaw(const TrainingConfig& cfg, const drivers::Mechanics& mech, double ramp_in_s);
+  LoadLaw(const TrainingConfig& cfg, const machine::Mechanics& mech, double ramp_in_s);
   void begin(const SetParams& params, double position_mm);
   void set_range(const Range& r) { range_ = r; }
   void set_hold_height(double mm) { hold_mm_ = mm; }

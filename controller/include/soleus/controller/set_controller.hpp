@@ -32,7 +32,7 @@
 #include "soleus/controller/config.hpp"
 #include "soleus/controller/fatigue.hpp"
 #include "soleus/controller/load_law.hpp"
-#include "soleus/controller/machine_io.hpp"
+#include "soleus/machine/machine_io.hpp"
 #include "soleus/controller/motion.hpp"
 #include "soleus/controller/supervisor.hpp"
 #include "soleus/controller/types.hpp"
@@ -51,8 +51,8 @@ class EventSink {
 
 /// Checks a set's parameters (the API's rules; never trust the caller).
 std::optional<FieldError> validate(const SetParams& p, const TrainingConfig& training,
-                                   const drivers::Limits& limits,
-                                   const drivers::Mechanics& mechanics);
+                                   const machine::Limits& limits,
+                                   const machine::Mechanics& mechanics);
 
 /// The controller's live view, published in the loop's snapshot.
 struct ControllerStatus {
@@ -85,7 +85,7 @@ class SetController {
   /// Throws std::invalid_argument when the configuration cannot be run
   /// stably (e.g. a brake or damping gain too high for the loop period).
   SetController(const ControlConfig& control, const TrainingConfig& training,
-                const drivers::Mechanics& mechanics, const drivers::Limits& limits,
+                const machine::Mechanics& mechanics, const machine::Limits& limits,
                 EventSink& sink);
 
   /// Starts a set. Refused (with the field and reason) while a set runs, a
@@ -113,7 +113,7 @@ class SetController {
   /// (1 + set_speed_margin), within [set_speed_min_mm_s, limits.max_speed_mm_s];
   /// a free phase (0 s) or no span: limits.max_speed_mm_s.
   static double set_speed_limit(double span_mm, const Tempo& tempo, const TrainingConfig& tcfg,
-                                const drivers::Limits& limits);
+                                const machine::Limits& limits);
   /// What is armed in the drive for a speed limit V: its speed loop
   /// overshoots when a user gives way under a heavy load (it reacts within
   /// 1–2 ms while the pad accelerates at up to (max load + pad) / mass ≈
@@ -121,7 +121,7 @@ class SetController {
   /// the limit). Armed at 1.1 V − 15 % of limits.max_speed_mm_s (at least
   /// 0.8 V), the pad stays within V + 10 %; for V = max_speed_mm_s that is
   /// 95 % of it.
-  static double armed_speed_limit(double v_mm_s, const drivers::Limits& limits) {
+  static double armed_speed_limit(double v_mm_s, const machine::Limits& limits) {
     return std::max(0.8 * v_mm_s, 1.1 * v_mm_s - 0.15 * limits.max_speed_mm_s);
   }
   /// The SPEED_LIMIT to arm now (armed_speed_limit of): the set's from its
@@ -131,14 +131,14 @@ class SetController {
   double speed_limit_mm_s() const { return armed_speed_limit(speed_nominal_mm_s_, limits_); }
 
   /// One cycle: judges the inputs and returns the command to write next.
-  drivers::DriveCommand update(const MachineInputs& in);
+  machine::DriveCommand update(const machine::MachineInputs& in);
 
   const ControllerStatus& status() const { return status_; }
   const Supervisor& supervisor() const { return sup_; }
   const OutputClamp& clamp() const { return clamp_; }
   /// The last good drive status and load-cell sample.
-  const drivers::DriveStatus& drive() const { return drive_; }
-  const drivers::LoadCellSample& cell() const { return cell_; }
+  const machine::DriveStatus& drive() const { return drive_; }
+  const machine::LoadCellSample& cell() const { return cell_; }
 
  private:
   enum class Activity { None, Set, Move };
@@ -158,8 +158,8 @@ class SetController {
 
   ControlConfig ccfg_;
   TrainingConfig tcfg_;
-  drivers::Mechanics mech_;
-  drivers::Limits limits_;
+  machine::Mechanics mech_;
+  machine::Limits limits_;
   EventSink& sink_;
   Supervisor sup_;
   OutputClamp clamp_;
@@ -173,9 +173,9 @@ class SetController {
   Activity activity_ = Activity::None;
   SetParams params_;
   ControllerStatus status_;
-  drivers::DriveStatus drive_;
-  drivers::LoadCellSample cell_;
-  drivers::DriveCommand last_cmd_;
+  machine::DriveStatus drive_;
+  machine::LoadCellSample cell_;
+  machine::DriveCommand last_cmd_;
   bool first_ = true;
   double last_t_ = 0;
   double ramp_ = 0;

@@ -51,7 +51,7 @@
 #include <string>
 
 #include "soleus/controller/config.hpp"
-#include "soleus/controller/machine_io.hpp"
+#include "soleus/machine/machine_io.hpp"
 #include "soleus/controller/types.hpp"
 
 namespace soleus::controller {
@@ -123,7 +123,7 @@ class Supervisor {
   explicit Supervisor(const ControlConfig& cfg);
 
   /// One cycle. Events for new faults are appended to `events` (at most kFaultCount+3).
-  SupervisorReport update(const MachineInputs& in, const SupervisorContext& ctx);
+  SupervisorReport update(const machine::MachineInputs& in, const SupervisorContext& ctx);
 
   /// The drive was armed (or arming failed, or the link was lost and it must be re-armed).
   void set_armed(bool armed);
@@ -165,7 +165,7 @@ class Supervisor {
     double contact_n = 0;  ///< m·a + pad weight + motor_eff
     bool moving = false;   ///< |v| > still_mm_s
   };
-  Dynamics dynamics(const drivers::DriveStatus& d, const SupervisorContext& ctx, double t) const;
+  Dynamics dynamics(const machine::DriveStatus& d, const SupervisorContext& ctx, double t) const;
   static constexpr const char* kFrozenCellText =
       "the load cell's reading stays the same while the member pushes and the machine moves (a frozen value): "
       "check the transmitter";

@@ -9,11 +9,9 @@
 
 #include "soleus/common/config_reader.hpp"
 #include "soleus/drivers/register_map.hpp"
+#include "soleus/machine/units.hpp"
 
 namespace soleus::drivers {
-
-/// Absolute cap on the load at the pad. No configuration may exceed it.
-inline constexpr double kHardCapN = 2500.0;
 
 /// [transport]
 struct TransportConfig {
@@ -97,41 +95,10 @@ struct LoadCellMap {
   static LoadCellMap parse(const config::Section& s);
 };
 
-/// [mechanics]
-struct Mechanics {
-  double rated_torque_nm = 3.18;   ///< rated_torque_nm
-  double screw_lead_mm = 10.0;     ///< screw_lead_mm
-  double efficiency = 0.90;        ///< efficiency (friction opposes motion)
-  double counts_per_mm = 1000.0;   ///< counts_per_mm
-  double pad_weight_n = 78.5;      ///< pad_weight_n
-  double moving_mass_kg = 110.0;   ///< moving_mass_kg
-  double travel_max_mm = 150.0;    ///< travel_max_mm (upper hard stop; lower is 0)
+/// [mechanics] and [limits] into the machine contract's types.
+machine::Mechanics parse_mechanics(const config::Section& s);
+machine::Limits parse_limits(const config::Section& s);
 
-  /// Force at the pad (N, positive = pushing the pad down) for a torque in % of
-  /// rated. `user_driving_up` selects the friction direction: while the user
-  /// drives the pad up the screw is back-driven and F = T·2π/lead/η; otherwise
-  /// (motor driving down, or holding) F = T·2π/lead·η.
-  double force_from_torque_pct(double pct, bool user_driving_up) const;
-  /// Inverse of force_from_torque_pct.
-  double torque_pct_for_force(double force_n, bool user_driving_up) const;
-  /// Pad speed in mm/s for a motor speed in rpm, and back.
-  double mm_s_from_rpm(double rpm) const { return rpm / 60.0 * screw_lead_mm; }
-  double rpm_from_mm_s(double mm_s) const { return mm_s * 60.0 / screw_lead_mm; }
-  static Mechanics parse(const config::Section& s);
-};
-
-/// [limits]
-struct Limits {
-  double max_load_n = 1800.0;       ///< max_load_n (≤ kHardCapN)
-  double max_speed_mm_s = 100.0;    ///< max_speed_mm_s (the drive's SPEED_LIMIT)
-  double max_slew_n_per_s = 6000.0; ///< max_slew_n_per_s (host clamp and the drive's TORQUE_SLEW)
-  double watchdog_ms = 100.0;       ///< watchdog_ms (the drive's COMM_TIMEOUT; never 0)
-  static Limits parse(const config::Section& s);
-};
-
-/// The motor's peak torque in % of rated (the ICD: 300 %, for seconds). No
-/// configuration may arm TORQUE_LIMIT above it.
-inline constexpr double kMaxTorqueLimitPct = 300.0;
 /// A max load this far above the drive's continuous rating at the pad still
 /// loads without a warning (see check_drive_limits()).
 inline constexpr double kContinuousRatingTolerance = 0.01;
@@ -139,7 +106,7 @@ inline constexpr double kContinuousRatingTolerance = 0.01;
 /// TORQUE_LIMIT (% of rated torque) as ServoDrive::configure() arms it for a
 /// force cap: converted with the back-driven direction (F = T·2π/lead/η, the
 /// most force per unit of torque) and floored to the register's resolution.
-double armed_torque_limit_pct(const SignalSpec& torque_limit, const Mechanics& mech, double force_n);
+double armed_torque_limit_pct(const SignalSpec& torque_limit, const machine::Mechanics& mech, double force_n);
 
 /// The drive's limits as a configuration would arm them, judged.
 struct DriveLimitCheck {
@@ -152,7 +119,7 @@ struct DriveLimitCheck {
 /// Refuses a TORQUE_LIMIT above kMaxTorqueLimitPct and a downward force at
 /// TORQUE_LIMIT above kHardCapN; warns when max_load_n exceeds the continuous
 /// rating (driving down) by more than kContinuousRatingTolerance.
-DriveLimitCheck check_drive_limits(const DriveMap& drive, const Mechanics& mech, const Limits& limits);
+DriveLimitCheck check_drive_limits(const DriveMap& drive, const machine::Mechanics& mech, const machine::Limits& limits);
 
 /// The drivers' whole view of a machine: what soleus-sim and the drivers share.
 struct MachineConfig {
@@ -160,8 +127,8 @@ struct MachineConfig {
   UnitsConfig units;
   DriveMap drive;
   LoadCellMap load_cell;
-  Mechanics mechanics;
-  Limits limits;
+  machine::Mechanics mechanics;
+  machine::Limits limits;
   /// What loading found worth a warning (each already logged at load).
   std::vector<std::string> warnings;
   /// Reads [transport], [units], [drive], [load_cell], [mechanics], [limits]

@@ -4,7 +4,7 @@
 ///
 /// Principle of operation:
 ///  1. sim::Machine (soleus-sim's drive, load-cell, mechanics and athlete
-///     models) ← InProcessBus (Modbus PDUs, in-process) ← app::ModbusMachineIo
+///     models) ← InProcessBus (Modbus PDUs, in-process) ← drivers::ModbusMachineIo
 ///     (the daemon's drivers: arming, read-back, decoding) ← controller::
 ///     ControlLoop, built from the daemon's own configuration file
 ///     (app::load_daemon_config).

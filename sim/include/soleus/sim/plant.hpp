@@ -30,7 +30,7 @@ struct PlantState {
 
 class Plant {
  public:
-  explicit Plant(const drivers::Mechanics& m, double x0_mm = 30.0);
+  explicit Plant(const machine::Mechanics& m, double x0_mm = 30.0);
 
   /// Ideal screw force at the pad for a motor torque, N (positive down), without friction.
   double ideal_force_n(double torque_pct) const;
@@ -42,10 +42,10 @@ class Plant {
   void reset(double x0_mm);
   /// Puts the pad at a height, moving at a speed (tests: a pad already falling).
   void place(double x_mm, double v_mm_s);
-  const drivers::Mechanics& mechanics() const { return m_; }
+  const machine::Mechanics& mechanics() const { return m_; }
 
  private:
-  drivers::Mechanics m_;
+  machine::Mechanics m_;
   PlantState s_;
 };
 

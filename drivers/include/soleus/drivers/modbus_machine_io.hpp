@@ -10,43 +10,43 @@
 ///  2. link_generation counts the (re)connections the bus has made; the
 ///     control loop re-arms the drive whenever it changes.
 ///  3. Owned and called by the control thread only.
-///  4. The bus is a drivers::Bus: a ModbusBus made from the configuration's
+///  4. The bus is a Bus: a ModbusBus made from the configuration's
 ///     transport, or any other transport handed in (the proving ground's
 ///     in-process bus over the simulator's register tables).
 #include <memory>
 
-#include "soleus/controller/machine_io.hpp"
+#include "soleus/machine/machine_io.hpp"
 #include "soleus/drivers/devices.hpp"
 
-namespace soleus::app {
+namespace soleus::drivers {
 
-class ModbusMachineIo final : public controller::MachineIo {
+class ModbusMachineIo final : public machine::MachineIo {
  public:
   /// A ModbusBus over cfg.transport, connected at once.
-  explicit ModbusMachineIo(const drivers::MachineConfig& cfg);
+  explicit ModbusMachineIo(const MachineConfig& cfg);
   /// Over a given bus (already connected, or connecting on its own).
-  ModbusMachineIo(const drivers::MachineConfig& cfg, std::unique_ptr<drivers::Bus> bus);
-  using controller::MachineIo::exchange;
-  void exchange(const drivers::DriveCommand& cmd, controller::MachineInputs& in, bool read_cell) override;
-  [[nodiscard]] bool arm(const drivers::DriveSetup& setup, std::string& detail) override;
-  [[nodiscard]] controller::SetupCheck verify_setup(std::string& detail) override;
+  ModbusMachineIo(const MachineConfig& cfg, std::unique_ptr<Bus> bus);
+  using machine::MachineIo::exchange;
+  void exchange(const machine::DriveCommand& cmd, machine::MachineInputs& in, bool read_cell) override;
+  [[nodiscard]] bool arm(const machine::DriveSetup& setup, std::string& detail) override;
+  [[nodiscard]] machine::SetupCheck verify_setup(std::string& detail) override;
   [[nodiscard]] bool start_cell_command(CellCommand c, std::string& detail) override;
   [[nodiscard]] CellPoll poll_cell_command(std::string& detail) override;
   int comm_loss_fault_code() const override { return comm_loss_code_; }
   double armed_slew_n_per_s() const override { return drive_->armed_slew_n_per_s(); }
   std::string fault_name(int code) const override;
-  controller::IoStats stats() const override;
-  const drivers::BusStats& bus_stats() const { return bus_->stats(); }
+  machine::IoStats stats() const override;
+  const BusStats& bus_stats() const { return bus_->stats(); }
 
  private:
-  std::unique_ptr<drivers::Bus> bus_;
-  std::unique_ptr<drivers::ServoDrive> drive_;
-  std::unique_ptr<drivers::LoadCell> cell_;
-  controller::IoStats io_;
+  std::unique_ptr<Bus> bus_;
+  std::unique_ptr<ServoDrive> drive_;
+  std::unique_ptr<LoadCell> cell_;
+  machine::IoStats io_;
   std::uint64_t last_connects_ = 0;
   std::uint32_t generation_ = 0;
   bool was_connected_ = false;
   int comm_loss_code_ = 6;
 };
 
-}  // namespace soleus::app
+}  // namespace soleus::drivers

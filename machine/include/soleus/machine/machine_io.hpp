@@ -17,24 +17,25 @@
 ///     cycles, a read-back that differs); it verifies before every enable and
 ///     once a second. Until armed, the supervisor refuses to enable the drive
 ///     and the loop never writes ENABLE without QUICK_STOP.
-///  4. The implementation (Modbus in app/, fakes in tests) owns its buses and
+///  4. The implementation (Modbus in drivers/, the proving ground's in-process
+///     bus, fakes in tests) owns its buses and
 ///     is used from the control thread only. It knows registers; the
 ///     controller knows N, mm and mm/s.
 #include <cstdint>
 #include <string>
 
-#include "soleus/drivers/devices.hpp"
+#include "soleus/machine/units.hpp"
 
-namespace soleus::controller {
+namespace soleus::machine {
 
 /// One cycle's inputs.
 struct MachineInputs {
   double t_s = 0;         ///< monotonic time of the cycle, s (stamped by the loop)
   bool drive_ok = false;  ///< the drive transaction succeeded; `drive` is fresh
-  drivers::DriveStatus drive;
+  DriveStatus drive;
   bool cell_ok = false;   ///< the load-cell read succeeded; `cell` is fresh
   bool cell_skipped = false;  ///< the loop did not read the cell this cycle (planned; not a failure)
-  drivers::LoadCellSample cell;
+  LoadCellSample cell;
   /// Increments every time the link to the devices is re-established; the
   /// loop re-arms the drive when it changes.
   std::uint32_t link_generation = 0;
@@ -67,11 +68,11 @@ class MachineIo {
   /// With `read_cell` false the load cell is not read this cycle (the loop
   /// spends its bus time on a read-back instead): in.cell_ok is false and
   /// in.cell_skipped true.
-  virtual void exchange(const drivers::DriveCommand& cmd, MachineInputs& in, bool read_cell) = 0;
-  void exchange(const drivers::DriveCommand& cmd, MachineInputs& in) { exchange(cmd, in, true); }
+  virtual void exchange(const DriveCommand& cmd, MachineInputs& in, bool read_cell) = 0;
+  void exchange(const DriveCommand& cmd, MachineInputs& in) { exchange(cmd, in, true); }
   /// Writes the drive's static setup and reads it back. false (with a
   /// readable `detail`) means the motor must not be enabled.
-  [[nodiscard]] virtual bool arm(const drivers::DriveSetup& setup, std::string& detail) = 0;
+  [[nodiscard]] virtual bool arm(const DriveSetup& setup, std::string& detail) = 0;
   /// Reads the drive's setup back and compares it with what arm() wrote.
   [[nodiscard]] virtual SetupCheck verify_setup(std::string& detail) = 0;
   /// The drive's armed torque slew as force per second at the pad (the
@@ -93,4 +94,4 @@ class MachineIo {
   virtual IoStats stats() const = 0;
 };
 
-}  // namespace soleus::controller
+}  // namespace soleus::machine

@@ -1,29 +1,28 @@
-#include "soleus/app/modbus_machine_io.hpp"
+#include "soleus/drivers/modbus_machine_io.hpp"
 
 #include <utility>
 
-namespace soleus::app {
+namespace soleus::drivers {
 
-using drivers::BusResult;
 
 namespace {
-std::unique_ptr<drivers::Bus> connected_modbus(const drivers::TransportConfig& t) {
-  auto bus = std::make_unique<drivers::ModbusBus>(t);
+std::unique_ptr<Bus> connected_modbus(const TransportConfig& t) {
+  auto bus = std::make_unique<ModbusBus>(t);
   (void)bus->connect();
   return bus;
 }
 }  // namespace
 
-ModbusMachineIo::ModbusMachineIo(const drivers::MachineConfig& cfg)
+ModbusMachineIo::ModbusMachineIo(const MachineConfig& cfg)
     : ModbusMachineIo(cfg, connected_modbus(cfg.transport)) {}
 
-ModbusMachineIo::ModbusMachineIo(const drivers::MachineConfig& cfg, std::unique_ptr<drivers::Bus> bus)
+ModbusMachineIo::ModbusMachineIo(const MachineConfig& cfg, std::unique_ptr<Bus> bus)
     : bus_(std::move(bus)),
-      drive_(drivers::make_modbus_drive(*bus_, cfg)),
-      cell_(drivers::make_modbus_load_cell(*bus_, cfg)),
+      drive_(make_modbus_drive(*bus_, cfg)),
+      cell_(make_modbus_load_cell(*bus_, cfg)),
       comm_loss_code_(cfg.drive.comm_loss_fault_code) {}
 
-void ModbusMachineIo::exchange(const drivers::DriveCommand& cmd, controller::MachineInputs& in, bool read_cell) {
+void ModbusMachineIo::exchange(const machine::DriveCommand& cmd, machine::MachineInputs& in, bool read_cell) {
   ++io_.cycles;
   const BusResult rd = drive_->exchange(cmd, in.drive);
   in.drive_ok = rd == BusResult::Ok;
@@ -45,40 +44,40 @@ void ModbusMachineIo::exchange(const drivers::DriveCommand& cmd, controller::Mac
   in.link_generation = generation_;
 }
 
-bool ModbusMachineIo::arm(const drivers::DriveSetup& setup, std::string& detail) {
+bool ModbusMachineIo::arm(const machine::DriveSetup& setup, std::string& detail) {
   return drive_->configure(setup, detail) == BusResult::Ok;
 }
 
-controller::SetupCheck ModbusMachineIo::verify_setup(std::string& detail) {
+machine::SetupCheck ModbusMachineIo::verify_setup(std::string& detail) {
   const BusResult r = drive_->verify_setup(detail);
-  if (r == BusResult::Ok) return controller::SetupCheck::Same;
-  return r == BusResult::BadValue ? controller::SetupCheck::Differs : controller::SetupCheck::NoAnswer;
+  if (r == BusResult::Ok) return machine::SetupCheck::Same;
+  return r == BusResult::BadValue ? machine::SetupCheck::Differs : machine::SetupCheck::NoAnswer;
 }
 
 bool ModbusMachineIo::start_cell_command(CellCommand c, std::string& detail) {
-  const auto r = cell_->start_command(c == CellCommand::Tare ? drivers::LoadCell::CellCommand::Tare
-                                                             : drivers::LoadCell::CellCommand::ClearOverload);
+  const auto r = cell_->start_command(c == CellCommand::Tare ? LoadCell::CellCommand::Tare
+                                                             : LoadCell::CellCommand::ClearOverload);
   if (r != BusResult::Ok)
     detail = std::string(c == CellCommand::Tare ? "load-cell tare" : "clearing the overload latch") +
-             " could not be written: " + drivers::to_string(r);
+             " could not be written: " + to_string(r);
   return r == BusResult::Ok;
 }
 
-controller::MachineIo::CellPoll ModbusMachineIo::poll_cell_command(std::string& detail) {
+machine::MachineIo::CellPoll ModbusMachineIo::poll_cell_command(std::string& detail) {
   BusResult err = BusResult::Ok;
   switch (cell_->poll_command(err)) {
-    case drivers::LoadCell::Poll::Done: return CellPoll::Done;
-    case drivers::LoadCell::Poll::Busy: return CellPoll::Busy;
-    case drivers::LoadCell::Poll::Failed: break;
+    case LoadCell::Poll::Done: return CellPoll::Done;
+    case LoadCell::Poll::Busy: return CellPoll::Busy;
+    case LoadCell::Poll::Failed: break;
   }
-  detail = std::string("reading the load cell's COMMAND: ") + drivers::to_string(err);
+  detail = std::string("reading the load cell's COMMAND: ") + to_string(err);
   return CellPoll::Failed;
 }
 
 std::string ModbusMachineIo::fault_name(int code) const { return drive_->fault_name(code); }
 
-controller::IoStats ModbusMachineIo::stats() const {
-  controller::IoStats s = io_;
+machine::IoStats ModbusMachineIo::stats() const {
+  machine::IoStats s = io_;
   const auto& b = bus_->stats();
   s.transactions = b.transactions;
   s.timeouts = b.timeouts;
@@ -89,4 +88,4 @@ controller::IoStats ModbusMachineIo::stats() const {
   return s;
 }
 
-}  // namespace soleus::app
+}  // namespace soleus::drivers
