@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <limits>
+#include <span>
 #include <utility>
 
 #include "soleus/common/log.hpp"
@@ -44,21 +46,23 @@ AthleteSettings seeded(AthleteSettings a, std::uint64_t seed) {
   return a;
 }
 
-void split32(const SignalSpec& s, std::uint32_t v, std::uint16_t* w) {
-  const auto hi = static_cast<std::uint16_t>(v >> 16), lo = static_cast<std::uint16_t>(v & 0xFFFF);
-  w[0] = s.order == drivers::WordOrder::HighFirst ? hi : lo;
-  w[1] = s.order == drivers::WordOrder::HighFirst ? lo : hi;
-}
-
-/// Encodes `value`; a value the type cannot hold is saturated, a non-finite
-/// one becomes a float NaN/infinity (f32) or the type's largest value.
+/// Encodes `value` with the drivers' codec; a value the type cannot hold is
+/// saturated, a non-finite one becomes a float NaN/infinity (f32) or the
+/// type's largest value. The saturated raw value (or the float's bit pattern)
+/// goes through the same codec with scale and offset taken out, so the word
+/// order and the packing are always the drivers'.
 void encode_saturating(const SignalSpec& s, double value, std::uint16_t* w) {
-  if (drivers::encode(s, value, std::span<std::uint16_t>(w, 2))) return;
+  const std::span<std::uint16_t> ws(w, 2);
+  if (drivers::encode(s, value, ws)) return;
+  SignalSpec raw = s;  // the same table, address and word order, in raw units
+  raw.scale = 1.0;
+  raw.offset = 0.0;
   if (s.type == ValueType::F32) {
     const float f = std::isnan(value) ? std::numeric_limits<float>::quiet_NaN()
                     : (value - s.offset) / s.scale > 0 ? std::numeric_limits<float>::infinity()
                                                        : -std::numeric_limits<float>::infinity();
-    split32(s, std::bit_cast<std::uint32_t>(f), w);
+    raw.type = ValueType::U32;  // the float's bits, which the codec refuses as a value
+    drivers::encode(raw, static_cast<double>(std::bit_cast<std::uint32_t>(f)), ws);
     return;
   }
   double lo = 0, hi = 0;
@@ -69,13 +73,10 @@ void encode_saturating(const SignalSpec& s, double value, std::uint16_t* w) {
     case ValueType::S32: lo = -2147483648.0; hi = 2147483647.0; break;
     case ValueType::F32: break;
   }
-  double raw = std::isfinite(value) ? (value - s.offset) / s.scale : hi;
-  if (!std::isfinite(raw)) raw = hi;
-  const auto r = static_cast<std::int64_t>(std::clamp(std::nearbyint(raw), lo, hi));
-  if (s.words() == 1)
-    w[0] = static_cast<std::uint16_t>(r & 0xFFFF);
-  else
-    split32(s, static_cast<std::uint32_t>(r & 0xFFFFFFFF), w);
+  double r = std::isfinite(value) ? (value - s.offset) / s.scale : hi;
+  if (!std::isfinite(r)) r = hi;
+  // An integer within the type's range: the codec takes it as it is.
+  drivers::encode(raw, std::clamp(std::nearbyint(r), lo, hi), ws);
 }
 
 }  // namespace
