@@ -314,3 +314,44 @@ TEST_CASE("machine: an outside force source takes the athlete's place, and its s
   s.run_ms(100);
   CHECK(s.m.plant().state().v_mm_s == doctest::Approx(-71.4).epsilon(0.03));
 }
+
+TEST_CASE("machine: values a register cannot hold are saturated, with the map's word order (literal words)") {
+  using soleus::drivers::ValueType;
+  using soleus::drivers::WordOrder;
+  auto cfg = test::load_config();
+  cfg.drive.temperature.scale = 0.0001;  // ~30 °C = raw 300 000: beyond s16
+  cfg.drive.bus_voltage.scale = 0.001;   // ~325 V = raw 325 000: beyond u16
+  cfg.drive.position.scale = 1e-6;       // ~30 000 counts = raw 3e10: beyond s32
+  cfg.drive.position.order = WordOrder::LowFirst;
+  Machine m(cfg, AthleteSettings{}, 3);
+  for (int i = 0; i < 100; ++i) m.step();
+  CHECK(m.reg(1, Table::Input, 6) == 0x7FFF);
+  CHECK(m.reg(1, Table::Input, 7) == 0xFFFF);
+  CHECK(m.reg(1, Table::Input, 2) == 0xFFFF);  // s32 max, low word first
+  CHECK(m.reg(1, Table::Input, 3) == 0x7FFF);
+
+  auto down = test::load_config();
+  down.drive.position.scale = 1e-6;
+  down.drive.position_positive_up = false;  // -3e10: s32 min, high word first
+  down.load_cell.force.type = ValueType::F32;  // a positive force beyond float: +infinity
+  down.load_cell.force.order = WordOrder::LowFirst;
+  down.load_cell.force.scale = 1e-40;
+  Machine d(down, AthleteSettings{}, 3);
+  for (int i = 0; i < 100; ++i) d.step();
+  CHECK(d.reg(1, Table::Input, 2) == 0x8000);
+  CHECK(d.reg(1, Table::Input, 3) == 0x0000);
+  REQUIRE(d.cell().force_n() > 0);
+  CHECK(d.reg(2, Table::Input, 0) == 0x0000);
+  CHECK(d.reg(2, Table::Input, 1) == 0x7F80);
+  d.cell().set_nan(true);  // a NaN force is a float NaN
+  for (int i = 0; i < 10; ++i) d.step();
+  CHECK(d.reg(2, Table::Input, 0) == 0x0000);
+  CHECK(d.reg(2, Table::Input, 1) == 0x7FC0);
+
+  // A NaN force in an integer register reads as the type's largest value.
+  Machine n(test::load_config(), AthleteSettings{}, 3);
+  n.cell().set_nan(true);
+  for (int i = 0; i < 10; ++i) n.step();
+  CHECK(n.reg(2, Table::Input, 0) == 0x7FFF);
+  CHECK(n.reg(2, Table::Input, 1) == 0xFFFF);
+}

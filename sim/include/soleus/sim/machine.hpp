@@ -23,8 +23,9 @@
 ///     PDU is handled against the unit's tables, and holding-register writes
 ///     are decoded with drivers::decode and applied to the models at the
 ///     current simulation time. A refused value writes nothing.
-///  4. control() serves the JSON control channel: truth, state, athlete,
-///     fault, bench, noise, reset (see docs/simulator.md).
+///  4. The JSON control channel (truth, state, athlete, fault, bench, noise,
+///     reset; docs/simulator.md) is ControlChannel (control_channel.hpp);
+///     control(), control_line(), truth() and state() forward to it.
 #include <boost/json.hpp>
 #include <cstdint>
 #include <functional>
@@ -110,11 +111,13 @@ class Machine {
   /// A malformed frame seen by a transport (bad CRC, garbage), for the counters.
   void note_bad_frame();
 
-  /// One request of the control channel; always returns an object with "ok".
+  /// One request of the control channel (ControlChannel::handle, takes the
+  /// lock); always returns an object with "ok".
   boost::json::object control(const boost::json::value& request);
   /// Same for a line of text (parses the JSON first).
   std::string control_line(const std::string& line);
 
+  /// The control channel's `truth` and `state` answers (no lock).
   boost::json::object truth(double drop_pct = 20.0, int skip_reps = 0) const;
   boost::json::object state() const;
 
@@ -138,11 +141,14 @@ class Machine {
   };
   class Target;
   friend class Target;
+  friend class ControlChannel;  // the JSON control channel reads and sets the state below
 
   void step_locked();
   void reset_locked();
   void drive_power_up_registers();
   void power_cycle_drive(double boot_s);
+  /// The drive's setup registers back at their power-up values (fault `setup_lost`).
+  void lose_drive_setup();
   void define(Bank& b, const drivers::SignalSpec& s, bool writable);
   void put(Bank& b, const drivers::SignalSpec& s, double value) const;
   /// Encodes every output signal into the tables. step() only marks them
@@ -154,14 +160,7 @@ class Machine {
   }
   modbus::Exception write_holding(int unit_index, int address, std::span<const std::uint16_t> values);
   Bank& bank(int unit_index) { return unit_index == 0 ? drive_bank_ : cell_bank_; }
-  boost::json::object fault_cmd(const boost::json::object& req);
-  boost::json::object athlete_cmd(const boost::json::object& req);
-  boost::json::object bench_cmd(const boost::json::object& req);
-  boost::json::object noise_cmd(const boost::json::object& req);
-  boost::json::object noise_json() const;
   void apply_noise();
-  boost::json::object settings_json() const;
-  boost::json::object registers_json(int unit_index) const;
 
   mutable std::mutex mutex_;
   drivers::MachineConfig cfg_;
