@@ -49,7 +49,7 @@ echo "== browser tests: the HMI page in headless Chromium at 800x480, against so
 # tests/browser/real.sh starts soleus-sim and soleusd from build-test on free
 # ports (fresh database, the freshly built HMI), runs every browser test
 # against them and always stops them. Screenshots, logs and figures go to
-# tests/artifacts/. `node run.mjs` in tests/browser runs the same tests
-# against the mock (tests/browser/mock-server.mjs) instead.
+# tests/artifacts/. There is no other target: the browser tests have no
+# mock API (a dropped live link is made by a byte relay in front of soleusd).
 (cd "$here/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
 bash "$here/tests/browser/real.sh" "$here/build-test"

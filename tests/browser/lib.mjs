@@ -1,11 +1,13 @@
-// Helpers shared by the browser tests: the system under test (the mock or a
-// real soleusd named by SOLEUS_URL), Chromium through playwright-core, touch
-// helpers for the on-screen keypad, screenshots with layout checks, and the
-// fault-injection hook.
+// Helpers shared by the browser tests: the system under test (soleusd and
+// soleus-sim started from a build tree, or a soleusd named by SOLEUS_URL),
+// Chromium through playwright-core, touch helpers for the on-screen keypad,
+// screenshots with layout checks, the fault-injection hook, and a relay that
+// cuts the live WebSocket between the page and soleusd.
 
 import { chromium } from 'playwright-core';
-import { spawn, execFileSync, exec } from 'node:child_process';
+import { execFileSync, exec } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,24 +20,21 @@ export const shots = path.join(artifacts, 'screenshots');
 
 // SOLEUS_BUILD_DIR (a CMake build tree with app/soleusd and sim/soleus-sim):
 // the runner starts soleus-sim and soleusd itself ("real"); SOLEUS_URL: a
-// system someone else runs; neither: the mock.
+// system someone else runs. One of the two is required.
 const buildDir = process.env.SOLEUS_BUILD_DIR || '';
 const real = Boolean(buildDir) && !process.env.SOLEUS_URL;
 export const env = {
   url: process.env.SOLEUS_URL || '',
   buildDir,
   real,
-  // The demo PINs of config/sim.toml when the runner starts soleusd itself.
-  staffPin: process.env.SOLEUS_STAFF_PIN || (real ? '1234' : '1111'),
-  maintPin: process.env.SOLEUS_MAINT_PIN || (real ? '4321' : '2222'),
+  // The demo PINs of config/sim.toml.
+  staffPin: process.env.SOLEUS_STAFF_PIN || '1234',
+  maintPin: process.env.SOLEUS_MAINT_PIN || '4321',
   faultCmd: process.env.SOLEUS_INJECT_FAULT_CMD || '',
-  faultCode: process.env.SOLEUS_FAULT_CODE || (real ? 'drive_fault' : 'comm_loss'),
+  faultCode: process.env.SOLEUS_FAULT_CODE || 'drive_fault',
   setTimeoutS: Number(process.env.SOLEUS_SET_TIMEOUT_S || (real ? 60 : 180)),
   chromium: process.env.CHROMIUM || '/usr/bin/chromium',
-  speed: Number(process.env.MOCK_SPEED || 4),
 };
-
-export const isMock = () => !env.url && !env.real;
 
 export class Skip extends Error {}
 
@@ -47,34 +46,21 @@ export function assertEq(actual, expected, msg) {
 }
 
 // ---------------------------------------------------------------- system under test
-/** Builds the HMI and starts the mock, unless SOLEUS_URL names a running system. */
+/**
+ * Builds the HMI and starts soleus-sim and soleusd from SOLEUS_BUILD_DIR, or
+ * uses the running soleusd that SOLEUS_URL names.
+ */
 export async function startSystem() {
   if (env.url) return { base: env.url.replace(/\/$/, ''), stop: async () => {} };
+  if (!env.real) {
+    throw new Error('no system under test: run real.sh BUILD_DIR (or set SOLEUS_BUILD_DIR), or set SOLEUS_URL to a running soleusd');
+  }
   const out = path.join(artifacts, 'hmi');
   fs.rmSync(out, { recursive: true, force: true });
   execFileSync('bash', [path.join(repo, 'hmi/web/build.sh'), out], { stdio: ['ignore', 'ignore', 'inherit'] });
-  if (env.real) {
-    const sys = await startReal({ repo, buildDir: path.resolve(env.buildDir), assetDir: out, artifacts, maintPin: env.maintPin });
-    sys.assetBytes = dirBytes(out);
-    return sys;
-  }
-  const child = spawn(process.execPath, [path.join(here, 'mock-server.mjs'), '--port', '0', '--root', out, '--speed', String(env.speed)],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
-  const base = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('mock did not start')), 10000);
-    let buf = '';
-    child.stdout.on('data', (d) => {
-      buf += d;
-      const m = /listening on (http:\/\/[\d.:]+)/.exec(buf);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.on('exit', (c) => reject(new Error(`mock exited ${c}`)));
-  });
-  return {
-    base,
-    assetBytes: dirBytes(out),
-    stop: async () => { child.kill('SIGTERM'); },
-  };
+  const sys = await startReal({ repo, buildDir: path.resolve(env.buildDir), assetDir: out, artifacts, maintPin: env.maintPin });
+  sys.assetBytes = dirBytes(out);
+  return sys;
 }
 
 function dirBytes(d) {
@@ -98,9 +84,6 @@ export async function injectFault(base, sys) {
       exec(env.faultCmd, { env: { ...process.env, SOLEUS_URL: base, ...(sys && sys.sim ? { SOLEUS_SIM: sys.simExe, SOLEUS_SIM_CTL: String(sys.simPort) } : {}) }, timeout: 60000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
     });
     try { const j = JSON.parse(outText); if (j.code) code = j.code; } catch { /* plain output */ }
-  } else if (isMock()) {
-    const r = await fetch(`${base}/mock/fault`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code }) });
-    code = (await r.json()).code;
   } else {
     throw new Skip('SOLEUS_INJECT_FAULT_CMD is not set for the real system');
   }
@@ -110,7 +93,7 @@ export async function injectFault(base, sys) {
 /**
  * On the real system: the machine is ready for a set (idle or rest, no fault
  * latched), resetting a fault that a loaded box latched since the test began.
- * Called just before a test taps Start; nothing on the mock.
+ * Called just before a test taps Start; nothing with SOLEUS_URL.
  */
 export async function ready(t) {
   if (!t.sys || !t.sys.prepare) return;
@@ -118,17 +101,71 @@ export async function ready(t) {
   if (done.length) t.log(`before Start: ${done.join('; ')}`);
 }
 
-/** Shapes the simulated athlete: the simulator's settings on the real system, the mock's otherwise. */
-export async function athlete(t, simSettings, mockSettings) {
+/** Shapes the simulated athlete (the simulator's control channel); nothing with SOLEUS_URL. */
+export async function athlete(t, simSettings) {
   if (t.sys && t.sys.sim) return t.sys.sim({ cmd: 'athlete', ...simSettings, reset: true });
-  if (mockSettings) return mock(t.base, 'athlete', mockSettings);
   return null;
 }
 
-export async function mock(base, what, body) {
-  if (!isMock()) return null;
-  const r = await fetch(`${base}/mock/${what}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-  return r.json();
+/**
+ * A TCP relay in front of soleusd (base: its http://host:port) that forwards
+ * bytes both ways and knows nothing of the API: the page is opened on
+ * relay.base, so its requests and its live WebSocket go through it.
+ * relay.dropLive(ms) cuts every open WebSocket (an upgrade request to
+ * /api/v1/live) and, for `ms`, closes new ones at once; plain HTTP passes.
+ * This is how a test makes the live link drop: soleusd has no such switch.
+ * The one change to the bytes: the live handshake's Origin (the relay's
+ * address, which soleusd rightly refuses with 403) is replaced by soleusd's
+ * own, as a same-origin reverse proxy would present it. Other requests pass
+ * unchanged, so a POST through the relay is refused (foreign Origin): a test
+ * using it only reads.
+ */
+export async function liveRelay(base) {
+  const target = new URL(base);
+  const live = new Set();
+  const all = new Set();
+  let refusedUntil = 0;
+  const server = net.createServer((down) => {
+    all.add(down);
+    down.on('close', () => { all.delete(down); live.delete(down); });
+    down.on('error', () => {});
+    let head = Buffer.alloc(0);
+    const onHead = (d) => {
+      head = Buffer.concat([head, d]);
+      const text = head.toString('latin1');
+      if (!text.includes('\r\n\r\n') && head.length < 65536) return; // the request head is not complete yet
+      down.off('data', onHead);
+      down.pause();
+      const isLive = /^GET [^ ]*\/api\/v1\/live[ ?]/.test(text) && /\r\nupgrade:\s*websocket/i.test(text);
+      if (isLive && Date.now() < refusedUntil) { down.destroy(); return; }
+      const first = isLive ? Buffer.from(text.replace(/\r\norigin:[^\r]*/i, `\r\nOrigin: ${target.origin}`), 'latin1') : head;
+      const up = net.connect(Number(target.port || 80), target.hostname);
+      all.add(up);
+      up.on('error', () => down.destroy());
+      up.on('close', () => { all.delete(up); down.destroy(); });
+      down.on('close', () => up.destroy());
+      if (isLive) live.add(down);
+      up.write(first);
+      down.pipe(up);
+      up.pipe(down);
+    };
+    down.on('data', onHead);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    base: `http://127.0.0.1:${server.address().port}`,
+    /** Cuts the open live WebSockets; refuses new ones for `ms`. Returns how many were cut. */
+    dropLive(ms) {
+      refusedUntil = Date.now() + ms;
+      const n = live.size;
+      for (const s of live) s.destroy();
+      return n;
+    },
+    async close() {
+      for (const s of all) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }
 
 // ---------------------------------------------------------------- browser

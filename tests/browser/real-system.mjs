@@ -134,9 +134,10 @@ export function testConfig(text, { modbusPort, dbPath, assetDir, widen = true })
 
 // The athlete every test starts with: follows the tempo the tests use, over
 // a 50 mm range (heels 30 → 80 mm) so that a 1 s raise stays well inside the
-// 100 mm/s speed limit and a 5-rep set takes about 15 s.
+// 100 mm/s speed limit and a 5-rep set takes about 15 s; the style alone,
+// without the traits model (a test may have turned it on, e.g. for mid-set rests).
 export const DEFAULT_ATHLETE = {
-  style: 'tempo', tempo: '1-0-1-0', capacity_n: 1500, fatigue_rate: 0, top_mm: 80, bottom_mm: 30, reset: true,
+  style: 'tempo', tempo: '1-0-1-0', capacity_n: 1500, fatigue_rate: 0, top_mm: 80, bottom_mm: 30, traits: { enabled: false }, reset: true,
 };
 
 export async function startReal({ repo, buildDir, assetDir, artifacts, maintPin, widen = true }) {

@@ -1,19 +1,24 @@
 #!/usr/bin/env node
-// Runs the browser tests: builds the HMI and starts the mock API server, or
-// uses the running system named by SOLEUS_URL; launches Debian's Chromium
+// Runs the browser tests: builds the HMI and starts soleus-sim and soleusd
+// from SOLEUS_BUILD_DIR (real.sh sets it), or uses the running soleusd named
+// by SOLEUS_URL; launches Debian's Chromium
 // headless at 800×480 and runs each test. Screenshots go to
 // tests/artifacts/screenshots/, a JSON report to tests/artifacts/browser-report.json.
 // Ends with the line "N passed, N failed" and exits non-zero on any failure.
-// Usage: node run.mjs [name-filter]
+// Usage: ./real.sh BUILD_DIR [name-filter], or SOLEUS_URL=… node run.mjs [name-filter]
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { startSystem, launch, artifacts, Skip, env, isMock } from './lib.mjs';
+import { startSystem, launch, artifacts, Skip, env } from './lib.mjs';
 import { measure } from './live-latency.mjs';
 import { tests } from './tests.mjs';
 
 const filter = process.argv[2] || '';
-const report = { started: new Date().toISOString(), target: env.real ? 'real' : env.url || 'mock', figures: {}, tests: [], shots: [] };
+if (!env.real && !env.url) {
+  console.error('run.mjs: no system under test: ./real.sh BUILD_DIR starts soleusd + soleus-sim, or set SOLEUS_URL to a running soleusd');
+  process.exit(2);
+}
+const report = { started: new Date().toISOString(), target: env.real ? 'real' : env.url, figures: {}, tests: [], shots: [] };
 const tStart = Date.now();
 let passed = 0;
 let failed = 0;
@@ -23,7 +28,7 @@ fs.rmSync(path.join(artifacts, 'screenshots'), { recursive: true, force: true })
 fs.rmSync(path.join(artifacts, 'logs'), { recursive: true, force: true });
 const sys = await startSystem();
 if (sys.assetBytes) report.figures.asset_bytes = sys.assetBytes;
-console.log(`# system under test: ${sys.base}${env.real ? ` (soleusd + soleus-sim from ${env.buildDir})` : env.url ? '' : ' (mock)'}`);
+console.log(`# system under test: ${sys.base}${env.real ? ` (soleusd + soleus-sim from ${env.buildDir})` : ''}`);
 const browser = await launch();
 try {
   for (const test of tests) {
@@ -79,7 +84,7 @@ try {
     }
   }
   // Live-view latency from a sample's t_ms to its receipt, with 1 and 10 clients.
-  if (!isMock() && !filter) {
+  if (!filter) {
     for (const n of [1, 10]) {
       const r = await measure(sys.base, n, 5);
       report.figures[`live_latency_${n}_client${n > 1 ? 's' : ''}`] = `p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, max ${r.max_ms} ms (${r.rate_hz} Hz each)`;

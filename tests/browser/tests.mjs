@@ -1,10 +1,10 @@
 // The browser tests. Each drives the HMI by touch at 800×480 and checks what
-// it shows against what the API reports. They run unchanged against the mock
-// (default) or a real soleusd (SOLEUS_URL); see README.md.
+// it shows against what the API reports: soleusd with soleus-sim behind it,
+// started by the runner (real.sh), or a soleusd named by SOLEUS_URL; see README.md.
 
 import {
-  env, isMock, assert, assertEq, tap, typeKeys, keypadOk, roleLogin, memberLogin, signOut, token, apiGet, shot,
-  injectFault, mock, athlete, ready, waitFor, openHmi, Skip,
+  env, assert, assertEq, tap, typeKeys, keypadOk, roleLogin, memberLogin, signOut, token, apiGet, shot,
+  injectFault, athlete, ready, waitFor, openHmi, liveRelay, Skip,
 } from './lib.mjs';
 
 // Short sets: a whole set takes a few seconds on the simulator. The athlete
@@ -23,8 +23,8 @@ const REASON_WORDS = {
 const COUNTED = new Set(['force_drop', 'range_loss', 'pace_loss', 'stall', 'loss_of_control', 'user_stop', 'pain', 'user_left']);
 
 /**
- * The mock's members on the real system, made through the staff API: 1001
- * with a programme, 1002 with PIN 4321, and a wristband tag A1B2C3D4.
+ * The test members, made through the staff API: 1001 with a programme,
+ * 1002 with PIN 4321, and a wristband tag A1B2C3D4.
  */
 async function seedMembers(base) {
   const call = async (method, p, body, tok) => {
@@ -138,8 +138,8 @@ export const tests = [
       await tap(page, '.keypad .kp-cancel');
       await signOut(page);
 
-      if (isMock() || real()) {
-        if (real()) await seedMembers(t.base);
+      if (real()) {
+        await seedMembers(t.base);
         await memberLogin(page, '1001');
         await page.waitForSelector('[data-test=start]');
         layoutOk(await shot(page, '06-member-today', t.report), 'today');
@@ -204,7 +204,7 @@ export const tests = [
   {
     name: '(a) a guest runs a whole set; count and stop reason match GET /sets/{id}',
     async fn(t) {
-      await athlete(t, { style: 'tempo', tempo: TEMPO }, { fatigue_after: 5, drop_per_rep: 0.09 });
+      await athlete(t, { style: 'tempo', tempo: TEMPO });
       const page = await openHmi(t.ctx, t.base);
       await tap(page, '[data-test=guest]');
       await tap(page, '[data-test=q-load]');
@@ -213,7 +213,7 @@ export const tests = [
       await tap(page, '[data-test=q-reps]');
       await typeKeys(page, '150');
       assert(await page.locator('[data-test=kp-ok]').isDisabled(), '150 reps refused as typed');
-      await typeKeys(page, isMock() ? '10' : String(REPS));
+      await typeKeys(page, String(REPS));
       await keypadOk(page);
       // The tempo typed on the keypad.
       await tap(page, '[data-test=q-tempo-custom]');
@@ -227,11 +227,8 @@ export const tests = [
       assertEq(set.tempo, TEMPO, 'the tempo typed is the set\'s');
       assert(observedMax >= set.reps - 1 && observedMax <= set.reps, `live counter reached ${observedMax}, API says ${set.reps}`);
       const text = await checkSummary(page, set);
-      if (isMock()) assertEq(set.stop_reason, 'force_drop', 'the mock athlete fatigues');
-      else {
-        assertEq(set.stop_reason, 'target_reached', 'an athlete on tempo reaches the target');
-        assertEq(set.reps, REPS, 'reps of the set');
-      }
+      assertEq(set.stop_reason, 'target_reached', 'an athlete on tempo reaches the target');
+      assertEq(set.reps, REPS, 'reps of the set');
       t.log(`set ${set.id}: ${set.reps} reps, ${set.stop_reason}: "${text}"`);
       layoutOk(await shot(page, '21-guest-summary', t.report), 'summary');
 
@@ -260,7 +257,6 @@ export const tests = [
   {
     name: '(a1) a tiring athlete: the set ends by force drop, as the API says',
     async fn(t) {
-      if (isMock()) throw new Skip('the mock\'s force drop is covered by (a)');
       // Pushes at its capacity and loses a fifth of it every rep (docs/simulator.md).
       await athlete(t, { style: 'push_hard', tempo: TEMPO, capacity_n: 700, fatigue_rate: 0.2 });
       const page = await openHmi(t.ctx, t.base);
@@ -297,10 +293,10 @@ export const tests = [
       await tap(page, '[data-test=guest]');
       await tap(page, '.seg[data-name=mode] [data-value=isometric]');
       await tap(page, '[data-test=q-load]');
-      await typeKeys(page, isMock() ? '20' : '50');
+      await typeKeys(page, '50');
       await keypadOk(page);
       await tap(page, '[data-test=q-reps]');
-      await typeKeys(page, isMock() ? '12' : '6');
+      await typeKeys(page, '6');
       await keypadOk(page);
       await ready(t);
       await tap(page, '[data-test=start]');
@@ -335,10 +331,15 @@ export const tests = [
   },
 
   {
-    name: 'a mid-set rest: the live screen counts down the time left (mock only)',
+    name: 'a mid-set rest: the live screen counts down the time left',
     async fn(t) {
-      if (!isMock()) throw new Skip('needs the mock athlete to rest on cue');
-      await mock(t.base, 'athlete', { fatigue_after: 50, rest_after_rep: 1, rest_s: 6 });
+      if (!(t.sys && t.sys.sim)) throw new Skip('needs the simulator\'s athlete to rest on cue');
+      // After every rep's top pause the athlete holds the pad up for 5 s
+      // (docs/simulator.md, trait mid_rest_*): past the tempo's pause + 0.5 s
+      // tolerance the controller calls it a rest, counted down from
+      // rest_limit_s (10 s); 5 s is well inside it, so the set goes on.
+      await athlete(t, { style: 'tempo', tempo: TEMPO,
+        traits: { mid_rest_p: 1, mid_rest_where: 'top', mid_rest_min_s: 5, mid_rest_max_s: 5 } });
       try {
         const page = await openHmi(t.ctx, t.base);
         await tap(page, '[data-test=guest]');
@@ -347,6 +348,9 @@ export const tests = [
         await keypadOk(page);
         await tap(page, '[data-test=q-reps]');
         await typeKeys(page, '3');
+        await keypadOk(page);
+        await tap(page, '[data-test=q-tempo-custom]');
+        await typeKeys(page, TEMPO);
         await keypadOk(page);
         await ready(t);
         await tap(page, '[data-test=start]');
@@ -365,31 +369,38 @@ export const tests = [
         assertEq(page.errors.join('\n'), '', 'no script errors');
         await page.close();
       } finally {
-        await mock(t.base, 'athlete', { fatigue_after: 5, rest_after_rep: 0, rest_s: 0 });
+        await t.sys.sim({ cmd: 'athlete', traits: { enabled: false } });
       }
     },
   },
 
   {
-    name: 'the live link drops: "No link" shows, then it reconnects by itself (mock only)',
+    name: 'the live link drops: "No link" shows, then it reconnects by itself',
     async fn(t) {
-      if (!isMock()) throw new Skip('needs the mock to drop the WebSocket');
-      const page = await openHmi(t.ctx, t.base);
-      await page.waitForFunction(() => !/No link|…/.test(document.querySelector('#state').textContent));
-      await mock(t.base, 'drop-live', { ms: 2000 });
-      await page.waitForSelector('#state.stale', { timeout: 5000 });
-      layoutOk(await shot(page, '50-no-link', t.report), 'no link');
-      const t0 = Date.now();
-      await page.waitForSelector('#state:not(.stale)', { timeout: 15000 });
-      t.log(`reconnected ${Date.now() - t0} ms after the link was dropped`);
-      await page.close();
+      // The page talks to soleusd through a byte relay (lib.mjs liveRelay),
+      // which cuts the live WebSocket and refuses it for 2 s.
+      const relay = await liveRelay(t.base);
+      try {
+        const page = await openHmi(t.ctx, relay.base);
+        await page.waitForFunction(() => !/No link|…/.test(document.querySelector('#state').textContent));
+        const cut = relay.dropLive(2000);
+        assert(cut >= 1, `the page's live WebSocket went through the relay (${cut} cut)`);
+        await page.waitForSelector('#state.stale', { timeout: 5000 });
+        layoutOk(await shot(page, '50-no-link', t.report), 'no link');
+        const t0 = Date.now();
+        await page.waitForSelector('#state:not(.stale)', { timeout: 15000 });
+        t.log(`reconnected ${Date.now() - t0} ms after the link was dropped`);
+        await page.close();
+      } finally {
+        await relay.close();
+      }
     },
   },
 
   {
     name: '(b) staff create a programme and assign it; the member runs it',
     async fn(t) {
-      await athlete(t, { style: 'tempo', tempo: TEMPO }, { fatigue_after: 50 });
+      await athlete(t, { style: 'tempo', tempo: TEMPO });
       const page = await openHmi(t.ctx, t.base);
       await roleLogin(page, 'staff');
       await tap(page, '[data-test=new-programme]');
@@ -488,7 +499,6 @@ export const tests = [
         await page.waitForSelector('[data-test=finish]');
         layoutOk(await shot(page, '36-member-done', t.report), 'programme done');
       } else {
-        assert(!isMock(), 'the mock\'s runner rests between sets');
         layoutOk(await shot(page, '34-member-after-set1', t.report), 'after set 1');
         t.log('the runner did not offer a rest and set 2: only set 1 was run');
       }
@@ -500,7 +510,7 @@ export const tests = [
   {
     name: '(c) maintenance sees an injected fault with its time and code',
     async fn(t) {
-      if (!isMock() && !env.faultCmd && !(t.sys && t.sys.sim)) throw new Skip('set SOLEUS_INJECT_FAULT_CMD to inject a fault into the real system');
+      if (!env.faultCmd && !(t.sys && t.sys.sim)) throw new Skip('set SOLEUS_INJECT_FAULT_CMD to inject a fault into the real system');
       const page = await openHmi(t.ctx, t.base);
       await roleLogin(page, 'maintenance');
       const f = await injectFault(t.base, t.sys);
