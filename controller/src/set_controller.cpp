@@ -233,7 +233,7 @@ void SetController::begin_unload(double t) {
   // rising towards a command written before the stop.
   if (state_ != SetState::Unloading) {
     // The commands go on with the friction assumption of the last one written
-    // (see update(), step 5). The drive's actual force is reported with the
+    // (see hold_unload(), step 5). The drive's actual force is reported with the
     // friction of its direction of motion (the driver converts its torque with
     // "user driving up" while the velocity is > 0); in the commands' terms the
     // same torque is that force × η² (reported up, commanded down) or ÷ η²
@@ -410,22 +410,67 @@ void SetController::enter_active(double t, double pos) {
   cue_.begin(params_.tempo, t);
 }
 
+// The cycle (principle of operation in the header; docs/controller.md, "The
+// cycle"). The steps run in this order every cycle, whatever the state; only
+// step 2 depends on it.
 machine::DriveCommand SetController::update(const machine::MachineInputs& in) {
-  const double t = in.t_s;
-  double dt = first_ ? ccfg_.period_s() : std::clamp(t - last_t_, 0.0, 0.25);
+  const Cycle c = read_inputs(in);                 // 0. the inputs, last good values
+  const SupervisorReport rep = supervise(in, c);   // 1. the supervisor judges first
+  CycleOutput o;
+  o.floor = set_floor();
+  switch (state_) {                                // 2. the state's step
+    case SetState::Idle:
+    case SetState::Rest:
+    case SetState::Fault:
+    case SetState::Estop:
+      break;  // disabled: nothing is asked of the drive
+    case SetState::Ready:
+      update_ready(c, o);
+      break;
+    case SetState::Calibrating:
+      update_calibrating(c, o);
+      break;
+    case SetState::Active:
+      update_active(c, o);
+      break;
+    case SetState::Unloading:
+      update_unloading(c, o);
+      break;
+  }
+  gate_enable(rep, o);                             // 3. the latch and torque-off faults
+  final_clamp(c, o);                               // 4. the final clamp
+  floor_catch(c, o);                               // 4b. the floor catch (hazard 10)
+  hold_unload(o);                                  // 5. an unload never raises the force
+  const machine::DriveCommand cmd = make_command(rep, o);  // 6. the command, QUICK_STOP
+  publish_status(o);                               // 7. the status
+  return cmd;
+}
+
+// 0. The cycle's time step and inputs. A failed read is replaced by the last
+// good value; the cell's good readings feed the floor catch's ring.
+SetController::Cycle SetController::read_inputs(const machine::MachineInputs& in) {
+  Cycle c;
+  c.t = in.t_s;
+  c.dt = first_ ? ccfg_.period_s() : std::clamp(c.t - last_t_, 0.0, 0.25);
   first_ = false;
-  last_t_ = t;
+  last_t_ = c.t;
   if (in.drive_ok) drive_ = in.drive;
   if (in.cell_ok) cell_ = in.cell;
-  const double pos = drive_.position_mm;
-  const double vel = drive_.velocity_mm_s;
-  const double force = cell_.force_n;
+  c.pos = drive_.position_mm;
+  c.vel = drive_.velocity_mm_s;
+  c.force = cell_.force_n;
   if (in.cell_ok) {
-    recent_force_[recent_next_] = {t, force};
+    recent_force_[recent_next_] = {c.t, c.force};
     recent_next_ = (recent_next_ + 1) % recent_force_.size();
   }
+  c.drive_enabled = drive_.enabled;
+  return c;
+}
 
-  // 1. The supervisor judges first.
+// 1. The supervisor judges first: its events, a trip or the user leaving stop
+// the set; STO, a drive fault or a QUICK_STOP fault end an unload at once.
+SupervisorReport SetController::supervise(const machine::MachineInputs& in, const Cycle& c) {
+  const double t = c.t;
   SupervisorContext ctx;
   ctx.enable_commanded = last_cmd_.enable && !last_cmd_.quick_stop;
   // Presence is judged whenever a set expects the user on the pad: from the
@@ -461,321 +506,350 @@ machine::DriveCommand SetController::update(const machine::MachineInputs& in) {
     clamp_.reset(0);
     finish(t);
   }
+  return rep;
+}
 
-  // 2. The activity.
-  machine::DriveCommand cmd;
-  double motor = 0;
-  LawOutput law;
-  bool enable = false;
+// The clamp's floor for this cycle (-1: none), judged in the state after step 1.
+double SetController::set_floor() const {
   double floor = status_.range_known ? status_.range.bottom_mm : -1.0;
   // Under the set's load the thighs compress more than at the light load the
   // bottom was found with: the floor sinks by what the user's own rests show.
   if (status_.range_known && params_.mode != Mode::Isometric &&
       (state_ == SetState::Active || state_ == SetState::Unloading))
     floor -= floor_allowance(params_.load_n);
-  const bool drive_enabled = drive_.enabled;
+  return floor;
+}
 
-  switch (state_) {
-    case SetState::Idle:
-    case SetState::Rest:
-    case SetState::Fault:
-    case SetState::Estop:
-      break;
-    case SetState::Ready:
-      enable = true;
-      if (activity_ == Activity::Move) {
-        if (drive_enabled) ramp_ = 1;
-        if (!move_auto_ && moving_ && t > move_deadline_) {  // the control was released
-          moving_ = false;
-          move_target_ = pos;
-          emit(EventCode::MoveEnded, Severity::Info, t, "hold-to-move released; holding", pos);
-        }
-        motor = ramp_ * law_.move_force(move_target_, pos, vel, ccfg_.move_speed_mm_s,
-                                        ccfg_.move_max_force_n);
-        if (move_auto_) {
-          // At rest when at the rest position and still. A move never pushes
-          // down, so a pad that stays still above it (friction, an obstruction)
-          // has gone as low as it will: after a second, that is rest too.
-          const bool still = std::abs(vel) < ccfg_.still_mm_s;
-          const bool there = pos <= move_target_ + 1.0 && still;
-          if (still && rest_still_since_ < 0) rest_still_since_ = t;
-          if (!still) rest_still_since_ = -1;
-          const double held_s = rest_still_since_ < 0 ? 0 : t - rest_still_since_;
-          if ((there && held_s > 0.3) || held_s > 1.0) begin_unload(t);
-        }
-        floor = -1;
-        break;
+// 2. Ready: a set's enable and ramp-in (then Calibrating or Active), or a move.
+void SetController::update_ready(const Cycle& c, CycleOutput& o) {
+  const double t = c.t, dt = c.dt, pos = c.pos, vel = c.vel, force = c.force;
+  o.enable = true;
+  if (activity_ == Activity::Move) {
+    update_move(c, o);
+    return;
+  }
+  // The drive is not enabled on a pad moving faster than its speed loop
+  // can hold within the limit (a pad still falling after a fault stop:
+  // the fault campaign saw 150-240 mm/s): the start waits for it to
+  // settle, at most kSettleWaitS.
+  if (!c.drive_enabled && std::abs(vel) > kStartSpeedFraction * speed_limit_mm_s()) {
+    o.enable = false;
+    if (t - set_start_t_ > kSettleWaitS) stop(StopReason::Stall, t, "the pad did not settle after Start");
+    return;
+  }
+  if (c.drive_enabled) ramp_ = std::min(1.0, ramp_ + dt / ccfg_.ramp_in_s);
+  if (ramp_ >= 1.0) {
+    if (params_.range || params_.mode == Mode::Isometric) {
+      if (params_.range) {
+        law_.set_range(*params_.range);
+        reps_.begin(*params_.range, params_.tempo, t, pos, pos, t);
       }
-      // The drive is not enabled on a pad moving faster than its speed loop
-      // can hold within the limit (a pad still falling after a fault stop:
-      // the fault campaign saw 150-240 mm/s): the start waits for it to
-      // settle, at most kSettleWaitS.
-      if (!drive_enabled && std::abs(vel) > kStartSpeedFraction * speed_limit_mm_s()) {
-        enable = false;
-        if (t - set_start_t_ > kSettleWaitS) stop(StopReason::Stall, t, "the pad did not settle after Start");
-        break;
-      }
-      if (drive_enabled) ramp_ = std::min(1.0, ramp_ + dt / ccfg_.ramp_in_s);
-      if (ramp_ >= 1.0) {
-        if (params_.range || params_.mode == Mode::Isometric) {
-          if (params_.range) {
-            law_.set_range(*params_.range);
-            reps_.begin(*params_.range, params_.tempo, t, pos, pos, t);
-          }
-          enter_active(t, pos);
-        } else {
-          state_ = SetState::Calibrating;
-          rom_.begin(t, pos);
-          calib_motion_t_ = t;
-        }
-      }
-      {
-        bool light = !params_.range && params_.mode != Mode::Isometric;  // calibration comes next
-        law = law_.update({dt, pos, vel, force, Phase::None, light, ramp_});
-      }
-      motor = law.motor_n;
-      break;
-    case SetState::Calibrating: {
-      enable = true;
-      auto s = rom_.update(t, pos, vel);
-      if (s == RangeOfMotion::Status::Done) {
-        Range r = rom_.range();
-        status_.range = r;
-        status_.range_known = true;
-        range_calibrated_ = true;
-        law_.set_range(r);
-        reps_.begin(r, params_.tempo, t, pos, rom_.end_low_mm(), rom_.end_low_departure_s());
-        std::ostringstream os;
-        os << "range " << r.bottom_mm << ".." << r.top_mm << " mm";
-        emit(EventCode::Calibrated, Severity::Info, t, os.str(), r.span());
-        enter_active(t, pos);
-      } else if (s == RangeOfMotion::Status::TooSmall) {
-        if (++calibration_tries_ >= tcfg_.calibration_attempts) {
-          stop(StopReason::RangeLoss, t);
-        } else {
-          emit(EventCode::CalibrationRetry, Severity::Warning, t,
-               "calibration rep too small; do one full slow rep", rom_.range().span());
-          rom_.begin(t, pos);
-        }
-      }
-      // A calibration rep that never happens ends the set like an idle one.
-      if (std::abs(vel) > ccfg_.still_mm_s) calib_motion_t_ = t;
-      if (state_ == SetState::Calibrating && t - calib_motion_t_ > tcfg_.idle_timeout_s)
-        stop(StopReason::Stall, t);
-      law = law_.update({dt, pos, vel, force, Phase::None, state_ == SetState::Calibrating, ramp_});
-      motor = law.motor_n;
-      break;
-    }
-    case SetState::Active: {
-      enable = true;
-      if (params_.mode == Mode::Isometric) {
-        if (drive_.enabled) hold_elapsed_ += dt;
-        // The hold's clock starts at the user's push: a user who still sits
-        // when the hold begins (the law holds the pad with nothing until they
-        // push) is not yet holding. A push is the cell, low-passed over 0.3 s
-        // (a tremor is not a push), above its value at the hold's start by
-        // max(let_go_force_n, 10 % of the load) for 0.2 s; the clock then
-        // counts from that crossing. Looked for once: a user pushing from the
-        // start keeps the clock from the hold's start, and a push that cannot
-        // be told from sitting still (holding only the pad) leaves it there too,
-        // and so does one not seen within idle_timeout_s (a slow creep late in
-        // a light hold is not its start).
-        if (hold_rest_n_ < 0) hold_rest_n_ = hold_filt_n_ = force;
-        hold_filt_n_ += (force - hold_filt_n_) * std::min(1.0, dt / 0.3);
-        if (!hold_pushed_ && hold_elapsed_ > tcfg_.idle_timeout_s) hold_pushed_ = true;
-        if (!hold_pushed_) {
-          const double margin = std::max(ccfg_.let_go_force_n, 0.1 * params_.load_n);
-          if (hold_filt_n_ >= hold_rest_n_ + margin) {
-            if (hold_push_since_ < 0) hold_push_since_ = t;
-            if (t - hold_push_since_ >= 0.2) {
-              hold_pushed_ = true;
-              hold_elapsed_ = t - hold_push_since_;
-            }
-          } else {
-            hold_push_since_ = -1;
-          }
-        }
-        // A user who lets go of a loaded hold: the law follows the cell, so it
-        // asks for nothing more once they are gone and presence (which needs a
-        // command pushing down) cannot tell; but the pad, pushed down by the
-        // last cycles' load, falls away. Falling (faster than 10 × still_mm_s)
-        // more than 5 mm below where the cell last read a force (a user who
-        // out-pushed the load held it above the hold's height) with the cell
-        // below let_go_force_n for 0.1 s: nobody holds it.
-        if (hold_held_mm_ < -1e8) hold_held_mm_ = pos;
-        if (force >= ccfg_.let_go_force_n) hold_held_mm_ = pos;
-        const bool falls =
-            vel < -10.0 * ccfg_.still_mm_s && pos < hold_held_mm_ - 5.0 && force < ccfg_.let_go_force_n;
-        if (!falls) hold_fall_since_ = -1;
-        else if (hold_fall_since_ < 0) hold_fall_since_ = t;
-        window_sum_ += force * dt;
-        window_t_ += dt;
-        StopReason r = StopReason::None;
-        if (window_t_ >= tcfg_.hold_window_s) {
-          r = fatigue_.on_hold_window(window_sum_ / window_t_);
-          window_sum_ = window_t_ = 0;
-        }
-        status_.hold_elapsed_s = hold_elapsed_;
-        status_.tut_s = hold_elapsed_;
-        if (hold_elapsed_ >= params_.hold_s - 1e-9) r = StopReason::HoldComplete;
-        law = law_.update({dt, pos, vel, force, Phase::Hold, false, ramp_});
-        motor = law.motor_n;
-        if (hold_fall_since_ >= 0 && t - hold_fall_since_ >= 0.1 - 1e-9) {
-          emit(EventCode::UserLeft, Severity::Warning, t, "nobody holds the pad: it falls away from the hold");
-          stop(StopReason::UserLeft, t);
-        } else if (r != StopReason::None) {
-          stop(r, t);
-        }
-        break;
-      }
-      measure_tissue(t, pos, vel);
-      StopReason r = StopReason::None;
-      bool started = !reps_.attempt_open();
-      reps_.hold_count(sup_.absence_suspected());
-      if (reps_.update(t, pos + tissue_offset_mm_, vel, force)) {
-        RepRecord rec = reps_.last();
-        rec.set_id = params_.set_id;
-        sink_.on_rep(rec);
-        status_.tut_s = reps_.tut_s();
-        r = fatigue_.on_rep(rec);
-        if (reps_.counted() >= params_.target_reps) r = StopReason::TargetReached;
-      }
-      if (reps_.counted_now() && reps_.counted() >= params_.target_reps) reps_.final_rep();
-      if (started && reps_.attempt_open()) cue_.anchor(reps_.attempt_start_s());
-      cue_.update(t);
-      status_.reps = reps_.counted();
-      status_.partial_reps = reps_.partials();
-      status_.phase = reps_.phase();
-      status_.cue_phase = cue_.phase();
-      status_.cue_progress = cue_.progress();
-      // A mid-set rest: held at a top or a low (or paused while lowering)
-      // longer than the tempo's pause + tolerance. Neither a stall nor
-      // user_left until it exceeds rest_limit_s; the status counts it down.
-      const double rest_s = std::max(
-          0.0, reps_.paused_s(t) - reps_.prescribed_pause_s() - tcfg_.tempo_tolerance_s);
-      const bool resting = rest_s > 0;
-      status_.resting = resting;
-      status_.rest_remaining_s =
-          resting ? std::max(0.0, std::min(tcfg_.rest_limit_s - rest_s,
-                                           tcfg_.idle_timeout_s - reps_.seconds_idle(t)))
-                  : 0.0;
-      std::string_view why;
-      if (r == StopReason::None) {
-        if (resting && rest_s > tcfg_.rest_limit_s) {
-          r = StopReason::Stall;
-          why = "rested longer than rest_limit_s";
-        } else if (reps_.seconds_idle(t) > tcfg_.idle_timeout_s) {
-          r = StopReason::Stall;
-          why = "no rep begun for idle_timeout_s";
-        }
-      }
-      // A failed rep (hazard 11): a rise of a quarter of the range or more
-      // but short of a rep (not a bounce off the floor), turned without a
-      // pause at its high, that the load pushes back down at 60 % of the
-      // set's speed limit or more (a collapse falls at the drive's limit
-      // within a few cycles; nobody lowers that fast on purpose) and faster
-      // than the tempo's lowering (+ brake_margin), while the user still
-      // pushes (a user who let go is presence's to find), for failed_rep_s.
-      // The set ends as a stall, and its unload first drops the load to the
-      // light load at the drive's slew (Unloading, below).
-      {
-        const double span = status_.range.span();
-        const double e_s = params_.tempo.eccentric_s;
-        const double catch_v = std::max(e_s > 0 && span > 0 ? span / e_s * (1.0 + tcfg_.brake_margin) : 0.0,
-                                        0.6 * speed_nominal_mm_s_);
-        const bool pushing = force >= std::max(ccfg_.let_go_force_n, 0.1 * params_.load_n);
-        const bool heavy = params_.load_n > 1.5 * tcfg_.calibration_load_n;
-        const bool mid_rise = reps_.attempt_short() && reps_.attempt_rise_mm() >= 0.25 * span;
-        if (heavy && pushing && mid_rise && !reps_.attempt_paused_at_high(0.15) && vel < -catch_v) {
-          if (failed_since_ < 0) failed_since_ = t;
-        } else {
-          failed_since_ = -1;
-        }
-        if (r == StopReason::None && failed_since_ >= 0 && t - failed_since_ >= tcfg_.failed_rep_s - 1e-9) {
-          r = StopReason::Stall;
-          why = "failed rep: the load pushed a rise back down";
-          failed_rep_ = true;
-        }
-      }
-      law = law_.update({dt, pos, vel, force, reps_.phase(), false, ramp_});
-      motor = law.motor_n;
-      if (r != StopReason::None) stop(r, t, why);
-      break;
-    }
-    case SetState::Unloading: {
-      enable = true;
-      ramp_ = std::max(0.0, ramp_ - dt / ccfg_.unload_s);
-      if (activity_ == Activity::Move) {
-        motor = ramp_ * law_.move_force(pos, pos, vel, ccfg_.move_speed_mm_s, ccfg_.move_max_force_n);
-        floor = -1;
-      } else {
-        const double slew = drive_slew_ > 0 ? std::min(drive_slew_, limits_.max_slew_n_per_s) : limits_.max_slew_n_per_s;
-        law = law_.update({dt, pos, vel, force, status_.phase, false, ramp_, true, failed_rep_ ? slew : 0.0});
-        motor = law.motor_n;
-      }
-      if (ramp_ <= 0 && std::abs(clamp_.last()) < 1.0) {
-        if (settle_since_ < 0) settle_since_ = t;
-        if ((t - settle_since_) * 1000.0 >= ccfg_.unload_settle_ms) {
-          enable = false;
-          motor = 0;
-          finish(t);
-        }
-      }
-      break;
+      enter_active(t, pos);
+    } else {
+      state_ = SetState::Calibrating;
+      rom_.begin(t, pos);
+      calib_motion_t_ = t;
     }
   }
+  {
+    bool light = !params_.range && params_.mode != Mode::Isometric;  // calibration comes next
+    o.law = law_.update({dt, pos, vel, force, Phase::None, light, ramp_});
+  }
+  o.motor = o.law.motor_n;
+}
 
-  // 3. No enable without an OK latch; torque removed at once on STO / drive fault.
-  if (!sup_.ok() && state_ != SetState::Unloading) enable = false;
-  if (rep.remove_torque_now || rep.quick_stop) enable = false;
-  if (!enable) {
-    motor = 0;
+// 2. Ready with a move: hold-to-move (held while refreshed) or return-to-rest.
+void SetController::update_move(const Cycle& c, CycleOutput& o) {
+  const double t = c.t, pos = c.pos, vel = c.vel;
+  if (c.drive_enabled) ramp_ = 1;
+  if (!move_auto_ && moving_ && t > move_deadline_) {  // the control was released
+    moving_ = false;
+    move_target_ = pos;
+    emit(EventCode::MoveEnded, Severity::Info, t, "hold-to-move released; holding", pos);
+  }
+  o.motor = ramp_ * law_.move_force(move_target_, pos, vel, ccfg_.move_speed_mm_s,
+                                    ccfg_.move_max_force_n);
+  if (move_auto_) {
+    // At rest when at the rest position and still. A move never pushes
+    // down, so a pad that stays still above it (friction, an obstruction)
+    // has gone as low as it will: after a second, that is rest too.
+    const bool still = std::abs(vel) < ccfg_.still_mm_s;
+    const bool there = pos <= move_target_ + 1.0 && still;
+    if (still && rest_still_since_ < 0) rest_still_since_ = t;
+    if (!still) rest_still_since_ = -1;
+    const double held_s = rest_still_since_ < 0 ? 0 : t - rest_still_since_;
+    if ((there && held_s > 0.3) || held_s > 1.0) begin_unload(t);
+  }
+  o.floor = -1;
+}
+
+// 2. Calibrating: the light first rep finds the range (or ends the set).
+void SetController::update_calibrating(const Cycle& c, CycleOutput& o) {
+  const double t = c.t, dt = c.dt, pos = c.pos, vel = c.vel, force = c.force;
+  o.enable = true;
+  auto s = rom_.update(t, pos, vel);
+  if (s == RangeOfMotion::Status::Done) {
+    Range r = rom_.range();
+    status_.range = r;
+    status_.range_known = true;
+    range_calibrated_ = true;
+    law_.set_range(r);
+    reps_.begin(r, params_.tempo, t, pos, rom_.end_low_mm(), rom_.end_low_departure_s());
+    std::ostringstream os;
+    os << "range " << r.bottom_mm << ".." << r.top_mm << " mm";
+    emit(EventCode::Calibrated, Severity::Info, t, os.str(), r.span());
+    enter_active(t, pos);
+  } else if (s == RangeOfMotion::Status::TooSmall) {
+    if (++calibration_tries_ >= tcfg_.calibration_attempts) {
+      stop(StopReason::RangeLoss, t);
+    } else {
+      emit(EventCode::CalibrationRetry, Severity::Warning, t,
+           "calibration rep too small; do one full slow rep", rom_.range().span());
+      rom_.begin(t, pos);
+    }
+  }
+  // A calibration rep that never happens ends the set like an idle one.
+  if (std::abs(vel) > ccfg_.still_mm_s) calib_motion_t_ = t;
+  if (state_ == SetState::Calibrating && t - calib_motion_t_ > tcfg_.idle_timeout_s)
+    stop(StopReason::Stall, t);
+  o.law = law_.update({dt, pos, vel, force, Phase::None, state_ == SetState::Calibrating, ramp_});
+  o.motor = o.law.motor_n;
+}
+
+// 2. Active: an isometric hold, or reps.
+void SetController::update_active(const Cycle& c, CycleOutput& o) {
+  o.enable = true;
+  if (params_.mode == Mode::Isometric) update_hold(c, o);
+  else update_reps(c, o);
+}
+
+// 2. Active, isometric: the hold's clock, fatigue windows, a let-go hold.
+void SetController::update_hold(const Cycle& c, CycleOutput& o) {
+  const double t = c.t, dt = c.dt, pos = c.pos, vel = c.vel, force = c.force;
+  if (drive_.enabled) hold_elapsed_ += dt;
+  // The hold's clock starts at the user's push: a user who still sits
+  // when the hold begins (the law holds the pad with nothing until they
+  // push) is not yet holding. A push is the cell, low-passed over 0.3 s
+  // (a tremor is not a push), above its value at the hold's start by
+  // max(let_go_force_n, 10 % of the load) for 0.2 s; the clock then
+  // counts from that crossing. Looked for once: a user pushing from the
+  // start keeps the clock from the hold's start, and a push that cannot
+  // be told from sitting still (holding only the pad) leaves it there too,
+  // and so does one not seen within idle_timeout_s (a slow creep late in
+  // a light hold is not its start).
+  if (hold_rest_n_ < 0) hold_rest_n_ = hold_filt_n_ = force;
+  hold_filt_n_ += (force - hold_filt_n_) * std::min(1.0, dt / 0.3);
+  if (!hold_pushed_ && hold_elapsed_ > tcfg_.idle_timeout_s) hold_pushed_ = true;
+  if (!hold_pushed_) {
+    const double margin = std::max(ccfg_.let_go_force_n, 0.1 * params_.load_n);
+    if (hold_filt_n_ >= hold_rest_n_ + margin) {
+      if (hold_push_since_ < 0) hold_push_since_ = t;
+      if (t - hold_push_since_ >= 0.2) {
+        hold_pushed_ = true;
+        hold_elapsed_ = t - hold_push_since_;
+      }
+    } else {
+      hold_push_since_ = -1;
+    }
+  }
+  // A user who lets go of a loaded hold: the law follows the cell, so it
+  // asks for nothing more once they are gone and presence (which needs a
+  // command pushing down) cannot tell; but the pad, pushed down by the
+  // last cycles' load, falls away. Falling (faster than 10 × still_mm_s)
+  // more than 5 mm below where the cell last read a force (a user who
+  // out-pushed the load held it above the hold's height) with the cell
+  // below let_go_force_n for 0.1 s: nobody holds it.
+  if (hold_held_mm_ < -1e8) hold_held_mm_ = pos;
+  if (force >= ccfg_.let_go_force_n) hold_held_mm_ = pos;
+  const bool falls =
+      vel < -10.0 * ccfg_.still_mm_s && pos < hold_held_mm_ - 5.0 && force < ccfg_.let_go_force_n;
+  if (!falls) hold_fall_since_ = -1;
+  else if (hold_fall_since_ < 0) hold_fall_since_ = t;
+  window_sum_ += force * dt;
+  window_t_ += dt;
+  StopReason r = StopReason::None;
+  if (window_t_ >= tcfg_.hold_window_s) {
+    r = fatigue_.on_hold_window(window_sum_ / window_t_);
+    window_sum_ = window_t_ = 0;
+  }
+  status_.hold_elapsed_s = hold_elapsed_;
+  status_.tut_s = hold_elapsed_;
+  if (hold_elapsed_ >= params_.hold_s - 1e-9) r = StopReason::HoldComplete;
+  o.law = law_.update({dt, pos, vel, force, Phase::Hold, false, ramp_});
+  o.motor = o.law.motor_n;
+  if (hold_fall_since_ >= 0 && t - hold_fall_since_ >= 0.1 - 1e-9) {
+    emit(EventCode::UserLeft, Severity::Warning, t, "nobody holds the pad: it falls away from the hold");
+    stop(StopReason::UserLeft, t);
+  } else if (r != StopReason::None) {
+    stop(r, t);
+  }
+}
+
+// 2. Active, reps: the rep counter, tempo cue, fatigue, rest, stall and a failed rep.
+void SetController::update_reps(const Cycle& c, CycleOutput& o) {
+  const double t = c.t, dt = c.dt, pos = c.pos, vel = c.vel, force = c.force;
+  measure_tissue(t, pos, vel);
+  StopReason r = StopReason::None;
+  bool started = !reps_.attempt_open();
+  reps_.hold_count(sup_.absence_suspected());
+  if (reps_.update(t, pos + tissue_offset_mm_, vel, force)) {
+    RepRecord rec = reps_.last();
+    rec.set_id = params_.set_id;
+    sink_.on_rep(rec);
+    status_.tut_s = reps_.tut_s();
+    r = fatigue_.on_rep(rec);
+    if (reps_.counted() >= params_.target_reps) r = StopReason::TargetReached;
+  }
+  if (reps_.counted_now() && reps_.counted() >= params_.target_reps) reps_.final_rep();
+  if (started && reps_.attempt_open()) cue_.anchor(reps_.attempt_start_s());
+  cue_.update(t);
+  status_.reps = reps_.counted();
+  status_.partial_reps = reps_.partials();
+  status_.phase = reps_.phase();
+  status_.cue_phase = cue_.phase();
+  status_.cue_progress = cue_.progress();
+  // A mid-set rest: held at a top or a low (or paused while lowering)
+  // longer than the tempo's pause + tolerance. Neither a stall nor
+  // user_left until it exceeds rest_limit_s; the status counts it down.
+  const double rest_s = std::max(
+      0.0, reps_.paused_s(t) - reps_.prescribed_pause_s() - tcfg_.tempo_tolerance_s);
+  const bool resting = rest_s > 0;
+  status_.resting = resting;
+  status_.rest_remaining_s =
+      resting ? std::max(0.0, std::min(tcfg_.rest_limit_s - rest_s,
+                                       tcfg_.idle_timeout_s - reps_.seconds_idle(t)))
+              : 0.0;
+  std::string_view why;
+  if (r == StopReason::None) {
+    if (resting && rest_s > tcfg_.rest_limit_s) {
+      r = StopReason::Stall;
+      why = "rested longer than rest_limit_s";
+    } else if (reps_.seconds_idle(t) > tcfg_.idle_timeout_s) {
+      r = StopReason::Stall;
+      why = "no rep begun for idle_timeout_s";
+    }
+  }
+  // A failed rep (hazard 11): a rise of a quarter of the range or more
+  // but short of a rep (not a bounce off the floor), turned without a
+  // pause at its high, that the load pushes back down at 60 % of the
+  // set's speed limit or more (a collapse falls at the drive's limit
+  // within a few cycles; nobody lowers that fast on purpose) and faster
+  // than the tempo's lowering (+ brake_margin), while the user still
+  // pushes (a user who let go is presence's to find), for failed_rep_s.
+  // The set ends as a stall, and its unload first drops the load to the
+  // light load at the drive's slew (Unloading, below).
+  {
+    const double span = status_.range.span();
+    const double e_s = params_.tempo.eccentric_s;
+    const double catch_v = std::max(e_s > 0 && span > 0 ? span / e_s * (1.0 + tcfg_.brake_margin) : 0.0,
+                                    0.6 * speed_nominal_mm_s_);
+    const bool pushing = force >= std::max(ccfg_.let_go_force_n, 0.1 * params_.load_n);
+    const bool heavy = params_.load_n > 1.5 * tcfg_.calibration_load_n;
+    const bool mid_rise = reps_.attempt_short() && reps_.attempt_rise_mm() >= 0.25 * span;
+    if (heavy && pushing && mid_rise && !reps_.attempt_paused_at_high(0.15) && vel < -catch_v) {
+      if (failed_since_ < 0) failed_since_ = t;
+    } else {
+      failed_since_ = -1;
+    }
+    if (r == StopReason::None && failed_since_ >= 0 && t - failed_since_ >= tcfg_.failed_rep_s - 1e-9) {
+      r = StopReason::Stall;
+      why = "failed rep: the load pushed a rise back down";
+      failed_rep_ = true;
+    }
+  }
+  o.law = law_.update({dt, pos, vel, force, reps_.phase(), false, ramp_});
+  o.motor = o.law.motor_n;
+  if (r != StopReason::None) stop(r, t, why);
+}
+
+// 2. Unloading: the ramp falls to zero over unload_s (the law only lightens),
+// zero is held for unload_settle_ms, then the drive is disabled and the set finished.
+void SetController::update_unloading(const Cycle& c, CycleOutput& o) {
+  const double t = c.t, dt = c.dt, pos = c.pos, vel = c.vel, force = c.force;
+  o.enable = true;
+  ramp_ = std::max(0.0, ramp_ - dt / ccfg_.unload_s);
+  if (activity_ == Activity::Move) {
+    o.motor = ramp_ * law_.move_force(pos, pos, vel, ccfg_.move_speed_mm_s, ccfg_.move_max_force_n);
+    o.floor = -1;
+  } else {
+    const double slew = drive_slew_ > 0 ? std::min(drive_slew_, limits_.max_slew_n_per_s) : limits_.max_slew_n_per_s;
+    o.law = law_.update({dt, pos, vel, force, status_.phase, false, ramp_, true, failed_rep_ ? slew : 0.0});
+    o.motor = o.law.motor_n;
+  }
+  if (ramp_ <= 0 && std::abs(clamp_.last()) < 1.0) {
+    if (settle_since_ < 0) settle_since_ = t;
+    if ((t - settle_since_) * 1000.0 >= ccfg_.unload_settle_ms) {
+      o.enable = false;
+      o.motor = 0;
+      finish(t);
+    }
+  }
+}
+
+// 3. No enable without an OK latch; torque removed at once on STO / drive fault.
+void SetController::gate_enable(const SupervisorReport& rep, CycleOutput& o) {
+  if (!sup_.ok() && state_ != SetState::Unloading) o.enable = false;
+  if (rep.remove_torque_now || rep.quick_stop) o.enable = false;
+  if (!o.enable) {
+    o.motor = 0;
     clamp_.reset(0);
   }
-  // 4. The final clamp.
-  double out = enable ? clamp_.apply(motor, pos, vel, floor, dt) : 0.0;
-  // 4b. The floor catch (hazard 10). The clamp's floor may cut the command
-  // to nothing within a cycle, but the drive sheds torque only at its
-  // TORQUE_SLEW (~3.6 kN/s on the reference drive: ~0.4 s from 1500 N). A
-  // member holding a heavy load at the bottom who gives way at once lets the
-  // pad fall onto the floor meanwhile, and the drive drives the heel beyond
-  // its end of range (the fault campaign: 3-4 mm, ~1 kN). When the member's
-  // force fell by more than floor_catch_drop from a peak within the last
-  // 0.1 s (it comes back as the falling pad presses the thighs; a
-  // member who still pushes, lowering a load heavier than they are onto the
-  // floor, is the clamp's approach plan's: torque off would launch them up),
-  // the pad falls faster than floor_catch_mm_s with the floor cutting the
-  // command, and the drive still pushes more than max(floor_catch_n, a
-  // quarter of the load) and twice what the floor allows, ENABLE goes off
-  // for this cycle: torque
-  // off at once (category 0 for the torque, not for the set). The next cycle
-  // enables again (read back first, ControlLoop) at the command the floor
-  // allows, 0 while the pad falls; the load comes back over floor_restore_s
-  // as the member rises off the floor. The set goes on.
+}
+
+// 4. The final clamp (floor, max load, hard cap, slew) has the last word on the
+// law's force; nothing when disabled.
+void SetController::final_clamp(const Cycle& c, CycleOutput& o) {
+  o.out = o.enable ? clamp_.apply(o.motor, c.pos, c.vel, o.floor, c.dt) : 0.0;
+}
+
+// 4b. The floor catch (hazard 10). The clamp's floor may cut the command
+// to nothing within a cycle, but the drive sheds torque only at its
+// TORQUE_SLEW (~3.6 kN/s on the reference drive: ~0.4 s from 1500 N). A
+// member holding a heavy load at the bottom who gives way at once lets the
+// pad fall onto the floor meanwhile, and the drive drives the heel beyond
+// its end of range (the fault campaign: 3-4 mm, ~1 kN). When the member's
+// force fell by more than floor_catch_drop from a peak within the last
+// 0.1 s (it comes back as the falling pad presses the thighs; a
+// member who still pushes, lowering a load heavier than they are onto the
+// floor, is the clamp's approach plan's: torque off would launch them up),
+// the pad falls faster than floor_catch_mm_s with the floor cutting the
+// command, and the drive still pushes more than max(floor_catch_n, a
+// quarter of the load) and twice what the floor allows, ENABLE goes off
+// for this cycle: torque
+// off at once (category 0 for the torque, not for the set). The next cycle
+// enables again (read back first, ControlLoop) at the command the floor
+// allows, 0 while the pad falls; the load comes back over floor_restore_s
+// as the member rises off the floor. The set goes on.
+void SetController::floor_catch(const Cycle& c, CycleOutput& o) {
+  const double t = c.t, vel = c.vel, force = c.force;
   if (std::getenv("SOLEUS_DBG") && t > std::atof(std::getenv("SOLEUS_DBG")) && t < std::atof(std::getenv("SOLEUS_DBG")) + 0.1)
-    std::fprintf(stderr, "DBG t %.3f st %d en %d floor %d denab %d vel %.1f force %.0f drop %.2f drive %.0f out %.0f\n", t, (int)state_, enable,
-                 clamp_.flags().floor, drive_.enabled, vel, force, recent_force_drop(t, kFloorCatchWindowS), drive_.force_n, out);
-  if (enable && activity_ == Activity::Set &&
+    std::fprintf(stderr, "DBG t %.3f st %d en %d floor %d denab %d vel %.1f force %.0f drop %.2f drive %.0f out %.0f\n", t, (int)state_, o.enable,
+                 clamp_.flags().floor, drive_.enabled, vel, force, recent_force_drop(t, kFloorCatchWindowS), drive_.force_n, o.out);
+  if (o.enable && activity_ == Activity::Set &&
       (state_ == SetState::Active || state_ == SetState::Unloading) && clamp_.flags().floor &&
       drive_.enabled && vel < -tcfg_.floor_catch_mm_s &&
       recent_force_drop(t, kFloorCatchWindowS) > tcfg_.floor_catch_drop &&
       drive_.force_n > std::max(tcfg_.floor_catch_n, 0.25 * params_.load_n) &&
-      drive_.force_n > 2.0 * std::max(out, 0.0)) {
+      drive_.force_n > 2.0 * std::max(o.out, 0.0)) {
     emit(EventCode::FloorCatch, Severity::Info, t, "the pad fell into the floor under load: torque off at once",
          drive_.force_n);
-    enable = false;
-    motor = 0;
-    out = 0;
+    o.enable = false;
+    o.motor = 0;
+    o.out = 0;
     clamp_.reset(0);
   }
-  // 5. Every unload ramps down from the force applied when it began: while
-  // unloading, the command's magnitude never grows and its sign never flips,
-  // whatever the law, the floor or the slew would ask (the law itself only
-  // lightens too; this is the last word).
-  bool driving_up = law.back_driven;
-  if (state_ == SetState::Unloading && enable) {
-    out = unload_prev_ >= 0 ? std::clamp(out, 0.0, unload_prev_) : std::clamp(out, unload_prev_, 0.0);
-    clamp_.reset(out);
+}
+
+// 5. Every unload ramps down from the force applied when it began: while
+// unloading, the command's magnitude never grows and its sign never flips,
+// whatever the law, the floor or the slew would ask (the law itself only
+// lightens too; this is the last word).
+void SetController::hold_unload(CycleOutput& o) {
+  o.driving_up = o.law.back_driven;
+  if (state_ == SetState::Unloading && o.enable) {
+    o.out = unload_prev_ >= 0 ? std::clamp(o.out, 0.0, unload_prev_)
+                              : std::clamp(o.out, unload_prev_, 0.0);
+    clamp_.reset(o.out);
     // The screw's friction compensation (the driver asks F·η of the motor
     // while the user drives up, F/η while it drives down) keeps the last
     // command's assumption and may only turn to "user driving up", the lower
@@ -783,37 +857,46 @@ machine::DriveCommand SetController::update(const machine::MachineInputs& in) {
     // pad slows or turns down during the stop would ask 1/η² = 23 % more
     // torque for the same force, and the user lowering would feel the pad
     // press harder (proving ground, seeds 2 and 4). So the torque never grows.
-    if (out > 0 && law.back_driven) unload_up_ = true;
-    driving_up = unload_up_;
+    if (o.out > 0 && o.law.back_driven) unload_up_ = true;
+    o.driving_up = unload_up_;
   }
-  unload_prev_ = out;
-  cmd.enable = enable;
-  cmd.force_n = out;
-  cmd.back_driven = driving_up;
-  cmd.fault_reset = rep.fault_reset_pulse && !enable;
+  unload_prev_ = o.out;
+}
+
+// 6. The command to write next, remembered for the next cycle.
+machine::DriveCommand SetController::make_command(const SupervisorReport& rep,
+                                                  const CycleOutput& o) {
+  machine::DriveCommand cmd;
+  cmd.enable = o.enable;
+  cmd.force_n = o.out;
+  cmd.back_driven = o.driving_up;
+  cmd.fault_reset = rep.fault_reset_pulse && !o.enable;
   // QUICK_STOP: ENABLE and QUICK_STOP together while the drive still reports
   // enabled (it ramps to zero within 10 ms, then disables itself; ENABLE
   // staying on makes no new enable edge); ENABLE off once it is disabled, or
   // at once after a category 0 fault.
-  cmd.quick_stop = rep.quick_stop && !rep.remove_torque_now && !enable && drive_.enabled;
+  cmd.quick_stop = rep.quick_stop && !rep.remove_torque_now && !o.enable && drive_.enabled;
   if (cmd.quick_stop) {
     cmd.enable = true;
     cmd.force_n = 0;
     cmd.fault_reset = false;
   }
   last_cmd_ = cmd;
+  return cmd;
+}
 
+// 7. The live status, published in the loop's snapshot.
+void SetController::publish_status(const CycleOutput& o) {
   status_.state = (state_ == SetState::Idle || state_ == SetState::Rest || state_ == SetState::Fault ||
                    state_ == SetState::Estop)
                       ? resting_state()
                       : state_;
-  status_.load_n = enable ? law_.pad_weight_n() + motor : 0;
-  status_.motor_force_n = out;
-  status_.floor_mm = floor;
-  status_.eccentric_weight = law.eccentric_weight;
-  status_.brake_n = law.brake_n;
+  status_.load_n = o.enable ? law_.pad_weight_n() + o.motor : 0;
+  status_.motor_force_n = o.out;
+  status_.floor_mm = o.floor;
+  status_.eccentric_weight = o.law.eccentric_weight;
+  status_.brake_n = o.law.brake_n;
   status_.moving = moving_;
-  return cmd;
 }
 
 }  // namespace soleus::controller

@@ -149,6 +149,37 @@ class SetController {
   /// The floor catch compares the cell with its peak over this long (hazard 10).
   static constexpr double kFloorCatchWindowS = 0.1;
   static constexpr double kSettleWaitS = 3.0;  ///< ... for at most this long after Start
+  // One cycle (update()) in its steps, in this order every cycle.
+  struct Cycle {  ///< the cycle's time and inputs (the last good values)
+    double t = 0, dt = 0;
+    double pos = 0, vel = 0, force = 0;
+    bool drive_enabled = false;
+  };
+  struct CycleOutput {  ///< what the cycle asks for, step by step
+    bool enable = false;
+    double motor = 0;   ///< the motor's force before the clamp, positive down
+    double floor = -1;  ///< the clamp's floor, mm (-1: none)
+    LawOutput law;
+    double out = 0;     ///< the command after the clamp (step 4) and what follows it
+    bool driving_up = false;  ///< the command's screw-friction assumption
+  };
+  Cycle read_inputs(const machine::MachineInputs& in);                     ///< 0.
+  SupervisorReport supervise(const machine::MachineInputs& in, const Cycle& c);  ///< 1.
+  double set_floor() const;
+  void update_ready(const Cycle& c, CycleOutput& o);               ///< 2., per state
+  void update_move(const Cycle& c, CycleOutput& o);
+  void update_calibrating(const Cycle& c, CycleOutput& o);
+  void update_active(const Cycle& c, CycleOutput& o);
+  void update_hold(const Cycle& c, CycleOutput& o);
+  void update_reps(const Cycle& c, CycleOutput& o);
+  void update_unloading(const Cycle& c, CycleOutput& o);
+  void gate_enable(const SupervisorReport& rep, CycleOutput& o);   ///< 3.
+  void final_clamp(const Cycle& c, CycleOutput& o);                ///< 4.
+  void floor_catch(const Cycle& c, CycleOutput& o);                ///< 4b.
+  void hold_unload(CycleOutput& o);                                ///< 5.
+  machine::DriveCommand make_command(const SupervisorReport& rep, const CycleOutput& o);  ///< 6.
+  void publish_status(const CycleOutput& o);                       ///< 7.
+
   void begin_unload(double t);
   void finish(double t);
   void flush_rep(double t);
