@@ -6,11 +6,12 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
-#include <ctime>
 #include <initializer_list>
 #include <sstream>
 
 #include "soleus/common/log.hpp"
+#include "soleus/common/time.hpp"
+#include "soleus/common/url.hpp"
 
 namespace soleus::hmi {
 namespace json = boost::json;
@@ -164,71 +165,11 @@ std::string num(double v) {
   return os.str();
 }
 
-std::string percent_decode(std::string_view s, bool plus_is_space) {
-  std::string out;
-  out.reserve(s.size());
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      const int hi = hex(s[i + 1]);
-      const int lo = hex(s[i + 2]);
-      if (hi < 0 || lo < 0) fail(400, "", "malformed percent-encoding in the URL");
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (s[i] == '%') {
-      fail(400, "", "malformed percent-encoding in the URL");
-    } else if (plus_is_space && s[i] == '+') {
-      out += ' ';
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-/// "2025-11-23T18:05:00Z" (optionally with .sss) → Unix ms.
-std::optional<std::int64_t> parse_iso_utc(const std::string& s) {
-  int y, mo, d, h, mi;
-  double sec;
-  char z = 0;
-  int consumed = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%lf%c%n", &y, &mo, &d, &h, &mi, &sec, &z,
-                  &consumed) != 7 ||
-      z != 'Z' || static_cast<std::size_t>(consumed) != s.size())
-    return std::nullopt;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec < 0 || sec >= 61)
-    return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = 0;
-  const std::time_t t = timegm(&tm);
-  return static_cast<std::int64_t>(t) * 1000 + static_cast<std::int64_t>(std::floor(sec * 1000));
-}
-
-std::string iso_utc(std::int64_t ms) {
-  const std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
+/// A URL part percent-decoded; a malformed escape is the client's error.
+std::string url_decode(std::string_view s, bool plus_is_space) {
+  auto decoded = common::percent_decode(s, plus_is_space);
+  if (!decoded) fail(400, "", "malformed percent-encoding in the URL");
+  return std::move(*decoded);
 }
 
 const char* kind_name(const json::value& v) {
@@ -617,7 +558,7 @@ struct Api::Impl {
 
   std::int64_t expires_unix_ms(const Session& s) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(s.expires - clock());
-    return unix_ms_now() + left.count();
+    return common::unix_ms_now() + left.count();
   }
 
   // -- handlers --
@@ -672,15 +613,15 @@ ApiResponse Api::handle(const ApiRequest& req) {
         qs.remove_prefix(amp == std::string_view::npos ? qs.size() : amp + 1);
         if (kv.empty()) continue;
         const auto eq = kv.find('=');
-        std::string k = percent_decode(kv.substr(0, eq), true);
-        std::string v = eq == std::string_view::npos ? "" : percent_decode(kv.substr(eq + 1), true);
+        std::string k = url_decode(kv.substr(0, eq), true);
+        std::string v = eq == std::string_view::npos ? "" : url_decode(kv.substr(eq + 1), true);
         if (r.query.count(k)) fail(400, k, "given twice");
         r.query[k] = v;
       }
     }
     constexpr std::string_view kPrefix = "/api/v1/";
     if (path.compare(0, kPrefix.size(), kPrefix) != 0) fail(404, "", "no such endpoint: " + path);
-    path = percent_decode(std::string_view(path).substr(kPrefix.size()), false);
+    path = url_decode(std::string_view(path).substr(kPrefix.size()), false);
     if (!path.empty() && path.back() == '/') path.pop_back();
     std::size_t pos = 0;
     while (pos <= path.size()) {
@@ -1018,7 +959,7 @@ ApiResponse Api::Impl::events(const Route& r) {
     };
     if (k == "since") {
       if (digits(15)) q.since_ms = std::stoll(v);
-      else if (auto t = parse_iso_utc(v)) q.since_ms = *t;
+      else if (auto t = common::parse_iso_utc(v)) q.since_ms = *t;
       else fail(422, "since", "\"" + v + "\" is neither Unix ms nor a UTC time like 2025-11-23T18:05:00Z");
     } else if (k == "severity") {
       if (v != "info" && v != "warning" && v != "error")
@@ -1052,7 +993,7 @@ ApiResponse Api::Impl::events(const Route& r) {
   for (const auto& e : page.events)
     a.push_back(json::object{{"id", e.id},
                              {"t_ms", e.t_ms},
-                             {"time", iso_utc(e.t_ms)},
+                             {"time", common::iso_utc(e.t_ms)},
                              {"severity", e.severity},
                              {"code", e.code},
                              {"message", e.message},
