@@ -241,7 +241,6 @@ class SetController {
   bool move_auto_ = false;  ///< return-to-rest: no refresh needed
   bool moving_ = false;
   double rest_still_since_ = -1;
-  bool unload_then_idle_ = false;
   double unload_prev_ = 0;  ///< the last command written; an unload never exceeds it
   /// The screw-friction assumption of the unload's commands: the last command's
   /// at the stop, then it may only turn to "user driving up" (the lower torque

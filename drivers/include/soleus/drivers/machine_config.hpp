@@ -1,8 +1,10 @@
 #pragma once
 /// The drivers' part of a machine installation's configuration: transport,
 /// unit ids, register maps and register semantics, mechanics and limits.
-/// Each struct is filled by its parse() from one TOML section and refuses bad
-/// values with a config::ConfigError that names file, line and key.
+/// Each struct is filled by its parse() (mechanics and limits, which are the
+/// machine contract's types, by parse_mechanics() and parse_limits()) from one
+/// TOML section, refusing bad values with a config::ConfigError that names
+/// file, line and key.
 #include <map>
 #include <string>
 #include <vector>

@@ -43,7 +43,6 @@ class ModbusMachineIo final : public machine::MachineIo {
   std::unique_ptr<ServoDrive> drive_;
   std::unique_ptr<LoadCell> cell_;
   machine::IoStats io_;
-  std::uint64_t last_connects_ = 0;
   std::uint32_t generation_ = 0;
   bool was_connected_ = false;
   int comm_loss_code_ = 6;
