@@ -9,7 +9,7 @@ PKGS=(
   libboost1.81-dev libboost-json1.81-dev
   libmodbus-dev libsqlite3-dev sqlite3 doctest-dev libtomlplusplus-dev libsystemd-dev libssl-dev
   socat mbpoll
-  clang-16 libfuzzer-16-dev  # the fuzz targets (scripts/fuzz.sh): Debian's clang with libFuzzer
+  clang-16 libfuzzer-16-dev libclang-rt-16-dev  # the fuzz targets (scripts/fuzz.sh): Debian's clang, libFuzzer and the sanitizer runtimes (not pulled in under --no-install-recommends)
   curl ca-certificates procps
 )
 # Browser tests (HMI) need Chromium and Node.js; nodejs/npm come from Debian
