@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "soleus/common/log.hpp"
+#include "soleus/common/tempo.hpp"
 #include "soleus/common/time.hpp"
 #include "soleus/controller/set_controller.hpp"
 #include "soleus/storage/members.hpp"
@@ -949,9 +950,10 @@ hmi::Result DaemonBackend::session(std::int64_t member_id, hmi::SessionAction ac
                                   "rest_remaining_s");
         if (!controller::parse_mode(st.mode, p.mode))
           return Result::invalid("mode", "bad mode in the programme");
-        auto tempo = controller::Tempo::parse(st.tempo);
-        if (!tempo) return Result::invalid("tempo", "bad tempo in the programme");
-        p.tempo = *tempo;
+        const auto tempo = common::parse_tempo(st.tempo);
+        if (!tempo) return Result::invalid("tempo", "bad tempo in the programme: " + tempo.message);
+        p.tempo = controller::Tempo{tempo.seconds.eccentric_s, tempo.seconds.bottom_s,
+                                    tempo.seconds.concentric_s, tempo.seconds.top_s};
         p.load_n = rx->load_n;
         p.target_reps = rx->target_reps.value_or(0);
         p.hold_s = rx->hold_s.value_or(0);

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <sstream>
 
+#include "soleus/common/tempo.hpp"
+
 namespace soleus::controller {
 
 const char* to_string(SetState s) {
@@ -92,28 +94,9 @@ bool parse_stop_reason(std::string_view text, StopReason& out) {
 bool is_immediate(StopReason r) { return r == StopReason::Estop || r == StopReason::DriveFault; }
 
 std::optional<Tempo> Tempo::parse(std::string_view text) {
-  double v[4];
-  std::size_t pos = 0;
-  for (int i = 0; i < 4; ++i) {
-    std::size_t end = text.find('-', pos);
-    if (i < 3 && end == std::string_view::npos) return std::nullopt;
-    if (i == 3) {
-      if (end != std::string_view::npos) return std::nullopt;
-      end = text.size();
-    }
-    std::string part(text.substr(pos, end - pos));
-    if (part.empty() || part.size() > 8) return std::nullopt;
-    int dots = 0;
-    for (char c : part) {
-      if (c == '.') ++dots;
-      else if (c < '0' || c > '9') return std::nullopt;
-    }
-    if (dots > 1 || part == ".") return std::nullopt;
-    v[i] = std::strtod(part.c_str(), nullptr);
-    if (!std::isfinite(v[i]) || v[i] < 0 || v[i] > 60) return std::nullopt;
-    pos = end + 1;
-  }
-  return Tempo{v[0], v[1], v[2], v[3]};
+  const auto r = common::parse_tempo(text);
+  if (!r) return std::nullopt;
+  return Tempo{r.seconds.eccentric_s, r.seconds.bottom_s, r.seconds.concentric_s, r.seconds.top_s};
 }
 
 std::string Tempo::to_string() const {

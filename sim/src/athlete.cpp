@@ -5,6 +5,8 @@
 #include <numbers>
 #include <sstream>
 
+#include "soleus/common/tempo.hpp"
+
 namespace soleus::sim {
 
 namespace {
@@ -171,21 +173,36 @@ double Athlete::fatigue() const {
   return s_.capacity_n > 0 ? std::clamp(1.0 - capacity_ / s_.capacity_n, 0.0, 1.0) : 0.0;
 }
 
-bool parse_tempo(const std::string& text, Tempo& out) {
-  double v[4];
-  std::istringstream is(text);
-  for (int i = 0; i < 4; ++i) {
-    if (!(is >> v[i]) || v[i] < 0 || v[i] > 60) return false;
-    if (i < 3) {
-      char dash = 0;
-      if (!(is >> dash) || dash != '-') return false;
-    }
+bool check_tempo(const Tempo& t, std::string& why) {
+  const auto r = common::check_tempo(
+      common::TempoSeconds{t.eccentric_s, t.bottom_s, t.concentric_s, t.top_s});
+  if (!r) {
+    why = r.message;
+    return false;
   }
-  std::string rest;
-  if (is >> rest) return false;
-  if (v[0] < 0.2 || v[2] < 0.2) return false;
-  out = Tempo{v[0], v[1], v[2], v[3]};
+  // The athlete's own rule on top of the grammar: it cannot lower or rise in no time.
+  if (t.eccentric_s < kMinMovingPhaseS || t.concentric_s < kMinMovingPhaseS) {
+    why = "the athlete lowers and rises for at least 0.2 s each (the 1st and 3rd numbers)";
+    return false;
+  }
   return true;
+}
+
+bool parse_tempo(const std::string& text, Tempo& out, std::string& why) {
+  const auto r = common::parse_tempo(text);
+  if (!r) {
+    why = r.message;
+    return false;
+  }
+  const Tempo t{r.seconds.eccentric_s, r.seconds.bottom_s, r.seconds.concentric_s, r.seconds.top_s};
+  if (!check_tempo(t, why)) return false;
+  out = t;
+  return true;
+}
+
+bool parse_tempo(const std::string& text, Tempo& out) {
+  std::string why;
+  return parse_tempo(text, out, why);
 }
 
 std::string to_string(const Tempo& t) {

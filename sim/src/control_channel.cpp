@@ -48,16 +48,18 @@ bool flag(const json::object& o, const char* key, bool def) {
 
 Tempo tempo_of(const json::value& v, const char* key) {
   Tempo t;
+  std::string why;
   if (v.is_string()) {
-    if (!parse_tempo(std::string(v.as_string()), t))
-      throw std::invalid_argument(std::string("\"") + key + "\" must look like \"3-1-3-1\" (E-B-C-T seconds)");
+    if (!parse_tempo(std::string(v.as_string()), t, why))
+      throw std::invalid_argument(std::string("\"") + key +
+                                  "\" must look like \"3-1-3-1\" (E-B-C-T seconds): " + why);
     return t;
   }
   if (v.is_array() && v.as_array().size() == 4) {
     const auto& a = v.as_array();
-    std::string text = std::to_string(num(a[0])) + "-" + std::to_string(num(a[1])) + "-" +
-                       std::to_string(num(a[2])) + "-" + std::to_string(num(a[3]));
-    if (parse_tempo(text, t)) return t;
+    t = Tempo{num(a[0]), num(a[1]), num(a[2]), num(a[3])};
+    if (check_tempo(t, why)) return t;
+    throw std::invalid_argument(std::string("\"") + key + "\" as [E, B, C, T]: " + why);
   }
   throw std::invalid_argument(std::string("\"") + key + "\" must be \"E-B-C-T\" or [E, B, C, T]");
 }

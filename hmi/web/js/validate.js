@@ -1,6 +1,7 @@
 // Field rules for sets and programme steps, the same limits as the API
-// contract (issue 5) and controller::SetParams / Tempo::parse, so that a value
-// the keypad accepts is a value the daemon accepts.
+// contract (issue 5) and controller::SetParams, and the one tempo grammar
+// (soleus::common::parse_tempo), so that a value the keypad accepts is a value
+// the daemon accepts.
 
 import { numberRule } from './keypad.js';
 
@@ -24,23 +25,83 @@ export function rule(name, override = {}) {
   return numberRule({ ...LIMITS[name], ...override });
 }
 
-/** "E-B-C-T": four non-negative decimals ≤ 60 s, e.g. "3-1-3-1" or "2.5-0-2-1". */
-export function tempoError(text) {
-  if (!/^[0-9.-]*$/.test(text)) return 'Digits, "." and "-" only';
-  const parts = text.split('-');
-  if (parts.length > 4) return 'Four numbers: lower-pause-raise-hold';
-  for (const p of parts) {
-    if (p === '' || p === '.') return parts.length < 4 ? 'Four numbers: lower-pause-raise-hold' : 'Each part needs a number';
-    if ((p.match(/\./g) || []).length > 1) return 'One decimal point per number';
-    if (Number(p) > 60) return 'Each phase at most 60 s';
+// The tempo grammar, the same as soleus::common::parse_tempo (docs/api.md,
+// "Tempo"): "E-B-C-T", four numbers separated by "-", each one or two digits,
+// optionally "." and one to three digits, each at most 60 s. Checked in this
+// order, the first failure naming the error: character, count, number,
+// digits, range. tests/common/tempo_cases.json holds the cases both the C++
+// and this file's test (tests/web/test_validate.mjs) run.
+export const TEMPO_MAX_PHASE_S = 60;
+
+const TEMPO_MESSAGES = {
+  character: 'Digits, "." and "-" only',
+  count: 'Four numbers: lower-pause-raise-hold',
+  empty: 'Each part needs a number',
+  dots: 'One decimal point per number',
+  dot: 'Digits on both sides of "."',
+  digits: 'At most 2 digits before "." and 3 after',
+  range: `Each phase at most ${TEMPO_MAX_PHASE_S} s`,
+};
+
+// One number's problem: [error class, message key] or null. `typing`: the
+// number may still grow (the last one while typed), so only what more keys
+// cannot mend is a problem.
+function tempoNumberProblem(p, typing = false) {
+  const dots = (p.match(/\./g) || []).length;
+  if (!typing) {
+    if (p === '') return ['number', 'empty'];
+    if (dots > 1) return ['number', 'dots'];
+    if (p.startsWith('.') || p.endsWith('.')) return ['number', 'dot'];
+  } else if (dots > 1 || p.startsWith('.')) {
+    return ['number', dots > 1 ? 'dots' : 'dot'];
   }
-  if (parts.length < 4) return 'Four numbers: lower-pause-raise-hold';
+  const [whole, frac = ''] = p.split('.');
+  if (whole.length > 2 || frac.length > 3) return ['digits', 'digits'];
+  if (Number(p === '' ? 0 : p.replace(/\.$/, '')) > TEMPO_MAX_PHASE_S) return ['range', 'range'];
   return null;
 }
 
+/**
+ * The grammar's verdict on a whole text: {values: [e, b, c, t]} or
+ * {error: 'character'|'count'|'number'|'digits'|'range', message}.
+ */
+export function tempoCheck(text) {
+  const fail = (error, key = error) => ({ error, message: TEMPO_MESSAGES[key] });
+  if (!/^[0-9.-]*$/.test(text)) return fail('character');
+  const parts = text.split('-');
+  if (parts.length !== 4) return fail('count');
+  for (const p of parts) {
+    const problem = tempoNumberProblem(p);
+    if (problem) return fail(...problem);
+  }
+  return { values: parts.map(Number) };
+}
+
+/**
+ * The keypad's message for a tempo being typed, null when it is a tempo. Short
+ * of four numbers, a number already typed that more keys cannot mend is named
+ * first (e.g. "61-"); otherwise the grammar's message.
+ */
+export function tempoError(text) {
+  const r = tempoCheck(text);
+  if (!r.error) return null;
+  if (r.error === 'count') {
+    const parts = text.split('-');
+    if (parts.length < 4) {
+      for (let i = 0; i < parts.length; i++) {
+        const problem = tempoNumberProblem(parts[i], i === parts.length - 1);
+        if (problem && problem[1] !== 'empty') return TEMPO_MESSAGES[problem[1]];
+      }
+    }
+  }
+  return r.message;
+}
+
 export function parseTempo(text) {
-  if (!text || tempoError(String(text))) return null;
-  const [e, b, c, t] = String(text).split('-').map(Number);
+  if (!text) return null;
+  const r = tempoCheck(String(text));
+  if (r.error) return null;
+  const [e, b, c, t] = r.values;
   return { eccentric: e, bottom: b, concentric: c, top: t, cycle: e + b + c + t };
 }
 

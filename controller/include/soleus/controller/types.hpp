@@ -74,7 +74,8 @@ struct Tempo {
   double concentric_s = 3;
   double top_s = 1;
   double cycle_s() const { return eccentric_s + bottom_s + concentric_s + top_s; }
-  /// Parses "3-1-3-1" or "2.5-0-2-1": four non-negative decimals, each ≤ 60 s.
+  /// Parses "3-1-3-1" or "2.5-0-2-1" by the one tempo grammar
+  /// (soleus::common::parse_tempo, which also says why a text is refused).
   static std::optional<Tempo> parse(std::string_view text);
   std::string to_string() const;
 };

@@ -60,8 +60,15 @@ bool parse_style(const std::string& text, AthleteStyle& out);
 struct Tempo {
   double eccentric_s = 3, bottom_s = 1, concentric_s = 3, top_s = 1;
 };
-/// Parses "3-1-3-1" (each 0..60 s; eccentric and concentric at least 0.2 s).
+/// The athlete's shortest eccentric and concentric, s.
+inline constexpr double kMinMovingPhaseS = 0.2;
+/// Parses "3-1-3-1" by the one tempo grammar (soleus::common::parse_tempo:
+/// each 0..60 s), with the athlete's own rule on top: eccentric and concentric
+/// at least kMinMovingPhaseS. `why` says what is wrong; `out` is kept then.
+bool parse_tempo(const std::string& text, Tempo& out, std::string& why);
 bool parse_tempo(const std::string& text, Tempo& out);
+/// The same bounds on phases given as numbers (e.g. [3, 1, 3, 1]).
+bool check_tempo(const Tempo& t, std::string& why);
 std::string to_string(const Tempo& t);
 
 /// Athlete traits (issue 9): a mix of behaviours instead of one style. With
