@@ -570,6 +570,34 @@ TEST_CASE("events: query validation and the page's shape") {
   check_error(f.get("/api/v1/events?code=%3Cscript%3E", t), 422, "code");
 }
 
+TEST_CASE("events: the query's percent-encoding and times through common/ (url.hpp, time.hpp)") {
+  Fixture f;
+  {
+    std::lock_guard l(f.be.mutex);
+    f.be.event_log.push_back({1, -1, "info", "clock_unset", "before 1970", std::nullopt});
+  }
+  const std::string t = f.maint();
+  // In a query '+' is a space and "%2B" a '+'; in a path '+' is itself.
+  check_error(f.get("/api/v1/events?code=drive+fault", t), 422, "code");
+  check_error(f.get("/api/v1/events?code=drive%2Bfault", t), 422, "code");
+  REQUIRE(f.get("/api/v1/events?code=drive%5ffault", t).status == 200);
+  CHECK(f.be.last_query->code == "drive_fault");
+  auto id = f.get("/api/v1/sets/1+2", t);
+  check_error(id, 400, "id");
+  CHECK(id.body.find("1+2") != std::string::npos);
+  // A malformed escape in a key or a value: 400 on the request, no field.
+  check_error(f.get("/api/v1/events?co%de%z=x", t), 400, "");
+  check_error(f.get("/api/v1/events?code=%", t), 400, "");
+  // since: a fraction is kept to the millisecond; a day the month lacks is refused.
+  REQUIRE(f.get("/api/v1/events?since=2025-11-23T18:05:00.25Z", t).status == 200);
+  CHECK(f.be.last_query->since_ms == 1763921100250);
+  check_error(f.get("/api/v1/events?since=2025-02-29T00:00:00Z", t), 422, "since");
+  // An event's time before 1970 is written correctly (the second before, not a negative ms).
+  auto r = f.get("/api/v1/events", t);
+  REQUIRE(r.status == 200);
+  CHECK(r.json().at("events").at(0).at("time") == "1969-12-31T23:59:59.999Z");
+}
+
 TEST_CASE("members and programmes: validated, PINs hashed before the backend") {
   Fixture f;
   const std::string s = f.staff();
