@@ -24,6 +24,7 @@
 #include "soleus/storage/maintenance.hpp"
 #include "soleus/storage/open.hpp"
 #include "soleus/storage/schema.hpp"
+#include "soleus/common/time.hpp"
 
 extern char** environ;
 
@@ -127,7 +128,7 @@ int main(int argc, char** argv) {
   const int runs = argc > 3 ? std::stoi(argv[3]) : 10;
   const std::string ctl = argc > 4 ? argv[4] : SOLEUSCTL_EXE;
   const std::string path = dir + "/bench-ctl-events.db";
-  const auto now = now_ms();
+  const auto now = soleus::common::unix_ms_now();
 
   bool reuse = false;
   if (fs::exists(path)) {

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "soleus/common/log.hpp"
+#include "soleus/common/time.hpp"
 #include "soleus/controller/set_controller.hpp"
 #include "soleus/storage/members.hpp"
 #include "soleus/storage/queries.hpp"
@@ -23,17 +24,11 @@ using hmi::Result;
 
 // ---- time ----------------------------------------------------------------------
 
-std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::int64_t wall_ms_of_loop_time(double t_s) {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   const double mono_now = static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-  return unix_ms_now() - static_cast<std::int64_t>(std::llround((mono_now - t_s) * 1000.0));
+  return common::unix_ms_now() - static_cast<std::int64_t>(std::llround((mono_now - t_s) * 1000.0));
 }
 
 // ---- SetBook ---------------------------------------------------------------------
@@ -315,7 +310,7 @@ std::vector<hmi::FaultView> DaemonBackend::faults(const controller::Snapshot& s)
     out.push_back({"storage_fault",
                    "storage unavailable, new sets refused: " +
                        (h.last_error.empty() ? std::string("not open yet") : h.last_error),
-                   h.fault_since_ms ? h.fault_since_ms : unix_ms_now()});
+                   h.fault_since_ms ? h.fault_since_ms : common::unix_ms_now()});
   }
   return out;
 }
@@ -426,7 +421,7 @@ hmi::Result DaemonBackend::start_params(controller::SetParams p, std::int64_t se
   rec.member_id = p.member_id.value_or(0);
   rec.step_id = step_id;
   rec.set_index = set_index;
-  rec.started_ms = unix_ms_now();
+  rec.started_ms = common::unix_ms_now();
   rec.mode.assign(controller::to_string(p.mode));
   rec.load_n = p.load_n;
   rec.tempo.assign(p.tempo.to_string());
@@ -675,7 +670,7 @@ hmi::Result DaemonBackend::update(hmi::Collection col, std::int64_t id, const js
           return Result::conflict("member number " + *n + " is taken", "number");
         storage::Transaction tx(c.db);
         auto st = c.db.prepare("UPDATE members SET number = ?1, updated_ms = ?2 WHERE id = ?3");
-        st.bind(1, *n).bind(2, unix_ms_now()).bind(3, id);
+        st.bind(1, *n).bind(2, common::unix_ms_now()).bind(3, id);
         st.run();
         storage::record_audit(c.db, kStaff, "member", id, "number", m->number, *n);
         tx.commit();
@@ -696,7 +691,7 @@ hmi::Result DaemonBackend::update(hmi::Collection col, std::int64_t id, const js
       }
     }
     storage::Transaction tx(c.db);
-    const std::int64_t now = unix_ms_now();
+    const std::int64_t now = common::unix_ms_now();
     // Each changed field: the column, and the audit trail with before and after.
     auto set_field = [&](const char* api, const char* column) {
       const auto v = f.find(api);
@@ -747,7 +742,7 @@ hmi::Result DaemonBackend::remove(hmi::Collection col, std::int64_t id) {
     // Programmes are archived, never deleted: sets and assignments refer to them.
     if (!programme_json(c.db, id)) return Result::not_found("no programme " + std::to_string(id));
     storage::Transaction tx(c.db);
-    const std::int64_t now = unix_ms_now();
+    const std::int64_t now = common::unix_ms_now();
     auto st = c.db.prepare("UPDATE programmes SET archived = 1, updated_ms = ?1 WHERE id = ?2");
     st.bind(1, now).bind(2, id);
     st.run();
@@ -770,14 +765,14 @@ hmi::Result DaemonBackend::assign_programme(std::int64_t member_id,
     if (programme_id) {
       if (!programme_json(c.db, *programme_id))
         return Result::not_found("no programme " + std::to_string(*programme_id));
-      storage::assign_programme(c.db, member_id, *programme_id, unix_ms_now(), kStaff);
+      storage::assign_programme(c.db, member_id, *programme_id, common::unix_ms_now(), kStaff);
       return Result::ok();
     }
     storage::Transaction tx(c.db);
     const auto before = current_programme(c.db, member_id);
     auto st = c.db.prepare(
         "UPDATE assignments SET ended_ms = ?1 WHERE member_id = ?2 AND ended_ms IS NULL");
-    st.bind(1, unix_ms_now()).bind(2, member_id);
+    st.bind(1, common::unix_ms_now()).bind(2, member_id);
     st.run();
     storage::record_audit(c.db, kStaff, "member", member_id, "programme",
                           before ? std::optional<std::string>(std::to_string(*before)) : std::nullopt,
@@ -865,7 +860,7 @@ hmi::Result DaemonBackend::session(std::int64_t member_id, hmi::SessionAction ac
     auto c = connect();
     if (!storage::get_member(c.db, member_id))
       return Result::not_found("no member " + std::to_string(member_id));
-    const std::int64_t now = unix_ms_now();
+    const std::int64_t now = common::unix_ms_now();
     auto plan = runner::load_plan(c.db, member_id);
     runner::OpenSession open{};  // id 0: none
     if (auto o = runner::find_open(c.db, member_id)) open = *o;
@@ -1060,7 +1055,7 @@ hmi::Result DaemonBackend::span_calibration(double known_n) {
     storage::Transaction tx(c.db);
     auto st = c.db.prepare(
         "INSERT INTO calibrations (t_ms, kind, ok, value, details) VALUES (?1, 'span', 1, ?2, ?3)");
-    st.bind(1, unix_ms_now()).bind(2, gain).bind(3, json::serialize(details));
+    st.bind(1, common::unix_ms_now()).bind(2, gain).bind(3, json::serialize(details));
     st.run();
     storage::record_audit(c.db, kMaintenance, "calibration", std::nullopt, "load_cell.span",
                           fmt4(gain_before), fmt4(gain));
@@ -1197,13 +1192,13 @@ hmi::Result DaemonBackend::range_check() {
   {
     std::lock_guard lk(range_mutex_);
     last_range_check_ = r;
-    last_range_check_["t_ms"] = unix_ms_now();
+    last_range_check_["t_ms"] = common::unix_ms_now();
   }
   with_db([&]() -> Result {
     auto c = connect();
     auto st = c.db.prepare(
         "INSERT INTO calibrations (t_ms, kind, ok, value, details) VALUES (?1, 'range_check', ?2, ?3, ?4)");
-    st.bind(1, unix_ms_now()).bind(2, ok).bind(3, travel).bind(4, json::serialize(r));
+    st.bind(1, common::unix_ms_now()).bind(2, ok).bind(3, travel).bind(4, json::serialize(r));
     st.run();
     return Result::ok();
   }, "range check");

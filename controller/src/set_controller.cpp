@@ -1,8 +1,6 @@
 #include "soleus/controller/set_controller.hpp"
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -821,10 +819,7 @@ void SetController::final_clamp(const Cycle& c, CycleOutput& o) {
 // allows, 0 while the pad falls; the load comes back over floor_restore_s
 // as the member rises off the floor. The set goes on.
 void SetController::floor_catch(const Cycle& c, CycleOutput& o) {
-  const double t = c.t, vel = c.vel, force = c.force;
-  if (std::getenv("SOLEUS_DBG") && t > std::atof(std::getenv("SOLEUS_DBG")) && t < std::atof(std::getenv("SOLEUS_DBG")) + 0.1)
-    std::fprintf(stderr, "DBG t %.3f st %d en %d floor %d denab %d vel %.1f force %.0f drop %.2f drive %.0f out %.0f\n", t, (int)state_, o.enable,
-                 clamp_.flags().floor, drive_.enabled, vel, force, recent_force_drop(t, kFloorCatchWindowS), drive_.force_n, o.out);
+  const double t = c.t, vel = c.vel;
   if (o.enable && activity_ == Activity::Set &&
       (state_ == SetState::Active || state_ == SetState::Unloading) && clamp_.flags().floor &&
       drive_.enabled && vel < -tcfg_.floor_catch_mm_s &&

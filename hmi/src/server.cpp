@@ -26,6 +26,7 @@
 #include <unordered_map>
 
 #include "soleus/common/log.hpp"
+#include "soleus/common/url.hpp"
 #include "soleus/hmi/api.hpp"
 
 namespace soleus::hmi {
@@ -471,16 +472,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     std::string_view raw = req.target();
     raw = raw.substr(0, raw.find('?'));
-    std::string path;
-    for (std::size_t i = 0; i < raw.size(); ++i) {  // percent-decode
-      if (raw[i] == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
-          std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
-        path += static_cast<char>(std::stoi(std::string(raw.substr(i + 1, 2)), nullptr, 16));
-        i += 2;
-      } else {
-        path += raw[i];
-      }
-    }
+    auto decoded = common::percent_decode(raw);  // nullopt: a malformed escape
+    if (!decoded) return send_api(error_response(400, "", "illegal request path"));
+    std::string path = std::move(*decoded);
     if (path.empty() || path[0] != '/' || path.find("..") != std::string::npos ||
         path.find('\0') != std::string::npos || path.find('\\') != std::string::npos)
       return send_api(error_response(400, "", "illegal request path"));

@@ -4,7 +4,7 @@
 
 #include <sstream>
 
-#include "soleus/storage/open.hpp"
+#include "soleus/common/time.hpp"
 #include "soleus/storage/queries.hpp"
 
 namespace soleus::storage {
@@ -49,7 +49,7 @@ void record_audit(Database& db, const Actor& who, std::string_view entity,
   auto st = db.prepare(
       "INSERT INTO audit (t_ms, actor_role, actor_id, entity, entity_id, field, before, after) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-  st.bind(1, now_ms())
+  st.bind(1, common::unix_ms_now())
       .bind(2, who.role)
       .bind(3, who.id)
       .bind(4, entity)
@@ -89,7 +89,7 @@ std::int64_t add_member(Database& db, const std::string& number, const std::stri
   Transaction tx(db);
   auto st = db.prepare(
       "INSERT INTO members (number, name, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?3)");
-  st.bind(1, number).bind(2, name).bind(3, now_ms());
+  st.bind(1, number).bind(2, name).bind(3, common::unix_ms_now());
   st.run();
   std::int64_t id = db.last_insert_rowid();
   record_audit(db, who, "member", id, "*", std::nullopt, "created");
@@ -116,7 +116,7 @@ bool update_member(Database& db, std::int64_t id, const MemberUpdate& u, const A
   Transaction tx(db);
   auto before = get_member(db, id);
   if (!before) return false;
-  const std::int64_t now = now_ms();
+  const std::int64_t now = common::unix_ms_now();
   bool changed = false;
   auto set_col = [&](const char* col, auto&& value, std::optional<std::string> shown_before,
                      std::optional<std::string> shown_after) {
@@ -233,7 +233,7 @@ void replace_steps(Database& db, std::int64_t programme_id, const std::vector<St
 
 std::int64_t add_programme(Database& db, const ProgrammeSpec& p, const Actor& who) {
   Transaction tx(db);
-  const std::int64_t now = now_ms();
+  const std::int64_t now = common::unix_ms_now();
   auto st = db.prepare(
       "INSERT INTO programmes (name, notes, sessions_per_week, block_weeks, "
       "after_block_sessions_per_week, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)");
@@ -255,7 +255,7 @@ std::int64_t add_programme(Database& db, const ProgrammeSpec& p, const Actor& wh
 std::int64_t assign_programme(Database& db, std::int64_t member_id, std::int64_t programme_id,
                               std::int64_t start_ms, const Actor& who) {
   Transaction tx(db);
-  const std::int64_t now = now_ms();
+  const std::int64_t now = common::unix_ms_now();
   std::optional<std::string> previous;
   {
     auto cur = db.prepare(
@@ -292,7 +292,7 @@ std::optional<MemberExport> export_member(Database& db, std::int64_t member_id,
   mem["rom_bottom_mm"] = opt(m->rom_bottom_mm);
   mem["rom_top_mm"] = opt(m->rom_top_mm);
   mem["assessed_max_n"] = opt(m->assessed_max_n);
-  mem["created_at"] = format_utc(m->created_ms);
+  mem["created_at"] = common::iso_utc(m->created_ms);
   root["member"] = std::move(mem);
 
   json::array assignments;
@@ -306,8 +306,9 @@ std::optional<MemberExport> export_member(Database& db, std::int64_t member_id,
       a["id"] = st.int64(0);
       a["programme_id"] = st.int64(1);
       a["programme"] = st.text(2);
-      a["started_at"] = format_utc(st.int64(3));
-      a["ended_at"] = st.is_null(4) ? json::value(nullptr) : json::value(format_utc(st.int64(4)));
+      a["started_at"] = common::iso_utc(st.int64(3));
+      a["ended_at"] =
+          st.is_null(4) ? json::value(nullptr) : json::value(common::iso_utc(st.int64(4)));
       assignments.push_back(std::move(a));
     }
   }
@@ -321,8 +322,9 @@ std::optional<MemberExport> export_member(Database& db, std::int64_t member_id,
     while (st.step()) {
       json::object s;
       s["id"] = st.int64(0);
-      s["started_at"] = format_utc(st.int64(1));
-      s["ended_at"] = st.is_null(2) ? json::value(nullptr) : json::value(format_utc(st.int64(2)));
+      s["started_at"] = common::iso_utc(st.int64(1));
+      s["ended_at"] =
+          st.is_null(2) ? json::value(nullptr) : json::value(common::iso_utc(st.int64(2)));
       s["state"] = st.text(3);
       sessions.push_back(std::move(s));
     }
@@ -346,7 +348,7 @@ std::optional<MemberExport> export_member(Database& db, std::int64_t member_id,
     sets.push_back(std::move(so));
   }
   root["sets"] = std::move(sets);
-  root["exported_at"] = format_utc(now_ms());
+  root["exported_at"] = common::iso_utc(common::unix_ms_now());
 
   MemberExport out;
   out.json = json::serialize(root);

@@ -2,32 +2,16 @@
 
 #include <sqlite3.h>
 
-#include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <stdexcept>
 #include <system_error>
 
+#include "soleus/common/time.hpp"
+
 namespace soleus::storage {
 
 namespace fs = std::filesystem;
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string format_utc(std::int64_t ms) {
-  std::time_t secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-  int frac = static_cast<int>(ms - static_cast<std::int64_t>(secs) * 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-  return buf;
-}
 
 std::string move_aside(const std::string& path, std::int64_t ms) {
   std::time_t secs = static_cast<std::time_t>(ms / 1000);
@@ -92,7 +76,7 @@ OpenResult open_store(const StorageConfig& cfg) {
     }
     if (!problem.empty()) {
       r.corruption = problem;
-      r.moved_to = move_aside(cfg.db_path, now_ms());
+      r.moved_to = move_aside(cfg.db_path, common::unix_ms_now());
       exists = false;
     }
   }

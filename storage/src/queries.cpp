@@ -6,7 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "soleus/storage/open.hpp"
+#include "soleus/common/time.hpp"
 
 namespace soleus::storage {
 
@@ -289,7 +289,7 @@ json::object event_to_json(const EventRow& e) {
   json::object o;
   o["id"] = e.id;
   o["t_ms"] = e.t_ms;
-  o["time"] = format_utc(e.t_ms);
+  o["time"] = common::iso_utc(e.t_ms);
   o["severity"] = to_string(e.severity);
   o["code"] = e.code;
   o["message"] = e.message;
@@ -341,8 +341,8 @@ json::object set_to_json(const SetRow& s, const std::vector<RepRow>* reps) {
   o["eccentric_pct"] = opt(s.eccentric_pct);
   o["member_id"] = opt(s.member_id);
   o["session_id"] = opt(s.session_id);
-  o["started_at"] = format_utc(s.started_ms);
-  o["ended_at"] = s.ended_ms ? json::value(format_utc(*s.ended_ms)) : json::value(nullptr);
+  o["started_at"] = common::iso_utc(s.started_ms);
+  o["ended_at"] = s.ended_ms ? json::value(common::iso_utc(*s.ended_ms)) : json::value(nullptr);
   o["reps"] = s.reps;
   o["partial_reps"] = s.partial_reps;
   o["tut_s"] = s.tut_s;
@@ -399,7 +399,8 @@ std::string sets_csv(Database& db, const SetFilter& f) {
         "range_top_mm\r\n";
   for (const auto& s : query_sets(db, f)) {
     os << s.id << ',' << num(s.member_id) << ',' << num(s.session_id) << ','
-       << format_utc(s.started_ms) << ',' << (s.ended_ms ? format_utc(*s.ended_ms) : "") << ','
+       << common::iso_utc(s.started_ms) << ','
+       << (s.ended_ms ? common::iso_utc(*s.ended_ms) : "") << ','
        << csv_field(s.mode) << ',' << num(s.load_n) << ',' << csv_field(s.tempo) << ','
        << num(s.target_reps) << ',' << num(s.hold_s) << ',' << num(s.force_drop_pct) << ','
        << num(s.eccentric_pct) << ',' << s.reps << ',' << s.partial_reps << ',' << num(s.tut_s)
@@ -434,7 +435,7 @@ std::string events_csv(const std::vector<EventRow>& rows) {
   std::ostringstream os;
   os << "id,time,severity,code,message,set_id,context\r\n";
   for (const auto& e : rows) {
-    os << e.id << ',' << format_utc(e.t_ms) << ',' << to_string(e.severity) << ','
+    os << e.id << ',' << common::iso_utc(e.t_ms) << ',' << to_string(e.severity) << ','
        << csv_field(e.code) << ',' << csv_field(e.message) << ',' << num(e.set_id) << ','
        << csv_field(e.context.value_or("")) << "\r\n";
   }

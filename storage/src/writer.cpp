@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "soleus/common/log.hpp"
+#include "soleus/common/time.hpp"
 #include "soleus/storage/maintenance.hpp"
 #include "soleus/storage/open.hpp"
 
@@ -162,13 +163,13 @@ bool Writer::push(Record r) {
       [](auto& v) {
         using T = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<T, EventRecord>) {
-          if (v.t_ms == 0) v.t_ms = now_ms();
+          if (v.t_ms == 0) v.t_ms = common::unix_ms_now();
         } else if constexpr (std::is_same_v<T, SetStartRecord> ||
                              std::is_same_v<T, SessionStartRecord>) {
-          if (v.started_ms == 0) v.started_ms = now_ms();
+          if (v.started_ms == 0) v.started_ms = common::unix_ms_now();
         } else if constexpr (std::is_same_v<T, SetEndRecord> ||
                              std::is_same_v<T, SessionEndRecord>) {
-          if (v.ended_ms == 0) v.ended_ms = now_ms();
+          if (v.ended_ms == 0) v.ended_ms = common::unix_ms_now();
         }
       },
       r);
@@ -320,7 +321,7 @@ int Writer::close_interrupted_sets() {
     while (q.step()) ids.push_back(q.int64(0));
   }
   if (ids.empty()) return 0;
-  const std::int64_t now = now_ms();
+  const std::int64_t now = common::unix_ms_now();
   Transaction tx(db_);
   auto close = db_.prepare(
       "UPDATE sets SET stop_reason = 'shutdown', "
@@ -603,9 +604,10 @@ Writer::BatchResult Writer::write_batch(std::size_t count, bool allow_reject_spl
     }
     faulted_ = false;
     reported_dropped_ = traces_dropped_.load();
-    log::notice("storage: writes work again after ", (now_ms() - since) / 1000.0, " s");
+    log::notice("storage: writes work again after ", (common::unix_ms_now() - since) / 1000.0,
+                " s");
     queue_own_event(Severity::Info, codes::kStorageRecovered, "storage works again",
-                    "{\"fault_s\":" + std::to_string((now_ms() - since) / 1000.0) +
+                    "{\"fault_s\":" + std::to_string((common::unix_ms_now() - since) / 1000.0) +
                         ",\"samples_dropped\":" + std::to_string(dropped) + "}");
   }
   ok_.store(true, std::memory_order_release);
@@ -664,7 +666,7 @@ void Writer::write_record(const Record& rec, CommitNotice& notice) {
             notice.sets_ended.push_back(v.set_id);
           }
         } else if constexpr (std::is_same_v<T, RepRecord>) {
-          s.set_placeholder.bind(1, v.set_id).bind(2, now_ms());
+          s.set_placeholder.bind(1, v.set_id).bind(2, common::unix_ms_now());
           run_once(db_, s.set_placeholder);
           s.rep.bind(1, v.set_id)
               .bind(2, v.seq)
@@ -722,12 +724,12 @@ void Writer::write_chunk(const PendingChunk& c) {
   Statements& s = *stmts_;
   if (c.samples.empty()) return;
   const TraceScales scales;
-  s.set_placeholder.bind(1, c.set_id).bind(2, now_ms());
+  s.set_placeholder.bind(1, c.set_id).bind(2, common::unix_ms_now());
   run_once(db_, s.set_placeholder);
   auto data = encode_trace(c.samples, scales);
   s.chunk.bind(1, c.set_id)
       .bind(2, c.rep_seq)
-      .bind(3, now_ms())
+      .bind(3, common::unix_ms_now())
       .bind(4, c.samples.front().t_s)
       .bind(5, c.samples.back().t_s)
       .bind(6, static_cast<std::int64_t>(c.samples.size()))
@@ -746,7 +748,7 @@ void Writer::enter_fault(const std::string& error) {
     std::lock_guard lock(state_mutex_);
     last_error_ = error;
     if (faulted_) return;  // still the same episode
-    fault_since_ms_ = now_ms();
+    fault_since_ms_ = common::unix_ms_now();
   }
   faulted_ = true;
   faults_.fetch_add(1);
@@ -762,7 +764,7 @@ void Writer::enter_fault(const std::string& error) {
 void Writer::queue_own_event(Severity s, std::string_view code, std::string_view message,
                              std::string context, bool front) {
   EventRecord e;
-  e.t_ms = now_ms();
+  e.t_ms = common::unix_ms_now();
   e.severity = s;
   e.code.assign(code);
   e.message.assign(message);
@@ -810,7 +812,7 @@ void Writer::report_queue_trouble(bool force) {
 void Writer::run_retention() {
   next_retention_ = std::chrono::steady_clock::now() + kRetentionPeriod;
   const std::int64_t cutoff =
-      now_ms() - static_cast<std::int64_t>(cfg_.trace_retention_days) * 86'400'000;
+      common::unix_ms_now() - static_cast<std::int64_t>(cfg_.trace_retention_days) * 86'400'000;
   try {
     if (sync_level_ != 1) {
       db_.exec("PRAGMA synchronous=NORMAL");

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ctl/ctl.hpp"
+#include "soleus/common/time.hpp"
 #include "soleus/storage/database.hpp"
 #include "soleus/storage/maintenance.hpp"
 #include "soleus/storage/members.hpp"
@@ -100,7 +101,7 @@ struct Fixture {
       ev.reset();
     }
     for (int k = 0; k < kRecent; ++k) {
-      ev.bind(1, std::int64_t{1000 + k}).bind(2, storage::now_ms() - (30 + k) * 60'000)
+      ev.bind(1, std::int64_t{1000 + k}).bind(2, common::unix_ms_now() - (30 + k) * 60'000)
           .bind(3, 0).bind(4, "boot").bind(5, "recent").bind_null(6).bind_null(7);
       ev.run();
       ev.reset();

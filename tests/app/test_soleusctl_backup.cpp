@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "soleus/common/time.hpp"
 #include "soleus/hmi/security.hpp"
 #include "soleus/storage/database.hpp"
 #include "soleus/storage/maintenance.hpp"
@@ -75,7 +76,7 @@ TEST_CASE("soleusctl db backup while soleusd runs a set") {
     auto st = db.prepare(
         "INSERT INTO events (t_ms, severity, code, message) VALUES (?1, ?2, 'comm_glitch', "
         "'an older event of a typical length for the log')");
-    const std::int64_t t0 = storage::now_ms() - 100'000LL * 60'000;
+    const std::int64_t t0 = common::unix_ms_now() - 100'000LL * 60'000;
     for (int i = 0; i < 100'000; ++i) {
       st.bind(1, static_cast<std::int64_t>(t0 + i * 60'000LL)).bind(2, i % 3 == 0 ? 1 : 0);
       st.run();

@@ -660,6 +660,14 @@ TEST_CASE("static assets: types, caching, and no escape from the asset directory
   CHECK(f.get("/js/%2e%2e/%2e%2e/etc/passwd").status == 400);
   CHECK(f.get("/js/..%2F..%2Fetc/passwd").status == 400);
   CHECK(f.get("/js/").status == 404);  // no index.html there
+  // One percent-decoder (common/url.hpp) for files and the API: a '%'
+  // without two hex digits is a malformed path, never a file name.
+  CHECK(f.get("/js/app%2Ejs").status == 200);
+  CHECK(f.get("/js/app.js%zz").status == 400);
+  CHECK(f.get("/js/app.js%4").status == 400);
+  CHECK(f.get("/%").status == 400);
+  CHECK(f.get("/api/v1/stat%zz").status == 400);
+  CHECK(f.get("/api/v1/status?x=%4").status == 400);
 }
 
 TEST_CASE("live: the contract's frame, at the configured rate") {

@@ -12,6 +12,7 @@
 
 #include "ctl.hpp"
 #include "soleus/app/daemon_config.hpp"
+#include "soleus/common/time.hpp"
 #include "soleus/storage/members.hpp"
 #include "soleus/storage/schema.hpp"
 
@@ -237,10 +238,7 @@ std::optional<std::int64_t> parse_time(std::string_view s, std::int64_t now_ms, 
 
 std::int64_t parse_time_option(std::string_view text, const std::string& name, bool end_of_day) {
   std::string err;
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  auto t = parse_time(text, now, end_of_day, &err);
+  auto t = parse_time(text, common::unix_ms_now(), end_of_day, &err);
   if (!t) throw UsageError(name + ": " + err);
   return *t;
 }

@@ -43,8 +43,6 @@ namespace soleus::app {
 
 /// Unix ms of a loop time (CLOCK_MONOTONIC seconds).
 std::int64_t wall_ms_of_loop_time(double t_s);
-/// Unix ms now.
-std::int64_t unix_ms_now();
 
 
 /// Shared between the main thread (which drains the loop) and the API threads.

@@ -42,9 +42,4 @@ void configure_connection(Database& db);
 /// (with "-2", "-3" ... if taken). Returns the new main path.
 std::string move_aside(const std::string& path, std::int64_t now_ms);
 
-/// Milliseconds since 1970 UTC.
-std::int64_t now_ms();
-/// "2026-11-23T18:05:00.123Z"
-std::string format_utc(std::int64_t ms);
-
 }  // namespace soleus::storage

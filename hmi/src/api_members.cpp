@@ -1,0 +1,93 @@
+#include <boost/json.hpp>
+
+#include <string>
+
+#include "api_internal.hpp"
+
+// /members and /programmes (list, create, read, update, delete; staff), a
+// member's history and programme assignment; and a member's fields.
+
+namespace soleus::hmi {
+using namespace detail;
+
+json::object Api::Impl::read_member(const json::object& body, bool create) {
+  Fields f(body);
+  json::object out;
+  if (f.present("number")) out["number"] = read_member_number(f, "number");
+  else f.raw("number");
+  if (auto name = f.string("name", 1, 64)) out["name"] = *name;
+  if (f.has_key("pin")) {
+    const json::value* v = f.raw("pin");
+    if (v->is_null()) {
+      out["pin_hash"] = "";
+    } else {
+      auto pin = f.string("pin", 0, 32);
+      if (!is_valid_pin(*pin)) fail(422, "pin", "a PIN is 4 to 12 digits");
+      out["pin_hash"] = make_pin_hash(*pin);
+    }
+  }
+  if (f.has_key("assessed_max_n")) {
+    auto m = f.number("assessed_max_n", 1, 10000);
+    out["assessed_max_n"] = m ? json::value(*m) : json::value(nullptr);
+  }
+  if (auto notes = f.string("notes", 0, 500)) out["notes"] = *notes;
+  f.finish();
+  if (create) {
+    if (!out.contains("number")) fail(422, "number", "is required");
+    if (!out.contains("name")) fail(422, "name", "is required");
+  } else if (out.empty()) {
+    fail(422, "", "nothing to update");
+  }
+  return out;
+}
+
+ApiResponse Api::Impl::crud(const Route& r, Collection c, const Session& s) {
+  const auto& seg = r.seg;
+  const bool members = c == Collection::Members;
+  if (seg.size() == 3 && seg[2] == "history") {
+    const std::int64_t id = parse_id(seg[1], "id");
+    if (!(s.role == Role::Staff || (s.role == Role::Member && s.member_id == id)))
+      fail(403, "", "a member's history is for staff or that member");
+    int limit = 20;
+    for (const auto& [k, v] : r.query) {
+      if (k != "limit") fail(400, k, "unknown parameter (limit)");
+      if (v.empty() || v.size() > 4 || v.find_first_not_of("0123456789") != std::string::npos)
+        fail(400, "limit", "must be an integer");
+      limit = std::stoi(v);
+      if (limit < 1 || limit > 100) fail(422, "limit", std::to_string(limit) + " is out of range [1, 100]");
+    }
+    return from_result(backend.member_history(id, limit));
+  }
+  require(s, {Role::Staff});
+  // A member's PIN hash never leaves the server, whatever the backend returns.
+  auto without_secrets = [](Result res) {
+    auto strip = [](json::value& v) {
+      if (v.is_object()) v.as_object().erase("pin_hash");
+    };
+    if (res.body.is_array())
+      for (auto& e : res.body.as_array()) strip(e);
+    strip(res.body);
+    return res;
+  };
+  if (seg.size() == 1) {
+    if (r.method == "GET") return from_result(without_secrets(backend.list(c)));
+    const json::object body = parse_body(r.req->body, false);
+    return from_result(backend.create(c, members ? read_member(body, true) : read_programme(body, true)));
+  }
+  const std::int64_t id = parse_id(seg[1], "id");
+  if (seg.size() == 3) {  // PUT /members/{id}/programme
+    const json::object body = parse_body(r.req->body, false);
+    Fields f(body);
+    if (!f.has_key("programme_id")) fail(422, "programme_id", "is required (an id, or null to unassign)");
+    auto pid = f.integer("programme_id", 1, 999999999999999);
+    f.finish();
+    return from_result(backend.assign_programme(id, pid));
+  }
+  if (r.method == "GET") return from_result(without_secrets(backend.get(c, id)));
+  if (r.method == "DELETE") return from_result(backend.remove(c, id));
+  const json::object body = parse_body(r.req->body, false);
+  return from_result(
+      backend.update(c, id, members ? read_member(body, false) : read_programme(body, false)));
+}
+
+}  // namespace soleus::hmi
