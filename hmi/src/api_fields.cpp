@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "api_internal.hpp"
+#include "soleus/common/tempo.hpp"
 
 // Validation of what a client sends: the strict Fields reader, the set and
 // programme-step prescription, request bodies, ids in paths, member numbers.
@@ -139,31 +140,6 @@ void Fields::finish() const {
 
 namespace {
 
-/// Parses "E-B-C-T": four non-negative decimal numbers of seconds, each ≤ 60.
-bool parse_tempo(const std::string& s, double out[4]) {
-  std::size_t pos = 0;
-  for (int i = 0; i < 4; ++i) {
-    std::size_t end = s.find('-', pos);
-    if (i < 3 && end == std::string::npos) return false;
-    if (i == 3) {
-      if (end != std::string::npos) return false;
-      end = s.size();
-    }
-    const std::string part = s.substr(pos, end - pos);
-    if (part.empty() || part.size() > 8) return false;
-    int dots = 0;
-    for (char c : part) {
-      if (c == '.') ++dots;
-      else if (!std::isdigit(static_cast<unsigned char>(c))) return false;
-    }
-    if (dots > 1 || part.front() == '.' || part.back() == '.') return false;
-    out[i] = std::stod(part);
-    if (out[i] > 60) return false;
-    pos = end + 1;
-  }
-  return true;
-}
-
 bool valid_member_number(const std::string& s) {
   if (s.empty() || s.size() > 32) return false;
   for (char c : s)
@@ -182,11 +158,16 @@ Prescription read_prescription(Fields& f) {
 
   auto tempo = f.string("tempo", 0, 64);
   if (tempo) {
-    if (!parse_tempo(*tempo, p.tempo_s))
+    const common::TempoResult t = common::parse_tempo(*tempo);
+    if (!t)
       fail(422, f.name("tempo"),
            "\"" + *tempo +
-               "\" is not E-B-C-T: four non-negative numbers of seconds (each at most 60), "
-               "e.g. \"3-1-3-1\" or \"2.5-0-2-1\"");
+               "\" is not E-B-C-T (lower-pause-raise-hold, e.g. \"3-1-3-1\" or \"2.5-0-2-1\"): " +
+               t.message);
+    p.tempo_s[0] = t.seconds.eccentric_s;
+    p.tempo_s[1] = t.seconds.bottom_s;
+    p.tempo_s[2] = t.seconds.concentric_s;
+    p.tempo_s[3] = t.seconds.top_s;
     p.tempo = *tempo;
   } else if (iso) {
     p.tempo = "0-0-0-0";

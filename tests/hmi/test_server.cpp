@@ -240,6 +240,10 @@ TEST_CASE("POST /api/v1/sets: every malformed, mistyped or out-of-range body is 
       {R"({"mode":"isotonic","load_n":400,"tempo":"-3-1-3-1","target_reps":10})", 422, "tempo"},
       {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-61","target_reps":10})", 422, "tempo"},
       {R"({"mode":"isotonic","load_n":400,"tempo":3131,"target_reps":10})", 400, "tempo"},
+      // common::parse_tempo's grammar (docs/api.md "Tempo"), which the API
+      // and the keypad share: at most 2 digits before the point, 3 after.
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1.2345","target_reps":10})", 422, "tempo"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"060-1-3-1","target_reps":10})", 422, "tempo"},
       {R"({"mode":"isotonic","load_n":400,"target_reps":10})", 422, "tempo"},
       {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":0})", 422, "target_reps"},
       {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":101})", 422, "target_reps"},
@@ -262,6 +266,16 @@ TEST_CASE("POST /api/v1/sets: every malformed, mistyped or out-of-range body is 
     check_error(f.post("/api/v1/sets", c.body, tok), c.status, c.field);
   }
   CHECK(f.be.start_calls == 0);  // nothing invalid reached the backend
+  {
+    // The tempo error says which number is wrong and why, in words.
+    const auto r = f.post(
+        "/api/v1/sets", R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-61","target_reps":10})",
+        tok);
+    const std::string msg(r.json().at("error").at("message").as_string());
+    INFO(msg);
+    CHECK(msg.find("\"61\"") != std::string::npos);
+    CHECK(msg.find("60") != std::string::npos);
+  }
 
   // The edges that are valid.
   CHECK(f.post("/api/v1/sets",
