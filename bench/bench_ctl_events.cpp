@@ -97,7 +97,7 @@ void create(const std::string& path, int n, std::int64_t end_ms) {
   db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   std::cout << "created " << n << " events in " << std::fixed << std::setprecision(1)
             << ms_since(t0) / 1000 << " s (one transaction), "
-            << database_size(path).db_bytes / (1024.0 * 1024) << " MiB\n";
+            << static_cast<double>(database_size(path).db_bytes) / (1024.0 * 1024) << " MiB\n";
 }
 
 /// Runs the command with stdout/stderr to /dev/null; returns wall ms, or -1 on failure.

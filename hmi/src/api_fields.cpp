@@ -79,7 +79,7 @@ std::optional<std::int64_t> Fields::integer(std::string_view key, std::int64_t m
   std::int64_t i;
   if (v->is_int64()) i = v->get_int64();
   else if (v->is_uint64())
-    i = v->get_uint64() > 9e15 ? std::int64_t(9e15) : static_cast<std::int64_t>(v->get_uint64());
+    i = v->get_uint64() > 9'000'000'000'000'000ULL ? std::int64_t(9e15) : static_cast<std::int64_t>(v->get_uint64());
   else if (v->is_double()) {
     const double d = v->get_double();
     if (d != std::floor(d) || std::fabs(d) > 9e15)

@@ -71,7 +71,7 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
     boot(0);
 
     const std::int64_t period_ms = std::llround(out.period_s * 1000.0);
-    if (period_ms < 1 || std::fabs(period_ms - out.period_s * 1000.0) > 1e-6)
+    if (period_ms < 1 || std::fabs(static_cast<double>(period_ms) - out.period_s * 1000.0) > 1e-6)
       throw std::invalid_argument("the loop period must be a whole number of ms");
     if (opt.keep_samples) out.samples.reserve(static_cast<std::size_t>(std::min(opt.max_s, 200.0) * 1000));
 

@@ -65,7 +65,7 @@ struct Fixture {
                                  {4, ann, 2, 0, 0}, {5, bob, 3, 1, 0}, {6, std::nullopt, 3, 1, 0}};
     for (const auto& s : sets) {
       const std::int64_t t = kBase + s.day * 86'400'000 + s.id * 60'000;
-      set.bind(1, s.id).bind(2, s.member).bind(3, t).bind(4, t + 50'000).bind(5, 400.0 + s.id)
+      set.bind(1, s.id).bind(2, s.member).bind(3, t).bind(4, t + 50'000).bind(5, 400.0 + static_cast<double>(s.id))
           .bind(6, "target_reached").bind(7, s.reps).bind(8, s.partial).bind(9, 8.0 * s.reps);
       set.run();
       set.reset();
