@@ -10,7 +10,7 @@ PKGS=(
   libmodbus-dev libsqlite3-dev sqlite3 doctest-dev libtomlplusplus-dev libsystemd-dev libssl-dev
   socat mbpoll
   clang-16 libfuzzer-16-dev libclang-rt-16-dev  # the fuzz targets (scripts/fuzz.sh): Debian's clang, libFuzzer and the sanitizer runtimes (not pulled in under --no-install-recommends)
-  clang-format-14 clang-tidy-14  # scripts/check-format.sh (test command), scripts/tidy.sh (long check)
+  clang-format-14 clang-tidy-16  # scripts/check-format.sh (test command), scripts/tidy.sh (long check)
   curl ca-certificates procps
 )
 # Browser tests (HMI) need Chromium and Node.js; nodejs/npm come from Debian

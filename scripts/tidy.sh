@@ -8,9 +8,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$here/build}
 jobs=${JOBS:-$(nproc)}
-tidy=${CLANG_TIDY:-$(command -v clang-tidy-14 || command -v clang-tidy || true)}
-runner=$(command -v run-clang-tidy-14 || command -v run-clang-tidy || true)
-[[ -n $tidy && -n $runner ]] || { echo "tidy: clang-tidy / run-clang-tidy not found (apt-get install clang-tidy-14)" >&2; exit 2; }
+tidy=${CLANG_TIDY:-$(command -v clang-tidy-16 || true)}
+runner=$(command -v run-clang-tidy-16 || true)
+[[ -n $tidy && -n $runner ]] || { echo "tidy: clang-tidy-16 / run-clang-tidy-16 not found (apt-get install clang-tidy-16)" >&2; exit 2; }
 if [[ ! -f $build/compile_commands.json ]]; then
   cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
@@ -18,9 +18,8 @@ fi
 filter=${1:-"^$here/(common|machine|drivers|controller|storage|hmi|sim|app|proving|bench|tests)/.*\\.cpp\$"}
 log="$build/tidy.log"
 # -quiet: no per-file banner; GCC-only warning flags are ignored (-Wno-unknown-warning-option)
-# and SOLEUS_WERROR's -Werror does not stop a file (-Wno-error). clang-tidy 14 does
-# not know C++20 lambda captures of structured bindings: those few report
-# clang-diagnostic-error (a clang 14 limitation, not a bug of ours).
+# and SOLEUS_WERROR's -Werror does not stop a file (-Wno-error). clang-tidy 16, not
+# 14: clang 14 refuses C++20 lambda captures of structured bindings, which we use.
 nice -n 10 "$runner" -clang-tidy-binary "$tidy" -p "$build" -j "$jobs" -quiet \
   -extra-arg=-Wno-unknown-warning-option -extra-arg=-Wno-error "$filter" >"$log" 2>&1 || true
 # run-clang-tidy colours its output; the colour codes go before parsing.
