@@ -247,7 +247,7 @@ TEST_CASE("schema: constraints refuse what the API would refuse") {
           "VALUES (42, 1, 1, 0,0,0,0,0,0,0,0,0,0,0,0,0,0)");  // no such set (foreign key)
 }
 
-TEST_CASE("calibrations: a span factor is stored with its audit entry, the last one is read back; range checks too") {
+TEST_CASE("calibrations: a span factor is stored with its audit entry, the last one is read back, range checks too") {
   auto db = Database::open(":memory:");
   migrate(db);
   CHECK_FALSE(latest_span_gain(db).has_value());
