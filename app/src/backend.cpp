@@ -12,6 +12,8 @@
 #include "soleus/common/tempo.hpp"
 #include "soleus/common/time.hpp"
 #include "soleus/controller/set_controller.hpp"
+#include "soleus/storage/calibrations.hpp"
+#include "soleus/storage/maintenance.hpp"
 #include "soleus/storage/members.hpp"
 #include "soleus/storage/queries.hpp"
 
@@ -357,9 +359,11 @@ std::optional<hmi::LiveFrame> DaemonBackend::latest_frame() {
 }
 
 bool DaemonBackend::stop_current(hmi::StopCause cause) {
-  maintenance_abort_.store(true);  // a range check in progress stops too, and does not move again
   const controller::Snapshot s = loop_.snapshot();
-  const bool running = (s.ctl.set_running && s.ctl.state != SetState::Unloading) || s.ctl.moving;
+  // A maintenance procedure (range check, span sampling) stops too: the loop
+  // ends it, and it does not move the pad again.
+  const bool running = (s.ctl.set_running && s.ctl.state != SetState::Unloading) || s.ctl.moving ||
+                       s.procedure.running != controller::ProcedureKind::None;
   if (!running) return false;
   {
     std::lock_guard lk(stop_mutex_);
@@ -1007,61 +1011,64 @@ void DaemonBackend::push_event(storage::Severity sev, const char* code, const st
             "[", code, "] ", message);
 }
 
+std::optional<controller::ProcedureResult> DaemonBackend::run_procedure(controller::Command c,
+                                                                        std::chrono::milliseconds timeout,
+                                                                        std::string& error) {
+  const std::uint32_t id = next_procedure_id_.fetch_add(1) + 1;
+  c.procedure_id = id;
+  const std::uint64_t seq = book_.event_seq();
+  if (!loop_.post(c)) {
+    error = "the control loop's command queue is full";
+    return std::nullopt;
+  }
+  auto e = book_.wait_event(seq, [id](const controller::Event& ev) {
+    return ev.code == EventCode::ProcedureEnded && ev.value == static_cast<double>(id);
+  }, timeout);
+  if (!e) {
+    // Not heard of in time: whatever runs is stopped (the controlled stop),
+    // and the caller says so.
+    (void)loop_.post(controller::Command::stop(controller::StopReason::UserStop));
+    error = "the control loop did not report the end of the procedure in time";
+    return std::nullopt;
+  }
+  // The event can reach the main thread before the cycle that queued it has
+  // published its snapshot: the result is read once it is there.
+  const auto deadline = std::chrono::steady_clock::now() + 1s;
+  do {
+    const controller::Snapshot s = loop_.snapshot();
+    if (s.procedure.last.id == id) return s.procedure.last;
+    std::this_thread::sleep_for(5ms);
+  } while (std::chrono::steady_clock::now() < deadline);
+  error = "the control loop's result was not published";
+  return std::nullopt;
+}
+
 hmi::Result DaemonBackend::span_calibration(double known_n) {
   std::unique_lock busy(maintenance_mutex_, std::try_to_lock);
   if (!busy.owns_lock()) return Result::conflict("another maintenance routine is running", "state");
-  controller::Snapshot s = loop_.snapshot();
+  const controller::Snapshot s = loop_.snapshot();
   if (auto why = busy_reason(s); why && s.ctl.set_running) return Result::conflict(*why, "state");
-  if (s.ctl.moving || s.ctl.set_running)
-    return Result::conflict("the pad is moving: wait until the machine is idle", "state");
-  if (!s.comm_good) return Result::conflict("the load cell is not answering", "state");
-  // 2 s of readings with the weight hanging still; the present factor taken out.
-  const double gain_before = s.force_gain;
-  std::vector<double> raw;
-  const auto until = std::chrono::steady_clock::now() + 2s;
-  std::uint64_t last_cycle = 0;
-  while (std::chrono::steady_clock::now() < until) {
-    s = loop_.snapshot();
-    if (s.cell.adc_error || s.cell.overload)
-      return Result::conflict("the load cell failed during the measurement", "state");
-    // A cycle whose exchange failed repeats the last reading: not a new sample.
-    if (s.comm_good && s.cycle != last_cycle) raw.push_back(s.cell.force_n / s.force_gain);
-    last_cycle = s.cycle;
-    std::this_thread::sleep_for(20ms);
-  }
-  if (raw.size() < 20) return Result::conflict("too few load-cell readings (the loop is not running?)", "state");
-  double mean = 0;
-  for (double v : raw) mean += v;
-  mean /= static_cast<double>(raw.size());
-  double var = 0;
-  for (double v : raw) var += (v - mean) * (v - mean);
-  const double sd = std::sqrt(var / static_cast<double>(raw.size()));
-  if (std::abs(mean) < 20)
-    return Result::invalid("known_n", "the load cell reads only " + fmt1(mean) +
-                                          " N: hang the known weight on the pad (tare first, with "
-                                          "the pad empty)");
-  if (sd > std::max(3.0, 0.01 * std::abs(mean)))
-    return Result::conflict("the reading is not steady (" + fmt1(mean) + " ± " + fmt1(sd) +
-                                " N): let the weight hang still and try again",
-                            "state");
-  const double gain = known_n / std::abs(mean);
-  if (gain < 0.8 || gain > 1.25)
-    return Result::invalid("known_n", "the weight reads " + fmt1(std::abs(mean)) + " N for " +
-                                          fmt1(known_n) + " N known: a span factor of " + fmt4(gain) +
-                                          " is outside 0.8–1.25; check the weight and the load cell");
-  json::object details{{"known_n", known_n},   {"measured_raw_n", mean}, {"sd_n", sd},
-                       {"samples", raw.size()}, {"previous_gain", gain_before}};
+  // 2 s of readings with the weight hanging still, sampled by the control
+  // loop (controller::Procedures) with the present factor taken out.
+  std::string error;
+  const auto r = run_procedure(controller::Command::span_sampling(0),
+                               std::chrono::milliseconds(static_cast<int>(controller::kSpanSamplingS * 1000)) + 3s,
+                               error);
+  if (!r) return Result::conflict(error, "state");
+  if (r->outcome != controller::ProcedureOutcome::Done || !r->ok)
+    return Result::conflict(std::string(r->why_view()), "state");
+  // The numbers: a pure function of the samples (controller::fit_span).
+  const controller::SpanFit fit = controller::fit_span(r->samples, known_n);
+  if (!fit.ok)
+    return fit.field == "known_n" ? Result::invalid("known_n", fit.message) : Result::conflict(fit.message, "state");
+  const double gain = fit.gain, gain_before = r->gain_before;
+  json::object details{{"known_n", known_n},          {"measured_raw_n", fit.mean_n}, {"sd_n", fit.sd_n},
+                       {"samples", r->samples.n}, {"previous_gain", gain_before}};
   // Stored first: the factor must survive a restart, or it is not applied at all.
   auto stored = with_db([&]() -> Result {
     auto c = connect();
-    storage::Transaction tx(c.db);
-    auto st = c.db.prepare(
-        "INSERT INTO calibrations (t_ms, kind, ok, value, details) VALUES (?1, 'span', 1, ?2, ?3)");
-    st.bind(1, common::unix_ms_now()).bind(2, gain).bind(3, json::serialize(details));
-    st.run();
-    storage::record_audit(c.db, kMaintenance, "calibration", std::nullopt, "load_cell.span",
-                          fmt4(gain_before), fmt4(gain));
-    tx.commit();
+    storage::record_span_calibration(c.db, kMaintenance, common::unix_ms_now(), gain, gain_before,
+                                     json::serialize(details));
     return Result::ok();
   }, "span calibration");
   if (stored.outcome != hmi::Outcome::Ok) return stored;
@@ -1073,124 +1080,50 @@ hmi::Result DaemonBackend::span_calibration(double known_n) {
     std::this_thread::sleep_for(10ms);
   push_event(storage::Severity::Info, "span_calibrated",
              "load-cell span factor " + fmt4(gain_before) + " → " + fmt4(gain) + " (" + fmt1(known_n) +
-                 " N known, " + fmt1(std::abs(mean)) + " N read)",
+                 " N known, " + fmt1(fit.measured_n) + " N read)",
              details);
   return Result::ok(json::object{{"ok", true},
                                  {"gain", gain},
                                  {"previous_gain", gain_before},
                                  {"known_n", known_n},
-                                 {"measured_n", std::abs(mean)},
-                                 {"sd_n", sd}});
+                                 {"measured_n", fit.measured_n},
+                                 {"sd_n", fit.sd_n}});
 }
 
 hmi::Result DaemonBackend::range_check() {
-  using K = controller::Command::Kind;
   std::unique_lock busy(maintenance_mutex_, std::try_to_lock);
   if (!busy.owns_lock()) return Result::conflict("another maintenance routine is running", "state");
-  controller::Snapshot s = loop_.snapshot();
+  const controller::Snapshot s = loop_.snapshot();
   if (auto why = busy_reason(s)) return Result::conflict(*why, "state");
-  // Arrival: within 2 mm at the top. Lowering, the pad descends under its own
-  // weight with the move law's support taking speed off near the target, so
-  // friction can park it a few mm short: 6 mm is "at the bottom".
-  constexpr double kEmptyN = 30, kTouchN = 60, kArriveUpMm = 2, kArriveDownMm = 6;
-  if (std::abs(s.cell.force_n) > kEmptyN)
-    return Result::conflict("the load cell reads " + fmt1(s.cell.force_n) +
-                                " N: the range check needs the machine empty (nobody seated, "
-                                "nothing on the pad)",
-                            "state");
-  if (std::abs(s.drive.velocity_mm_s) > cfg_.control.still_mm_s)
-    return Result::conflict("the pad is still moving: wait until it rests", "state");
-  maintenance_abort_.store(false);
+  // The check runs in the control loop (controller::Procedures): up to the
+  // top soft limit and down to the bottom one with hold-to-move, then back to
+  // rest and unloaded; the machine-empty and pad-still rules are the loop's.
+  // Each leg is limited to twice its time at move_speed_mm_s + 3 s and the
+  // return to 15 s: 60 s bounds the whole.
+  std::string error;
+  const auto res = run_procedure(controller::Command::range_check(0), 60s, error);
+  if (!res) return Result::conflict(error, "state");
+  if (res->outcome == controller::ProcedureOutcome::Refused)
+    return Result::conflict(std::string(res->why_view()), "state");
+  using Rules = controller::RangeCheckRules;
   const auto& cc = cfg_.control;
   const double lo = cc.soft_travel_margin_mm + 1.0;
   const double hi = cfg_.machine.mechanics.travel_max_mm - cc.soft_travel_margin_mm - 1.0;
-  struct Leg {
-    bool arrived = false;
-    double reached_mm = 0, seconds = 0, peak_force_n = 0;
-    std::string why;
-  };
-  // One leg: hold-to-move towards `target`, refreshed by this routine (the
-  // controller lets go within hold_to_move_timeout_ms if it stops), watching
-  // for STOP, faults, a touch on the pad, a stall and a time limit.
-  auto leg = [&](double target, double tolerance_mm) {
-    Leg l;
-    const auto t0 = std::chrono::steady_clock::now();
-    const double limit_s = std::abs(target - s.drive.position_mm) / cc.move_speed_mm_s * 2.0 + 3.0;
-    double progress_mm = s.drive.position_mm;
-    auto progress_t = t0;
-    bool still = false;
-    auto still_since = t0;
-    while (true) {
-      controller::Command c = controller::Command::of(K::HoldToMove);
-      c.target_mm = target;
-      // A refresh the full queue drops is not retried: the next one comes in
-      // 50 ms, and the controller lets go by itself if refreshes stop.
-      (void)loop_.post(c);
-      std::this_thread::sleep_for(50ms);
-      s = loop_.snapshot();
-      const auto now = std::chrono::steady_clock::now();
-      l.seconds = std::chrono::duration<double>(now - t0).count();
-      l.reached_mm = s.drive.position_mm;
-      l.peak_force_n = std::max(l.peak_force_n, std::abs(s.ctl.motor_force_n));
-      if (maintenance_abort_.load()) { l.why = "stopped with STOP"; break; }
-      if (!s.latch_ok || s.ctl.state == SetState::Fault || s.ctl.state == SetState::Estop) {
-        l.why = "a fault latched: see the event log";
-        break;
-      }
-      if (std::abs(s.cell.force_n) > kTouchN) {
-        l.why = "the load cell read " + fmt1(s.cell.force_n) + " N: something touched the pad";
-        break;
-      }
-      if (std::abs(s.drive.position_mm - target) <= tolerance_mm && std::abs(s.drive.velocity_mm_s) < cc.still_mm_s) {
-        if (!still) still_since = now;
-        still = true;
-        if (now - still_since > 300ms) { l.arrived = true; break; }
-      } else {
-        still = false;
-      }
-      if (std::abs(s.drive.position_mm - progress_mm) >= 1.0) {
-        progress_mm = s.drive.position_mm;
-        progress_t = now;
-      } else if (now - progress_t > 2s) {
-        l.why = "stuck at " + fmt1(s.drive.position_mm) + " mm (an obstruction, the brake, or the drive)";
-        break;
-      }
-      if (l.seconds > limit_s) { l.why = "not there within " + fmt1(limit_s) + " s"; break; }
-    }
-    return l;
-  };
-  const double start_mm = s.drive.position_mm;
-  Leg up = leg(hi, kArriveUpMm);
-  Leg down;
-  if (up.arrived) down = leg(lo, kArriveDownMm);
-  // Back to rest and unloaded, whatever happened.
-  // If the queue drops it, the move still stops by itself within
-  // hold_to_move_timeout_ms (no refreshes follow); the wait below sees that.
-  const bool parked = maintenance_abort_.load() || !up.arrived || !down.arrived
-                          ? loop_.post(controller::Command::stop(controller::StopReason::UserStop))
-                          : loop_.post(controller::Command::of(K::ReturnToRest));
-  if (!parked) log::warn("range check: the command queue was full; the pad stops where it is");
-  const auto rest_deadline = std::chrono::steady_clock::now() + 15s;
-  do {  // until the move has ended and the drive is disabled
-    std::this_thread::sleep_for(50ms);
-    s = loop_.snapshot();
-  } while ((s.ctl.moving || s.ctl.state == SetState::Ready || s.ctl.state == SetState::Unloading ||
-            s.drive.enabled) &&
-           s.ctl.state != SetState::Fault && s.ctl.state != SetState::Estop &&
-           std::chrono::steady_clock::now() < rest_deadline);
-  const bool ok = up.arrived && down.arrived;
-  const double travel = up.reached_mm - (down.arrived ? down.reached_mm : start_mm);
+  const controller::RangeLeg& up = res->up;
+  const controller::RangeLeg& down = res->down;
+  const bool ok = res->ok;
+  const double travel = up.reached_mm - (down.arrived ? down.reached_mm : res->start_mm);
   json::object r{{"ok", ok},
                  {"top_mm", r3(up.reached_mm)},
                  {"bottom_mm", down.arrived ? json::value(r3(down.reached_mm)) : json::value(nullptr)},
                  {"travel_mm", r3(travel)},
-                 {"expected", json::object{{"bottom_mm", lo}, {"top_mm", hi}, {"top_tolerance_mm", kArriveUpMm},
-                                           {"bottom_tolerance_mm", kArriveDownMm}}},
+                 {"expected", json::object{{"bottom_mm", lo}, {"top_mm", hi}, {"top_tolerance_mm", Rules::kArriveUpMm},
+                                           {"bottom_tolerance_mm", Rules::kArriveDownMm}}},
                  {"up_s", r3(up.seconds)},
                  {"down_s", r3(down.seconds)},
                  {"peak_motor_force_n", r3(std::max(up.peak_force_n, down.peak_force_n))},
                  {"why", ok ? std::string("the pad travelled the whole range")
-                            : (up.arrived ? "lowering: " + down.why : "rising: " + up.why)}};
+                            : (up.arrived ? "lowering: " : "rising: ") + std::string(res->why_view())}};
   {
     std::lock_guard lk(range_mutex_);
     last_range_check_ = r;
@@ -1198,10 +1131,7 @@ hmi::Result DaemonBackend::range_check() {
   }
   with_db([&]() -> Result {
     auto c = connect();
-    auto st = c.db.prepare(
-        "INSERT INTO calibrations (t_ms, kind, ok, value, details) VALUES (?1, 'range_check', ?2, ?3, ?4)");
-    st.bind(1, common::unix_ms_now()).bind(2, ok).bind(3, travel).bind(4, json::serialize(r));
-    st.run();
+    storage::record_range_check(c.db, common::unix_ms_now(), ok, travel, json::serialize(r));
     return Result::ok();
   }, "range check");
   push_event(ok ? storage::Severity::Info : storage::Severity::Warning,
@@ -1298,11 +1228,9 @@ json::value DaemonBackend::diagnostics() {
                                   {"records_lost", h.records_lost}, {"faults", h.faults}};
     try {
       auto c = connect();
-      auto st = c.db.prepare("SELECT reps, sets, motor_on_s, highest_force_n, since_ms FROM odometer WHERE id = 1");
-      if (st.step())
-        odo = json::object{{"reps", st.int64(0)}, {"sets", st.int64(1)},
-                           {"motor_on_h", r3(st.real(2) / 3600.0)},
-                           {"highest_force_n", r3(st.real(3))}, {"since_ms", st.int64(4)}};
+      const storage::Odometer o = storage::read_odometer(c.db);
+      odo = json::object{{"reps", o.reps}, {"sets", o.sets}, {"motor_on_h", r3(o.motor_on_s / 3600.0)},
+                         {"highest_force_n", r3(o.highest_force_n)}, {"since_ms", o.since_ms}};
     } catch (const std::exception& e) {
       log::debug("api: odometer: ", e.what());
     }

@@ -25,6 +25,7 @@
 #include "soleus/controller/control_loop.hpp"
 #include "soleus/hmi/server.hpp"
 #include "soleus/storage/database.hpp"
+#include "soleus/storage/calibrations.hpp"
 #include "soleus/storage/fault_vfs.hpp"
 #include "soleus/storage/writer.hpp"
 
@@ -247,11 +248,9 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
     try {
       auto db = storage::Database::open(cfg.storage.db_path, storage::Database::Access::ReadOnly,
                                         cfg.storage.vfs);
-      auto st = db.prepare(
-          "SELECT value FROM calibrations WHERE kind = 'span' AND ok = 1 ORDER BY id DESC LIMIT 1");
-      if (st.step()) {
+      if (const auto gain = storage::latest_span_gain(db)) {
         Command c = Command::of(Command::Kind::SetForceGain);
-        c.gain = st.real(0);
+        c.gain = *gain;
         if (loop.post(c))
           log::info("load cell: span factor ", c.gain, " from the last span calibration");
         else

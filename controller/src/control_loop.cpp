@@ -93,6 +93,7 @@ ControlLoop::ControlLoop(const ControlConfig& control, const TrainingConfig& tra
   control.validate(limits);
   training.validate(limits);
   ctl_ = std::make_unique<SetController>(control, training, mechanics, limits, *sink_);
+  procedures_ = std::make_unique<Procedures>(control, mechanics, *sink_);
   stats_.hz = control.loop_hz;
   Event boot;
   boot.code = EventCode::Boot;
@@ -170,8 +171,15 @@ void ControlLoop::hang_for_test() {
 void ControlLoop::handle(const Command& c, double t) {
   // A start or a move taken late (the loop stalled, or the queue was held)
   // is dropped: whoever posted it has given up waiting by now.
-  const bool motion = c.kind == Command::Kind::StartSet || c.kind == Command::Kind::HoldToMove;
+  const bool motion = c.kind == Command::Kind::StartSet || c.kind == Command::Kind::HoldToMove ||
+                      c.kind == Command::Kind::StartRangeCheck;
   if (motion && !(t - c.posted_t <= kStaleCommandS)) {
+    if (c.kind == Command::Kind::StartRangeCheck) {
+      const long age_ms = std::isfinite(t - c.posted_t) ? std::lround((t - c.posted_t) * 1000.0) : -1;
+      procedures_->refuse(ProcedureKind::RangeCheck, c.procedure_id, t,
+                          "stale, taken " + std::to_string(age_ms) + " ms after it was posted");
+      return;
+    }
     const bool start = c.kind == Command::Kind::StartSet;
     Event e;
     e.t_s = t;
@@ -186,6 +194,23 @@ void ControlLoop::handle(const Command& c, double t) {
                std::to_string(std::lround(kStaleCommandS * 1000.0)) + " ms)");
     sink_->on_event(e);
     return;
+  }
+  // While a maintenance procedure runs it alone moves the pad (and reads the
+  // load cell): nothing else may start, move, tare or clear.
+  if (procedures_->active()) {
+    const bool start = c.kind == Command::Kind::StartSet;
+    if (start || c.kind == Command::Kind::HoldToMove || c.kind == Command::Kind::ReturnToRest ||
+        c.kind == Command::Kind::Tare || c.kind == Command::Kind::ClearOverload) {
+      Event e;
+      e.t_s = t;
+      e.code = start ? EventCode::SetRefused : EventCode::CommandRefused;
+      e.severity = Severity::Warning;
+      e.set_id = start ? c.params.set_id : 0;
+      e.value = start ? 1 : 0;  // a start: "not now"
+      e.set_text("refused: a maintenance procedure is running");
+      sink_->on_event(e);
+      return;
+    }
   }
   switch (c.kind) {
     case Command::Kind::StartSet:
@@ -204,6 +229,7 @@ void ControlLoop::handle(const Command& c, double t) {
       break;
     case Command::Kind::Stop:
       ctl_->stop(c.reason, t);
+      procedures_->abort(t, "stopped with STOP");
       break;
     case Command::Kind::ResetFaults:
       ctl_->reset_faults(t);
@@ -252,6 +278,25 @@ void ControlLoop::handle(const Command& c, double t) {
     case Command::Kind::Shutdown:
       shutdown_ = true;
       ctl_->stop(StopReason::Shutdown, t);
+      procedures_->abort(t, "stopped: the daemon is shutting down");
+      break;
+    case Command::Kind::StartRangeCheck:
+      if (shutdown_) {
+        procedures_->refuse(ProcedureKind::RangeCheck, c.procedure_id, t, "the daemon is shutting down");
+      } else if (cell_cmd_ != CellCmd::None) {
+        procedures_->refuse(ProcedureKind::RangeCheck, c.procedure_id, t, "the load cell is being tared or cleared");
+      } else {
+        procedures_->start_range_check(c.procedure_id, t, *ctl_);
+      }
+      break;
+    case Command::Kind::StartSpanSampling:
+      if (shutdown_) {
+        procedures_->refuse(ProcedureKind::SpanSampling, c.procedure_id, t, "the daemon is shutting down");
+      } else if (cell_cmd_ != CellCmd::None) {
+        procedures_->refuse(ProcedureKind::SpanSampling, c.procedure_id, t, "the load cell is being tared or cleared");
+      } else {
+        procedures_->start_span_sampling(c.procedure_id, t, *ctl_, snap_.comm_good, force_gain_);
+      }
       break;
   }
 }
@@ -299,6 +344,10 @@ void ControlLoop::on_exception(const char* what) {
   // drive gets QUICK_STOP now and ENABLE off once it reports disabled; the
   // daemon stays up, FAULT shown, until a person restarts it.
   broken_ = true;
+  try {
+    procedures_->cancel(clock_.now(), "the controller stopped after an internal error");
+  } catch (...) {
+  }
   Event e;
   e.t_s = clock_.now();
   e.code = EventCode::InternalError;
@@ -314,6 +363,16 @@ void ControlLoop::on_exception(const char* what) {
 void ControlLoop::safe_step() {
   commands_.drain(
       [&](const Command& cmd) {
+        if (cmd.kind == Command::Kind::StartRangeCheck || cmd.kind == Command::Kind::StartSpanSampling) {
+          try {
+            procedures_->refuse(cmd.kind == Command::Kind::StartRangeCheck ? ProcedureKind::RangeCheck
+                                                                            : ProcedureKind::SpanSampling,
+                                cmd.procedure_id, clock_.now(),
+                                "the controller stopped after an internal error; restart soleusd");
+          } catch (...) {
+          }
+          return;
+        }
         if (cmd.kind != Command::Kind::StartSet && cmd.kind != Command::Kind::HoldToMove) return;
         Event e;
         e.t_s = clock_.now();
@@ -346,6 +405,7 @@ void ControlLoop::safe_step() {
   snap_.ctl.set_running = false;
   snap_.ctl.motor_force_n = 0;
   snap_.ctl.load_n = 0;
+  snap_.procedure = procedures_->status();
   if (in_.drive_ok) snap_.drive = in_.drive;
   (void)snapshot_.publish(snap_);
   heartbeat_.fetch_add(1, std::memory_order_release);
@@ -456,8 +516,11 @@ void ControlLoop::step_inner() {
   // A load-cell command in progress: one read of its progress per cycle.
   if (cell_cmd_ != CellCmd::None) poll_cell_command(t);
 
-  // 4. The controller.
+  // 4. The controller, then the maintenance procedure running, if any (it
+  // judges what the controller made of this cycle; what it asks of the
+  // controller takes effect from the next cycle).
   cmd_ = ctl_->update(in_);
+  procedures_->update(in_, *ctl_, force_gain_);
   if (shutdown_ && !cmd_.enable && !ctl_->status().set_running &&
       ctl_->status().state != SetState::Unloading && ctl_->status().state != SetState::Ready)
     finished_.store(true, std::memory_order_release);
@@ -579,6 +642,7 @@ void ControlLoop::publish(const machine::MachineInputs& in, double t) {
   snap_.cell = ctl_->cell();
   snap_.comm_good = in.drive_ok && in.cell_ok;
   snap_.force_gain = force_gain_;
+  snap_.procedure = procedures_->status();
   snap_.armed = armed_;
   snap_.latch_ok = sup.ok();
   snap_.faults_latched = sup.latched();

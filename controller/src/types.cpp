@@ -152,6 +152,8 @@ const char* to_string(EventCode c) {
     case EventCode::OverForce: return "over_force";
     case EventCode::InternalError: return "internal_error";
     case EventCode::FloorCatch: return "floor_catch";
+    case EventCode::ProcedureStarted: return "procedure_started";
+    case EventCode::ProcedureEnded: return "procedure_ended";
   }
   return "?";
 }

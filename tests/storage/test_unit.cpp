@@ -1,5 +1,5 @@
 // Pure-logic storage tests: trace codec, the lock-free queue, [storage]
-// parsing, and the migrations on in-memory databases.
+// parsing, the migrations and the calibration records on in-memory databases.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -7,6 +7,7 @@
 
 #include "soleus/common/config_reader.hpp"
 #include "soleus/storage/bounded_queue.hpp"
+#include "soleus/storage/calibrations.hpp"
 #include "soleus/storage/config.hpp"
 #include "soleus/storage/database.hpp"
 #include "soleus/storage/records.hpp"
@@ -244,4 +245,24 @@ TEST_CASE("schema: constraints refuse what the API would refuse") {
           "concentric_s, top_pause_s, eccentric_s, bottom_pause_s, rom_mm, rom_pct, "
           "mean_velocity_mm_s, smoothness, on_tempo, tempo_deviation_s, tut_s) "
           "VALUES (42, 1, 1, 0,0,0,0,0,0,0,0,0,0,0,0,0,0)");  // no such set (foreign key)
+}
+
+TEST_CASE("calibrations: a span factor is stored with its audit entry, the last one is read back, range checks too") {
+  auto db = Database::open(":memory:");
+  migrate(db);
+  CHECK_FALSE(latest_span_gain(db).has_value());
+  const Actor tech{"maintenance", std::nullopt};
+  record_span_calibration(db, tech, 1000, 0.9524, 1.0, R"({"known_n":196.1})");
+  record_span_calibration(db, tech, 2000, 0.98, 0.9524, R"({"known_n":100})");
+  record_range_check(db, 3000, false, 12.5, R"({"ok":false})");
+  REQUIRE(latest_span_gain(db).has_value());
+  CHECK(*latest_span_gain(db) == doctest::Approx(0.98));
+  CHECK(db.scalar_int("SELECT count(*) FROM calibrations WHERE kind = 'span' AND ok = 1") == 2);
+  CHECK(db.scalar_int("SELECT count(*) FROM calibrations WHERE kind = 'range_check' AND ok = 0 AND value = 12.5") == 1);
+  CHECK(db.scalar_int("SELECT count(*) FROM audit WHERE entity = 'calibration' AND field = 'load_cell.span' "
+                      "AND actor_role = 'maintenance' AND before = '0.9524' AND after = '0.9800'") == 1);
+  // Details must be JSON: a bad one stores neither the factor nor its audit entry.
+  CHECK_THROWS(record_span_calibration(db, tech, 4000, 1.1, 0.98, "not json"));
+  CHECK(*latest_span_gain(db) == doctest::Approx(0.98));
+  CHECK(db.scalar_int("SELECT count(*) FROM audit WHERE entity = 'calibration'") == 2);
 }

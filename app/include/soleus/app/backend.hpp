@@ -21,6 +21,7 @@
 ///  5. Loop times (monotonic seconds) become Unix ms by the offset between the
 ///     system clock and CLOCK_MONOTONIC at the time of conversion.
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -29,6 +30,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "soleus/app/daemon_config.hpp"
@@ -115,6 +117,11 @@ class DaemonBackend final : public hmi::Backend {
   std::vector<hmi::FaultView> faults(const controller::Snapshot& s) const;
   hmi::Result span_calibration(double known_n);
   hmi::Result range_check();
+  /// Posts a procedure's start with a new id and waits (bounded) for its
+  /// result from the loop; nullopt with `error` when none came.
+  std::optional<controller::ProcedureResult> run_procedure(controller::Command c,
+                                                           std::chrono::milliseconds timeout,
+                                                           std::string& error);
   void push_event(storage::Severity sev, const char* code, const std::string& message,
                   const boost::json::object& context);
   std::optional<std::string> busy_reason(const controller::Snapshot& s) const;
@@ -128,7 +135,7 @@ class DaemonBackend final : public hmi::Backend {
   std::mutex stop_mutex_;
   std::mutex session_mutex_;
   std::mutex maintenance_mutex_;             // one span calibration or range check at a time
-  std::atomic<bool> maintenance_abort_{false};  // STOP pressed during a routine
+  std::atomic<std::uint32_t> next_procedure_id_{0};  // ids of the loop's maintenance procedures
   std::mutex range_mutex_;
   boost::json::object last_range_check_;
   std::int64_t stop_requested_for_ = 0;

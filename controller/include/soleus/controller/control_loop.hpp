@@ -23,6 +23,10 @@
 ///     with a fake clock, without any thread.
 ///  6. Shutdown: the running set or move is stopped with reason shutdown
 ///     (the controlled unload), and the loop ends once the drive is disabled.
+///  7. Maintenance procedures (procedure.hpp: the range check, a span
+///     calibration's sampling) run in the loop too: started by a command,
+///     advanced after the controller every cycle, stopped by Stop and
+///     Shutdown; their status and result are in the snapshot.
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -32,6 +36,7 @@
 
 #include "soleus/controller/config.hpp"
 #include "soleus/machine/machine_io.hpp"
+#include "soleus/controller/procedure.hpp"
 #include "soleus/controller/queues.hpp"
 #include "soleus/controller/set_controller.hpp"
 
@@ -61,15 +66,18 @@ class MonotonicClock : public Clock {
 /// COMM_TIMEOUT as configured.
 machine::DriveSetup armed_drive_setup(const machine::Limits& limits, double speed_limit_mm_s = 0);
 
-/// A StartSet or HoldToMove older than this when the loop takes it is
-/// refused, so that a set never starts after the screen said it failed.
+/// A StartSet, HoldToMove or StartRangeCheck older than this when the loop
+/// takes it is refused, so that nothing moves after the screen said it failed.
 inline constexpr double kStaleCommandS = 0.2;
 
 /// A command for the loop. Plain value; fixed size.
 struct Command {
   enum class Kind { StartSet, Stop, ResetFaults, Tare, ClearOverload, HoldToMove, ReturnToRest,
-                    SetForceGain, Shutdown };
+                    SetForceGain, Shutdown, StartRangeCheck, StartSpanSampling };
   Kind kind = Kind::Stop;
+  /// StartRangeCheck, StartSpanSampling: the caller's id, echoed in the
+  /// procedure's result (Snapshot::procedure.last.id) and its events' value.
+  std::uint32_t procedure_id = 0;
   SetParams params;                        ///< StartSet
   StopReason reason = StopReason::UserStop;///< Stop: user_stop | pain | storage_fault
   double target_mm = 0;                    ///< HoldToMove: refresh it every ≤ hold_to_move_timeout_ms
@@ -83,6 +91,8 @@ struct Command {
   static Command stop(StopReason r) { Command c; c.kind = Kind::Stop; c.reason = r; return c; }
   static Command of(Kind k) { Command c; c.kind = k; return c; }
   static Command hold_to_move(double mm) { Command c; c.kind = Kind::HoldToMove; c.target_mm = mm; return c; }
+  static Command range_check(std::uint32_t id) { Command c; c.kind = Kind::StartRangeCheck; c.procedure_id = id; return c; }
+  static Command span_sampling(std::uint32_t id) { Command c; c.kind = Kind::StartSpanSampling; c.procedure_id = id; return c; }
 };
 
 struct LoopStats {
@@ -119,6 +129,7 @@ struct Snapshot {
   std::array<FaultEntry, kFaultCount> faults{};  ///< latched faults, with their time
   int fault_count = 0;
   double force_gain = 1;  ///< the load cell's span factor in use (cell.force_n includes it)
+  ProcedureStatus procedure;  ///< the maintenance procedure running, and the last one's result
   int drive_fault_code = 0;
   std::array<char, 48> drive_fault_name{};
   LoopStats loop;
@@ -170,6 +181,7 @@ class ControlLoop {
 
   /// For tests and diagnostics (loop thread only).
   const SetController& controller() const { return *ctl_; }
+  const Procedures& procedures() const { return *procedures_; }
 
   /// Test hook (soleusd's SOLEUS_TEST_HOOKS, docs/storage.md): while true the
   /// loop thread blocks at the start of its next cycle, a real hang: no
@@ -199,6 +211,7 @@ class ControlLoop {
   Clock& clock_;
   std::unique_ptr<Sink> sink_;
   std::unique_ptr<SetController> ctl_;
+  std::unique_ptr<Procedures> procedures_;
 
   CommandQueue<Command> commands_;
   SpscRing<Event> events_;

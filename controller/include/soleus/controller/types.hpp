@@ -193,6 +193,8 @@ enum class EventCode {
   OverForce,        ///< the load cell read beyond over_force_factor × max load, pad not rising
   InternalError,    ///< an exception escaped the control loop: QUICK_STOP, restart needed
   FloorCatch,       ///< the pad fell into the floor under load: torque removed at once, the set goes on
+  ProcedureStarted, ///< a maintenance procedure (range check, span sampling) began; value = its id
+  ProcedureEnded,   ///< ... ended or was refused; value = its id; the result is in the snapshot
 };
 const char* to_string(EventCode c);
 const char* to_string(Severity s);
