@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Control-loop period with a normal and with a saturated storage writer.
 #   BUILD_DIR=build bash bench/loop_vs_writer.sh     (bench/run.sh section 5)
-# soleusd runs one long set (started over its API) against soleus-sim over TCP
+# soleusd-test (soleusd with the test hooks, built with the tests:
+# tests/support/) runs one long set (started over its API) against soleus-sim over TCP
 # (config/sim.toml, 100 Hz) for DURATION seconds, then SIGTERM; the loop's
 # p50/p99/max/overruns and the writer's counters come from its "exit" JSON line.
 #  * normal:    the writer commits every 100 ms as on the machine;
@@ -17,7 +18,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$here/build}
 duration=${DURATION:-30}
 sim=$build/sim/soleus-sim
-daemon=$build/app/soleusd
+daemon=$build/tests/support/soleusd-test  # soleusd has no test hooks (docs/storage.md)
+[[ -x $daemon ]] || { echo "loop_vs_writer: $daemon not built (a build with -DSOLEUS_TESTS=ON)" >&2; exit 2; }
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [[ -n "${KEEP_TMP:-}" ]] || rm -rf "$tmp"; }

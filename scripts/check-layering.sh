@@ -25,7 +25,8 @@ fi
 
 # Our folders: every top-level directory with a CMakeLists.txt, plus the ruled ones.
 ours=$(cd "$root" && { ls -d */ 2>/dev/null | tr -d / ; awk -F: '{gsub(/[[:space:]]/,"",$1); print $1}' <<<"$rules"; } |
-       while read -r d; do [[ -f $root/$d/CMakeLists.txt || -d $root/$d/include ]] && echo "$d"; done | sort -u)
+       while read -r d; do if [[ -f $root/$d/CMakeLists.txt || -d $root/$d/include ]]; then echo "$d"; fi; done |
+       sort -u)
 
 # CMake target -> folder that defines it (add_library / add_executable).
 targetmap=$(cd "$root" && find . \( -name 'build*' -o -name node_modules -o -name .git \) -prune -o \

@@ -44,8 +44,8 @@ Soleus on the simulated machine
               open it in a browser (800x480 is the machine's screen); demo PINs: staff 1234, maintenance 4321
   simulator:  Modbus TCP 127.0.0.1:$modbus_port, control channel 127.0.0.1:$control_port
               e-stop: build/sim/soleus-sim --ctl $control_port '{"cmd":"fault","kind":"sto","on":true}'
-  daemon log: $bin/soleusd.log      status: build/app/soleusctl --config config/sim.toml status
+  daemon log: $bin/soleusd.log      status: build/ctl/soleusctl --config config/sim.toml status
   live signals below are read through the drivers (read-only probe); Ctrl-C stops everything.
 
 MSG
-"$bin/app/soleusctl" --config "$cfg" probe --interval-ms 500
+"$bin/ctl/soleusctl" --config "$cfg" probe --interval-ms 500

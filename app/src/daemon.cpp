@@ -12,11 +12,8 @@
 #include <iostream>
 #include <thread>
 
-#include <cstdlib>
-#include <fstream>
 #include <set>
 #include <string>
-#include <string_view>
 
 #include "soleus/app/backend.hpp"
 #include "soleus/app/json_views.hpp"
@@ -26,7 +23,6 @@
 #include "soleus/hmi/server.hpp"
 #include "soleus/storage/database.hpp"
 #include "soleus/storage/calibrations.hpp"
-#include "soleus/storage/fault_vfs.hpp"
 #include "soleus/storage/writer.hpp"
 
 namespace soleus::app {
@@ -122,75 +118,6 @@ storage::SetEndRecord to_record(const SetResult& x) {
   return r;
 }
 
-/// Test hooks (docs/storage.md, "Test hooks"): only with SOLEUS_TEST_HOOKS=1.
-/// The main thread polls two files every 100 ms: the storage fault file's
-/// first word sets the FaultVfs mode the database is opened through, the hang
-/// file's existence blocks the control loop. Never enabled on a machine.
-struct TestHooks {
-  bool enabled = false;
-  storage::FaultVfs* vfs = nullptr;
-  std::string fault_file, hang_file, bad_word;
-  std::chrono::steady_clock::time_point next_poll{};
-  storage::FaultVfs::Mode mode = storage::FaultVfs::Mode::None;
-  bool hang = false;
-
-  static TestHooks from_env() {
-    TestHooks h;
-    const char* on = std::getenv("SOLEUS_TEST_HOOKS");
-    if (!on || std::string_view(on) != "1") return h;
-    h.enabled = true;
-    h.vfs = &storage::FaultVfs::install();
-    if (const char* f = std::getenv("SOLEUS_TEST_STORAGE_FAULT_FILE")) h.fault_file = f;
-    if (const char* f = std::getenv("SOLEUS_TEST_HANG_FILE")) h.hang_file = f;
-    return h;
-  }
-
-  static bool parse_mode(const std::string& word, storage::FaultVfs::Mode& m) {
-    using M = storage::FaultVfs::Mode;
-    if (word.empty() || word == "none") m = M::None;
-    else if (word == "full") m = M::Full;
-    else if (word == "readonly") m = M::ReadOnly;
-    else if (word == "ioerr") m = M::IoErr;
-    else if (word == "stall") m = M::Stall;
-    else return false;
-    return true;
-  }
-
-  void poll(ControlLoop& loop) {
-    if (!enabled) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (now < next_poll) return;
-    next_poll = now + std::chrono::milliseconds(100);
-    if (!fault_file.empty()) {
-      std::string word;
-      std::ifstream(fault_file) >> word;  // a missing file reads as "none"
-      storage::FaultVfs::Mode m{};
-      if (!parse_mode(word, m)) {
-        if (word != bad_word) log::warn("test hooks: ", fault_file, ": unknown storage mode '", word, "'");
-        bad_word = word;
-      } else if (m != mode) {
-        log::warn("test hooks: storage mode ", word.empty() ? "none" : word);
-        vfs->set_mode(m);
-        mode = m;
-      }
-    }
-    if (!hang_file.empty()) {
-      std::error_code ec;
-      const bool h = std::filesystem::exists(hang_file, ec);
-      if (h != hang) {
-        log::warn("test hooks: control loop ", h ? "hung" : "released");
-        loop.set_test_hang(h);
-        hang = h;
-      }
-    }
-  }
-
-  /// A stalled writer would never join: the disk comes back at exit.
-  void release() {
-    if (enabled && vfs) vfs->set_mode(storage::FaultVfs::Mode::None);
-  }
-};
-
 bool set_state(SetState s) {
   return s == SetState::Ready || s == SetState::Calibrating || s == SetState::Active ||
          s == SetState::Unloading;
@@ -199,9 +126,9 @@ bool set_state(SetState s) {
 }  // namespace
 
 int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
-  TestHooks hooks = TestHooks::from_env();
+  DaemonHooks* const hooks = opt.hooks;  // soleusd-test only (docs/storage.md, "Test hooks")
   DaemonConfig cfg_with_hooks = config;
-  if (hooks.enabled) cfg_with_hooks.storage.vfs = hooks.vfs->name();
+  if (hooks) hooks->configure(cfg_with_hooks);
   const DaemonConfig& cfg = cfg_with_hooks;
   struct sigaction sa {};
   sa.sa_handler = on_signal;
@@ -211,10 +138,7 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
   std::signal(SIGPIPE, SIG_IGN);
 
   log::info("soleusd starting: ", describe(cfg));
-  if (hooks.enabled)
-    log::warn("test hooks enabled (SOLEUS_TEST_HOOKS=1): storage through ", cfg.storage.vfs,
-              ", fault file '", hooks.fault_file, "', hang file '", hooks.hang_file,
-              "'; never on a machine in use");
+  if (hooks) log::warn(hooks->describe(cfg));
   // Storage first: it never throws for storage problems; a faulted writer
   // keeps retrying and new sets are refused meanwhile.
   sd_notify(0, "STATUS=Opening the database");
@@ -392,7 +316,7 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
     }
 
     const Snapshot snap = loop.snapshot();
-    hooks.poll(loop);
+    if (hooks) hooks->poll(loop);
     account_motor(snap);
     if (std::chrono::steady_clock::now() >= next_odometer) {
       push_odometer();
@@ -500,7 +424,7 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
   account_motor(loop.snapshot());
   push_odometer();
   const storage::StorageHealth health = store.health();  // before a test hook releases a stall
-  hooks.release();
+  if (hooks) hooks->release();
   store.stop();  // one last write of everything queued, then join
   if (opt.json_lines) {
     boost::json::object o = status_json(loop.snapshot());

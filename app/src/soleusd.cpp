@@ -1,6 +1,8 @@
-// soleusd: the Soleus machine daemon.
+// soleusd: the Soleus machine daemon. Also the main of soleusd-test, the
+// same daemon with the test hooks (app/CMakeLists.txt, tests/support/).
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include <boost/json.hpp>
@@ -80,5 +82,8 @@ int main(int argc, char** argv) {
     p->set_id = 1;
     opt.run_set = *p;
   }
+  // None in soleusd; the test hooks in soleusd-test (soleus/app/daemon.hpp).
+  const std::unique_ptr<soleus::app::DaemonHooks> hooks = soleus::app::make_daemon_hooks();
+  opt.hooks = hooks.get();
   return soleus::app::run_daemon(cfg, opt);
 }

@@ -5,8 +5,8 @@
 #include <ctime>
 #include <sstream>
 
-#include "ctl/ctl.hpp"
-#include "ctl/table.hpp"
+#include "soleus/ctl/ctl.hpp"
+#include "soleus/ctl/table.hpp"
 
 using namespace soleus::ctl;
 

@@ -1,9 +1,10 @@
 // soleusd's durability, against soleus-sim over TCP and a real SQLite file:
 //  * kill -9 mid-set, many times: the file stays intact, everything the API
 //    reported is on disk, the restart closes the interrupted set;
-//  * disk full / read-only during a set (SOLEUS_TEST_HOOKS: the daemon's
-//    database through FaultVfs): the set ends with storage_fault, new sets are
-//    refused, the loop keeps its timing, nothing committed is lost, recovery;
+//  * disk full / read-only during a set (soleusd-test's SOLEUS_TEST_HOOKS:
+//    the daemon's database through FaultVfs): the set ends with storage_fault,
+//    new sets are refused, the loop keeps its timing, nothing committed is
+//    lost, recovery;
 //  * the sd_notify protocol on a real AF_UNIX datagram socket: READY only
 //    once the drive is armed, WATCHDOG only while the loop runs, STOPPING.
 // Every wait is a bounded poll on a condition; no sleep is an assertion.
@@ -145,8 +146,9 @@ struct Rig {
     sim.start(args);
   }
 
-  void start_daemon() {
-    daemon.start({SOLEUSD_EXE, "--config", config_path, "--json-lines"});
+  /// soleusd, or soleusd-test for the cases that need its test hooks.
+  void start_daemon(const char* exe = SOLEUSD_EXE) {
+    daemon.start({exe, "--config", config_path, "--json-lines"});
     auto rest = daemon.wait_for_line("soleusd: HMI at http://127.0.0.1:", 30s);
     REQUIRE_MESSAGE(rest, "no HMI line; daemon:\n" << daemon.output());
     port = std::stoi(*rest);
@@ -412,7 +414,7 @@ void storage_fault_during_a_set(const std::string& mode) {
     ScopedEnv env;
     env.set("SOLEUS_TEST_HOOKS", "1");
     env.set("SOLEUS_TEST_STORAGE_FAULT_FILE", fault_file);
-    rig.start_daemon();
+    rig.start_daemon(SOLEUSD_TEST_EXE);
   }
   rig.wait_ready();
   const std::string staff = rig.login(R"({"role":"staff","pin":"2580"})");
@@ -734,7 +736,7 @@ TEST_CASE("durability: sd_notify: a hung control loop stops WATCHDOG=1") {
     env.set("SOLEUS_TEST_HOOKS", "1");
     env.set("SOLEUS_TEST_HANG_FILE", hang_file);
     ::unsetenv("WATCHDOG_PID");
-    rig.start_daemon();
+    rig.start_daemon(SOLEUSD_TEST_EXE);
   }
   REQUIRE_MESSAGE(poll_until([&] { return !notify.times_of("READY=1").empty(); }, 30s), notify.dump());
   const auto t_ready = notify.times_of("READY=1").front();

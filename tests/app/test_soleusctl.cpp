@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "ctl/ctl.hpp"
 #include "soleus/common/time.hpp"
+#include "soleus/ctl/ctl.hpp"
 #include "soleus/storage/database.hpp"
 #include "soleus/storage/maintenance.hpp"
 #include "soleus/storage/members.hpp"

@@ -12,7 +12,7 @@ fails=0
 
 fresh() {   # a clean copy of the sources the rules look at
   rm -rf "$tmp/t"; mkdir -p "$tmp/t"
-  (cd "$root" && tar --exclude=node_modules --exclude='build*' -cf - docs machine common drivers controller hmi storage sim) |
+  (cd "$root" && tar --exclude=node_modules --exclude='build*' -cf - docs machine common drivers controller hmi storage sim app ctl) |
     tar -C "$tmp/t" -xf -
 }
 # expect NAME FILE LINE: the checker fails and its output names FILE:LINE
@@ -53,6 +53,8 @@ fresh; f=machine/include/soleus/machine/units.hpp; l=$(plant $f '#include "soleu
 expect "machine includes common" $f "$l"
 fresh; f=common/src/log.cpp; l=$(plant $f '#include "soleus/machine/units.hpp"')
 expect "common includes machine" $f "$l"
+fresh; f=ctl/src/events.cpp; l=$(plant $f '#include "soleus/app/backend.hpp"')
+expect "ctl includes the daemon's backend" $f "$l"
 
 # Granted: sim may include the codec's two headers; drivers may include machine.
 fresh; printf '#include "soleus/drivers/register_map.hpp"\n#include "soleus/drivers/machine_config.hpp"\n' >>"$tmp/t/sim/src/plant.cpp"

@@ -4,15 +4,16 @@
 
 #include <algorithm>
 
-#include "soleus/storage/fault_vfs.hpp"
 #include "soleus/storage/maintenance.hpp"
 #include "soleus/storage/queries.hpp"
 #include "soleus/storage/writer.hpp"
+#include "soleus/test_support/fault_vfs.hpp"
 #include "storage_test_util.hpp"
 #include "writer_test_util.hpp"
 
 using namespace soleus::storage;
 using namespace soleus::storage::test;
+using soleus::test_support::FaultVfs;
 using namespace std::chrono_literals;
 
 TEST_CASE("writer: a set of 15 reps with traces at 100 Hz, end to end") {

@@ -183,7 +183,7 @@ class ControlLoop {
   const SetController& controller() const { return *ctl_; }
   const Procedures& procedures() const { return *procedures_; }
 
-  /// Test hook (soleusd's SOLEUS_TEST_HOOKS, docs/storage.md): while true the
+  /// Test hook (soleusd-test's hang file only, docs/storage.md): while true the
   /// loop thread blocks at the start of its next cycle, a real hang: no
   /// exchange, no heartbeat (the drive's COMM_TIMEOUT trips, the daemon stops
   /// feeding the systemd watchdog). Costs the loop one relaxed atomic load.

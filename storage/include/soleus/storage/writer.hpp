@@ -114,7 +114,7 @@ class Writer {
   StartReport start();
   /// Makes one last attempt to write everything queued, then joins. Records
   /// still unwritten (storage faulted) are reported in the log with their count.
-  /// (A test that stalls the disk through FaultVfs must release it first.)
+  /// (A test that stalls the disk through the tests' FaultVfs must release it first.)
   void stop();
 
   /// Registers the commit callback; call before start().

@@ -10,9 +10,9 @@
 #include <iostream>
 #include <sstream>
 
-#include "ctl.hpp"
 #include "soleus/app/daemon_config.hpp"
 #include "soleus/common/time.hpp"
+#include "soleus/ctl/ctl.hpp"
 #include "soleus/storage/members.hpp"
 #include "soleus/storage/schema.hpp"
 

@@ -1,4 +1,4 @@
-#include "soleus/storage/fault_vfs.hpp"
+#include "soleus/test_support/fault_vfs.hpp"
 
 #include <sqlite3.h>
 
@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
-namespace soleus::storage {
+namespace soleus::test_support {
 
 namespace {
 
@@ -194,4 +194,4 @@ bool FaultVfs::wait_stalled(std::chrono::milliseconds timeout) const {
   return true;
 }
 
-}  // namespace soleus::storage
+}  // namespace soleus::test_support

@@ -7,11 +7,11 @@
 #include <chrono>
 #include <iostream>
 
-#include "ctl.hpp"
+#include "probe.hpp"
 #include "soleus/app/daemon_config.hpp"
-#include "soleus/app/probe.hpp"
+#include "soleus/ctl/ctl.hpp"
+#include "soleus/ctl/table.hpp"
 #include "soleus/hmi/security.hpp"
-#include "table.hpp"
 
 namespace soleus::ctl {
 
@@ -112,13 +112,13 @@ int run_status(Context& ctx, const Args& a) {
 }
 
 int run_probe(Context& ctx, const Args& a) {
-  app::ProbeOptions opt;
+  ProbeOptions opt;
   opt.json = ctx.json;
   if (auto v = a.get("--count")) opt.count = static_cast<int>(parse_int(*v, "--count", 0, 1000000000));
   if (auto v = a.get("--interval-ms"))
     opt.interval_ms = static_cast<double>(parse_int(*v, "--interval-ms", 1, 3600000));
   auto cfg = app::load_daemon_config(ctx.config_path);
-  return app::run_probe(cfg.machine, opt, *ctx.out);
+  return probe_machine(cfg.machine, opt, *ctx.out);
 }
 
 int run_check_config(Context& ctx, const Args& a) {

@@ -1,6 +1,6 @@
 #pragma once
 /// soleusctl's commands: shared pieces (exit codes, option parsing, times,
-/// opening the database) for the command files in this folder. soleusctl.cpp
+/// opening the database) for the command files in ctl/src/. soleusctl.cpp
 /// only dispatches to the Command table each file provides.
 #include <cstdint>
 #include <functional>

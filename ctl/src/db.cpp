@@ -8,10 +8,10 @@
 #include <filesystem>
 #include <iostream>
 
-#include "ctl.hpp"
+#include "soleus/ctl/ctl.hpp"
+#include "soleus/ctl/table.hpp"
 #include "soleus/storage/maintenance.hpp"
 #include "soleus/storage/schema.hpp"
-#include "table.hpp"
 
 namespace soleus::ctl {
 

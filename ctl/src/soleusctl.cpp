@@ -1,13 +1,13 @@
 // soleusctl: the technicians' command-line tool (over SSH on the machine).
-// This file only dispatches: the commands live in ctl/ (docs/soleusctl.md).
+// This file only dispatches: the commands live in ctl/src/ (docs/soleusctl.md).
 // Exit codes: 0 ok, 1 problem found, 2 usage or configuration error,
 // 3 database or daemon or machine unreachable, 4 partial failure.
 #include <iostream>
 #include <string>
 #include <vector>
 
-#include "ctl/ctl.hpp"
 #include "soleus/common/config_reader.hpp"
+#include "soleus/ctl/ctl.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "soleus/app/probe.hpp"
+#include "probe.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -10,7 +10,7 @@
 
 #include "soleus/drivers/devices.hpp"
 
-namespace soleus::app {
+namespace soleus::ctl {
 namespace {
 std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop = true; }
@@ -41,7 +41,7 @@ std::string flags(const machine::LoadCellSample& c) {
 }
 }  // namespace
 
-int run_probe(const drivers::MachineConfig& cfg, const ProbeOptions& opt, std::ostream& out) {
+int probe_machine(const drivers::MachineConfig& cfg, const ProbeOptions& opt, std::ostream& out) {
   g_stop = false;
   auto old_int = std::signal(SIGINT, on_signal);
   auto old_term = std::signal(SIGTERM, on_signal);
@@ -123,4 +123,4 @@ int run_probe(const drivers::MachineConfig& cfg, const ProbeOptions& opt, std::o
   return good == samples ? 0 : 4;
 }
 
-}  // namespace soleus::app
+}  // namespace soleus::ctl

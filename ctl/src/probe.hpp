@@ -5,7 +5,7 @@
 
 #include "soleus/drivers/machine_config.hpp"
 
-namespace soleus::app {
+namespace soleus::ctl {
 
 struct ProbeOptions {
   int count = 0;            ///< samples to print; 0 = until interrupted
@@ -15,6 +15,6 @@ struct ProbeOptions {
 
 /// Returns a process exit code: 0 when every sample was read, 3 when the
 /// machine did not answer, 4 when some reads failed.
-int run_probe(const drivers::MachineConfig& cfg, const ProbeOptions& opt, std::ostream& out);
+int probe_machine(const drivers::MachineConfig& cfg, const ProbeOptions& opt, std::ostream& out);
 
-}  // namespace soleus::app
+}  // namespace soleus::ctl

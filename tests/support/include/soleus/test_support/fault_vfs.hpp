@@ -4,6 +4,10 @@
 /// real SQLite error path (the pager, the WAL, the rollback), which root's
 /// disregard of file permissions in CI would not allow.
 ///
+/// Test-only (library soleus_test_fault_vfs): the storage tests and
+/// soleusd-test (the daemon with its test hooks, docs/storage.md) link it;
+/// soleusd, the daemon that ships, does not (test soleusd_ships_no_test_code).
+///
 /// Principle of operation:
 ///  1. install() copies the default sqlite3_vfs, replaces xOpen and registers
 ///     the copy under a name (not as the default). A connection opts in by
@@ -20,7 +24,7 @@
 #include <cstdint>
 #include <string>
 
-namespace soleus::storage {
+namespace soleus::test_support {
 
 class FaultVfs {
  public:
@@ -55,4 +59,4 @@ class FaultVfs {
   std::atomic<std::uint64_t> writes_{0}, syncs_{0}, failures_{0};
 };
 
-}  // namespace soleus::storage
+}  // namespace soleus::test_support

@@ -3,9 +3,9 @@
 #include <boost/json.hpp>
 #include <iostream>
 
-#include "ctl.hpp"
+#include "soleus/ctl/ctl.hpp"
+#include "soleus/ctl/table.hpp"
 #include "soleus/storage/queries.hpp"
-#include "table.hpp"
 
 namespace soleus::ctl {
 

@@ -1,4 +1,4 @@
-#include "table.hpp"
+#include "soleus/ctl/table.hpp"
 
 #include <algorithm>
 #include <ostream>

@@ -6,10 +6,10 @@
 #include <iostream>
 #include <map>
 
-#include "ctl.hpp"
+#include "soleus/ctl/ctl.hpp"
+#include "soleus/ctl/table.hpp"
 #include "soleus/storage/members.hpp"
 #include "soleus/storage/queries.hpp"
-#include "table.hpp"
 
 namespace soleus::ctl {
 
