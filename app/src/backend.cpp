@@ -1,5 +1,7 @@
 #include "soleus/app/backend.hpp"
 #include "soleus/app/session_runner.hpp"
+#include "soleus/app/views_from_controller.hpp"
+#include "soleus/app/views_from_storage.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -299,15 +301,7 @@ const storage::Actor kStaff{"staff", std::nullopt};
 // ---- machine ------------------------------------------------------------------------
 
 std::vector<hmi::FaultView> DaemonBackend::faults(const controller::Snapshot& s) const {
-  std::vector<hmi::FaultView> out;
-  for (int i = 0; i < s.fault_count; ++i) {
-    const auto& f = s.faults[static_cast<std::size_t>(i)];
-    std::string msg = controller::message(f.fault);
-    if (f.fault == controller::Fault::DriveFault && s.drive_fault_name[0])
-      msg = std::string("drive fault ") + std::to_string(s.drive_fault_code) + " (" +
-            s.drive_fault_name.data() + "): " + msg;
-    out.push_back({controller::to_string(f.fault), msg, wall_ms_of_loop_time(f.since_s)});
-  }
+  std::vector<hmi::FaultView> out = fault_views(s);
   if (store_ && !store_->storage_ok()) {
     const auto h = store_->health();
     out.push_back({"storage_fault",
@@ -320,41 +314,16 @@ std::vector<hmi::FaultView> DaemonBackend::faults(const controller::Snapshot& s)
 
 hmi::StatusView DaemonBackend::status() {
   const controller::Snapshot s = loop_.snapshot();
-  hmi::StatusView v;
-  v.state = controller::to_string(s.ctl.state);
-  v.position_mm = r3(s.drive.position_mm);
-  v.force_n = r3(s.cell.force_n);
-  v.load_n = r3(s.ctl.load_n);
-  if (s.ctl.set_running) v.set_id = s.ctl.set_id;
+  hmi::StatusView v = status_view(s);
   v.faults = faults(s);
-  v.loop.hz = s.loop.p50_ms > 0 ? r3(1000.0 / s.loop.p50_ms) : s.loop.hz;
-  v.loop.p99_ms = r3(s.loop.p99_ms);
-  v.loop.overruns = s.loop.overruns;
   return v;
 }
 
 std::optional<hmi::LiveFrame> DaemonBackend::latest_frame() {
   const controller::Snapshot s = loop_.snapshot();
   if (s.cycle == 0) return std::nullopt;
-  hmi::LiveFrame f;
-  f.t_ms = wall_ms_of_loop_time(s.t_s);
-  f.force_n = r3(s.cell.force_n);
-  f.position_mm = r3(s.drive.position_mm);
-  f.velocity_mm_s = r3(s.drive.velocity_mm_s);
-  f.load_n = r3(s.ctl.load_n);
-  f.state = controller::to_string(s.ctl.state);
-  f.phase = controller::to_string(s.ctl.cue_phase);
-  f.phase_progress = r3(s.ctl.cue_progress);
-  f.reps = s.ctl.reps;
-  f.tut_s = r3(s.ctl.tut_s);
+  hmi::LiveFrame f = live_frame(s);
   f.faults = faults(s);
-  if (s.ctl.set_running) f.set_id = s.ctl.set_id;
-  if (s.ctl.range_known) {
-    f.range_bottom_mm = r3(s.ctl.range.bottom_mm);
-    f.range_top_mm = r3(s.ctl.range.top_mm);
-  }
-  if (s.ctl.set_running && s.ctl.state == SetState::Active && s.ctl.resting)
-    f.rest_remaining_s = r3(s.ctl.rest_remaining_s);
   return f;
 }
 
@@ -485,48 +454,9 @@ std::optional<hmi::SetView> DaemonBackend::get_set(std::int64_t id) {
     if (rec->target_reps) row->target_reps = rec->target_reps;
     if (rec->hold_s > 0) row->hold_s = rec->hold_s;
   }
-  hmi::SetView v;
-  v.id = id;
-  v.mode = row->mode;
-  v.load_n = row->load_n;
-  v.tempo = row->tempo;
-  v.member_id = row->member_id;
-  v.target_reps = row->target_reps;
-  v.hold_s = row->hold_s;
-  v.started_ms = row->started_ms;
-  // Committed reps only.
-  int counted = 0, partial = 0;
-  double tut = 0;
-  for (const auto& r : reps) {
-    if (r.partial || r.n <= 0) {
-      ++partial;
-      continue;
-    }
-    ++counted;
-    tut += r.tut_s;
-    hmi::RepView rv;
-    rv.n = r.n;
-    rv.peak_force_n = r.peak_force_n;
-    rv.mean_force_n = r.mean_force_n;
-    rv.concentric_s = r.concentric_s;
-    rv.top_pause_s = r.top_pause_s;
-    rv.eccentric_s = r.eccentric_s;
-    rv.bottom_pause_s = r.bottom_pause_s;
-    rv.rom_mm = r.rom_mm;
-    rv.rom_pct = r.rom_pct;
-    rv.mean_velocity_mm_s = r.mean_velocity_mm_s;
-    rv.smoothness = r.smoothness;
-    rv.on_tempo = r.on_tempo;
-    rv.tempo_deviation_s = r.tempo_deviation_s;
-    v.rep_log.push_back(rv);
-  }
-  if (row->stop_reason) {
-    v.state = "done";
-    v.stop_reason = row->stop_reason;
-    v.reps = row->reps;
-    v.partial_reps = row->partial_reps;
-    v.tut_s = r3(row->tut_s);
-  } else {
+  // The stored row and its committed reps (views_from_storage.cpp), then the live state.
+  hmi::SetView v = set_view(*row, reps);
+  if (!row->stop_reason) {
     if (live) {
       switch (s.ctl.state) {
         case SetState::Ready:
@@ -542,9 +472,6 @@ std::optional<hmi::SetView> DaemonBackend::get_set(std::int64_t id) {
     } else {
       v.state = "done";  // an earlier run's set that never got its end (daemon killed)
     }
-    v.reps = counted;
-    v.partial_reps = partial;
-    v.tut_s = r3(tut);
   }
   return v;
 }
@@ -565,8 +492,7 @@ hmi::EventPage DaemonBackend::events(const hmi::EventQuery& q) {
     f.offset = q.offset;
     f.limit = q.limit;
     auto page = storage::query_events(c.db, f);
-    for (const auto& r : page.rows)
-      out.events.push_back({r.id, r.t_ms, storage::to_string(r.severity), r.code, r.message, r.set_id});
+    for (const auto& r : page.rows) out.events.push_back(event_view(r));
     if (page.next && !page.rows.empty()) out.next_before = page.rows.back().id;
     storage::EventFilter all = f;
     all.before.reset();

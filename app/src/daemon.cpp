@@ -16,7 +16,8 @@
 #include <string>
 
 #include "soleus/app/backend.hpp"
-#include "soleus/app/json_views.hpp"
+#include "soleus/app/views_from_controller.hpp"
+#include "soleus/common/time.hpp"
 #include "soleus/drivers/modbus_machine_io.hpp"
 #include "soleus/common/log.hpp"
 #include "soleus/controller/control_loop.hpp"
@@ -34,11 +35,13 @@ namespace {
 std::atomic<int> g_signal{0};
 void on_signal(int sig) { g_signal.store(sig); }
 
-void print_line(const char* type, const boost::json::object& o) {
+/// One JSON line: {"type": type, ...the view's fields}, written by the one
+/// serializer (hmi::write_json: numbers as people write them, never nan).
+void print_line(const char* type, const boost::json::value& v) {
   boost::json::object line;
   line["type"] = type;  // first, so that readers can match a line by its prefix
-  for (const auto& kv : o) line[kv.key()] = kv.value();
-  const std::string s = boost::json::serialize(line) + "\n";
+  for (const auto& kv : v.as_object()) line[kv.key()] = kv.value();
+  const std::string s = hmi::write_json(line) + "\n";
   std::fwrite(s.data(), 1, s.size(), stdout);
   std::fflush(stdout);
 }
@@ -67,11 +70,7 @@ storage::EventRecord to_record(const Event& e) {
   r.severity = to_storage(e.severity);
   r.code.assign(to_string(e.code));
   r.message = e.text_view();
-  if (e.value != 0) {
-    boost::json::object ctx;
-    ctx["value"] = e.value;
-    r.context.assign(boost::json::serialize(ctx));
-  }
+  if (auto ctx = event_view(e).context) r.context.assign(*ctx);  // the views' one context
   r.set_id = e.set_id;
   return r;
 }
@@ -271,7 +270,7 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
   // The loop's outputs: the log, the JSON lines, the store, the API's book.
   auto on_event = [&](const Event& ev) {
     log::line(level_of(ev.severity), "[", to_string(ev.code), "] ", ev.text_view());
-    if (opt.json_lines) print_line("event", to_json(ev));
+    if (opt.json_lines) print_line("event", hmi::to_json(event_view(ev)));
     if (auto start = book.on_event(ev)) {
       store.push(*start);
       stored_sets.insert(start->set_id);
@@ -280,13 +279,13 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
     store.push(to_record(ev));
   };
   auto on_rep = [&](const RepRecord& rep) {
-    if (opt.json_lines) print_line("rep", to_json(rep));
+    if (opt.json_lines) print_line("rep", hmi::to_json(rep_view(rep)));
     if (stored_sets.count(rep.set_id)) store.push(to_record(rep));
   };
   auto on_result = [&](const SetResult& r) {
     log::info("set ", r.set_id, " ended: ", to_string(r.reason), ", ", r.reps, " reps, ",
               r.partial_reps, " partial, TUT ", r.tut_s, " s");
-    if (opt.json_lines) print_line("result", to_json(r));
+    if (opt.json_lines) print_line("result", hmi::to_json(set_view(r, book.start_record(r.set_id))));
     book.on_result(r);
     if (stored_sets.count(r.set_id)) store.push(to_record(r));
   };
@@ -311,7 +310,7 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
       if (trace_set_id > 0 && set_state(tr.state) && stored_sets.count(trace_set_id))
         store.push_trace({trace_set_id, tr.t_s, tr.force_n, tr.position_mm});
       if (opt.json_lines && opt.trace_every > 0 && trace_n++ % opt.trace_every == 0) {
-        print_line("trace", to_json(tr));
+        print_line("trace", trace_json(tr));
       }
     }
 
@@ -329,11 +328,12 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
       if (storage_ok) log::notice("storage works again: new sets are accepted");
       else log::error("storage fault (", h.last_error, "): the set running ends, new sets are refused");
       if (opt.json_lines) {
-        boost::json::object o;
-        o["severity"] = storage_ok ? "info" : "error";
-        o["code"] = storage_ok ? "storage_recovered" : "storage_fault";
-        o["message"] = storage_ok ? "storage works again" : "storage fault: " + h.last_error;
-        print_line("event", o);
+        hmi::EventView e;
+        e.t_ms = common::unix_ms_now();
+        e.severity = storage_ok ? "info" : "error";
+        e.code = storage_ok ? "storage_recovered" : "storage_fault";
+        e.message = storage_ok ? "storage works again" : "storage fault: " + h.last_error;
+        print_line("event", hmi::to_json(e));
       }
       storage_was_ok = storage_ok;
     }
@@ -351,7 +351,7 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
       ready_sent = true;
       log::notice("ready: drive armed (COMM_TIMEOUT ", cfg.machine.limits.watchdog_ms,
                   " ms, TORQUE_LIMIT for ", cfg.machine.limits.max_load_n, " N)");
-      if (opt.json_lines) print_line("ready", status_json(snap));
+      if (opt.json_lines) print_line("ready", hmi::to_json(status_view(snap)));
     }
     std::string status = std::string("STATUS=") + to_string(snap.ctl.state) +
                          (snap.comm_good ? "" : ", machine not answering") +
@@ -427,7 +427,7 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
   if (hooks) hooks->release();
   store.stop();  // one last write of everything queued, then join
   if (opt.json_lines) {
-    boost::json::object o = status_json(loop.snapshot());
+    boost::json::object o = hmi::to_json(status_view(loop.snapshot())).as_object();
     o["storage"] = boost::json::object{{"ok", health.ok},
                                        {"pending_records", health.pending_records},
                                        {"records_committed", health.records_committed},

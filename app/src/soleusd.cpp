@@ -10,7 +10,6 @@
 #include "soleus/app/backend.hpp"
 #include "soleus/app/daemon.hpp"
 #include "soleus/app/daemon_config.hpp"
-#include "soleus/app/json_views.hpp"
 #include "soleus/common/config_reader.hpp"
 #include "soleus/common/log.hpp"
 #include "soleus/hmi/api.hpp"

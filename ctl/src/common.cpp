@@ -255,10 +255,10 @@ std::string format_local(std::int64_t ms) {
 std::string format_bytes(std::int64_t bytes) {
   std::ostringstream os;
   if (bytes < 1024) os << bytes << " B";
-  else if (bytes < 1024 * 1024) os << std::fixed << std::setprecision(1) << bytes / 1024.0 << " KiB";
+  else if (bytes < 1024 * 1024) os << std::fixed << std::setprecision(1) << static_cast<double>(bytes) / 1024.0 << " KiB";
   else if (bytes < 1024LL * 1024 * 1024)
-    os << std::fixed << std::setprecision(1) << bytes / (1024.0 * 1024) << " MiB";
-  else os << std::fixed << std::setprecision(2) << bytes / (1024.0 * 1024 * 1024) << " GiB";
+    os << std::fixed << std::setprecision(1) << static_cast<double>(bytes) / (1024.0 * 1024) << " MiB";
+  else os << std::fixed << std::setprecision(2) << static_cast<double>(bytes) / (1024.0 * 1024 * 1024) << " GiB";
   return os.str();
 }
 

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <iostream>
 
+#include "soleus/app/views_from_storage.hpp"
 #include "soleus/ctl/ctl.hpp"
 #include "soleus/ctl/table.hpp"
 #include "soleus/storage/queries.hpp"
@@ -79,14 +80,14 @@ int run_events(Context& ctx, const Args& a) {
   std::ostream& out = *ctx.out;
   if (ctx.json) {
     json::array rows;
-    for (const auto& e : result.rows) rows.push_back(storage::event_to_json(e));
+    for (const auto& e : result.rows) rows.push_back(hmi::to_json(app::event_view(e)));
     json::object o;
     o["events"] = std::move(rows);
     o["matched"] = total;
     o["limit"] = f.limit;
     if (a.has("--page")) o["page"] = page;
     o["next_before_id"] = next ? json::value(next) : json::value(nullptr);
-    out << json::serialize(o) << "\n";
+    out << hmi::write_json(o) << "\n";
     return kOk;
   }
   const bool context = a.has("--context");

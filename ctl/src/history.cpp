@@ -6,6 +6,7 @@
 #include <iostream>
 #include <map>
 
+#include "soleus/app/views_from_storage.hpp"
 #include "soleus/ctl/ctl.hpp"
 #include "soleus/ctl/table.hpp"
 #include "soleus/storage/members.hpp"
@@ -66,7 +67,7 @@ int run_sets(Context& ctx, const Args& a) {
   if (ctx.json) {
     json::array arr;
     for (const auto& s : rows) {
-      json::object o = storage::set_to_json(s);
+      json::object o = hmi::to_json(app::set_view(s)).as_object();
       o["member_number"] = s.member_id ? json::value(number(s.member_id)) : json::value(nullptr);
       arr.push_back(std::move(o));
     }
@@ -74,7 +75,7 @@ int run_sets(Context& ctx, const Args& a) {
     o["sets"] = std::move(arr);
     o["limit"] = limit;
     o["next_before_id"] = more ? json::value(rows.back().id) : json::value(nullptr);
-    out << json::serialize(o) << "\n";
+    out << hmi::write_json(o) << "\n";
     return kOk;
   }
   Table t({{"id", true}, {"started"}, {"member"}, {"mode"}, {"load N", true}, {"reps", true},
@@ -98,8 +99,8 @@ int run_sets(Context& ctx, const Args& a) {
 /// empty), oldest set first. Made from the store's own sets and reps CSV.
 std::string joined_csv(const storage::MemberRow& m, const storage::MemberExport& ex,
                        std::size_t* data_rows) {
-  const auto sets = parse_csv(ex.sets_csv);
-  const auto reps = parse_csv(ex.reps_csv);
+  const auto sets = parse_csv(app::export_sets_csv(ex));
+  const auto reps = parse_csv(app::export_reps_csv(ex));
   if (sets.empty() || reps.empty()) throw std::runtime_error("export: the store's CSV has no header");
   const auto& sh = sets.front();
   const auto& rh = reps.front();
@@ -109,7 +110,7 @@ std::string joined_csv(const storage::MemberRow& m, const storage::MemberExport&
   auto row = [&](const std::vector<std::string>& cells) {
     for (std::size_t i = 0; i < cells.size(); ++i) {
       if (i) out += ',';
-      out += storage::csv_field(cells[i]);
+      out += hmi::csv_field(cells[i]);
     }
     out += "\r\n";
   };
@@ -163,7 +164,7 @@ int run_export(Context& ctx, const Args& a) {
     return kProblem;
   }
   std::size_t rows = 0;
-  const std::string text = as_json ? ex->json + "\n" : joined_csv(*m, *ex, &rows);
+  const std::string text = as_json ? app::export_json(*ex) + "\n" : joined_csv(*m, *ex, &rows);
   if (auto out_path = a.get("--out")) {
     const std::string tmp = *out_path + ".tmp";
     {

@@ -8,7 +8,10 @@
 #include <sstream>
 #include <thread>
 
+#include <boost/json.hpp>
+
 #include "soleus/drivers/devices.hpp"
+#include "soleus/hmi/views.hpp"  // number(), write_json(): the one serializer
 
 namespace soleus::ctl {
 namespace {
@@ -65,31 +68,35 @@ int probe_machine(const drivers::MachineConfig& cfg, const ProbeOptions& opt, st
     std::ostringstream line;
     line << std::fixed;
     if (opt.json) {
-      line << std::setprecision(3) << "{\"sample\":" << samples << ",\"drive_ok\":"
-           << (rd == drivers::BusResult::Ok ? "true" : "false") << ",\"drive_result\":\""
-           << drivers::to_string(rd) << "\",\"ready\":" << d.ready << ",\"enabled\":" << d.enabled
-           << ",\"fault\":" << d.fault << ",\"sto\":" << d.sto << ",\"fault_code\":" << d.fault_code
-           << ",\"fault_name\":\"" << drive->fault_name(d.fault_code) << "\",\"position_mm\":"
-           << d.position_mm << ",\"velocity_mm_s\":" << d.velocity_mm_s << ",\"torque_pct\":"
-           << d.torque_pct << ",\"motor_force_n\":" << d.force_n << ",\"temperature_c\":"
-           << d.temperature_c << ",\"bus_voltage_v\":" << d.bus_voltage_v << ",\"cell_ok\":"
-           << (rc == drivers::BusResult::Ok ? "true" : "false") << ",\"cell_result\":\""
-           << drivers::to_string(rc) << "\",\"force_n\":" << c.force_n << ",\"stable\":"
-           << c.stable << ",\"overload\":" << c.overload << ",\"adc_error\":" << c.adc_error
-           << ",\"counter\":" << c.counter << ",\"transactions\":"
-           << (after.transactions - before.transactions) << ",\"bytes\":"
-           << (after.bytes_tx + after.bytes_rx - before.bytes_tx - before.bytes_rx)
-           << ",\"timeouts_total\":" << after.timeouts << "}";
-      // booleans printed as 0/1 by default: fix to JSON literals
-      std::string s = line.str();
-      for (const char* key : {"\"ready\":", "\"enabled\":", "\"fault\":", "\"sto\":", "\"stable\":",
-                              "\"overload\":", "\"adc_error\":"}) {
-        auto p = s.find(key);
-        if (p == std::string::npos) continue;
-        p += std::char_traits<char>::length(key);
-        s.replace(p, 1, s[p] == '1' ? "true" : "false");
-      }
-      out << s << '\n';
+      // Numbers to 3 decimals, a non-finite one (a garbled register) as null.
+      namespace json = boost::json;
+      const json::object o{
+          {"sample", samples},
+          {"drive_ok", rd == drivers::BusResult::Ok},
+          {"drive_result", drivers::to_string(rd)},
+          {"ready", d.ready},
+          {"enabled", d.enabled},
+          {"fault", d.fault},
+          {"sto", d.sto},
+          {"fault_code", d.fault_code},
+          {"fault_name", drive->fault_name(d.fault_code)},
+          {"position_mm", hmi::number(d.position_mm)},
+          {"velocity_mm_s", hmi::number(d.velocity_mm_s)},
+          {"torque_pct", hmi::number(d.torque_pct)},
+          {"motor_force_n", hmi::number(d.force_n)},
+          {"temperature_c", hmi::number(d.temperature_c)},
+          {"bus_voltage_v", hmi::number(d.bus_voltage_v)},
+          {"cell_ok", rc == drivers::BusResult::Ok},
+          {"cell_result", drivers::to_string(rc)},
+          {"force_n", hmi::number(c.force_n)},
+          {"stable", c.stable},
+          {"overload", c.overload},
+          {"adc_error", c.adc_error},
+          {"counter", c.counter},
+          {"transactions", after.transactions - before.transactions},
+          {"bytes", after.bytes_tx + after.bytes_rx - before.bytes_tx - before.bytes_rx},
+          {"timeouts_total", after.timeouts}};
+      out << hmi::write_json(o) << '\n';
     } else {
       if (!header) {
         out << "  pos mm  vel mm/s  motor N  torque %   cell N  counter  drive flags            "

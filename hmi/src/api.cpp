@@ -2,8 +2,6 @@
 
 #include <boost/json.hpp>
 
-#include <charconv>
-#include <cmath>
 #include <string_view>
 
 #include "api_internal.hpp"
@@ -50,91 +48,6 @@ Result Result::invalid(std::string field, std::string message) {
   r.field = std::move(field);
   r.message = std::move(message);
   return r;
-}
-
-namespace {
-/// `s` as well-formed UTF-8: each invalid byte becomes U+FFFD. Error
-/// messages quote what the client sent (method, path, query keys), and a
-/// JSON reply must be UTF-8 (RFC 8259) even when the request was not.
-std::string valid_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    std::size_t n = 0;
-    unsigned lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
-    if (b < 0x80) n = 1;
-    else if (b >= 0xC2 && b <= 0xDF) n = 2;
-    else if (b >= 0xE0 && b <= 0xEF) n = 3, lo = b == 0xE0 ? 0xA0 : 0x80, hi = b == 0xED ? 0x9F : 0xBF;
-    else if (b >= 0xF0 && b <= 0xF4) n = 4, lo = b == 0xF0 ? 0x90 : 0x80, hi = b == 0xF4 ? 0x8F : 0xBF;
-    bool ok = n > 0 && i + n <= s.size();
-    for (std::size_t k = 1; ok && k < n; ++k) {
-      const auto c = static_cast<unsigned char>(s[i + k]);
-      ok = k == 1 ? (c >= lo && c <= hi) : (c >= 0x80 && c <= 0xBF);
-    }
-    if (ok) {
-      out.append(s.substr(i, n));
-      i += n;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
-}
-
-void write_json_to(const json::value& v, std::string& out) {
-  switch (v.kind()) {
-    case json::kind::null: out += "null"; return;
-    case json::kind::bool_: out += v.get_bool() ? "true" : "false"; return;
-    case json::kind::int64: out += std::to_string(v.get_int64()); return;
-    case json::kind::uint64: out += std::to_string(v.get_uint64()); return;
-    case json::kind::double_: {
-      const double d = v.get_double();
-      if (!std::isfinite(d)) {
-        out += "null";
-        return;
-      }
-      char buf[64];
-      const auto r = std::to_chars(buf, buf + sizeof buf, d);  // shortest round-trip
-      out.append(buf, r.ptr);
-      return;
-    }
-    case json::kind::string: out += json::serialize(json::string_view(valid_utf8(v.get_string()))); return;
-    case json::kind::array: {
-      out += '[';
-      bool first = true;
-      for (const auto& e : v.get_array()) {
-        if (!first) out += ',';
-        first = false;
-        write_json_to(e, out);
-      }
-      out += ']';
-      return;
-    }
-    case json::kind::object: {
-      out += '{';
-      bool first = true;
-      for (const auto& kv : v.get_object()) {
-        if (!first) out += ',';
-        first = false;
-        out += json::serialize(json::string_view(valid_utf8(kv.key())));
-        out += ':';
-        write_json_to(kv.value(), out);
-      }
-      out += '}';
-      return;
-    }
-  }
-}
-}  // namespace
-
-std::string write_json(const json::value& v) {
-  std::string out;
-  out.reserve(256);
-  write_json_to(v, out);
-  return out;
 }
 
 ApiResponse error_response(unsigned status, const std::string& field, const std::string& message) {
@@ -280,7 +193,7 @@ ApiResponse Api::Impl::dispatch(const Route& r) {
 
   if (n == 1 && s[0] == "status") {
     methods({"GET"});
-    return json_response(200, status_json(backend.status()));
+    return json_response(200, to_json(backend.status()));
   }
   if (n == 1 && s[0] == "login") {
     methods({"POST"});

@@ -53,14 +53,7 @@ ApiResponse Api::Impl::events(const Route& r) {
   }
   const EventPage page = backend.events(q);
   json::array a;
-  for (const auto& e : page.events)
-    a.push_back(json::object{{"id", e.id},
-                             {"t_ms", e.t_ms},
-                             {"time", common::iso_utc(e.t_ms)},
-                             {"severity", e.severity},
-                             {"code", e.code},
-                             {"message", e.message},
-                             {"set_id", opt(e.set_id)}});
+  for (const auto& e : page.events) a.push_back(to_json(e));
   return json_response(200, json::object{{"events", std::move(a)},
                                          {"next_before", opt(page.next_before)},
                                          {"total", opt(page.total)}});

@@ -113,10 +113,6 @@ json::value opt(const std::optional<T>& v) {
 ApiResponse json_response(unsigned status, const json::value& v);
 ApiResponse from_result(const Result& r);
 
-// ---- sets and status (api_sets.cpp) ---------------------------------------------
-
-json::value status_json(const StatusView& s);
-
 }  // namespace detail
 
 // ---- Api::Impl -------------------------------------------------------------------

@@ -9,73 +9,6 @@
 namespace soleus::hmi {
 using namespace detail;
 
-namespace {
-
-json::object fault_json(const FaultView& f) {
-  return {{"code", f.code}, {"message", f.message}, {"since", f.since_ms}};
-}
-
-json::array faults_json(const std::vector<FaultView>& v) {
-  json::array a;
-  for (const auto& f : v) a.push_back(fault_json(f));
-  return a;
-}
-
-json::value set_json(const SetView& s) {
-  json::array log;
-  for (const auto& r : s.rep_log) {
-    log.push_back(json::object{
-        {"n", r.n},
-        {"peak_force_n", r.peak_force_n},
-        {"mean_force_n", r.mean_force_n},
-        {"concentric_s", r.concentric_s},
-        {"top_pause_s", r.top_pause_s},
-        {"eccentric_s", r.eccentric_s},
-        {"bottom_pause_s", r.bottom_pause_s},
-        {"rom_mm", r.rom_mm},
-        {"rom_pct", r.rom_pct},
-        {"mean_velocity_mm_s", r.mean_velocity_mm_s},
-        {"smoothness", r.smoothness},
-        {"on_tempo", r.on_tempo},
-        {"tempo_deviation_s", r.tempo_deviation_s},
-    });
-  }
-  return json::object{
-      {"id", s.id},
-      {"state", s.state},
-      {"mode", s.mode},
-      {"load_n", s.load_n},
-      {"tempo", s.tempo},
-      {"reps", s.reps},
-      {"partial_reps", s.partial_reps},
-      {"tut_s", s.tut_s},
-      {"stop_reason", opt(s.stop_reason)},
-      {"rep_log", std::move(log)},
-      {"member_id", opt(s.member_id)},
-      {"target_reps", opt(s.target_reps)},
-      {"hold_s", opt(s.hold_s)},
-      {"started_ms", opt(s.started_ms)},
-  };
-}
-
-}  // namespace
-
-namespace detail {
-
-json::value status_json(const StatusView& s) {
-  return json::object{
-      {"state", s.state},
-      {"position_mm", s.position_mm},
-      {"force_n", s.force_n},
-      {"load_n", s.load_n},
-      {"set_id", opt(s.set_id)},
-      {"faults", faults_json(s.faults)},
-      {"loop", json::object{{"hz", s.loop.hz}, {"p99_ms", s.loop.p99_ms}, {"overruns", s.loop.overruns}}},
-  };
-}
-
-}  // namespace detail
-
 // ---- sets --------------------------------------------------------------------
 
 namespace {
@@ -166,7 +99,7 @@ ApiResponse Api::Impl::get_set(const Session& s, std::int64_t id) {
     fail(403, "id", "this set belongs to someone else");
   if (s.role == Role::Guest && v->member_id)
     fail(403, "id", "this set belongs to a member");
-  return json_response(200, set_json(*v));
+  return json_response(200, to_json(*v));
 }
 
 }  // namespace soleus::hmi

@@ -180,29 +180,7 @@ class LiveHub : public std::enable_shared_from_this<LiveHub> {
   std::unordered_map<WsSession*, std::weak_ptr<WsSession>> sessions_;
 };
 
-std::string frame_json(const LiveFrame& f) {
-  json::array faults;
-  for (const auto& x : f.faults)
-    faults.push_back(json::object{{"code", x.code}, {"message", x.message}, {"since", x.since_ms}});
-  auto opt = [](const auto& o) { return o ? json::value(*o) : json::value(nullptr); };
-  return write_json(json::object{
-      {"t_ms", f.t_ms},
-      {"force_n", f.force_n},
-      {"position_mm", f.position_mm},
-      {"velocity_mm_s", f.velocity_mm_s},
-      {"load_n", f.load_n},
-      {"state", f.state},
-      {"phase", f.phase},
-      {"phase_progress", f.phase_progress},
-      {"reps", f.reps},
-      {"tut_s", f.tut_s},
-      {"faults", std::move(faults)},
-      {"set_id", opt(f.set_id)},
-      {"range_bottom_mm", opt(f.range_bottom_mm)},
-      {"range_top_mm", opt(f.range_top_mm)},
-      {"rest_remaining_s", opt(f.rest_remaining_s)},
-  });
-}
+std::string frame_json(const LiveFrame& f) { return write_json(to_json(f)); }
 
 void LiveHub::broadcast() {
   std::vector<std::shared_ptr<WsSession>> targets;

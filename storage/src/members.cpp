@@ -282,78 +282,37 @@ std::optional<MemberExport> export_member(Database& db, std::int64_t member_id,
                                           bool include_traces) {
   auto m = get_member(db, member_id);
   if (!m) return std::nullopt;
-  auto opt = [](const auto& v) { return v ? json::value(*v) : json::value(nullptr); };
-  json::object root;
-  json::object mem;
-  mem["id"] = m->id;
-  mem["number"] = m->number;
-  mem["name"] = m->name;
-  mem["has_pin"] = m->pin_hash.has_value();  // the hash itself is a secret, not personal data
-  mem["rom_bottom_mm"] = opt(m->rom_bottom_mm);
-  mem["rom_top_mm"] = opt(m->rom_top_mm);
-  mem["assessed_max_n"] = opt(m->assessed_max_n);
-  mem["created_at"] = common::iso_utc(m->created_ms);
-  root["member"] = std::move(mem);
-
-  json::array assignments;
+  MemberExport out;
+  out.has_pin = m->pin_hash.has_value();  // the hash itself is a secret, not personal data
+  out.member = std::move(*m);
+  out.member.pin_hash.reset();
   {
     auto st = db.prepare(
         "SELECT a.id, a.programme_id, p.name, a.started_ms, a.ended_ms FROM assignments a "
         "JOIN programmes p ON p.id = a.programme_id WHERE a.member_id = ?1 ORDER BY a.id");
     st.bind(1, member_id);
-    while (st.step()) {
-      json::object a;
-      a["id"] = st.int64(0);
-      a["programme_id"] = st.int64(1);
-      a["programme"] = st.text(2);
-      a["started_at"] = common::iso_utc(st.int64(3));
-      a["ended_at"] =
-          st.is_null(4) ? json::value(nullptr) : json::value(common::iso_utc(st.int64(4)));
-      assignments.push_back(std::move(a));
-    }
+    while (st.step())
+      out.assignments.push_back(
+          {st.int64(0), st.int64(1), st.text(2), st.int64(3), st.opt_int64(4)});
   }
-  root["assignments"] = std::move(assignments);
-
-  json::array sessions;
   {
     auto st = db.prepare(
         "SELECT id, started_ms, ended_ms, state FROM sessions WHERE member_id = ?1 ORDER BY id");
     st.bind(1, member_id);
-    while (st.step()) {
-      json::object s;
-      s["id"] = st.int64(0);
-      s["started_at"] = common::iso_utc(st.int64(1));
-      s["ended_at"] =
-          st.is_null(2) ? json::value(nullptr) : json::value(common::iso_utc(st.int64(2)));
-      s["state"] = st.text(3);
-      sessions.push_back(std::move(s));
-    }
+    while (st.step()) out.sessions.push_back({st.int64(0), st.int64(1), st.opt_int64(2), st.text(3)});
   }
-  root["sessions"] = std::move(sessions);
-
   SetFilter f;
   f.member_id = member_id;
   f.limit = 100000;
-  json::array sets;
   auto rows = query_sets(db, f);
   for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
-    auto reps = get_reps(db, it->id);
-    json::object so = set_to_json(*it, &reps);
-    if (include_traces) {
-      json::array tr;
-      for (const auto& p : get_set_trace(db, it->id))
-        tr.push_back(json::array{p.t_s, p.force_n, p.position_mm});
-      so["trace"] = std::move(tr);  // [t_s, force_n, position_mm]
-    }
-    sets.push_back(std::move(so));
+    ExportSet e;
+    e.reps = get_reps(db, it->id);
+    if (include_traces) e.trace = get_set_trace(db, it->id);
+    e.set = std::move(*it);
+    out.sets.push_back(std::move(e));
   }
-  root["sets"] = std::move(sets);
-  root["exported_at"] = common::iso_utc(common::unix_ms_now());
-
-  MemberExport out;
-  out.json = json::serialize(root);
-  out.sets_csv = sets_csv(db, f);
-  out.reps_csv = reps_csv(db, f);
+  out.exported_ms = common::unix_ms_now();
   return out;
 }
 
@@ -385,10 +344,9 @@ EraseResult erase_member(Database& db, std::int64_t member_id, const Actor& who)
     del.bind(1, member_id);
     del.run();
   }
-  std::ostringstream what;
-  what << "{\"sets\":" << r.sets << ",\"reps\":" << r.reps << ",\"sessions\":" << r.sessions
-       << ",\"traces\":" << r.traces << "}";
-  record_audit(db, who, "member", member_id, "*", what.str(), "erased on request");
+  const json::object what{
+      {"sets", r.sets}, {"reps", r.reps}, {"sessions", r.sessions}, {"traces", r.traces}};
+  record_audit(db, who, "member", member_id, "*", json::serialize(what), "erased on request");
   tx.commit();
   return r;
 }

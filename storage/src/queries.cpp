@@ -1,16 +1,11 @@
 #include "soleus/storage/queries.hpp"
 
-#include <boost/json.hpp>
-
 #include <algorithm>
 #include <sstream>
 #include <stdexcept>
 
-#include "soleus/common/time.hpp"
 
 namespace soleus::storage {
-
-namespace json = boost::json;
 
 // ---- events ----------------------------------------------------------------
 
@@ -281,165 +276,6 @@ std::vector<TracePoint> get_rep_trace(Database& db, std::int64_t set_id, int seq
 
 std::vector<TracePoint> get_set_trace(Database& db, std::int64_t set_id) {
   return read_chunks(db, set_id, -1e300, 1e300);
-}
-
-// ---- renderings ----------------------------------------------------------------
-
-json::object event_to_json(const EventRow& e) {
-  json::object o;
-  o["id"] = e.id;
-  o["t_ms"] = e.t_ms;
-  o["time"] = common::iso_utc(e.t_ms);
-  o["severity"] = to_string(e.severity);
-  o["code"] = e.code;
-  o["message"] = e.message;
-  o["set_id"] = e.set_id ? json::value(*e.set_id) : json::value(nullptr);
-  json::value ctx = nullptr;
-  if (e.context) {
-    boost::system::error_code ec;
-    ctx = json::parse(*e.context, ec);
-    if (ec) ctx = json::value(*e.context);
-  }
-  o["context"] = std::move(ctx);
-  return o;
-}
-
-json::object rep_to_json(const RepRow& r) {
-  json::object o;
-  o["n"] = r.n;
-  o["seq"] = r.seq;
-  o["partial"] = r.partial;
-  o["peak_force_n"] = r.peak_force_n;
-  o["mean_force_n"] = r.mean_force_n;
-  o["concentric_s"] = r.concentric_s;
-  o["top_pause_s"] = r.top_pause_s;
-  o["eccentric_s"] = r.eccentric_s;
-  o["bottom_pause_s"] = r.bottom_pause_s;
-  o["rom_mm"] = r.rom_mm;
-  o["rom_pct"] = r.rom_pct;
-  o["mean_velocity_mm_s"] = r.mean_velocity_mm_s;
-  o["smoothness"] = r.smoothness;
-  o["on_tempo"] = r.on_tempo;
-  o["tempo_deviation_s"] = r.tempo_deviation_s;
-  o["tut_s"] = r.tut_s;
-  o["reversals"] = r.reversals;
-  o["wobbly"] = r.wobbly;
-  return o;
-}
-
-json::object set_to_json(const SetRow& s, const std::vector<RepRow>* reps) {
-  auto opt = [](const auto& v) { return v ? json::value(*v) : json::value(nullptr); };
-  json::object o;
-  o["id"] = s.id;
-  o["state"] = s.ended_ms ? "done" : "active";
-  o["mode"] = s.mode;
-  o["load_n"] = s.load_n;
-  o["tempo"] = s.tempo;
-  o["target_reps"] = opt(s.target_reps);
-  o["hold_s"] = opt(s.hold_s);
-  o["force_drop_pct"] = opt(s.force_drop_pct);
-  o["eccentric_pct"] = opt(s.eccentric_pct);
-  o["member_id"] = opt(s.member_id);
-  o["session_id"] = opt(s.session_id);
-  o["started_at"] = common::iso_utc(s.started_ms);
-  o["ended_at"] = s.ended_ms ? json::value(common::iso_utc(*s.ended_ms)) : json::value(nullptr);
-  o["reps"] = s.reps;
-  o["partial_reps"] = s.partial_reps;
-  o["tut_s"] = s.tut_s;
-  o["stop_reason"] = opt(s.stop_reason);
-  if (reps) {
-    json::array log;
-    int counted = 0, partial = 0;
-    for (const auto& r : *reps) {
-      if (r.partial) ++partial;
-      else {
-        ++counted;
-        log.push_back(rep_to_json(r));
-      }
-    }
-    o["rep_log"] = std::move(log);
-    // While the set runs, the committed reps are the truth the API may show.
-    if (!s.ended_ms) {
-      o["reps"] = counted;
-      o["partial_reps"] = partial;
-    }
-  }
-  return o;
-}
-
-std::string csv_field(std::string_view s) {
-  if (s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
-
-namespace {
-template <class T>
-std::string num(const T& v) {
-  std::ostringstream os;
-  os.precision(10);
-  os << v;
-  return os.str();
-}
-template <class T>
-std::string num(const std::optional<T>& v) {
-  return v ? num(*v) : std::string();
-}
-}  // namespace
-
-std::string sets_csv(Database& db, const SetFilter& f) {
-  std::ostringstream os;
-  os << "id,member_id,session_id,started_at,ended_at,mode,load_n,tempo,target_reps,hold_s,"
-        "force_drop_pct,eccentric_pct,reps,partial_reps,tut_s,stop_reason,range_bottom_mm,"
-        "range_top_mm\r\n";
-  for (const auto& s : query_sets(db, f)) {
-    os << s.id << ',' << num(s.member_id) << ',' << num(s.session_id) << ','
-       << common::iso_utc(s.started_ms) << ','
-       << (s.ended_ms ? common::iso_utc(*s.ended_ms) : "") << ','
-       << csv_field(s.mode) << ',' << num(s.load_n) << ',' << csv_field(s.tempo) << ','
-       << num(s.target_reps) << ',' << num(s.hold_s) << ',' << num(s.force_drop_pct) << ','
-       << num(s.eccentric_pct) << ',' << s.reps << ',' << s.partial_reps << ',' << num(s.tut_s)
-       << ',' << csv_field(s.stop_reason.value_or("")) << ',' << num(s.range_bottom_mm) << ','
-       << num(s.range_top_mm) << "\r\n";
-  }
-  return os.str();
-}
-
-std::string reps_csv(Database& db, const SetFilter& f) {
-  std::ostringstream os;
-  os << "set_id,seq,n,partial,peak_force_n,mean_force_n,concentric_s,top_pause_s,eccentric_s,"
-        "bottom_pause_s,rom_mm,rom_pct,mean_velocity_mm_s,smoothness,on_tempo,"
-        "tempo_deviation_s,tut_s,reversals,wobbly\r\n";
-  auto sets = query_sets(db, f);
-  std::reverse(sets.begin(), sets.end());  // oldest first, as a spreadsheet reads
-  for (const auto& s : sets) {
-    for (const auto& r : get_reps(db, s.id)) {
-      os << r.set_id << ',' << r.seq << ',' << r.n << ',' << (r.partial ? 1 : 0) << ','
-         << num(r.peak_force_n) << ',' << num(r.mean_force_n) << ',' << num(r.concentric_s)
-         << ',' << num(r.top_pause_s) << ',' << num(r.eccentric_s) << ','
-         << num(r.bottom_pause_s) << ',' << num(r.rom_mm) << ',' << num(r.rom_pct) << ','
-         << num(r.mean_velocity_mm_s) << ',' << num(r.smoothness) << ','
-         << (r.on_tempo ? 1 : 0) << ',' << num(r.tempo_deviation_s) << ',' << num(r.tut_s)
-         << ',' << r.reversals << ',' << (r.wobbly ? 1 : 0) << "\r\n";
-    }
-  }
-  return os.str();
-}
-
-std::string events_csv(const std::vector<EventRow>& rows) {
-  std::ostringstream os;
-  os << "id,time,severity,code,message,set_id,context\r\n";
-  for (const auto& e : rows) {
-    os << e.id << ',' << common::iso_utc(e.t_ms) << ',' << to_string(e.severity) << ','
-       << csv_field(e.code) << ',' << csv_field(e.message) << ',' << num(e.set_id) << ','
-       << csv_field(e.context.value_or("")) << "\r\n";
-  }
-  return os.str();
 }
 
 }  // namespace soleus::storage

@@ -1,5 +1,7 @@
 #include "soleus/storage/writer.hpp"
 
+#include <boost/json.hpp>
+
 #include <algorithm>
 #include <sstream>
 
@@ -29,20 +31,8 @@ std::optional<std::string_view> nonempty(std::string_view v) {
   return v;
 }
 
-std::string json_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) out += ' ';
-        else out += c;
-    }
-  }
-  return out;
-}
+/// An event's context as JSON text (boost::json: escaping and numbers right).
+std::string context_of(const boost::json::object& o) { return boost::json::serialize(o); }
 
 const char* kind_name(const Record& r) {
   switch (r.index()) {
@@ -365,21 +355,19 @@ bool Writer::try_open(StartReport* report) {
                    *r.moved_to, " and a new database created");
         queue_own_event(Severity::Error, codes::kStorageCorrupt,
                         "database was corrupt; moved aside and a new one created",
-                        "{\"path\":\"" + json_escape(cfg_.db_path) + "\",\"moved_to\":\"" +
-                            json_escape(*r.moved_to) + "\",\"check\":\"" +
-                            json_escape(r.corruption.substr(0, 120)) + "\"}");
+                        context_of({{"path", cfg_.db_path},
+                                 {"moved_to", *r.moved_to},
+                                 {"check", r.corruption.substr(0, 120)}}));
       }
       if (r.migration.from != r.migration.to) {
         log::notice("storage: schema migrated from ", r.migration.from, " to ", r.migration.to);
         queue_own_event(Severity::Info, codes::kStorageMigrated, "database schema migrated",
-                        "{\"from\":" + std::to_string(r.migration.from) +
-                            ",\"to\":" + std::to_string(r.migration.to) + "}");
+                        context_of({{"from", r.migration.from}, {"to", r.migration.to}}));
       }
       const int closed = close_interrupted_sets();
       if (report) report->interrupted_sets = closed;
       queue_own_event(Severity::Info, codes::kStorageOpened, "database opened",
-                      "{\"path\":\"" + json_escape(cfg_.db_path) +
-                          "\",\"schema\":" + std::to_string(r.migration.to) + "}");
+                      context_of({{"path", cfg_.db_path}, {"schema", r.migration.to}}));
       opened_once_ = true;
     } else {
       db_ = Database::open(cfg_.db_path, Database::Access::ReadWrite, cfg_.vfs,
@@ -578,7 +566,7 @@ Writer::BatchResult Writer::write_batch(std::size_t count, bool allow_reject_spl
     }
     queue_own_event(Severity::Error, codes::kStorageRecordRejected,
                     "a record was refused by the database and set aside",
-                    "{\"kind\":\"" + what + "\",\"error\":\"" + json_escape(e.what()) + "\"}");
+                    context_of({{"kind", what}, {"error", e.what()}}));
     return BatchResult::Rejected;
   } catch (const std::exception& e) {
     traces_dropped_.fetch_add(samples, std::memory_order_relaxed);
@@ -604,11 +592,11 @@ Writer::BatchResult Writer::write_batch(std::size_t count, bool allow_reject_spl
     }
     faulted_ = false;
     reported_dropped_ = traces_dropped_.load();
-    log::notice("storage: writes work again after ", (common::unix_ms_now() - since) / 1000.0,
+    log::notice("storage: writes work again after ", static_cast<double>(common::unix_ms_now() - since) / 1000.0,
                 " s");
     queue_own_event(Severity::Info, codes::kStorageRecovered, "storage works again",
-                    "{\"fault_s\":" + std::to_string((common::unix_ms_now() - since) / 1000.0) +
-                        ",\"samples_dropped\":" + std::to_string(dropped) + "}");
+                    context_of({{"fault_s", static_cast<double>(common::unix_ms_now() - since) / 1000.0},
+                             {"samples_dropped", dropped}}));
   }
   ok_.store(true, std::memory_order_release);
   if (!notice.reps.empty() || !notice.sets_ended.empty() || count > 0) publish(notice);
@@ -758,7 +746,7 @@ void Writer::enter_fault(const std::string& error) {
   // First in line, so the log shows the fault before what was held back by it.
   queue_own_event(Severity::Error, codes::kStorageFault,
                   "storage fault: writes fail; new sets are refused until it works again",
-                  "{\"error\":\"" + json_escape(error.substr(0, 200)) + "\"}", true);
+                  context_of({{"error", error.substr(0, 200)}}), true);
 }
 
 void Writer::queue_own_event(Severity s, std::string_view code, std::string_view message,
@@ -785,24 +773,22 @@ void Writer::report_queue_trouble(bool force) {
     log::error("storage: ", lost - reported_lost_, " records lost: queue and overflow list full");
     queue_own_event(Severity::Error, codes::kStorageRecordsLost,
                     "records lost: the writer's queue and overflow list were full",
-                    "{\"lost\":" + std::to_string(lost - reported_lost_) +
-                        ",\"lost_total\":" + std::to_string(lost) + "}");
+                    context_of({{"lost", lost - reported_lost_}, {"lost_total", lost}}));
     reported_lost_ = lost;
     reported = true;
   }
   if (overflowed > reported_overflowed_) {
     queue_own_event(Severity::Warning, codes::kStorageQueueOverflow,
                     "the writer's record queue overflowed into memory",
-                    "{\"overflowed\":" + std::to_string(overflowed - reported_overflowed_) +
-                        ",\"overflowed_total\":" + std::to_string(overflowed) + "}");
+                    context_of({{"overflowed", overflowed - reported_overflowed_},
+                             {"overflowed_total", overflowed}}));
     reported_overflowed_ = overflowed;
     reported = true;
   }
   if (!faulted_ && dropped > reported_dropped_) {
     queue_own_event(Severity::Warning, codes::kStorageTracesDropped,
                     "trace samples dropped: the writer's trace queue was full",
-                    "{\"dropped\":" + std::to_string(dropped - reported_dropped_) +
-                        ",\"dropped_total\":" + std::to_string(dropped) + "}");
+                    context_of({{"dropped", dropped - reported_dropped_}, {"dropped_total", dropped}}));
     reported_dropped_ = dropped;
     reported = true;
   }
@@ -821,8 +807,7 @@ void Writer::run_retention() {
     std::int64_t deleted = purge_traces(db_, cutoff, 100'000);
     if (deleted > 0) {
       queue_own_event(Severity::Info, codes::kStorageRetention, "old rep traces deleted",
-                      "{\"deleted\":" + std::to_string(deleted) + ",\"older_than_days\":" +
-                          std::to_string(cfg_.trace_retention_days) + "}");
+                      context_of({{"deleted", deleted}, {"older_than_days", cfg_.trace_retention_days}}));
       write_pending();
     }
   } catch (const std::exception& e) {

@@ -233,7 +233,7 @@ struct Rig {
   }
   std::optional<json::object> result_of(std::int64_t set_id) const {
     for (const auto& r : lines("result"))
-      if (r.at("set_id").as_int64() == set_id) return r;
+      if (r.at("id").as_int64() == set_id) return r;
     return std::nullopt;
   }
 };
@@ -550,7 +550,7 @@ TEST_CASE("durability: the odometer counts reps and sets and motor-on time and h
   int counted = 0;
   double peak = 0;
   for (const auto& r : rig.lines("rep")) {
-    counted += r.at("counted").as_bool() ? 1 : 0;
+    counted += r.at("partial").as_bool() ? 0 : 1;
     peak = std::max(peak, num(r.at("peak_force_n")));
   }
   // Normally 3 + 2 counted reps; a set the loaded box ended early (comm_loss)

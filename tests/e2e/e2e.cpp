@@ -16,7 +16,7 @@ double num(const json::value& v) {
 
 int Run::counted_reps() const {
   int n = 0;
-  for (const auto& r : reps) n += r.at("counted").as_bool() ? 1 : 0;
+  for (const auto& r : reps) n += r.at("partial").as_bool() ? 0 : 1;
   return n;
 }
 int Run::partial_reps() const { return static_cast<int>(reps.size()) - counted_reps(); }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "soleus/app/views_from_storage.hpp"
 #include "soleus/storage/maintenance.hpp"
 #include "soleus/storage/queries.hpp"
 #include "soleus/storage/writer.hpp"
@@ -67,7 +68,7 @@ TEST_CASE("writer: a set of 15 reps with traces at 100 Hz, end to end") {
   CHECK(odo.sets == 1);
   CHECK(odo.highest_force_n == doctest::Approx(815));
   // The set record as the API shows it.
-  auto j = set_to_json(*s, &reps);
+  auto j = soleus::hmi::to_json(soleus::app::set_view(*s, reps));
   CHECK(j.at("rep_log").as_array().size() == 15);
   CHECK(j.at("stop_reason").as_string() == "target_reached");
   // Notices carry the committed reps.

@@ -35,10 +35,7 @@ struct ApiResponse {
   std::vector<std::pair<std::string, std::string>> headers;  ///< extra headers (Allow, Retry-After)
 };
 
-/// Writes JSON text with numbers as people write them ("500", "12.5"),
-/// where boost::json::serialize would write "5E2" and "1.25E1". Non-finite
-/// numbers become null.
-std::string write_json(const boost::json::value& v);
+// write_json(), the one serializer of every reply, is in views.hpp.
 
 /// {"error":{"field":…,"message":…}}; an empty field is written as null.
 ApiResponse error_response(unsigned status, const std::string& field, const std::string& message);

@@ -3,7 +3,7 @@
 /// implements. The server knows nothing of Modbus, SQLite or the control loop;
 /// it validates every request, checks the caller's role, and only then calls
 /// one of these methods with values already known to be well-formed and in
-/// range. Names and values of the views below are issue 5's API contract.
+/// range. Names and values of the views (views.hpp) are issue 5's API contract.
 ///
 /// Threading: methods are called concurrently from the server's threads.
 ///  - status(), latest_frame() and stop_current() are called on the network
@@ -20,55 +20,9 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include "soleus/hmi/views.hpp"  // the views the backend returns
+
 namespace soleus::hmi {
-
-/// A latched or active fault, as listed in status and live frames.
-struct FaultView {
-  std::string code;         ///< stable code, e.g. "drive_fault"
-  std::string message;      ///< plain words, with the hint for what to do
-  std::int64_t since_ms{};  ///< Unix time (ms) it was raised
-};
-
-/// Control-loop timing (the status' `loop`).
-struct LoopView {
-  double hz{};                ///< measured loop rate
-  double p99_ms{};            ///< 99th percentile of cycle duration
-  std::uint64_t overruns{};   ///< cycles that missed their deadline, since start
-};
-
-/// GET /api/v1/status.
-struct StatusView {
-  /// One of idle, ready, calibrating, active, unloading, rest, fault, estop.
-  std::string state = "idle";
-  double position_mm{};
-  double force_n{};
-  double load_n{};
-  std::optional<std::int64_t> set_id;  ///< the running set, if any
-  std::vector<FaultView> faults;
-  LoopView loop;
-};
-
-/// One message of the /api/v1/live WebSocket: the control loop's latest sample.
-struct LiveFrame {
-  std::int64_t t_ms{};        ///< the sample's time, Unix ms (system clock)
-  double force_n{};
-  double position_mm{};
-  double velocity_mm_s{};
-  double load_n{};
-  std::string state = "idle";  ///< as StatusView::state
-  /// none, concentric, top, eccentric, bottom or hold (the controller's names).
-  std::string phase = "none";
-  double phase_progress{};     ///< 0–1: how far through `phase` the user should be (pacing cue)
-  int reps{};
-  double tut_s{};
-  std::vector<FaultView> faults;
-  std::optional<std::int64_t> set_id;   ///< extra: the running set, if any
-  std::optional<double> range_bottom_mm;  ///< extra: the calibrated range, when known
-  std::optional<double> range_top_mm;
-  /// extra: while the user rests mid-set (held at a top or low beyond the
-  /// tempo's pause), the seconds left before the set ends (stall); else null.
-  std::optional<double> rest_remaining_s;
-};
 
 /// POST /api/v1/sets, after validation. Exactly one of target_reps / hold_s is set.
 struct SetRequest {
@@ -84,41 +38,6 @@ struct SetRequest {
   std::string role;                ///< who asked: guest, member, staff or maintenance
 };
 
-/// One counted rep of GET /api/v1/sets/{id}.
-struct RepView {
-  int n{};
-  double peak_force_n{};
-  double mean_force_n{};
-  double concentric_s{};
-  double top_pause_s{};
-  double eccentric_s{};
-  double bottom_pause_s{};
-  double rom_mm{};
-  double rom_pct{};
-  double mean_velocity_mm_s{};
-  double smoothness{};
-  bool on_tempo{};
-  double tempo_deviation_s{};
-};
-
-/// GET /api/v1/sets/{id}. rep_log holds committed reps only.
-struct SetView {
-  std::int64_t id{};
-  std::string state;  ///< calibrating, active, unloading or done
-  std::string mode;
-  double load_n{};
-  std::string tempo;
-  int reps{};
-  int partial_reps{};
-  double tut_s{};
-  std::optional<std::string> stop_reason;  ///< null while running (contract list)
-  std::vector<RepView> rep_log;
-  std::optional<std::int64_t> member_id;   ///< extra: whose set (null for a guest)
-  std::optional<int> target_reps;          ///< extra
-  std::optional<double> hold_s;            ///< extra
-  std::optional<std::int64_t> started_ms;  ///< extra: Unix ms
-};
-
 /// GET /api/v1/events, after validation.
 struct EventQuery {
   std::optional<std::int64_t> since_ms;   ///< only events at or after this Unix time
@@ -127,15 +46,6 @@ struct EventQuery {
   std::optional<std::int64_t> before_id;  ///< keyset paging: only events with id < before_id
   int offset = 0;                         ///< offset paging: skip this many (0–100000)
   int limit = 50;                         ///< 1–500
-};
-
-struct EventView {
-  std::int64_t id{};
-  std::int64_t t_ms{};     ///< Unix ms
-  std::string severity;    ///< info, warning or error
-  std::string code;
-  std::string message;
-  std::optional<std::int64_t> set_id;
 };
 
 /// Newest first; `next_before` is the before_id that fetches the next page

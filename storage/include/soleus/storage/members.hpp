@@ -3,13 +3,14 @@
 /// members make through the API (not the control loop's stream, which goes
 /// through the Writer). Each change and its audit rows commit in one
 /// transaction, so there is never a change without its record of who made it.
-/// Also a member's data export (JSON and CSV) and erasure on request.
+/// Also a member's data export (as rows) and erasure on request.
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "soleus/storage/database.hpp"
+#include "soleus/storage/queries.hpp"
 
 namespace soleus::storage {
 
@@ -110,11 +111,41 @@ void record_audit(Database& db, const Actor& who, std::string_view entity,
 std::vector<AuditRow> query_audit(Database& db, std::string_view entity = {},
                                   std::optional<std::int64_t> entity_id = {}, int limit = 100);
 
-/// Everything stored about one member.
+/// A programme assignment of the export.
+struct AssignmentRow {
+  std::int64_t id = 0;
+  std::int64_t programme_id = 0;
+  std::string programme;  ///< its name
+  std::int64_t started_ms = 0;
+  std::optional<std::int64_t> ended_ms;
+};
+
+/// A programme session of the export.
+struct SessionSummaryRow {
+  std::int64_t id = 0;
+  std::int64_t started_ms = 0;
+  std::optional<std::int64_t> ended_ms;
+  std::string state;
+};
+
+/// One set of the export with every rep attempt (partials too) and, when
+/// asked, its trace.
+struct ExportSet {
+  SetRow set;
+  std::vector<RepRow> reps;
+  std::vector<TracePoint> trace;  ///< empty unless include_traces
+};
+
+/// Everything stored about one member, as rows (rendered in app/:
+/// views_from_storage.cpp). The PIN hash is not part of it: has_pin says
+/// whether there is one.
 struct MemberExport {
-  std::string json;      ///< member, assignments, sessions, sets with their reps (no PIN hash)
-  std::string sets_csv;  ///< the member's sets
-  std::string reps_csv;  ///< their reps
+  MemberRow member;  ///< pin_hash cleared
+  bool has_pin = false;
+  std::vector<AssignmentRow> assignments;
+  std::vector<SessionSummaryRow> sessions;
+  std::vector<ExportSet> sets;  ///< oldest first
+  std::int64_t exported_ms = 0;
 };
 /// nullopt when there is no such member.
 std::optional<MemberExport> export_member(Database& db, std::int64_t member_id,

@@ -1,15 +1,14 @@
 #pragma once
 /// Reading the store: the event log with filters and paging, sets by member
-/// and date, a set's reps (the API's rep_log) and traces, and CSV / JSON
-/// renderings for soleusctl and the API. Every function takes the caller's
+/// and date, a set's reps (the API's rep_log) and traces, as rows. Storage
+/// renders nothing: app/ maps rows to hmi's views (views_from_storage.hpp)
+/// and hmi renders them (one schema, issue 11). Every function takes the caller's
 /// own connection (open one per thread, read-only is enough). What they
 /// return is committed data only: a rep shows here once the writer committed it.
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/json/value.hpp>
 
 #include "soleus/storage/database.hpp"
 #include "soleus/storage/records.hpp"
@@ -118,22 +117,5 @@ std::vector<RepRow> get_reps(Database& db, std::int64_t set_id);
 std::vector<TracePoint> get_rep_trace(Database& db, std::int64_t set_id, int seq);
 /// Every trace sample of a set, in time order.
 std::vector<TracePoint> get_set_trace(Database& db, std::int64_t set_id);
-
-// ---- renderings --------------------------------------------------------------
-
-/// JSON with the API's field names (issue 5): GET /api/v1/sets/{id} is
-/// set_to_json(set, reps) plus the live state the daemon adds.
-boost::json::object event_to_json(const EventRow& e);
-boost::json::object set_to_json(const SetRow& s, const std::vector<RepRow>* reps = nullptr);
-boost::json::object rep_to_json(const RepRow& r);
-
-/// CSV (RFC 4180, header line, times as UTC ISO 8601) of the sets a filter selects.
-std::string sets_csv(Database& db, const SetFilter& f);
-/// CSV of the reps of the sets a filter selects.
-std::string reps_csv(Database& db, const SetFilter& f);
-/// CSV of an events page.
-std::string events_csv(const std::vector<EventRow>& rows);
-/// One CSV field, quoted when needed.
-std::string csv_field(std::string_view s);
 
 }  // namespace soleus::storage

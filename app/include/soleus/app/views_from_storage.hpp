@@ -1,0 +1,34 @@
+#pragma once
+/// The store's rows as the one schema's views (hmi/views.hpp), one function
+/// per conversion, and the member export rendered from them: used by the API
+/// (DaemonBackend), soleusctl (events, sets, export). Storage returns rows
+/// only; what a row looks like in JSON or CSV is decided by hmi's renderers.
+#include <string>
+#include <vector>
+
+#include "soleus/hmi/views.hpp"
+#include "soleus/storage/members.hpp"
+#include "soleus/storage/queries.hpp"
+
+namespace soleus::app {
+
+hmi::EventView event_view(const storage::EventRow& e);
+hmi::RepView rep_view(const storage::RepRow& r);
+/// A set row without its reps (a listing): rep_log is rendered null.
+hmi::SetView set_view(const storage::SetRow& s);
+/// A set row with its committed reps: rep_log holds the counted ones; while
+/// the set has no stop reason, reps / partial_reps / tut_s are those of the
+/// committed reps (the truth the API may show of a running set), and the
+/// state is "active" (the daemon refines it from the loop).
+hmi::SetView set_view(const storage::SetRow& s, const std::vector<storage::RepRow>& reps);
+
+/// The member export as JSON text: member, assignments, sessions, and the
+/// sets (oldest first) as set views with their rep_log (and with `trace`
+/// [[t_s, force_n, position_mm], …] when the export has traces).
+std::string export_json(const storage::MemberExport& ex);
+/// The export's sets (newest first, as the store lists them) and every rep
+/// attempt of them, as CSV (hmi::sets_csv, hmi::reps_csv).
+std::string export_sets_csv(const storage::MemberExport& ex);
+std::string export_reps_csv(const storage::MemberExport& ex);
+
+}  // namespace soleus::app

@@ -1,0 +1,153 @@
+#include "soleus/app/views_from_controller.hpp"
+
+#include <boost/json.hpp>
+
+#include <cmath>
+#include <string>
+
+#include "soleus/app/backend.hpp"  // wall_ms_of_loop_time
+
+namespace soleus::app {
+
+namespace json = boost::json;
+using namespace controller;
+
+hmi::EventView event_view(const Event& e) {
+  hmi::EventView v;
+  v.t_ms = wall_ms_of_loop_time(e.t_s);
+  v.severity = to_string(e.severity);
+  v.code = to_string(e.code);
+  v.message = std::string(e.text_view());
+  if (e.set_id) v.set_id = e.set_id;
+  if (e.value != 0) v.context = hmi::write_json(json::object{{"value", e.value}});
+  return v;
+}
+
+hmi::RepView rep_view(const RepRecord& r) {
+  hmi::RepView v;
+  v.set_id = r.set_id;
+  v.seq = r.seq;
+  v.n = r.n;
+  v.partial = !r.counted;
+  v.peak_force_n = r.peak_force_n;
+  v.mean_force_n = r.mean_force_n;
+  v.concentric_s = r.concentric_s;
+  v.top_pause_s = r.top_pause_s;
+  v.eccentric_s = r.eccentric_s;
+  v.bottom_pause_s = r.bottom_pause_s;
+  v.rom_mm = r.rom_mm;
+  v.rom_pct = r.rom_pct;
+  v.mean_velocity_mm_s = r.mean_velocity_mm_s;
+  v.smoothness = r.smoothness;
+  v.on_tempo = r.on_tempo;
+  v.tempo_deviation_s = r.tempo_deviation_s;
+  v.tut_s = r.tut_s;
+  v.reversals = r.reversals;
+  v.wobbly = r.wobbly;
+  return v;
+}
+
+hmi::SetView set_view(const SetResult& r, const std::optional<storage::SetStartRecord>& start) {
+  hmi::SetView v;
+  if (start) {
+    v.load_n = start->load_n;
+    v.tempo = std::string(start->tempo.view());
+    if (start->member_id) v.member_id = start->member_id;
+    if (start->session_id) v.session_id = start->session_id;
+    if (start->target_reps) v.target_reps = start->target_reps;
+    if (start->hold_s > 0) v.hold_s = start->hold_s;
+    v.force_drop_pct = start->force_drop_pct;
+    v.eccentric_pct = start->eccentric_pct;
+  }
+  v.id = r.set_id;
+  v.state = "done";
+  v.mode = to_string(r.mode);
+  v.stop_reason = to_string(r.reason);
+  v.reps = r.reps;
+  v.partial_reps = r.partial_reps;
+  v.tut_s = r.tut_s;
+  v.rep_log_known = false;  // the reps went out one by one
+  v.started_ms = wall_ms_of_loop_time(r.t_start_s);
+  v.ended_ms = wall_ms_of_loop_time(r.t_end_s);
+  v.duration_s = r.t_end_s - r.t_start_s;
+  v.best_output = r.best_output;
+  v.last_output = r.last_output;
+  v.range_bottom_mm = r.range.bottom_mm;
+  v.range_top_mm = r.range.top_mm;
+  v.range_calibrated = r.range_calibrated;
+  return v;
+}
+
+std::vector<hmi::FaultView> fault_views(const Snapshot& s) {
+  std::vector<hmi::FaultView> out;
+  for (int i = 0; i < s.fault_count; ++i) {
+    const auto& f = s.faults[static_cast<std::size_t>(i)];
+    std::string msg = message(f.fault);
+    if (f.fault == Fault::DriveFault && s.drive_fault_name[0])
+      msg = std::string("drive fault ") + std::to_string(s.drive_fault_code) + " (" +
+            s.drive_fault_name.data() + "): " + msg;
+    out.push_back({to_string(f.fault), msg, wall_ms_of_loop_time(f.since_s)});
+  }
+  return out;
+}
+
+hmi::StatusView status_view(const Snapshot& s) {
+  hmi::StatusView v;
+  v.state = to_string(s.ctl.state);
+  v.position_mm = s.drive.position_mm;
+  v.force_n = s.cell.force_n;
+  v.load_n = s.ctl.load_n;
+  if (s.ctl.set_running) v.set_id = s.ctl.set_id;
+  v.faults = fault_views(s);
+  v.loop.hz = s.loop.p50_ms > 0 ? 1000.0 / s.loop.p50_ms : s.loop.hz;  // measured
+  v.loop.p99_ms = s.loop.p99_ms;
+  v.loop.overruns = s.loop.overruns;
+  v.loop.p50_ms = s.loop.p50_ms;
+  v.loop.max_ms = s.loop.max_ms;
+  v.loop.cycles = s.loop.cycles;
+  v.velocity_mm_s = s.drive.velocity_mm_s;
+  v.phase = to_string(s.ctl.cue_phase);
+  v.phase_progress = s.ctl.cue_progress;
+  v.reps = s.ctl.reps;
+  v.tut_s = s.ctl.tut_s;
+  if (s.ctl.set_running && s.ctl.state == SetState::Active && s.ctl.resting)
+    v.rest_remaining_s = s.ctl.rest_remaining_s;
+  return v;
+}
+
+hmi::LiveFrame live_frame(const Snapshot& s) {
+  hmi::LiveFrame f;
+  f.t_ms = wall_ms_of_loop_time(s.t_s);
+  f.force_n = s.cell.force_n;
+  f.position_mm = s.drive.position_mm;
+  f.velocity_mm_s = s.drive.velocity_mm_s;
+  f.load_n = s.ctl.load_n;
+  f.state = to_string(s.ctl.state);
+  f.phase = to_string(s.ctl.cue_phase);
+  f.phase_progress = s.ctl.cue_progress;
+  f.reps = s.ctl.reps;
+  f.tut_s = s.ctl.tut_s;
+  f.faults = fault_views(s);
+  if (s.ctl.set_running) f.set_id = s.ctl.set_id;
+  if (s.ctl.range_known) {
+    f.range_bottom_mm = s.ctl.range.bottom_mm;
+    f.range_top_mm = s.ctl.range.top_mm;
+  }
+  if (s.ctl.set_running && s.ctl.state == SetState::Active && s.ctl.resting)
+    f.rest_remaining_s = s.ctl.rest_remaining_s;
+  return f;
+}
+
+json::value trace_json(const TraceSample& t) {
+  auto raw = [](double v) { return std::isfinite(v) ? json::value(v) : json::value(nullptr); };
+  return json::object{{"t_s", raw(t.t_s)},
+                      {"position_mm", raw(t.position_mm)},
+                      {"velocity_mm_s", raw(t.velocity_mm_s)},
+                      {"force_n", raw(t.force_n)},
+                      {"motor_n", raw(t.motor_n)},
+                      {"load_n", raw(t.load_n)},
+                      {"state", to_string(t.state)},
+                      {"phase", to_string(t.phase)}};
+}
+
+}  // namespace soleus::app

@@ -1,0 +1,401 @@
+// The one renderer of each resource (views.hpp), the one JSON serializer
+// (write_json) and the exports' CSV rows.
+#include "soleus/hmi/views.hpp"
+
+#include <boost/json.hpp>
+
+#include <charconv>
+#include <cmath>
+
+#include "soleus/common/time.hpp"
+
+namespace soleus::hmi {
+
+namespace json = boost::json;
+
+namespace {
+
+double r3(double v) { return std::round(v * 1000.0) / 1000.0; }
+
+template <class T>
+json::value opt(const std::optional<T>& v) {
+  return v ? json::value(*v) : json::value(nullptr);
+}
+
+json::value faults_json(const std::vector<FaultView>& v) {
+  json::array a;
+  a.reserve(v.size());
+  for (const auto& f : v) a.push_back(to_json(f));
+  return a;
+}
+
+/// `s` as well-formed UTF-8: each invalid byte becomes U+FFFD. Error
+/// messages quote what the client sent (method, path, query keys), and a
+/// JSON reply must be UTF-8 (RFC 8259) even when the request was not.
+std::string valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    unsigned lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (b < 0x80) n = 1;
+    else if (b >= 0xC2 && b <= 0xDF) n = 2;
+    else if (b >= 0xE0 && b <= 0xEF)
+      n = 3, lo = b == 0xE0 ? 0xA0 : 0x80, hi = b == 0xED ? 0x9F : 0xBF;
+    else if (b >= 0xF0 && b <= 0xF4)
+      n = 4, lo = b == 0xF0 ? 0x90 : 0x80, hi = b == 0xF4 ? 0x8F : 0xBF;
+    bool ok = n > 0 && i + n <= s.size();
+    for (std::size_t k = 1; ok && k < n; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      ok = k == 1 ? (c >= lo && c <= hi) : (c >= 0x80 && c <= 0xBF);
+    }
+    if (ok) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+/// Shortest round-trip text of a finite double ("500", "12.5").
+void append_double(double d, std::string& out) {
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, d);
+  out.append(buf, r.ptr);
+}
+
+void write_json_to(const json::value& v, std::string& out) {
+  switch (v.kind()) {
+    case json::kind::null: out += "null"; return;
+    case json::kind::bool_: out += v.get_bool() ? "true" : "false"; return;
+    case json::kind::int64: out += std::to_string(v.get_int64()); return;
+    case json::kind::uint64: out += std::to_string(v.get_uint64()); return;
+    case json::kind::double_: {
+      const double d = v.get_double();
+      if (!std::isfinite(d)) {
+        out += "null";
+        return;
+      }
+      append_double(d, out);
+      return;
+    }
+    case json::kind::string:
+      out += json::serialize(json::string_view(valid_utf8(v.get_string())));
+      return;
+    case json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& e : v.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        write_json_to(e, out);
+      }
+      out += ']';
+      return;
+    }
+    case json::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& kv : v.get_object()) {
+        if (!first) out += ',';
+        first = false;
+        out += json::serialize(json::string_view(valid_utf8(kv.key())));
+        out += ':';
+        write_json_to(kv.value(), out);
+      }
+      out += '}';
+      return;
+    }
+  }
+}
+
+/// A stored context: JSON text parsed, else kept as a string; null when absent.
+json::value context_json(const std::optional<std::string>& text) {
+  if (!text) return nullptr;
+  boost::system::error_code ec;
+  json::value v = json::parse(*text, ec);
+  if (ec) return json::value(*text);
+  return v;
+}
+
+}  // namespace
+
+// ---- JSON ------------------------------------------------------------------------
+
+json::value number(double v) {
+  if (!std::isfinite(v)) return nullptr;
+  return r3(v);
+}
+
+json::value number(const std::optional<double>& v) { return v ? number(*v) : json::value(nullptr); }
+
+json::value to_json(const FaultView& v) {
+  return json::object{{"code", v.code}, {"message", v.message}, {"since", v.since_ms}};
+}
+
+json::value to_json(const LoopView& v) {
+  return json::object{{"hz", number(v.hz)},         {"p99_ms", number(v.p99_ms)},
+                      {"overruns", v.overruns},     {"p50_ms", number(v.p50_ms)},
+                      {"max_ms", number(v.max_ms)}, {"cycles", v.cycles}};
+}
+
+json::value to_json(const StatusView& v) {
+  return json::object{
+      {"state", v.state},
+      {"position_mm", number(v.position_mm)},
+      {"force_n", number(v.force_n)},
+      {"load_n", number(v.load_n)},
+      {"set_id", opt(v.set_id)},
+      {"faults", faults_json(v.faults)},
+      {"loop", to_json(v.loop)},
+      {"velocity_mm_s", number(v.velocity_mm_s)},
+      {"phase", v.phase},
+      {"phase_progress", number(v.phase_progress)},
+      {"reps", v.reps},
+      {"tut_s", number(v.tut_s)},
+      {"rest_remaining_s", number(v.rest_remaining_s)},
+  };
+}
+
+json::value to_json(const LiveFrame& v) {
+  return json::object{
+      {"t_ms", v.t_ms},
+      {"force_n", number(v.force_n)},
+      {"position_mm", number(v.position_mm)},
+      {"velocity_mm_s", number(v.velocity_mm_s)},
+      {"load_n", number(v.load_n)},
+      {"state", v.state},
+      {"phase", v.phase},
+      {"phase_progress", number(v.phase_progress)},
+      {"reps", v.reps},
+      {"tut_s", number(v.tut_s)},
+      {"faults", faults_json(v.faults)},
+      {"set_id", opt(v.set_id)},
+      {"range_bottom_mm", number(v.range_bottom_mm)},
+      {"range_top_mm", number(v.range_top_mm)},
+      {"rest_remaining_s", number(v.rest_remaining_s)},
+  };
+}
+
+json::value to_json(const RepView& v) {
+  return json::object{
+      {"set_id", v.set_id},
+      {"seq", v.seq},
+      {"n", v.n},
+      {"partial", v.partial},
+      {"peak_force_n", number(v.peak_force_n)},
+      {"mean_force_n", number(v.mean_force_n)},
+      {"concentric_s", number(v.concentric_s)},
+      {"top_pause_s", number(v.top_pause_s)},
+      {"eccentric_s", number(v.eccentric_s)},
+      {"bottom_pause_s", number(v.bottom_pause_s)},
+      {"rom_mm", number(v.rom_mm)},
+      {"rom_pct", number(v.rom_pct)},
+      {"mean_velocity_mm_s", number(v.mean_velocity_mm_s)},
+      {"smoothness", number(v.smoothness)},
+      {"on_tempo", v.on_tempo},
+      {"tempo_deviation_s", number(v.tempo_deviation_s)},
+      {"tut_s", number(v.tut_s)},
+      {"reversals", v.reversals},
+      {"wobbly", v.wobbly},
+  };
+}
+
+json::value to_json(const SetView& v) {
+  json::value log = nullptr;
+  if (v.rep_log_known) {
+    json::array a;
+    a.reserve(v.rep_log.size());
+    for (const auto& r : v.rep_log) a.push_back(to_json(r));
+    log = std::move(a);
+  }
+  return json::object{
+      {"id", v.id},
+      {"state", v.state},
+      {"mode", v.mode},
+      {"load_n", number(v.load_n)},
+      {"tempo", v.tempo},
+      {"reps", v.reps},
+      {"partial_reps", v.partial_reps},
+      {"tut_s", number(v.tut_s)},
+      {"stop_reason", opt(v.stop_reason)},
+      {"rep_log", std::move(log)},
+      {"member_id", opt(v.member_id)},
+      {"target_reps", opt(v.target_reps)},
+      {"hold_s", number(v.hold_s)},
+      {"started_ms", opt(v.started_ms)},
+      {"ended_ms", opt(v.ended_ms)},
+      {"session_id", opt(v.session_id)},
+      {"force_drop_pct", number(v.force_drop_pct)},
+      {"eccentric_pct", number(v.eccentric_pct)},
+      {"range_bottom_mm", number(v.range_bottom_mm)},
+      {"range_top_mm", number(v.range_top_mm)},
+      {"range_calibrated", opt(v.range_calibrated)},
+      {"duration_s", number(v.duration_s)},
+      {"best_output", number(v.best_output)},
+      {"last_output", number(v.last_output)},
+  };
+}
+
+json::value to_json(const EventView& v) {
+  return json::object{
+      {"id", opt(v.id)},
+      {"t_ms", v.t_ms},
+      {"time", common::iso_utc(v.t_ms)},
+      {"severity", v.severity},
+      {"code", v.code},
+      {"message", v.message},
+      {"set_id", opt(v.set_id)},
+      {"context", context_json(v.context)},
+  };
+}
+
+std::string write_json(const json::value& v) {
+  std::string out;
+  out.reserve(256);
+  write_json_to(v, out);
+  return out;
+}
+
+// ---- CSV -------------------------------------------------------------------------
+
+namespace {
+
+std::string cell(double v) {
+  if (!std::isfinite(v)) return {};
+  std::string out;
+  append_double(r3(v), out);
+  return out;
+}
+std::string cell(const std::optional<double>& v) { return v ? cell(*v) : std::string(); }
+std::string cell(std::int64_t v) { return std::to_string(v); }
+std::string cell(const std::optional<std::int64_t>& v) { return v ? cell(*v) : std::string(); }
+std::string cell(const std::optional<int>& v) { return v ? std::to_string(*v) : std::string(); }
+std::string flag(bool b) { return b ? "1" : "0"; }
+std::string time_cell(const std::optional<std::int64_t>& ms) {
+  return ms ? common::iso_utc(*ms) : std::string();
+}
+
+template <class V>
+std::string table(const std::vector<std::string>& header, const std::vector<V>& rows) {
+  std::string out = csv_line(header);
+  for (const auto& r : rows) out += csv_line(csv_cells(r));
+  return out;
+}
+
+}  // namespace
+
+std::string csv_field(std::string_view s) {
+  if (s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+std::string csv_line(const std::vector<std::string>& cells) {
+  std::string out;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (i) out += ',';
+    out += csv_field(cells[i]);
+  }
+  out += "\r\n";
+  return out;
+}
+
+std::vector<std::string> set_csv_header() {
+  return {
+      "id",     "member_id",    "session_id",  "started_at",  "ended_at",        "mode",
+      "load_n", "tempo",        "target_reps", "hold_s",      "force_drop_pct",  "eccentric_pct",
+      "reps",   "partial_reps", "tut_s",       "stop_reason", "range_bottom_mm", "range_top_mm"};
+}
+
+std::vector<std::string> csv_cells(const SetView& v) {
+  return {cell(v.id),
+          cell(v.member_id),
+          cell(v.session_id),
+          time_cell(v.started_ms),
+          time_cell(v.ended_ms),
+          v.mode,
+          cell(v.load_n),
+          v.tempo,
+          cell(v.target_reps),
+          cell(v.hold_s),
+          cell(v.force_drop_pct),
+          cell(v.eccentric_pct),
+          std::to_string(v.reps),
+          std::to_string(v.partial_reps),
+          cell(v.tut_s),
+          v.stop_reason.value_or(""),
+          cell(v.range_bottom_mm),
+          cell(v.range_top_mm)};
+}
+
+std::vector<std::string> rep_csv_header() {
+  return {"set_id",
+          "seq",
+          "n",
+          "partial",
+          "peak_force_n",
+          "mean_force_n",
+          "concentric_s",
+          "top_pause_s",
+          "eccentric_s",
+          "bottom_pause_s",
+          "rom_mm",
+          "rom_pct",
+          "mean_velocity_mm_s",
+          "smoothness",
+          "on_tempo",
+          "tempo_deviation_s",
+          "tut_s",
+          "reversals",
+          "wobbly"};
+}
+
+std::vector<std::string> csv_cells(const RepView& v) {
+  return {cell(v.set_id),
+          std::to_string(v.seq),
+          std::to_string(v.n),
+          flag(v.partial),
+          cell(v.peak_force_n),
+          cell(v.mean_force_n),
+          cell(v.concentric_s),
+          cell(v.top_pause_s),
+          cell(v.eccentric_s),
+          cell(v.bottom_pause_s),
+          cell(v.rom_mm),
+          cell(v.rom_pct),
+          cell(v.mean_velocity_mm_s),
+          cell(v.smoothness),
+          flag(v.on_tempo),
+          cell(v.tempo_deviation_s),
+          cell(v.tut_s),
+          std::to_string(v.reversals),
+          flag(v.wobbly)};
+}
+
+std::vector<std::string> event_csv_header() {
+  return {"id", "time", "severity", "code", "message", "set_id", "context"};
+}
+
+std::vector<std::string> csv_cells(const EventView& v) {
+  return {cell(v.id),     common::iso_utc(v.t_ms), v.severity, v.code, v.message,
+          cell(v.set_id), v.context.value_or("")};
+}
+
+std::string sets_csv(const std::vector<SetView>& sets) { return table(set_csv_header(), sets); }
+std::string reps_csv(const std::vector<RepView>& reps) { return table(rep_csv_header(), reps); }
+std::string events_csv(const std::vector<EventView>& events) {
+  return table(event_csv_header(), events);
+}
+
+}  // namespace soleus::hmi

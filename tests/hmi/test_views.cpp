@@ -1,0 +1,349 @@
+// The one schema (issue 11): each renderer's field set, null for non-finite
+// numbers (never `nan`), and the same rep and event fields from the JSON
+// lines (controller → view), the API (store → view → Api) and the export
+// (store → view → JSON and CSV) for the same data.
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+
+#include <cmath>
+#include <limits>
+#include <set>
+#include <string>
+
+#include "fake_backend.hpp"
+#include "soleus/app/views_from_controller.hpp"
+#include "soleus/app/views_from_storage.hpp"
+#include "soleus/hmi/api.hpp"
+#include "soleus/hmi/views.hpp"
+
+using namespace soleus;
+using namespace soleus::hmi;
+namespace json = boost::json;
+
+namespace {
+
+std::set<std::string> keys(const json::value& v) {
+  std::set<std::string> k;
+  for (const auto& kv : v.as_object()) k.insert(std::string(kv.key()));
+  return k;
+}
+
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+const double kInf = std::numeric_limits<double>::infinity();
+
+/// No `nan`, `inf` or `E` exponent anywhere in the text; it parses.
+void check_clean(const std::string& text) {
+  CHECK(text.find("nan") == std::string::npos);
+  CHECK(text.find("inf") == std::string::npos);
+  CHECK(text.find("NaN") == std::string::npos);
+  CHECK_NOTHROW((void)json::parse(text));
+}
+
+}  // namespace
+
+TEST_CASE("views: each renderer's field set") {
+  CHECK(keys(to_json(FaultView{})) == std::set<std::string>{"code", "message", "since"});
+  CHECK(keys(to_json(LoopView{})) ==
+        std::set<std::string>{"hz", "p99_ms", "overruns", "p50_ms", "max_ms", "cycles"});
+  CHECK(keys(to_json(StatusView{})) ==
+        std::set<std::string>{"state", "position_mm", "force_n", "load_n", "set_id", "faults",
+                              "loop", "velocity_mm_s", "phase", "phase_progress", "reps", "tut_s",
+                              "rest_remaining_s"});
+  CHECK(keys(to_json(LiveFrame{})) ==
+        std::set<std::string>{"t_ms", "force_n", "position_mm", "velocity_mm_s", "load_n", "state",
+                              "phase", "phase_progress", "reps", "tut_s", "faults", "set_id",
+                              "range_bottom_mm", "range_top_mm", "rest_remaining_s"});
+  const std::set<std::string> rep_fields{"set_id",
+                                         "seq",
+                                         "n",
+                                         "partial",
+                                         "peak_force_n",
+                                         "mean_force_n",
+                                         "concentric_s",
+                                         "top_pause_s",
+                                         "eccentric_s",
+                                         "bottom_pause_s",
+                                         "rom_mm",
+                                         "rom_pct",
+                                         "mean_velocity_mm_s",
+                                         "smoothness",
+                                         "on_tempo",
+                                         "tempo_deviation_s",
+                                         "tut_s",
+                                         "reversals",
+                                         "wobbly"};
+  CHECK(keys(to_json(RepView{})) == rep_fields);
+  CHECK(keys(to_json(SetView{})) == std::set<std::string>{"id",
+                                                          "state",
+                                                          "mode",
+                                                          "load_n",
+                                                          "tempo",
+                                                          "reps",
+                                                          "partial_reps",
+                                                          "tut_s",
+                                                          "stop_reason",
+                                                          "rep_log",
+                                                          "member_id",
+                                                          "target_reps",
+                                                          "hold_s",
+                                                          "started_ms",
+                                                          "ended_ms",
+                                                          "session_id",
+                                                          "force_drop_pct",
+                                                          "eccentric_pct",
+                                                          "range_bottom_mm",
+                                                          "range_top_mm",
+                                                          "range_calibrated",
+                                                          "duration_s",
+                                                          "best_output",
+                                                          "last_output"});
+  CHECK(keys(to_json(EventView{})) == std::set<std::string>{"id", "t_ms", "time", "severity",
+                                                            "code", "message", "set_id",
+                                                            "context"});
+  // The CSV columns are the JSON's names (times as *_at / time, ISO 8601).
+  const auto rh = rep_csv_header();
+  CHECK(std::set<std::string>(rh.begin(), rh.end()) == rep_fields);
+  CHECK(rep_csv_header().size() == csv_cells(RepView{}).size());
+  CHECK(set_csv_header().size() == csv_cells(SetView{}).size());
+  CHECK(event_csv_header().size() == csv_cells(EventView{}).size());
+}
+
+TEST_CASE("views: rounding, optional fields as null, a listing's rep_log as null") {
+  RepView r;
+  r.peak_force_n = 561.23456;
+  CHECK(to_json(r).at("peak_force_n").as_double() == 561.235);
+  SetView s;
+  CHECK(to_json(s).at("rep_log").is_array());
+  CHECK(to_json(s).at("stop_reason").is_null());
+  s.rep_log_known = false;
+  CHECK(to_json(s).at("rep_log").is_null());
+  EventView e;
+  e.t_ms = 1763921100000;
+  e.context = R"({"value":3})";
+  CHECK(to_json(e).at("time") == "2025-11-23T18:05:00.000Z");
+  CHECK(to_json(e).at("context").at("value") == 3);
+  CHECK(to_json(e).at("id").is_null());
+  e.context = "{not json";
+  CHECK(to_json(e).at("context") == "{not json");
+}
+
+TEST_CASE("views: NaN and infinities are written as null, never nan") {
+  RepView r;
+  r.peak_force_n = kNaN;
+  r.rom_pct = kInf;
+  r.smoothness = -kInf;
+  const auto j = to_json(r);
+  CHECK(j.at("peak_force_n").is_null());
+  CHECK(j.at("rom_pct").is_null());
+  CHECK(j.at("smoothness").is_null());
+  check_clean(write_json(j));
+
+  StatusView st;
+  st.force_n = kNaN;
+  st.loop.hz = kInf;
+  st.rest_remaining_s = kNaN;
+  check_clean(write_json(to_json(st)));
+  CHECK(to_json(st).at("force_n").is_null());
+  CHECK(to_json(st).at("loop").at("hz").is_null());
+
+  LiveFrame f;
+  f.velocity_mm_s = kNaN;
+  f.range_top_mm = kInf;
+  check_clean(write_json(to_json(f)));
+
+  SetView s;
+  s.load_n = kNaN;
+  s.hold_s = kInf;
+  s.rep_log.push_back(r);
+  check_clean(write_json(to_json(s)));
+  CHECK(to_json(s).at("load_n").is_null());
+
+  // write_json itself, given raw non-finite doubles.
+  CHECK(write_json(json::array{kNaN, kInf, -kInf, 1.5}) == "[null,null,null,1.5]");
+  CHECK(write_json(json::object{{"a", 500.0}}) == R"({"a":500})");  // not 5E2
+
+  // CSV: an empty cell.
+  const auto cells = csv_cells(r);
+  const auto h = rep_csv_header();
+  for (std::size_t i = 0; i < h.size(); ++i)
+    if (h[i] == "peak_force_n" || h[i] == "rom_pct") CHECK(cells[i].empty());
+
+  // Through the API: a backend's NaN reaches the client as null.
+  test::FakeBackend be;
+  be.status_view.force_n = kNaN;
+  be.status_view.position_mm = kInf;
+  HmiConfig cfg;
+  Api api(cfg, be, {}, {});
+  ApiRequest q;
+  q.method = "GET";
+  q.target = "/api/v1/status";
+  const auto resp = api.handle(q);
+  CHECK(resp.status == 200);
+  check_clean(resp.body);
+  CHECK(json::parse(resp.body).at("force_n").is_null());
+}
+
+namespace {
+
+/// One rep as the controller reports it, and the row the writer stores of it.
+controller::RepRecord controller_rep() {
+  controller::RepRecord r;
+  r.set_id = 12;
+  r.seq = 2;
+  r.n = 1;
+  r.counted = true;
+  r.t_start_s = 5;
+  r.peak_force_n = 561.2;
+  r.mean_force_n = 523.4;
+  r.concentric_s = 3.1;
+  r.top_pause_s = 1;
+  r.eccentric_s = 2.9;
+  r.bottom_pause_s = 1.1;
+  r.rom_mm = 62.5;
+  r.rom_pct = 98.4;
+  r.mean_velocity_mm_s = 20.2;
+  r.smoothness = 0.97;
+  r.reversals = 1;
+  r.wobbly = false;
+  r.on_tempo = true;
+  r.tempo_deviation_s = 0.1;
+  r.tut_s = 8.1;
+  return r;
+}
+
+storage::RepRow stored_rep(const controller::RepRecord& x) {
+  storage::RepRow r;
+  r.set_id = x.set_id;
+  r.seq = x.seq;
+  r.n = x.n;
+  r.partial = !x.counted;
+  r.t_start_s = x.t_start_s;
+  r.peak_force_n = x.peak_force_n;
+  r.mean_force_n = x.mean_force_n;
+  r.concentric_s = x.concentric_s;
+  r.top_pause_s = x.top_pause_s;
+  r.eccentric_s = x.eccentric_s;
+  r.bottom_pause_s = x.bottom_pause_s;
+  r.rom_mm = x.rom_mm;
+  r.rom_pct = x.rom_pct;
+  r.mean_velocity_mm_s = x.mean_velocity_mm_s;
+  r.smoothness = x.smoothness;
+  r.on_tempo = x.on_tempo;
+  r.tempo_deviation_s = x.tempo_deviation_s;
+  r.tut_s = x.tut_s;
+  r.reversals = x.reversals;
+  r.wobbly = x.wobbly;
+  return r;
+}
+
+storage::SetRow stored_set() {
+  storage::SetRow s;
+  s.id = 12;
+  s.started_ms = 1763921100000;
+  s.ended_ms = 1763921200000;
+  s.mode = "isotonic";
+  s.tempo = "3-1-3-1";
+  s.load_n = 500;
+  s.target_reps = 12;
+  s.stop_reason = "force_drop";
+  s.reps = 1;
+  s.tut_s = 8.1;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("views: the JSON lines, the API and the export give the same rep and event fields") {
+  const controller::RepRecord rec = controller_rep();
+  const storage::RepRow row = stored_rep(rec);
+  const storage::SetRow set = stored_set();
+
+  // soleusd --json-lines: the rep line (less its "type").
+  const json::value line = json::parse(write_json(to_json(app::rep_view(rec))));
+
+  // The API: GET /api/v1/sets/12 of a backend that maps the stored rows.
+  test::FakeBackend be;
+  be.sets[12] = app::set_view(set, {row});
+  HmiConfig cfg;
+  Api api(cfg, be, {}, {});
+  ApiRequest login;
+  login.method = "POST";
+  login.target = "/api/v1/login";
+  login.body = R"({"role":"guest"})";
+  const auto tok = api.handle(login);
+  REQUIRE_MESSAGE(tok.status == 200, tok.body);
+  ApiRequest get;
+  get.method = "GET";
+  get.target = "/api/v1/sets/12";
+  get.authorization = "Bearer " + std::string(json::parse(tok.body).at("token").as_string());
+  const auto resp = api.handle(get);
+  REQUIRE_MESSAGE(resp.status == 200, resp.body);
+  const json::value api_set = json::parse(resp.body);
+  const json::value api_rep = api_set.at("rep_log").at(0);
+
+  // The export: JSON and CSV.
+  storage::MemberExport ex;
+  ex.member.id = 7;
+  ex.sets.push_back({set, {row}, {}});
+  const json::value exported = json::parse(app::export_json(ex));
+  const json::value exp_rep = exported.at("sets").at(0).at("rep_log").at(0);
+
+  CHECK(line == api_rep);
+  CHECK(exp_rep == api_rep);
+  CHECK(exported.at("sets").at(0) == api_set);
+  CHECK(api_rep.at("partial") == false);
+  CHECK(api_rep.at("peak_force_n") == 561.2);
+
+  // The reps CSV: its columns are the rep's fields, with the same values.
+  const auto csv = app::export_reps_csv(ex);
+  const auto head_end = csv.find("\r\n");
+  const std::string header = csv.substr(0, head_end);
+  const std::string values =
+      csv.substr(head_end + 2, csv.find("\r\n", head_end + 2) - head_end - 2);
+  std::vector<std::string> h, v;
+  auto split = [](const std::string& s, std::vector<std::string>& out) {
+    std::size_t p = 0;
+    while (true) {
+      const auto c = s.find(',', p);
+      out.push_back(s.substr(p, c == std::string::npos ? std::string::npos : c - p));
+      if (c == std::string::npos) break;
+      p = c + 1;
+    }
+  };
+  split(header, h);
+  split(values, v);
+  REQUIRE(h.size() == v.size());
+  CHECK(std::set<std::string>(h.begin(), h.end()) == keys(api_rep));
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    const auto& j = api_rep.at(h[i]);
+    if (j.is_bool()) CHECK_MESSAGE(v[i] == (j.as_bool() ? "1" : "0"), h[i]);
+    else CHECK_MESSAGE(json::parse(v[i]).to_number<double>() == j.to_number<double>(), h[i]);
+  }
+
+  // Events: the JSON line (controller event) and the API / soleusctl (stored row).
+  controller::Event ce;
+  ce.t_s = 1.0;
+  ce.severity = controller::Severity::Error;
+  ce.code = controller::EventCode::SetStarted;
+  ce.set_id = 12;
+  ce.value = 3;
+  ce.set_text("over-current");
+  const hmi::EventView from_loop = app::event_view(ce);
+  storage::EventRow er;
+  er.id = 311;
+  er.t_ms = from_loop.t_ms;
+  er.severity = storage::Severity::Error;
+  er.code = from_loop.code;
+  er.message = "over-current";
+  er.set_id = 12;
+  er.context = from_loop.context;  // what the daemon stores (to_record)
+  const json::value ev_line = to_json(from_loop);
+  const json::value ev_stored = to_json(app::event_view(er));
+  CHECK(keys(ev_line) == keys(ev_stored));
+  for (const auto& k : keys(ev_line))
+    if (k != "id") CHECK_MESSAGE(ev_line.at(k) == ev_stored.at(k), k);
+  CHECK(ev_line.at("context").at("value") == 3);
+  // soleusctl events --json and GET /events render the same view the same way.
+  CHECK(json::parse(write_json(ev_stored)) == ev_stored);
+}
