@@ -216,3 +216,28 @@ TEST_CASE("runner: the block rule lowers the frequency after the block") {
   CHECK(sessions_per_week(q, q.assignment_started_ms + 5LL * 7 * 86'400'000) == 4);
   CHECK(sessions_per_week(q, q.assignment_started_ms + 6LL * 7 * 86'400'000) == 3);
 }
+
+TEST_CASE("runner: the plan carries the programme's frequency, its block rule and the assessed max") {
+  // The rules themselves are tests/programme's; this is the store's rows mapped onto them.
+  Fixture f;
+  const Plan p = f.plan();
+  CHECK(p.member_id == f.member);
+  CHECK(p.programme_id == f.programme);
+  CHECK(p.programme_name == "Soleus base");
+  CHECK(p.assignment_started_ms == f.t);
+  CHECK(p.sessions_per_week == 3);
+  CHECK(p.block_weeks == 6);
+  CHECK(p.after_block_sessions_per_week == 3);
+  CHECK(p.assessed_max_n == 1500.0);
+  REQUIRE(p.steps.size() == 2);
+  CHECK(p.steps[0].position == 1);
+  CHECK(p.steps[0].load_pct == 60.0);
+  CHECK_FALSE(p.steps[0].load_n);
+  CHECK(p.steps[0].tempo == "3-1-3-1");
+  CHECK(p.steps[0].progress_rule == "load_pct");
+  CHECK(p.steps[1].mode == "isometric");
+  CHECK(p.steps[1].hold_s == 30.0);
+  CHECK_FALSE(p.steps[1].target_reps);
+  CHECK(p.steps[1].load_n == 800.0);
+  CHECK(p.steps[1].level == 0);
+}
