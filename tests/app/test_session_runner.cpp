@@ -1,7 +1,8 @@
 // The programme-session runner's decisions on a real (in-memory) SQLite
-// database, on synthetic time: where a session stands, the rest, loads as %
-// of the assessed max, progression once per completed session, and resuming
-// after a crash without repeating or losing a set.
+// database, on synthetic time: where a session stands, the rest, progression
+// once per completed session, and resuming after a crash without repeating or
+// losing a set. The rules alone (loads as % of the assessed max, the block
+// rule, ...) are tested on plain values in tests/programme/test_rules.cpp.
 #include <doctest/doctest.h>
 
 #include "soleus/app/session_runner.hpp"
@@ -87,24 +88,6 @@ struct Fixture {
 };
 
 }  // namespace
-
-TEST_CASE("runner: loads as % of the assessed max, with the machine's cap") {
-  Fixture f;
-  const Plan p = f.plan();
-  REQUIRE(p.steps.size() == 2);
-  std::string why;
-  auto rx = prescribe(p.steps[0], p.assessed_max_n, 2000, why);
-  REQUIRE(rx);
-  CHECK(rx->load_n == 900);  // 60 % of 1500 N
-  CHECK(rx->target_reps == 12);
-  CHECK(rx->basis.find("60 % of 1500 N") != std::string::npos);
-  rx = prescribe(p.steps[0], p.assessed_max_n, 850, why);
-  REQUIRE(rx);
-  CHECK(rx->load_n == 850);
-  CHECK(rx->basis.find("capped") != std::string::npos);
-  CHECK_FALSE(prescribe(p.steps[0], std::nullopt, 2000, why));
-  CHECK(why.find("assessed max") != std::string::npos);
-}
 
 TEST_CASE("runner: walks the steps and sets in order, and a completed session progresses once") {
   Fixture f;
@@ -204,17 +187,6 @@ TEST_CASE("runner: a session cut by a crash resumes at the next set and never re
   json::object r = close_session(f.db, s, p, f.t, "left open");
   CHECK(r.at("state").as_string() == "aborted");
   CHECK(f.plan().steps[0].level == 0);
-}
-
-TEST_CASE("runner: the block rule lowers the frequency after the block") {
-  Fixture f;
-  const Plan p = f.plan();
-  CHECK(sessions_per_week(p, f.t) == 3);
-  CHECK(sessions_per_week(p, p.assignment_started_ms + 6LL * 7 * 86'400'000) == 3);
-  Plan q = p;
-  q.sessions_per_week = 4;
-  CHECK(sessions_per_week(q, q.assignment_started_ms + 5LL * 7 * 86'400'000) == 4);
-  CHECK(sessions_per_week(q, q.assignment_started_ms + 6LL * 7 * 86'400'000) == 3);
 }
 
 TEST_CASE("runner: the plan carries the programme's frequency, its block rule and the assessed max") {
