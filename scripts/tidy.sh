@@ -15,7 +15,7 @@ if [[ ! -f $build/compile_commands.json ]]; then
   cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
 # Ours only: the folders below, never build directories or third-party code.
-filter=${1:-"^$here/(common|machine|drivers|controller|storage|hmi|sim|app|proving|bench|tests)/.*\\.cpp\$"}
+filter=${1:-"^$here/(common|machine|drivers|controller|storage|programme|hmi|sim|app|proving|bench|tests)/.*\\.cpp\$"}
 log="$build/tidy.log"
 # -quiet: no per-file banner; GCC-only warning flags are ignored (-Wno-unknown-warning-option)
 # and SOLEUS_WERROR's -Werror does not stop a file (-Wno-error). clang-tidy 16, not

@@ -17,6 +17,7 @@
 #include "soleus/storage/calibrations.hpp"
 #include "soleus/storage/maintenance.hpp"
 #include "soleus/storage/members.hpp"
+#include "soleus/storage/programmes.hpp"
 #include "soleus/storage/queries.hpp"
 
 namespace soleus::app {
@@ -188,15 +189,6 @@ std::optional<double> opt_number(const json::object& o, const char* k) {
 json::value opt_json(const std::optional<double>& v) { return v ? json::value(*v) : json::value(nullptr); }
 json::value opt_json(const std::optional<std::int64_t>& v) { return v ? json::value(*v) : json::value(nullptr); }
 
-std::optional<std::int64_t> current_programme(storage::Database& db, std::int64_t member_id) {
-  auto st = db.prepare(
-      "SELECT programme_id FROM assignments WHERE member_id = ?1 AND ended_ms IS NULL "
-      "ORDER BY id DESC LIMIT 1");
-  st.bind(1, member_id);
-  if (st.step()) return st.int64(0);
-  return std::nullopt;
-}
-
 json::object member_json(storage::Database& db, const storage::MemberRow& m) {
   json::object o;
   o["id"] = m.id;
@@ -206,55 +198,49 @@ json::object member_json(storage::Database& db, const storage::MemberRow& m) {
   o["assessed_max_n"] = opt_json(m.assessed_max_n);
   o["rom_bottom_mm"] = opt_json(m.rom_bottom_mm);
   o["rom_top_mm"] = opt_json(m.rom_top_mm);
-  o["programme_id"] = opt_json(current_programme(db, m.id));
+  o["programme_id"] = opt_json(storage::current_programme_id(db, m.id));
   return o;
 }
 
-json::object step_json(storage::Statement& s) {
-  // columns: id, position, mode, sets, target_reps, hold_s, load_n, load_pct_max, tempo,
-  // rest_s, force_drop_pct, eccentric_pct, progress_when, progress_load_pct, progress_rule,
-  // progress_amount
+json::object step_json(const storage::StepRow& s) {
   json::object o;
-  o["step_id"] = s.int64(0);
-  o["mode"] = s.text(2);
-  o["sets"] = s.int32(3);
-  if (!s.is_null(4)) o["target_reps"] = s.int32(4);
-  if (!s.is_null(5)) o["hold_s"] = s.real(5);
-  if (!s.is_null(6)) o["load_n"] = s.real(6);
-  if (!s.is_null(7)) o["load_pct"] = s.real(7);
-  o["tempo"] = s.text(8);
-  o["rest_s"] = s.real(9);
-  o["force_drop_pct"] = s.real(10);
-  o["eccentric_pct"] = s.real(11);
-  json::object prog{{"rule", s.text(14)}, {"amount", s.real(15)},
-                    {"on_tempo", s.text(12) == "all_sets_target_on_tempo"}};
+  o["step_id"] = s.id;
+  o["mode"] = s.mode;
+  o["sets"] = s.sets;
+  if (s.target_reps) o["target_reps"] = *s.target_reps;
+  if (s.hold_s) o["hold_s"] = *s.hold_s;
+  if (s.load_n) o["load_n"] = *s.load_n;
+  if (s.load_pct_max) o["load_pct"] = *s.load_pct_max;
+  o["tempo"] = s.tempo;
+  o["rest_s"] = s.rest_s;
+  o["force_drop_pct"] = s.force_drop_pct;
+  o["eccentric_pct"] = s.eccentric_pct;
+  json::object prog{{"rule", s.progress_rule}, {"amount", s.progress_amount},
+                    {"on_tempo", s.progress_when == "all_sets_target_on_tempo"}};
   o["progression"] = std::move(prog);
   return o;
 }
 
-std::optional<json::object> programme_json(storage::Database& db, std::int64_t id) {
-  auto p = db.prepare(
-      "SELECT id, name, notes, sessions_per_week, block_weeks, after_block_sessions_per_week "
-      "FROM programmes WHERE id = ?1 AND archived = 0");
-  p.bind(1, id);
-  if (!p.step()) return std::nullopt;
+json::object programme_json(storage::Database& db, const storage::ProgrammeRow& p) {
   json::object o;
-  o["id"] = p.int64(0);
-  o["name"] = p.text(1);
-  o["description"] = p.text(2);
-  o["sessions_per_week"] = p.int32(3);
-  o["block_weeks"] = p.is_null(4) ? json::value(nullptr) : json::value(p.int32(4));
-  o["after_block_sessions_per_week"] = p.is_null(5) ? json::value(nullptr) : json::value(p.int32(5));
-  auto s = db.prepare(
-      "SELECT id, position, mode, sets, target_reps, hold_s, load_n, load_pct_max, tempo, rest_s, "
-      "force_drop_pct, eccentric_pct, progress_when, progress_load_pct, progress_rule, "
-      "progress_amount FROM programme_steps "
-      "WHERE programme_id = ?1 ORDER BY position");
-  s.bind(1, id);
+  o["id"] = p.id;
+  o["name"] = p.name;
+  o["description"] = p.notes;
+  o["sessions_per_week"] = p.sessions_per_week;
+  o["block_weeks"] = p.block_weeks ? json::value(*p.block_weeks) : json::value(nullptr);
+  o["after_block_sessions_per_week"] = p.after_block_sessions_per_week
+                                           ? json::value(*p.after_block_sessions_per_week)
+                                           : json::value(nullptr);
   json::array steps;
-  while (s.step()) steps.push_back(step_json(s));
+  for (const auto& s : storage::programme_steps(db, p.id)) steps.push_back(step_json(s));
   o["steps"] = std::move(steps);
   return o;
+}
+
+std::optional<json::object> programme_json(storage::Database& db, std::int64_t id) {
+  const auto p = storage::get_programme(db, id);
+  if (!p) return std::nullopt;
+  return programme_json(db, *p);
 }
 
 /// The API's step (normalised by the server) as the store's. Refuses the
@@ -512,17 +498,9 @@ hmi::Result DaemonBackend::list(hmi::Collection col) {
     auto c = connect();
     json::array a;
     if (col == hmi::Collection::Members) {
-      auto st = c.db.prepare("SELECT id FROM members ORDER BY number");
-      std::vector<std::int64_t> ids;
-      while (st.step()) ids.push_back(st.int64(0));
-      for (auto id : ids)
-        if (auto m = storage::get_member(c.db, id)) a.push_back(member_json(c.db, *m));
+      for (const auto& m : storage::list_members(c.db)) a.push_back(member_json(c.db, m));
     } else {
-      auto st = c.db.prepare("SELECT id FROM programmes WHERE archived = 0 ORDER BY name, id");
-      std::vector<std::int64_t> ids;
-      while (st.step()) ids.push_back(st.int64(0));
-      for (auto id : ids)
-        if (auto p = programme_json(c.db, id)) a.push_back(std::move(*p));
+      for (const auto& p : storage::list_programmes(c.db)) a.push_back(programme_json(c.db, p));
     }
     return Result::ok(std::move(a));
   }, "list");
@@ -599,12 +577,7 @@ hmi::Result DaemonBackend::update(hmi::Collection col, std::int64_t id, const js
       if (auto n = opt_string(f, "number"); n && *n != m->number) {
         if (storage::find_member_by_number(c.db, *n))
           return Result::conflict("member number " + *n + " is taken", "number");
-        storage::Transaction tx(c.db);
-        auto st = c.db.prepare("UPDATE members SET number = ?1, updated_ms = ?2 WHERE id = ?3");
-        st.bind(1, *n).bind(2, common::unix_ms_now()).bind(3, id);
-        st.run();
-        storage::record_audit(c.db, kStaff, "member", id, "number", m->number, *n);
-        tx.commit();
+        storage::set_member_number(c.db, id, *n, kStaff);
       }
       storage::update_member(c.db, id, u, kStaff);
       return Result::ok();
@@ -624,16 +597,13 @@ hmi::Result DaemonBackend::update(hmi::Collection col, std::int64_t id, const js
     storage::Transaction tx(c.db);
     const std::int64_t now = common::unix_ms_now();
     // Each changed field: the column, and the audit trail with before and after.
-    auto set_field = [&](const char* api, const char* column) {
+    auto set_field = [&](const char* api, storage::ProgrammeField field) {
       const auto v = f.find(api);
       if (v == f.end()) return;
-      auto st = c.db.prepare(std::string("UPDATE programmes SET ") + column +
-                             " = ?1, updated_ms = ?2 WHERE id = ?3");
-      if (v->value().is_string()) st.bind(1, std::string(v->value().get_string()));
-      else if (auto n = opt_number(f, api)) st.bind(1, static_cast<std::int64_t>(*n));
-      else st.bind_null(1);
-      st.bind(2, now).bind(3, id);
-      st.run();
+      storage::FieldValue value;
+      if (v->value().is_string()) value = std::string(v->value().get_string());
+      else if (auto n = opt_number(f, api)) value = static_cast<std::int64_t>(*n);
+      storage::set_programme_field(c.db, id, field, value, now);
       const json::value& old = before->at(api);
       storage::record_audit(c.db, kStaff, "programme", id, api,
                             old.is_null() ? std::nullopt
@@ -643,11 +613,12 @@ hmi::Result DaemonBackend::update(hmi::Collection col, std::int64_t id, const js
                             v->value().is_string() ? std::string(v->value().get_string())
                                                    : json::serialize(v->value()));
     };
-    set_field("name", "name");
-    set_field("description", "notes");
-    set_field("sessions_per_week", "sessions_per_week");
-    set_field("block_weeks", "block_weeks");
-    set_field("after_block_sessions_per_week", "after_block_sessions_per_week");
+    using F = storage::ProgrammeField;
+    set_field("name", F::Name);
+    set_field("description", F::Notes);
+    set_field("sessions_per_week", F::SessionsPerWeek);
+    set_field("block_weeks", F::BlockWeeks);
+    set_field("after_block_sessions_per_week", F::AfterBlockSessionsPerWeek);
     if (!steps.empty()) {
       // Steps keep their ids (and so members' progression and open sessions) by position.
       storage::replace_steps(c.db, id, steps);
@@ -672,17 +643,7 @@ hmi::Result DaemonBackend::remove(hmi::Collection col, std::int64_t id) {
     }
     // Programmes are archived, never deleted: sets and assignments refer to them.
     if (!programme_json(c.db, id)) return Result::not_found("no programme " + std::to_string(id));
-    storage::Transaction tx(c.db);
-    const std::int64_t now = common::unix_ms_now();
-    auto st = c.db.prepare("UPDATE programmes SET archived = 1, updated_ms = ?1 WHERE id = ?2");
-    st.bind(1, now).bind(2, id);
-    st.run();
-    auto end = c.db.prepare(
-        "UPDATE assignments SET ended_ms = ?1 WHERE programme_id = ?2 AND ended_ms IS NULL");
-    end.bind(1, now).bind(2, id);
-    end.run();
-    storage::record_audit(c.db, kStaff, "programme", id, "archived", "0", "1");
-    tx.commit();
+    storage::archive_programme(c.db, id, common::unix_ms_now(), kStaff);
     return Result::ok();
   }, "remove");
 }
@@ -699,16 +660,7 @@ hmi::Result DaemonBackend::assign_programme(std::int64_t member_id,
       storage::assign_programme(c.db, member_id, *programme_id, common::unix_ms_now(), kStaff);
       return Result::ok();
     }
-    storage::Transaction tx(c.db);
-    const auto before = current_programme(c.db, member_id);
-    auto st = c.db.prepare(
-        "UPDATE assignments SET ended_ms = ?1 WHERE member_id = ?2 AND ended_ms IS NULL");
-    st.bind(1, common::unix_ms_now()).bind(2, member_id);
-    st.run();
-    storage::record_audit(c.db, kStaff, "member", member_id, "programme",
-                          before ? std::optional<std::string>(std::to_string(*before)) : std::nullopt,
-                          std::nullopt);
-    tx.commit();
+    storage::end_assignment(c.db, member_id, common::unix_ms_now(), kStaff);
     return Result::ok();
   }, "assign");
 }

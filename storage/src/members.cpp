@@ -112,6 +112,25 @@ std::optional<MemberRow> find_member_by_number(Database& db, const std::string& 
   return read_member(st);
 }
 
+std::vector<MemberRow> list_members(Database& db) {
+  auto st = db.prepare(std::string("SELECT ") + kMemberColumns + " FROM members ORDER BY number");
+  std::vector<MemberRow> out;
+  while (st.step()) out.push_back(read_member(st));
+  return out;
+}
+
+bool set_member_number(Database& db, std::int64_t id, const std::string& number, const Actor& who) {
+  Transaction tx(db);
+  auto before = get_member(db, id);
+  if (!before) return false;
+  auto st = db.prepare("UPDATE members SET number = ?1, updated_ms = ?2 WHERE id = ?3");
+  st.bind(1, number).bind(2, common::unix_ms_now()).bind(3, id);
+  st.run();
+  record_audit(db, who, "member", id, "number", before->number, number);
+  tx.commit();
+  return true;
+}
+
 bool update_member(Database& db, std::int64_t id, const MemberUpdate& u, const Actor& who) {
   Transaction tx(db);
   auto before = get_member(db, id);

@@ -1,7 +1,8 @@
 // The programme-session runner's decisions on a real (in-memory) SQLite
-// database, on synthetic time: where a session stands, the rest, loads as %
-// of the assessed max, progression once per completed session, and resuming
-// after a crash without repeating or losing a set.
+// database, on synthetic time: where a session stands, the rest, progression
+// once per completed session, and resuming after a crash without repeating or
+// losing a set. The rules alone (loads as % of the assessed max, the block
+// rule, ...) are tested on plain values in tests/programme/test_rules.cpp.
 #include <doctest/doctest.h>
 
 #include "soleus/app/session_runner.hpp"
@@ -87,24 +88,6 @@ struct Fixture {
 };
 
 }  // namespace
-
-TEST_CASE("runner: loads as % of the assessed max, with the machine's cap") {
-  Fixture f;
-  const Plan p = f.plan();
-  REQUIRE(p.steps.size() == 2);
-  std::string why;
-  auto rx = prescribe(p.steps[0], p.assessed_max_n, 2000, why);
-  REQUIRE(rx);
-  CHECK(rx->load_n == 900);  // 60 % of 1500 N
-  CHECK(rx->target_reps == 12);
-  CHECK(rx->basis.find("60 % of 1500 N") != std::string::npos);
-  rx = prescribe(p.steps[0], p.assessed_max_n, 850, why);
-  REQUIRE(rx);
-  CHECK(rx->load_n == 850);
-  CHECK(rx->basis.find("capped") != std::string::npos);
-  CHECK_FALSE(prescribe(p.steps[0], std::nullopt, 2000, why));
-  CHECK(why.find("assessed max") != std::string::npos);
-}
 
 TEST_CASE("runner: walks the steps and sets in order, and a completed session progresses once") {
   Fixture f;
@@ -206,13 +189,27 @@ TEST_CASE("runner: a session cut by a crash resumes at the next set and never re
   CHECK(f.plan().steps[0].level == 0);
 }
 
-TEST_CASE("runner: the block rule lowers the frequency after the block") {
+TEST_CASE("runner: the plan carries the programme's frequency, its block rule and the assessed max") {
+  // The rules themselves are tests/programme's; this is the store's rows mapped onto them.
   Fixture f;
   const Plan p = f.plan();
-  CHECK(sessions_per_week(p, f.t) == 3);
-  CHECK(sessions_per_week(p, p.assignment_started_ms + 6LL * 7 * 86'400'000) == 3);
-  Plan q = p;
-  q.sessions_per_week = 4;
-  CHECK(sessions_per_week(q, q.assignment_started_ms + 5LL * 7 * 86'400'000) == 4);
-  CHECK(sessions_per_week(q, q.assignment_started_ms + 6LL * 7 * 86'400'000) == 3);
+  CHECK(p.member_id == f.member);
+  CHECK(p.programme_id == f.programme);
+  CHECK(p.programme_name == "Soleus base");
+  CHECK(p.assignment_started_ms == f.t);
+  CHECK(p.sessions_per_week == 3);
+  CHECK(p.block_weeks == 6);
+  CHECK(p.after_block_sessions_per_week == 3);
+  CHECK(p.assessed_max_n == 1500.0);
+  REQUIRE(p.steps.size() == 2);
+  CHECK(p.steps[0].position == 1);
+  CHECK(p.steps[0].load_pct == 60.0);
+  CHECK_FALSE(p.steps[0].load_n);
+  CHECK(p.steps[0].tempo == "3-1-3-1");
+  CHECK(p.steps[0].progress_rule == "load_pct");
+  CHECK(p.steps[1].mode == "isometric");
+  CHECK(p.steps[1].hold_s == 30.0);
+  CHECK_FALSE(p.steps[1].target_reps);
+  CHECK(p.steps[1].load_n == 800.0);
+  CHECK(p.steps[1].level == 0);
 }

@@ -12,7 +12,7 @@ fails=0
 
 fresh() {   # a clean copy of the sources the rules look at
   rm -rf "$tmp/t"; mkdir -p "$tmp/t"
-  (cd "$root" && tar --exclude=node_modules --exclude='build*' -cf - docs machine common drivers controller hmi storage sim app ctl) |
+  (cd "$root" && tar --exclude=node_modules --exclude='build*' -cf - docs machine common drivers controller hmi storage sim app ctl programme) |
     tar -C "$tmp/t" -xf -
 }
 # expect NAME FILE LINE: the checker fails and its output names FILE:LINE
@@ -55,6 +55,12 @@ fresh; f=common/src/log.cpp; l=$(plant $f '#include "soleus/machine/units.hpp"')
 expect "common includes machine" $f "$l"
 fresh; f=ctl/src/events.cpp; l=$(plant $f '#include "soleus/app/backend.hpp"')
 expect "ctl includes the daemon's backend" $f "$l"
+fresh; f=storage/src/sessions.cpp; l=$(plant $f '#include "soleus/programme/rules.hpp"')
+expect "storage includes the programme rules" $f "$l"
+fresh; f=programme/src/rules.cpp; l=$(plant $f '#include "soleus/storage/database.hpp"')
+expect "programme includes storage" $f "$l"
+fresh; f=programme/CMakeLists.txt; l=$(plant $f 'target_link_libraries(soleus_programme PRIVATE Boost::json soleus_hmi)')
+expect "programme links the HTTP server" $f "$l"
 
 # Granted: sim may include the codec's two headers; drivers may include machine.
 fresh; printf '#include "soleus/drivers/register_map.hpp"\n#include "soleus/drivers/machine_config.hpp"\n' >>"$tmp/t/sim/src/plant.cpp"

@@ -14,7 +14,9 @@
 #include "soleus/storage/maintenance.hpp"
 #include "soleus/storage/members.hpp"
 #include "soleus/storage/open.hpp"
+#include "soleus/storage/programmes.hpp"
 #include "soleus/storage/queries.hpp"
+#include "soleus/storage/sessions.hpp"
 #include "soleus/storage/writer.hpp"
 #include "storage_test_util.hpp"
 #include "writer_test_util.hpp"
@@ -174,6 +176,81 @@ TEST_CASE("programmes: a programme with a progression rule, assigned and audited
   bad.steps[1].hold_s.reset();  // isometric without a hold time
   CHECK_THROWS_AS(add_programme(db, bad, staff), SqliteError);
   CHECK(db.scalar_int("SELECT count(*) FROM programmes") == 2);
+}
+
+TEST_CASE("programmes: read back, changed field by field, unassigned and archived") {
+  auto db = Database::open(":memory:");
+  migrate(db);
+  Actor staff{"staff", 1};
+  ProgrammeSpec p;
+  p.name = "B";
+  p.block_weeks = 6;
+  StepSpec s;
+  s.load_pct_max = 70;
+  s.progress_when = "all_sets_target";
+  s.progress_rule = "load_n";
+  s.progress_amount = 10;
+  p.steps = {s, s};
+  const auto b = add_programme(db, p, staff);
+  p.name = "A";
+  const auto a = add_programme(db, p, staff);
+  auto list = list_programmes(db);
+  REQUIRE(list.size() == 2);
+  CHECK(list[0].id == a);  // by name
+  CHECK(list[1].block_weeks == 6);
+  CHECK_FALSE(list[1].after_block_sessions_per_week);
+  auto steps = programme_steps(db, b);
+  REQUIRE(steps.size() == 2);
+  CHECK(steps[1].position == 2);
+  CHECK(steps[0].load_pct_max == 70.0);
+  CHECK(steps[0].progress_rule == "load_n");
+  CHECK(steps[0].level == 0);
+
+  set_programme_field(db, b, ProgrammeField::Notes, std::string("calves"), 5);
+  set_programme_field(db, b, ProgrammeField::BlockWeeks, FieldValue{}, 5);
+  set_programme_field(db, b, ProgrammeField::SessionsPerWeek, std::int64_t{4}, 5);
+  auto got = get_programme(db, b);
+  REQUIRE(got);
+  CHECK(got->notes == "calves");
+  CHECK_FALSE(got->block_weeks);
+  CHECK(got->sessions_per_week == 4);
+
+  const auto m = add_member(db, "7", "Bo", staff);
+  CHECK(list_members(db).size() == 1);
+  CHECK(set_member_number(db, m, "8", staff));
+  CHECK(get_member(db, m)->number == "8");
+  CHECK_FALSE(set_member_number(db, 999, "9", staff));
+  CHECK_FALSE(current_programme_id(db, m));
+  const auto asg = assign_programme(db, m, b, 1000, staff);
+  CHECK(current_programme_id(db, m) == b);
+  REQUIRE(active_assignment(db, m));
+  CHECK(active_assignment(db, m)->assignment_id == asg);
+
+  // A session: opened, its level earned once, closed with its summary.
+  const auto sid = insert_session(db, m, asg, b, 2000);
+  CHECK(find_open_session(db, m)->id == sid);
+  CHECK(sets_of_session(db, sid).empty());
+  add_progress_level(db, asg, steps[0].id, 1.0, 3000);
+  add_progress_level(db, asg, steps[0].id, 1.0, 3000);
+  CHECK(programme_steps(db, b, asg)[0].level == 2);
+  CHECK(programme_steps(db, b)[0].level == 0);  // without the assignment
+  finish_session(db, sid, "done", 4000, true, R"({"state":"done"})");
+  CHECK_FALSE(find_open_session(db, m));
+  const auto closed = get_session(db, sid);
+  REQUIRE(closed);
+  CHECK(closed->state == "done");
+  CHECK(closed->progressed);
+  CHECK(closed->summary == std::optional<std::string>(R"({"state":"done"})"));
+
+  end_assignment(db, m, 5000, staff);
+  CHECK_FALSE(current_programme_id(db, m));
+  CHECK(query_audit(db, "member", m).front().before == std::optional<std::string>(std::to_string(b)));
+  assign_programme(db, m, b, 6000, staff);
+  archive_programme(db, b, 7000, staff);
+  CHECK_FALSE(get_programme(db, b));
+  CHECK_FALSE(current_programme_id(db, m));
+  CHECK(list_programmes(db).size() == 1);
+  CHECK(query_audit(db, "programme", b).front().field == "archived");
 }
 
 TEST_CASE("members: export (JSON and CSV) and erasure on request, recorded in the audit") {

@@ -4,6 +4,12 @@
 /// assessed max, times the rest between sets, records the session and applies
 /// each step's progression rule when the session ends.
 ///
+/// The orchestration only: the rules (prescription, position, progression,
+/// the block rule) are the pure functions of soleus_programme
+/// (programme/include/soleus/programme/rules.hpp, re-exported below), and
+/// every statement on the database is storage's (soleus/storage/sessions.hpp,
+/// programmes.hpp). This maps storage's rows to the rules' types and back.
+///
 /// Principle of operation:
 ///  1. The database is the runner's only state. A session row is opened
 ///     (committed) before its first set; each set row carries the session,
@@ -29,98 +35,27 @@
 ///     progression) when every set was performed, else as aborted.
 #include <cstdint>
 #include <optional>
-#include <string>
 #include <vector>
 
 #include <boost/json.hpp>
 
+#include "soleus/programme/rules.hpp"
 #include "soleus/storage/database.hpp"
 
 namespace soleus::app::runner {
 
-/// One programme step with the member's progression state.
-struct Step {
-  std::int64_t id = 0;
-  int position = 0;
-  std::string mode;
-  int sets = 1;
-  std::optional<int> target_reps;
-  std::optional<double> hold_s;
-  std::optional<double> load_n;    ///< newtons ...
-  std::optional<double> load_pct;  ///< ... or % of the assessed max
-  std::string tempo;
-  double rest_s = 90;
-  double force_drop_pct = 20;
-  double eccentric_pct = 0;
-  std::string progress_when = "never";  ///< never | all_sets_target | all_sets_target_on_tempo
-  std::string progress_rule = "none";   ///< none | load_n | load_pct | reps | hold_s
-  double progress_amount = 0;
-  int level = 0;  ///< progression levels earned (step_progress)
-};
-
-/// What the member follows today.
-struct Plan {
-  std::int64_t member_id = 0;
-  std::int64_t assignment_id = 0;
-  std::int64_t assignment_started_ms = 0;
-  std::int64_t programme_id = 0;
-  std::string programme_name;
-  int sessions_per_week = 2;
-  std::optional<int> block_weeks;
-  std::optional<int> after_block_sessions_per_week;
-  std::optional<double> assessed_max_n;
-  std::vector<Step> steps;
-};
-
-/// A step's prescription for the next set, progression applied.
-struct Prescription {
-  double load_n = 0;
-  std::optional<int> target_reps;
-  std::optional<double> hold_s;
-  std::string basis;  ///< how the load was found, in words ("70 % of 1500 N assessed max")
-};
-
-/// nullopt + `error` when the load cannot be resolved (a % step without an assessed max).
-std::optional<Prescription> prescribe(const Step& s, std::optional<double> assessed_max_n,
-                                      double max_load_n, std::string& error);
-
-/// A set performed in a session.
-struct SetDone {
-  std::int64_t set_id = 0;
-  std::int64_t step_id = 0;  ///< 0: the step was deleted since
-  int set_index = 0;
-  std::int64_t started_ms = 0;
-  std::optional<std::int64_t> ended_ms;  ///< nullopt: running, or cut by a crash
-  std::optional<std::string> stop_reason;
-  int reps = 0;
-  bool all_on_tempo = true;  ///< every counted rep on tempo
-};
-
-/// Where the session stands.
-struct Position {
-  std::size_t step = 0;  ///< index into Plan::steps; == steps.size(): every set done
-  int set_index = 1;     ///< the next set within that step, 1-based
-  std::optional<std::int64_t> last_end_ms;  ///< end (or start, if cut) of the latest set
-  double rest_s = 0;     ///< the rest after the latest set (its step's rest_s)
-};
-
-/// The next set of the session from its performed sets (see 1. above).
-Position locate(const Plan& plan, const std::vector<SetDone>& done);
-/// Whether every prescribed set has been performed.
-bool complete(const Plan& plan, const Position& p);
-
-/// Progression decision for one step.
-struct StepOutcome {
-  std::int64_t step_id = 0;
-  int sets_done = 0;
-  int sets_at_target = 0;
-  bool progressed = false;
-  std::string why;  ///< in words, for the summary
-};
-std::vector<StepOutcome> judge(const Plan& plan, const std::vector<SetDone>& done);
-
-/// Sessions per week the programme asks for now (the block rule applied).
-int sessions_per_week(const Plan& plan, std::int64_t now_ms);
+// The rules and their types, as the runner's callers have always named them.
+using programme::Plan;
+using programme::Position;
+using programme::Prescription;
+using programme::SetDone;
+using programme::Step;
+using programme::StepOutcome;
+using programme::complete;
+using programme::judge;
+using programme::locate;
+using programme::prescribe;
+using programme::sessions_per_week;
 
 // ---- database ---------------------------------------------------------------------------
 

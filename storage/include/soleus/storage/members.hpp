@@ -50,6 +50,12 @@ std::int64_t add_member(Database& db, const std::string& number, const std::stri
 bool update_member(Database& db, std::int64_t id, const MemberUpdate& u, const Actor& who);
 std::optional<MemberRow> get_member(Database& db, std::int64_t id);
 std::optional<MemberRow> find_member_by_number(Database& db, const std::string& number);
+/// Every member, by number.
+std::vector<MemberRow> list_members(Database& db);
+/// Gives the member another number (audited as field "number", old → new), in
+/// one transaction. False if no such member. Throws SqliteError
+/// (SQLITE_CONSTRAINT when the number is taken).
+bool set_member_number(Database& db, std::int64_t id, const std::string& number, const Actor& who);
 
 /// One step of a programme (see programme_steps in the schema).
 struct StepSpec {
