@@ -76,17 +76,22 @@ int main(int argc, char** argv) {
   }
   const auto after = bus.stats();
   std::sort(ms.begin(), ms.end());
-  auto pct = [&](double p) { return ms[static_cast<std::size_t>(p * static_cast<double>(ms.size() - 1))]; };
+  auto pct = [&](double p) {
+    return ms[static_cast<std::size_t>(p * static_cast<double>(ms.size() - 1))];
+  };
   const double n = cycles;
   const bool rtu = cfg.transport.kind == drivers::TransportConfig::Kind::Rtu;
   std::printf("transport            %s\n", rtu ? "rtu" : "tcp");
   std::printf("cycles               %d (%d failed)\n", cycles, failed);
-  std::printf("transactions/cycle   %.2f\n", static_cast<double>(after.transactions - before.transactions) / n);
-  std::printf("bytes/cycle          %.1f (request %.1f + response %.1f)\n",
-              static_cast<double>(after.bytes_tx + after.bytes_rx - before.bytes_tx - before.bytes_rx) / n,
-              static_cast<double>(after.bytes_tx - before.bytes_tx) / n,
-              static_cast<double>(after.bytes_rx - before.bytes_rx) / n);
-  std::printf("cycle ms             p50 %.3f  p99 %.3f  max %.3f\n", pct(0.5), pct(0.99), ms.back());
+  std::printf("transactions/cycle   %.2f\n",
+              static_cast<double>(after.transactions - before.transactions) / n);
+  std::printf(
+      "bytes/cycle          %.1f (request %.1f + response %.1f)\n",
+      static_cast<double>(after.bytes_tx + after.bytes_rx - before.bytes_tx - before.bytes_rx) / n,
+      static_cast<double>(after.bytes_tx - before.bytes_tx) / n,
+      static_cast<double>(after.bytes_rx - before.bytes_rx) / n);
+  std::printf("cycle ms             p50 %.3f  p99 %.3f  max %.3f\n", pct(0.5), pct(0.99),
+              ms.back());
   std::printf("max loop rate        %.1f Hz (1 / p99)\n", 1000.0 / pct(0.99));
   std::printf("errors               timeouts %llu, crc %llu, framing %llu, exceptions %llu\n",
               static_cast<unsigned long long>(after.timeouts - before.timeouts),

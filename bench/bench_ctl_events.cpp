@@ -21,10 +21,10 @@
 #include <string>
 #include <vector>
 
+#include "soleus/common/time.hpp"
 #include "soleus/storage/maintenance.hpp"
 #include "soleus/storage/open.hpp"
 #include "soleus/storage/schema.hpp"
-#include "soleus/common/time.hpp"
 
 extern char** environ;
 
@@ -47,12 +47,23 @@ struct Kind {
 
 // A busy machine's year: mostly the set lifecycle, some bus glitches, rare faults.
 const std::vector<Kind> kKinds = {
-    {"set_started", 0, 24, false}, {"set_ended", 0, 24, false},     {"calibrated", 0, 20, true},
-    {"unloaded", 0, 20, true}, {"stop_requested", 0, 2, true}, {"armed", 0, 1, false},
-    {"boot", 0, 0.3, false},      {"tared", 0, 0.5, false},         {"comm_glitch", 1, 4, false},
-    {"loop_overrun", 1, 1, false}, {"stale_load_cell", 1, 0.3, false}, {"user_left", 1, 0.5, true},
-    {"comm_loss", 2, 0.5, false}, {"drive_fault", 2, 0.2, true}, {"sto", 2, 0.1, false},
-    {"storage_fault", 2, 0.02, false}, {"sensor_cross_check", 2, 0.05, true},
+    {"set_started", 0, 24, false},
+    {"set_ended", 0, 24, false},
+    {"calibrated", 0, 20, true},
+    {"unloaded", 0, 20, true},
+    {"stop_requested", 0, 2, true},
+    {"armed", 0, 1, false},
+    {"boot", 0, 0.3, false},
+    {"tared", 0, 0.5, false},
+    {"comm_glitch", 1, 4, false},
+    {"loop_overrun", 1, 1, false},
+    {"stale_load_cell", 1, 0.3, false},
+    {"user_left", 1, 0.5, true},
+    {"comm_loss", 2, 0.5, false},
+    {"drive_fault", 2, 0.2, true},
+    {"sto", 2, 0.1, false},
+    {"storage_fault", 2, 0.02, false},
+    {"sensor_cross_check", 2, 0.05, true},
 };
 
 void create(const std::string& path, int n, std::int64_t end_ms) {
@@ -78,7 +89,8 @@ void create(const std::string& path, int n, std::int64_t end_ms) {
   const std::int64_t shift = end_ms - times.back();  // the newest event is "now"
   Transaction tx(db);
   auto st = db.prepare(
-      "INSERT INTO events (t_ms, severity, code, message, set_id, context) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      "INSERT INTO events (t_ms, severity, code, message, set_id, context) VALUES (?1, ?2, ?3, ?4, "
+      "?5, ?6)");
   std::int64_t set_id = 0;
   for (int i = 0; i < n; ++i) {
     const Kind& k = kKinds[static_cast<std::size_t>(pick(rng))];
@@ -138,7 +150,8 @@ int main(int argc, char** argv) {
     } catch (const SqliteError&) {
     }
   }
-  if (reuse) std::cout << "reusing " << path << " (" << n << " events; its \"now\" is its newest event)\n";
+  if (reuse)
+    std::cout << "reusing " << path << " (" << n << " events; its \"now\" is its newest event)\n";
   else create(path, n, now);
   std::int64_t newest = 0, newest_id = 0, middle_id = 0;
   {
@@ -148,7 +161,8 @@ int main(int argc, char** argv) {
     middle_id = db.scalar_int("SELECT id FROM events ORDER BY t_ms DESC, id DESC LIMIT 1 OFFSET " +
                               std::to_string(n / 2));
     std::cout << "rows: error " << db.scalar_int("SELECT count(*) FROM events WHERE severity = 2")
-              << ", comm_loss " << db.scalar_int("SELECT count(*) FROM events WHERE code = 'comm_loss'")
+              << ", comm_loss "
+              << db.scalar_int("SELECT count(*) FROM events WHERE code = 'comm_loss'")
               << ", last 2 days "
               << db.scalar_int("SELECT count(*) FROM events WHERE t_ms >= " +
                                std::to_string(newest - 2 * 86'400'000))
@@ -169,16 +183,18 @@ int main(int argc, char** argv) {
       {"events --severity warning", {"events", "--severity", "warning"}},
       {"events --code comm_loss", {"events", "--code", "comm_loss"}},
       {"events --since 2d", {"events", "--since", reuse ? since2d : "2d"}},
-      {"events --before-id <500 000 rows deep>", {"events", "--before-id", std::to_string(middle_id)}},
+      {"events --before-id <500 000 rows deep>",
+       {"events", "--before-id", std::to_string(middle_id)}},
       {"events --page 2000 (offset 99 950)", {"events", "--page", "2000"}},
-      {"events --code comm_loss --since 30d", {"events", "--code", "comm_loss", "--since",
-                                               std::to_string(newest - 30LL * 86'400'000)}},
+      {"events --code comm_loss --since 30d",
+       {"events", "--code", "comm_loss", "--since", std::to_string(newest - 30LL * 86'400'000)}},
       {"--json events", {"--json", "events"}},
       {"--json events --limit 1000", {"--json", "events", "--limit", "1000"}},
   };
   std::cout << "soleusctl " << ctl << ", " << runs << " runs each (wall time per run, ms)\n"
             << std::left << std::setw(44) << "variant" << std::right << std::setw(9) << "median"
-            << std::setw(9) << "max" << "\n";
+            << std::setw(9) << "max"
+            << "\n";
   for (const auto& v : variants) {
     std::vector<std::string> a = {ctl, "--db", path};
     a.insert(a.end(), v.args.begin(), v.args.end());
@@ -192,8 +208,8 @@ int main(int argc, char** argv) {
     }
     std::sort(t.begin(), t.end());
     std::cout << std::left << std::setw(44) << v.name << std::right << std::fixed
-              << std::setprecision(1) << std::setw(9) << t[t.size() / 2] << std::setw(9)
-              << t.back() << (failed ? "  (a run FAILED)" : "") << "\n";
+              << std::setprecision(1) << std::setw(9) << t[t.size() / 2] << std::setw(9) << t.back()
+              << (failed ? "  (a run FAILED)" : "") << "\n";
   }
   return 0;
 }

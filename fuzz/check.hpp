@@ -5,11 +5,11 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define FUZZ_CHECK(cond, msg)                                                      \
-  do {                                                                             \
-    if (!(cond)) {                                                                 \
-      std::fprintf(stderr, "\nFUZZ_CHECK failed at %s:%d: %s\n  (%s)\n", __FILE__, \
-                   __LINE__, msg, #cond);                                          \
-      std::abort();                                                                \
-    }                                                                              \
+#define FUZZ_CHECK(cond, msg)                                                                     \
+  do {                                                                                            \
+    if (!(cond)) {                                                                                \
+      std::fprintf(stderr, "\nFUZZ_CHECK failed at %s:%d: %s\n  (%s)\n", __FILE__, __LINE__, msg, \
+                   #cond);                                                                        \
+      std::abort();                                                                               \
+    }                                                                                             \
   } while (0)

@@ -63,26 +63,36 @@ bool foreign_origin = false;  ///< a state-changing request from an origin not a
 bool in_test = false;         ///< false while the harness itself logs in
 
 void check_set_request(const SetRequest& q, bool from_api) {
-  FUZZ_CHECK(q.mode == "isotonic" || q.mode == "eccentric" || q.mode == "isometric", "set: unknown mode");
-  FUZZ_CHECK(std::isfinite(q.load_n) && q.load_n >= 1 && q.load_n <= kMaxLoadN, "set: load_n outside [1, max_load_n]");
+  FUZZ_CHECK(q.mode == "isotonic" || q.mode == "eccentric" || q.mode == "isometric",
+             "set: unknown mode");
+  FUZZ_CHECK(std::isfinite(q.load_n) && q.load_n >= 1 && q.load_n <= kMaxLoadN,
+             "set: load_n outside [1, max_load_n]");
   for (double s : {q.eccentric_s, q.bottom_s, q.concentric_s, q.top_s})
     FUZZ_CHECK(std::isfinite(s) && s >= 0 && s <= 60, "set: a tempo phase outside [0, 60] s");
-  FUZZ_CHECK(q.target_reps.has_value() != q.hold_s.has_value(), "set: not exactly one of target_reps and hold_s");
-  if (q.target_reps) FUZZ_CHECK(*q.target_reps >= 1 && *q.target_reps <= 100, "set: target_reps outside 1-100");
-  if (q.hold_s) FUZZ_CHECK(std::isfinite(*q.hold_s) && *q.hold_s >= 1 && *q.hold_s <= 300, "set: hold_s outside 1-300");
-  FUZZ_CHECK((q.mode == "isometric") == q.hold_s.has_value(), "set: hold_s for a set that is not isometric");
+  FUZZ_CHECK(q.target_reps.has_value() != q.hold_s.has_value(),
+             "set: not exactly one of target_reps and hold_s");
+  if (q.target_reps)
+    FUZZ_CHECK(*q.target_reps >= 1 && *q.target_reps <= 100, "set: target_reps outside 1-100");
+  if (q.hold_s)
+    FUZZ_CHECK(std::isfinite(*q.hold_s) && *q.hold_s >= 1 && *q.hold_s <= 300,
+               "set: hold_s outside 1-300");
+  FUZZ_CHECK((q.mode == "isometric") == q.hold_s.has_value(),
+             "set: hold_s for a set that is not isometric");
   FUZZ_CHECK(q.force_drop_pct >= 5 && q.force_drop_pct <= 50, "set: force_drop_pct outside 5-50");
   FUZZ_CHECK(q.eccentric_pct >= 0 && q.eccentric_pct <= 100, "set: eccentric_pct outside 0-100");
-  FUZZ_CHECK(q.eccentric_pct == 0 || q.mode == "eccentric", "set: eccentric extra load for another mode");
+  FUZZ_CHECK(q.eccentric_pct == 0 || q.mode == "eccentric",
+             "set: eccentric extra load for another mode");
   if (q.member_id) FUZZ_CHECK(*q.member_id >= 1, "set: member_id not positive");
   if (!from_api) return;
-  FUZZ_CHECK(caller != Caller::None && caller != Caller::Other, "set: started without a valid token");
+  FUZZ_CHECK(caller != Caller::None && caller != Caller::Other,
+             "set: started without a valid token");
   if (caller == Caller::Guest) {
     FUZZ_CHECK(q.load_n <= kGuestCapN, "set: a guest's load above the guest cap");
     FUZZ_CHECK(!q.member_id, "set: a guest started a set for a member");
     FUZZ_CHECK(q.role == "guest", "set: wrong role recorded");
   }
-  if (caller == Caller::Member) FUZZ_CHECK(q.member_id == kMemberId, "set: a member started a set for someone else");
+  if (caller == Caller::Member)
+    FUZZ_CHECK(q.member_id == kMemberId, "set: a member started a set for someone else");
 }
 
 /// A set request the API let through, on its way to the controller: soleusd's
@@ -93,18 +103,19 @@ void check_set_request(const SetRequest& q, bool from_api) {
 void check_params(const SetRequest& q) {
   const auto p = app::to_params(q);
   FUZZ_CHECK(p.has_value(), "to_params: a mode the API accepted was refused");
-  FUZZ_CHECK(p->load_n == q.load_n && p->tempo.eccentric_s == q.eccentric_s && p->tempo.bottom_s == q.bottom_s &&
-                 p->tempo.concentric_s == q.concentric_s && p->tempo.top_s == q.top_s &&
-                 p->target_reps == q.target_reps.value_or(0) && p->hold_s == q.hold_s.value_or(0) &&
-                 p->force_drop_pct == q.force_drop_pct && p->eccentric_pct == q.eccentric_pct &&
-                 p->member_id == q.member_id,
+  FUZZ_CHECK(p->load_n == q.load_n && p->tempo.eccentric_s == q.eccentric_s &&
+                 p->tempo.bottom_s == q.bottom_s && p->tempo.concentric_s == q.concentric_s &&
+                 p->tempo.top_s == q.top_s && p->target_reps == q.target_reps.value_or(0) &&
+                 p->hold_s == q.hold_s.value_or(0) && p->force_drop_pct == q.force_drop_pct &&
+                 p->eccentric_pct == q.eccentric_pct && p->member_id == q.member_id,
              "to_params: a field changed on the way");
   static const controller::TrainingConfig training;
   static const machine::Mechanics mechanics;
   machine::Limits limits;
   limits.max_load_n = kMaxLoadN;
   if (const auto e = controller::validate(*p, training, limits, mechanics)) {
-    FUZZ_CHECK(!e->field.empty() && !e->message.empty(), "validate: a refusal without a field and a message");
+    FUZZ_CHECK(!e->field.empty() && !e->message.empty(),
+               "validate: a refusal without a field and a message");
     return;
   }
   FUZZ_CHECK(std::isfinite(p->load_n) && p->load_n > 0 && p->load_n <= limits.max_load_n,
@@ -112,9 +123,9 @@ void check_params(const SetRequest& q) {
   FUZZ_CHECK(p->load_n * (1.0 + p->eccentric_pct / 100.0) <= limits.max_load_n + 1e-9,
              "validate: accepted an eccentric load above max_load_n");
   if (p->mode == controller::Mode::Isometric)
-    FUZZ_CHECK(p->hold_s > 0 && p->target_reps == 0, "validate: an isometric set without a hold time");
-  else
-    FUZZ_CHECK(p->target_reps >= 1 && p->target_reps <= 100, "validate: reps outside 1-100");
+    FUZZ_CHECK(p->hold_s > 0 && p->target_reps == 0,
+               "validate: an isometric set without a hold time");
+  else FUZZ_CHECK(p->target_reps >= 1 && p->target_reps <= 100, "validate: reps outside 1-100");
 }
 
 bool valid_member_number(const std::string& s) {
@@ -134,18 +145,21 @@ void check_text(const json::object& o, const char* key, std::size_t lo, std::siz
     FUZZ_CHECK(v->is_string(), "a text field is not a string");
     const auto& s = v->get_string();
     FUZZ_CHECK(s.size() >= lo && s.size() <= hi, "a text field of the wrong length");
-    for (unsigned char c : s) FUZZ_CHECK(c >= 0x20 && c != 0x7F, "a text field with control characters");
+    for (unsigned char c : s)
+      FUZZ_CHECK(c >= 0x20 && c != 0x7F, "a text field with control characters");
   }
 }
 
 void check_fields(Collection c, const json::object& o) {
   if (c == Collection::Members) {
     if (auto* v = o.if_contains("number"))
-      FUZZ_CHECK(v->is_string() && valid_member_number(std::string(v->get_string())), "member: bad number");
+      FUZZ_CHECK(v->is_string() && valid_member_number(std::string(v->get_string())),
+                 "member: bad number");
     check_text(o, "name", 1, 64);
     check_text(o, "notes", 0, 500);
     if (auto* v = o.if_contains("pin_hash"))
-      FUZZ_CHECK(v->is_string() && (v->get_string().empty() || is_valid_pin_hash(std::string(v->get_string()))),
+      FUZZ_CHECK(v->is_string() &&
+                     (v->get_string().empty() || is_valid_pin_hash(std::string(v->get_string()))),
                  "member: a PIN that is not a valid hash reached the store");
     FUZZ_CHECK(!o.contains("pin"), "member: a PIN in clear reached the store");
     if (auto* v = o.if_contains("assessed_max_n"); v && !v->is_null()) {
@@ -162,10 +176,12 @@ void check_fields(Collection c, const json::object& o) {
     for (const auto& sv : steps->get_array()) {
       const json::object& s = sv.as_object();
       const std::string mode(s.at("mode").as_string());
-      FUZZ_CHECK(mode == "isotonic" || mode == "eccentric" || mode == "isometric", "step: unknown mode");
+      FUZZ_CHECK(mode == "isotonic" || mode == "eccentric" || mode == "isometric",
+                 "step: unknown mode");
       const double sets = number_of(s.at("sets"));
       FUZZ_CHECK(sets >= 1 && sets <= 10, "step: sets outside 1-10");
-      FUZZ_CHECK(s.contains("load_n") != s.contains("load_pct"), "step: not exactly one of load_n and load_pct");
+      FUZZ_CHECK(s.contains("load_n") != s.contains("load_pct"),
+                 "step: not exactly one of load_n and load_pct");
       if (auto* v = s.if_contains("load_n")) {
         const double n = number_of(*v);
         FUZZ_CHECK(n >= 1 && n <= kMaxLoadN, "step: load_n outside [1, max_load_n]");
@@ -176,29 +192,36 @@ void check_fields(Collection c, const json::object& o) {
       }
       const double rest = number_of(s.at("rest_s"));
       FUZZ_CHECK(rest >= 0 && rest <= 600, "step: rest_s outside 0-600");
-      FUZZ_CHECK(s.contains("target_reps") != s.contains("hold_s"), "step: not exactly one of target_reps and hold_s");
+      FUZZ_CHECK(s.contains("target_reps") != s.contains("hold_s"),
+                 "step: not exactly one of target_reps and hold_s");
       if (auto* v = s.if_contains("target_reps")) {
         const double r = number_of(*v);
         FUZZ_CHECK(r >= 1 && r <= 100, "step: target_reps outside 1-100");
       }
       if (auto* v = s.if_contains("hold_s")) {
         const double h = number_of(*v);
-        FUZZ_CHECK(h >= 1 && h <= 300 && mode == "isometric", "step: hold_s out of range or not isometric");
+        FUZZ_CHECK(h >= 1 && h <= 300 && mode == "isometric",
+                   "step: hold_s out of range or not isometric");
       }
       const double drop = number_of(s.at("force_drop_pct"));
       FUZZ_CHECK(drop >= 5 && drop <= 50, "step: force_drop_pct outside 5-50");
       const double ecc = number_of(s.at("eccentric_pct"));
-      FUZZ_CHECK(ecc >= 0 && ecc <= 100 && (ecc == 0 || mode == "eccentric"), "step: bad eccentric_pct");
+      FUZZ_CHECK(ecc >= 0 && ecc <= 100 && (ecc == 0 || mode == "eccentric"),
+                 "step: bad eccentric_pct");
       const json::object& prog = s.at("progression").as_object();
       const std::string rule(prog.at("rule").as_string());
       const double amount = number_of(prog.at("amount"));
-      FUZZ_CHECK(rule == "none" || (amount >= 0.1 && amount <= 1000), "step: progression amount out of range");
-      FUZZ_CHECK(rule != "load_pct" || s.contains("load_pct"), "step: load_pct progression of a load_n step");
+      FUZZ_CHECK(rule == "none" || (amount >= 0.1 && amount <= 1000),
+                 "step: progression amount out of range");
+      FUZZ_CHECK(rule != "load_pct" || s.contains("load_pct"),
+                 "step: load_pct progression of a load_n step");
     }
   }
   for (const char* k : {"sessions_per_week", "after_block_sessions_per_week"})
-    if (auto* v = o.if_contains(k)) FUZZ_CHECK(number_of(*v) >= 1 && number_of(*v) <= 14, "programme: frequency out of range");
-  if (auto* v = o.if_contains("block_weeks")) FUZZ_CHECK(number_of(*v) >= 1 && number_of(*v) <= 52, "programme: block_weeks out of range");
+    if (auto* v = o.if_contains(k))
+      FUZZ_CHECK(number_of(*v) >= 1 && number_of(*v) <= 14, "programme: frequency out of range");
+  if (auto* v = o.if_contains("block_weeks"))
+    FUZZ_CHECK(number_of(*v) >= 1 && number_of(*v) <= 52, "programme: block_weeks out of range");
 }
 
 /// Every call that reaches the backend is checked against who asked and how.
@@ -230,14 +253,17 @@ class CheckingBackend final : public Backend {
     v.tempo = "3-1-3-1";
     v.stop_reason = "force_drop";
     if (id == 1) v.member_id = kMemberId;
-    v.rep_log.push_back(RepView{1, 561.2, 523.4, 3.1, 1, 2.9, 1.1, 62.5, 98.4, 20.2, 0.97, true, 0.1});
+    v.rep_log.push_back(
+        RepView{1, 561.2, 523.4, 3.1, 1, 2.9, 1.1, 62.5, 98.4, 20.2, 0.97, true, 0.1});
     return v;
   }
   EventPage events(const EventQuery& q) override {
     role({Caller::Staff, Caller::Maintenance}, "events");
     FUZZ_CHECK(q.limit >= 1 && q.limit <= 500, "events: limit outside 1-500");
     FUZZ_CHECK(q.offset >= 0 && q.offset <= 100000, "events: offset outside 0-100000");
-    if (q.severity) FUZZ_CHECK(*q.severity == "info" || *q.severity == "warning" || *q.severity == "error", "events: bad severity");
+    if (q.severity)
+      FUZZ_CHECK(*q.severity == "info" || *q.severity == "warning" || *q.severity == "error",
+                 "events: bad severity");
     if (q.code) FUZZ_CHECK(!q.code->empty() && q.code->size() <= 64, "events: bad code");
     if (q.before_id) FUZZ_CHECK(*q.before_id >= 0, "events: negative before");
     EventPage p;
@@ -272,20 +298,24 @@ class CheckingBackend final : public Backend {
     FUZZ_CHECK(id >= 1, "remove: id not positive");
     return Result::ok();
   }
-  Result assign_programme(std::int64_t member_id, std::optional<std::int64_t> programme_id) override {
+  Result assign_programme(std::int64_t member_id,
+                          std::optional<std::int64_t> programme_id) override {
     mutation();
     role({Caller::Staff}, "assign_programme");
-    FUZZ_CHECK(member_id >= 1 && (!programme_id || *programme_id >= 1), "assign_programme: ids not positive");
+    FUZZ_CHECK(member_id >= 1 && (!programme_id || *programme_id >= 1),
+               "assign_programme: ids not positive");
     return Result::ok();
   }
   Result member_history(std::int64_t member_id, int limit) override {
-    FUZZ_CHECK(!in_test || caller == Caller::Staff || (caller == Caller::Member && member_id == kMemberId),
-               "member_history: reached for a caller who may not read it");
+    FUZZ_CHECK(
+        !in_test || caller == Caller::Staff || (caller == Caller::Member && member_id == kMemberId),
+        "member_history: reached for a caller who may not read it");
     FUZZ_CHECK(limit >= 1 && limit <= 100, "member_history: limit outside 1-100");
     return Result::ok(json::array{});
   }
   std::optional<MemberCredential> member_credential(const std::string& number) override {
-    FUZZ_CHECK(valid_member_number(number), "member_credential: asked with a malformed member number");
+    FUZZ_CHECK(valid_member_number(number),
+               "member_credential: asked with a malformed member number");
     if (number == "1042") return MemberCredential{kMemberId, ""};
     return std::nullopt;
   }
@@ -313,10 +343,12 @@ class CheckingBackend final : public Backend {
 
  private:
   void mutation() const {
-    FUZZ_CHECK(!in_test || !foreign_origin, "a state-changing request from a foreign Origin reached the backend");
+    FUZZ_CHECK(!in_test || !foreign_origin,
+               "a state-changing request from a foreign Origin reached the backend");
   }
   void needs_token() const {
-    FUZZ_CHECK(!in_test || (caller != Caller::None && caller != Caller::Other), "reached the backend without a valid token");
+    FUZZ_CHECK(!in_test || (caller != Caller::None && caller != Caller::Other),
+               "reached the backend without a valid token");
   }
   void role(std::initializer_list<Caller> allowed, const char* what) const {
     if (!in_test) return;
@@ -350,7 +382,8 @@ struct Harness {
     config.max_load_n = kMaxLoadN;
     config.guest_load_cap_n = kGuestCapN;
     config.validate();
-    api = std::make_unique<Api>(config, backend, std::vector<std::string>{kOwnOrigin}, [this] { return now; });
+    api = std::make_unique<Api>(config, backend, std::vector<std::string>{kOwnOrigin},
+                                [this] { return now; });
     login_all();
   }
 
@@ -364,8 +397,8 @@ struct Harness {
   }
   void login(Caller who) {
     for (int attempt = 0; attempt < 2; ++attempt) {
-      const ApiResponse r =
-          api->handle(ApiRequest{"POST", "/api/v1/login", login_body(who), std::nullopt, std::nullopt});
+      const ApiResponse r = api->handle(
+          ApiRequest{"POST", "/api/v1/login", login_body(who), std::nullopt, std::nullopt});
       if (r.status == 200) {
         tokens[who] = std::string(json::parse(r.body).at("token").as_string());
         return;
@@ -377,7 +410,8 @@ struct Harness {
     std::abort();
   }
   void login_all() {
-    for (Caller who : {Caller::Staff, Caller::Maintenance, Caller::Member, Caller::Guest}) login(who);
+    for (Caller who : {Caller::Staff, Caller::Maintenance, Caller::Member, Caller::Guest})
+      login(who);
   }
   /// A request may have logged a token out: log that role in again.
   void restore_tokens() {
@@ -407,7 +441,8 @@ void check_response(const ApiResponse& r, const ApiRequest& req) {
   bool known = false;
   for (unsigned s : kKnown) known |= r.status == s;
   if (!known || r.status == 500)
-    std::fprintf(stderr, "%s %s -> %u %s\n", req.method.c_str(), req.target.c_str(), r.status, r.body.c_str());
+    std::fprintf(stderr, "%s %s -> %u %s\n", req.method.c_str(), req.target.c_str(), r.status,
+                 r.body.c_str());
   FUZZ_CHECK(known, "an unexpected status (500: a parser threw instead of refusing)");
   boost::system::error_code ec;
   const json::value v = json::parse(r.body, ec);
@@ -415,7 +450,8 @@ void check_response(const ApiResponse& r, const ApiRequest& req) {
   if (r.status >= 400) {
     const json::value* ev = v.is_object() ? v.get_object().if_contains("error") : nullptr;
     const json::object* e = ev ? ev->if_object() : nullptr;
-    FUZZ_CHECK(e && e->contains("message") && e->at("message").is_string() && !e->at("message").get_string().empty(),
+    FUZZ_CHECK(e && e->contains("message") && e->at("message").is_string() &&
+                   !e->at("message").get_string().empty(),
                "an error reply without a message");
   }
   if (r.status == 405) {
@@ -442,7 +478,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   caller = Caller::None;
   while (pos != std::string::npos) {
     const std::size_t next = text.find('\n', pos + 1);
-    const std::string header = text.substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1);
+    const std::string header =
+        text.substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1);
     pos = next;
     if (header.empty()) break;
     const std::size_t colon = header.find(": ");
@@ -461,8 +498,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   if (pos != std::string::npos) req.body = text.substr(pos + 1);
-  foreign_origin = req.origin && *req.origin != kOwnOrigin && req.method != "GET" && req.method != "HEAD" &&
-                   req.method != "OPTIONS";
+  foreign_origin = req.origin && *req.origin != kOwnOrigin && req.method != "GET" &&
+                   req.method != "HEAD" && req.method != "OPTIONS";
   h.backend.view.set_id = size % 2 ? std::optional<std::int64_t>(12) : std::nullopt;
 
   in_test = true;
@@ -476,7 +513,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_set_request(*q, false);
     check_params(*q);
   } else {
-    FUZZ_CHECK(err.status == 400 || err.status == 422, "a refused set request with a status other than 400/422");
+    FUZZ_CHECK(err.status == 400 || err.status == 422,
+               "a refused set request with a status other than 400/422");
     FUZZ_CHECK(!err.message.empty(), "a refused set request without a message");
   }
   h.restore_tokens();

@@ -86,12 +86,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // ---- decode
   const auto raw = decode_raw(s, words);
   const auto want_raw = expected_raw(s, words);
-  FUZZ_CHECK(raw.has_value() == want_raw.has_value(), "decode_raw: refused a valid value or passed a non-finite one");
+  FUZZ_CHECK(raw.has_value() == want_raw.has_value(),
+             "decode_raw: refused a valid value or passed a non-finite one");
   if (raw) FUZZ_CHECK(*raw == *want_raw, "decode_raw: wrong raw value");
   const auto eng = decode(s, words);
   if (eng) {
     FUZZ_CHECK(std::isfinite(*eng), "decode: a non-finite engineering value");
-    FUZZ_CHECK(raw.has_value() && *eng == *raw * s.scale + s.offset, "decode: not raw * scale + offset");
+    FUZZ_CHECK(raw.has_value() && *eng == *raw * s.scale + s.offset,
+               "decode: not raw * scale + offset");
   } else {
     FUZZ_CHECK(!raw || !std::isfinite(*raw * s.scale + s.offset), "decode: refused a finite value");
   }
@@ -132,9 +134,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (s.type == ValueType::F32)
       tol += std::fabs(want * s.scale) * std::ldexp(1.0, -23) +
              std::fabs(s.scale) * double(std::numeric_limits<float>::denorm_min());
-    else
-      tol += std::fabs(s.scale) * (0.5 + 8 * eps);
-    FUZZ_CHECK(std::fabs(*back - value) <= tol, "encode: the words do not decode back to the value");
+    else tol += std::fabs(s.scale) * (0.5 + 8 * eps);
+    FUZZ_CHECK(std::fabs(*back - value) <= tol,
+               "encode: the words do not decode back to the value");
   }
   std::array<std::uint16_t, 2> few{kUntouched, kUntouched};
   FUZZ_CHECK(!encode(s, value, std::span<std::uint16_t>(few.data(), nwords - 1)),
@@ -152,7 +154,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       // -0 comes back as +0 (-0 * 1 + 0 is +0): equal in value.
       FUZZ_CHECK(decode(unit, again) == v, "round trip: a different float");
     } else {
-      for (std::size_t k = 0; k < nwords; ++k) FUZZ_CHECK(again[k] == words[k], "round trip: different words");
+      for (std::size_t k = 0; k < nwords; ++k)
+        FUZZ_CHECK(again[k] == words[k], "round trip: different words");
     }
   }
   return 0;

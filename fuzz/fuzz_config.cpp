@@ -45,7 +45,8 @@ class EchoBus final : public Bus {
  public:
   bool connected() const override { return true; }
   BusResult read_holding(int unit, int address, std::span<std::uint16_t> out) override {
-    for (std::size_t k = 0; k < out.size(); ++k) out[k] = mem_[{unit, address + static_cast<int>(k)}];
+    for (std::size_t k = 0; k < out.size(); ++k)
+      out[k] = mem_[{unit, address + static_cast<int>(k)}];
     return BusResult::Ok;
   }
   BusResult read_input(int unit, int address, std::span<std::uint16_t> out) override {
@@ -55,7 +56,9 @@ class EchoBus final : public Bus {
     for (auto& b : out) b = 0;
     return BusResult::Ok;
   }
-  BusResult read_discrete(int u, int a, std::span<std::uint8_t> out) override { return read_coils(u, a, out); }
+  BusResult read_discrete(int u, int a, std::span<std::uint8_t> out) override {
+    return read_coils(u, a, out);
+  }
   BusResult write_register(int unit, int address, std::uint16_t value) override {
     mem_[{unit, address}] = value;
     return BusResult::Ok;
@@ -103,29 +106,35 @@ void check_no_overlaps(const std::vector<const SignalSpec*>& signals, const char
 void check_accepted(const app::DaemonConfig& c) {
   const MachineConfig& m = c.machine;
   const machine::Limits& l = m.limits;
-  FUZZ_CHECK(l.max_load_n > 0 && l.max_load_n <= machine::kHardCapN, "accepted a max_load_n above the hard cap");
+  FUZZ_CHECK(l.max_load_n > 0 && l.max_load_n <= machine::kHardCapN,
+             "accepted a max_load_n above the hard cap");
   const double period_ms = 1000.0 / c.control.loop_hz;
   FUZZ_CHECK(std::isfinite(period_ms) && period_ms > 0, "accepted a loop rate that is not a rate");
-  FUZZ_CHECK(l.watchdog_ms >= 1 && l.watchdog_ms >= 3 * period_ms, "accepted a drive watchdog off or under 3 periods");
-  FUZZ_CHECK(c.control.comm_loss_window_ms < l.watchdog_ms, "accepted a comm-loss window longer than the watchdog");
+  FUZZ_CHECK(l.watchdog_ms >= 1 && l.watchdog_ms >= 3 * period_ms,
+             "accepted a drive watchdog off or under 3 periods");
+  FUZZ_CHECK(c.control.comm_loss_window_ms < l.watchdog_ms,
+             "accepted a comm-loss window longer than the watchdog");
   FUZZ_CHECK(m.transport.response_timeout_ms * (1 + m.transport.retries) < period_ms,
              "accepted a failed transaction longer than a loop period");
-  FUZZ_CHECK(c.control.overspeed_mm_s > l.max_speed_mm_s, "accepted an overspeed at or below the speed limit");
+  FUZZ_CHECK(c.control.overspeed_mm_s > l.max_speed_mm_s,
+             "accepted an overspeed at or below the speed limit");
   FUZZ_CHECK(c.control.move_max_force_n <= l.max_load_n, "accepted a move force above max_load_n");
   FUZZ_CHECK(c.training.min_load_n <= l.max_load_n && c.training.calibration_load_n <= l.max_load_n,
              "accepted a training load above max_load_n");
   FUZZ_CHECK(c.hmi.max_load_n == l.max_load_n, "the HMI's max_load_n is not the machine's");
   FUZZ_CHECK(c.hmi.guest_load_cap_n >= 0 && c.hmi.guest_load_cap_n <= l.max_load_n,
              "accepted a guest load cap above max_load_n");
-  FUZZ_CHECK(m.units.drive != m.units.load_cell, "accepted one unit id for the drive and the load cell");
-  for (double v : {l.max_speed_mm_s, l.max_slew_n_per_s, m.mechanics.rated_torque_nm, m.mechanics.screw_lead_mm,
-                   m.mechanics.efficiency, m.mechanics.counts_per_mm, m.mechanics.travel_max_mm,
-                   c.control.stale_cell_ms, c.control.implausible_force_n, c.training.floor_fade_mm})
+  FUZZ_CHECK(m.units.drive != m.units.load_cell,
+             "accepted one unit id for the drive and the load cell");
+  for (double v : {l.max_speed_mm_s, l.max_slew_n_per_s, m.mechanics.rated_torque_nm,
+                   m.mechanics.screw_lead_mm, m.mechanics.efficiency, m.mechanics.counts_per_mm,
+                   m.mechanics.travel_max_mm, c.control.stale_cell_ms,
+                   c.control.implausible_force_n, c.training.floor_fade_mm})
     FUZZ_CHECK(std::isfinite(v) && v >= 0, "accepted a value that is not finite or is negative");
   const DriveMap& d = m.drive;
-  check_no_overlaps({&d.control, &d.torque_cmd, &d.speed_limit, &d.torque_slew, &d.comm_timeout, &d.torque_limit,
-                     &d.status, &d.fault_code, &d.position, &d.speed, &d.torque_actual, &d.temperature,
-                     &d.bus_voltage},
+  check_no_overlaps({&d.control, &d.torque_cmd, &d.speed_limit, &d.torque_slew, &d.comm_timeout,
+                     &d.torque_limit, &d.status, &d.fault_code, &d.position, &d.speed,
+                     &d.torque_actual, &d.temperature, &d.bus_voltage},
                     "accepted two drive signals sharing a register");
   const LoadCellMap& lc = m.load_cell;
   check_no_overlaps({&lc.force, &lc.status, &lc.sample_counter, &lc.command, &lc.filter},
@@ -145,13 +154,16 @@ void check_accepted(const app::DaemonConfig& c) {
   std::string detail;
   const BusResult r = drive->configure(machine::DriveSetup::from_limits(l), detail);
   if (r != BusResult::Ok) std::fprintf(stderr, "configure: %s: %s\n", to_string(r), detail.c_str());
-  FUZZ_CHECK(r == BusResult::Ok, "--check-config accepts limits that the drive's setup registers cannot hold");
+  FUZZ_CHECK(r == BusResult::Ok,
+             "--check-config accepts limits that the drive's setup registers cannot hold");
   machine::DriveStatus st;
   const BusResult rs = drive->exchange(machine::DriveCommand{}, st);
-  FUZZ_CHECK(rs == BusResult::Ok || rs == BusResult::BadValue, "exchange over a perfect bus failed");
+  FUZZ_CHECK(rs == BusResult::Ok || rs == BusResult::BadValue,
+             "exchange over a perfect bus failed");
   machine::LoadCellSample sample;
   const BusResult rc = cell->read(sample);
-  FUZZ_CHECK(rc == BusResult::Ok || rc == BusResult::BadValue, "load-cell read over a perfect bus failed");
+  FUZZ_CHECK(rc == BusResult::Ok || rc == BusResult::BadValue,
+             "load-cell read over a perfect bus failed");
   (void)app::describe(c);
 }
 

@@ -27,8 +27,8 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,7 +57,8 @@ class FuzzBus final : public Bus {
   std::map<std::pair<Table, int>, std::uint16_t> served;
   /// Writes to holding registers attempted during the current operation.
   std::vector<Write> writes;
-  std::map<std::pair<int, int>, std::uint16_t> holding;  ///< (unit, address) -> what the device holds
+  std::map<std::pair<int, int>, std::uint16_t>
+      holding;  ///< (unit, address) -> what the device holds
 
   bool connected() const override { return true; }
   BusResult read_holding(int unit, int address, std::span<std::uint16_t> out) override {
@@ -94,8 +95,9 @@ class FuzzBus final : public Bus {
   BusResult outcome() {
     const auto b = in->u8();
     if (b < 240) return BusResult::Ok;
-    static constexpr BusResult kFailures[] = {BusResult::Timeout, BusResult::CrcError, BusResult::FramingError,
-                                              BusResult::Exception, BusResult::Disconnected};
+    static constexpr BusResult kFailures[] = {BusResult::Timeout, BusResult::CrcError,
+                                              BusResult::FramingError, BusResult::Exception,
+                                              BusResult::Disconnected};
     return kFailures[b % std::size(kFailures)];
   }
   BusResult write(int unit, int address, std::span<const std::uint16_t> v) {
@@ -103,10 +105,12 @@ class FuzzBus final : public Bus {
     const BusResult r = outcome();
     // A failed write may or may not have reached the device; here it did not.
     if (r == BusResult::Ok)
-      for (std::size_t k = 0; k < v.size(); ++k) holding[{unit, address + static_cast<int>(k)}] = v[k];
+      for (std::size_t k = 0; k < v.size(); ++k)
+        holding[{unit, address + static_cast<int>(k)}] = v[k];
     return r;
   }
-  BusResult read_words(int unit, Table t, int address, std::span<std::uint16_t> out, bool decide = true) {
+  BusResult read_words(int unit, Table t, int address, std::span<std::uint16_t> out,
+                       bool decide = true) {
     if (decide) {
       const BusResult r = outcome();
       if (r != BusResult::Ok) return r;
@@ -139,8 +143,10 @@ std::vector<MachineConfig>& configs() {
   static std::vector<MachineConfig> all = [] {
     log::set_level(log::Level::Error);
     std::vector<MachineConfig> v;
-    for (const char* name : {"reference-rtu.toml", "reference-tcp.toml", "sim.toml", "sim-vendor-b.toml"}) {
-      const auto doc = config::Document::parse_file(std::string(SOLEUS_SOURCE_DIR) + "/config/" + name);
+    for (const char* name :
+         {"reference-rtu.toml", "reference-tcp.toml", "sim.toml", "sim-vendor-b.toml"}) {
+      const auto doc =
+          config::Document::parse_file(std::string(SOLEUS_SOURCE_DIR) + "/config/" + name);
       v.push_back(MachineConfig::parse(doc.root()));
     }
     return v;
@@ -151,8 +157,9 @@ std::vector<MachineConfig>& configs() {
 bool same(const machine::DriveStatus& a, const machine::DriveStatus& b) {
   return a.ready == b.ready && a.enabled == b.enabled && a.fault == b.fault && a.sto == b.sto &&
          a.speed_limited == b.speed_limited && a.torque_limited == b.torque_limited &&
-         a.fault_code == b.fault_code && a.position_mm == b.position_mm && a.velocity_mm_s == b.velocity_mm_s &&
-         a.torque_pct == b.torque_pct && a.force_n == b.force_n && a.temperature_c == b.temperature_c &&
+         a.fault_code == b.fault_code && a.position_mm == b.position_mm &&
+         a.velocity_mm_s == b.velocity_mm_s && a.torque_pct == b.torque_pct &&
+         a.force_n == b.force_n && a.temperature_c == b.temperature_c &&
          a.bus_voltage_v == b.bus_voltage_v;
 }
 bool same(const machine::LoadCellSample& a, const machine::LoadCellSample& b) {
@@ -160,7 +167,9 @@ bool same(const machine::LoadCellSample& a, const machine::LoadCellSample& b) {
          a.adc_error == b.adc_error && a.tare_busy == b.tare_busy && a.counter == b.counter;
 }
 
-bool close(double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max({1.0, std::fabs(a), std::fabs(b)}); }
+bool close(double a, double b) {
+  return std::fabs(a - b) <= 1e-9 * std::max({1.0, std::fabs(a), std::fabs(b)});
+}
 
 /// Where the words of a status signal were served: the mirror, or its own table.
 struct Words {
@@ -199,7 +208,8 @@ std::optional<machine::DriveStatus> expected_status(const MachineConfig& c, cons
   if (!sw) return std::nullopt;
   auto bit = [&](int b) { return ((*sw >> b) & 1) != 0; };
   s.ready = bit(m.bit_ready), s.enabled = bit(m.bit_enabled), s.fault = bit(m.bit_fault);
-  s.sto = bit(m.bit_sto), s.speed_limited = bit(m.bit_speed_limited), s.torque_limited = bit(m.bit_torque_limited);
+  s.sto = bit(m.bit_sto), s.speed_limited = bit(m.bit_speed_limited),
+  s.torque_limited = bit(m.bit_torque_limited);
   if (m.fault_code.present) {
     w = words.of(m.fault_code);
     const auto fc = w ? word_value(m.fault_code, *w) : std::nullopt;
@@ -239,8 +249,8 @@ std::optional<machine::DriveStatus> expected_status(const MachineConfig& c, cons
   return s;
 }
 
-void check_status(const MachineConfig& c, const FuzzBus& bus, BusResult r, const machine::DriveStatus& got,
-                  const machine::DriveStatus& before) {
+void check_status(const MachineConfig& c, const FuzzBus& bus, BusResult r,
+                  const machine::DriveStatus& got, const machine::DriveStatus& before) {
   int lo = 1 << 30;
   for (const auto* sp : {&c.drive.status, &c.drive.fault_code, &c.drive.position, &c.drive.speed,
                          &c.drive.torque_actual, &c.drive.temperature, &c.drive.bus_voltage})
@@ -249,11 +259,12 @@ void check_status(const MachineConfig& c, const FuzzBus& bus, BusResult r, const
   if (r != BusResult::Ok) {
     FUZZ_CHECK(same(got, before), "drive: a refused status changed the caller's struct");
     if (r == BusResult::BadValue)
-      FUZZ_CHECK(!expected_status(c, words), "drive: refused a status whose words are all plausible");
+      FUZZ_CHECK(!expected_status(c, words),
+                 "drive: refused a status whose words are all plausible");
     return;
   }
-  for (double v : {got.position_mm, got.velocity_mm_s, got.torque_pct, got.force_n, got.temperature_c,
-                   got.bus_voltage_v})
+  for (double v : {got.position_mm, got.velocity_mm_s, got.torque_pct, got.force_n,
+                   got.temperature_c, got.bus_voltage_v})
     FUZZ_CHECK(std::isfinite(v), "drive: a non-finite value in an accepted status");
   FUZZ_CHECK(got.fault_code >= 0 && got.fault_code <= 0xFFFF, "drive: fault code out of range");
   const auto want = expected_status(c, words);
@@ -263,16 +274,20 @@ void check_status(const MachineConfig& c, const FuzzBus& bus, BusResult r, const
                  got.torque_limited == want->torque_limited,
              "drive: status bits differ from the served status word");
   FUZZ_CHECK(got.fault_code == want->fault_code, "drive: fault code differs from the served words");
-  FUZZ_CHECK(close(got.position_mm, want->position_mm), "drive: position differs from the served words");
-  FUZZ_CHECK(close(got.velocity_mm_s, want->velocity_mm_s), "drive: velocity differs from the served words");
+  FUZZ_CHECK(close(got.position_mm, want->position_mm),
+             "drive: position differs from the served words");
+  FUZZ_CHECK(close(got.velocity_mm_s, want->velocity_mm_s),
+             "drive: velocity differs from the served words");
   FUZZ_CHECK(close(got.torque_pct, want->torque_pct) && close(got.force_n, want->force_n),
              "drive: torque differs from the served words");
-  FUZZ_CHECK(close(got.temperature_c, want->temperature_c), "drive: temperature differs from the served words");
-  FUZZ_CHECK(close(got.bus_voltage_v, want->bus_voltage_v), "drive: bus voltage differs from the served words");
+  FUZZ_CHECK(close(got.temperature_c, want->temperature_c),
+             "drive: temperature differs from the served words");
+  FUZZ_CHECK(close(got.bus_voltage_v, want->bus_voltage_v),
+             "drive: bus voltage differs from the served words");
 }
 
-void check_sample(const MachineConfig& c, const FuzzBus& bus, BusResult r, const machine::LoadCellSample& got,
-                  const machine::LoadCellSample& before) {
+void check_sample(const MachineConfig& c, const FuzzBus& bus, BusResult r,
+                  const machine::LoadCellSample& got, const machine::LoadCellSample& before) {
   const LoadCellMap& m = c.load_cell;
   const Words words{bus, -1, 0};
   // What the served words stand for, or nullopt when the cell must refuse.
@@ -304,11 +319,12 @@ void check_sample(const MachineConfig& c, const FuzzBus& bus, BusResult r, const
   }
   FUZZ_CHECK(std::isfinite(got.force_n) && std::fabs(got.force_n) <= 100000.0,
              "load cell: an accepted force is not finite or implausible");
-  FUZZ_CHECK(got.counter < static_cast<std::uint32_t>(m.counter_modulo), "load cell: counter beyond its modulo");
+  FUZZ_CHECK(got.counter < static_cast<std::uint32_t>(m.counter_modulo),
+             "load cell: counter beyond its modulo");
   FUZZ_CHECK(want.has_value(), "load cell: accepted a sample with an implausible signal");
   FUZZ_CHECK(close(got.force_n, want->force_n), "load cell: force differs from the served words");
-  FUZZ_CHECK(got.stable == want->stable && got.overload == want->overload && got.adc_error == want->adc_error &&
-                 got.tare_busy == want->tare_busy,
+  FUZZ_CHECK(got.stable == want->stable && got.overload == want->overload &&
+                 got.adc_error == want->adc_error && got.tare_busy == want->tare_busy,
              "load cell: status bits differ from the served word");
   FUZZ_CHECK(got.counter == want->counter, "load cell: counter differs from the served words");
 }
@@ -344,7 +360,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto drive = make_modbus_drive(bus, cfg);
   const auto cell = make_modbus_load_cell(bus, cfg);
   const DriveMap& m = cfg.drive;
-  bool last_reset_written = false;  // FAULT_RESET in the previous control word written
+  bool last_reset_written = false;    // FAULT_RESET in the previous control word written
   std::optional<double> armed_limit;  // TORQUE_LIMIT (%) of the last configure() that succeeded
 
   for (int op = 0; op < 64 && in.left() > 0; ++op) {
@@ -373,7 +389,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         // and torque 0 (issue 10: never nothing, never the command).
         const auto cw0 = written(bus, m.control);
         const auto tw0 = written(bus, m.torque_cmd);
-        const bool zeroed = cw0 && *decode_raw(m.control, *cw0) == 0 && (!tw0 || decode(m.torque_cmd, *tw0) == 0.0);
+        const bool zeroed =
+            cw0 && *decode_raw(m.control, *cw0) == 0 && (!tw0 || decode(m.torque_cmd, *tw0) == 0.0);
         if (enable && !cmd.quick_stop && !std::isfinite(cmd.force_n)) {
           FUZZ_CHECK(r != BusResult::Ok, "drive: accepted a non-finite force");
           FUZZ_CHECK(zeroed, "drive: a non-finite force did not write control 0 and torque 0");
@@ -389,7 +406,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           FUZZ_CHECK(en == enable, "drive: ENABLE written differs from the command");
           FUZZ_CHECK(qs == cmd.quick_stop, "drive: QUICK_STOP written differs from the command");
           FUZZ_CHECK(!reset || cmd.fault_reset, "drive: FAULT_RESET written without a request");
-          FUZZ_CHECK(!(reset && last_reset_written), "drive: FAULT_RESET written as 1 twice in a row (no edge)");
+          FUZZ_CHECK(!(reset && last_reset_written),
+                     "drive: FAULT_RESET written as 1 twice in a row (no edge)");
           last_reset_written = reset;
           if (const auto tw = written(bus, m.torque_cmd)) {
             const auto pct = decode(m.torque_cmd, *tw);
@@ -398,11 +416,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (enable && !cmd.quick_stop) {
               want = cfg.mechanics.torque_pct_for_force(cmd.force_n, cmd.back_driven);
               // The driver saturates at the TORQUE_LIMIT it armed and read back.
-              if (armed_limit && std::isfinite(want)) want = std::clamp(want, -std::fabs(*armed_limit), std::fabs(*armed_limit));
+              if (armed_limit && std::isfinite(want))
+                want = std::clamp(want, -std::fabs(*armed_limit), std::fabs(*armed_limit));
               if (!m.torque_positive_down) want = -want;
             }
-            FUZZ_CHECK(std::fabs(*pct - want) <= std::fabs(m.torque_cmd.scale) * 0.5 + 1e-9 * (1 + std::fabs(want)),
-                       "drive: torque written differs from the command (or is not zero while disabled)");
+            FUZZ_CHECK(
+                std::fabs(*pct - want) <=
+                    std::fabs(m.torque_cmd.scale) * 0.5 + 1e-9 * (1 + std::fabs(want)),
+                "drive: torque written differs from the command (or is not zero while disabled)");
           }
         }
         check_status(cfg, bus, r, st, before);
@@ -430,15 +451,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           FUZZ_CHECK(!detail.empty(), "drive: configure failed without saying why");
           break;
         }
-        if (m.torque_limit.present) armed_limit = decode(m.torque_limit, *written(bus, m.torque_limit));
-        for (const SignalSpec* sp : {&m.speed_limit, &m.torque_slew, &m.comm_timeout, &m.torque_limit}) {
+        if (m.torque_limit.present)
+          armed_limit = decode(m.torque_limit, *written(bus, m.torque_limit));
+        for (const SignalSpec* sp :
+             {&m.speed_limit, &m.torque_slew, &m.comm_timeout, &m.torque_limit}) {
           if (!sp->present) continue;
           const auto w = written(bus, *sp);
           FUZZ_CHECK(w.has_value(), "drive: configure Ok without writing a setup register");
           std::vector<std::uint16_t> back;
           for (int k = 0; k < sp->words(); ++k) {
             auto it = bus.served.find({Table::Holding, sp->address + k});
-            FUZZ_CHECK(it != bus.served.end(), "drive: configure Ok without reading a setup register back");
+            FUZZ_CHECK(it != bus.served.end(),
+                       "drive: configure Ok without reading a setup register back");
             back.push_back(it->second);
           }
           FUZZ_CHECK(back == *w, "drive: configure Ok although the drive reads back another value");
@@ -460,11 +484,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const int level = static_cast<int>(in.u16()) - (in.u8() & 1 ? 70000 : 0);
         const BusResult r = cell->set_filter(level);
         if (level < 0 || !cfg.load_cell.filter.present)
-          FUZZ_CHECK(r == BusResult::BadValue && bus.writes.empty(), "load cell: set a filter it must refuse");
+          FUZZ_CHECK(r == BusResult::BadValue && bus.writes.empty(),
+                     "load cell: set a filter it must refuse");
         if (r == BusResult::Ok) {
           const auto w = written(bus, cfg.load_cell.filter);
           const auto v = w ? decode(cfg.load_cell.filter, *w) : std::nullopt;
-          FUZZ_CHECK(v && std::fabs(*v - level) <= std::fabs(cfg.load_cell.filter.scale) * 0.5 + 1e-9 * level,
+          FUZZ_CHECK(v && std::fabs(*v - level) <=
+                              std::fabs(cfg.load_cell.filter.scale) * 0.5 + 1e-9 * level,
                      "load cell: wrote another filter level");
         }
         break;

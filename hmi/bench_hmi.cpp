@@ -83,7 +83,9 @@ class StubBackend : public Backend {
   EventPage events(const EventQuery&) override { return {}; }
   Result list(Collection) override { return Result::ok(boost::json::array{}); }
   Result get(Collection, std::int64_t) override { return Result::not_found("bench"); }
-  Result create(Collection, const boost::json::object&) override { return Result::conflict("bench"); }
+  Result create(Collection, const boost::json::object&) override {
+    return Result::conflict("bench");
+  }
   Result update(Collection, std::int64_t, const boost::json::object&) override {
     return Result::not_found("bench");
   }
@@ -92,7 +94,9 @@ class StubBackend : public Backend {
     return Result::not_found("bench");
   }
   Result member_history(std::int64_t, int) override { return Result::ok(boost::json::array{}); }
-  std::optional<MemberCredential> member_credential(const std::string&) override { return std::nullopt; }
+  std::optional<MemberCredential> member_credential(const std::string&) override {
+    return std::nullopt;
+  }
   Result session(std::int64_t, SessionAction) override { return Result::not_found("bench"); }
   Result maintenance(MaintenanceAction, const boost::json::object&) override {
     return Result::conflict("bench");
@@ -154,14 +158,17 @@ void run(std::uint16_t port, StubBackend& be, int n, double seconds, double rate
       const auto t_ms = v.at("t_ms").to_number<std::int64_t>();
       const auto seq = v.at("set_id").to_number<std::int64_t>();
       e2e.push_back(static_cast<double>(arrival - t_ms * 1000) / 1000.0);
-      if (const auto s = be.sampled_us(seq)) delivery.push_back(static_cast<double>(arrival - s) / 1000.0);
+      if (const auto s = be.sampled_us(seq))
+        delivery.push_back(static_cast<double>(arrival - s) / 1000.0);
     }
     frames += c->got.size();
   }
-  std::printf("%2d client%s  %6.1f frames/s/client (rate %.0f Hz)   end-to-end p50 %6.2f ms  p99 %6.2f ms  max %6.2f ms"
-              "   delivery p50 %5.2f ms  p99 %5.2f ms  (%zu samples)\n",
-              n, n == 1 ? " " : "s", static_cast<double>(frames) / seconds / n, rate, pct(e2e, 50),
-              pct(e2e, 99), pct(e2e, 100), pct(delivery, 50), pct(delivery, 99), e2e.size());
+  std::printf(
+      "%2d client%s  %6.1f frames/s/client (rate %.0f Hz)   end-to-end p50 %6.2f ms  p99 %6.2f ms  "
+      "max %6.2f ms"
+      "   delivery p50 %5.2f ms  p99 %5.2f ms  (%zu samples)\n",
+      n, n == 1 ? " " : "s", static_cast<double>(frames) / seconds / n, rate, pct(e2e, 50),
+      pct(e2e, 99), pct(e2e, 100), pct(delivery, 50), pct(delivery, 99), e2e.size());
 }
 
 }  // namespace
@@ -175,7 +182,8 @@ int main(int argc, char** argv) {
   std::thread producer([&] {  // the control loop: 100 Hz on 10 ms boundaries
     while (running) {
       const auto next_ms = (now_us() / 10000 + 1) * 10;
-      std::this_thread::sleep_until(std::chrono::system_clock::time_point(std::chrono::milliseconds(next_ms)));
+      std::this_thread::sleep_until(
+          std::chrono::system_clock::time_point(std::chrono::milliseconds(next_ms)));
       be.publish(next_ms);
     }
   });

@@ -133,15 +133,15 @@ void growth(const std::string& dir) {
   const auto reps = db.scalar_int("SELECT count(*) FROM reps");
   const double per_set = static_cast<double>(after - before) / kSets;
   std::cout << "1. database growth (" << kSets << " sets of 15 reps, 8 s reps, traces at 100 Hz)\n"
-            << "   per set:             " << std::fixed << std::setprecision(1)
-            << per_set / 1024 << " KiB (" << static_cast<long>(per_set) << " bytes)\n"
-            << "   trace data per set:  " << static_cast<double>(blob) / kSets / 1024
-            << " KiB for " << samples / kSets << " samples = " << std::setprecision(2)
+            << "   per set:             " << std::fixed << std::setprecision(1) << per_set / 1024
+            << " KiB (" << static_cast<long>(per_set) << " bytes)\n"
+            << "   trace data per set:  " << static_cast<double>(blob) / kSets / 1024 << " KiB for "
+            << samples / kSets << " samples = " << std::setprecision(2)
             << static_cast<double>(blob) / static_cast<double>(samples)
             << " bytes/sample (t, force, position)\n"
             << "   rows per set:        " << std::setprecision(1)
-            << static_cast<double>(reps) / kSets << " reps, "
-            << static_cast<double>(chunks) / kSets << " trace chunks, 4 events\n"
+            << static_cast<double>(reps) / kSets << " reps, " << static_cast<double>(chunks) / kSets
+            << " trace chunks, 4 events\n"
             << "   per year at 20 sets a day: " << per_set * 20 * 365 / (1024.0 * 1024.0)
             << " MiB (traces kept " << cfg.trace_retention_days << " days = forever here)\n";
   w.stop();
@@ -167,8 +167,7 @@ void throughput(const std::string& dir) {
     const auto tx0 = w.health().transactions;
     const auto t0 = clk::now();
     for (int i = 0; i < kN; ++i)
-      w.event(Severity::Info, "bench", "a bench event with a typical length of text",
-              "{\"i\":1}");
+      w.event(Severity::Info, "bench", "a bench event with a typical length of text", "{\"i\":1}");
     const auto pushed = clk::now();
     w.flush(std::chrono::seconds(300));
     const double s = secs(clk::now() - t0);
@@ -176,8 +175,8 @@ void throughput(const std::string& dir) {
     std::cout << std::fixed << std::setprecision(0) << "   events only:        " << kN / s
               << " records/s, " << static_cast<double>(tx) / s
               << " transactions/s (synchronous=FULL each)\n"
-              << std::setprecision(0) << "   producer push cost: "
-              << secs(pushed - t0) / kN * 1e9 << " ns per event push\n";
+              << std::setprecision(0) << "   producer push cost: " << secs(pushed - t0) / kN * 1e9
+              << " ns per event push\n";
   }
   {
     // The machine's own mix: reps with their 100 Hz traces, as fast as possible.
@@ -195,8 +194,8 @@ void throughput(const std::string& dir) {
     std::cout << "   sets with traces:   " << static_cast<double>(h.records_committed - r0) / s
               << " records/s + " << static_cast<double>(h.samples_committed - s0) / s
               << " samples/s, " << static_cast<double>(h.transactions - tx0) / s
-              << " transactions/s; " << kSets / s << " sets/s = "
-              << kSets * 120.0 / s << "x real time\n"
+              << " transactions/s; " << kSets / s << " sets/s = " << kSets * 120.0 / s
+              << "x real time\n"
               << "   producer push cost: " << std::setprecision(0)
               << secs(pushed - t0) / (kSets * (15 * 801 + 4)) * 1e9
               << " ns per push (traces and records), dropped " << h.traces_dropped << "\n";
@@ -224,8 +223,7 @@ void events_query(const std::string& dir, int n_events) {
     for (int i = 0; i < n_events; ++i) {
       // ~12 s apart (about 4 months of a busy machine); 1 % errors, 5 % warnings.
       const int sev = i % 100 == 0 ? 2 : i % 20 == 0 ? 1 : 0;
-      const char* code = sev == 2 ? (i % 300 == 0 ? "drive_fault" : "comm_loss")
-                                  : codes[i % 5];
+      const char* code = sev == 2 ? (i % 300 == 0 ? "drive_fault" : "comm_loss") : codes[i % 5];
       st.bind(1, t_start + static_cast<std::int64_t>(i) * 12'000)
           .bind(2, sev)
           .bind(3, code)
@@ -263,8 +261,7 @@ void events_query(const std::string& dir, int n_events) {
     const double total_ms = secs(clk::now() - t0) * 1e3;
     std::cout << "   " << std::left << std::setw(44) << what << std::right << std::setprecision(2)
               << " first page " << std::setw(6) << first_ms << " ms, " << pages
-              << " pages (incl. open) " << std::setw(7) << total_ms << " ms, " << rows
-              << " rows\n";
+              << " pages (incl. open) " << std::setw(7) << total_ms << " ms, " << rows << " rows\n";
   };
   EventFilter all;
   timed("newest 50, no filter", all, 1);
@@ -292,7 +289,8 @@ void events_query(const std::string& dir, int n_events) {
     auto n = db.scalar_int("SELECT count(*) FROM events");
     std::cout << "   count(*) of every event: " << secs(clk::now() - t0) * 1e3 << " ms (" << n
               << ")\n";
-    for (const auto& l : explain_events_query(db, code)) std::cout << "   plan --code: " << l << "\n";
+    for (const auto& l : explain_events_query(db, code))
+      std::cout << "   plan --code: " << l << "\n";
     for (const auto& l : explain_events_query(db, warn))
       std::cout << "   plan --severity warning: " << l << "\n";
   }

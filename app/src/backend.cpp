@@ -142,13 +142,14 @@ struct DaemonBackend::Conn {
   }
 };
 
-DaemonBackend::Conn DaemonBackend::connect() {
-  return Conn{pool_.get(), pool_->take()};
-}
+DaemonBackend::Conn DaemonBackend::connect() { return Conn{pool_.get(), pool_->take()}; }
 
 DaemonBackend::DaemonBackend(const DaemonConfig& cfg, controller::ControlLoop& loop,
                              storage::Writer* store, SetBook& book)
-    : cfg_(cfg), loop_(loop), store_(store), book_(book),
+    : cfg_(cfg),
+      loop_(loop),
+      store_(store),
+      book_(book),
       pool_(std::make_unique<Pool>(cfg.storage)) {}
 
 DaemonBackend::~DaemonBackend() = default;
@@ -186,8 +187,12 @@ std::optional<double> opt_number(const json::object& o, const char* k) {
   return std::nullopt;
 }
 
-json::value opt_json(const std::optional<double>& v) { return v ? json::value(*v) : json::value(nullptr); }
-json::value opt_json(const std::optional<std::int64_t>& v) { return v ? json::value(*v) : json::value(nullptr); }
+json::value opt_json(const std::optional<double>& v) {
+  return v ? json::value(*v) : json::value(nullptr);
+}
+json::value opt_json(const std::optional<std::int64_t>& v) {
+  return v ? json::value(*v) : json::value(nullptr);
+}
 
 json::object member_json(storage::Database& db, const storage::MemberRow& m) {
   json::object o;
@@ -215,7 +220,8 @@ json::object step_json(const storage::StepRow& s) {
   o["rest_s"] = s.rest_s;
   o["force_drop_pct"] = s.force_drop_pct;
   o["eccentric_pct"] = s.eccentric_pct;
-  json::object prog{{"rule", s.progress_rule}, {"amount", s.progress_amount},
+  json::object prog{{"rule", s.progress_rule},
+                    {"amount", s.progress_amount},
                     {"on_tempo", s.progress_when == "all_sets_target_on_tempo"}};
   o["progression"] = std::move(prog);
   return o;
@@ -267,7 +273,8 @@ std::optional<Result> to_step(const json::object& st, std::size_t i, storage::St
     const std::string rule = opt_string(pr, "rule").value_or("none");
     const double amount = opt_number(pr, "amount").value_or(0);
     bool on_tempo = false;
-    if (auto t = pr.find("on_tempo"); t != pr.end() && t->value().is_bool()) on_tempo = t->value().get_bool();
+    if (auto t = pr.find("on_tempo"); t != pr.end() && t->value().is_bool())
+      on_tempo = t->value().get_bool();
     if (rule == "load_pct" && amount > 50)
       return Result::invalid(pre + "progression.amount", "at most 50 % per session");
     if (rule != "none") {
@@ -361,18 +368,21 @@ hmi::Result DaemonBackend::start_params(controller::SetParams p, std::int64_t se
                             "storage");
   if (p.member_id) {
     // The member must exist (the set row refers to it); a stored range skips calibration.
-    auto r = with_db([&]() -> Result {
-      auto c = connect();
-      auto m = storage::get_member(c.db, *p.member_id);
-      if (!m) return Result::invalid("member_id", "no member " + std::to_string(*p.member_id));
-      if (m->rom_bottom_mm && m->rom_top_mm)
-        p.range = controller::Range{*m->rom_bottom_mm, *m->rom_top_mm};
-      return Result::ok();
-    }, "member");
+    auto r = with_db(
+        [&]() -> Result {
+          auto c = connect();
+          auto m = storage::get_member(c.db, *p.member_id);
+          if (!m) return Result::invalid("member_id", "no member " + std::to_string(*p.member_id));
+          if (m->rom_bottom_mm && m->rom_top_mm)
+            p.range = controller::Range{*m->rom_bottom_mm, *m->rom_top_mm};
+          return Result::ok();
+        },
+        "member");
     if (r.outcome != hmi::Outcome::Ok) return r;
   }
   const std::int64_t id = store_->allocate_set_id();
-  if (id <= 0) return Result::conflict("storage has no database open: new sets are refused", "storage");
+  if (id <= 0)
+    return Result::conflict("storage has no database open: new sets are refused", "storage");
   p.set_id = id;
 
   storage::SetStartRecord rec;
@@ -397,15 +407,16 @@ hmi::Result DaemonBackend::start_params(controller::SetParams p, std::int64_t se
   const auto answer = book_.wait_event(
       seq,
       [id](const controller::Event& e) {
-        return (e.code == EventCode::SetStarted && e.set_id == id) || e.code == EventCode::SetRefused;
+        return (e.code == EventCode::SetStarted && e.set_id == id) ||
+               e.code == EventCode::SetRefused;
       },
       2000ms);
   if (!answer) {
     // Not answered in time (the main thread drains every 20 ms): look at the loop itself.
     const auto now = loop_.snapshot();
     if (now.ctl.set_id == id) return Result::created(id);
-    return Result::conflict("the control loop did not answer the start in time; the start was dropped",
-                            "state");
+    return Result::conflict(
+        "the control loop did not answer the start in time; the start was dropped", "state");
   }
   if (answer->code == EventCode::SetRefused)
     return Result::conflict("the machine refused the set: " + std::string(answer->text_view()),
@@ -494,36 +505,40 @@ hmi::EventPage DaemonBackend::events(const hmi::EventQuery& q) {
 // ---- members and programmes ---------------------------------------------------------------
 
 hmi::Result DaemonBackend::list(hmi::Collection col) {
-  return with_db([&]() -> Result {
-    auto c = connect();
-    json::array a;
-    if (col == hmi::Collection::Members) {
-      for (const auto& m : storage::list_members(c.db)) a.push_back(member_json(c.db, m));
-    } else {
-      for (const auto& p : storage::list_programmes(c.db)) a.push_back(programme_json(c.db, p));
-    }
-    return Result::ok(std::move(a));
-  }, "list");
+  return with_db(
+      [&]() -> Result {
+        auto c = connect();
+        json::array a;
+        if (col == hmi::Collection::Members) {
+          for (const auto& m : storage::list_members(c.db)) a.push_back(member_json(c.db, m));
+        } else {
+          for (const auto& p : storage::list_programmes(c.db)) a.push_back(programme_json(c.db, p));
+        }
+        return Result::ok(std::move(a));
+      },
+      "list");
 }
 
 hmi::Result DaemonBackend::get(hmi::Collection col, std::int64_t id) {
-  return with_db([&]() -> Result {
-    auto c = connect();
-    if (col == hmi::Collection::Members) {
-      auto m = storage::get_member(c.db, id);
-      if (!m) return Result::not_found("no member " + std::to_string(id));
-      return Result::ok(member_json(c.db, *m));
-    }
-    auto p = programme_json(c.db, id);
-    if (!p) return Result::not_found("no programme " + std::to_string(id));
-    return Result::ok(std::move(*p));
-  }, "get");
+  return with_db(
+      [&]() -> Result {
+        auto c = connect();
+        if (col == hmi::Collection::Members) {
+          auto m = storage::get_member(c.db, id);
+          if (!m) return Result::not_found("no member " + std::to_string(id));
+          return Result::ok(member_json(c.db, *m));
+        }
+        auto p = programme_json(c.db, id);
+        if (!p) return Result::not_found("no programme " + std::to_string(id));
+        return Result::ok(std::move(*p));
+      },
+      "get");
 }
 
 namespace {
 std::optional<Result> member_update(const json::object& f, storage::MemberUpdate& u) {
-  if (auto it = f.find("notes"); it != f.end() && it->value().is_string() &&
-                                  !it->value().get_string().empty())
+  if (auto it = f.find("notes");
+      it != f.end() && it->value().is_string() && !it->value().get_string().empty())
     return Result::invalid("notes", "member notes are not stored by this release");
   if (auto n = opt_string(f, "name")) u.name = *n;
   if (auto h = opt_string(f, "pin_hash"))
@@ -534,167 +549,183 @@ std::optional<Result> member_update(const json::object& f, storage::MemberUpdate
 }  // namespace
 
 hmi::Result DaemonBackend::create(hmi::Collection col, const json::object& f) {
-  return with_db([&]() -> Result {
-    auto c = connect();
-    if (col == hmi::Collection::Members) {
-      storage::MemberUpdate u;
-      if (auto bad = member_update(f, u)) return *bad;
-      const std::string number = opt_string(f, "number").value_or("");
-      if (storage::find_member_by_number(c.db, number))
-        return Result::conflict("member number " + number + " is taken", "number");
-      const std::int64_t id = storage::add_member(c.db, number, u.name.value_or(""), kStaff);
-      u.name.reset();
-      if (u.pin_hash || u.assessed_max_n) storage::update_member(c.db, id, u, kStaff);
-      return Result::created(id);
-    }
-    storage::ProgrammeSpec p;
-    p.name = opt_string(f, "name").value_or("");
-    p.notes = opt_string(f, "description").value_or("");
-    if (auto n = opt_number(f, "sessions_per_week")) p.sessions_per_week = static_cast<int>(*n);
-    if (auto n = opt_number(f, "block_weeks")) p.block_weeks = static_cast<int>(*n);
-    if (auto n = opt_number(f, "after_block_sessions_per_week"))
-      p.after_block_sessions_per_week = static_cast<int>(*n);
-    if (auto it = f.find("steps"); it != f.end() && it->value().is_array()) {
-      const auto& a = it->value().get_array();
-      for (std::size_t i = 0; i < a.size(); ++i) {
-        storage::StepSpec s;
-        if (auto bad = to_step(a[i].as_object(), i, s)) return *bad;
-        p.steps.push_back(std::move(s));
-      }
-    }
-    return Result::created(storage::add_programme(c.db, p, kStaff));
-  }, "create");
+  return with_db(
+      [&]() -> Result {
+        auto c = connect();
+        if (col == hmi::Collection::Members) {
+          storage::MemberUpdate u;
+          if (auto bad = member_update(f, u)) return *bad;
+          const std::string number = opt_string(f, "number").value_or("");
+          if (storage::find_member_by_number(c.db, number))
+            return Result::conflict("member number " + number + " is taken", "number");
+          const std::int64_t id = storage::add_member(c.db, number, u.name.value_or(""), kStaff);
+          u.name.reset();
+          if (u.pin_hash || u.assessed_max_n) storage::update_member(c.db, id, u, kStaff);
+          return Result::created(id);
+        }
+        storage::ProgrammeSpec p;
+        p.name = opt_string(f, "name").value_or("");
+        p.notes = opt_string(f, "description").value_or("");
+        if (auto n = opt_number(f, "sessions_per_week")) p.sessions_per_week = static_cast<int>(*n);
+        if (auto n = opt_number(f, "block_weeks")) p.block_weeks = static_cast<int>(*n);
+        if (auto n = opt_number(f, "after_block_sessions_per_week"))
+          p.after_block_sessions_per_week = static_cast<int>(*n);
+        if (auto it = f.find("steps"); it != f.end() && it->value().is_array()) {
+          const auto& a = it->value().get_array();
+          for (std::size_t i = 0; i < a.size(); ++i) {
+            storage::StepSpec s;
+            if (auto bad = to_step(a[i].as_object(), i, s)) return *bad;
+            p.steps.push_back(std::move(s));
+          }
+        }
+        return Result::created(storage::add_programme(c.db, p, kStaff));
+      },
+      "create");
 }
 
 hmi::Result DaemonBackend::update(hmi::Collection col, std::int64_t id, const json::object& f) {
-  return with_db([&]() -> Result {
-    auto c = connect();
-    if (col == hmi::Collection::Members) {
-      storage::MemberUpdate u;
-      if (auto bad = member_update(f, u)) return *bad;
-      auto m = storage::get_member(c.db, id);
-      if (!m) return Result::not_found("no member " + std::to_string(id));
-      if (auto n = opt_string(f, "number"); n && *n != m->number) {
-        if (storage::find_member_by_number(c.db, *n))
-          return Result::conflict("member number " + *n + " is taken", "number");
-        storage::set_member_number(c.db, id, *n, kStaff);
-      }
-      storage::update_member(c.db, id, u, kStaff);
-      return Result::ok();
-    }
-    const auto before = programme_json(c.db, id);
-    if (!before) return Result::not_found("no programme " + std::to_string(id));
-    std::vector<storage::StepSpec> steps;
-    const auto it = f.find("steps");
-    if (it != f.end() && it->value().is_array()) {
-      const auto& a = it->value().get_array();
-      for (std::size_t i = 0; i < a.size(); ++i) {
-        storage::StepSpec s;
-        if (auto bad = to_step(a[i].as_object(), i, s)) return *bad;
-        steps.push_back(std::move(s));
-      }
-    }
-    storage::Transaction tx(c.db);
-    const std::int64_t now = common::unix_ms_now();
-    // Each changed field: the column, and the audit trail with before and after.
-    auto set_field = [&](const char* api, storage::ProgrammeField field) {
-      const auto v = f.find(api);
-      if (v == f.end()) return;
-      storage::FieldValue value;
-      if (v->value().is_string()) value = std::string(v->value().get_string());
-      else if (auto n = opt_number(f, api)) value = static_cast<std::int64_t>(*n);
-      storage::set_programme_field(c.db, id, field, value, now);
-      const json::value& old = before->at(api);
-      storage::record_audit(c.db, kStaff, "programme", id, api,
-                            old.is_null() ? std::nullopt
-                                          : std::optional<std::string>(old.is_string()
-                                                ? std::string(old.get_string())
-                                                : json::serialize(old)),
-                            v->value().is_string() ? std::string(v->value().get_string())
-                                                   : json::serialize(v->value()));
-    };
-    using F = storage::ProgrammeField;
-    set_field("name", F::Name);
-    set_field("description", F::Notes);
-    set_field("sessions_per_week", F::SessionsPerWeek);
-    set_field("block_weeks", F::BlockWeeks);
-    set_field("after_block_sessions_per_week", F::AfterBlockSessionsPerWeek);
-    if (!steps.empty()) {
-      // Steps keep their ids (and so members' progression and open sessions) by position.
-      storage::replace_steps(c.db, id, steps);
-      const auto after = programme_json(c.db, id);
-      storage::record_audit(c.db, kStaff, "programme", id, "steps",
-                            json::serialize(before->at("steps")),
-                            after ? json::serialize(after->at("steps")) : std::string());
-    }
-    tx.commit();
-    return Result::ok();
-  }, "update");
+  return with_db(
+      [&]() -> Result {
+        auto c = connect();
+        if (col == hmi::Collection::Members) {
+          storage::MemberUpdate u;
+          if (auto bad = member_update(f, u)) return *bad;
+          auto m = storage::get_member(c.db, id);
+          if (!m) return Result::not_found("no member " + std::to_string(id));
+          if (auto n = opt_string(f, "number"); n && *n != m->number) {
+            if (storage::find_member_by_number(c.db, *n))
+              return Result::conflict("member number " + *n + " is taken", "number");
+            storage::set_member_number(c.db, id, *n, kStaff);
+          }
+          storage::update_member(c.db, id, u, kStaff);
+          return Result::ok();
+        }
+        const auto before = programme_json(c.db, id);
+        if (!before) return Result::not_found("no programme " + std::to_string(id));
+        std::vector<storage::StepSpec> steps;
+        const auto it = f.find("steps");
+        if (it != f.end() && it->value().is_array()) {
+          const auto& a = it->value().get_array();
+          for (std::size_t i = 0; i < a.size(); ++i) {
+            storage::StepSpec s;
+            if (auto bad = to_step(a[i].as_object(), i, s)) return *bad;
+            steps.push_back(std::move(s));
+          }
+        }
+        storage::Transaction tx(c.db);
+        const std::int64_t now = common::unix_ms_now();
+        // Each changed field: the column, and the audit trail with before and after.
+        auto set_field = [&](const char* api, storage::ProgrammeField field) {
+          const auto v = f.find(api);
+          if (v == f.end()) return;
+          storage::FieldValue value;
+          if (v->value().is_string()) value = std::string(v->value().get_string());
+          else if (auto n = opt_number(f, api)) value = static_cast<std::int64_t>(*n);
+          storage::set_programme_field(c.db, id, field, value, now);
+          const json::value& old = before->at(api);
+          storage::record_audit(c.db, kStaff, "programme", id, api,
+                                old.is_null() ? std::nullopt
+                                              : std::optional<std::string>(
+                                                    old.is_string() ? std::string(old.get_string())
+                                                                    : json::serialize(old)),
+                                v->value().is_string() ? std::string(v->value().get_string())
+                                                       : json::serialize(v->value()));
+        };
+        using F = storage::ProgrammeField;
+        set_field("name", F::Name);
+        set_field("description", F::Notes);
+        set_field("sessions_per_week", F::SessionsPerWeek);
+        set_field("block_weeks", F::BlockWeeks);
+        set_field("after_block_sessions_per_week", F::AfterBlockSessionsPerWeek);
+        if (!steps.empty()) {
+          // Steps keep their ids (and so members' progression and open sessions) by position.
+          storage::replace_steps(c.db, id, steps);
+          const auto after = programme_json(c.db, id);
+          storage::record_audit(c.db, kStaff, "programme", id, "steps",
+                                json::serialize(before->at("steps")),
+                                after ? json::serialize(after->at("steps")) : std::string());
+        }
+        tx.commit();
+        return Result::ok();
+      },
+      "update");
 }
 
 hmi::Result DaemonBackend::remove(hmi::Collection col, std::int64_t id) {
-  return with_db([&]() -> Result {
-    auto c = connect();
-    if (col == hmi::Collection::Members) {
-      // Erasure on request: the member and all their data; audited.
-      const auto r = storage::erase_member(c.db, id, kStaff);
-      if (!r.found) return Result::not_found("no member " + std::to_string(id));
-      return Result::ok(json::object{{"ok", true}, {"sets_erased", r.sets}, {"reps_erased", r.reps}});
-    }
-    // Programmes are archived, never deleted: sets and assignments refer to them.
-    if (!programme_json(c.db, id)) return Result::not_found("no programme " + std::to_string(id));
-    storage::archive_programme(c.db, id, common::unix_ms_now(), kStaff);
-    return Result::ok();
-  }, "remove");
+  return with_db(
+      [&]() -> Result {
+        auto c = connect();
+        if (col == hmi::Collection::Members) {
+          // Erasure on request: the member and all their data; audited.
+          const auto r = storage::erase_member(c.db, id, kStaff);
+          if (!r.found) return Result::not_found("no member " + std::to_string(id));
+          return Result::ok(
+              json::object{{"ok", true}, {"sets_erased", r.sets}, {"reps_erased", r.reps}});
+        }
+        // Programmes are archived, never deleted: sets and assignments refer to them.
+        if (!programme_json(c.db, id))
+          return Result::not_found("no programme " + std::to_string(id));
+        storage::archive_programme(c.db, id, common::unix_ms_now(), kStaff);
+        return Result::ok();
+      },
+      "remove");
 }
 
 hmi::Result DaemonBackend::assign_programme(std::int64_t member_id,
                                             std::optional<std::int64_t> programme_id) {
-  return with_db([&]() -> Result {
-    auto c = connect();
-    if (!storage::get_member(c.db, member_id))
-      return Result::not_found("no member " + std::to_string(member_id));
-    if (programme_id) {
-      if (!programme_json(c.db, *programme_id))
-        return Result::not_found("no programme " + std::to_string(*programme_id));
-      storage::assign_programme(c.db, member_id, *programme_id, common::unix_ms_now(), kStaff);
-      return Result::ok();
-    }
-    storage::end_assignment(c.db, member_id, common::unix_ms_now(), kStaff);
-    return Result::ok();
-  }, "assign");
+  return with_db(
+      [&]() -> Result {
+        auto c = connect();
+        if (!storage::get_member(c.db, member_id))
+          return Result::not_found("no member " + std::to_string(member_id));
+        if (programme_id) {
+          if (!programme_json(c.db, *programme_id))
+            return Result::not_found("no programme " + std::to_string(*programme_id));
+          storage::assign_programme(c.db, member_id, *programme_id, common::unix_ms_now(), kStaff);
+          return Result::ok();
+        }
+        storage::end_assignment(c.db, member_id, common::unix_ms_now(), kStaff);
+        return Result::ok();
+      },
+      "assign");
 }
 
 hmi::Result DaemonBackend::member_history(std::int64_t member_id, int limit) {
-  return with_db([&]() -> Result {
-    auto c = connect();
-    if (!storage::get_member(c.db, member_id))
-      return Result::not_found("no member " + std::to_string(member_id));
-    storage::SetFilter f;
-    f.member_id = member_id;
-    f.limit = std::clamp(limit, 1, 100) * 20;
-    const auto sets = storage::query_sets(c.db, f);  // newest first
-    json::array out;
-    // One entry per session; sets outside a session (free training) are an entry each.
-    std::optional<std::int64_t> open_session;
-    for (const auto& s : sets) {
-      json::object so{{"set_id", s.id}, {"mode", s.mode}, {"load_n", s.load_n}, {"reps", s.reps},
-                      {"tut_s", r3(s.tut_s)},
-                      {"stop_reason", s.stop_reason ? json::value(*s.stop_reason) : json::value(nullptr)}};
-      if (s.session_id && open_session == s.session_id && !out.empty()) {
-        out.back().as_object()["sets"].as_array().push_back(std::move(so));
-        continue;
-      }
-      if (static_cast<int>(out.size()) >= limit) break;
-      open_session = s.session_id;
-      json::object entry{{"session_id", opt_json(s.session_id)},
-                         {"date_ms", s.started_ms},
-                         {"programme_id", nullptr},
-                         {"sets", json::array{std::move(so)}}};
-      out.push_back(std::move(entry));
-    }
-    return Result::ok(std::move(out));
-  }, "history");
+  return with_db(
+      [&]() -> Result {
+        auto c = connect();
+        if (!storage::get_member(c.db, member_id))
+          return Result::not_found("no member " + std::to_string(member_id));
+        storage::SetFilter f;
+        f.member_id = member_id;
+        f.limit = std::clamp(limit, 1, 100) * 20;
+        const auto sets = storage::query_sets(c.db, f);  // newest first
+        json::array out;
+        // One entry per session; sets outside a session (free training) are an entry each.
+        std::optional<std::int64_t> open_session;
+        for (const auto& s : sets) {
+          json::object so{
+              {"set_id", s.id},
+              {"mode", s.mode},
+              {"load_n", s.load_n},
+              {"reps", s.reps},
+              {"tut_s", r3(s.tut_s)},
+              {"stop_reason", s.stop_reason ? json::value(*s.stop_reason) : json::value(nullptr)}};
+          if (s.session_id && open_session == s.session_id && !out.empty()) {
+            out.back().as_object()["sets"].as_array().push_back(std::move(so));
+            continue;
+          }
+          if (static_cast<int>(out.size()) >= limit) break;
+          open_session = s.session_id;
+          json::object entry{{"session_id", opt_json(s.session_id)},
+                             {"date_ms", s.started_ms},
+                             {"programme_id", nullptr},
+                             {"sets", json::array{std::move(so)}}};
+          out.push_back(std::move(entry));
+        }
+        return Result::ok(std::move(out));
+      },
+      "history");
 }
 
 std::optional<hmi::MemberCredential> DaemonBackend::member_credential(const std::string& number) {
@@ -717,12 +748,18 @@ constexpr std::int64_t kSessionIdleCloseMs = 4 * 3600 * 1000;
 
 json::object step_card(const runner::Step& st, std::size_t index, std::size_t count, int set_index,
                        const runner::Prescription& rx) {
-  json::object o{{"index", index},          {"count", count},
-                 {"step_id", st.id},        {"mode", st.mode},
-                 {"sets", st.sets},         {"set", set_index},
-                 {"load_n", rx.load_n},     {"load_basis", rx.basis},
-                 {"tempo", st.tempo},       {"rest_s", st.rest_s},
-                 {"force_drop_pct", st.force_drop_pct}, {"eccentric_pct", st.eccentric_pct}};
+  json::object o{{"index", index},
+                 {"count", count},
+                 {"step_id", st.id},
+                 {"mode", st.mode},
+                 {"sets", st.sets},
+                 {"set", set_index},
+                 {"load_n", rx.load_n},
+                 {"load_basis", rx.basis},
+                 {"tempo", st.tempo},
+                 {"rest_s", st.rest_s},
+                 {"force_drop_pct", st.force_drop_pct},
+                 {"eccentric_pct", st.eccentric_pct}};
   if (rx.target_reps) o["target_reps"] = *rx.target_reps;
   if (rx.hold_s) o["hold_s"] = *rx.hold_s;
   return o;
@@ -739,125 +776,137 @@ hmi::Result DaemonBackend::session(std::int64_t member_id, hmi::SessionAction ac
   std::int64_t session_id = 0, step_id = 0;
   int set_index = 0;
   bool start_now = false;
-  auto r = with_db([&]() -> Result {
-    auto c = connect();
-    if (!storage::get_member(c.db, member_id))
-      return Result::not_found("no member " + std::to_string(member_id));
-    const std::int64_t now = common::unix_ms_now();
-    auto plan = runner::load_plan(c.db, member_id);
-    runner::OpenSession open{};  // id 0: none
-    if (auto o = runner::find_open(c.db, member_id)) open = *o;
-    std::vector<runner::SetDone> done;
-    auto running = [&](const runner::SetDone& d) {
-      return !d.ended_ms && snap.ctl.set_running && snap.ctl.set_id == d.set_id;
-    };
-    if (open.id) {
-      done = runner::session_sets(c.db, open.id);
-      std::int64_t last = open.started_ms;
-      bool busy = false;
-      for (const auto& d : done) {
-        last = std::max(last, d.ended_ms.value_or(d.started_ms));
-        busy = busy || running(d);
-      }
-      const bool other_programme = !plan || plan->programme_id != open.programme_id;
-      if (!busy && (now - last > kSessionIdleCloseMs || other_programme)) {
-        // Closed as it stands: done with progression if every set was performed, else aborted.
-        runner::close_session(c.db, open.id, other_programme ? runner::Plan{} : *plan, now,
-                              other_programme ? "the programme changed" : "left open");
-        log::info("session ", open.id, " of member ", member_id, " closed (",
-                  other_programme ? "programme changed" : "idle", ")");
-        open = {};
-        done.clear();
-      }
-    }
-    if (action == A::End) {
-      if (!open.id) return Result::ok(json::object{{"ended", false}, {"message", "no open session"}});
-      for (const auto& d : done)
-        if (running(d)) return Result::conflict("a set of this session is running: stop it first", "state");
-      json::object out = runner::close_session(c.db, open.id, plan ? *plan : runner::Plan{}, now,
-                                               "ended by the member");
-      out["ended"] = true;
-      return Result::ok(std::move(out));
-    }
-    if (!plan) return Result::not_found("no programme is assigned to this member");
-    if (plan->steps.empty()) return Result::not_found("the assigned programme has no steps");
-    if (!open.id && (action == A::Start || action == A::NextSet)) {
-      open = runner::OpenSession{runner::open_session(c.db, *plan, now), now, plan->programme_id};
-      log::info("session ", open.id, " of member ", member_id, " opened");
-    }
-    const runner::Position pos = runner::locate(*plan, done);
-    std::string state = open.id ? "ready" : "not_started";
-    double rest_remaining = 0;
-    bool busy = false;
-    for (const auto& d : done) busy = busy || running(d);
-    if (busy) state = "set_running";
-    else if (runner::complete(*plan, pos)) state = "complete";
-    else if (pos.last_end_ms) {
-      rest_remaining = std::max(0.0, (static_cast<double>(*pos.last_end_ms) + pos.rest_s * 1000.0 -
-                                      static_cast<double>(now)) / 1000.0);
-      if (rest_remaining > 0) state = "rest";
-    }
-    const std::int64_t open_id = open.id;
-    json::object card{{"session_id", open_id},
-                      {"state", state},
-                      {"programme_id", plan->programme_id},
-                      {"programme", plan->programme_name},
-                      {"sessions_per_week", runner::sessions_per_week(*plan, now)},
-                      {"rest_remaining_s", std::ceil(rest_remaining * 10) / 10},
-                      {"step", nullptr}};
-    json::array sets;
-    for (const auto& d : done) {
-      std::size_t idx = 0;
-      for (std::size_t i = 0; i < plan->steps.size(); ++i)
-        if (plan->steps[i].id == d.step_id) idx = i;
-      sets.push_back(json::object{
-          {"set_id", d.set_id}, {"step", idx}, {"set", d.set_index}, {"reps", d.reps},
-          {"stop_reason", d.stop_reason ? json::value(*d.stop_reason)
-                          : running(d)  ? json::value(nullptr)
-                                        : json::value("shutdown")}});
-    }
-    card["sets_done"] = std::move(sets);
-    if (!open_id) card["session_id"] = nullptr;
-    if (!runner::complete(*plan, pos)) {
-      const runner::Step& st = plan->steps[pos.step];
-      std::string why;
-      auto rx = runner::prescribe(st, plan->assessed_max_n, cfg_.machine.limits.max_load_n, why);
-      if (!rx) return Result::invalid("load_pct", why);
-      card["step"] = step_card(st, pos.step, plan->steps.size(), pos.set_index, *rx);
-      if (action == A::NextSet) {
-        if (state == "set_running") return Result::conflict("a set is running", "state");
-        if (state == "rest")
-          return Result::conflict("rest: " + std::to_string(static_cast<int>(std::ceil(rest_remaining))) +
-                                      " s before the next set",
-                                  "rest_remaining_s");
-        if (!controller::parse_mode(st.mode, p.mode))
-          return Result::invalid("mode", "bad mode in the programme");
-        const auto tempo = common::parse_tempo(st.tempo);
-        if (!tempo) return Result::invalid("tempo", "bad tempo in the programme: " + tempo.message);
-        p.tempo = controller::Tempo{tempo.seconds.eccentric_s, tempo.seconds.bottom_s,
-                                    tempo.seconds.concentric_s, tempo.seconds.top_s};
-        p.load_n = rx->load_n;
-        p.target_reps = rx->target_reps.value_or(0);
-        p.hold_s = rx->hold_s.value_or(0);
-        p.force_drop_pct = st.force_drop_pct;
-        p.eccentric_pct = st.eccentric_pct;
-        p.member_id = member_id;
-        session_id = open_id;
-        step_id = st.id;
-        set_index = pos.set_index;
-        start_now = true;
-      }
-    } else if (action == A::NextSet) {
-      return Result::conflict("every set of today's session is done: end the session", "state");
-    }
-    return Result::ok(std::move(card));
-  }, "session");
+  auto r = with_db(
+      [&]() -> Result {
+        auto c = connect();
+        if (!storage::get_member(c.db, member_id))
+          return Result::not_found("no member " + std::to_string(member_id));
+        const std::int64_t now = common::unix_ms_now();
+        auto plan = runner::load_plan(c.db, member_id);
+        runner::OpenSession open{};  // id 0: none
+        if (auto o = runner::find_open(c.db, member_id)) open = *o;
+        std::vector<runner::SetDone> done;
+        auto running = [&](const runner::SetDone& d) {
+          return !d.ended_ms && snap.ctl.set_running && snap.ctl.set_id == d.set_id;
+        };
+        if (open.id) {
+          done = runner::session_sets(c.db, open.id);
+          std::int64_t last = open.started_ms;
+          bool busy = false;
+          for (const auto& d : done) {
+            last = std::max(last, d.ended_ms.value_or(d.started_ms));
+            busy = busy || running(d);
+          }
+          const bool other_programme = !plan || plan->programme_id != open.programme_id;
+          if (!busy && (now - last > kSessionIdleCloseMs || other_programme)) {
+            // Closed as it stands: done with progression if every set was performed, else aborted.
+            runner::close_session(c.db, open.id, other_programme ? runner::Plan{} : *plan, now,
+                                  other_programme ? "the programme changed" : "left open");
+            log::info("session ", open.id, " of member ", member_id, " closed (",
+                      other_programme ? "programme changed" : "idle", ")");
+            open = {};
+            done.clear();
+          }
+        }
+        if (action == A::End) {
+          if (!open.id)
+            return Result::ok(json::object{{"ended", false}, {"message", "no open session"}});
+          for (const auto& d : done)
+            if (running(d))
+              return Result::conflict("a set of this session is running: stop it first", "state");
+          json::object out = runner::close_session(c.db, open.id, plan ? *plan : runner::Plan{},
+                                                   now, "ended by the member");
+          out["ended"] = true;
+          return Result::ok(std::move(out));
+        }
+        if (!plan) return Result::not_found("no programme is assigned to this member");
+        if (plan->steps.empty()) return Result::not_found("the assigned programme has no steps");
+        if (!open.id && (action == A::Start || action == A::NextSet)) {
+          open =
+              runner::OpenSession{runner::open_session(c.db, *plan, now), now, plan->programme_id};
+          log::info("session ", open.id, " of member ", member_id, " opened");
+        }
+        const runner::Position pos = runner::locate(*plan, done);
+        std::string state = open.id ? "ready" : "not_started";
+        double rest_remaining = 0;
+        bool busy = false;
+        for (const auto& d : done) busy = busy || running(d);
+        if (busy) state = "set_running";
+        else if (runner::complete(*plan, pos)) state = "complete";
+        else if (pos.last_end_ms) {
+          rest_remaining = std::max(0.0, (static_cast<double>(*pos.last_end_ms) +
+                                          pos.rest_s * 1000.0 - static_cast<double>(now)) /
+                                             1000.0);
+          if (rest_remaining > 0) state = "rest";
+        }
+        const std::int64_t open_id = open.id;
+        json::object card{{"session_id", open_id},
+                          {"state", state},
+                          {"programme_id", plan->programme_id},
+                          {"programme", plan->programme_name},
+                          {"sessions_per_week", runner::sessions_per_week(*plan, now)},
+                          {"rest_remaining_s", std::ceil(rest_remaining * 10) / 10},
+                          {"step", nullptr}};
+        json::array sets;
+        for (const auto& d : done) {
+          std::size_t idx = 0;
+          for (std::size_t i = 0; i < plan->steps.size(); ++i)
+            if (plan->steps[i].id == d.step_id) idx = i;
+          sets.push_back(json::object{{"set_id", d.set_id},
+                                      {"step", idx},
+                                      {"set", d.set_index},
+                                      {"reps", d.reps},
+                                      {"stop_reason", d.stop_reason ? json::value(*d.stop_reason)
+                                                      : running(d)  ? json::value(nullptr)
+                                                                    : json::value("shutdown")}});
+        }
+        card["sets_done"] = std::move(sets);
+        if (!open_id) card["session_id"] = nullptr;
+        if (!runner::complete(*plan, pos)) {
+          const runner::Step& st = plan->steps[pos.step];
+          std::string why;
+          auto rx =
+              runner::prescribe(st, plan->assessed_max_n, cfg_.machine.limits.max_load_n, why);
+          if (!rx) return Result::invalid("load_pct", why);
+          card["step"] = step_card(st, pos.step, plan->steps.size(), pos.set_index, *rx);
+          if (action == A::NextSet) {
+            if (state == "set_running") return Result::conflict("a set is running", "state");
+            if (state == "rest")
+              return Result::conflict(
+                  "rest: " + std::to_string(static_cast<int>(std::ceil(rest_remaining))) +
+                      " s before the next set",
+                  "rest_remaining_s");
+            if (!controller::parse_mode(st.mode, p.mode))
+              return Result::invalid("mode", "bad mode in the programme");
+            const auto tempo = common::parse_tempo(st.tempo);
+            if (!tempo)
+              return Result::invalid("tempo", "bad tempo in the programme: " + tempo.message);
+            p.tempo = controller::Tempo{tempo.seconds.eccentric_s, tempo.seconds.bottom_s,
+                                        tempo.seconds.concentric_s, tempo.seconds.top_s};
+            p.load_n = rx->load_n;
+            p.target_reps = rx->target_reps.value_or(0);
+            p.hold_s = rx->hold_s.value_or(0);
+            p.force_drop_pct = st.force_drop_pct;
+            p.eccentric_pct = st.eccentric_pct;
+            p.member_id = member_id;
+            session_id = open_id;
+            step_id = st.id;
+            set_index = pos.set_index;
+            start_now = true;
+          }
+        } else if (action == A::NextSet) {
+          return Result::conflict("every set of today's session is done: end the session", "state");
+        }
+        return Result::ok(std::move(card));
+      },
+      "session");
   if (r.outcome != hmi::Outcome::Ok || !start_now) return r;
   // A new press of Start: the same checks as any set.
   return start_params(p, session_id, step_id, set_index);
 }
 
-// ---- maintenance ---------------------------------------------------------------------------------
+// ---- maintenance
+// ---------------------------------------------------------------------------------
 
 namespace {
 const storage::Actor kMaintenance{"maintenance", std::nullopt};
@@ -889,9 +938,8 @@ void DaemonBackend::push_event(storage::Severity sev, const char* code, const st
             "[", code, "] ", message);
 }
 
-std::optional<controller::ProcedureResult> DaemonBackend::run_procedure(controller::Command c,
-                                                                        std::chrono::milliseconds timeout,
-                                                                        std::string& error) {
+std::optional<controller::ProcedureResult> DaemonBackend::run_procedure(
+    controller::Command c, std::chrono::milliseconds timeout, std::string& error) {
   const std::uint32_t id = next_procedure_id_.fetch_add(1) + 1;
   c.procedure_id = id;
   const std::uint64_t seq = book_.event_seq();
@@ -899,9 +947,12 @@ std::optional<controller::ProcedureResult> DaemonBackend::run_procedure(controll
     error = "the control loop's command queue is full";
     return std::nullopt;
   }
-  auto e = book_.wait_event(seq, [id](const controller::Event& ev) {
-    return ev.code == EventCode::ProcedureEnded && ev.value == static_cast<double>(id);
-  }, timeout);
+  auto e = book_.wait_event(
+      seq,
+      [id](const controller::Event& ev) {
+        return ev.code == EventCode::ProcedureEnded && ev.value == static_cast<double>(id);
+      },
+      timeout);
   if (!e) {
     // Not heard of in time: whatever runs is stopped (the controlled stop),
     // and the caller says so.
@@ -929,36 +980,43 @@ hmi::Result DaemonBackend::span_calibration(double known_n) {
   // 2 s of readings with the weight hanging still, sampled by the control
   // loop (controller::Procedures) with the present factor taken out.
   std::string error;
-  const auto r = run_procedure(controller::Command::span_sampling(0),
-                               std::chrono::milliseconds(static_cast<int>(controller::kSpanSamplingS * 1000)) + 3s,
-                               error);
+  const auto r = run_procedure(
+      controller::Command::span_sampling(0),
+      std::chrono::milliseconds(static_cast<int>(controller::kSpanSamplingS * 1000)) + 3s, error);
   if (!r) return Result::conflict(error, "state");
   if (r->outcome != controller::ProcedureOutcome::Done || !r->ok)
     return Result::conflict(std::string(r->why_view()), "state");
   // The numbers: a pure function of the samples (controller::fit_span).
   const controller::SpanFit fit = controller::fit_span(r->samples, known_n);
   if (!fit.ok)
-    return fit.field == "known_n" ? Result::invalid("known_n", fit.message) : Result::conflict(fit.message, "state");
+    return fit.field == "known_n" ? Result::invalid("known_n", fit.message)
+                                  : Result::conflict(fit.message, "state");
   const double gain = fit.gain, gain_before = r->gain_before;
-  json::object details{{"known_n", known_n},          {"measured_raw_n", fit.mean_n}, {"sd_n", fit.sd_n},
-                       {"samples", r->samples.n}, {"previous_gain", gain_before}};
+  json::object details{{"known_n", known_n},
+                       {"measured_raw_n", fit.mean_n},
+                       {"sd_n", fit.sd_n},
+                       {"samples", r->samples.n},
+                       {"previous_gain", gain_before}};
   // Stored first: the factor must survive a restart, or it is not applied at all.
-  auto stored = with_db([&]() -> Result {
-    auto c = connect();
-    storage::record_span_calibration(c.db, kMaintenance, common::unix_ms_now(), gain, gain_before,
-                                     json::serialize(details));
-    return Result::ok();
-  }, "span calibration");
+  auto stored = with_db(
+      [&]() -> Result {
+        auto c = connect();
+        storage::record_span_calibration(c.db, kMaintenance, common::unix_ms_now(), gain,
+                                         gain_before, json::serialize(details));
+        return Result::ok();
+      },
+      "span calibration");
   if (stored.outcome != hmi::Outcome::Ok) return stored;
   controller::Command cmd = controller::Command::of(controller::Command::Kind::SetForceGain);
   cmd.gain = gain;
-  if (!loop_.post(cmd)) return Result::conflict("the control loop's command queue is full", "state");
+  if (!loop_.post(cmd))
+    return Result::conflict("the control loop's command queue is full", "state");
   const auto deadline = std::chrono::steady_clock::now() + 1s;
   while (loop_.snapshot().force_gain != gain && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(10ms);
   push_event(storage::Severity::Info, "span_calibrated",
-             "load-cell span factor " + fmt4(gain_before) + " → " + fmt4(gain) + " (" + fmt1(known_n) +
-                 " N known, " + fmt1(fit.measured_n) + " N read)",
+             "load-cell span factor " + fmt4(gain_before) + " → " + fmt4(gain) + " (" +
+                 fmt1(known_n) + " N known, " + fmt1(fit.measured_n) + " N read)",
              details);
   return Result::ok(json::object{{"ok", true},
                                  {"gain", gain},
@@ -991,27 +1049,32 @@ hmi::Result DaemonBackend::range_check() {
   const controller::RangeLeg& down = res->down;
   const bool ok = res->ok;
   const double travel = up.reached_mm - (down.arrived ? down.reached_mm : res->start_mm);
-  json::object r{{"ok", ok},
-                 {"top_mm", r3(up.reached_mm)},
-                 {"bottom_mm", down.arrived ? json::value(r3(down.reached_mm)) : json::value(nullptr)},
-                 {"travel_mm", r3(travel)},
-                 {"expected", json::object{{"bottom_mm", lo}, {"top_mm", hi}, {"top_tolerance_mm", Rules::kArriveUpMm},
-                                           {"bottom_tolerance_mm", Rules::kArriveDownMm}}},
-                 {"up_s", r3(up.seconds)},
-                 {"down_s", r3(down.seconds)},
-                 {"peak_motor_force_n", r3(std::max(up.peak_force_n, down.peak_force_n))},
-                 {"why", ok ? std::string("the pad travelled the whole range")
-                            : (up.arrived ? "lowering: " : "rising: ") + std::string(res->why_view())}};
+  json::object r{
+      {"ok", ok},
+      {"top_mm", r3(up.reached_mm)},
+      {"bottom_mm", down.arrived ? json::value(r3(down.reached_mm)) : json::value(nullptr)},
+      {"travel_mm", r3(travel)},
+      {"expected", json::object{{"bottom_mm", lo},
+                                {"top_mm", hi},
+                                {"top_tolerance_mm", Rules::kArriveUpMm},
+                                {"bottom_tolerance_mm", Rules::kArriveDownMm}}},
+      {"up_s", r3(up.seconds)},
+      {"down_s", r3(down.seconds)},
+      {"peak_motor_force_n", r3(std::max(up.peak_force_n, down.peak_force_n))},
+      {"why", ok ? std::string("the pad travelled the whole range")
+                 : (up.arrived ? "lowering: " : "rising: ") + std::string(res->why_view())}};
   {
     std::lock_guard lk(range_mutex_);
     last_range_check_ = r;
     last_range_check_["t_ms"] = common::unix_ms_now();
   }
-  with_db([&]() -> Result {
-    auto c = connect();
-    storage::record_range_check(c.db, common::unix_ms_now(), ok, travel, json::serialize(r));
-    return Result::ok();
-  }, "range check");
+  with_db(
+      [&]() -> Result {
+        auto c = connect();
+        storage::record_range_check(c.db, common::unix_ms_now(), ok, travel, json::serialize(r));
+        return Result::ok();
+      },
+      "range check");
   push_event(ok ? storage::Severity::Info : storage::Severity::Warning,
              ok ? "range_check_ok" : "range_check_failed",
              ok ? "range check: " + fmt1(down.reached_mm) + " to " + fmt1(up.reached_mm) + " mm"
@@ -1028,31 +1091,39 @@ hmi::Result DaemonBackend::maintenance(hmi::MaintenanceAction action, const json
       if (!known) return Result::invalid("known_n", "is required");
       return span_calibration(*known);
     }
-    case hmi::MaintenanceAction::RangeCheck:
-      return range_check();
+    case hmi::MaintenanceAction::RangeCheck: return range_check();
     case hmi::MaintenanceAction::Tare: {
       const std::uint64_t seq = book_.event_seq();
       if (!loop_.post(controller::Command::of(K::Tare)))
         return Result::conflict("the control loop's command queue is full", "state");
-      auto e = book_.wait_event(seq, [](const controller::Event& ev) {
-        return ev.code == EventCode::Tared || ev.code == EventCode::TareFailed ||
-               ev.code == EventCode::CommandRefused;
-      }, 3000ms);
+      auto e = book_.wait_event(
+          seq,
+          [](const controller::Event& ev) {
+            return ev.code == EventCode::Tared || ev.code == EventCode::TareFailed ||
+                   ev.code == EventCode::CommandRefused;
+          },
+          3000ms);
       if (!e) return Result::conflict("the tare was not answered in time", "state");
-      if (e->code == EventCode::Tared) return Result::ok(json::object{{"ok", true}, {"message", e->text_view()}});
+      if (e->code == EventCode::Tared)
+        return Result::ok(json::object{{"ok", true}, {"message", e->text_view()}});
       return Result::conflict(std::string(e->text_view()), "state");
     }
     case hmi::MaintenanceAction::FaultReset: {
       const std::uint64_t seq = book_.event_seq();
       if (!loop_.post(controller::Command::of(K::ResetFaults)))
         return Result::conflict("the control loop's command queue is full", "state");
-      auto e = book_.wait_event(seq, [](const controller::Event& ev) {
-        return ev.code == EventCode::Reset || ev.code == EventCode::ResetRefused;
-      }, 3000ms);
+      auto e = book_.wait_event(
+          seq,
+          [](const controller::Event& ev) {
+            return ev.code == EventCode::Reset || ev.code == EventCode::ResetRefused;
+          },
+          3000ms);
       const auto s = loop_.snapshot();
       if (e && e->code == EventCode::ResetRefused)
         return Result::conflict(std::string(e->text_view()), "state");
-      if (s.latch_ok) return Result::ok(json::object{{"ok", true}, {"state", controller::to_string(s.ctl.state)}});
+      if (s.latch_ok)
+        return Result::ok(
+            json::object{{"ok", true}, {"state", controller::to_string(s.ctl.state)}});
       return Result::conflict("the fault's cause is still present", "state");
     }
   }
@@ -1082,33 +1153,52 @@ json::value DaemonBackend::diagnostics() {
   sig["load_cell.tare_busy"] = s.cell.tare_busy;
   sig["load_cell.counter"] = s.cell.counter;
   sig["load_cell.span_factor"] = s.force_gain;
-  json::object bus{{"cycles", s.io.cycles},           {"transactions", s.io.transactions},
-                   {"timeouts", s.io.timeouts},       {"crc_errors", s.io.crc_errors},
-                   {"drive_errors", s.io.drive_errors}, {"cell_errors", s.io.cell_errors},
-                   {"reconnects", s.io.reconnects},   {"bytes_tx", s.io.bytes_tx},
-                   {"bytes_rx", s.io.bytes_rx},       {"comm_good", s.comm_good}};
+  json::object bus{{"cycles", s.io.cycles},
+                   {"transactions", s.io.transactions},
+                   {"timeouts", s.io.timeouts},
+                   {"crc_errors", s.io.crc_errors},
+                   {"drive_errors", s.io.drive_errors},
+                   {"cell_errors", s.io.cell_errors},
+                   {"reconnects", s.io.reconnects},
+                   {"bytes_tx", s.io.bytes_tx},
+                   {"bytes_rx", s.io.bytes_rx},
+                   {"comm_good", s.comm_good}};
   json::object lp{{"hz", s.loop.p50_ms > 0 ? r3(1000.0 / s.loop.p50_ms) : s.loop.hz},
-                  {"configured_hz", s.loop.hz},   {"p50_ms", r3(s.loop.p50_ms)},
-                  {"p99_ms", r3(s.loop.p99_ms)},  {"max_ms", r3(s.loop.max_ms)},
-                  {"overruns", s.loop.overruns},  {"cycles", s.loop.cycles},
+                  {"configured_hz", s.loop.hz},
+                  {"p50_ms", r3(s.loop.p50_ms)},
+                  {"p99_ms", r3(s.loop.p99_ms)},
+                  {"max_ms", r3(s.loop.max_ms)},
+                  {"overruns", s.loop.overruns},
+                  {"cycles", s.loop.cycles},
                   {"commands_dropped", s.loop.commands_dropped},
-                  {"trace_dropped", s.loop.trace_dropped}, {"events_lost", s.loop.events_lost},
-                  {"reps_lost", s.loop.reps_lost}, {"results_lost", s.loop.results_lost}};
-  json::object out{{"signals", std::move(sig)}, {"bus", std::move(bus)}, {"loop", std::move(lp)},
-                   {"state", controller::to_string(s.ctl.state)}, {"armed", s.armed}};
+                  {"trace_dropped", s.loop.trace_dropped},
+                  {"events_lost", s.loop.events_lost},
+                  {"reps_lost", s.loop.reps_lost},
+                  {"results_lost", s.loop.results_lost}};
+  json::object out{{"signals", std::move(sig)},
+                   {"bus", std::move(bus)},
+                   {"loop", std::move(lp)},
+                   {"state", controller::to_string(s.ctl.state)},
+                   {"armed", s.armed}};
   json::value odo = nullptr;
   if (store_) {
     const auto h = store_->health();
-    out["storage"] = json::object{{"ok", h.ok}, {"open", h.open}, {"last_error", h.last_error},
+    out["storage"] = json::object{{"ok", h.ok},
+                                  {"open", h.open},
+                                  {"last_error", h.last_error},
                                   {"pending_records", h.pending_records},
                                   {"records_committed", h.records_committed},
                                   {"traces_dropped", h.traces_dropped},
-                                  {"records_lost", h.records_lost}, {"faults", h.faults}};
+                                  {"records_lost", h.records_lost},
+                                  {"faults", h.faults}};
     try {
       auto c = connect();
       const storage::Odometer o = storage::read_odometer(c.db);
-      odo = json::object{{"reps", o.reps}, {"sets", o.sets}, {"motor_on_h", r3(o.motor_on_s / 3600.0)},
-                         {"highest_force_n", r3(o.highest_force_n)}, {"since_ms", o.since_ms}};
+      odo = json::object{{"reps", o.reps},
+                         {"sets", o.sets},
+                         {"motor_on_h", r3(o.motor_on_s / 3600.0)},
+                         {"highest_force_n", r3(o.highest_force_n)},
+                         {"since_ms", o.since_ms}};
     } catch (const std::exception& e) {
       log::debug("api: odometer: ", e.what());
     }
@@ -1116,7 +1206,8 @@ json::value DaemonBackend::diagnostics() {
   out["odometer"] = std::move(odo);
   {
     std::lock_guard lk(range_mutex_);
-    out["range_check"] = last_range_check_.empty() ? json::value(nullptr) : json::value(last_range_check_);
+    out["range_check"] =
+        last_range_check_.empty() ? json::value(nullptr) : json::value(last_range_check_);
   }
   return out;
 }

@@ -8,8 +8,8 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <optional>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include <set>
@@ -17,13 +17,13 @@
 
 #include "soleus/app/backend.hpp"
 #include "soleus/app/views_from_controller.hpp"
-#include "soleus/common/time.hpp"
-#include "soleus/drivers/modbus_machine_io.hpp"
 #include "soleus/common/log.hpp"
+#include "soleus/common/time.hpp"
 #include "soleus/controller/control_loop.hpp"
+#include "soleus/drivers/modbus_machine_io.hpp"
 #include "soleus/hmi/server.hpp"
-#include "soleus/storage/database.hpp"
 #include "soleus/storage/calibrations.hpp"
+#include "soleus/storage/database.hpp"
 #include "soleus/storage/writer.hpp"
 
 namespace soleus::app {
@@ -159,8 +159,8 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
     }
   }
   SetBook book;
-  std::set<std::int64_t> stored_sets;   // sets whose start record went to the store
-  std::int64_t trace_set_id = 0;        // the set the trace samples belong to
+  std::set<std::int64_t> stored_sets;  // sets whose start record went to the store
+  std::int64_t trace_set_id = 0;       // the set the trace samples belong to
   sd_notify(0, "STATUS=Connecting to the machine");
   drivers::ModbusMachineIo io(cfg.machine);
   MonotonicClock clock;
@@ -177,7 +177,8 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
         if (loop.post(c))
           log::info("load cell: span factor ", c.gain, " from the last span calibration");
         else
-          log::warn("load cell: span factor not applied (the loop's command queue is full): 1 is used");
+          log::warn(
+              "load cell: span factor not applied (the loop's command queue is full): 1 is used");
       }
     } catch (const std::exception& e) {
       log::warn("load cell: span factor not read (", e.what(), "): 1 is used");
@@ -285,7 +286,8 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
   auto on_result = [&](const SetResult& r) {
     log::info("set ", r.set_id, " ended: ", to_string(r.reason), ", ", r.reps, " reps, ",
               r.partial_reps, " partial, TUT ", r.tut_s, " s");
-    if (opt.json_lines) print_line("result", hmi::to_json(set_view(r, book.start_record(r.set_id))));
+    if (opt.json_lines)
+      print_line("result", hmi::to_json(set_view(r, book.start_record(r.set_id))));
     book.on_result(r);
     if (stored_sets.count(r.set_id)) store.push(to_record(r));
   };
@@ -326,7 +328,9 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
     if (storage_ok != storage_was_ok) {
       const auto h = store.health();
       if (storage_ok) log::notice("storage works again: new sets are accepted");
-      else log::error("storage fault (", h.last_error, "): the set running ends, new sets are refused");
+      else
+        log::error("storage fault (", h.last_error,
+                   "): the set running ends, new sets are refused");
       if (opt.json_lines) {
         hmi::EventView e;
         e.t_ms = common::unix_ms_now();
@@ -379,8 +383,8 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
         rec.eccentric_pct = p.eccentric_pct;
         book.expect(rec);
       } else {
-        log::warn("--run-set: no database open (", cfg.storage.db_path,
-                  "): the set runs as id ", p.set_id, " and is not stored");
+        log::warn("--run-set: no database open (", cfg.storage.db_path, "): the set runs as id ",
+                  p.set_id, " and is not stored");
       }
       if (!loop.post(Command::start_set(p))) {
         log::error("--run-set: the control loop's command queue is full; the set was not started");
@@ -402,7 +406,8 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
       sd_notify(0, "STOPPING=1\nSTATUS=Unloading and shutting down");
       shutdown_wanted = true;
     }
-    if (shutdown_wanted && !shutting_down) shutting_down = loop.post(Command::of(Command::Kind::Shutdown));
+    if (shutdown_wanted && !shutting_down)
+      shutting_down = loop.post(Command::of(Command::Kind::Shutdown));
     if (shutting_down && loop.finished()) break;
 
     const std::uint64_t beat = loop.heartbeat();

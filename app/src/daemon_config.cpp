@@ -50,7 +50,8 @@ DaemonConfig load_daemon_config(const std::string& path) {
     const fs::path db(c.storage.db_path);
     if (db.is_relative()) {
       const fs::path dir = fs::path(path).parent_path();
-      c.storage.db_path = (fs::absolute(dir.empty() ? fs::path(".") : dir) / db).lexically_normal().string();
+      c.storage.db_path =
+          (fs::absolute(dir.empty() ? fs::path(".") : dir) / db).lexically_normal().string();
     }
   }
   bool asset_dir_given = false;
@@ -75,8 +76,7 @@ std::string describe(const DaemonConfig& c) {
   const auto& t = c.machine.transport;
   if (t.kind == drivers::TransportConfig::Kind::Rtu)
     os << "rtu " << t.device << " " << t.baud << " " << t.data_bits << t.parity << t.stop_bits;
-  else
-    os << "tcp " << t.host << ":" << t.port;
+  else os << "tcp " << t.host << ":" << t.port;
   os << ", loop " << c.control.loop_hz << " Hz, max load " << c.machine.limits.max_load_n
      << " N, drive watchdog " << c.machine.limits.watchdog_ms << " ms, db " << c.storage.db_path
      << ", hmi " << c.hmi.bind_address << ":" << c.hmi.port;

@@ -114,21 +114,22 @@ json::object close_session(storage::Database& db, std::int64_t session_id, const
                             std::to_string(before), std::to_string(before + 1));
       any = true;
     }
-    steps.push_back(json::object{{"step_id", o.step_id},
-                                 {"sets_done", o.sets_done},
-                                 {"sets_at_target", o.sets_at_target},
-                                 {"progressed", apply},
-                                 {"why", is_complete || !o.progressed
-                                             ? o.why
-                                             : std::string("the session was not completed")}});
+    steps.push_back(json::object{
+        {"step_id", o.step_id},
+        {"sets_done", o.sets_done},
+        {"sets_at_target", o.sets_at_target},
+        {"progressed", apply},
+        {"why",
+         is_complete || !o.progressed ? o.why : std::string("the session was not completed")}});
   }
   const std::string state = is_complete ? "done" : "aborted";
-  json::object summary{{"state", state}, {"why", why}, {"sets", done.size()},
-                       {"steps", std::move(steps)}};
+  json::object summary{
+      {"state", state}, {"why", why}, {"sets", done.size()}, {"steps", std::move(steps)}};
   storage::finish_session(db, session_id, state, now_ms, progressed_before || any,
                           json::serialize(summary));
   tx.commit();
-  return json::object{{"session_id", session_id}, {"state", state}, {"summary", std::move(summary)}};
+  return json::object{
+      {"session_id", session_id}, {"state", state}, {"summary", std::move(summary)}};
 }
 
 }  // namespace soleus::app::runner

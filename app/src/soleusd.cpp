@@ -19,7 +19,9 @@ constexpr const char* kDefaultConfig = "/etc/soleus/soleus.toml";
 
 void usage(std::ostream& os) {
   os << "usage: soleusd [--config FILE] [--check-config [FILE]] [--json-lines] [--run-set JSON]\n"
-        "  --config FILE        configuration (default " << kDefaultConfig << ")\n"
+        "  --config FILE        configuration (default "
+     << kDefaultConfig
+     << ")\n"
         "  --check-config FILE  validate FILE and exit: 0 valid, 2 invalid (the message\n"
         "                       names the file, the line and the key); touches no hardware\n"
         "  --json-lines         print events, reps and set results as JSON lines on stdout\n"

@@ -49,12 +49,11 @@ TempoResult parse_tempo(std::string_view text) {
     if (is_digit(c) || c == '.' || c == '-') continue;
     char shown[32];
     const auto u = static_cast<unsigned char>(c);
-    if (u > 0x20 && u < 0x7f)
-      std::snprintf(shown, sizeof shown, "'%c'", c);
-    else
-      std::snprintf(shown, sizeof shown, "byte 0x%02X", static_cast<unsigned>(u));
-    return fail(TempoErrorKind::Character, std::string("only digits, '.' and '-' may appear; found ") +
-                                               shown + " at position " + std::to_string(i + 1));
+    if (u > 0x20 && u < 0x7f) std::snprintf(shown, sizeof shown, "'%c'", c);
+    else std::snprintf(shown, sizeof shown, "byte 0x%02X", static_cast<unsigned>(u));
+    return fail(TempoErrorKind::Character,
+                std::string("only digits, '.' and '-' may appear; found ") + shown +
+                    " at position " + std::to_string(i + 1));
   }
   // 2. four parts
   std::array<std::string_view, 4> part;
@@ -70,9 +69,10 @@ TempoResult parse_tempo(std::string_view text) {
     pos = end + 1;
   }
   if (n != 4)
-    return fail(TempoErrorKind::Count,
-                "needs four numbers separated by '-' (lower-pause-raise-hold, e.g. \"3-1-3-1\"), not " +
-                    std::to_string(n) + (empty_part ? " (a phase cannot be empty or negative)" : ""));
+    return fail(
+        TempoErrorKind::Count,
+        "needs four numbers separated by '-' (lower-pause-raise-hold, e.g. \"3-1-3-1\"), not " +
+            std::to_string(n) + (empty_part ? " (a phase cannot be empty or negative)" : ""));
   // 3.-5. each number: its shape, its digits, its value
   double v[4];
   for (int i = 0; i < 4; ++i) {
@@ -86,9 +86,11 @@ TempoResult parse_tempo(std::string_view text) {
     const std::size_t int_digits = dot == std::string_view::npos ? p.size() : dot;
     const std::size_t frac_digits = dot == std::string_view::npos ? 0 : p.size() - dot - 1;
     if (int_digits > 2)
-      return fail(TempoErrorKind::Digits, which(i, p) + " has more than two digits before the point");
+      return fail(TempoErrorKind::Digits,
+                  which(i, p) + " has more than two digits before the point");
     if (frac_digits > 3)
-      return fail(TempoErrorKind::Digits, which(i, p) + " has more than three digits after the point");
+      return fail(TempoErrorKind::Digits,
+                  which(i, p) + " has more than three digits after the point");
     // Exact: at most 5 digits as an integer, one correctly rounded division.
     long scaled = 0, scale = 1;
     for (std::size_t k = 0; k < p.size(); ++k) {
@@ -97,8 +99,7 @@ TempoResult parse_tempo(std::string_view text) {
       if (dot != std::string_view::npos && k > dot) scale *= 10;
     }
     v[i] = static_cast<double>(scaled) / static_cast<double>(scale);
-    if (v[i] > kTempoMaxPhaseS)
-      return fail(TempoErrorKind::Range, which(i, p) + " is over 60 s");
+    if (v[i] > kTempoMaxPhaseS) return fail(TempoErrorKind::Range, which(i, p) + " is over 60 s");
   }
   TempoResult r;
   r.seconds = TempoSeconds{v[0], v[1], v[2], v[3]};

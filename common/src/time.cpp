@@ -21,9 +21,9 @@ struct Civil {
 Civil civil_from_days(std::int64_t z) {
   z += 719468;
   const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);  // [0, 146096]
+  const auto doe = static_cast<unsigned>(z - era * 146097);                    // [0, 146096]
   const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);  // [0, 365]
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // [0, 365]
   const unsigned mp = (5 * doy + 2) / 153;  // [0, 11], months from March
   const unsigned day = doy - (153 * mp + 2) / 5 + 1;
   const unsigned month = mp < 10 ? mp + 3 : mp - 9;
@@ -76,8 +76,8 @@ std::string iso_utc(std::int64_t ms) {
   const auto t = static_cast<int>(in_day);  // [0, 86'399'999]
   char buf[64];
   std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                static_cast<long long>(c.year), c.month, c.day, t / 3'600'000,
-                t / 60'000 % 60, t / 1000 % 60, t % 1000);
+                static_cast<long long>(c.year), c.month, c.day, t / 3'600'000, t / 60'000 % 60,
+                t / 1000 % 60, t % 1000);
   return buf;
 }
 
@@ -102,8 +102,8 @@ std::optional<std::int64_t> parse_iso_utc(std::string_view s) {
   if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
       minute > 59 || second > 60)
     return std::nullopt;
-  return days_from_civil(year, month, day) * kMsPerDay + hour * 3'600'000LL +
-         minute * 60'000LL + second * 1000LL + millis;
+  return days_from_civil(year, month, day) * kMsPerDay + hour * 3'600'000LL + minute * 60'000LL +
+         second * 1000LL + millis;
 }
 
 }  // namespace soleus::common

@@ -12,8 +12,8 @@ OutputClamp::OutputClamp(const machine::Limits& limits, double floor_fade_mm,
       fade_mm_(floor_fade_mm),
       lower_soft_mm_(lower_soft_limit_mm) {}
 
-double OutputClamp::apply(double force_n, double position_mm, double velocity_mm_s,
-                          double floor_mm, double dt_s) {
+double OutputClamp::apply(double force_n, double position_mm, double velocity_mm_s, double floor_mm,
+                          double dt_s) {
   flags_ = {};
   double f = force_n;
   // 1. Not finite: nothing.
@@ -39,7 +39,8 @@ double OutputClamp::apply(double force_n, double position_mm, double velocity_mm
     // velocity (a pad coming down fades early, one rising off the floor
     // finds the load again early), so that a user weaker than the load is
     // not bounced between the floor and the load.
-    const double lead = damping_s_ > 0 && std::isfinite(velocity_mm_s) ? damping_s_ * velocity_mm_s : 0.0;
+    const double lead =
+        damping_s_ > 0 && std::isfinite(velocity_mm_s) ? damping_s_ * velocity_mm_s : 0.0;
     const double d_eff = std::min(d + lead, d + damping_zone_mm_);
     if (d_eff < fade_mm_) allowed = F * std::max(0.0, d_eff) / fade_mm_;
     const double down = -velocity_mm_s;

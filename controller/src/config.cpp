@@ -30,7 +30,8 @@ ControlConfig ControlConfig::parse(const config::Section& s, double default_loop
   ControlConfig c;
   c.loop_hz = s.number("loop_hz", default_loop_hz, 10, 1000);
   c.realtime = s.boolean("realtime", c.realtime);
-  c.realtime_priority = static_cast<int>(s.integer("realtime_priority", c.realtime_priority, 1, 99));
+  c.realtime_priority =
+      static_cast<int>(s.integer("realtime_priority", c.realtime_priority, 1, 99));
   c.comm_loss_cycles = static_cast<int>(s.integer("comm_loss_cycles", c.comm_loss_cycles, 1, 50));
   c.comm_loss_window_ms = s.number("comm_loss_window_ms", c.comm_loss_window_ms, 5, 5000);
   c.stale_cell_ms = s.number("stale_cell_ms", c.stale_cell_ms, 10, 1000);
@@ -43,16 +44,20 @@ ControlConfig ControlConfig::parse(const config::Section& s, double default_loop
   c.soft_travel_margin_mm = s.number("soft_travel_margin_mm", c.soft_travel_margin_mm, 0, 50);
   c.overspeed_mm_s = s.number("overspeed_mm_s", c.overspeed_mm_s, 1, 2000);
   c.implausible_force_n = s.number("implausible_force_n", c.implausible_force_n, 100, 20000);
-  c.implausible_position_mm = s.number("implausible_position_mm", c.implausible_position_mm, 0, 100);
-  c.cross_check_tolerance_n = s.number("cross_check_tolerance_n", c.cross_check_tolerance_n, 0, 2000);
-  c.cross_check_tolerance_pct = s.number("cross_check_tolerance_pct", c.cross_check_tolerance_pct, 0, 100);
+  c.implausible_position_mm =
+      s.number("implausible_position_mm", c.implausible_position_mm, 0, 100);
+  c.cross_check_tolerance_n =
+      s.number("cross_check_tolerance_n", c.cross_check_tolerance_n, 0, 2000);
+  c.cross_check_tolerance_pct =
+      s.number("cross_check_tolerance_pct", c.cross_check_tolerance_pct, 0, 100);
   c.cross_check_s = s.number("cross_check_s", c.cross_check_s, 0.05, 30);
   c.frozen_cell_s = s.number("frozen_cell_s", c.frozen_cell_s, 0.1, 10);
   c.frozen_cell_band_n = s.number("frozen_cell_band_n", c.frozen_cell_band_n, 0, 10);
   c.frozen_cell_evidence_n = s.number("frozen_cell_evidence_n", c.frozen_cell_evidence_n, 1, 1000);
   c.still_mm_s = s.number("still_mm_s", c.still_mm_s, 0.1, 50);
   c.over_force_factor = s.number("over_force_factor", c.over_force_factor, 1.05, 1.5);
-  c.hold_to_move_timeout_ms = s.number("hold_to_move_timeout_ms", c.hold_to_move_timeout_ms, 20, 2000);
+  c.hold_to_move_timeout_ms =
+      s.number("hold_to_move_timeout_ms", c.hold_to_move_timeout_ms, 20, 2000);
   c.move_speed_mm_s = s.number("move_speed_mm_s", c.move_speed_mm_s, 1, 100);
   c.move_max_force_n = s.number("move_max_force_n", c.move_max_force_n, 10, 1000);
   c.rest_position_mm = s.number("rest_position_mm", c.rest_position_mm, 0, 100);
@@ -76,12 +81,11 @@ void ControlConfig::validate(const machine::Limits& limits) const {
                                    std::to_string(limits.watchdog_ms) +
                                    " ms) so that the daemon reacts before the drive's watchdog");
   if (comm_loss_window_ms < 2 * period_ms)
-    bad("comm_loss_window_ms", "must be at least two loop periods (" +
-                                   std::to_string(2 * period_ms) + " ms)");
+    bad("comm_loss_window_ms",
+        "must be at least two loop periods (" + std::to_string(2 * period_ms) + " ms)");
   if (comm_loss_cycles * period_ms >= limits.watchdog_ms)
     bad("comm_loss_cycles", "comm_loss_cycles × period must be shorter than limits.watchdog_ms");
-  if (stale_cell_ms < period_ms)
-    bad("stale_cell_ms", "must be at least one loop period");
+  if (stale_cell_ms < period_ms) bad("stale_cell_ms", "must be at least one loop period");
   if (overspeed_mm_s <= limits.max_speed_mm_s)
     bad("overspeed_mm_s", "must be above limits.max_speed_mm_s (the drive's own speed cap)");
   if (move_speed_mm_s > limits.max_speed_mm_s)
@@ -94,7 +98,8 @@ void ControlConfig::validate(const machine::Limits& limits) const {
     bad("frozen_cell_s", "must span at least five loop periods (" + std::to_string(5 * period_ms) +
                              " ms): a frozen value is judged over several new samples");
   if (frozen_cell_band_n >= let_go_force_n)
-    bad("frozen_cell_band_n", "must be smaller than let_go_force_n: readings further apart are never the same value");
+    bad("frozen_cell_band_n",
+        "must be smaller than let_go_force_n: readings further apart are never the same value");
 }
 
 TrainingConfig TrainingConfig::parse(const config::Section& s, const machine::Limits& limits) {
@@ -107,7 +112,8 @@ TrainingConfig TrainingConfig::parse(const config::Section& s, const machine::Li
   c.wobble_hysteresis_mm = s.number("wobble_hysteresis_mm", c.wobble_hysteresis_mm, 0.1, 20);
   c.wobble_reversals = static_cast<int>(s.integer("wobble_reversals", c.wobble_reversals, 1, 100));
   c.min_smoothness = s.number("min_smoothness", c.min_smoothness, 0, 1);
-  c.loss_of_control_reps = static_cast<int>(s.integer("loss_of_control_reps", c.loss_of_control_reps, 1, 20));
+  c.loss_of_control_reps =
+      static_cast<int>(s.integer("loss_of_control_reps", c.loss_of_control_reps, 1, 20));
   c.force_drop_reps = static_cast<int>(s.integer("force_drop_reps", c.force_drop_reps, 1, 20));
   c.force_drop_pct = s.number("force_drop_pct", c.force_drop_pct, 5, 50);
   c.range_loss_reps = static_cast<int>(s.integer("range_loss_reps", c.range_loss_reps, 1, 20));
@@ -135,10 +141,13 @@ TrainingConfig TrainingConfig::parse(const config::Section& s, const machine::Li
   c.set_speed_min_mm_s = s.number("set_speed_min_mm_s", c.set_speed_min_mm_s, 5, 500);
   c.failed_rep_s = s.number("failed_rep_s", c.failed_rep_s, 0.02, 2);
   c.min_range_mm = s.number("min_range_mm", c.min_range_mm, 5, 150);
-  c.calibration_attempts = static_cast<int>(s.integer("calibration_attempts", c.calibration_attempts, 1, 10));
+  c.calibration_attempts =
+      static_cast<int>(s.integer("calibration_attempts", c.calibration_attempts, 1, 10));
   c.friction_deadband_mm_s = s.number("friction_deadband_mm_s", c.friction_deadband_mm_s, 0.1, 20);
-  c.hold_stiffness_n_per_mm = s.number("hold_stiffness_n_per_mm", c.hold_stiffness_n_per_mm, 10, 10000);
-  c.hold_damping_n_per_mm_s = s.number("hold_damping_n_per_mm_s", c.hold_damping_n_per_mm_s, 0, 1000);
+  c.hold_stiffness_n_per_mm =
+      s.number("hold_stiffness_n_per_mm", c.hold_stiffness_n_per_mm, 10, 10000);
+  c.hold_damping_n_per_mm_s =
+      s.number("hold_damping_n_per_mm_s", c.hold_damping_n_per_mm_s, 0, 1000);
   c.hold_window_s = s.number("hold_window_s", c.hold_window_s, 0.2, 10);
   s.finish();
   validate_at(s, [&] { c.validate(limits); });
@@ -153,8 +162,7 @@ void TrainingConfig::validate(const machine::Limits& limits) const {
     bad("calibration_speed_mm_s", "must not exceed limits.max_speed_mm_s");
   if (set_speed_min_mm_s > limits.max_speed_mm_s)
     bad("set_speed_min_mm_s", "must not exceed limits.max_speed_mm_s");
-  if (segment_min_mm >= min_range_mm)
-    bad("segment_min_mm", "must be smaller than min_range_mm");
+  if (segment_min_mm >= min_range_mm) bad("segment_min_mm", "must be smaller than min_range_mm");
   if (wobble_hysteresis_mm >= segment_min_mm)
     bad("wobble_hysteresis_mm", "must be smaller than segment_min_mm");
   if (floor_fade_mm >= min_range_mm) bad("floor_fade_mm", "must be smaller than min_range_mm");

@@ -6,10 +6,10 @@
 #include <time.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -39,8 +39,9 @@ void MonotonicClock::sleep_until(double t) {
 machine::DriveSetup armed_drive_setup(const machine::Limits& limits, double speed_limit_mm_s) {
   machine::DriveSetup setup;
   setup.torque_limit_n = std::min(limits.max_load_n, machine::kHardCapN);
-  setup.speed_limit_mm_s = speed_limit_mm_s > 0 ? speed_limit_mm_s
-                                                : SetController::armed_speed_limit(limits.max_speed_mm_s, limits);
+  setup.speed_limit_mm_s = speed_limit_mm_s > 0
+                               ? speed_limit_mm_s
+                               : SetController::armed_speed_limit(limits.max_speed_mm_s, limits);
   setup.slew_n_per_s = limits.max_slew_n_per_s;
   setup.watchdog_ms = limits.watchdog_ms;
   return setup;
@@ -54,7 +55,8 @@ class ControlLoop::Sink : public EventSink {
     Event copy = e;
     if (e.code == EventCode::DriveFault && e.value != 0) {
       // The drive's own name for the fault (rare: allocation is acceptable here).
-      std::string text = loop_.io_.fault_name(static_cast<int>(e.value)) + ": " + std::string(e.text_view());
+      std::string text =
+          loop_.io_.fault_name(static_cast<int>(e.value)) + ": " + std::string(e.text_view());
       copy.set_text(text);
     }
     if (!loop_.events_.push(copy)) lost("event", ++loop_.stats_.events_lost);
@@ -114,7 +116,8 @@ bool ControlLoop::post(const Command& c) {
 void ControlLoop::start() {
   if (thread_.joinable()) return;
   if (ccfg_.realtime && mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
-    throw std::runtime_error(std::string("control.realtime: mlockall failed: ") + std::strerror(errno) +
+    throw std::runtime_error(std::string("control.realtime: mlockall failed: ") +
+                             std::strerror(errno) +
                              " (needs CAP_IPC_LOCK or a memlock limit; see docs/controller.md)");
   stop_ = false;
   go_ = false;
@@ -127,7 +130,8 @@ void ControlLoop::start() {
       stop_ = true;
       go_ = true;
       thread_.join();
-      throw std::runtime_error(std::string("control.realtime: SCHED_FIFO refused: ") + std::strerror(rc) +
+      throw std::runtime_error(std::string("control.realtime: SCHED_FIFO refused: ") +
+                               std::strerror(rc) +
                                " (needs CAP_SYS_NICE or LimitRTPRIO; see docs/controller.md)");
     }
   }
@@ -175,7 +179,8 @@ void ControlLoop::handle(const Command& c, double t) {
                       c.kind == Command::Kind::StartRangeCheck;
   if (motion && !(t - c.posted_t <= kStaleCommandS)) {
     if (c.kind == Command::Kind::StartRangeCheck) {
-      const long age_ms = std::isfinite(t - c.posted_t) ? std::lround((t - c.posted_t) * 1000.0) : -1;
+      const long age_ms =
+          std::isfinite(t - c.posted_t) ? std::lround((t - c.posted_t) * 1000.0) : -1;
       procedures_->refuse(ProcedureKind::RangeCheck, c.procedure_id, t,
                           "stale, taken " + std::to_string(age_ms) + " ms after it was posted");
       return;
@@ -231,25 +236,21 @@ void ControlLoop::handle(const Command& c, double t) {
       ctl_->stop(c.reason, t);
       procedures_->abort(t, "stopped with STOP");
       break;
-    case Command::Kind::ResetFaults:
-      ctl_->reset_faults(t);
-      break;
-    case Command::Kind::HoldToMove:
-      ctl_->hold_to_move(c.target_mm, t);
-      break;
-    case Command::Kind::ReturnToRest:
-      ctl_->return_to_rest(t);
-      break;
+    case Command::Kind::ResetFaults: ctl_->reset_faults(t); break;
+    case Command::Kind::HoldToMove: ctl_->hold_to_move(c.target_mm, t); break;
+    case Command::Kind::ReturnToRest: ctl_->return_to_rest(t); break;
     case Command::Kind::Tare:
     case Command::Kind::ClearOverload: {
       SetState s = ctl_->status().state;
-      bool quiet = !cmd_.enable && (s == SetState::Idle || s == SetState::Rest || s == SetState::Fault);
+      bool quiet =
+          !cmd_.enable && (s == SetState::Idle || s == SetState::Rest || s == SetState::Fault);
       Event e;
       e.t_s = t;
       if (!quiet) {
         e.code = EventCode::CommandRefused;
         e.severity = Severity::Warning;
-        e.set_text("tare / clear overload refused: only with the drive disabled and no set running");
+        e.set_text(
+            "tare / clear overload refused: only with the drive disabled and no set running");
       } else if (cell_cmd_ != CellCmd::None) {
         e.code = EventCode::CommandRefused;
         e.severity = Severity::Warning;
@@ -259,7 +260,8 @@ void ControlLoop::handle(const Command& c, double t) {
         // cycle): nothing waits inside the loop.
         std::string detail;
         const bool tare = c.kind == Command::Kind::Tare;
-        if (io_.start_cell_command(tare ? machine::MachineIo::CellCommand::Tare : machine::MachineIo::CellCommand::ClearOverload,
+        if (io_.start_cell_command(tare ? machine::MachineIo::CellCommand::Tare
+                                        : machine::MachineIo::CellCommand::ClearOverload,
                                    detail)) {
           cell_cmd_ = tare ? CellCmd::Tare : CellCmd::ClearOverload;
           cell_cmd_deadline_ = t + kCellCommandS;
@@ -282,18 +284,22 @@ void ControlLoop::handle(const Command& c, double t) {
       break;
     case Command::Kind::StartRangeCheck:
       if (shutdown_) {
-        procedures_->refuse(ProcedureKind::RangeCheck, c.procedure_id, t, "the daemon is shutting down");
+        procedures_->refuse(ProcedureKind::RangeCheck, c.procedure_id, t,
+                            "the daemon is shutting down");
       } else if (cell_cmd_ != CellCmd::None) {
-        procedures_->refuse(ProcedureKind::RangeCheck, c.procedure_id, t, "the load cell is being tared or cleared");
+        procedures_->refuse(ProcedureKind::RangeCheck, c.procedure_id, t,
+                            "the load cell is being tared or cleared");
       } else {
         procedures_->start_range_check(c.procedure_id, t, *ctl_);
       }
       break;
     case Command::Kind::StartSpanSampling:
       if (shutdown_) {
-        procedures_->refuse(ProcedureKind::SpanSampling, c.procedure_id, t, "the daemon is shutting down");
+        procedures_->refuse(ProcedureKind::SpanSampling, c.procedure_id, t,
+                            "the daemon is shutting down");
       } else if (cell_cmd_ != CellCmd::None) {
-        procedures_->refuse(ProcedureKind::SpanSampling, c.procedure_id, t, "the load cell is being tared or cleared");
+        procedures_->refuse(ProcedureKind::SpanSampling, c.procedure_id, t,
+                            "the load cell is being tared or cleared");
       } else {
         procedures_->start_span_sampling(c.procedure_id, t, *ctl_, snap_.comm_good, force_gain_);
       }
@@ -352,7 +358,8 @@ void ControlLoop::on_exception(const char* what) {
   e.t_s = clock_.now();
   e.code = EventCode::InternalError;
   e.severity = Severity::Error;
-  e.set_text(std::string("internal error in the control loop: ") + what + "; QUICK_STOP; restart soleusd");
+  e.set_text(std::string("internal error in the control loop: ") + what +
+             "; QUICK_STOP; restart soleusd");
   try {
     sink_->on_event(e);
   } catch (...) {
@@ -363,10 +370,12 @@ void ControlLoop::on_exception(const char* what) {
 void ControlLoop::safe_step() {
   commands_.drain(
       [&](const Command& cmd) {
-        if (cmd.kind == Command::Kind::StartRangeCheck || cmd.kind == Command::Kind::StartSpanSampling) {
+        if (cmd.kind == Command::Kind::StartRangeCheck ||
+            cmd.kind == Command::Kind::StartSpanSampling) {
           try {
-            procedures_->refuse(cmd.kind == Command::Kind::StartRangeCheck ? ProcedureKind::RangeCheck
-                                                                            : ProcedureKind::SpanSampling,
+            procedures_->refuse(cmd.kind == Command::Kind::StartRangeCheck
+                                    ? ProcedureKind::RangeCheck
+                                    : ProcedureKind::SpanSampling,
                                 cmd.procedure_id, clock_.now(),
                                 "the controller stopped after an internal error; restart soleusd");
           } catch (...) {
@@ -376,7 +385,8 @@ void ControlLoop::safe_step() {
         if (cmd.kind != Command::Kind::StartSet && cmd.kind != Command::Kind::HoldToMove) return;
         Event e;
         e.t_s = clock_.now();
-        e.code = cmd.kind == Command::Kind::StartSet ? EventCode::SetRefused : EventCode::CommandRefused;
+        e.code =
+            cmd.kind == Command::Kind::StartSet ? EventCode::SetRefused : EventCode::CommandRefused;
         e.severity = Severity::Warning;
         e.set_id = cmd.kind == Command::Kind::StartSet ? cmd.params.set_id : 0;
         e.set_text("refused: the controller stopped after an internal error; restart soleusd");
@@ -432,12 +442,13 @@ void ControlLoop::step_inner() {
   if (!armed_ && t0 >= next_arm_t_ && may_arm) {
     arm(t0, want_speed, "drive armed: COMM_TIMEOUT, TORQUE_LIMIT, SPEED_LIMIT, SLEW read back");
   } else if (armed_ && std::abs(want_speed - armed_speed_mm_s_) > 0.05 && t0 >= next_arm_t_ &&
-             (!in_.drive.enabled || std::abs(in_.drive.velocity_mm_s) < 0.5 * std::min(want_speed, armed_speed_mm_s_))) {
+             (!in_.drive.enabled ||
+              std::abs(in_.drive.velocity_mm_s) < 0.5 * std::min(want_speed, armed_speed_mm_s_))) {
     // While enabled, only with the pad slow: a lower limit armed under a
     // moving pad would have the drive brake it hard at once.
     char text[120];
-    std::snprintf(text, sizeof text, "drive armed with SPEED_LIMIT %.1f mm/s (was %.1f), read back", want_speed,
-                  armed_speed_mm_s_);
+    std::snprintf(text, sizeof text, "drive armed with SPEED_LIMIT %.1f mm/s (was %.1f), read back",
+                  want_speed, armed_speed_mm_s_);
     // Twice, as a transport retry would: one lost or garbled reply must not
     // end the set that is starting (the first write may have landed; the
     // second writes and reads all of it back again).
@@ -476,7 +487,8 @@ void ControlLoop::step_inner() {
   if (in_.cell_ok) in_.cell.force_n *= force_gain_;
   const double t = clock_.now();
   in_.t_s = t;
-  if (have_generation_ && in_.link_generation != link_generation_) disarm(t, "a new link to the devices");
+  if (have_generation_ && in_.link_generation != link_generation_)
+    disarm(t, "a new link to the devices");
   // "Armed" is cleared on a drive fault, a drive not READY and an answer gap
   // longer than two cycles (a drive that browned out answers nothing for
   // ~1.5 s, then READY with its power-up defaults; on RTU no new link shows
@@ -498,15 +510,17 @@ void ControlLoop::step_inner() {
       e.code = EventCode::ResetRefused;
       e.severity = Severity::Warning;
       e.value = code;
-      e.set_text("no automatic reset at boot: drive fault " + std::to_string(code) + " (" + io_.fault_name(code) +
-                 ") needs a person");
+      e.set_text("no automatic reset at boot: drive fault " + std::to_string(code) + " (" +
+                 io_.fault_name(code) + ") needs a person");
       sink_->on_event(e);
     }
   }
   if (in_.drive_ok) {
     drive_missed_ = 0;
     drive_fit_ = in_.drive.ready && !in_.drive.fault && in_.drive.fault_code == 0;
-    if (!drive_fit_) disarm(t, in_.drive.fault || in_.drive.fault_code ? "a drive fault" : "the drive is not READY");
+    if (!drive_fit_)
+      disarm(t,
+             in_.drive.fault || in_.drive.fault_code ? "a drive fault" : "the drive is not READY");
   } else if (++drive_missed_ > kGapCycles) {
     disarm(t, "no answer from the drive for more than two cycles");
   }
@@ -577,8 +591,8 @@ void ControlLoop::poll_cell_command(double t) {
   } else if (t >= cell_cmd_deadline_) {
     e.code = EventCode::TareFailed;
     e.severity = Severity::Error;
-    e.set_text(std::string(tare ? "load-cell tare" : "clearing the overload latch") + " did not finish within " +
-               std::to_string(static_cast<int>(kCellCommandS)) + " s" +
+    e.set_text(std::string(tare ? "load-cell tare" : "clearing the overload latch") +
+               " did not finish within " + std::to_string(static_cast<int>(kCellCommandS)) + " s" +
                (p == machine::MachineIo::CellPoll::Failed ? ": " + detail : std::string()));
   } else {
     return;  // busy, or a lost reply: read again next cycle
@@ -650,7 +664,8 @@ void ControlLoop::publish(const machine::MachineInputs& in, double t) {
   snap_.fault_count = 0;
   for (int i = 0; i < kFaultCount; ++i) {
     auto f = static_cast<Fault>(i);
-    if (sup.latched() & bit(f)) snap_.faults[static_cast<std::size_t>(snap_.fault_count++)] = {f, sup.since(f)};
+    if (sup.latched() & bit(f))
+      snap_.faults[static_cast<std::size_t>(snap_.fault_count++)] = {f, sup.since(f)};
   }
   if (snap_.drive_fault_code != sup.drive_fault_code()) {
     snap_.drive_fault_code = sup.drive_fault_code();

@@ -48,6 +48,8 @@ StopReason FatigueMonitor::on_rep(const RepRecord& rep) {
   return r;
 }
 
-StopReason FatigueMonitor::on_hold_window(double mean_force_n) { return judge_output(mean_force_n); }
+StopReason FatigueMonitor::on_hold_window(double mean_force_n) {
+  return judge_output(mean_force_n);
+}
 
 }  // namespace soleus::controller

@@ -51,7 +51,9 @@ LawOutput LoadLaw::update(const LawInput& in) {
   } else {
     // 3. Eccentric overload, changed smoothly at the top and back at the bottom.
     if (p_.mode == Mode::Eccentric && !in.calibrating) {
-      double goal = (in.phase == Phase::TopPause || in.phase == Phase::Eccentric) && !in.unloading ? 1.0 : 0.0;
+      double goal = (in.phase == Phase::TopPause || in.phase == Phase::Eccentric) && !in.unloading
+                        ? 1.0
+                        : 0.0;
       double ds = in.dt_s / cfg_.eccentric_blend_s;
       ecc_s_ = ecc_s_ < goal ? std::min(goal, ecc_s_ + ds) : std::max(goal, ecc_s_ - ds);
       double w = ecc_s_ * ecc_s_ * (3.0 - 2.0 * ecc_s_);
@@ -64,12 +66,14 @@ LawOutput LoadLaw::update(const LawInput& in) {
     if (in.calibrating) {
       up_limit = down_limit = cfg_.calibration_speed_mm_s;
     } else if (span > 0) {
-      if (p_.tempo.concentric_s > 0) up_limit = span / p_.tempo.concentric_s * (1 + cfg_.brake_margin);
-      if (p_.tempo.eccentric_s > 0) down_limit = span / p_.tempo.eccentric_s * (1 + cfg_.brake_margin);
+      if (p_.tempo.concentric_s > 0)
+        up_limit = span / p_.tempo.concentric_s * (1 + cfg_.brake_margin);
+      if (p_.tempo.eccentric_s > 0)
+        down_limit = span / p_.tempo.eccentric_s * (1 + cfg_.brake_margin);
     }
     if (up_limit > 0 && v > up_limit && !in.unloading) {
-      out.brake_n = std::min(cfg_.brake_gain_n_per_mm_s * (v - up_limit),
-                             cfg_.brake_max_fraction * base_);
+      out.brake_n =
+          std::min(cfg_.brake_gain_n_per_mm_s * (v - up_limit), cfg_.brake_max_fraction * base_);
     } else if (down_limit > 0 && v < -down_limit) {
       // Never below the pad's own weight (the motor never lifts to catch a
       // drop; the drive's SPEED_LIMIT caps the speed): a pad that nobody

@@ -78,8 +78,8 @@ void RepCounter::Wobble::feed(double pos, double h) {
 RepCounter::RepCounter(const TrainingConfig& cfg, double still_mm_s)
     : cfg_(cfg), still_(still_mm_s) {}
 
-void RepCounter::begin(const Range& range, const Tempo& tempo, double t, double pos,
-                       double low_mm, double low_departure_s) {
+void RepCounter::begin(const Range& range, const Tempo& tempo, double t, double pos, double low_mm,
+                       double low_departure_s) {
   range_ = range;
   tempo_ = tempo;
   close_after_s_ = tempo.bottom_s + cfg_.tempo_tolerance_s;
@@ -115,7 +115,9 @@ void RepCounter::new_extreme(double pos, double t) {
 }
 
 double RepCounter::arrival() const { return arr_set_ ? arr_t_ : ext_t_; }
-double RepCounter::departure() const { return dep_set_ ? std::max(dep_t_, arrival()) : std::max(ext_t_, arrival()); }
+double RepCounter::departure() const {
+  return dep_set_ ? std::max(dep_t_, arrival()) : std::max(ext_t_, arrival());
+}
 
 bool RepCounter::in_top_zone() const {
   return up_ && ext_ >= range_.top_mm - (1.0 - cfg_.rep_rom_fraction) * range_.span();

@@ -29,7 +29,8 @@ std::optional<FieldError> validate(const SetParams& p, const TrainingConfig& tra
       return err("hold_s", "must be within 0..600 s (exclusive of 0) in isometric mode");
   } else {
     if (p.hold_s != 0) return err("hold_s", "only allowed in isometric mode");
-    if (p.target_reps < 1 || p.target_reps > 100) return err("target_reps", "must be within 1..100");
+    if (p.target_reps < 1 || p.target_reps > 100)
+      return err("target_reps", "must be within 1..100");
     if (p.tempo.cycle_s() <= 0) return err("tempo", "must not be all zero for a dynamic set");
   }
   if (!std::isfinite(p.force_drop_pct) || p.force_drop_pct < 5 || p.force_drop_pct > 50)
@@ -74,11 +75,13 @@ SetController::SetController(const ControlConfig& control, const TrainingConfig&
   // gain × period / mass must stay well below 1 or the loop oscillates.
   const double k = control.period_s() / std::max(mechanics.moving_mass_kg, 1.0) * 1000.0;
   if (training.brake_gain_n_per_mm_s * k > 0.5)
-    throw std::invalid_argument("training.brake_gain_n_per_mm_s: too high for loop_hz and moving_mass_kg "
-                                "(gain × period / mass must be ≤ 0.5)");
+    throw std::invalid_argument(
+        "training.brake_gain_n_per_mm_s: too high for loop_hz and moving_mass_kg "
+        "(gain × period / mass must be ≤ 0.5)");
   if (training.hold_damping_n_per_mm_s * k > 0.5)
-    throw std::invalid_argument("training.hold_damping_n_per_mm_s: too high for loop_hz and moving_mass_kg "
-                                "(gain × period / mass must be ≤ 0.5)");
+    throw std::invalid_argument(
+        "training.hold_damping_n_per_mm_s: too high for loop_hz and moving_mass_kg "
+        "(gain × period / mass must be ≤ 0.5)");
   // The floor's fade is damped by a lead of its height by the velocity.
   clamp_.set_floor_damping(training.floor_lead_s, training.floor_fade_mm);
   clamp_.set_floor_restore(training.floor_restore_s);
@@ -86,8 +89,8 @@ SetController::SetController(const ControlConfig& control, const TrainingConfig&
   status_.state = SetState::Fault;
 }
 
-double SetController::set_speed_limit(double span_mm, const Tempo& tempo, const TrainingConfig& tcfg,
-                                      const machine::Limits& limits) {
+double SetController::set_speed_limit(double span_mm, const Tempo& tempo,
+                                      const TrainingConfig& tcfg, const machine::Limits& limits) {
   const double cap = limits.max_speed_mm_s;
   const double fastest = std::min(tempo.concentric_s, tempo.eccentric_s);
   if (!(fastest > 0) || !(span_mm > 0) || !std::isfinite(span_mm)) return cap;
@@ -185,9 +188,9 @@ std::optional<FieldError> SetController::start_set(const SetParams& params, doub
 }
 
 bool SetController::stop(StopReason reason, double t, std::string_view detail) {
-  bool running = activity_ != Activity::None &&
-                 (state_ == SetState::Ready || state_ == SetState::Calibrating ||
-                  state_ == SetState::Active);
+  bool running =
+      activity_ != Activity::None &&
+      (state_ == SetState::Ready || state_ == SetState::Calibrating || state_ == SetState::Active);
   if (!running) return state_ == SetState::Unloading;
   if (activity_ == Activity::Set && status_.stop_reason == StopReason::None) {
     status_.stop_reason = reason;
@@ -195,19 +198,21 @@ bool SetController::stop(StopReason reason, double t, std::string_view detail) {
     // go (counted within the let-go time + 0.3 s before user_left, while
     // falling at nearly the drive's speed limit) is not a rep: it is logged
     // as partial.
-    if (reason == StopReason::UserLeft && status_.state == SetState::Active && reps_.open_counted() &&
-        t - reps_.counted_at_s() < ccfg_.let_go_ms / 1000.0 + 0.3 &&
+    if (reason == StopReason::UserLeft && status_.state == SetState::Active &&
+        reps_.open_counted() && t - reps_.counted_at_s() < ccfg_.let_go_ms / 1000.0 + 0.3 &&
         reps_.counted_at_velocity() < -0.8 * speed_limit_mm_s()) {
       reps_.revoke_open_count();
       status_.reps = reps_.counted();
     }
     // After the target the next rise is not part of the set; otherwise the open attempt is logged.
     if (reason != StopReason::TargetReached) flush_rep(t);
-    emit(EventCode::SetEnded, reason == StopReason::UserStop || reason == StopReason::Pain ||
-                                      is_immediate(reason)
-                                  ? Severity::Warning
-                                  : Severity::Info,
-         t, detail.empty() ? std::string(to_string(reason)) : std::string(to_string(reason)) + ": " + std::string(detail),
+    emit(EventCode::SetEnded,
+         reason == StopReason::UserStop || reason == StopReason::Pain || is_immediate(reason)
+             ? Severity::Warning
+             : Severity::Info,
+         t,
+         detail.empty() ? std::string(to_string(reason))
+                        : std::string(to_string(reason)) + ": " + std::string(detail),
          status_.reps);
   }
   if (reason == StopReason::UserStop || reason == StopReason::Pain)
@@ -286,7 +291,8 @@ void SetController::finish(double t) {
     emit(EventCode::Unloaded, Severity::Info, t, "unloaded; drive disabled");
     state_ = SetState::Rest;
   } else {
-    if (activity_ == Activity::Move) emit(EventCode::MoveEnded, Severity::Info, t, "move ended; drive disabled");
+    if (activity_ == Activity::Move)
+      emit(EventCode::MoveEnded, Severity::Info, t, "move ended; drive disabled");
     state_ = SetState::Idle;
   }
   activity_ = Activity::None;
@@ -297,14 +303,13 @@ void SetController::finish(double t) {
   speed_nominal_mm_s_ = limits_.max_speed_mm_s;
 }
 
-void SetController::reset_faults(double t) {
-  sup_.request_reset(t);
-}
+void SetController::reset_faults(double t) { sup_.request_reset(t); }
 
 bool SetController::hold_to_move(double target_mm, double t) {
   bool holding = state_ == SetState::Ready && activity_ == Activity::Move;
   if (!sup_.ok() || !(idle_like() || holding) || !std::isfinite(target_mm)) {
-    emit(EventCode::CommandRefused, Severity::Warning, t, "hold-to-move refused: not idle or not ready");
+    emit(EventCode::CommandRefused, Severity::Warning, t,
+         "hold-to-move refused: not idle or not ready");
     return false;
   }
   double lo = ccfg_.soft_travel_margin_mm + 1.0;
@@ -312,7 +317,8 @@ bool SetController::hold_to_move(double target_mm, double t) {
   move_target_ = std::clamp(target_mm, lo, hi);
   move_deadline_ = t + ccfg_.hold_to_move_timeout_ms / 1000.0;
   move_auto_ = false;
-  if (!holding || !moving_) emit(EventCode::MoveStarted, Severity::Info, t, "hold-to-move", move_target_);
+  if (!holding || !moving_)
+    emit(EventCode::MoveStarted, Severity::Info, t, "hold-to-move", move_target_);
   if (!holding) {
     activity_ = Activity::Move;
     state_ = SetState::Ready;
@@ -412,35 +418,26 @@ void SetController::enter_active(double t, double pos) {
 // cycle"). The steps run in this order every cycle, whatever the state; only
 // step 2 depends on it.
 machine::DriveCommand SetController::update(const machine::MachineInputs& in) {
-  const Cycle c = read_inputs(in);                 // 0. the inputs, last good values
-  const SupervisorReport rep = supervise(in, c);   // 1. the supervisor judges first
+  const Cycle c = read_inputs(in);                // 0. the inputs, last good values
+  const SupervisorReport rep = supervise(in, c);  // 1. the supervisor judges first
   CycleOutput o;
   o.floor = set_floor();
-  switch (state_) {                                // 2. the state's step
+  switch (state_) {  // 2. the state's step
     case SetState::Idle:
     case SetState::Rest:
     case SetState::Fault:
-    case SetState::Estop:
-      break;  // disabled: nothing is asked of the drive
-    case SetState::Ready:
-      update_ready(c, o);
-      break;
-    case SetState::Calibrating:
-      update_calibrating(c, o);
-      break;
-    case SetState::Active:
-      update_active(c, o);
-      break;
-    case SetState::Unloading:
-      update_unloading(c, o);
-      break;
+    case SetState::Estop: break;  // disabled: nothing is asked of the drive
+    case SetState::Ready: update_ready(c, o); break;
+    case SetState::Calibrating: update_calibrating(c, o); break;
+    case SetState::Active: update_active(c, o); break;
+    case SetState::Unloading: update_unloading(c, o); break;
   }
-  gate_enable(rep, o);                             // 3. the latch and torque-off faults
-  final_clamp(c, o);                               // 4. the final clamp
-  floor_catch(c, o);                               // 4b. the floor catch (hazard 10)
-  hold_unload(o);                                  // 5. an unload never raises the force
+  gate_enable(rep, o);                                     // 3. the latch and torque-off faults
+  final_clamp(c, o);                                       // 4. the final clamp
+  floor_catch(c, o);                                       // 4b. the floor catch (hazard 10)
+  hold_unload(o);                                          // 5. an unload never raises the force
   const machine::DriveCommand cmd = make_command(rep, o);  // 6. the command, QUICK_STOP
-  publish_status(o);                               // 7. the status
+  publish_status(o);                                       // 7. the status
   return cmd;
 }
 
@@ -473,8 +470,9 @@ SupervisorReport SetController::supervise(const machine::MachineInputs& in, cons
   ctx.enable_commanded = last_cmd_.enable && !last_cmd_.quick_stop;
   // Presence is judged whenever a set expects the user on the pad: from the
   // drive's enable (ramp-in, the light first rep) to the stop.
-  ctx.loaded = activity_ == Activity::Set && drive_.enabled &&
-               (state_ == SetState::Ready || state_ == SetState::Calibrating || state_ == SetState::Active);
+  ctx.loaded =
+      activity_ == Activity::Set && drive_.enabled &&
+      (state_ == SetState::Ready || state_ == SetState::Calibrating || state_ == SetState::Active);
   ctx.moving_mass_kg = mech_.moving_mass_kg;
   ctx.efficiency = mech_.efficiency;
   ctx.commanded_force_n = last_cmd_.enable ? last_cmd_.force_n : 0.0;
@@ -483,8 +481,8 @@ SupervisorReport SetController::supervise(const machine::MachineInputs& in, cons
   ctx.travel_max_mm = mech_.travel_max_mm;
   ctx.max_load_n = limits_.max_load_n;
   ctx.at_rest = !last_cmd_.enable && !drive_.enabled && !moving_ &&
-                (state_ == SetState::Idle || state_ == SetState::Rest || state_ == SetState::Fault ||
-                 state_ == SetState::Estop);
+                (state_ == SetState::Idle || state_ == SetState::Rest ||
+                 state_ == SetState::Fault || state_ == SetState::Estop);
   SupervisorReport rep = sup_.update(in, ctx);
   for (int i = 0; i < sup_.event_count(); ++i) {
     const auto& e = sup_.events()[i];
@@ -532,7 +530,8 @@ void SetController::update_ready(const Cycle& c, CycleOutput& o) {
   // settle, at most kSettleWaitS.
   if (!c.drive_enabled && std::abs(vel) > kStartSpeedFraction * speed_limit_mm_s()) {
     o.enable = false;
-    if (t - set_start_t_ > kSettleWaitS) stop(StopReason::Stall, t, "the pad did not settle after Start");
+    if (t - set_start_t_ > kSettleWaitS)
+      stop(StopReason::Stall, t, "the pad did not settle after Start");
     return;
   }
   if (c.drive_enabled) ramp_ = std::min(1.0, ramp_ + dt / ccfg_.ramp_in_s);
@@ -565,8 +564,8 @@ void SetController::update_move(const Cycle& c, CycleOutput& o) {
     move_target_ = pos;
     emit(EventCode::MoveEnded, Severity::Info, t, "hold-to-move released; holding", pos);
   }
-  o.motor = ramp_ * law_.move_force(move_target_, pos, vel, ccfg_.move_speed_mm_s,
-                                    ccfg_.move_max_force_n);
+  o.motor = ramp_ *
+            law_.move_force(move_target_, pos, vel, ccfg_.move_speed_mm_s, ccfg_.move_max_force_n);
   if (move_auto_) {
     // At rest when at the rest position and still. A move never pushes
     // down, so a pad that stays still above it (friction, an obstruction)
@@ -676,7 +675,8 @@ void SetController::update_hold(const Cycle& c, CycleOutput& o) {
   o.law = law_.update({dt, pos, vel, force, Phase::Hold, false, ramp_});
   o.motor = o.law.motor_n;
   if (hold_fall_since_ >= 0 && t - hold_fall_since_ >= 0.1 - 1e-9) {
-    emit(EventCode::UserLeft, Severity::Warning, t, "nobody holds the pad: it falls away from the hold");
+    emit(EventCode::UserLeft, Severity::Warning, t,
+         "nobody holds the pad: it falls away from the hold");
     stop(StopReason::UserLeft, t);
   } else if (r != StopReason::None) {
     stop(r, t);
@@ -709,8 +709,8 @@ void SetController::update_reps(const Cycle& c, CycleOutput& o) {
   // A mid-set rest: held at a top or a low (or paused while lowering)
   // longer than the tempo's pause + tolerance. Neither a stall nor
   // user_left until it exceeds rest_limit_s; the status counts it down.
-  const double rest_s = std::max(
-      0.0, reps_.paused_s(t) - reps_.prescribed_pause_s() - tcfg_.tempo_tolerance_s);
+  const double rest_s =
+      std::max(0.0, reps_.paused_s(t) - reps_.prescribed_pause_s() - tcfg_.tempo_tolerance_s);
   const bool resting = rest_s > 0;
   status_.resting = resting;
   status_.rest_remaining_s =
@@ -739,8 +739,9 @@ void SetController::update_reps(const Cycle& c, CycleOutput& o) {
   {
     const double span = status_.range.span();
     const double e_s = params_.tempo.eccentric_s;
-    const double catch_v = std::max(e_s > 0 && span > 0 ? span / e_s * (1.0 + tcfg_.brake_margin) : 0.0,
-                                    0.6 * speed_nominal_mm_s_);
+    const double catch_v =
+        std::max(e_s > 0 && span > 0 ? span / e_s * (1.0 + tcfg_.brake_margin) : 0.0,
+                 0.6 * speed_nominal_mm_s_);
     const bool pushing = force >= std::max(ccfg_.let_go_force_n, 0.1 * params_.load_n);
     const bool heavy = params_.load_n > 1.5 * tcfg_.calibration_load_n;
     const bool mid_rise = reps_.attempt_short() && reps_.attempt_rise_mm() >= 0.25 * span;
@@ -749,7 +750,8 @@ void SetController::update_reps(const Cycle& c, CycleOutput& o) {
     } else {
       failed_since_ = -1;
     }
-    if (r == StopReason::None && failed_since_ >= 0 && t - failed_since_ >= tcfg_.failed_rep_s - 1e-9) {
+    if (r == StopReason::None && failed_since_ >= 0 &&
+        t - failed_since_ >= tcfg_.failed_rep_s - 1e-9) {
       r = StopReason::Stall;
       why = "failed rep: the load pushed a rise back down";
       failed_rep_ = true;
@@ -770,8 +772,10 @@ void SetController::update_unloading(const Cycle& c, CycleOutput& o) {
     o.motor = ramp_ * law_.move_force(pos, pos, vel, ccfg_.move_speed_mm_s, ccfg_.move_max_force_n);
     o.floor = -1;
   } else {
-    const double slew = drive_slew_ > 0 ? std::min(drive_slew_, limits_.max_slew_n_per_s) : limits_.max_slew_n_per_s;
-    o.law = law_.update({dt, pos, vel, force, status_.phase, false, ramp_, true, failed_rep_ ? slew : 0.0});
+    const double slew = drive_slew_ > 0 ? std::min(drive_slew_, limits_.max_slew_n_per_s)
+                                        : limits_.max_slew_n_per_s;
+    o.law = law_.update(
+        {dt, pos, vel, force, status_.phase, false, ramp_, true, failed_rep_ ? slew : 0.0});
     o.motor = o.law.motor_n;
   }
   if (ramp_ <= 0 && std::abs(clamp_.last()) < 1.0) {
@@ -826,8 +830,8 @@ void SetController::floor_catch(const Cycle& c, CycleOutput& o) {
       recent_force_drop(t, kFloorCatchWindowS) > tcfg_.floor_catch_drop &&
       drive_.force_n > std::max(tcfg_.floor_catch_n, 0.25 * params_.load_n) &&
       drive_.force_n > 2.0 * std::max(o.out, 0.0)) {
-    emit(EventCode::FloorCatch, Severity::Info, t, "the pad fell into the floor under load: torque off at once",
-         drive_.force_n);
+    emit(EventCode::FloorCatch, Severity::Info, t,
+         "the pad fell into the floor under load: torque off at once", drive_.force_n);
     o.enable = false;
     o.motor = 0;
     o.out = 0;
@@ -882,8 +886,8 @@ machine::DriveCommand SetController::make_command(const SupervisorReport& rep,
 
 // 7. The live status, published in the loop's snapshot.
 void SetController::publish_status(const CycleOutput& o) {
-  status_.state = (state_ == SetState::Idle || state_ == SetState::Rest || state_ == SetState::Fault ||
-                   state_ == SetState::Estop)
+  status_.state = (state_ == SetState::Idle || state_ == SetState::Rest ||
+                   state_ == SetState::Fault || state_ == SetState::Estop)
                       ? resting_state()
                       : state_;
   status_.load_n = o.enable ? law_.pad_weight_n() + o.motor : 0;

@@ -28,20 +28,28 @@ const char* to_string(Fault f) {
 const char* message(Fault f) {
   switch (f) {
     case Fault::NotArmed:
-      return "drive not armed (COMM_TIMEOUT/TORQUE_LIMIT not written and read back); see docs/controller.md#arming";
+      return "drive not armed (COMM_TIMEOUT/TORQUE_LIMIT not written and read back); see "
+             "docs/controller.md#arming";
     case Fault::Sto: return "emergency stop (STO active): release the mushroom, then reset";
     case Fault::DriveFault: return "servo drive fault: see the drive's fault name, then reset";
-    case Fault::CommLoss: return "communication lost with drive or load cell: check the RS-485 cable and gateway";
-    case Fault::StaleCell: return "load cell data stale (sample counter not moving): check the transmitter";
+    case Fault::CommLoss:
+      return "communication lost with drive or load cell: check the RS-485 cable and gateway";
+    case Fault::StaleCell:
+      return "load cell data stale (sample counter not moving): check the transmitter";
     case Fault::AdcError: return "load cell ADC error (sensor disconnected or broken wire)";
-    case Fault::Overload: return "load cell overload (beyond 5 kN, latched in the transmitter): clear it, then reset";
-    case Fault::Implausible: return "implausible reading (force or position out of range): check sensors and scaling";
-    case Fault::Overspeed: return "pad over-speed beyond the drive's speed limit: check SPEED_LIMIT and the drive";
+    case Fault::Overload:
+      return "load cell overload (beyond 5 kN, latched in the transmitter): clear it, then reset";
+    case Fault::Implausible:
+      return "implausible reading (force or position out of range): check sensors and scaling";
+    case Fault::Overspeed:
+      return "pad over-speed beyond the drive's speed limit: check SPEED_LIMIT and the drive";
     case Fault::TravelLimit: return "pad at the upper soft travel limit";
     case Fault::CrossCheck:
-      return "the load cell disagrees with the motor force and the pad's motion: check calibration, tare and the mechanics";
+      return "the load cell disagrees with the motor force and the pad's motion: check "
+             "calibration, tare and the mechanics";
     case Fault::OverForce:
-      return "the load cell read more than the maximum load allows while the pad did not rise: check the drive's TORQUE_LIMIT and scaling";
+      return "the load cell read more than the maximum load allows while the pad did not rise: "
+             "check the drive's TORQUE_LIMIT and scaling";
     case Fault::EnableTimeout: return "the drive did not report ENABLED in time";
     case Fault::kCount: break;
   }
@@ -120,8 +128,8 @@ void Supervisor::raise(Fault f, double t) {
   }
 }
 
-Supervisor::Dynamics Supervisor::dynamics(const machine::DriveStatus& d, const SupervisorContext& ctx,
-                                           double t) const {
+Supervisor::Dynamics Supervisor::dynamics(const machine::DriveStatus& d,
+                                          const SupervisorContext& ctx, double t) const {
   Dynamics dy;
   // Acceleration over the last ≥ 40 ms of velocity readings.
   const int n = static_cast<int>(v_t_.size());
@@ -132,10 +140,13 @@ Supervisor::Dynamics Supervisor::dynamics(const machine::DriveStatus& d, const S
       oldest = (newest - k + n) % n;
       if (t - v_t_[static_cast<std::size_t>(oldest)] >= 0.04) break;
     }
-    const double dt_a = v_t_[static_cast<std::size_t>(newest)] - v_t_[static_cast<std::size_t>(oldest)];
-    dy.a_mm_s2 = dt_a > 1e-6
-                     ? (v_v_[static_cast<std::size_t>(newest)] - v_v_[static_cast<std::size_t>(oldest)]) / dt_a
-                     : 0.0;
+    const double dt_a =
+        v_t_[static_cast<std::size_t>(newest)] - v_t_[static_cast<std::size_t>(oldest)];
+    dy.a_mm_s2 =
+        dt_a > 1e-6
+            ? (v_v_[static_cast<std::size_t>(newest)] - v_v_[static_cast<std::size_t>(oldest)]) /
+                  dt_a
+            : 0.0;
   }
   // m·a = contact − pad weight − motor force (positive down), so:
   // The motor's effective force at the pad: friction takes η when the motor
@@ -144,8 +155,10 @@ Supervisor::Dynamics Supervisor::dynamics(const machine::DriveStatus& d, const S
   dy.eta = std::clamp(ctx.efficiency, 0.5, 1.0);
   const double v = d.velocity_mm_s;
   dy.ideal = v > 0 ? d.force_n * dy.eta : d.force_n / dy.eta;
-  const bool motor_drives = (dy.ideal > 0 && v < -cfg_.still_mm_s) || (dy.ideal < 0 && v > cfg_.still_mm_s);
-  const bool back_driven = (dy.ideal > 0 && v > cfg_.still_mm_s) || (dy.ideal < 0 && v < -cfg_.still_mm_s);
+  const bool motor_drives =
+      (dy.ideal > 0 && v < -cfg_.still_mm_s) || (dy.ideal < 0 && v > cfg_.still_mm_s);
+  const bool back_driven =
+      (dy.ideal > 0 && v > cfg_.still_mm_s) || (dy.ideal < 0 && v < -cfg_.still_mm_s);
   dy.moving = std::abs(v) > cfg_.still_mm_s;
   dy.motor_eff = motor_drives ? dy.ideal * dy.eta : back_driven ? dy.ideal / dy.eta : dy.ideal;
   dy.inertia_n = ctx.moving_mass_kg * dy.a_mm_s2 / 1000.0;
@@ -153,7 +166,8 @@ Supervisor::Dynamics Supervisor::dynamics(const machine::DriveStatus& d, const S
   return dy;
 }
 
-SupervisorReport Supervisor::update(const machine::MachineInputs& in, const SupervisorContext& ctx) {
+SupervisorReport Supervisor::update(const machine::MachineInputs& in,
+                                    const SupervisorContext& ctx) {
   event_count_ = 0;
   trip_ = StopReason::None;
   const double t = in.t_s;
@@ -200,8 +214,8 @@ SupervisorReport Supervisor::update(const machine::MachineInputs& in, const Supe
     else if (drive_enabled_since_ < 0) drive_enabled_since_ = t;
     set(Fault::Overspeed, d.enabled && t - drive_enabled_since_ >= kOverspeedGraceS &&
                               std::abs(d.velocity_mm_s) > cfg_.overspeed_mm_s);
-    set(Fault::TravelLimit, ctx.enable_commanded &&
-                                d.position_mm > ctx.travel_max_mm - cfg_.soft_travel_margin_mm);
+    set(Fault::TravelLimit,
+        ctx.enable_commanded && d.position_mm > ctx.travel_max_mm - cfg_.soft_travel_margin_mm);
     if (ctx.enable_commanded && !d.enabled && !d.sto && !drive_fault) {
       if (enable_since_ < 0) enable_since_ = t;
       set(Fault::EnableTimeout, (t - enable_since_) * 1000.0 > cfg_.enable_timeout_ms);
@@ -243,7 +257,8 @@ SupervisorReport Supervisor::update(const machine::MachineInputs& in, const Supe
     const bool rising = v > cfg_.still_mm_s;
     const bool impact = std::abs(v - over_force_last_v_) > kImpactDvMmS;
     over_force_last_v_ = v;
-    const bool over = pushing && !rising && !impact && in.cell.force_n > cfg_.over_force_factor * ctx.max_load_n;
+    const bool over =
+        pushing && !rising && !impact && in.cell.force_n > cfg_.over_force_factor * ctx.max_load_n;
     over_force_reads_ = over ? over_force_reads_ + 1 : 0;
   }
   set(Fault::OverForce, over_force_reads_ >= 2);
@@ -278,10 +293,12 @@ SupervisorReport Supervisor::update(const machine::MachineInputs& in, const Supe
       const double base = dy.inertia_n + ctx.pad_weight_n;
       const double lo = base + std::min(dy.ideal * dy.eta, dy.ideal / dy.eta);
       const double hi = base + std::max(dy.ideal * dy.eta, dy.ideal / dy.eta);
-      residual = in.cell.force_n < lo ? in.cell.force_n - lo : in.cell.force_n > hi ? in.cell.force_n - hi : 0.0;
+      residual = in.cell.force_n < lo   ? in.cell.force_n - lo
+                 : in.cell.force_n > hi ? in.cell.force_n - hi
+                                        : 0.0;
     }
-    const double tol = cfg_.cross_check_tolerance_n +
-                       cfg_.cross_check_tolerance_pct / 100.0 * std::abs(ctx.pad_weight_n + dy.motor_eff);
+    const double tol = cfg_.cross_check_tolerance_n + cfg_.cross_check_tolerance_pct / 100.0 *
+                                                          std::abs(ctx.pad_weight_n + dy.motor_eff);
     if (checkable && std::abs(residual) > tol) {
       if (mismatch_since_ < 0) mismatch_since_ = t;
       mismatch_present_ = t - mismatch_since_ >= cfg_.cross_check_s - 1e-9;
@@ -308,7 +325,8 @@ SupervisorReport Supervisor::update(const machine::MachineInputs& in, const Supe
       if (!judged) {
         frozen_since_ = -1;
         frozen_present_ = false;
-      } else if (frozen_since_ < 0 || std::abs(in.cell.force_n - frozen_value_) > cfg_.frozen_cell_band_n) {
+      } else if (frozen_since_ < 0 ||
+                 std::abs(in.cell.force_n - frozen_value_) > cfg_.frozen_cell_band_n) {
         frozen_since_ = t;
         frozen_value_ = in.cell.force_n;
         frozen_moved_ = false;
@@ -321,7 +339,8 @@ SupervisorReport Supervisor::update(const machine::MachineInputs& in, const Supe
           frozen_fmin_ = std::min(frozen_fmin_, in.drive.force_n);
           frozen_fmax_ = std::max(frozen_fmax_, in.drive.force_n);
         }
-        const bool evidence = frozen_moved_ || frozen_fmax_ - frozen_fmin_ >= cfg_.frozen_cell_evidence_n;
+        const bool evidence =
+            frozen_moved_ || frozen_fmax_ - frozen_fmin_ >= cfg_.frozen_cell_evidence_n;
         frozen_present_ = evidence && t - frozen_since_ >= cfg_.frozen_cell_s - 1e-9;
       }
     }
@@ -330,10 +349,11 @@ SupervisorReport Supervisor::update(const machine::MachineInputs& in, const Supe
 
   // 5. Latch what appeared, in priority order (the first is the trip's reason).
   present_ = now;
-  static constexpr Fault kOrder[] = {Fault::Sto,        Fault::DriveFault, Fault::EnableTimeout,
-                                     Fault::CommLoss,   Fault::NotArmed,   Fault::Overspeed,
-                                     Fault::AdcError,   Fault::Overload,   Fault::StaleCell,
-                                     Fault::Implausible, Fault::OverForce, Fault::CrossCheck, Fault::TravelLimit};
+  static constexpr Fault kOrder[] = {Fault::Sto,         Fault::DriveFault, Fault::EnableTimeout,
+                                     Fault::CommLoss,    Fault::NotArmed,   Fault::Overspeed,
+                                     Fault::AdcError,    Fault::Overload,   Fault::StaleCell,
+                                     Fault::Implausible, Fault::OverForce,  Fault::CrossCheck,
+                                     Fault::TravelLimit};
   // At rest a stale or silent load cell (the drive answering) is a warning
   // that clears itself once good data returns, not a latched fault.
   const bool cell_only_loss = comm_lost && in.drive_ok;
@@ -341,9 +361,10 @@ SupervisorReport Supervisor::update(const machine::MachineInputs& in, const Supe
       ctx.at_rest ? (bit(Fault::StaleCell) | (cell_only_loss ? bit(Fault::CommLoss) : 0u)) : 0u;
   if ((present_ & rest_soft) && !rest_warning_) {
     rest_warning_ = true;
-    push_event(EventCode::StaleLoadCell, Severity::Warning, 0,
-               "load cell silent or stale at rest: a warning (nothing is loaded); it clears itself, "
-               "and a set cannot start until it does");
+    push_event(
+        EventCode::StaleLoadCell, Severity::Warning, 0,
+        "load cell silent or stale at rest: a warning (nothing is loaded); it clears itself, "
+        "and a set cannot start until it does");
   } else if (rest_warning_ && !(present_ & (bit(Fault::StaleCell) | bit(Fault::CommLoss)))) {
     rest_warning_ = false;
     push_event(EventCode::SensorRecovered, Severity::Info, 0, "load cell data good again");

@@ -19,8 +19,7 @@
 namespace soleus::ctl {
 
 bool Args::has(const std::string& name) const {
-  return values.count(name) != 0 ||
-         std::find(flags.begin(), flags.end(), name) != flags.end();
+  return values.count(name) != 0 || std::find(flags.begin(), flags.end(), name) != flags.end();
 }
 
 std::optional<std::string> Args::get(const std::string& name) const {
@@ -97,15 +96,16 @@ std::int64_t parse_int(std::string_view text, const std::string& name, std::int6
   if (text.empty() || r.ec != std::errc() || r.ptr != end)
     throw UsageError(name + ": '" + std::string(text) + "' is not an integer");
   if (v < min || v > max)
-    throw UsageError(name + ": " + std::string(text) + " is out of range (" +
-                     std::to_string(min) + ".." + std::to_string(max) + ")");
+    throw UsageError(name + ": " + std::string(text) + " is out of range (" + std::to_string(min) +
+                     ".." + std::to_string(max) + ")");
   return v;
 }
 
 namespace {
 
 bool all_digits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
 }
 
 /// Reads exactly `n` digits at `pos`.
@@ -135,7 +135,8 @@ std::optional<std::int64_t> parse_age(std::string_view s, std::int64_t now_ms) {
   }
   const std::string_view num = s.substr(0, s.size() - 1);
   if (num.empty() || num.front() == '.' || num.back() == '.' ||
-      !std::all_of(num.begin(), num.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; }) ||
+      !std::all_of(num.begin(), num.end(),
+                   [](char c) { return (c >= '0' && c <= '9') || c == '.'; }) ||
       std::count(num.begin(), num.end(), '.') > 1)
     return std::nullopt;
   const double v = std::stod(std::string(num));
@@ -157,7 +158,8 @@ std::optional<std::int64_t> parse_time(std::string_view s, std::int64_t now_ms, 
   if (s.empty()) return fail("empty time; " + hint);
   if (all_digits(s)) {
     if (s.size() < 11 || s.size() > 15)
-      return fail("'" + std::string(s) + "': Unix time must be in milliseconds (13 digits); or " + hint);
+      return fail("'" + std::string(s) + "': Unix time must be in milliseconds (13 digits); or " +
+                  hint);
     return std::stoll(std::string(s));
   }
   if (auto age = parse_age(s, now_ms)) return age;
@@ -209,7 +211,8 @@ std::optional<std::int64_t> parse_time(std::string_view s, std::int64_t now_ms, 
       offset_min = sign * (oh * 60 + om);
     }
   }
-  if (p != s.size()) return fail("'" + std::string(s) + "': unexpected text after the time; " + hint);
+  if (p != s.size())
+    return fail("'" + std::string(s) + "': unexpected text after the time; " + hint);
   if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
     return fail("'" + std::string(s) + "': no such date or time");
   tm.tm_year = year - 1900;
@@ -255,10 +258,14 @@ std::string format_local(std::int64_t ms) {
 std::string format_bytes(std::int64_t bytes) {
   std::ostringstream os;
   if (bytes < 1024) os << bytes << " B";
-  else if (bytes < 1024 * 1024) os << std::fixed << std::setprecision(1) << static_cast<double>(bytes) / 1024.0 << " KiB";
+  else if (bytes < 1024 * 1024)
+    os << std::fixed << std::setprecision(1) << static_cast<double>(bytes) / 1024.0 << " KiB";
   else if (bytes < 1024LL * 1024 * 1024)
-    os << std::fixed << std::setprecision(1) << static_cast<double>(bytes) / (1024.0 * 1024) << " MiB";
-  else os << std::fixed << std::setprecision(2) << static_cast<double>(bytes) / (1024.0 * 1024 * 1024) << " GiB";
+    os << std::fixed << std::setprecision(1) << static_cast<double>(bytes) / (1024.0 * 1024)
+       << " MiB";
+  else
+    os << std::fixed << std::setprecision(2) << static_cast<double>(bytes) / (1024.0 * 1024 * 1024)
+       << " GiB";
   return os.str();
 }
 
@@ -293,7 +300,8 @@ storage::Database open_store_readonly(const std::string& path) {
     auto db = storage::Database::open(path, storage::Database::Access::ReadOnly);
     const int v = storage::schema_version(db);
     if (v < 1)
-      throw Unreachable(path + " is not a Soleus database (schema version 0: empty or "
+      throw Unreachable(path +
+                        " is not a Soleus database (schema version 0: empty or "
                         "another program's file)");
     if (v > storage::kSchemaVersion)
       std::cerr << "soleusctl: warning: " << path << " has schema version " << v

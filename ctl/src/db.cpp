@@ -59,18 +59,21 @@ int run_check(Context& ctx, const Args& a) {
   });
   for (const auto& f : fk) problems.push_back("foreign key: " + f);
   attempt("schema version", [&] { version = storage::schema_version(db); });
-  if (version == 0) problems.push_back("schema: version 0: not a Soleus database (or an empty one)");
+  if (version == 0)
+    problems.push_back("schema: version 0: not a Soleus database (or an empty one)");
   if (version > storage::kSchemaVersion)
-    problems.push_back("schema: version " + std::to_string(version) + " is newer than this build's " +
-                       std::to_string(storage::kSchemaVersion));
+    problems.push_back("schema: version " + std::to_string(version) +
+                       " is newer than this build's " + std::to_string(storage::kSchemaVersion));
   attempt("tables", [&] {
     auto st = db.prepare(
-        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY "
+        "name");
     std::vector<std::string> names;
     while (st.step()) names.push_back(st.text(0));
     for (const auto& n : names) {
       std::int64_t count = -1;
-      attempt(("count " + n).c_str(), [&] { count = db.scalar_int("SELECT count(*) FROM \"" + n + "\""); });
+      attempt(("count " + n).c_str(),
+              [&] { count = db.scalar_int("SELECT count(*) FROM \"" + n + "\""); });
       tables.emplace_back(n, count);
     }
   });
@@ -113,14 +116,17 @@ int run_check(Context& ctx, const Args& a) {
   Table info({{"check"}, {"result"}});
   info.add({"database", path});
   info.add({"file size", format_bytes(size.db_bytes) + " (" + format_count(pages) + " pages of " +
-                             std::to_string(page_size) + " B, " + format_count(free_pages) + " free)"});
+                             std::to_string(page_size) + " B, " + format_count(free_pages) +
+                             " free)"});
   info.add({"WAL", size.wal_bytes ? format_bytes(size.wal_bytes) : "none"});
   info.add({"schema", version < 0 ? "unreadable"
                                   : "version " + std::to_string(version) + " (this build: " +
                                         std::to_string(storage::kSchemaVersion) + ")"});
   info.add({quick ? "quick_check" : "integrity_check",
             integrity.ok ? "ok" : std::to_string(integrity.problems.size()) + " problem(s)"});
-  info.add({"foreign_key_check", !db.is_open() ? "not run" : fk.empty() ? "ok" : std::to_string(fk.size()) + " violation(s)"});
+  info.add({"foreign_key_check", !db.is_open() ? "not run"
+                                 : fk.empty()  ? "ok"
+                                               : std::to_string(fk.size()) + " violation(s)"});
   info.print(out);
   if (!tables.empty()) {
     out << "\n";
@@ -156,12 +162,12 @@ int run_backup(Context& ctx, const Args& a) {
   const bool force = a.has("--force");
   const std::string source = database_path(ctx);
   std::error_code ec;
-  if (!fs::exists(source, ec)) throw Unreachable("db backup: cannot open " + source + ": no such file");
+  if (!fs::exists(source, ec))
+    throw Unreachable("db backup: cannot open " + source + ": no such file");
   if (fs::exists(dest, ec)) {
     if (fs::equivalent(source, dest, ec))
       throw UsageError("db backup: FILE " + dest + " is the database itself");
-    if (!force)
-      throw UsageError("db backup: " + dest + " exists; give --force to replace it");
+    if (!force) throw UsageError("db backup: " + dest + " exists; give --force to replace it");
     if (fs::is_directory(dest, ec)) throw UsageError("db backup: " + dest + " is a directory");
   }
   const std::string tmp = dest + ".tmp";
@@ -221,21 +227,27 @@ int run_backup(Context& ctx, const Args& a) {
 
 std::vector<Command> db_commands() {
   return {
-      {"db check", "[--quick]",
+      {"db check",
+       "[--quick]",
        "Checks the database file; exit 1 when it is damaged.\n"
        "PRAGMA integrity_check, foreign_key_check, schema version, rows per table, file and\n"
        "WAL size. Read-only; safe while soleusd runs.",
-       {{"--quick", "", "PRAGMA quick_check instead of integrity_check (O(N), skips index checks)"}},
-       0, "Exit 0 when everything is ok, 1 when a problem was found, 3 when the file cannot be opened.\n",
+       {{"--quick", "",
+         "PRAGMA quick_check instead of integrity_check (O(N), skips index checks)"}},
+       0,
+       "Exit 0 when everything is ok, 1 when a problem was found, 3 when the file cannot be "
+       "opened.\n",
        run_check},
-      {"db backup", "FILE [--force]",
+      {"db backup",
+       "FILE [--force]",
        "A consistent, checked copy of the database, also while soleusd runs.\n"
        "Copies the database to FILE with SQLite's online backup API, consistent even while\n"
        "soleusd writes (WAL: the copy is the snapshot at its start and the writer is never\n"
        "blocked), checks the copy with integrity_check, and only then gives it its name\n"
        "(written as FILE.tmp, synced, renamed). The copy is one self-contained file.",
        {{"--force", "", "replace FILE if it exists (otherwise refused with exit 2)"}},
-       1, "Exit 0 when the copy is made and checked, 1 when the source or the copy is damaged.\n",
+       1,
+       "Exit 0 when the copy is made and checked, 1 when the source or the copy is damaged.\n",
        run_backup},
   };
 }

@@ -48,7 +48,8 @@ int run_events(Context& ctx, const Args& a) {
   if (f.since_ms && f.until_ms && *f.since_ms >= *f.until_ms)
     throw UsageError("events: --since is not before --until");
   if (auto v = a.get("--set")) f.set_id = parse_int(*v, "events: --set", 1, INT64_MAX);
-  if (auto v = a.get("--limit")) f.limit = static_cast<int>(parse_int(*v, "events: --limit", 1, 1000));
+  if (auto v = a.get("--limit"))
+    f.limit = static_cast<int>(parse_int(*v, "events: --limit", 1, 1000));
   int page = 1;
   if (a.has("--page") && a.has("--before-id"))
     throw UsageError("events: give --page or --before-id, not both");
@@ -56,11 +57,13 @@ int run_events(Context& ctx, const Args& a) {
     page = static_cast<int>(parse_int(*v, "events: --page", 1, 1000000));
     const std::int64_t offset = static_cast<std::int64_t>(page - 1) * f.limit;
     if (offset > 100000)
-      throw UsageError("events: --page " + *v + ": only the first 100 000 rows can be reached by "
+      throw UsageError("events: --page " + *v +
+                       ": only the first 100 000 rows can be reached by "
                        "page number; use --before-id (the footer shows it) for older pages");
     f.offset = static_cast<int>(offset);
   }
-  if (auto v = a.get("--before-id")) f.before_id = parse_int(*v, "events: --before-id", 1, INT64_MAX);
+  if (auto v = a.get("--before-id"))
+    f.before_id = parse_int(*v, "events: --before-id", 1, INT64_MAX);
 
   const std::string path = database_path(ctx);
   auto db = open_store_readonly(path);
@@ -91,7 +94,8 @@ int run_events(Context& ctx, const Args& a) {
     return kOk;
   }
   const bool context = a.has("--context");
-  std::vector<Column> cols = {{"id", true}, {"time"}, {"severity"}, {"code"}, {"set", true}, {"message"}};
+  std::vector<Column> cols = {{"id", true}, {"time"},      {"severity"},
+                              {"code"},     {"set", true}, {"message"}};
   if (context) {
     cols.back().max_width = 60;
     cols.push_back({"context"});
@@ -114,7 +118,8 @@ int run_events(Context& ctx, const Args& a) {
             std::to_string(page) + " of " +
             format_count(std::max<std::int64_t>(1, (total + f.limit - 1) / f.limit)) + ")";
   }
-  out << "\n" << format_count(total) << (total == 1 ? " event matches" : " events match")
+  out << "\n"
+      << format_count(total) << (total == 1 ? " event matches" : " events match")
       << ", newest first; " << where << ".\n";
   if (next) out << "older: " << next_page_hint(a, next) << "\n";
   else if (!result.rows.empty()) out << "(no older events match)\n";
@@ -130,15 +135,17 @@ std::vector<Command> log_commands() {
        "[--limit N] [--page K | --before-id ID] [--context]",
        "The technicians' log, newest first, with filters and paging.\n"
        "Read from the database directly, read-only: works while soleusd runs or is down.",
-       {{"--severity", "S", "this severity and worse: info (all), warning (warning + error), error"},
+       {{"--severity", "S",
+         "this severity and worse: info (all), warning (warning + error), error"},
         {"--code", "CODE", "exactly this event code (docs/events.md), e.g. comm_loss"},
         {"--since", "T", "events at or after T"},
         {"--until", "T", "events before T (a date alone: up to the end of that day)"},
         {"--set", "ID", "events of one set"},
         {"--limit", "N", "rows per page, 1..1000 (default 50)"},
         {"--page", "K", "page K (1 = newest) by offset: fine for the first pages"},
-        {"--before-id", "ID", "the page of events older than event ID (keyset paging: as fast\n"
-                              "on page 10 000 as on page 1; the footer prints the next one)"},
+        {"--before-id", "ID",
+         "the page of events older than event ID (keyset paging: as fast\n"
+         "on page 10 000 as on page 1; the footer prints the next one)"},
         {"--context", "", "add the JSON context column"}},
        0,
        "T is a date/time (2026-11-22, \"2026-11-22 18:05\" local, 2026-11-22T18:05:00Z or\n"

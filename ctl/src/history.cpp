@@ -31,7 +31,8 @@ auto reading(const std::string& path, F&& f) {
 int run_sets(Context& ctx, const Args& a) {
   storage::SetFilter f;
   f.limit = 50;
-  if (auto v = a.get("--limit")) f.limit = static_cast<int>(parse_int(*v, "sets: --limit", 1, 10000));
+  if (auto v = a.get("--limit"))
+    f.limit = static_cast<int>(parse_int(*v, "sets: --limit", 1, 10000));
   if (auto v = a.get("--from")) f.from_ms = parse_time_option(*v, "sets: --from", false);
   if (auto v = a.get("--to")) f.to_ms = parse_time_option(*v, "sets: --to", true);
   if (f.from_ms && f.to_ms && *f.from_ms >= *f.to_ms)
@@ -78,19 +79,25 @@ int run_sets(Context& ctx, const Args& a) {
     out << hmi::write_json(o) << "\n";
     return kOk;
   }
-  Table t({{"id", true}, {"started"}, {"member"}, {"mode"}, {"load N", true}, {"reps", true},
-           {"partial", true}, {"TUT s", true}, {"stop reason"}});
+  Table t({{"id", true},
+           {"started"},
+           {"member"},
+           {"mode"},
+           {"load N", true},
+           {"reps", true},
+           {"partial", true},
+           {"TUT s", true},
+           {"stop reason"}});
   for (const auto& s : rows)
     t.add({std::to_string(s.id), format_local(s.started_ms), number(s.member_id), s.mode,
            format_fixed(s.load_n, 0), std::to_string(s.reps), std::to_string(s.partial_reps),
            format_fixed(s.tut_s, 1), s.stop_reason.value_or(s.ended_ms ? "-" : "(running)")});
   if (t.rows() > 0) t.print(out);
-  out << "\n" << format_count(static_cast<std::int64_t>(rows.size()))
+  out << "\n"
+      << format_count(static_cast<std::int64_t>(rows.size()))
       << (rows.size() == 1 ? " set" : " sets") << ", newest first";
-  if (more)
-    out << "; older: add --before-id " << rows.back().id << "\n";
-  else
-    out << (rows.empty() ? "; none match.\n" : "; no older sets match.\n");
+  if (more) out << "; older: add --before-id " << rows.back().id << "\n";
+  else out << (rows.empty() ? "; none match.\n" : "; no older sets match.\n");
   return kOk;
 }
 
@@ -101,7 +108,8 @@ std::string joined_csv(const storage::MemberRow& m, const storage::MemberExport&
                        std::size_t* data_rows) {
   const auto sets = parse_csv(app::export_sets_csv(ex));
   const auto reps = parse_csv(app::export_reps_csv(ex));
-  if (sets.empty() || reps.empty()) throw std::runtime_error("export: the store's CSV has no header");
+  if (sets.empty() || reps.empty())
+    throw std::runtime_error("export: the store's CSV has no header");
   const auto& sh = sets.front();
   const auto& rh = reps.front();
   std::map<std::string, std::vector<const std::vector<std::string>*>> by_set;
@@ -179,7 +187,8 @@ int run_export(Context& ctx, const Args& a) {
       std::filesystem::remove(tmp, ec);
       throw UsageError("export: --out: cannot write " + *out_path);
     }
-    *ctx.err << "soleusctl: export: member " << m->number << " (id " << m->id << ") -> " << *out_path;
+    *ctx.err << "soleusctl: export: member " << m->number << " (id " << m->id << ") -> "
+             << *out_path;
     if (!as_json) *ctx.err << " (" << rows << " rows)";
     *ctx.err << "\n";
   } else {
@@ -192,7 +201,8 @@ int run_export(Context& ctx, const Args& a) {
 
 std::vector<Command> history_commands() {
   return {
-      {"sets", "[--member NUMBER_OR_ID] [--from T] [--to T] [--limit N] [--before-id ID]",
+      {"sets",
+       "[--member NUMBER_OR_ID] [--from T] [--to T] [--limit N] [--before-id ID]",
        "Sets, newest first, by member and date.\n"
        "Columns: id, start, member, mode, load, reps, partial reps, time under tension, stop\n"
        "reason. Read from the database directly, read-only.",
@@ -205,7 +215,8 @@ std::vector<Command> history_commands() {
        "T as for events: a date/time, an age (7d) or Unix milliseconds. Exit 1 when the member\n"
        "does not exist (a member without sets is exit 0 with no rows).\n",
        run_sets},
-      {"export", "--member NUMBER_OR_ID [--format csv|json] [--out FILE]",
+      {"export",
+       "--member NUMBER_OR_ID [--format csv|json] [--out FILE]",
        "A member's data as CSV or JSON (the data-subject export).\n"
        "csv: one CSV (RFC 4180, CRLF) with one row per rep attempt and its set's columns in\n"
        "front (a set without reps: one row, rep columns empty), oldest first, the member's\n"
@@ -214,7 +225,9 @@ std::vector<Command> history_commands() {
        {{"--member", "M", "the member number, or the id (\"id:12\" is always the id)"},
         {"--format", "F", "csv (default) or json (also --json)"},
         {"--out", "FILE", "write FILE (via FILE.tmp, then renamed) instead of standard output"}},
-       0, "Exit 1 when the member does not exist.\n", run_export},
+       0,
+       "Exit 1 when the member does not exist.\n",
+       run_export},
   };
 }
 

@@ -61,7 +61,8 @@ int run_status(Context& ctx, const Args& a) {
     if (host == "::") host = "::1";
     port = std::to_string(cfg.hmi.port);
   }
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   std::ostream& out = *ctx.out;
   std::pair<unsigned, std::string> r;
   try {
@@ -93,11 +94,14 @@ int run_status(Context& ctx, const Args& a) {
   t.add({"position", format_fixed(num(o.at("position_mm")), 1) + " mm"});
   t.add({"force", format_fixed(num(o.at("force_n")), 1) + " N"});
   t.add({"load", format_fixed(num(o.at("load_n")), 1) + " N"});
-  t.add({"set", o.at("set_id").is_null() ? "-" : std::to_string(static_cast<long long>(num(o.at("set_id"))))});
+  t.add({"set", o.at("set_id").is_null()
+                    ? "-"
+                    : std::to_string(static_cast<long long>(num(o.at("set_id"))))});
   if (auto* lp = o.if_contains("loop"); lp && lp->is_object()) {
     const auto& l = lp->get_object();
-    t.add({"loop", format_fixed(num(l.at("hz")), 1) + " Hz, p99 " + format_fixed(num(l.at("p99_ms")), 2) +
-                       " ms, " + std::to_string(static_cast<long long>(num(l.at("overruns")))) +
+    t.add({"loop", format_fixed(num(l.at("hz")), 1) + " Hz, p99 " +
+                       format_fixed(num(l.at("p99_ms")), 2) + " ms, " +
+                       std::to_string(static_cast<long long>(num(l.at("overruns")))) +
                        " overruns"});
   }
   const auto& faults = o.at("faults").as_array();
@@ -114,7 +118,8 @@ int run_status(Context& ctx, const Args& a) {
 int run_probe(Context& ctx, const Args& a) {
   ProbeOptions opt;
   opt.json = ctx.json;
-  if (auto v = a.get("--count")) opt.count = static_cast<int>(parse_int(*v, "--count", 0, 1000000000));
+  if (auto v = a.get("--count"))
+    opt.count = static_cast<int>(parse_int(*v, "--count", 0, 1000000000));
   if (auto v = a.get("--interval-ms"))
     opt.interval_ms = static_cast<double>(parse_int(*v, "--interval-ms", 1, 3600000));
   auto cfg = app::load_daemon_config(ctx.config_path);
@@ -139,20 +144,37 @@ int run_hash_pin(Context& ctx, const Args& a) {
 
 std::vector<Command> machine_commands() {
   return {
-      {"probe", "[--count N] [--interval-ms MS]",
+      {"probe",
+       "[--count N] [--interval-ms MS]",
        "Reads the machine's signals directly, read-only.\n"
        "Never enables the drive or writes a command; prints every decoded signal. Stop the\n"
        "daemon first on RTU (one master per bus).",
        {{"--count", "N", "samples to print (default 0: until interrupted)"},
         {"--interval-ms", "MS", "time between samples (default 200)"}},
-       0, "", run_probe},
-      {"status", "[--api HOST:PORT]",
+       0,
+       "",
+       run_probe},
+      {"status",
+       "[--api HOST:PORT]",
        "The daemon's state through its HTTP API (GET /api/v1/status).",
-       {{"--api", "HOST:PORT", "the daemon's API (default: [hmi] bind and port of the configuration)"}},
-       0, "", run_status},
-      {"check-config", "FILE", "Validates a configuration file without touching hardware.", {}, 1, "",
+       {{"--api", "HOST:PORT",
+         "the daemon's API (default: [hmi] bind and port of the configuration)"}},
+       0,
+       "",
+       run_status},
+      {"check-config",
+       "FILE",
+       "Validates a configuration file without touching hardware.",
+       {},
+       1,
+       "",
        run_check_config},
-      {"hash-pin", "PIN", "Prints the hash of a staff or maintenance PIN for [hmi] *_pin_hash.", {}, 1, "",
+      {"hash-pin",
+       "PIN",
+       "Prints the hash of a staff or maintenance PIN for [hmi] *_pin_hash.",
+       {},
+       1,
+       "",
        run_hash_pin},
   };
 }

@@ -107,16 +107,14 @@ int probe_machine(const drivers::MachineConfig& cfg, const ProbeOptions& opt, st
       if (rd == drivers::BusResult::Ok)
         line << std::setw(8) << d.position_mm << std::setw(10) << d.velocity_mm_s << std::setw(9)
              << d.force_n << std::setw(10) << d.torque_pct;
-      else
-        line << std::setw(37) << (std::string("drive: ") + drivers::to_string(rd));
+      else line << std::setw(37) << (std::string("drive: ") + drivers::to_string(rd));
       if (rc == drivers::BusResult::Ok)
         line << std::setw(9) << c.force_n << std::setw(9) << c.counter;
-      else
-        line << std::setw(18) << (std::string("cell: ") + drivers::to_string(rc));
+      else line << std::setw(18) << (std::string("cell: ") + drivers::to_string(rc));
       line << "  " << std::left << std::setw(22) << flags(d) << std::setw(22)
-           << (std::to_string(d.fault_code) + " " + drive->fault_name(d.fault_code))
-           << std::right << std::setw(6) << d.temperature_c << std::setw(7) << d.bus_voltage_v
-           << "  " << std::left << std::setw(12) << flags(c) << std::right << std::setw(3)
+           << (std::to_string(d.fault_code) + " " + drive->fault_name(d.fault_code)) << std::right
+           << std::setw(6) << d.temperature_c << std::setw(7) << d.bus_voltage_v << "  "
+           << std::left << std::setw(12) << flags(c) << std::right << std::setw(3)
            << (after.transactions - before.transactions);
       out << line.str() << '\n';
     }

@@ -8,9 +8,9 @@
 namespace soleus::ctl {
 
 struct ProbeOptions {
-  int count = 0;            ///< samples to print; 0 = until interrupted
-  double interval_ms = 200; ///< time between samples
-  bool json = false;        ///< one JSON object a line instead of a table
+  int count = 0;             ///< samples to print; 0 = until interrupted
+  double interval_ms = 200;  ///< time between samples
+  bool json = false;         ///< one JSON object a line instead of a table
 };
 
 /// Returns a process exit code: 0 when every sample was read, 3 when the

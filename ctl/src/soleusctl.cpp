@@ -32,7 +32,8 @@ void usage(std::ostream& os, const std::vector<soleus::ctl::Command>& cmds) {
   }
   os << "\nglobal options (anywhere on the line):\n"
         "  --config FILE   the daemon's configuration (default "
-     << kDefaultConfig << ")\n"
+     << kDefaultConfig
+     << ")\n"
         "  --db FILE       the database to read (default: [storage] db_path of the configuration)\n"
         "  --json          JSON instead of a table\n"
         "  -h, --help      this help, or a command's with COMMAND --help\n"

@@ -21,9 +21,11 @@ TransportConfig TransportConfig::parse(const Section& s) {
   c.kind = kind == "rtu" ? Kind::Rtu : Kind::Tcp;
   if (c.kind == Kind::Rtu) {
     c.device = s.string("device");
-    if (c.device.empty() || c.device[0] != '/') s.fail("device", "must be an absolute device path, e.g. /dev/ttySOLEUS");
+    if (c.device.empty() || c.device[0] != '/')
+      s.fail("device", "must be an absolute device path, e.g. /dev/ttySOLEUS");
     c.baud = static_cast<int>(s.integer("baud", 115200, 1200, 1000000));
-    static constexpr int kBauds[] = {1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600};
+    static constexpr int kBauds[] = {1200,  2400,   4800,   9600,   19200, 38400,
+                                     57600, 115200, 230400, 460800, 921600};
     if (std::find(std::begin(kBauds), std::end(kBauds), c.baud) == std::end(kBauds))
       s.fail("baud", std::to_string(c.baud) + " is not a standard baud rate");
     const std::string parity = s.choice("parity", "even", {"none", "even", "odd"});
@@ -49,7 +51,8 @@ UnitsConfig UnitsConfig::parse(const Section& s) {
   UnitsConfig u;
   u.drive = static_cast<int>(s.integer("drive", 1, 1, 247));
   u.load_cell = static_cast<int>(s.integer("load_cell", 2, 1, 247));
-  if (u.drive == u.load_cell) s.fail("load_cell", "the drive and the load cell need different unit ids");
+  if (u.drive == u.load_cell)
+    s.fail("load_cell", "the drive and the load cell need different unit ids");
   s.finish();
   return u;
 }
@@ -103,8 +106,8 @@ void check_overlaps(const Section& regs, const std::vector<Named>& signals) {
       const SignalSpec& b = *signals[j].spec;
       if (!b.present || a.table != b.table) continue;
       if (a.address < b.end() && b.address < a.end())
-        regs.fail(signals[j].key, std::string("overlaps ") + regs.key_name(signals[i].key) +
-                                      " (" + to_string(a.table) + " register " +
+        regs.fail(signals[j].key, std::string("overlaps ") + regs.key_name(signals[i].key) + " (" +
+                                      to_string(a.table) + " register " +
                                       std::to_string(b.address) + ")");
     }
   }
@@ -115,7 +118,8 @@ void require_writable(const Section& regs, std::string_view key, const SignalSpe
     regs.fail(key, "is written by the host, so it must be a holding register");
 }
 
-int parse_bit(const Section& s, std::string_view key, int def, std::vector<std::pair<std::string, int>>& seen) {
+int parse_bit(const Section& s, std::string_view key, int def,
+              std::vector<std::pair<std::string, int>>& seen) {
   const int b = static_cast<int>(s.integer(key, def, 0, 15));
   for (auto& [k, v] : seen)
     if (v == b) s.fail(key, "bit " + std::to_string(b) + " is already used by " + s.key_name(k));
@@ -160,14 +164,19 @@ DriveMap DriveMap::parse(const Section& s) {
     regs.fail("status", "the status word must be an input or holding register");
   if (m.status.type != ValueType::U16) regs.fail("status", "the status word must be a u16");
 
-  const std::vector<Named> all = {
-      {"control", &m.control},       {"torque_cmd", &m.torque_cmd},
-      {"speed_limit", &m.speed_limit}, {"torque_slew", &m.torque_slew},
-      {"comm_timeout", &m.comm_timeout}, {"torque_limit", &m.torque_limit},
-      {"status", &m.status},         {"fault_code", &m.fault_code},
-      {"position", &m.position},     {"speed", &m.speed},
-      {"torque_actual", &m.torque_actual}, {"temperature", &m.temperature},
-      {"bus_voltage", &m.bus_voltage}};
+  const std::vector<Named> all = {{"control", &m.control},
+                                  {"torque_cmd", &m.torque_cmd},
+                                  {"speed_limit", &m.speed_limit},
+                                  {"torque_slew", &m.torque_slew},
+                                  {"comm_timeout", &m.comm_timeout},
+                                  {"torque_limit", &m.torque_limit},
+                                  {"status", &m.status},
+                                  {"fault_code", &m.fault_code},
+                                  {"position", &m.position},
+                                  {"speed", &m.speed},
+                                  {"torque_actual", &m.torque_actual},
+                                  {"temperature", &m.temperature},
+                                  {"bus_voltage", &m.bus_voltage}};
   check_overlaps(regs, all);
 
   m.status_mirror_address = static_cast<int>(s.integer("status_mirror_address", -1, -1, 65535));
@@ -178,15 +187,16 @@ DriveMap DriveMap::parse(const Section& s) {
                      &m.temperature, &m.bus_voltage}) {
       if (!sp->present) continue;
       if (sp->table != Table::Input)
-        s.fail("status_mirror_address", "a status mirror needs every status signal in the input table");
+        s.fail("status_mirror_address",
+               "a status mirror needs every status signal in the input table");
       lo = std::min(lo, sp->address);
       hi = std::max(hi, sp->end());
     }
     const int mlo = m.status_mirror_address, mhi = mlo + (hi - lo);
     if (hi - lo > 125)
-      s.fail("status_mirror_address", "the mirrored block (input " + std::to_string(lo) + ".." + std::to_string(hi - 1) +
-                                          ") is " + std::to_string(hi - lo) +
-                                          " registers; one read holds at most 125");
+      s.fail("status_mirror_address",
+             "the mirrored block (input " + std::to_string(lo) + ".." + std::to_string(hi - 1) +
+                 ") is " + std::to_string(hi - lo) + " registers; one read holds at most 125");
     if (mhi > 65536) s.fail("status_mirror_address", "the mirrored block runs past register 65535");
     for (const auto& n : all) {
       const SignalSpec& sp = *n.spec;
@@ -230,7 +240,8 @@ DriveMap DriveMap::parse(const Section& s) {
         } catch (...) {
           code = -1;
         }
-        if (code < 1 || code > 65535) names->fail(k, "fault code keys must be numbers from 1 to 65535");
+        if (code < 1 || code > 65535)
+          names->fail(k, "fault code keys must be numbers from 1 to 65535");
         m.fault_names[code] = names->string(k);
       }
       names->finish();
@@ -271,11 +282,13 @@ LoadCellMap LoadCellMap::parse(const Section& s) {
   if (auto c = s.optional_section("commands")) {
     m.cmd_tare = static_cast<int>(c->integer("tare", 1, 1, 65535));
     m.cmd_clear_overload = static_cast<int>(c->integer("clear_overload", 2, 1, 65535));
-    if (m.cmd_tare == m.cmd_clear_overload) c->fail("clear_overload", "must differ from commands.tare");
+    if (m.cmd_tare == m.cmd_clear_overload)
+      c->fail("clear_overload", "must differ from commands.tare");
     c->finish();
   }
   if (auto sg = s.optional_section("signs")) {
-    m.compression_positive = sg->choice("force_positive", "compression", {"compression", "tension"}) == "compression";
+    m.compression_positive =
+        sg->choice("force_positive", "compression", {"compression", "tension"}) == "compression";
     sg->finish();
   }
   s.finish();
@@ -304,13 +317,15 @@ machine::Limits parse_limits(const Section& s) {
   l.max_speed_mm_s = s.number("max_speed_mm_s", 100.0, 1.0, 1000.0);
   l.max_slew_n_per_s = s.number("max_slew_n_per_s", 6000.0, 100.0, 1e6);
   if (s.has("watchdog_ms") && s.number("watchdog_ms", 0.0, 1e6) == 0.0)
-    s.fail("watchdog_ms", "0 would switch the drive's communication watchdog off; it must always be armed");
+    s.fail("watchdog_ms",
+           "0 would switch the drive's communication watchdog off; it must always be armed");
   l.watchdog_ms = s.number("watchdog_ms", 100.0, 10.0, 65535.0);
   s.finish();
   return l;
 }
 
-double armed_torque_limit_pct(const SignalSpec& torque_limit, const machine::Mechanics& mech, double force_n) {
+double armed_torque_limit_pct(const SignalSpec& torque_limit, const machine::Mechanics& mech,
+                              double force_n) {
   return floor_to_resolution(torque_limit, mech.torque_pct_for_force(force_n, true), false);
 }
 
@@ -322,7 +337,8 @@ std::string fmt_num(double v, int decimals) {
 }
 }  // namespace
 
-DriveLimitCheck check_drive_limits(const DriveMap& drive, const machine::Mechanics& mech, const machine::Limits& limits) {
+DriveLimitCheck check_drive_limits(const DriveMap& drive, const machine::Mechanics& mech,
+                                   const machine::Limits& limits) {
   DriveLimitCheck c;
   // What ServoDrive::configure() will write: DriveSetup::from_limits() caps
   // the force at limits.max_load_n, converted back-driven and floored.
@@ -339,19 +355,22 @@ DriveLimitCheck check_drive_limits(const DriveMap& drive, const machine::Mechani
     c.error = load + " would arm TORQUE_LIMIT at " + fmt_num(c.torque_limit_pct, 1) +
               " % of rated torque, above the motor's " + fmt_num(machine::kMaxTorqueLimitPct, 0) +
               " % peak (with mechanics.rated_torque_nm = " + fmt_num(mech.rated_torque_nm, 3) +
-              " Nm, screw_lead_mm = " + fmt_num(mech.screw_lead_mm, 2) + ", efficiency = " +
-              fmt_num(mech.efficiency, 2) + "): check that mechanics.rated_torque_nm is the motor's "
-              "rated (continuous) torque, or lower max_load_n to at most " + fmt_num(fits_n, 0) + " N";
+              " Nm, screw_lead_mm = " + fmt_num(mech.screw_lead_mm, 2) +
+              ", efficiency = " + fmt_num(mech.efficiency, 2) +
+              "): check that mechanics.rated_torque_nm is the motor's "
+              "rated (continuous) torque, or lower max_load_n to at most " +
+              fmt_num(fits_n, 0) + " N";
   } else if (!(c.force_at_limit_down_n <= machine::kHardCapN)) {
     c.error = load + " would arm TORQUE_LIMIT at " + fmt_num(c.torque_limit_pct, 1) +
               " % of rated torque, where the motor pushes " + fmt_num(c.force_at_limit_down_n, 0) +
               " N down at the pad: above the 2500 N hard cap that no configuration may exceed";
   }
-  if (c.error.empty() && limits.max_load_n > c.continuous_down_n * (1.0 + kContinuousRatingTolerance)) {
+  if (c.error.empty() &&
+      limits.max_load_n > c.continuous_down_n * (1.0 + kContinuousRatingTolerance)) {
     c.warning = "limits.max_load_n = " + fmt_num(limits.max_load_n, 1) +
                 " N is above the drive's continuous rating at the pad (" +
-                fmt_num(mech.rated_torque_nm, 3) + " Nm, held driving down: " +
-                fmt_num(c.continuous_down_n, 0) + " N, +" +
+                fmt_num(mech.rated_torque_nm, 3) +
+                " Nm, held driving down: " + fmt_num(c.continuous_down_n, 0) + " N, +" +
                 fmt_num(kContinuousRatingTolerance * 100.0, 0) +
                 " % rounding allowed): long sets near it may overheat the motor (the drive's I²t)";
   }
@@ -361,7 +380,8 @@ DriveLimitCheck check_drive_limits(const DriveMap& drive, const machine::Mechani
 MachineConfig MachineConfig::parse(const Section& root) {
   MachineConfig c;
   c.transport = TransportConfig::parse(root.section("transport"));
-  c.units = root.optional_section("units") ? UnitsConfig::parse(root.section("units")) : UnitsConfig{};
+  c.units =
+      root.optional_section("units") ? UnitsConfig::parse(root.section("units")) : UnitsConfig{};
   c.drive = DriveMap::parse(root.section("drive"));
   c.load_cell = LoadCellMap::parse(root.section("load_cell"));
   c.mechanics = parse_mechanics(root.section("mechanics"));
@@ -372,7 +392,8 @@ MachineConfig MachineConfig::parse(const Section& root) {
   if (!lim.error.empty()) root.section("limits").fail("max_load_n", lim.error);
   std::uint16_t words[2];
   if (!encode(c.drive.torque_limit, lim.torque_limit_pct, words))
-    root.section("limits").fail("max_load_n", "needs a torque limit that the drive's TORQUE_LIMIT register cannot hold");
+    root.section("limits").fail(
+        "max_load_n", "needs a torque limit that the drive's TORQUE_LIMIT register cannot hold");
   if (!lim.warning.empty()) {
     log::warn(root.file(), ": ", lim.warning);
     c.warnings.push_back(lim.warning);

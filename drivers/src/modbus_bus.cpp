@@ -55,10 +55,8 @@ bool is_link_error(int err) {
     case ENETUNREACH:
     case EIO:
     case ENXIO:
-    case ENODEV:
-      return true;
-    default:
-      return false;
+    case ENODEV: return true;
+    default: return false;
   }
 }
 
@@ -104,8 +102,8 @@ BusResult ModbusBus::connect() {
   close();
   const bool rtu = cfg_.kind == TransportConfig::Kind::Rtu;
   if (rtu) {
-    ctx_ = modbus_new_rtu(cfg_.device.c_str(), cfg_.baud, cfg_.parity, cfg_.data_bits,
-                          cfg_.stop_bits);
+    ctx_ =
+        modbus_new_rtu(cfg_.device.c_str(), cfg_.baud, cfg_.parity, cfg_.data_bits, cfg_.stop_bits);
   } else {
     const std::string port = std::to_string(cfg_.port);
     ctx_ = modbus_new_tcp_pi(cfg_.host.c_str(), port.c_str());
@@ -211,7 +209,7 @@ BusResult ModbusBus::transact(int unit, std::size_t tx_pdu, std::size_t rx_pdu, 
     ++consecutive_failures_;
     if (result == BusResult::Exception) {
       stats_.bytes_rx += frame_overhead() + 2;  // function | 0x80, exception code
-      consecutive_failures_ = 0;  // the device is there and answering
+      consecutive_failures_ = 0;                // the device is there and answering
       return result;
     }
     const bool too_many_tcp_timeouts = !rtu && result == BusResult::Timeout &&
@@ -237,8 +235,9 @@ BusResult ModbusBus::transact(int unit, std::size_t tx_pdu, std::size_t rx_pdu, 
 BusResult ModbusBus::read_holding(int unit, int address, std::span<std::uint16_t> out) {
   if (out.empty() || out.size() > kMaxReadRegisters) return BusResult::FramingError;
   const int n = static_cast<int>(out.size());
-  return transact(unit, 5, 2 + 2 * out.size(),
-                  [&] { return modbus_read_registers(ctx_, address, n, out.data()) == n ? 0 : -1; });
+  return transact(unit, 5, 2 + 2 * out.size(), [&] {
+    return modbus_read_registers(ctx_, address, n, out.data()) == n ? 0 : -1;
+  });
 }
 
 BusResult ModbusBus::read_input(int unit, int address, std::span<std::uint16_t> out) {
@@ -272,9 +271,8 @@ BusResult ModbusBus::write_register(int unit, int address, std::uint16_t value) 
 BusResult ModbusBus::write_registers(int unit, int address, std::span<const std::uint16_t> v) {
   if (v.empty() || v.size() > kMaxWriteRegisters) return BusResult::FramingError;
   const int n = static_cast<int>(v.size());
-  return transact(unit, 6 + 2 * v.size(), 5, [&] {
-    return modbus_write_registers(ctx_, address, n, v.data()) == n ? 0 : -1;
-  });
+  return transact(unit, 6 + 2 * v.size(), 5,
+                  [&] { return modbus_write_registers(ctx_, address, n, v.data()) == n ? 0 : -1; });
 }
 
 BusResult ModbusBus::write_coil(int unit, int address, bool value) {
@@ -293,8 +291,8 @@ BusResult ModbusBus::write_and_read(int unit, int write_address,
   // Request PDU: function, read address (2), read count (2), write address (2),
   // write count (2), byte count (1), values. Response: function, byte count, values.
   return transact(unit, 10 + 2 * values.size(), 2 + 2 * out.size(), [&] {
-    return modbus_write_and_read_registers(ctx_, write_address, nw, values.data(), read_address,
-                                           nr, out.data()) == nr
+    return modbus_write_and_read_registers(ctx_, write_address, nw, values.data(), read_address, nr,
+                                           out.data()) == nr
                ? 0
                : -1;
   });

@@ -33,12 +33,12 @@ namespace soleus::drivers {
 
 namespace {
 
-constexpr int kMaxGap = 8;             ///< registers of gap still read rather than split
-constexpr int kMaxBlock = 125;         ///< registers per read (Modbus FC 03/04 limit)
-constexpr int kMaxWriteRead = 121;     ///< registers per FC 23 write
+constexpr int kMaxGap = 8;          ///< registers of gap still read rather than split
+constexpr int kMaxBlock = 125;      ///< registers per read (Modbus FC 03/04 limit)
+constexpr int kMaxWriteRead = 121;  ///< registers per FC 23 write
 // Plausibility bounds: a decoded value outside them is garbage from the device.
-constexpr double kMaxAbsSpeedMmS = 10000.0;    ///< 10 m/s of pad travel
-constexpr double kMaxAbsTorquePct = 1000.0;    ///< 10× rated torque
+constexpr double kMaxAbsSpeedMmS = 10000.0;  ///< 10 m/s of pad travel
+constexpr double kMaxAbsTorquePct = 1000.0;  ///< 10× rated torque
 constexpr double kMinTemperatureC = -60.0, kMaxTemperatureC = 250.0;
 constexpr double kMinBusVoltageV = 0.0, kMaxBusVoltageV = 2000.0;
 constexpr double kMaxAbsLoadCellN = 100000.0;  ///< 100 kN: 20× the reference cell
@@ -85,8 +85,8 @@ class ReadPlan {
         }
       }
       if (!merged) p.blocks_.push_back(ReadBlock{s.table, s.address, s.words(), {}, {}});
-      p.slots_[i] = Slot{static_cast<int>(p.blocks_.size()) - 1,
-                         s.address - p.blocks_.back().start};
+      p.slots_[i] =
+          Slot{static_cast<int>(p.blocks_.size()) - 1, s.address - p.blocks_.back().start};
     }
     p.allocate();
     return p;
@@ -105,7 +105,8 @@ class ReadPlan {
     }
     p.blocks_.push_back(ReadBlock{Table::Holding, mirror_address, hi - lo, {}, {}});
     for (std::size_t i = 0; i < signals.size(); ++i)
-      if (signals[i] != nullptr && signals[i]->present) p.slots_[i] = Slot{0, signals[i]->address - lo};
+      if (signals[i] != nullptr && signals[i]->present)
+        p.slots_[i] = Slot{0, signals[i]->address - lo};
     p.allocate();
     return p;
   }
@@ -177,13 +178,21 @@ BusResult write_words(Bus& bus, int unit, int address, std::span<const std::uint
 void require_holding(const SignalSpec& s, const char* key) {
   if (!s.present) throw std::invalid_argument(std::string(key) + ": the register is required");
   if (s.table != Table::Holding)
-    throw std::invalid_argument(std::string(key) + ": is written by the host, so it must be a holding register");
+    throw std::invalid_argument(std::string(key) +
+                                ": is written by the host, so it must be a holding register");
 }
 
 // ============================================================== servo drive
 
 enum StatusIndex : std::size_t {
-  kStatus, kFaultCode, kPosition, kSpeed, kTorqueActual, kTemperature, kBusVoltage, kNumStatus
+  kStatus,
+  kFaultCode,
+  kPosition,
+  kSpeed,
+  kTorqueActual,
+  kTemperature,
+  kBusVoltage,
+  kNumStatus
 };
 
 class ModbusDrive final : public ServoDrive {
@@ -192,14 +201,16 @@ class ModbusDrive final : public ServoDrive {
       : bus_(bus), unit_(cfg.units.drive), map_(cfg.drive), mech_(cfg.mechanics) {
     require_holding(map_.control, "drive.registers.control");
     require_holding(map_.torque_cmd, "drive.registers.torque_cmd");
-    if (!map_.status.present) throw std::invalid_argument("drive.registers.status: the register is required");
-    if (!map_.position.present) throw std::invalid_argument("drive.registers.position: the register is required");
-    const std::vector<const SignalSpec*> status{&map_.status,        &map_.fault_code,
-                                                &map_.position,      &map_.speed,
-                                                &map_.torque_actual, &map_.temperature,
-                                                &map_.bus_voltage};
+    if (!map_.status.present)
+      throw std::invalid_argument("drive.registers.status: the register is required");
+    if (!map_.position.present)
+      throw std::invalid_argument("drive.registers.position: the register is required");
+    const std::vector<const SignalSpec*> status{
+        &map_.status,        &map_.fault_code,  &map_.position,   &map_.speed,
+        &map_.torque_actual, &map_.temperature, &map_.bus_voltage};
     // The command block: CONTROL and TORQUE_CMD, contiguous in either order?
-    const SignalSpec& a = map_.control.address <= map_.torque_cmd.address ? map_.control : map_.torque_cmd;
+    const SignalSpec& a =
+        map_.control.address <= map_.torque_cmd.address ? map_.control : map_.torque_cmd;
     const SignalSpec& b = &a == &map_.control ? map_.torque_cmd : map_.control;
     contiguous_ = a.end() == b.address;
     write_start_ = a.address;
@@ -211,23 +222,29 @@ class ModbusDrive final : public ServoDrive {
     if (map_.status_mirror_address >= 0) {
       if (!all_input)
         throw std::invalid_argument(
-            "drive.status_mirror_address: a status mirror needs every status register in the input table");
+            "drive.status_mirror_address: a status mirror needs every status register in the input "
+            "table");
       status_plan_ = ReadPlan::mirrored(status, map_.status_mirror_address);
       if (status_plan_.blocks()[0].count > kMaxBlock)
-        throw std::invalid_argument("drive.status_mirror_address: the mirrored block exceeds 125 registers");
+        throw std::invalid_argument(
+            "drive.status_mirror_address: the mirrored block exceeds 125 registers");
       fc23_ = contiguous_ && static_cast<int>(write_words_.size()) <= kMaxWriteRead;
     } else {
       status_plan_ = ReadPlan::batched(status);
     }
     setup_plan_ = ReadPlan::batched(
         {&map_.speed_limit, &map_.torque_slew, &map_.comm_timeout, &map_.torque_limit});
-    for (const SignalSpec* s : {&map_.speed_limit, &map_.torque_slew, &map_.comm_timeout, &map_.torque_limit})
+    for (const SignalSpec* s :
+         {&map_.speed_limit, &map_.torque_slew, &map_.comm_timeout, &map_.torque_limit})
       if (s->present && s->table != Table::Holding)
-        throw std::invalid_argument("drive.registers: the setup registers are written by the host and must be holding registers");
+        throw std::invalid_argument(
+            "drive.registers: the setup registers are written by the host and must be holding "
+            "registers");
     // The safe command, written in place of one that cannot be encoded: a map
     // that cannot even say "disabled, no torque" is refused here.
     if (!encode(map_.control, 0.0, zero_control_) || !encode(map_.torque_cmd, 0.0, zero_torque_))
-      throw std::invalid_argument("drive.registers: control = 0 and torque_cmd = 0 must be encodable");
+      throw std::invalid_argument(
+          "drive.registers: control = 0 and torque_cmd = 0 must be encodable");
     log::debug("drive: ", fc23_ ? "one FC 23 per cycle" : "write + read per cycle", ", ",
                status_plan_.blocks().size(), " status read block(s)");
   }
@@ -241,26 +258,30 @@ class ModbusDrive final : public ServoDrive {
     const double slew_pct_per_ms = mech_.torque_pct_for_force(setup.slew_n_per_s, true) / 1000.0;
     const double speed_rpm = mech_.rpm_from_mm_s(setup.speed_limit_mm_s);
     if (!(setup.watchdog_ms >= 1.0)) {
-      detail = "COMM_TIMEOUT: the watchdog must be armed (got " + std::to_string(setup.watchdog_ms) + " ms)";
+      detail = "COMM_TIMEOUT: the watchdog must be armed (got " +
+               std::to_string(setup.watchdog_ms) + " ms)";
       return BusResult::BadValue;
     }
     // Never arm a limit beyond the motor's peak: a wrong rated torque (10x too
     // small, say) would otherwise let the drive push with all it has.
     if (!(limit_pct <= machine::kMaxTorqueLimitPct)) {
       detail = "TORQUE_LIMIT: " + std::to_string(setup.torque_limit_n) + " N needs " +
-               std::to_string(limit_pct) + " % of rated torque, above the motor's 300 % peak "
+               std::to_string(limit_pct) +
+               " % of rated torque, above the motor's 300 % peak "
                "(check mechanics.rated_torque_nm); not armed";
       return BusResult::BadValue;
     }
     std::vector<Item> items;
     if (map_.speed_limit.present)
-      items.push_back({"speed_limit", &map_.speed_limit, floor_to_resolution(map_.speed_limit, speed_rpm, true)});
+      items.push_back({"speed_limit", &map_.speed_limit,
+                       floor_to_resolution(map_.speed_limit, speed_rpm, true)});
     if (map_.torque_slew.present)
-      items.push_back({"torque_slew", &map_.torque_slew, floor_to_resolution(map_.torque_slew, slew_pct_per_ms, true)});
-    if (map_.torque_limit.present)
-      items.push_back({"torque_limit", &map_.torque_limit, limit_pct});
+      items.push_back({"torque_slew", &map_.torque_slew,
+                       floor_to_resolution(map_.torque_slew, slew_pct_per_ms, true)});
+    if (map_.torque_limit.present) items.push_back({"torque_limit", &map_.torque_limit, limit_pct});
     if (map_.comm_timeout.present)
-      items.push_back({"comm_timeout", &map_.comm_timeout, std::max(1.0, std::round(setup.watchdog_ms))});
+      items.push_back(
+          {"comm_timeout", &map_.comm_timeout, std::max(1.0, std::round(setup.watchdog_ms))});
     for (auto& it : items) {
       if (!encode(*it.spec, it.value, it.words)) {
         detail = register_name(it.key) + ": " + std::to_string(it.value) + " does not fit its " +
@@ -269,14 +290,16 @@ class ModbusDrive final : public ServoDrive {
       }
     }
     // Writes: exactly contiguous registers go in one FC 16.
-    std::sort(items.begin(), items.end(), [](const Item& x, const Item& y) { return x.spec->address < y.spec->address; });
+    std::sort(items.begin(), items.end(),
+              [](const Item& x, const Item& y) { return x.spec->address < y.spec->address; });
     for (std::size_t i = 0; i < items.size();) {
       std::vector<std::uint16_t> words;
       const int start = items[i].spec->address;
       std::size_t j = i;
       std::string names;
       while (j < items.size() && items[j].spec->address == start + static_cast<int>(words.size())) {
-        words.insert(words.end(), items[j].words.begin(), items[j].words.begin() + items[j].spec->words());
+        words.insert(words.end(), items[j].words.begin(),
+                     items[j].words.begin() + items[j].spec->words());
         names += (names.empty() ? "" : ", ") + register_name(items[j].key);
         ++j;
       }
@@ -298,7 +321,8 @@ class ModbusDrive final : public ServoDrive {
     for (const auto& a : armed_)
       if (a.spec == &map_.torque_slew) {
         const double pct_per_s = a.value * 1000.0;
-        return std::min(mech_.force_from_torque_pct(pct_per_s, false), mech_.force_from_torque_pct(pct_per_s, true));
+        return std::min(mech_.force_from_torque_pct(pct_per_s, false),
+                        mech_.force_from_torque_pct(pct_per_s, true));
       }
     return 0;
   }
@@ -329,7 +353,8 @@ class ModbusDrive final : public ServoDrive {
       // back-driven F·η; the property test in tests/drivers found 1800 N
       // written as 93 % against 81 % armed.) NaN stays NaN: unfit below.
       for (const auto& a : armed_)
-        if (a.spec == &map_.torque_limit && std::isfinite(pct)) pct = std::clamp(pct, -std::fabs(a.value), std::fabs(a.value));
+        if (a.spec == &map_.torque_limit && std::isfinite(pct))
+          pct = std::clamp(pct, -std::fabs(a.value), std::fabs(a.value));
       if (!map_.torque_positive_down) pct = -pct;
     }
     std::array<std::uint16_t, 2> cw{}, tw{};
@@ -348,8 +373,10 @@ class ModbusDrive final : public ServoDrive {
 
     BusResult r;
     if (contiguous_) {
-      std::copy_n(cw.begin(), map_.control.words(), write_words_.begin() + (map_.control.address - write_start_));
-      std::copy_n(tw.begin(), map_.torque_cmd.words(), write_words_.begin() + (map_.torque_cmd.address - write_start_));
+      std::copy_n(cw.begin(), map_.control.words(),
+                  write_words_.begin() + (map_.control.address - write_start_));
+      std::copy_n(tw.begin(), map_.torque_cmd.words(),
+                  write_words_.begin() + (map_.torque_cmd.address - write_start_));
       if (fc23_) {
         auto& block = status_plan_.blocks()[0];
         r = bus_.write_and_read(unit_, write_start_, write_words_, block.start, block.words);
@@ -358,10 +385,12 @@ class ModbusDrive final : public ServoDrive {
       }
     } else {
       r = write_words(bus_, unit_, map_.control.address,
-                      std::span<const std::uint16_t>(cw.data(), static_cast<std::size_t>(map_.control.words())));
+                      std::span<const std::uint16_t>(
+                          cw.data(), static_cast<std::size_t>(map_.control.words())));
       if (r == BusResult::Ok)
         r = write_words(bus_, unit_, map_.torque_cmd.address,
-                        std::span<const std::uint16_t>(tw.data(), static_cast<std::size_t>(map_.torque_cmd.words())));
+                        std::span<const std::uint16_t>(
+                            tw.data(), static_cast<std::size_t>(map_.torque_cmd.words())));
     }
     // A failed write may still have reached the drive: assume it holds a 1.
     last_reset_bit_ = r == BusResult::Ok ? sent_reset_bit : (sent_reset_bit || last_reset_bit_);
@@ -397,12 +426,15 @@ class ModbusDrive final : public ServoDrive {
   BusResult read_back(const std::vector<SetupItem>& items, bool after_write, std::string& detail) {
     const BusResult r = setup_plan_.read(bus_, unit_);
     if (r != BusResult::Ok) {
-      detail = std::string("reading the setup back: ") + to_string(r) + " (" + bus_.last_error() + ")";
+      detail =
+          std::string("reading the setup back: ") + to_string(r) + " (" + bus_.last_error() + ")";
       return r;
     }
-    const std::array<const SignalSpec*, 4> order{&map_.speed_limit, &map_.torque_slew, &map_.comm_timeout, &map_.torque_limit};
+    const std::array<const SignalSpec*, 4> order{&map_.speed_limit, &map_.torque_slew,
+                                                 &map_.comm_timeout, &map_.torque_limit};
     for (const auto& it : items) {
-      const std::size_t idx = static_cast<std::size_t>(std::find(order.begin(), order.end(), it.spec) - order.begin());
+      const std::size_t idx =
+          static_cast<std::size_t>(std::find(order.begin(), order.end(), it.spec) - order.begin());
       const auto got = setup_plan_.words(idx);
       for (int k = 0; k < it.spec->words(); ++k) {
         if (got[static_cast<std::size_t>(k)] == it.words[static_cast<std::size_t>(k)]) continue;
@@ -437,7 +469,8 @@ class ModbusDrive final : public ServoDrive {
     const auto counts = decode(map_.position, status_plan_.words(kPosition));
     if (!counts) return BusResult::BadValue;
     s.position_mm = *counts / mech_.counts_per_mm * (map_.position_positive_up ? 1.0 : -1.0);
-    if (std::fabs(s.position_mm) > std::max(1000.0, 10.0 * mech_.travel_max_mm)) return BusResult::BadValue;
+    if (std::fabs(s.position_mm) > std::max(1000.0, 10.0 * mech_.travel_max_mm))
+      return BusResult::BadValue;
     if (map_.speed.present) {
       const auto rpm = decode(map_.speed, status_plan_.words(kSpeed));
       if (!rpm) return BusResult::BadValue;
@@ -477,7 +510,8 @@ class ModbusDrive final : public ServoDrive {
   ReadPlan setup_plan_;
   /// What the last successful configure() wrote (verify_setup compares).
   std::vector<SetupItem> armed_;
-  std::array<std::uint16_t, 2> zero_control_{}, zero_torque_{};  ///< control = 0, torque = 0, encoded
+  std::array<std::uint16_t, 2> zero_control_{},
+      zero_torque_{};  ///< control = 0, torque = 0, encoded
   /// What the last write put in FAULT_RESET; starts true so that the first
   /// reset request writes a 0 before its 1 (the drive may hold a 1 from before).
   bool last_reset_bit_ = true;
@@ -491,10 +525,12 @@ class ModbusLoadCell final : public LoadCell {
  public:
   ModbusLoadCell(Bus& bus, const MachineConfig& cfg)
       : bus_(bus), unit_(cfg.units.load_cell), map_(cfg.load_cell) {
-    if (!map_.force.present) throw std::invalid_argument("load_cell.registers.force: the register is required");
+    if (!map_.force.present)
+      throw std::invalid_argument("load_cell.registers.force: the register is required");
     require_holding(map_.command, "load_cell.registers.command");
     if (map_.filter.present) require_holding(map_.filter, "load_cell.registers.filter");
-    if (map_.counter_modulo < 1) throw std::invalid_argument("load_cell.counter_modulo: must be at least 1");
+    if (map_.counter_modulo < 1)
+      throw std::invalid_argument("load_cell.counter_modulo: must be at least 1");
     plan_ = ReadPlan::batched({&map_.force, &map_.status, &map_.sample_counter});
     command_plan_ = ReadPlan::batched({&map_.command});
   }
@@ -529,8 +565,9 @@ class ModbusLoadCell final : public LoadCell {
     std::array<std::uint16_t, 2> w{};
     const int code = c == CellCommand::Tare ? map_.cmd_tare : map_.cmd_clear_overload;
     if (!encode(map_.command, code, w)) return BusResult::BadValue;
-    return write_words(bus_, unit_, map_.command.address,
-                       std::span<const std::uint16_t>(w.data(), static_cast<std::size_t>(map_.command.words())));
+    return write_words(
+        bus_, unit_, map_.command.address,
+        std::span<const std::uint16_t>(w.data(), static_cast<std::size_t>(map_.command.words())));
   }
   Poll poll_command(BusResult& err) override {
     err = command_plan_.read(bus_, unit_);
@@ -547,8 +584,9 @@ class ModbusLoadCell final : public LoadCell {
     if (!map_.filter.present || level < 0) return BusResult::BadValue;
     std::array<std::uint16_t, 2> w{};
     if (!encode(map_.filter, level, w)) return BusResult::BadValue;
-    return write_words(bus_, unit_, map_.filter.address,
-                       std::span<const std::uint16_t>(w.data(), static_cast<std::size_t>(map_.filter.words())));
+    return write_words(
+        bus_, unit_, map_.filter.address,
+        std::span<const std::uint16_t>(w.data(), static_cast<std::size_t>(map_.filter.words())));
   }
 
  private:
@@ -556,8 +594,9 @@ class ModbusLoadCell final : public LoadCell {
   BusResult command(int code) {
     std::array<std::uint16_t, 2> w{};
     if (!encode(map_.command, code, w)) return BusResult::BadValue;
-    BusResult r = write_words(bus_, unit_, map_.command.address,
-                              std::span<const std::uint16_t>(w.data(), static_cast<std::size_t>(map_.command.words())));
+    BusResult r = write_words(
+        bus_, unit_, map_.command.address,
+        std::span<const std::uint16_t>(w.data(), static_cast<std::size_t>(map_.command.words())));
     if (r != BusResult::Ok) return r;
     const auto deadline = std::chrono::steady_clock::now() + kCommandTimeout;
     for (;;) {

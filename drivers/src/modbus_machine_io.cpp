@@ -4,7 +4,6 @@
 
 namespace soleus::drivers {
 
-
 namespace {
 std::unique_ptr<Bus> connected_modbus(const TransportConfig& t) {
   auto bus = std::make_unique<ModbusBus>(t);
@@ -22,7 +21,8 @@ ModbusMachineIo::ModbusMachineIo(const MachineConfig& cfg, std::unique_ptr<Bus> 
       cell_(make_modbus_load_cell(*bus_, cfg)),
       comm_loss_code_(cfg.drive.comm_loss_fault_code) {}
 
-void ModbusMachineIo::exchange(const machine::DriveCommand& cmd, machine::MachineInputs& in, bool read_cell) {
+void ModbusMachineIo::exchange(const machine::DriveCommand& cmd, machine::MachineInputs& in,
+                               bool read_cell) {
   ++io_.cycles;
   const BusResult rd = drive_->exchange(cmd, in.drive);
   in.drive_ok = rd == BusResult::Ok;
@@ -55,11 +55,12 @@ machine::SetupCheck ModbusMachineIo::verify_setup(std::string& detail) {
 }
 
 bool ModbusMachineIo::start_cell_command(CellCommand c, std::string& detail) {
-  const auto r = cell_->start_command(c == CellCommand::Tare ? LoadCell::CellCommand::Tare
-                                                             : LoadCell::CellCommand::ClearOverload);
+  const auto r = cell_->start_command(
+      c == CellCommand::Tare ? LoadCell::CellCommand::Tare : LoadCell::CellCommand::ClearOverload);
   if (r != BusResult::Ok)
-    detail = std::string(c == CellCommand::Tare ? "load-cell tare" : "clearing the overload latch") +
-             " could not be written: " + to_string(r);
+    detail =
+        std::string(c == CellCommand::Tare ? "load-cell tare" : "clearing the overload latch") +
+        " could not be written: " + to_string(r);
   return r == BusResult::Ok;
 }
 

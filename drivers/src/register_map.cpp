@@ -81,18 +81,28 @@ bool encode(const SignalSpec& s, double value, std::span<std::uint16_t> w) {
   const double r = std::nearbyint(raw);
   double lo = 0, hi = 0;
   switch (s.type) {
-    case ValueType::U16: lo = 0; hi = 65535; break;
-    case ValueType::S16: lo = -32768; hi = 32767; break;
-    case ValueType::U32: lo = 0; hi = 4294967295.0; break;
-    case ValueType::S32: lo = -2147483648.0; hi = 2147483647.0; break;
+    case ValueType::U16:
+      lo = 0;
+      hi = 65535;
+      break;
+    case ValueType::S16:
+      lo = -32768;
+      hi = 32767;
+      break;
+    case ValueType::U32:
+      lo = 0;
+      hi = 4294967295.0;
+      break;
+    case ValueType::S32:
+      lo = -2147483648.0;
+      hi = 2147483647.0;
+      break;
     case ValueType::F32: break;
   }
   if (r < lo || r > hi) return false;
   switch (s.type) {
     case ValueType::U16: w[0] = static_cast<std::uint16_t>(r); break;
-    case ValueType::S16:
-      w[0] = static_cast<std::uint16_t>(static_cast<std::int16_t>(r));
-      break;
+    case ValueType::S16: w[0] = static_cast<std::uint16_t>(static_cast<std::int16_t>(r)); break;
     case ValueType::U32: split32(s, static_cast<std::uint32_t>(r), w); break;
     case ValueType::S32:
       split32(s, static_cast<std::uint32_t>(static_cast<std::int32_t>(r)), w);

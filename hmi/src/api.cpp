@@ -72,7 +72,8 @@ ApiResponse json_response(unsigned status, const json::value& v) {
 ApiResponse from_result(const Result& r) {
   switch (r.outcome) {
     case Outcome::Ok:
-      return json_response(200, r.body.is_null() ? json::value(json::object{{"ok", true}}) : r.body);
+      return json_response(200,
+                           r.body.is_null() ? json::value(json::object{{"ok", true}}) : r.body);
     case Outcome::Created: return json_response(201, json::object{{"id", r.id}});
     case Outcome::NotFound: return error_response(404, r.field, r.message);
     case Outcome::Conflict: return error_response(409, r.field, r.message);
@@ -102,8 +103,8 @@ bool is_state_changing(const std::string& method) {
 
 Api::Api(const HmiConfig& config, Backend& backend, std::vector<std::string> allowed_origins,
          std::function<Clock::time_point()> clock)
-    : impl_(std::make_unique<Impl>(config, backend,
-                                   clock ? std::move(clock) : [] { return Clock::now(); })),
+    : impl_(std::make_unique<Impl>(
+          config, backend, clock ? std::move(clock) : [] { return Clock::now(); })),
       allowed_origins_(std::move(allowed_origins)) {
   impl_->origins = allowed_origins_;
 }
@@ -151,7 +152,8 @@ ApiResponse Api::handle(const ApiRequest& req) {
     std::size_t pos = 0;
     while (pos <= path.size()) {
       const auto slash = path.find('/', pos);
-      r.seg.push_back(path.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos));
+      r.seg.push_back(
+          path.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos));
       if (slash == std::string::npos) break;
       pos = slash + 1;
     }

@@ -52,7 +52,9 @@ void check_pin(Lockout& lockout, Lockout& client_lockout, const std::string& cli
                const std::function<Clock::time_point()>& clock, const std::string& account,
                const std::string& hash, const std::string& pin, const char* wrong_message) {
   auto locked = [](int retry, const char* what) {
-    ApiError e{429, "pin", std::string("too many wrong PINs: ") + what + "; try again in " + std::to_string(retry) + " s"};
+    ApiError e{429, "pin",
+               std::string("too many wrong PINs: ") + what + "; try again in " +
+                   std::to_string(retry) + " s"};
     e.headers.emplace_back("Retry-After", std::to_string(retry));
     throw e;
   };
@@ -60,7 +62,8 @@ void check_pin(Lockout& lockout, Lockout& client_lockout, const std::string& cli
   // member numbers), then per account.
   const std::string ckey = "client:" + client;
   if (!client.empty())
-    if (auto retry = client_lockout.admit(ckey, clock())) locked(*retry, "logins from this device are locked");
+    if (auto retry = client_lockout.admit(ckey, clock()))
+      locked(*retry, "logins from this device are locked");
   if (auto retry = lockout.admit(account, clock())) {
     if (!client.empty()) client_lockout.cancel(ckey);  // not attempted: not counted
     locked(*retry, "this account is locked");
@@ -93,15 +96,18 @@ ApiResponse Api::Impl::login(const Route& r) {
       if (pin && is_valid_pin(*pin)) {
         // Same work and the same counting as for a real member: the reply's
         // timing does not tell which numbers exist.
-        std::call_once(dummy_once, [this] { dummy_hash = make_pin_hash("0000", kPinHashIterations); });
-        check_pin(lockout, client_lockout, r.req->client, clock, account, dummy_hash, *pin + "x", "unknown member or wrong PIN");
+        std::call_once(dummy_once,
+                       [this] { dummy_hash = make_pin_hash("0000", kPinHashIterations); });
+        check_pin(lockout, client_lockout, r.req->client, clock, account, dummy_hash, *pin + "x",
+                  "unknown member or wrong PIN");
       }
       fail(401, "member", "unknown member or wrong PIN");
     }
     if (!cred->pin_hash.empty()) {
       if (!pin || pin->empty()) fail(401, "pin", "this member needs a PIN");
       if (!is_valid_pin(*pin)) fail(422, "pin", "a PIN is 4 to 12 digits");
-      check_pin(lockout, client_lockout, r.req->client, clock, account, cred->pin_hash, *pin, "unknown member or wrong PIN");
+      check_pin(lockout, client_lockout, r.req->client, clock, account, cred->pin_hash, *pin,
+                "unknown member or wrong PIN");
     }
     granted = Role::Member;
     member_id = cred->id;
@@ -127,7 +133,8 @@ ApiResponse Api::Impl::login(const Route& r) {
                    {"expires_at", expires_unix_ms(session)},
                    {"role", to_string(granted)},
                    {"member_id", opt(member_id)}};
-  out["idle_logout_s"] = granted == Role::Member || granted == Role::Guest ? config.member_idle_s : config.staff_idle_s;
+  out["idle_logout_s"] = granted == Role::Member || granted == Role::Guest ? config.member_idle_s
+                                                                           : config.staff_idle_s;
   if (granted == Role::Guest) out["load_cap_n"] = config.guest_load_cap_n;
   log::info("hmi: login as ", to_string(granted),
             member ? std::string(" (member ") + *member + ")" : std::string());

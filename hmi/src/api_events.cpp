@@ -23,7 +23,9 @@ ApiResponse Api::Impl::events(const Route& r) {
     if (k == "since") {
       if (digits(15)) q.since_ms = std::stoll(v);
       else if (auto t = common::parse_iso_utc(v)) q.since_ms = *t;
-      else fail(422, "since", "\"" + v + "\" is neither Unix ms nor a UTC time like 2025-11-23T18:05:00Z");
+      else
+        fail(422, "since",
+             "\"" + v + "\" is neither Unix ms nor a UTC time like 2025-11-23T18:05:00Z");
     } else if (k == "severity") {
       if (v != "info" && v != "warning" && v != "error")
         fail(422, "severity", "\"" + v + "\" is not one of info, warning, error");
@@ -31,7 +33,8 @@ ApiResponse Api::Impl::events(const Route& r) {
     } else if (k == "code") {
       bool ok = !v.empty() && v.size() <= 64;
       for (char c : v)
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') ok = false;
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.')
+          ok = false;
       if (!ok) fail(422, "code", "an event code is 1 to 64 letters, digits, '_', '-' or '.'");
       q.code = v;
     } else if (k == "before") {

@@ -79,7 +79,8 @@ std::optional<std::int64_t> Fields::integer(std::string_view key, std::int64_t m
   std::int64_t i;
   if (v->is_int64()) i = v->get_int64();
   else if (v->is_uint64())
-    i = v->get_uint64() > 9'000'000'000'000'000ULL ? std::int64_t(9e15) : static_cast<std::int64_t>(v->get_uint64());
+    i = v->get_uint64() > 9'000'000'000'000'000ULL ? std::int64_t(9e15)
+                                                   : static_cast<std::int64_t>(v->get_uint64());
   else if (v->is_double()) {
     const double d = v->get_double();
     if (d != std::floor(d) || std::fabs(d) > 9e15)
@@ -99,8 +100,7 @@ std::optional<std::string> Fields::string(std::string_view key, std::size_t min_
                                           std::size_t max_len) {
   const json::value* v = raw(key);
   if (!v || v->is_null()) return std::nullopt;
-  if (!v->is_string())
-    fail(400, name(key), std::string("must be a string, not ") + kind_name(*v));
+  if (!v->is_string()) fail(400, name(key), std::string("must be a string, not ") + kind_name(*v));
   std::string s(v->get_string());
   if (s.size() < min_len || s.size() > max_len)
     fail(422, name(key),
@@ -125,7 +125,8 @@ std::optional<std::string> Fields::choice(std::string_view key,
 std::optional<bool> Fields::boolean(std::string_view key) {
   const json::value* v = raw(key);
   if (!v || v->is_null()) return std::nullopt;
-  if (!v->is_bool()) fail(400, name(key), std::string("must be true or false, not ") + kind_name(*v));
+  if (!v->is_bool())
+    fail(400, name(key), std::string("must be true or false, not ") + kind_name(*v));
   return v->get_bool();
 }
 
@@ -180,7 +181,8 @@ Prescription read_prescription(Fields& f) {
   if (has_reps && has_hold)
     fail(422, f.name("hold_s"), "give exactly one of target_reps and hold_s");
   if (iso) {
-    if (has_reps) fail(422, f.name("target_reps"), "an isometric set takes hold_s, not target_reps");
+    if (has_reps)
+      fail(422, f.name("target_reps"), "an isometric set takes hold_s, not target_reps");
     p.hold_s = f.number("hold_s", 1, 300);
     if (!p.hold_s) fail(422, f.name("hold_s"), "is required for an isometric set (1–300 s)");
     f.raw("target_reps");
@@ -217,7 +219,8 @@ json::object parse_body(const std::string& body, bool empty_is_object) {
   opt.max_depth = 16;
   json::value v = json::parse(body, ec, {}, opt);
   if (ec) fail(400, "", "malformed JSON: " + ec.message());
-  if (!v.is_object()) fail(400, "", std::string("the body must be a JSON object, not ") + kind_name(v));
+  if (!v.is_object())
+    fail(400, "", std::string("the body must be a JSON object, not ") + kind_name(v));
   return std::move(v.as_object());
 }
 

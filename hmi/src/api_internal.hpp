@@ -64,8 +64,7 @@ class Fields {
   double number(std::string_view key, double def, double min, double max);
   double required_number(std::string_view key, double min, double max);
   std::optional<std::int64_t> integer(std::string_view key, std::int64_t min, std::int64_t max);
-  std::optional<std::string> string(std::string_view key, std::size_t min_len,
-                                    std::size_t max_len);
+  std::optional<std::string> string(std::string_view key, std::size_t min_len, std::size_t max_len);
   std::optional<std::string> choice(std::string_view key,
                                     std::initializer_list<std::string_view> allowed);
   std::optional<bool> boolean(std::string_view key);

@@ -54,7 +54,8 @@ ApiResponse Api::Impl::crud(const Route& r, Collection c, const Session& s) {
       if (v.empty() || v.size() > 4 || v.find_first_not_of("0123456789") != std::string::npos)
         fail(400, "limit", "must be an integer");
       limit = std::stoi(v);
-      if (limit < 1 || limit > 100) fail(422, "limit", std::to_string(limit) + " is out of range [1, 100]");
+      if (limit < 1 || limit > 100)
+        fail(422, "limit", std::to_string(limit) + " is out of range [1, 100]");
     }
     return from_result(backend.member_history(id, limit));
   }
@@ -72,13 +73,15 @@ ApiResponse Api::Impl::crud(const Route& r, Collection c, const Session& s) {
   if (seg.size() == 1) {
     if (r.method == "GET") return from_result(without_secrets(backend.list(c)));
     const json::object body = parse_body(r.req->body, false);
-    return from_result(backend.create(c, members ? read_member(body, true) : read_programme(body, true)));
+    return from_result(
+        backend.create(c, members ? read_member(body, true) : read_programme(body, true)));
   }
   const std::int64_t id = parse_id(seg[1], "id");
   if (seg.size() == 3) {  // PUT /members/{id}/programme
     const json::object body = parse_body(r.req->body, false);
     Fields f(body);
-    if (!f.has_key("programme_id")) fail(422, "programme_id", "is required (an id, or null to unassign)");
+    if (!f.has_key("programme_id"))
+      fail(422, "programme_id", "is required (an id, or null to unassign)");
     auto pid = f.integer("programme_id", 1, 999999999999999);
     f.finish();
     return from_result(backend.assign_programme(id, pid));

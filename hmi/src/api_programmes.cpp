@@ -20,7 +20,8 @@ json::object Api::Impl::read_programme(const json::object& body, bool create) {
   if (auto n = f.integer("after_block_sessions_per_week", 1, 14))
     out["after_block_sessions_per_week"] = *n;
   if (const json::value* steps = f.raw("steps"); steps && !steps->is_null()) {
-    if (!steps->is_array()) fail(400, "steps", std::string("must be an array, not ") + kind_name(*steps));
+    if (!steps->is_array())
+      fail(400, "steps", std::string("must be an array, not ") + kind_name(*steps));
     const json::array& a = steps->get_array();
     if (a.empty() || a.size() > 20) fail(422, "steps", "a programme has 1 to 20 steps");
     json::array norm;
@@ -50,7 +51,8 @@ json::object Api::Impl::read_programme(const json::object& body, bool create) {
         if (!pv->is_object()) fail(400, sf.name("progression"), "must be an object");
         Fields pf(pv->get_object(), prefix + "progression.");
         auto rule = pf.choice("rule", {"none", "load_n", "load_pct", "reps", "hold_s"});
-        if (!rule) fail(422, pf.name("rule"), "is required: none, load_n, load_pct, reps or hold_s");
+        if (!rule)
+          fail(422, pf.name("rule"), "is required: none, load_n, load_pct, reps or hold_s");
         auto amount = pf.number("amount", 0.1, 1000);
         const bool on_tempo = pf.boolean("on_tempo").value_or(false);
         pf.finish();

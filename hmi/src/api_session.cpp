@@ -12,7 +12,7 @@ ApiResponse Api::Impl::session_call(const Route& r, const Session& s) {
   if (r.seg.size() == 2) {
     const json::object body = parse_body(r.req->body, true);
     Fields(body).finish();
-    a = r.seg[1] == "start" ? SessionAction::Start
+    a = r.seg[1] == "start"  ? SessionAction::Start
         : r.seg[1] == "next" ? SessionAction::NextSet
                              : SessionAction::End;
   }

@@ -86,7 +86,8 @@ ApiResponse Api::Impl::stop(const Route& r) {
     problem = e;
   }
   const bool stopped = backend.stop_current(cause);
-  if (stopped) log::notice("hmi: stop requested (", cause == StopCause::Pain ? "pain" : "user_stop", ")");
+  if (stopped)
+    log::notice("hmi: stop requested (", cause == StopCause::Pain ? "pain" : "user_stop", ")");
   if (problem) throw *problem;
   return json_response(200, json::object{{"stopped", stopped}});
 }
@@ -97,8 +98,7 @@ ApiResponse Api::Impl::get_set(const Session& s, std::int64_t id) {
   // A member reads their own sets and anonymous (guest) ones.
   if (s.role == Role::Member && v->member_id && v->member_id != s.member_id)
     fail(403, "id", "this set belongs to someone else");
-  if (s.role == Role::Guest && v->member_id)
-    fail(403, "id", "this set belongs to a member");
+  if (s.role == Role::Guest && v->member_id) fail(403, "id", "this set belongs to a member");
   return json_response(200, to_json(*v));
 }
 

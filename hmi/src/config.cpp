@@ -51,12 +51,14 @@ std::optional<std::pair<std::string, std::string>> HmiConfig::check() const {
     return P{"maintenance_pin_hash", why};
   if (!(token_lifetime_s >= 60 && token_lifetime_s <= 7 * 86400.0))
     return P{"token_lifetime_s", "must be within [60, 604800]"};
-  if (!(staff_idle_s >= 10 && staff_idle_s <= 86400)) return P{"staff_idle_logout_s", "must be within [10, 86400]"};
+  if (!(staff_idle_s >= 10 && staff_idle_s <= 86400))
+    return P{"staff_idle_logout_s", "must be within [10, 86400]"};
   if (!(member_idle_s >= 10 && member_idle_s <= 86400))
     return P{"member_idle_logout_s", "must be within [10, 86400]"};
   if (!(guest_load_cap_n >= 0 && guest_load_cap_n <= max_load_n))
     return P{"guest_load_cap_n", "must be within [0, the machine's max_load_n]"};
-  if (!(live_rate_hz >= 1 && live_rate_hz <= 60)) return P{"live_rate_hz", "must be within [1, 60]"};
+  if (!(live_rate_hz >= 1 && live_rate_hz <= 60))
+    return P{"live_rate_hz", "must be within [1, 60]"};
   if (body_limit < 1024 || body_limit > 1024 * 1024)
     return P{"body_limit_bytes", "must be within [1024, 1048576]"};
   if (!(live_stall_timeout_s >= 1 && live_stall_timeout_s <= 600))

@@ -181,8 +181,7 @@ void Lockout::prune(Clock::time_point now) {
     const Entry& e = it->second;
     if (e.in_flight == 0 && e.locked_until <= now && now - e.last > 2 * kLockTime)
       it = entries_.erase(it);
-    else
-      ++it;
+    else ++it;
   }
 }
 
@@ -254,10 +253,8 @@ std::size_t TokenStore::size() {
 void TokenStore::prune(Clock::time_point now) {
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     const Session& s = it->second;
-    if (now >= s.expires || now - s.last_used >= 2 * idle_of(s.role))
-      it = sessions_.erase(it);
-    else
-      ++it;
+    if (now >= s.expires || now - s.last_used >= 2 * idle_of(s.role)) it = sessions_.erase(it);
+    else ++it;
   }
 }
 

@@ -61,7 +61,9 @@ class LiveHub;
 struct Shared {
   Shared(const HmiConfig& c, Backend& b, std::vector<std::string> origins,
          std::function<Clock::time_point()> clock)
-      : config(c), backend(b), api(c, b, std::move(origins), std::move(clock)),
+      : config(c),
+        backend(b),
+        api(c, b, std::move(origins), std::move(clock)),
         workers(static_cast<std::size_t>(c.worker_threads)) {}
   HmiConfig config;
   Backend& backend;
@@ -85,10 +87,9 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void run(http::request<http::string_body> req);
   /// Called from the hub's strand: hands the newest frame to this session's strand.
   void deliver(std::shared_ptr<const std::string> frame) {
-    net::post(ws_.get_executor(),
-              [self = shared_from_this(), f = std::move(frame)]() mutable {
-                self->on_deliver(std::move(f));
-              });
+    net::post(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame)]() mutable {
+      self->on_deliver(std::move(f));
+    });
   }
   void close() {
     net::post(ws_.get_executor(), [self = shared_from_this()] { self->hard_close(); });
@@ -119,7 +120,9 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 class LiveHub : public std::enable_shared_from_this<LiveHub> {
  public:
   LiveHub(net::io_context& ioc, Shared& shared)
-      : strand_(net::make_strand(ioc)), timer_(strand_), shared_(shared),
+      : strand_(net::make_strand(ioc)),
+        timer_(strand_),
+        shared_(shared),
         period_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
             std::chrono::duration<double>(1.0 / shared.config.live_rate_hz))) {}
 
@@ -220,7 +223,8 @@ void WsSession::run(http::request<http::string_body> req) {
   ws_.read_message_max(4096);  // read-only: clients have nothing to say
   beast::error_code ec;
   // A small send buffer bounds what a stalled client can hold in the kernel.
-  beast::get_lowest_layer(ws_).socket().set_option(net::socket_base::send_buffer_size(16 * 1024), ec);
+  beast::get_lowest_layer(ws_).socket().set_option(net::socket_base::send_buffer_size(16 * 1024),
+                                                   ec);
   beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true), ec);
   ws_.async_accept(req, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
 }
@@ -241,7 +245,8 @@ void WsSession::on_read(beast::error_code ec, std::size_t) {
   if (ec) {
     if (ec == beast::error::timeout) {  // the ping went unanswered: a stalled client
       ++shared_->clients_stalled;
-      log::info("hmi: live client closed: no answer for ", shared_->config.live_stall_timeout_s, " s");
+      log::info("hmi: live client closed: no answer for ", shared_->config.live_stall_timeout_s,
+                " s");
     }
     fail(ec, "websocket read");
     open_ = false;
@@ -321,17 +326,28 @@ std::string_view mime_type(std::string_view path) {
     std::string_view ext, type;
   };
   static constexpr M kTypes[] = {
-      {"html", "text/html; charset=utf-8"},  {"htm", "text/html; charset=utf-8"},
-      {"css", "text/css; charset=utf-8"},    {"js", "text/javascript; charset=utf-8"},
-      {"mjs", "text/javascript; charset=utf-8"}, {"json", "application/json"},
-      {"map", "application/json"},           {"webmanifest", "application/manifest+json"},
-      {"txt", "text/plain; charset=utf-8"},  {"svg", "image/svg+xml"},
-      {"png", "image/png"},                  {"jpg", "image/jpeg"},
-      {"jpeg", "image/jpeg"},                {"gif", "image/gif"},
-      {"webp", "image/webp"},                {"ico", "image/vnd.microsoft.icon"},
-      {"woff", "font/woff"},                 {"woff2", "font/woff2"},
-      {"ttf", "font/ttf"},                   {"wav", "audio/wav"},
-      {"mp3", "audio/mpeg"},                 {"ogg", "audio/ogg"},
+      {"html", "text/html; charset=utf-8"},
+      {"htm", "text/html; charset=utf-8"},
+      {"css", "text/css; charset=utf-8"},
+      {"js", "text/javascript; charset=utf-8"},
+      {"mjs", "text/javascript; charset=utf-8"},
+      {"json", "application/json"},
+      {"map", "application/json"},
+      {"webmanifest", "application/manifest+json"},
+      {"txt", "text/plain; charset=utf-8"},
+      {"svg", "image/svg+xml"},
+      {"png", "image/png"},
+      {"jpg", "image/jpeg"},
+      {"jpeg", "image/jpeg"},
+      {"gif", "image/gif"},
+      {"webp", "image/webp"},
+      {"ico", "image/vnd.microsoft.icon"},
+      {"woff", "font/woff"},
+      {"woff2", "font/woff2"},
+      {"ttf", "font/ttf"},
+      {"wav", "audio/wav"},
+      {"mp3", "audio/mpeg"},
+      {"ogg", "audio/ogg"},
   };
   for (const auto& m : kTypes)
     if (beast::iequals(ext, m.ext)) return m.type;
@@ -371,9 +387,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
       version_ = parser_->get().version();
-      return send_api(error_response(413, "",
-                                     "the body is larger than " +
-                                         std::to_string(shared_->config.body_limit) + " bytes"));
+      return send_api(error_response(
+          413, "",
+          "the body is larger than " + std::to_string(shared_->config.body_limit) + " bytes"));
     }
     if (ec) {
       if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
@@ -391,12 +407,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (websocket::is_upgrade(req)) {
       const std::string target(req.target());
       if (target.substr(0, target.find('?')) != kLivePath)
-        return send_api(error_response(404, "", "no WebSocket here; the live stream is at /api/v1/live"));
+        return send_api(
+            error_response(404, "", "no WebSocket here; the live stream is at /api/v1/live"));
       std::optional<std::string> origin;
-      if (auto it = req.find(http::field::origin); it != req.end()) origin = std::string(it->value());
+      if (auto it = req.find(http::field::origin); it != req.end())
+        origin = std::string(it->value());
       if (!shared_->api.origin_allowed(origin)) {
         keep_alive_ = false;
-        return send_api(error_response(403, "", "WebSocket from origin " + *origin + " is not allowed"));
+        return send_api(
+            error_response(403, "", "WebSocket from origin " + *origin + " is not allowed"));
       }
       std::make_shared<WsSession>(stream_.release_socket(), shared_)->run(std::move(req));
       return;
@@ -414,7 +433,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     ar.body = std::move(req.body());
     if (auto it = req.find(http::field::authorization); it != req.end())
       ar.authorization = std::string(it->value());
-    if (auto it = req.find(http::field::origin); it != req.end()) ar.origin = std::string(it->value());
+    if (auto it = req.find(http::field::origin); it != req.end())
+      ar.origin = std::string(it->value());
     {
       beast::error_code ec;
       const auto peer = stream_.socket().remote_endpoint(ec);
@@ -489,7 +509,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                 "frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
       res.keep_alive(keep_alive_);
     };
-    if (auto it = req.find(http::field::if_none_match); it != req.end() && it->value() == etag.str()) {
+    if (auto it = req.find(http::field::if_none_match);
+        it != req.end() && it->value() == etag.str()) {
       http::response<http::empty_body> res{http::status::not_modified, version_};
       headers(res);
       return send(std::move(res));
@@ -513,10 +534,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     response_ = sp;
     stream_.expires_after(kHttpTimeout);
     http::async_write(stream_, *sp,
-                      [self = shared_from_this(), close = sp->need_eof()](beast::error_code ec,
-                                                                         std::size_t) {
-                        self->on_write(close, ec);
-                      });
+                      [self = shared_from_this(), close = sp->need_eof()](
+                          beast::error_code ec, std::size_t) { self->on_write(close, ec); });
   }
 
   void on_write(bool close, beast::error_code ec) {
@@ -562,7 +581,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(net::io_context& ioc, const tcp::endpoint& ep) : ioc_(ioc), acceptor_(net::make_strand(ioc)) {
+  Listener(net::io_context& ioc, const tcp::endpoint& ep)
+      : ioc_(ioc), acceptor_(net::make_strand(ioc)) {
     acceptor_.open(ep.protocol());
     acceptor_.set_option(net::socket_base::reuse_address(true));
     acceptor_.bind(ep);
@@ -648,12 +668,13 @@ void Server::start() {
     const std::string p = std::to_string(m.port);
     m.origins = {"http://127.0.0.1:" + p, "http://localhost:" + p, "http://[::1]:" + p};
     if (!address.is_unspecified() && !address.is_loopback())
-      m.origins.push_back("http://" +
-                          (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) +
-                          ":" + p);
+      m.origins.push_back(
+          "http://" + (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) +
+          ":" + p);
     if (address.is_unspecified())
-      log::warn("hmi: listening on all interfaces with no allowed_origins: browsers on other "
-                "machines cannot change anything until hmi.allowed_origins names this machine's address");
+      log::warn(
+          "hmi: listening on all interfaces with no allowed_origins: browsers on other "
+          "machines cannot change anything until hmi.allowed_origins names this machine's address");
   } else {
     m.origins = m.config.allowed_origins;
   }
@@ -664,11 +685,13 @@ void Server::start() {
   m.guard.emplace(m.ioc.get_executor());
   for (int i = 0; i < m.config.io_threads; ++i) m.threads.emplace_back([&m] { m.ioc.run(); });
   m.started = true;
-  log::info("hmi: listening on http://", address.is_v6() ? "[" + address.to_string() + "]" : address.to_string(),
-            ":", m.port, " (assets ", m.config.asset_dir, ", live ", m.config.live_rate_hz, " Hz)");
+  log::info("hmi: listening on http://",
+            address.is_v6() ? "[" + address.to_string() + "]" : address.to_string(), ":", m.port,
+            " (assets ", m.config.asset_dir, ", live ", m.config.live_rate_hz, " Hz)");
   if (!address.is_loopback())
-    log::notice("hmi: bound beyond localhost: anyone who can reach this port can STOP a set and "
-                "try PINs (see docs/api.md)");
+    log::notice(
+        "hmi: bound beyond localhost: anyone who can reach this port can STOP a set and "
+        "try PINs (see docs/api.md)");
 }
 
 void Server::stop() {

@@ -87,7 +87,8 @@ Case draw_campaign_case(std::uint64_t seed) {
         at(t, R"({"cmd":"fault","kind":"power_cycle"})");
         break;
       case 9:  // the drive's watchdog fault (as after a stall), or any code
-        at(t, R"({"cmd":"fault","kind":"drive_fault","code":)" + std::to_string(n_of(0, 1) ? 6 : n_of(1, 8)) + "}");
+        at(t, R"({"cmd":"fault","kind":"drive_fault","code":)" +
+                  std::to_string(n_of(0, 1) ? 6 : n_of(1, 8)) + "}");
         break;
         // Not drawn: setup_lost (the setup registers at their defaults with no
         // gap and no fault). The ICD knows no such failure (a brown-out is
@@ -112,8 +113,9 @@ Case draw_campaign_case(std::uint64_t seed) {
         break;
     }
   }
-  std::stable_sort(c.faults.begin(), c.faults.end(),
-                   [](const Case::Injection& a, const Case::Injection& b) { return a.t_s < b.t_s; });
+  std::stable_sort(
+      c.faults.begin(), c.faults.end(),
+      [](const Case::Injection& a, const Case::Injection& b) { return a.t_s < b.t_s; });
   std::sort(c.stalls.begin(), c.stalls.end());
   c.restarts = 3;
   return c;
@@ -141,7 +143,8 @@ Verdict judge_no_start(const Outcome& o, double unload_allow_s) {
   };
   for (const auto& s : o.samples)
     if (s.enabled && !allowed(s.t))
-      return failing("the drive was enabled at " + num(s.t) + " s with no Start since the last stop", 3000);
+      return failing(
+          "the drive was enabled at " + num(s.t) + " s with no Start since the last stop", 3000);
   return {};
 }
 
@@ -171,8 +174,8 @@ Verdict judge_quick_stop(const Outcome& o, double within_s) {
     }
     if (!off)
       return failing(std::string("the drive was still enabled ") + num(within_s) + " s after " +
-                      controller::to_string(e.code) + " at " + num(e.t_s) + " s",
-                  2500);
+                         controller::to_string(e.code) + " at " + num(e.t_s) + " s",
+                     2500);
   }
   return {};
 }

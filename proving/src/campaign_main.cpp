@@ -20,10 +20,13 @@ namespace {
 
 void usage() {
   std::puts(
-      "usage: soleus-fault-campaign [--sets N] [--seed S] [--jobs J] [--config FILE] [--max-unsafe K]\n"
+      "usage: soleus-fault-campaign [--sets N] [--seed S] [--jobs J] [--config FILE] [--max-unsafe "
+      "K]\n"
       "       soleus-fault-campaign --replay SEED [--trace out.csv] [--config FILE]\n"
-      "Runs N sets (seeds S..S+N-1), each with a random athlete, programme and 1-20 random faults,\n"
-      "and an operator who resets and presses Start again (up to 3 times). Exit 1 when more than K\n"
+      "Runs N sets (seeds S..S+N-1), each with a random athlete, programme and 1-20 random "
+      "faults,\n"
+      "and an operator who resets and presses Start again (up to 3 times). Exit 1 when more than "
+      "K\n"
       "sets (default 0) had an unsafe outcome.");
 }
 
@@ -38,18 +41,21 @@ struct Done {
 
 int replay(std::uint64_t seed, const WorldOptions& wo, const std::string& trace) {
   const Case c = draw_campaign_case(seed);
-  std::printf("seed %llu: %d injections, programme %s %.0f N\n", static_cast<unsigned long long>(seed), injections(c),
+  std::printf("seed %llu: %d injections, programme %s %.0f N\n",
+              static_cast<unsigned long long>(seed), injections(c),
               controller::to_string(c.programme.mode), c.programme.load_n);
   for (const auto& f : c.faults) std::printf("  inject %.3f s %s\n", f.t_s, f.request.c_str());
   for (const auto& [a, b] : c.stalls) std::printf("  stall %.3f .. %.3f s\n", a, b);
   const Outcome o = run_case(c, wo);
   if (!o.error.empty()) std::printf("error: %s\n", o.error.c_str());
-  for (std::size_t i = 0; i < o.starts_s.size(); ++i) std::printf("  start %.3f s\n", o.starts_s[i]);
+  for (std::size_t i = 0; i < o.starts_s.size(); ++i)
+    std::printf("  start %.3f s\n", o.starts_s[i]);
   for (std::size_t i = 0; i < o.results.size(); ++i)
-    std::printf("  result %.3f s %s\n", o.result_times_s[i], controller::to_string(o.results[i].reason));
+    std::printf("  result %.3f s %s\n", o.result_times_s[i],
+                controller::to_string(o.results[i].reason));
   for (const auto& e : o.events)
-    std::printf("  event %.3f %s %.*s\n", e.t_s, controller::to_string(e.code), static_cast<int>(e.text_view().size()),
-                e.text_view().data());
+    std::printf("  event %.3f %s %.*s\n", e.t_s, controller::to_string(e.code),
+                static_cast<int>(e.text_view().size()), e.text_view().data());
   if (!trace.empty()) {
     write_trace(o, trace);
     std::printf("trace: %s (%zu samples)\n", trace.c_str(), o.samples.size());
@@ -125,26 +131,32 @@ int main(int argc, char** argv) {
     if (!d.v.unsafe()) continue;
     ++unsafe;
     bad.push_back(&d);
-    const std::pair<const char*, const Verdict*> kinds[] = {{"force", &d.v.force},       {"speed", &d.v.speed},
-                                                            {"armed", &d.v.armed},       {"no_start", &d.v.no_start},
-                                                            {"quick_stop", &d.v.quick_stop}, {"unload", &d.v.unload},
+    const std::pair<const char*, const Verdict*> kinds[] = {{"force", &d.v.force},
+                                                            {"speed", &d.v.speed},
+                                                            {"armed", &d.v.armed},
+                                                            {"no_start", &d.v.no_start},
+                                                            {"quick_stop", &d.v.quick_stop},
+                                                            {"unload", &d.v.unload},
                                                             {"end_of_range", &d.v.end_of_range}};
     for (const auto& [k, v] : kinds)
       if (!v->ok) ++by_kind[k];
   }
-  std::printf("fault campaign: %d sets (seeds %llu..%llu), %ld injections, %ld starts, %.0f simulated s\n", sets,
-              static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed + sets - 1), inj, starts, sim);
+  std::printf(
+      "fault campaign: %d sets (seeds %llu..%llu), %ld injections, %ld starts, %.0f simulated s\n",
+      sets, static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed + sets - 1),
+      inj, starts, sim);
   std::printf("unsafe sets: %d", unsafe);
   for (const auto& [k, n] : by_kind) std::printf("  %s %d", k.c_str(), n);
   std::printf("\nrun errors: %d\n", errors);
   int shown = 0;
   for (const Done* d : bad) {
     if (++shown > 20) break;
-    std::printf("  seed %llu: %s%s\n", static_cast<unsigned long long>(d->seed), d->error.empty() ? "" : d->error.c_str(),
-                d->v.why().c_str());
+    std::printf("  seed %llu: %s%s\n", static_cast<unsigned long long>(d->seed),
+                d->error.empty() ? "" : d->error.c_str(), d->v.why().c_str());
   }
   if (!bad.empty())
-    std::printf("replay: soleus-fault-campaign --replay %llu\n", static_cast<unsigned long long>(bad.front()->seed));
+    std::printf("replay: soleus-fault-campaign --replay %llu\n",
+                static_cast<unsigned long long>(bad.front()->seed));
   std::printf("wall %.1f s (%d jobs), %.0f x real time\n", wall, jobs, sim / std::max(wall, 1e-9));
   return (unsafe > max_unsafe || errors > 0) ? 1 : 0;
 }

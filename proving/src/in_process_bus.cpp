@@ -38,8 +38,7 @@ BusResult InProcessBus::exchange(int unit, std::uint8_t function, std::size_t ex
   }
   switch (t.odd) {
     case sim::OddReply::None:
-    case sim::OddReply::Exception:
-      break;
+    case sim::OddReply::Exception: break;
     case sim::OddReply::BadCrc:  // TCP has no CRC: the master sees a garbled frame
     case sim::OddReply::WrongUnit:
     case sim::OddReply::WrongTransaction:
@@ -84,12 +83,14 @@ BusResult InProcessBus::registers_of_reply(std::span<std::uint16_t> out) {
 void InProcessBus::spill_garbage(std::span<std::uint16_t> out) const {
   for (std::size_t i = 0; i < out.size(); ++i) {
     const std::size_t at = 2 + 2 * i;
-    const int hi = at < reply_.size() ? reply_[at] : 0, lo = at + 1 < reply_.size() ? reply_[at + 1] : 1;
+    const int hi = at < reply_.size() ? reply_[at] : 0,
+              lo = at + 1 < reply_.size() ? reply_[at + 1] : 1;
     out[i] = static_cast<std::uint16_t>((hi << 8) | lo);
   }
 }
 
-BusResult InProcessBus::read_words(int unit, std::uint8_t fc, int address, std::span<std::uint16_t> out) {
+BusResult InProcessBus::read_words(int unit, std::uint8_t fc, int address,
+                                   std::span<std::uint16_t> out) {
   begin(fc, address);
   put16(static_cast<int>(out.size()));
   const BusResult r = exchange(unit, fc, 2 + 2 * out.size());
@@ -98,14 +99,16 @@ BusResult InProcessBus::read_words(int unit, std::uint8_t fc, int address, std::
   return registers_of_reply(out);
 }
 
-BusResult InProcessBus::read_bits(int unit, std::uint8_t fc, int address, std::span<std::uint8_t> out) {
+BusResult InProcessBus::read_bits(int unit, std::uint8_t fc, int address,
+                                  std::span<std::uint8_t> out) {
   begin(fc, address);
   put16(static_cast<int>(out.size()));
   const std::size_t nbytes = (out.size() + 7) / 8;
   const BusResult r = exchange(unit, fc, 2 + nbytes);
   if (garbled_)
     for (std::size_t i = 0; i < out.size(); ++i)  // the reply's bits, each flipped
-      out[i] = static_cast<std::uint8_t>(((2 + i / 8 < reply_.size() ? reply_[2 + i / 8] >> (i % 8) : 0) & 1) ^ 1);
+      out[i] = static_cast<std::uint8_t>(
+          ((2 + i / 8 < reply_.size() ? reply_[2 + i / 8] >> (i % 8) : 0) & 1) ^ 1);
   if (r != BusResult::Ok) return r;
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = (reply_[2 + i / 8] >> (i % 8)) & 1;
   return BusResult::Ok;
@@ -144,8 +147,9 @@ BusResult InProcessBus::write_coil(int unit, int address, bool value) {
   return exchange(unit, 0x05, 5);
 }
 
-BusResult InProcessBus::write_and_read(int unit, int write_address, std::span<const std::uint16_t> values,
-                                       int read_address, std::span<std::uint16_t> out) {
+BusResult InProcessBus::write_and_read(int unit, int write_address,
+                                       std::span<const std::uint16_t> values, int read_address,
+                                       std::span<std::uint16_t> out) {
   begin(0x17, read_address);
   put16(static_cast<int>(out.size()));
   put16(write_address);

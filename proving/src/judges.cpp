@@ -38,7 +38,6 @@ Verdict not_judged(std::string why) {
   return v;
 }
 
-
 /// When the set ended: the first unloading cycle, else the result's end, else the end of the run.
 double stop_time(const Outcome& o) {
   if (o.unload_start_s) return *o.unload_start_s;
@@ -74,10 +73,8 @@ bool is_fault_reason(StopReason r) {
     case StopReason::Shutdown:
     case StopReason::UserStop:
     case StopReason::Pain:
-    case StopReason::None:
-      return true;
-    default:
-      return false;
+    case StopReason::None: return true;
+    default: return false;
   }
 }
 
@@ -128,7 +125,9 @@ std::vector<RepMatch> match_reps(const Outcome& o, const JudgeRules& r) {
     for (std::size_t k = 0; k < m.size(); ++k) {
       if (m[k].controller_n != 0) continue;
       const auto& t = o.truth[static_cast<std::size_t>(m[k].truth_index)];
-      if (rep.t_start_s < t.start_s - r.match_s || rep.t_start_s > std::max(t.end_s, t.start_s + r.match_s)) continue;
+      if (rep.t_start_s < t.start_s - r.match_s ||
+          rep.t_start_s > std::max(t.end_s, t.start_s + r.match_s))
+        continue;
       const double dd = std::fabs(rep.t_start_s - t.start_s);
       if (dd < best_d) best_d = dd, best = static_cast<int>(k);
     }
@@ -150,7 +149,8 @@ Verdict judge_counts(const Outcome& o, const JudgeRules& r) {
       ++matched;
       if (x.partial) {
         ++partials;
-        why << "counted partial: truth rep " << t.index << " covered " << f2(fullness(t)) << " of its range; ";
+        why << "counted partial: truth rep " << t.index << " covered " << f2(fullness(t))
+            << " of its range; ";
       }
     } else if (x.full && t.end_s < stop_time(o) - 0.05) {
       ++missed;
@@ -175,8 +175,8 @@ Verdict judge_no_counted_partial(const Outcome& o, const JudgeRules& r) {
   for (const auto& x : m)
     if (x.controller_n && x.partial) {
       const auto& t = o.truth[static_cast<std::size_t>(x.truth_index)];
-      why << "rep " << x.controller_n << " counted, truth rep " << t.index << " rose " << f2(t.rise_fraction)
-          << " and returned " << f2(t.return_fraction) << " of its range; ";
+      why << "rep " << x.controller_n << " counted, truth rep " << t.index << " rose "
+          << f2(t.rise_fraction) << " and returned " << f2(t.return_fraction) << " of its range; ";
       ++n;
     }
   if (n == 0) return {};
@@ -190,17 +190,20 @@ Verdict judge_false_user_left(const Outcome& o, const JudgeRules&) {
   if (ev.left_s && *ev.left_s <= T + 0.05) {
     // A sit-back athlete who was back before the decision was not gone.
     if (ev.returned_s && *ev.returned_s < T - 0.5)
-      return failing("user_left at " + f1(T) + " s, but the user sat back down at " + f1(*ev.returned_s) + " s", 500);
+      return failing("user_left at " + f1(T) + " s, but the user sat back down at " +
+                         f1(*ev.returned_s) + " s",
+                     500);
     return {};
   }
   return failing("user_left at " + f1(T) + " s: the user never left" +
-                 (ev.left_s ? " (left only at " + f1(*ev.left_s) + " s)" : std::string()),
-             500);
+                     (ev.left_s ? " (left only at " + f1(*ev.left_s) + " s)" : std::string()),
+                 500);
 }
 
 Verdict judge_stop(const Outcome& o, const JudgeRules& r) {
   if (!o.error.empty()) return failing("run error: " + o.error, 1000);
-  if (!o.result) return failing("the set never ended (no result within " + f1(o.sim_s) + " s)", 200);
+  if (!o.result)
+    return failing("the set never ended (no result within " + f1(o.sim_s) + " s)", 200);
   const StopReason why = o.result->reason;
   const double T = stop_time(o);
   const auto& ev = o.athlete_events;
@@ -212,17 +215,19 @@ Verdict judge_stop(const Outcome& o, const JudgeRules& r) {
     const bool falls = pad_fell(o, *ev.left_s, r.fall_mm);
     const double limit = falls ? r.left_fall_s : r.left_s;
     const double late = T - *ev.left_s;
-    const bool back_in_time = ev.returned_s && *ev.returned_s - *ev.left_s < limit && *ev.returned_s < T;
+    const bool back_in_time =
+        ev.returned_s && *ev.returned_s - *ev.left_s < limit && *ev.returned_s < T;
     if (why == StopReason::UserLeft) {
       if (late <= limit + o.period_s) return {};
       return failing("user_left " + f2(late) + " s after leaving (limit " + f1(limit) + " s" +
-                     (falls ? ", the pad fell" : "") + ")",
-                 100 + late);
+                         (falls ? ", the pad fell" : "") + ")",
+                     100 + late);
     }
     if (!back_in_time && late > limit + o.period_s)
-      return failing("the user left at " + f1(*ev.left_s) + " s" + (falls ? " (the pad fell)" : "") + ", the set ended by " +
-                     name + " " + f2(late) + " s later (user_left due within " + f1(limit) + " s)",
-                 150 + late);
+      return failing("the user left at " + f1(*ev.left_s) + " s" +
+                         (falls ? " (the pad fell)" : "") + ", the set ended by " + name + " " +
+                         f2(late) + " s later (user_left due within " + f1(limit) + " s)",
+                     150 + late);
     // Ended for another reason before the leave had to be found: judge that reason below.
   } else if (why == StopReason::UserLeft) {
     return failing("user_left but the user never left", 500);
@@ -236,7 +241,8 @@ Verdict judge_stop(const Outcome& o, const JudgeRules& r) {
   for (const auto& t : o.truth)
     if (in_set(o, t)) set.push_back(&t);
   auto last_k = [&](std::size_t k) {
-    return std::vector<const sim::RepTruth*>(set.end() - static_cast<long>(std::min(k, set.size())), set.end());
+    return std::vector<const sim::RepTruth*>(set.end() - static_cast<long>(std::min(k, set.size())),
+                                             set.end());
   };
   const int counted = o.result->reps;
   switch (why) {
@@ -244,8 +250,8 @@ Verdict judge_stop(const Outcome& o, const JudgeRules& r) {
       if (iso) return failing("target_reached in an isometric hold", 100);
       if (counted == o.c.programme.target_reps) return {};
       return failing("target_reached with " + std::to_string(counted) + " of " +
-                     std::to_string(o.c.programme.target_reps) + " reps",
-                 100);
+                         std::to_string(o.c.programme.target_reps) + " reps",
+                     100);
     case StopReason::HoldComplete:
       if (!iso) return failing("hold_complete in a rep set", 100);
       if (o.result->t_end_s - o.result->t_start_s >= o.c.programme.hold_s - 0.5) return {};
@@ -253,28 +259,33 @@ Verdict judge_stop(const Outcome& o, const JudgeRules& r) {
     case StopReason::ForceDrop: {
       const int calib = calibration_reps(o);
       const auto d = first_drop(o.truth, o.c.programme.force_drop_pct, calib);
-      if (!d) return failing("force_drop at rep " + std::to_string(counted) + ": the truth has no force drop", 100);
+      if (!d)
+        return failing(
+            "force_drop at rep " + std::to_string(counted) + ": the truth has no force drop", 100);
       const int truth_rep = *d - calib;
       if (std::abs(counted - truth_rep) <= r.drop_reps) return {};
       return failing("force_drop at rep " + std::to_string(counted) + ", the truth's drop is rep " +
-                     std::to_string(truth_rep),
-                 100 + std::abs(counted - truth_rep));
+                         std::to_string(truth_rep),
+                     100 + std::abs(counted - truth_rep));
     }
     case StopReason::RangeLoss: {
-      if (ev.range_shrink_rep && !set.empty() && *ev.range_shrink_rep <= set.back()->index) return {};
+      if (ev.range_shrink_rep && !set.empty() && *ev.range_shrink_rep <= set.back()->index)
+        return {};
       for (const auto* t : set)
         if (fullness(*t) < o.rep_rom_fraction - r.borderline || t->stalled) return {};
       // The rep it was still making when the set ended: never reaching the
       // top (pushed back down again and again by a load above what it can
       // lift there) is a true loss of range too.
       if (const auto& open = o.open_truth_at_stop;
-          open && T - open->start_s > 2.0 && open->rise_fraction < o.rep_rom_fraction - r.borderline)
+          open && T - open->start_s > 2.0 &&
+          open->rise_fraction < o.rep_rom_fraction - r.borderline)
         return {};
       // The calibration itself could not find a range (calibration_attempts).
       if (!o.active_start_s) {
         for (const auto& t : o.truth)
           if (t.start_s < T && fullness(t) < 0.9 * 0.9) return {};
-        return failing("range_loss in calibration, but the truth's calibration rep(s) were full", 100);
+        return failing("range_loss in calibration, but the truth's calibration rep(s) were full",
+                       100);
       }
       return failing("range_loss but every true rep of the set was full", 100);
     }
@@ -283,8 +294,8 @@ Verdict judge_stop(const Outcome& o, const JudgeRules& r) {
       for (const auto* t : set)
         if (t->stalled) return {};
       return failing("stall but the athlete never truly stalled" +
-                     std::string(ev.rests.empty() ? "" : " (it rested mid-set)"),
-                 100);
+                         std::string(ev.rests.empty() ? "" : " (it rested mid-set)"),
+                     100);
     }
     case StopReason::LossOfControl:
       for (const auto* t : last_k(3))
@@ -296,8 +307,7 @@ Verdict judge_stop(const Outcome& o, const JudgeRules& r) {
         if (t->stalled || (C > 0 && t->concentric_s > r.pace_factor * C)) return {};
       return failing("pace_loss but the last true rises kept the pace", 100);
     }
-    default:
-      return failing("unexpected stop reason " + name, 100);
+    default: return failing("unexpected stop reason " + name, 100);
   }
 }
 
@@ -310,11 +320,14 @@ Verdict judge_tut(const Outcome& o, const JudgeRules& r) {
     if (x.controller_n) truth += o.truth[static_cast<std::size_t>(x.truth_index)].loaded_s;
   const double err = std::fabs(o.result->tut_s - truth);
   if (err <= std::max(r.tut_fraction * truth, r.tut_abs_s)) return {};
-  return failing("TUT " + f2(o.result->tut_s) + " s, truly under load in counted reps " + f2(truth) + " s", 10 + err);
+  return failing(
+      "TUT " + f2(o.result->tut_s) + " s, truly under load in counted reps " + f2(truth) + " s",
+      10 + err);
 }
 
 Verdict judge_hold_reason(const Outcome& o, const JudgeRules& r) {
-  if (!o.result) return failing("the set never ended (no result within " + f1(o.sim_s) + " s)", 200);
+  if (!o.result)
+    return failing("the set never ended (no result within " + f1(o.sim_s) + " s)", 200);
   const StopReason why = o.result->reason;
   const std::string name = controller::to_string(why);
   if (!o.active_start_s) return failing(name + " before the hold began", 100);
@@ -333,7 +346,9 @@ Verdict judge_hold_reason(const Outcome& o, const JudgeRules& r) {
       if (o.result->t_end_s - o.result->t_start_s < o.c.programme.hold_s - 0.5)
         return failing("hold_complete before the hold's time", 100);
       if (missed)
-        return failing("hold_complete, but the true force dropped by " + f1(p) + " % at " + f1(*clear) + " s", 100);
+        return failing(
+            "hold_complete, but the true force dropped by " + f1(p) + " % at " + f1(*clear) + " s",
+            100);
       return {};
     case StopReason::ForceDrop: {
       // Early by up to one window: the window after the stop, from the
@@ -351,18 +366,18 @@ Verdict judge_hold_reason(const Outcome& o, const JudgeRules& r) {
       }
       if (!edge && !early) {
         const auto m = h.mean_force(T - w, T);
-        return failing("force_drop in the hold at " + f1(T) + " s: the true force had not dropped (last window " +
-                       (m ? f1(*m) : std::string("?")) + " N)",
-                   100);
+        return failing("force_drop in the hold at " + f1(T) +
+                           " s: the true force had not dropped (last window " +
+                           (m ? f1(*m) : std::string("?")) + " N)",
+                       100);
       }
       if (missed)
-        return failing("force_drop at " + f1(T) + " s, " + f2(T - *clear) + " s after the true drop (limit " + f2(tol) +
-                       " s)",
-                   100 + T - *clear);
+        return failing("force_drop at " + f1(T) + " s, " + f2(T - *clear) +
+                           " s after the true drop (limit " + f2(tol) + " s)",
+                       100 + T - *clear);
       return {};
     }
-    default:
-      return failing(name + " in an isometric hold", 100);
+    default: return failing(name + " in an isometric hold", 100);
   }
 }
 
@@ -375,9 +390,11 @@ Verdict judge_hold_tut(const Outcome& o, const JudgeRules& r) {
   // The controller judges a hold per window: it may credit up to one window
   // after the user stopped (the stop judge allows the same), so the
   // tolerance is 5 % or one window + one period, whichever is larger.
-  if (err <= std::max({r.tut_fraction * truth, r.tut_abs_s, r.hold_drop_windows * o.hold_window_s + o.period_s}))
+  if (err <= std::max({r.tut_fraction * truth, r.tut_abs_s,
+                       r.hold_drop_windows * o.hold_window_s + o.period_s}))
     return {};
-  return failing("hold TUT " + f2(o.result->tut_s) + " s, truly held (pushing) " + f2(truth) + " s", 10 + err);
+  return failing("hold TUT " + f2(o.result->tut_s) + " s, truly held (pushing) " + f2(truth) + " s",
+                 10 + err);
 }
 
 Verdict judge_max_force(const Outcome& o, const JudgeRules& r) {
@@ -390,9 +407,9 @@ Verdict judge_max_force(const Outcome& o, const JudgeRules& r) {
   const double cmd_limit = o.max_load_n + 1.0;
   for (const auto& s : o.samples) {
     if (s.enabled && s.cmd > cmd_limit)
-      return failing("commanded motor force " + f1(s.cmd) + " N at " + f2(s.t) + " s > the maximum load " +
-                     f1(o.max_load_n) + " N",
-                 1000 + s.cmd - cmd_limit);
+      return failing("commanded motor force " + f1(s.cmd) + " N at " + f2(s.t) +
+                         " s > the maximum load " + f1(o.max_load_n) + " N",
+                     1000 + s.cmd - cmd_limit);
   }
   const double limit = o.max_load_n * (1 + o.ripple_fraction) + o.pad_weight_n + r.force_margin_n;
   double worst = -1e9, at = 0;
@@ -401,7 +418,8 @@ Verdict judge_max_force(const Outcome& o, const JudgeRules& r) {
     if (f > worst) worst = f, at = s.t;
   }
   if (worst <= limit) return {};
-  return failing("machine force " + f1(worst) + " N at " + f2(at) + " s > " + f1(limit) + " N", 1000 + worst - limit);
+  return failing("machine force " + f1(worst) + " N at " + f2(at) + " s > " + f1(limit) + " N",
+                 1000 + worst - limit);
 }
 
 Verdict judge_unload_never_rises(const Outcome& o, const JudgeRules& r) {
@@ -422,7 +440,9 @@ Verdict judge_unload_never_rises(const Outcome& o, const JudgeRules& r) {
     // drive, e.g. STO at the unload's start) is not this unload (campaign
     // seed 9248 judged the next set's calibration).
     using controller::SetState;
-    if (s.state == SetState::Ready || s.state == SetState::Calibrating || s.state == SetState::Active) break;
+    if (s.state == SetState::Ready || s.state == SetState::Calibrating ||
+        s.state == SetState::Active)
+      break;
     if (!s.enabled) {
       if (started) break;
       continue;
@@ -447,9 +467,9 @@ Verdict judge_unload_never_rises(const Outcome& o, const JudgeRules& r) {
     *mn = std::min(*mn, f);
   }
   if (worst <= 0) return {};
-  return failing("the machine's force rose during the unload: +" + f1(worst) + " N beyond tolerance above " + f1(base) +
-                 " N at " + f2(at) + " s",
-             1000 + worst);
+  return failing("the machine's force rose during the unload: +" + f1(worst) +
+                     " N beyond tolerance above " + f1(base) + " N at " + f2(at) + " s",
+                 1000 + worst);
 }
 
 Verdict judge_pad_speed(const Outcome& o, const JudgeRules& r) {
@@ -463,12 +483,13 @@ Verdict judge_pad_speed(const Outcome& o, const JudgeRules& r) {
     // more than the athlete pushes). A member who slams 3.3 kN up into a
     // pad the drive still lifts by 14 N for a ms (proving seed 7932 of
     // --seed 5001) is not the machine's drive; the drive then brakes.
-    if (s.v > lim && s.motor < 0 && -s.motor > s.contact && s.v - lim > worst) worst = s.v - lim, at = s.t, up = true;
+    if (s.v > lim && s.motor < 0 && -s.motor > s.contact && s.v - lim > worst)
+      worst = s.v - lim, at = s.t, up = true;
   }
   if (worst <= 0) return {};
-  return failing(std::string("the pad ") + (up ? "rose under the machine's drive" : "descended") + " at " +
-                 f1(lim + worst) + " mm/s at " + f2(at) + " s (limit " + f1(lim) + ")",
-             1000 + worst);
+  return failing(std::string("the pad ") + (up ? "rose under the machine's drive" : "descended") +
+                     " at " + f1(lim + worst) + " mm/s at " + f2(at) + " s (limit " + f1(lim) + ")",
+                 1000 + worst);
 }
 
 Verdict judge_end_of_range(const Outcome& o, double allow_mm, double push_n) {
@@ -482,8 +503,8 @@ Verdict judge_end_of_range(const Outcome& o, double allow_mm, double push_n) {
     if (below > allow_mm && below > worst) worst = below, at = s.t, force = s.motor;
   }
   if (worst <= 0) return {};
-  return failing("the motor pushed the heel " + f1(worst) + " mm below the athlete's bottom at " + f2(at) +
-                     " s (motor " + f1(force) + " N down)",
+  return failing("the motor pushed the heel " + f1(worst) + " mm below the athlete's bottom at " +
+                     f2(at) + " s (motor " + f1(force) + " N down)",
                  1000 + worst);
 }
 
@@ -499,15 +520,19 @@ Verdict judge_armed_while_enabled(const Outcome& o, const JudgeRules&) {
     std::string what;
     if (!(s.watchdog_ms > 0)) what = "its watchdog off (COMM_TIMEOUT 0)";
     else if (s.torque_limit_pct > o.armed_torque_limit_pct + 0.2)
-      what = "TORQUE_LIMIT " + f1(s.torque_limit_pct) + " % > the armed " + f1(o.armed_torque_limit_pct) + " %";
+      what = "TORQUE_LIMIT " + f1(s.torque_limit_pct) + " % > the armed " +
+             f1(o.armed_torque_limit_pct) + " %";
     else if (s.speed_limit_rpm > o.armed_speed_limit_rpm + 1.0)
-      what = "SPEED_LIMIT " + f1(s.speed_limit_rpm) + " rpm > the armed " + f1(o.armed_speed_limit_rpm) + " rpm";
+      what = "SPEED_LIMIT " + f1(s.speed_limit_rpm) + " rpm > the armed " +
+             f1(o.armed_speed_limit_rpm) + " rpm";
     if (s.enabled && !what.empty()) {
-      if (!prev_enabled) return failing("the drive was enabled at " + f2(s.t) + " s with " + what, 2000);
+      if (!prev_enabled)
+        return failing("the drive was enabled at " + f2(s.t) + " s with " + what, 2000);
       if (bad_since < 0) bad_since = s.t;
       if (s.t - bad_since > lost_limit_s)
-        return failing("the drive stayed enabled " + f2(s.t - bad_since) + " s with " + what + " (since " + f2(bad_since) + " s)",
-                   2000);
+        return failing("the drive stayed enabled " + f2(s.t - bad_since) + " s with " + what +
+                           " (since " + f2(bad_since) + " s)",
+                       2000);
     } else {
       bad_since = -1;
     }
@@ -518,7 +543,8 @@ Verdict judge_armed_while_enabled(const Outcome& o, const JudgeRules&) {
 
 double Judgement::badness() const {
   double b = 0;
-  for (const Verdict* v : {&counts, &partial, &stop, &false_left, &tut, &force, &unload, &speed, &armed, &end_of_range})
+  for (const Verdict* v : {&counts, &partial, &stop, &false_left, &tut, &force, &unload, &speed,
+                           &armed, &end_of_range})
     if (!v->ok) b += v->badness;
   return b;
 }
@@ -526,7 +552,8 @@ double Judgement::badness() const {
 std::string Judgement::why() const {
   std::string s;
   auto add = [&](const char* k, const Verdict& v) {
-    if (!v.ok) s += std::string(k) + ": " + v.why + (v.why.empty() || v.why.back() == ' ' ? "" : " ") + "| ";
+    if (!v.ok)
+      s += std::string(k) + ": " + v.why + (v.why.empty() || v.why.back() == ' ' ? "" : " ") + "| ";
   };
   add("UNSAFE force", force);
   add("UNSAFE unload", unload);

@@ -21,7 +21,8 @@ using namespace soleus::proving;
 namespace {
 
 struct Row {
-  int sets = 0, counts_judged = 0, counts_ok = 0, stop_ok = 0, partials = 0, false_left = 0, unsafe = 0;
+  int sets = 0, counts_judged = 0, counts_ok = 0, stop_ok = 0, partials = 0, false_left = 0,
+      unsafe = 0;
 };
 
 struct Done {
@@ -35,10 +36,12 @@ struct Done {
 
 void usage() {
   std::puts(
-      "usage: soleus-proving-ground [--athletes N] [--seed S] [--jobs J] [--config FILE] [--loop-hz HZ]\n"
+      "usage: soleus-proving-ground [--athletes N] [--seed S] [--jobs J] [--config FILE] "
+      "[--loop-hz HZ]\n"
       "                             [--no-goals] [--quiet] [--only TRAIT_LABEL]\n"
       "                             [--ratchet COUNTS_PCT,STOPS_PCT,PARTIALS,FALSE_LEFT,UNSAFE]\n"
-      "       soleus-proving-ground --replay SEED [--trace out.csv] [--config FILE] [--loop-hz HZ]");
+      "       soleus-proving-ground --replay SEED [--trace out.csv] [--config FILE] [--loop-hz "
+      "HZ]");
 }
 
 std::string join(const std::vector<std::string>& v) {
@@ -52,35 +55,47 @@ int replay(std::uint64_t seed, const std::string& trace, const WorldOptions& wo)
   const Outcome o = run_case(c, wo);
   const Judgement j = judge(o);
   std::printf("seed %llu: %s\n", static_cast<unsigned long long>(seed), join(c.traits).c_str());
-  std::printf("programme: %s load %.0f N tempo %s reps %d hold %.0f s drop %.0f %%; capacity %.0f N bottom %.1f top %.1f mm\n",
-              controller::to_string(c.programme.mode), c.programme.load_n, c.programme.tempo.to_string().c_str(),
-              c.programme.target_reps, c.programme.hold_s, c.programme.force_drop_pct, c.athlete.capacity_n, c.athlete.bottom_mm, c.athlete.top_mm);
+  std::printf(
+      "programme: %s load %.0f N tempo %s reps %d hold %.0f s drop %.0f %%; capacity %.0f N bottom "
+      "%.1f top %.1f mm\n",
+      controller::to_string(c.programme.mode), c.programme.load_n,
+      c.programme.tempo.to_string().c_str(), c.programme.target_reps, c.programme.hold_s,
+      c.programme.force_drop_pct, c.athlete.capacity_n, c.athlete.bottom_mm, c.athlete.top_mm);
   if (!o.error.empty()) std::printf("error: %s\n", o.error.c_str());
   if (o.result)
     std::printf("result: %s, %d reps, %d partial, TUT %.2f s, unload at %.2f s\n",
-                controller::to_string(o.result->reason), o.result->reps, o.result->partial_reps, o.result->tut_s,
-                o.unload_start_s.value_or(-1));
+                controller::to_string(o.result->reason), o.result->reps, o.result->partial_reps,
+                o.result->tut_s, o.unload_start_s.value_or(-1));
   std::printf("active from %.2f s\n", o.active_start_s.value_or(-1));
   for (const auto& r : o.reps)
-    std::printf("  controller rep seq %d n %d t %.2f rom %.0f%% conc %.2f top %.2f ecc %.2f bottom %.2f mean %.0f N %.1f mm/s rev %d smooth %.2f%s\n",
-                r.seq, r.n, r.t_start_s, r.rom_pct, r.concentric_s, r.top_pause_s, r.eccentric_s, r.bottom_pause_s,
-                r.mean_force_n, r.mean_velocity_mm_s, r.reversals, r.smoothness, r.wobbly ? " wobbly" : "");
+    std::printf(
+        "  controller rep seq %d n %d t %.2f rom %.0f%% conc %.2f top %.2f ecc %.2f bottom %.2f "
+        "mean %.0f N %.1f mm/s rev %d smooth %.2f%s\n",
+        r.seq, r.n, r.t_start_s, r.rom_pct, r.concentric_s, r.top_pause_s, r.eccentric_s,
+        r.bottom_pause_s, r.mean_force_n, r.mean_velocity_mm_s, r.reversals, r.smoothness,
+        r.wobbly ? " wobbly" : "");
   for (const auto& t : o.truth)
-    std::printf("  truth rep %d start %.2f end %.2f rise %.2f return %.2f loaded %.2f mean %.0f N conc %.2f%s%s%s\n",
-                t.index, t.start_s, t.end_s, t.rise_fraction, t.return_fraction, t.loaded_s, t.mean_concentric_n,
-                t.concentric_s, t.stalled ? " stalled" : "", t.wobbly ? " wobbly" : "", t.mid_rest ? " rest after" : "");
+    std::printf(
+        "  truth rep %d start %.2f end %.2f rise %.2f return %.2f loaded %.2f mean %.0f N conc "
+        "%.2f%s%s%s\n",
+        t.index, t.start_s, t.end_s, t.rise_fraction, t.return_fraction, t.loaded_s,
+        t.mean_concentric_n, t.concentric_s, t.stalled ? " stalled" : "", t.wobbly ? " wobbly" : "",
+        t.mid_rest ? " rest after" : "");
   const auto& ev = o.athlete_events;
   if (ev.left_s) std::printf("  left at %.2f s\n", *ev.left_s);
   if (ev.returned_s) std::printf("  returned at %.2f s\n", *ev.returned_s);
   if (ev.stall_s) std::printf("  stalled at %.2f s\n", *ev.stall_s);
   if (const auto& h = o.hold; h.hold) {
-    std::printf("  hold: began pushing %.2f s, machine's hold ended %.2f s, force failed %.2f s%s\n",
-                h.start_s.value_or(-1), h.end_s.value_or(-1), h.fail_s.value_or(-1), h.gave_up ? " (gave up)" : "");
+    std::printf(
+        "  hold: began pushing %.2f s, machine's hold ended %.2f s, force failed %.2f s%s\n",
+        h.start_s.value_or(-1), h.end_s.value_or(-1), h.fail_s.value_or(-1),
+        h.gave_up ? " (gave up)" : "");
     for (const auto& [a, b] : h.bouts) std::printf("  hold bout %.2f .. %.2f s\n", a, b);
     if (o.active_start_s) {
       const double w = o.hold_window_s, a0 = *o.active_start_s;
       if (auto d = h.first_drop_s(o.c.programme.force_drop_pct, w, a0, o.sim_s))
-        std::printf("  hold: true force drop (%.0f %%) at %.2f s\n", o.c.programme.force_drop_pct, *d);
+        std::printf("  hold: true force drop (%.0f %%) at %.2f s\n", o.c.programme.force_drop_pct,
+                    *d);
       std::printf("  hold force per %.1f s window from %.2f s:", w, a0);
       for (double t = a0; t + w <= o.sim_s; t += w)
         if (auto m = h.mean_force(t, t + w)) std::printf(" %.0f", *m);
@@ -89,8 +104,8 @@ int replay(std::uint64_t seed, const std::string& trace, const WorldOptions& wo)
   }
   for (const auto& [from, to] : ev.rests) std::printf("  rested %.2f .. %.2f s\n", from, to);
   for (const auto& e : o.events)
-    std::printf("  event %.2f %s %.*s\n", e.t_s, controller::to_string(e.code), static_cast<int>(e.text_view().size()),
-                e.text_view().data());
+    std::printf("  event %.2f %s %.*s\n", e.t_s, controller::to_string(e.code),
+                static_cast<int>(e.text_view().size()), e.text_view().data());
   std::printf("verdict: %s\n", j.failed() ? j.why().c_str() : "all judges pass");
   if (!trace.empty()) {
     write_trace(o, trace);
@@ -143,8 +158,7 @@ int main(int argc, char** argv) {
         pos += used + 1;
       }
       ratchet = r;
-    }
-    else {
+    } else {
       usage();
       return 2;
     }
@@ -160,7 +174,8 @@ int main(int argc, char** argv) {
     Done& d = done[static_cast<std::size_t>(i)];
     d.seed = s;
     d.traits = c.traits;
-    if (!only.empty() && std::find(c.traits.begin(), c.traits.end(), only) == c.traits.end()) return;
+    if (!only.empty() && std::find(c.traits.begin(), c.traits.end(), only) == c.traits.end())
+      return;
     const Outcome o = run_case(c, wo);
     d.j = judge(o);
     d.reason = o.result ? controller::to_string(o.result->reason) : "none";
@@ -185,7 +200,10 @@ int main(int argc, char** argv) {
   };
   if (!only.empty())
     done.erase(std::remove_if(done.begin(), done.end(),
-                              [&](const Done& d) { return std::find(d.traits.begin(), d.traits.end(), only) == d.traits.end(); }),
+                              [&](const Done& d) {
+                                return std::find(d.traits.begin(), d.traits.end(), only) ==
+                                       d.traits.end();
+                              }),
                done.end());
   for (const auto& d : done) {
     sim += d.sim_s;
@@ -193,11 +211,12 @@ int main(int argc, char** argv) {
     for (const auto& t : d.traits) add(rows[t], d);
   }
   auto pct = [](int a, int b) { return b ? 100.0 * a / b : 100.0; };
-  std::printf("%-26s %6s %9s %9s %9s %11s %7s\n", "trait", "sets", "counts%", "stop%", "partials", "false_left",
-              "unsafe");
+  std::printf("%-26s %6s %9s %9s %9s %11s %7s\n", "trait", "sets", "counts%", "stop%", "partials",
+              "false_left", "unsafe");
   auto line = [&](const std::string& k, const Row& r) {
-    std::printf("%-26s %6d %8.1f%% %8.1f%% %9d %11d %7d\n", k.c_str(), r.sets, pct(r.counts_ok, r.counts_judged),
-                pct(r.stop_ok, r.sets), r.partials, r.false_left, r.unsafe);
+    std::printf("%-26s %6d %8.1f%% %8.1f%% %9d %11d %7d\n", k.c_str(), r.sets,
+                pct(r.counts_ok, r.counts_judged), pct(r.stop_ok, r.sets), r.partials, r.false_left,
+                r.unsafe);
   };
   for (const auto& [k, r] : rows) line(k, r);
   line("ALL", all);
@@ -208,33 +227,37 @@ int main(int argc, char** argv) {
   if (!quiet) {
     std::printf("\nfailing cases (%zu):\n", failing.size());
     for (const auto* d : failing)
-      std::printf("  seed %llu [%s, %d reps] %s\n", static_cast<unsigned long long>(d->seed), d->reason.c_str(),
-                  d->reps, d->j.why().c_str());
+      std::printf("  seed %llu [%s, %d reps] %s\n", static_cast<unsigned long long>(d->seed),
+                  d->reason.c_str(), d->reps, d->j.why().c_str());
   }
   std::vector<const Done*> worst = failing;
-  std::sort(worst.begin(), worst.end(), [](const Done* a, const Done* b) { return a->j.badness() > b->j.badness(); });
+  std::sort(worst.begin(), worst.end(),
+            [](const Done* a, const Done* b) { return a->j.badness() > b->j.badness(); });
   if (worst.size() > 10) worst.resize(10);
   std::printf("\nworst %zu:\n", worst.size());
   for (const auto* d : worst)
-    std::printf("  seed %llu (%s): %s\n", static_cast<unsigned long long>(d->seed), join(d->traits).c_str(),
-                d->j.why().c_str());
+    std::printf("  seed %llu (%s): %s\n", static_cast<unsigned long long>(d->seed),
+                join(d->traits).c_str(), d->j.why().c_str());
   if (!worst.empty())
     std::printf("replay: soleus-proving-ground --replay %llu --trace out.csv\n",
                 static_cast<unsigned long long>(worst.front()->seed));
 
   const double counts = pct(all.counts_ok, all.counts_judged), stops = pct(all.stop_ok, all.sets);
-  std::printf("\n%d athletes, %.0f simulated s, wall %.1f s, %.0fx real time (%d jobs)\n", athletes, sim, wall,
-              wall > 0 ? sim / wall : 0.0, jobs);
-  const bool met = counts >= 99.0 && stops >= 98.0 && all.partials == 0 && all.false_left == 0 && all.unsafe == 0;
-  std::printf("goals (counts >= 99 %%, stops >= 98 %%, 0 partials, 0 false user_left, 0 unsafe): %s\n",
-              met ? "MET" : "NOT MET");
+  std::printf("\n%d athletes, %.0f simulated s, wall %.1f s, %.0fx real time (%d jobs)\n", athletes,
+              sim, wall, wall > 0 ? sim / wall : 0.0, jobs);
+  const bool met = counts >= 99.0 && stops >= 98.0 && all.partials == 0 && all.false_left == 0 &&
+                   all.unsafe == 0;
+  std::printf(
+      "goals (counts >= 99 %%, stops >= 98 %%, 0 partials, 0 false user_left, 0 unsafe): %s\n",
+      met ? "MET" : "NOT MET");
   if (ratchet) {
     const auto& r = *ratchet;
     const bool kept = counts >= r[0] - 1e-9 && stops >= r[1] - 1e-9 && all.partials <= r[2] &&
                       all.false_left <= r[3] && all.unsafe <= r[4];
-    std::printf("ratchet (counts >= %.1f %%, stops >= %.1f %%, partials <= %.0f, false user_left <= %.0f, "
-                "unsafe <= %.0f): %s\n",
-                r[0], r[1], r[2], r[3], r[4], kept ? "KEPT" : "WORSE");
+    std::printf(
+        "ratchet (counts >= %.1f %%, stops >= %.1f %%, partials <= %.0f, false user_left <= %.0f, "
+        "unsafe <= %.0f): %s\n",
+        r[0], r[1], r[2], r[3], r[4], kept ? "KEPT" : "WORSE");
     if (!kept) return 1;
     return 0;
   }

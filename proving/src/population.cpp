@@ -15,8 +15,9 @@ std::uint64_t Draw::next() {
 double Draw::u01() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 double Draw::uniform(double lo, double hi) { return lo + (hi - lo) * u01(); }
 int Draw::integer(int lo, int hi) {
-  return lo + static_cast<int>(std::min<std::uint64_t>(static_cast<std::uint64_t>(hi - lo),
-                                                        static_cast<std::uint64_t>(u01() * (hi - lo + 1))));
+  return lo + static_cast<int>(
+                  std::min<std::uint64_t>(static_cast<std::uint64_t>(hi - lo),
+                                          static_cast<std::uint64_t>(u01() * (hi - lo + 1))));
 }
 bool Draw::chance(double p) { return u01() < p; }
 
@@ -46,7 +47,7 @@ Case draw_case(std::uint64_t seed, const PopulationOptions& opt) {
 
   // ---- programme: mode, tempo, reps
   const double mode_u = d.u01();
-  p.mode = mode_u < 0.75 ? controller::Mode::Isotonic
+  p.mode = mode_u < 0.75   ? controller::Mode::Isotonic
            : mode_u < 0.90 ? controller::Mode::Eccentric
                            : controller::Mode::Isometric;
   static const char* const kTempos[] = {"3-1-3-1", "3-1-3-1", "3-1-3-1", "2-1-2-1", "2-0.5-2-0.5",
@@ -76,20 +77,29 @@ Case draw_case(std::uint64_t seed, const PopulationOptions& opt) {
   a.top_mm = std::min(a.bottom_mm + range, opt.travel_max_mm - opt.top_margin_mm);
   if (a.top_mm - a.bottom_mm < 40) a.bottom_mm = a.top_mm - 40;
   const double rng_span = a.top_mm - a.bottom_mm;
-  L.push_back(rng_span < 70 ? "range:40-70mm" : rng_span < 100 ? "range:70-100mm" : "range:100-130mm");
+  L.push_back(rng_span < 70    ? "range:40-70mm"
+              : rng_span < 100 ? "range:70-100mm"
+                               : "range:100-130mm");
   L.push_back(a.bottom_mm < 20 ? "bottom:5-20mm" : "bottom:20-45mm");
   t.tissue_mm = d.uniform(2, 15);
-  L.push_back(t.tissue_mm < 6 ? "tissue:2-6mm" : t.tissue_mm < 10 ? "tissue:6-10mm" : "tissue:10-15mm");
+  L.push_back(t.tissue_mm < 6    ? "tissue:2-6mm"
+              : t.tissue_mm < 10 ? "tissue:6-10mm"
+                                 : "tissue:10-15mm");
 
   // ---- reaction
   t.reaction_s = d.uniform(0, 4);
-  L.push_back(t.reaction_s < 1 ? "reaction:0-1s" : t.reaction_s < 2 ? "reaction:1-2s" : "reaction:2-4s");
+  L.push_back(t.reaction_s < 1   ? "reaction:0-1s"
+              : t.reaction_s < 2 ? "reaction:1-2s"
+                                 : "reaction:2-4s");
   t.first_bottom_pause = d.chance(0.25);
   if (t.first_bottom_pause) L.push_back("start:bottom_pause");
 
   // ---- effort and load
   const double eu = d.u01();
-  t.effort = eu < 0.35 ? Effort::Track : eu < 0.6 ? Effort::Follow : eu < 0.8 ? Effort::PushHard : Effort::Grind;
+  t.effort = eu < 0.35  ? Effort::Track
+             : eu < 0.6 ? Effort::Follow
+             : eu < 0.8 ? Effort::PushHard
+                        : Effort::Grind;
   t.follow_surplus_n = d.uniform(3, 30);
   const double rel_light = d.uniform(0.1, 0.7);
   const double rel_grind = d.uniform(0.7, 0.95);
@@ -99,12 +109,16 @@ Case draw_case(std::uint64_t seed, const PopulationOptions& opt) {
   // The controller refuses an eccentric programme whose lowering load would
   // exceed the maximum (as a member's programme would be refused); the
   // population draws only programmes a member could start.
-  const double load_max =
-      p.mode == controller::Mode::Eccentric ? std::floor(opt.max_load_n / (1 + p.eccentric_pct / 100)) : opt.max_load_n;
+  const double load_max = p.mode == controller::Mode::Eccentric
+                              ? std::floor(opt.max_load_n / (1 + p.eccentric_pct / 100))
+                              : opt.max_load_n;
   p.load_n = std::round(std::clamp(rel * a.capacity_n, 50.0, load_max));
   L.push_back(std::string("effort:") + sim::to_string(t.effort));
   const double load_rel = p.load_n / a.capacity_n;
-  L.push_back(load_rel < 0.3 ? "load:<30%" : load_rel < 0.6 ? "load:30-60%" : load_rel < 0.8 ? "load:60-80%" : "load:80-95%");
+  L.push_back(load_rel < 0.3   ? "load:<30%"
+              : load_rel < 0.6 ? "load:30-60%"
+              : load_rel < 0.8 ? "load:60-80%"
+                               : "load:80-95%");
 
   // ---- tempo compliance, pauses, rests
   const double tu = d.u01();
@@ -123,7 +137,9 @@ Case draw_case(std::uint64_t seed, const PopulationOptions& opt) {
     L.push_back("compliance:irregular");
   }
   t.pause_scale = d.uniform(0.3, 2.0);
-  L.push_back(t.pause_scale < 0.7 ? "pauses:short" : t.pause_scale > 1.4 ? "pauses:long" : "pauses:as_told");
+  L.push_back(t.pause_scale < 0.7   ? "pauses:short"
+              : t.pause_scale > 1.4 ? "pauses:long"
+                                    : "pauses:as_told");
   const bool rests = d.chance(0.3);
   const double rest_p = d.uniform(0.1, 0.4);
   const bool rest_top = d.chance(0.5);
@@ -200,8 +216,8 @@ Case draw_case(std::uint64_t seed, const PopulationOptions& opt) {
   const double lu = d.u01();
   const int leave_rep = d.integer(1, std::max(2, p.target_reps + 1));
   const double away_s = d.uniform(1, 10);
-  static const Leave kLeaves[] = {Leave::MidRise, Leave::MidLowering, Leave::AtTop,
-                                  Leave::AtBottom, Leave::StandUp, Leave::SitBack};
+  static const Leave kLeaves[] = {Leave::MidRise,  Leave::MidLowering, Leave::AtTop,
+                                  Leave::AtBottom, Leave::StandUp,     Leave::SitBack};
   if (lu >= 0.55) {
     t.leave = kLeaves[std::min(5, static_cast<int>((lu - 0.55) / 0.075))];
     t.leave_rep = p.mode == controller::Mode::Isometric ? 1 : leave_rep;

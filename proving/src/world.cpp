@@ -3,16 +3,16 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <fstream>
 #include <exception>
+#include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "soleus/app/daemon_config.hpp"
-#include "soleus/drivers/modbus_machine_io.hpp"
 #include "soleus/controller/control_loop.hpp"
+#include "soleus/drivers/modbus_machine_io.hpp"
 #include "soleus/proving/in_process_bus.hpp"
 
 namespace soleus::proving {
@@ -48,13 +48,14 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
     out.rep_rom_fraction = cfg.training.rep_rom_fraction;
     out.hold_window_s = cfg.training.hold_window_s;
     out.efficiency = mech.efficiency;
-    out.armed_torque_limit_pct =
-        mech.torque_pct_for_force(std::min(cfg.machine.limits.max_load_n, machine::kHardCapN), true);
+    out.armed_torque_limit_pct = mech.torque_pct_for_force(
+        std::min(cfg.machine.limits.max_load_n, machine::kHardCapN), true);
     out.armed_speed_limit_rpm = mech.rpm_from_mm_s(cfg.machine.limits.max_speed_mm_s);
 
     sim::Machine machine(cfg.machine, c.athlete, c.seed);
     machine.set_noise(c.noise);
-    if (c.cell_pad_on_cell) machine.control(boost::json::parse(R"({"cmd":"bench","cell_mount":"pad_on_cell"})"));
+    if (c.cell_pad_on_cell)
+      machine.control(boost::json::parse(R"({"cmd":"bench","cell_mount":"pad_on_cell"})"));
     out.ripple_fraction = c.noise.drive_ripple_v / machine.drive().settings().nominal_bus_v;
     SyntheticClock clock;
     // The daemon's stack: drivers over the in-process bus, and the loop. A
@@ -63,9 +64,10 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
     std::unique_ptr<drivers::ModbusMachineIo> io;
     std::unique_ptr<controller::ControlLoop> loop;
     auto boot = [&](double t) {
-      io = std::make_unique<drivers::ModbusMachineIo>(cfg.machine,
-                                                  std::make_unique<InProcessBus>(machine, cfg.machine.transport));
-      loop = std::make_unique<controller::ControlLoop>(control, cfg.training, mech, cfg.machine.limits, *io, clock);
+      io = std::make_unique<drivers::ModbusMachineIo>(
+          cfg.machine, std::make_unique<InProcessBus>(machine, cfg.machine.transport));
+      loop = std::make_unique<controller::ControlLoop>(control, cfg.training, mech,
+                                                       cfg.machine.limits, *io, clock);
       out.boots_s.push_back(t);
     };
     boot(0);
@@ -73,7 +75,8 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
     const std::int64_t period_ms = std::llround(out.period_s * 1000.0);
     if (period_ms < 1 || std::fabs(static_cast<double>(period_ms) - out.period_s * 1000.0) > 1e-6)
       throw std::invalid_argument("the loop period must be a whole number of ms");
-    if (opt.keep_samples) out.samples.reserve(static_cast<std::size_t>(std::min(opt.max_s, 200.0) * 1000));
+    if (opt.keep_samples)
+      out.samples.reserve(static_cast<std::size_t>(std::min(opt.max_s, 200.0) * 1000));
 
     bool posted = !c.moves.empty();  // a maintenance run presses no Start
     double next_move_post = 0;
@@ -106,8 +109,9 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
           ++next_kill;
         }
       }
-      const bool stalled = std::any_of(c.stalls.begin(), c.stalls.end(),
-                                       [t](const auto& st) { return t >= st.first && t < st.second; });
+      const bool stalled = std::any_of(c.stalls.begin(), c.stalls.end(), [t](const auto& st) {
+        return t >= st.first && t < st.second;
+      });
       if (loop && !stalled) {
         loop->step();
         snap = loop->snapshot();
@@ -159,11 +163,13 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
       if (posted && st == SetState::Active && !out.active_start_s) out.active_start_s = t;
       if (!loop) {
         // The daemon is dead: nobody to press Start or Reset on.
-      } else if (!posted && t >= retry_start_t && snap.armed && snap.latch_ok && st != SetState::Fault && st != SetState::Estop &&
-          !snap.ctl.set_running && st != SetState::Unloading) {
+      } else if (!posted && t >= retry_start_t && snap.armed && snap.latch_ok &&
+                 st != SetState::Fault && st != SetState::Estop && !snap.ctl.set_running &&
+                 st != SetState::Unloading) {
         controller::SetParams p = c.programme;
         p.set_id = static_cast<std::int64_t>(out.starts_s.size()) + 1;
-        if (!loop->post(controller::Command::start_set(p))) throw std::runtime_error("command queue full");
+        if (!loop->post(controller::Command::start_set(p)))
+          throw std::runtime_error("command queue full");
         posted = true;
         if (out.starts_s.empty()) out.start_posted_s = t;
         out.starts_s.push_back(t);
@@ -171,7 +177,8 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
                  (reset_asked_t < 0 || t - reset_asked_t >= 2.0)) {
         // The operator presses Reset (again every 2 s while it is refused);
         // a load-cell overload latch is cleared first, as maintenance would.
-        const bool overload = (snap.faults_present & controller::bit(controller::Fault::Overload)) != 0;
+        const bool overload =
+            (snap.faults_present & controller::bit(controller::Fault::Overload)) != 0;
         if (overload && !snap.drive.enabled)
           (void)loop->post(controller::Command::of(controller::Command::Kind::ClearOverload));
         if (!loop->post(controller::Command::of(controller::Command::Kind::ResetFaults)))
@@ -186,9 +193,11 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
       // The machine runs one period, 1 ms at a time, recording the truth.
       const auto cmd_n = static_cast<float>(snap.ctl.motor_force_n);
       for (std::int64_t k = 0; k < period_ms; ++k) {
-        while (next_fault < c.faults.size() && c.faults[next_fault].t_s * 1000.0 <= static_cast<double>(ms)) {
+        while (next_fault < c.faults.size() &&
+               c.faults[next_fault].t_s * 1000.0 <= static_cast<double>(ms)) {
           const auto r = machine.control(boost::json::parse(c.faults[next_fault].request));
-          if (!r.at("ok").as_bool()) throw std::invalid_argument("fault injection refused: " + c.faults[next_fault].request);
+          if (!r.at("ok").as_bool())
+            throw std::invalid_argument("fault injection refused: " + c.faults[next_fault].request);
           ++next_fault;
         }
         machine.step();
@@ -232,11 +241,13 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
 void write_trace(const Outcome& o, const std::string& path) {
   std::ofstream f(path);
   if (!f) throw std::runtime_error("cannot write " + path);
-  f << "t_s,pad_mm,heel_mm,velocity_mm_s,contact_n,cell_n,motor_n,ideal_n,command_n,floor_mm,enabled,speed_limited,away,state,phase\n";
+  f << "t_s,pad_mm,heel_mm,velocity_mm_s,contact_n,cell_n,motor_n,ideal_n,command_n,floor_mm,"
+       "enabled,speed_limited,away,state,phase\n";
   for (const auto& s : o.samples)
-    f << s.t << ',' << s.pad << ',' << s.heel << ',' << s.v << ',' << s.contact << ',' << s.cell << ',' << s.motor
-      << ',' << s.ideal << ',' << s.cmd << ',' << s.floor << ',' << s.enabled << ',' << s.speed_limited << ',' << s.away << ','
-      << controller::to_string(s.state) << ',' << controller::to_string(s.phase) << '\n';
+    f << s.t << ',' << s.pad << ',' << s.heel << ',' << s.v << ',' << s.contact << ',' << s.cell
+      << ',' << s.motor << ',' << s.ideal << ',' << s.cmd << ',' << s.floor << ',' << s.enabled
+      << ',' << s.speed_limited << ',' << s.away << ',' << controller::to_string(s.state) << ','
+      << controller::to_string(s.phase) << '\n';
 }
 
 void run_parallel(int n, int jobs, const std::function<void(int)>& body) {

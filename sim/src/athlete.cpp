@@ -11,24 +11,28 @@ namespace soleus::sim {
 
 namespace {
 constexpr double kDt = 0.001;
-constexpr double kHeelK = 300.0;   // N/mm: heels and ankle below the anatomical bottom
-constexpr double kHeelC = 8.0;     // N/(mm/s)
-constexpr double kTrackKp = 20.0;  // N/mm
+constexpr double kHeelK = 300.0;       // N/mm: heels and ankle below the anatomical bottom
+constexpr double kHeelC = 8.0;         // N/(mm/s)
+constexpr double kTrackKp = 20.0;      // N/mm
 constexpr double kRideFraction = 0.6;  // share of the felt load kept while lowering
-constexpr double kTrackKd = 3.0;   // N/(mm/s)
-constexpr double kReachMm = 2.5;   // "arrived" tolerance
+constexpr double kTrackKd = 3.0;       // N/(mm/s)
+constexpr double kReachMm = 2.5;       // "arrived" tolerance
 constexpr double kUnloadedStopS = 0.5;
 constexpr double kFullFraction = 0.9;
 constexpr double kRangeJitterMm = 0.5;
-constexpr double kTissueRefN = 1800.0;   // tissue_mm is the compression at this contact force
+constexpr double kTissueRefN = 1800.0;  // tissue_mm is the compression at this contact force
 constexpr double kTwoPi = 2.0 * std::numbers::pi;
-constexpr double kWobblyFraction = 0.15;  // tremor ≥ this share of the rep's mean rising force = loss of control
-constexpr double kStallHoldS = 3.0;       // a stalled athlete holds this long, then lowers and gives up
-constexpr double kSinkMmS = 10.0;         // a failing athlete (fail_mode sink) sinks back this fast
-constexpr double kFvMmS = 400.0;          // force-velocity: the calves' force falls to 0 at this rising speed (linear)
+constexpr double kWobblyFraction =
+    0.15;  // tremor ≥ this share of the rep's mean rising force = loss of control
+constexpr double kStallHoldS = 3.0;  // a stalled athlete holds this long, then lowers and gives up
+constexpr double kSinkMmS = 10.0;    // a failing athlete (fail_mode sink) sinks back this fast
+constexpr double kFvMmS =
+    400.0;  // force-velocity: the calves' force falls to 0 at this rising speed (linear)
 constexpr double kSettleS = 1.0;
 constexpr double kHoldGiveMm = 8.0;
-constexpr double kReleaseS = 0.5;         // the hold is over: it eases off in this time       // a hold that gives: it eases off this far above where it began          // sitting back down: puts its thighs under the pad in this time
+constexpr double kReleaseS = 0.5;  // the hold is over: it eases off in this time       // a hold
+                                   // that gives: it eases off this far above where it began //
+                                   // sitting back down: puts its thighs under the pad in this time
 
 /// Smooth point-to-point profile: raised-cosine velocity ramps of ta at both
 /// ends, constant speed between. Returns (x, v, a) relative to the start.
@@ -151,12 +155,13 @@ bool parse_effort(const std::string& text, Effort& out) {
   return parse_enum(text, out, all);
 }
 bool parse_fatigue(const std::string& text, FatigueKind& out) {
-  constexpr FatigueKind all[] = {FatigueKind::None, FatigueKind::Gradual, FatigueKind::Sudden,
-                                 FatigueKind::RangeFirst, FatigueKind::HalfThenFull, FatigueKind::FailMidRise};
+  constexpr FatigueKind all[] = {FatigueKind::None,         FatigueKind::Gradual,
+                                 FatigueKind::Sudden,       FatigueKind::RangeFirst,
+                                 FatigueKind::HalfThenFull, FatigueKind::FailMidRise};
   return parse_enum(text, out, all);
 }
 bool parse_leave(const std::string& text, Leave& out) {
-  constexpr Leave all[] = {Leave::None, Leave::MidRise, Leave::MidLowering, Leave::AtTop,
+  constexpr Leave all[] = {Leave::None,     Leave::MidRise, Leave::MidLowering, Leave::AtTop,
                            Leave::AtBottom, Leave::StandUp, Leave::SitBack};
   return parse_enum(text, out, all);
 }
@@ -174,8 +179,8 @@ double Athlete::fatigue() const {
 }
 
 bool check_tempo(const Tempo& t, std::string& why) {
-  const auto r = common::check_tempo(
-      common::TempoSeconds{t.eccentric_s, t.bottom_s, t.concentric_s, t.top_s});
+  const auto r =
+      common::check_tempo(common::TempoSeconds{t.eccentric_s, t.bottom_s, t.concentric_s, t.top_s});
   if (!r) {
     why = r.message;
     return false;
@@ -312,7 +317,7 @@ double Athlete::capacity_at(double x_mm) const {
 double Athlete::feel_load(const AthleteInput& in, double v_dir) const {
   const double fm = in.motor_force_n, eta = body_.efficiency;
   double eff = fm;
-  if (v_dir > 1.0) eff = fm > 0 ? fm / eta : fm * eta;        // rising: back-drives a resisting motor
+  if (v_dir > 1.0) eff = fm > 0 ? fm / eta : fm * eta;  // rising: back-drives a resisting motor
   else if (v_dir < -1.0) eff = fm > 0 ? fm * eta : fm / eta;  // lowering: the motor drives
   return body_.pad_weight_n + eff;
 }
@@ -378,7 +383,8 @@ void Athlete::enter(AthletePhase p, double t_s, double x_mm) {
       break;
     case AthletePhase::Eccentric:
       from_mm_ = x_mm;
-      to_mm_ = s_.style == AthleteStyle::Bounce && !s_.traits.enabled ? s_.bottom_mm - 4.0 : s_.bottom_mm;
+      to_mm_ = s_.style == AthleteStyle::Bounce && !s_.traits.enabled ? s_.bottom_mm - 4.0
+                                                                      : s_.bottom_mm;
       duration_s_ = s_.traits.enabled ? own_ecc_s_ : tp.eccentric_s;
       break;
     case AthletePhase::Stopping:
@@ -386,7 +392,11 @@ void Athlete::enter(AthletePhase p, double t_s, double x_mm) {
       to_mm_ = s_.bottom_mm;
       duration_s_ = std::max(1.0, tp.eccentric_s);
       break;
-    case AthletePhase::Holding: holding_s_ = 0; hold_peak_cmd_n_ = 0; held_once_ = true; break;
+    case AthletePhase::Holding:
+      holding_s_ = 0;
+      hold_peak_cmd_n_ = 0;
+      held_once_ = true;
+      break;
     case AthletePhase::LetGo: in_rep_ = false; break;  // the rep is abandoned
     default: break;
   }
@@ -405,7 +415,8 @@ void Athlete::finish_rep(double t_s) {
   cur_.end_s = t_s;
   cur_.heel_low_end_mm = heel_mm_;
   if (s_.traits.enabled) {
-    cur_.wobbly = cur_.wobbly || tremor_amp_rep_ >= kWobblyFraction * std::max(1.0, cur_.mean_concentric_n);
+    cur_.wobbly =
+        cur_.wobbly || tremor_amp_rep_ >= kWobblyFraction * std::max(1.0, cur_.mean_concentric_n);
   }
   refresh_rep(cur_);
   reps_.push_back(cur_);
@@ -415,8 +426,7 @@ void Athlete::finish_rep(double t_s) {
     stalled_in_row_ = cur_.stalled ? stalled_in_row_ + 1 : 0;
     if (stalled_in_row_ >= 2) finished_ = true;
   }
-  if (!s_.traits.enabled)
-    capacity_ *= (1.0 - std::clamp(s_.fatigue_rate, 0.0, 0.9));
+  if (!s_.traits.enabled) capacity_ *= (1.0 - std::clamp(s_.fatigue_rate, 0.0, 0.9));
   else if (s_.traits.fatigue == FatigueKind::Gradual)
     capacity_ *= (1.0 - std::clamp(s_.fatigue_rate, 0.0, 0.9));
 }
@@ -435,7 +445,8 @@ void Athlete::refresh_rep(RepTruth& r) const {
   const double tr = std::max(1e-6, r.true_range_mm);
   r.rise_fraction = r.heel_rise_mm / tr;
   r.return_fraction = r.heel_return_mm / tr;
-  if (s_.traits.enabled) r.full = r.rise_fraction >= kFullFraction && r.return_fraction >= kFullFraction;
+  if (s_.traits.enabled)
+    r.full = r.rise_fraction >= kFullFraction && r.return_fraction >= kFullFraction;
 }
 
 void Athlete::track_heel(double t_s, bool loaded) {
@@ -443,7 +454,8 @@ void Athlete::track_heel(double t_s, bool loaded) {
   const double h = heel_mm_;
   if (in_rep_) {
     if (h > cur_.heel_high_mm) cur_.heel_high_mm = h;
-    if (phase_ == AthletePhase::Concentric && h < cur_.heel_low_start_mm) cur_.heel_low_start_mm = h;
+    if (phase_ == AthletePhase::Concentric && h < cur_.heel_low_start_mm)
+      cur_.heel_low_start_mm = h;
     if (loaded && !resting_) cur_.loaded_s += kDt;
   } else if (low_end_open_ && !reps_.empty()) {
     RepTruth& r = reps_.back();
@@ -460,7 +472,8 @@ double Athlete::trait_capacity_at(double heel) const {
   double c = capacity_ * std::clamp((s_.top_mm + 5.0 - heel) / 4.0, 0.0, 1.0);
   if (tr.sticking_fraction > 0 && tr.sticking_depth > 0) {
     const double span = s_.top_mm - s_.bottom_mm;
-    const double d = std::fabs(heel - (s_.bottom_mm + tr.sticking_fraction * span)) / std::max(1.0, 0.1 * span);
+    const double d =
+        std::fabs(heel - (s_.bottom_mm + tr.sticking_fraction * span)) / std::max(1.0, 0.1 * span);
     if (d < 1.0) c *= 1.0 - tr.sticking_depth * (1.0 - d);
   }
   return c;
@@ -489,7 +502,8 @@ void Athlete::start_rep(double t_s, double heel) {
   const AthleteTraits& tr = s_.traits;
   const int number = static_cast<int>(reps_.size()) + 1;
   const int leave_rep = std::max(1, tr.leave_rep);
-  if ((tr.leave == Leave::StandUp || tr.leave == Leave::SitBack) && !left_once_ && number >= leave_rep) {
+  if ((tr.leave == Leave::StandUp || tr.leave == Leave::SitBack) && !left_once_ &&
+      number >= leave_rep) {
     go_away(t_s);
     return;
   }
@@ -505,7 +519,9 @@ void Athlete::start_rep(double t_s, double heel) {
   const double rest_u = uniform01(), rest_len_u = uniform01();
   const double drop_u = uniform01(), drop_at_u = uniform01(), drop_len_u = uniform01();
   event_frac_ = 0.3 + 0.4 * uniform01();
-  rest_len_s_ = rest_u < tr.mid_rest_p ? tr.mid_rest_min_s + rest_len_u * (tr.mid_rest_max_s - tr.mid_rest_min_s) : 0.0;
+  rest_len_s_ = rest_u < tr.mid_rest_p
+                    ? tr.mid_rest_min_s + rest_len_u * (tr.mid_rest_max_s - tr.mid_rest_min_s)
+                    : 0.0;
   if (drop_u < tr.drop_p) {
     drop_at_ = own_ecc_s_ * (0.2 + 0.5 * drop_at_u);
     drop_len_ = 0.2 + 0.3 * drop_len_u;
@@ -540,7 +556,8 @@ void Athlete::start_rep(double t_s, double heel) {
   const double span = s_.top_mm - s_.bottom_mm;
   // The anatomy caps an upward jitter: the calves reach top + 1 mm at most
   // at full force (capacity fades to 0 at top + 5).
-  rep_top_ = std::min(s_.top_mm + 1.0, s_.bottom_mm + frac * span + tr.range_jitter * range_u * span);
+  rep_top_ =
+      std::min(s_.top_mm + 1.0, s_.bottom_mm + frac * span + tr.range_jitter * range_u * span);
   rep_low_ = heel;
   failing_ = sinking_ = false;
   fail_t_ = -1;
@@ -561,9 +578,8 @@ double Athlete::step(const AthleteInput& in, std::int64_t now_ms) {
   // An isometric hold starts from wherever the pad is held (often resting on
   // the heels, where the hold commands no force yet): the athlete pushes as
   // soon as the drive holds the pad.
-  const bool loaded =
-      in.drive_enabled && ((s_.style == AthleteStyle::Isometric && !held_once_) ||
-                           in.commanded_force_n >= s_.start_load_n);
+  const bool loaded = in.drive_enabled && ((s_.style == AthleteStyle::Isometric && !held_once_) ||
+                                           in.commanded_force_n >= s_.start_load_n);
   if (loaded) {
     loaded_s_ += kDt;
     unloaded_s_ = 0;
@@ -579,7 +595,9 @@ double Athlete::step(const AthleteInput& in, std::int64_t now_ms) {
   switch (phase_) {
     case AthletePhase::Waiting:
       if (loaded_s_ >= s_.start_delay_s)
-        enter(s_.style == AthleteStyle::Isometric ? AthletePhase::Holding : AthletePhase::Concentric, t, x);
+        enter(
+            s_.style == AthleteStyle::Isometric ? AthletePhase::Holding : AthletePhase::Concentric,
+            t, x);
       break;
     case AthletePhase::Holding:
       holding_s_ += kDt;
@@ -623,10 +641,8 @@ double Athlete::step(const AthleteInput& in, std::int64_t now_ms) {
           finish_rep(t);
           if (s_.style == AthleteStyle::Relax && static_cast<int>(reps_.size()) >= s_.after_reps)
             enter(AthletePhase::Relaxed, t, x);
-          else if (tp.bottom_s > 0)
-            enter(AthletePhase::BottomPause, t, x);
-          else
-            enter(AthletePhase::Concentric, t, x);
+          else if (tp.bottom_s > 0) enter(AthletePhase::BottomPause, t, x);
+          else enter(AthletePhase::Concentric, t, x);
         }
       } else if (phase_ == AthletePhase::BottomPause) {
         if (tin >= tp.bottom_s) enter(AthletePhase::Concentric, t, x);
@@ -653,8 +669,8 @@ double Athlete::step(const AthleteInput& in, std::int64_t now_ms) {
       [[fallthrough]];
     default: {
       const Target tg = trajectory(t);
-      muscle = feel_load(in, tg.v) + body_.moving_mass_kg * tg.a / 1000.0 +
-               kTrackKp * (tg.x - x) + kTrackKd * (tg.v - v);
+      muscle = feel_load(in, tg.v) + body_.moving_mass_kg * tg.a / 1000.0 + kTrackKp * (tg.x - x) +
+               kTrackKd * (tg.v - v);
       // A seated athlete lowering under control rides the pad: when the
       // machine lowers slower than the athlete planned, the athlete does not
       // drop their thighs away from it but keeps most of the load (a real
@@ -668,9 +684,11 @@ double Athlete::step(const AthleteInput& in, std::int64_t now_ms) {
   if (active) {
     // Low-pass filtered Gaussian noise with rms ≈ noise_n, plus the wobble.
     const double alpha = 1.0 / 30.0;
-    noise_state_ += alpha * (gauss_(rng_) * s_.noise_n * std::sqrt((2.0 - alpha) / alpha) - noise_state_);
+    noise_state_ +=
+        alpha * (gauss_(rng_) * s_.noise_n * std::sqrt((2.0 - alpha) / alpha) - noise_state_);
     muscle += noise_state_;
-    if (s_.wobble_n > 0) muscle += s_.wobble_n * std::sin(2.0 * std::numbers::pi * s_.wobble_hz * t);
+    if (s_.wobble_n > 0)
+      muscle += s_.wobble_n * std::sin(2.0 * std::numbers::pi * s_.wobble_hz * t);
   }
   muscle_ = std::clamp(muscle, 0.0, capacity_at(x));
   heel_ = 0;
@@ -763,8 +781,8 @@ double Athlete::step_traits(const AthleteInput& in, double t) {
           go_away(t);
           break;
         }
-        if (tr.fatigue == FatigueKind::FailMidRise && !failing_ && number == std::max(1, tr.fail_rep) &&
-            risen >= event_frac_) {
+        if (tr.fatigue == FatigueKind::FailMidRise && !failing_ &&
+            number == std::max(1, tr.fail_rep) && risen >= event_frac_) {
           // The capacity falls below the load: with `stall` to within the
           // screw's static band (the pad sticks where it is), with `sink`
           // below what holds the pad (it sinks back), with `collapse` to
@@ -838,7 +856,8 @@ double Athlete::step_traits(const AthleteInput& in, double t) {
           go_away(t);
           break;
         }
-        const bool down = heel <= bottom_reached && (tr.effort == Effort::Follow || tin >= duration_s_);
+        const bool down =
+            heel <= bottom_reached && (tr.effort == Effort::Follow || tin >= duration_s_);
         if (down) {
           finish_rep(t);
           if (finished_) {
@@ -892,7 +911,8 @@ double Athlete::step_traits(const AthleteInput& in, double t) {
     return feel_load(c, dir);
   };
   // Follow's own speed: no faster than its tempo would move (the machine may brake it slower).
-  const double own_v = std::max(5.0, 1.2 * std::fabs(to_mm_ - from_mm_) / std::max(0.2, duration_s_));
+  const double own_v =
+      std::max(5.0, 1.2 * std::fabs(to_mm_ - from_mm_) / std::max(0.2, duration_s_));
   // Follow's estimate of the load: what it feels (pad weight + the motor's
   // actual force with the friction of the way it moves) while the pad is
   // still, with a 0.2 s perception lag; held while the pad moves. A brake that
@@ -918,13 +938,15 @@ double Athlete::step_traits(const AthleteInput& in, double t) {
       break;
     case AthletePhase::Concentric:
       if (sinking_) {
-        muscle = tr.fail_mode == FailMode::Collapse ? capacity_
-                                                    : feel_load(in, -2.0) + kTrackKd * (-kSinkMmS - v);
+        muscle = tr.fail_mode == FailMode::Collapse
+                     ? capacity_
+                     : feel_load(in, -2.0) + kTrackKd * (-kSinkMmS - v);
         break;
       }
       switch (tr.effort) {
         case Effort::Follow:
-          muscle = follow_estimate(2.0) + tr.follow_surplus_n * std::clamp((own_v - v) / (0.2 * own_v), -1.0, 1.0);
+          muscle = follow_estimate(2.0) +
+                   tr.follow_surplus_n * std::clamp((own_v - v) / (0.2 * own_v), -1.0, 1.0);
           break;
         case Effort::PushHard: muscle = capacity_ * std::min(1.0, tp_in / 0.15); break;
         case Effort::Grind: muscle = capacity_ * std::min(1.0, tp_in / 0.4); break;
@@ -933,7 +955,8 @@ double Athlete::step_traits(const AthleteInput& in, double t) {
       break;
     case AthletePhase::Eccentric:
       if (tr.effort == Effort::Follow) {
-        muscle = follow_estimate(-2.0) - tr.follow_surplus_n * std::clamp((v + own_v) / (0.2 * own_v), -1.0, 1.0);
+        muscle = follow_estimate(-2.0) -
+                 tr.follow_surplus_n * std::clamp((v + own_v) / (0.2 * own_v), -1.0, 1.0);
       } else {
         muscle = std::max(track(), kRideFraction * feel_cmd(-2.0));
       }
@@ -944,13 +967,15 @@ double Athlete::step_traits(const AthleteInput& in, double t) {
       break;
     default:  // TopPause, Stopping
       muscle = track();
-      if (phase_ == AthletePhase::Stopping) muscle = std::max(muscle, kRideFraction * feel_cmd(-2.0));
+      if (phase_ == AthletePhase::Stopping)
+        muscle = std::max(muscle, kRideFraction * feel_cmd(-2.0));
       break;
   }
   if (active) {
     // Low-pass filtered noise (uniform, rms ≈ noise_n after the filter) plus the tremor.
     const double alpha = 1.0 / 30.0;
-    noise_state_ += alpha * (fast_uniform() * 1.7320508075688772 * s_.noise_n * std::sqrt((2.0 - alpha) / alpha) -
+    noise_state_ += alpha * (fast_uniform() * 1.7320508075688772 * s_.noise_n *
+                                 std::sqrt((2.0 - alpha) / alpha) -
                              noise_state_);
     muscle += noise_state_;
     if (tr.tremor_n > 0) {
@@ -971,10 +996,12 @@ double Athlete::step_traits(const AthleteInput& in, double t) {
     // Heels and ankle below the anatomical bottom (on the bone, behind the
     // thigh's soft tissue): h = K·(bottom − (x + c·(m + h))) − C·v.
     heel_ = 0;
-    const bool gap = settle_until_ >= 0 && t < settle_until_ + 0.2 && x + c_mm_n * muscle_ < s_.bottom_mm - 1.0;
+    const bool gap =
+        settle_until_ >= 0 && t < settle_until_ + 0.2 && x + c_mm_n * muscle_ < s_.bottom_mm - 1.0;
     if (settle_until_ >= 0 && t >= settle_until_ + 0.2) settle_until_ = -1;
     if (!gap && x + c_mm_n * muscle_ < s_.bottom_mm)
-      heel_ = std::max(0.0, (kHeelK * (s_.bottom_mm - x - c_mm_n * muscle_) - kHeelC * v) / (1.0 + kHeelK * c_mm_n));
+      heel_ = std::max(0.0, (kHeelK * (s_.bottom_mm - x - c_mm_n * muscle_) - kHeelC * v) /
+                                (1.0 + kHeelK * c_mm_n));
     contact_ = muscle_ + heel_;
   }
   // The tissue follows the contact with a lag of about a step, as soft tissue
@@ -1056,7 +1083,8 @@ double Athlete::step_hold(const AthleteInput& in, double t) {
       }
       break;
     case AthletePhase::LetGo:
-      if (away_until_ >= 0 && t >= away_until_) {  // sits back down and, after its reaction, holds again
+      if (away_until_ >= 0 &&
+          t >= away_until_) {  // sits back down and, after its reaction, holds again
         away_ = false;
         away_until_ = -1;
         events_.returned_s = t;
@@ -1068,18 +1096,21 @@ double Athlete::step_hold(const AthleteInput& in, double t) {
       hold_time_ += kDt;
       if (tr.fatigue == FatigueKind::Gradual)
         capacity_ *= std::pow(1.0 - std::clamp(s_.fatigue_rate, 0.0, 0.9), kDt / 10.0);
-      const bool drop_kind = tr.fatigue == FatigueKind::Sudden || tr.fatigue == FatigueKind::RangeFirst;
+      const bool drop_kind =
+          tr.fatigue == FatigueKind::Sudden || tr.fatigue == FatigueKind::RangeFirst;
       if (drop_kind && !sudden_done_ && hold_time_ >= tr.hold_fail_s) {
         capacity_ *= tr.sudden_factor;
         sudden_done_ = true;
         hold_.fail_s = t;
       }
-      if (tr.fatigue == FatigueKind::FailMidRise && give_up_from_s_ < 0 && hold_time_ >= tr.hold_fail_s) {
+      if (tr.fatigue == FatigueKind::FailMidRise && give_up_from_s_ < 0 &&
+          hold_time_ >= tr.hold_fail_s) {
         give_up_from_s_ = t;
         hold_.fail_s = t;
         hold_.gave_up = true;
       }
-      if (give_up_from_s_ >= 0 && t - give_up_from_s_ >= (tr.fail_mode == FailMode::Sink ? 4.0 : 1.0)) {
+      if (give_up_from_s_ >= 0 &&
+          t - give_up_from_s_ >= (tr.fail_mode == FailMode::Sink ? 4.0 : 1.0)) {
         finished_ = true;  // gave up the hold: rests on its heels
         end_bout(t);
         enter(AthletePhase::Relaxed, t, heel);
@@ -1094,14 +1125,17 @@ double Athlete::step_hold(const AthleteInput& in, double t) {
       // while it still pushes (the unload ramp).
       const double res = body_.pad_weight_n + in.commanded_force_n;
       hold_res_peak_n_ = std::max(hold_res_peak_n_, res);
-      const bool fading = hold_res_peak_n_ > 100.0 && res < 0.5 * hold_res_peak_n_ && res < 0.5 * hold_target_n_;
+      const bool fading =
+          hold_res_peak_n_ > 100.0 && res < 0.5 * hold_res_peak_n_ && res < 0.5 * hold_target_n_;
       if (!fading) still_since_ = -1;
       else if (still_since_ < 0) still_since_ = t;
-      if (release_from_s_ < 0 && (unloaded_s_ > kUnloadedStopS || (still_since_ >= 0 && t - still_since_ >= 0.3))) {
+      if (release_from_s_ < 0 &&
+          (unloaded_s_ > kUnloadedStopS || (still_since_ >= 0 && t - still_since_ >= 0.3))) {
         if (!hold_.end_s) hold_.end_s = t;
         release_from_s_ = t;  // eases off over kReleaseS
       }
-      if (release_from_s_ >= 0 && (t - release_from_s_ >= kReleaseS || unloaded_s_ > kUnloadedStopS)) {
+      if (release_from_s_ >= 0 &&
+          (t - release_from_s_ >= kReleaseS || unloaded_s_ > kUnloadedStopS)) {
         hold_over_ = in.drive_enabled;
         release_from_s_ = -1;
         end_bout(t);
@@ -1117,10 +1151,14 @@ double Athlete::step_hold(const AthleteInput& in, double t) {
   const bool active = phase_ == AthletePhase::Holding;
   if (active) {
     switch (tr.effort) {
-      case Effort::Track: hold_target_n_ = std::clamp(tr.hold_fraction, 0.0, 1.0) * capacity_; break;
+      case Effort::Track:
+        hold_target_n_ = std::clamp(tr.hold_fraction, 0.0, 1.0) * capacity_;
+        break;
       case Effort::PushHard: hold_target_n_ = capacity_; break;
       case Effort::Grind: hold_target_n_ = 0.9 * capacity_; break;
-      case Effort::Follow: hold_target_n_ = std::min(capacity_, follow_est_ + tr.follow_surplus_n); break;
+      case Effort::Follow:
+        hold_target_n_ = std::min(capacity_, follow_est_ + tr.follow_surplus_n);
+        break;
     }
     muscle = hold_target_n_ * std::min(1.0, (t - bout_start_s_) / 1.0);
     // It means to hold still: when it out-pushes the hold's load, the pad
@@ -1131,9 +1169,11 @@ double Athlete::step_hold(const AthleteInput& in, double t) {
       muscle = std::min(muscle, feel_load(in, v) + kTrackKp * (cap_mm - heel) - kTrackKd * v);
     if (release_from_s_ >= 0) muscle *= std::max(0.0, 1.0 - (t - release_from_s_) / kReleaseS);
     if (give_up_from_s_ >= 0)
-      muscle *= std::max(0.0, 1.0 - (t - give_up_from_s_) / (tr.fail_mode == FailMode::Sink ? 4.0 : 1.0));
+      muscle *=
+          std::max(0.0, 1.0 - (t - give_up_from_s_) / (tr.fail_mode == FailMode::Sink ? 4.0 : 1.0));
     const double alpha = 1.0 / 30.0;
-    noise_state_ += alpha * (fast_uniform() * 1.7320508075688772 * s_.noise_n * std::sqrt((2.0 - alpha) / alpha) -
+    noise_state_ += alpha * (fast_uniform() * 1.7320508075688772 * s_.noise_n *
+                                 std::sqrt((2.0 - alpha) / alpha) -
                              noise_state_);
     muscle += noise_state_;
     if (tr.tremor_n > 0) {
@@ -1151,7 +1191,8 @@ double Athlete::step_hold(const AthleteInput& in, double t) {
   } else {
     heel_ = 0;
     if (x + c_mm_n * muscle_ < s_.bottom_mm)
-      heel_ = std::max(0.0, (kHeelK * (s_.bottom_mm - x - c_mm_n * muscle_) - kHeelC * v) / (1.0 + kHeelK * c_mm_n));
+      heel_ = std::max(0.0, (kHeelK * (s_.bottom_mm - x - c_mm_n * muscle_) - kHeelC * v) /
+                                (1.0 + kHeelK * c_mm_n));
     contact_ = muscle_ + heel_;
   }
   compression_mm_ = c_mm_n * contact_;
@@ -1197,7 +1238,8 @@ double HoldTruth::held_within(double a, double b) const {
   return s;
 }
 
-std::optional<double> HoldTruth::first_drop_s(double pct, double window_s, double from_s, double until_s) const {
+std::optional<double> HoldTruth::first_drop_s(double pct, double window_s, double from_s,
+                                              double until_s) const {
   if (window_s <= 0) return std::nullopt;
   double best = 0;
   for (double w0 = from_s; w0 + window_s <= until_s + 1e-9; w0 += window_s) {
@@ -1210,7 +1252,8 @@ std::optional<double> HoldTruth::first_drop_s(double pct, double window_s, doubl
 }
 
 int Athlete::full_reps() const {
-  return static_cast<int>(std::count_if(reps_.begin(), reps_.end(), [](const RepTruth& r) { return r.full; }));
+  return static_cast<int>(
+      std::count_if(reps_.begin(), reps_.end(), [](const RepTruth& r) { return r.full; }));
 }
 int Athlete::partial_reps() const { return static_cast<int>(reps_.size()) - full_reps(); }
 

@@ -19,14 +19,15 @@ double number(const json::value& v, const std::string& key) {
 double in_range(const json::value& v, const std::string& key, double lo, double hi) {
   const double x = number(v, key);
   if (!(x >= lo && x <= hi))
-    throw std::invalid_argument("trait \"" + key + "\" must be within " + std::to_string(lo) + " .. " +
-                                std::to_string(hi));
+    throw std::invalid_argument("trait \"" + key + "\" must be within " + std::to_string(lo) +
+                                " .. " + std::to_string(hi));
   return x;
 }
 
 int integer(const json::value& v, const std::string& key, int lo, int hi) {
   const double x = in_range(v, key, lo, hi);
-  if (x != std::floor(x)) throw std::invalid_argument("trait \"" + key + "\" must be a whole number");
+  if (x != std::floor(x))
+    throw std::invalid_argument("trait \"" + key + "\" must be a whole number");
   return static_cast<int>(x);
 }
 
@@ -92,7 +93,8 @@ void apply_traits_json(const json::object& o, AthleteTraits& out) {
       enabled_given = true;
     } else if (k == "reaction_s") t.reaction_s = in_range(v, k, 0, 60);
     else if (k == "first_bottom_pause") t.first_bottom_pause = boolean(v, k);
-    else if (k == "effort") t.effort = enumerated<Effort>(v, k, parse_effort, "track, follow, push_hard, grind");
+    else if (k == "effort")
+      t.effort = enumerated<Effort>(v, k, parse_effort, "track, follow, push_hard, grind");
     else if (k == "follow_surplus_n") t.follow_surplus_n = in_range(v, k, 0, 500);
     else if (k == "tempo_scale") t.tempo_scale = in_range(v, k, 0.1, 5);
     else if (k == "tempo_jitter") t.tempo_jitter = in_range(v, k, 0, 0.9);
@@ -105,13 +107,14 @@ void apply_traits_json(const json::object& o, AthleteTraits& out) {
     else if (k == "range_jitter") t.range_jitter = in_range(v, k, 0, 0.3);
     else if (k == "tissue_mm") t.tissue_mm = in_range(v, k, 0, 40);
     else if (k == "fatigue")
-      t.fatigue = enumerated<FatigueKind>(v, k, parse_fatigue,
-                                          "none, gradual, sudden, range_first, half_then_full, fail_mid_rise");
+      t.fatigue = enumerated<FatigueKind>(
+          v, k, parse_fatigue, "none, gradual, sudden, range_first, half_then_full, fail_mid_rise");
     else if (k == "fail_rep") t.fail_rep = integer(v, k, 0, 1000);
     else if (k == "sudden_factor") t.sudden_factor = in_range(v, k, 0, 1);
     else if (k == "half_reps") t.half_reps = integer(v, k, 0, 1000);
     else if (k == "collapse_fraction") t.collapse_fraction = in_range(v, k, 0, 0.9);
-    else if (k == "fail_mode") t.fail_mode = enumerated<FailMode>(v, k, parse_fail_mode, "stall, sink, collapse");
+    else if (k == "fail_mode")
+      t.fail_mode = enumerated<FailMode>(v, k, parse_fail_mode, "stall, sink, collapse");
     else if (k == "tremor_n") t.tremor_n = in_range(v, k, 0, 2000);
     else if (k == "tremor_hz") t.tremor_hz = in_range(v, k, 0.1, 50);
     else if (k == "tremor_growth") t.tremor_growth = in_range(v, k, 0, 100);
@@ -119,15 +122,14 @@ void apply_traits_json(const json::object& o, AthleteTraits& out) {
     else if (k == "sticking_depth") t.sticking_depth = in_range(v, k, 0, 0.9);
     else if (k == "drop_p") t.drop_p = in_range(v, k, 0, 1);
     else if (k == "leave")
-      t.leave = enumerated<Leave>(v, k, parse_leave,
-                                  "none, mid_rise, mid_lowering, at_top, at_bottom, stand_up, sit_back");
+      t.leave = enumerated<Leave>(
+          v, k, parse_leave, "none, mid_rise, mid_lowering, at_top, at_bottom, stand_up, sit_back");
     else if (k == "leave_rep") t.leave_rep = integer(v, k, 0, 1000);
     else if (k == "sit_back_after_s") t.sit_back_after_s = in_range(v, k, 0, 600);
     else if (k == "hold_fraction") t.hold_fraction = in_range(v, k, 0.05, 1);
     else if (k == "hold_fail_s") t.hold_fail_s = in_range(v, k, 0, 3600);
     else if (k == "hold_leave_s") t.hold_leave_s = in_range(v, k, 0, 3600);
-    else
-      throw std::invalid_argument("unknown trait \"" + k + "\"");
+    else throw std::invalid_argument("unknown trait \"" + k + "\"");
   }
   if (t.mid_rest_max_s < t.mid_rest_min_s)
     throw std::invalid_argument("trait \"mid_rest_max_s\" must be at least mid_rest_min_s");
@@ -139,7 +141,8 @@ json::object athlete_request_json(const AthleteSettings& s) {
   return {{"style", to_string(s.style)},
           {"capacity_n", s.capacity_n},
           {"fatigue_rate", s.fatigue_rate},
-          {"tempo", json::array{s.tempo.eccentric_s, s.tempo.bottom_s, s.tempo.concentric_s, s.tempo.top_s}},
+          {"tempo",
+           json::array{s.tempo.eccentric_s, s.tempo.bottom_s, s.tempo.concentric_s, s.tempo.top_s}},
           {"bottom_mm", s.bottom_mm},
           {"top_mm", s.top_mm},
           {"start_load_n", s.start_load_n},
@@ -148,9 +151,8 @@ json::object athlete_request_json(const AthleteSettings& s) {
           {"half_range_fraction", s.half_range_fraction},
           {"shrink_per_rep", s.shrink_per_rep},
           {"min_range_fraction", s.min_range_fraction},
-          {"bounce_tempo",
-           json::array{s.bounce_tempo.eccentric_s, s.bounce_tempo.bottom_s, s.bounce_tempo.concentric_s,
-                       s.bounce_tempo.top_s}},
+          {"bounce_tempo", json::array{s.bounce_tempo.eccentric_s, s.bounce_tempo.bottom_s,
+                                       s.bounce_tempo.concentric_s, s.bounce_tempo.top_s}},
           {"iso_fraction", s.iso_fraction},
           {"noise_n", s.noise_n},
           {"wobble_n", s.wobble_n},

@@ -34,15 +34,16 @@ double num_in(const json::object& o, const char* key, double def, double lo, dou
     throw std::invalid_argument(std::string("\"") + key + "\" must be a number");
   }
   if (!(v >= lo && v <= hi))
-    throw std::invalid_argument(std::string("\"") + key + "\" must be within " + std::to_string(lo) +
-                                " .. " + std::to_string(hi));
+    throw std::invalid_argument(std::string("\"") + key + "\" must be within " +
+                                std::to_string(lo) + " .. " + std::to_string(hi));
   return v;
 }
 
 bool flag(const json::object& o, const char* key, bool def) {
   auto it = o.find(key);
   if (it == o.end()) return def;
-  if (!it->value().is_bool()) throw std::invalid_argument(std::string("\"") + key + "\" must be true or false");
+  if (!it->value().is_bool())
+    throw std::invalid_argument(std::string("\"") + key + "\" must be true or false");
   return it->value().as_bool();
 }
 
@@ -65,8 +66,11 @@ Tempo tempo_of(const json::value& v, const char* key) {
 }
 
 json::object tempo_json(const Tempo& t) {
-  return {{"eccentric_s", t.eccentric_s}, {"bottom_s", t.bottom_s}, {"concentric_s", t.concentric_s},
-          {"top_s", t.top_s}, {"text", to_string(t)}};
+  return {{"eccentric_s", t.eccentric_s},
+          {"bottom_s", t.bottom_s},
+          {"concentric_s", t.concentric_s},
+          {"top_s", t.top_s},
+          {"text", to_string(t)}};
 }
 
 }  // namespace
@@ -99,7 +103,8 @@ std::string ControlChannel::handle_line(const std::string& line) {
 
 json::object ControlChannel::handle(const json::value& request) {
   try {
-    if (!request.is_object()) throw std::invalid_argument("a request is a JSON object with \"cmd\"");
+    if (!request.is_object())
+      throw std::invalid_argument("a request is a JSON object with \"cmd\"");
     const json::object& req = request.as_object();
     auto it = req.find("cmd");
     if (it == req.end() || !it->value().is_string()) throw std::invalid_argument("missing \"cmd\"");
@@ -146,10 +151,12 @@ json::object ControlChannel::handle(const json::value& request) {
     }
     if (cmd == "help") {
       return {{"ok", true},
-              {"commands", json::array{"ping", "truth", "state", "athlete", "fault", "bench", "noise", "reset", "help"}},
-              {"fault_kinds", json::array{"sto", "drive_fault", "cell_freeze", "cell_value_freeze", "adc_error", "overload", "drop",
-                                          "outage", "power_cycle", "setup_lost", "nan_force", "bad_crc", "wrong_unit", "wrong_tid",
-                                          "exception", "clear"}}};
+              {"commands", json::array{"ping", "truth", "state", "athlete", "fault", "bench",
+                                       "noise", "reset", "help"}},
+              {"fault_kinds",
+               json::array{"sto", "drive_fault", "cell_freeze", "cell_value_freeze", "adc_error",
+                           "overload", "drop", "outage", "power_cycle", "setup_lost", "nan_force",
+                           "bad_crc", "wrong_unit", "wrong_tid", "exception", "clear"}}};
     }
     throw std::invalid_argument("unknown cmd \"" + cmd + "\" (try {\"cmd\":\"help\"})");
   } catch (const std::exception& e) {
@@ -159,11 +166,13 @@ json::object ControlChannel::handle(const json::value& request) {
 
 json::object ControlChannel::fault_cmd(const json::object& req) {
   auto it = req.find("kind");
-  if (it == req.end() || !it->value().is_string()) throw std::invalid_argument("fault needs \"kind\"");
+  if (it == req.end() || !it->value().is_string())
+    throw std::invalid_argument("fault needs \"kind\"");
   const std::string kind(it->value().as_string());
   for (const auto& kv : req) {
     const std::string k(kv.key());
-    if (k != "cmd" && k != "kind" && k != "on" && k != "code" && k != "p" && k != "seconds" && k != "count")
+    if (k != "cmd" && k != "kind" && k != "on" && k != "code" && k != "p" && k != "seconds" &&
+        k != "count")
       throw std::invalid_argument("unknown key \"" + k + "\" for fault");
   }
   if (kind == "sto") {
@@ -193,7 +202,8 @@ json::object ControlChannel::fault_cmd(const json::object& req) {
     const double s = num_in(req, "seconds", -1, 0.0, 3600.0);
     if (s < 0) throw std::invalid_argument("outage needs \"seconds\"");
     m_.outage_until_ms_ = m_.now_ms_ + static_cast<std::int64_t>(std::lround(s * 1000.0));
-  } else if (kind == "bad_crc" || kind == "wrong_unit" || kind == "wrong_tid" || kind == "exception") {
+  } else if (kind == "bad_crc" || kind == "wrong_unit" || kind == "wrong_tid" ||
+             kind == "exception") {
     const int k = kind == "bad_crc" ? 0 : kind == "wrong_unit" ? 1 : kind == "wrong_tid" ? 2 : 3;
     // "p": every reply from now on is odd with this probability (0 ends it);
     // "count": the next N replies are (without "p", the default: 1).
@@ -214,7 +224,8 @@ json::object ControlChannel::fault_cmd(const json::object& req) {
     throw std::invalid_argument("unknown fault kind \"" + kind + "\"");
   }
   m_.update_registers();
-  log::notice("soleus-sim: fault ", json::serialize(req), " at t=", static_cast<double>(m_.now_ms_) / 1000.0, " s");
+  log::notice("soleus-sim: fault ", json::serialize(req),
+              " at t=", static_cast<double>(m_.now_ms_) / 1000.0, " s");
   return {{"ok", true}};
 }
 
@@ -235,12 +246,17 @@ json::object ControlChannel::bench_cmd(const json::object& req) {
         throw std::invalid_argument("\"cell_mount\" must be \"contact\" or \"pad_on_cell\"");
       m_.cell_pad_on_cell_ = m == "pad_on_cell";
     } else {
-      throw std::invalid_argument("unknown key \"" + k + "\" for bench (seated, weight_n, cell_gain, cell_mount)");
+      throw std::invalid_argument("unknown key \"" + k +
+                                  "\" for bench (seated, weight_n, cell_gain, cell_mount)");
     }
   }
-  log::notice("soleus-sim: bench ", json::serialize(req), " at t=", static_cast<double>(m_.now_ms_) / 1000.0, " s");
-  return {{"ok", true}, {"seated", m_.bench_seated_}, {"weight_n", m_.bench_weight_n_},
-          {"cell_gain", m_.bench_cell_gain_}, {"cell_mount", m_.cell_pad_on_cell_ ? "pad_on_cell" : "contact"}};
+  log::notice("soleus-sim: bench ", json::serialize(req),
+              " at t=", static_cast<double>(m_.now_ms_) / 1000.0, " s");
+  return {{"ok", true},
+          {"seated", m_.bench_seated_},
+          {"weight_n", m_.bench_weight_n_},
+          {"cell_gain", m_.bench_cell_gain_},
+          {"cell_mount", m_.cell_pad_on_cell_ ? "pad_on_cell" : "contact"}};
 }
 
 json::object ControlChannel::noise_cmd(const json::object& req) {
@@ -249,12 +265,15 @@ json::object ControlChannel::noise_cmd(const json::object& req) {
     const std::string k(kv.key());
     if (k == "cmd") continue;
     if (k == "cell_noise_n") n.cell_noise_n = num_in(req, "cell_noise_n", 0, 0, 50);
-    else if (k == "cell_drift_n_per_s") n.cell_drift_n_per_s = num_in(req, "cell_drift_n_per_s", 0, 0, 5);
-    else if (k == "cell_drift_max_n") n.cell_drift_max_n = num_in(req, "cell_drift_max_n", 0, 0, 500);
+    else if (k == "cell_drift_n_per_s")
+      n.cell_drift_n_per_s = num_in(req, "cell_drift_n_per_s", 0, 0, 5);
+    else if (k == "cell_drift_max_n")
+      n.cell_drift_max_n = num_in(req, "cell_drift_max_n", 0, 0, 500);
     else if (k == "drive_ripple_v") n.drive_ripple_v = num_in(req, "drive_ripple_v", 0, 0, 100);
     else
-      throw std::invalid_argument("unknown key \"" + k +
-                                  "\" for noise (cell_noise_n, cell_drift_n_per_s, cell_drift_max_n, drive_ripple_v)");
+      throw std::invalid_argument(
+          "unknown key \"" + k +
+          "\" for noise (cell_noise_n, cell_drift_n_per_s, cell_drift_max_n, drive_ripple_v)");
   }
   m_.noise_ = n;
   m_.apply_noise();
@@ -277,7 +296,9 @@ json::object ControlChannel::athlete_cmd(const json::object& req) {
     if (k == "cmd" || k == "reset") continue;
     if (k == "style") {
       if (!v.is_string() || !parse_style(std::string(v.as_string()), s.style))
-        throw std::invalid_argument("\"style\" must be one of tempo, push_hard, half_range, bounce, let_go, shrinking_range, relax, isometric");
+        throw std::invalid_argument(
+            "\"style\" must be one of tempo, push_hard, half_range, bounce, let_go, "
+            "shrinking_range, relax, isometric");
     } else if (k == "capacity_n") {
       s.capacity_n = num_in(req, "capacity_n", 0, 0, 10000);
       reset_capacity = true;
@@ -369,7 +390,9 @@ json::object ControlChannel::truth(const Machine& m, double drop_pct, int skip_r
                    {"wobbly", r.wobbly},
                    {"stalled", r.stalled},
                    {"mid_rest", r.mid_rest}};
-    if (!r.full) partials.push_back({{"index", r.index}, {"range_mm", r.range_mm}, {"range_fraction", r.range_fraction}});
+    if (!r.full)
+      partials.push_back(
+          {{"index", r.index}, {"range_mm", r.range_mm}, {"range_fraction", r.range_fraction}});
     reps.push_back(std::move(o));
   }
   json::object o{{"time_s", static_cast<double>(m.now_ms_) / 1000.0},
@@ -390,7 +413,8 @@ json::object ControlChannel::truth(const Machine& m, double drop_pct, int skip_r
   const AthleteEvents& ev = m.athlete_.events();
   auto opt = [](const auto& x) { return x ? json::value(*x) : json::value(nullptr); };
   json::array rests;
-  for (const auto& [a, b] : ev.rests) rests.push_back(json::array{a, b < 0 ? json::value(nullptr) : json::value(b)});
+  for (const auto& [a, b] : ev.rests)
+    rests.push_back(json::array{a, b < 0 ? json::value(nullptr) : json::value(b)});
   o["events"] = json::object{{"left_s", opt(ev.left_s)},
                              {"returned_s", opt(ev.returned_s)},
                              {"leave_kind", to_string(ev.leave_kind)},
@@ -400,18 +424,20 @@ json::object ControlChannel::truth(const Machine& m, double drop_pct, int skip_r
                              {"rests", std::move(rests)}};
   if (const HoldTruth& h = m.athlete_.hold(); h.hold) {
     json::array bouts;
-    for (const auto& [a, b] : h.bouts) bouts.push_back(json::array{a, b < 0 ? json::value(nullptr) : json::value(b)});
+    for (const auto& [a, b] : h.bouts)
+      bouts.push_back(json::array{a, b < 0 ? json::value(nullptr) : json::value(b)});
     json::array force;
     for (float f : h.force_n) force.push_back(std::round(f * 10.0) / 10.0);
-    o["hold"] = json::object{{"start_s", opt(h.start_s)},
-                             {"end_s", opt(h.end_s)},
-                             {"fail_s", opt(h.fail_s)},
-                             {"gave_up", h.gave_up},
-                             {"bouts", std::move(bouts)},
-                             {"bin_s", h.bin_s},
-                             {"bins_from_s", h.bins_from_s},
-                             {"force_n", std::move(force)},
-                             {"first_drop_s", opt(h.first_drop_s(drop_pct, 1.0, h.bins_from_s, 1e9))}};
+    o["hold"] =
+        json::object{{"start_s", opt(h.start_s)},
+                     {"end_s", opt(h.end_s)},
+                     {"fail_s", opt(h.fail_s)},
+                     {"gave_up", h.gave_up},
+                     {"bouts", std::move(bouts)},
+                     {"bin_s", h.bin_s},
+                     {"bins_from_s", h.bins_from_s},
+                     {"force_n", std::move(force)},
+                     {"first_drop_s", opt(h.first_drop_s(drop_pct, 1.0, h.bins_from_s, 1e9))}};
   } else {
     o["hold"] = nullptr;
   }
@@ -474,20 +500,22 @@ json::object ControlChannel::state(const Machine& m) {
                      {"temperature_c", m.drive_.temperature_c()},
                      {"bus_voltage_v", m.drive_.bus_voltage_v()}};
   const double force_n = m.cell_.force_n();
-  json::object cell{{"force_n", std::isfinite(force_n) ? json::value(force_n) : json::value(nullptr)},
-                    {"stable", m.cell_.stable()},
-                    {"overload", m.cell_.overload()},
-                    {"adc_error", m.cell_.adc_error()},
-                    {"tare_busy", m.cell_.tare_busy()},
-                    {"counter", m.cell_.counter()},
-                    {"frozen", m.cell_.frozen()},
-                    {"value_frozen", m.cell_.value_frozen()},
-                    {"nan_force", m.cell_.nan_injected()},
-                    {"filter", m.cell_.filter()},
-                    {"tare_n", m.cell_.tare_n()},
-                    {"command", m.cell_.command()}};
-  const double outage_left =
-      m.outage_until_ms_ > m.now_ms_ ? static_cast<double>(m.outage_until_ms_ - m.now_ms_) / 1000.0 : 0.0;
+  json::object cell{
+      {"force_n", std::isfinite(force_n) ? json::value(force_n) : json::value(nullptr)},
+      {"stable", m.cell_.stable()},
+      {"overload", m.cell_.overload()},
+      {"adc_error", m.cell_.adc_error()},
+      {"tare_busy", m.cell_.tare_busy()},
+      {"counter", m.cell_.counter()},
+      {"frozen", m.cell_.frozen()},
+      {"value_frozen", m.cell_.value_frozen()},
+      {"nan_force", m.cell_.nan_injected()},
+      {"filter", m.cell_.filter()},
+      {"tare_n", m.cell_.tare_n()},
+      {"command", m.cell_.command()}};
+  const double outage_left = m.outage_until_ms_ > m.now_ms_
+                                 ? static_cast<double>(m.outage_until_ms_ - m.now_ms_) / 1000.0
+                                 : 0.0;
   cell["drift_n"] = m.cell_.drift_n();
   json::object faults{{"drop_p", m.drop_p_},
                       {"outage_s_left", outage_left},
@@ -495,13 +523,19 @@ json::object ControlChannel::state(const Machine& m) {
                       {"wrong_unit", m.odd_left_[1]},
                       {"wrong_tid", m.odd_left_[2]},
                       {"exception", m.odd_left_[3]},
-                      {"odd_p", json::object{{"bad_crc", m.odd_p_[0]}, {"wrong_unit", m.odd_p_[1]},
-                                             {"wrong_tid", m.odd_p_[2]}, {"exception", m.odd_p_[3]}}}};
-  json::object counters{{"requests", m.counters_.requests},         {"replies", m.counters_.replies},
-                        {"exceptions", m.counters_.exceptions},     {"dropped", m.counters_.dropped},
-                        {"outage_ignored", m.counters_.outage_ignored}, {"odd_replies", m.counters_.odd_replies},
+                      {"odd_p", json::object{{"bad_crc", m.odd_p_[0]},
+                                             {"wrong_unit", m.odd_p_[1]},
+                                             {"wrong_tid", m.odd_p_[2]},
+                                             {"exception", m.odd_p_[3]}}}};
+  json::object counters{{"requests", m.counters_.requests},
+                        {"replies", m.counters_.replies},
+                        {"exceptions", m.counters_.exceptions},
+                        {"dropped", m.counters_.dropped},
+                        {"outage_ignored", m.counters_.outage_ignored},
+                        {"odd_replies", m.counters_.odd_replies},
                         {"drive_power_cycles", m.counters_.drive_power_cycles},
-                        {"unknown_unit", m.counters_.unknown_unit}, {"bad_frames", m.counters_.bad_frames}};
+                        {"unknown_unit", m.counters_.unknown_unit},
+                        {"bad_frames", m.counters_.bad_frames}};
   json::object athlete{{"phase", to_string(m.athlete_.phase())},
                        {"capacity_n", m.athlete_.capacity_n()},
                        {"rep_top_mm", m.athlete_.rep_top_mm()},
@@ -519,7 +553,8 @@ json::object ControlChannel::state(const Machine& m) {
           {"faults", std::move(faults)},
           {"noise", noise_json(m)},
           {"counters", std::move(counters)},
-          {"registers", json::object{{"drive", registers_json(m, 0)}, {"load_cell", registers_json(m, 1)}}}};
+          {"registers",
+           json::object{{"drive", registers_json(m, 0)}, {"load_cell", registers_json(m, 1)}}}};
 }
 
 }  // namespace soleus::sim

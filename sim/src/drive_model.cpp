@@ -19,7 +19,10 @@ bool bit(std::uint16_t w, int b) { return ((w >> b) & 1u) != 0; }
 }  // namespace
 
 MsOscillator::MsOscillator(double hz, double phase)
-    : hz_(hz), phase_(phase), rc_(std::cos(2 * std::numbers::pi * hz * kDt)), rs_(std::sin(2 * std::numbers::pi * hz * kDt)) {}
+    : hz_(hz),
+      phase_(phase),
+      rc_(std::cos(2 * std::numbers::pi * hz * kDt)),
+      rs_(std::sin(2 * std::numbers::pi * hz * kDt)) {}
 
 double MsOscillator::at(std::int64_t now_ms) {
   if (now_ms == last_ms_) return s_;
@@ -166,7 +169,8 @@ void DriveModel::step(double speed_rpm, std::int64_t now_ms) {
   temperature_c_ += (t_target - temperature_c_) * (kDt / kThermalTauS);
   const double omega = speed_rpm * 2.0 * std::numbers::pi / 60.0;
   regen_w_ = torque_nm() * omega;  // torque down while moving up: the user feeds power in
-  const double rise = regen_w_ > 0 ? std::min(70.0, regen_w_ * 0.08) : std::max(-20.0, regen_w_ * 0.02);
+  const double rise =
+      regen_w_ > 0 ? std::min(70.0, regen_w_ * 0.08) : std::max(-20.0, regen_w_ * 0.02);
   const double ripple = 0.3 * bus_slow_.at(now_ms) + 0.2 * bus_fast_.at(now_ms);
   const double v_target = s_.nominal_bus_v + rise + ripple;
   bus_voltage_v_ += (v_target - bus_voltage_v_) * (kDt / kBusTauS);

@@ -13,7 +13,10 @@ constexpr double kStableSpanN = 2.0;
 }  // namespace
 
 LoadCellModel::LoadCellModel(LoadCellSettings s)
-    : s_(s), next_sample_ms_(1000.0 / s.sample_rate_hz), tare_n_(s.zero_offset_n), rng_(s.seed * 2654435761ULL + 0x9E3779B97F4A7C15ULL) {}
+    : s_(s),
+      next_sample_ms_(1000.0 / s.sample_rate_hz),
+      tare_n_(s.zero_offset_n),
+      rng_(s.seed * 2654435761ULL + 0x9E3779B97F4A7C15ULL) {}
 
 double LoadCellModel::noise() {
   // xorshift64* → two uniforms → Box-Muller.
@@ -66,7 +69,8 @@ void LoadCellModel::step(double contact_n, std::int64_t now_ms) {
       rng_ ^= rng_ >> 27;
       return static_cast<double>((rng_ * 2685821657736338717ULL) >> 11) * 0x1.0p-52 - 1.0;
     };
-    drift_rate_ = std::clamp(drift_rate_ + u() * s_.drift_n_per_s * 0.1, -s_.drift_n_per_s, s_.drift_n_per_s);
+    drift_rate_ =
+        std::clamp(drift_rate_ + u() * s_.drift_n_per_s * 0.1, -s_.drift_n_per_s, s_.drift_n_per_s);
     drift_n_ += drift_rate_ * dt;
     if (std::fabs(drift_n_) >= s_.drift_max_n) {
       drift_n_ = std::clamp(drift_n_, -s_.drift_max_n, s_.drift_max_n);
@@ -105,13 +109,12 @@ void LoadCellModel::step(double contact_n, std::int64_t now_ms) {
     stable_ = false;
   }
 
-  if (adc_error_)
-    force_n_ = 0;
-  else if (nan_)
-    force_n_ = std::numeric_limits<double>::quiet_NaN();
+  if (adc_error_) force_n_ = 0;
+  else if (nan_) force_n_ = std::numeric_limits<double>::quiet_NaN();
   else if (!value_frozen_)
     force_n_ = filtered_ - tare_n_;  // (value frozen: FORCE repeats its last value)
-  counter_ = static_cast<std::uint32_t>((counter_ + 1) % static_cast<std::uint32_t>(s_.counter_modulo));
+  counter_ =
+      static_cast<std::uint32_t>((counter_ + 1) % static_cast<std::uint32_t>(s_.counter_modulo));
   ++samples_;
 }
 

@@ -58,7 +58,7 @@ void encode_saturating(const SignalSpec& s, double value, std::uint16_t* w) {
   raw.scale = 1.0;
   raw.offset = 0.0;
   if (s.type == ValueType::F32) {
-    const float f = std::isnan(value) ? std::numeric_limits<float>::quiet_NaN()
+    const float f = std::isnan(value)                  ? std::numeric_limits<float>::quiet_NaN()
                     : (value - s.offset) / s.scale > 0 ? std::numeric_limits<float>::infinity()
                                                        : -std::numeric_limits<float>::infinity();
     raw.type = ValueType::U32;  // the float's bits, which the codec refuses as a value
@@ -68,9 +68,15 @@ void encode_saturating(const SignalSpec& s, double value, std::uint16_t* w) {
   double lo = 0, hi = 0;
   switch (s.type) {
     case ValueType::U16: hi = 65535; break;
-    case ValueType::S16: lo = -32768; hi = 32767; break;
+    case ValueType::S16:
+      lo = -32768;
+      hi = 32767;
+      break;
     case ValueType::U32: hi = 4294967295.0; break;
-    case ValueType::S32: lo = -2147483648.0; hi = 2147483647.0; break;
+    case ValueType::S32:
+      lo = -2147483648.0;
+      hi = 2147483647.0;
+      break;
     case ValueType::F32: break;
   }
   double r = std::isfinite(value) ? (value - s.offset) / s.scale : hi;
@@ -83,13 +89,20 @@ void encode_saturating(const SignalSpec& s, double value, std::uint16_t* w) {
 
 // ------------------------------------------------------------------ tables
 Machine::Bank::Bank()
-    : holding(65536, 0), input(65536, 0), coil(65536, 0), discrete(65536, 0), holding_kind(65536, 0),
-      input_def(65536, 0), coil_def(65536, 0), discrete_def(65536, 0) {}
+    : holding(65536, 0),
+      input(65536, 0),
+      coil(65536, 0),
+      discrete(65536, 0),
+      holding_kind(65536, 0),
+      input_def(65536, 0),
+      coil_def(65536, 0),
+      discrete_def(65536, 0) {}
 
 class Machine::Target : public modbus::RegisterTarget {
  public:
   Target(Machine& m, int unit_index) : m_(m), ui_(unit_index) {}
-  Exception read_bits(Table table, int address, int count, std::vector<std::uint8_t>& out) override {
+  Exception read_bits(Table table, int address, int count,
+                      std::vector<std::uint8_t>& out) override {
     Bank& b = m_.bank(ui_);
     auto& def = table == Table::Coil ? b.coil_def : b.discrete_def;
     auto& val = table == Table::Coil ? b.coil : b.discrete;
@@ -98,11 +111,13 @@ class Machine::Target : public modbus::RegisterTarget {
     out.assign(val.begin() + address, val.begin() + address + count);
     return Exception::None;
   }
-  Exception read_registers(Table table, int address, int count, std::vector<std::uint16_t>& out) override {
+  Exception read_registers(Table table, int address, int count,
+                           std::vector<std::uint16_t>& out) override {
     Bank& b = m_.bank(ui_);
     for (int i = 0; i < count; ++i) {
       const auto a = static_cast<std::size_t>(address + i);
-      if (table == Table::Holding ? b.holding_kind[a] == 0 : b.input_def[a] == 0) return Exception::IllegalAddress;
+      if (table == Table::Holding ? b.holding_kind[a] == 0 : b.input_def[a] == 0)
+        return Exception::IllegalAddress;
     }
     auto& val = table == Table::Holding ? b.holding : b.input;
     out.assign(val.begin() + address, val.begin() + address + count);
@@ -136,7 +151,8 @@ void Machine::define(Bank& b, const SignalSpec& s, bool writable) {
 void Machine::put(Bank& b, const SignalSpec& s, double value) const {
   if (!s.present) return;
   if (s.table == Table::Coil || s.table == Table::Discrete) {
-    (s.table == Table::Coil ? b.coil : b.discrete)[static_cast<std::size_t>(s.address)] = value != 0 ? 1 : 0;
+    (s.table == Table::Coil ? b.coil : b.discrete)[static_cast<std::size_t>(s.address)] =
+        value != 0 ? 1 : 0;
     return;
   }
   std::uint16_t w[2] = {0, 0};
@@ -146,7 +162,8 @@ void Machine::put(Bank& b, const SignalSpec& s, double value) const {
 }
 
 // ------------------------------------------------------------------ life
-Machine::Machine(const drivers::MachineConfig& cfg, const AthleteSettings& athlete, std::uint64_t seed)
+Machine::Machine(const drivers::MachineConfig& cfg, const AthleteSettings& athlete,
+                 std::uint64_t seed)
     : cfg_(cfg),
       athlete_settings_(seeded(athlete, seed)),
       seed_(seed),
@@ -156,25 +173,30 @@ Machine::Machine(const drivers::MachineConfig& cfg, const AthleteSettings& athle
       plant_(cfg.mechanics, athlete_settings_.bottom_mm),
       rng_(seed * 31 + 17) {
   const auto& d = cfg_.drive;
-  for (const SignalSpec* s : {&d.control, &d.torque_cmd, &d.speed_limit, &d.torque_slew, &d.comm_timeout, &d.torque_limit})
+  for (const SignalSpec* s : {&d.control, &d.torque_cmd, &d.speed_limit, &d.torque_slew,
+                              &d.comm_timeout, &d.torque_limit})
     define(drive_bank_, *s, true);
-  for (const SignalSpec* s : {&d.status, &d.fault_code, &d.position, &d.speed, &d.torque_actual, &d.temperature, &d.bus_voltage})
+  for (const SignalSpec* s : {&d.status, &d.fault_code, &d.position, &d.speed, &d.torque_actual,
+                              &d.temperature, &d.bus_voltage})
     define(drive_bank_, *s, false);
   if (d.status_mirror_address >= 0) {
     mirror_lo_ = 65536;
     mirror_hi_ = -1;
-    for (const SignalSpec* s : {&d.status, &d.fault_code, &d.position, &d.speed, &d.torque_actual, &d.temperature, &d.bus_voltage}) {
+    for (const SignalSpec* s : {&d.status, &d.fault_code, &d.position, &d.speed, &d.torque_actual,
+                                &d.temperature, &d.bus_voltage}) {
       if (!s->present || s->table != Table::Input) continue;
       mirror_lo_ = std::min(mirror_lo_, s->address);
       mirror_hi_ = std::max(mirror_hi_, s->end());
     }
-    for (int a = d.status_mirror_address; a < d.status_mirror_address + (mirror_hi_ - mirror_lo_); ++a)
+    for (int a = d.status_mirror_address; a < d.status_mirror_address + (mirror_hi_ - mirror_lo_);
+         ++a)
       drive_bank_.holding_kind[static_cast<std::size_t>(a)] = 2;
   }
   const auto& c = cfg_.load_cell;
   define(cell_bank_, c.command, true);
   define(cell_bank_, c.filter, true);
-  for (const SignalSpec* s : {&c.force, &c.status, &c.sample_counter}) define(cell_bank_, *s, false);
+  for (const SignalSpec* s : {&c.force, &c.status, &c.sample_counter})
+    define(cell_bank_, *s, false);
   reset_locked();
 }
 
@@ -294,7 +316,8 @@ void Machine::step_locked() {
   in.motor_force_n = plant_.ideal_force_n(drive_.torque_pct());
   in.drive_enabled = drive_.enabled();
   const double lim = drive_.torque_limit_pct();
-  in.commanded_force_n = drive_.enabled() ? plant_.ideal_force_n(std::clamp(drive_.torque_cmd_pct(), -lim, lim)) : 0.0;
+  in.commanded_force_n =
+      drive_.enabled() ? plant_.ideal_force_n(std::clamp(drive_.torque_cmd_pct(), -lim, lim)) : 0.0;
   double contact = 0, support = 0;
   if (force_source_) {
     const OutsideForces f = force_source_(in, now_ms_);
@@ -317,7 +340,8 @@ void Machine::step_locked() {
   }
   cell_.step(through_cell * bench_cell_gain_, now_ms_);
   if (drive_.fault_code() != fault_before && drive_.fault_code() != 0)
-    log::notice("soleus-sim: drive fault ", drive_.fault_code(), " (", cfg_.drive.fault_name(drive_.fault_code()),
+    log::notice("soleus-sim: drive fault ", drive_.fault_code(), " (",
+                cfg_.drive.fault_name(drive_.fault_code()),
                 ") at t=", static_cast<double>(now_ms_) / 1000.0, " s");
   regs_stale_ = true;
 }
@@ -371,24 +395,35 @@ Exception Machine::write_holding(int ui, int address, std::span<const std::uint1
   Bank& b = bank(ui);
   const int n = static_cast<int>(values.size());
   for (int i = 0; i < n; ++i)
-    if (b.holding_kind[static_cast<std::size_t>(address + i)] != 1) return Exception::IllegalAddress;
+    if (b.holding_kind[static_cast<std::size_t>(address + i)] != 1)
+      return Exception::IllegalAddress;
   auto word = [&](int a) -> std::uint16_t {
     return (a >= address && a < address + n) ? values[static_cast<std::size_t>(a - address)]
                                              : b.holding[static_cast<std::size_t>(a)];
   };
-  enum Kind { Control, TorqueCmd, SpeedLimit, Slew, CommTimeout, TorqueLimit, CellCommand, CellFilter };
+  enum Kind {
+    Control,
+    TorqueCmd,
+    SpeedLimit,
+    Slew,
+    CommTimeout,
+    TorqueLimit,
+    CellCommand,
+    CellFilter
+  };
   std::vector<std::pair<Kind, const SignalSpec*>> sigs;
   if (ui == 0) {
     const auto& d = cfg_.drive;
-    sigs = {{Control, &d.control},     {TorqueCmd, &d.torque_cmd},     {SpeedLimit, &d.speed_limit},
-            {Slew, &d.torque_slew},    {CommTimeout, &d.comm_timeout}, {TorqueLimit, &d.torque_limit}};
+    sigs = {{Control, &d.control},  {TorqueCmd, &d.torque_cmd},     {SpeedLimit, &d.speed_limit},
+            {Slew, &d.torque_slew}, {CommTimeout, &d.comm_timeout}, {TorqueLimit, &d.torque_limit}};
   } else {
     sigs = {{CellCommand, &cfg_.load_cell.command}, {CellFilter, &cfg_.load_cell.filter}};
   }
   std::vector<std::pair<Kind, double>> apply;
   for (auto [kind, s] : sigs) {
     if (!s->present || s->address >= address + n || s->end() <= address) continue;
-    std::uint16_t w[2] = {word(s->address), s->words() == 2 ? word(s->address + 1) : std::uint16_t{0}};
+    std::uint16_t w[2] = {word(s->address),
+                          s->words() == 2 ? word(s->address + 1) : std::uint16_t{0}};
     std::span<const std::uint16_t> ws(w, static_cast<std::size_t>(s->words()));
     const auto v = kind == Control ? drivers::decode_raw(*s, ws) : drivers::decode(*s, ws);
     if (!v) return Exception::IllegalValue;
@@ -415,7 +450,8 @@ Exception Machine::write_holding(int ui, int address, std::span<const std::uint1
     }
     apply.emplace_back(kind, x);
   }
-  for (int i = 0; i < n; ++i) b.holding[static_cast<std::size_t>(address + i)] = values[static_cast<std::size_t>(i)];
+  for (int i = 0; i < n; ++i)
+    b.holding[static_cast<std::size_t>(address + i)] = values[static_cast<std::size_t>(i)];
   const double ts = cfg_.drive.torque_positive_down ? 1.0 : -1.0;
   for (auto [kind, x] : apply) {
     switch (kind) {
@@ -426,7 +462,8 @@ Exception Machine::write_holding(int ui, int address, std::span<const std::uint1
       case CommTimeout: drive_.write_comm_timeout(x); break;
       case TorqueLimit: drive_.write_torque_limit(x); break;
       case CellCommand:
-        cell_.write_command(static_cast<int>(std::lround(x)), cfg_.load_cell.cmd_tare, cfg_.load_cell.cmd_clear_overload);
+        cell_.write_command(static_cast<int>(std::lround(x)), cfg_.load_cell.cmd_tare,
+                            cfg_.load_cell.cmd_clear_overload);
         break;
       case CellFilter: cell_.write_filter(static_cast<int>(std::lround(x))); break;
     }
@@ -479,7 +516,8 @@ Transaction Machine::transact(std::uint8_t unit, std::span<const std::uint8_t> p
     if (odd_p_[k] > 0 && std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < odd_p_[k])
       t.odd = static_cast<OddReply>(k + 1);
   if (t.odd != OddReply::None) {
-    if (t.odd == OddReply::Exception) t.pdu = modbus::exception_pdu(pdu.empty() ? 0 : pdu[0], Exception::DeviceFailure);
+    if (t.odd == OddReply::Exception)
+      t.pdu = modbus::exception_pdu(pdu.empty() ? 0 : pdu[0], Exception::DeviceFailure);
     ++counters_.odd_replies;
   }
   t.reply = true;

@@ -68,8 +68,9 @@ int main(int argc, char** argv) {
   std::optional<std::string> tcp = opt.tcp;
   if (!tcp && !opt.rtu) {
     if (cfg.transport.kind != drivers::TransportConfig::Kind::Tcp) {
-      std::cerr << "soleus-sim: the config's transport is RTU: give --rtu PATH (the other end of the "
-                   "daemon's serial line) or --tcp [HOST:]PORT\n";
+      std::cerr
+          << "soleus-sim: the config's transport is RTU: give --rtu PATH (the other end of the "
+             "daemon's serial line) or --tcp [HOST:]PORT\n";
       return 2;
     }
     tcp = cfg.transport.host + ":" + std::to_string(cfg.transport.port);
@@ -85,21 +86,25 @@ int main(int argc, char** argv) {
       int port = 0;
       sim::split_host_port(*tcp, host, port);
       tcp_server = std::make_unique<sim::ModbusTcpServer>(io, machine, host, port, wt);
-      std::cout << "soleus-sim: modbus tcp " << tcp_server->host() << ":" << tcp_server->port() << std::endl;
+      std::cout << "soleus-sim: modbus tcp " << tcp_server->host() << ":" << tcp_server->port()
+                << std::endl;
     }
     if (opt.rtu) {
       rtu_server = std::make_unique<sim::RtuServer>(machine, *opt.rtu, baud, parity, wt);
       std::cout << "soleus-sim: modbus rtu " << *opt.rtu << std::endl;
     }
     if (opt.control_port) {
-      control_server = std::make_unique<sim::ControlServer>(io, machine, opt.control_host, *opt.control_port);
-      std::cout << "soleus-sim: control " << opt.control_host << ":" << control_server->port() << std::endl;
+      control_server =
+          std::make_unique<sim::ControlServer>(io, machine, opt.control_host, *opt.control_port);
+      std::cout << "soleus-sim: control " << opt.control_host << ":" << control_server->port()
+                << std::endl;
     }
   } catch (const std::exception& e) {
     std::cerr << "soleus-sim: " << e.what() << "\n";
     return 1;
   }
-  log::info("soleus-sim: ", opt.config_path, ", units drive=", cfg.units.drive, " load_cell=", cfg.units.load_cell,
+  log::info("soleus-sim: ", opt.config_path, ", units drive=", cfg.units.drive,
+            " load_cell=", cfg.units.load_cell,
             opt.wire_time ? ", wire time at " + std::to_string(baud) + " baud" : std::string());
 
   sim::PhysicsClock clock(machine);

@@ -111,7 +111,8 @@ double to_number(const std::string& opt, const std::string& v) {
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used != v.size() || v.empty()) throw std::invalid_argument(opt + ": \"" + v + "\" is not a number");
+  if (used != v.size() || v.empty())
+    throw std::invalid_argument(opt + ": \"" + v + "\" is not a number");
   return d;
 }
 
@@ -124,8 +125,8 @@ json::object fault_request(const std::string& spec) {
     if (arg.empty()) throw std::invalid_argument("--fault " + kind + " needs :" + what);
     return to_number("--fault " + kind, arg);
   };
-  if (kind == "sto" || kind == "cell_freeze" || kind == "cell_value_freeze" || kind == "adc_error" ||
-      kind == "nan_force" || kind == "overload") {
+  if (kind == "sto" || kind == "cell_freeze" || kind == "cell_value_freeze" ||
+      kind == "adc_error" || kind == "nan_force" || kind == "overload") {
     if (!arg.empty()) throw std::invalid_argument("--fault " + kind + " takes no value");
   } else if (kind == "drive_fault") {
     r["code"] = need("CODE");
@@ -133,11 +134,10 @@ json::object fault_request(const std::string& spec) {
     r["p"] = need("P");
   } else if (kind == "outage") {
     r["seconds"] = need("SECONDS");
-  } else if (kind == "bad_crc" || kind == "wrong_unit" || kind == "wrong_tid" || kind == "exception") {
-    if (arg.rfind("p=", 0) == 0)
-      r["p"] = to_number("--fault " + kind, arg.substr(2));
-    else
-      r["count"] = arg.empty() ? 1.0 : to_number("--fault " + kind, arg);
+  } else if (kind == "bad_crc" || kind == "wrong_unit" || kind == "wrong_tid" ||
+             kind == "exception") {
+    if (arg.rfind("p=", 0) == 0) r["p"] = to_number("--fault " + kind, arg.substr(2));
+    else r["count"] = arg.empty() ? 1.0 : to_number("--fault " + kind, arg);
   } else {
     throw std::invalid_argument("--fault: unknown kind \"" + kind + "\"");
   }
@@ -156,12 +156,18 @@ SimOptions parse_options(int argc, const char* const* argv) {
     return argv[++i];
   };
   const std::pair<const char*, const char*> numeric_athlete[] = {
-      {"--capacity-n", "capacity_n"},       {"--fatigue-rate", "fatigue_rate"},
-      {"--bottom-mm", "bottom_mm"},         {"--top-mm", "top_mm"},
-      {"--after-reps", "after_reps"},       {"--half-range-fraction", "half_range_fraction"},
-      {"--shrink-per-rep", "shrink_per_rep"}, {"--iso-fraction", "iso_fraction"},
-      {"--noise-n", "noise_n"},             {"--wobble-n", "wobble_n"},
-      {"--wobble-hz", "wobble_hz"},         {"--start-delay-s", "start_delay_s"},
+      {"--capacity-n", "capacity_n"},
+      {"--fatigue-rate", "fatigue_rate"},
+      {"--bottom-mm", "bottom_mm"},
+      {"--top-mm", "top_mm"},
+      {"--after-reps", "after_reps"},
+      {"--half-range-fraction", "half_range_fraction"},
+      {"--shrink-per-rep", "shrink_per_rep"},
+      {"--iso-fraction", "iso_fraction"},
+      {"--noise-n", "noise_n"},
+      {"--wobble-n", "wobble_n"},
+      {"--wobble-hz", "wobble_hz"},
+      {"--start-delay-s", "start_delay_s"},
       {"--start-load-n", "start_load_n"}};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -191,8 +197,7 @@ SimOptions parse_options(int argc, const char* const* argv) {
     else if (a == "--trait") {
       auto [key, val] = trait_assignment(value(i, a));
       traits[key] = std::move(val);
-    }
-    else if (a == "--config") o.config_path = value(i, a);
+    } else if (a == "--config") o.config_path = value(i, a);
     else if (a == "--tcp") o.tcp = value(i, a);
     else if (a == "--rtu") o.rtu = value(i, a);
     else if (a == "--baud") {
@@ -201,7 +206,8 @@ SimOptions parse_options(int argc, const char* const* argv) {
       o.baud = static_cast<int>(b);
     } else if (a == "--parity") {
       const std::string p = value(i, a);
-      if (p != "N" && p != "E" && p != "O") throw std::invalid_argument("--parity must be N, E or O");
+      if (p != "N" && p != "E" && p != "O")
+        throw std::invalid_argument("--parity must be N, E or O");
       o.parity = p[0];
     } else if (a == "--wire-time") o.wire_time = true;
     else if (a == "--control-port") {

@@ -36,7 +36,8 @@ void PhysicsClock::start() {
     const std::int64_t base = m_.now_ms();
     auto next = t0;
     while (run_) {
-      const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+      const auto elapsed =
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
       m_.advance_to(base + elapsed, 200);
       next += std::chrono::milliseconds(1);
       const auto now = Clock::now();
@@ -83,28 +84,30 @@ struct TcpSession : std::enable_shared_from_this<TcpSession> {
 
   void read_header() {
     auto self = shared_from_this();
-    asio::async_read(socket, asio::buffer(header), [self](boost::system::error_code ec, std::size_t) {
-      if (ec) return;
-      const auto h = modbus::parse_mbap(self->header);
-      if (h.protocol != 0 || h.length < 2 || h.length > 254) {
-        self->machine.note_bad_frame();
-        return self->close();
-      }
-      self->body.resize(h.length - 1u);
-      self->read_body(h);
-    });
+    asio::async_read(socket, asio::buffer(header),
+                     [self](boost::system::error_code ec, std::size_t) {
+                       if (ec) return;
+                       const auto h = modbus::parse_mbap(self->header);
+                       if (h.protocol != 0 || h.length < 2 || h.length > 254) {
+                         self->machine.note_bad_frame();
+                         return self->close();
+                       }
+                       self->body.resize(h.length - 1u);
+                       self->read_body(h);
+                     });
   }
   void read_body(modbus::Mbap h) {
     auto self = shared_from_this();
-    asio::async_read(socket, asio::buffer(body), [self, h](boost::system::error_code ec, std::size_t) {
-      if (ec) return;
-      if (self->bus->wire.enabled) {
-        self->bus->submit({self, h.transaction, h.unit, self->body});
-      } else {
-        Transaction t = self->machine.transact(h.unit, self->body, true);
-        self->send(h.transaction, t);
-      }
-    });
+    asio::async_read(socket, asio::buffer(body),
+                     [self, h](boost::system::error_code ec, std::size_t) {
+                       if (ec) return;
+                       if (self->bus->wire.enabled) {
+                         self->bus->submit({self, h.transaction, h.unit, self->body});
+                       } else {
+                         Transaction t = self->machine.transact(h.unit, self->body, true);
+                         self->send(h.transaction, t);
+                       }
+                     });
   }
   /// Sends the reply (if any) and goes back to reading.
   void send(std::uint16_t tid, const Transaction& t) {
@@ -144,21 +147,24 @@ void TcpBus::run_next() {
   Job job = std::move(queue.front());
   queue.pop_front();
   const auto start = std::max(Clock::now(), free_at);
-  const auto exec_at = start + secs(frame_s(job.pdu.size() + 3, wire.baud) + modbus::t35_s(wire.baud));
+  const auto exec_at =
+      start + secs(frame_s(job.pdu.size() + 3, wire.baud) + modbus::t35_s(wire.baud));
   timer.expires_at(exec_at);
   timer.async_wait([this, job = std::move(job), exec_at](boost::system::error_code ec) mutable {
     if (ec) return;
     Transaction t = machine.transact(job.unit, job.pdu, true);
-    const auto reply_at = t.reply ? exec_at + secs(0.0005 + frame_s(t.pdu.size() + 3, wire.baud) + modbus::t35_s(wire.baud))
+    const auto reply_at = t.reply ? exec_at + secs(0.0005 + frame_s(t.pdu.size() + 3, wire.baud) +
+                                                   modbus::t35_s(wire.baud))
                                   : exec_at;
     timer.expires_at(reply_at);
-    timer.async_wait([this, job = std::move(job), t = std::move(t), reply_at](boost::system::error_code ec2) {
-      if (ec2) return;
-      free_at = reply_at;
-      busy = false;
-      job.session->send(job.tid, t);
-      run_next();
-    });
+    timer.async_wait(
+        [this, job = std::move(job), t = std::move(t), reply_at](boost::system::error_code ec2) {
+          if (ec2) return;
+          free_at = reply_at;
+          busy = false;
+          job.session->send(job.tid, t);
+          run_next();
+        });
   });
 }
 
@@ -181,7 +187,8 @@ struct ModbusTcpServer::Impl : std::enable_shared_from_this<Impl> {
   std::shared_ptr<TcpBus> bus;
 };
 
-ModbusTcpServer::ModbusTcpServer(asio::io_context& io, Machine& m, const std::string& host, int port, WireTime wt)
+ModbusTcpServer::ModbusTcpServer(asio::io_context& io, Machine& m, const std::string& host,
+                                 int port, WireTime wt)
     : impl_(std::make_shared<Impl>(io, m, wt)) {
   tcp::endpoint ep(asio::ip::make_address(host), static_cast<unsigned short>(port));
   impl_->acceptor.open(ep.protocol());
@@ -196,7 +203,9 @@ ModbusTcpServer::~ModbusTcpServer() {
   impl_->acceptor.close(ec);
 }
 int ModbusTcpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
-std::string ModbusTcpServer::host() const { return impl_->acceptor.local_endpoint().address().to_string(); }
+std::string ModbusTcpServer::host() const {
+  return impl_->acceptor.local_endpoint().address().to_string();
+}
 
 // ====================================================================== control
 namespace {
@@ -206,14 +215,16 @@ struct ControlSession : std::enable_shared_from_this<ControlSession> {
     auto self = shared_from_this();
     asio::async_read_until(socket, buf, '\n', [self](boost::system::error_code ec, std::size_t n) {
       if (ec) return;
-      std::string line(asio::buffers_begin(self->buf.data()), asio::buffers_begin(self->buf.data()) + static_cast<std::ptrdiff_t>(n));
+      std::string line(asio::buffers_begin(self->buf.data()),
+                       asio::buffers_begin(self->buf.data()) + static_cast<std::ptrdiff_t>(n));
       self->buf.consume(n);
       while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
       if (line.empty()) return self->read();
       self->out = self->machine.control_line(line) + "\n";
-      asio::async_write(self->socket, asio::buffer(self->out), [self](boost::system::error_code ec2, std::size_t) {
-        if (!ec2) self->read();
-      });
+      asio::async_write(self->socket, asio::buffer(self->out),
+                        [self](boost::system::error_code ec2, std::size_t) {
+                          if (!ec2) self->read();
+                        });
     });
   }
   tcp::socket socket;
@@ -257,7 +268,9 @@ std::string control_request(const std::string& host, int port, const std::string
   tcp::socket s(io);
   boost::system::error_code ec;
   s.connect(tcp::endpoint(asio::ip::make_address(host), static_cast<unsigned short>(port)), ec);
-  if (ec) throw std::runtime_error("cannot connect to the control channel " + host + ":" + std::to_string(port) + ": " + ec.message());
+  if (ec)
+    throw std::runtime_error("cannot connect to the control channel " + host + ":" +
+                             std::to_string(port) + ": " + ec.message());
   timeval tv{10, 0};
   ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   std::string line = json;
@@ -268,7 +281,8 @@ std::string control_request(const std::string& host, int port, const std::string
   asio::streambuf buf;
   const std::size_t n = asio::read_until(s, buf, '\n', ec);
   if (ec && n == 0) throw std::runtime_error("no reply on the control channel: " + ec.message());
-  std::string reply(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + static_cast<std::ptrdiff_t>(n));
+  std::string reply(asio::buffers_begin(buf.data()),
+                    asio::buffers_begin(buf.data()) + static_cast<std::ptrdiff_t>(n));
   while (!reply.empty() && (reply.back() == '\n' || reply.back() == '\r')) reply.pop_back();
   return reply;
 }
@@ -295,7 +309,8 @@ speed_t baud_constant(int baud) {
 
 RtuServer::RtuServer(Machine& m, std::string path, int baud, char parity, WireTime wt)
     : m_(m), path_(std::move(path)), baud_(baud), parity_(parity), wt_(wt) {
-  if (baud_constant(baud) == 0) throw std::runtime_error("unsupported baud rate " + std::to_string(baud));
+  if (baud_constant(baud) == 0)
+    throw std::runtime_error("unsupported baud rate " + std::to_string(baud));
   open_port();
   if (fd_ < 0) throw std::runtime_error("cannot open " + path_ + ": " + std::strerror(errno));
 }
@@ -321,7 +336,8 @@ void RtuServer::open_port() {
     tio.c_cc[VTIME] = 0;
     if (tcsetattr(fd_, TCSANOW, &tio) != 0) {
       // ptys refuse some settings (even parity); the bytes flow all the same.
-      log::warn("soleus-sim: ", path_, ": serial settings refused (", std::strerror(errno), "), using the port as it is");
+      log::warn("soleus-sim: ", path_, ": serial settings refused (", std::strerror(errno),
+                "), using the port as it is");
       tio.c_cflag &= ~static_cast<tcflag_t>(PARENB | PARODD);
       tcsetattr(fd_, TCSANOW, &tio);
     }
@@ -342,7 +358,8 @@ void RtuServer::run() {
   std::vector<std::uint8_t> buf;
   auto last = Clock::now();
   auto arrival = last;
-  const double t35 = std::max(modbus::t35_s(baud_), 0.005);  // silence that ends an unparseable frame
+  const double t35 =
+      std::max(modbus::t35_s(baud_), 0.005);  // silence that ends an unparseable frame
   bool hung_up = false;
   while (run_) {
     if (fd_ < 0) {
@@ -362,7 +379,9 @@ void RtuServer::run() {
         last = Clock::now();
         hung_up = false;
       } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        if (!hung_up) log::warn("soleus-sim: ", path_, ": ", std::strerror(errno), "; waiting for the other end");
+        if (!hung_up)
+          log::warn("soleus-sim: ", path_, ": ", std::strerror(errno),
+                    "; waiting for the other end");
         hung_up = true;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
@@ -417,11 +436,12 @@ void RtuServer::handle_frame(const std::vector<std::uint8_t>& frame, Clock::time
     if (wt_.enabled) bus_free_ = exec_at;
     return;
   }
-  std::vector<std::uint8_t> out =
-      modbus::rtu_frame(t.odd == OddReply::WrongUnit ? static_cast<std::uint8_t>(unit + 1) : unit, t.pdu);
+  std::vector<std::uint8_t> out = modbus::rtu_frame(
+      t.odd == OddReply::WrongUnit ? static_cast<std::uint8_t>(unit + 1) : unit, t.pdu);
   if (t.odd == OddReply::BadCrc) out.back() ^= 0xFF;
   if (wt_.enabled) {
-    const auto reply_at = exec_at + secs(0.0005 + frame_s(out.size(), wt_.baud) + modbus::t35_s(wt_.baud));
+    const auto reply_at =
+        exec_at + secs(0.0005 + frame_s(out.size(), wt_.baud) + modbus::t35_s(wt_.baud));
     std::this_thread::sleep_until(reply_at);
     bus_free_ = reply_at;
   }

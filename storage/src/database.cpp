@@ -18,19 +18,19 @@ bool SqliteError::is_storage_fault() const {
     case SQLITE_PERM:
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-    case SQLITE_PROTOCOL:
-      return true;
-    default:
-      return false;
+    case SQLITE_PROTOCOL: return true;
+    default: return false;
   }
 }
 
-bool SqliteError::is_corruption() const { return code_ == SQLITE_CORRUPT || code_ == SQLITE_NOTADB; }
+bool SqliteError::is_corruption() const {
+  return code_ == SQLITE_CORRUPT || code_ == SQLITE_NOTADB;
+}
 
 // ---------------------------------------------------------------------------
 Statement::Statement(Database& db, std::string_view sql) : db_(&db) {
-  int rc = sqlite3_prepare_v2(db.handle(), sql.data(), static_cast<int>(sql.size()), &stmt_,
-                              nullptr);
+  int rc =
+      sqlite3_prepare_v2(db.handle(), sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
   if (rc != SQLITE_OK) db.fail(rc, std::string("prepare: ") + std::string(sql.substr(0, 80)));
 }
 
@@ -62,7 +62,8 @@ Statement& Statement::bind(int i, double v) {
   return *this;
 }
 Statement& Statement::bind(int i, std::string_view v) {
-  check_bind(*db_, sqlite3_bind_text64(stmt_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+  check_bind(*db_,
+             sqlite3_bind_text64(stmt_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
   return *this;
 }
 Statement& Statement::bind_blob(int i, std::span<const std::uint8_t> v) {

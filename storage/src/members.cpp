@@ -105,8 +105,7 @@ std::optional<MemberRow> get_member(Database& db, std::int64_t id) {
 }
 
 std::optional<MemberRow> find_member_by_number(Database& db, const std::string& number) {
-  auto st =
-      db.prepare(std::string("SELECT ") + kMemberColumns + " FROM members WHERE number = ?1");
+  auto st = db.prepare(std::string("SELECT ") + kMemberColumns + " FROM members WHERE number = ?1");
   st.bind(1, number);
   if (!st.step()) return std::nullopt;
   return read_member(st);
@@ -150,8 +149,8 @@ bool update_member(Database& db, std::int64_t id, const MemberUpdate& u, const A
   if (u.name) set_col("name", *u.name, before->name, *u.name);
   if (u.pin_hash && *u.pin_hash != before->pin_hash) {
     // The audit never holds the hash: only that a PIN was set, changed or removed.
-    std::optional<std::string> was = before->pin_hash ? std::optional<std::string>("(set)")
-                                                      : std::nullopt;
+    std::optional<std::string> was =
+        before->pin_hash ? std::optional<std::string>("(set)") : std::nullopt;
     std::optional<std::string> now_shown =
         !*u.pin_hash ? std::nullopt
                      : std::optional<std::string>(before->pin_hash ? "(changed)" : "(set)");
@@ -164,7 +163,10 @@ bool update_member(Database& db, std::int64_t id, const MemberUpdate& u, const A
         "WHERE id = ?4");
     auto b = u.rom_bottom_mm ? *u.rom_bottom_mm : before->rom_bottom_mm;
     auto t = u.rom_top_mm ? *u.rom_top_mm : before->rom_top_mm;
-    st.bind(1, b).bind(2, t).bind(3, b ? std::optional<std::int64_t>(now) : std::nullopt).bind(4, id);
+    st.bind(1, b)
+        .bind(2, t)
+        .bind(3, b ? std::optional<std::int64_t>(now) : std::nullopt)
+        .bind(4, id);
     st.run();
     if (show(b) != show(before->rom_bottom_mm)) {
       record_audit(db, who, "member", id, "rom_bottom_mm", show(before->rom_bottom_mm), show(b));
@@ -233,10 +235,21 @@ void replace_steps(Database& db, std::int64_t programme_id, const std::vector<St
       "progress_amount = ?16 WHERE programme_id = ?1 AND position = ?2");
   for (std::size_t i = 0; i < steps.size() && i < have; ++i) {
     const StepSpec& s = steps[i];
-    up.bind(1, programme_id).bind(2, static_cast<int>(i + 1)).bind(3, s.mode).bind(4, s.sets)
-        .bind(5, s.target_reps).bind(6, s.hold_s).bind(7, s.load_n).bind(8, s.load_pct_max)
-        .bind(9, s.tempo).bind(10, s.rest_s).bind(11, s.force_drop_pct).bind(12, s.eccentric_pct)
-        .bind(13, s.progress_when).bind(14, s.progress_load_pct).bind(15, s.progress_rule)
+    up.bind(1, programme_id)
+        .bind(2, static_cast<int>(i + 1))
+        .bind(3, s.mode)
+        .bind(4, s.sets)
+        .bind(5, s.target_reps)
+        .bind(6, s.hold_s)
+        .bind(7, s.load_n)
+        .bind(8, s.load_pct_max)
+        .bind(9, s.tempo)
+        .bind(10, s.rest_s)
+        .bind(11, s.force_drop_pct)
+        .bind(12, s.eccentric_pct)
+        .bind(13, s.progress_when)
+        .bind(14, s.progress_load_pct)
+        .bind(15, s.progress_rule)
         .bind(16, s.progress_amount);
     up.run();
     up.reset();
@@ -282,8 +295,8 @@ std::int64_t assign_programme(Database& db, std::int64_t member_id, std::int64_t
     cur.bind(1, member_id);
     if (cur.step()) previous = std::to_string(cur.int64(0));
   }
-  auto end = db.prepare(
-      "UPDATE assignments SET ended_ms = ?1 WHERE member_id = ?2 AND ended_ms IS NULL");
+  auto end =
+      db.prepare("UPDATE assignments SET ended_ms = ?1 WHERE member_id = ?2 AND ended_ms IS NULL");
   end.bind(1, now).bind(2, member_id);
   end.run();
   auto st = db.prepare(
@@ -318,7 +331,8 @@ std::optional<MemberExport> export_member(Database& db, std::int64_t member_id,
     auto st = db.prepare(
         "SELECT id, started_ms, ended_ms, state FROM sessions WHERE member_id = ?1 ORDER BY id");
     st.bind(1, member_id);
-    while (st.step()) out.sessions.push_back({st.int64(0), st.int64(1), st.opt_int64(2), st.text(3)});
+    while (st.step())
+      out.sessions.push_back({st.int64(0), st.int64(1), st.opt_int64(2), st.text(3)});
   }
   SetFilter f;
   f.member_id = member_id;

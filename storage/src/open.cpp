@@ -66,8 +66,8 @@ OpenResult open_store(const StorageConfig& cfg) {
   if (exists) {
     std::string problem;
     try {
-      Database db = Database::open(cfg.db_path, Database::Access::ReadWrite, cfg.vfs,
-                                   cfg.busy_timeout_ms);
+      Database db =
+          Database::open(cfg.db_path, Database::Access::ReadWrite, cfg.vfs, cfg.busy_timeout_ms);
       std::string check = run_check(db, cfg.quick_check);
       if (check != "ok") problem = check;
     } catch (const SqliteError& e) {
@@ -81,8 +81,8 @@ OpenResult open_store(const StorageConfig& cfg) {
     }
   }
   r.created = !exists;
-  r.db = Database::open(cfg.db_path, Database::Access::ReadWriteCreate, cfg.vfs,
-                        cfg.busy_timeout_ms);
+  r.db =
+      Database::open(cfg.db_path, Database::Access::ReadWriteCreate, cfg.vfs, cfg.busy_timeout_ms);
   // A new file gets 8 KiB pages: a rep's trace chunk (~2.4 KB at 100 Hz) fits
   // three to a page instead of one to a 4 KiB page (measured: 63 -> 43 KiB per set of 15 reps).
   // Only effective before the first table; an existing file keeps its size.

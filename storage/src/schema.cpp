@@ -304,9 +304,7 @@ std::string_view migration_sql(int version) {
   }
 }
 
-int schema_version(Database& db) {
-  return static_cast<int>(db.scalar_int("PRAGMA user_version"));
-}
+int schema_version(Database& db) { return static_cast<int>(db.scalar_int("PRAGMA user_version")); }
 
 MigrationResult migrate(Database& db, int target) {
   if (target < 1 || target > kSchemaVersion)

@@ -14,8 +14,8 @@ namespace soleus::storage {
 
 namespace {
 
-constexpr std::size_t kMaxChunkSamples = 2000;            // 20 s at 100 Hz
-constexpr auto kStaleChunk = std::chrono::seconds(2);     // no new sample for this long: cut
+constexpr std::size_t kMaxChunkSamples = 2000;         // 20 s at 100 Hz
+constexpr auto kStaleChunk = std::chrono::seconds(2);  // no new sample for this long: cut
 constexpr auto kTroubleReportPeriod = std::chrono::seconds(10);
 constexpr auto kRetentionPeriod = std::chrono::hours(1);
 constexpr std::size_t kCommittedSetsKept = 256;
@@ -68,15 +68,14 @@ bool parse_severity(std::string_view text, Severity& out) {
 /// The writer's prepared statements, made once per connection.
 struct Writer::Statements {
   explicit Statements(Database& db)
-      : event(db.prepare(
-            "INSERT INTO events (t_ms, severity, code, message, set_id, context) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?6 IS NULL THEN NULL "
-            "WHEN json_valid(?6) AND json_type(?6) = 'object' THEN ?6 "
-            "ELSE json_object('unparsed', ?6) END)")),
-        fault_count(db.prepare(
-            "INSERT INTO odometer_faults (code, count, last_t_ms) VALUES (?1, 1, ?2) "
-            "ON CONFLICT (code) DO UPDATE SET count = count + 1, "
-            "last_t_ms = max(last_t_ms, excluded.last_t_ms)")),
+      : event(db.prepare("INSERT INTO events (t_ms, severity, code, message, set_id, context) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?6 IS NULL THEN NULL "
+                         "WHEN json_valid(?6) AND json_type(?6) = 'object' THEN ?6 "
+                         "ELSE json_object('unparsed', ?6) END)")),
+        fault_count(
+            db.prepare("INSERT INTO odometer_faults (code, count, last_t_ms) VALUES (?1, 1, ?2) "
+                       "ON CONFLICT (code) DO UPDATE SET count = count + 1, "
+                       "last_t_ms = max(last_t_ms, excluded.last_t_ms)")),
         set_start(db.prepare(
             "INSERT INTO sets (id, session_id, member_id, step_id, set_index, started_ms, mode, "
             "load_n, tempo, target_reps, hold_s, force_drop_pct, eccentric_pct) "
@@ -103,19 +102,17 @@ struct Writer::Statements {
             "UPDATE odometer SET reps = reps + ?1, highest_force_n = max(highest_force_n, ?2) "
             "WHERE id = 1")),
         odo_set(db.prepare("UPDATE odometer SET sets = sets + 1 WHERE id = 1")),
-        odo_motor(db.prepare(
-            "UPDATE odometer SET motor_on_s = motor_on_s + ?1, "
-            "highest_force_n = max(highest_force_n, ?2) WHERE id = 1")),
-        session_start(db.prepare(
-            "INSERT INTO sessions (id, member_id, assignment_id, started_ms) "
-            "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO NOTHING")),
+        odo_motor(db.prepare("UPDATE odometer SET motor_on_s = motor_on_s + ?1, "
+                             "highest_force_n = max(highest_force_n, ?2) WHERE id = 1")),
+        session_start(db.prepare("INSERT INTO sessions (id, member_id, assignment_id, started_ms) "
+                                 "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO NOTHING")),
         session_end(db.prepare(
             "UPDATE sessions SET ended_ms = ?2, state = ?3, progressed = max(progressed, ?4) "
             "WHERE id = ?1")),
-        chunk(db.prepare(
-            "INSERT INTO rep_traces (set_id, rep_seq, created_ms, t0_s, t1_s, samples, "
-            "time_scale_s, force_scale_n, position_scale_mm, data) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")) {}
+        chunk(
+            db.prepare("INSERT INTO rep_traces (set_id, rep_seq, created_ms, t0_s, t1_s, samples, "
+                       "time_scale_s, force_scale_n, position_scale_mm, data) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")) {}
 
   Statement event, fault_count, set_start, set_placeholder, set_end, rep, odo_rep, odo_set,
       odo_motor, session_start, session_end, chunk;
@@ -335,7 +332,8 @@ int Writer::close_interrupted_sets() {
     run_once(db_, ev);
   }
   tx.commit();
-  log::warn("storage: ", ids.size(), " set(s) had no end (the daemon stopped mid-set): closed as "
+  log::warn("storage: ", ids.size(),
+            " set(s) had no end (the daemon stopped mid-set): closed as "
             "shutdown with their committed reps (event set_interrupted)");
   return static_cast<int>(ids.size());
 }
@@ -356,8 +354,8 @@ bool Writer::try_open(StartReport* report) {
         queue_own_event(Severity::Error, codes::kStorageCorrupt,
                         "database was corrupt; moved aside and a new one created",
                         context_of({{"path", cfg_.db_path},
-                                 {"moved_to", *r.moved_to},
-                                 {"check", r.corruption.substr(0, 120)}}));
+                                    {"moved_to", *r.moved_to},
+                                    {"check", r.corruption.substr(0, 120)}}));
       }
       if (r.migration.from != r.migration.to) {
         log::notice("storage: schema migrated from ", r.migration.from, " to ", r.migration.to);
@@ -370,8 +368,8 @@ bool Writer::try_open(StartReport* report) {
                       context_of({{"path", cfg_.db_path}, {"schema", r.migration.to}}));
       opened_once_ = true;
     } else {
-      db_ = Database::open(cfg_.db_path, Database::Access::ReadWrite, cfg_.vfs,
-                           cfg_.busy_timeout_ms);
+      db_ =
+          Database::open(cfg_.db_path, Database::Access::ReadWrite, cfg_.vfs, cfg_.busy_timeout_ms);
       configure_connection(db_);
     }
     sync_level_ = 2;  // configure_connection leaves synchronous=FULL
@@ -433,9 +431,8 @@ bool Writer::queues_hold_records() const {
 }
 
 void Writer::drain() {
-  const std::size_t cap =
-      std::max<std::size_t>(static_cast<std::size_t>(cfg_.batch_items),
-                            static_cast<std::size_t>(cfg_.overflow_records));
+  const std::size_t cap = std::max<std::size_t>(static_cast<std::size_t>(cfg_.batch_items),
+                                                static_cast<std::size_t>(cfg_.overflow_records));
   const std::size_t first_new = pending_.size();
   // 1. records: the queue, then the overflow list (older than anything queued after it).
   Record r;
@@ -462,7 +459,8 @@ void Writer::drain() {
     buf.last = now;
   }
   // 3. new reps and set ends cut their samples into chunks.
-  for (std::size_t i = first_new; i < pending_.size(); ++i) cut_chunks_for(pending_[i], pending_chunks_);
+  for (std::size_t i = first_new; i < pending_.size(); ++i)
+    cut_chunks_for(pending_[i], pending_chunks_);
   pending_count_.store(pending_.size());
 }
 
@@ -592,11 +590,12 @@ Writer::BatchResult Writer::write_batch(std::size_t count, bool allow_reject_spl
     }
     faulted_ = false;
     reported_dropped_ = traces_dropped_.load();
-    log::notice("storage: writes work again after ", static_cast<double>(common::unix_ms_now() - since) / 1000.0,
-                " s");
-    queue_own_event(Severity::Info, codes::kStorageRecovered, "storage works again",
-                    context_of({{"fault_s", static_cast<double>(common::unix_ms_now() - since) / 1000.0},
-                             {"samples_dropped", dropped}}));
+    log::notice("storage: writes work again after ",
+                static_cast<double>(common::unix_ms_now() - since) / 1000.0, " s");
+    queue_own_event(
+        Severity::Info, codes::kStorageRecovered, "storage works again",
+        context_of({{"fault_s", static_cast<double>(common::unix_ms_now() - since) / 1000.0},
+                    {"samples_dropped", dropped}}));
   }
   ok_.store(true, std::memory_order_release);
   if (!notice.reps.empty() || !notice.sets_ended.empty() || count > 0) publish(notice);
@@ -781,14 +780,15 @@ void Writer::report_queue_trouble(bool force) {
     queue_own_event(Severity::Warning, codes::kStorageQueueOverflow,
                     "the writer's record queue overflowed into memory",
                     context_of({{"overflowed", overflowed - reported_overflowed_},
-                             {"overflowed_total", overflowed}}));
+                                {"overflowed_total", overflowed}}));
     reported_overflowed_ = overflowed;
     reported = true;
   }
   if (!faulted_ && dropped > reported_dropped_) {
-    queue_own_event(Severity::Warning, codes::kStorageTracesDropped,
-                    "trace samples dropped: the writer's trace queue was full",
-                    context_of({{"dropped", dropped - reported_dropped_}, {"dropped_total", dropped}}));
+    queue_own_event(
+        Severity::Warning, codes::kStorageTracesDropped,
+        "trace samples dropped: the writer's trace queue was full",
+        context_of({{"dropped", dropped - reported_dropped_}, {"dropped_total", dropped}}));
     reported_dropped_ = dropped;
     reported = true;
   }
@@ -806,8 +806,9 @@ void Writer::run_retention() {
     }
     std::int64_t deleted = purge_traces(db_, cutoff, 100'000);
     if (deleted > 0) {
-      queue_own_event(Severity::Info, codes::kStorageRetention, "old rep traces deleted",
-                      context_of({{"deleted", deleted}, {"older_than_days", cfg_.trace_retention_days}}));
+      queue_own_event(
+          Severity::Info, codes::kStorageRetention, "old rep traces deleted",
+          context_of({{"deleted", deleted}, {"older_than_days", cfg_.trace_retention_days}}));
       write_pending();
     }
   } catch (const std::exception& e) {
@@ -822,7 +823,8 @@ void Writer::publish(const CommitNotice& n) {
       int& v = committed_reps_[r.set_id];
       v = std::max(v, r.reps);
     }
-    while (committed_reps_.size() > kCommittedSetsKept) committed_reps_.erase(committed_reps_.begin());
+    while (committed_reps_.size() > kCommittedSetsKept)
+      committed_reps_.erase(committed_reps_.begin());
   }
   if (on_commit_) on_commit_(n);
 }

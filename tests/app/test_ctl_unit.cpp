@@ -35,7 +35,7 @@ TEST_CASE("soleusctl unit: parse_time: ISO 8601, ages, Unix ms, errors") {
   CHECK(t("2026-11-18T12:06:40+01:00") == kNow);
   CHECK(t("2026-11-18T10:06:40-0100") == kNow);
   CHECK(t("2026-11-18") == kNow - (11 * 3600 + 6 * 60 + 40) * 1000LL);
-  CHECK(t("2026-11-18", true) == *t("2026-11-19"));  // --until DATE: the whole day
+  CHECK(t("2026-11-18", true) == *t("2026-11-19"));     // --until DATE: the whole day
   CHECK(t("2026-11-18 11:06", true) == kNow - 40'000);  // a time is exact
   CHECK(t("2h") == kNow - 7'200'000);
   CHECK(t("30m") == kNow - 1'800'000);
@@ -45,8 +45,9 @@ TEST_CASE("soleusctl unit: parse_time: ISO 8601, ages, Unix ms, errors") {
   CHECK(t("2w") == kNow - 14 * 86'400'000LL);
   CHECK(t("1795000000000") == kNow);
   std::string err;
-  for (const char* bad : {"", "yesterday", "2026-11-31", "2026-13-01", "2026-02-30", "2026-11-18T25:00",
-                          "2026-11-18X", "1795000000", "2x", "h", "-2h", "2026-11-18T11", "1.h"}) {
+  for (const char* bad :
+       {"", "yesterday", "2026-11-31", "2026-13-01", "2026-02-30", "2026-11-18T25:00",
+        "2026-11-18X", "1795000000", "2x", "h", "-2h", "2026-11-18T11", "1.h"}) {
     CHECK_MESSAGE(!parse_time(bad, kNow, false, &err), bad);
     CHECK(!err.empty());
   }

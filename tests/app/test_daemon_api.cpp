@@ -3,17 +3,17 @@
 // read back from the API and from the database file.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
-#include <algorithm>
 #include <chrono>
-#include <map>
-#include <memory>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -71,7 +71,9 @@ struct Rig {
     // As in tests/e2e and the browser tests: the shared CI box may deschedule
     // the simulator for tens of ms, and sometimes past the drive's 100 ms
     // watchdog; these tests judge the API, not the box's scheduler.
-    soleus::test::replace_once(cfg, "[control]\n", "[control]\ncomm_loss_cycles = 4\ncomm_loss_window_ms = 90\nstale_cell_ms = 150\n");
+    soleus::test::replace_once(
+        cfg, "[control]\n",
+        "[control]\ncomm_loss_cycles = 4\ncomm_loss_window_ms = 90\nstale_cell_ms = 150\n");
     soleus::test::replace_once(cfg, "watchdog_ms = 100.0", "watchdog_ms = 250.0");
     for (const auto& [from, to] : edits) soleus::test::replace_once(cfg, from, to);
     config_path = dir.file("soleus.toml");
@@ -149,7 +151,8 @@ TEST_CASE("soleusd API: status shape, sets as guest and staff, 422 and 409, STOP
     REQUIRE(r.status == 200);
     const auto& o = r.body.as_object();
     const std::string st(o.at("state").as_string());
-    CHECK(std::string("idle ready calibrating active unloading rest fault estop").find(st) != std::string::npos);
+    CHECK(std::string("idle ready calibrating active unloading rest fault estop").find(st) !=
+          std::string::npos);
     CHECK(o.at("position_mm").is_number());
     CHECK(o.at("force_n").is_number());
     CHECK(o.at("load_n").is_number());
@@ -169,10 +172,12 @@ TEST_CASE("soleusd API: status shape, sets as guest and staff, 422 and 409, STOP
 
   // soleusctl status, table and JSON.
   {
-    auto t = soleus::test::run_command({SOLEUSCTL_EXE, "status", "--api", "127.0.0.1:" + std::to_string(rig.port)});
+    auto t = soleus::test::run_command(
+        {SOLEUSCTL_EXE, "status", "--api", "127.0.0.1:" + std::to_string(rig.port)});
     CHECK_MESSAGE(t.exit_code == 0, t.output);
     CHECK(t.output.find("state") != std::string::npos);
-    auto j = soleus::test::run_command({SOLEUSCTL_EXE, "--json", "status", "--api", "127.0.0.1:" + std::to_string(rig.port)});
+    auto j = soleus::test::run_command(
+        {SOLEUSCTL_EXE, "--json", "status", "--api", "127.0.0.1:" + std::to_string(rig.port)});
     CHECK_MESSAGE(j.exit_code == 0, j.output);
     boost::system::error_code ec;
     auto v = json::parse(j.output, ec);
@@ -190,11 +195,13 @@ TEST_CASE("soleusd API: status shape, sets as guest and staff, 422 and 409, STOP
   // 422: out of range (the server's check) and the guest cap.
   {
     auto r = post(rig.port, "/api/v1/sets",
-                  R"({"mode":"isotonic","load_n":400,"tempo":"1.5-0.5-1.5-0.5","target_reps":0})", guest);
+                  R"({"mode":"isotonic","load_n":400,"tempo":"1.5-0.5-1.5-0.5","target_reps":0})",
+                  guest);
     CHECK(r.status == 422);
     CHECK(r.body.at("error").at("field").as_string() == "target_reps");
     r = post(rig.port, "/api/v1/sets",
-             R"({"mode":"isotonic","load_n":700,"tempo":"1.5-0.5-1.5-0.5","target_reps":3})", guest);
+             R"({"mode":"isotonic","load_n":700,"tempo":"1.5-0.5-1.5-0.5","target_reps":3})",
+             guest);
     CHECK(r.status == 422);
     CHECK(r.body.at("error").at("field").as_string() == "load_n");
     // Below the controller's min_load_n (50 N): passes the server, refused by controller::validate.
@@ -207,12 +214,14 @@ TEST_CASE("soleusd API: status shape, sets as guest and staff, 422 and 409, STOP
   std::int64_t guest_set = 0;
   {
     auto r = post(rig.port, "/api/v1/sets",
-                  R"({"mode":"isotonic","load_n":400,"tempo":"1.5-0.5-1.5-0.5","target_reps":3})", guest);
+                  R"({"mode":"isotonic","load_n":400,"tempo":"1.5-0.5-1.5-0.5","target_reps":3})",
+                  guest);
     REQUIRE_MESSAGE(r.status == 201, r.text << "\ndaemon:\n" << rig.daemon.output());
     guest_set = r.body.at("id").as_int64();
     CHECK(guest_set > 0);
-    auto again = post(rig.port, "/api/v1/sets",
-                      R"({"mode":"isotonic","load_n":400,"tempo":"1.5-0.5-1.5-0.5","target_reps":3})", guest);
+    auto again = post(
+        rig.port, "/api/v1/sets",
+        R"({"mode":"isotonic","load_n":400,"tempo":"1.5-0.5-1.5-0.5","target_reps":3})", guest);
     CHECK(again.status == 409);
     auto st = get(rig.port, "/api/v1/status");
     CHECK(st.body.at("set_id").as_int64() == guest_set);
@@ -223,10 +232,11 @@ TEST_CASE("soleusd API: status shape, sets as guest and staff, 422 and 409, STOP
   }
   const json::object done = rig.wait_done(guest_set, guest, 120s);
   INFO("guest set: " << json::serialize(done));
-  INFO("daemon (last lines):\n" << [&] {
-    const std::string out = rig.daemon.output();
-    return out.size() > 4000 ? out.substr(out.size() - 4000) : out;
-  }());
+  INFO("daemon (last lines):\n"
+       << [&] {
+            const std::string out = rig.daemon.output();
+            return out.size() > 4000 ? out.substr(out.size() - 4000) : out;
+          }());
   CHECK(done.at("stop_reason").as_string() == "target_reached");
   CHECK(done.at("reps").as_int64() == 3);
   CHECK(done.at("rep_log").as_array().size() == 3);  // committed reps, the calibration rep excluded
@@ -240,7 +250,8 @@ TEST_CASE("soleusd API: status shape, sets as guest and staff, 422 and 409, STOP
   std::int64_t staff_set = 0;
   {
     auto r = post(rig.port, "/api/v1/sets",
-                  R"({"mode":"isotonic","load_n":400,"tempo":"1.5-0.5-1.5-0.5","target_reps":20})", staff);
+                  R"({"mode":"isotonic","load_n":400,"tempo":"1.5-0.5-1.5-0.5","target_reps":20})",
+                  staff);
     REQUIRE_MESSAGE(r.status == 201, r.text);
     staff_set = r.body.at("id").as_int64();
     CHECK(staff_set > guest_set);
@@ -265,16 +276,21 @@ TEST_CASE("soleusd API: status shape, sets as guest and staff, 422 and 409, STOP
   }
   // Members and programmes through the store.
   {
-    auto m = post(rig.port, "/api/v1/members", R"({"number":"1042","name":"Ann Example","pin":"1234","assessed_max_n":900})", staff);
+    auto m =
+        post(rig.port, "/api/v1/members",
+             R"({"number":"1042","name":"Ann Example","pin":"1234","assessed_max_n":900})", staff);
     REQUIRE_MESSAGE(m.status == 201, m.text);
     auto dup = post(rig.port, "/api/v1/members", R"({"number":"1042","name":"Ann Again"})", staff);
     CHECK(dup.status == 409);
-    auto p = post(rig.port, "/api/v1/programmes",
-                  R"({"name":"Calf A","steps":[{"mode":"isotonic","sets":3,"target_reps":12,"load_pct":50,"tempo":"3-1-3-1"}]})", staff);
+    auto p = post(
+        rig.port, "/api/v1/programmes",
+        R"({"name":"Calf A","steps":[{"mode":"isotonic","sets":3,"target_reps":12,"load_pct":50,"tempo":"3-1-3-1"}]})",
+        staff);
     REQUIRE_MESSAGE(p.status == 201, p.text);
     const auto mid = m.body.at("id").as_int64(), pid = p.body.at("id").as_int64();
-    auto a = request(rig.port, http::verb::put, "/api/v1/members/" + std::to_string(mid) + "/programme",
-                     "{\"programme_id\":" + std::to_string(pid) + "}", staff);
+    auto a =
+        request(rig.port, http::verb::put, "/api/v1/members/" + std::to_string(mid) + "/programme",
+                "{\"programme_id\":" + std::to_string(pid) + "}", staff);
     CHECK_MESSAGE(a.status == 200, a.text);
     auto g = get(rig.port, "/api/v1/members/" + std::to_string(mid), staff);
     CHECK(g.body.at("programme_id").as_int64() == pid);
@@ -288,7 +304,8 @@ TEST_CASE("soleusd API: status shape, sets as guest and staff, 422 and 409, STOP
   // SIGTERM: unload, stop the screen, flush the store, exit 0.
   CHECK(rig.daemon.stop(10s) == 0);
   REQUIRE(std::filesystem::exists(rig.db_path()));
-  auto db = soleus::storage::Database::open(rig.db_path(), soleus::storage::Database::Access::ReadOnly);
+  auto db =
+      soleus::storage::Database::open(rig.db_path(), soleus::storage::Database::Access::ReadOnly);
   auto row = soleus::storage::get_set(db, guest_set);
   REQUIRE(row);
   CHECK(row->stop_reason == std::optional<std::string>("target_reached"));
@@ -302,7 +319,9 @@ TEST_CASE("soleusd API: status shape, sets as guest and staff, 422 and 409, STOP
   CHECK(srow->stop_reason == std::optional<std::string>("user_stop"));
 }
 
-TEST_CASE("soleusd programme session: steps and sets in order, rest, resume after a restart, progression") {
+TEST_CASE(
+    "soleusd programme session: steps and sets in order, rest, resume after a restart, "
+    "progression") {
   if (!soleus::test::sim_available()) {
     MESSAGE("soleus-sim not built: skipped");
     return;
@@ -310,17 +329,20 @@ TEST_CASE("soleusd programme session: steps and sets in order, rest, resume afte
   Rig rig({"--athlete-style", "tempo", "--tempo", "1-0-1-0"});
   rig.wait_ready();
   std::string staff = rig.login(R"({"role":"staff","pin":"2580"})");
-  auto m = post(rig.port, "/api/v1/members", R"({"number":"2001","name":"Bo Runner","assessed_max_n":1000})", staff);
+  auto m = post(rig.port, "/api/v1/members",
+                R"({"number":"2001","name":"Bo Runner","assessed_max_n":1000})", staff);
   REQUIRE_MESSAGE(m.status == 201, m.text);
   auto p = post(rig.port, "/api/v1/programmes", R"({"name":"Short base","sessions_per_week":3,
       "block_weeks":6,"after_block_sessions_per_week":2,"steps":[
       {"mode":"isotonic","sets":2,"target_reps":2,"load_pct":40,"tempo":"1.5-0.5-1.5-0.5","rest_s":8,
        "progression":{"rule":"load_pct","amount":10}},
-      {"mode":"isotonic","sets":1,"target_reps":2,"load_n":300,"tempo":"1.5-0.5-1.5-0.5","rest_s":0}]})", staff);
+      {"mode":"isotonic","sets":1,"target_reps":2,"load_n":300,"tempo":"1.5-0.5-1.5-0.5","rest_s":0}]})",
+                staff);
   REQUIRE_MESSAGE(p.status == 201, p.text);
   const auto mid = m.body.at("id").as_int64(), pid = p.body.at("id").as_int64();
-  auto a = request(rig.port, http::verb::put, "/api/v1/members/" + std::to_string(mid) + "/programme",
-                   "{\"programme_id\":" + std::to_string(pid) + "}", staff);
+  auto a =
+      request(rig.port, http::verb::put, "/api/v1/members/" + std::to_string(mid) + "/programme",
+              "{\"programme_id\":" + std::to_string(pid) + "}", staff);
   REQUIRE_MESSAGE(a.status == 200, a.text);
   std::string member = rig.login(R"({"member":"2001"})");
   // A press of Start. On a loaded CI box the simulator can miss the drive's
@@ -329,7 +351,8 @@ TEST_CASE("soleusd programme session: steps and sets in order, rest, resume afte
   auto press_start = [&]() -> Reply {
     auto r = post(rig.port, "/api/v1/session/next", "", member);
     if (r.status == 409 && r.text.find("fault is latched") != std::string::npos) {
-      MESSAGE("a fault latched between sets (" << get(rig.port, "/api/v1/status").text << "): reset");
+      MESSAGE("a fault latched between sets (" << get(rig.port, "/api/v1/status").text
+                                               << "): reset");
       const std::string tech = rig.login(R"({"role":"maintenance","pin":"4321"})");
       post(rig.port, "/api/v1/maintenance/fault-reset", "", tech);
       rig.wait_ready();
@@ -352,7 +375,11 @@ TEST_CASE("soleusd programme session: steps and sets in order, rest, resume afte
   REQUIRE_MESSAGE(next.status == 201, next.text);
   const auto set1 = next.body.at("id").as_int64();
   Reply again;
-  try { again = post(rig.port, "/api/v1/session/next", "", member); } catch (...) { FAIL(rig.daemon.output()); }
+  try {
+    again = post(rig.port, "/api/v1/session/next", "", member);
+  } catch (...) {
+    FAIL(rig.daemon.output());
+  }
   CHECK(again.status == 409);  // a set is running
   auto done1 = rig.wait_done(set1, member, 60s);
   step1_reasons.emplace_back(done1.at("stop_reason").as_string());
@@ -387,8 +414,9 @@ TEST_CASE("soleusd programme session: steps and sets in order, rest, resume afte
   };
   wait_rest();
   next = press_start();
-  REQUIRE_MESSAGE(next.status == 201, next.text << "\nstatus: " << get(rig.port, "/api/v1/status").text
-                                                << "\ndaemon:\n" << rig.daemon.output());
+  REQUIRE_MESSAGE(next.status == 201,
+                  next.text << "\nstatus: " << get(rig.port, "/api/v1/status").text << "\ndaemon:\n"
+                            << rig.daemon.output());
   step1_reasons.emplace_back(
       rig.wait_done(next.body.at("id").as_int64(), member, 60s).at("stop_reason").as_string());
   wait_rest();
@@ -407,8 +435,11 @@ TEST_CASE("soleusd programme session: steps and sets in order, rest, resume afte
   // The end: recorded, and step 1 progresses by 10 % for the next session
   // when both its sets reached their target (the simulated athlete normally
   // does; tests/app/test_session_runner.cpp covers every case exactly).
-  const bool all_target = step1_reasons == std::vector<std::string>{"target_reached", "target_reached"};
-  if (!all_target) MESSAGE("step 1 ended " << step1_reasons[0] << ", " << step1_reasons[1] << ": no progression expected");
+  const bool all_target =
+      step1_reasons == std::vector<std::string>{"target_reached", "target_reached"};
+  if (!all_target)
+    MESSAGE("step 1 ended " << step1_reasons[0] << ", " << step1_reasons[1]
+                            << ": no progression expected");
   auto end = post(rig.port, "/api/v1/session/end", "", member);
   REQUIRE_MESSAGE(end.status == 200, end.text);
   CHECK(end.body.at("state").as_string() == "done");
@@ -419,16 +450,21 @@ TEST_CASE("soleusd programme session: steps and sets in order, rest, resume afte
 
   // In the database: one session, done, with sets 1 and 2 of step 1 and set 1 of step 2, once each.
   CHECK(rig.daemon.stop(10s) == 0);
-  auto db = soleus::storage::Database::open(rig.db_path(), soleus::storage::Database::Access::ReadOnly);
-  CHECK(db.scalar_int("SELECT count(*) FROM sessions WHERE member_id = " + std::to_string(mid)) == 1);
+  auto db =
+      soleus::storage::Database::open(rig.db_path(), soleus::storage::Database::Access::ReadOnly);
+  CHECK(db.scalar_int("SELECT count(*) FROM sessions WHERE member_id = " + std::to_string(mid)) ==
+        1);
   CHECK(db.scalar_int("SELECT count(*) FROM sessions WHERE state = 'done' AND progressed = 1") ==
         (all_target ? 1 : 0));
-  CHECK(db.scalar_int("SELECT count(*) FROM sets WHERE session_id = " + std::to_string(session_id)) == 3);
-  CHECK(db.scalar_int("SELECT count(DISTINCT step_id || '/' || set_index) FROM sets WHERE session_id = " +
+  CHECK(db.scalar_int("SELECT count(*) FROM sets WHERE session_id = " +
                       std::to_string(session_id)) == 3);
+  CHECK(db.scalar_int(
+            "SELECT count(DISTINCT step_id || '/' || set_index) FROM sets WHERE session_id = " +
+            std::to_string(session_id)) == 3);
 }
 
-TEST_CASE("soleusd maintenance: span calibration with a known weight, range check, STOP aborts it") {
+TEST_CASE(
+    "soleusd maintenance: span calibration with a known weight, range check, STOP aborts it") {
   if (!soleus::test::sim_available()) {
     MESSAGE("soleus-sim not built: skipped");
     return;
@@ -473,7 +509,8 @@ TEST_CASE("soleusd maintenance: span calibration with a known weight, range chec
   rig.wait_ready();
   const std::string tech2 = rig.login(R"({"role":"maintenance","pin":"4321"})");
   diag = get(rig.port, "/api/v1/diagnostics", tech2);
-  CHECK(num(diag.body.at("signals").at("load_cell.span_factor")) == doctest::Approx(1 / 1.05).epsilon(0.01));
+  CHECK(num(diag.body.at("signals").at("load_cell.span_factor")) ==
+        doctest::Approx(1 / 1.05).epsilon(0.01));
   CHECK(std::abs(num(diag.body.at("signals").at("load_cell.force_n")) + 196.1) < 3);
   auto ev = get(rig.port, "/api/v1/events?code=span_calibrated", tech2);
   CHECK(ev.body.at("events").as_array().size() == 1);
@@ -486,7 +523,8 @@ TEST_CASE("soleusd maintenance: span calibration with a known weight, range chec
   auto wait_still = [&] {
     for (int i = 0; i < 100; ++i) {
       auto d = get(rig.port, "/api/v1/diagnostics", tech2);
-      if (d.status == 200 && std::abs(num(d.body.at("signals").at("drive.velocity_mm_s"))) < 1) return;
+      if (d.status == 200 && std::abs(num(d.body.at("signals").at("drive.velocity_mm_s"))) < 1)
+        return;
       std::this_thread::sleep_for(100ms);
     }
   };
@@ -495,9 +533,13 @@ TEST_CASE("soleusd maintenance: span calibration with a known weight, range chec
     wait_still();
     rc = post(rig.port, "/api/v1/maintenance/range-check", "", tech2);
     REQUIRE_MESSAGE(rc.status == 200, rc.text);
-    if (rc.body.at("ok").as_bool() || rc.body.at("why").as_string().find("fault") == std::string::npos) break;
-    MESSAGE("range check hit a fault (" << rc.text << "); errors: "
-            << get(rig.port, "/api/v1/events?severity=error&limit=3", tech2).text << "; reset and retry");
+    if (rc.body.at("ok").as_bool() ||
+        rc.body.at("why").as_string().find("fault") == std::string::npos)
+      break;
+    MESSAGE("range check hit a fault ("
+            << rc.text
+            << "); errors: " << get(rig.port, "/api/v1/events?severity=error&limit=3", tech2).text
+            << "; reset and retry");
     post(rig.port, "/api/v1/maintenance/fault-reset", "", tech2);
     rig.wait_ready();
   }
@@ -537,13 +579,17 @@ TEST_CASE("soleusd API security: role matrix, PIN lockout, foreign Origin, stall
   rig.wait_ready();
   const std::string staff = rig.login(R"({"role":"staff","pin":"2580"})");
   // A member (PIN 1234) with their own set, and another member's set.
-  auto m1 = post(rig.port, "/api/v1/members", R"({"number":"3001","name":"Cy","pin":"1234"})", staff);
-  auto m2 = post(rig.port, "/api/v1/members", R"({"number":"3002","name":"Di","pin":"5678"})", staff);
+  auto m1 =
+      post(rig.port, "/api/v1/members", R"({"number":"3001","name":"Cy","pin":"1234"})", staff);
+  auto m2 =
+      post(rig.port, "/api/v1/members", R"({"number":"3002","name":"Di","pin":"5678"})", staff);
   REQUIRE(m1.status == 201);
   REQUIRE(m2.status == 201);
   const auto id1 = m1.body.at("id").as_int64(), id2 = m2.body.at("id").as_int64();
-  auto prog = post(rig.port, "/api/v1/programmes",
-                   R"({"name":"P","steps":[{"mode":"isotonic","sets":1,"target_reps":2,"load_n":300,"tempo":"1.5-0.5-1.5-0.5"}]})", staff);
+  auto prog = post(
+      rig.port, "/api/v1/programmes",
+      R"({"name":"P","steps":[{"mode":"isotonic","sets":1,"target_reps":2,"load_n":300,"tempo":"1.5-0.5-1.5-0.5"}]})",
+      staff);
   REQUIRE(prog.status == 201);
   const auto pid = prog.body.at("id").as_int64();
   // Something on the pad (120 N): a range check is refused at once instead of moving it.
@@ -557,7 +603,8 @@ TEST_CASE("soleusd API security: role matrix, PIN lockout, foreign Origin, stall
       {"maintenance", rig.login(R"({"role":"maintenance","pin":"4321"})")}};
   const std::vector<std::string> any = {"none", "guest", "member", "staff", "maintenance"};
   const std::vector<std::string> logged = {"guest", "member", "staff", "maintenance"};
-  const std::string set = R"({"mode":"isotonic","load_n":300,"tempo":"1.5-0.5-1.5-0.5","target_reps":2})";
+  const std::string set =
+      R"({"mode":"isotonic","load_n":300,"tempo":"1.5-0.5-1.5-0.5","target_reps":2})";
   const std::string m = std::to_string(id1), p = std::to_string(pid);
   struct Row {
     std::string method, path, body;
@@ -577,7 +624,10 @@ TEST_CASE("soleusd API security: role matrix, PIN lockout, foreign Origin, stall
       {"DELETE", "/api/v1/members/999", "", {"staff"}},
       {"GET", "/api/v1/members/" + m + "/history", "", {"member", "staff"}},
       {"GET", "/api/v1/programmes", "", {"staff"}},
-      {"POST", "/api/v1/programmes", R"({"name":"Q","steps":[{"mode":"isometric","sets":1,"hold_s":30,"load_n":500}]})", {"staff"}},
+      {"POST",
+       "/api/v1/programmes",
+       R"({"name":"Q","steps":[{"mode":"isometric","sets":1,"hold_s":30,"load_n":500}]})",
+       {"staff"}},
       {"GET", "/api/v1/programmes/" + p, "", {"staff"}},
       {"PUT", "/api/v1/programmes/" + p, R"({"name":"P2"})", {"staff"}},
       {"DELETE", "/api/v1/programmes/999", "", {"staff"}},
@@ -614,7 +664,8 @@ TEST_CASE("soleusd API security: role matrix, PIN lockout, foreign Origin, stall
     }
   }
   // Ownership: a member reads only their own history.
-  CHECK(get(rig.port, "/api/v1/members/" + std::to_string(id2) + "/history", tokens.at("member")).status == 403);
+  CHECK(get(rig.port, "/api/v1/members/" + std::to_string(id2) + "/history", tokens.at("member"))
+            .status == 403);
 
   // PIN lockout: five failures lock that account (429, even with the right PIN); no other.
   for (int i = 0; i < 5; ++i)
@@ -626,16 +677,20 @@ TEST_CASE("soleusd API security: role matrix, PIN lockout, foreign Origin, stall
 
   // A foreign Origin: refused on a state change and on the live handshake; the page's own is fine.
   const std::string own = "http://127.0.0.1:" + std::to_string(rig.port);
-  auto foreign = ht::http_request(static_cast<std::uint16_t>(rig.port), "POST", "/api/v1/sets", set,
-                                  {{"Authorization", "Bearer " + staff}, {"Origin", "http://evil.example"}});
+  auto foreign =
+      ht::http_request(static_cast<std::uint16_t>(rig.port), "POST", "/api/v1/sets", set,
+                       {{"Authorization", "Bearer " + staff}, {"Origin", "http://evil.example"}});
   CHECK(foreign.status == 403);
-  CHECK(ht::ws_handshake_status(static_cast<std::uint16_t>(rig.port), std::string("http://evil.example")) == 403);
+  CHECK(ht::ws_handshake_status(static_cast<std::uint16_t>(rig.port),
+                                std::string("http://evil.example")) == 403);
   CHECK(ht::ws_handshake_status(static_cast<std::uint16_t>(rig.port), own) == 101);
-  CHECK(get(rig.port, "/api/v1/status").body.at("set_id").is_null());  // the foreign set never started
+  CHECK(get(rig.port, "/api/v1/status").body.at("set_id").is_null());  // the foreign set never
+                                                                       // started
 
   // Stalled live clients (2 s stall timeout here) never slow another, and are closed.
   std::vector<std::unique_ptr<ht::StalledClient>> stalled;
-  for (int i = 0; i < 5; ++i) stalled.push_back(std::make_unique<ht::StalledClient>(static_cast<std::uint16_t>(rig.port)));
+  for (int i = 0; i < 5; ++i)
+    stalled.push_back(std::make_unique<ht::StalledClient>(static_cast<std::uint16_t>(rig.port)));
   ht::LiveClient good(static_cast<std::uint16_t>(rig.port));
   std::this_thread::sleep_for(500ms);
   const auto n0 = good.count();

@@ -137,11 +137,13 @@ struct Rig {
   std::string db_path() const { return dir.file("soleus-sim.db"); }
 
   void start_sim(const std::vector<std::string>& extra = {"--athlete-style", "tempo", "--tempo",
-                                                          kTempo, "--bottom-mm", "30",
-                                                          "--top-mm", "75"}) {
-    std::vector<std::string> args = {"--config", std::string(SOLEUS_SOURCE_DIR) + "/config/sim.toml",
-                                     "--tcp", "127.0.0.1:" + std::to_string(modbus_port),
-                                     "--control-port", "0", "--noise-n", "2"};
+                                                          kTempo, "--bottom-mm", "30", "--top-mm",
+                                                          "75"}) {
+    std::vector<std::string> args = {
+        "--config",       std::string(SOLEUS_SOURCE_DIR) + "/config/sim.toml",
+        "--tcp",          "127.0.0.1:" + std::to_string(modbus_port),
+        "--control-port", "0",
+        "--noise-n",      "2"};
     args.insert(args.end(), extra.begin(), extra.end());
     sim.start(args);
   }
@@ -192,7 +194,8 @@ struct Rig {
             if (maintenance.empty()) maintenance = login(R"({"role":"maintenance","pin":"4321"})");
             auto rr = post(port, "/api/v1/maintenance/fault-reset", "", maintenance);
             ++resets;
-            MESSAGE("fault latched while waiting for ready (" << last << "): reset -> " << rr.status);
+            MESSAGE("fault latched while waiting for ready (" << last << "): reset -> "
+                                                              << rr.status);
             next_reset = Clock::now() + 3s;
           }
           return (st == "idle" || st == "rest") && o.at("faults").as_array().empty();
@@ -211,8 +214,8 @@ struct Rig {
   std::int64_t start_set(const std::string& token, int reps = 100, double load = 400,
                          std::int64_t member = 0) {
     const std::string body = "{\"mode\":\"isotonic\",\"load_n\":" + std::to_string(load) +
-                             ",\"tempo\":\"" + kTempo + "\",\"target_reps\":" +
-                             std::to_string(reps) +
+                             ",\"tempo\":\"" + kTempo +
+                             "\",\"target_reps\":" + std::to_string(reps) +
                              (member ? ",\"member_id\":" + std::to_string(member) : "") + "}";
     auto r = post(port, "/api/v1/sets", body, token);
     REQUIRE_MESSAGE(r.status == 201, r.text << "\ndaemon:\n" << tail(daemon.output()));
@@ -269,7 +272,8 @@ void check_integrity_ok(const std::string& path) {
 
 // ---------------------------------------------------------------------------
 
-TEST_CASE("durability: kill -9 of soleusd mid-set 20 times: every reported rep and event is on disk") {
+TEST_CASE(
+    "durability: kill -9 of soleusd mid-set 20 times: every reported rep and event is on disk") {
   if (!soleus::test::sim_available()) {
     MESSAGE("soleus-sim not built: skipped");
     return;
@@ -325,7 +329,7 @@ TEST_CASE("durability: kill -9 of soleusd mid-set 20 times: every reported rep a
     MESSAGE("iteration " << iterations << ": set " << id << ", kill -9 after " << delay << " ms");
 
     // "Reported": what the API said before the kill (it shows committed reps only).
-    std::map<int, double> reported_reps;               // n -> peak force
+    std::map<int, double> reported_reps;                  // n -> peak force
     std::map<std::int64_t, std::string> reported_events;  // id -> code
     const auto kill_at = Clock::now() + std::chrono::milliseconds(delay);
     bool running_at_kill = false;
@@ -340,14 +344,15 @@ TEST_CASE("durability: kill -9 of soleusd mid-set 20 times: every reported rep a
       if (e.status == 200)
         for (const auto& ev : e.body.at("events").as_array())
           reported_events[ev.at("id").as_int64()] = std::string(ev.at("code").as_string());
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(20, 120)(rng)));
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(std::uniform_int_distribution<int>(20, 120)(rng)));
     }
     {
       std::string codes;
       for (const auto& e : rig.lines("event")) codes += std::string(e.at("code").as_string()) + " ";
       MESSAGE("  before the kill: " << rig.lines("rep").size() << " rep lines, "
-                                    << reported_reps.size() << " reps committed and reported; events: "
-                                    << codes);
+                                    << reported_reps.size()
+                                    << " reps committed and reported; events: " << codes);
     }
     rig.kill9();
     kills_mid_set += running_at_kill ? 1 : 0;
@@ -359,14 +364,17 @@ TEST_CASE("durability: kill -9 of soleusd mid-set 20 times: every reported rep a
     {
       auto db = Database::open(rig.db_path(), Database::Access::ReadOnly);
       for (const auto& [n, peak] : reported_reps) {
-        auto st = db.prepare("SELECT peak_force_n FROM reps WHERE set_id = ?1 AND n = ?2 AND partial = 0");
+        auto st = db.prepare(
+            "SELECT peak_force_n FROM reps WHERE set_id = ?1 AND n = ?2 AND partial = 0");
         st.bind(1, id).bind(2, n);
-        CHECK_MESSAGE(st.step(), "rep " << n << " of set " << id << " was reported but is not on disk");
+        CHECK_MESSAGE(st.step(),
+                      "rep " << n << " of set " << id << " was reported but is not on disk");
       }
       for (const auto& [eid, code] : reported_events) {
         auto st = db.prepare("SELECT code FROM events WHERE id = ?1");
         st.bind(1, eid);
-        REQUIRE_MESSAGE(st.step(), "event " << eid << " (" << code << ") was reported but is not on disk");
+        REQUIRE_MESSAGE(st.step(),
+                        "event " << eid << " (" << code << ") was reported but is not on disk");
         CHECK(st.text(0) == code);
       }
       check_odometer(db);
@@ -446,10 +454,12 @@ void storage_fault_during_a_set(const std::string& mode) {
   // The disk fails.
   std::ofstream(fault_file) << mode << "\n";
   REQUIRE_MESSAGE(poll_until([&] { return rig.result_of(id).has_value(); }, 30s),
-                  "the set did not end after the storage fault\n" << tail(rig.daemon.output()));
+                  "the set did not end after the storage fault\n"
+                      << tail(rig.daemon.output()));
   CHECK(rig.result_of(id)->at("stop_reason").as_string() == "storage_fault");
   bool fault_line = false;
-  for (const auto& e : rig.lines("event")) fault_line |= e.at("code").as_string() == "storage_fault";
+  for (const auto& e : rig.lines("event"))
+    fault_line |= e.at("code").as_string() == "storage_fault";
   CHECK(fault_line);
   {
     const auto st = rig.status();
@@ -490,10 +500,15 @@ void storage_fault_during_a_set(const std::string& mode) {
   {
     auto db = Database::open(rig.db_path(), Database::Access::ReadOnly);
     // The fault's own event was kept in memory and written after the recovery, before it.
-    CHECK(count(db, "SELECT count(*) FROM events WHERE code = 'storage_fault' AND severity = 2") == 1);
-    CHECK(count(db, "SELECT (SELECT id FROM events WHERE code = 'storage_fault') < "
-                    "(SELECT id FROM events WHERE code = 'storage_recovered')") == 1);
-    CHECK(count(db, "SELECT count(*) FROM odometer_faults WHERE code = 'storage_fault' AND count = 1") == 1);
+    CHECK(count(db, "SELECT count(*) FROM events WHERE code = 'storage_fault' AND severity = 2") ==
+          1);
+    CHECK(count(db,
+                "SELECT (SELECT id FROM events WHERE code = 'storage_fault') < "
+                "(SELECT id FROM events WHERE code = 'storage_recovered')") == 1);
+    CHECK(
+        count(db,
+              "SELECT count(*) FROM odometer_faults WHERE code = 'storage_fault' AND count = 1") ==
+        1);
     CHECK(count(db, "SELECT count(*) FROM reps") >= reps_before);
     auto st = db.prepare("SELECT stop_reason FROM sets WHERE id = ?1");
     st.bind(1, id);
@@ -501,11 +516,13 @@ void storage_fault_during_a_set(const std::string& mode) {
     CHECK(st.opt_text(0) == std::optional<std::string>("storage_fault"));
   }
   // The daemon's own line follows when its main thread sees the writer healthy again.
-  CHECK(poll_until([&] {
-    for (const auto& e : rig.lines("event"))
-      if (e.at("code").as_string() == "storage_recovered") return true;
-    return false;
-  }, 10s));
+  CHECK(poll_until(
+      [&] {
+        for (const auto& e : rig.lines("event"))
+          if (e.at("code").as_string() == "storage_recovered") return true;
+        return false;
+      },
+      10s));
 
   // New sets are accepted again.
   rig.wait_ready();
@@ -532,7 +549,9 @@ TEST_CASE("durability: read-only disk during a set ends it with storage_fault an
 
 // ---------------------------------------------------------------------------
 
-TEST_CASE("durability: the odometer counts reps and sets and motor-on time and highest force and faults") {
+TEST_CASE(
+    "durability: the odometer counts reps and sets and motor-on time and highest force and "
+    "faults") {
   if (!soleus::test::sim_available()) {
     MESSAGE("soleus-sim not built: skipped");
     return;
@@ -543,10 +562,12 @@ TEST_CASE("durability: the odometer counts reps and sets and motor-on time and h
   rig.wait_ready();
   const std::string staff = rig.login(R"({"role":"staff","pin":"2580"})");
   const std::int64_t a = rig.start_set(staff, 3);
-  REQUIRE_MESSAGE(poll_until([&] { return rig.result_of(a).has_value(); }, 60s), tail(rig.daemon.output()));
+  REQUIRE_MESSAGE(poll_until([&] { return rig.result_of(a).has_value(); }, 60s),
+                  tail(rig.daemon.output()));
   rig.wait_ready();
   const std::int64_t b = rig.start_set(staff, 2, 500);
-  REQUIRE_MESSAGE(poll_until([&] { return rig.result_of(b).has_value(); }, 60s), tail(rig.daemon.output()));
+  REQUIRE_MESSAGE(poll_until([&] { return rig.result_of(b).has_value(); }, 60s),
+                  tail(rig.daemon.output()));
   int counted = 0;
   double peak = 0;
   for (const auto& r : rig.lines("rep")) {
@@ -586,7 +607,8 @@ TEST_CASE("durability: the odometer counts reps and sets and motor-on time and h
         },
         60s));
     rig.sim.control(R"({"cmd":"fault","kind":"drive_fault","code":1})");
-    REQUIRE_MESSAGE(poll_until([&] { return rig.result_of(c).has_value(); }, 30s), tail(rig.daemon.output()));
+    REQUIRE_MESSAGE(poll_until([&] { return rig.result_of(c).has_value(); }, 30s),
+                    tail(rig.daemon.output()));
     CHECK(rig.daemon.stop(15s) == 0);
   }
   auto db2 = Database::open(rig.db_path(), Database::Access::ReadOnly);
@@ -653,7 +675,8 @@ class NotifySocket {
     std::string s;
     const auto t0 = messages().empty() ? Clock::now() : messages().front().at;
     for (const auto& m : messages())
-      s += std::to_string(std::chrono::duration<double>(m.at - t0).count()) + " s: " + m.text + "\n";
+      s +=
+          std::to_string(std::chrono::duration<double>(m.at - t0).count()) + " s: " + m.text + "\n";
     return s;
   }
 
@@ -668,7 +691,8 @@ class NotifySocket {
 
 }  // namespace
 
-TEST_CASE("durability: sd_notify: READY only once the drive is armed then WATCHDOG=1 and STOPPING=1") {
+TEST_CASE(
+    "durability: sd_notify: READY only once the drive is armed then WATCHDOG=1 and STOPPING=1") {
   if (!soleus::test::sim_available()) {
     MESSAGE("soleus-sim not built: skipped");
     return;
@@ -683,11 +707,13 @@ TEST_CASE("durability: sd_notify: READY only once the drive is armed then WATCHD
     rig.start_daemon();          // the machine is not there yet
   }
   // No READY while the machine does not answer; the status says so.
-  REQUIRE(poll_until([&] { return !notify.times_of("STATUS=Connecting to the machine").empty(); }, 10s));
+  REQUIRE(poll_until([&] { return !notify.times_of("STATUS=Connecting to the machine").empty(); },
+                     10s));
   const bool early = poll_until([&] { return !notify.times_of("READY=1").empty(); }, 3s);
   CHECK_MESSAGE(!early, notify.dump());
   bool not_answering = false;
-  for (const auto& m : notify.messages()) not_answering |= m.text.find("machine not answering") != std::string::npos;
+  for (const auto& m : notify.messages())
+    not_answering |= m.text.find("machine not answering") != std::string::npos;
   CHECK_MESSAGE(not_answering, notify.dump());
   CHECK(notify.times_of("WATCHDOG=1").size() >= 1);  // the loop runs: it retries the link
 
@@ -711,7 +737,8 @@ TEST_CASE("durability: sd_notify: READY only once the drive is armed then WATCHD
   auto w = notify.times_of("WATCHDOG=1");
   double worst_gap = 0;
   for (std::size_t i = 1; i < w.size(); ++i)
-    if (w[i - 1] > t_ready) worst_gap = std::max(worst_gap, std::chrono::duration<double>(w[i] - w[i - 1]).count());
+    if (w[i - 1] > t_ready)
+      worst_gap = std::max(worst_gap, std::chrono::duration<double>(w[i] - w[i - 1]).count());
   MESSAGE("worst WATCHDOG=1 gap after READY: " << worst_gap << " s");
   CHECK(worst_gap < 1.0);
 
@@ -738,7 +765,8 @@ TEST_CASE("durability: sd_notify: a hung control loop stops WATCHDOG=1") {
     ::unsetenv("WATCHDOG_PID");
     rig.start_daemon(SOLEUSD_TEST_EXE);
   }
-  REQUIRE_MESSAGE(poll_until([&] { return !notify.times_of("READY=1").empty(); }, 30s), notify.dump());
+  REQUIRE_MESSAGE(poll_until([&] { return !notify.times_of("READY=1").empty(); }, 30s),
+                  notify.dump());
   const auto t_ready = notify.times_of("READY=1").front();
   REQUIRE(poll_until(
       [&] {

@@ -69,9 +69,16 @@ struct Fixture {
     auto s = db.prepare(
         "INSERT INTO sets (id, session_id, member_id, step_id, set_index, started_ms, ended_ms, "
         "mode, load_n, stop_reason, reps) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 900, ?9, ?10)");
-    s.bind(1, id).bind(2, session).bind(3, member).bind(4, st.id).bind(5, index).bind(6, t)
-        .bind(7, ended ? std::optional<std::int64_t>(t + 60'000) : std::nullopt).bind(8, st.mode)
-        .bind(9, ended ? std::optional<std::string>(reason) : std::nullopt).bind(10, reps);
+    s.bind(1, id)
+        .bind(2, session)
+        .bind(3, member)
+        .bind(4, st.id)
+        .bind(5, index)
+        .bind(6, t)
+        .bind(7, ended ? std::optional<std::int64_t>(t + 60'000) : std::nullopt)
+        .bind(8, st.mode)
+        .bind(9, ended ? std::optional<std::string>(reason) : std::nullopt)
+        .bind(10, reps);
     s.run();
     for (int n = 1; n <= reps; ++n) {
       auto r = db.prepare(
@@ -189,7 +196,8 @@ TEST_CASE("runner: a session cut by a crash resumes at the next set and never re
   CHECK(f.plan().steps[0].level == 0);
 }
 
-TEST_CASE("runner: the plan carries the programme's frequency, its block rule and the assessed max") {
+TEST_CASE(
+    "runner: the plan carries the programme's frequency, its block rule and the assessed max") {
   // The rules themselves are tests/programme's; this is the store's rows mapped onto them.
   Fixture f;
   const Plan p = f.plan();

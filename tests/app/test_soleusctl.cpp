@@ -58,15 +58,27 @@ struct Fixture {
         "INSERT INTO sets (id, member_id, started_ms, ended_ms, mode, load_n, tempo, target_reps, "
         "stop_reason, reps, partial_reps, tut_s) VALUES (?1, ?2, ?3, ?4, 'isotonic', ?5, "
         "'3-1-3-1', 12, ?6, ?7, ?8, ?9)");
-    struct S { std::int64_t id; std::optional<std::int64_t> member; std::int64_t day; int reps, partial; };
+    struct S {
+      std::int64_t id;
+      std::optional<std::int64_t> member;
+      std::int64_t day;
+      int reps, partial;
+    };
     // Ids grow with time, as the daemon allocates them. Ann: sets 1, 3, 4 (4 has no
     // reps); Bob: 2, 5; a guest: 6.
     const std::vector<S> sets = {{1, ann, 0, 2, 1}, {2, bob, 0, 1, 0}, {3, ann, 1, 2, 0},
                                  {4, ann, 2, 0, 0}, {5, bob, 3, 1, 0}, {6, std::nullopt, 3, 1, 0}};
     for (const auto& s : sets) {
       const std::int64_t t = kBase + s.day * 86'400'000 + s.id * 60'000;
-      set.bind(1, s.id).bind(2, s.member).bind(3, t).bind(4, t + 50'000).bind(5, 400.0 + static_cast<double>(s.id))
-          .bind(6, "target_reached").bind(7, s.reps).bind(8, s.partial).bind(9, 8.0 * s.reps);
+      set.bind(1, s.id)
+          .bind(2, s.member)
+          .bind(3, t)
+          .bind(4, t + 50'000)
+          .bind(5, 400.0 + static_cast<double>(s.id))
+          .bind(6, "target_reached")
+          .bind(7, s.reps)
+          .bind(8, s.partial)
+          .bind(9, 8.0 * s.reps);
       set.run();
       set.reset();
     }
@@ -93,16 +105,24 @@ struct Fixture {
         "INSERT INTO events (id, t_ms, severity, code, message, set_id, context) VALUES "
         "(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     for (int i = 1; i <= kEvents; ++i) {
-      ev.bind(1, std::int64_t{i}).bind(2, kBase + std::int64_t{i} * 600'000).bind(3, severity_of(i))
-          .bind(4, code_of(i)).bind(5, i == 7 ? "a message, with a comma" : "event " + std::to_string(i))
+      ev.bind(1, std::int64_t{i})
+          .bind(2, kBase + std::int64_t{i} * 600'000)
+          .bind(3, severity_of(i))
+          .bind(4, code_of(i))
+          .bind(5, i == 7 ? "a message, with a comma" : "event " + std::to_string(i))
           .bind(6, i % 40 == 0 ? std::optional<std::int64_t>(4) : std::nullopt)
           .bind(7, "{\"i\":" + std::to_string(i) + "}");
       ev.run();
       ev.reset();
     }
     for (int k = 0; k < kRecent; ++k) {
-      ev.bind(1, std::int64_t{1000 + k}).bind(2, common::unix_ms_now() - (30 + k) * 60'000)
-          .bind(3, 0).bind(4, "boot").bind(5, "recent").bind_null(6).bind_null(7);
+      ev.bind(1, std::int64_t{1000 + k})
+          .bind(2, common::unix_ms_now() - (30 + k) * 60'000)
+          .bind(3, 0)
+          .bind(4, "boot")
+          .bind(5, "recent")
+          .bind_null(6)
+          .bind_null(7);
       ev.run();
       ev.reset();
     }
@@ -165,7 +185,8 @@ TEST_CASE("soleusctl events: table, filters, paging, JSON") {
     REQUIRE_MESSAGE(r.exit_code == 0, r.output);
     auto rows = body_lines(r.output);
     CHECK(rows.size() == 50);
-    CHECK(rows.front().find("1000") == rows.front().find_first_not_of(' '));  // newest: the recent ones
+    CHECK(rows.front().find("1000") ==
+          rows.front().find_first_not_of(' '));  // newest: the recent ones
     CHECK(r.output.find(total + " events match") != std::string::npos);
     CHECK(r.output.find("--before-id ") != std::string::npos);
     CHECK(r.output.find("a message, with a comma") == std::string::npos);  // that one is old
@@ -186,8 +207,8 @@ TEST_CASE("soleusctl events: table, filters, paging, JSON") {
 
     // The table's footer names the command for the next page.
     auto t = run_ctl({"--db", fx.db, "events", "--limit", "20"});
-    CHECK(t.output.find("older: soleusctl events --limit 20 --before-id " + std::to_string(p1.back())) !=
-          std::string::npos);
+    CHECK(t.output.find("older: soleusctl events --limit 20 --before-id " +
+                        std::to_string(p1.back())) != std::string::npos);
 
     std::vector<std::int64_t> all;
     std::optional<std::int64_t> before;
@@ -208,14 +229,18 @@ TEST_CASE("soleusctl events: table, filters, paging, JSON") {
     CHECK(all == want);
   }
   SUBCASE("filters: severity, code, set, since/until, relative age") {
-    auto err = ctl_json({"--db", fx.db, "--json", "events", "--severity", "error", "--limit", "1000"});
+    auto err =
+        ctl_json({"--db", fx.db, "--json", "events", "--severity", "error", "--limit", "1000"});
     CHECK(err.at("matched").as_int64() == expected([](int i) { return severity_of(i) == 2; }));
-    for (const auto& e : err.at("events").as_array()) CHECK(e.at("severity").as_string() == "error");
+    for (const auto& e : err.at("events").as_array())
+      CHECK(e.at("severity").as_string() == "error");
     auto warn = ctl_json({"--db", fx.db, "--json", "events", "--severity", "warning"});
     CHECK(warn.at("matched").as_int64() == expected([](int i) { return severity_of(i) >= 1; }));
-    auto cl = ctl_json({"--db", fx.db, "--json", "events", "--code", "comm_loss", "--limit", "1000"});
+    auto cl =
+        ctl_json({"--db", fx.db, "--json", "events", "--code", "comm_loss", "--limit", "1000"});
     CHECK(cl.at("matched").as_int64() == expected([](int i) { return code_of(i) == "comm_loss"; }));
-    CHECK(cl.at("events").as_array().size() == static_cast<std::size_t>(cl.at("matched").as_int64()));
+    CHECK(cl.at("events").as_array().size() ==
+          static_cast<std::size_t>(cl.at("matched").as_int64()));
     for (const auto& e : cl.at("events").as_array()) CHECK(e.at("code").as_string() == "comm_loss");
     auto st = ctl_json({"--db", fx.db, "--json", "events", "--set", "4"});
     CHECK(st.at("matched").as_int64() == kEvents / 40);
@@ -223,12 +248,14 @@ TEST_CASE("soleusctl events: table, filters, paging, JSON") {
     auto win = ctl_json({"--db", fx.db, "--json", "events", "--since", "2026-11-18T09:00:00Z",
                          "--until", "2026-11-18 10:00"});  // TZ=UTC: local = UTC
     CHECK(win.at("matched").as_int64() == 6);
-    auto ms = ctl_json({"--db", fx.db, "--json", "events", "--since", std::to_string(kBase + 230 * 600'000)});
+    auto ms = ctl_json(
+        {"--db", fx.db, "--json", "events", "--since", std::to_string(kBase + 230 * 600'000)});
     CHECK(ms.at("matched").as_int64() == 8 + kRecent);  // 230..237 and the recent ones
     auto recent = ctl_json({"--db", fx.db, "--json", "events", "--since", "2h"});
     CHECK(recent.at("matched").as_int64() == kRecent);
     CHECK(recent.at("next_before_id").is_null());
-    auto t = run_ctl({"--db", fx.db, "events", "--code", "comm_glitch", "--since", "2026-11-19", "--context"});
+    auto t = run_ctl(
+        {"--db", fx.db, "events", "--code", "comm_glitch", "--since", "2026-11-19", "--context"});
     CHECK_MESSAGE(t.exit_code == 0, t.output);
     CHECK(t.output.find("{\"i\":") != std::string::npos);
     CHECK(t.output.find("set_started") == std::string::npos);
@@ -263,7 +290,10 @@ TEST_CASE("soleusctl: exit codes and help") {
   CHECK(nocfg.exit_code == 2);
   CHECK(nocfg.output.find("nope.toml") != std::string::npos);
   // Not a Soleus database: an empty SQLite file.
-  { auto d = storage::Database::open(fx.dir.file("empty.db")); d.exec("CREATE TABLE t (x)"); }
+  {
+    auto d = storage::Database::open(fx.dir.file("empty.db"));
+    d.exec("CREATE TABLE t (x)");
+  }
   CHECK(run_ctl({"--db", fx.dir.file("empty.db"), "events"}).exit_code == 3);
 
   // The configuration's [storage] db_path is used without --db.
@@ -277,9 +307,11 @@ TEST_CASE("soleusctl: exit codes and help") {
     REQUIRE(p != std::string::npos);
     cfg.replace(p, from.size(), "db_path = \"soleus.db\"");
     std::ofstream(fx.dir.file("soleus.toml")) << cfg;
-    auto viacfg = run_ctl({"--config", fx.dir.file("soleus.toml"), "--json", "events", "--limit", "1"});
+    auto viacfg =
+        run_ctl({"--config", fx.dir.file("soleus.toml"), "--json", "events", "--limit", "1"});
     CHECK_MESSAGE(viacfg.exit_code == 0, viacfg.output);
-    CHECK(viacfg.output.find("\"matched\":" + std::to_string(kEvents + kRecent)) != std::string::npos);
+    CHECK(viacfg.output.find("\"matched\":" + std::to_string(kEvents + kRecent)) !=
+          std::string::npos);
   }
 
   auto help = run_ctl({"--help"});
@@ -288,7 +320,8 @@ TEST_CASE("soleusctl: exit codes and help") {
     CHECK_MESSAGE(help.output.find(c) != std::string::npos, c);
   auto eh = run_ctl({"events", "--help"});
   CHECK(eh.exit_code == 0);
-  for (const char* o : {"--severity", "--code", "--since", "--until", "--set", "--limit", "--page", "--before-id"})
+  for (const char* o :
+       {"--severity", "--code", "--since", "--until", "--set", "--limit", "--page", "--before-id"})
     CHECK_MESSAGE(eh.output.find(o) != std::string::npos, o);
   auto bh = run_ctl({"db", "backup", "--help"});
   CHECK(bh.exit_code == 0);
@@ -311,12 +344,14 @@ TEST_CASE("soleusctl sets: filters by member (number or id) and date") {
         std::vector<std::int64_t>{5, 2});
   CHECK(ids_of(ctl_json({"--db", fx.db, "--json", "sets", "--member", "id:2"}), "sets") ==
         std::vector<std::int64_t>{5, 2});
-  CHECK(ids_of(ctl_json({"--db", fx.db, "--json", "sets", "--member", "2"}), "sets").empty());  // number 2
+  CHECK(ids_of(ctl_json({"--db", fx.db, "--json", "sets", "--member", "2"}), "sets")
+            .empty());  // number 2
   auto none = run_ctl({"--db", fx.db, "sets", "--member", "9999"});
   CHECK(none.exit_code == 1);
   CHECK(none.output.find("9999") != std::string::npos);
   // Days: 0 = 2026-11-18 ... 3 = 2026-11-21 (UTC).
-  CHECK(ids_of(ctl_json({"--db", fx.db, "--json", "sets", "--from", "2026-11-19", "--to", "2026-11-20"}),
+  CHECK(ids_of(ctl_json(
+                   {"--db", fx.db, "--json", "sets", "--from", "2026-11-19", "--to", "2026-11-20"}),
                "sets") == std::vector<std::int64_t>{4, 3});
   CHECK(ids_of(ctl_json({"--db", fx.db, "--json", "sets", "--to", "2026-11-18"}), "sets") ==
         std::vector<std::int64_t>{2, 1});
@@ -425,5 +460,6 @@ TEST_CASE("soleusctl db check and db backup") {
   CHECK(run_ctl({"--db", fx.db, "db", "backup", copy, "--force"}).exit_code == 0);
   CHECK(run_ctl({"--db", fx.db, "db", "backup", fx.db, "--force"}).exit_code == 2);
   CHECK(run_ctl({"--db", fx.db, "db", "backup"}).exit_code == 2);
-  CHECK(run_ctl({"--db", fx.dir.file("nope.db"), "db", "backup", fx.dir.file("x.db")}).exit_code == 3);
+  CHECK(run_ctl({"--db", fx.dir.file("nope.db"), "db", "backup", fx.dir.file("x.db")}).exit_code ==
+        3);
 }

@@ -3,8 +3,8 @@
 // row, and later copies hold at least the reps of earlier ones.
 #include <doctest/doctest.h>
 
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -16,8 +16,8 @@
 #include "soleus/storage/database.hpp"
 #include "soleus/storage/maintenance.hpp"
 #include "soleus/storage/open.hpp"
-#include "soleus/storage/schema.hpp"
 #include "soleus/storage/queries.hpp"
+#include "soleus/storage/schema.hpp"
 #include "soleus/test_support/http_client.hpp"
 #include "soleus/test_support/process.hpp"
 #include "soleus/test_support/sim_process.hpp"
@@ -106,8 +106,7 @@ TEST_CASE("soleusctl db backup while soleusd runs a set") {
         if ((st == "idle" || st == "rest") && r.body.at("faults").as_array().empty()) return;
         if (st == "fault") {
           if (maintenance.empty()) {
-            auto m = post(port, "/api/v1/login",
-                             R"({"role":"maintenance","pin":"2580"})");
+            auto m = post(port, "/api/v1/login", R"({"role":"maintenance","pin":"2580"})");
             REQUIRE_MESSAGE(m.status == 200, m.text);
             maintenance = std::string(m.body.at("token").as_string());
           }
@@ -132,22 +131,21 @@ TEST_CASE("soleusctl db backup while soleusd runs a set") {
   std::int64_t most_reps = 0;
   while (!(mid_set >= 4 && most_reps >= 1) && sets < 4) {
     if (sets > 0) wait_ready();
-    auto start = post(port, "/api/v1/sets",
-                         R"({"mode":"isotonic","load_n":300,"tempo":")" + tempo +
-                             R"(","target_reps":40})",
-                         token);
+    auto start = post(
+        port, "/api/v1/sets",
+        R"({"mode":"isotonic","load_n":300,"tempo":")" + tempo + R"(","target_reps":40})", token);
     REQUIRE_MESSAGE(start.status == 201, start.text << "\ndaemon:\n" << daemon_tail());
     const std::int64_t set_id = start.body.at("id").as_int64();
     ++sets;
     std::int64_t last_reps = 0;
     for (int k = 0; k < 15 && !(mid_set >= 4 && most_reps >= 1); ++k) {
       std::this_thread::sleep_for(1s);
-      const bool active = get(port, "/api/v1/status").body.at("set_id") ==
-                          json::value(set_id);
+      const bool active = get(port, "/api/v1/status").body.at("set_id") == json::value(set_id);
       const std::string copy =
           dir.file("backup-" + std::to_string(set_id) + "-" + std::to_string(k) + ".db");
       auto r = test::run_command({SOLEUSCTL_EXE, "--config", config, "db", "backup", copy}, 60s);
-      INFO("set " << set_id << " copy " << k << " (set active before: " << active << "): " << r.output);
+      INFO("set " << set_id << " copy " << k << " (set active before: " << active
+                  << "): " << r.output);
       REQUIRE(r.exit_code == 0);
       ++copies;
       CHECK(storage::check_integrity(copy).ok);
@@ -175,8 +173,8 @@ TEST_CASE("soleusctl db backup while soleusd runs a set") {
   }
   INFO("fault resets: " << resets << "; daemon:\n" << daemon_tail());
   CHECK(copies >= 4);
-  CHECK_MESSAGE(mid_set >= 4, "copies taken with a set still running: " << mid_set << " in " << sets
-                                                                        << " sets");
+  CHECK_MESSAGE(mid_set >= 4,
+                "copies taken with a set still running: " << mid_set << " in " << sets << " sets");
   CHECK(most_reps >= 1);  // a copy taken mid-set holds the set's committed reps
 
   // The live database passes db check while the daemon holds it.

@@ -3,14 +3,14 @@
 // needs to fix a file on a machine.
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "soleus/app/daemon_config.hpp"
 #include "soleus/common/config_reader.hpp"
@@ -40,7 +40,8 @@ struct Mutated {
     const auto pos = text.find(from);
     REQUIRE_MESSAGE(pos != std::string::npos, "fixture text not found: " << from);
     text.replace(pos, from.size(), to);
-    line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(pos), '\n'));
+    line =
+        1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(pos), '\n'));
     static int n = 0;
     path = fs::temp_directory_path() /
            ("soleus-cfg-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + ".toml");
@@ -136,7 +137,8 @@ TEST_CASE("every shipped configuration loads with no warning") {
     ++files;
     auto c = load_daemon_config(f.path().string());
     CHECK(c.machine.warnings.empty());
-    const auto chk = soleus::drivers::check_drive_limits(c.machine.drive, c.machine.mechanics, c.machine.limits);
+    const auto chk =
+        soleus::drivers::check_drive_limits(c.machine.drive, c.machine.mechanics, c.machine.limits);
     CHECK(chk.error.empty());
     CHECK(chk.torque_limit_pct <= 300.0);
     CHECK(chk.continuous_down_n == doctest::Approx(1798.1).epsilon(0.001));
@@ -191,7 +193,8 @@ TEST_CASE("a force at TORQUE_LIMIT above the 2500 N hard cap is refused") {
   CHECK(chk.force_at_limit_down_n > 2500.0);
   CHECK(chk.error.find("2500 N hard cap") != std::string::npos);
   lim.max_load_n = 3000.0;  // 2430 N driving down: within the cap
-  CHECK(soleus::drivers::check_drive_limits(c.machine.drive, c.machine.mechanics, lim).error.empty());
+  CHECK(
+      soleus::drivers::check_drive_limits(c.machine.drive, c.machine.mechanics, lim).error.empty());
 }
 
 TEST_CASE("a max load above the drive's continuous rating loads with a warning") {
@@ -235,7 +238,8 @@ TEST_CASE("a missing register is refused") {
 }
 
 TEST_CASE("a host-written register outside the holding table is refused") {
-  Mutated m("sim.toml", "torque_cmd    = { table = \"holding\"", "torque_cmd    = { table = \"input\"");
+  Mutated m("sim.toml", "torque_cmd    = { table = \"holding\"",
+            "torque_cmd    = { table = \"input\"");
   auto e = expect_refused(m);
   CHECK(e.key() == "drive.registers.torque_cmd");
   CHECK(e.message().find("holding") != std::string::npos);
@@ -312,8 +316,8 @@ TEST_CASE("a missing file is a configuration error, not a crash") {
 TEST_CASE("soleusd --check-config exits non-zero and names file, line and key") {
   Mutated m("sim.toml", "max_load_n = 1800.0", "max_load_n = 9000.0");
   const std::string out = m.path.string() + ".out";
-  const std::string cmd = std::string(SOLEUSD_EXE) + " --check-config " + m.path.string() +
-                          " > " + out + " 2>&1";
+  const std::string cmd =
+      std::string(SOLEUSD_EXE) + " --check-config " + m.path.string() + " > " + out + " 2>&1";
   const int rc = std::system(cmd.c_str());
   REQUIRE(WIFEXITED(rc));
   CHECK(WEXITSTATUS(rc) == 2);

@@ -56,11 +56,11 @@
 
 #include <boost/json.hpp>
 
-#include "soleus/drivers/modbus_machine_io.hpp"
 #include "soleus/common/config_reader.hpp"
 #include "soleus/controller/control_loop.hpp"
-#include "soleus/machine/machine_io.hpp"
 #include "soleus/controller/set_controller.hpp"
+#include "soleus/drivers/modbus_machine_io.hpp"
+#include "soleus/machine/machine_io.hpp"
 #include "soleus/proving/in_process_bus.hpp"
 #include "soleus/sim/machine.hpp"
 
@@ -104,17 +104,18 @@ struct Collector : EventSink {
 struct Athlete {
   double bottom = 20, top = 100;
   Tempo tempo{3, 1, 3, 1};
-  double start_delay_s = 0.5;   // after the first call
-  double fmax = 3000;           // N
-  double fatigue_per_rep = 0;   // fmax multiplied by (1 - this) every rep
-  double top_shrink_per_rep = 0;// mm lost from the top every rep
+  double start_delay_s = 0.5;                 // after the first call
+  double fmax = 3000;                         // N
+  double fatigue_per_rep = 0;                 // fmax multiplied by (1 - this) every rep
+  double top_shrink_per_rep = 0;              // mm lost from the top every rep
   std::function<double(int rep)> top_of_rep;  // overrides top for a rep (0 = first)
-  double kp = 50, kd = 3.5;     // N/mm, N/(mm/s)
-  bool present = true;          // false: no force at all (let go)
-  bool relax = false;           // true: pushes only a little (relaxed on the floor)
-  int rest_rep = -1;            // a mid-set rest after this rep (0 = first), still loaded
-  double rest_s = 0;            // ... this long
-  bool rest_at_top = true;      // ... at its top (after the top pause) or at the bottom (after the bottom pause)
+  double kp = 50, kd = 3.5;                   // N/mm, N/(mm/s)
+  bool present = true;                        // false: no force at all (let go)
+  bool relax = false;                         // true: pushes only a little (relaxed on the floor)
+  int rest_rep = -1;  // a mid-set rest after this rep (0 = first), still loaded
+  double rest_s = 0;  // ... this long
+  bool rest_at_top =
+      true;  // ... at its top (after the top pause) or at the bottom (after the bottom pause)
   double t0 = -1;
 
   /// The time into the tempo's script: frozen during the rest, then shifted by it.
@@ -133,7 +134,9 @@ struct Athlete {
                       (rest_at_top ? tempo.concentric_s + tempo.top_s : tempo.cycle_s());
     return s >= r0 && s < r0 + rest_s;
   }
-  int rep_at(double t) const { return t0 < 0 ? 0 : static_cast<int>(script_s(t) / tempo.cycle_s()); }
+  int rep_at(double t) const {
+    return t0 < 0 ? 0 : static_cast<int>(script_s(t) / tempo.cycle_s());
+  }
   double top_for(int rep) const {
     double tp = top_of_rep ? top_of_rep(rep) : top - top_shrink_per_rep * rep;
     return std::max(bottom, tp);
@@ -141,18 +144,34 @@ struct Athlete {
   // Reference position and velocity at time t.
   void reference(double t, double& x, double& v) const {
     double s = script_s(t);
-    if (s < 0) { x = bottom; v = 0; return; }
+    if (s < 0) {
+      x = bottom;
+      v = 0;
+      return;
+    }
     int rep = static_cast<int>(s / tempo.cycle_s());
     double u = s - rep * tempo.cycle_s();
     double tp = top_for(rep);
     double span = tp - bottom;
     const double C = tempo.concentric_s, T = tempo.top_s, E = tempo.eccentric_s;
-    auto ease = [](double a, double& d) { d = 0.5 * M_PI * std::sin(M_PI * a); return 0.5 - 0.5 * std::cos(M_PI * a); };
+    auto ease = [](double a, double& d) {
+      d = 0.5 * M_PI * std::sin(M_PI * a);
+      return 0.5 - 0.5 * std::cos(M_PI * a);
+    };
     double d;
-    if (u < C) { x = bottom + span * ease(u / C, d); v = span * d / C; }
-    else if (u < C + T) { x = tp; v = 0; }
-    else if (u < C + T + E) { x = tp - span * ease((u - C - T) / E, d); v = -span * d / E; }
-    else { x = bottom; v = 0; }
+    if (u < C) {
+      x = bottom + span * ease(u / C, d);
+      v = span * d / C;
+    } else if (u < C + T) {
+      x = tp;
+      v = 0;
+    } else if (u < C + T + E) {
+      x = tp - span * ease((u - C - T) / E, d);
+      v = -span * d / E;
+    } else {
+      x = bottom;
+      v = 0;
+    }
   }
   /// Its contact force on the pad (N, up) at time t, the pad at pos moving at
   /// vel, feeling `felt` (the pad's weight and the motor's force at the pad).
@@ -174,8 +193,8 @@ struct Athlete {
 class FaultyBus final : public drivers::Bus {
  public:
   explicit FaultyBus(std::unique_ptr<drivers::Bus> inner) : inner_(std::move(inner)) {}
-  bool lose = false;           ///< requests are lost on the wire: no device hears them, no reply (timeout)
-  bool down = false;           ///< the link is down: nothing goes out
+  bool lose = false;  ///< requests are lost on the wire: no device hears them, no reply (timeout)
+  bool down = false;  ///< the link is down: nothing goes out
   bool ignore_writes = false;  ///< FC 06 / 16 writes are acknowledged but change nothing
 
   bool connected() const override { return !down && inner_->connected(); }
@@ -239,10 +258,14 @@ class FaultyBus final : public drivers::Bus {
 class SimIo : public machine::MachineIo {
  public:
   explicit SimIo(Clock& clock)
-      : clock_(clock), origin_s_(clock.now()), machine_(machine_config(), sim::AthleteSettings{}, 1) {
+      : clock_(clock),
+        origin_s_(clock.now()),
+        machine_(machine_config(), sim::AthleteSettings{}, 1) {
     machine_.plant().place(athlete.bottom, 0);
-    machine_.set_force_source([this](const sim::AthleteInput& in, std::int64_t now_ms) { return forces(in, now_ms); });
-    auto faulty = std::make_unique<FaultyBus>(std::make_unique<proving::InProcessBus>(machine_, machine_config().transport));
+    machine_.set_force_source(
+        [this](const sim::AthleteInput& in, std::int64_t now_ms) { return forces(in, now_ms); });
+    auto faulty = std::make_unique<FaultyBus>(
+        std::make_unique<proving::InProcessBus>(machine_, machine_config().transport));
     bus_ = faulty.get();
     drivers_ = std::make_unique<drivers::ModbusMachineIo>(machine_config(), std::move(faulty));
   }
@@ -250,9 +273,11 @@ class SimIo : public machine::MachineIo {
   SimIo& operator=(const SimIo&) = delete;
 
   Athlete athlete;
-  double ledge_mm = 0;  ///< an obstruction under the carriage the pad cannot sink below (the load cell does not see it)
-  std::function<bool(int cycle)> drop;  ///< lose every request of this cycle (1 = the first exchange)
-  bool arm_ok = true;   ///< false: the drive acknowledges its setup writes but keeps its values
+  double ledge_mm = 0;  ///< an obstruction under the carriage the pad cannot sink below (the load
+                        ///< cell does not see it)
+  std::function<bool(int cycle)>
+      drop;            ///< lose every request of this cycle (1 = the first exchange)
+  bool arm_ok = true;  ///< false: the drive acknowledges its setup writes but keeps its values
   int arm_calls = 0;
   int cycle = 0;
   /// The pad's greatest speed (either way) in any millisecond with the drive
@@ -271,7 +296,9 @@ class SimIo : public machine::MachineIo {
   /// Puts the pad at a height, moving at a speed.
   void place(double x_mm, double v_mm_s) { machine_.plant().place(x_mm, v_mm_s); }
   /// The e-stop chain (the drive's STO input).
-  void sto(bool on) { fault(std::string(R"({"cmd":"fault","kind":"sto","on":)") + (on ? "true}" : "false}")); }
+  void sto(bool on) {
+    fault(std::string(R"({"cmd":"fault","kind":"sto","on":)") + (on ? "true}" : "false}"));
+  }
   /// A drive fault of this code (removes torque, latched until a FAULT_RESET edge).
   void drive_fault(int code) {
     fault(R"({"cmd":"fault","kind":"drive_fault","code":)" + std::to_string(code) + "}");
@@ -281,7 +308,8 @@ class SimIo : public machine::MachineIo {
 
   // ---- MachineIo
   using machine::MachineIo::exchange;
-  void exchange(const machine::DriveCommand& cmd, machine::MachineInputs& in, bool read_cell) override {
+  void exchange(const machine::DriveCommand& cmd, machine::MachineInputs& in,
+                bool read_cell) override {
     advance();
     ++cycle;
     const bool lost = drop && drop(cycle);
@@ -335,9 +363,11 @@ class SimIo : public machine::MachineIo {
     if (in.v_mm_s > 1.0) motor = motor > 0 ? motor / m.efficiency : motor * m.efficiency;
     else if (in.v_mm_s < -1.0) motor = motor > 0 ? motor * m.efficiency : motor / m.efficiency;
     sim::OutsideForces f;
-    f.contact_n = athlete.force(static_cast<double>(now_ms) / 1000.0, in.x_mm, in.v_mm_s, m.pad_weight_n + motor);
+    f.contact_n = athlete.force(static_cast<double>(now_ms) / 1000.0, in.x_mm, in.v_mm_s,
+                                m.pad_weight_n + motor);
     // The obstruction: stiff (1 kN/mm) and damped near critically.
-    if (in.x_mm < ledge_mm) f.support_n = std::max(0.0, 1000.0 * (ledge_mm - in.x_mm) - 20.0 * in.v_mm_s);
+    if (in.x_mm < ledge_mm)
+      f.support_n = std::max(0.0, 1000.0 * (ledge_mm - in.x_mm) - 20.0 * in.v_mm_s);
     contact_n_ = f.contact_n;
     if (in.drive_enabled) fastest_mm_s = std::max(fastest_mm_s, std::abs(in.v_mm_s));
     return f;

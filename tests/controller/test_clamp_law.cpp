@@ -52,7 +52,8 @@ TEST_CASE("clamp: the floor fades the downward force and never pushes below it")
   c.reset(600);
   CHECK(c.apply(600, 18, 0, 20, 0.01) == 0);  // below it
   c.reset(0);
-  CHECK(c.apply(-200, 18, 0, 20, 0.01) == doctest::Approx(-60));  // lifting is not affected (slew only)
+  CHECK(c.apply(-200, 18, 0, 20, 0.01) ==
+        doctest::Approx(-60));  // lifting is not affected (slew only)
   // Moving down fast: the force is kept low enough for the slew to reach zero at the floor.
   c.reset(1200);
   double out = c.apply(1200, 30, -100, 20, 0.01);  // 10 mm at 100 mm/s: 0.1 s × 6000 N/s
@@ -78,7 +79,9 @@ TEST_CASE("clamp: the floor approach plans with the drive's armed slew, not max_
   CHECK(c.apply(1200, 30, -100, 20, 0.01) == doctest::Approx(600));
 }
 
-TEST_CASE("clamp: leaving the floor, the load it took comes back over floor_restore_s, not within its few mm") {
+TEST_CASE(
+    "clamp: leaving the floor, the load it took comes back over floor_restore_s, not within its "
+    "few mm") {
   machine::Limits lim;  // 6000 N/s slew
   OutputClamp c(lim, 3.0, 3.0);
   c.set_floor_restore(0.5);
@@ -239,7 +242,9 @@ TEST_CASE("move: never pushes down, lifts within its limit") {
   CHECK(law.move_force(120, 20, 0, 20, 250) < -m.pad_weight_n);  // lifts more than the pad
 }
 
-TEST_CASE("load law: while unloading nothing raises the felt load, not the base ramp, the brake nor the eccentric blend") {
+TEST_CASE(
+    "load law: while unloading nothing raises the felt load, not the base ramp, the brake nor the "
+    "eccentric blend") {
   // Issue 9: a stop right after the light first rep saw the base load go on
   // ramping from the calibration load towards the set's load while the unload
   // ramp fell: the force on the thighs rose by more than half for a moment.
@@ -267,7 +272,9 @@ TEST_CASE("load law: while unloading nothing raises the felt load, not the base 
   }
 }
 
-TEST_CASE("clamp: property over random inputs, NaN and +-inf: never above the cap, never below the floor's allowance, slew held") {
+TEST_CASE(
+    "clamp: property over random inputs, NaN and +-inf: never above the cap, never below the "
+    "floor's allowance, slew held") {
   // Issue 10, hazard 5: 200 000 random commands, positions, velocities, floors
   // and periods (NaN and +-inf among them), against the clamp's contract.
   machine::Limits lim;  // 1800 N cap, 6000 N/s
@@ -291,7 +298,8 @@ TEST_CASE("clamp: property over random inputs, NaN and +-inf: never above the ca
   };
   double prev = 0;
   for (int i = 0; i < 200000; ++i) {
-    const double f = pick(-5000, 5000), pos = pick(-10, 160), vel = pick(-300, 300), floor = pick(-5, 60);
+    const double f = pick(-5000, 5000), pos = pick(-10, 160), vel = pick(-300, 300),
+                 floor = pick(-5, 60);
     const double dt = (next() % 50 == 0) ? pick(0, 0.05) : 0.01;
     const double out = c.apply(f, pos, vel, floor, dt);
     REQUIRE(std::isfinite(out));
@@ -301,7 +309,8 @@ TEST_CASE("clamp: property over random inputs, NaN and +-inf: never above the ca
     // Never more than asked in the same direction (the clamp only lowers).
     if (std::isfinite(f) && f >= 0) CHECK(out <= std::max(f, prev) + 1e-9);
     // Downward force at or below the floor (or the lower soft limit): none.
-    if (std::isfinite(pos) && out > 0) CHECK(pos > std::max(std::isfinite(floor) ? floor : -1e9, 3.0));
+    if (std::isfinite(pos) && out > 0)
+      CHECK(pos > std::max(std::isfinite(floor) ? floor : -1e9, 3.0));
     // Rises are slew-limited; a period that is not a finite, non-negative
     // number allows no rise at all.
     const double allowed_dt = std::isfinite(dt) && dt >= 0 ? dt : 0.0;

@@ -10,7 +10,9 @@ using namespace soleus;
 using namespace soleus::controller;
 
 namespace {
-config::Section section(const config::Document& d, const char* name) { return d.root().section(name); }
+config::Section section(const config::Document& d, const char* name) {
+  return d.root().section(name);
+}
 }  // namespace
 
 TEST_CASE("config: defaults, with the caller's loop rate") {
@@ -62,15 +64,18 @@ TEST_CASE("config: a comm-loss window not shorter than the drive watchdog is ref
 
 TEST_CASE("config: out-of-range values are refused") {
   auto d = config::Document::parse_string("[training]\nrep_rom_fraction = 1.2\n", "t.toml");
-  CHECK_THROWS_AS(TrainingConfig::parse(section(d, "training"), machine::Limits{}), config::ConfigError);
+  CHECK_THROWS_AS(TrainingConfig::parse(section(d, "training"), machine::Limits{}),
+                  config::ConfigError);
   auto d2 = config::Document::parse_string("[control]\noverspeed_mm_s = 90\n", "t.toml");
-  CHECK_THROWS_AS(ControlConfig::parse(section(d2, "control"), 100, machine::Limits{}), config::ConfigError);
+  CHECK_THROWS_AS(ControlConfig::parse(section(d2, "control"), 100, machine::Limits{}),
+                  config::ConfigError);
 }
 
 TEST_CASE("config: the cross-check's persistence: its default, and its bounds at its key") {
   machine::Limits lim;
   auto d = config::Document::parse_string("[control]\n", "t.toml");
-  CHECK(ControlConfig::parse(section(d, "control"), 100, lim).cross_check_s == doctest::Approx(0.5));
+  CHECK(ControlConfig::parse(section(d, "control"), 100, lim).cross_check_s ==
+        doctest::Approx(0.5));
   auto d2 = config::Document::parse_string("[control]\n\ncross_check_s = 0.01\n", "t.toml");
   try {
     ControlConfig::parse(section(d2, "control"), 100, lim);
@@ -81,7 +86,8 @@ TEST_CASE("config: the cross-check's persistence: its default, and its bounds at
   }
 }
 
-TEST_CASE("config: the frozen reading's keys: defaults, bounds, and cross-field rules at their key") {
+TEST_CASE(
+    "config: the frozen reading's keys: defaults, bounds, and cross-field rules at their key") {
   machine::Limits lim;
   auto d = config::Document::parse_string("[control]\n", "t.toml");
   auto c = ControlConfig::parse(section(d, "control"), 100, lim);
@@ -100,14 +106,19 @@ TEST_CASE("config: the frozen reading's keys: defaults, bounds, and cross-field 
   };
   CHECK(refused_at("[control]\n\nfrozen_cell_s = 0.05\n", 100) == "control.frozen_cell_s");
   CHECK(refused_at("[control]\n\nfrozen_cell_s = 11\n", 100) == "control.frozen_cell_s");
-  CHECK(refused_at("[control]\n\nfrozen_cell_band_n = -0.1\n", 100) == "control.frozen_cell_band_n");
-  CHECK(refused_at("[control]\n\nfrozen_cell_band_n = 10.5\n", 100) == "control.frozen_cell_band_n");
-  CHECK(refused_at("[control]\n\nfrozen_cell_evidence_n = 0.5\n", 100) == "control.frozen_cell_evidence_n");
+  CHECK(refused_at("[control]\n\nfrozen_cell_band_n = -0.1\n", 100) ==
+        "control.frozen_cell_band_n");
+  CHECK(refused_at("[control]\n\nfrozen_cell_band_n = 10.5\n", 100) ==
+        "control.frozen_cell_band_n");
+  CHECK(refused_at("[control]\n\nfrozen_cell_evidence_n = 0.5\n", 100) ==
+        "control.frozen_cell_evidence_n");
   // Five loop periods at least: 0.12 s is under 5 periods at 40 Hz (0.125 s).
-  CHECK(refused_at("[control]\nloop_hz = 40\nfrozen_cell_s = 0.12\n", 100) == "control.frozen_cell_s");
+  CHECK(refused_at("[control]\nloop_hz = 40\nfrozen_cell_s = 0.12\n", 100) ==
+        "control.frozen_cell_s");
   CHECK(refused_at("[control]\nloop_hz = 40\nfrozen_cell_s = 0.13\n", 100) == "accepted");
   // The band must be smaller than the force at which the reading is judged.
-  CHECK(refused_at("[control]\nlet_go_force_n = 5\nfrozen_cell_band_n = 5\n", 100) == "control.frozen_cell_band_n");
+  CHECK(refused_at("[control]\nlet_go_force_n = 5\nfrozen_cell_band_n = 5\n", 100) ==
+        "control.frozen_cell_band_n");
 }
 
 TEST_CASE("config: a brake gain that would oscillate at the loop rate is refused") {
@@ -120,7 +131,8 @@ TEST_CASE("config: a brake gain that would oscillate at the loop rate is refused
   c.loop_hz = 50;
   TrainingConfig t;
   t.brake_gain_n_per_mm_s = 5;  // 5000 N·s/m × 20 ms / 110 kg = 0.9
-  CHECK_THROWS_AS(SetController(c, t, machine::Mechanics{}, machine::Limits{}, sink), std::invalid_argument);
+  CHECK_THROWS_AS(SetController(c, t, machine::Mechanics{}, machine::Limits{}, sink),
+                  std::invalid_argument);
   t.brake_gain_n_per_mm_s = 2;
   CHECK_NOTHROW(SetController(c, t, machine::Mechanics{}, machine::Limits{}, sink));
 }
@@ -132,7 +144,8 @@ TEST_CASE("tempo strings") {
   CHECK(t->bottom_s == 0);
   CHECK(t->concentric_s == 2);
   CHECK(t->top_s == 1);
-  for (const char* bad : {"3-1-3", "3-1-3-1-1", "a-1-3-1", "-1-1-3-1", "3--3-1", "3-1-3-61", "1.2.3-1-1-1", ""})
+  for (const char* bad :
+       {"3-1-3", "3-1-3-1-1", "a-1-3-1", "-1-1-3-1", "3--3-1", "3-1-3-61", "1.2.3-1-1-1", ""})
     CHECK_FALSE(Tempo::parse(bad));
 }
 
@@ -145,7 +158,10 @@ TEST_CASE("set parameters are validated by the controller") {
   p.load_n = 600;
   p.target_reps = 10;
   CHECK_FALSE(validate(p, t, lim, mech));
-  auto field = [&](SetParams q) { auto e = validate(q, t, lim, mech); return e ? e->field : std::string(); };
+  auto field = [&](SetParams q) {
+    auto e = validate(q, t, lim, mech);
+    return e ? e->field : std::string();
+  };
   SetParams q = p;
   q.load_n = 1801;
   CHECK(field(q) == "load_n");

@@ -45,7 +45,8 @@ bool has(const std::vector<Event>& v, EventCode c) {
 }
 }  // namespace
 
-TEST_CASE("loop: arms at boot, resets once, runs a set from posted commands, publishes everything") {
+TEST_CASE(
+    "loop: arms at boot, resets once, runs a set from posted commands, publishes everything") {
   ControlConfig cc;
   cc.trace_queue = 1000;
   TrainingConfig tc;
@@ -69,7 +70,8 @@ TEST_CASE("loop: arms at boot, resets once, runs a set from posted commands, pub
   REQUIRE(loop.post(Command::start_set(p)));
   run(loop, clk, 0.01, 3000);
   SetResult r;
-  INFO("state ", to_string(loop.snapshot().ctl.state), " reps ", loop.snapshot().ctl.reps, " partial ", loop.snapshot().ctl.partial_reps);
+  INFO("state ", to_string(loop.snapshot().ctl.state), " reps ", loop.snapshot().ctl.reps,
+       " partial ", loop.snapshot().ctl.partial_reps);
   REQUIRE(loop.pop_result(r));
   CHECK(r.reason == StopReason::TargetReached);
   CHECK(r.reps == 3);
@@ -121,7 +123,9 @@ TEST_CASE("loop: refuses to enable while arming fails, and re-arms after a recon
   CHECK(loop.snapshot().latch_ok);
 }
 
-TEST_CASE("loop: the automatic reset at boot clears the drive's watchdog fault (6) only, any other needs a person") {
+TEST_CASE(
+    "loop: the automatic reset at boot clears the drive's watchdog fault (6) only, any other needs "
+    "a person") {
   for (const int code : {6, 5}) {
     CAPTURE(code);
     ControlConfig cc;
@@ -150,14 +154,17 @@ TEST_CASE("loop: the automatic reset at boot clears the drive's watchdog fault (
   }
 }
 
-TEST_CASE("loop: an exception at the loop's edge is a fault with QUICK_STOP, not the end of the daemon nor an unload") {
+TEST_CASE(
+    "loop: an exception at the loop's edge is a fault with QUICK_STOP, not the end of the daemon "
+    "nor an unload") {
   ControlConfig cc;
   TrainingConfig tc;
   struct ThrowingIo : SimIo {
     using SimIo::SimIo;
     int throw_at = -1;
     using SimIo::exchange;
-    void exchange(const soleus::machine::DriveCommand& c, machine::MachineInputs& in, bool read_cell) override {
+    void exchange(const soleus::machine::DriveCommand& c, machine::MachineInputs& in,
+                  bool read_cell) override {
       SimIo::exchange(c, in, read_cell);
       if (cycle == throw_at) throw std::runtime_error("test: corrupt state");
     }
@@ -283,7 +290,8 @@ TEST_CASE("loop: a full command queue refuses and counts, overruns are counted")
     using SimIo::SimIo;
     FakeClock* clk = nullptr;
     using SimIo::exchange;
-    void exchange(const soleus::machine::DriveCommand& c, machine::MachineInputs& in, bool read_cell) override {
+    void exchange(const soleus::machine::DriveCommand& c, machine::MachineInputs& in,
+                  bool read_cell) override {
       SimIo::exchange(c, in, read_cell);
       clk->t += 0.015;
     }
@@ -362,13 +370,16 @@ TEST_CASE("loop: a StartSet older than 200 ms when the loop takes it is refused,
 // before it was found after up to 3 + 1 + 3 cycles (tests/proving,
 // test_hazards: 59 ms for a NaN force, seed 305). The read-back now waits
 // for a cycle whose cell read was good.
-TEST_CASE("loop: failed load-cell reads are a comm loss within 3 cycles, also when the periodic read-back falls among them") {
+TEST_CASE(
+    "loop: failed load-cell reads are a comm loss within 3 cycles, also when the periodic "
+    "read-back falls among them") {
   struct SkipIo : SimIo {
     using SimIo::SimIo;
     std::vector<int> skipped;
     bool drop_cell = false;  ///< every load-cell read fails (no reading)
     using SimIo::exchange;
-    void exchange(const soleus::machine::DriveCommand& cmd, machine::MachineInputs& in, bool read_cell) override {
+    void exchange(const soleus::machine::DriveCommand& cmd, machine::MachineInputs& in,
+                  bool read_cell) override {
       SimIo::exchange(cmd, in, read_cell);
       if (!read_cell) skipped.push_back(cycle);
       if (drop_cell && read_cell) in.cell_ok = false;
@@ -392,7 +403,8 @@ TEST_CASE("loop: failed load-cell reads are a comm loss within 3 cycles, also wh
   auto loop1 = make(first, clk1);
   run(*loop1, clk1, 0.01, 600);
   REQUIRE(loop1->snapshot().ctl.set_running);
-  const auto it = std::find_if(first.skipped.begin(), first.skipped.end(), [](int c) { return c > 400; });
+  const auto it =
+      std::find_if(first.skipped.begin(), first.skipped.end(), [](int c) { return c > 400; });
   REQUIRE(it != first.skipped.end());
   const int skip = *it;
 

@@ -135,7 +135,7 @@ TEST_CASE("reps: a return that stops half-way is not a counted rep") {
   tr.hold(1);
   tr.move(100, 3);
   tr.hold(1);
-  tr.move(60, 1.5);  // half-way down ...
+  tr.move(60, 1.5);   // half-way down ...
   tr.move(100, 1.5);  // ... and up again
   tr.hold(1);
   tr.move(20, 3);
@@ -197,7 +197,9 @@ TEST_CASE("reps: a stall mid-rise is measured as time without progress") {
   CHECK(worst < 3.5);
 }
 
-TEST_CASE("reps: the mean concentric force is that of the rise, not of jiggling at the bottom or the top") {
+TEST_CASE(
+    "reps: the mean concentric force is that of the rise, not of jiggling at the bottom or the "
+    "top") {
   // Proving ground seed 94 (push_hard, tremor): the pad jiggled ±0.6 mm at the
   // bottom for 2 s at ~150 N, then rose at 1000 N, then shook at the top at
   // 800 N. The samples moving upwards in the jiggle were counted as concentric:
@@ -445,11 +447,12 @@ TEST_CASE("golden: a recorded mix of reps gives the expected rep log") {
   std::ostringstream os;
   os.setf(std::ios::fixed);
   os.precision(2);
-  os << "seq n counted concentric_s top_pause_s eccentric_s bottom_pause_s rom_pct reversals on_tempo tempo_deviation_s\n";
+  os << "seq n counted concentric_s top_pause_s eccentric_s bottom_pause_s rom_pct reversals "
+        "on_tempo tempo_deviation_s\n";
   for (auto& r : reps)
-    os << r.seq << ' ' << r.n << ' ' << r.counted << ' ' << r.concentric_s << ' ' << r.top_pause_s << ' '
-       << r.eccentric_s << ' ' << r.bottom_pause_s << ' ' << r.rom_pct << ' ' << r.reversals << ' '
-       << r.on_tempo << ' ' << r.tempo_deviation_s << '\n';
+    os << r.seq << ' ' << r.n << ' ' << r.counted << ' ' << r.concentric_s << ' ' << r.top_pause_s
+       << ' ' << r.eccentric_s << ' ' << r.bottom_pause_s << ' ' << r.rom_pct << ' ' << r.reversals
+       << ' ' << r.on_tempo << ' ' << r.tempo_deviation_s << '\n';
   const std::string path = std::string(SOLEUS_GOLDEN_DIR) + "/reps_mix.txt";
   std::ifstream in(path);
   if (!in) {
@@ -484,7 +487,9 @@ TEST_CASE("reps: the first rep's times are right when the clock does not start a
   CHECK(reps[0].concentric_s == doctest::Approx(3.2).epsilon(0.05));
 }
 
-TEST_CASE("reps: a return made while the supervisor suspects the user let go counts only once the doubt clears") {
+TEST_CASE(
+    "reps: a return made while the supervisor suspects the user let go counts only once the doubt "
+    "clears") {
   // A user who lets go half way down: the pad falls the rest of the way and
   // the fall completes the return. While the presence rule's doubt lasts the
   // rep must not count (it ends as a partial when user_left follows); a doubt
@@ -499,9 +504,9 @@ TEST_CASE("reps: a return made while the supervisor suspects the user let go cou
     tr.rep(20, 100, tp);  // one clean rep
     tr.move(100, 2);      // the next rise
     tr.hold(1);
-    tr.move(60, 1);       // lowering under control ...
+    tr.move(60, 1);  // lowering under control ...
     const std::size_t doubt_from = tr.xs.size();
-    tr.move(20, 0.5);     // ... then the fall
+    tr.move(20, 0.5);  // ... then the fall
     tr.hold(1.0);
     const std::size_t doubt_to = clears ? tr.xs.size() - 50 : tr.xs.size();
     double prev = tr.xs[0];

@@ -37,7 +37,8 @@ TEST_CASE("strong athlete: 15 reps counted, target reached, TUT within 5 % of th
 }
 namespace {
 /// Index of the first command after time t (commands are written one per cycle).
-bool every_command(Rig& rig, double seconds, const std::function<bool(const soleus::machine::DriveCommand&)>& ok) {
+bool every_command(Rig& rig, double seconds,
+                   const std::function<bool(const soleus::machine::DriveCommand&)>& ok) {
   int n = static_cast<int>(std::lround(seconds / rig.period));
   bool all = true;
   for (int i = 0; i < n; ++i) {
@@ -68,7 +69,9 @@ TEST_CASE("set: refused before arming and reset, refused while running") {
   CHECK(e3->field == "load_n");
 }
 
-TEST_CASE("set: the drive is not enabled on a pad moving fast (still falling after a stop): the start waits for it") {
+TEST_CASE(
+    "set: the drive is not enabled on a pad moving fast (still falling after a stop): the start "
+    "waits for it") {
   // The fault campaign (seeds 139, 167, 689 of its first run): the operator
   // reset and pressed Start while the pad still fell after a drive fault; the
   // drive enabled on a pad at 150-240 mm/s, beyond its SPEED_LIMIT + 10 %.
@@ -87,7 +90,9 @@ TEST_CASE("set: the drive is not enabled on a pad moving fast (still falling aft
   CHECK(rig.cmd.enable);
 }
 
-TEST_CASE("set: a pad that never settles after Start ends the start as a stall, the drive never enabled") {
+TEST_CASE(
+    "set: a pad that never settles after Start ends the start as a stall, the drive never "
+    "enabled") {
   Rig rig;
   rig.boot();
   rig.io.place(120, -150);
@@ -131,7 +136,7 @@ TEST_CASE("unload: a user stop ramps the load down with the drive enabled, then 
   }
   CHECK(monotone);
   CHECK(saw_zero_enabled);
-  CHECK(cycles >= 90);   // ~1 s ramp + 100 ms settle
+  CHECK(cycles >= 90);  // ~1 s ramp + 100 ms settle
   CHECK(cycles <= 130);
   CHECK_FALSE(rig.cmd.enable);
   REQUIRE(rig.sink.results.size() == 1);
@@ -140,7 +145,9 @@ TEST_CASE("unload: a user stop ramps the load down with the drive enabled, then 
   CHECK_FALSE(rig.ctl->stop(StopReason::UserStop, rig.t));  // idempotent: nothing running
 }
 
-TEST_CASE("unload: the drive's torque never rises, also when the pad turns or slows (friction assumption held)") {
+TEST_CASE(
+    "unload: the drive's torque never rises, also when the pad turns or slows (friction assumption "
+    "held)") {
   // The driver turns the force into torque by the screw's friction: F·η when
   // the user drives up, F/η when the motor drives down (1/η² = 23 % more).
   // Proving-ground seeds 2 and 4: a stop while the user rises; the pad slows
@@ -149,7 +156,9 @@ TEST_CASE("unload: the drive's torque never rises, also when the pad turns or sl
   // user, lowering, felt the pad press harder during the stop.
   const double eta = mechanics().efficiency;
   // The screw force the drive is asked for (∝ torque), as the driver converts it.
-  auto torque = [eta](const soleus::machine::DriveCommand& c) { return c.back_driven ? c.force_n * eta : c.force_n / eta; };
+  auto torque = [eta](const soleus::machine::DriveCommand& c) {
+    return c.back_driven ? c.force_n * eta : c.force_n / eta;
+  };
   for (double stop_frac : {0.3, 0.6, 0.9}) {
     CAPTURE(stop_frac);
     Rig rig;
@@ -160,7 +169,8 @@ TEST_CASE("unload: the drive's torque never rises, also when the pad turns or sl
     REQUIRE(rig.run_until([&] { return rig.state() == SetState::Active; }, 5));
     rig.run(1);
     // Stop while the user rises, at stop_frac of the range.
-    REQUIRE(rig.run_until([&] { return rig.io.vel() > 5 && rig.io.pos() > 20 + 80 * stop_frac; }, 20));
+    REQUIRE(
+        rig.run_until([&] { return rig.io.vel() > 5 && rig.io.pos() > 20 + 80 * stop_frac; }, 20));
     REQUIRE(rig.cmd.back_driven);
     double prev_pct = torque(rig.cmd);
     CHECK(rig.ctl->stop(StopReason::UserStop, rig.t));
@@ -191,7 +201,8 @@ TEST_CASE("unload: the drive's torque never rises, also when the pad turns or sl
     REQUIRE(rig.run_until([&] { return rig.state() == SetState::Active; }, 5));
     rig.run(1);
     REQUIRE(rig.run_until([&] { return rig.io.pos() > 95; }, 20));
-    REQUIRE(rig.run_until([&] { return rig.io.vel() < -2 && rig.io.pos() < 20 + 80 * stop_frac; }, 20));
+    REQUIRE(
+        rig.run_until([&] { return rig.io.vel() < -2 && rig.io.pos() < 20 + 80 * stop_frac; }, 20));
     double prev_pct = torque(rig.cmd);
     CHECK(rig.ctl->stop(StopReason::UserStop, rig.t));
     bool rose = false;
@@ -227,7 +238,7 @@ TEST_CASE("STO mid-set: zero torque and disable in the same cycle, e-stop latche
   rig.io.sto(false);
   rig.run(0.5);
   CHECK(rig.state() == SetState::Estop);  // latched
-  CHECK(rig.ctl->start_set(p, rig.t));     // refused
+  CHECK(rig.ctl->start_set(p, rig.t));    // refused
   rig.ctl->reset_faults(rig.t);
   rig.run(0.1);
   CHECK(rig.state() == SetState::Rest);
@@ -253,7 +264,9 @@ TEST_CASE("drive fault mid-set: torque removed at once, stop reason drive_fault,
   CHECK(rig.state() == SetState::Rest);
 }
 
-TEST_CASE("comm loss mid-set: a lone dropped reply is absorbed, a sustained loss ends the set with QUICK_STOP") {
+TEST_CASE(
+    "comm loss mid-set: a lone dropped reply is absorbed, a sustained loss ends the set with "
+    "QUICK_STOP") {
   Rig rig;
   rig.boot();
   auto p = Rig::isotonic(600, 15);
@@ -283,7 +296,9 @@ TEST_CASE("comm loss mid-set: a lone dropped reply is absorbed, a sustained loss
   CHECK(rig.state() == SetState::Fault);
 }
 
-TEST_CASE("comm loss: when nothing reaches the drive, its own watchdog (COMM_TIMEOUT, armed at boot) removes the torque") {
+TEST_CASE(
+    "comm loss: when nothing reaches the drive, its own watchdog (COMM_TIMEOUT, armed at boot) "
+    "removes the torque") {
   // The controller cannot reach the drive at all (a dead bus, a hung host):
   // the drive keeps its last command until COMM_TIMEOUT expires, then
   // faults (6, communication loss) and removes torque.
@@ -348,8 +363,8 @@ TEST_CASE("fatiguing athlete who can no longer follow: the set ends by a fatigue
   REQUIRE(rig.run_until([&] { return !rig.sink.results.empty(); }, 400));
   auto reason = rig.sink.results[0].reason;
   CAPTURE(to_string(reason));
-  CHECK((reason == StopReason::PaceLoss || reason == StopReason::RangeLoss || reason == StopReason::Stall ||
-         reason == StopReason::ForceDrop));
+  CHECK((reason == StopReason::PaceLoss || reason == StopReason::RangeLoss ||
+         reason == StopReason::Stall || reason == StopReason::ForceDrop));
   CHECK(rig.sink.results[0].reps < 30);
   CHECK_FALSE(rig.cmd.enable);
 }
@@ -403,8 +418,9 @@ TEST_CASE("user lets go half-way down: the pad's fall does not complete the rep,
   CHECK(rig.sink.counted() == 2);
   REQUIRE_FALSE(rig.sink.reps.empty());
   CHECK_FALSE(rig.sink.reps.back().counted);  // the third is logged, as a partial
-  CHECK(r.partial_reps == static_cast<int>(std::count_if(rig.sink.reps.begin(), rig.sink.reps.end(),
-                                                         [](const RepRecord& x) { return !x.counted; })));
+  CHECK(r.partial_reps ==
+        static_cast<int>(std::count_if(rig.sink.reps.begin(), rig.sink.reps.end(),
+                                       [](const RepRecord& x) { return !x.counted; })));
 }
 
 TEST_CASE("relaxed athlete at the bottom: no downward force below the calibrated bottom") {
@@ -425,7 +441,9 @@ TEST_CASE("relaxed athlete at the bottom: no downward force below the calibrated
   CHECK(rig.io.pos() >= 19.0);
 }
 
-TEST_CASE("stall: an athlete who can no longer rise ends the set by stall (the rest runs out) or pace loss") {
+TEST_CASE(
+    "stall: an athlete who can no longer rise ends the set by stall (the rest runs out) or pace "
+    "loss") {
   Rig rig;
   rig.boot();
   rig.io.athlete.fmax = 620;  // can barely lift 600 N: stalls as soon as it fatigues
@@ -489,10 +507,16 @@ RestRun run_rest(double rest_s, bool at_top, double top_of_rest_rep = 100) {
 }
 }  // namespace
 
-TEST_CASE("mid-set rest: 5 s at the top, at the bottom, or at a top below the top zone is no stall, the status counts it down") {
+TEST_CASE(
+    "mid-set rest: 5 s at the top, at the bottom, or at a top below the top zone is no stall, the "
+    "status counts it down") {
   TrainingConfig defaults;
   CHECK(defaults.rest_limit_s >= 2 * 5.0);  // a 5 s rest passes with margin
-  struct Case { const char* name; bool top; double top_mm; };
+  struct Case {
+    const char* name;
+    bool top;
+    double top_mm;
+  };
   for (Case c : {Case{"top", true, 100}, Case{"bottom", false, 100},
                  Case{"top below the zone (thighs compressed, a shorter rep)", true, 88}}) {
     CAPTURE(c.name);
@@ -509,7 +533,9 @@ TEST_CASE("mid-set rest: 5 s at the top, at the bottom, or at a top below the to
   }
 }
 
-TEST_CASE("mid-set rest: a rest longer than rest_limit_s ends the set by stall, said so, when the limit is reached") {
+TEST_CASE(
+    "mid-set rest: a rest longer than rest_limit_s ends the set by stall, said so, when the limit "
+    "is reached") {
   TrainingConfig defaults;
   for (bool top : {true, false}) {
     CAPTURE(top);
@@ -564,15 +590,18 @@ TEST_CASE("eccentric mode: the lowering load is the asked-for percentage higher"
   p.range = Range{20, 100};
   REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
   double max_felt = 0, max_step = 0, prev = -1;
-  rig.run_until([&] {
-    const auto& s = rig.ctl->status();
-    if (s.state == SetState::Active) {
-      if (s.phase == Phase::Eccentric && s.brake_n == 0) max_felt = std::max(max_felt, s.load_n);
-      if (prev >= 0) max_step = std::max(max_step, std::abs(s.load_n - prev));
-      prev = s.load_n;
-    }
-    return !rig.sink.results.empty();
-  }, 60);
+  rig.run_until(
+      [&] {
+        const auto& s = rig.ctl->status();
+        if (s.state == SetState::Active) {
+          if (s.phase == Phase::Eccentric && s.brake_n == 0)
+            max_felt = std::max(max_felt, s.load_n);
+          if (prev >= 0) max_step = std::max(max_step, std::abs(s.load_n - prev));
+          prev = s.load_n;
+        }
+        return !rig.sink.results.empty();
+      },
+      60);
   CHECK(max_felt == doctest::Approx(650).epsilon(0.02));
   CHECK(max_step < 10);  // smooth: 150 N over 0.5 s with a smoothstep
 }
@@ -592,11 +621,14 @@ TEST_CASE("isometric: holds the height within a few mm and ends on time") {
   REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
   double max_pos = 0;
   double t_active = -1;
-  rig.run_until([&] {
-    if (rig.state() == SetState::Active && t_active < 0) t_active = rig.t;
-    if (rig.state() == SetState::Active && rig.t - t_active > 3) max_pos = std::max(max_pos, rig.io.pos());
-    return !rig.sink.results.empty();
-  }, 40);
+  rig.run_until(
+      [&] {
+        if (rig.state() == SetState::Active && t_active < 0) t_active = rig.t;
+        if (rig.state() == SetState::Active && rig.t - t_active > 3)
+          max_pos = std::max(max_pos, rig.io.pos());
+        return !rig.sink.results.empty();
+      },
+      40);
   REQUIRE_FALSE(rig.sink.results.empty());
   CHECK(rig.sink.results[0].reason == StopReason::HoldComplete);
   CHECK(rig.sink.results[0].tut_s == doctest::Approx(10).epsilon(0.02));
@@ -620,12 +652,15 @@ TEST_CASE("isometric: the hold's clock starts when the user pushes, not while th
   p.tempo = {0, 0, 0, 0};
   REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
   double t_active = -1, t_stop = -1, push_t = -1;
-  rig.run_until([&] {
-    if (rig.state() == SetState::Active && t_active < 0) t_active = rig.t;
-    if (rig.state() == SetState::Unloading && t_stop < 0) t_stop = rig.t;
-    if (push_t < 0 && rig.io.contact_n() > 200) push_t = rig.t;  // its push (the pad's weight is 78.5 N)
-    return !rig.sink.results.empty();
-  }, 40);
+  rig.run_until(
+      [&] {
+        if (rig.state() == SetState::Active && t_active < 0) t_active = rig.t;
+        if (rig.state() == SetState::Unloading && t_stop < 0) t_stop = rig.t;
+        if (push_t < 0 && rig.io.contact_n() > 200)
+          push_t = rig.t;  // its push (the pad's weight is 78.5 N)
+        return !rig.sink.results.empty();
+      },
+      40);
   REQUIRE_FALSE(rig.sink.results.empty());
   const auto& r = rig.sink.results[0];
   CHECK(r.reason == StopReason::HoldComplete);
@@ -649,11 +684,13 @@ TEST_CASE("isometric: a user who pushes from the start keeps the clock from the 
   p.tempo = {0, 0, 0, 0};
   REQUIRE_FALSE(rig.ctl->start_set(p, rig.t));
   double t_active = -1, t_stop = -1;
-  rig.run_until([&] {
-    if (rig.state() == SetState::Active && t_active < 0) t_active = rig.t;
-    if (rig.state() == SetState::Unloading && t_stop < 0) t_stop = rig.t;
-    return !rig.sink.results.empty();
-  }, 40);
+  rig.run_until(
+      [&] {
+        if (rig.state() == SetState::Active && t_active < 0) t_active = rig.t;
+        if (rig.state() == SetState::Unloading && t_stop < 0) t_stop = rig.t;
+        return !rig.sink.results.empty();
+      },
+      40);
   REQUIRE_FALSE(rig.sink.results.empty());
   CHECK(rig.sink.results[0].reason == StopReason::HoldComplete);
   CHECK(t_stop - t_active == doctest::Approx(10).epsilon(0.02));
@@ -702,7 +739,7 @@ TEST_CASE("hold-to-move: moves only while refreshed, then holds, return to rest 
   CHECK(reached > 40);
   CHECK(rig.io.vel() <= 21);
   CHECK(rig.io.fastest_mm_s <= 21);  // in every millisecond of the move (move_speed_mm_s = 20)
-  rig.run(2);  // released: holds where it is
+  rig.run(2);                        // released: holds where it is
   CHECK(std::abs(rig.io.pos() - reached) < 10);
   CHECK(rig.state() == SetState::Ready);
   CHECK(rig.ctl->return_to_rest(rig.t));

@@ -10,7 +10,7 @@ using namespace soleus::controller;
 namespace machine = soleus::machine;
 
 TEST_CASE("set speed limit: range over the faster moving phase x (1 + margin), within [min, max]") {
-  TrainingConfig t;  // set_speed_margin 2.0, set_speed_min_mm_s 50
+  TrainingConfig t;           // set_speed_margin 2.0, set_speed_min_mm_s 50
   soleus::machine::Limits l;  // max_speed_mm_s 100
   // 80 mm in 4 s (the faster of 5 s down, 4 s up): 20 mm/s x 3.
   CHECK(SetController::set_speed_limit(80, Tempo{5, 1, 4, 1}, t, l) == doctest::Approx(60));
@@ -21,13 +21,15 @@ TEST_CASE("set speed limit: range over the faster moving phase x (1 + margin), w
   // A free phase (0 s), no span or a non-finite span: the cap.
   CHECK(SetController::set_speed_limit(80, Tempo{3, 1, 0, 1}, t, l) == doctest::Approx(100));
   CHECK(SetController::set_speed_limit(0, Tempo{3, 1, 3, 1}, t, l) == doctest::Approx(100));
-  CHECK(SetController::set_speed_limit(std::numeric_limits<double>::quiet_NaN(), Tempo{3, 1, 3, 1}, t, l) ==
-        doctest::Approx(100));
+  CHECK(SetController::set_speed_limit(std::numeric_limits<double>::quiet_NaN(), Tempo{3, 1, 3, 1},
+                                       t, l) == doctest::Approx(100));
   t.set_speed_margin = 1.0;
   CHECK(SetController::set_speed_limit(80, Tempo{5, 1, 4, 1}, t, l) == doctest::Approx(50));
 }
 
-TEST_CASE("set speed limit: armed low enough that the drive's overshoot (up to 15 % of the cap) stays within V + 10 %") {
+TEST_CASE(
+    "set speed limit: armed low enough that the drive's overshoot (up to 15 % of the cap) stays "
+    "within V + 10 %") {
   soleus::machine::Limits l;  // 100 mm/s
   // The cap itself: armed at 95 %, as before per-set limits.
   CHECK(SetController::armed_speed_limit(100, l) == doctest::Approx(95));

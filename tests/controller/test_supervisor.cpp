@@ -68,7 +68,7 @@ TEST_CASE("supervisor: STO trips at once, latches, and needs STO released plus a
   CHECK(r.remove_torque_now);
   CHECK_FALSE(r.ok);
   CHECK(f.cycle().trip == StopReason::None);  // reported once
-  CHECK_FALSE(f.reset());                      // STO still pressed
+  CHECK_FALSE(f.reset());                     // STO still pressed
   f.in.drive.sto = false;
   f.run(0.1);
   CHECK_FALSE(f.sup.ok());  // released is not enough: latched
@@ -131,7 +131,8 @@ TEST_CASE("supervisor: comm loss when no good cycle for longer than the window (
   CHECK(cycles <= 7);
 }
 
-TEST_CASE("supervisor: stale load cell when the counter stops across more than 50 ms of good reads") {
+TEST_CASE(
+    "supervisor: stale load cell when the counter stops across more than 50 ms of good reads") {
   Feed f;
   f.sup.set_armed(true);
   REQUIRE(f.reset());
@@ -149,7 +150,9 @@ bool has_event(const Supervisor& s, EventCode c, Severity sev) {
 }
 }  // namespace
 
-TEST_CASE("supervisor: at rest a stale or silent load cell is a warning that clears itself, not a latched fault") {
+TEST_CASE(
+    "supervisor: at rest a stale or silent load cell is a warning that clears itself, not a "
+    "latched fault") {
   Feed f;
   f.sup.set_armed(true);
   REQUIRE(f.reset());
@@ -179,7 +182,8 @@ TEST_CASE("supervisor: at rest a stale or silent load cell is a warning that cle
   CHECK_FALSE(f.sup.ok());
 }
 
-TEST_CASE("supervisor: not at rest (a set, a move, the drive enabled) a stale cell latches as before") {
+TEST_CASE(
+    "supervisor: not at rest (a set, a move, the drive enabled) a stale cell latches as before") {
   Feed f;
   f.sup.set_armed(true);
   REQUIRE(f.reset());
@@ -271,7 +275,9 @@ TEST_CASE("supervisor: ADC error, overload, implausible and over-speed each trip
   }
 }
 
-TEST_CASE("supervisor: cross-check: a still pad held in the screw's static band agrees, a persistent disagreement trips within cross_check_s") {
+TEST_CASE(
+    "supervisor: cross-check: a still pad held in the screw's static band agrees, a persistent "
+    "disagreement trips within cross_check_s") {
   Feed f;
   f.sup.set_armed(true);
   REQUIRE(f.reset());
@@ -330,13 +336,15 @@ struct Rep {
   bool frozen_set = false;
   void apply(Feed& f) {
     const double w = 2 * 3.141592653589793 * 0.5, t = f.t + 0.01;
-    const double x = 60 + 30 * std::sin(w * t), v = 30 * w * std::cos(w * t), a = -30 * w * w * std::sin(w * t);
+    const double x = 60 + 30 * std::sin(w * t), v = 30 * w * std::cos(w * t),
+                 a = -30 * w * w * std::sin(w * t);
     const double eta = 0.9;
     f.in.drive.position_mm = x;
     f.in.drive.velocity_mm_s = v;
     f.in.drive.force_n = v > 0 ? ideal_n / eta : ideal_n * eta;  // the drive's own reading (ICD)
     const double motor = v > 3 ? ideal_n / eta : v < -3 ? ideal_n * eta : ideal_n;
-    const double contact = 110 * a / 1000 + 78.5 + motor + 20 * std::sin(2 * 3.141592653589793 * 7 * t);
+    const double contact =
+        110 * a / 1000 + 78.5 + motor + 20 * std::sin(2 * 3.141592653589793 * 7 * t);
     const double noise = 0.7 * std::sin(t * 977.0) + 0.5 * std::cos(t * 1311.0);
     if (t >= freeze_from_s) {
       if (!frozen_set) frozen = f.in.cell.force_n;
@@ -349,7 +357,9 @@ struct Rep {
 };
 }  // namespace
 
-TEST_CASE("supervisor: cross-check while the pad moves: m·a + pad weight + motor force with the screw's friction by direction agrees, a disagreement trips within cross_check_s") {
+TEST_CASE(
+    "supervisor: cross-check while the pad moves: m·a + pad weight + motor force with the screw's "
+    "friction by direction agrees, a disagreement trips within cross_check_s") {
   // A tolerance tight enough (40 N + 5 %) that the friction's direction
   // matters: the drive's ideal 1200 N is 1333 N at the pad while the member
   // back-drives it (rising) and 1080 N while the motor drives (lowering).
@@ -386,7 +396,9 @@ TEST_CASE("supervisor: cross-check while the pad moves: m·a + pad weight + moto
   CHECK(f.sup.events()[0].value == 1);
 }
 
-TEST_CASE("supervisor: a frozen load-cell reading (the counter moving) trips within frozen_cell_s while a set loads the member and the pad moves") {
+TEST_CASE(
+    "supervisor: a frozen load-cell reading (the counter moving) trips within frozen_cell_s while "
+    "a set loads the member and the pad moves") {
   // The reading freezes where it agrees with the pad's dynamics, so only the
   // frozen-reading rule can find it.
   Feed f;
@@ -418,7 +430,9 @@ TEST_CASE("supervisor: a frozen load-cell reading (the counter moving) trips wit
   CHECK(std::string(f.sup.events()[0].text).find("frozen") != std::string::npos);
 }
 
-TEST_CASE("supervisor: a frozen load-cell reading: not judged without new samples, at rest, below let_go_force_n, or with no sign of the load changing") {
+TEST_CASE(
+    "supervisor: a frozen load-cell reading: not judged without new samples, at rest, below "
+    "let_go_force_n, or with no sign of the load changing") {
   SUBCASE("a reading that changes by a tenth of a newton is live") {
     Feed f;
     f.sup.set_armed(true);
@@ -467,7 +481,8 @@ TEST_CASE("supervisor: a frozen load-cell reading: not judged without new sample
     CHECK(f.sup.ok());
     CHECK(f.sup.latched() == 0);
   }
-  SUBCASE("enabled and holding a still pad before a set (nobody loaded yet): an unchanging reading") {
+  SUBCASE(
+      "enabled and holding a still pad before a set (nobody loaded yet): an unchanging reading") {
     Feed f;
     f.sup.set_armed(true);
     REQUIRE(f.reset());
@@ -477,7 +492,9 @@ TEST_CASE("supervisor: a frozen load-cell reading: not judged without new sample
     f.in.cell.force_n = 78.5;
     for (int i = 0; i < 2000; ++i) REQUIRE(f.cycle().trip == StopReason::None);
   }
-  SUBCASE("loaded, still, the drive's force steady: no sign that the force changed, until the drive's force moves") {
+  SUBCASE(
+      "loaded, still, the drive's force steady: no sign that the force changed, until the drive's "
+      "force moves") {
     Feed f;
     f.sup.set_armed(true);
     REQUIRE(f.reset());
@@ -514,7 +531,9 @@ TEST_CASE("supervisor: a frozen load-cell reading: not judged without new sample
   }
 }
 
-TEST_CASE("supervisor: presence: a pad that falls as if nothing touched it is user_left after let_go_ms, once") {
+TEST_CASE(
+    "supervisor: presence: a pad that falls as if nothing touched it is user_left after let_go_ms, "
+    "once") {
   Feed f;
   f.sup.set_armed(true);
   REQUIRE(f.reset());
@@ -537,12 +556,14 @@ TEST_CASE("supervisor: presence: a pad that falls as if nothing touched it is us
     left = f.cycle().user_left;
   }
   CHECK(left);
-  CHECK(cycles * 0.01 <= 0.5);   // within 0.5 s of letting go
-  CHECK(cycles * 0.01 >= 0.3);   // not before let_go_ms (300 ms)
+  CHECK(cycles * 0.01 <= 0.5);       // within 0.5 s of letting go
+  CHECK(cycles * 0.01 >= 0.3);       // not before let_go_ms (300 ms)
   CHECK_FALSE(f.cycle().user_left);  // once per set
 }
 
-TEST_CASE("supervisor: presence: a calm user holding the light first-rep load still is present, whatever the cell reads") {
+TEST_CASE(
+    "supervisor: presence: a calm user holding the light first-rep load still is present, whatever "
+    "the cell reads") {
   // The regression of issue 9: a cell tared with the pad on its stop reads
   // contact − pad weight, 21.5 N for a user holding 100 N felt; the old rule
   // (cell < 25 N for 300 ms) declared them gone while they sat still.
@@ -564,7 +585,9 @@ TEST_CASE("supervisor: presence: a calm user holding the light first-rep load st
   for (int i = 0; i < 500; ++i) REQUIRE_FALSE(f.cycle().user_left);
 }
 
-TEST_CASE("supervisor: presence: the pad on its lower stop below a calibrated bottom is user_left, and not while unloaded") {
+TEST_CASE(
+    "supervisor: presence: the pad on its lower stop below a calibrated bottom is user_left, and "
+    "not while unloaded") {
   Feed f;
   f.sup.set_armed(true);
   REQUIRE(f.reset());
@@ -583,7 +606,9 @@ TEST_CASE("supervisor: presence: the pad on its lower stop below a calibrated bo
   for (int i = 0; i < 50; ++i) CHECK_FALSE(f.cycle().user_left);
 }
 
-TEST_CASE("supervisor: over-force: the cell above 1.15 x max load on two reads, pad not rising, trips QUICK_STOP") {
+TEST_CASE(
+    "supervisor: over-force: the cell above 1.15 x max load on two reads, pad not rising, trips "
+    "QUICK_STOP") {
   Feed f;
   f.sup.set_armed(true);
   REQUIRE(f.reset());

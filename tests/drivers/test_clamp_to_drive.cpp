@@ -21,7 +21,9 @@ namespace machine = soleus::machine;
 using soleus::test::FakeModbusServer;
 using soleus::test::tcp_machine;
 
-TEST_CASE("clamp to drive: 20 000 random commands, NaN and +-inf: the torque written never exceeds the armed TORQUE_LIMIT") {
+TEST_CASE(
+    "clamp to drive: 20 000 random commands, NaN and +-inf: the torque written never exceeds the "
+    "armed TORQUE_LIMIT") {
   constexpr int kDrive = 1, kCell = 2;
   FakeModbusServer srv({kDrive, kCell});
   const auto cfg = tcp_machine(srv.port());
@@ -73,7 +75,8 @@ TEST_CASE("clamp to drive: 20 000 random commands, NaN and +-inf: the torque wri
       ++zeros;
     }
   }
-  MESSAGE("clamp to drive: " << written << " commands written, " << zeros << " refused as zeros; largest torque "
-                             << worst_raw / 10.0 << " % of rated against TORQUE_LIMIT " << limit_raw / 10.0 << " %");
+  MESSAGE("clamp to drive: " << written << " commands written, " << zeros
+                             << " refused as zeros; largest torque " << worst_raw / 10.0
+                             << " % of rated against TORQUE_LIMIT " << limit_raw / 10.0 << " %");
   CHECK(written > 15000);
 }

@@ -64,7 +64,8 @@ TEST_CASE("drive: one exchange on the reference map is exactly one FC 23") {
   // Command as the drive sees it: ENABLE, torque for 1000 N driving down.
   CHECK(srv.holding(kDrive, 0) == 0x0001);
   const double pct = cfg.mechanics.torque_pct_for_force(1000.0, false);
-  CHECK(static_cast<std::int16_t>(srv.holding(kDrive, 1)) == static_cast<int>(std::lround(pct * 10)));
+  CHECK(static_cast<std::int16_t>(srv.holding(kDrive, 1)) ==
+        static_cast<int>(std::lround(pct * 10)));
 
   // Status in engineering units.
   CHECK(st.ready);
@@ -97,7 +98,7 @@ TEST_CASE("drive: read_status reads the mirror in one FC 03 and writes nothing")
   CHECK_FALSE(st.ready);
   CHECK(st.fault_code == 6);
   CHECK(drive->fault_name(st.fault_code) == "communication loss");
-  CHECK(st.position_mm == doctest::Approx(-1.0));      // -1000 counts
+  CHECK(st.position_mm == doctest::Approx(-1.0));           // -1000 counts
   CHECK(st.velocity_mm_s == doctest::Approx(-10.0 / 6.0));  // -10 rpm
   CHECK(st.torque_pct == doctest::Approx(-50.0));
   CHECK(st.temperature_c == doctest::Approx(-10.0));
@@ -148,7 +149,8 @@ TEST_CASE("drive: configure() fails with a readable detail when a value does not
   auto drive = make_modbus_drive(bus, cfg);
   srv.set_after_reply(kDrive, 5, 3000);  // the drive keeps its default TORQUE_LIMIT
   std::string detail;
-  CHECK(drive->configure(machine::DriveSetup::from_limits(cfg.limits), detail) == BusResult::BadValue);
+  CHECK(drive->configure(machine::DriveSetup::from_limits(cfg.limits), detail) ==
+        BusResult::BadValue);
   CHECK(detail.find("TORQUE_LIMIT") != std::string::npos);
   CHECK(detail.find("300") != std::string::npos);
   // An unarmed watchdog is refused before anything is written.
@@ -169,7 +171,8 @@ TEST_CASE("drive: configure() refuses a TORQUE_LIMIT above 300 % and writes noth
   REQUIRE(bus.connect() == BusResult::Ok);
   auto drive = make_modbus_drive(bus, cfg);
   std::string detail;
-  CHECK(drive->configure(machine::DriveSetup::from_limits(cfg.limits), detail) == BusResult::BadValue);
+  CHECK(drive->configure(machine::DriveSetup::from_limits(cfg.limits), detail) ==
+        BusResult::BadValue);
   INFO(detail);
   CHECK(detail.find("TORQUE_LIMIT") != std::string::npos);
   CHECK(detail.find("300 %") != std::string::npos);
@@ -225,7 +228,8 @@ TEST_CASE("drive: torque sign follows signs.torque_positive") {
   CHECK(st.torque_pct == doctest::Approx(-50.0));  // reported positive down
 }
 
-TEST_CASE("drive: without a mirror, one FC 16 plus batched reads, split writes when not contiguous") {
+TEST_CASE(
+    "drive: without a mirror, one FC 16 plus batched reads, split writes when not contiguous") {
   FakeModbusServer srv({kDrive, kCell});
   auto cfg = tcp_machine(srv.port());
   cfg.drive.status_mirror_address = -1;
@@ -285,7 +289,8 @@ TEST_CASE("drive: garbage from the device is BadValue, never a number") {
   CHECK(drive2->read_status(st) == BusResult::BadValue);
 }
 
-TEST_CASE("drive: a command that does not fit writes control 0 and torque 0, and still reports it") {
+TEST_CASE(
+    "drive: a command that does not fit writes control 0 and torque 0, and still reports it") {
   FakeModbusServer srv({kDrive, kCell});
   auto cfg = tcp_machine(srv.port());
   ModbusBus bus(cfg.transport);
@@ -336,7 +341,7 @@ TEST_CASE("load cell: one FC 04 of force, status and counter, sign and flags") {
   REQUIRE(bus.connect() == BusResult::Ok);
   auto cell = make_modbus_load_cell(bus, cfg);
   srv.set_input(kCell, 0, 0xFFFF);
-  srv.set_input(kCell, 1, 0xFF83);          // -12.5 N
+  srv.set_input(kCell, 1, 0xFF83);           // -12.5 N
   srv.set_input(kCell, 2, 0x0001 | 0x0004);  // STABLE, ADC_ERROR
   srv.set_input(kCell, 3, 65535);
   machine::LoadCellSample s;

@@ -212,7 +212,9 @@ TEST_CASE("sim: configure() arms COMM_TIMEOUT, TORQUE_LIMIT, SPEED_LIMIT and TOR
   // Before: the ICD's default torque limit.
   CHECK(raw_reg(state(sim), "drive", "holding", 5) == 3000);
   std::string detail;
-  REQUIRE_MESSAGE(drive->configure(machine::DriveSetup::from_limits(cfg.limits), detail) == BusResult::Ok, detail);
+  REQUIRE_MESSAGE(
+      drive->configure(machine::DriveSetup::from_limits(cfg.limits), detail) == BusResult::Ok,
+      detail);
   const json::object st = state(sim);
   const auto& sd = st.at("drive").as_object();
   CHECK(num(sd.at("comm_timeout_ms")) == doctest::Approx(100.0));
@@ -319,7 +321,8 @@ TEST_CASE("mbpoll reads the simulator's registers and gets the ICD's values") {
   // POSITION as a 32-bit big-endian integer: counts = 1000 per mm.
   auto pos = poll({"-a", "1", "-t", "3:int", "-B", "-r", "2", "-c", "1"});
   REQUIRE(pos.size() == 1);
-  CHECK(std::stod(pos[2]) == doctest::Approx(num(state(sim).at("pad").at("position_mm")) * 1000.0).epsilon(0.01));
+  CHECK(std::stod(pos[2]) ==
+        doctest::Approx(num(state(sim).at("pad").at("position_mm")) * 1000.0).epsilon(0.01));
   // The status mirror at holding 100 repeats input 0.
   auto mirror = poll({"-a", "1", "-t", "4", "-r", "100", "-c", "1"});
   CHECK(mirror[100] == in[0]);
@@ -382,7 +385,8 @@ TEST_CASE("sim faults: reads recover after an outage without restarting anything
 }
 
 #ifdef SOLEUS_HAVE_VENDOR_B
-TEST_CASE("sim vendor B: another map (float32 force low word first, no mirror) by configuration alone") {
+TEST_CASE(
+    "sim vendor B: another map (float32 force low word first, no mirror) by configuration alone") {
   SimProcess sim;
   sim.start_tcp(kVendorB, {"--noise-n", "0"});
   const auto cfg = tcp_to(sim, kVendorB);
@@ -393,7 +397,9 @@ TEST_CASE("sim vendor B: another map (float32 force low word first, no mirror) b
   auto drive = make_modbus_drive(bus, cfg);
   auto cell = make_modbus_load_cell(bus, cfg);
   std::string detail;
-  REQUIRE_MESSAGE(drive->configure(machine::DriveSetup::from_limits(cfg.limits), detail) == BusResult::Ok, detail);
+  REQUIRE_MESSAGE(
+      drive->configure(machine::DriveSetup::from_limits(cfg.limits), detail) == BusResult::Ok,
+      detail);
   check_signals_with_faults(sim, cfg, *drive, *cell);
   // Without a mirror a cycle costs a write and the batched reads, still no
   // more than one transaction per table region.
@@ -426,7 +432,9 @@ TEST_CASE("sim vendor B: another map (float32 force low word first, no mirror) b
 }
 #endif
 
-TEST_CASE("sim faults: a bad CRC (RTU) and an odd reply (TCP) are counted by class, and the bus goes on") {
+TEST_CASE(
+    "sim faults: a bad CRC (RTU) and an odd reply (TCP) are counted by class, and the bus goes "
+    "on") {
   {
     SocatPair pty;
     SimProcess sim;

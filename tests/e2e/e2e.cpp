@@ -48,8 +48,8 @@ Live::Live(const Scenario& s) : scenario_(s) {
     sim_.start_rtu(base, socat_->b(), 115200, "N", sim_args);
     // The daemon takes the other end, 8N1 (a pty refuses even parity to some
     // serial stacks; the shipped RTU file keeps the ICD's 8E1).
-    const std::string tcp_block = cfg.substr(cfg.find("kind = \"tcp\""),
-                                             cfg.find("[units]") - cfg.find("kind = \"tcp\""));
+    const std::string tcp_block =
+        cfg.substr(cfg.find("kind = \"tcp\""), cfg.find("[units]") - cfg.find("kind = \"tcp\""));
     cfg.replace(cfg.find(tcp_block), tcp_block.size(),
                 "kind = \"rtu\"\ndevice = \"" + socat_->a() +
                     "\"\nbaud = 115200\nparity = \"none\"\nresponse_timeout_ms = 15\n"
@@ -79,8 +79,8 @@ Live::Live(const Scenario& s) : scenario_(s) {
   }
   const std::string path = dir_.file("soleus.toml");
   std::ofstream(path) << cfg;
-  std::vector<std::string> argv = {SOLEUSD_EXE, "--config", path, "--json-lines", "--run-set",
-                                   s.set_json};
+  std::vector<std::string> argv = {SOLEUSD_EXE,    "--config",  path,
+                                   "--json-lines", "--run-set", s.set_json};
   if (s.trace_every > 0) {
     argv.push_back("--trace-every");
     argv.push_back(std::to_string(s.trace_every));

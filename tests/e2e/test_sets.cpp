@@ -23,9 +23,11 @@ std::string reps_summary(const Run& r) {
   return s;
 }
 
-#define SHOW(run) INFO("reps:\n" << reps_summary(run) << "result: " \
-  << (run.result ? json::serialize(*run.result) : "none") << "\ntruth: " << json::serialize(run.truth) \
-  << "\ndaemon:\n" << run.daemon_output.substr(0, 6000))
+#define SHOW(run)                                                                                 \
+  INFO("reps:\n"                                                                                  \
+       << reps_summary(run) << "result: " << (run.result ? json::serialize(*run.result) : "none") \
+       << "\ntruth: " << json::serialize(run.truth) << "\ndaemon:\n"                              \
+       << run.daemon_output.substr(0, 6000))
 
 double mean_of(const std::vector<json::object>& traces, const char* key,
                const std::function<bool(const json::object&)>& pred) {
@@ -59,8 +61,8 @@ TEST_CASE("strong athlete, 600 N, 3-1-3-1, 15 reps: 15 counted, target reached, 
 
 TEST_CASE("fatiguing athlete: the set ends by force drop within one rep of the ground truth") {
   Scenario s;
-  s.sim_args = {"--athlete-style", "push_hard", "--tempo", "1.5-0.5-1.5-0.5", "--capacity-n",
-                "900", "--fatigue-rate", "0.05"};
+  s.sim_args = {"--athlete-style", "push_hard", "--tempo",        "1.5-0.5-1.5-0.5",
+                "--capacity-n",    "900",       "--fatigue-rate", "0.05"};
   s.set_json =
       R"({"mode":"isotonic","load_n":300,"tempo":"1.5-0.5-1.5-0.5","target_reps":30,"force_drop_pct":20})";
   Run r = run(s);
@@ -90,8 +92,8 @@ TEST_CASE("half-range athlete: 0 reps counted, partials logged, the set ends by 
 
 TEST_CASE("an athlete whose range shrinks as they tire: range loss, partial reps not counted") {
   Scenario s;
-  s.sim_args = {"--athlete-style", "shrinking_range", "--tempo", "1.5-0.5-1.5-0.5",
-                "--shrink-per-rep", "0.04"};
+  s.sim_args = {"--athlete-style", "shrinking_range",  "--tempo",
+                "1.5-0.5-1.5-0.5", "--shrink-per-rep", "0.04"};
   s.set_json = R"({"mode":"isotonic","load_n":400,"tempo":"1.5-0.5-1.5-0.5","target_reps":30})";
   Run r = run(s);
   SHOW(r);
@@ -113,8 +115,9 @@ TEST_CASE("bouncing athlete: reps off tempo, and the pacing brake measurably slo
   // force in reserve (340 N against 300 N), as someone bouncing a heavy load.
   auto bounce = [](const char* tempo) {
     Scenario s;
-    s.sim_args = {"--athlete-style", "bounce", "--capacity-n", "340", "--athlete",
-                  R"({"bounce_tempo":"1.5-0-1.5-0"})"};
+    s.sim_args = {"--athlete-style", "bounce",
+                  "--capacity-n",    "340",
+                  "--athlete",       R"({"bounce_tempo":"1.5-0-1.5-0"})"};
     s.set_json = std::string(R"({"mode":"isotonic","load_n":300,"tempo":")") + tempo +
                  R"(","target_reps":4})";
     return run(s);
@@ -184,7 +187,9 @@ TEST_CASE("kill -9 of soleusd mid-set: the drive faults on its own watchdog with
   while (std::chrono::steady_clock::now() - killed < 2s) {
     st = live.sim_json(R"({"cmd":"state"})");
     if (num(st.at("drive").at("fault_code")) == 6) {
-      fault_after_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - killed).count();
+      fault_after_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - killed)
+              .count();
       break;
     }
   }
@@ -197,7 +202,8 @@ TEST_CASE("kill -9 of soleusd mid-set: the drive faults on its own watchdog with
   CHECK(num(st.at("drive").at("torque_pct")) == 0);
 }
 
-TEST_CASE("eccentric mode: the lowering load is the asked-for percentage higher, changed smoothly") {
+TEST_CASE(
+    "eccentric mode: the lowering load is the asked-for percentage higher, changed smoothly") {
   Scenario s;
   s.sim_args = {"--athlete-style", "tempo", "--tempo", "2-0.5-2-1"};
   s.set_json =
@@ -223,12 +229,14 @@ TEST_CASE("eccentric mode: the lowering load is the asked-for percentage higher,
     if (r.traces[i].at("state").as_string() != "active" ||
         r.traces[i - 1].at("state").as_string() != "active")
       continue;
-    worst = std::max(worst, std::fabs(num(r.traces[i].at("load_n")) - num(r.traces[i - 1].at("load_n"))));
+    worst = std::max(worst,
+                     std::fabs(num(r.traces[i].at("load_n")) - num(r.traces[i - 1].at("load_n"))));
   }
   CHECK(worst <= 0.05 * 400);
 }
 
-TEST_CASE("isometric mode: the pad holds its height while the athlete pushes and the hold ends on time") {
+TEST_CASE(
+    "isometric mode: the pad holds its height while the athlete pushes and the hold ends on time") {
   Scenario s;
   s.sim_args = {"--athlete-style", "isometric", "--capacity-n", "1000", "--iso-fraction", "0.7"};
   s.set_json = R"({"mode":"isometric","load_n":900,"hold_s":6})";
@@ -255,7 +263,8 @@ TEST_CASE("isometric mode: the pad holds its height while the athlete pushes and
   CHECK(force / n > 300);  // the athlete really pushed against the held pad
 }
 
-TEST_CASE("a relaxed athlete at the bottom: no motor force beyond the fade below the calibrated bottom") {
+TEST_CASE(
+    "a relaxed athlete at the bottom: no motor force beyond the fade below the calibrated bottom") {
   Scenario s;
   s.sim_args = {"--athlete-style", "relax", "--after-reps", "2", "--tempo", "1.5-0.5-1.5-0.5"};
   s.set_json = R"({"mode":"isotonic","load_n":600,"tempo":"1.5-0.5-1.5-0.5","target_reps":10})";

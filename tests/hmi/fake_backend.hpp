@@ -121,7 +121,8 @@ class FakeBackend : public Backend {
       const std::string number(f.at("number").as_string());
       if (credentials.count(number)) return Result::conflict("member number taken", "number");
       const std::int64_t id = next_id++;
-      credentials[number] = {id, f.contains("pin_hash") ? std::string(f.at("pin_hash").as_string()) : ""};
+      credentials[number] = {
+          id, f.contains("pin_hash") ? std::string(f.at("pin_hash").as_string()) : ""};
       members[id] = f;
       return Result::created(id);
     }

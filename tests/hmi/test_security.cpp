@@ -25,7 +25,8 @@ TEST_CASE("malformed or weak hashes are refused with a reason") {
   CHECK_FALSE(is_valid_pin_hash("2468", &why));
   CHECK(why.find("pbkdf2-sha256") != std::string::npos);
   CHECK_FALSE(is_valid_pin_hash("md5$100000$00$00", &why));
-  CHECK_FALSE(is_valid_pin_hash("pbkdf2-sha256$1000$0011223344556677$" + std::string(64, 'a'), &why));
+  CHECK_FALSE(
+      is_valid_pin_hash("pbkdf2-sha256$1000$0011223344556677$" + std::string(64, 'a'), &why));
   CHECK(why.find("100000") != std::string::npos);
   CHECK_FALSE(is_valid_pin_hash("pbkdf2-sha256$100000$zz$" + std::string(64, 'a'), &why));
   CHECK_FALSE(verify_pin("1234", "garbage"));
@@ -90,19 +91,24 @@ TEST_CASE("tokens expire, and idle out (members 60 s, staff 300 s here) unless a
   auto [member, s2] = ts.issue(Role::Member, 7, t0);
   CHECK(staff.size() == 64);
   Session out;
-  CHECK(ts.check(staff, t0 + 120s, {}, out) == TokenStore::Check::Ok);  // within the staff's idle time
+  CHECK(ts.check(staff, t0 + 120s, {}, out) ==
+        TokenStore::Check::Ok);  // within the staff's idle time
   CHECK(out.role == Role::Staff);
   CHECK(ts.check(member, t0 + 59s, {}, out) == TokenStore::Check::Ok);
   CHECK(out.member_id == 7);
-  CHECK(ts.check(member, t0 + 59s + 61s, [] { return true; }, out) == TokenStore::Check::Ok);
-  CHECK(ts.check(member, t0 + 59s + 61s + 61s, [] { return false; }, out) == TokenStore::Check::Idle);
+  CHECK(ts.check(
+            member, t0 + 59s + 61s, [] { return true; }, out) == TokenStore::Check::Ok);
+  CHECK(ts.check(
+            member, t0 + 59s + 61s + 61s, [] { return false; }, out) == TokenStore::Check::Idle);
   CHECK(ts.check(member, t0 + 300s, {}, out) == TokenStore::Check::Unknown);
   // Used every 4 minutes, the staff token lives until it expires...
-  for (int m = 4; m < 60; m += 4) CHECK(ts.check(staff, t0 + std::chrono::minutes(m), {}, out) == TokenStore::Check::Ok);
+  for (int m = 4; m < 60; m += 4)
+    CHECK(ts.check(staff, t0 + std::chrono::minutes(m), {}, out) == TokenStore::Check::Ok);
   CHECK(ts.check(staff, t0 + 3600s, {}, out) == TokenStore::Check::Expired);
   // ...and idles out after 300 s unused.
   auto [staff2, s3] = ts.issue(Role::Maintenance, std::nullopt, t0);
-  CHECK(ts.check(staff2, t0 + 301s, [] { return false; }, out) == TokenStore::Check::Idle);
+  CHECK(ts.check(
+            staff2, t0 + 301s, [] { return false; }, out) == TokenStore::Check::Idle);
   CHECK(ts.check("nope", t0, {}, out) == TokenStore::Check::Unknown);
 }
 
@@ -120,8 +126,11 @@ TEST_CASE("[hmi]: defaults are safe, keys are read") {
   CHECK(d.body_limit == 16384);
   CHECK(d.staff_pin_hash.empty());
   const std::string h = make_pin_hash("1234", kMinPinHashIterations);
-  const HmiConfig c = parse("[hmi]\nbind = \"0.0.0.0\"\nport = 9000\nallowed_origins = \"http://10.0.0.5:9000, http://kiosk:9000\"\n"
-                            "staff_pin_hash = \"" + h + "\"\nlive_rate_hz = 30\nmember_idle_logout_s = 120\n");
+  const HmiConfig c = parse(
+      "[hmi]\nbind = \"0.0.0.0\"\nport = 9000\nallowed_origins = \"http://10.0.0.5:9000, "
+      "http://kiosk:9000\"\n"
+      "staff_pin_hash = \"" +
+      h + "\"\nlive_rate_hz = 30\nmember_idle_logout_s = 120\n");
   CHECK(c.port == 9000);
   CHECK(c.allowed_origins == std::vector<std::string>{"http://10.0.0.5:9000", "http://kiosk:9000"});
   CHECK(c.staff_pin_hash == h);

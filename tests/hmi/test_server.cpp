@@ -5,14 +5,14 @@
 
 #include <boost/json.hpp>
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <thread>
-#include <unistd.h>
 
-#include "soleus/test_support/hmi_client.hpp"
 #include "fake_backend.hpp"
 #include "soleus/hmi/server.hpp"
+#include "soleus/test_support/hmi_client.hpp"
 
 using namespace soleus::hmi;
 using namespace soleus::hmi::test;
@@ -35,8 +35,8 @@ const std::string& hash_of(const std::string& pin) {
 }
 
 std::filesystem::path make_assets() {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("soleus-hmi-assets-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("soleus-hmi-assets-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir / "js");
   std::ofstream(dir / "index.html") << "<!doctype html><title>Soleus</title>";
   std::ofstream(dir / "js" / "app.js") << "console.log('soleus');";
@@ -45,10 +45,8 @@ std::filesystem::path make_assets() {
 }
 
 std::string valid_set(double load = 400) {
-  return json::serialize(json::object{{"mode", "isotonic"},
-                                      {"load_n", load},
-                                      {"tempo", "2.5-0-2-1"},
-                                      {"target_reps", 12}});
+  return json::serialize(json::object{
+      {"mode", "isotonic"}, {"load_n", load}, {"tempo", "2.5-0-2-1"}, {"target_reps", 12}});
 }
 
 struct Fixture {
@@ -90,7 +88,9 @@ struct Fixture {
     if (origin) h["Origin"] = *origin;
     return http_request(port, method, target, body, h);
   }
-  HttpReply get(const std::string& t, const std::string& token = {}) { return req("GET", t, {}, token); }
+  HttpReply get(const std::string& t, const std::string& token = {}) {
+    return req("GET", t, {}, token);
+  }
   HttpReply post(const std::string& t, const std::string& body, const std::string& token = {}) {
     return req("POST", t, body, token);
   }
@@ -137,7 +137,8 @@ TEST_CASE("GET /api/v1/status: the contract's shape, no token needed") {
     std::lock_guard l(f.be.mutex);
     f.be.status_view.state = "fault";
     f.be.status_view.force_n = 12.5;
-    f.be.status_view.faults.push_back({"drive_fault", "over-current: check the motor cable", 1700000000000});
+    f.be.status_view.faults.push_back(
+        {"drive_fault", "over-current: check the motor cable", 1700000000000});
     f.be.status_view.loop = {100, 0.8, 3};
   }
   auto r = f.get("/api/v1/status");
@@ -155,7 +156,8 @@ TEST_CASE("GET /api/v1/status: the contract's shape, no token needed") {
   CHECK(r.headers.at("cache-control") == "no-store");
 }
 
-TEST_CASE("a set: 201 with its id, the set's shape, 409 while running or latched, STOP idempotent") {
+TEST_CASE(
+    "a set: 201 with its id, the set's shape, 409 while running or latched, STOP idempotent") {
   Fixture f;
   const std::string tok = f.member3();
   auto r = f.post("/api/v1/sets", valid_set(), tok);
@@ -216,7 +218,9 @@ TEST_CASE("STOP with a malformed body still stops, then names the problem") {
   CHECK_FALSE(f.be.status().set_id.has_value());
 }
 
-TEST_CASE("POST /api/v1/sets: every malformed, mistyped or out-of-range body is refused before the backend") {
+TEST_CASE(
+    "POST /api/v1/sets: every malformed, mistyped or out-of-range body is refused before the "
+    "backend") {
   Fixture f;
   const std::string tok = f.staff();
   struct Case {
@@ -246,20 +250,31 @@ TEST_CASE("POST /api/v1/sets: every malformed, mistyped or out-of-range body is 
       {R"({"mode":"isotonic","load_n":400,"tempo":"060-1-3-1","target_reps":10})", 422, "tempo"},
       {R"({"mode":"isotonic","load_n":400,"target_reps":10})", 422, "tempo"},
       {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":0})", 422, "target_reps"},
-      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":101})", 422, "target_reps"},
-      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10.5})", 422, "target_reps"},
-      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":"10"})", 400, "target_reps"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":101})", 422,
+       "target_reps"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10.5})", 422,
+       "target_reps"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":"10"})", 400,
+       "target_reps"},
       {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1"})", 422, "target_reps"},
-      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"hold_s":20})", 422, "hold_s"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"hold_s":20})", 422,
+       "hold_s"},
       {R"({"mode":"isometric","load_n":400})", 422, "hold_s"},
       {R"({"mode":"isometric","load_n":400,"target_reps":5})", 422, "target_reps"},
-      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"force_drop_pct":4})", 422, "force_drop_pct"},
-      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"force_drop_pct":51})", 422, "force_drop_pct"},
-      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"force_drop_pct":true})", 400, "force_drop_pct"},
-      {R"({"mode":"eccentric","load_n":400,"tempo":"3-1-3-1","target_reps":10,"eccentric_pct":101})", 422, "eccentric_pct"},
-      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"eccentric_pct":20})", 422, "eccentric_pct"},
-      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"member_id":"x"})", 400, "member_id"},
-      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"colour":"red"})", 400, "colour"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"force_drop_pct":4})",
+       422, "force_drop_pct"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"force_drop_pct":51})",
+       422, "force_drop_pct"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"force_drop_pct":true})",
+       400, "force_drop_pct"},
+      {R"({"mode":"eccentric","load_n":400,"tempo":"3-1-3-1","target_reps":10,"eccentric_pct":101})",
+       422, "eccentric_pct"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"eccentric_pct":20})",
+       422, "eccentric_pct"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"member_id":"x"})",
+       400, "member_id"},
+      {R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"colour":"red"})", 400,
+       "colour"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.body);
@@ -268,9 +283,9 @@ TEST_CASE("POST /api/v1/sets: every malformed, mistyped or out-of-range body is 
   CHECK(f.be.start_calls == 0);  // nothing invalid reached the backend
   {
     // The tempo error says which number is wrong and why, in words.
-    const auto r = f.post(
-        "/api/v1/sets", R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-61","target_reps":10})",
-        tok);
+    const auto r =
+        f.post("/api/v1/sets",
+               R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-61","target_reps":10})", tok);
     const std::string msg(r.json().at("error").at("message").as_string());
     INFO(msg);
     CHECK(msg.find("\"61\"") != std::string::npos);
@@ -278,9 +293,12 @@ TEST_CASE("POST /api/v1/sets: every malformed, mistyped or out-of-range body is 
   }
 
   // The edges that are valid.
-  CHECK(f.post("/api/v1/sets",
-               R"({"mode":"isometric","load_n":800,"hold_s":30,"force_drop_pct":50,"member_id":null})",
-               tok).status == 201);
+  CHECK(
+      f.post(
+           "/api/v1/sets",
+           R"({"mode":"isometric","load_n":800,"hold_s":30,"force_drop_pct":50,"member_id":null})",
+           tok)
+          .status == 201);
   CHECK(f.be.last_start->hold_s == 30);
   CHECK(f.be.last_start->tempo == "0-0-0-0");
 }
@@ -342,7 +360,8 @@ TEST_CASE("tokens: missing, malformed, unknown, expired, idle, logged out") {
   check_error(f.get("/api/v1/me", s2), 401, "");
 }
 
-TEST_CASE("tokens: staff and maintenance idle out too (an unattended staff screen), not during a set") {
+TEST_CASE(
+    "tokens: staff and maintenance idle out too (an unattended staff screen), not during a set") {
   Fixture f([](HmiConfig& c) { c.staff_idle_s = 120; });
   const std::string staff = f.staff();
   f.advance(100s);
@@ -380,7 +399,8 @@ TEST_CASE("login: shapes and refusals") {
   check_error(f.post("/api/v1/login", R"({"role":"staff","pin":1234})"), 400, "pin");
   check_error(f.post("/api/v1/login", R"({"role":"staff","pin":"12"})"), 422, "pin");
   check_error(f.post("/api/v1/login", R"({"role":"admin","pin":"1234"})"), 422, "role");
-  check_error(f.post("/api/v1/login", R"({"role":"staff","member":"1001","pin":"1111"})"), 422, "role");
+  check_error(f.post("/api/v1/login", R"({"role":"staff","member":"1001","pin":"1111"})"), 422,
+              "role");
   check_error(f.post("/api/v1/login", R"({})"), 422, "role");
   check_error(f.post("/api/v1/login", R"({"role":"guest","pin":"1234"})"), 422, "pin");
 }
@@ -410,13 +430,18 @@ TEST_CASE("PIN lockout: five failures lock that account for five minutes, and no
   CHECK(f.post("/api/v1/login", R"({"member":"1001","pin":"1111"})").status == 200);
 }
 
-TEST_CASE("PIN guessing across many member numbers from one client: locked after 20 failures, that client only") {
+TEST_CASE(
+    "PIN guessing across many member numbers from one client: locked after 20 failures, that "
+    "client only") {
   // Issue 10, hazard 13: one PIN tried on member after member never trips the
   // per-account lock (one failure each); the per-client count does.
   Fixture f;
   for (int i = 0; i < Lockout::kClientMaxFailures; ++i)
-    check_error(f.post("/api/v1/login", R"({"member":")" + std::to_string(3000 + i) + R"(","pin":"1234"})"), 401, "pin");
-  auto r = f.post("/api/v1/login", R"({"member":"1002","pin":"2222"})");  // a right PIN, from this client: refused
+    check_error(
+        f.post("/api/v1/login", R"({"member":")" + std::to_string(3000 + i) + R"(","pin":"1234"})"),
+        401, "pin");
+  auto r = f.post("/api/v1/login",
+                  R"({"member":"1002","pin":"2222"})");  // a right PIN, from this client: refused
   check_error(r, 429, "pin");
   CHECK(r.body.find("device") != std::string::npos);
   CHECK(std::stoi(r.headers.at("retry-after")) > 290);
@@ -442,7 +467,8 @@ TEST_CASE("role matrix: each endpoint x each role, checked on the server") {
                                                      {"member", f.member3()},
                                                      {"staff", f.staff()},
                                                      {"maintenance", f.maint()}};
-  const std::string prog = R"({"name":"Calf 1","steps":[{"mode":"isotonic","sets":3,"target_reps":12,"load_pct":60,"tempo":"3-1-3-1"}]})";
+  const std::string prog =
+      R"({"name":"Calf 1","steps":[{"mode":"isotonic","sets":3,"target_reps":12,"load_pct":60,"tempo":"3-1-3-1"}]})";
   struct Row {
     const char* method;
     const char* path;
@@ -487,8 +513,9 @@ TEST_CASE("role matrix: each endpoint x each role, checked on the server") {
       INFO(row.method, " ", row.path, " as ", role);
       const auto r = f.req(row.method, row.path, row.body, tok);
       INFO(r.body);
-      const bool allowed = std::find(row.allowed.begin(), row.allowed.end(), role) != row.allowed.end() ||
-                           std::find(row.allowed.begin(), row.allowed.end(), "none") != row.allowed.end();
+      const bool allowed =
+          std::find(row.allowed.begin(), row.allowed.end(), role) != row.allowed.end() ||
+          std::find(row.allowed.begin(), row.allowed.end(), "none") != row.allowed.end();
       if (allowed) {
         CHECK(r.status != 401);
         CHECK(r.status != 403);
@@ -516,13 +543,16 @@ TEST_CASE("a guest's load cap, a member starts sets only for themself") {
   Fixture f;
   const std::string g = f.guest();
   check_error(f.post("/api/v1/sets", valid_set(601), g), 422, "load_n");
-  check_error(f.post("/api/v1/sets",
-                     R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"member_id":1})", g),
-              403, "member_id");
-  check_error(f.post("/api/v1/sets",
-                     R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"member_id":1})",
-                     f.member3()),
-              403, "member_id");
+  check_error(
+      f.post("/api/v1/sets",
+             R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"member_id":1})",
+             g),
+      403, "member_id");
+  check_error(
+      f.post("/api/v1/sets",
+             R"({"mode":"isotonic","load_n":400,"tempo":"3-1-3-1","target_reps":10,"member_id":1})",
+             f.member3()),
+      403, "member_id");
   CHECK(f.be.start_calls == 0);
   REQUIRE(f.post("/api/v1/sets", valid_set(600), g).status == 201);
   CHECK(f.be.last_start->role == "guest");
@@ -540,9 +570,12 @@ TEST_CASE("Origin: a foreign page is refused on state changes and on the live ha
   CHECK(f.be.stop_calls == 0);
   check_error(f.req("POST", "/api/v1/login", R"({"role":"guest"})", {}, evil), 403, "");
   check_error(f.req("POST", "/api/v1/sets", valid_set(), f.staff(), evil), 403, "");
-  CHECK(f.req("GET", "/api/v1/status", {}, {}, evil).status == 200);  // reading is not a state change
+  CHECK(f.req("GET", "/api/v1/status", {}, {}, evil).status ==
+        200);  // reading is not a state change
   CHECK(f.req("POST", "/api/v1/sets/current/stop", "{}", {}, own).status == 200);
-  CHECK(f.req("POST", "/api/v1/sets/current/stop", "{}", {}, "http://localhost:" + std::to_string(f.port)).status == 200);
+  CHECK(f.req("POST", "/api/v1/sets/current/stop", "{}", {},
+              "http://localhost:" + std::to_string(f.port))
+            .status == 200);
   CHECK(f.be.stop_calls == 2);
 
   CHECK(ws_handshake_status(f.port, evil) == 403);
@@ -552,8 +585,11 @@ TEST_CASE("Origin: a foreign page is refused on state changes and on the live ha
 
 TEST_CASE("Origin: a configured list replaces the default") {
   Fixture f([](HmiConfig& c) { c.allowed_origins = {"http://kiosk.local:8080"}; });
-  CHECK(f.req("POST", "/api/v1/sets/current/stop", "{}", {}, "http://kiosk.local:8080").status == 200);
-  CHECK(f.req("POST", "/api/v1/sets/current/stop", "{}", {}, "http://127.0.0.1:" + std::to_string(f.port)).status == 403);
+  CHECK(f.req("POST", "/api/v1/sets/current/stop", "{}", {}, "http://kiosk.local:8080").status ==
+        200);
+  CHECK(f.req("POST", "/api/v1/sets/current/stop", "{}", {},
+              "http://127.0.0.1:" + std::to_string(f.port))
+            .status == 403);
 }
 
 TEST_CASE("events: query validation and the page's shape") {
@@ -563,7 +599,10 @@ TEST_CASE("events: query validation and the page's shape") {
     f.be.event_log.push_back({1, 1763921100000, "error", "drive_fault", "over-current", 4});
   }
   const std::string t = f.maint();
-  auto r = f.get("/api/v1/events?since=2025-11-23T18:05:00Z&severity=warning&code=drive_fault&limit=10&before=99", t);
+  auto r = f.get(
+      "/api/v1/"
+      "events?since=2025-11-23T18:05:00Z&severity=warning&code=drive_fault&limit=10&before=99",
+      t);
   REQUIRE_MESSAGE(r.status == 200, r.body);
   REQUIRE(f.be.last_query);
   CHECK(f.be.last_query->since_ms == 1763921100000);
@@ -572,7 +611,8 @@ TEST_CASE("events: query validation and the page's shape") {
   CHECK(f.be.last_query->before_id == 99);
   auto v = r.json();
   CHECK(has_keys(v, {"events", "next_before"}));
-  CHECK(has_keys(v.at("events").at(0), {"id", "t_ms", "time", "severity", "code", "message", "set_id"}));
+  CHECK(has_keys(v.at("events").at(0),
+                 {"id", "t_ms", "time", "severity", "code", "message", "set_id"}));
   CHECK(v.at("events").at(0).at("time") == "2025-11-23T18:05:00.000Z");
   CHECK(f.get("/api/v1/events?since=1763921100000&offset=20", t).status == 200);
   CHECK(f.be.last_query->offset == 20);
@@ -615,7 +655,8 @@ TEST_CASE("events: the query's percent-encoding and times through common/ (url.h
 TEST_CASE("members and programmes: validated, PINs hashed before the backend") {
   Fixture f;
   const std::string s = f.staff();
-  auto r = f.post("/api/v1/members", R"({"number":"2001","name":"Ann","pin":"4321","assessed_max_n":900})", s);
+  auto r = f.post("/api/v1/members",
+                  R"({"number":"2001","name":"Ann","pin":"4321","assessed_max_n":900})", s);
   REQUIRE_MESSAGE(r.status == 201, r.body);
   const auto id = r.json().at("id").to_number<std::int64_t>();
   {
@@ -626,19 +667,22 @@ TEST_CASE("members and programmes: validated, PINs hashed before the backend") {
   }
   CHECK(f.post("/api/v1/login", R"({"member":"2001","pin":"4321"})").status == 200);
   // The hash never leaves the server, even if the backend returns it.
-  CHECK_FALSE(f.get("/api/v1/members/" + std::to_string(id), s).json().as_object().contains("pin_hash"));
+  CHECK_FALSE(
+      f.get("/api/v1/members/" + std::to_string(id), s).json().as_object().contains("pin_hash"));
   CHECK(f.get("/api/v1/members", s).body.find("pin_hash") == std::string::npos);
   check_error(f.post("/api/v1/members", R"({"number":"2001","name":"Dup"})", s), 409, "number");
   check_error(f.post("/api/v1/members", R"({"number":"2002"})", s), 422, "name");
   check_error(f.post("/api/v1/members", R"({"number":"20 02","name":"X"})", s), 422, "number");
-  check_error(f.post("/api/v1/members", R"({"number":"2002","name":"X","pin":"12"})", s), 422, "pin");
+  check_error(f.post("/api/v1/members", R"({"number":"2002","name":"X","pin":"12"})", s), 422,
+              "pin");
   check_error(f.req("PUT", "/api/v1/members/" + std::to_string(id), "{}", s), 422, "");
 
-  r = f.post("/api/v1/programmes",
-             R"({"name":"Calf A","steps":[{"mode":"isotonic","sets":3,"target_reps":12,"load_n":500,"tempo":"3-1-3-1",
+  r = f.post(
+      "/api/v1/programmes",
+      R"({"name":"Calf A","steps":[{"mode":"isotonic","sets":3,"target_reps":12,"load_n":500,"tempo":"3-1-3-1",
                  "rest_s":120,"progression":{"rule":"load_n","amount":10}},
                  {"mode":"isometric","sets":2,"hold_s":30,"load_pct":80}]})",
-             s);
+      s);
   REQUIRE_MESSAGE(r.status == 201, r.body);
   const auto pid = r.json().at("id").to_number<std::int64_t>();
   {
@@ -648,22 +692,35 @@ TEST_CASE("members and programmes: validated, PINs hashed before the backend") {
     CHECK(steps.at(1).at("rest_s").to_number<double>() == 90);
     CHECK(steps.at(1).at("progression").at("rule") == "none");
   }
-  check_error(f.post("/api/v1/programmes",
-                     R"({"name":"X","steps":[{"mode":"isotonic","sets":3,"target_reps":12,"load_n":500,"tempo":"3-1"}]})", s),
-              422, "steps[0].tempo");
-  check_error(f.post("/api/v1/programmes",
-                     R"({"name":"X","steps":[{"mode":"isotonic","sets":3,"target_reps":12,"tempo":"3-1-3-1"}]})", s),
-              422, "steps[0].load_n");
-  check_error(f.post("/api/v1/programmes",
-                     R"({"name":"X","steps":[{"mode":"isometric","sets":1,"hold_s":20,"load_n":300,"progression":{"rule":"reps","amount":1}}]})", s),
-              422, "steps[0].progression.rule");
+  check_error(
+      f.post(
+          "/api/v1/programmes",
+          R"({"name":"X","steps":[{"mode":"isotonic","sets":3,"target_reps":12,"load_n":500,"tempo":"3-1"}]})",
+          s),
+      422, "steps[0].tempo");
+  check_error(
+      f.post(
+          "/api/v1/programmes",
+          R"({"name":"X","steps":[{"mode":"isotonic","sets":3,"target_reps":12,"tempo":"3-1-3-1"}]})",
+          s),
+      422, "steps[0].load_n");
+  check_error(
+      f.post(
+          "/api/v1/programmes",
+          R"({"name":"X","steps":[{"mode":"isometric","sets":1,"hold_s":20,"load_n":300,"progression":{"rule":"reps","amount":1}}]})",
+          s),
+      422, "steps[0].progression.rule");
   check_error(f.post("/api/v1/programmes", R"({"name":"X","steps":[]})", s), 422, "steps");
   check_error(f.post("/api/v1/programmes", R"({"name":"X","steps":"many"})", s), 400, "steps");
 
   CHECK(f.req("PUT", "/api/v1/members/" + std::to_string(id) + "/programme",
-              "{\"programme_id\":" + std::to_string(pid) + "}", s).status == 200);
-  check_error(f.req("PUT", "/api/v1/members/" + std::to_string(id) + "/programme", "{}", s), 422, "programme_id");
-  CHECK(f.req("PUT", "/api/v1/members/" + std::to_string(id) + "/programme", R"({"programme_id":null})", s).status == 200);
+              "{\"programme_id\":" + std::to_string(pid) + "}", s)
+            .status == 200);
+  check_error(f.req("PUT", "/api/v1/members/" + std::to_string(id) + "/programme", "{}", s), 422,
+              "programme_id");
+  CHECK(f.req("PUT", "/api/v1/members/" + std::to_string(id) + "/programme",
+              R"({"programme_id":null})", s)
+            .status == 200);
   check_error(f.get("/api/v1/members/424242", s), 404, "");
 }
 
@@ -746,7 +803,8 @@ TEST_CASE("live: stalled clients never slow another, and are closed after the st
     LiveFrame fr;
     fr.state = "active";
     // A fat frame fills a stalled client's buffers sooner.
-    for (int i = 0; i < 8; ++i) fr.faults.push_back({"code" + std::to_string(i), std::string(100, 'x'), 0});
+    for (int i = 0; i < 8; ++i)
+      fr.faults.push_back({"code" + std::to_string(i), std::string(100, 'x'), 0});
     f.be.frame = fr;
   }
   std::vector<std::unique_ptr<StalledClient>> stalled;

@@ -151,7 +151,8 @@ TEST_CASE("rules: each progression rule applies its levels, and the cap and the 
   CHECK(why == "the step has no load");
 }
 
-TEST_CASE("rules: a session walks the steps and sets in order, and the rest follows the latest set") {
+TEST_CASE(
+    "rules: a session walks the steps and sets in order, and the rest follows the latest set") {
   Fixture f;
   const Plan& p = f.plan();
   std::vector<SetDone> done;

@@ -8,10 +8,10 @@
 #include <map>
 #include <string>
 
+#include "sim_world.hpp"
 #include "soleus/proving/campaign.hpp"
 #include "soleus/proving/judges.hpp"
 #include "soleus/proving/population.hpp"
-#include "sim_world.hpp"
 #include "soleus/proving/world.hpp"
 
 using namespace soleus;
@@ -52,7 +52,8 @@ double disabled_at(const Outcome& o, double from) {
 }
 
 bool enabled_after(const Outcome& o, double from) {
-  return std::any_of(o.samples.begin(), o.samples.end(), [&](const Sample& s) { return s.t >= from && s.enabled; });
+  return std::any_of(o.samples.begin(), o.samples.end(),
+                     [&](const Sample& s) { return s.t >= from && s.enabled; });
 }
 
 }  // namespace
@@ -81,7 +82,9 @@ TEST_CASE("drive power cycle mid-set: re-armed and read back before it is enable
 // A drive that loses its setup without going silent (the registers back at
 // their power-up values): the periodic read-back (once a second) finds it
 // and the set takes QUICK_STOP.
-TEST_CASE("drive setup lost without a gap: found by the periodic read-back, QUICK_STOP within 200 ms after") {
+TEST_CASE(
+    "drive setup lost without a gap: found by the periodic read-back, QUICK_STOP within 200 ms "
+    "after") {
   Case c = steady();
   c.faults.push_back({12.0, R"({"cmd":"fault","kind":"setup_lost"})"});
   const Outcome o = run(c);
@@ -111,12 +114,14 @@ TEST_CASE("drive fault mid-set: armed again after the reset, before the next ena
   CHECK(judge_armed_while_enabled(o).ok);
   REQUIRE(o.results.size() == 2);
   CHECK(o.results[0].reason == controller::StopReason::DriveFault);
-  const auto armed_again = std::count_if(o.events.begin(), o.events.end(), [](const controller::Event& e) {
-    return e.code == controller::EventCode::Armed && e.t_s > 12.0;
-  });
+  const auto armed_again =
+      std::count_if(o.events.begin(), o.events.end(), [](const controller::Event& e) {
+        return e.code == controller::EventCode::Armed && e.t_s > 12.0;
+      });
   CHECK(armed_again >= 1);
-  CHECK(std::any_of(o.events.begin(), o.events.end(),
-                    [](const controller::Event& e) { return e.code == controller::EventCode::Disarmed; }));
+  CHECK(std::any_of(o.events.begin(), o.events.end(), [](const controller::Event& e) {
+    return e.code == controller::EventCode::Disarmed;
+  }));
 }
 
 // The judge itself: a drive enabled with its watchdog off is unsafe.
@@ -175,17 +180,20 @@ TEST_CASE("sensor faults mid-set: QUICK_STOP, torque off within 200 ms of detect
   using SR = controller::StopReason;
   // A NaN force never reaches the controller: the driver rejects the reply
   // (a bad value is no reading), so three such cycles are a comm loss.
-  for (const Want& w : {Want{R"({"cmd":"fault","kind":"cell_freeze"})", EC::StaleLoadCell, SR::SensorFault, 0.05 + 3 * cyc},
-                        Want{R"({"cmd":"fault","kind":"adc_error"})", EC::AdcError, SR::SensorFault, 3 * cyc},
-                        Want{R"({"cmd":"fault","kind":"nan_force"})", EC::CommLoss, SR::CommLoss, 3 * cyc}}) {
+  for (const Want& w :
+       {Want{R"({"cmd":"fault","kind":"cell_freeze"})", EC::StaleLoadCell, SR::SensorFault,
+             0.05 + 3 * cyc},
+        Want{R"({"cmd":"fault","kind":"adc_error"})", EC::AdcError, SR::SensorFault, 3 * cyc},
+        Want{R"({"cmd":"fault","kind":"nan_force"})", EC::CommLoss, SR::CommLoss, 3 * cyc}}) {
     CAPTURE(w.request);
     Case c = steady();
     c.faults.push_back({12.0, w.request});
     const Outcome o = run(c);
     REQUIRE(o.result);
     CHECK(o.result->reason == w.reason);
-    const auto found = std::find_if(o.events.begin(), o.events.end(),
-                                    [&](const controller::Event& e) { return e.code == w.code && e.t_s >= 12.0; });
+    const auto found =
+        std::find_if(o.events.begin(), o.events.end(),
+                     [&](const controller::Event& e) { return e.code == w.code && e.t_s >= 12.0; });
     REQUIRE(found != o.events.end());
     CHECK(found->t_s - 12.0 <= w.detect_within_s + 1e-9);
     CHECK(disabled_at(o, 12.0) > 12.0);  // it was enabled (mid-set)
@@ -197,7 +205,9 @@ TEST_CASE("sensor faults mid-set: QUICK_STOP, torque off within 200 ms of detect
 }
 
 // The campaign's own judges can fail.
-TEST_CASE("campaign judges: torque with no Start, and a drive still enabled 200 ms after a QUICK_STOP fault") {
+TEST_CASE(
+    "campaign judges: torque with no Start, and a drive still enabled 200 ms after a QUICK_STOP "
+    "fault") {
   Outcome o;
   for (int i = 1; i <= 5000; ++i) {
     Sample u;
@@ -218,7 +228,7 @@ TEST_CASE("campaign judges: torque with no Start, and a drive still enabled 200 
   o.events = {e};
   CHECK(judge_quick_stop(o).ok);  // disabled at 3.0 s: 150 ms after
   o.events[0].t_s = 2.7;
-  CHECK_FALSE(judge_quick_stop(o).ok);  // 300 ms after
+  CHECK_FALSE(judge_quick_stop(o).ok);                   // 300 ms after
   o.events[0].severity = controller::Severity::Warning;  // a warning at rest is no QUICK_STOP fault
   CHECK(judge_quick_stop(o).ok);
 }
@@ -241,7 +251,8 @@ TEST_CASE("daemon killed mid-set, 100 trials: torque below 5 % within 150 ms, ev
     // Only trials where the drive held torque (≥ 5 % of rated) at the kill count.
     const auto at = static_cast<std::size_t>(std::llround(kill_t * 1000.0)) - 1;
     if (at >= o.samples.size()) continue;  // the set had ended before
-    const double pct5_n = o.max_load_n / o.armed_torque_limit_pct * 5.0;  // 5 % of rated torque as force
+    const double pct5_n =
+        o.max_load_n / o.armed_torque_limit_pct * 5.0;  // 5 % of rated torque as force
     if (!o.samples[at].enabled || std::fabs(o.samples[at].ideal) < pct5_n) continue;
     ++trials;
     double off_at = 1e9;
@@ -255,14 +266,17 @@ TEST_CASE("daemon killed mid-set, 100 trials: torque below 5 % within 150 ms, ev
     worst_s = std::max(worst_s, off_at - kill_t);
   }
   CHECK(trials == 100);
-  MESSAGE("daemon killed: worst time to torque below 5 %: ", worst_s * 1000.0, " ms over ", trials, " trials");
+  MESSAGE("daemon killed: worst time to torque below 5 %: ", worst_s * 1000.0, " ms over ", trials,
+          " trials");
 }
 
 // Hazard 7: STO in every state the world reaches (ready, calibrating,
 // active, unloading, rest; idle at boot). Pass figure: no motion (the drive
 // disabled) from the STO on, also after STO is released, until a reset and a
 // new Start (the operator here presses neither).
-TEST_CASE("STO in idle, ready, calibrating, active, unloading and rest: disabled until a reset and a new Start") {
+TEST_CASE(
+    "STO in idle, ready, calibrating, active, unloading and rest: disabled until a reset and a new "
+    "Start") {
   // A first run finds when each state begins.
   Case base = steady();
   WorldOptions wo = sim_world(90);
@@ -287,7 +301,8 @@ TEST_CASE("STO in idle, ready, calibrating, active, unloading and rest: disabled
     for (const auto& s : o.samples)
       if (s.t > start_after + 0.002 && s.enabled) enabled_after = true;
     CHECK_FALSE(enabled_after);
-    CHECK(std::any_of(o.events.begin(), o.events.end(),
-                      [](const controller::Event& e) { return e.code == controller::EventCode::Sto; }));
+    CHECK(std::any_of(o.events.begin(), o.events.end(), [](const controller::Event& e) {
+      return e.code == controller::EventCode::Sto;
+    }));
   }
 }

@@ -23,12 +23,12 @@
 #include <tuple>
 #include <vector>
 
+#include "sim_world.hpp"
 #include "soleus/controller/control_loop.hpp"
 #include "soleus/drivers/register_map.hpp"
 #include "soleus/proving/campaign.hpp"
 #include "soleus/proving/judges.hpp"
 #include "soleus/proving/population.hpp"
-#include "sim_world.hpp"
 #include "soleus/proving/world.hpp"
 #include "soleus/sim/machine.hpp"
 
@@ -56,7 +56,8 @@ bool holds_torque(const Sample& s, double thr) { return s.enabled && std::fabs(s
 /// A set running, not stopping: the drive enabled, the controller
 /// calibrating or active (not unloading, not a fault).
 bool mid_set(const Sample& s) {
-  return s.enabled && (s.state == controller::SetState::Active || s.state == controller::SetState::Calibrating);
+  return s.enabled &&
+         (s.state == controller::SetState::Active || s.state == controller::SetState::Calibrating);
 }
 
 /// The first ms at or after `from` with the drive's torque below `thr` (or
@@ -171,30 +172,39 @@ class ReadingsWitness {
     const auto& d = cfg.drive;
     const auto& c = cfg.load_cell;
     auto raw = [&](int unit, const drivers::SignalSpec& spec) {
-      std::uint16_t w[2] = {m.reg(unit, spec.table, spec.address),
-                            spec.words() == 2 ? m.reg(unit, spec.table, spec.address + 1) : std::uint16_t{0}};
-      const auto v = drivers::decode(spec, std::span<const std::uint16_t>(w, static_cast<std::size_t>(spec.words())));
+      std::uint16_t w[2] = {
+          m.reg(unit, spec.table, spec.address),
+          spec.words() == 2 ? m.reg(unit, spec.table, spec.address + 1) : std::uint16_t{0}};
+      const auto v = drivers::decode(
+          spec, std::span<const std::uint16_t>(w, static_cast<std::size_t>(spec.words())));
       return v ? std::llround(*v / spec.scale) : std::int64_t{-1};
     };
     drive_seen_.insert({raw(cfg.units.drive, d.position), raw(cfg.units.drive, d.speed),
                         raw(cfg.units.drive, d.torque_actual), raw(cfg.units.drive, d.fault_code)});
-    cell_seen_.insert({raw(cfg.units.load_cell, c.sample_counter), raw(cfg.units.load_cell, c.force)});
+    cell_seen_.insert(
+        {raw(cfg.units.load_cell, c.sample_counter), raw(cfg.units.load_cell, c.force)});
     ++cycles_;
     if (!bad_.empty()) return;
     // The controller's readings, back in register units.
     const auto& mech = cfg.mechanics;
     const auto& sd = s.drive;
     const std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t> dr{
-        std::llround(sd.position_mm * mech.counts_per_mm * (d.position_positive_up ? 1 : -1) / d.position.scale),
-        std::llround(mech.rpm_from_mm_s(sd.velocity_mm_s) * (d.speed_positive_up ? 1 : -1) / d.speed.scale),
-        std::llround(sd.torque_pct * (d.torque_positive_down ? 1 : -1) / d.torque_actual.scale), sd.fault_code};
+        std::llround(sd.position_mm * mech.counts_per_mm * (d.position_positive_up ? 1 : -1) /
+                     d.position.scale),
+        std::llround(mech.rpm_from_mm_s(sd.velocity_mm_s) * (d.speed_positive_up ? 1 : -1) /
+                     d.speed.scale),
+        std::llround(sd.torque_pct * (d.torque_positive_down ? 1 : -1) / d.torque_actual.scale),
+        sd.fault_code};
     const std::pair<std::int64_t, std::int64_t> cr{
-        s.cell.counter, std::llround(s.cell.force_n / s.force_gain * (c.compression_positive ? 1 : -1) / c.force.scale)};
+        s.cell.counter, std::llround(s.cell.force_n / s.force_gain *
+                                     (c.compression_positive ? 1 : -1) / c.force.scale)};
     const bool boot = s.drive.position_mm == 0 && s.drive.velocity_mm_s == 0 && s.cell.counter == 0;
-    if (!boot && !drive_seen_.count(dr)) bad_ = "at " + std::to_string(t) + " s the drive reading is no served value";
+    if (!boot && !drive_seen_.count(dr))
+      bad_ = "at " + std::to_string(t) + " s the drive reading is no served value";
     if (!(s.cell.counter == 0 && s.cell.force_n == 0) && !cell_seen_.count(cr))
-      bad_ = "at " + std::to_string(t) + " s the load-cell reading (counter " + std::to_string(cr.first) + ", raw " +
-             std::to_string(cr.second) + ") is no served value";
+      bad_ = "at " + std::to_string(t) + " s the load-cell reading (counter " +
+             std::to_string(cr.first) + ", raw " + std::to_string(cr.second) +
+             ") is no served value";
   }
   const std::string& bad() const { return bad_; }
   long cycles() const { return cycles_; }
@@ -219,7 +229,9 @@ class ReadingsWitness {
 // 5 s after the set's result.
 // Can fail: COMM_TIMEOUT armed at 400 ms fails the first figure (399 ms);
 // a loop that resets and re-enables after a gap fails the second (100/100).
-TEST_CASE("hazard 1: daemon stopped (SIGSTOP) 2 s mid-set, 100 trials: torque below 5 % within 150 ms, none again after it resumes without a new Start") {
+TEST_CASE(
+    "hazard 1: daemon stopped (SIGSTOP) 2 s mid-set, 100 trials: torque below 5 % within 150 ms, "
+    "none again after it resumes without a new Start") {
   const auto ts = trials(300, [](int i) {
     Trial tr;
     tr.seed = static_cast<std::uint64_t>(i) + 1;
@@ -238,7 +250,8 @@ TEST_CASE("hazard 1: daemon stopped (SIGSTOP) 2 s mid-set, 100 trials: torque be
     }
     const double thr = pct5_n(o);
     const Sample* s0 = sample_at(o, stop_t);
-    if (!s0 || !holds_torque(*s0, thr)) return tr;  // the set had not loaded the drive, or had ended
+    if (!s0 || !holds_torque(*s0, thr))
+      return tr;  // the set had not loaded the drive, or had ended
     tr.counted = true;
     const double off = torque_below_at(o, stop_t, thr);
     tr.figure = off - stop_t;
@@ -253,17 +266,20 @@ TEST_CASE("hazard 1: daemon stopped (SIGSTOP) 2 s mid-set, 100 trials: torque be
       return tr;
     }
     if (o.sim_s < cont_t + 4.0) {
-      tr.error = "the run ended " + ms(o.sim_s - cont_t) + " after the loop resumed: too short a watch";
+      tr.error =
+          "the run ended " + ms(o.sim_s - cont_t) + " after the loop resumed: too short a watch";
       return tr;
     }
     const controller::Event* f6 = first_event(o, controller::EventCode::DriveFault, cont_t);
-    if (!f6 || f6->value != 6) tr.error = "no drive fault 6 (watchdog) reported after the loop resumed";
+    if (!f6 || f6->value != 6)
+      tr.error = "no drive fault 6 (watchdog) reported after the loop resumed";
     return tr;
   });
   int counted = 0;
   const double worst = assert_trials(ts, 100, counted);
   CHECK(counted == 100);
-  MESSAGE("hazard 1, SIGSTOP 2 s: worst time to torque below 5 %: ", ms(worst), " over ", counted, " trials");
+  MESSAGE("hazard 1, SIGSTOP 2 s: worst time to torque below 5 %: ", ms(worst), " over ", counted,
+          " trials");
 }
 
 // Hazard 3 (docs/safety.md): corrupted replies at 1, 10 and 100 % (soleus-sim's
@@ -293,8 +309,8 @@ TEST_CASE("hazard 1: daemon stopped (SIGSTOP) 2 s mid-set, 100 trials: torque be
 //    the loop disarms a drive silent for more than two cycles (ENABLE off);
 //    with both removed it fails 30/30.
 // Pass figures: at 1 % the set goes on as without corruption (no fault; the
-// same stop reason, or a training stop the truth's judge passes); at 10 % no unsafe outcome (sets may end in comm_loss:
-// the in-process bus makes no retry, the daemon's ModbusBus makes one); at
+// same stop reason, or a training stop the truth's judge passes); at 10 % no unsafe outcome (sets
+// may end in comm_loss: the in-process bus makes no retry, the daemon's ModbusBus makes one); at
 // 100 % mid-set the set stops with comm_loss and the torque is off within
 // 200 ms of the corruption's start.
 namespace {
@@ -309,7 +325,9 @@ std::string odd_at_rate(const char* kind, double p) {
 
 }  // namespace
 
-TEST_CASE("hazard 3: 1 % corrupted replies throughout a set: no corrupt value taken in, the set goes on as without") {
+TEST_CASE(
+    "hazard 3: 1 % corrupted replies throughout a set: no corrupt value taken in, the set goes on "
+    "as without") {
   const auto ts = trials(12, [](int i) {
     Trial tr;
     tr.seed = static_cast<std::uint64_t>(i) + 1;
@@ -318,7 +336,9 @@ TEST_CASE("hazard 3: 1 % corrupted replies throughout a set: no corrupt value ta
     c.faults.push_back({0.5, odd_at_rate(kOddKinds[i % 3], 0.01)});
     ReadingsWitness w;
     WorldOptions wo = sim_world(300);
-    wo.on_cycle = [&w](double t, const sim::Machine& m, const controller::Snapshot& s) { w.on_cycle(t, m, s); };
+    wo.on_cycle = [&w](double t, const sim::Machine& m, const controller::Snapshot& s) {
+      w.on_cycle(t, m, s);
+    };
     const Outcome o = run_case(c, wo);
     tr.counted = true;
     tr.note = kOddKinds[i % 3];
@@ -339,15 +359,17 @@ TEST_CASE("hazard 3: 1 % corrupted replies throughout a set: no corrupt value ta
     // training stop (not a fault's) that is as true of the athlete: the
     // truth's judge passes it.
     const auto r = o.result->reason;
-    const bool training_stop = r == controller::StopReason::TargetReached || r == controller::StopReason::HoldComplete ||
-                               r == controller::StopReason::ForceDrop || r == controller::StopReason::RangeLoss ||
-                               r == controller::StopReason::PaceLoss || r == controller::StopReason::Stall ||
-                               r == controller::StopReason::LossOfControl || r == controller::StopReason::UserLeft;
+    const bool training_stop =
+        r == controller::StopReason::TargetReached || r == controller::StopReason::HoldComplete ||
+        r == controller::StopReason::ForceDrop || r == controller::StopReason::RangeLoss ||
+        r == controller::StopReason::PaceLoss || r == controller::StopReason::Stall ||
+        r == controller::StopReason::LossOfControl || r == controller::StopReason::UserLeft;
     const Verdict stop = judge_stop(o);
     if (r != clean.result->reason && !(training_stop && stop.ok))
-      tr.error = std::string("stopped by ") + controller::to_string(r) + ", without corruption by " +
-                 controller::to_string(clean.result->reason) + (stop.ok ? "" : " (" + stop.why + ")") +
-                 "; events with: " + event_list(o) + "; without: " + event_list(clean);
+      tr.error = std::string("stopped by ") + controller::to_string(r) +
+                 ", without corruption by " + controller::to_string(clean.result->reason) +
+                 (stop.ok ? "" : " (" + stop.why + ")") + "; events with: " + event_list(o) +
+                 "; without: " + event_list(clean);
     if (first_event(o, controller::EventCode::CommLoss, 0)) tr.error = "a comm_loss at 1 %";
     if (const auto v = judge_campaign(o); v.unsafe()) tr.error = "unsafe: " + v.why();
     return tr;
@@ -357,7 +379,9 @@ TEST_CASE("hazard 3: 1 % corrupted replies throughout a set: no corrupt value ta
   CHECK(counted == 12);
 }
 
-TEST_CASE("hazard 3: 10 % corrupted replies throughout a set: no corrupt value taken in, no unsafe outcome") {
+TEST_CASE(
+    "hazard 3: 10 % corrupted replies throughout a set: no corrupt value taken in, no unsafe "
+    "outcome") {
   const auto ts = trials(12, [](int i) {
     Trial tr;
     tr.seed = static_cast<std::uint64_t>(i) + 101;
@@ -366,10 +390,13 @@ TEST_CASE("hazard 3: 10 % corrupted replies throughout a set: no corrupt value t
     c.restarts = 2;
     ReadingsWitness w;
     WorldOptions wo = sim_world(120);
-    wo.on_cycle = [&w](double t, const sim::Machine& m, const controller::Snapshot& s) { w.on_cycle(t, m, s); };
+    wo.on_cycle = [&w](double t, const sim::Machine& m, const controller::Snapshot& s) {
+      w.on_cycle(t, m, s);
+    };
     const Outcome o = run_case(c, wo);
     tr.counted = true;
-    tr.note = std::string(kOddKinds[i % 3]) + (o.result ? std::string(", stop ") + controller::to_string(o.result->reason) : "");
+    tr.note = std::string(kOddKinds[i % 3]) +
+              (o.result ? std::string(", stop ") + controller::to_string(o.result->reason) : "");
     if (!o.error.empty()) {
       tr.error = "run error: " + o.error;
       return tr;
@@ -383,7 +410,9 @@ TEST_CASE("hazard 3: 10 % corrupted replies throughout a set: no corrupt value t
   CHECK(counted == 12);
 }
 
-TEST_CASE("hazard 3: 100 % corrupted replies mid-set, 30 trials: comm_loss, torque off within 200 ms, no corrupt value taken in") {
+TEST_CASE(
+    "hazard 3: 100 % corrupted replies mid-set, 30 trials: comm_loss, torque off within 200 ms, no "
+    "corrupt value taken in") {
   const auto ts = trials(45, [](int i) {
     Trial tr;
     tr.seed = static_cast<std::uint64_t>(i) + 201;
@@ -394,7 +423,9 @@ TEST_CASE("hazard 3: 100 % corrupted replies mid-set, 30 trials: comm_loss, torq
     c.faults.push_back({t_bad, odd_at_rate(kOddKinds[i % 3], 1.0)});
     ReadingsWitness w;
     WorldOptions wo = sim_world(t_bad + 5.0);
-    wo.on_cycle = [&w](double t, const sim::Machine& m, const controller::Snapshot& s) { w.on_cycle(t, m, s); };
+    wo.on_cycle = [&w](double t, const sim::Machine& m, const controller::Snapshot& s) {
+      w.on_cycle(t, m, s);
+    };
     const Outcome o = run_case(c, wo);
     if (!o.error.empty()) {
       tr.counted = true;
@@ -408,15 +439,18 @@ TEST_CASE("hazard 3: 100 % corrupted replies mid-set, 30 trials: comm_loss, torq
     const double off = disabled_at(o, t_bad);
     tr.figure = off - t_bad;
     if (!w.bad().empty()) tr.error = w.bad();
-    else if (off - t_bad > 0.200) tr.error = "the drive still enabled " + ms(off - t_bad) + " after the corruption began";
+    else if (off - t_bad > 0.200)
+      tr.error = "the drive still enabled " + ms(off - t_bad) + " after the corruption began";
     else if (!o.result || o.result->reason != controller::StopReason::CommLoss)
-      tr.error = std::string("the set ended by ") + (o.result ? controller::to_string(o.result->reason) : "nothing");
+      tr.error = std::string("the set ended by ") +
+                 (o.result ? controller::to_string(o.result->reason) : "nothing");
     return tr;
   });
   int counted = 0;
   const double worst = assert_trials(ts, 30, counted);
   CHECK(counted == 30);
-  MESSAGE("hazard 3, 100 % corrupted: worst time to the drive disabled: ", ms(worst), " over ", counted, " trials");
+  MESSAGE("hazard 3, 100 % corrupted: worst time to the drive disabled: ", ms(worst), " over ",
+          counted, " trials");
 }
 
 // Hazard 4 (docs/safety.md), a stopped counter and out-of-range values, at
@@ -433,7 +467,9 @@ TEST_CASE("hazard 3: 100 % corrupted replies mid-set, 30 trials: comm_loss, torq
 // unload instead) every trial fails; without the loop's deferral of the
 // read-back after a failed cell read, NaN was found up to 59 ms after
 // (seed 305).
-TEST_CASE("hazard 4: stopped counter, overload and NaN at 30 moments each: detected within 3 cycles (after stale_cell_ms), torque zero within 200 ms of detection") {
+TEST_CASE(
+    "hazard 4: stopped counter, overload and NaN at 30 moments each: detected within 3 cycles "
+    "(after stale_cell_ms), torque zero within 200 ms of detection") {
   struct Kind {
     const char* request;
     controller::EventCode code;
@@ -474,9 +510,12 @@ TEST_CASE("hazard 4: stopped counter, overload and NaN at 30 moments each: detec
       const double off = disabled_at(o, t_inj);
       tr.figure = off - e->t_s;
       tr.figure2 = detect;
-      tr.note += ", detected after " + ms(detect) + ", disabled " + ms(off - e->t_s) + " after that";
-      if (detect > k.grace_s + 3 * cyc + sample + 1e-9) tr.error = "detected " + ms(detect) + " after the injection";
-      else if (off - e->t_s > 0.200) tr.error = "the drive still enabled " + ms(off - e->t_s) + " after the detection";
+      tr.note +=
+          ", detected after " + ms(detect) + ", disabled " + ms(off - e->t_s) + " after that";
+      if (detect > k.grace_s + 3 * cyc + sample + 1e-9)
+        tr.error = "detected " + ms(detect) + " after the injection";
+      else if (off - e->t_s > 0.200)
+        tr.error = "the drive still enabled " + ms(off - e->t_s) + " after the detection";
       else if (o.unload_start_s && *o.unload_start_s >= t_inj && *o.unload_start_s <= off)
         tr.error = "a controlled unload, not QUICK_STOP";
       return tr;
@@ -485,8 +524,8 @@ TEST_CASE("hazard 4: stopped counter, overload and NaN at 30 moments each: detec
     const double worst = assert_trials(ts, 30, counted);
     CHECK(counted == 30);
     MESSAGE("hazard 4, ", request, ": worst detection ", ms(worst_figure2(ts, 30)),
-            " after the injection; worst from detection to the drive disabled: ", ms(worst), " over ", counted,
-            " trials");
+            " after the injection; worst from detection to the drive disabled: ", ms(worst),
+            " over ", counted, " trials");
   }
 }
 
@@ -517,10 +556,14 @@ TEST_CASE("hazard 4: stopped counter, overload and NaN at 30 moments each: detec
 // of the onset, 6 later (2.3-23.1 s after it), 14 never; at 50 Hz 0, 5 (2.3-23.1 s) and
 // 15; the sets not found ended by stall, range loss, force drop or their
 // target, or ran on. With the moving cross-check alone: 12, 5 and 3 at 100 Hz.
-TEST_CASE("hazard 4: a frozen load-cell value with a moving counter, 20 trials at 100 Hz and 20 at 50 Hz: found within 1 s of the true force leaving the frozen value, torque zero within 200 ms of detection") {
+TEST_CASE(
+    "hazard 4: a frozen load-cell value with a moving counter, 20 trials at 100 Hz and 20 at 50 "
+    "Hz: found within 1 s of the true force leaving the frozen value, torque zero within 200 ms of "
+    "detection") {
   for (const double hz : {100.0, 50.0}) {
     CAPTURE(hz);
-    std::vector<double> off_after(60, 0.0);  // per trial: the drive disabled this long after the detection
+    std::vector<double> off_after(
+        60, 0.0);  // per trial: the drive disabled this long after the detection
     const auto ts = trials(60, [hz, &off_after](int i) {
       Trial tr;
       tr.seed = static_cast<std::uint64_t>(i) + 701;
@@ -535,10 +578,12 @@ TEST_CASE("hazard 4: a frozen load-cell value with a moving counter, 20 trials a
       wo.loop_hz = hz;
       const Outcome ref = run_case(c, wo);
       if (walks) {
-        const int before = static_cast<int>(std::count_if(ref.truth.begin(), ref.truth.end(),
-                                                          [&](const sim::RepTruth& r) { return r.start_s < t_inj; }));
-        static constexpr sim::Leave kinds[] = {sim::Leave::StandUp, sim::Leave::MidRise, sim::Leave::AtTop,
-                                               sim::Leave::MidLowering, sim::Leave::AtBottom};
+        const int before = static_cast<int>(
+            std::count_if(ref.truth.begin(), ref.truth.end(),
+                          [&](const sim::RepTruth& r) { return r.start_s < t_inj; }));
+        static constexpr sim::Leave kinds[] = {sim::Leave::StandUp, sim::Leave::MidRise,
+                                               sim::Leave::AtTop, sim::Leave::MidLowering,
+                                               sim::Leave::AtBottom};
         c.athlete.traits.leave = kinds[static_cast<std::size_t>(i / 2) % 5];
         c.athlete.traits.leave_rep = before + 2;
       }
@@ -556,7 +601,8 @@ TEST_CASE("hazard 4: a frozen load-cell value with a moving counter, 20 trials a
       const double apart_n = std::max(50.0, 0.10 * std::fabs(frozen));
       // The onset, from the truth (its mean over the last 10 ms).
       double onset = -1, run_from = -1, sum = 0;
-      std::size_t k0 = static_cast<std::size_t>(std::max<std::ptrdiff_t>(0, std::llround(t_inj * 1000.0) - 10));
+      std::size_t k0 =
+          static_cast<std::size_t>(std::max<std::ptrdiff_t>(0, std::llround(t_inj * 1000.0) - 10));
       for (std::size_t k = k0; k < o.samples.size(); ++k) {
         const Sample& s = o.samples[k];
         sum += s.contact;
@@ -580,16 +626,19 @@ TEST_CASE("hazard 4: a frozen load-cell value with a moving counter, 20 trials a
           found = &e;
           break;
         }
-      if (onset < 0 && !found) return tr;  // the truth never left the frozen reading while the set ran
+      if (onset < 0 && !found)
+        return tr;  // the truth never left the frozen reading while the set ran
       tr.counted = true;
       const auto& left = o.athlete_events.left_s;
-      tr.note = std::string(walks ? "walks away" : "stays") + ", frozen at " + std::to_string(t_inj) + " s reading " +
-                std::to_string(std::lround(frozen)) + " N, onset " +
-                (onset < 0 ? std::string("none") : "at " + std::to_string(onset) + " s") +
-                (left ? ", left at " + std::to_string(*left) + " s" : std::string()) + ", found " +
-                (found ? std::string(controller::to_string(found->code)) + " at " + std::to_string(found->t_s) + " s"
-                       : std::string("never")) +
-                ", set ended by " + (o.result ? controller::to_string(o.result->reason) : "nothing");
+      tr.note =
+          std::string(walks ? "walks away" : "stays") + ", frozen at " + std::to_string(t_inj) +
+          " s reading " + std::to_string(std::lround(frozen)) + " N, onset " +
+          (onset < 0 ? std::string("none") : "at " + std::to_string(onset) + " s") +
+          (left ? ", left at " + std::to_string(*left) + " s" : std::string()) + ", found " +
+          (found ? std::string(controller::to_string(found->code)) + " at " +
+                       std::to_string(found->t_s) + " s"
+                 : std::string("never")) +
+          ", set ended by " + (o.result ? controller::to_string(o.result->reason) : "nothing");
       // count: 1 found in time (or before the onset), 2 later, 3 never.
       if (!found) {
         tr.count = 3;
@@ -606,7 +655,8 @@ TEST_CASE("hazard 4: a frozen load-cell value with a moving counter, 20 trials a
       const double off = disabled_at(o, found->t_s);
       off_after[static_cast<std::size_t>(i)] = off - found->t_s;
       tr.note += ", disabled " + ms(off - found->t_s) + " after";
-      if (off - found->t_s > 0.200) tr.error = "the drive still enabled " + ms(off - found->t_s) + " after the detection";
+      if (off - found->t_s > 0.200)
+        tr.error = "the drive still enabled " + ms(off - found->t_s) + " after the detection";
       else if (o.unload_start_s && *o.unload_start_s >= found->t_s && *o.unload_start_s <= off)
         tr.error = "a controlled unload, not QUICK_STOP";
       return tr;
@@ -627,10 +677,11 @@ TEST_CASE("hazard 4: a frozen load-cell value with a moving counter, 20 trials a
       worst_off = std::max(worst_off, off_after[k]);
     }
     MESSAGE("hazard 4, frozen value at ", hz, " Hz over ", counted, " trials (", with_onset,
-            " with the truth leaving the frozen reading): found within 1 s of the onset (or before it) in ", in_time,
-            ", later in ", late, ", never in ", never, "; worst after the onset ", ms(worst),
-            ", worst after the freeze ", ms(worst_figure2(ts, 20)), ", worst from detection to the drive disabled ",
-            ms(worst_off));
+            " with the truth leaving the frozen reading): found within 1 s of the onset (or before "
+            "it) in ",
+            in_time, ", later in ", late, ", never in ", never, "; worst after the onset ",
+            ms(worst), ", worst after the freeze ", ms(worst_figure2(ts, 20)),
+            ", worst from detection to the drive disabled ", ms(worst_off));
   }
 }
 
@@ -649,7 +700,9 @@ TEST_CASE("hazard 4: a frozen load-cell value with a moving counter, 20 trials a
 // never enables anything would pass the first half).
 // Can fail: a loop that resumes a command at boot without a Start fails
 // 50/50; COMM_TIMEOUT armed at 400 ms fails the 150 ms.
-TEST_CASE("hazard 8: 50 x kill -9 and restart mid-set: 0 torque before a new Start, and the new daemon starts a set") {
+TEST_CASE(
+    "hazard 8: 50 x kill -9 and restart mid-set: 0 torque before a new Start, and the new daemon "
+    "starts a set") {
   const auto ts = trials(130, [](int i) {
     Trial tr;
     tr.seed = static_cast<std::uint64_t>(i) + 401;
@@ -668,16 +721,20 @@ TEST_CASE("hazard 8: 50 x kill -9 and restart mid-set: 0 torque before a new Sta
     const Sample* s0 = sample_at(o, kill_t);
     if (!s0 || !holds_torque(*s0, thr)) return tr;
     tr.counted = true;
-    tr.note = "killed at " + std::to_string(kill_t) + " s, restarted at " + std::to_string(restart_t) + " s";
+    tr.note = "killed at " + std::to_string(kill_t) + " s, restarted at " +
+              std::to_string(restart_t) + " s";
     const double start = start_after(o, restart_t);
     const double off = disabled_at(o, kill_t);
     tr.figure = off - kill_t;
     const double on = enabled_in(o, off, start);
-    if (off - kill_t > 0.150) tr.error = "the drive still enabled " + ms(off - kill_t) + " after the kill";
-    else if (on < 1e9) tr.error = "the drive enabled at " + std::to_string(on) + " s, before the new Start";
+    if (off - kill_t > 0.150)
+      tr.error = "the drive still enabled " + ms(off - kill_t) + " after the kill";
+    else if (on < 1e9)
+      tr.error = "the drive enabled at " + std::to_string(on) + " s, before the new Start";
     else if (o.boots_s.size() != 2) tr.error = "the daemon did not restart";
     else if (start >= 1e9) tr.error = "no Start was taken after the restart";
-    else if (enabled_in(o, start, 1e9) >= 1e9) tr.error = "the restarted daemon never enabled the drive after its Start";
+    else if (enabled_in(o, start, 1e9) >= 1e9)
+      tr.error = "the restarted daemon never enabled the drive after its Start";
     tr.figure2 = start >= 1e9 ? 0 : start - restart_t;
     return tr;
   });
@@ -685,7 +742,8 @@ TEST_CASE("hazard 8: 50 x kill -9 and restart mid-set: 0 torque before a new Sta
   const double worst = assert_trials(ts, 50, counted);
   CHECK(counted == 50);
   MESSAGE("hazard 8, kill -9 and restart: 0 torque before the new Start in ", counted,
-          " trials; the dead daemon's torque gone (drive disabled) within ", ms(worst), " of the kill, worst");
+          " trials; the dead daemon's torque gone (drive disabled) within ", ms(worst),
+          " of the kill, worst");
 }
 
 // Hazard 9 (docs/safety.md), a CPU hog at the loop's priority: in-process,
@@ -699,7 +757,9 @@ TEST_CASE("hazard 8: 50 x kill -9 and restart mid-set: 0 torque before a new Sta
 // gap); every trial: no unsafe outcome (the campaign's judges: force, speed,
 // armed, torque with no Start, QUICK_STOP, unload).
 // Can fail: COMM_TIMEOUT armed at 400 ms.
-TEST_CASE("hazard 9: a CPU hog (gaps of 30-300 ms) in 20 sets: torque off within COMM_TIMEOUT + one cycle of every longer gap, no unsafe outcome") {
+TEST_CASE(
+    "hazard 9: a CPU hog (gaps of 30-300 ms) in 20 sets: torque off within COMM_TIMEOUT + one "
+    "cycle of every longer gap, no unsafe outcome") {
   const auto ts = trials(20, [](int i) {
     Trial tr;
     tr.seed = static_cast<std::uint64_t>(i) + 501;
@@ -707,7 +767,9 @@ TEST_CASE("hazard 9: a CPU hog (gaps of 30-300 ms) in 20 sets: torque off within
     Draw d(tr.seed * 49979687 + 11);
     for (double t = 3.0; t < 90.0;) {
       // Mostly gaps the drive rides through (30-90 ms), one in five longer (100-300 ms).
-      const double gap = std::round((d.chance(0.8) ? d.uniform(0.030, 0.090) : d.uniform(0.100, 0.300)) * 1000.0) / 1000.0;
+      const double gap =
+          std::round((d.chance(0.8) ? d.uniform(0.030, 0.090) : d.uniform(0.100, 0.300)) * 1000.0) /
+          1000.0;
       c.stalls.emplace_back(t, t + gap);
       t += gap + std::round(d.uniform(0.050, 0.600) * 1000.0) / 1000.0;
     }
@@ -729,11 +791,14 @@ TEST_CASE("hazard 9: a CPU hog (gaps of 30-300 ms) in 20 sets: torque off within
       const double off = disabled_at(o, from);
       tr.figure = std::max(tr.figure, off - from);
       if (off - from > limit + 1e-9 && tr.error.empty())
-        tr.error = "a gap from " + std::to_string(from) + " s: the drive still enabled " + ms(off - from) + " after it began";
+        tr.error = "a gap from " + std::to_string(from) + " s: the drive still enabled " +
+                   ms(off - from) + " after it began";
     }
-    tr.note = std::to_string(c.stalls.size()) + " gaps, " + std::to_string(judged) + " longer than the limit while enabled";
+    tr.note = std::to_string(c.stalls.size()) + " gaps, " + std::to_string(judged) +
+              " longer than the limit while enabled";
     tr.figure2 = judged;
-    if (const auto v = judge_campaign(o); v.unsafe() && tr.error.empty()) tr.error = "unsafe: " + v.why();
+    if (const auto v = judge_campaign(o); v.unsafe() && tr.error.empty())
+      tr.error = "unsafe: " + v.why();
     return tr;
   });
   int counted = 0;
@@ -745,8 +810,9 @@ TEST_CASE("hazard 9: a CPU hog (gaps of 30-300 ms) in 20 sets: torque off within
     rode += t.count;
   }
   CHECK(judged >= 20);
-  MESSAGE("hazard 9, CPU hog: ", judged, " gaps > 110 ms began with the drive enabled; worst time to disabled: ",
-          ms(worst), "; ", rode, " shorter gaps ridden through with the drive enabled");
+  MESSAGE("hazard 9, CPU hog: ", judged,
+          " gaps > 110 ms began with the drive enabled; worst time to disabled: ", ms(worst), "; ",
+          rode, " shorter gaps ridden through with the drive enabled");
 }
 
 // Hazard 12 (docs/safety.md), unattended use: the athlete walks away mid-set
@@ -758,7 +824,9 @@ TEST_CASE("hazard 9: a CPU hog (gaps of 30-300 ms) in 20 sets: torque off within
 // leaving (its AthleteEvents::left_s), whatever reason the controller gives.
 // Can fail: with the presence rule's let_go time made endless, the stops
 // come from the idle and rest limits, 13 s after leaving.
-TEST_CASE("hazard 12: the athlete walks away mid-set and at rest between reps, 20 trials each: stop within 5 s of leaving") {
+TEST_CASE(
+    "hazard 12: the athlete walks away mid-set and at rest between reps, 20 trials each: stop "
+    "within 5 s of leaving") {
   struct Group {
     const char* name;
     std::vector<sim::Leave> kinds;
@@ -796,15 +864,18 @@ TEST_CASE("hazard 12: the athlete walks away mid-set and at rest between reps, 2
         }
       tr.figure = stop - *left;
       tr.figure2 = disabled_at(o, *left) - *left;
-      tr.note = std::string(sim::to_string(t.leave)) + " in rep " + std::to_string(t.leave_rep) + ", stop " +
-                (o.result ? controller::to_string(o.result->reason) : "none") + " after " + ms(stop - *left);
-      if (stop - *left > 5.0) tr.error = "the set stopped " + ms(stop - *left) + " after the athlete left";
+      tr.note = std::string(sim::to_string(t.leave)) + " in rep " + std::to_string(t.leave_rep) +
+                ", stop " + (o.result ? controller::to_string(o.result->reason) : "none") +
+                " after " + ms(stop - *left);
+      if (stop - *left > 5.0)
+        tr.error = "the set stopped " + ms(stop - *left) + " after the athlete left";
       return tr;
     });
     int counted = 0;
     const double worst = assert_trials(ts, 20, counted);
     CHECK(counted == 20);
-    MESSAGE("hazard 12, ", group, ": worst stop ", ms(worst), " after leaving (drive disabled: worst ",
-            ms(worst_figure2(ts, 20)), ") over ", counted, " trials");
+    MESSAGE("hazard 12, ", group, ": worst stop ", ms(worst),
+            " after leaving (drive disabled: worst ", ms(worst_figure2(ts, 20)), ") over ", counted,
+            " trials");
   }
 }

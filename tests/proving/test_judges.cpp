@@ -23,7 +23,8 @@ Outcome base() {
   r.tut_s = 8;
   o.result = r;
   sim::RepTruth t;
-  t.index = 2, t.start_s = 6, t.end_s = 14, t.rise_fraction = 1, t.return_fraction = 1, t.loaded_s = 8;
+  t.index = 2, t.start_s = 6, t.end_s = 14, t.rise_fraction = 1, t.return_fraction = 1,
+  t.loaded_s = 8;
   o.truth.push_back(t);
   controller::RepRecord rep;
   rep.counted = true, rep.n = 1, rep.t_start_s = 6.2;
@@ -106,8 +107,9 @@ TEST_CASE("unload judge: an unload that never enabled the drive ends where the n
   for (int i = 0; i < 300; ++i) {
     Sample u;
     u.t = 20.011f + 0.001f * static_cast<float>(i);
-    u.state = i < 100 ? controller::SetState::Unloading : i < 150 ? controller::SetState::Estop
-                                                                  : controller::SetState::Calibrating;
+    u.state = i < 100   ? controller::SetState::Unloading
+              : i < 150 ? controller::SetState::Estop
+                        : controller::SetState::Calibrating;
     u.enabled = i >= 150;
     u.v = -20.0f;
     u.motor = i < 220 ? 20.0f : 45.0f;  // the next set's force rises
@@ -116,11 +118,14 @@ TEST_CASE("unload judge: an unload that never enabled the drive ends where the n
   CAPTURE(judge_unload_never_rises(o).why);
   CHECK(judge_unload_never_rises(o).ok);
   for (auto& u : o.samples)
-    if (u.state == controller::SetState::Calibrating) u.state = controller::SetState::Unloading;  // still the unload: a rise
+    if (u.state == controller::SetState::Calibrating)
+      u.state = controller::SetState::Unloading;  // still the unload: a rise
   CHECK_FALSE(judge_unload_never_rises(o).ok);
 }
 
-TEST_CASE("speed judge: a pad rising too fast counts when the machine lifts it, not when the athlete throws it up") {
+TEST_CASE(
+    "speed judge: a pad rising too fast counts when the machine lifts it, not when the athlete "
+    "throws it up") {
   Outcome o = base();
   o.speed_limit_mm_s = 100;
   Sample s;
@@ -136,7 +141,8 @@ TEST_CASE("speed judge: a pad rising too fast counts when the machine lifts it, 
   CHECK_FALSE(judge_pad_speed(o).ok);
 }
 
-TEST_CASE("unload judge: a constant torque with the supply's ripple is no rise, a rise beyond it is") {
+TEST_CASE(
+    "unload judge: a constant torque with the supply's ripple is no rise, a rise beyond it is") {
   // Seed 729: the drive held at its TORQUE_LIMIT, its torque rippling by
   // ±4.7 % (15.2 V of 325 V) at 100 Hz. The ripple spans 2·r·nominal, and the
   // nominal is the lowest sample / (1 − r), not the lowest sample.
@@ -148,16 +154,21 @@ TEST_CASE("unload judge: a constant torque with the supply's ripple is no rise, 
     u.enabled = true;
     u.t = 20.011f + 0.001f * static_cast<float>(i);
     u.v = -11;
-    u.motor = static_cast<float>(nominal * (1 + o.ripple_fraction * std::sin(2 * M_PI * (i / 10.0 + 0.25))));  // 100 Hz, its peaks sampled
+    u.motor = static_cast<float>(
+        nominal * (1 + o.ripple_fraction *
+                           std::sin(2 * M_PI * (i / 10.0 + 0.25))));  // 100 Hz, its peaks sampled
     o.samples.push_back(u);
   }
   CAPTURE(judge_unload_never_rises(o).why);
   CHECK(judge_unload_never_rises(o).ok);
-  for (std::size_t i = 100; i < o.samples.size(); ++i) o.samples[i].motor += 10;  // the torque rises 10 N
+  for (std::size_t i = 100; i < o.samples.size(); ++i)
+    o.samples[i].motor += 10;  // the torque rises 10 N
   CHECK_FALSE(judge_unload_never_rises(o).ok);
 }
 
-TEST_CASE("force judge: the supply's ripple on top of the drive's clamp is allowed, a command above the maximum is not") {
+TEST_CASE(
+    "force judge: the supply's ripple on top of the drive's clamp is allowed, a command above the "
+    "maximum is not") {
   Outcome o = base();
   o.max_load_n = 1800;
   o.pad_weight_n = 78.5;
@@ -178,7 +189,8 @@ TEST_CASE("force judge: the supply's ripple on top of the drive's clamp is allow
   CHECK_FALSE(judge_max_force(o).ok);
 }
 
-TEST_CASE("unload judge: the step after the drive's speed cap lets go is the cap's, a dip later is not") {
+TEST_CASE(
+    "unload judge: the step after the drive's speed cap lets go is the cap's, a dip later is not") {
   // Seed 1282 of seed 777's run: the pad's force follows the drive's torque a
   // step later and the speed loop lets go over some 20 ms (seed 490 of --seed 1).
   auto run = [](int dip_at) {
@@ -261,7 +273,9 @@ Outcome hold(double drop_at, controller::StopReason why, double stop_s) {
 }
 }  // namespace
 
-TEST_CASE("hold: hold_complete on time with a steady force passes, force_drop without a true drop fails") {
+TEST_CASE(
+    "hold: hold_complete on time with a steady force passes, force_drop without a true drop "
+    "fails") {
   using controller::StopReason;
   CHECK(judge_stop(hold(-1, StopReason::HoldComplete, 32)).ok);
   // Planted: force_drop while the athlete's true force never dropped.

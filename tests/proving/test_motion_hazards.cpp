@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "soleus/proving/judges.hpp"
 #include "sim_world.hpp"
+#include "soleus/proving/judges.hpp"
 #include "soleus/proving/world.hpp"
 
 using namespace soleus;
@@ -21,10 +21,10 @@ using namespace soleus::proving::test;
 
 namespace {
 
-constexpr double kMaxLoadN = 1800;     // config/sim.toml [limits] max_load_n
-constexpr double kLightLoadN = 100;    // [training] calibration_load_n: the first rep's light load
-constexpr double kMaxSpeedMmS = 100;   // [limits] max_speed_mm_s
-constexpr double kRpmPerMmS = 6.0;     // ICD: 600 rpm = 100 mm/s
+constexpr double kMaxLoadN = 1800;    // config/sim.toml [limits] max_load_n
+constexpr double kLightLoadN = 100;   // [training] calibration_load_n: the first rep's light load
+constexpr double kMaxSpeedMmS = 100;  // [limits] max_speed_mm_s
+constexpr double kRpmPerMmS = 6.0;    // ICD: 600 rpm = 100 mm/s
 
 /// The per-set SPEED_LIMIT the issue asks for, computed here from the set's
 /// tempo and the athlete's true range (not from the controller's code): the
@@ -62,7 +62,8 @@ Case collapse_case(std::uint64_t seed) {
   a.traits.fail_mode = sim::FailMode::Collapse;
   a.traits.collapse_fraction = u(0.15, 0.6);
   a.traits.fail_rep = 2 + static_cast<int>(u(0, 2.99));  // rep 1 is the calibration
-  static const controller::Tempo tempos[] = {{4, 1, 4, 1}, {5, 0, 4, 1}, {4, 0, 5, 0}, {6, 1, 4, 1}, {5, 1, 5, 1}};
+  static const controller::Tempo tempos[] = {
+      {4, 1, 4, 1}, {5, 0, 4, 1}, {4, 0, 5, 0}, {6, 1, 4, 1}, {5, 1, 5, 1}};
   const auto tempo = tempos[static_cast<std::size_t>(u(0, 4.99))];
   a.tempo = {tempo.eccentric_s, tempo.bottom_s, tempo.concentric_s, tempo.top_s};
   c.programme.mode = controller::Mode::Isotonic;
@@ -79,14 +80,17 @@ Case collapse_case(std::uint64_t seed) {
 // as the drive's armed slew allows, the pad's descent must stay within a
 // SPEED_LIMIT armed in the drive for this set from its tempo and range, and
 // the set must end.
-TEST_CASE("hazard 11: a rep failed at 1800 N, 20 trials: the load falls to the light load within 0.8 s, descent within the set's SPEED_LIMIT + 10 %") {
+TEST_CASE(
+    "hazard 11: a rep failed at 1800 N, 20 trials: the load falls to the light load within 0.8 s, "
+    "descent within the set's SPEED_LIMIT + 10 %") {
   const int kTrials = 20;
   double worst_fall_s = 0, worst_speed_ratio = 0;
   for (int i = 0; i < kTrials; ++i) {
     const Case c = collapse_case(100 + static_cast<std::uint64_t>(i));
     const Outcome o = run_case(c, sim_world(120));
     INFO("seed " << c.seed << " tempo " << c.programme.tempo.to_string() << " collapse "
-                 << c.athlete.traits.collapse_fraction << " fail_rep " << c.athlete.traits.fail_rep);
+                 << c.athlete.traits.collapse_fraction << " fail_rep "
+                 << c.athlete.traits.fail_rep);
     REQUIRE(o.error.empty());
     REQUIRE(o.athlete_events.stall_s);
     REQUIRE(o.result);
@@ -104,8 +108,8 @@ TEST_CASE("hazard 11: a rep failed at 1800 N, 20 trials: the load falls to the l
     for (const auto& s : o.samples) {
       if (s.t < tc) continue;
       const bool cmd_light = !s.enabled || s.cmd + o.pad_weight_n <= kLightLoadN + 20;
-      const bool actual_light =
-          !s.enabled || s.ideal + o.pad_weight_n <= kLightLoadN + 20 || (s.speed_limited && s.v > 0);
+      const bool actual_light = !s.enabled || s.ideal + o.pad_weight_n <= kLightLoadN + 20 ||
+                                (s.speed_limited && s.v > 0);
       if (cmd_light && actual_light) {
         reached = s.t;
         break;
@@ -135,8 +139,10 @@ TEST_CASE("hazard 11: a rep failed at 1800 N, 20 trials: the load falls to the l
     CHECK(judge_max_force(o).ok);
     CHECK(judge_unload_never_rises(o).ok);
   }
-  std::printf("hazard 11: %d trials, the load at the light load at worst %.3f s after the collapse; descent at worst %.2f x the set's speed limit\n",
-              kTrials, worst_fall_s, worst_speed_ratio);
+  std::printf(
+      "hazard 11: %d trials, the load at the light load at worst %.3f s after the collapse; "
+      "descent at worst %.2f x the set's speed limit\n",
+      kTrials, worst_fall_s, worst_speed_ratio);
 }
 
 namespace {
@@ -157,17 +163,21 @@ Case release_case(std::uint64_t seed, sim::Leave kind) {
 // Hazard 6: the member lets go at 1800 N, mid-rise or mid-lowering. The pad
 // then falls as fast as the drive lets it: never faster than the set's
 // speed limit (hazard 11's V) + 10 %, nor the machine's cap + 10 %.
-TEST_CASE("hazard 6: a release at 1800 N mid-rise and mid-lowering, 20 trials each: the pad's speed within the limit + 10 %") {
+TEST_CASE(
+    "hazard 6: a release at 1800 N mid-rise and mid-lowering, 20 trials each: the pad's speed "
+    "within the limit + 10 %") {
   double worst = 0;
   for (const sim::Leave kind : {sim::Leave::MidRise, sim::Leave::MidLowering}) {
     for (int i = 0; i < 20; ++i) {
       const Case c = release_case(300 + static_cast<std::uint64_t>(i), kind);
       const Outcome o = run_case(c, sim_world(120));
-      INFO("seed " << c.seed << " " << sim::to_string(kind) << " tempo " << c.programme.tempo.to_string());
+      INFO("seed " << c.seed << " " << sim::to_string(kind) << " tempo "
+                   << c.programme.tempo.to_string());
       REQUIRE(o.error.empty());
       REQUIRE(o.athlete_events.left_s);
       REQUIRE(o.result);
-      const double limit = set_speed_limit(c.athlete.top_mm - c.athlete.bottom_mm, c.programme.tempo);
+      const double limit =
+          set_speed_limit(c.athlete.top_mm - c.athlete.bottom_mm, c.programme.tempo);
       double fastest = 0;
       for (const auto& s : o.samples)
         if (s.enabled) fastest = std::max(fastest, static_cast<double>(std::fabs(s.v)));
@@ -179,7 +189,10 @@ TEST_CASE("hazard 6: a release at 1800 N mid-rise and mid-lowering, 20 trials ea
       CHECK(judge_end_of_range(o).ok);
     }
   }
-  std::printf("hazard 6: 40 releases at 1800 N, pad speed while enabled at worst %.2f x the set's speed limit\n", worst);
+  std::printf(
+      "hazard 6: 40 releases at 1800 N, pad speed while enabled at worst %.2f x the set's speed "
+      "limit\n",
+      worst);
 }
 
 // Hazard 7, the state the world did not reach before: STO while a technician
@@ -203,14 +216,17 @@ TEST_CASE("hazard 7: STO during hold-to-move: disabled at once, no motion until 
   for (const auto& s : o.samples)
     if (s.enabled) last_enabled = s.t;
   CHECK(last_enabled <= 2.0 + 0.002);  // the STO's own millisecond
-  CHECK(std::any_of(o.events.begin(), o.events.end(),
-                    [](const controller::Event& e) { return e.code == controller::EventCode::Sto; }));
+  CHECK(std::any_of(o.events.begin(), o.events.end(), [](const controller::Event& e) {
+    return e.code == controller::EventCode::Sto;
+  }));
 }
 
 // Hazard 10, the ends of the travel: hold-to-move held towards both hard
 // stops (the lower at 0 mm, the upper at travel_max 150 mm) stops short of
 // them, and a move never pushes down.
-TEST_CASE("hazard 10: hold-to-move held towards both hard stops stops before them and never pushes down") {
+TEST_CASE(
+    "hazard 10: hold-to-move held towards both hard stops stops before them and never pushes "
+    "down") {
   for (const double target : {-50.0, 400.0}) {
     Case c = collapse_case(401);
     c.athlete.traits.enabled = false;
@@ -238,7 +254,9 @@ TEST_CASE("hazard 10: hold-to-move held towards both hard stops stops before the
 // muscles off): the motor never presses the heel more than the floor's fade
 // (3 mm, ~900 N on soleus-sim's heel stop) beyond the athlete's anatomical
 // bottom while it pushes down.
-TEST_CASE("hazard 10: resting on the heels at 1800 N, 20 trials: the heel never pressed beyond the bottom by more than the fade") {
+TEST_CASE(
+    "hazard 10: resting on the heels at 1800 N, 20 trials: the heel never pressed beyond the "
+    "bottom by more than the fade") {
   double worst_mm = 0;
   int flagged = 0;
   for (int i = 0; i < 20; ++i) {
@@ -262,6 +280,8 @@ TEST_CASE("hazard 10: resting on the heels at 1800 N, 20 trials: the heel never 
       if (s.enabled && !s.away && s.motor > 100 && s.v <= 1.0)
         worst_mm = std::max(worst_mm, c.athlete.bottom_mm - static_cast<double>(s.heel));
   }
-  std::printf("hazard 10: 20 rests on the heels at 1800 N: the heel at worst %.2f mm below its bottom while the motor pushed (fade 3 mm); %d over\n",
-              worst_mm, flagged);
+  std::printf(
+      "hazard 10: 20 rests on the heels at 1800 N: the heel at worst %.2f mm below its bottom "
+      "while the motor pushed (fade 3 mm); %d over\n",
+      worst_mm, flagged);
 }

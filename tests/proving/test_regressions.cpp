@@ -7,10 +7,10 @@
 
 #include <algorithm>
 
+#include "sim_world.hpp"
 #include "soleus/proving/campaign.hpp"
 #include "soleus/proving/judges.hpp"
 #include "soleus/proving/population.hpp"
-#include "sim_world.hpp"
 #include "soleus/proving/world.hpp"
 
 using namespace soleus;
@@ -59,7 +59,9 @@ std::string summary(const Outcome& o) {
 
 }  // namespace
 
-TEST_CASE("regression: a calm user sitting still for 3 s under the light first-rep load is not declared gone") {
+TEST_CASE(
+    "regression: a calm user sitting still for 3 s under the light first-rep load is not declared "
+    "gone") {
   const Outcome o = run(follower(3.0));
   INFO(summary(o));
   REQUIRE(o.result);
@@ -67,7 +69,8 @@ TEST_CASE("regression: a calm user sitting still for 3 s under the light first-r
   CHECK(o.active_start_s.has_value());  // the calibration rep happened after the wait
 }
 
-TEST_CASE("regression: a smooth first rep that follows the light load exactly does not end the set") {
+TEST_CASE(
+    "regression: a smooth first rep that follows the light load exactly does not end the set") {
   const Outcome o = run(follower(0.0));
   INFO(summary(o));
   REQUIRE(o.result);
@@ -90,7 +93,9 @@ TEST_CASE("regression: relaxing on the heels in the bottom pause of 3-1-3-1 does
   CHECK(judge_false_user_left(o).ok);
 }
 
-TEST_CASE("regression: a user who stands up is declared gone within 0.5 s of the pad falling, and the unload never raises the force") {
+TEST_CASE(
+    "regression: a user who stands up is declared gone within 0.5 s of the pad falling, and the "
+    "unload never raises the force") {
   Case c = follower(0.5);
   c.athlete.traits.effort = sim::Effort::Track;
   c.programme.target_reps = 10;
@@ -118,7 +123,9 @@ Outcome run_seed(std::uint64_t seed) {
 }
 }  // namespace
 
-TEST_CASE("regression: seeds 2 and 4, a stop while the user rises: the force never rises when the pad turns down") {
+TEST_CASE(
+    "regression: seeds 2 and 4, a stop while the user rises: the force never rises when the pad "
+    "turns down") {
   // The friction flag fell to "down" as the pad slowed or turned during the
   // unload, and the driver asked 23 % more torque (seed 4: +60 N felt).
   for (std::uint64_t seed : {2u, 4u}) {
@@ -130,7 +137,9 @@ TEST_CASE("regression: seeds 2 and 4, a stop while the user rises: the force nev
   }
 }
 
-TEST_CASE("regression: seeds 7 and 8, a user gives way under 1800 N: the pad never descends beyond the speed limit + 10 %") {
+TEST_CASE(
+    "regression: seeds 7 and 8, a user gives way under 1800 N: the pad never descends beyond the "
+    "speed limit + 10 %") {
   // The drive's speed loop reacts within 1–2 ms while the pad accelerates at
   // up to (max load + pad) / mass ≈ 17 m/s²: it overshot SPEED_LIMIT by up to
   // 14 mm/s (113.8 mm/s for a 100 mm/s limit).
@@ -158,8 +167,9 @@ TEST_CASE("regression: isometric holds end as the athlete's truth says (seeds 1,
   // the programme's 20 % (at 3.51 s) before the pad falls, so force_drop at
   // 3.52 s is as right as user_left (the judge accepts both).
   using R = controller::StopReason;
-  for (const Want w : {Want{1, R::HoldComplete, R::HoldComplete}, Want{16, R::UserLeft, R::ForceDrop},
-                       Want{19, R::ForceDrop, R::ForceDrop}, Want{855, R::UserLeft, R::UserLeft}}) {
+  for (const Want w :
+       {Want{1, R::HoldComplete, R::HoldComplete}, Want{16, R::UserLeft, R::ForceDrop},
+        Want{19, R::ForceDrop, R::ForceDrop}, Want{855, R::UserLeft, R::UserLeft}}) {
     CAPTURE(w.seed);
     const Case c = draw_case(w.seed);
     REQUIRE(c.programme.mode == controller::Mode::Isometric);
@@ -173,7 +183,9 @@ TEST_CASE("regression: isometric holds end as the athlete's truth says (seeds 1,
   }
 }
 
-TEST_CASE("regression: a grinder (tests/e2e's) is not ended by loss_of_control, and every full rep counts") {
+TEST_CASE(
+    "regression: a grinder (tests/e2e's) is not ended by loss_of_control, and every full rep "
+    "counts") {
   // tests/e2e "traits: a grinder rises slowly near its maximum": capacity 900 N
   // against 700 N, tempo 2-0.5-2-0.5, 4 reps; the daemon ended it with
   // loss_of_control after 3 reps although the athlete never wobbled.
@@ -204,7 +216,9 @@ TEST_CASE("regression: a grinder (tests/e2e's) is not ended by loss_of_control, 
   CHECK(judge_stop(o).ok);
 }
 
-TEST_CASE("regression: campaign seeds 724, 949, 1543, 1806, a member slackens at once under load at the bottom: the heel is never pressed beyond the fade") {
+TEST_CASE(
+    "regression: campaign seeds 724, 949, 1543, 1806, a member slackens at once under load at the "
+    "bottom: the heel is never pressed beyond the fade") {
   // soleus-fault-campaign --sets 2000 --seed 1 found these four: a member
   // holding 800-1600 N at the bottom of a rep gives way at once; the host's
   // command is at 0 within 20 ms, but the drive's torque falls only at its
@@ -222,7 +236,9 @@ TEST_CASE("regression: campaign seeds 724, 949, 1543, 1806, a member slackens at
   }
 }
 
-TEST_CASE("regression: campaign seed 9170, an athlete resting on the heels under 1700 N: the contact force does not alternate from ms to ms") {
+TEST_CASE(
+    "regression: campaign seed 9170, an athlete resting on the heels under 1700 N: the contact "
+    "force does not alternate from ms to ms") {
   // soleus-sim's trait athlete took the heel's height for its muscle from the
   // last step's tissue compression: on the stiff heel stop (300 N/mm) that
   // loop flipped every ms between two states 330 N apart (heel 44.1 / 46.0
@@ -240,13 +256,14 @@ TEST_CASE("regression: campaign seed 9170, an athlete resting on the heels under
     const auto& b = o.samples[i];
     // On the heel stop (the bone below its anatomical bottom), the pad still.
     const double bottom = o.c.athlete.bottom_mm;
-    if (b.t < 20 || b.t > 27 || std::abs(a.v) > 0.5 || std::abs(b.v) > 0.5 || a.away || b.away) continue;
+    if (b.t < 20 || b.t > 27 || std::abs(a.v) > 0.5 || std::abs(b.v) > 0.5 || a.away || b.away)
+      continue;
     if (std::min(a.heel, b.heel) >= bottom + 2.5) continue;
     sum += std::abs(b.contact - a.contact);
     ++n;
   }
   REQUIRE(n > 500);
-  INFO("mean ms-to-ms change of contact with the pad still, the heel at its bottom: " << sum / n << " N over " << n
-                                                                                       << " ms");
+  INFO("mean ms-to-ms change of contact with the pad still, the heel at its bottom: "
+       << sum / n << " N over " << n << " ms");
   CHECK(sum / n < 100.0);  // 55 N now; 322 N with the flip
 }

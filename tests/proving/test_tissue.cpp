@@ -6,8 +6,8 @@
 
 #include <algorithm>
 
-#include "soleus/proving/judges.hpp"
 #include "sim_world.hpp"
+#include "soleus/proving/judges.hpp"
 #include "soleus/proving/world.hpp"
 
 using namespace soleus;
@@ -52,7 +52,9 @@ std::string summary(const Outcome& o) {
 
 }  // namespace
 
-TEST_CASE("soft tissue: a full-range grinder whose thighs compress 13 mm at 1.8 kN gets every full rep counted") {
+TEST_CASE(
+    "soft tissue: a full-range grinder whose thighs compress 13 mm at 1.8 kN gets every full rep "
+    "counted") {
   // Found by the proving ground (seed 168): the floor found at the light first
   // rep stopped the pad 13 mm above where the compressed thighs put it under
   // load, so the top fell short of the light-load range by as much; 0 of 3

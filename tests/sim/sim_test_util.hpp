@@ -7,7 +7,9 @@
 
 namespace soleus::sim::test {
 
-inline std::string source_path(const std::string& rel) { return std::string(SOLEUS_SOURCE_DIR) + "/" + rel; }
+inline std::string source_path(const std::string& rel) {
+  return std::string(SOLEUS_SOURCE_DIR) + "/" + rel;
+}
 
 inline drivers::MachineConfig load_config(const std::string& rel = "config/sim.toml") {
   const auto doc = config::Document::parse_file(source_path(rel));

@@ -46,7 +46,8 @@ TEST_CASE("athlete: waits relaxed on its heels until load comes on") {
   r.run_s(2.0);
   CHECK(r.m.athlete().phase() == AthletePhase::Waiting);
   // The pad rests on the thighs: the contact carries the pad's weight.
-  CHECK(r.m.athlete().contact_n() == doctest::Approx(r.m.config().mechanics.pad_weight_n).epsilon(0.05));
+  CHECK(r.m.athlete().contact_n() ==
+        doctest::Approx(r.m.config().mechanics.pad_weight_n).epsilon(0.05));
   r.load(400);
   r.run_s(0.3);
   CHECK(r.m.athlete().phase() == AthletePhase::Waiting);
@@ -54,7 +55,8 @@ TEST_CASE("athlete: waits relaxed on its heels until load comes on") {
   CHECK(r.m.athlete().phase() == AthletePhase::Concentric);
 }
 
-TEST_CASE("athlete: a tempo athlete against a constant load does full reps with the tempo's timing") {
+TEST_CASE(
+    "athlete: a tempo athlete against a constant load does full reps with the tempo's timing") {
   AthleteSettings a;
   a.tempo = Tempo{2, 0.5, 2, 0.5};
   a.capacity_n = 1500;
@@ -179,7 +181,8 @@ TEST_CASE("athlete: let_go leaves the pad at the top after N reps, no contact at
   Rig r(a);
   r.m.drive().write_speed_limit(600);
   r.load(300);
-  r.run_s(0.5 + 3.0 * 2 + 3.0);  // two reps, then the third reaches the top (speed-capped at 100 mm/s)
+  r.run_s(0.5 + 3.0 * 2 +
+          3.0);  // two reps, then the third reaches the top (speed-capped at 100 mm/s)
   CHECK(r.m.athlete().phase() == AthletePhase::LetGo);
   CHECK(r.m.athlete().contact_n() == 0);
   r.run_s(3.0);
@@ -268,7 +271,8 @@ TEST_CASE("traits: off by default, and the trait JSON round-trips") {
   CHECK_FALSE(bad["ok"].as_bool());
   auto unknown = r.m.control(boost::json::parse(R"({"cmd":"athlete","traits":{"bogus":1}})"));
   CHECK_FALSE(unknown["ok"].as_bool());
-  CHECK(r.m.athlete().settings().traits.effort == Effort::Follow);  // a refused request changes nothing
+  CHECK(r.m.athlete().settings().traits.effort ==
+        Effort::Follow);  // a refused request changes nothing
 }
 
 TEST_CASE("traits: reaction time, no motion before reaction_s, passive on the heels meanwhile") {
@@ -295,7 +299,9 @@ TEST_CASE("traits: reaction time, no motion before reaction_s, passive on the he
   CHECK(r.m.plant().state().x_mm > x0 + 5);
 }
 
-TEST_CASE("traits: follow pushes the felt load plus its surplus, and rises only as fast as the brake allows") {
+TEST_CASE(
+    "traits: follow pushes the felt load plus its surplus, and rises only as fast as the brake "
+    "allows") {
   AthleteSettings a = traited();
   a.traits.effort = Effort::Follow;
   a.traits.follow_surplus_n = 10;
@@ -345,8 +351,8 @@ TEST_CASE("traits: follow does not chase a host's pacing brake either") {
     }
   }
   CHECK(vmax > 20);
-  CHECK(vmax < 20 + 10 / 0.9 / 2 + 3);                     // the surplus balanced by the brake
-  CHECK(cmax < 78.5 + 21.5 / 0.9 + 10 + 5);                // felt + surplus, not the brake's 50 N
+  CHECK(vmax < 20 + 10 / 0.9 / 2 + 3);       // the surplus balanced by the brake
+  CHECK(cmax < 78.5 + 21.5 / 0.9 + 10 + 5);  // felt + surplus, not the brake's 50 N
   CHECK(brake_max < 15);
   CAPTURE(to_string(r.m.athlete().phase()));
   CAPTURE(r.m.plant().state().x_mm);
@@ -360,7 +366,8 @@ TEST_CASE("traits: a tempo tracker pushes against the same brake (the follower's
   r.load(21.5);
   double peak = 0;
   run_each(r, 3.0, [&](Machine& m) {
-    if (m.athlete().phase() == AthletePhase::Concentric) peak = std::max(peak, m.athlete().contact_n());
+    if (m.athlete().phase() == AthletePhase::Concentric)
+      peak = std::max(peak, m.athlete().contact_n());
   });
   CHECK(peak > 300);
 }
@@ -422,7 +429,8 @@ TEST_CASE("traits: pause scale lengthens the pauses") {
   CHECK(reps[0].bottom_pause_s == doctest::Approx(1.0).epsilon(0.05));
 }
 
-TEST_CASE("traits: a mid-set rest holds still, loaded, at the bottom on its heels, then continues") {
+TEST_CASE(
+    "traits: a mid-set rest holds still, loaded, at the bottom on its heels, then continues") {
   AthleteSettings a = traited();
   a.traits.mid_rest_p = 1.0;
   a.traits.mid_rest_min_s = 3.0;
@@ -440,15 +448,16 @@ TEST_CASE("traits: a mid-set rest holds still, loaded, at the bottom on its heel
     }
   });
   CHECK(rest_seen);
-  CHECK(rest_muscle == 0);                   // relaxed, the heels carry the load
-  CHECK(rest_x_hi - rest_x_lo < 2.0);         // still
+  CHECK(rest_muscle == 0);             // relaxed, the heels carry the load
+  CHECK(rest_x_hi - rest_x_lo < 2.0);  // still
   const auto& ev = r.m.athlete().events();
   REQUIRE(ev.rests.size() >= 1);
   CHECK(ev.rests[0].second - ev.rests[0].first == doctest::Approx(3.0).epsilon(0.01));
   const auto& reps = r.m.athlete().reps();
   REQUIRE(reps.size() >= 2);
   CHECK(reps[0].mid_rest);
-  CHECK(reps[0].loaded_s == doctest::Approx(1.5 + 0.5 + 1.5 + 0.5).epsilon(0.05));  // the rest is not TUT
+  CHECK(reps[0].loaded_s ==
+        doctest::Approx(1.5 + 0.5 + 1.5 + 0.5).epsilon(0.05));  // the rest is not TUT
   CHECK(reps[1].start_s > ev.rests[0].second - 0.01);
 }
 
@@ -491,7 +500,9 @@ TEST_CASE("traits: range jitter varies the heel's high point rep to rep") {
   CHECK(hi - lo < 11.0);
 }
 
-TEST_CASE("traits: thigh tissue compresses under load: the pad sits lower under more load, the heel does not") {
+TEST_CASE(
+    "traits: thigh tissue compresses under load: the pad sits lower under more load, the heel does "
+    "not") {
   struct Rest {
     double pad, heel, contact;
   };
@@ -597,7 +608,8 @@ TEST_CASE("traits: range_first shrinks the range from fail_rep before the force 
   CHECK(*r.m.athlete().events().range_shrink_rep == 3);
 }
 
-TEST_CASE("traits: half_then_full does half reps for half_reps reps from fail_rep, then full again") {
+TEST_CASE(
+    "traits: half_then_full does half reps for half_reps reps from fail_rep, then full again") {
   AthleteSettings a = traited();
   a.traits.fatigue = FatigueKind::HalfThenFull;
   a.traits.fail_rep = 2;
@@ -693,8 +705,8 @@ TEST_CASE("traits: tremor is a force oscillation that grows with fatigue") {
     });
     return hi - lo;
   };
-  const double fresh = swing(1.0);   // fatigue 0: ±20 N
-  const double tired = swing(0.5);   // fatigue 0.5: ±20·(1 + 4·0.5) = ±60 N
+  const double fresh = swing(1.0);  // fatigue 0: ±20 N
+  const double tired = swing(0.5);  // fatigue 0.5: ±20·(1 + 4·0.5) = ±60 N
   CHECK(fresh > 2 * 20 * 0.6);
   CHECK(fresh < 2 * 20 * 1.5);
   CHECK(tired > 2 * 60 * 0.6);
@@ -734,13 +746,15 @@ TEST_CASE("traits: the sticking point takes capacity near its height") {
   a.capacity_n = 800;
   Rig r(a);
   r.m.drive().write_speed_limit(60);  // paced at 10 mm/s: no momentum carries it through
-  r.load(400);  // felt rising ≈ 523 N; at the sticking point it has 400 N
+  r.load(400);                        // felt rising ≈ 523 N; at the sticking point it has 400 N
   double muscle_at_60 = 0;
   run_each(r, 14.0, [&](Machine& m) {
     const double h = m.athlete().heel_mm();
-    if (m.athlete().phase() == AthletePhase::Concentric && h > 59 && h < 61) muscle_at_60 = m.athlete().muscle_n();
+    if (m.athlete().phase() == AthletePhase::Concentric && h > 59 && h < 61)
+      muscle_at_60 = m.athlete().muscle_n();
   });
-  CHECK(muscle_at_60 > 700);  // away from the point it pushes near capacity (less its force-velocity loss)
+  CHECK(muscle_at_60 >
+        700);  // away from the point it pushes near capacity (less its force-velocity loss)
   REQUIRE(!r.m.athlete().reps().empty());
   const auto& rep = r.m.athlete().reps()[0];
   CHECK_FALSE(rep.full);
@@ -761,7 +775,7 @@ namespace {
 /// Runs a traited athlete that leaves in rep 3; returns the time contact first
 /// went to exactly 0 and stayed there until `until_s` (or -1).
 struct LeaveRun {
-  double left_at = -1;   ///< first time contact was 0
+  double left_at = -1;     ///< first time contact was 0
   bool zero_after = true;  ///< contact stayed exactly 0 from then on (until sit-back)
   AthletePhase phase_at_leave = AthletePhase::Waiting;
   double x_at_leave = 0, v_at_leave = 0;
@@ -798,13 +812,17 @@ LeaveRun run_leave(Leave kind, double seconds, Rig** keep = nullptr) {
 }
 }  // namespace
 
-TEST_CASE("traits: leaving mid-rise, mid-lowering, at the top and at the bottom: contact exactly 0 from left_s") {
+TEST_CASE(
+    "traits: leaving mid-rise, mid-lowering, at the top and at the bottom: contact exactly 0 from "
+    "left_s") {
   struct Case {
     Leave kind;
     AthletePhase phase;
   };
-  for (auto c : {Case{Leave::MidRise, AthletePhase::Concentric}, Case{Leave::MidLowering, AthletePhase::Eccentric},
-                 Case{Leave::AtTop, AthletePhase::Concentric}, Case{Leave::AtBottom, AthletePhase::Eccentric}}) {
+  for (auto c : {Case{Leave::MidRise, AthletePhase::Concentric},
+                 Case{Leave::MidLowering, AthletePhase::Eccentric},
+                 Case{Leave::AtTop, AthletePhase::Concentric},
+                 Case{Leave::AtBottom, AthletePhase::Eccentric}}) {
     CAPTURE(to_string(c.kind));
     Rig* r = nullptr;
     const LeaveRun lr = run_leave(c.kind, 0.1 + 4.0 * 2 + 6.0, &r);
@@ -840,7 +858,8 @@ TEST_CASE("traits: leaving mid-rise, mid-lowering, at the top and at the bottom:
   }
 }
 
-TEST_CASE("traits: stand_up leaves at the bottom for good, and sit_back returns after sit_back_after_s") {
+TEST_CASE(
+    "traits: stand_up leaves at the bottom for good, and sit_back returns after sit_back_after_s") {
   Rig* r = nullptr;
   const LeaveRun up = run_leave(Leave::StandUp, 0.1 + 4.0 * 2 + 8.0, &r);
   REQUIRE(up.left_at > 0);
@@ -908,9 +927,9 @@ TEST_CASE("traits: truth JSON carries the heel fields and the events") {
   auto t = r.m.control(boost::json::parse(R"({"cmd":"truth"})"));
   REQUIRE(t["ok"].as_bool());
   const auto& rep = t["reps"].as_array().at(0).as_object();
-  for (const char* k : {"heel_low_start_mm", "heel_high_mm", "heel_low_end_mm", "heel_rise_mm", "heel_return_mm",
-                        "true_range_mm", "rise_fraction", "return_fraction", "end_s", "loaded_s", "wobbly",
-                        "stalled", "mid_rest"})
+  for (const char* k : {"heel_low_start_mm", "heel_high_mm", "heel_low_end_mm", "heel_rise_mm",
+                        "heel_return_mm", "true_range_mm", "rise_fraction", "return_fraction",
+                        "end_s", "loaded_s", "wobbly", "stalled", "mid_rest"})
     CHECK(rep.contains(k));
   const auto& ev = t["events"].as_object();
   CHECK(ev.at("leave_kind").as_string() == "at_top");
@@ -920,7 +939,8 @@ TEST_CASE("traits: truth JSON carries the heel fields and the events") {
   CHECK(t["away"].as_bool());
 }
 
-TEST_CASE("machine noise: the noise command sets cell noise, drift and drive ripple, kept across reset") {
+TEST_CASE(
+    "machine noise: the noise command sets cell noise, drift and drive ripple, kept across reset") {
   Rig r(AthleteSettings{});
   auto reply = r.m.control(boost::json::parse(
       R"({"cmd":"noise","cell_noise_n":1.5,"cell_drift_n_per_s":0.4,"cell_drift_max_n":5,"drive_ripple_v":8})"));
@@ -932,7 +952,8 @@ TEST_CASE("machine noise: the noise command sets cell noise, drift and drive rip
   CHECK(r.m.noise().cell_drift_n_per_s == doctest::Approx(0.4));
   CHECK(r.m.cell().settings().drift_n_per_s == doctest::Approx(0.4));
   CHECK(r.m.drive().settings().ripple_v == doctest::Approx(8));
-  CHECK_FALSE(r.m.control(boost::json::parse(R"({"cmd":"noise","cell_drift_n_per_s":-1})"))["ok"].as_bool());
+  CHECK_FALSE(r.m.control(boost::json::parse(R"({"cmd":"noise","cell_drift_n_per_s":-1})"))["ok"]
+                  .as_bool());
   CHECK_FALSE(r.m.control(boost::json::parse(R"({"cmd":"noise","hum":1})"))["ok"].as_bool());
   auto st = r.m.control(boost::json::parse(R"({"cmd":"state"})"));
   CHECK(st["noise"].as_object().at("drive_ripple_v").as_double() == 8);
@@ -960,7 +981,9 @@ TEST_CASE("traits: athlete_request_json replays the settings through the athlete
         boost::json::serialize(athlete_request_json(a)));
 }
 
-TEST_CASE("traits: an isometric hold pushes after its reaction, fails at hold_fail_s, and records the truth") {
+TEST_CASE(
+    "traits: an isometric hold pushes after its reaction, fails at hold_fail_s, and records the "
+    "truth") {
   AthleteSettings a = traited();
   a.style = AthleteStyle::Isometric;
   a.capacity_n = 1000;
@@ -1004,7 +1027,9 @@ TEST_CASE("traits: an isometric hold pushes after its reaction, fails at hold_fa
   CHECK(truth["hold"].as_object().at("start_s").as_double() == doctest::Approx(1.5).epsilon(0.01));
 }
 
-TEST_CASE("traits: a hold athlete lets go after hold_leave_s, and a follower pushes only what holds the pad") {
+TEST_CASE(
+    "traits: a hold athlete lets go after hold_leave_s, and a follower pushes only what holds the "
+    "pad") {
   AthleteSettings a = traited();
   a.style = AthleteStyle::Isometric;
   a.traits.leave = Leave::StandUp;

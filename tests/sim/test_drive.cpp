@@ -40,7 +40,8 @@ TEST_CASE("drive: ENABLE takes a 0→1 edge and removes torque when cleared") {
   CHECK(d.torque_pct() == 0.0);
 }
 
-TEST_CASE("drive: watchdog faults with code 6 after COMM_TIMEOUT without CONTROL or TORQUE_CMD writes") {
+TEST_CASE(
+    "drive: watchdog faults with code 6 after COMM_TIMEOUT without CONTROL or TORQUE_CMD writes") {
   DriveModel d;
   d.write_comm_timeout(100);
   d.write_control(kEnable, 0);
@@ -98,7 +99,9 @@ TEST_CASE("drive: a fault latches and the host cannot enable until reset") {
   CHECK(d.fault_code() == 5);
 }
 
-TEST_CASE("drive: STO removes torque at once, blocks enabling, and needs a new ENABLE edge after release") {
+TEST_CASE(
+    "drive: STO removes torque at once, blocks enabling, and needs a new ENABLE edge after "
+    "release") {
   DriveModel d;
   d.write_control(kEnable, 0);
   d.write_torque_cmd(50, 0);
@@ -153,7 +156,9 @@ TEST_CASE("drive: TORQUE_SLEW limits the change per millisecond") {
   CHECK(d.torque_pct() == doctest::Approx(-20.0));
 }
 
-TEST_CASE("drive: QUICK_STOP ramps torque to zero within 10 ms whatever TORQUE_SLEW says, then disables, enabling again takes a new edge") {
+TEST_CASE(
+    "drive: QUICK_STOP ramps torque to zero within 10 ms whatever TORQUE_SLEW says, then disables, "
+    "enabling again takes a new edge") {
   DriveModel d;
   d.write_torque_slew(0.2);  // 0.2 %/ms: 150 % would take 750 ms at this slew
   d.write_control(kEnable, 0);
@@ -164,9 +169,9 @@ TEST_CASE("drive: QUICK_STOP ramps torque to zero within 10 ms whatever TORQUE_S
   CHECK(d.quick_stopping());
   run(d, 800, 5);
   CHECK(d.enabled());
-  CHECK(d.torque_pct() > 0.0);    // a ramp, not a step
+  CHECK(d.torque_pct() > 0.0);  // a ramp, not a step
   CHECK(d.torque_pct() < 100.0);
-  run(d, 805, 5);                 // 10 ms after the request (ICD)
+  run(d, 805, 5);  // 10 ms after the request (ICD)
   CHECK_FALSE(d.enabled());
   CHECK(d.torque_pct() == 0.0);
   d.write_control(kEnable, 820);  // ENABLE was already 1: no edge
@@ -178,7 +183,8 @@ TEST_CASE("drive: QUICK_STOP ramps torque to zero within 10 ms whatever TORQUE_S
 
 namespace {
 /// Drive + plant with a constant user force; returns the speed (rpm) after `ms`.
-double settle(DriveModel& d, Plant& p, const soleus::machine::Mechanics& m, double user_n, int ms, std::int64_t& t) {
+double settle(DriveModel& d, Plant& p, const soleus::machine::Mechanics& m, double user_n, int ms,
+              std::int64_t& t) {
   for (int i = 0; i < ms; ++i) {
     d.step(m.rpm_from_mm_s(p.state().v_mm_s), ++t);
     p.step(d.torque_pct(), user_n);
@@ -216,7 +222,8 @@ TEST_CASE("drive: the speed loop brakes a falling pad too (motor pushing down, n
   CHECK(d.torque_pct() < 30.0);
 }
 
-TEST_CASE("drive: speed-loop braking is clamped by TORQUE_LIMIT, beyond the margin it faults with 7") {
+TEST_CASE(
+    "drive: speed-loop braking is clamped by TORQUE_LIMIT, beyond the margin it faults with 7") {
   soleus::machine::Mechanics m;
   DriveModel d;
   Plant p(m, 5.0);
@@ -229,7 +236,9 @@ TEST_CASE("drive: speed-loop braking is clamped by TORQUE_LIMIT, beyond the marg
   CHECK_FALSE(d.enabled());
 }
 
-TEST_CASE("drive: supply ripple shows on the bus and ripples the torque by its share of the bus voltage") {
+TEST_CASE(
+    "drive: supply ripple shows on the bus and ripples the torque by its share of the bus "
+    "voltage") {
   DriveSettings s;
   DriveModel plain(s);
   s.ripple_v = 16.25;  // 5 % of 325 V

@@ -82,7 +82,8 @@ TEST_CASE("load cell: freeze stops the counter and the value, ADC error and NaN 
   CHECK(std::isnan(c.force_n()));
 }
 
-TEST_CASE("load cell: a value freeze holds FORCE while the counter goes on, and lets go when cleared") {
+TEST_CASE(
+    "load cell: a value freeze holds FORCE while the counter goes on, and lets go when cleared") {
   LoadCellModel c;
   std::int64_t t = run(c, 0, 100, 300);
   c.set_value_frozen(true);
@@ -131,7 +132,7 @@ TEST_CASE("load cell: drift stays within its rate and its bound, and none by def
   CHECK(still.force_n() == doctest::Approx(100).epsilon(1e-9));
   CHECK(max_rate <= 0.5 + 1e-6);
   CHECK(max_abs <= 3.0 + 1e-6);
-  CHECK(max_abs > 1.0);       // it does drift
+  CHECK(max_abs > 1.0);  // it does drift
   CHECK(first_10s < 0.5 * 10 + 1e-6);
 }
 

@@ -10,17 +10,23 @@ using soleus::drivers::Table;
 
 namespace {
 std::vector<std::uint8_t> pdu_read(std::uint8_t fc, int addr, int n) {
-  return {fc, static_cast<std::uint8_t>(addr >> 8), static_cast<std::uint8_t>(addr), static_cast<std::uint8_t>(n >> 8),
-          static_cast<std::uint8_t>(n)};
+  return {fc, static_cast<std::uint8_t>(addr >> 8), static_cast<std::uint8_t>(addr),
+          static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)};
 }
 std::vector<std::uint8_t> pdu_write1(int addr, std::uint16_t v) {
-  return {0x06, static_cast<std::uint8_t>(addr >> 8), static_cast<std::uint8_t>(addr), static_cast<std::uint8_t>(v >> 8),
-          static_cast<std::uint8_t>(v)};
+  return {0x06, static_cast<std::uint8_t>(addr >> 8), static_cast<std::uint8_t>(addr),
+          static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
 }
 std::vector<std::uint8_t> pdu_fc23(int raddr, int rn, int waddr, std::vector<std::uint16_t> w) {
-  std::vector<std::uint8_t> p{0x17, static_cast<std::uint8_t>(raddr >> 8), static_cast<std::uint8_t>(raddr), 0,
-                              static_cast<std::uint8_t>(rn), static_cast<std::uint8_t>(waddr >> 8),
-                              static_cast<std::uint8_t>(waddr), 0, static_cast<std::uint8_t>(w.size()),
+  std::vector<std::uint8_t> p{0x17,
+                              static_cast<std::uint8_t>(raddr >> 8),
+                              static_cast<std::uint8_t>(raddr),
+                              0,
+                              static_cast<std::uint8_t>(rn),
+                              static_cast<std::uint8_t>(waddr >> 8),
+                              static_cast<std::uint8_t>(waddr),
+                              0,
+                              static_cast<std::uint8_t>(w.size()),
                               static_cast<std::uint8_t>(2 * w.size())};
   for (auto v : w) {
     p.push_back(static_cast<std::uint8_t>(v >> 8));
@@ -32,14 +38,20 @@ std::vector<std::uint8_t> pdu_fc23(int raddr, int rn, int waddr, std::vector<std
 std::vector<std::uint16_t> words(const Transaction& t) {
   std::vector<std::uint16_t> w;
   if (!t.reply || t.pdu.size() < 2 || (t.pdu[0] & 0x80)) return w;
-  for (std::size_t i = 2; i + 1 < t.pdu.size(); i += 2) w.push_back(static_cast<std::uint16_t>((t.pdu[i] << 8) | t.pdu[i + 1]));
+  for (std::size_t i = 2; i + 1 < t.pdu.size(); i += 2)
+    w.push_back(static_cast<std::uint16_t>((t.pdu[i] << 8) | t.pdu[i + 1]));
   return w;
 }
-int exception_of(const Transaction& t) { return t.reply && t.pdu.size() == 2 && (t.pdu[0] & 0x80) ? t.pdu[1] : 0; }
+int exception_of(const Transaction& t) {
+  return t.reply && t.pdu.size() == 2 && (t.pdu[0] & 0x80) ? t.pdu[1] : 0;
+}
 
 struct Sim {
-  explicit Sim(const std::string& cfg = "config/sim.toml") : m(test::load_config(cfg), AthleteSettings{}, 3) {}
-  Transaction tx(std::uint8_t unit, const std::vector<std::uint8_t>& pdu, bool tcp = true) { return m.transact(unit, pdu, tcp); }
+  explicit Sim(const std::string& cfg = "config/sim.toml")
+      : m(test::load_config(cfg), AthleteSettings{}, 3) {}
+  Transaction tx(std::uint8_t unit, const std::vector<std::uint8_t>& pdu, bool tcp = true) {
+    return m.transact(unit, pdu, tcp);
+  }
   void run_ms(int n) {
     for (int i = 0; i < n; ++i) m.step();
   }
@@ -69,15 +81,17 @@ TEST_CASE("machine: status input registers follow the ICD and the mirror repeats
   REQUIRE(in.size() == 8);
   CHECK(in[0] == 0x0001);  // READY only
   CHECK(in[1] == 0);
-  const std::int32_t pos = static_cast<std::int32_t>((static_cast<std::uint32_t>(in[2]) << 16) | in[3]);
+  const std::int32_t pos =
+      static_cast<std::int32_t>((static_cast<std::uint32_t>(in[2]) << 16) | in[3]);
   CHECK(pos == doctest::Approx(s.m.plant().state().x_mm * 1000).epsilon(0.001));
-  CHECK(static_cast<std::int16_t>(in[6]) > 250);   // temperature 0.1 °C, > 25 °C
+  CHECK(static_cast<std::int16_t>(in[6]) > 250);        // temperature 0.1 °C, > 25 °C
   CHECK(in[7] == doctest::Approx(3250).epsilon(0.02));  // bus 325 V
   const auto mirror = words(s.tx(1, pdu_read(0x03, 100, 8)));
   CHECK(mirror == in);
 }
 
-TEST_CASE("machine: FC 23 writes CONTROL and TORQUE_CMD and reads the status mirror in one transaction") {
+TEST_CASE(
+    "machine: FC 23 writes CONTROL and TORQUE_CMD and reads the status mirror in one transaction") {
   Sim s;
   const auto w = words(s.tx(1, pdu_fc23(100, 8, 0, {1, 200})));  // enable, 20 %
   REQUIRE(w.size() == 8);
@@ -91,8 +105,8 @@ TEST_CASE("machine: FC 23 writes CONTROL and TORQUE_CMD and reads the status mir
 TEST_CASE("machine: exception replies for illegal function, address and value") {
   Sim s;
   CHECK(exception_of(s.tx(1, {0x2B, 0x0E, 0x01, 0x00})) == 1);
-  CHECK(exception_of(s.tx(1, pdu_read(0x03, 6, 1))) == 2);    // nothing at holding 6
-  CHECK(exception_of(s.tx(1, pdu_read(0x03, 0, 7))) == 2);    // runs into 6
+  CHECK(exception_of(s.tx(1, pdu_read(0x03, 6, 1))) == 2);  // nothing at holding 6
+  CHECK(exception_of(s.tx(1, pdu_read(0x03, 0, 7))) == 2);  // runs into 6
   CHECK(exception_of(s.tx(1, pdu_read(0x04, 0, 9))) == 2);
   CHECK(exception_of(s.tx(1, pdu_read(0x03, 0, 0))) == 3);    // quantity 0
   CHECK(exception_of(s.tx(1, pdu_read(0x03, 0, 126))) == 3);  // quantity > 125
@@ -112,7 +126,8 @@ TEST_CASE("machine: unknown unit ids: silence on RTU, exception 0x0B from the TC
   CHECK(exception_of(s.tx(9, pdu_read(0x03, 0, 1), true)) == 0x0B);
 }
 
-TEST_CASE("machine: COMM_TIMEOUT through Modbus: fault 6, then FAULT_RESET edge with ENABLE clear") {
+TEST_CASE(
+    "machine: COMM_TIMEOUT through Modbus: fault 6, then FAULT_RESET edge with ENABLE clear") {
   Sim s;
   s.tx(1, pdu_write1(4, 100));
   s.tx(1, pdu_write1(0, 1));
@@ -151,38 +166,46 @@ TEST_CASE("machine: load cell over Modbus: counter, tare through COMMAND reading
   CHECK(std::abs(static_cast<std::int32_t>((static_cast<std::uint32_t>(c[0]) << 16) | c[1])) < 30);
 }
 
-TEST_CASE("machine: a vendor-B map (f32 low-word-first force, other addresses, no mirror) by configuration alone") {
+TEST_CASE(
+    "machine: a vendor-B map (f32 low-word-first force, other addresses, no mirror) by "
+    "configuration alone") {
   Sim s("config/sim-vendor-b.toml");
   const auto& cfg = s.m.config();
   s.run_ms(200);
   const auto& fs = cfg.load_cell.force;
   CHECK(fs.type == soleus::drivers::ValueType::F32);
   CHECK(fs.order == soleus::drivers::WordOrder::LowFirst);
-  const auto fw = words(s.tx(static_cast<std::uint8_t>(cfg.units.load_cell), pdu_read(0x04, fs.address, 2)));
+  const auto fw =
+      words(s.tx(static_cast<std::uint8_t>(cfg.units.load_cell), pdu_read(0x04, fs.address, 2)));
   REQUIRE(fw.size() == 2);
   const auto force = soleus::drivers::decode(fs, fw);
   REQUIRE(force);
   CHECK(*force == doctest::Approx(s.m.cell().force_n()).epsilon(0.001));
   // Position with this map's scale decodes to the same pad height.
   const auto& ps = cfg.drive.position;
-  const auto pw = words(s.tx(static_cast<std::uint8_t>(cfg.units.drive), pdu_read(0x04, ps.address, 2)));
+  const auto pw =
+      words(s.tx(static_cast<std::uint8_t>(cfg.units.drive), pdu_read(0x04, ps.address, 2)));
   REQUIRE(pw.size() == 2);
   const auto counts = soleus::drivers::decode(ps, pw);
   REQUIRE(counts);
-  CHECK(*counts / cfg.mechanics.counts_per_mm == doctest::Approx(s.m.plant().state().x_mm).epsilon(0.01));
+  CHECK(*counts / cfg.mechanics.counts_per_mm ==
+        doctest::Approx(s.m.plant().state().x_mm).epsilon(0.01));
   CHECK(cfg.drive.status_mirror_address == -1);
   // The ICD's addresses are not there.
-  CHECK(exception_of(s.tx(static_cast<std::uint8_t>(cfg.units.drive), pdu_read(0x03, 100, 8))) == 2);
+  CHECK(exception_of(s.tx(static_cast<std::uint8_t>(cfg.units.drive), pdu_read(0x03, 100, 8))) ==
+        2);
   // NaN force travels as a float NaN, which the codec refuses.
   s.m.cell().set_nan(true);
   s.run_ms(10);
-  const auto nw = words(s.tx(static_cast<std::uint8_t>(cfg.units.load_cell), pdu_read(0x04, fs.address, 2)));
+  const auto nw =
+      words(s.tx(static_cast<std::uint8_t>(cfg.units.load_cell), pdu_read(0x04, fs.address, 2)));
   CHECK_FALSE(soleus::drivers::decode(fs, nw));
 }
 
 TEST_CASE("machine: transport faults: drop, outage, odd replies") {
   Sim s;
-  CHECK(s.m.control_line(R"({"cmd":"fault","kind":"drop","p":1})").find("\"ok\":true") != std::string::npos);
+  CHECK(s.m.control_line(R"({"cmd":"fault","kind":"drop","p":1})").find("\"ok\":true") !=
+        std::string::npos);
   CHECK_FALSE(s.tx(1, pdu_read(0x03, 0, 1)).reply);
   s.m.control_line(R"({"cmd":"fault","kind":"drop","p":0})");
   CHECK(s.tx(1, pdu_read(0x03, 0, 1)).reply);
@@ -199,10 +222,12 @@ TEST_CASE("machine: transport faults: drop, outage, odd replies") {
   CHECK(exception_of(s.tx(1, pdu_read(0x03, 0, 1))) == 4);
 }
 
-TEST_CASE("machine: odd replies at a rate: about p of them, counted ones first, p 0 and clear end it") {
+TEST_CASE(
+    "machine: odd replies at a rate: about p of them, counted ones first, p 0 and clear end it") {
   Sim s;
   s.m.control_line(R"({"cmd":"fault","kind":"wrong_tid","count":2})");
-  CHECK(s.m.control_line(R"({"cmd":"fault","kind":"bad_crc","p":0.1})").find("\"ok\":true") != std::string::npos);
+  CHECK(s.m.control_line(R"({"cmd":"fault","kind":"bad_crc","p":0.1})").find("\"ok\":true") !=
+        std::string::npos);
   CHECK(s.tx(1, pdu_read(0x03, 0, 1)).odd == OddReply::WrongTransaction);
   CHECK(s.tx(1, pdu_read(0x03, 0, 1)).odd == OddReply::WrongTransaction);
   int bad = 0, other = 0;
@@ -223,7 +248,8 @@ TEST_CASE("machine: odd replies at a rate: about p of them, counted ones first, 
   CHECK(exception_of(s.tx(1, pdu_read(0x03, 0, 1))) == 4);
   s.m.control_line(R"({"cmd":"fault","kind":"clear"})");
   CHECK(s.tx(1, pdu_read(0x03, 0, 1)).odd == OddReply::None);
-  for (const char* bad_p : {R"({"cmd":"fault","kind":"bad_crc","p":1.5})", R"({"cmd":"fault","kind":"wrong_unit","p":-0.1})"})
+  for (const char* bad_p : {R"({"cmd":"fault","kind":"bad_crc","p":1.5})",
+                            R"({"cmd":"fault","kind":"wrong_unit","p":-0.1})"})
     CHECK(s.m.control_line(bad_p).find("\"ok\":false") != std::string::npos);
 }
 
@@ -274,15 +300,20 @@ TEST_CASE("machine: control channel: truth, state, athlete settings and refusals
   CHECK(v["phase"].as_string() == "waiting");
   v = boost::json::parse(s.m.control_line(R"({"cmd":"state"})")).as_object();
   CHECK(v["ok"].as_bool());
-  CHECK(v["registers"].as_object()["drive"].as_object()["holding"].as_object()["5"].as_int64() == 3000);
-  v = boost::json::parse(s.m.control_line(R"({"cmd":"athlete","style":"push_hard","capacity_n":900,"tempo":"2-1-2-1"})")).as_object();
+  CHECK(v["registers"].as_object()["drive"].as_object()["holding"].as_object()["5"].as_int64() ==
+        3000);
+  v = boost::json::parse(
+          s.m.control_line(
+              R"({"cmd":"athlete","style":"push_hard","capacity_n":900,"tempo":"2-1-2-1"})"))
+          .as_object();
   CHECK(v["ok"].as_bool());
   CHECK(s.m.athlete().settings().style == AthleteStyle::PushHard);
   CHECK(s.m.athlete().capacity_n() == 900);
   CHECK(s.m.athlete().settings().tempo.concentric_s == 2);
-  for (const char* bad : {R"({"cmd":"athlete","colour":"red"})", R"({"cmd":"athlete","tempo":"fast"})",
-                          R"({"cmd":"fault","kind":"meteor"})", R"({"cmd":"fault","kind":"drop"})",
-                          R"({"cmd":"nope"})", "not json", R"({"cmd":"athlete","capacity_n":-5})"}) {
+  for (const char* bad :
+       {R"({"cmd":"athlete","colour":"red"})", R"({"cmd":"athlete","tempo":"fast"})",
+        R"({"cmd":"fault","kind":"meteor"})", R"({"cmd":"fault","kind":"drop"})",
+        R"({"cmd":"nope"})", "not json", R"({"cmd":"athlete","capacity_n":-5})"}) {
     v = boost::json::parse(s.m.control_line(bad)).as_object();
     CHECK_MESSAGE(!v["ok"].as_bool(), bad);
     CHECK(v.contains("error"));
@@ -291,7 +322,9 @@ TEST_CASE("machine: control channel: truth, state, athlete settings and refusals
   CHECK(v["ok"].as_bool());
 }
 
-TEST_CASE("machine: an outside force source takes the athlete's place, and its support bypasses the load cell") {
+TEST_CASE(
+    "machine: an outside force source takes the athlete's place, and its support bypasses the load "
+    "cell") {
   Sim s;
   s.m.plant().place(60, 0);
   int calls = 0;
@@ -306,7 +339,7 @@ TEST_CASE("machine: an outside force source takes the athlete's place, and its s
   s.run_ms(200);
   CHECK(calls == 200);
   CHECK(felt_enabled == 0);
-  CHECK(s.m.plant().state().x_mm == doctest::Approx(60.0));  // held: nothing moves
+  CHECK(s.m.plant().state().x_mm == doctest::Approx(60.0));            // held: nothing moves
   CHECK(s.m.cell().force_n() == doctest::Approx(30.0).epsilon(0.05));  // only the contact
   CHECK(s.m.athlete().reps().empty());
   // Nothing holds the pad: it falls under its own weight (≈ 0.71 m/s²).
@@ -315,7 +348,9 @@ TEST_CASE("machine: an outside force source takes the athlete's place, and its s
   CHECK(s.m.plant().state().v_mm_s == doctest::Approx(-71.4).epsilon(0.03));
 }
 
-TEST_CASE("machine: values a register cannot hold are saturated, with the map's word order (literal words)") {
+TEST_CASE(
+    "machine: values a register cannot hold are saturated, with the map's word order (literal "
+    "words)") {
   using soleus::drivers::ValueType;
   using soleus::drivers::WordOrder;
   auto cfg = test::load_config();
@@ -332,7 +367,7 @@ TEST_CASE("machine: values a register cannot hold are saturated, with the map's 
 
   auto down = test::load_config();
   down.drive.position.scale = 1e-6;
-  down.drive.position_positive_up = false;  // -3e10: s32 min, high word first
+  down.drive.position_positive_up = false;     // -3e10: s32 min, high word first
   down.load_cell.force.type = ValueType::F32;  // a positive force beyond float: +infinity
   down.load_cell.force.order = WordOrder::LowFirst;
   down.load_cell.force.scale = 1e-40;

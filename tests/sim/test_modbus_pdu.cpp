@@ -24,7 +24,8 @@ TEST_CASE("modbus: RTU request length from the function code") {
   CHECK(rtu_request_length(std::vector<std::uint8_t>{0x01, 0x10, 0, 0, 0, 2}) == 0);
   CHECK(rtu_request_length(std::vector<std::uint8_t>{0x01, 0x10, 0, 0, 0, 2, 4}) == 13);
   // FC 23 writing 2 registers: 17 bytes, as in the ICD's bus budget.
-  CHECK(rtu_request_length(std::vector<std::uint8_t>{0x01, 0x17, 0, 100, 0, 8, 0, 0, 0, 2, 4}) == 17);
+  CHECK(rtu_request_length(std::vector<std::uint8_t>{0x01, 0x17, 0, 100, 0, 8, 0, 0, 0, 2, 4}) ==
+        17);
   CHECK(rtu_request_length(std::vector<std::uint8_t>{0x01, 0x2B}) == -1);
 }
 
@@ -49,12 +50,14 @@ namespace {
 /// Ten holding registers 0..9 (writable below 5), two discrete inputs.
 struct FakeTarget : RegisterTarget {
   std::uint16_t hr[10] = {};
-  Exception read_bits(soleus::drivers::Table t, int a, int n, std::vector<std::uint8_t>& out) override {
+  Exception read_bits(soleus::drivers::Table t, int a, int n,
+                      std::vector<std::uint8_t>& out) override {
     if (t != soleus::drivers::Table::Discrete || a + n > 2) return Exception::IllegalAddress;
     out.assign(static_cast<std::size_t>(n), 1);
     return Exception::None;
   }
-  Exception read_registers(soleus::drivers::Table, int a, int n, std::vector<std::uint16_t>& out) override {
+  Exception read_registers(soleus::drivers::Table, int a, int n,
+                           std::vector<std::uint16_t>& out) override {
     if (a + n > 10) return Exception::IllegalAddress;
     out.assign(hr + a, hr + a + n);
     return Exception::None;
@@ -64,7 +67,9 @@ struct FakeTarget : RegisterTarget {
     for (std::size_t i = 0; i < v.size(); ++i) hr[a + static_cast<int>(i)] = v[i];
     return Exception::None;
   }
-  Exception write_bits(int, std::span<const std::uint8_t>) override { return Exception::IllegalAddress; }
+  Exception write_bits(int, std::span<const std::uint8_t>) override {
+    return Exception::IllegalAddress;
+  }
 };
 }  // namespace
 
@@ -84,7 +89,8 @@ TEST_CASE("modbus: PDU handling and exception replies") {
   CHECK(handle_pdu(t, V{0x07}) == V{0x87, 1});
   CHECK(handle_pdu(t, V{0x03, 0xFF, 0xFF, 0, 2}) == V{0x83, 2});
   // FC 23: write 0..1, read 0..2 (write first, then read).
-  CHECK(handle_pdu(t, V{0x17, 0, 0, 0, 3, 0, 0, 0, 2, 4, 0, 9, 0, 8}) == V{0x17, 6, 0, 9, 0, 8, 0xAB, 0xCD});
+  CHECK(handle_pdu(t, V{0x17, 0, 0, 0, 3, 0, 0, 0, 2, 4, 0, 9, 0, 8}) ==
+        V{0x17, 6, 0, 9, 0, 8, 0xAB, 0xCD});
   // FC 23 with an unreadable range writes nothing.
   CHECK(handle_pdu(t, V{0x17, 0, 9, 0, 3, 0, 0, 0, 1, 2, 0, 1}) == V{0x97, 2});
   CHECK(t.hr[0] == 9);

@@ -12,9 +12,9 @@ SimOptions parse(std::vector<const char*> args) {
 }  // namespace
 
 TEST_CASE("options: endpoints, athlete flags and faults become control requests") {
-  const auto o = parse({"--config", "x.toml", "--tcp", "0", "--control-port", "0", "--athlete-style", "push_hard",
-                        "--capacity-n", "900", "--tempo", "2-1-2-1", "--fault", "drop:0.05", "--fault", "sto",
-                        "--wire-time", "--seed", "42"});
+  const auto o = parse({"--config", "x.toml", "--tcp", "0", "--control-port", "0",
+                        "--athlete-style", "push_hard", "--capacity-n", "900", "--tempo", "2-1-2-1",
+                        "--fault", "drop:0.05", "--fault", "sto", "--wire-time", "--seed", "42"});
   CHECK(o.config_path == "x.toml");
   CHECK(*o.tcp == "0");
   CHECK(*o.control_port == 0);
@@ -30,8 +30,8 @@ TEST_CASE("options: endpoints, athlete flags and faults become control requests"
 }
 
 TEST_CASE("options: odd replies by count or at a rate, and the value freeze") {
-  const auto o = parse({"--config", "x.toml", "--fault", "bad_crc:3", "--fault", "wrong_unit:p=0.25", "--fault",
-                        "cell_value_freeze"});
+  const auto o = parse({"--config", "x.toml", "--fault", "bad_crc:3", "--fault",
+                        "wrong_unit:p=0.25", "--fault", "cell_value_freeze"});
   REQUIRE(o.setup.size() == 3);
   CHECK(o.setup[0].at("count").as_double() == 3);
   CHECK_FALSE(o.setup[0].contains("p"));
@@ -39,7 +39,8 @@ TEST_CASE("options: odd replies by count or at a rate, and the value freeze") {
   CHECK(o.setup[1].at("p").as_double() == doctest::Approx(0.25));
   CHECK_FALSE(o.setup[1].contains("count"));
   CHECK(o.setup[2].at("kind").as_string() == "cell_value_freeze");
-  CHECK_THROWS_WITH(parse({"--config", "x", "--fault", "cell_value_freeze:1"}), doctest::Contains("cell_value_freeze"));
+  CHECK_THROWS_WITH(parse({"--config", "x", "--fault", "cell_value_freeze:1"}),
+                    doctest::Contains("cell_value_freeze"));
 }
 
 TEST_CASE("options: refusals name the option") {
@@ -47,7 +48,8 @@ TEST_CASE("options: refusals name the option") {
   CHECK_THROWS_WITH(parse({"--config", "x", "--bogus"}), doctest::Contains("--bogus"));
   CHECK_THROWS_WITH(parse({"--config", "x", "--parity", "X"}), doctest::Contains("--parity"));
   CHECK_THROWS_WITH(parse({"--config", "x", "--fault", "drop"}), doctest::Contains("drop"));
-  CHECK_THROWS_WITH(parse({"--config", "x", "--capacity-n", "lots"}), doctest::Contains("--capacity-n"));
+  CHECK_THROWS_WITH(parse({"--config", "x", "--capacity-n", "lots"}),
+                    doctest::Contains("--capacity-n"));
   CHECK(parse({"--help"}).help);
   const auto c = parse({"--ctl", "4000", R"({"cmd":"truth"})"});
   CHECK(*c.ctl_port == 4000);
@@ -68,10 +70,14 @@ TEST_CASE("options: [HOST:]PORT") {
   CHECK_THROWS(split_host_port("abc", h, p));
 }
 
-TEST_CASE("options: --trait KEY=VALUE overlays --athlete's traits, and noise flags become a noise request") {
-  const auto o = parse({"--config", "x.toml", "--athlete", R"({"capacity_n":900,"traits":{"effort":"grind","tissue_mm":4}})",
-                        "--trait", "tissue_mm=8", "--trait", "leave=sit_back", "--trait", "first_bottom_pause=true",
-                        "--cell-drift-n-per-s", "0.3", "--ripple-v", "6"});
+TEST_CASE(
+    "options: --trait KEY=VALUE overlays --athlete's traits, and noise flags become a noise "
+    "request") {
+  const auto o =
+      parse({"--config", "x.toml", "--athlete",
+             R"({"capacity_n":900,"traits":{"effort":"grind","tissue_mm":4}})", "--trait",
+             "tissue_mm=8", "--trait", "leave=sit_back", "--trait", "first_bottom_pause=true",
+             "--cell-drift-n-per-s", "0.3", "--ripple-v", "6"});
   REQUIRE(o.setup.size() == 2);
   const auto& a = o.setup[0];
   CHECK(a.at("capacity_n").as_int64() == 900);

@@ -42,7 +42,8 @@ TEST_CASE("plant: friction depends on who drives (the ICD's mechanics table)") {
   }
 }
 
-TEST_CASE("plant: with no torque the pad falls under its own weight and stops at the lower hard stop") {
+TEST_CASE(
+    "plant: with no torque the pad falls under its own weight and stops at the lower hard stop") {
   soleus::machine::Mechanics m;
   Plant p(m, 20);
   run(p, 0, 0, 100);

@@ -20,7 +20,9 @@
 using namespace soleus::test;
 
 namespace {
-std::string cfg(const std::string& name) { return std::string(SOLEUS_SOURCE_DIR) + "/config/" + name; }
+std::string cfg(const std::string& name) {
+  return std::string(SOLEUS_SOURCE_DIR) + "/config/" + name;
+}
 
 /// Runs mbpoll once and returns {reference: value} from its "[ref]: value" lines.
 std::map<int, long long> mbpoll(std::vector<std::string> args) {
@@ -85,7 +87,9 @@ TEST_CASE("soleus-sim over TCP: mbpoll reads the ICD's registers, the load-cell 
   auto truth = ctl(sim, R"({"cmd":"truth"})");
   CHECK(truth["ok"].as_bool());
   // --ctl exits non-zero for a refused request.
-  CHECK(run_command({sim_executable(), "--ctl", std::to_string(sim.control_port()), R"({"cmd":"nope"})"}).exit_code == 1);
+  CHECK(run_command(
+            {sim_executable(), "--ctl", std::to_string(sim.control_port()), R"({"cmd":"nope"})"})
+            .exit_code == 1);
   // Clean exit on SIGTERM.
   sim.stop();
 }
@@ -96,7 +100,8 @@ TEST_CASE("soleus-sim over RTU: both unit ids answer on one socat pty pair (mbpo
   SocatPair pair;
   SimProcess sim;
   sim.start_rtu(cfg("sim.toml"), pair.a(), 115200, "N");
-  const std::vector<std::string> rtu{"-m", "rtu", "-b", "115200", "-P", "none", "-0", "-1", "-o", "1"};
+  const std::vector<std::string> rtu{"-m",   "rtu", "-b", "115200", "-P",
+                                     "none", "-0",  "-1", "-o",     "1"};
   auto with = [&](std::vector<std::string> a) {
     a.insert(a.end(), rtu.begin(), rtu.end());
     a.push_back(pair.b());
@@ -140,9 +145,12 @@ TEST_CASE("soleus-sim --wire-time: an FC 04 to the load cell takes about the ICD
       got += static_cast<std::size_t>(r);
     }
     CHECK(rep[1] == static_cast<std::uint8_t>(i));
-    best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
+    best = std::min(
+        best,
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
   }
-  const double mean = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / n;
+  const double mean =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / n;
   ::close(fd);
   CHECK(best >= 5.9);
   CHECK(mean < 12.0);

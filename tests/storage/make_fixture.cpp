@@ -32,28 +32,37 @@ int main(int argc, char** argv) {
       "INSERT INTO members (id, number, name, assessed_max_n, assessed_ms, created_ms, "
       "updated_ms, rom_bottom_mm, rom_top_mm) VALUES (1, '1001', 'Fixture Member', 1500, " +
       std::to_string(t) + ", " + std::to_string(t) + ", " + std::to_string(t) + ", 10, 120)");
-  db.exec("INSERT INTO programmes (id, name, block_weeks, after_block_sessions_per_week, "
-          "created_ms, updated_ms) VALUES (1, 'Base', 6, 3, 0, 0)");
-  db.exec("INSERT INTO programme_steps (programme_id, position, mode, sets, target_reps, "
-          "load_pct_max, progress_when, progress_load_pct) "
-          "VALUES (1, 1, 'isotonic', 3, 12, 60, 'all_sets_target_on_tempo', 5)");
-  db.exec("INSERT INTO assignments (member_id, programme_id, started_ms, created_ms) "
-          "VALUES (1, 1, 0, 0)");
-  db.exec("INSERT INTO sessions (id, member_id, assignment_id, started_ms, ended_ms, state) "
-          "VALUES (1, 1, 1, " + std::to_string(t) + ", " + std::to_string(t + 600'000) +
-          ", 'done')");
-  db.exec("INSERT INTO sets (id, session_id, member_id, set_index, started_ms, ended_ms, mode, "
-          "load_n, tempo, target_reps, force_drop_pct, eccentric_pct, stop_reason, reps, "
-          "partial_reps, tut_s) VALUES (1, 1, 1, 1, " + std::to_string(t) + ", " +
-          std::to_string(t + 30'000) +
-          ", 'isotonic', 900, '3-1-3-1', 12, 20, 0, 'force_drop', 2, 1, 16)");
+  db.exec(
+      "INSERT INTO programmes (id, name, block_weeks, after_block_sessions_per_week, "
+      "created_ms, updated_ms) VALUES (1, 'Base', 6, 3, 0, 0)");
+  db.exec(
+      "INSERT INTO programme_steps (programme_id, position, mode, sets, target_reps, "
+      "load_pct_max, progress_when, progress_load_pct) "
+      "VALUES (1, 1, 'isotonic', 3, 12, 60, 'all_sets_target_on_tempo', 5)");
+  db.exec(
+      "INSERT INTO assignments (member_id, programme_id, started_ms, created_ms) "
+      "VALUES (1, 1, 0, 0)");
+  db.exec(
+      "INSERT INTO sessions (id, member_id, assignment_id, started_ms, ended_ms, state) "
+      "VALUES (1, 1, 1, " +
+      std::to_string(t) + ", " + std::to_string(t + 600'000) + ", 'done')");
+  db.exec(
+      "INSERT INTO sets (id, session_id, member_id, set_index, started_ms, ended_ms, mode, "
+      "load_n, tempo, target_reps, force_drop_pct, eccentric_pct, stop_reason, reps, "
+      "partial_reps, tut_s) VALUES (1, 1, 1, 1, " +
+      std::to_string(t) + ", " + std::to_string(t + 30'000) +
+      ", 'isotonic', 900, '3-1-3-1', 12, 20, 0, 'force_drop', 2, 1, 16)");
   auto rep = db.prepare(
       "INSERT INTO reps (set_id, seq, n, partial, t_start_s, peak_force_n, mean_force_n, "
       "concentric_s, top_pause_s, eccentric_s, bottom_pause_s, rom_mm, rom_pct, "
       "mean_velocity_mm_s, smoothness, on_tempo, tempo_deviation_s, tut_s) "
       "VALUES (1, ?1, ?2, ?3, ?4, ?5, 700, 3, 1, 3, 1, 105, 95, 35, 0.93, 1, 0.2, 8)");
   for (int k = 1; k <= 3; ++k) {
-    rep.bind(1, k).bind(2, k < 3 ? k : 0).bind(3, k == 3).bind(4, (k - 1) * 8.0).bind(5, 800.0 + 12.5 * (k - 1));
+    rep.bind(1, k)
+        .bind(2, k < 3 ? k : 0)
+        .bind(3, k == 3)
+        .bind(4, (k - 1) * 8.0)
+        .bind(5, 800.0 + 12.5 * (k - 1));
     rep.run();
     rep.reset();
   }
@@ -69,16 +78,21 @@ int main(int argc, char** argv) {
   db.exec("INSERT INTO events (t_ms, severity, code, message, set_id, context) VALUES (" +
           std::to_string(t) + ", 0, 'set_started', 'set 1 started', 1, '{\"load_n\":900}'), (" +
           std::to_string(t + 30'000) + ", 2, 'drive_fault', 'over-current', NULL, NULL)");
-  db.exec("INSERT INTO audit (t_ms, actor_role, actor_id, entity, entity_id, field, before, "
-          "after) VALUES (0, 'staff', 1, 'member', 1, '*', NULL, 'created')");
-  db.exec("UPDATE odometer SET reps = 2, sets = 1, motor_on_s = 40, highest_force_n = 825, "
-          "since_ms = " + std::to_string(t) + " WHERE id = 1");
+  db.exec(
+      "INSERT INTO audit (t_ms, actor_role, actor_id, entity, entity_id, field, before, "
+      "after) VALUES (0, 'staff', 1, 'member', 1, '*', NULL, 'created')");
+  db.exec(
+      "UPDATE odometer SET reps = 2, sets = 1, motor_on_s = 40, highest_force_n = 825, "
+      "since_ms = " +
+      std::to_string(t) + " WHERE id = 1");
   db.exec("INSERT INTO odometer_faults (code, count, last_t_ms) VALUES ('drive_fault', 1, " +
           std::to_string(t + 30'000) + ")");
   if (version >= 2) {  // release 2's columns, and a step_progress row of release 2's runner
     db.exec("UPDATE reps SET reversals = 3, wobbly = 1 WHERE seq = 3");
-    db.exec("INSERT INTO step_progress (assignment_id, step_id, load_factor, updated_ms) "
-            "VALUES (1, 1, 1.05, " + std::to_string(t) + ")");
+    db.exec(
+        "INSERT INTO step_progress (assignment_id, step_id, load_factor, updated_ms) "
+        "VALUES (1, 1, 1.05, " +
+        std::to_string(t) + ")");
   }
   tx.commit();
   db.exec("VACUUM");

@@ -244,7 +244,8 @@ TEST_CASE("programmes: read back, changed field by field, unassigned and archive
 
   end_assignment(db, m, 5000, staff);
   CHECK_FALSE(current_programme_id(db, m));
-  CHECK(query_audit(db, "member", m).front().before == std::optional<std::string>(std::to_string(b)));
+  CHECK(query_audit(db, "member", m).front().before ==
+        std::optional<std::string>(std::to_string(b)));
   assign_programme(db, m, b, 6000, staff);
   archive_programme(db, b, 7000, staff);
   CHECK_FALSE(get_programme(db, b));
@@ -295,8 +296,12 @@ TEST_CASE("members: export (JSON and CSV) and erasure on request, recorded in th
   CHECK(lines(soleus::app::export_reps_csv(*ex)) == 1 + 5);
   CHECK(soleus::app::export_sets_csv(*ex).find("target_reached") != std::string::npos);
   auto with_traces = export_member(db, ann, true);
-  CHECK(json::parse(soleus::app::export_json(*with_traces)).at("sets").as_array()[0].at("trace").as_array().size() ==
-        3 * 800);
+  CHECK(json::parse(soleus::app::export_json(*with_traces))
+            .at("sets")
+            .as_array()[0]
+            .at("trace")
+            .as_array()
+            .size() == 3 * 800);
   CHECK_FALSE(export_member(db, 999));
 
   auto er = erase_member(db, ann, Actor{"staff", 9});
@@ -364,12 +369,14 @@ TEST_CASE("events: the query is indexed and pages walk the whole log once") {
   migrate(db);
   {
     Transaction tx(db);
-    auto st = db.prepare(
-        "INSERT INTO events (t_ms, severity, code, message) VALUES (?1, ?2, ?3, 'm')");
+    auto st =
+        db.prepare("INSERT INTO events (t_ms, severity, code, message) VALUES (?1, ?2, ?3, 'm')");
     for (int i = 0; i < 20000; ++i) {
       // Several events share a millisecond: the cursor needs the id too.
       st.bind(1, static_cast<std::int64_t>(1'700'000'000'000 + i / 3))
-          .bind(2, i % 50 == 0 ? 2 : i % 7 == 0 ? 1 : 0)
+          .bind(2, i % 50 == 0  ? 2
+                   : i % 7 == 0 ? 1
+                                : 0)
           .bind(3, i % 100 == 0 ? "comm_loss" : "set_started");
       st.run();
       st.reset();
@@ -473,10 +480,11 @@ TEST_CASE("retention: old traces are deleted, sets, reps and events are kept") {
   auto db = Database::open(":memory:");
   migrate(db);
   db.exec("INSERT INTO sets (id, started_ms) VALUES (1, 0), (2, 0)");
-  db.exec("INSERT INTO reps (set_id, seq, n, t_start_s, peak_force_n, mean_force_n, "
-          "concentric_s, top_pause_s, eccentric_s, bottom_pause_s, rom_mm, rom_pct, "
-          "mean_velocity_mm_s, smoothness, on_tempo, tempo_deviation_s, tut_s) "
-          "VALUES (1, 1, 1, 0,0,0,0,0,0,0,0,0,0,0,0,0,0)");
+  db.exec(
+      "INSERT INTO reps (set_id, seq, n, t_start_s, peak_force_n, mean_force_n, "
+      "concentric_s, top_pause_s, eccentric_s, bottom_pause_s, rom_mm, rom_pct, "
+      "mean_velocity_mm_s, smoothness, on_tempo, tempo_deviation_s, tut_s) "
+      "VALUES (1, 1, 1, 0,0,0,0,0,0,0,0,0,0,0,0,0,0)");
   db.exec("INSERT INTO events (t_ms, severity, code) VALUES (0, 0, 'old')");
   auto st = db.prepare(
       "INSERT INTO rep_traces (set_id, created_ms, t0_s, t1_s, samples, time_scale_s, "

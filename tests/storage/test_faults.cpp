@@ -77,8 +77,9 @@ void fault_and_recover(FaultVfs::Mode mode) {
   CHECK(count(path, "SELECT count(*) FROM events WHERE code = 'storage_fault'") == 1);
   CHECK(count(path, "SELECT count(*) FROM events WHERE code = 'storage_recovered'") == 1);
   // The fault event is in the log before what it held back.
-  CHECK(count(path, "SELECT (SELECT id FROM events WHERE code = 'storage_fault') < "
-                    "(SELECT id FROM events WHERE code = 'drive_fault')") == 1);
+  CHECK(count(path,
+              "SELECT (SELECT id FROM events WHERE code = 'storage_fault') < "
+              "(SELECT id FROM events WHERE code = 'drive_fault')") == 1);
   CHECK(count(path, "SELECT count FROM odometer_faults WHERE code = 'drive_fault'") == 1);
   CHECK(check_integrity(path).ok);
   w.stop();

@@ -56,10 +56,11 @@ namespace {
 
 constexpr int kTrials = 30;
 constexpr std::uint64_t kMaxStep = 200;  // I/O steps of a child's life: see the figures printed
-constexpr int kSamplesPerRep = 20;  // 10 ms apart: a rep of 0.2 s of loop time
+constexpr int kSamplesPerRep = 20;       // 10 ms apart: a rep of 0.2 s of loop time
 constexpr int kHoldSamples = 2500;  // an isometric hold of 25 s: the writer cuts a chunk at 2000
 constexpr auto kAfterCut = 50ms;    // the loop's side goes on this long with the writer frozen
-constexpr auto kPushBound = 50ms;   // the bound of "writer: producers never block ..." (sanitizers, load)
+constexpr auto kPushBound =
+    50ms;  // the bound of "writer: producers never block ..." (sanitizers, load)
 
 enum class Kind : int { Event, FaultEvent, SetStart, Rep, SetEnd, Odometer };
 
@@ -90,7 +91,8 @@ struct Shared {
   char error[512] = {};
   Entry log[kMaxLog];
 };
-static_assert(std::atomic<int>::is_always_lock_free && std::atomic<std::int64_t>::is_always_lock_free);
+static_assert(std::atomic<int>::is_always_lock_free &&
+              std::atomic<std::int64_t>::is_always_lock_free);
 
 void atomic_max(std::atomic<int>& a, int v) {
   int cur = a.load();
@@ -157,7 +159,8 @@ struct CutPlan {
           if (auto it = rep_index.find({r.set_id, r.seq}); it != rep_index.end())
             best = std::max(best, it->second);
         for (auto id : n.sets_ended)
-          if (auto it = end_index.find(id); it != end_index.end()) best = std::max(best, it->second);
+          if (auto it = end_index.find(id); it != end_index.end())
+            best = std::max(best, it->second);
       }
       if (best >= 0) {
         atomic_max(sh.acked, best + 1);
@@ -192,7 +195,8 @@ struct CutPlan {
       const bool after_cut = sh.cut.load() != 0;
       const auto a = clock::now();
       push();
-      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - a).count();
+      const auto ns =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - a).count();
       atomic_max(sh.worst_push_ns, ns);
       if (after_cut) {
         atomic_max(sh.worst_push_after_cut_ns, ns);
@@ -395,10 +399,12 @@ class Checker {
         if (here) {
           CHECK_MESSAGE(rep_.real(1) == e.value, "rep ", e.set_id, "/", e.seq, " holds other data");
           CHECK(rep_.int64(2) == (e.partial ? 1 : 0));
-          CHECK_MESSAGE(chunks == 1, "rep ", e.set_id, "/", e.seq, " is there without its trace chunk");
+          CHECK_MESSAGE(chunks == 1, "rep ", e.set_id, "/", e.seq,
+                        " is there without its trace chunk");
           if (chunks == 1) CHECK(chunk_.int64(1) == kSamplesPerRep);
         } else {
-          CHECK_MESSAGE(chunks == 0, "a trace chunk of rep ", e.set_id, "/", e.seq, " without its rep");
+          CHECK_MESSAGE(chunks == 0, "a trace chunk of rep ", e.set_id, "/", e.seq,
+                        " without its rep");
         }
         return here;
       }
@@ -418,8 +424,8 @@ void scramble(const std::string& path, std::mt19937_64& rng) {
   if (ec || size == 0) return;
   std::vector<char> junk(size);
   for (auto& c : junk) c = static_cast<char>(rng());
-  std::ofstream(path, std::ios::binary | std::ios::in | std::ios::out).write(junk.data(),
-                                                                         static_cast<std::streamsize>(size));
+  std::ofstream(path, std::ios::binary | std::ios::in | std::ios::out)
+      .write(junk.data(), static_cast<std::streamsize>(size));
 }
 
 void power_cut_trials(PowerCutVfs::Loss loss, const char* mode_name) {
@@ -431,11 +437,12 @@ void power_cut_trials(PowerCutVfs::Loss loss, const char* mode_name) {
 
   std::uint64_t seed = std::random_device{}();
   if (const char* s = std::getenv("SOLEUS_TEST_SEED")) seed = std::strtoull(s, nullptr, 10);
-  MESSAGE(std::string(mode_name), ": seed ", seed, " (SOLEUS_TEST_SEED=", seed, " repeats this run)");
+  MESSAGE(std::string(mode_name), ": seed ", seed, " (SOLEUS_TEST_SEED=", seed,
+          " repeats this run)");
   std::mt19937_64 rng(seed);
 
-  void* mem = ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                     -1, 0);
+  void* mem =
+      ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   REQUIRE(mem != MAP_FAILED);
   struct Unmap {
     void* p;
@@ -476,7 +483,8 @@ void power_cut_trials(PowerCutVfs::Loss loss, const char* mode_name) {
     }
     INFO(std::string(mode_name), " trial ", trial, " (seed ", seed, ", cut ",
          plan.step ? "in I/O step " + std::to_string(plan.step)
-                   : "after " + std::to_string(plan.after.count()) + " us", ")");
+                   : "after " + std::to_string(plan.after.count()) + " us",
+         ")");
     REQUIRE_MESSAGE(std::string(sh->error).empty(), sh->error);
     REQUIRE(WIFSIGNALED(status));
     REQUIRE(WTERMSIG(status) == SIGKILL);
@@ -523,8 +531,8 @@ void power_cut_trials(PowerCutVfs::Loss loss, const char* mode_name) {
       }
       const int prefix_max = first_absent < 0 ? logged : first_absent;  // [0, P) present, P <= this
       // 0 committed lost: this trial's acknowledged records ...
-      CHECK_MESSAGE(acked <= prefix_max, "acknowledged up to entry ", acked - 1,
-                    " but entry ", first_absent, " is missing");
+      CHECK_MESSAGE(acked <= prefix_max, "acknowledged up to entry ", acked - 1, " but entry ",
+                    first_absent, " is missing");
       for (int i = 0; i < acked; ++i)
         if (state[static_cast<std::size_t>(i)] == 0) ++tot.acked_lost;
       // ... and every earlier trial's.
@@ -534,15 +542,15 @@ void power_cut_trials(PowerCutVfs::Loss loss, const char* mode_name) {
         if (p == 0) ++tot.acked_lost;
       }
       for (int i = 0; i < acked; ++i)
-        if (state[static_cast<std::size_t>(i)] == 1)
-          acked_so_far.push_back({trial, i, sh->log[i]});
+        if (state[static_cast<std::size_t>(i)] == 1) acked_so_far.push_back({trial, i, sh->log[i]});
 
       // The odometer agrees with the rows: its motor-on total is the sum of
       // the odometer records found, an odometer record between the last
       // record found and the first missing one being either there or not.
       double sure = 0, maybe = 0;
       for (int i = 0; i < prefix_max; ++i)
-        if (sh->log[i].kind == Kind::Odometer) (i < last_present ? sure : maybe) += sh->log[i].value;
+        if (sh->log[i].kind == Kind::Odometer)
+          (i < last_present ? sure : maybe) += sh->log[i].value;
       const auto odo = read_odometer(c.db());
       const double got = odo.motor_on_s - tot.motor_on_s;
       CHECK_MESSAGE((got == sure || got == sure + maybe), "motor_on_s grew by ", got,
@@ -593,24 +601,25 @@ void power_cut_trials(PowerCutVfs::Loss loss, const char* mode_name) {
   CHECK(tot.lost_unacked >= 0);
   std::ostringstream out;
   out << mode_name << ": " << tot.trials << " power cuts (" << tot.cut_before_ready
-      << " during start(), " << tot.before_schema << " of them before the schema), " << tot.pushed << " records pushed, " << tot.acked
-      << " acknowledged as committed (" << acked_so_far.size()
-      << " identifiable, each checked again after every later cut), " << tot.present
-      << " found (" << tot.holds_ended << " of them ends of hold sets with all their samples), "
-      << tot.lost_unacked << " pushed but not acknowledged and lost, "
-      << tot.acked_lost << " acknowledged and lost; " << tot.cuts_pending
-      << " cuts with writes not synced, " << tot.pending_ops << " such writes ("
-      << tot.kept_ops << " landed in part, " << tot.garbage_bytes
-      << " bytes of garbage); worst push " << tot.worst_push_ns / 1000 << " us, "
-      << tot.pushes_after_cut << " pushes after the cuts, worst " << tot.worst_after_cut_ns / 1000
-      << " us; I/O steps per timed cut " << (tot.timed_trials ? tot.steps_timed / tot.timed_trials : 0)
+      << " during start(), " << tot.before_schema << " of them before the schema), " << tot.pushed
+      << " records pushed, " << tot.acked << " acknowledged as committed (" << acked_so_far.size()
+      << " identifiable, each checked again after every later cut), " << tot.present << " found ("
+      << tot.holds_ended << " of them ends of hold sets with all their samples), "
+      << tot.lost_unacked << " pushed but not acknowledged and lost, " << tot.acked_lost
+      << " acknowledged and lost; " << tot.cuts_pending << " cuts with writes not synced, "
+      << tot.pending_ops << " such writes (" << tot.kept_ops << " landed in part, "
+      << tot.garbage_bytes << " bytes of garbage); worst push " << tot.worst_push_ns / 1000
+      << " us, " << tot.pushes_after_cut << " pushes after the cuts, worst "
+      << tot.worst_after_cut_ns / 1000 << " us; I/O steps per timed cut "
+      << (tot.timed_trials ? tot.steps_timed / tot.timed_trials : 0)
       << ", step cuts not reached (cut by time) " << tot.steps_not_reached;
   MESSAGE(out.str());
 }
 
 }  // namespace
 
-TEST_CASE("power cut: unsynced writes dropped, 30 cuts of the real writer: 0 corrupt, 0 committed lost") {
+TEST_CASE(
+    "power cut: unsynced writes dropped, 30 cuts of the real writer: 0 corrupt, 0 committed lost") {
   power_cut_trials(PowerCutVfs::Loss::Unsynced, "unsynced writes dropped");
 }
 

@@ -36,8 +36,8 @@ TEST_CASE("trace codec: round trip within the quantisation, and compact") {
 }
 
 TEST_CASE("trace codec: negative values, jumps, and malformed blobs are refused") {
-  std::vector<TraceSample> in{{1, 0.0, -250.0f, -3.0f}, {1, 0.01, 4000.0f, 149.0f},
-                              {1, 0.5, -4000.0f, 0.0f}};
+  std::vector<TraceSample> in{
+      {1, 0.0, -250.0f, -3.0f}, {1, 0.01, 4000.0f, 149.0f}, {1, 0.5, -4000.0f, 0.0f}};
   auto blob = encode_trace(in);
   auto out = decode_trace(blob, 3, 0.0, {});
   REQUIRE(out);
@@ -165,9 +165,9 @@ TEST_CASE("migrations: from an empty database to the newest, in one transaction"
   CHECK(r.from == 0);
   CHECK(r.to == kSchemaVersion);
   CHECK(schema_version(db) == kSchemaVersion);
-  for (const char* t : {"members", "programmes", "programme_steps", "assignments",
-                        "step_progress", "sessions", "sets", "reps", "rep_traces", "events",
-                        "audit", "odometer", "odometer_faults"}) {
+  for (const char* t :
+       {"members", "programmes", "programme_steps", "assignments", "step_progress", "sessions",
+        "sets", "reps", "rep_traces", "events", "audit", "odometer", "odometer_faults"}) {
     auto st = db.prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1");
     st.bind(1, t);
     REQUIRE(st.step());
@@ -232,22 +232,29 @@ TEST_CASE("schema: constraints refuse what the API would refuse") {
   refuses("INSERT INTO events (t_ms, severity, code, context) VALUES (0, 0, 'x', '{bad')");
   db.exec("INSERT INTO programmes (name, created_ms, updated_ms) VALUES ('p', 0, 0)");
   // both reps and hold, and no load at all
-  refuses("INSERT INTO programme_steps (programme_id, position, mode, sets, target_reps, hold_s, "
-          "load_n) VALUES (1, 1, 'isotonic', 3, 12, 30, 500)");
-  refuses("INSERT INTO programme_steps (programme_id, position, mode, sets, target_reps) "
-          "VALUES (1, 1, 'isotonic', 3, 12)");
-  db.exec("INSERT INTO programme_steps (programme_id, position, mode, sets, target_reps, "
-          "load_pct_max, progress_when, progress_load_pct) "
-          "VALUES (1, 1, 'isotonic', 3, 12, 70, 'all_sets_target_on_tempo', 5)");
-  refuses("INSERT INTO members (number, created_ms, updated_ms, rom_bottom_mm) VALUES "
-          "('7', 0, 0, 10)");  // a range needs both ends
-  refuses("INSERT INTO reps (set_id, seq, n, t_start_s, peak_force_n, mean_force_n, "
-          "concentric_s, top_pause_s, eccentric_s, bottom_pause_s, rom_mm, rom_pct, "
-          "mean_velocity_mm_s, smoothness, on_tempo, tempo_deviation_s, tut_s) "
-          "VALUES (42, 1, 1, 0,0,0,0,0,0,0,0,0,0,0,0,0,0)");  // no such set (foreign key)
+  refuses(
+      "INSERT INTO programme_steps (programme_id, position, mode, sets, target_reps, hold_s, "
+      "load_n) VALUES (1, 1, 'isotonic', 3, 12, 30, 500)");
+  refuses(
+      "INSERT INTO programme_steps (programme_id, position, mode, sets, target_reps) "
+      "VALUES (1, 1, 'isotonic', 3, 12)");
+  db.exec(
+      "INSERT INTO programme_steps (programme_id, position, mode, sets, target_reps, "
+      "load_pct_max, progress_when, progress_load_pct) "
+      "VALUES (1, 1, 'isotonic', 3, 12, 70, 'all_sets_target_on_tempo', 5)");
+  refuses(
+      "INSERT INTO members (number, created_ms, updated_ms, rom_bottom_mm) VALUES "
+      "('7', 0, 0, 10)");  // a range needs both ends
+  refuses(
+      "INSERT INTO reps (set_id, seq, n, t_start_s, peak_force_n, mean_force_n, "
+      "concentric_s, top_pause_s, eccentric_s, bottom_pause_s, rom_mm, rom_pct, "
+      "mean_velocity_mm_s, smoothness, on_tempo, tempo_deviation_s, tut_s) "
+      "VALUES (42, 1, 1, 0,0,0,0,0,0,0,0,0,0,0,0,0,0)");  // no such set (foreign key)
 }
 
-TEST_CASE("calibrations: a span factor is stored with its audit entry, the last one is read back, range checks too") {
+TEST_CASE(
+    "calibrations: a span factor is stored with its audit entry, the last one is read back, range "
+    "checks too") {
   auto db = Database::open(":memory:");
   migrate(db);
   CHECK_FALSE(latest_span_gain(db).has_value());
@@ -258,9 +265,11 @@ TEST_CASE("calibrations: a span factor is stored with its audit entry, the last 
   REQUIRE(latest_span_gain(db).has_value());
   CHECK(*latest_span_gain(db) == doctest::Approx(0.98));
   CHECK(db.scalar_int("SELECT count(*) FROM calibrations WHERE kind = 'span' AND ok = 1") == 2);
-  CHECK(db.scalar_int("SELECT count(*) FROM calibrations WHERE kind = 'range_check' AND ok = 0 AND value = 12.5") == 1);
-  CHECK(db.scalar_int("SELECT count(*) FROM audit WHERE entity = 'calibration' AND field = 'load_cell.span' "
-                      "AND actor_role = 'maintenance' AND before = '0.9524' AND after = '0.9800'") == 1);
+  CHECK(db.scalar_int("SELECT count(*) FROM calibrations WHERE kind = 'range_check' AND ok = 0 AND "
+                      "value = 12.5") == 1);
+  CHECK(db.scalar_int(
+            "SELECT count(*) FROM audit WHERE entity = 'calibration' AND field = 'load_cell.span' "
+            "AND actor_role = 'maintenance' AND before = '0.9524' AND after = '0.9800'") == 1);
   // Details must be JSON: a bad one stores neither the factor nor its audit entry.
   CHECK_THROWS(record_span_calibration(db, tech, 4000, 1.1, 0.98, "not json"));
   CHECK(*latest_span_gain(db) == doctest::Approx(0.98));

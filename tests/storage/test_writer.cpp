@@ -257,7 +257,8 @@ TEST_CASE("writer: ids continue after a restart") {
   CHECK(w.allocate_session_id() == 2);
 }
 
-TEST_CASE("writer: a set left without an end (the daemon died mid-set) is closed at the next start") {
+TEST_CASE(
+    "writer: a set left without an end (the daemon died mid-set) is closed at the next start") {
   TempDir dir;
   auto cfg = test_config(dir.file("s.db"));
   std::int64_t open_set = 0, done_set = 0;

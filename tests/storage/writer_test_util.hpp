@@ -49,9 +49,10 @@ inline void push_set(Writer& w, std::int64_t set_id, int reps, std::int64_t memb
     for (int i = 0; i < 800; ++i, t += 0.01) {
       double phase = i / 800.0;
       w.push_trace({set_id, t, static_cast<float>(700 + 100 * phase),
-                    static_cast<float>(i < 300 ? i / 3.0 : i < 400 ? 100 : i < 700
-                                                                  ? 100 - (i - 400) / 3.0
-                                                                  : 0)});
+                    static_cast<float>(i < 300   ? i / 3.0
+                                       : i < 400 ? 100
+                                       : i < 700 ? 100 - (i - 400) / 3.0
+                                                 : 0)});
     }
     w.push(make_rep(set_id, k, t0));
   }

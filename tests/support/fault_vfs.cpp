@@ -63,9 +63,7 @@ int x_file_control(sqlite3_file* f, int op, void* arg) {
   return real(f)->pMethods->xFileControl(real(f), op, arg);
 }
 int x_sector_size(sqlite3_file* f) { return real(f)->pMethods->xSectorSize(real(f)); }
-int x_device_chars(sqlite3_file* f) {
-  return real(f)->pMethods->xDeviceCharacteristics(real(f));
-}
+int x_device_chars(sqlite3_file* f) { return real(f)->pMethods->xDeviceCharacteristics(real(f)); }
 int x_shm_map(sqlite3_file* f, int pg, int sz, int extend, void volatile** pp) {
   return real(f)->pMethods->xShmMap(real(f), pg, sz, extend, pp);
 }
@@ -82,10 +80,25 @@ int x_unfetch(sqlite3_file* f, sqlite3_int64 off, void* p) {
 }
 
 const sqlite3_io_methods kMethods = {
-    3,          x_close,         x_read,        x_write,     x_truncate,     x_sync,
-    x_file_size, x_lock,         x_unlock,      x_check_reserved, x_file_control,
-    x_sector_size, x_device_chars, x_shm_map,   x_shm_lock,  x_shm_barrier,  x_shm_unmap,
-    x_fetch,    x_unfetch,
+    3,
+    x_close,
+    x_read,
+    x_write,
+    x_truncate,
+    x_sync,
+    x_file_size,
+    x_lock,
+    x_unlock,
+    x_check_reserved,
+    x_file_control,
+    x_sector_size,
+    x_device_chars,
+    x_shm_map,
+    x_shm_lock,
+    x_shm_barrier,
+    x_shm_unmap,
+    x_fetch,
+    x_unfetch,
 };
 
 int x_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* f, int flags, int* out_flags) {

@@ -41,7 +41,7 @@ std::string HttpReply::field() const {
 }
 
 HttpReply http_request(std::uint16_t port, const std::string& method, const std::string& target,
-               const std::string& body, const std::map<std::string, std::string>& headers) {
+                       const std::string& body, const std::map<std::string, std::string>& headers) {
   net::io_context ioc;
   tcp::socket sock(ioc);
   sock.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
@@ -177,7 +177,7 @@ bool StalledClient::read_until_closed(std::chrono::milliseconds limit) {
       return false;  // open and quiet: not closed
     return true;     // EOF, reset, a close frame, or a broken frame after the close
   }
-  return false;      // still receiving frames: the server kept it open
+  return false;  // still receiving frames: the server kept it open
 }
 
 }  // namespace soleus::hmi::test

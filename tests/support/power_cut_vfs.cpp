@@ -109,9 +109,10 @@ struct PowerCutVfs::Impl {
   void apply_durably(sqlite3_file* r, FileState& st) {
     for (const Op& op : st.ops) {
       int rc = op.truncate ? r->pMethods->xTruncate(r, op.off)
-                           : r->pMethods->xWrite(r, op.data.data(), static_cast<int>(op.data.size()),
-                                                 op.off);
-      if (rc != SQLITE_OK) throw std::runtime_error("power-cut VFS: applying a synced write failed");
+                           : r->pMethods->xWrite(r, op.data.data(),
+                                                 static_cast<int>(op.data.size()), op.off);
+      if (rc != SQLITE_OK)
+        throw std::runtime_error("power-cut VFS: applying a synced write failed");
     }
     stats.synced_ops += st.ops.size();
     st.ops.clear();
@@ -167,7 +168,8 @@ int x_read(sqlite3_file* f, void* p, int n, sqlite3_int64 off) {
       const std::int64_t a = std::max<std::int64_t>(op.off, off);
       const std::int64_t b = std::min<std::int64_t>(op.off + std::ssize(op.data), end);
       if (a < b)
-        std::memcpy(buf + (a - off), op.data.data() + (a - op.off), static_cast<std::size_t>(b - a));
+        std::memcpy(buf + (a - off), op.data.data() + (a - op.off),
+                    static_cast<std::size_t>(b - a));
       size = std::max<std::int64_t>(size, op.off + std::ssize(op.data));
     }
   }
@@ -236,9 +238,7 @@ int x_file_control(sqlite3_file* f, int op, void* arg) {
   return real(f)->pMethods->xFileControl(real(f), op, arg);
 }
 int x_sector_size(sqlite3_file* f) { return real(f)->pMethods->xSectorSize(real(f)); }
-int x_device_chars(sqlite3_file* f) {
-  return real(f)->pMethods->xDeviceCharacteristics(real(f));
-}
+int x_device_chars(sqlite3_file* f) { return real(f)->pMethods->xDeviceCharacteristics(real(f)); }
 int x_shm_map(sqlite3_file* f, int pg, int sz, int extend, void volatile** pp) {
   return real(f)->pMethods->xShmMap(real(f), pg, sz, extend, pp);
 }
@@ -254,10 +254,25 @@ int x_fetch(sqlite3_file*, sqlite3_int64, int, void** pp) {
 int x_unfetch(sqlite3_file*, sqlite3_int64, void*) { return SQLITE_OK; }
 
 const sqlite3_io_methods kMethods = {
-    3,          x_close,         x_read,        x_write,     x_truncate,     x_sync,
-    x_file_size, x_lock,         x_unlock,      x_check_reserved, x_file_control,
-    x_sector_size, x_device_chars, x_shm_map,   x_shm_lock,  x_shm_barrier,  x_shm_unmap,
-    x_fetch,    x_unfetch,
+    3,
+    x_close,
+    x_read,
+    x_write,
+    x_truncate,
+    x_sync,
+    x_file_size,
+    x_lock,
+    x_unlock,
+    x_check_reserved,
+    x_file_control,
+    x_sector_size,
+    x_device_chars,
+    x_shm_map,
+    x_shm_lock,
+    x_shm_barrier,
+    x_shm_unmap,
+    x_fetch,
+    x_unfetch,
 };
 
 int x_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* f, int flags, int* out_flags) {
@@ -427,7 +442,8 @@ void PowerCutVfs::Impl::cut_file(FileState& st, PowerCutVfs::Loss loss, std::mt1
       if (!keep[i][k]) continue;
       any = true;
       if (op.truncate) {
-        if (::ftruncate(fd, op.off) != 0) throw std::runtime_error("power-cut VFS: ftruncate failed");
+        if (::ftruncate(fd, op.off) != 0)
+          throw std::runtime_error("power-cut VFS: ftruncate failed");
         continue;
       }
       const auto [a, b] = piece(op, k);

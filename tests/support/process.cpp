@@ -23,7 +23,8 @@ namespace {
 pid_t spawn(const std::vector<std::string>& argv, int& out_fd) {
   if (argv.empty()) throw std::runtime_error("spawn: empty command");
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe: " + std::string(strerror(errno)));
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    throw std::runtime_error("pipe: " + std::string(strerror(errno)));
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);

@@ -71,16 +71,17 @@ void SimProcess::start(const std::vector<std::string>& args, std::chrono::millis
 }
 
 void SimProcess::start_tcp(const std::string& config_file, const std::vector<std::string>& extra) {
-  std::vector<std::string> args{"--config", config_file, "--tcp", "127.0.0.1:0",
-                                "--control-port", "0"};
+  std::vector<std::string> args{"--config",    config_file,      "--tcp",
+                                "127.0.0.1:0", "--control-port", "0"};
   args.insert(args.end(), extra.begin(), extra.end());
   start(args);
 }
 
 void SimProcess::start_rtu(const std::string& config_file, const std::string& pty, int baud,
                            const std::string& parity, const std::vector<std::string>& extra) {
-  std::vector<std::string> args{"--config", config_file, "--rtu", pty, "--baud",
-                                std::to_string(baud), "--parity", parity, "--control-port", "0"};
+  std::vector<std::string> args{
+      "--config", config_file, "--rtu",          pty, "--baud", std::to_string(baud),
+      "--parity", parity,      "--control-port", "0"};
   args.insert(args.end(), extra.begin(), extra.end());
   start(args);
 }
@@ -98,15 +99,14 @@ std::string SimProcess::control(const std::string& json) const {
 SocatPair::SocatPair() {
   a_ = dir_.file("a");
   b_ = dir_.file("b");
-  process_.start({"socat", "-d", "-d", "pty,raw,echo=0,link=" + a_,
-                  "pty,raw,echo=0,link=" + b_});
+  process_.start({"socat", "-d", "-d", "pty,raw,echo=0,link=" + a_, "pty,raw,echo=0,link=" + b_});
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   // socat prints "starting data transfer loop" once both ptys are open.
   for (;;) {
     std::error_code ec;
     const bool links = std::filesystem::exists(a_, ec) && std::filesystem::exists(b_, ec);
-    if (links && process_.wait_for_line("starting data transfer loop",
-                                        std::chrono::milliseconds(10)))
+    if (links &&
+        process_.wait_for_line("starting data transfer loop", std::chrono::milliseconds(10)))
       return;
     if (std::chrono::steady_clock::now() >= deadline) {
       const std::string out = process_.output();

@@ -46,7 +46,6 @@ namespace soleus::app {
 /// Unix ms of a loop time (CLOCK_MONOTONIC seconds).
 std::int64_t wall_ms_of_loop_time(double t_s);
 
-
 /// Shared between the main thread (which drains the loop) and the API threads.
 /// Thread-safe.
 class SetBook {
@@ -74,9 +73,9 @@ class SetBook {
   std::condition_variable cv_;
   std::uint64_t seq_ = 0;
   std::deque<std::pair<std::uint64_t, controller::Event>> recent_;  // last 256 events
-  std::map<std::int64_t, storage::SetStartRecord> expected_;       // not yet started
-  std::map<std::int64_t, storage::SetStartRecord> started_;        // recent sets
-  std::map<std::int64_t, controller::SetResult> results_;          // recent results
+  std::map<std::int64_t, storage::SetStartRecord> expected_;        // not yet started
+  std::map<std::int64_t, storage::SetStartRecord> started_;         // recent sets
+  std::map<std::int64_t, controller::SetResult> results_;           // recent results
 };
 
 class DaemonBackend final : public hmi::Backend {
@@ -95,7 +94,8 @@ class DaemonBackend final : public hmi::Backend {
   hmi::Result list(hmi::Collection c) override;
   hmi::Result get(hmi::Collection c, std::int64_t id) override;
   hmi::Result create(hmi::Collection c, const boost::json::object& fields) override;
-  hmi::Result update(hmi::Collection c, std::int64_t id, const boost::json::object& fields) override;
+  hmi::Result update(hmi::Collection c, std::int64_t id,
+                     const boost::json::object& fields) override;
   hmi::Result remove(hmi::Collection c, std::int64_t id) override;
   hmi::Result assign_programme(std::int64_t member_id,
                                std::optional<std::int64_t> programme_id) override;
@@ -134,7 +134,7 @@ class DaemonBackend final : public hmi::Backend {
   std::mutex start_mutex_;
   std::mutex stop_mutex_;
   std::mutex session_mutex_;
-  std::mutex maintenance_mutex_;             // one span calibration or range check at a time
+  std::mutex maintenance_mutex_;  // one span calibration or range check at a time
   std::atomic<std::uint32_t> next_procedure_id_{0};  // ids of the loop's maintenance procedures
   std::mutex range_mutex_;
   boost::json::object last_range_check_;

@@ -45,17 +45,17 @@
 namespace soleus::app::runner {
 
 // The rules and their types, as the runner's callers have always named them.
-using programme::Plan;
-using programme::Position;
-using programme::Prescription;
-using programme::SetDone;
-using programme::Step;
-using programme::StepOutcome;
 using programme::complete;
 using programme::judge;
 using programme::locate;
+using programme::Plan;
+using programme::Position;
 using programme::prescribe;
+using programme::Prescription;
 using programme::sessions_per_week;
+using programme::SetDone;
+using programme::Step;
+using programme::StepOutcome;
 
 // ---- database ---------------------------------------------------------------------------
 
@@ -75,7 +75,7 @@ std::int64_t open_session(storage::Database& db, const Plan& plan, std::int64_t 
 std::vector<SetDone> session_sets(storage::Database& db, std::int64_t session_id);
 /// Closes the session: state done (complete) or aborted, applies progression
 /// once when complete, stores and returns the summary. One transaction.
-boost::json::object close_session(storage::Database& db, std::int64_t session_id,
-                                  const Plan& plan, std::int64_t now_ms, const char* why);
+boost::json::object close_session(storage::Database& db, std::int64_t session_id, const Plan& plan,
+                                  std::int64_t now_ms, const char* why);
 
 }  // namespace soleus::app::runner

@@ -25,10 +25,25 @@ void line(Level lv, const Args&... args) {
   (os << ... << args);
   write(lv, os.str());
 }
-template <class... Args> void error(const Args&... a) { line(Level::Error, a...); }
-template <class... Args> void warn(const Args&... a) { line(Level::Warning, a...); }
-template <class... Args> void notice(const Args&... a) { line(Level::Notice, a...); }
-template <class... Args> void info(const Args&... a) { line(Level::Info, a...); }
-template <class... Args> void debug(const Args&... a) { line(Level::Debug, a...); }
+template <class... Args>
+void error(const Args&... a) {
+  line(Level::Error, a...);
+}
+template <class... Args>
+void warn(const Args&... a) {
+  line(Level::Warning, a...);
+}
+template <class... Args>
+void notice(const Args&... a) {
+  line(Level::Notice, a...);
+}
+template <class... Args>
+void info(const Args&... a) {
+  line(Level::Info, a...);
+}
+template <class... Args>
+void debug(const Args&... a) {
+  line(Level::Debug, a...);
+}
 
 }  // namespace soleus::log

@@ -35,10 +35,10 @@
 #include <thread>
 
 #include "soleus/controller/config.hpp"
-#include "soleus/machine/machine_io.hpp"
 #include "soleus/controller/procedure.hpp"
 #include "soleus/controller/queues.hpp"
 #include "soleus/controller/set_controller.hpp"
+#include "soleus/machine/machine_io.hpp"
 
 namespace soleus::controller {
 
@@ -72,40 +72,80 @@ inline constexpr double kStaleCommandS = 0.2;
 
 /// A command for the loop. Plain value; fixed size.
 struct Command {
-  enum class Kind { StartSet, Stop, ResetFaults, Tare, ClearOverload, HoldToMove, ReturnToRest,
-                    SetForceGain, Shutdown, StartRangeCheck, StartSpanSampling };
+  enum class Kind {
+    StartSet,
+    Stop,
+    ResetFaults,
+    Tare,
+    ClearOverload,
+    HoldToMove,
+    ReturnToRest,
+    SetForceGain,
+    Shutdown,
+    StartRangeCheck,
+    StartSpanSampling
+  };
   Kind kind = Kind::Stop;
   /// StartRangeCheck, StartSpanSampling: the caller's id, echoed in the
   /// procedure's result (Snapshot::procedure.last.id) and its events' value.
   std::uint32_t procedure_id = 0;
-  SetParams params;                        ///< StartSet
-  StopReason reason = StopReason::UserStop;///< Stop: user_stop | pain | storage_fault
-  double target_mm = 0;                    ///< HoldToMove: refresh it every ≤ hold_to_move_timeout_ms
-  double gain = 1;                         ///< SetForceGain: the load cell's span factor (0.5–2)
+  SetParams params;                          ///< StartSet
+  StopReason reason = StopReason::UserStop;  ///< Stop: user_stop | pain | storage_fault
+  double target_mm = 0;  ///< HoldToMove: refresh it every ≤ hold_to_move_timeout_ms
+  double gain = 1;       ///< SetForceGain: the load cell's span factor (0.5–2)
   /// When it was posted, on the loop's clock: set by ControlLoop::post(). A
   /// StartSet or HoldToMove the loop takes more than kStaleCommandS later is
   /// dropped and answered as refused (SetRefused / CommandRefused, "stale").
   double posted_t = std::numeric_limits<double>::quiet_NaN();
 
-  static Command start_set(const SetParams& p) { Command c; c.kind = Kind::StartSet; c.params = p; return c; }
-  static Command stop(StopReason r) { Command c; c.kind = Kind::Stop; c.reason = r; return c; }
-  static Command of(Kind k) { Command c; c.kind = k; return c; }
-  static Command hold_to_move(double mm) { Command c; c.kind = Kind::HoldToMove; c.target_mm = mm; return c; }
-  static Command range_check(std::uint32_t id) { Command c; c.kind = Kind::StartRangeCheck; c.procedure_id = id; return c; }
-  static Command span_sampling(std::uint32_t id) { Command c; c.kind = Kind::StartSpanSampling; c.procedure_id = id; return c; }
+  static Command start_set(const SetParams& p) {
+    Command c;
+    c.kind = Kind::StartSet;
+    c.params = p;
+    return c;
+  }
+  static Command stop(StopReason r) {
+    Command c;
+    c.kind = Kind::Stop;
+    c.reason = r;
+    return c;
+  }
+  static Command of(Kind k) {
+    Command c;
+    c.kind = k;
+    return c;
+  }
+  static Command hold_to_move(double mm) {
+    Command c;
+    c.kind = Kind::HoldToMove;
+    c.target_mm = mm;
+    return c;
+  }
+  static Command range_check(std::uint32_t id) {
+    Command c;
+    c.kind = Kind::StartRangeCheck;
+    c.procedure_id = id;
+    return c;
+  }
+  static Command span_sampling(std::uint32_t id) {
+    Command c;
+    c.kind = Kind::StartSpanSampling;
+    c.procedure_id = id;
+    return c;
+  }
 };
 
 struct LoopStats {
-  double hz = 0;            ///< configured rate
+  double hz = 0;  ///< configured rate
   std::uint64_t cycles = 0;
   std::uint64_t overruns = 0;
   double p50_ms = 0, p99_ms = 0, max_ms = 0;  ///< period between cycle starts
   std::uint64_t snapshot_skips = 0;
   std::uint64_t commands_dropped = 0;  ///< post() refused (queue full)
   std::uint64_t trace_dropped = 0;
-  std::uint64_t events_lost = 0;       ///< must stay 0
-  std::uint64_t reps_lost = 0;         ///< must stay 0
-  std::uint64_t results_lost = 0;      ///< must stay 0
+  std::uint64_t events_lost = 0;   ///< must stay 0
+  std::uint64_t reps_lost = 0;     ///< must stay 0
+  std::uint64_t results_lost = 0;  ///< must stay 0
 };
 
 struct FaultEntry {
@@ -128,7 +168,7 @@ struct Snapshot {
   std::uint32_t faults_present = 0;
   std::array<FaultEntry, kFaultCount> faults{};  ///< latched faults, with their time
   int fault_count = 0;
-  double force_gain = 1;  ///< the load cell's span factor in use (cell.force_n includes it)
+  double force_gain = 1;      ///< the load cell's span factor in use (cell.force_n includes it)
   ProcedureStatus procedure;  ///< the maintenance procedure running, and the last one's result
   int drive_fault_code = 0;
   std::array<char, 48> drive_fault_name{};
@@ -148,8 +188,8 @@ class ControlLoop {
  public:
   /// Throws std::invalid_argument on a configuration that cannot run.
   ControlLoop(const ControlConfig& control, const TrainingConfig& training,
-              const machine::Mechanics& mechanics, const machine::Limits& limits, machine::MachineIo& io,
-              Clock& clock);
+              const machine::Mechanics& mechanics, const machine::Limits& limits,
+              machine::MachineIo& io, Clock& clock);
   ~ControlLoop();
   ControlLoop(const ControlLoop&) = delete;
   ControlLoop& operator=(const ControlLoop&) = delete;
@@ -200,7 +240,7 @@ class ControlLoop {
 
   static constexpr double kVerifyPeriodS = 1.0;  // the periodic read-back of the drive's setup
   static constexpr int kGapCycles = 2;           // more missed drive answers in a row clear "armed"
-  static constexpr int kBins = 5000;        // 20 µs each: 0..100 ms
+  static constexpr int kBins = 5000;             // 20 µs each: 0..100 ms
   static constexpr double kBinS = 20e-6;
 
   ControlConfig ccfg_;

@@ -37,7 +37,7 @@ struct LawInput {
   double cell_force_n = 0;
   Phase phase = Phase::None;  ///< the user's live phase (RepCounter)
   bool calibrating = false;
-  double ramp = 1;            ///< 0–1
+  double ramp = 1;  ///< 0–1
   /// The set is stopping: nothing in the law may raise the load (the base
   /// does not move up, no pacing brake is added, the eccentric blend only
   /// falls, and the felt load never exceeds the previous cycle's).
@@ -52,8 +52,8 @@ struct LawOutput {
   double felt_n = 0;   ///< what the user should feel (ramp applied)
   double motor_n = 0;  ///< the motor's force at the pad, positive down (before the clamp)
   bool back_driven = false;
-  double brake_n = 0;             ///< pacing brake (+) or drop catch (−) included in felt
-  double eccentric_weight = 0;    ///< w of the eccentric overload, 0–1
+  double brake_n = 0;           ///< pacing brake (+) or drop catch (−) included in felt
+  double eccentric_weight = 0;  ///< w of the eccentric overload, 0–1
 };
 
 class LoadLaw {

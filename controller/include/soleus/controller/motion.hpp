@@ -104,7 +104,8 @@ class RepCounter {
   /// An open attempt whose high so far (or confirmed top) is short of
   /// rep_rom_fraction of the range: a rise that has not (yet) made a rep.
   bool attempt_short() const {
-    return open_ && (has_top_ ? top_pos_ : ext_) - start_pos_ < cfg_.rep_rom_fraction * range_.span();
+    return open_ &&
+           (has_top_ ? top_pos_ : ext_) - start_pos_ < cfg_.rep_rom_fraction * range_.span();
   }
   /// The open attempt's rise so far (to its high), mm.
   double attempt_rise_mm() const { return open_ ? (has_top_ ? top_pos_ : ext_) - start_pos_ : 0.0; }
@@ -142,12 +143,18 @@ class RepCounter {
     int reversals = 0;
     void reset(double pos) { *this = Wobble{true, pos, pos, 0, 0}; }
     void feed(double pos, double h);
-    double total_path() const { return path + (ext > leg_start ? ext - leg_start : leg_start - ext); }
+    double total_path() const {
+      return path + (ext > leg_start ? ext - leg_start : leg_start - ext);
+    }
   };
   struct Rise {
     double sum = 0, peak = 0;
     int n = 0;
-    void add(double f) { sum += f; ++n; if (n == 1 || f > peak) peak = f; }
+    void add(double f) {
+      sum += f;
+      ++n;
+      if (n == 1 || f > peak) peak = f;
+    }
   };
   void close(double t_depart);
   void new_extreme(double pos, double t);
@@ -161,7 +168,7 @@ class RepCounter {
   double h_ = 8;
   // zig-zag state
   bool up_ = false;
-  double ext_ = 0, ext_t_ = 0;  ///< the running extreme and when it was reached
+  double ext_ = 0, ext_t_ = 0;                  ///< the running extreme and when it was reached
   double arr_t_ = 0, arr_pos_ = 0, dep_t_ = 0;  ///< first / last still sample within the band
   bool arr_set_ = false, dep_set_ = false;
   /// The last upward turn near the low (a local minimum within h/2 of it),
@@ -199,7 +206,11 @@ class RepCounter {
 ///  3. progress is the fraction of the current cue phase elapsed, 0–1.
 class TempoCue {
  public:
-  void begin(const Tempo& tempo, double t) { tempo_ = tempo; anchor_ = t; update(t); }
+  void begin(const Tempo& tempo, double t) {
+    tempo_ = tempo;
+    anchor_ = t;
+    update(t);
+  }
   void anchor(double t) { anchor_ = t; }
   void update(double t);
   Phase phase() const { return phase_; }

@@ -39,7 +39,8 @@ class SpscRing {
   }
   std::size_t capacity() const { return buf_.size() - 1; }
   std::size_t size() const {
-    std::size_t h = head_.load(std::memory_order_acquire), t = tail_.load(std::memory_order_acquire);
+    std::size_t h = head_.load(std::memory_order_acquire),
+                t = tail_.load(std::memory_order_acquire);
     return h >= t ? h - t : h + buf_.size() - t;
   }
 

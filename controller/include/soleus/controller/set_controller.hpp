@@ -32,10 +32,10 @@
 #include "soleus/controller/config.hpp"
 #include "soleus/controller/fatigue.hpp"
 #include "soleus/controller/load_law.hpp"
-#include "soleus/machine/machine_io.hpp"
 #include "soleus/controller/motion.hpp"
 #include "soleus/controller/supervisor.hpp"
 #include "soleus/controller/types.hpp"
+#include "soleus/machine/machine_io.hpp"
 
 namespace soleus::controller {
 
@@ -60,8 +60,8 @@ struct ControllerStatus {
   bool set_running = false;  ///< Ready/Calibrating/Active/Unloading of a set
   std::int64_t set_id = 0;
   Mode mode = Mode::Isotonic;
-  double load_n = 0;         ///< felt load commanded (after ramp, before the clamp)
-  double motor_force_n = 0;  ///< the command written (after the clamp), positive down
+  double load_n = 0;              ///< felt load commanded (after ramp, before the clamp)
+  double motor_force_n = 0;       ///< the command written (after the clamp), positive down
   Phase phase = Phase::None;      ///< the user's phase
   Phase cue_phase = Phase::None;  ///< where the tempo says the user should be
   double cue_progress = 0;
@@ -69,8 +69,8 @@ struct ControllerStatus {
   int partial_reps = 0;
   double tut_s = 0;
   double hold_elapsed_s = 0;
-  bool resting = false;          ///< a mid-set rest: held at a top or low beyond the tempo's pause
-  double rest_remaining_s = 0;   ///< while resting: seconds left before the set ends (stall)
+  bool resting = false;         ///< a mid-set rest: held at a top or low beyond the tempo's pause
+  double rest_remaining_s = 0;  ///< while resting: seconds left before the set ends (stall)
   StopReason stop_reason = StopReason::None;  ///< of the running or last set
   bool range_known = false;
   Range range;
@@ -160,25 +160,25 @@ class SetController {
     double motor = 0;   ///< the motor's force before the clamp, positive down
     double floor = -1;  ///< the clamp's floor, mm (-1: none)
     LawOutput law;
-    double out = 0;     ///< the command after the clamp (step 4) and what follows it
+    double out = 0;           ///< the command after the clamp (step 4) and what follows it
     bool driving_up = false;  ///< the command's screw-friction assumption
   };
-  Cycle read_inputs(const machine::MachineInputs& in);                     ///< 0.
+  Cycle read_inputs(const machine::MachineInputs& in);                           ///< 0.
   SupervisorReport supervise(const machine::MachineInputs& in, const Cycle& c);  ///< 1.
   double set_floor() const;
-  void update_ready(const Cycle& c, CycleOutput& o);               ///< 2., per state
+  void update_ready(const Cycle& c, CycleOutput& o);  ///< 2., per state
   void update_move(const Cycle& c, CycleOutput& o);
   void update_calibrating(const Cycle& c, CycleOutput& o);
   void update_active(const Cycle& c, CycleOutput& o);
   void update_hold(const Cycle& c, CycleOutput& o);
   void update_reps(const Cycle& c, CycleOutput& o);
   void update_unloading(const Cycle& c, CycleOutput& o);
-  void gate_enable(const SupervisorReport& rep, CycleOutput& o);   ///< 3.
-  void final_clamp(const Cycle& c, CycleOutput& o);                ///< 4.
-  void floor_catch(const Cycle& c, CycleOutput& o);                ///< 4b.
-  void hold_unload(CycleOutput& o);                                ///< 5.
+  void gate_enable(const SupervisorReport& rep, CycleOutput& o);                          ///< 3.
+  void final_clamp(const Cycle& c, CycleOutput& o);                                       ///< 4.
+  void floor_catch(const Cycle& c, CycleOutput& o);                                       ///< 4b.
+  void hold_unload(CycleOutput& o);                                                       ///< 5.
   machine::DriveCommand make_command(const SupervisorReport& rep, const CycleOutput& o);  ///< 6.
-  void publish_status(const CycleOutput& o);                       ///< 7.
+  void publish_status(const CycleOutput& o);                                              ///< 7.
 
   void begin_unload(double t);
   void finish(double t);
@@ -220,21 +220,22 @@ class SetController {
   // sinks by it and the rep counter adds it back (the bone's height).
   double floor_allowance(double load_n) const;
   void measure_tissue(double t, double pos, double vel);
-  double tissue_mm_per_n_ = -1;   ///< measured; < 0 until the first loaded top
-  double tissue_offset_mm_ = 0;   ///< compression at the set's load, mm
+  double tissue_mm_per_n_ = -1;  ///< measured; < 0 until the first loaded top
+  double tissue_offset_mm_ = 0;  ///< compression at the set's load, mm
   double tissue_rise_max_ = -1e9;
   double tissue_still_since_ = -1;
   // isometric
   double hold_elapsed_ = 0;
   double window_sum_ = 0, window_t_ = 0;
   int window_n_ = 0;
-  double hold_mm_ = 0;            ///< the hold's height (set when the hold begins)
-  double hold_rest_n_ = -1;       ///< the cell when the hold began (-1: not yet)
-  double hold_filt_n_ = 0;        ///< the cell low-passed (0.3 s): a push, not a tremor
-  double hold_push_since_ = -1;   ///< the filtered cell above rest + margin since
-  bool hold_pushed_ = false;      ///< the user's push was seen: the clock runs from it
-  double hold_fall_since_ = -1;   ///< the pad falls away from the hold with nothing on the cell since
-  double hold_held_mm_ = -1e9;    ///< the pad's height when the cell last read a force in the hold
+  double hold_mm_ = 0;           ///< the hold's height (set when the hold begins)
+  double hold_rest_n_ = -1;      ///< the cell when the hold began (-1: not yet)
+  double hold_filt_n_ = 0;       ///< the cell low-passed (0.3 s): a push, not a tremor
+  double hold_push_since_ = -1;  ///< the filtered cell above rest + margin since
+  bool hold_pushed_ = false;     ///< the user's push was seen: the clock runs from it
+  double hold_fall_since_ =
+      -1;                       ///< the pad falls away from the hold with nothing on the cell since
+  double hold_held_mm_ = -1e9;  ///< the pad's height when the cell last read a force in the hold
   // moves
   double move_target_ = 0;
   double move_deadline_ = 0;
@@ -247,10 +248,11 @@ class SetController {
   /// for a push down), never back.
   bool unload_up_ = false;
   // hazard 11
-  double speed_nominal_mm_s_ = 0;   ///< the speed limit V now (set_speed_limit for a set, else the cap); speed_limit_mm_s() is what is armed for it
-  double drive_slew_ = 0;           ///< the drive's armed slew, N/s (0: unknown, max_slew_n_per_s)
-  double failed_since_ = -1;        ///< a short rise pushed back down since
-  bool failed_rep_ = false;         ///< the set stopped on a failed rep: the load drops at the slew
+  double speed_nominal_mm_s_ = 0;  ///< the speed limit V now (set_speed_limit for a set, else the
+                                   ///< cap); speed_limit_mm_s() is what is armed for it
+  double drive_slew_ = 0;          ///< the drive's armed slew, N/s (0: unknown, max_slew_n_per_s)
+  double failed_since_ = -1;       ///< a short rise pushed back down since
+  bool failed_rep_ = false;        ///< the set stopped on a failed rep: the load drops at the slew
   // hazard 10: the floor catch judges the member's force against its recent peak
   struct ForceAt {
     double t = -1e9, force_n = 0;

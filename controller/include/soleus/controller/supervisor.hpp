@@ -33,8 +33,8 @@
 ///     so removing torque is safe. The over-force trip is independent of the
 ///     motor's own readings: the load cell above over_force_factor × max load
 ///     on two consecutive reads while the pad is not rising (a member who
-///     out-pushes the motor makes the pad rise; then the force is theirs). The travel limit, where the user is in
-///     control and pushing, keeps the controlled unload.
+///     out-pushes the motor makes the pad rise; then the force is theirs). The travel limit, where
+///     the user is in control and pushing, keeps the controlled unload.
 ///  4. Presence (docs/controller.md#presence) is not a fault: a user found
 ///     gone is reported as user_left and ends the set through the same
 ///     unload. Gone means the load cell reads less than let_go_force_n AND
@@ -51,8 +51,8 @@
 #include <string>
 
 #include "soleus/controller/config.hpp"
-#include "soleus/machine/machine_io.hpp"
 #include "soleus/controller/types.hpp"
+#include "soleus/machine/machine_io.hpp"
 
 namespace soleus::controller {
 
@@ -74,8 +74,8 @@ enum class Fault : std::uint8_t {
   kCount
 };
 inline constexpr int kFaultCount = static_cast<int>(Fault::kCount);
-const char* to_string(Fault f);   ///< stable code, e.g. "stale_load_cell"
-const char* message(Fault f);     ///< readable meaning with a hint
+const char* to_string(Fault f);  ///< stable code, e.g. "stale_load_cell"
+const char* message(Fault f);    ///< readable meaning with a hint
 StopReason stop_reason(Fault f);
 EventCode event_code(Fault f);
 constexpr std::uint32_t bit(Fault f) { return 1u << static_cast<unsigned>(f); }
@@ -83,8 +83,8 @@ constexpr std::uint32_t bit(Fault f) { return 1u << static_cast<unsigned>(f); }
 /// ramp), not the controlled unload; STO and drive faults are category 0.
 inline constexpr std::uint32_t kQuickStopFaults =
     bit(Fault::NotArmed) | bit(Fault::CommLoss) | bit(Fault::StaleCell) | bit(Fault::AdcError) |
-    bit(Fault::Overload) | bit(Fault::Implausible) | bit(Fault::Overspeed) | bit(Fault::CrossCheck) |
-    bit(Fault::EnableTimeout) | bit(Fault::OverForce);
+    bit(Fault::Overload) | bit(Fault::Implausible) | bit(Fault::Overspeed) |
+    bit(Fault::CrossCheck) | bit(Fault::EnableTimeout) | bit(Fault::OverForce);
 
 /// What the supervisor needs to know about the controller's intent.
 struct SupervisorContext {
@@ -92,16 +92,16 @@ struct SupervisorContext {
   bool loaded = false;            ///< a set expects the user on the pad (presence is judged)
   double pad_weight_n = 78.5;
   double moving_mass_kg = 110;
-  double efficiency = 0.9;        ///< the screw's (friction: F·η driving, F/η back-driven)
-  double commanded_force_n = 0;   ///< the motor force the controller asks for (presence's scale)
-  double bottom_mm = -1;          ///< the user's calibrated bottom, or < 0 when not known yet
+  double efficiency = 0.9;       ///< the screw's (friction: F·η driving, F/η back-driven)
+  double commanded_force_n = 0;  ///< the motor force the controller asks for (presence's scale)
+  double bottom_mm = -1;         ///< the user's calibrated bottom, or < 0 when not known yet
   double travel_max_mm = 150;
   /// No set or move runs, nothing asks for ENABLE and the drive reports
   /// disabled: a stale or silent load cell is then a warning that clears
   /// itself, not a latched fault (nobody is loaded; a newcomer's first
   /// screen shows no FAULT after a busy minute).
   bool at_rest = false;
-  double max_load_n = 1800;       ///< limits.max_load_n (the over-force trip's scale)
+  double max_load_n = 1800;  ///< limits.max_load_n (the over-force trip's scale)
 };
 
 /// The verdict of one cycle.
@@ -157,17 +157,19 @@ class Supervisor {
   void raise(Fault f, double t);
   /// The contact force the pad's dynamics imply (presence and the cross-check).
   struct Dynamics {
-    double a_mm_s2 = 0;    ///< from the velocity over the last ≥ 40 ms
+    double a_mm_s2 = 0;  ///< from the velocity over the last ≥ 40 ms
     double eta = 0.9;
-    double ideal = 0;      ///< the drive's force as an ideal screw, + down
-    double motor_eff = 0;  ///< with the friction of the way the pad moves (ideal while still), + down
+    double ideal = 0;  ///< the drive's force as an ideal screw, + down
+    double motor_eff =
+        0;  ///< with the friction of the way the pad moves (ideal while still), + down
     double inertia_n = 0;  ///< m·a
     double contact_n = 0;  ///< m·a + pad weight + motor_eff
     bool moving = false;   ///< |v| > still_mm_s
   };
   Dynamics dynamics(const machine::DriveStatus& d, const SupervisorContext& ctx, double t) const;
   static constexpr const char* kFrozenCellText =
-      "the load cell's reading stays the same while the member pushes and the machine moves (a frozen value): "
+      "the load cell's reading stays the same while the member pushes and the machine moves (a "
+      "frozen value): "
       "check the transmitter";
 
   ControlConfig cfg_;

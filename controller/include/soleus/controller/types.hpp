@@ -116,8 +116,8 @@ struct SetParams {
 /// with counted = false and n = 0; counted reps are numbered n = 1, 2, ...
 struct RepRecord {
   std::int64_t set_id = 0;
-  int seq = 0;        ///< attempt number within the set, counted or not (1, 2, ...)
-  int n = 0;          ///< counted-rep number, 0 for a partial
+  int seq = 0;  ///< attempt number within the set, counted or not (1, 2, ...)
+  int n = 0;    ///< counted-rep number, 0 for a partial
   bool counted = false;
   double t_start_s = 0;  ///< loop time when the concentric began
   double peak_force_n = 0;
@@ -126,8 +126,8 @@ struct RepRecord {
   double top_pause_s = 0;
   double eccentric_s = 0;
   double bottom_pause_s = 0;
-  double rom_mm = 0;   ///< the smaller of rise and return, mm
-  double rom_pct = 0;  ///< rom_mm as % of the calibrated range
+  double rom_mm = 0;              ///< the smaller of rise and return, mm
+  double rom_pct = 0;             ///< rom_mm as % of the calibrated range
   double mean_velocity_mm_s = 0;  ///< mean concentric velocity
   double smoothness = 1;          ///< net / travelled distance over both moving phases, 0–1
   int reversals = 0;              ///< direction reversals within the moving phases
@@ -188,13 +188,14 @@ enum class EventCode {
   MoveEnded,
   QueueOverflow,
   Overrun,
-  Disarmed,  ///< the drive is no longer known armed (fault, not READY, answer gap, read-back differs)
+  Disarmed,         ///< the drive is no longer known armed (fault, not READY, answer gap, read-back
+                    ///< differs)
   SensorRecovered,  ///< a sensor condition seen at rest (not latched) cleared itself
   OverForce,        ///< the load cell read beyond over_force_factor × max load, pad not rising
   InternalError,    ///< an exception escaped the control loop: QUICK_STOP, restart needed
-  FloorCatch,       ///< the pad fell into the floor under load: torque removed at once, the set goes on
-  ProcedureStarted, ///< a maintenance procedure (range check, span sampling) began; value = its id
-  ProcedureEnded,   ///< ... ended or was refused; value = its id; the result is in the snapshot
+  FloorCatch,  ///< the pad fell into the floor under load: torque removed at once, the set goes on
+  ProcedureStarted,  ///< a maintenance procedure (range check, span sampling) began; value = its id
+  ProcedureEnded,    ///< ... ended or was refused; value = its id; the result is in the snapshot
 };
 const char* to_string(EventCode c);
 const char* to_string(Severity s);

@@ -67,7 +67,7 @@ struct Command {
   std::string summary;   ///< one line
   std::vector<OptionSpec> options;
   int max_positional = 0;
-  std::string details;   ///< extra help text (may be empty)
+  std::string details;  ///< extra help text (may be empty)
   std::function<int(Context&, const Args&)> run;
 };
 
@@ -93,8 +93,8 @@ std::int64_t parse_int(std::string_view text, const std::string& name, std::int6
 /// A date without a time is that day's local midnight, or with `end_of_day`
 /// the next midnight (so "--until 2026-11-22" takes the whole day).
 /// nullopt with *error set when the text is none of these.
-std::optional<std::int64_t> parse_time(std::string_view text, std::int64_t now_ms,
-                                       bool end_of_day, std::string* error);
+std::optional<std::int64_t> parse_time(std::string_view text, std::int64_t now_ms, bool end_of_day,
+                                       std::string* error);
 /// parse_time for option `name`, throwing UsageError.
 std::int64_t parse_time_option(std::string_view text, const std::string& name, bool end_of_day);
 
@@ -127,8 +127,9 @@ std::vector<std::vector<std::string>> parse_csv(std::string_view text);
 
 // ---- the commands (one file each) ---------------------------------------------
 
-std::vector<Command> machine_commands();  ///< ctl_machine.cpp: probe, status, check-config, hash-pin
-std::vector<Command> log_commands();      ///< ctl_events.cpp: events
+std::vector<Command>
+machine_commands();                   ///< ctl_machine.cpp: probe, status, check-config, hash-pin
+std::vector<Command> log_commands();  ///< ctl_events.cpp: events
 std::vector<Command> history_commands();  ///< ctl_history.cpp: sets, export
 std::vector<Command> db_commands();       ///< ctl_db.cpp: db check, db backup
 

@@ -13,8 +13,8 @@ struct Column {
   Column(std::string t, bool r = false, std::size_t w = 0)
       : title(std::move(t)), right(r), max_width(w) {}
   std::string title;
-  bool right = false;          ///< right-align (numbers)
-  std::size_t max_width = 0;   ///< cut longer cells with "..." (0 = never)
+  bool right = false;         ///< right-align (numbers)
+  std::size_t max_width = 0;  ///< cut longer cells with "..." (0 = never)
 };
 
 class Table {

@@ -70,9 +70,9 @@ struct DriveMap {
   int bit_ready = 0, bit_enabled = 1, bit_fault = 2, bit_sto = 3, bit_speed_limited = 4,
       bit_torque_limited = 5;
   // Sign conventions (signs.*)
-  bool torque_positive_down = true;   ///< signs.torque_positive = "down" | "up"
-  bool position_positive_up = true;   ///< signs.position_positive = "up" | "down"
-  bool speed_positive_up = true;      ///< signs.speed_positive = "up" | "down"
+  bool torque_positive_down = true;  ///< signs.torque_positive = "down" | "up"
+  bool position_positive_up = true;  ///< signs.position_positive = "up" | "down"
+  bool speed_positive_up = true;     ///< signs.speed_positive = "up" | "down"
   /// fault_codes: code number → name, e.g. 6 = "communication loss".
   std::map<int, std::string> fault_names;
   /// The fault code the drive raises when its watchdog expires (fault_codes.comm_loss_code).
@@ -108,20 +108,24 @@ inline constexpr double kContinuousRatingTolerance = 0.01;
 /// TORQUE_LIMIT (% of rated torque) as ServoDrive::configure() arms it for a
 /// force cap: converted with the back-driven direction (F = T·2π/lead/η, the
 /// most force per unit of torque) and floored to the register's resolution.
-double armed_torque_limit_pct(const SignalSpec& torque_limit, const machine::Mechanics& mech, double force_n);
+double armed_torque_limit_pct(const SignalSpec& torque_limit, const machine::Mechanics& mech,
+                              double force_n);
 
 /// The drive's limits as a configuration would arm them, judged.
 struct DriveLimitCheck {
-  double torque_limit_pct = 0;       ///< TORQUE_LIMIT armed from limits.max_load_n
-  double force_at_limit_down_n = 0;  ///< the motor's push at the pad at that TORQUE_LIMIT, driving down
-  double continuous_down_n = 0;      ///< the rated torque at the pad in the direction a load is held (down)
+  double torque_limit_pct = 0;  ///< TORQUE_LIMIT armed from limits.max_load_n
+  double force_at_limit_down_n =
+      0;  ///< the motor's push at the pad at that TORQUE_LIMIT, driving down
+  double continuous_down_n =
+      0;                ///< the rated torque at the pad in the direction a load is held (down)
   std::string error;    ///< non-empty: refuse the configuration (about limits.max_load_n)
   std::string warning;  ///< non-empty: load, but log this
 };
 /// Refuses a TORQUE_LIMIT above kMaxTorqueLimitPct and a downward force at
 /// TORQUE_LIMIT above kHardCapN; warns when max_load_n exceeds the continuous
 /// rating (driving down) by more than kContinuousRatingTolerance.
-DriveLimitCheck check_drive_limits(const DriveMap& drive, const machine::Mechanics& mech, const machine::Limits& limits);
+DriveLimitCheck check_drive_limits(const DriveMap& drive, const machine::Mechanics& mech,
+                                   const machine::Limits& limits);
 
 /// The drivers' whole view of a machine: what soleus-sim and the drivers share.
 struct MachineConfig {

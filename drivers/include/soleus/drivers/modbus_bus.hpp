@@ -31,14 +31,14 @@ namespace soleus::drivers {
 /// Whether a transaction (and so a command) reached the device. [[nodiscard]]
 /// on the type: every function that returns one must have its result looked
 /// at, or discarded with (void) and a comment saying why.
-enum class [[nodiscard]] BusResult {
-  Ok,
-  Timeout,       ///< no (complete) reply within the response timeout
-  CrcError,      ///< a reply with a bad CRC (RTU)
-  FramingError,  ///< a malformed or unexpected reply (wrong length, unit, function)
-  Exception,     ///< the device answered with a Modbus exception
-  Disconnected,  ///< no link; waiting for the back-off before reconnecting
-  BadValue,      ///< the reply decoded to something that is not a valid value
+enum class [[nodiscard]] BusResult{
+    Ok,
+    Timeout,       ///< no (complete) reply within the response timeout
+    CrcError,      ///< a reply with a bad CRC (RTU)
+    FramingError,  ///< a malformed or unexpected reply (wrong length, unit, function)
+    Exception,     ///< the device answered with a Modbus exception
+    Disconnected,  ///< no link; waiting for the back-off before reconnecting
+    BadValue,      ///< the reply decoded to something that is not a valid value
 };
 const char* to_string(BusResult r);
 
@@ -67,12 +67,14 @@ class Bus {
   virtual BusResult read_input(int unit, int address, std::span<std::uint16_t> out) = 0;
   virtual BusResult read_coils(int unit, int address, std::span<std::uint8_t> out) = 0;
   virtual BusResult read_discrete(int unit, int address, std::span<std::uint8_t> out) = 0;
-  virtual BusResult write_register(int unit, int address, std::uint16_t value) = 0;             // FC 06
-  virtual BusResult write_registers(int unit, int address, std::span<const std::uint16_t> v) = 0;  // FC 16
-  virtual BusResult write_coil(int unit, int address, bool value) = 0;                          // FC 05
+  virtual BusResult write_register(int unit, int address, std::uint16_t value) = 0;  // FC 06
+  virtual BusResult write_registers(int unit, int address,
+                                    std::span<const std::uint16_t> v) = 0;  // FC 16
+  virtual BusResult write_coil(int unit, int address, bool value) = 0;      // FC 05
   /// FC 23: writes `values` at write_address, then reads into `out` from read_address.
-  virtual BusResult write_and_read(int unit, int write_address, std::span<const std::uint16_t> values,
-                                   int read_address, std::span<std::uint16_t> out) = 0;
+  virtual BusResult write_and_read(int unit, int write_address,
+                                   std::span<const std::uint16_t> values, int read_address,
+                                   std::span<std::uint16_t> out) = 0;
   virtual const BusStats& stats() const = 0;
   virtual const TransportConfig& config() const = 0;
   /// Text of the last failure, for events and logs.
@@ -95,9 +97,10 @@ class ModbusBus final : public Bus {
   BusResult read_input(int unit, int address, std::span<std::uint16_t> out) override;
   BusResult read_coils(int unit, int address, std::span<std::uint8_t> out) override;
   BusResult read_discrete(int unit, int address, std::span<std::uint8_t> out) override;
-  BusResult write_register(int unit, int address, std::uint16_t value) override;            // FC 06
-  BusResult write_registers(int unit, int address, std::span<const std::uint16_t> v) override;  // FC 16
-  BusResult write_coil(int unit, int address, bool value) override;                         // FC 05
+  BusResult write_register(int unit, int address, std::uint16_t value) override;  // FC 06
+  BusResult write_registers(int unit, int address,
+                            std::span<const std::uint16_t> v) override;  // FC 16
+  BusResult write_coil(int unit, int address, bool value) override;      // FC 05
   /// FC 23: writes `values` at write_address, then reads into `out` from read_address.
   BusResult write_and_read(int unit, int write_address, std::span<const std::uint16_t> values,
                            int read_address, std::span<std::uint16_t> out) override;

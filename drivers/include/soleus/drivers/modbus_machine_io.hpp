@@ -15,8 +15,8 @@
 ///     in-process bus over the simulator's register tables).
 #include <memory>
 
-#include "soleus/machine/machine_io.hpp"
 #include "soleus/drivers/devices.hpp"
+#include "soleus/machine/machine_io.hpp"
 
 namespace soleus::drivers {
 
@@ -27,7 +27,8 @@ class ModbusMachineIo final : public machine::MachineIo {
   /// Over a given bus (already connected, or connecting on its own).
   ModbusMachineIo(const MachineConfig& cfg, std::unique_ptr<Bus> bus);
   using machine::MachineIo::exchange;
-  void exchange(const machine::DriveCommand& cmd, machine::MachineInputs& in, bool read_cell) override;
+  void exchange(const machine::DriveCommand& cmd, machine::MachineInputs& in,
+                bool read_cell) override;
   [[nodiscard]] bool arm(const machine::DriveSetup& setup, std::string& detail) override;
   [[nodiscard]] machine::SetupCheck verify_setup(std::string& detail) override;
   [[nodiscard]] bool start_cell_command(CellCommand c, std::string& detail) override;

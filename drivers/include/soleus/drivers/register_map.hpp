@@ -33,10 +33,12 @@ struct SignalSpec {
   int address = 0;  ///< 0-based protocol address
   ValueType type = ValueType::U16;
   WordOrder order = WordOrder::HighFirst;
-  double scale = 1.0;   ///< engineering = raw * scale + offset
+  double scale = 1.0;  ///< engineering = raw * scale + offset
   double offset = 0.0;
 
-  int words() const { return (type == ValueType::U32 || type == ValueType::S32 || type == ValueType::F32) ? 2 : 1; }
+  int words() const {
+    return (type == ValueType::U32 || type == ValueType::S32 || type == ValueType::F32) ? 2 : 1;
+  }
   int end() const { return address + words(); }  ///< one past the last address
 };
 

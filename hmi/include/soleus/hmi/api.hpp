@@ -26,12 +26,13 @@ struct ApiRequest {
   std::string body;
   std::optional<std::string> authorization;  ///< the Authorization header, if any
   std::optional<std::string> origin;         ///< the Origin header, if any
-  std::string client;  ///< the peer's address ("" when unknown): failed logins are rate-limited per client
+  std::string
+      client;  ///< the peer's address ("" when unknown): failed logins are rate-limited per client
 };
 
 struct ApiResponse {
   unsigned status = 200;
-  std::string body;  ///< JSON
+  std::string body;                                          ///< JSON
   std::vector<std::pair<std::string, std::string>> headers;  ///< extra headers (Allow, Retry-After)
 };
 

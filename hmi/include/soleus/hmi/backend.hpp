@@ -26,16 +26,16 @@ namespace soleus::hmi {
 
 /// POST /api/v1/sets, after validation. Exactly one of target_reps / hold_s is set.
 struct SetRequest {
-  std::string mode;    ///< isotonic, eccentric or isometric
-  double load_n{};     ///< load, or the force limit of an isometric hold
-  std::string tempo;   ///< as given, e.g. "2.5-0-2-1"
+  std::string mode;   ///< isotonic, eccentric or isometric
+  double load_n{};    ///< load, or the force limit of an isometric hold
+  std::string tempo;  ///< as given, e.g. "2.5-0-2-1"
   double eccentric_s{}, bottom_s{}, concentric_s{}, top_s{};  ///< the tempo, parsed
-  std::optional<int> target_reps;  ///< 1–100 (isotonic, eccentric)
-  std::optional<double> hold_s;    ///< isometric
-  double force_drop_pct = 20;      ///< 5–50
-  double eccentric_pct = 0;        ///< 0–100, eccentric mode only
+  std::optional<int> target_reps;                             ///< 1–100 (isotonic, eccentric)
+  std::optional<double> hold_s;                               ///< isometric
+  double force_drop_pct = 20;                                 ///< 5–50
+  double eccentric_pct = 0;                                   ///< 0–100, eccentric mode only
   std::optional<std::int64_t> member_id;
-  std::string role;                ///< who asked: guest, member, staff or maintenance
+  std::string role;  ///< who asked: guest, member, staff or maintenance
 };
 
 /// GET /api/v1/events, after validation.

@@ -16,24 +16,24 @@ class Section;
 namespace soleus::hmi {
 
 struct HmiConfig {
-  std::string bind_address = "127.0.0.1";          ///< bind: IPv4/IPv6 literal to listen on
-  std::uint16_t port = 8080;                       ///< port: 0 picks a free port (tests)
+  std::string bind_address = "127.0.0.1";           ///< bind: IPv4/IPv6 literal to listen on
+  std::uint16_t port = 8080;                        ///< port: 0 picks a free port (tests)
   std::string asset_dir = "/usr/share/soleus/hmi";  ///< asset_dir: the HMI's static files
   /// allowed_origins: browser origins allowed to change state and open the live
   /// WebSocket, e.g. "http://192.168.1.20:8080". Empty: the server's own
   /// address, http://localhost:PORT and http://127.0.0.1:PORT.
   std::vector<std::string> allowed_origins;
-  std::string staff_pin_hash;        ///< staff_pin_hash: make_pin_hash() output; "" disables staff login
-  std::string maintenance_pin_hash;  ///< maintenance_pin_hash: idem for maintenance
+  std::string staff_pin_hash;  ///< staff_pin_hash: make_pin_hash() output; "" disables staff login
+  std::string maintenance_pin_hash;      ///< maintenance_pin_hash: idem for maintenance
   double token_lifetime_s = 8 * 3600.0;  ///< token_lifetime_s: a token's absolute lifetime
-  double member_idle_s = 300;            ///< member_idle_logout_s: idle time that logs a member or guest out
-  double staff_idle_s = 300;             ///< staff_idle_logout_s: idle time that logs staff or maintenance out
-  double guest_load_cap_n = 600;         ///< guest_load_cap_n: the highest load a guest may ask for
-  double live_rate_hz = 25;              ///< live_rate_hz: WebSocket frames per second (20–30)
-  std::size_t body_limit = 16 * 1024;    ///< body_limit_bytes: larger request bodies get 413
-  double live_stall_timeout_s = 10;      ///< live_stall_timeout_s: a client silent this long is closed
-  int io_threads = 1;                    ///< io_threads: network threads
-  int worker_threads = 2;                ///< worker_threads: threads that call the backend
+  double member_idle_s = 300;  ///< member_idle_logout_s: idle time that logs a member or guest out
+  double staff_idle_s = 300;  ///< staff_idle_logout_s: idle time that logs staff or maintenance out
+  double guest_load_cap_n = 600;       ///< guest_load_cap_n: the highest load a guest may ask for
+  double live_rate_hz = 25;            ///< live_rate_hz: WebSocket frames per second (20–30)
+  std::size_t body_limit = 16 * 1024;  ///< body_limit_bytes: larger request bodies get 413
+  double live_stall_timeout_s = 10;  ///< live_stall_timeout_s: a client silent this long is closed
+  int io_threads = 1;                ///< io_threads: network threads
+  int worker_threads = 2;            ///< worker_threads: threads that call the backend
   /// Not a key: the daemon copies [limits] max_load_n here so that loads above
   /// the machine's limit are refused with 422 before reaching the backend.
   double max_load_n = 2000;

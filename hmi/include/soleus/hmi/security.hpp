@@ -32,7 +32,7 @@ namespace soleus::hmi {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr int kPinHashIterations = 150000;   ///< make_pin_hash()'s default
+constexpr int kPinHashIterations = 150000;     ///< make_pin_hash()'s default
 constexpr int kMinPinHashIterations = 100000;  ///< the least a stored hash may use
 
 /// A new hash of `pin` for the configuration or the database.
@@ -106,8 +106,8 @@ class TokenStore {
   /// Looks a token up and marks it used. `busy()` (asked only when a member's or
   /// guest's idle time has run out) tells whether a set is running, which
   /// keeps the idle clock from logging out someone in the middle of a set.
-  Check check(const std::string& token, Clock::time_point now,
-              const std::function<bool()>& busy, Session& out);
+  Check check(const std::string& token, Clock::time_point now, const std::function<bool()>& busy,
+              Session& out);
   void revoke(const std::string& token);
   std::size_t size();
 

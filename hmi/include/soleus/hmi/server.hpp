@@ -37,11 +37,11 @@ class Server {
   };
   /// Counters since start().
   struct Stats {
-    std::uint64_t frames_sampled = 0;  ///< frames taken from the backend
-    std::uint64_t frames_sent = 0;     ///< WebSocket messages written, all clients
-    std::uint64_t frames_skipped = 0;  ///< frames replaced unsent in a slow client's slot
-    std::uint64_t clients_stalled = 0; ///< clients closed for not reading
-    std::size_t live_clients = 0;      ///< open live WebSockets now
+    std::uint64_t frames_sampled = 0;   ///< frames taken from the backend
+    std::uint64_t frames_sent = 0;      ///< WebSocket messages written, all clients
+    std::uint64_t frames_skipped = 0;   ///< frames replaced unsent in a slow client's slot
+    std::uint64_t clients_stalled = 0;  ///< clients closed for not reading
+    std::size_t live_clients = 0;       ///< open live WebSockets now
   };
 
   /// Validates `config` (throws std::invalid_argument). `backend` must outlive the server.

@@ -126,7 +126,7 @@ struct SetView {
   std::optional<double> hold_s;            ///< extra
   std::optional<std::int64_t> started_ms;  ///< extra: Unix ms
   // Additions (issue 11: the store's and the JSON lines' fields):
-  bool rep_log_known = true;             ///< false: rep_log not read (a listing); rendered null
+  bool rep_log_known = true;               ///< false: rep_log not read (a listing); rendered null
   std::optional<std::int64_t> ended_ms{};  ///< Unix ms
   std::optional<std::int64_t> session_id{};
   std::optional<double> force_drop_pct{};
@@ -148,7 +148,8 @@ struct EventView {
   std::string code;
   std::string message;
   std::optional<std::int64_t> set_id;
-  std::optional<std::string> context{};  ///< addition: JSON text (rendered parsed), e.g. {"value":3}
+  std::optional<std::string>
+      context{};  ///< addition: JSON text (rendered parsed), e.g. {"value":3}
 };
 
 // ---- renderers (hmi/src/views.cpp) -------------------------------------------

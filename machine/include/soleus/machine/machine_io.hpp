@@ -33,8 +33,9 @@ struct MachineInputs {
   double t_s = 0;         ///< monotonic time of the cycle, s (stamped by the loop)
   bool drive_ok = false;  ///< the drive transaction succeeded; `drive` is fresh
   DriveStatus drive;
-  bool cell_ok = false;   ///< the load-cell read succeeded; `cell` is fresh
-  bool cell_skipped = false;  ///< the loop did not read the cell this cycle (planned; not a failure)
+  bool cell_ok = false;  ///< the load-cell read succeeded; `cell` is fresh
+  bool cell_skipped =
+      false;  ///< the loop did not read the cell this cycle (planned; not a failure)
   LoadCellSample cell;
   /// Increments every time the link to the devices is re-established; the
   /// loop re-arms the drive when it changes.

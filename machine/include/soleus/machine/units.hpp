@@ -48,13 +48,13 @@ struct DriveCommand {
 
 /// [mechanics]: the transmission from motor torque to force at the pad.
 struct Mechanics {
-  double rated_torque_nm = 3.18;   ///< rated_torque_nm
-  double screw_lead_mm = 10.0;     ///< screw_lead_mm
-  double efficiency = 0.90;        ///< efficiency (friction opposes motion)
-  double counts_per_mm = 1000.0;   ///< counts_per_mm
-  double pad_weight_n = 78.5;      ///< pad_weight_n
-  double moving_mass_kg = 110.0;   ///< moving_mass_kg
-  double travel_max_mm = 150.0;    ///< travel_max_mm (upper hard stop; lower is 0)
+  double rated_torque_nm = 3.18;  ///< rated_torque_nm
+  double screw_lead_mm = 10.0;    ///< screw_lead_mm
+  double efficiency = 0.90;       ///< efficiency (friction opposes motion)
+  double counts_per_mm = 1000.0;  ///< counts_per_mm
+  double pad_weight_n = 78.5;     ///< pad_weight_n
+  double moving_mass_kg = 110.0;  ///< moving_mass_kg
+  double travel_max_mm = 150.0;   ///< travel_max_mm (upper hard stop; lower is 0)
 
   /// Force at the pad (N, positive = pushing the pad down) for a torque in % of
   /// rated. `back_driven` selects the friction direction: while the screw is
@@ -79,10 +79,10 @@ struct Mechanics {
 
 /// [limits]: what the host clamps to and the drive is armed with.
 struct Limits {
-  double max_load_n = 1800.0;       ///< max_load_n (≤ kHardCapN)
-  double max_speed_mm_s = 100.0;    ///< max_speed_mm_s (the drive's SPEED_LIMIT)
-  double max_slew_n_per_s = 6000.0; ///< max_slew_n_per_s (host clamp and the drive's TORQUE_SLEW)
-  double watchdog_ms = 100.0;       ///< watchdog_ms (the drive's COMM_TIMEOUT; never 0)
+  double max_load_n = 1800.0;        ///< max_load_n (≤ kHardCapN)
+  double max_speed_mm_s = 100.0;     ///< max_speed_mm_s (the drive's SPEED_LIMIT)
+  double max_slew_n_per_s = 6000.0;  ///< max_slew_n_per_s (host clamp and the drive's TORQUE_SLEW)
+  double watchdog_ms = 100.0;        ///< watchdog_ms (the drive's COMM_TIMEOUT; never 0)
 };
 
 /// The drive's static settings, written at start-up, after every gap in its

@@ -32,7 +32,8 @@ int injections(const Case& c);
 struct CampaignVerdict {
   Verdict force, speed, armed, no_start, quick_stop, unload, end_of_range;
   bool unsafe() const {
-    return !force.ok || !speed.ok || !armed.ok || !no_start.ok || !quick_stop.ok || !unload.ok || !end_of_range.ok;
+    return !force.ok || !speed.ok || !armed.ok || !no_start.ok || !quick_stop.ok || !unload.ok ||
+           !end_of_range.ok;
   }
   std::string why() const;
 };

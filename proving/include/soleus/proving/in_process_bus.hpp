@@ -43,10 +43,12 @@ class InProcessBus final : public drivers::Bus {
   drivers::BusResult read_coils(int unit, int address, std::span<std::uint8_t> out) override;
   drivers::BusResult read_discrete(int unit, int address, std::span<std::uint8_t> out) override;
   drivers::BusResult write_register(int unit, int address, std::uint16_t value) override;
-  drivers::BusResult write_registers(int unit, int address, std::span<const std::uint16_t> v) override;
+  drivers::BusResult write_registers(int unit, int address,
+                                     std::span<const std::uint16_t> v) override;
   drivers::BusResult write_coil(int unit, int address, bool value) override;
-  drivers::BusResult write_and_read(int unit, int write_address, std::span<const std::uint16_t> values,
-                                    int read_address, std::span<std::uint16_t> out) override;
+  drivers::BusResult write_and_read(int unit, int write_address,
+                                    std::span<const std::uint16_t> values, int read_address,
+                                    std::span<std::uint16_t> out) override;
   const drivers::BusStats& stats() const override { return stats_; }
   const drivers::TransportConfig& config() const override { return cfg_; }
   const std::string& last_error() const override { return last_error_; }
@@ -57,7 +59,8 @@ class InProcessBus final : public drivers::Bus {
   /// Decodes a register-read reply (FC 03/04/23) into out; a byte count that does
   /// not match is a framing error.
   drivers::BusResult registers_of_reply(std::span<std::uint16_t> out);
-  drivers::BusResult read_words(int unit, std::uint8_t fc, int address, std::span<std::uint16_t> out);
+  drivers::BusResult read_words(int unit, std::uint8_t fc, int address,
+                                std::span<std::uint16_t> out);
   drivers::BusResult read_bits(int unit, std::uint8_t fc, int address, std::span<std::uint8_t> out);
   void begin(std::uint8_t fc, int address);
   /// After a refused odd reply: its garbled payload words into `out`.
@@ -70,7 +73,8 @@ class InProcessBus final : public drivers::Bus {
   std::string last_error_;
   std::vector<std::uint8_t> req_;
   std::vector<std::uint8_t> reply_;
-  bool garbled_ = false;  ///< the last exchange was a refused odd reply; reply_ holds its garbled bytes
+  bool garbled_ =
+      false;  ///< the last exchange was a refused odd reply; reply_ holds its garbled bytes
 };
 
 }  // namespace soleus::proving

@@ -24,31 +24,36 @@ Verdict failing(std::string why, double badness);
 
 /// Tolerances, with the values docs/proving-ground.md states.
 struct JudgeRules {
-  double borderline = 0.03;        ///< reps within ±this of rep_rom_fraction (fraction of the true range) are not judged
-  double match_s = 1.5;            ///< a controller rep matches the truth rep it started within this of
-  double drop_reps = 1;            ///< force_drop within ±this many reps of the truth
-  double left_s = 5.0;             ///< user_left within this of leaving
-  double left_fall_s = 0.5;        ///< ... within this when the pad falls
-  double fall_mm = 10;             ///< the pad "falls": it sinks this far within 1 s after the user left
-  double tut_fraction = 0.05;      ///< TUT within 5 %
-  double tut_abs_s = 0.2;          ///< ... or this many s (a set of one short rep)
-  double force_margin_n = 50;      ///< machine force ≤ max load + pad + this
-  double unload_tol_n = 5;         ///< a rise during an unload above this (+ the supply ripple's share) is unsafe
-  double speed_margin = 0.10;      ///< pad speed ≤ limit × (1 + this)
-  double pace_factor = 1.35;       ///< pace_loss is right when a true rise took > this × C (the rule's 1.5 less 10 %)
+  double borderline =
+      0.03;  ///< reps within ±this of rep_rom_fraction (fraction of the true range) are not judged
+  double match_s = 1.5;      ///< a controller rep matches the truth rep it started within this of
+  double drop_reps = 1;      ///< force_drop within ±this many reps of the truth
+  double left_s = 5.0;       ///< user_left within this of leaving
+  double left_fall_s = 0.5;  ///< ... within this when the pad falls
+  double fall_mm = 10;       ///< the pad "falls": it sinks this far within 1 s after the user left
+  double tut_fraction = 0.05;  ///< TUT within 5 %
+  double tut_abs_s = 0.2;      ///< ... or this many s (a set of one short rep)
+  double force_margin_n = 50;  ///< machine force ≤ max load + pad + this
+  double unload_tol_n =
+      5;  ///< a rise during an unload above this (+ the supply ripple's share) is unsafe
+  double speed_margin = 0.10;  ///< pad speed ≤ limit × (1 + this)
+  double pace_factor =
+      1.35;  ///< pace_loss is right when a true rise took > this × C (the rule's 1.5 less 10 %)
   // Isometric holds (docs/proving-ground.md, "Holds").
-  double hold_drop_windows = 1;    ///< force_drop within this many hold windows (+ one period) after the true drop
-  double hold_borderline = 0.03;   ///< true window means within ±this × best of the drop threshold are not judged
+  double hold_drop_windows =
+      1;  ///< force_drop within this many hold windows (+ one period) after the true drop
+  double hold_borderline =
+      0.03;  ///< true window means within ±this × best of the drop threshold are not judged
 };
 
 /// Truth reps that belong to the set: started after the calibration rep
 /// (controller state active) and before the unload began.
 struct RepMatch {
-  int truth_index = -1;   ///< index into Outcome::truth
-  int controller_n = 0;   ///< counted-rep number, 0 = not counted
+  int truth_index = -1;  ///< index into Outcome::truth
+  int controller_n = 0;  ///< counted-rep number, 0 = not counted
   bool borderline = false;
-  bool full = false;      ///< clearly full (both ways ≥ threshold + borderline)
-  bool partial = false;   ///< clearly partial
+  bool full = false;     ///< clearly full (both ways ≥ threshold + borderline)
+  bool partial = false;  ///< clearly partial
 };
 std::vector<RepMatch> match_reps(const Outcome& o, const JudgeRules& r = {});
 
@@ -87,7 +92,9 @@ Verdict judge_armed_while_enabled(const Outcome& o, const JudgeRules& r = {});
 /// All judges of one case.
 struct Judgement {
   Verdict counts, partial, stop, false_left, tut, force, unload, speed, armed, end_of_range;
-  bool unsafe() const { return !force.ok || !unload.ok || !speed.ok || !armed.ok || !end_of_range.ok; }
+  bool unsafe() const {
+    return !force.ok || !unload.ok || !speed.ok || !armed.ok || !end_of_range.ok;
+  }
   bool failed() const {
     return !counts.ok || !partial.ok || !stop.ok || !false_left.ok || !tut.ok || unsafe();
   }

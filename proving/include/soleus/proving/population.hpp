@@ -21,7 +21,8 @@ namespace soleus::proving {
 struct PopulationOptions {
   double max_load_n = 1800;
   double travel_max_mm = 150;
-  double top_margin_mm = 6;  ///< the athlete's top stays this far below the travel's end (soft limit 3 mm + jitter)
+  double top_margin_mm =
+      6;  ///< the athlete's top stays this far below the travel's end (soft limit 3 mm + jitter)
 };
 
 /// The case of one seed.
@@ -32,9 +33,9 @@ class Draw {
  public:
   explicit Draw(std::uint64_t seed) : s_(seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL) {}
   std::uint64_t next();
-  double u01();                             ///< [0, 1)
-  double uniform(double lo, double hi);     ///< [lo, hi)
-  int integer(int lo, int hi);              ///< [lo, hi]
+  double u01();                          ///< [0, 1)
+  double uniform(double lo, double hi);  ///< [lo, hi)
+  int integer(int lo, int hi);           ///< [lo, hi]
   bool chance(double p);
 
  private:

@@ -83,23 +83,26 @@ struct Case {
 
 /// Ground truth of one millisecond (floats: a set is ~10^5 samples).
 struct Sample {
-  float t = 0;             ///< s
-  float pad = 0;           ///< pad height, mm
-  float heel = 0;          ///< the athlete's heel (bone) height, mm
-  float v = 0;             ///< pad velocity, mm/s (+ up)
-  float contact = 0;       ///< the athlete's contact force on the pad, N
-  float cell = 0;          ///< the load cell model's reading, N
-  float motor = 0;         ///< the model's motor force at the pad (effective, with the screw's friction), N, + down
-  float ideal = 0;         ///< the drive's actual torque as an ideal screw force, N, + down
-  float cmd = 0;           ///< the controller's command written (snapshot motor_force_n), N, + down
-  float floor = -1;        ///< the controller's floor for the pad (snapshot floor_mm; < 0 none): a setting, for traces
-  bool enabled = false;    ///< the drive model is enabled
-  float watchdog_ms = 0;   ///< the drive model's COMM_TIMEOUT (0: off)
+  float t = 0;        ///< s
+  float pad = 0;      ///< pad height, mm
+  float heel = 0;     ///< the athlete's heel (bone) height, mm
+  float v = 0;        ///< pad velocity, mm/s (+ up)
+  float contact = 0;  ///< the athlete's contact force on the pad, N
+  float cell = 0;     ///< the load cell model's reading, N
+  float motor =
+      0;  ///< the model's motor force at the pad (effective, with the screw's friction), N, + down
+  float ideal = 0;        ///< the drive's actual torque as an ideal screw force, N, + down
+  float cmd = 0;          ///< the controller's command written (snapshot motor_force_n), N, + down
+  float floor = -1;       ///< the controller's floor for the pad (snapshot floor_mm; < 0 none): a
+                          ///< setting, for traces
+  bool enabled = false;   ///< the drive model is enabled
+  float watchdog_ms = 0;  ///< the drive model's COMM_TIMEOUT (0: off)
   float torque_limit_pct = 0;  ///< the drive model's TORQUE_LIMIT, % of rated
   float speed_limit_rpm = 0;   ///< the drive model's SPEED_LIMIT
   bool speed_limited = false;  ///< the drive's speed loop is braking
-  bool away = false;       ///< the athlete is off the machine
-  controller::SetState state = controller::SetState::Idle;  ///< controller state (of the last cycle)
+  bool away = false;           ///< the athlete is off the machine
+  controller::SetState state =
+      controller::SetState::Idle;  ///< controller state (of the last cycle)
   controller::Phase phase = controller::Phase::None;
 };
 
@@ -113,7 +116,7 @@ struct Outcome {
   std::vector<controller::Event> events;
   std::vector<sim::RepTruth> truth;
   sim::AthleteEvents athlete_events;
-  sim::HoldTruth hold;          ///< the athlete's truth of an isometric hold (hold.hold false otherwise)
+  sim::HoldTruth hold;  ///< the athlete's truth of an isometric hold (hold.hold false otherwise)
   std::vector<Sample> samples;  ///< every ms
   // The machine and rules the judges need.
   double period_s = 0.01;
@@ -148,10 +151,10 @@ struct Outcome {
 };
 
 struct WorldOptions {
-  std::string config_path;    ///< the daemon's configuration (config/sim.toml)
-  double loop_hz = 0;         ///< 0 = the file's; else overrides [control] loop_hz (e.g. 50, the RTU rate)
-  double tail_s = 1.0;        ///< run on after the result
-  double max_s = 600.0;       ///< time limit of one run
+  std::string config_path;  ///< the daemon's configuration (config/sim.toml)
+  double loop_hz = 0;  ///< 0 = the file's; else overrides [control] loop_hz (e.g. 50, the RTU rate)
+  double tail_s = 1.0;   ///< run on after the result
+  double max_s = 600.0;  ///< time limit of one run
   bool keep_samples = true;
   /// Called after every cycle the loop ran (not while stalled or killed),
   /// before the machine advances: the cycle's time, the machine at that time

@@ -51,7 +51,16 @@
 
 namespace soleus::sim {
 
-enum class AthleteStyle { Tempo, PushHard, HalfRange, Bounce, LetGo, ShrinkingRange, Relax, Isometric };
+enum class AthleteStyle {
+  Tempo,
+  PushHard,
+  HalfRange,
+  Bounce,
+  LetGo,
+  ShrinkingRange,
+  Relax,
+  Isometric
+};
 const char* to_string(AthleteStyle s);
 /// "tempo", "push_hard", "half_range", "bounce", "let_go", "shrinking_range", "relax", "isometric".
 bool parse_style(const std::string& text, AthleteStyle& out);
@@ -87,51 +96,57 @@ enum class RestWhere { Top, Bottom };
 struct AthleteTraits {
   bool enabled = false;
   // reaction
-  double reaction_s = 0;            ///< 0-4 s: after load comes on, sits passively under whatever load
+  double reaction_s = 0;  ///< 0-4 s: after load comes on, sits passively under whatever load
   bool first_bottom_pause = false;  ///< starts with a bottom pause instead of rising
   // effort
   Effort effort = Effort::Track;
-  double follow_surplus_n = 10;     ///< Follow: force beyond the felt load, N (3..30)
+  double follow_surplus_n = 10;  ///< Follow: force beyond the felt load, N (3..30)
   // tempo compliance: own tempo = prescribed × tempo_scale, each phase × (1 + U(-jitter, +jitter))
-  double tempo_scale = 1.0;         ///< 0.6..1.4
-  double tempo_jitter = 0.0;        ///< 0 (exact) .. 0.6 (irregular)
-  double pause_scale = 1.0;         ///< pauses shorter/longer than prescribed: 0.3..2
-  double mid_rest_p = 0;            ///< per rep, probability of a mid-set rest (still loaded)
+  double tempo_scale = 1.0;   ///< 0.6..1.4
+  double tempo_jitter = 0.0;  ///< 0 (exact) .. 0.6 (irregular)
+  double pause_scale = 1.0;   ///< pauses shorter/longer than prescribed: 0.3..2
+  double mid_rest_p = 0;      ///< per rep, probability of a mid-set rest (still loaded)
   RestWhere mid_rest_where = RestWhere::Bottom;
   double mid_rest_min_s = 2, mid_rest_max_s = 5;
   // range
-  double range_jitter = 0;          ///< ±fraction of range, rep to rep (0..0.05)
-  double tissue_mm = 0;             ///< thigh compression at 1800 N contact (2..15 mm); linear in force
+  double range_jitter = 0;  ///< ±fraction of range, rep to rep (0..0.05)
+  double tissue_mm = 0;     ///< thigh compression at 1800 N contact (2..15 mm); linear in force
   // fatigue
   FatigueKind fatigue = FatigueKind::None;
-  int fail_rep = 0;                 ///< rep (1-based, every rep it makes incl. calibration) where the fatigue event starts
-  double sudden_factor = 0.5;       ///< Sudden: capacity × this from fail_rep (0.3..0.7)
-  int half_reps = 3;                ///< HalfThenFull: this many half reps from fail_rep
+  int fail_rep =
+      0;  ///< rep (1-based, every rep it makes incl. calibration) where the fatigue event starts
+  double sudden_factor = 0.5;  ///< Sudden: capacity × this from fail_rep (0.3..0.7)
+  int half_reps = 3;           ///< HalfThenFull: this many half reps from fail_rep
   enum class FailMode { Stall, Sink, Collapse } fail_mode = FailMode::Stall;
-  double collapse_fraction = 0.4;   ///< Collapse: pushes with this fraction of the load felt when it fails (0..0.9)
+  double collapse_fraction =
+      0.4;  ///< Collapse: pushes with this fraction of the load felt when it fails (0..0.9)
   // control
-  double tremor_n = 0;              ///< tremor amplitude, N, scaled by (1 + tremor_growth × fatigue)
+  double tremor_n = 0;  ///< tremor amplitude, N, scaled by (1 + tremor_growth × fatigue)
   double tremor_hz = 6;
   double tremor_growth = 0;
-  double sticking_fraction = 0;     ///< 0 = none; else the height (fraction of range) of a sticking point
-  double sticking_depth = 0;        ///< capacity lost at the sticking point (0..0.5)
-  double drop_p = 0;                ///< per rep, probability of an eccentric "drop" (gives way for 0.2-0.5 s)
+  double sticking_fraction =
+      0;                      ///< 0 = none; else the height (fraction of range) of a sticking point
+  double sticking_depth = 0;  ///< capacity lost at the sticking point (0..0.5)
+  double drop_p = 0;  ///< per rep, probability of an eccentric "drop" (gives way for 0.2-0.5 s)
   // leaving
   Leave leave = Leave::None;
   int leave_rep = 0;
-  double sit_back_after_s = 3;      ///< SitBack: seconds away before sitting back down (1..10)
+  double sit_back_after_s = 3;  ///< SitBack: seconds away before sitting back down (1..10)
   // isometric hold (style isometric with traits on): times are seconds of holding
-  double hold_fraction = 0.7;       ///< Track: holds with this fraction of its capacity (0.1..1)
-  double hold_fail_s = 20;          ///< Sudden / RangeFirst: the force drops; FailMidRise: gives up, after this long holding
-  double hold_leave_s = 10;         ///< any `leave`: lets go / stands up after this long holding
+  double hold_fraction = 0.7;  ///< Track: holds with this fraction of its capacity (0.1..1)
+  double hold_fail_s =
+      20;  ///< Sudden / RangeFirst: the force drops; FailMidRise: gives up, after this long holding
+  double hold_leave_s = 10;  ///< any `leave`: lets go / stands up after this long holding
 };
 using FailMode = AthleteTraits::FailMode;
 
-const char* to_string(Effort e);          ///< track | follow | push_hard | grind
-const char* to_string(FatigueKind f);     ///< none | gradual | sudden | range_first | half_then_full | fail_mid_rise
-const char* to_string(Leave l);           ///< none | mid_rise | mid_lowering | at_top | at_bottom | stand_up | sit_back
-const char* to_string(RestWhere w);       ///< top | bottom
-const char* to_string(FailMode m);        ///< stall | sink | collapse
+const char* to_string(Effort e);  ///< track | follow | push_hard | grind
+const char* to_string(
+    FatigueKind f);  ///< none | gradual | sudden | range_first | half_then_full | fail_mid_rise
+const char* to_string(
+    Leave l);  ///< none | mid_rise | mid_lowering | at_top | at_bottom | stand_up | sit_back
+const char* to_string(RestWhere w);  ///< top | bottom
+const char* to_string(FailMode m);   ///< stall | sink | collapse
 bool parse_effort(const std::string& text, Effort& out);
 bool parse_fatigue(const std::string& text, FatigueKind& out);
 bool parse_leave(const std::string& text, Leave& out);
@@ -140,27 +155,38 @@ bool parse_fail_mode(const std::string& text, FailMode& out);
 
 struct AthleteSettings {
   AthleteStyle style = AthleteStyle::Tempo;
-  double capacity_n = 1500;      ///< greatest force it can push with at the pad, N
-  double fatigue_rate = 0;       ///< fraction of current capacity lost per rep (0..0.9)
+  double capacity_n = 1500;  ///< greatest force it can push with at the pad, N
+  double fatigue_rate = 0;   ///< fraction of current capacity lost per rep (0..0.9)
   Tempo tempo{};
-  double bottom_mm = 30;         ///< pad height with the heels lowest
-  double top_mm = 130;           ///< highest pad height the calves reach
-  double start_load_n = 5;       ///< "load on": the motor pushes down at least this (the calibration rep's light load is ~20 N of motor force)
-  double start_delay_s = 0.5;    ///< load on for this long before the first rep
-  int after_reps = 3;            ///< let_go / relax: reps before it lets go / relaxes
+  double bottom_mm = 30;       ///< pad height with the heels lowest
+  double top_mm = 130;         ///< highest pad height the calves reach
+  double start_load_n = 5;     ///< "load on": the motor pushes down at least this (the calibration
+                               ///< rep's light load is ~20 N of motor force)
+  double start_delay_s = 0.5;  ///< load on for this long before the first rep
+  int after_reps = 3;          ///< let_go / relax: reps before it lets go / relaxes
   double half_range_fraction = 0.5;
   double shrink_per_rep = 0.05;  ///< shrinking_range: fraction of range lost per rep
   double min_range_fraction = 0.3;
   Tempo bounce_tempo{0.5, 0, 0.5, 0};
-  double iso_fraction = 0.7;     ///< isometric: fraction of capacity it pushes with
-  double noise_n = 3;            ///< rms force noise
-  double wobble_n = 0;           ///< amplitude of a force oscillation (loss of control)
+  double iso_fraction = 0.7;  ///< isometric: fraction of capacity it pushes with
+  double noise_n = 3;         ///< rms force noise
+  double wobble_n = 0;        ///< amplitude of a force oscillation (loss of control)
   double wobble_hz = 4;
   std::uint64_t seed = 1;
-  AthleteTraits traits{};        ///< issue 9's trait model (off by default)
+  AthleteTraits traits{};  ///< issue 9's trait model (off by default)
 };
 
-enum class AthletePhase { Waiting, Concentric, TopPause, Eccentric, BottomPause, Stopping, Relaxed, LetGo, Holding };
+enum class AthletePhase {
+  Waiting,
+  Concentric,
+  TopPause,
+  Eccentric,
+  BottomPause,
+  Stopping,
+  Relaxed,
+  LetGo,
+  Holding
+};
 const char* to_string(AthletePhase p);
 
 /// What the athlete feels in one step.
@@ -182,48 +208,55 @@ struct AthleteBody {
 };
 
 struct RepTruth {
-  int index = 0;               ///< 1-based, in the order made
+  int index = 0;  ///< 1-based, in the order made
   bool full = false;
-  double start_s = 0;          ///< simulation time when the concentric phase began
-  double low_mm = 0;           ///< lowest pad height at the start of the rep
-  double high_mm = 0;          ///< highest pad height reached
-  double range_mm = 0;         ///< high − anatomical bottom
-  double range_fraction = 0;   ///< range_mm / (top − bottom)
+  double start_s = 0;         ///< simulation time when the concentric phase began
+  double low_mm = 0;          ///< lowest pad height at the start of the rep
+  double high_mm = 0;         ///< highest pad height reached
+  double range_mm = 0;        ///< high − anatomical bottom
+  double range_fraction = 0;  ///< range_mm / (top − bottom)
   double intended_fraction = 1;
   double peak_concentric_n = 0;
   double mean_concentric_n = 0;
   double concentric_s = 0, top_pause_s = 0, eccentric_s = 0, bottom_pause_s = 0;
-  double capacity_n = 0;       ///< capacity during the rep
+  double capacity_n = 0;  ///< capacity during the rep
   // Issue 9 ground truth. The heel is the athlete's bone: pad height + thigh
   // compression (tissue_mm × contact / 1800 N). Rep fullness is judged on it.
-  double heel_low_start_mm = 0, heel_high_mm = 0, heel_low_end_mm = 0;  ///< heel extremes of this rep
+  double heel_low_start_mm = 0, heel_high_mm = 0,
+         heel_low_end_mm = 0;                   ///< heel extremes of this rep
   double heel_rise_mm = 0, heel_return_mm = 0;  ///< high − low_start, high − low_end
-  double true_range_mm = 0;    ///< anatomical range (top − bottom) at this rep, before any intended shrink
-  double rise_fraction = 0, return_fraction = 0;  ///< heel_rise / true_range, heel_return / true_range
+  double true_range_mm =
+      0;  ///< anatomical range (top − bottom) at this rep, before any intended shrink
+  double rise_fraction = 0,
+         return_fraction = 0;  ///< heel_rise / true_range, heel_return / true_range
   double end_s = 0;            ///< time the rep ended (bottom reached or abandoned)
-  double loaded_s = 0;         ///< time of this rep's four phases with the drive enabled and commanding ≥ start load (TUT truth)
-  bool wobbly = false;         ///< tremor or drop large enough to be a true loss of control in this rep
-  bool stalled = false;        ///< this rep failed mid-rise (FailMidRise), or the athlete gave up rising
-  bool mid_rest = false;       ///< a mid-set rest happened after this rep
+  double loaded_s = 0;  ///< time of this rep's four phases with the drive enabled and commanding ≥
+                        ///< start load (TUT truth)
+  bool wobbly = false;    ///< tremor or drop large enough to be a true loss of control in this rep
+  bool stalled = false;   ///< this rep failed mid-rise (FailMidRise), or the athlete gave up rising
+  bool mid_rest = false;  ///< a mid-set rest happened after this rep
 };
 
 struct AthleteEvents {
-  std::optional<double> left_s;          ///< when it let go / stood up (contact 0 for good or for a sit-back)
-  std::optional<double> returned_s;      ///< SitBack: when it sat back down
+  std::optional<double>
+      left_s;  ///< when it let go / stood up (contact 0 for good or for a sit-back)
+  std::optional<double> returned_s;  ///< SitBack: when it sat back down
   Leave leave_kind = Leave::None;
-  std::optional<double> stall_s;         ///< when a true stall began
-  std::optional<int> range_shrink_rep;   ///< first rep whose intended range is < 0.9 × full
-  std::optional<double> first_move_s;    ///< when it first moved after load came on
+  std::optional<double> stall_s;        ///< when a true stall began
+  std::optional<int> range_shrink_rep;  ///< first rep whose intended range is < 0.9 × full
+  std::optional<double> first_move_s;   ///< when it first moved after load came on
   std::vector<std::pair<double, double>> rests;  ///< mid-set rests [start, end)
 };
 
 /// Ground truth of an isometric hold (style isometric with traits on).
 struct HoldTruth {
-  bool hold = false;                  ///< it was told to hold (the programme is a hold)
-  std::optional<double> start_s;      ///< it first began pushing (after its reaction)
-  std::optional<double> end_s;        ///< it stopped holding because the machine's hold ended (load faded, drive off)
-  std::optional<double> fail_s;       ///< its force failed: sudden drop (Sudden, RangeFirst) or it gave up (FailMidRise)
-  bool gave_up = false;               ///< FailMidRise: it gave the hold up at fail_s
+  bool hold = false;              ///< it was told to hold (the programme is a hold)
+  std::optional<double> start_s;  ///< it first began pushing (after its reaction)
+  std::optional<double>
+      end_s;  ///< it stopped holding because the machine's hold ended (load faded, drive off)
+  std::optional<double>
+      fail_s;  ///< its force failed: sudden drop (Sudden, RangeFirst) or it gave up (FailMidRise)
+  bool gave_up = false;  ///< FailMidRise: it gave the hold up at fail_s
   /// [start, end) of every time it pushed (a sit-back resumes), end < 0 while pushing.
   std::vector<std::pair<double, double>> bouts;
   /// Its true contact force on the pad (what an ideal load cell reads), mean
@@ -238,7 +271,8 @@ struct HoldTruth {
   /// The first time its force truly dropped: the end of the first window
   /// (length `window_s`, aligned to `from_s`) whose mean is below
   /// (100 − pct) % of the best window before it. nullopt when none did before `until_s`.
-  std::optional<double> first_drop_s(double pct, double window_s, double from_s, double until_s) const;
+  std::optional<double> first_drop_s(double pct, double window_s, double from_s,
+                                     double until_s) const;
 };
 
 class Athlete {
@@ -340,15 +374,17 @@ class Athlete {
   double heel_mm_ = 0, compression_mm_ = 0;
   bool resting_ = false;
   bool away_ = false;
-  bool low_end_open_ = false;    ///< reps_.back()'s return is still being measured (until the next rise)
+  bool low_end_open_ =
+      false;  ///< reps_.back()'s return is still being measured (until the next rise)
   // per-rep draws (trait mode), made when the rep starts
   double own_conc_s_ = 3, own_top_s_ = 1, own_ecc_s_ = 3, own_bottom_s_ = 1;
-  double rest_len_s_ = 0;        ///< mid-set rest after this rep (0 = none)
-  double drop_at_ = -1, drop_len_ = 0;  ///< drop window within the eccentric, s from its start (-1 = none)
-  double event_frac_ = 0.5;      ///< where in the rise/lowering a fail or leave happens
-  double pause_len_s_ = 0;       ///< current pause incl. rest
-  double rest_from_s_ = -1;      ///< time the rest within the current pause starts (-1 = no rest)
-  double rep_low_ = 0;           ///< heel height at the start of the rise
+  double rest_len_s_ = 0;  ///< mid-set rest after this rep (0 = none)
+  double drop_at_ = -1,
+         drop_len_ = 0;      ///< drop window within the eccentric, s from its start (-1 = none)
+  double event_frac_ = 0.5;  ///< where in the rise/lowering a fail or leave happens
+  double pause_len_s_ = 0;   ///< current pause incl. rest
+  double rest_from_s_ = -1;  ///< time the rest within the current pause starts (-1 = no rest)
+  double rep_low_ = 0;       ///< heel height at the start of the rise
   bool failing_ = false, sinking_ = false, finished_ = false, left_once_ = false;
   bool sudden_done_ = false, range_failed_ = false, started_ = false;
   double fail_t_ = -1;
@@ -356,20 +392,21 @@ class Athlete {
   double still_since_ = -1;
   double settle_until_ = -1;
   int stalled_in_row_ = 0;
-  double follow_est_ = 0;        ///< Follow: its estimate of the load, N     ///< sitting back down: lifting the pad to its thighs until then
+  double follow_est_ = 0;  ///< Follow: its estimate of the load, N     ///< sitting back down:
+                           ///< lifting the pad to its thighs until then
   double tremor_c_ = 1, tremor_s_ = 0, tremor_rc_ = 1, tremor_rs_ = 0, tremor_hz_ = -1;
   double tremor_amp_rep_ = 0;
   std::uint64_t fast_ = 0x9E3779B97F4A7C15ULL;
   // Isometric hold (trait mode).
   HoldTruth hold_{};
-  double hold_time_ = 0;         ///< seconds of holding so far (all bouts)
-  double bout_start_s_ = 0;      ///< start of the current bout
-  double hold_target_n_ = 0;     ///< the force it means to hold with now
-  double hold_heel0_ = 0;        ///< heel height when the bout began
-  double hold_res_peak_n_ = 0;   ///< largest resistance felt (pad + command) in the bout
-  double give_up_from_s_ = -1;   ///< FailMidRise: its force fades from here
-  double release_from_s_ = -1;   ///< the machine's hold ended: it eases off from here
-  bool hold_over_ = false;       ///< the machine's hold ended: no new hold until the drive was off
+  double hold_time_ = 0;        ///< seconds of holding so far (all bouts)
+  double bout_start_s_ = 0;     ///< start of the current bout
+  double hold_target_n_ = 0;    ///< the force it means to hold with now
+  double hold_heel0_ = 0;       ///< heel height when the bout began
+  double hold_res_peak_n_ = 0;  ///< largest resistance felt (pad + command) in the bout
+  double give_up_from_s_ = -1;  ///< FailMidRise: its force fades from here
+  double release_from_s_ = -1;  ///< the machine's hold ended: it eases off from here
+  bool hold_over_ = false;      ///< the machine's hold ended: no new hold until the drive was off
   double bin_sum_ = 0;
   int bin_n_ = 0;
 };

@@ -32,7 +32,7 @@ namespace soleus::sim {
 struct DriveSettings {
   int bit_enable = 0, bit_fault_reset = 1, bit_quick_stop = 2;  ///< control-word bits
   double rated_torque_nm = 3.18;
-  double max_torque_pct = 300.0;     ///< peak torque; TORQUE_LIMIT above this is refused
+  double max_torque_pct = 300.0;  ///< peak torque; TORQUE_LIMIT above this is refused
   double ambient_c = 30.0;
   double nominal_bus_v = 325.0;
   double overspeed_margin_rpm = 120.0;  ///< fault 7 beyond SPEED_LIMIT·1.1 + this
@@ -149,9 +149,9 @@ class DriveModel {
   std::int64_t last_cmd_ms_ = 0;
   int overspeed_ms_ = 0;
 
-  double ramped_pct_ = 0;   ///< command after clamp and slew
-  double brake_up_i_ = 0;   ///< speed-loop integrator, upward over-speed
-  double brake_dn_i_ = 0;   ///< speed-loop integrator, downward over-speed
+  double ramped_pct_ = 0;  ///< command after clamp and slew
+  double brake_up_i_ = 0;  ///< speed-loop integrator, upward over-speed
+  double brake_dn_i_ = 0;  ///< speed-loop integrator, downward over-speed
   double torque_pct_ = 0;
   double temperature_c_;
   double bus_voltage_v_;

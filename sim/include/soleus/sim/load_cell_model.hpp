@@ -107,8 +107,8 @@ class LoadCellModel {
   std::array<double, 20> recent_{};  ///< ring of the last samples (STABLE)
   std::size_t recent_n_ = 0, recent_at_ = 0;
   std::uint64_t rng_;
-  double drift_n_ = 0;       ///< present zero drift, N
-  double drift_rate_ = 0;    ///< its rate, N/s (wanders within ±drift_n_per_s)
+  double drift_n_ = 0;     ///< present zero drift, N
+  double drift_rate_ = 0;  ///< its rate, N/s (wanders within ±drift_n_per_s)
 };
 
 }  // namespace soleus::sim

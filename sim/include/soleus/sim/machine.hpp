@@ -49,9 +49,9 @@ enum class OddReply { None, BadCrc, WrongUnit, WrongTransaction, Exception };
 
 /// The outcome of one request, for the transport to put on the wire.
 struct Transaction {
-  bool reply = false;              ///< false: say nothing (dropped, outage, unknown unit)
+  bool reply = false;  ///< false: say nothing (dropped, outage, unknown unit)
   std::uint8_t unit = 0;
-  std::vector<std::uint8_t> pdu;   ///< reply PDU
+  std::vector<std::uint8_t> pdu;  ///< reply PDU
   OddReply odd = OddReply::None;
 };
 
@@ -65,7 +65,8 @@ struct SimCounters {
 /// virtual athlete's (Machine::set_force_source). N, positive up.
 struct OutsideForces {
   double contact_n = 0;  ///< on the pad through the thighs: the load cell reads it
-  double support_n = 0;  ///< on the carriage, past the load cell (an obstruction under it): the cell does not
+  double support_n =
+      0;  ///< on the carriage, past the load cell (an obstruction under it): the cell does not
 };
 /// Called once per step with what the athlete would feel and the simulation
 /// time, under the machine's lock: it must not call back into the Machine.
@@ -78,15 +79,16 @@ inline constexpr double kDriveBootS = 1.5;
 /// supply ripple. Kept across reset(); set with set_noise() or the control
 /// channel's `noise` command.
 struct NoiseSettings {
-  double cell_noise_n = 0.4;          ///< load-cell rms noise per sample, N
-  double cell_drift_n_per_s = 0;      ///< load-cell zero drift rate bound, N/s (ICD: ≤ 0.5)
-  double cell_drift_max_n = 10;       ///< bound of the drift itself, N
-  double drive_ripple_v = 0;          ///< DC-bus supply ripple amplitude, V (100 Hz)
+  double cell_noise_n = 0.4;      ///< load-cell rms noise per sample, N
+  double cell_drift_n_per_s = 0;  ///< load-cell zero drift rate bound, N/s (ICD: ≤ 0.5)
+  double cell_drift_max_n = 10;   ///< bound of the drift itself, N
+  double drive_ripple_v = 0;      ///< DC-bus supply ripple amplitude, V (100 Hz)
 };
 
 class Machine {
  public:
-  Machine(const drivers::MachineConfig& cfg, const AthleteSettings& athlete, std::uint64_t seed = 1);
+  Machine(const drivers::MachineConfig& cfg, const AthleteSettings& athlete,
+          std::uint64_t seed = 1);
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
 
@@ -158,7 +160,8 @@ class Machine {
   void sync_registers() const {
     if (regs_stale_) update_registers();
   }
-  modbus::Exception write_holding(int unit_index, int address, std::span<const std::uint16_t> values);
+  modbus::Exception write_holding(int unit_index, int address,
+                                  std::span<const std::uint16_t> values);
   Bank& bank(int unit_index) { return unit_index == 0 ? drive_bank_ : cell_bank_; }
   void apply_noise();
 
@@ -193,9 +196,11 @@ class Machine {
   // contact − pad weight in use.
   bool cell_pad_on_cell_ = false;
   std::int64_t outage_until_ms_ = -1;
-  std::int64_t drive_boot_until_ms_ = -1;  ///< the drive boots after a power cycle: no answers until then
+  std::int64_t drive_boot_until_ms_ =
+      -1;  ///< the drive boots after a power cycle: no answers until then
   int odd_left_[5] = {0, 0, 0, 0, 0};
-  double odd_p_[4] = {0, 0, 0, 0};  ///< per-reply probability of each odd kind (after the counted ones)
+  double odd_p_[4] = {0, 0, 0,
+                      0};  ///< per-reply probability of each odd kind (after the counted ones)
   SimCounters counters_;
   double travel_fault_mm_s_ = 150.0;
 };

@@ -11,15 +11,15 @@
 namespace soleus::sim {
 
 struct SimOptions {
-  std::string config_path;                 ///< --config FILE (required)
-  std::optional<std::string> tcp;          ///< --tcp [HOST:]PORT
-  std::optional<std::string> rtu;          ///< --rtu PATH
-  int baud = 0;                            ///< --baud (0 = the config's, else 115200)
-  char parity = 0;                         ///< --parity N|E|O (0 = the config's)
-  bool wire_time = false;                  ///< --wire-time
-  std::optional<int> control_port;         ///< --control-port PORT (0 = choose)
+  std::string config_path;          ///< --config FILE (required)
+  std::optional<std::string> tcp;   ///< --tcp [HOST:]PORT
+  std::optional<std::string> rtu;   ///< --rtu PATH
+  int baud = 0;                     ///< --baud (0 = the config's, else 115200)
+  char parity = 0;                  ///< --parity N|E|O (0 = the config's)
+  bool wire_time = false;           ///< --wire-time
+  std::optional<int> control_port;  ///< --control-port PORT (0 = choose)
   std::string control_host = "127.0.0.1";
-  std::optional<int> ctl_port;             ///< --ctl PORT '<json>': one-shot client
+  std::optional<int> ctl_port;  ///< --ctl PORT '<json>': one-shot client
   std::string ctl_json;
   std::uint64_t seed = 1;                  ///< --seed
   std::string log_level;                   ///< --log-level

@@ -21,8 +21,8 @@
 namespace soleus::sim {
 
 struct PlantState {
-  double x_mm = 0;      ///< pad height above the lower hard stop
-  double v_mm_s = 0;    ///< positive up
+  double x_mm = 0;    ///< pad height above the lower hard stop
+  double v_mm_s = 0;  ///< positive up
   double a_mm_s2 = 0;
   double motor_force_n = 0;  ///< force the motor exerted on the pad this step, positive down
   double impact_mm_s = 0;    ///< speed of a hard-stop impact this step (0 = none)

@@ -46,7 +46,8 @@ class PhysicsClock {
 class ModbusTcpServer {
  public:
   /// Binds at once (port 0 = the OS chooses); throws std::system_error on failure.
-  ModbusTcpServer(boost::asio::io_context& io, Machine& m, const std::string& host, int port, WireTime wt);
+  ModbusTcpServer(boost::asio::io_context& io, Machine& m, const std::string& host, int port,
+                  WireTime wt);
   ~ModbusTcpServer();
   int port() const;
   std::string host() const;
@@ -80,7 +81,8 @@ class RtuServer {
  private:
   void open_port();
   void run();
-  void handle_frame(const std::vector<std::uint8_t>& frame, std::chrono::steady_clock::time_point arrival);
+  void handle_frame(const std::vector<std::uint8_t>& frame,
+                    std::chrono::steady_clock::time_point arrival);
 
   Machine& m_;
   std::string path_;

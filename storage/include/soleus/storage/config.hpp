@@ -11,15 +11,16 @@ namespace soleus::storage {
 /// [storage]
 struct StorageConfig {
   std::string db_path = "/var/lib/soleus/soleus.db";  ///< db_path: the database file
-  int trace_retention_days = 90;  ///< trace_retention_days: rep traces older than this are deleted; 0 = keep
-  int trace_queue = 8192;         ///< trace_queue: trace samples the writer's queue holds (dropped first)
-  int record_queue = 2048;        ///< record_queue: events, sets, reps, sessions the queue holds
+  int trace_retention_days =
+      90;  ///< trace_retention_days: rep traces older than this are deleted; 0 = keep
+  int trace_queue = 8192;   ///< trace_queue: trace samples the writer's queue holds (dropped first)
+  int record_queue = 2048;  ///< record_queue: events, sets, reps, sessions the queue holds
   int overflow_records = 100000;  ///< overflow_records: records kept in memory beyond record_queue
   int flush_ms = 100;             ///< flush_ms: the writer commits at least this often
   int batch_items = 500;          ///< batch_items: most records in one transaction
   int retry_ms = 2000;            ///< retry_ms: retry period while storage is faulted
   int busy_timeout_ms = 5000;     ///< busy_timeout_ms: wait this long for another connection's lock
-  bool quick_check = false;       ///< quick_check: startup runs quick_check instead of integrity_check
+  bool quick_check = false;  ///< quick_check: startup runs quick_check instead of integrity_check
   /// Not a TOML key: the name of a registered VFS (the tests' fault shim); empty = default.
   std::string vfs;
 

@@ -16,8 +16,8 @@ namespace soleus::storage {
 
 /// Who makes a change (the audit trail's "who").
 struct Actor {
-  std::string role = "system";      ///< member | staff | maintenance | system
-  std::optional<std::int64_t> id;   ///< member or staff id when known
+  std::string role = "system";     ///< member | staff | maintenance | system
+  std::optional<std::int64_t> id;  ///< member or staff id when known
 };
 
 struct MemberRow {

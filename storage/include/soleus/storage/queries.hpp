@@ -25,17 +25,17 @@ struct EventCursor {
 };
 
 struct EventFilter {
-  std::optional<std::int64_t> since_ms;     ///< t_ms >= since
-  std::optional<std::int64_t> until_ms;     ///< t_ms < until
-  std::optional<Severity> min_severity;     ///< this severity and worse
-  std::optional<std::string> code;          ///< exactly this code
+  std::optional<std::int64_t> since_ms;  ///< t_ms >= since
+  std::optional<std::int64_t> until_ms;  ///< t_ms < until
+  std::optional<Severity> min_severity;  ///< this severity and worse
+  std::optional<std::string> code;       ///< exactly this code
   std::optional<std::int64_t> set_id;
-  std::optional<EventCursor> before;        ///< paging: rows older than this
-  int limit = 50;                           ///< 1..1000
+  std::optional<EventCursor> before;  ///< paging: rows older than this
+  int limit = 50;                     ///< 1..1000
   /// Paging by id alone (the API's `before`: the previous page's last id);
   /// its time is looked up, then it acts as `before`. Ignored when `before` is set.
   std::optional<std::int64_t> before_id;
-  int offset = 0;                           ///< offset paging (0..100000): costs O(offset)
+  int offset = 0;  ///< offset paging (0..100000): costs O(offset)
 };
 
 struct EventRow {
@@ -49,8 +49,8 @@ struct EventRow {
 };
 
 struct EventPage {
-  std::vector<EventRow> rows;          ///< newest first
-  std::optional<EventCursor> next;     ///< set when there may be older rows
+  std::vector<EventRow> rows;       ///< newest first
+  std::optional<EventCursor> next;  ///< set when there may be older rows
 };
 
 /// Keyset paging, newest first: ORDER BY t_ms DESC, id DESC with

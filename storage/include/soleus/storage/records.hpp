@@ -48,25 +48,26 @@ bool parse_severity(std::string_view text, Severity& out);
 struct EventRecord {
   std::int64_t t_ms = 0;  ///< wall time, ms since 1970 UTC; 0 = "now" when pushed
   Severity severity = Severity::Info;
-  FixedText<48> code;       ///< stable code, docs/events.md
-  FixedText<192> message;   ///< human text
-  FixedText<320> context;   ///< JSON object with details, or empty; invalid/truncated JSON is wrapped
+  FixedText<48> code;      ///< stable code, docs/events.md
+  FixedText<192> message;  ///< human text
+  FixedText<320>
+      context;  ///< JSON object with details, or empty; invalid/truncated JSON is wrapped
   std::int64_t set_id = 0;  ///< 0 = not about a set
 };
 
 /// A set as asked for, when it starts (table sets).
 struct SetStartRecord {
-  std::int64_t set_id = 0;      ///< from Writer::allocate_set_id()
-  std::int64_t session_id = 0;  ///< 0 = none
-  std::int64_t member_id = 0;   ///< 0 = guest
-  std::int64_t step_id = 0;     ///< 0 = not from a programme
-  int set_index = 0;            ///< 1-based within the step; 0 = none
-  std::int64_t started_ms = 0;  ///< 0 = now
+  std::int64_t set_id = 0;         ///< from Writer::allocate_set_id()
+  std::int64_t session_id = 0;     ///< 0 = none
+  std::int64_t member_id = 0;      ///< 0 = guest
+  std::int64_t step_id = 0;        ///< 0 = not from a programme
+  int set_index = 0;               ///< 1-based within the step; 0 = none
+  std::int64_t started_ms = 0;     ///< 0 = now
   FixedText<12> mode{"isotonic"};  ///< isotonic | eccentric | isometric
   double load_n = 0;
-  FixedText<32> tempo;          ///< "E-B-C-T"
-  int target_reps = 0;          ///< 0 for isometric
-  double hold_s = 0;            ///< 0 unless isometric
+  FixedText<32> tempo;  ///< "E-B-C-T"
+  int target_reps = 0;  ///< 0 for isometric
+  double hold_s = 0;    ///< 0 unless isometric
   double force_drop_pct = 20;
   double eccentric_pct = 0;
 };
@@ -126,9 +127,9 @@ struct SessionStartRecord {
 /// A session closes.
 struct SessionEndRecord {
   std::int64_t session_id = 0;
-  std::int64_t ended_ms = 0;   ///< 0 = now
-  bool aborted = false;        ///< true: ended by a fault or restart, not completed
-  bool progressed = false;     ///< the progression rule was applied
+  std::int64_t ended_ms = 0;  ///< 0 = now
+  bool aborted = false;       ///< true: ended by a fault or restart, not completed
+  bool progressed = false;    ///< the progression rule was applied
 };
 
 /// Totals for the odometer that only the daemon knows.

@@ -71,13 +71,13 @@ struct StartReport {
 
 /// A snapshot of the writer's state, for the API, the HMI and soleusctl status.
 struct StorageHealth {
-  bool ok = false;             ///< writes succeed; false = refuse new sets
-  bool open = false;           ///< a database is open
-  std::string last_error;      ///< the last failure, kept after recovery
-  std::int64_t fault_since_ms = 0;       ///< when the current fault began (0 = none)
-  std::size_t pending_records = 0;       ///< records in memory, not yet committed
+  bool ok = false;                  ///< writes succeed; false = refuse new sets
+  bool open = false;                ///< a database is open
+  std::string last_error;           ///< the last failure, kept after recovery
+  std::int64_t fault_since_ms = 0;  ///< when the current fault began (0 = none)
+  std::size_t pending_records = 0;  ///< records in memory, not yet committed
   std::uint64_t records_committed = 0;
-  std::uint64_t samples_committed = 0;   ///< trace samples
+  std::uint64_t samples_committed = 0;  ///< trace samples
   std::uint64_t transactions = 0;
   std::uint64_t traces_dropped = 0;      ///< samples dropped (queue full or store faulted)
   std::uint64_t records_overflowed = 0;  ///< records that went to the overflow list

@@ -42,8 +42,8 @@ class FaultVfs {
   int stalled() const { return stalled_.load(); }
   /// Waits (on a condition, not a fixed sleep) until at least one call is parked.
   bool wait_stalled(std::chrono::milliseconds timeout) const;
-  std::uint64_t writes() const { return writes_.load(); }    ///< xWrite calls that went through
-  std::uint64_t syncs() const { return syncs_.load(); }      ///< xSync calls that went through
+  std::uint64_t writes() const { return writes_.load(); }      ///< xWrite calls that went through
+  std::uint64_t syncs() const { return syncs_.load(); }        ///< xSync calls that went through
   std::uint64_t failures() const { return failures_.load(); }  ///< calls failed on purpose
 
   // Used by the C callbacks.

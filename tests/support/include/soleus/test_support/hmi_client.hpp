@@ -26,8 +26,8 @@ struct HttpReply {
 
 /// One request on a fresh connection. `headers` are extra request headers.
 HttpReply http_request(std::uint16_t port, const std::string& method, const std::string& target,
-               const std::string& body = {},
-               const std::map<std::string, std::string>& headers = {});
+                       const std::string& body = {},
+                       const std::map<std::string, std::string>& headers = {});
 
 /// The status of a WebSocket handshake on /api/v1/live (101 when accepted).
 int ws_handshake_status(std::uint16_t port, const std::optional<std::string>& origin);

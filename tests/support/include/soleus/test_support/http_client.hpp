@@ -9,9 +9,9 @@
 namespace soleus::test {
 
 struct Reply {
-  unsigned status = 0;       ///< 0: no answer (connection refused, reset, timed out)
-  boost::json::value body;   ///< parsed JSON, or null
-  std::string text;          ///< the body as sent, or the error when status is 0
+  unsigned status = 0;      ///< 0: no answer (connection refused, reset, timed out)
+  boost::json::value body;  ///< parsed JSON, or null
+  std::string text;         ///< the body as sent, or the error when status is 0
 };
 
 /// One request (method "GET", "POST", "PUT", "DELETE"), 10 s at most. Never throws.

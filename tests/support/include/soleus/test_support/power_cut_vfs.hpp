@@ -54,18 +54,18 @@ class PowerCutVfs {
   };
 
   struct Stats {
-    std::uint64_t writes = 0;  ///< xWrite calls taken into the page cache model
-    std::uint64_t syncs = 0;   ///< xSync calls that made pending operations durable
+    std::uint64_t writes = 0;      ///< xWrite calls taken into the page cache model
+    std::uint64_t syncs = 0;       ///< xSync calls that made pending operations durable
     std::uint64_t synced_ops = 0;  ///< operations made durable by those syncs
-    std::uint64_t steps = 0;   ///< I/O steps (xWrite, xTruncate, xSync of tracked files) taken
+    std::uint64_t steps = 0;       ///< I/O steps (xWrite, xTruncate, xSync of tracked files) taken
     // Filled by cut():
-    int files_pending = 0;               ///< files with pending operations at the cut
-    std::uint64_t pending_ops = 0;       ///< operations not synced at the cut
-    std::uint64_t pending_bytes = 0;     ///< their bytes
-    std::uint64_t kept_ops = 0;          ///< of those, reaching the disk at least in part (Torn)
-    std::uint64_t kept_sectors = 0;      ///< 512-byte pieces written (Torn)
-    std::uint64_t dropped_sectors = 0;   ///< 512-byte pieces lost (Torn)
-    std::uint64_t garbage_bytes = 0;     ///< random bytes left where a lost write extended a file
+    int files_pending = 0;              ///< files with pending operations at the cut
+    std::uint64_t pending_ops = 0;      ///< operations not synced at the cut
+    std::uint64_t pending_bytes = 0;    ///< their bytes
+    std::uint64_t kept_ops = 0;         ///< of those, reaching the disk at least in part (Torn)
+    std::uint64_t kept_sectors = 0;     ///< 512-byte pieces written (Torn)
+    std::uint64_t dropped_sectors = 0;  ///< 512-byte pieces lost (Torn)
+    std::uint64_t garbage_bytes = 0;    ///< random bytes left where a lost write extended a file
   };
 
   /// Registers the VFS under `name` once (later calls return the same object). Thread-safe.

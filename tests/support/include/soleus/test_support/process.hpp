@@ -9,13 +9,13 @@
 ///     "soleus-sim: modbus tcp 127.0.0.1:PORT") with a bounded wait.
 ///  3. stop() sends SIGTERM, waits a bounded time, then SIGKILL; the
 ///     destructor calls stop(), so a failing test never leaks a process.
+#include <sys/types.h>
 #include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <thread>
 #include <vector>
 
