@@ -17,15 +17,8 @@ echo "== build (warnings as errors)"
 BUILD_DIR="$here/build-test" bash scripts/build.sh -DSOLEUS_WERROR=ON -DSOLEUS_TESTS=ON \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG"
 echo "== formatting (clang-format, .clang-format)"
-# SOLEUS_FORMAT_PENDING=1 skips this step only until issue 11's one-commit
-# reformat; that guard goes with it.
-# Until the one-commit reformat lands (issue 11) the check is reported, not enforced.
-if [[ ${SOLEUS_FORMAT_PENDING:-1} == 1 ]]; then
-  echo "formatting check (report only: SOLEUS_FORMAT_PENDING=1, the reformat commit is pending)"
-  bash "$here/scripts/check-format.sh" 2>&1 | tail -1 || true
-else
-  bash "$here/scripts/check-format.sh"
-fi
+# Fails on any C++ file that differs from .clang-format (fix: scripts/check-format.sh --fix).
+bash "$here/scripts/check-format.sh"
 echo "== unit and integration tests (but those of soleusd running in real time)"
 # This step also runs proving_slice (label proving): 200 seeded athletes of the
 # proving ground on synthetic time, judged against the models' truth
