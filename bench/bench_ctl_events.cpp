@@ -75,6 +75,7 @@ void create(const std::string& path, int n, std::int64_t end_ms) {
   migrate(db);
   db.exec("PRAGMA synchronous=OFF");  // a bulk load, not the writer's durability
   std::vector<double> w;
+  w.reserve(std::size(kKinds));
   for (const auto& k : kKinds) w.push_back(k.weight);
   std::discrete_distribution<int> pick(w.begin(), w.end());
   std::mt19937_64 rng(42);
@@ -115,6 +116,7 @@ void create(const std::string& path, int n, std::int64_t end_ms) {
 /// Runs the command with stdout/stderr to /dev/null; returns wall ms, or -1 on failure.
 double run(const std::vector<std::string>& argv) {
   std::vector<char*> args;
+  args.reserve(argv.size());
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   posix_spawn_file_actions_t fa;
@@ -165,12 +167,12 @@ int main(int argc, char** argv) {
               << db.scalar_int("SELECT count(*) FROM events WHERE code = 'comm_loss'")
               << ", last 2 days "
               << db.scalar_int("SELECT count(*) FROM events WHERE t_ms >= " +
-                               std::to_string(newest - 2 * 86'400'000))
+                               std::to_string(newest - std::int64_t{2} * 86'400'000))
               << "\n";
   }
   (void)newest_id;
   // "2d" is relative to the real now: a reused file's newest event may be older.
-  const std::string since2d = std::to_string(newest - 2 * 86'400'000);
+  const std::string since2d = std::to_string(newest - std::int64_t{2} * 86'400'000);
 
   struct Variant {
     std::string name;

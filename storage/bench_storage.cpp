@@ -238,7 +238,7 @@ void events_query(const std::string& dir, int n_events) {
   }
   const double create_s = secs(clk::now() - c0);
   std::cout << "3. events query on " << n_events << " events ("
-            << database_size(path).db_bytes / (1024 * 1024) << " MiB)\n"
+            << database_size(path).db_bytes / (std::int64_t{1024} * 1024) << " MiB)\n"
             << "   creating the database: " << std::fixed << std::setprecision(1) << create_s
             << " s (one transaction)\n";
 

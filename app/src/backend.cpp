@@ -744,7 +744,7 @@ std::optional<hmi::MemberCredential> DaemonBackend::member_credential(const std:
 
 namespace {
 /// A session with no set for this long closes itself (the member walked away).
-constexpr std::int64_t kSessionIdleCloseMs = 4 * 3600 * 1000;
+constexpr std::int64_t kSessionIdleCloseMs = std::int64_t{4} * 3600 * 1000;
 
 json::object step_card(const runner::Step& st, std::size_t index, std::size_t count, int set_index,
                        const runner::Prescription& rx) {

@@ -84,8 +84,12 @@ std::vector<hmi::FaultView> fault_views(const Snapshot& s) {
     const auto& f = s.faults[static_cast<std::size_t>(i)];
     std::string msg = message(f.fault);
     if (f.fault == Fault::DriveFault && s.drive_fault_name[0])
-      msg = std::string("drive fault ") + std::to_string(s.drive_fault_code) + " (" +
-            s.drive_fault_name.data() + "): " + msg;
+      msg = std::string("drive fault ")
+                .append(std::to_string(s.drive_fault_code))
+                .append(" (")
+                .append(s.drive_fault_name.data())
+                .append("): ")
+                .append(msg);
     out.push_back({to_string(f.fault), msg, wall_ms_of_loop_time(f.since_s)});
   }
   return out;

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <ranges>
 
 #include "soleus/common/time.hpp"
 
@@ -152,7 +153,7 @@ std::string export_json(const storage::MemberExport& ex) {
 
 std::string export_sets_csv(const storage::MemberExport& ex) {
   std::vector<hmi::SetView> sets;
-  for (auto it = ex.sets.rbegin(); it != ex.sets.rend(); ++it) sets.push_back(set_view(it->set));
+  for (const auto& set : std::ranges::reverse_view(ex.sets)) sets.push_back(set_view(set.set));
   return hmi::sets_csv(sets);  // newest first, as the store lists them
 }
 

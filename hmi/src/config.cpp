@@ -59,7 +59,7 @@ std::optional<std::pair<std::string, std::string>> HmiConfig::check() const {
     return P{"guest_load_cap_n", "must be within [0, the machine's max_load_n]"};
   if (!(live_rate_hz >= 1 && live_rate_hz <= 60))
     return P{"live_rate_hz", "must be within [1, 60]"};
-  if (body_limit < 1024 || body_limit > 1024 * 1024)
+  if (body_limit < 1024 || body_limit > std::size_t{1024} * 1024)
     return P{"body_limit_bytes", "must be within [1024, 1048576]"};
   if (!(live_stall_timeout_s >= 1 && live_stall_timeout_s <= 600))
     return P{"live_stall_timeout_s", "must be within [1, 600]"};
@@ -87,8 +87,9 @@ HmiConfig HmiConfig::parse(const config::Section& s, double max_load_n) {
   c.staff_idle_s = s.number("staff_idle_logout_s", c.staff_idle_s, 10, 86400);
   c.guest_load_cap_n = s.number("guest_load_cap_n", c.guest_load_cap_n, 0, 1e5);
   c.live_rate_hz = s.number("live_rate_hz", c.live_rate_hz, 1, 60);
-  c.body_limit = static_cast<std::size_t>(
-      s.integer("body_limit_bytes", static_cast<std::int64_t>(c.body_limit), 1024, 1024 * 1024));
+  c.body_limit = static_cast<std::size_t>(s.integer("body_limit_bytes",
+                                                    static_cast<std::int64_t>(c.body_limit), 1024,
+                                                    std::int64_t{1024} * 1024));
   c.live_stall_timeout_s = s.number("live_stall_timeout_s", c.live_stall_timeout_s, 1, 600);
   c.io_threads = static_cast<int>(s.integer("io_threads", c.io_threads, 1, 8));
   c.worker_threads = static_cast<int>(s.integer("worker_threads", c.worker_threads, 1, 8));

@@ -84,7 +84,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       : ws_(std::move(socket)), shared_(std::move(shared)), stall_timer_(ws_.get_executor()) {}
   ~WsSession();
 
-  void run(http::request<http::string_body> req);
+  void run(const http::request<http::string_body>& req);
   /// Called from the hub's strand: hands the newest frame to this session's strand.
   void deliver(std::shared_ptr<const std::string> frame) {
     net::post(ws_.get_executor(), [self = shared_from_this(), f = std::move(frame)]() mutable {
@@ -210,7 +210,7 @@ WsSession::~WsSession() {
   if (shared_->hub) shared_->hub->leave(this);
 }
 
-void WsSession::run(http::request<http::string_body> req) {
+void WsSession::run(const http::request<http::string_body>& req) {
   beast::get_lowest_layer(ws_).expires_never();  // the websocket's own timeouts take over
   websocket::stream_base::timeout t{};
   t.handshake_timeout = 10s;
@@ -417,7 +417,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         return send_api(
             error_response(403, "", "WebSocket from origin " + *origin + " is not allowed"));
       }
-      std::make_shared<WsSession>(stream_.release_socket(), shared_)->run(std::move(req));
+      std::make_shared<WsSession>(stream_.release_socket(), shared_)->run(req);
       return;
     }
 

@@ -48,8 +48,7 @@ int replay(std::uint64_t seed, const WorldOptions& wo, const std::string& trace)
   for (const auto& [a, b] : c.stalls) std::printf("  stall %.3f .. %.3f s\n", a, b);
   const Outcome o = run_case(c, wo);
   if (!o.error.empty()) std::printf("error: %s\n", o.error.c_str());
-  for (std::size_t i = 0; i < o.starts_s.size(); ++i)
-    std::printf("  start %.3f s\n", o.starts_s[i]);
+  for (double s : o.starts_s) std::printf("  start %.3f s\n", s);
   for (std::size_t i = 0; i < o.results.size(); ++i)
     std::printf("  result %.3f s %s\n", o.result_times_s[i],
                 controller::to_string(o.results[i].reason));

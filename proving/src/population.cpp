@@ -62,7 +62,7 @@ Case draw_case(std::uint64_t seed, const PopulationOptions& opt) {
     p.target_reps = 0;
     p.hold_s = std::round(hold_s);
     p.tempo = controller::Tempo{};
-    L.push_back("mode:isometric");
+    L.emplace_back("mode:isometric");
   } else {
     L.push_back(std::string("mode:") + controller::to_string(p.mode));
     L.push_back(std::string("tempo:") + tempo);
@@ -77,22 +77,22 @@ Case draw_case(std::uint64_t seed, const PopulationOptions& opt) {
   a.top_mm = std::min(a.bottom_mm + range, opt.travel_max_mm - opt.top_margin_mm);
   if (a.top_mm - a.bottom_mm < 40) a.bottom_mm = a.top_mm - 40;
   const double rng_span = a.top_mm - a.bottom_mm;
-  L.push_back(rng_span < 70    ? "range:40-70mm"
-              : rng_span < 100 ? "range:70-100mm"
-                               : "range:100-130mm");
-  L.push_back(a.bottom_mm < 20 ? "bottom:5-20mm" : "bottom:20-45mm");
+  L.emplace_back(rng_span < 70    ? "range:40-70mm"
+                 : rng_span < 100 ? "range:70-100mm"
+                                  : "range:100-130mm");
+  L.emplace_back(a.bottom_mm < 20 ? "bottom:5-20mm" : "bottom:20-45mm");
   t.tissue_mm = d.uniform(2, 15);
-  L.push_back(t.tissue_mm < 6    ? "tissue:2-6mm"
-              : t.tissue_mm < 10 ? "tissue:6-10mm"
-                                 : "tissue:10-15mm");
+  L.emplace_back(t.tissue_mm < 6    ? "tissue:2-6mm"
+                 : t.tissue_mm < 10 ? "tissue:6-10mm"
+                                    : "tissue:10-15mm");
 
   // ---- reaction
   t.reaction_s = d.uniform(0, 4);
-  L.push_back(t.reaction_s < 1   ? "reaction:0-1s"
-              : t.reaction_s < 2 ? "reaction:1-2s"
-                                 : "reaction:2-4s");
+  L.emplace_back(t.reaction_s < 1   ? "reaction:0-1s"
+                 : t.reaction_s < 2 ? "reaction:1-2s"
+                                    : "reaction:2-4s");
   t.first_bottom_pause = d.chance(0.25);
-  if (t.first_bottom_pause) L.push_back("start:bottom_pause");
+  if (t.first_bottom_pause) L.emplace_back("start:bottom_pause");
 
   // ---- effort and load
   const double eu = d.u01();
@@ -115,31 +115,31 @@ Case draw_case(std::uint64_t seed, const PopulationOptions& opt) {
   p.load_n = std::round(std::clamp(rel * a.capacity_n, 50.0, load_max));
   L.push_back(std::string("effort:") + sim::to_string(t.effort));
   const double load_rel = p.load_n / a.capacity_n;
-  L.push_back(load_rel < 0.3   ? "load:<30%"
-              : load_rel < 0.6 ? "load:30-60%"
-              : load_rel < 0.8 ? "load:60-80%"
-                               : "load:80-95%");
+  L.emplace_back(load_rel < 0.3   ? "load:<30%"
+                 : load_rel < 0.6 ? "load:30-60%"
+                 : load_rel < 0.8 ? "load:60-80%"
+                                  : "load:80-95%");
 
   // ---- tempo compliance, pauses, rests
   const double tu = d.u01();
   const double sc10 = d.uniform(0.9, 1.1), sc40 = d.uniform(0.6, 1.4);
   if (tu < 0.2) {
     t.tempo_scale = 1, t.tempo_jitter = 0;
-    L.push_back("compliance:exact");
+    L.emplace_back("compliance:exact");
   } else if (tu < 0.55) {
     t.tempo_scale = sc10, t.tempo_jitter = 0.1;
-    L.push_back("compliance:10%");
+    L.emplace_back("compliance:10%");
   } else if (tu < 0.85) {
     t.tempo_scale = sc40, t.tempo_jitter = 0.4;
-    L.push_back("compliance:40%");
+    L.emplace_back("compliance:40%");
   } else {
     t.tempo_scale = sc40, t.tempo_jitter = 0.6;
-    L.push_back("compliance:irregular");
+    L.emplace_back("compliance:irregular");
   }
   t.pause_scale = d.uniform(0.3, 2.0);
-  L.push_back(t.pause_scale < 0.7   ? "pauses:short"
-              : t.pause_scale > 1.4 ? "pauses:long"
-                                    : "pauses:as_told");
+  L.emplace_back(t.pause_scale < 0.7   ? "pauses:short"
+                 : t.pause_scale > 1.4 ? "pauses:long"
+                                       : "pauses:as_told");
   const bool rests = d.chance(0.3);
   const double rest_p = d.uniform(0.1, 0.4);
   const bool rest_top = d.chance(0.5);
@@ -147,7 +147,7 @@ Case draw_case(std::uint64_t seed, const PopulationOptions& opt) {
     t.mid_rest_p = rest_p;
     t.mid_rest_where = rest_top ? sim::RestWhere::Top : sim::RestWhere::Bottom;
     t.mid_rest_min_s = 2, t.mid_rest_max_s = 5;
-    L.push_back(rest_top ? "mid_rest:top" : "mid_rest:bottom");
+    L.emplace_back(rest_top ? "mid_rest:top" : "mid_rest:bottom");
   }
 
   // ---- range jitter
@@ -155,7 +155,7 @@ Case draw_case(std::uint64_t seed, const PopulationOptions& opt) {
   const double jv = d.uniform(0.005, 0.05);
   if (jit) {
     t.range_jitter = jv;
-    L.push_back("range_jitter");
+    L.emplace_back("range_jitter");
   }
 
   // ---- fatigue
@@ -197,19 +197,19 @@ Case draw_case(std::uint64_t seed, const PopulationOptions& opt) {
   const double tr_n = d.uniform(5, 60), tr_hz = d.uniform(4, 10), tr_g = d.uniform(0, 3);
   if (tremor) {
     t.tremor_n = tr_n, t.tremor_hz = tr_hz, t.tremor_growth = tr_g;
-    L.push_back(tr_n < 25 ? "tremor:5-25N" : "tremor:25-60N");
+    L.emplace_back(tr_n < 25 ? "tremor:5-25N" : "tremor:25-60N");
   }
   const bool sticking = d.chance(0.3);
   const double st_f = d.uniform(0.2, 0.8), st_d = d.uniform(0.1, 0.5);
   if (sticking) {
     t.sticking_fraction = st_f, t.sticking_depth = st_d;
-    L.push_back("sticking_point");
+    L.emplace_back("sticking_point");
   }
   const bool drops = d.chance(0.25);
   const double drop_p = d.uniform(0.1, 0.5);
   if (drops) {
     t.drop_p = drop_p;
-    L.push_back("eccentric_drop");
+    L.emplace_back("eccentric_drop");
   }
 
   // ---- leaving
@@ -224,7 +224,7 @@ Case draw_case(std::uint64_t seed, const PopulationOptions& opt) {
     t.sit_back_after_s = away_s;
     L.push_back(std::string("leave:") + sim::to_string(t.leave));
   } else {
-    L.push_back("leave:none");
+    L.emplace_back("leave:none");
   }
 
   // ---- machine noise
@@ -235,8 +235,8 @@ Case draw_case(std::uint64_t seed, const PopulationOptions& opt) {
   const double ripple_v = d.uniform(1, 16);
   c.noise.cell_drift_n_per_s = drift ? drift_v : 0;
   c.noise.drive_ripple_v = ripple ? ripple_v : 0;
-  if (drift) L.push_back("noise:cell_drift");
-  if (ripple) L.push_back("noise:supply_ripple");
+  if (drift) L.emplace_back("noise:cell_drift");
+  if (ripple) L.emplace_back("noise:supply_ripple");
   // ---- isometric hold (drawn last, so the draws above stay those of each seed)
   const double hold_frac = d.uniform(0.4, 0.9);
   const double hold_fail = d.uniform(5, p.hold_s > 0 ? p.hold_s + 10 : 40);

@@ -107,7 +107,8 @@ class Machine::Target : public modbus::RegisterTarget {
     auto& def = table == Table::Coil ? b.coil_def : b.discrete_def;
     auto& val = table == Table::Coil ? b.coil : b.discrete;
     for (int i = 0; i < count; ++i)
-      if (!def[static_cast<std::size_t>(address + i)]) return Exception::IllegalAddress;
+      if (!def[static_cast<std::size_t>(address) + static_cast<std::size_t>(i)])
+        return Exception::IllegalAddress;
     out.assign(val.begin() + address, val.begin() + address + count);
     return Exception::None;
   }
@@ -115,7 +116,7 @@ class Machine::Target : public modbus::RegisterTarget {
                            std::vector<std::uint16_t>& out) override {
     Bank& b = m_.bank(ui_);
     for (int i = 0; i < count; ++i) {
-      const auto a = static_cast<std::size_t>(address + i);
+      const auto a = static_cast<std::size_t>(address) + static_cast<std::size_t>(i);
       if (table == Table::Holding ? b.holding_kind[a] == 0 : b.input_def[a] == 0)
         return Exception::IllegalAddress;
     }
@@ -138,7 +139,7 @@ class Machine::Target : public modbus::RegisterTarget {
 void Machine::define(Bank& b, const SignalSpec& s, bool writable) {
   if (!s.present) return;
   for (int i = 0; i < s.words(); ++i) {
-    const auto a = static_cast<std::size_t>(s.address + i);
+    const auto a = static_cast<std::size_t>(s.address) + static_cast<std::size_t>(i);
     switch (s.table) {
       case Table::Holding: b.holding_kind[a] = writable ? 1 : 2; break;
       case Table::Input: b.input_def[a] = 1; break;
@@ -158,7 +159,8 @@ void Machine::put(Bank& b, const SignalSpec& s, double value) const {
   std::uint16_t w[2] = {0, 0};
   encode_saturating(s, value, w);
   auto& tab = s.table == Table::Holding ? b.holding : b.input;
-  for (int i = 0; i < s.words(); ++i) tab[static_cast<std::size_t>(s.address + i)] = w[i];
+  for (int i = 0; i < s.words(); ++i)
+    tab[static_cast<std::size_t>(s.address) + static_cast<std::size_t>(i)] = w[i];
 }
 
 // ------------------------------------------------------------------ life
@@ -395,7 +397,7 @@ Exception Machine::write_holding(int ui, int address, std::span<const std::uint1
   Bank& b = bank(ui);
   const int n = static_cast<int>(values.size());
   for (int i = 0; i < n; ++i)
-    if (b.holding_kind[static_cast<std::size_t>(address + i)] != 1)
+    if (b.holding_kind[static_cast<std::size_t>(address) + static_cast<std::size_t>(i)] != 1)
       return Exception::IllegalAddress;
   auto word = [&](int a) -> std::uint16_t {
     return (a >= address && a < address + n) ? values[static_cast<std::size_t>(a - address)]
@@ -451,7 +453,8 @@ Exception Machine::write_holding(int ui, int address, std::span<const std::uint1
     apply.emplace_back(kind, x);
   }
   for (int i = 0; i < n; ++i)
-    b.holding[static_cast<std::size_t>(address + i)] = values[static_cast<std::size_t>(i)];
+    b.holding[static_cast<std::size_t>(address) + static_cast<std::size_t>(i)] =
+        values[static_cast<std::size_t>(i)];
   const double ts = cfg_.drive.torque_positive_down ? 1.0 : -1.0;
   for (auto [kind, x] : apply) {
     switch (kind) {

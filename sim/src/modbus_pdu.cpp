@@ -79,7 +79,7 @@ std::vector<std::uint8_t> handle_pdu(RegisterTarget& t, std::span<const std::uin
       if (pdu.size() < 6) return exception_pdu(fc, Exception::IllegalValue);
       const int addr = be16(pdu, 1), n = be16(pdu, 3), bytes = pdu[5];
       if (n < 1 || n > 1968 || bytes != (n + 7) / 8 ||
-          pdu.size() != static_cast<std::size_t>(6 + bytes))
+          pdu.size() != 6 + static_cast<std::size_t>(bytes))
         return exception_pdu(fc, Exception::IllegalValue);
       if (!range_ok(addr, n)) return exception_pdu(fc, Exception::IllegalAddress);
       std::vector<std::uint8_t> bits(static_cast<std::size_t>(n));
@@ -92,7 +92,7 @@ std::vector<std::uint8_t> handle_pdu(RegisterTarget& t, std::span<const std::uin
     case 0x10: {
       if (pdu.size() < 6) return exception_pdu(fc, Exception::IllegalValue);
       const int addr = be16(pdu, 1), n = be16(pdu, 3), bytes = pdu[5];
-      if (n < 1 || n > 123 || bytes != 2 * n || pdu.size() != static_cast<std::size_t>(6 + bytes))
+      if (n < 1 || n > 123 || bytes != 2 * n || pdu.size() != 6 + static_cast<std::size_t>(bytes))
         return exception_pdu(fc, Exception::IllegalValue);
       if (!range_ok(addr, n)) return exception_pdu(fc, Exception::IllegalAddress);
       std::vector<std::uint16_t> words(static_cast<std::size_t>(n));
@@ -107,7 +107,7 @@ std::vector<std::uint8_t> handle_pdu(RegisterTarget& t, std::span<const std::uin
       const int raddr = be16(pdu, 1), rn = be16(pdu, 3), waddr = be16(pdu, 5), wn = be16(pdu, 7),
                 bytes = pdu[9];
       if (rn < 1 || rn > 125 || wn < 1 || wn > 121 || bytes != 2 * wn ||
-          pdu.size() != static_cast<std::size_t>(10 + bytes))
+          pdu.size() != 10 + static_cast<std::size_t>(bytes))
         return exception_pdu(fc, Exception::IllegalValue);
       if (!range_ok(raddr, rn) || !range_ok(waddr, wn))
         return exception_pdu(fc, Exception::IllegalAddress);

@@ -210,7 +210,8 @@ std::string ModbusTcpServer::host() const {
 // ====================================================================== control
 namespace {
 struct ControlSession : std::enable_shared_from_this<ControlSession> {
-  ControlSession(tcp::socket s, Machine& m) : socket(std::move(s)), machine(m), buf(64 * 1024) {}
+  ControlSession(tcp::socket s, Machine& m)
+      : socket(std::move(s)), machine(m), buf(std::size_t{64} * 1024) {}
   void read() {
     auto self = shared_from_this();
     asio::async_read_until(socket, buf, '\n', [self](boost::system::error_code ec, std::size_t n) {

@@ -12,7 +12,7 @@ IntegrityReport check_integrity(Database& db, bool quick) {
     auto st = db.prepare(quick ? "PRAGMA quick_check(100)" : "PRAGMA integrity_check(100)");
     while (st.step()) r.problems.push_back(st.text(0));
   } catch (const SqliteError& e) {
-    r.problems.push_back(e.what());
+    r.problems.emplace_back(e.what());
   }
   r.ok = r.problems.size() == 1 && r.problems.front() == "ok";
   return r;
@@ -24,7 +24,7 @@ IntegrityReport check_integrity(const std::string& path, bool quick) {
     return check_integrity(db, quick);
   } catch (const SqliteError& e) {
     IntegrityReport r;
-    r.problems.push_back(e.what());
+    r.problems.emplace_back(e.what());
     return r;
   }
 }

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <ranges>
 #include <sstream>
 
 #include "soleus/common/time.hpp"
@@ -45,7 +46,8 @@ constexpr const char* kMemberColumns =
 
 void record_audit(Database& db, const Actor& who, std::string_view entity,
                   std::optional<std::int64_t> entity_id, std::string_view field,
-                  std::optional<std::string> before, std::optional<std::string> after) {
+                  const std::optional<std::string>& before,
+                  const std::optional<std::string>& after) {
   auto st = db.prepare(
       "INSERT INTO audit (t_ms, actor_role, actor_id, entity, entity_id, field, before, after) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
@@ -136,8 +138,8 @@ bool update_member(Database& db, std::int64_t id, const MemberUpdate& u, const A
   if (!before) return false;
   const std::int64_t now = common::unix_ms_now();
   bool changed = false;
-  auto set_col = [&](const char* col, auto&& value, std::optional<std::string> shown_before,
-                     std::optional<std::string> shown_after) {
+  auto set_col = [&](const char* col, auto&& value, const std::optional<std::string>& shown_before,
+                     const std::optional<std::string>& shown_after) {
     auto st = db.prepare(std::string("UPDATE members SET ") + col + " = ?1 WHERE id = ?2");
     st.bind(1, value).bind(2, id);
     st.run();
@@ -338,11 +340,11 @@ std::optional<MemberExport> export_member(Database& db, std::int64_t member_id,
   f.member_id = member_id;
   f.limit = 100000;
   auto rows = query_sets(db, f);
-  for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+  for (auto& row : std::ranges::reverse_view(rows)) {
     ExportSet e;
-    e.reps = get_reps(db, it->id);
-    if (include_traces) e.trace = get_set_trace(db, it->id);
-    e.set = std::move(*it);
+    e.reps = get_reps(db, row.id);
+    if (include_traces) e.trace = get_set_trace(db, row.id);
+    e.set = std::move(row);
     out.sets.push_back(std::move(e));
   }
   out.exported_ms = common::unix_ms_now();

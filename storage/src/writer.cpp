@@ -749,15 +749,15 @@ void Writer::enter_fault(const std::string& error) {
 }
 
 void Writer::queue_own_event(Severity s, std::string_view code, std::string_view message,
-                             std::string context, bool front) {
+                             const std::string& context, bool front) {
   EventRecord e;
   e.t_ms = common::unix_ms_now();
   e.severity = s;
   e.code.assign(code);
   e.message.assign(message);
   e.context.assign(context);
-  if (front) pending_.push_front(e);
-  else pending_.push_back(e);
+  if (front) pending_.emplace_front(e);
+  else pending_.emplace_back(e);
   pending_count_.store(pending_.size());
 }
 

@@ -70,7 +70,7 @@ TEST_CASE("soleusctl unit: parse_args: values, flags, positional, errors naming 
   CHECK(a.has("--context"));
   CHECK(a.positional == std::vector<std::string>{"x"});
   CHECK(parse_args(c, {"--limit=7"}).get("--limit") == "7");
-  auto msg = [&](std::vector<std::string> args) {
+  auto msg = [&](const std::vector<std::string>& args) {
     try {
       parse_args(c, args);
     } catch (const UsageError& e) {

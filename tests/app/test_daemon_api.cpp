@@ -689,6 +689,7 @@ TEST_CASE("soleusd API security: role matrix, PIN lockout, foreign Origin, stall
 
   // Stalled live clients (2 s stall timeout here) never slow another, and are closed.
   std::vector<std::unique_ptr<ht::StalledClient>> stalled;
+  stalled.reserve(5);
   for (int i = 0; i < 5; ++i)
     stalled.push_back(std::make_unique<ht::StalledClient>(static_cast<std::uint16_t>(rig.port)));
   ht::LiveClient good(static_cast<std::uint16_t>(rig.port));

@@ -117,7 +117,7 @@ struct Fixture {
     }
     for (int k = 0; k < kRecent; ++k) {
       ev.bind(1, std::int64_t{1000 + k})
-          .bind(2, common::unix_ms_now() - (30 + k) * 60'000)
+          .bind(2, common::unix_ms_now() - std::int64_t{30 + k} * 60'000)
           .bind(3, 0)
           .bind(4, "boot")
           .bind(5, "recent")
@@ -248,8 +248,8 @@ TEST_CASE("soleusctl events: table, filters, paging, JSON") {
     auto win = ctl_json({"--db", fx.db, "--json", "events", "--since", "2026-11-18T09:00:00Z",
                          "--until", "2026-11-18 10:00"});  // TZ=UTC: local = UTC
     CHECK(win.at("matched").as_int64() == 6);
-    auto ms = ctl_json(
-        {"--db", fx.db, "--json", "events", "--since", std::to_string(kBase + 230 * 600'000)});
+    auto ms = ctl_json({"--db", fx.db, "--json", "events", "--since",
+                        std::to_string(kBase + std::int64_t{230} * 600'000)});
     CHECK(ms.at("matched").as_int64() == 8 + kRecent);  // 230..237 and the recent ones
     auto recent = ctl_json({"--db", fx.db, "--json", "events", "--since", "2h"});
     CHECK(recent.at("matched").as_int64() == kRecent);

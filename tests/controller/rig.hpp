@@ -405,7 +405,8 @@ struct Rig {
   machine::DriveCommand cmd;
   machine::MachineInputs in;
 
-  explicit Rig(double hz = 100, std::function<void(ControlConfig&, TrainingConfig&)> tweak = {}) {
+  explicit Rig(double hz = 100,
+               const std::function<void(ControlConfig&, TrainingConfig&)>& tweak = {}) {
     ccfg.loop_hz = hz;
     if (tweak) tweak(ccfg, tcfg);
     period = 1.0 / hz;

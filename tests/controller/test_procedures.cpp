@@ -91,6 +91,7 @@ SpanStats stats_of(const std::vector<double>& v) {
 TEST_CASE(
     "span: fit_span takes the factor from still readings, and refuses what cannot be trusted") {
   std::vector<double> still;
+  still.reserve(100);
   for (int i = 0; i < 100; ++i)
     still.push_back(-205.9 + ((i % 5) - 2) * 0.3);  // a weight pulls the pad down
   const SpanStats s = stats_of(still);
@@ -116,6 +117,7 @@ TEST_CASE(
   }
   SUBCASE("a swinging weight: not steady") {
     std::vector<double> swing;
+    swing.reserve(100);
     for (int i = 0; i < 100; ++i) swing.push_back(-205.9 + (i % 2 ? 6.0 : -6.0));
     f = fit_span(stats_of(swing), 196.1);
     CHECK_FALSE(f.ok);

@@ -33,7 +33,7 @@ struct Feed {
   }
   SupervisorReport run(double s) {
     SupervisorReport r;
-    for (int i = 0; i < static_cast<int>(s * 100 + 0.5); ++i) r = cycle();
+    for (int i = 0; i < static_cast<int>(std::lround(s * 100)); ++i) r = cycle();
     return r;
   }
   bool reset() {

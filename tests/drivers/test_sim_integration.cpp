@@ -300,7 +300,7 @@ TEST_CASE("mbpoll reads the simulator's registers and gets the ICD's values") {
   const auto poll = [&](std::vector<std::string> args) {
     std::vector<std::string> argv{"mbpoll", "-m", "tcp", "-p", port, "-0", "-1", "-o", "2"};
     argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("127.0.0.1");
+    argv.emplace_back("127.0.0.1");
     const auto r = soleus::test::run_command(argv);
     INFO(r.output);
     REQUIRE(r.exit_code == 0);

@@ -82,7 +82,7 @@ Live::Live(const Scenario& s) : scenario_(s) {
   std::vector<std::string> argv = {SOLEUSD_EXE,    "--config",  path,
                                    "--json-lines", "--run-set", s.set_json};
   if (s.trace_every > 0) {
-    argv.push_back("--trace-every");
+    argv.emplace_back("--trace-every");
     argv.push_back(std::to_string(s.trace_every));
   }
   daemon_.start(argv);

@@ -23,11 +23,12 @@ std::string reps_summary(const Run& r) {
   return s;
 }
 
-#define SHOW(run)                                                                                 \
-  INFO("reps:\n"                                                                                  \
-       << reps_summary(run) << "result: " << (run.result ? json::serialize(*run.result) : "none") \
-       << "\ntruth: " << json::serialize(run.truth) << "\ndaemon:\n"                              \
-       << run.daemon_output.substr(0, 6000))
+#define SHOW(run)                                                                \
+  INFO("reps:\n"                                                                 \
+       << reps_summary(run)                                                      \
+       << "result: " << ((run).result ? json::serialize(*(run).result) : "none") \
+       << "\ntruth: " << json::serialize((run).truth) << "\ndaemon:\n"           \
+       << (run).daemon_output.substr(0, 6000))
 
 double mean_of(const std::vector<json::object>& traces, const char* key,
                const std::function<bool(const json::object&)>& pred) {
@@ -317,11 +318,11 @@ TEST_CASE("over RTU through a socat pty pair: a set runs to its target with the 
 // count must equal the athlete's true full reps (the calibration rep first),
 // and none of them has left the machine.
 namespace {
-Run trait_run(std::vector<std::string> traits, const char* set_json) {
+Run trait_run(const std::vector<std::string>& traits, const char* set_json) {
   Scenario s;
   s.sim_args = {"--tempo", "2-0.5-2-0.5", "--capacity-n", "900"};
   for (auto& t : traits) {
-    s.sim_args.push_back("--trait");
+    s.sim_args.emplace_back("--trait");
     s.sim_args.push_back(t);
   }
   s.set_json = set_json;

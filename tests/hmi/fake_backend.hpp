@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include <boost/json.hpp>
+#include <ranges>
 
 #include "soleus/hmi/backend.hpp"
 
@@ -87,8 +88,8 @@ class FakeBackend : public Backend {
     ++calls;
     last_query = q;
     EventPage p;
-    for (auto it = event_log.rbegin(); it != event_log.rend(); ++it)
-      if (static_cast<int>(p.events.size()) < q.limit) p.events.push_back(*it);
+    for (auto& it : std::ranges::reverse_view(event_log))
+      if (static_cast<int>(p.events.size()) < q.limit) p.events.push_back(it);
     return p;
   }
   std::map<std::int64_t, boost::json::object>& coll(Collection c) {

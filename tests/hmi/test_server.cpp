@@ -306,10 +306,10 @@ TEST_CASE(
 TEST_CASE("413, 404, 405, 400 on the request itself") {
   Fixture f;
   const std::string tok = f.staff();
-  const std::string big = "{\"name\":\"" + std::string(20 * 1024, 'x') + "\"}";
+  const std::string big = "{\"name\":\"" + std::string(std::size_t{20} * 1024, 'x') + "\"}";
   check_error(f.post("/api/v1/programmes", big, tok), 413, "");
   // Far larger than the socket buffers: the reply still arrives.
-  const std::string huge = "{\"name\":\"" + std::string(512 * 1024, 'x') + "\"}";
+  const std::string huge = "{\"name\":\"" + std::string(std::size_t{512} * 1024, 'x') + "\"}";
   check_error(f.post("/api/v1/programmes", huge, tok), 413, "");
   check_error(f.post("/api/v1/sets/current/stop", huge), 413, "");
   check_error(f.get("/api/v1/nope"), 404, "");
@@ -808,6 +808,7 @@ TEST_CASE("live: stalled clients never slow another, and are closed after the st
     f.be.frame = fr;
   }
   std::vector<std::unique_ptr<StalledClient>> stalled;
+  stalled.reserve(5);
   for (int i = 0; i < 5; ++i) stalled.push_back(std::make_unique<StalledClient>(f.port));
   LiveClient good(f.port);
   std::this_thread::sleep_for(500ms);

@@ -78,7 +78,7 @@ struct Fixture {
 
 TEST_CASE("runner: loads as % of the assessed max, with the machine's cap") {
   Fixture f;
-  const Plan p = f.plan();
+  const Plan& p = f.plan();
   REQUIRE(p.steps.size() == 2);
   std::string why;
   auto rx = prescribe(p.steps[0], p.assessed_max_n, 2000, why);

@@ -17,7 +17,8 @@ std::vector<std::uint8_t> pdu_write1(int addr, std::uint16_t v) {
   return {0x06, static_cast<std::uint8_t>(addr >> 8), static_cast<std::uint8_t>(addr),
           static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
 }
-std::vector<std::uint8_t> pdu_fc23(int raddr, int rn, int waddr, std::vector<std::uint16_t> w) {
+std::vector<std::uint8_t> pdu_fc23(int raddr, int rn, int waddr,
+                                   const std::vector<std::uint16_t>& w) {
   std::vector<std::uint8_t> p{0x17,
                               static_cast<std::uint8_t>(raddr >> 8),
                               static_cast<std::uint8_t>(raddr),

@@ -55,7 +55,7 @@ TEST_CASE("soleus-sim over TCP: mbpoll reads the ICD's registers, the load-cell 
   const std::vector<std::string> tcp{"-m", "tcp", "-p", port, "-0", "-1", "-o", "2"};
   auto with = [&](std::vector<std::string> a, std::vector<std::string> values = {}) {
     a.insert(a.end(), tcp.begin(), tcp.end());
-    a.push_back("127.0.0.1");
+    a.emplace_back("127.0.0.1");
     a.insert(a.end(), values.begin(), values.end());
     return a;
   };

@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
     rep.reset();
   }
   std::vector<TraceSample> samples;
+  samples.reserve(50);
   for (int i = 0; i < 50; ++i)  // rep 1, thinned to 50 samples to keep the file small
     samples.push_back({1, i * 0.16, static_cast<float>(650 + i), static_cast<float>(i * 2.0)});
   auto blob = encode_trace(samples);

@@ -465,6 +465,7 @@ TEST_CASE("events: the query is indexed and pages walk the whole log once") {
   CHECK(page.rows.size() == 30 - 1);  // 10 ms × 3 events, one of them comm_loss (i = 300)
   CHECK_FALSE(page.next);
   std::vector<soleus::hmi::EventView> views;
+  views.reserve(page.rows.size());
   for (const auto& e : page.rows) views.push_back(soleus::app::event_view(e));
   CHECK(soleus::hmi::events_csv(views).find("set_started") != std::string::npos);
   CHECK(soleus::hmi::to_json(soleus::app::event_view(page.rows[0])).at("severity").is_string());

@@ -12,7 +12,7 @@
 
 namespace soleus::test {
 
-FakeModbusServer::FakeModbusServer(std::vector<int> units, int registers) {
+FakeModbusServer::FakeModbusServer(const std::vector<int>& units, int registers) {
   for (int u : units) {
     modbus_mapping_t* m = modbus_mapping_new(registers, registers, registers, registers);
     if (m == nullptr) throw std::runtime_error("modbus_mapping_new failed");

@@ -57,7 +57,7 @@ HttpReply http_request(std::uint16_t port, const std::string& method, const std:
   http::write(sock, req);
   beast::flat_buffer buf;
   http::response_parser<http::string_body> p;
-  p.body_limit(64 * 1024 * 1024);
+  p.body_limit(std::uint64_t{64} * 1024 * 1024);
   if (method == "HEAD") p.skip(true);
   HttpReply r;
   beast::error_code ec;

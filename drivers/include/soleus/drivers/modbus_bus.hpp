@@ -24,7 +24,7 @@
 
 #include "soleus/drivers/machine_config.hpp"
 
-typedef struct _modbus modbus_t;
+typedef struct _modbus modbus_t;  // NOLINT(bugprone-reserved-identifier): libmodbus's own tag name
 
 namespace soleus::drivers {
 
@@ -84,7 +84,7 @@ class Bus {
 class ModbusBus final : public Bus {
  public:
   explicit ModbusBus(TransportConfig cfg);
-  ~ModbusBus();
+  ~ModbusBus() override;
   ModbusBus(const ModbusBus&) = delete;
   ModbusBus& operator=(const ModbusBus&) = delete;
 

@@ -28,9 +28,10 @@ struct HmiConfig {
   double token_lifetime_s = 8 * 3600.0;  ///< token_lifetime_s: a token's absolute lifetime
   double member_idle_s = 300;  ///< member_idle_logout_s: idle time that logs a member or guest out
   double staff_idle_s = 300;  ///< staff_idle_logout_s: idle time that logs staff or maintenance out
-  double guest_load_cap_n = 600;       ///< guest_load_cap_n: the highest load a guest may ask for
-  double live_rate_hz = 25;            ///< live_rate_hz: WebSocket frames per second (20–30)
-  std::size_t body_limit = 16 * 1024;  ///< body_limit_bytes: larger request bodies get 413
+  double guest_load_cap_n = 600;  ///< guest_load_cap_n: the highest load a guest may ask for
+  double live_rate_hz = 25;       ///< live_rate_hz: WebSocket frames per second (20–30)
+  std::size_t body_limit =
+      std::size_t{16} * 1024;        ///< body_limit_bytes: larger request bodies get 413
   double live_stall_timeout_s = 10;  ///< live_stall_timeout_s: a client silent this long is closed
   int io_threads = 1;                ///< io_threads: network threads
   int worker_threads = 2;            ///< worker_threads: threads that call the backend

@@ -112,7 +112,8 @@ struct AuditRow {
 /// Appends one audit row (for changes made elsewhere, e.g. limits or calibration).
 void record_audit(Database& db, const Actor& who, std::string_view entity,
                   std::optional<std::int64_t> entity_id, std::string_view field,
-                  std::optional<std::string> before, std::optional<std::string> after);
+                  const std::optional<std::string>& before,
+                  const std::optional<std::string>& after);
 /// Newest first; entity empty = every entity.
 std::vector<AuditRow> query_audit(Database& db, std::string_view entity = {},
                                   std::optional<std::int64_t> entity_id = {}, int limit = 100);

@@ -172,7 +172,7 @@ class Writer {
   void cut_stale_chunks(std::vector<PendingChunk>& out, bool all);
   void enter_fault(const std::string& error);
   void queue_own_event(Severity s, std::string_view code, std::string_view message,
-                       std::string context, bool front = false);
+                       const std::string& context, bool front = false);
   void report_queue_trouble(bool force);
   void run_retention();
   void publish(const CommitNotice& n);

@@ -20,7 +20,8 @@
 #include <tuple>
 #include <vector>
 
-typedef struct _modbus modbus_t;
+typedef struct _modbus modbus_t;  // NOLINT(bugprone-reserved-identifier): libmodbus's own tag name
+// NOLINTNEXTLINE(bugprone-reserved-identifier): libmodbus's own tag name
 typedef struct _modbus_mapping_t modbus_mapping_t;
 
 namespace soleus::test {
@@ -29,7 +30,7 @@ class FakeModbusServer {
  public:
   /// Modbus TCP: each unit gets `registers` holding and input registers and
   /// bits, starting at 0.
-  explicit FakeModbusServer(std::vector<int> units, int registers = 256);
+  explicit FakeModbusServer(const std::vector<int>& units, int registers = 256);
   /// Modbus RTU on a serial device (e.g. one end of a SocatPair), answering
   /// one unit id (libmodbus's RTU server filters on a single unit).
   struct Rtu {
