@@ -868,7 +868,7 @@ void DaemonBackend::push_event(storage::Severity sev, const char* code, const st
   e.severity = sev;
   e.code.assign(code);
   e.message.assign(message);
-  e.context.assign(json::serialize(context));
+  e.context.assign(hmi::write_json(context));
   store_->push(e);
   log::line(sev == storage::Severity::Error     ? log::Level::Error
             : sev == storage::Severity::Warning ? log::Level::Warning
@@ -1010,7 +1010,7 @@ hmi::Result DaemonBackend::range_check() {
   with_db(
       [&]() -> Result {
         auto c = connect();
-        storage::record_range_check(c.db, common::unix_ms_now(), ok, travel, json::serialize(r));
+        storage::record_range_check(c.db, common::unix_ms_now(), ok, travel, hmi::write_json(r));
         return Result::ok();
       },
       "range check");

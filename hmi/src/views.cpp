@@ -387,6 +387,21 @@ json::value to_json(const SessionView& v) {
   };
 }
 
+json::value to_json(const StepOutcomeView& v) {
+  return json::object{
+      {"step_id", v.step_id},
+      {"sets_done", v.sets_done},
+      {"sets_at_target", v.sets_at_target},
+      {"progressed", v.progressed},
+      {"why", v.why},
+  };
+}
+
+json::value to_json(const SessionSummaryView& v) {
+  return json::object{
+      {"state", v.state}, {"why", v.why}, {"sets", v.sets}, {"steps", to_json(v.steps)}};
+}
+
 json::value to_json(const SignalsView& v) {
   return json::object{
       {"drive.ready", v.drive_ready},

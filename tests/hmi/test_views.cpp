@@ -568,3 +568,17 @@ TEST_CASE("views: diagnostics and the range check") {
   CHECK(n.at("range_check").at("bottom_mm").is_null());
   check_clean(write_json(n));
 }
+
+TEST_CASE("views: a session's end summary") {
+  SessionSummaryView s;
+  s.state = "done";
+  s.why = "ended by the member";
+  s.sets = 5;
+  s.steps.push_back({7, 3, 3, true, "every set reached the target"});
+  const json::value j = to_json(s);
+  CHECK(keys(j) == std::set<std::string>{"state", "why", "sets", "steps"});
+  CHECK(keys(j.at("steps").at(0)) ==
+        std::set<std::string>{"step_id", "sets_done", "sets_at_target", "progressed", "why"});
+  CHECK(j.at("sets") == 5);
+  CHECK(j.at("steps").at(0).at("progressed") == true);
+}

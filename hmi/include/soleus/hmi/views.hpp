@@ -278,6 +278,24 @@ struct SessionView {
   std::vector<SessionSetView> sets_done;
 };
 
+/// A step's outcome in a session's end summary.
+struct StepOutcomeView {
+  std::int64_t step_id{};
+  int sets_done{};
+  int sets_at_target{};
+  bool progressed{};  ///< progression applied by this end
+  std::string why;    ///< in words
+};
+
+/// A closed session's summary: POST /session/end's `summary`, stored with
+/// the session (and returned as stored when it is ended again).
+struct SessionSummaryView {
+  std::string state;  ///< done or aborted
+  std::string why;    ///< what closed it
+  std::size_t sets{};
+  std::vector<StepOutcomeView> steps;
+};
+
 /// The drive's and the load cell's decoded signals (diagnostics' `signals`,
 /// rendered with their dotted names, e.g. `drive.position_mm`).
 struct SignalsView {
@@ -404,6 +422,8 @@ boost::json::value to_json(const ProgrammeView& v);
 boost::json::value to_json(const StepCardView& v);
 boost::json::value to_json(const SessionSetView& v);
 boost::json::value to_json(const SessionView& v);
+boost::json::value to_json(const StepOutcomeView& v);
+boost::json::value to_json(const SessionSummaryView& v);
 boost::json::value to_json(const SignalsView& v);
 boost::json::value to_json(const BusView& v);
 boost::json::value to_json(const DiagnosticsLoopView& v);
