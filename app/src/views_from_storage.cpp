@@ -173,14 +173,19 @@ hmi::ProgrammeView programme_view(const storage::ProgrammeRow& p,
 }
 
 hmi::StorageHealthView storage_health_view(const storage::StorageHealth& h) {
-  return {h.ok,
-          h.open,
-          h.last_error,
-          static_cast<std::uint64_t>(h.pending_records),
-          h.records_committed,
-          h.traces_dropped,
-          h.records_lost,
-          h.faults};
+  hmi::StorageHealthView v;
+  v.ok = h.ok;
+  v.open = h.open;
+  v.last_error = h.last_error;
+  v.pending_records = static_cast<std::uint64_t>(h.pending_records);
+  v.records_committed = h.records_committed;
+  v.samples_committed = h.samples_committed;
+  v.transactions = h.transactions;
+  v.traces_dropped = h.traces_dropped;
+  v.records_overflowed = h.records_overflowed;
+  v.records_lost = h.records_lost;
+  v.faults = h.faults;
+  return v;
 }
 
 hmi::OdometerView odometer_view(const storage::Odometer& o) {

@@ -466,7 +466,10 @@ json::value to_json(const StorageHealthView& v) {
       {"last_error", v.last_error},
       {"pending_records", v.pending_records},
       {"records_committed", v.records_committed},
+      {"samples_committed", v.samples_committed},
+      {"transactions", v.transactions},
       {"traces_dropped", v.traces_dropped},
+      {"records_overflowed", v.records_overflowed},
       {"records_lost", v.records_lost},
       {"faults", v.faults},
   };

@@ -530,7 +530,8 @@ TEST_CASE("views: diagnostics and the range check") {
   CHECK(j.at("range_check").is_null());
   CHECK(keys(to_json(StorageHealthView{})) ==
         std::set<std::string>{"ok", "open", "last_error", "pending_records", "records_committed",
-                              "traces_dropped", "records_lost", "faults"});
+                              "samples_committed", "transactions", "traces_dropped",
+                              "records_overflowed", "records_lost", "faults"});
   CHECK(keys(to_json(OdometerView{})) ==
         std::set<std::string>{"reps", "sets", "motor_on_h", "highest_force_n", "since_ms"});
   // The reply to a range check has no t_ms; the one diagnostics keeps has.

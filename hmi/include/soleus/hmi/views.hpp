@@ -351,14 +351,18 @@ struct DiagnosticsLoopView {
   std::uint64_t results_lost{};
 };
 
-/// The store's health (diagnostics' `storage`).
+/// The store's health: diagnostics' `storage`, soleusd --json-lines' `exit`
+/// line's `storage`.
 struct StorageHealthView {
   bool ok{};
   bool open{};
   std::string last_error;
   std::uint64_t pending_records{};
   std::uint64_t records_committed{};
+  std::uint64_t samples_committed{};  ///< trace samples
+  std::uint64_t transactions{};
   std::uint64_t traces_dropped{};
+  std::uint64_t records_overflowed{};
   std::uint64_t records_lost{};
   std::uint64_t faults{};
 };
