@@ -156,8 +156,6 @@ DaemonBackend::~DaemonBackend() = default;
 
 namespace {
 
-double r3(double v) { return std::round(v * 1000.0) / 1000.0; }
-
 /// Runs `fn` on a pooled connection, turning storage failures into results.
 template <class F>
 Result with_db(F&& fn, const char* what) {
@@ -187,66 +185,18 @@ std::optional<double> opt_number(const json::object& o, const char* k) {
   return std::nullopt;
 }
 
-json::value opt_json(const std::optional<double>& v) {
-  return v ? json::value(*v) : json::value(nullptr);
-}
-json::value opt_json(const std::optional<std::int64_t>& v) {
-  return v ? json::value(*v) : json::value(nullptr);
+hmi::MemberView member_of(storage::Database& db, const storage::MemberRow& m) {
+  return member_view(m, storage::current_programme_id(db, m.id));
 }
 
-json::object member_json(storage::Database& db, const storage::MemberRow& m) {
-  json::object o;
-  o["id"] = m.id;
-  o["number"] = m.number;
-  o["name"] = m.name;
-  o["has_pin"] = m.pin_hash.has_value() && !m.pin_hash->empty();
-  o["assessed_max_n"] = opt_json(m.assessed_max_n);
-  o["rom_bottom_mm"] = opt_json(m.rom_bottom_mm);
-  o["rom_top_mm"] = opt_json(m.rom_top_mm);
-  o["programme_id"] = opt_json(storage::current_programme_id(db, m.id));
-  return o;
+hmi::ProgrammeView programme_of(storage::Database& db, const storage::ProgrammeRow& p) {
+  return programme_view(p, storage::programme_steps(db, p.id));
 }
 
-json::object step_json(const storage::StepRow& s) {
-  json::object o;
-  o["step_id"] = s.id;
-  o["mode"] = s.mode;
-  o["sets"] = s.sets;
-  if (s.target_reps) o["target_reps"] = *s.target_reps;
-  if (s.hold_s) o["hold_s"] = *s.hold_s;
-  if (s.load_n) o["load_n"] = *s.load_n;
-  if (s.load_pct_max) o["load_pct"] = *s.load_pct_max;
-  o["tempo"] = s.tempo;
-  o["rest_s"] = s.rest_s;
-  o["force_drop_pct"] = s.force_drop_pct;
-  o["eccentric_pct"] = s.eccentric_pct;
-  json::object prog{{"rule", s.progress_rule},
-                    {"amount", s.progress_amount},
-                    {"on_tempo", s.progress_when == "all_sets_target_on_tempo"}};
-  o["progression"] = std::move(prog);
-  return o;
-}
-
-json::object programme_json(storage::Database& db, const storage::ProgrammeRow& p) {
-  json::object o;
-  o["id"] = p.id;
-  o["name"] = p.name;
-  o["description"] = p.notes;
-  o["sessions_per_week"] = p.sessions_per_week;
-  o["block_weeks"] = p.block_weeks ? json::value(*p.block_weeks) : json::value(nullptr);
-  o["after_block_sessions_per_week"] = p.after_block_sessions_per_week
-                                           ? json::value(*p.after_block_sessions_per_week)
-                                           : json::value(nullptr);
-  json::array steps;
-  for (const auto& s : storage::programme_steps(db, p.id)) steps.push_back(step_json(s));
-  o["steps"] = std::move(steps);
-  return o;
-}
-
-std::optional<json::object> programme_json(storage::Database& db, std::int64_t id) {
+std::optional<hmi::ProgrammeView> programme_of(storage::Database& db, std::int64_t id) {
   const auto p = storage::get_programme(db, id);
   if (!p) return std::nullopt;
-  return programme_json(db, *p);
+  return programme_of(db, *p);
 }
 
 /// The API's step (normalised by the server) as the store's. Refuses the
@@ -508,13 +458,15 @@ hmi::Result DaemonBackend::list(hmi::Collection col) {
   return with_db(
       [&]() -> Result {
         auto c = connect();
-        json::array a;
         if (col == hmi::Collection::Members) {
-          for (const auto& m : storage::list_members(c.db)) a.push_back(member_json(c.db, m));
-        } else {
-          for (const auto& p : storage::list_programmes(c.db)) a.push_back(programme_json(c.db, p));
+          std::vector<hmi::MemberView> members;
+          for (const auto& m : storage::list_members(c.db)) members.push_back(member_of(c.db, m));
+          return Result::ok(hmi::to_json(members));
         }
-        return Result::ok(std::move(a));
+        std::vector<hmi::ProgrammeView> programmes;
+        for (const auto& p : storage::list_programmes(c.db))
+          programmes.push_back(programme_of(c.db, p));
+        return Result::ok(hmi::to_json(programmes));
       },
       "list");
 }
@@ -526,11 +478,11 @@ hmi::Result DaemonBackend::get(hmi::Collection col, std::int64_t id) {
         if (col == hmi::Collection::Members) {
           auto m = storage::get_member(c.db, id);
           if (!m) return Result::not_found("no member " + std::to_string(id));
-          return Result::ok(member_json(c.db, *m));
+          return Result::ok(hmi::to_json(member_of(c.db, *m)));
         }
-        auto p = programme_json(c.db, id);
+        auto p = programme_of(c.db, id);
         if (!p) return Result::not_found("no programme " + std::to_string(id));
-        return Result::ok(std::move(*p));
+        return Result::ok(hmi::to_json(*p));
       },
       "get");
 }
@@ -600,8 +552,9 @@ hmi::Result DaemonBackend::update(hmi::Collection col, std::int64_t id, const js
           storage::update_member(c.db, id, u, kStaff);
           return Result::ok();
         }
-        const auto before = programme_json(c.db, id);
-        if (!before) return Result::not_found("no programme " + std::to_string(id));
+        const auto before_view = programme_of(c.db, id);
+        if (!before_view) return Result::not_found("no programme " + std::to_string(id));
+        const json::object before = hmi::to_json(*before_view).as_object();
         std::vector<storage::StepSpec> steps;
         const auto it = f.find("steps");
         if (it != f.end() && it->value().is_array()) {
@@ -622,7 +575,7 @@ hmi::Result DaemonBackend::update(hmi::Collection col, std::int64_t id, const js
           if (v->value().is_string()) value = std::string(v->value().get_string());
           else if (auto n = opt_number(f, api)) value = static_cast<std::int64_t>(*n);
           storage::set_programme_field(c.db, id, field, value, now);
-          const json::value& old = before->at(api);
+          const json::value& old = before.at(api);
           storage::record_audit(c.db, kStaff, "programme", id, api,
                                 old.is_null() ? std::nullopt
                                               : std::optional<std::string>(
@@ -640,10 +593,10 @@ hmi::Result DaemonBackend::update(hmi::Collection col, std::int64_t id, const js
         if (!steps.empty()) {
           // Steps keep their ids (and so members' progression and open sessions) by position.
           storage::replace_steps(c.db, id, steps);
-          const auto after = programme_json(c.db, id);
-          storage::record_audit(c.db, kStaff, "programme", id, "steps",
-                                json::serialize(before->at("steps")),
-                                after ? json::serialize(after->at("steps")) : std::string());
+          const auto after = programme_of(c.db, id);
+          storage::record_audit(
+              c.db, kStaff, "programme", id, "steps", json::serialize(before.at("steps")),
+              after ? json::serialize(hmi::to_json(after->steps)) : std::string());
         }
         tx.commit();
         return Result::ok();
@@ -663,7 +616,7 @@ hmi::Result DaemonBackend::remove(hmi::Collection col, std::int64_t id) {
               json::object{{"ok", true}, {"sets_erased", r.sets}, {"reps_erased", r.reps}});
         }
         // Programmes are archived, never deleted: sets and assignments refer to them.
-        if (!programme_json(c.db, id))
+        if (!storage::get_programme(c.db, id))
           return Result::not_found("no programme " + std::to_string(id));
         storage::archive_programme(c.db, id, common::unix_ms_now(), kStaff);
         return Result::ok();
@@ -679,7 +632,7 @@ hmi::Result DaemonBackend::assign_programme(std::int64_t member_id,
         if (!storage::get_member(c.db, member_id))
           return Result::not_found("no member " + std::to_string(member_id));
         if (programme_id) {
-          if (!programme_json(c.db, *programme_id))
+          if (!storage::get_programme(c.db, *programme_id))
             return Result::not_found("no programme " + std::to_string(*programme_id));
           storage::assign_programme(c.db, member_id, *programme_id, common::unix_ms_now(), kStaff);
           return Result::ok();
@@ -700,30 +653,19 @@ hmi::Result DaemonBackend::member_history(std::int64_t member_id, int limit) {
         f.member_id = member_id;
         f.limit = std::clamp(limit, 1, 100) * 20;
         const auto sets = storage::query_sets(c.db, f);  // newest first
-        json::array out;
+        std::vector<hmi::HistoryEntryView> out;
         // One entry per session; sets outside a session (free training) are an entry each.
         std::optional<std::int64_t> open_session;
         for (const auto& s : sets) {
-          json::object so{
-              {"set_id", s.id},
-              {"mode", s.mode},
-              {"load_n", s.load_n},
-              {"reps", s.reps},
-              {"tut_s", r3(s.tut_s)},
-              {"stop_reason", s.stop_reason ? json::value(*s.stop_reason) : json::value(nullptr)}};
           if (s.session_id && open_session == s.session_id && !out.empty()) {
-            out.back().as_object()["sets"].as_array().push_back(std::move(so));
+            out.back().sets.push_back(history_set_view(s));
             continue;
           }
           if (static_cast<int>(out.size()) >= limit) break;
           open_session = s.session_id;
-          json::object entry{{"session_id", opt_json(s.session_id)},
-                             {"date_ms", s.started_ms},
-                             {"programme_id", nullptr},
-                             {"sets", json::array{std::move(so)}}};
-          out.push_back(std::move(entry));
+          out.push_back({s.session_id, s.started_ms, std::nullopt, {history_set_view(s)}});
         }
-        return Result::ok(std::move(out));
+        return Result::ok(hmi::to_json(out));
       },
       "history");
 }
@@ -746,23 +688,25 @@ namespace {
 /// A session with no set for this long closes itself (the member walked away).
 constexpr std::int64_t kSessionIdleCloseMs = std::int64_t{4} * 3600 * 1000;
 
-json::object step_card(const runner::Step& st, std::size_t index, std::size_t count, int set_index,
-                       const runner::Prescription& rx) {
-  json::object o{{"index", index},
-                 {"count", count},
-                 {"step_id", st.id},
-                 {"mode", st.mode},
-                 {"sets", st.sets},
-                 {"set", set_index},
-                 {"load_n", rx.load_n},
-                 {"load_basis", rx.basis},
-                 {"tempo", st.tempo},
-                 {"rest_s", st.rest_s},
-                 {"force_drop_pct", st.force_drop_pct},
-                 {"eccentric_pct", st.eccentric_pct}};
-  if (rx.target_reps) o["target_reps"] = *rx.target_reps;
-  if (rx.hold_s) o["hold_s"] = *rx.hold_s;
-  return o;
+/// The runner's step and prescription as the session's step card.
+hmi::StepCardView step_card(const runner::Step& st, std::size_t index, std::size_t count,
+                            int set_index, const runner::Prescription& rx) {
+  hmi::StepCardView v;
+  v.index = index;
+  v.count = count;
+  v.step_id = st.id;
+  v.mode = st.mode;
+  v.sets = st.sets;
+  v.set = set_index;
+  v.load_n = rx.load_n;
+  v.load_basis = rx.basis;
+  v.tempo = st.tempo;
+  v.rest_s = st.rest_s;
+  v.force_drop_pct = st.force_drop_pct;
+  v.eccentric_pct = st.eccentric_pct;
+  v.target_reps = rx.target_reps;
+  v.hold_s = rx.hold_s;
+  return v;
 }
 }  // namespace
 
@@ -840,35 +784,29 @@ hmi::Result DaemonBackend::session(std::int64_t member_id, hmi::SessionAction ac
           if (rest_remaining > 0) state = "rest";
         }
         const std::int64_t open_id = open.id;
-        json::object card{{"session_id", open_id},
-                          {"state", state},
-                          {"programme_id", plan->programme_id},
-                          {"programme", plan->programme_name},
-                          {"sessions_per_week", runner::sessions_per_week(*plan, now)},
-                          {"rest_remaining_s", std::ceil(rest_remaining * 10) / 10},
-                          {"step", nullptr}};
-        json::array sets;
+        hmi::SessionView card;
+        if (open_id) card.session_id = open_id;
+        card.state = state;
+        card.programme_id = plan->programme_id;
+        card.programme = plan->programme_name;
+        card.sessions_per_week = runner::sessions_per_week(*plan, now);
+        card.rest_remaining_s = std::ceil(rest_remaining * 10) / 10;
         for (const auto& d : done) {
           std::size_t idx = 0;
           for (std::size_t i = 0; i < plan->steps.size(); ++i)
             if (plan->steps[i].id == d.step_id) idx = i;
-          sets.push_back(json::object{{"set_id", d.set_id},
-                                      {"step", idx},
-                                      {"set", d.set_index},
-                                      {"reps", d.reps},
-                                      {"stop_reason", d.stop_reason ? json::value(*d.stop_reason)
-                                                      : running(d)  ? json::value(nullptr)
-                                                                    : json::value("shutdown")}});
+          // A set that ended without a stop reason (cut by a crash) says so.
+          std::optional<std::string> why = d.stop_reason;
+          if (!why && !running(d)) why = "shutdown";
+          card.sets_done.push_back({d.set_id, idx, d.set_index, d.reps, why});
         }
-        card["sets_done"] = std::move(sets);
-        if (!open_id) card["session_id"] = nullptr;
         if (!runner::complete(*plan, pos)) {
           const runner::Step& st = plan->steps[pos.step];
           std::string why;
           auto rx =
               runner::prescribe(st, plan->assessed_max_n, cfg_.machine.limits.max_load_n, why);
           if (!rx) return Result::invalid("load_pct", why);
-          card["step"] = step_card(st, pos.step, plan->steps.size(), pos.set_index, *rx);
+          card.step = step_card(st, pos.step, plan->steps.size(), pos.set_index, *rx);
           if (action == A::NextSet) {
             if (state == "set_running") return Result::conflict("a set is running", "state");
             if (state == "rest")
@@ -897,7 +835,7 @@ hmi::Result DaemonBackend::session(std::int64_t member_id, hmi::SessionAction ac
         } else if (action == A::NextSet) {
           return Result::conflict("every set of today's session is done: end the session", "state");
         }
-        return Result::ok(std::move(card));
+        return Result::ok(hmi::to_json(card));
       },
       "session");
   if (r.outcome != hmi::Outcome::Ok || !start_now) return r;
@@ -930,7 +868,7 @@ void DaemonBackend::push_event(storage::Severity sev, const char* code, const st
   e.severity = sev;
   e.code.assign(code);
   e.message.assign(message);
-  e.context.assign(json::serialize(context));
+  e.context.assign(hmi::write_json(context));
   store_->push(e);
   log::line(sev == storage::Severity::Error     ? log::Level::Error
             : sev == storage::Severity::Warning ? log::Level::Warning
@@ -1049,38 +987,39 @@ hmi::Result DaemonBackend::range_check() {
   const controller::RangeLeg& down = res->down;
   const bool ok = res->ok;
   const double travel = up.reached_mm - (down.arrived ? down.reached_mm : res->start_mm);
-  json::object r{
-      {"ok", ok},
-      {"top_mm", r3(up.reached_mm)},
-      {"bottom_mm", down.arrived ? json::value(r3(down.reached_mm)) : json::value(nullptr)},
-      {"travel_mm", r3(travel)},
-      {"expected", json::object{{"bottom_mm", lo},
-                                {"top_mm", hi},
-                                {"top_tolerance_mm", Rules::kArriveUpMm},
-                                {"bottom_tolerance_mm", Rules::kArriveDownMm}}},
-      {"up_s", r3(up.seconds)},
-      {"down_s", r3(down.seconds)},
-      {"peak_motor_force_n", r3(std::max(up.peak_force_n, down.peak_force_n))},
-      {"why", ok ? std::string("the pad travelled the whole range")
-                 : (up.arrived ? "lowering: " : "rising: ") + std::string(res->why_view())}};
+  hmi::RangeCheckView v;
+  v.ok = ok;
+  v.top_mm = up.reached_mm;
+  if (down.arrived) v.bottom_mm = down.reached_mm;
+  v.travel_mm = travel;
+  v.expected_bottom_mm = lo;
+  v.expected_top_mm = hi;
+  v.top_tolerance_mm = Rules::kArriveUpMm;
+  v.bottom_tolerance_mm = Rules::kArriveDownMm;
+  v.up_s = up.seconds;
+  v.down_s = down.seconds;
+  v.peak_motor_force_n = std::max(up.peak_force_n, down.peak_force_n);
+  v.why = ok ? std::string("the pad travelled the whole range")
+             : (up.arrived ? "lowering: " : "rising: ") + std::string(res->why_view());
+  const json::object r = hmi::to_json(v).as_object();
   {
     std::lock_guard lk(range_mutex_);
-    last_range_check_ = r;
-    last_range_check_["t_ms"] = common::unix_ms_now();
+    last_range_check_ = v;
+    last_range_check_->t_ms = common::unix_ms_now();
   }
   with_db(
       [&]() -> Result {
         auto c = connect();
-        storage::record_range_check(c.db, common::unix_ms_now(), ok, travel, json::serialize(r));
+        storage::record_range_check(c.db, common::unix_ms_now(), ok, travel, hmi::write_json(r));
         return Result::ok();
       },
       "range check");
   push_event(ok ? storage::Severity::Info : storage::Severity::Warning,
              ok ? "range_check_ok" : "range_check_failed",
              ok ? "range check: " + fmt1(down.reached_mm) + " to " + fmt1(up.reached_mm) + " mm"
-                : "range check failed: " + std::string(r.at("why").as_string()),
+                : "range check failed: " + v.why,
              r);
-  return Result::ok(std::move(r));
+  return Result::ok(r);
 }
 
 hmi::Result DaemonBackend::maintenance(hmi::MaintenanceAction action, const json::object& args) {
@@ -1132,84 +1071,21 @@ hmi::Result DaemonBackend::maintenance(hmi::MaintenanceAction action, const json
 
 json::value DaemonBackend::diagnostics() {
   const controller::Snapshot s = loop_.snapshot();
-  json::object sig;
-  sig["drive.ready"] = s.drive.ready;
-  sig["drive.enabled"] = s.drive.enabled;
-  sig["drive.fault"] = s.drive.fault;
-  sig["drive.sto"] = s.drive.sto;
-  sig["drive.speed_limited"] = s.drive.speed_limited;
-  sig["drive.torque_limited"] = s.drive.torque_limited;
-  sig["drive.fault_code"] = s.drive.fault_code;
-  sig["drive.position_mm"] = r3(s.drive.position_mm);
-  sig["drive.velocity_mm_s"] = r3(s.drive.velocity_mm_s);
-  sig["drive.torque_pct"] = r3(s.drive.torque_pct);
-  sig["drive.force_n"] = r3(s.drive.force_n);
-  sig["drive.temperature_c"] = r3(s.drive.temperature_c);
-  sig["drive.bus_voltage_v"] = r3(s.drive.bus_voltage_v);
-  sig["load_cell.force_n"] = r3(s.cell.force_n);
-  sig["load_cell.stable"] = s.cell.stable;
-  sig["load_cell.overload"] = s.cell.overload;
-  sig["load_cell.adc_error"] = s.cell.adc_error;
-  sig["load_cell.tare_busy"] = s.cell.tare_busy;
-  sig["load_cell.counter"] = s.cell.counter;
-  sig["load_cell.span_factor"] = s.force_gain;
-  json::object bus{{"cycles", s.io.cycles},
-                   {"transactions", s.io.transactions},
-                   {"timeouts", s.io.timeouts},
-                   {"crc_errors", s.io.crc_errors},
-                   {"drive_errors", s.io.drive_errors},
-                   {"cell_errors", s.io.cell_errors},
-                   {"reconnects", s.io.reconnects},
-                   {"bytes_tx", s.io.bytes_tx},
-                   {"bytes_rx", s.io.bytes_rx},
-                   {"comm_good", s.comm_good}};
-  json::object lp{{"hz", s.loop.p50_ms > 0 ? r3(1000.0 / s.loop.p50_ms) : s.loop.hz},
-                  {"configured_hz", s.loop.hz},
-                  {"p50_ms", r3(s.loop.p50_ms)},
-                  {"p99_ms", r3(s.loop.p99_ms)},
-                  {"max_ms", r3(s.loop.max_ms)},
-                  {"overruns", s.loop.overruns},
-                  {"cycles", s.loop.cycles},
-                  {"commands_dropped", s.loop.commands_dropped},
-                  {"trace_dropped", s.loop.trace_dropped},
-                  {"events_lost", s.loop.events_lost},
-                  {"reps_lost", s.loop.reps_lost},
-                  {"results_lost", s.loop.results_lost}};
-  json::object out{{"signals", std::move(sig)},
-                   {"bus", std::move(bus)},
-                   {"loop", std::move(lp)},
-                   {"state", controller::to_string(s.ctl.state)},
-                   {"armed", s.armed}};
-  json::value odo = nullptr;
+  hmi::DiagnosticsView v = diagnostics_view(s);
   if (store_) {
-    const auto h = store_->health();
-    out["storage"] = json::object{{"ok", h.ok},
-                                  {"open", h.open},
-                                  {"last_error", h.last_error},
-                                  {"pending_records", h.pending_records},
-                                  {"records_committed", h.records_committed},
-                                  {"traces_dropped", h.traces_dropped},
-                                  {"records_lost", h.records_lost},
-                                  {"faults", h.faults}};
+    v.storage = storage_health_view(store_->health());
     try {
       auto c = connect();
-      const storage::Odometer o = storage::read_odometer(c.db);
-      odo = json::object{{"reps", o.reps},
-                         {"sets", o.sets},
-                         {"motor_on_h", r3(o.motor_on_s / 3600.0)},
-                         {"highest_force_n", r3(o.highest_force_n)},
-                         {"since_ms", o.since_ms}};
+      v.odometer = odometer_view(storage::read_odometer(c.db));
     } catch (const std::exception& e) {
       log::debug("api: odometer: ", e.what());
     }
   }
-  out["odometer"] = std::move(odo);
   {
     std::lock_guard lk(range_mutex_);
-    out["range_check"] =
-        last_range_check_.empty() ? json::value(nullptr) : json::value(last_range_check_);
+    v.range_check = last_range_check_;
   }
-  return out;
+  return hmi::to_json(v);
 }
 
 }  // namespace soleus::app

@@ -17,6 +17,7 @@
 
 #include "soleus/app/backend.hpp"
 #include "soleus/app/views_from_controller.hpp"
+#include "soleus/app/views_from_storage.hpp"
 #include "soleus/common/log.hpp"
 #include "soleus/common/time.hpp"
 #include "soleus/controller/control_loop.hpp"
@@ -433,14 +434,7 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
   store.stop();  // one last write of everything queued, then join
   if (opt.json_lines) {
     boost::json::object o = hmi::to_json(status_view(loop.snapshot())).as_object();
-    o["storage"] = boost::json::object{{"ok", health.ok},
-                                       {"pending_records", health.pending_records},
-                                       {"records_committed", health.records_committed},
-                                       {"samples_committed", health.samples_committed},
-                                       {"transactions", health.transactions},
-                                       {"traces_dropped", health.traces_dropped},
-                                       {"records_overflowed", health.records_overflowed},
-                                       {"records_lost", health.records_lost}};
+    o["storage"] = hmi::to_json(storage_health_view(health));
     print_line("exit", o);
   }
   log::notice("soleusd stopped: drive disabled");

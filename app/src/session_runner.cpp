@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "soleus/hmi/views.hpp"
 #include "soleus/storage/members.hpp"
 #include "soleus/storage/programmes.hpp"
 #include "soleus/storage/sessions.hpp"
@@ -99,7 +100,7 @@ json::object close_session(storage::Database& db, std::int64_t session_id, const
   const auto done = session_sets(db, session_id);
   const Position pos = locate(plan, done);
   const bool is_complete = !plan.steps.empty() && complete(plan, pos);
-  json::array steps;
+  hmi::SessionSummaryView summary;
   bool any = false;
   for (const StepOutcome& o : judge(plan, done)) {
     const bool apply = is_complete && o.progressed && !progressed_before;
@@ -114,22 +115,20 @@ json::object close_session(storage::Database& db, std::int64_t session_id, const
                             std::to_string(before), std::to_string(before + 1));
       any = true;
     }
-    steps.push_back(json::object{
-        {"step_id", o.step_id},
-        {"sets_done", o.sets_done},
-        {"sets_at_target", o.sets_at_target},
-        {"progressed", apply},
-        {"why",
-         is_complete || !o.progressed ? o.why : std::string("the session was not completed")}});
+    summary.steps.push_back(
+        {o.step_id, o.sets_done, o.sets_at_target, apply,
+         is_complete || !o.progressed ? o.why : std::string("the session was not completed")});
   }
   const std::string state = is_complete ? "done" : "aborted";
-  json::object summary{
-      {"state", state}, {"why", why}, {"sets", done.size()}, {"steps", std::move(steps)}};
+  summary.state = state;
+  summary.why = why;
+  summary.sets = done.size();
+  json::value rendered = hmi::to_json(summary);
   storage::finish_session(db, session_id, state, now_ms, progressed_before || any,
-                          json::serialize(summary));
+                          hmi::write_json(rendered));
   tx.commit();
   return json::object{
-      {"session_id", session_id}, {"state", state}, {"summary", std::move(summary)}};
+      {"session_id", session_id}, {"state", state}, {"summary", std::move(rendered)}};
 }
 
 }  // namespace soleus::app::runner

@@ -154,4 +154,47 @@ json::value trace_json(const TraceSample& t) {
                       {"phase", to_string(t.phase)}};
 }
 
+hmi::DiagnosticsView diagnostics_view(const controller::Snapshot& s) {
+  hmi::DiagnosticsView v;
+  auto& g = v.signals;
+  g.drive_ready = s.drive.ready;
+  g.drive_enabled = s.drive.enabled;
+  g.drive_fault = s.drive.fault;
+  g.drive_sto = s.drive.sto;
+  g.drive_speed_limited = s.drive.speed_limited;
+  g.drive_torque_limited = s.drive.torque_limited;
+  g.drive_fault_code = s.drive.fault_code;
+  g.drive_position_mm = s.drive.position_mm;
+  g.drive_velocity_mm_s = s.drive.velocity_mm_s;
+  g.drive_torque_pct = s.drive.torque_pct;
+  g.drive_force_n = s.drive.force_n;
+  g.drive_temperature_c = s.drive.temperature_c;
+  g.drive_bus_voltage_v = s.drive.bus_voltage_v;
+  g.cell_force_n = s.cell.force_n;
+  g.cell_stable = s.cell.stable;
+  g.cell_overload = s.cell.overload;
+  g.cell_adc_error = s.cell.adc_error;
+  g.cell_tare_busy = s.cell.tare_busy;
+  g.cell_counter = s.cell.counter;
+  g.span_factor = s.force_gain;
+  v.bus = {s.io.cycles,      s.io.transactions, s.io.timeouts, s.io.crc_errors, s.io.drive_errors,
+           s.io.cell_errors, s.io.reconnects,   s.io.bytes_tx, s.io.bytes_rx,   s.comm_good};
+  auto& l = v.loop;
+  l.hz = s.loop.p50_ms > 0 ? 1000.0 / s.loop.p50_ms : s.loop.hz;
+  l.configured_hz = s.loop.hz;
+  l.p50_ms = s.loop.p50_ms;
+  l.p99_ms = s.loop.p99_ms;
+  l.max_ms = s.loop.max_ms;
+  l.overruns = s.loop.overruns;
+  l.cycles = s.loop.cycles;
+  l.commands_dropped = s.loop.commands_dropped;
+  l.trace_dropped = s.loop.trace_dropped;
+  l.events_lost = s.loop.events_lost;
+  l.reps_lost = s.loop.reps_lost;
+  l.results_lost = s.loop.results_lost;
+  v.state = controller::to_string(s.ctl.state);
+  v.armed = s.armed;
+  return v;
+}
+
 }  // namespace soleus::app

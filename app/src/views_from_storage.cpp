@@ -97,42 +97,112 @@ hmi::SetView set_view(const storage::SetRow& s, const std::vector<storage::RepRo
   return v;
 }
 
-namespace {
-template <class T>
-json::value opt(const std::optional<T>& v) {
-  return v ? json::value(*v) : json::value(nullptr);
+hmi::MemberView member_view(const storage::MemberRow& m, bool has_pin,
+                            std::optional<std::int64_t> programme_id) {
+  hmi::MemberView v;
+  v.id = m.id;
+  v.number = m.number;
+  v.name = m.name;
+  v.has_pin = has_pin;
+  v.assessed_max_n = m.assessed_max_n;
+  v.rom_bottom_mm = m.rom_bottom_mm;
+  v.rom_top_mm = m.rom_top_mm;
+  v.programme_id = programme_id;
+  v.created_ms = m.created_ms;
+  return v;
 }
-}  // namespace
+
+hmi::MemberView member_view(const storage::MemberRow& m, std::optional<std::int64_t> programme_id) {
+  return member_view(m, m.pin_hash.has_value() && !m.pin_hash->empty(), programme_id);
+}
+
+hmi::MemberView member_view(const storage::MemberExport& ex) {
+  std::optional<std::int64_t> programme_id;
+  for (const auto& a : ex.assignments)
+    if (!a.ended_ms) programme_id = a.programme_id;
+  return member_view(ex.member, ex.has_pin, programme_id);
+}
+
+hmi::HistorySetView history_set_view(const storage::SetRow& s) {
+  hmi::HistorySetView v;
+  v.set_id = s.id;
+  v.mode = s.mode;
+  v.load_n = s.load_n;
+  v.reps = s.reps;
+  v.tut_s = s.tut_s;
+  v.stop_reason = s.stop_reason;
+  return v;
+}
+
+hmi::AssignmentView assignment_view(const storage::AssignmentRow& a) {
+  return {a.id, a.programme_id, a.programme, a.started_ms, a.ended_ms};
+}
+
+hmi::SessionRecordView session_record_view(const storage::SessionSummaryRow& s) {
+  return {s.id, s.started_ms, s.ended_ms, s.state};
+}
+
+hmi::StepView step_view(const storage::StepRow& s) {
+  hmi::StepView v;
+  v.step_id = s.id;
+  v.mode = s.mode;
+  v.sets = s.sets;
+  v.target_reps = s.target_reps;
+  v.hold_s = s.hold_s;
+  v.load_n = s.load_n;
+  v.load_pct = s.load_pct_max;
+  v.tempo = s.tempo;
+  v.rest_s = s.rest_s;
+  v.force_drop_pct = s.force_drop_pct;
+  v.eccentric_pct = s.eccentric_pct;
+  v.progression = {s.progress_rule, s.progress_amount,
+                   s.progress_when == "all_sets_target_on_tempo"};
+  return v;
+}
+
+hmi::ProgrammeView programme_view(const storage::ProgrammeRow& p,
+                                  const std::vector<storage::StepRow>& steps) {
+  hmi::ProgrammeView v;
+  v.id = p.id;
+  v.name = p.name;
+  v.description = p.notes;
+  v.sessions_per_week = p.sessions_per_week;
+  v.block_weeks = p.block_weeks;
+  v.after_block_sessions_per_week = p.after_block_sessions_per_week;
+  for (const auto& s : steps) v.steps.push_back(step_view(s));
+  return v;
+}
+
+hmi::StorageHealthView storage_health_view(const storage::StorageHealth& h) {
+  hmi::StorageHealthView v;
+  v.ok = h.ok;
+  v.open = h.open;
+  v.last_error = h.last_error;
+  v.pending_records = static_cast<std::uint64_t>(h.pending_records);
+  v.records_committed = h.records_committed;
+  v.samples_committed = h.samples_committed;
+  v.transactions = h.transactions;
+  v.traces_dropped = h.traces_dropped;
+  v.records_overflowed = h.records_overflowed;
+  v.records_lost = h.records_lost;
+  v.faults = h.faults;
+  return v;
+}
+
+hmi::OdometerView odometer_view(const storage::Odometer& o) {
+  return {o.reps, o.sets, o.motor_on_s / 3600.0, o.highest_force_n, o.since_ms};
+}
 
 std::string export_json(const storage::MemberExport& ex) {
-  // The member, assignments and sessions keep their export shape until the
-  // member / programme / session views exist (issue 11, second part); times
-  // in Unix ms as everywhere else.
-  const auto& m = ex.member;
+  // Times in Unix ms, as everywhere else.
   json::object root;
-  root["member"] = json::object{{"id", m.id},
-                                {"number", m.number},
-                                {"name", m.name},
-                                {"has_pin", ex.has_pin},
-                                {"rom_bottom_mm", hmi::number(m.rom_bottom_mm)},
-                                {"rom_top_mm", hmi::number(m.rom_top_mm)},
-                                {"assessed_max_n", hmi::number(m.assessed_max_n)},
-                                {"created_ms", m.created_ms}};
-  json::array assignments;
-  for (const auto& a : ex.assignments)
-    assignments.push_back(json::object{{"id", a.id},
-                                       {"programme_id", a.programme_id},
-                                       {"programme", a.programme},
-                                       {"started_ms", a.started_ms},
-                                       {"ended_ms", opt(a.ended_ms)}});
-  root["assignments"] = std::move(assignments);
-  json::array sessions;
-  for (const auto& s : ex.sessions)
-    sessions.push_back(json::object{{"id", s.id},
-                                    {"started_ms", s.started_ms},
-                                    {"ended_ms", opt(s.ended_ms)},
-                                    {"state", s.state}});
-  root["sessions"] = std::move(sessions);
+  root["member"] = hmi::to_json(member_view(ex));
+  std::vector<hmi::AssignmentView> assignments;
+  for (const auto& a : ex.assignments) assignments.push_back(assignment_view(a));
+  root["assignments"] = hmi::to_json(assignments);
+  std::vector<hmi::SessionRecordView> sessions;
+  for (const auto& s : ex.sessions) sessions.push_back(session_record_view(s));
+  root["sessions"] = hmi::to_json(sessions);
   json::array sets;
   for (const auto& e : ex.sets) {
     json::object so = hmi::to_json(set_view(e.set, e.reps)).as_object();

@@ -134,6 +134,14 @@ json::value number(double v) {
 
 json::value number(const std::optional<double>& v) { return v ? number(*v) : json::value(nullptr); }
 
+namespace {
+/// A number unrounded (a calibration factor, a configured rate); null if not finite.
+json::value exact(double v) {
+  if (!std::isfinite(v)) return nullptr;
+  return v;
+}
+}  // namespace
+
 json::value to_json(const FaultView& v) {
   return json::object{{"code", v.code}, {"message", v.message}, {"since", v.since_ms}};
 }
@@ -252,6 +260,260 @@ json::value to_json(const EventView& v) {
       {"message", v.message},
       {"set_id", opt(v.set_id)},
       {"context", context_json(v.context)},
+  };
+}
+
+json::value to_json(const MemberView& v) {
+  return json::object{
+      {"id", v.id},
+      {"number", v.number},
+      {"name", v.name},
+      {"has_pin", v.has_pin},
+      {"assessed_max_n", number(v.assessed_max_n)},
+      {"rom_bottom_mm", number(v.rom_bottom_mm)},
+      {"rom_top_mm", number(v.rom_top_mm)},
+      {"programme_id", opt(v.programme_id)},
+      {"created_ms", v.created_ms},
+  };
+}
+
+json::value to_json(const HistorySetView& v) {
+  return json::object{
+      {"set_id", v.set_id}, {"mode", v.mode},           {"load_n", number(v.load_n)},
+      {"reps", v.reps},     {"tut_s", number(v.tut_s)}, {"stop_reason", opt(v.stop_reason)},
+  };
+}
+
+json::value to_json(const HistoryEntryView& v) {
+  return json::object{
+      {"session_id", opt(v.session_id)},
+      {"date_ms", v.date_ms},
+      {"programme_id", opt(v.programme_id)},
+      {"sets", to_json(v.sets)},
+  };
+}
+
+json::value to_json(const AssignmentView& v) {
+  return json::object{
+      {"id", v.id},
+      {"programme_id", v.programme_id},
+      {"programme", v.programme},
+      {"started_ms", v.started_ms},
+      {"ended_ms", opt(v.ended_ms)},
+  };
+}
+
+json::value to_json(const SessionRecordView& v) {
+  return json::object{
+      {"id", v.id},
+      {"started_ms", v.started_ms},
+      {"ended_ms", opt(v.ended_ms)},
+      {"state", v.state},
+  };
+}
+
+json::value to_json(const ProgressionView& v) {
+  return json::object{{"rule", v.rule}, {"amount", number(v.amount)}, {"on_tempo", v.on_tempo}};
+}
+
+json::value to_json(const StepView& v) {
+  return json::object{
+      {"step_id", v.step_id},
+      {"mode", v.mode},
+      {"sets", v.sets},
+      {"target_reps", opt(v.target_reps)},
+      {"hold_s", number(v.hold_s)},
+      {"load_n", number(v.load_n)},
+      {"load_pct", number(v.load_pct)},
+      {"tempo", v.tempo},
+      {"rest_s", number(v.rest_s)},
+      {"force_drop_pct", number(v.force_drop_pct)},
+      {"eccentric_pct", number(v.eccentric_pct)},
+      {"progression", to_json(v.progression)},
+  };
+}
+
+json::value to_json(const ProgrammeView& v) {
+  return json::object{
+      {"id", v.id},
+      {"name", v.name},
+      {"description", v.description},
+      {"sessions_per_week", v.sessions_per_week},
+      {"block_weeks", opt(v.block_weeks)},
+      {"after_block_sessions_per_week", opt(v.after_block_sessions_per_week)},
+      {"steps", to_json(v.steps)},
+  };
+}
+
+json::value to_json(const StepCardView& v) {
+  return json::object{
+      {"index", v.index},
+      {"count", v.count},
+      {"step_id", v.step_id},
+      {"mode", v.mode},
+      {"sets", v.sets},
+      {"set", v.set},
+      {"target_reps", opt(v.target_reps)},
+      {"hold_s", number(v.hold_s)},
+      {"load_n", number(v.load_n)},
+      {"load_basis", v.load_basis},
+      {"tempo", v.tempo},
+      {"rest_s", number(v.rest_s)},
+      {"force_drop_pct", number(v.force_drop_pct)},
+      {"eccentric_pct", number(v.eccentric_pct)},
+  };
+}
+
+json::value to_json(const SessionSetView& v) {
+  return json::object{
+      {"set_id", v.set_id},
+      {"step", v.step},
+      {"set", v.set},
+      {"reps", v.reps},
+      {"stop_reason", opt(v.stop_reason)},
+  };
+}
+
+json::value to_json(const SessionView& v) {
+  return json::object{
+      {"session_id", opt(v.session_id)},
+      {"state", v.state},
+      {"programme_id", v.programme_id},
+      {"programme", v.programme},
+      {"sessions_per_week", v.sessions_per_week},
+      {"rest_remaining_s", number(v.rest_remaining_s)},
+      {"step", v.step ? to_json(*v.step) : json::value(nullptr)},
+      {"sets_done", to_json(v.sets_done)},
+  };
+}
+
+json::value to_json(const StepOutcomeView& v) {
+  return json::object{
+      {"step_id", v.step_id},
+      {"sets_done", v.sets_done},
+      {"sets_at_target", v.sets_at_target},
+      {"progressed", v.progressed},
+      {"why", v.why},
+  };
+}
+
+json::value to_json(const SessionSummaryView& v) {
+  return json::object{
+      {"state", v.state}, {"why", v.why}, {"sets", v.sets}, {"steps", to_json(v.steps)}};
+}
+
+json::value to_json(const SignalsView& v) {
+  return json::object{
+      {"drive.ready", v.drive_ready},
+      {"drive.enabled", v.drive_enabled},
+      {"drive.fault", v.drive_fault},
+      {"drive.sto", v.drive_sto},
+      {"drive.speed_limited", v.drive_speed_limited},
+      {"drive.torque_limited", v.drive_torque_limited},
+      {"drive.fault_code", v.drive_fault_code},
+      {"drive.position_mm", number(v.drive_position_mm)},
+      {"drive.velocity_mm_s", number(v.drive_velocity_mm_s)},
+      {"drive.torque_pct", number(v.drive_torque_pct)},
+      {"drive.force_n", number(v.drive_force_n)},
+      {"drive.temperature_c", number(v.drive_temperature_c)},
+      {"drive.bus_voltage_v", number(v.drive_bus_voltage_v)},
+      {"load_cell.force_n", number(v.cell_force_n)},
+      {"load_cell.stable", v.cell_stable},
+      {"load_cell.overload", v.cell_overload},
+      {"load_cell.adc_error", v.cell_adc_error},
+      {"load_cell.tare_busy", v.cell_tare_busy},
+      {"load_cell.counter", v.cell_counter},
+      {"load_cell.span_factor", exact(v.span_factor)},
+  };
+}
+
+json::value to_json(const BusView& v) {
+  return json::object{
+      {"cycles", v.cycles},
+      {"transactions", v.transactions},
+      {"timeouts", v.timeouts},
+      {"crc_errors", v.crc_errors},
+      {"drive_errors", v.drive_errors},
+      {"cell_errors", v.cell_errors},
+      {"reconnects", v.reconnects},
+      {"bytes_tx", v.bytes_tx},
+      {"bytes_rx", v.bytes_rx},
+      {"comm_good", v.comm_good},
+  };
+}
+
+json::value to_json(const DiagnosticsLoopView& v) {
+  return json::object{
+      {"hz", number(v.hz)},
+      {"configured_hz", exact(v.configured_hz)},
+      {"p50_ms", number(v.p50_ms)},
+      {"p99_ms", number(v.p99_ms)},
+      {"max_ms", number(v.max_ms)},
+      {"overruns", v.overruns},
+      {"cycles", v.cycles},
+      {"commands_dropped", v.commands_dropped},
+      {"trace_dropped", v.trace_dropped},
+      {"events_lost", v.events_lost},
+      {"reps_lost", v.reps_lost},
+      {"results_lost", v.results_lost},
+  };
+}
+
+json::value to_json(const StorageHealthView& v) {
+  return json::object{
+      {"ok", v.ok},
+      {"open", v.open},
+      {"last_error", v.last_error},
+      {"pending_records", v.pending_records},
+      {"records_committed", v.records_committed},
+      {"samples_committed", v.samples_committed},
+      {"transactions", v.transactions},
+      {"traces_dropped", v.traces_dropped},
+      {"records_overflowed", v.records_overflowed},
+      {"records_lost", v.records_lost},
+      {"faults", v.faults},
+  };
+}
+
+json::value to_json(const OdometerView& v) {
+  return json::object{
+      {"reps", v.reps},
+      {"sets", v.sets},
+      {"motor_on_h", number(v.motor_on_h)},
+      {"highest_force_n", number(v.highest_force_n)},
+      {"since_ms", v.since_ms},
+  };
+}
+
+json::value to_json(const RangeCheckView& v) {
+  json::object o{
+      {"ok", v.ok},
+      {"top_mm", number(v.top_mm)},
+      {"bottom_mm", number(v.bottom_mm)},
+      {"travel_mm", number(v.travel_mm)},
+      {"expected", json::object{{"bottom_mm", number(v.expected_bottom_mm)},
+                                {"top_mm", number(v.expected_top_mm)},
+                                {"top_tolerance_mm", number(v.top_tolerance_mm)},
+                                {"bottom_tolerance_mm", number(v.bottom_tolerance_mm)}}},
+      {"up_s", number(v.up_s)},
+      {"down_s", number(v.down_s)},
+      {"peak_motor_force_n", number(v.peak_motor_force_n)},
+      {"why", v.why},
+  };
+  if (v.t_ms) o["t_ms"] = *v.t_ms;
+  return o;
+}
+
+json::value to_json(const DiagnosticsView& v) {
+  return json::object{
+      {"signals", to_json(v.signals)},
+      {"bus", to_json(v.bus)},
+      {"loop", to_json(v.loop)},
+      {"state", v.state},
+      {"armed", v.armed},
+      {"storage", v.storage ? to_json(*v.storage) : json::value(nullptr)},
+      {"odometer", v.odometer ? to_json(*v.odometer) : json::value(nullptr)},
+      {"range_check", v.range_check ? to_json(*v.range_check) : json::value(nullptr)},
   };
 }
 

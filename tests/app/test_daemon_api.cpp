@@ -295,6 +295,19 @@ TEST_CASE("soleusd API: status shape, sets as guest and staff, 422 and 409, STOP
     auto g = get(rig.port, "/api/v1/members/" + std::to_string(mid), staff);
     CHECK(g.body.at("programme_id").as_int64() == pid);
     CHECK(g.body.at("has_pin").as_bool());
+    // One renderer (hmi::MemberView, ProgrammeView): a list's entry is the GET's body.
+    auto ml = get(rig.port, "/api/v1/members", staff);
+    REQUIRE_MESSAGE(ml.status == 200, ml.text);
+    for (const auto& e : ml.body.as_array())
+      if (e.at("id").as_int64() == mid) CHECK(e == g.body);
+    auto pg = get(rig.port, "/api/v1/programmes/" + std::to_string(pid), staff);
+    REQUIRE_MESSAGE(pg.status == 200, pg.text);
+    CHECK(pg.body.at("steps").at(0).at("load_pct") == 50);
+    CHECK(pg.body.at("steps").at(0).at("load_n").is_null());
+    auto pl = get(rig.port, "/api/v1/programmes", staff);
+    REQUIRE_MESSAGE(pl.status == 200, pl.text);
+    for (const auto& e : pl.body.as_array())
+      if (e.at("id").as_int64() == pid) CHECK(e == pg.body);
     const std::string member = rig.login(R"({"member":"1042","pin":"1234"})");
     auto card = get(rig.port, "/api/v1/session", member);
     CHECK_MESSAGE(card.status == 200, card.text);

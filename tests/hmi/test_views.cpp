@@ -347,3 +347,239 @@ TEST_CASE("views: the JSON lines, the API and the export give the same rep and e
   // soleusctl events --json and GET /events render the same view the same way.
   CHECK(json::parse(write_json(ev_stored)) == ev_stored);
 }
+
+TEST_CASE("views: member, history, programme and session renderers' field sets") {
+  CHECK(keys(to_json(MemberView{})) ==
+        std::set<std::string>{"id", "number", "name", "has_pin", "assessed_max_n", "rom_bottom_mm",
+                              "rom_top_mm", "programme_id", "created_ms"});
+  CHECK(keys(to_json(HistorySetView{})) ==
+        std::set<std::string>{"set_id", "mode", "load_n", "reps", "tut_s", "stop_reason"});
+  CHECK(keys(to_json(HistoryEntryView{})) ==
+        std::set<std::string>{"session_id", "date_ms", "programme_id", "sets"});
+  CHECK(keys(to_json(AssignmentView{})) ==
+        std::set<std::string>{"id", "programme_id", "programme", "started_ms", "ended_ms"});
+  CHECK(keys(to_json(SessionRecordView{})) ==
+        std::set<std::string>{"id", "started_ms", "ended_ms", "state"});
+  CHECK(keys(to_json(ProgressionView{})) == std::set<std::string>{"rule", "amount", "on_tempo"});
+  CHECK(keys(to_json(StepView{})) == std::set<std::string>{"step_id", "mode", "sets", "target_reps",
+                                                           "hold_s", "load_n", "load_pct", "tempo",
+                                                           "rest_s", "force_drop_pct",
+                                                           "eccentric_pct", "progression"});
+  CHECK(keys(to_json(ProgrammeView{})) ==
+        std::set<std::string>{"id", "name", "description", "sessions_per_week", "block_weeks",
+                              "after_block_sessions_per_week", "steps"});
+  CHECK(keys(to_json(StepCardView{})) ==
+        std::set<std::string>{"index", "count", "step_id", "mode", "sets", "set", "target_reps",
+                              "hold_s", "load_n", "load_basis", "tempo", "rest_s", "force_drop_pct",
+                              "eccentric_pct"});
+  CHECK(keys(to_json(SessionSetView{})) ==
+        std::set<std::string>{"set_id", "step", "set", "reps", "stop_reason"});
+  CHECK(keys(to_json(SessionView{})) ==
+        std::set<std::string>{"session_id", "state", "programme_id", "programme",
+                              "sessions_per_week", "rest_remaining_s", "step", "sets_done"});
+  // Optional fields present as null; the step card null when complete.
+  const json::value s = to_json(SessionView{});
+  CHECK(s.at("session_id").is_null());
+  CHECK(s.at("step").is_null());
+  CHECK(s.at("sets_done").as_array().empty());
+  SessionView with_step;
+  with_step.step = StepCardView{};
+  with_step.step->target_reps = 12;
+  CHECK(to_json(with_step).at("step").at("target_reps") == 12);
+  CHECK(to_json(with_step).at("step").at("hold_s").is_null());
+}
+
+TEST_CASE("views: members, programmes and sessions write NaN and infinities as null") {
+  MemberView m;
+  m.assessed_max_n = kNaN;
+  m.rom_bottom_mm = kInf;
+  m.rom_top_mm = -kInf;
+  const json::value mj = to_json(m);
+  CHECK(mj.at("assessed_max_n").is_null());
+  CHECK(mj.at("rom_bottom_mm").is_null());
+  CHECK(mj.at("rom_top_mm").is_null());
+  check_clean(write_json(mj));
+
+  StepView st;
+  st.load_n = kNaN;
+  st.hold_s = kInf;
+  st.rest_s = kNaN;
+  st.force_drop_pct = kInf;
+  st.progression.amount = kNaN;
+  ProgrammeView p;
+  p.steps.push_back(st);
+  const json::value pj = to_json(p);
+  const auto& sj = pj.at("steps").at(0);
+  CHECK(sj.at("load_n").is_null());
+  CHECK(sj.at("hold_s").is_null());
+  CHECK(sj.at("rest_s").is_null());
+  CHECK(sj.at("force_drop_pct").is_null());
+  CHECK(sj.at("progression").at("amount").is_null());
+  check_clean(write_json(pj));
+
+  SessionView sv;
+  sv.rest_remaining_s = kNaN;
+  sv.step = StepCardView{};
+  sv.step->load_n = kInf;
+  sv.step->eccentric_pct = kNaN;
+  const json::value sj2 = to_json(sv);
+  CHECK(sj2.at("rest_remaining_s").is_null());
+  CHECK(sj2.at("step").at("load_n").is_null());
+  CHECK(sj2.at("step").at("eccentric_pct").is_null());
+  check_clean(write_json(sj2));
+
+  HistoryEntryView h;
+  HistorySetView hs;
+  hs.load_n = kNaN;
+  hs.tut_s = kInf;
+  h.sets.push_back(hs);
+  const json::value hj = to_json(h);
+  CHECK(hj.at("sets").at(0).at("load_n").is_null());
+  CHECK(hj.at("sets").at(0).at("tut_s").is_null());
+  check_clean(write_json(hj));
+}
+
+TEST_CASE("views: a member is rendered the same in the API (list and get) and the export") {
+  storage::MemberRow m;
+  m.id = 7;
+  m.number = "1042";
+  m.name = "Ann Example";
+  m.pin_hash = "pbkdf2$...";
+  m.assessed_max_n = 900;
+  m.rom_bottom_mm = 8.25;
+  m.rom_top_mm = 140.5;
+  m.created_ms = 1763921100000;
+  // The API: DaemonBackend's list and get both render member_view(row, current programme).
+  const json::value api = to_json(app::member_view(m, std::int64_t{3}));
+  // The export: the row with its PIN hash cleared, has_pin and the assignments beside it.
+  storage::MemberExport ex;
+  ex.member = m;
+  ex.member.pin_hash.reset();
+  ex.has_pin = true;
+  ex.assignments.push_back({1, 2, "Old", 1763000000000, 1763500000000});
+  ex.assignments.push_back({2, 3, "Calf strength A", 1763500000000, std::nullopt});
+  const json::value exported = json::parse(app::export_json(ex));
+  CHECK(exported.at("member") == json::parse(write_json(api)));
+  CHECK(api.at("has_pin") == true);
+  CHECK(api.at("programme_id") == 3);
+  CHECK(api.at("created_ms") == 1763921100000);
+  // The export's assignments and sessions through their views.
+  CHECK(exported.at("assignments").at(0) == to_json(app::assignment_view(ex.assignments[0])));
+  CHECK(exported.at("assignments").at(1).at("ended_ms").is_null());
+  CHECK(exported.at("sessions").as_array().empty());
+  // No PIN, no open assignment.
+  storage::MemberRow bare = m;
+  bare.pin_hash = "";
+  const json::value b = to_json(app::member_view(bare, std::nullopt));
+  CHECK(b.at("has_pin") == false);
+  CHECK(b.at("programme_id").is_null());
+}
+
+TEST_CASE("views: a programme's stored steps as the API's steps") {
+  storage::ProgrammeRow p;
+  p.id = 3;
+  p.name = "Calf strength A";
+  p.notes = "twice a week";
+  p.sessions_per_week = 4;
+  p.block_weeks = 6;
+  storage::StepRow s;
+  s.id = 7;
+  s.mode = "isotonic";
+  s.sets = 3;
+  s.target_reps = 12;
+  s.load_pct_max = 70;
+  s.tempo = "3-1-3-1";
+  s.rest_s = 120;
+  s.progress_rule = "load_pct";
+  s.progress_amount = 2.5;
+  s.progress_when = "all_sets_target_on_tempo";
+  const json::value j = to_json(app::programme_view(p, {s}));
+  CHECK(j.at("description") == "twice a week");
+  CHECK(j.at("block_weeks") == 6);
+  CHECK(j.at("after_block_sessions_per_week").is_null());
+  const auto& st = j.at("steps").at(0);
+  CHECK(st.at("step_id") == 7);
+  CHECK(st.at("load_pct").to_number<double>() == 70);
+  CHECK(st.at("load_n").is_null());
+  CHECK(st.at("hold_s").is_null());
+  CHECK(st.at("progression") == json::parse(R"({"rule":"load_pct","amount":2.5,"on_tempo":true})"));
+}
+
+TEST_CASE("views: diagnostics and the range check") {
+  DiagnosticsView d;
+  const json::value j = to_json(d);
+  CHECK(keys(j) == std::set<std::string>{"signals", "bus", "loop", "state", "armed", "storage",
+                                         "odometer", "range_check"});
+  CHECK(keys(j.at("signals")) ==
+        std::set<std::string>{"drive.ready",         "drive.enabled",        "drive.fault",
+                              "drive.sto",           "drive.speed_limited",  "drive.torque_limited",
+                              "drive.fault_code",    "drive.position_mm",    "drive.velocity_mm_s",
+                              "drive.torque_pct",    "drive.force_n",        "drive.temperature_c",
+                              "drive.bus_voltage_v", "load_cell.force_n",    "load_cell.stable",
+                              "load_cell.overload",  "load_cell.adc_error",  "load_cell.tare_busy",
+                              "load_cell.counter",   "load_cell.span_factor"});
+  CHECK(keys(j.at("bus")) ==
+        std::set<std::string>{"cycles", "transactions", "timeouts", "crc_errors", "drive_errors",
+                              "cell_errors", "reconnects", "bytes_tx", "bytes_rx", "comm_good"});
+  CHECK(keys(j.at("loop")) == std::set<std::string>{"hz", "configured_hz", "p50_ms", "p99_ms",
+                                                    "max_ms", "overruns", "cycles",
+                                                    "commands_dropped", "trace_dropped",
+                                                    "events_lost", "reps_lost", "results_lost"});
+  CHECK(j.at("storage").is_null());
+  CHECK(j.at("odometer").is_null());
+  CHECK(j.at("range_check").is_null());
+  CHECK(keys(to_json(StorageHealthView{})) ==
+        std::set<std::string>{"ok", "open", "last_error", "pending_records", "records_committed",
+                              "samples_committed", "transactions", "traces_dropped",
+                              "records_overflowed", "records_lost", "faults"});
+  CHECK(keys(to_json(OdometerView{})) ==
+        std::set<std::string>{"reps", "sets", "motor_on_h", "highest_force_n", "since_ms"});
+  // The reply to a range check has no t_ms; the one diagnostics keeps has.
+  RangeCheckView rc;
+  rc.why = "the pad travelled the whole range";
+  CHECK(keys(to_json(rc)) == std::set<std::string>{"ok", "top_mm", "bottom_mm", "travel_mm",
+                                                   "expected", "up_s", "down_s",
+                                                   "peak_motor_force_n", "why"});
+  CHECK(keys(to_json(rc).at("expected")) ==
+        std::set<std::string>{"bottom_mm", "top_mm", "top_tolerance_mm", "bottom_tolerance_mm"});
+  rc.t_ms = 1763921100000;
+  CHECK(to_json(rc).at("t_ms") == 1763921100000);
+
+  // NaN and infinities as null; the span factor unrounded.
+  d.signals.drive_position_mm = kNaN;
+  d.signals.drive_temperature_c = kInf;
+  d.signals.cell_force_n = -kInf;
+  d.signals.span_factor = 0.95277;
+  d.loop.hz = kNaN;
+  d.loop.p99_ms = kInf;
+  d.odometer = OdometerView{};
+  d.odometer->motor_on_h = kNaN;
+  d.range_check = rc;
+  d.range_check->top_mm = kNaN;
+  d.range_check->bottom_mm = kInf;
+  const json::value n = to_json(d);
+  CHECK(n.at("signals").at("drive.position_mm").is_null());
+  CHECK(n.at("signals").at("drive.temperature_c").is_null());
+  CHECK(n.at("signals").at("load_cell.force_n").is_null());
+  CHECK(n.at("signals").at("load_cell.span_factor") == 0.95277);
+  CHECK(n.at("loop").at("hz").is_null());
+  CHECK(n.at("loop").at("p99_ms").is_null());
+  CHECK(n.at("odometer").at("motor_on_h").is_null());
+  CHECK(n.at("range_check").at("top_mm").is_null());
+  CHECK(n.at("range_check").at("bottom_mm").is_null());
+  check_clean(write_json(n));
+}
+
+TEST_CASE("views: a session's end summary") {
+  SessionSummaryView s;
+  s.state = "done";
+  s.why = "ended by the member";
+  s.sets = 5;
+  s.steps.push_back({7, 3, 3, true, "every set reached the target"});
+  const json::value j = to_json(s);
+  CHECK(keys(j) == std::set<std::string>{"state", "why", "sets", "steps"});
+  CHECK(keys(j.at("steps").at(0)) ==
+        std::set<std::string>{"step_id", "sets_done", "sets_at_target", "progressed", "why"});
+  CHECK(j.at("sets") == 5);
+  CHECK(j.at("steps").at(0).at("progressed") == true);
+}

@@ -137,7 +137,7 @@ class DaemonBackend final : public hmi::Backend {
   std::mutex maintenance_mutex_;  // one span calibration or range check at a time
   std::atomic<std::uint32_t> next_procedure_id_{0};  // ids of the loop's maintenance procedures
   std::mutex range_mutex_;
-  boost::json::object last_range_check_;
+  std::optional<hmi::RangeCheckView> last_range_check_;
   std::int64_t stop_requested_for_ = 0;
 };
 

@@ -29,6 +29,10 @@ hmi::StatusView status_view(const controller::Snapshot& s);
 /// The live WebSocket's frame of a snapshot, with fault_views(s).
 hmi::LiveFrame live_frame(const controller::Snapshot& s);
 
+/// GET /diagnostics' view of a snapshot: signals, bus, loop, state; the
+/// backend adds the store's health, the odometer and the last range check.
+hmi::DiagnosticsView diagnostics_view(const controller::Snapshot& s);
+
 /// A trace sample (soleusd --json-lines --trace-every): no view of its own
 /// (only the JSON lines show it); non-finite numbers as null.
 boost::json::value trace_json(const controller::TraceSample& t);

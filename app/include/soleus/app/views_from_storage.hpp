@@ -3,12 +3,17 @@
 /// per conversion, and the member export rendered from them: used by the API
 /// (DaemonBackend), soleusctl (events, sets, export). Storage returns rows
 /// only; what a row looks like in JSON or CSV is decided by hmi's renderers.
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "soleus/hmi/views.hpp"
+#include "soleus/storage/maintenance.hpp"
 #include "soleus/storage/members.hpp"
+#include "soleus/storage/programmes.hpp"
 #include "soleus/storage/queries.hpp"
+#include "soleus/storage/writer.hpp"
 
 namespace soleus::app {
 
@@ -21,6 +26,26 @@ hmi::SetView set_view(const storage::SetRow& s);
 /// committed reps (the truth the API may show of a running set), and the
 /// state is "active" (the daemon refines it from the loop).
 hmi::SetView set_view(const storage::SetRow& s, const std::vector<storage::RepRow>& reps);
+
+/// A member; `has_pin` and the current assignment's programme are the
+/// caller's (a member row read for the export has its PIN hash cleared).
+hmi::MemberView member_view(const storage::MemberRow& m, bool has_pin,
+                            std::optional<std::int64_t> programme_id);
+/// A member as the API lists it: has_pin from the row's PIN hash.
+hmi::MemberView member_view(const storage::MemberRow& m, std::optional<std::int64_t> programme_id);
+/// The export's member: the programme of its open assignment, if any.
+hmi::MemberView member_view(const storage::MemberExport& ex);
+/// A set of a member's history.
+hmi::HistorySetView history_set_view(const storage::SetRow& s);
+hmi::AssignmentView assignment_view(const storage::AssignmentRow& a);
+hmi::SessionRecordView session_record_view(const storage::SessionSummaryRow& s);
+hmi::StepView step_view(const storage::StepRow& s);
+hmi::ProgrammeView programme_view(const storage::ProgrammeRow& p,
+                                  const std::vector<storage::StepRow>& steps);
+
+/// The writer's health and the odometer (GET /diagnostics).
+hmi::StorageHealthView storage_health_view(const storage::StorageHealth& h);
+hmi::OdometerView odometer_view(const storage::Odometer& o);
 
 /// The member export as JSON text: member, assignments, sessions, and the
 /// sets (oldest first) as set views with their rep_log (and with `trace`

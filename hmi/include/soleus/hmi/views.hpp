@@ -1,25 +1,29 @@
 #pragma once
 /// One schema (issue 11): one typed view per resource and its one renderer.
 /// The REST API, the live WebSocket, soleusd's `--json-lines`, soleusctl's
-/// `--json` and the exports (JSON and CSV) all render through these, so a rep,
-/// a set or an event has the same field names everywhere (docs/api.md).
+/// `--json` and the exports (JSON and CSV) all render through these, so a
+/// resource (status, live frame, set, rep, event, member, programme, session,
+/// diagnostics) has the same field names everywhere (docs/api.md).
 ///
 /// The views live in hmi/ because it depends only on common: soleusd, soleusctl
 /// and any other service may link it. The mappings from the controller's and
 /// the store's types to these views are in app/ (views_from_controller.cpp,
-/// views_from_storage.cpp), one function per conversion.
+/// views_from_storage.cpp; the runner's step card in backend.cpp), one
+/// function per conversion.
 ///
 /// Renderers: every double is rounded to 3 decimals (as the API always did)
 /// and a non-finite one (NaN, ±inf) is written as null: never `nan`. Optional
 /// fields are always present, null when absent, so a resource has one field
 /// set. Serialise with write_json() (numbers as people write them), not
 /// boost::json::serialize ("5E2").
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
@@ -152,6 +156,256 @@ struct EventView {
       context{};  ///< addition: JSON text (rendered parsed), e.g. {"value":3}
 };
 
+/// A member: GET /api/v1/members and /members/{id}, the member export.
+struct MemberView {
+  std::int64_t id{};
+  std::string number;
+  std::string name;
+  bool has_pin{};  ///< the PIN itself is never rendered
+  std::optional<double> assessed_max_n;
+  std::optional<double> rom_bottom_mm;
+  std::optional<double> rom_top_mm;
+  std::optional<std::int64_t> programme_id;  ///< the current assignment's programme
+  std::int64_t created_ms{};                 ///< Unix ms (the export had it; addition to the API)
+};
+
+/// A set of a member history entry.
+struct HistorySetView {
+  std::int64_t set_id{};
+  std::string mode;
+  double load_n{};
+  int reps{};
+  double tut_s{};
+  std::optional<std::string> stop_reason;
+};
+
+/// An entry of GET /api/v1/members/{id}/history: a session, or one set
+/// outside a session (free training).
+struct HistoryEntryView {
+  std::optional<std::int64_t> session_id;
+  std::int64_t date_ms{};  ///< Unix ms of the newest set's start
+  std::optional<std::int64_t> programme_id;
+  std::vector<HistorySetView> sets;
+};
+
+/// An assignment of a programme to a member (the member export).
+struct AssignmentView {
+  std::int64_t id{};
+  std::int64_t programme_id{};
+  std::string programme;  ///< its name
+  std::int64_t started_ms{};
+  std::optional<std::int64_t> ended_ms;
+};
+
+/// A programme session as stored (the member export's `sessions`).
+struct SessionRecordView {
+  std::int64_t id{};
+  std::int64_t started_ms{};
+  std::optional<std::int64_t> ended_ms;
+  std::string state;  ///< open, done or aborted
+};
+
+/// A step's progression rule.
+struct ProgressionView {
+  std::string rule = "none";  ///< none, load_n, load_pct, reps or hold_s
+  double amount{};
+  bool on_tempo{};
+};
+
+/// A programme step (ProgrammeView::steps).
+struct StepView {
+  std::int64_t step_id{};
+  std::string mode;
+  int sets{};
+  std::optional<int> target_reps;
+  std::optional<double> hold_s;
+  std::optional<double> load_n;    ///< exactly one of load_n ...
+  std::optional<double> load_pct;  ///< ... and load_pct (% of the assessed max)
+  std::string tempo;
+  double rest_s{};
+  double force_drop_pct{};
+  double eccentric_pct{};
+  ProgressionView progression;
+};
+
+/// A programme: GET /api/v1/programmes and /programmes/{id}.
+struct ProgrammeView {
+  std::int64_t id{};
+  std::string name;
+  std::string description;
+  int sessions_per_week{};
+  std::optional<int> block_weeks;
+  std::optional<int> after_block_sessions_per_week;
+  std::vector<StepView> steps;
+};
+
+/// The step card of a programme session: the next set's prescription.
+struct StepCardView {
+  std::size_t index{};  ///< the step's index in the programme
+  std::size_t count{};  ///< the programme's number of steps
+  std::int64_t step_id{};
+  std::string mode;
+  int sets{};
+  int set{};  ///< the next set within the step, 1-based
+  double load_n{};
+  std::string load_basis;  ///< how the load was found, in words
+  std::string tempo;
+  double rest_s{};
+  double force_drop_pct{};
+  double eccentric_pct{};
+  std::optional<int> target_reps;
+  std::optional<double> hold_s;
+};
+
+/// A set performed in the open session (SessionView::sets_done).
+struct SessionSetView {
+  std::int64_t set_id{};
+  std::size_t step{};  ///< the step's index
+  int set{};           ///< 1-based within the step
+  int reps{};
+  std::optional<std::string> stop_reason;  ///< null while it runs
+};
+
+/// The programme-session card: GET /api/v1/session, POST /session/start.
+struct SessionView {
+  std::optional<std::int64_t> session_id;  ///< null: no open session
+  std::string state;                       ///< not_started, ready, rest, set_running or complete
+  std::int64_t programme_id{};
+  std::string programme;
+  int sessions_per_week{};
+  double rest_remaining_s{};
+  std::optional<StepCardView> step;  ///< null when complete
+  std::vector<SessionSetView> sets_done;
+};
+
+/// A step's outcome in a session's end summary.
+struct StepOutcomeView {
+  std::int64_t step_id{};
+  int sets_done{};
+  int sets_at_target{};
+  bool progressed{};  ///< progression applied by this end
+  std::string why;    ///< in words
+};
+
+/// A closed session's summary: POST /session/end's `summary`, stored with
+/// the session (and returned as stored when it is ended again).
+struct SessionSummaryView {
+  std::string state;  ///< done or aborted
+  std::string why;    ///< what closed it
+  std::size_t sets{};
+  std::vector<StepOutcomeView> steps;
+};
+
+/// The drive's and the load cell's decoded signals (diagnostics' `signals`,
+/// rendered with their dotted names, e.g. `drive.position_mm`).
+struct SignalsView {
+  bool drive_ready{};
+  bool drive_enabled{};
+  bool drive_fault{};
+  bool drive_sto{};
+  bool drive_speed_limited{};
+  bool drive_torque_limited{};
+  int drive_fault_code{};
+  double drive_position_mm{};
+  double drive_velocity_mm_s{};
+  double drive_torque_pct{};
+  double drive_force_n{};
+  double drive_temperature_c{};
+  double drive_bus_voltage_v{};
+  double cell_force_n{};
+  bool cell_stable{};
+  bool cell_overload{};
+  bool cell_adc_error{};
+  bool cell_tare_busy{};
+  std::uint32_t cell_counter{};
+  double span_factor{1};  ///< rendered unrounded (a factor like 0.95277)
+};
+
+/// The machine I/O's bus statistics (diagnostics' `bus`).
+struct BusView {
+  std::uint64_t cycles{};
+  std::uint64_t transactions{};
+  std::uint64_t timeouts{};
+  std::uint64_t crc_errors{};
+  std::uint64_t drive_errors{};
+  std::uint64_t cell_errors{};
+  std::uint64_t reconnects{};
+  std::uint64_t bytes_tx{};
+  std::uint64_t bytes_rx{};
+  bool comm_good{};
+};
+
+/// The control loop's timing and its losses (diagnostics' `loop`).
+struct DiagnosticsLoopView {
+  double hz{};             ///< measured (from the median period)
+  double configured_hz{};  ///< unrounded
+  double p50_ms{};
+  double p99_ms{};
+  double max_ms{};
+  std::uint64_t overruns{};
+  std::uint64_t cycles{};
+  std::uint64_t commands_dropped{};
+  std::uint64_t trace_dropped{};
+  std::uint64_t events_lost{};
+  std::uint64_t reps_lost{};
+  std::uint64_t results_lost{};
+};
+
+/// The store's health: diagnostics' `storage`, soleusd --json-lines' `exit`
+/// line's `storage`.
+struct StorageHealthView {
+  bool ok{};
+  bool open{};
+  std::string last_error;
+  std::uint64_t pending_records{};
+  std::uint64_t records_committed{};
+  std::uint64_t samples_committed{};  ///< trace samples
+  std::uint64_t transactions{};
+  std::uint64_t traces_dropped{};
+  std::uint64_t records_overflowed{};
+  std::uint64_t records_lost{};
+  std::uint64_t faults{};
+};
+
+/// The machine's odometer (diagnostics' `odometer`).
+struct OdometerView {
+  std::int64_t reps{};
+  std::int64_t sets{};
+  double motor_on_h{};
+  double highest_force_n{};
+  std::int64_t since_ms{};
+};
+
+/// A range check's result: POST /maintenance/range-check, diagnostics'
+/// `range_check`, the stored calibration row and the event's context.
+struct RangeCheckView {
+  bool ok{};
+  double top_mm{};
+  std::optional<double> bottom_mm;  ///< null when the pad did not arrive
+  double travel_mm{};
+  double expected_bottom_mm{};  ///< rendered in `expected`
+  double expected_top_mm{};
+  double top_tolerance_mm{};
+  double bottom_tolerance_mm{};
+  double up_s{};
+  double down_s{};
+  double peak_motor_force_n{};
+  std::string why;
+  std::optional<std::int64_t> t_ms;  ///< when it ran (Unix ms); absent from the reply
+};
+
+/// GET /api/v1/maintenance/diagnostics (and /api/v1/diagnostics).
+struct DiagnosticsView {
+  SignalsView signals;
+  BusView bus;
+  DiagnosticsLoopView loop;
+  std::string state;  ///< as StatusView::state
+  bool armed{};
+  std::optional<StorageHealthView> storage;   ///< null without a store
+  std::optional<OdometerView> odometer;       ///< null when it cannot be read
+  std::optional<RangeCheckView> range_check;  ///< the last one since start, if any
+};
+
 // ---- renderers (hmi/src/views.cpp) -------------------------------------------
 
 boost::json::value to_json(const FaultView& v);
@@ -161,6 +415,35 @@ boost::json::value to_json(const LiveFrame& v);
 boost::json::value to_json(const RepView& v);
 boost::json::value to_json(const SetView& v);
 boost::json::value to_json(const EventView& v);
+boost::json::value to_json(const MemberView& v);
+boost::json::value to_json(const HistorySetView& v);
+boost::json::value to_json(const HistoryEntryView& v);
+boost::json::value to_json(const AssignmentView& v);
+boost::json::value to_json(const SessionRecordView& v);
+boost::json::value to_json(const ProgressionView& v);
+boost::json::value to_json(const StepView& v);
+boost::json::value to_json(const ProgrammeView& v);
+boost::json::value to_json(const StepCardView& v);
+boost::json::value to_json(const SessionSetView& v);
+boost::json::value to_json(const SessionView& v);
+boost::json::value to_json(const StepOutcomeView& v);
+boost::json::value to_json(const SessionSummaryView& v);
+boost::json::value to_json(const SignalsView& v);
+boost::json::value to_json(const BusView& v);
+boost::json::value to_json(const DiagnosticsLoopView& v);
+boost::json::value to_json(const StorageHealthView& v);
+boost::json::value to_json(const OdometerView& v);
+/// Without `t_ms` when it is unset (the reply to the check itself).
+boost::json::value to_json(const RangeCheckView& v);
+boost::json::value to_json(const DiagnosticsView& v);
+/// A JSON array of the views, each by its renderer.
+template <class V>
+boost::json::value to_json(const std::vector<V>& views) {
+  boost::json::array a;
+  a.reserve(views.size());
+  for (const auto& v : views) a.push_back(to_json(v));
+  return a;
+}
 
 /// A number as the renderers write it: rounded to 3 decimals; null if not finite.
 boost::json::value number(double v);
