@@ -198,9 +198,11 @@ std::string export_json(const storage::MemberExport& ex) {
   json::object root;
   root["member"] = hmi::to_json(member_view(ex));
   std::vector<hmi::AssignmentView> assignments;
+  assignments.reserve(ex.assignments.size());
   for (const auto& a : ex.assignments) assignments.push_back(assignment_view(a));
   root["assignments"] = hmi::to_json(assignments);
   std::vector<hmi::SessionRecordView> sessions;
+  sessions.reserve(ex.sessions.size());
   for (const auto& s : ex.sessions) sessions.push_back(session_record_view(s));
   root["sessions"] = hmi::to_json(sessions);
   json::array sets;
