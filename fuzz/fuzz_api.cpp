@@ -398,7 +398,7 @@ struct Harness {
   void login(Caller who) {
     for (int attempt = 0; attempt < 2; ++attempt) {
       const ApiResponse r = api->handle(
-          ApiRequest{"POST", "/api/v1/login", login_body(who), std::nullopt, std::nullopt});
+          ApiRequest{"POST", "/api/v1/login", login_body(who), std::nullopt, std::nullopt, ""});
       if (r.status == 200) {
         tokens[who] = std::string(json::parse(r.body).at("token").as_string());
         return;
@@ -416,8 +416,8 @@ struct Harness {
   /// A request may have logged a token out: log that role in again.
   void restore_tokens() {
     for (Caller who : {Caller::Staff, Caller::Maintenance, Caller::Member, Caller::Guest}) {
-      const ApiResponse r =
-          api->handle(ApiRequest{"GET", "/api/v1/me", "", "Bearer " + tokens[who], std::nullopt});
+      const ApiResponse r = api->handle(
+          ApiRequest{"GET", "/api/v1/me", "", "Bearer " + tokens[who], std::nullopt, ""});
       if (r.status != 200) login(who);
     }
   }

@@ -70,7 +70,7 @@ class EchoBus final : public Bus {
   BusResult write_coil(int, int, bool) override { return BusResult::Ok; }
   BusResult write_and_read(int unit, int wa, std::span<const std::uint16_t> v, int ra,
                            std::span<std::uint16_t> out) override {
-    write_registers(unit, wa, v);
+    if (const BusResult w = write_registers(unit, wa, v); w != BusResult::Ok) return w;
     return read_holding(unit, ra, out);
   }
   const BusStats& stats() const override { return stats_; }
