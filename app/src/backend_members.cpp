@@ -1,0 +1,236 @@
+// DaemonBackend: members and programmes
+#include "backend_internal.hpp"
+
+namespace soleus::app {
+
+// ---- members and programmes ---------------------------------------------------------------
+
+hmi::Result DaemonBackend::list(hmi::Collection col) {
+  return with_db(
+      [&]() -> Result {
+        auto c = connect();
+        if (col == hmi::Collection::Members) {
+          std::vector<hmi::MemberView> members;
+          for (const auto& m : storage::list_members(c.db)) members.push_back(member_of(c.db, m));
+          return Result::ok(hmi::to_json(members));
+        }
+        std::vector<hmi::ProgrammeView> programmes;
+        for (const auto& p : storage::list_programmes(c.db))
+          programmes.push_back(programme_of(c.db, p));
+        return Result::ok(hmi::to_json(programmes));
+      },
+      "list");
+}
+
+hmi::Result DaemonBackend::get(hmi::Collection col, std::int64_t id) {
+  return with_db(
+      [&]() -> Result {
+        auto c = connect();
+        if (col == hmi::Collection::Members) {
+          auto m = storage::get_member(c.db, id);
+          if (!m) return Result::not_found("no member " + std::to_string(id));
+          return Result::ok(hmi::to_json(member_of(c.db, *m)));
+        }
+        auto p = programme_of(c.db, id);
+        if (!p) return Result::not_found("no programme " + std::to_string(id));
+        return Result::ok(hmi::to_json(*p));
+      },
+      "get");
+}
+
+namespace {
+std::optional<Result> member_update(const json::object& f, storage::MemberUpdate& u) {
+  if (auto it = f.find("notes");
+      it != f.end() && it->value().is_string() && !it->value().get_string().empty())
+    return Result::invalid("notes", "member notes are not stored by this release");
+  if (auto n = opt_string(f, "name")) u.name = *n;
+  if (auto h = opt_string(f, "pin_hash"))
+    u.pin_hash = h->empty() ? std::optional<std::string>() : std::optional<std::string>(*h);
+  if (f.contains("assessed_max_n")) u.assessed_max_n = opt_number(f, "assessed_max_n");
+  return std::nullopt;
+}
+}  // namespace
+
+hmi::Result DaemonBackend::create(hmi::Collection col, const json::object& f) {
+  return with_db(
+      [&]() -> Result {
+        auto c = connect();
+        if (col == hmi::Collection::Members) {
+          storage::MemberUpdate u;
+          if (auto bad = member_update(f, u)) return *bad;
+          const std::string number = opt_string(f, "number").value_or("");
+          if (storage::find_member_by_number(c.db, number))
+            return Result::conflict("member number " + number + " is taken", "number");
+          const std::int64_t id = storage::add_member(c.db, number, u.name.value_or(""), kStaff);
+          u.name.reset();
+          if (u.pin_hash || u.assessed_max_n) storage::update_member(c.db, id, u, kStaff);
+          return Result::created(id);
+        }
+        storage::ProgrammeSpec p;
+        p.name = opt_string(f, "name").value_or("");
+        p.notes = opt_string(f, "description").value_or("");
+        if (auto n = opt_number(f, "sessions_per_week")) p.sessions_per_week = static_cast<int>(*n);
+        if (auto n = opt_number(f, "block_weeks")) p.block_weeks = static_cast<int>(*n);
+        if (auto n = opt_number(f, "after_block_sessions_per_week"))
+          p.after_block_sessions_per_week = static_cast<int>(*n);
+        if (auto it = f.find("steps"); it != f.end() && it->value().is_array()) {
+          const auto& a = it->value().get_array();
+          for (std::size_t i = 0; i < a.size(); ++i) {
+            storage::StepSpec s;
+            if (auto bad = to_step(a[i].as_object(), i, s)) return *bad;
+            p.steps.push_back(std::move(s));
+          }
+        }
+        return Result::created(storage::add_programme(c.db, p, kStaff));
+      },
+      "create");
+}
+
+hmi::Result DaemonBackend::update(hmi::Collection col, std::int64_t id, const json::object& f) {
+  return with_db(
+      [&]() -> Result {
+        auto c = connect();
+        if (col == hmi::Collection::Members) {
+          storage::MemberUpdate u;
+          if (auto bad = member_update(f, u)) return *bad;
+          auto m = storage::get_member(c.db, id);
+          if (!m) return Result::not_found("no member " + std::to_string(id));
+          if (auto n = opt_string(f, "number"); n && *n != m->number) {
+            if (storage::find_member_by_number(c.db, *n))
+              return Result::conflict("member number " + *n + " is taken", "number");
+            storage::set_member_number(c.db, id, *n, kStaff);
+          }
+          storage::update_member(c.db, id, u, kStaff);
+          return Result::ok();
+        }
+        const auto before_view = programme_of(c.db, id);
+        if (!before_view) return Result::not_found("no programme " + std::to_string(id));
+        const json::object before = hmi::to_json(*before_view).as_object();
+        std::vector<storage::StepSpec> steps;
+        const auto it = f.find("steps");
+        if (it != f.end() && it->value().is_array()) {
+          const auto& a = it->value().get_array();
+          for (std::size_t i = 0; i < a.size(); ++i) {
+            storage::StepSpec s;
+            if (auto bad = to_step(a[i].as_object(), i, s)) return *bad;
+            steps.push_back(std::move(s));
+          }
+        }
+        storage::Transaction tx(c.db);
+        const std::int64_t now = common::unix_ms_now();
+        // Each changed field: the column, and the audit trail with before and after.
+        auto set_field = [&](const char* api, storage::ProgrammeField field) {
+          const auto v = f.find(api);
+          if (v == f.end()) return;
+          storage::FieldValue value;
+          if (v->value().is_string()) value = std::string(v->value().get_string());
+          else if (auto n = opt_number(f, api)) value = static_cast<std::int64_t>(*n);
+          storage::set_programme_field(c.db, id, field, value, now);
+          const json::value& old = before.at(api);
+          storage::record_audit(c.db, kStaff, "programme", id, api,
+                                old.is_null() ? std::nullopt
+                                              : std::optional<std::string>(
+                                                    old.is_string() ? std::string(old.get_string())
+                                                                    : json::serialize(old)),
+                                v->value().is_string() ? std::string(v->value().get_string())
+                                                       : json::serialize(v->value()));
+        };
+        using F = storage::ProgrammeField;
+        set_field("name", F::Name);
+        set_field("description", F::Notes);
+        set_field("sessions_per_week", F::SessionsPerWeek);
+        set_field("block_weeks", F::BlockWeeks);
+        set_field("after_block_sessions_per_week", F::AfterBlockSessionsPerWeek);
+        if (!steps.empty()) {
+          // Steps keep their ids (and so members' progression and open sessions) by position.
+          storage::replace_steps(c.db, id, steps);
+          const auto after = programme_of(c.db, id);
+          storage::record_audit(
+              c.db, kStaff, "programme", id, "steps", json::serialize(before.at("steps")),
+              after ? json::serialize(hmi::to_json(after->steps)) : std::string());
+        }
+        tx.commit();
+        return Result::ok();
+      },
+      "update");
+}
+
+hmi::Result DaemonBackend::remove(hmi::Collection col, std::int64_t id) {
+  return with_db(
+      [&]() -> Result {
+        auto c = connect();
+        if (col == hmi::Collection::Members) {
+          // Erasure on request: the member and all their data; audited.
+          const auto r = storage::erase_member(c.db, id, kStaff);
+          if (!r.found) return Result::not_found("no member " + std::to_string(id));
+          return Result::ok(
+              json::object{{"ok", true}, {"sets_erased", r.sets}, {"reps_erased", r.reps}});
+        }
+        // Programmes are archived, never deleted: sets and assignments refer to them.
+        if (!storage::get_programme(c.db, id))
+          return Result::not_found("no programme " + std::to_string(id));
+        storage::archive_programme(c.db, id, common::unix_ms_now(), kStaff);
+        return Result::ok();
+      },
+      "remove");
+}
+
+hmi::Result DaemonBackend::assign_programme(std::int64_t member_id,
+                                            std::optional<std::int64_t> programme_id) {
+  return with_db(
+      [&]() -> Result {
+        auto c = connect();
+        if (!storage::get_member(c.db, member_id))
+          return Result::not_found("no member " + std::to_string(member_id));
+        if (programme_id) {
+          if (!storage::get_programme(c.db, *programme_id))
+            return Result::not_found("no programme " + std::to_string(*programme_id));
+          storage::assign_programme(c.db, member_id, *programme_id, common::unix_ms_now(), kStaff);
+          return Result::ok();
+        }
+        storage::end_assignment(c.db, member_id, common::unix_ms_now(), kStaff);
+        return Result::ok();
+      },
+      "assign");
+}
+
+hmi::Result DaemonBackend::member_history(std::int64_t member_id, int limit) {
+  return with_db(
+      [&]() -> Result {
+        auto c = connect();
+        if (!storage::get_member(c.db, member_id))
+          return Result::not_found("no member " + std::to_string(member_id));
+        storage::SetFilter f;
+        f.member_id = member_id;
+        f.limit = std::clamp(limit, 1, 100) * 20;
+        const auto sets = storage::query_sets(c.db, f);  // newest first
+        std::vector<hmi::HistoryEntryView> out;
+        // One entry per session; sets outside a session (free training) are an entry each.
+        std::optional<std::int64_t> open_session;
+        for (const auto& s : sets) {
+          if (s.session_id && open_session == s.session_id && !out.empty()) {
+            out.back().sets.push_back(history_set_view(s));
+            continue;
+          }
+          if (static_cast<int>(out.size()) >= limit) break;
+          open_session = s.session_id;
+          out.push_back({s.session_id, s.started_ms, std::nullopt, {history_set_view(s)}});
+        }
+        return Result::ok(hmi::to_json(out));
+      },
+      "history");
+}
+
+std::optional<hmi::MemberCredential> DaemonBackend::member_credential(const std::string& number) {
+  try {
+    auto c = connect();
+    auto m = storage::find_member_by_number(c.db, number);
+    if (!m) return std::nullopt;
+    return hmi::MemberCredential{m->id, m->pin_hash.value_or("")};
+  } catch (const std::exception& e) {
+    log::warn("api: member lookup: ", e.what());
+    return std::nullopt;
+  }
+}
+
+}  // namespace soleus::app
