@@ -76,30 +76,7 @@ storage::EventRecord to_record(const Event& e) {
   return r;
 }
 
-storage::RepRecord to_record(const RepRecord& x) {
-  storage::RepRecord r;
-  r.set_id = x.set_id;
-  r.seq = x.seq;
-  r.n = x.n;
-  r.partial = !x.counted;
-  r.t_start_s = x.t_start_s;
-  r.peak_force_n = x.peak_force_n;
-  r.mean_force_n = x.mean_force_n;
-  r.concentric_s = x.concentric_s;
-  r.top_pause_s = x.top_pause_s;
-  r.eccentric_s = x.eccentric_s;
-  r.bottom_pause_s = x.bottom_pause_s;
-  r.rom_mm = x.rom_mm;
-  r.rom_pct = x.rom_pct;
-  r.mean_velocity_mm_s = x.mean_velocity_mm_s;
-  r.smoothness = x.smoothness;
-  r.on_tempo = x.on_tempo;
-  r.tempo_deviation_s = x.tempo_deviation_s;
-  r.tut_s = x.tut_s;
-  r.reversals = x.reversals;
-  r.wobbly = x.wobbly;
-  return r;
-}
+storage::RepRecord to_record(const RepRecord& x) { return rep_record(x); }
 
 storage::SetEndRecord to_record(const SetResult& x) {
   storage::SetEndRecord r;

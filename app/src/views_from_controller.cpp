@@ -5,7 +5,8 @@
 #include <cmath>
 #include <string>
 
-#include "soleus/app/backend.hpp"  // wall_ms_of_loop_time
+#include "soleus/app/backend.hpp"
+#include "soleus/app/views_from_storage.hpp"  // wall_ms_of_loop_time
 
 namespace soleus::app {
 
@@ -23,29 +24,32 @@ hmi::EventView event_view(const Event& e) {
   return v;
 }
 
-hmi::RepView rep_view(const RepRecord& r) {
-  hmi::RepView v;
-  v.set_id = r.set_id;
-  v.seq = r.seq;
-  v.n = r.n;
-  v.partial = !r.counted;
-  v.peak_force_n = r.peak_force_n;
-  v.mean_force_n = r.mean_force_n;
-  v.concentric_s = r.concentric_s;
-  v.top_pause_s = r.top_pause_s;
-  v.eccentric_s = r.eccentric_s;
-  v.bottom_pause_s = r.bottom_pause_s;
-  v.rom_mm = r.rom_mm;
-  v.rom_pct = r.rom_pct;
-  v.mean_velocity_mm_s = r.mean_velocity_mm_s;
-  v.smoothness = r.smoothness;
-  v.on_tempo = r.on_tempo;
-  v.tempo_deviation_s = r.tempo_deviation_s;
-  v.tut_s = r.tut_s;
-  v.reversals = r.reversals;
-  v.wobbly = r.wobbly;
-  return v;
+storage::RepRecord rep_record(const RepRecord& x) {
+  storage::RepRecord r;
+  r.set_id = x.set_id;
+  r.seq = x.seq;
+  r.n = x.n;
+  r.partial = !x.counted;
+  r.t_start_s = x.t_start_s;
+  r.peak_force_n = x.peak_force_n;
+  r.mean_force_n = x.mean_force_n;
+  r.concentric_s = x.concentric_s;
+  r.top_pause_s = x.top_pause_s;
+  r.eccentric_s = x.eccentric_s;
+  r.bottom_pause_s = x.bottom_pause_s;
+  r.rom_mm = x.rom_mm;
+  r.rom_pct = x.rom_pct;
+  r.mean_velocity_mm_s = x.mean_velocity_mm_s;
+  r.smoothness = x.smoothness;
+  r.on_tempo = x.on_tempo;
+  r.tempo_deviation_s = x.tempo_deviation_s;
+  r.tut_s = x.tut_s;
+  r.reversals = x.reversals;
+  r.wobbly = x.wobbly;
+  return r;
 }
+
+hmi::RepView rep_view(const RepRecord& r) { return app::rep_view(rep_record(r)); }
 
 hmi::SetView set_view(const SetResult& r, const std::optional<storage::SetStartRecord>& start) {
   hmi::SetView v;

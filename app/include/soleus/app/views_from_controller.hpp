@@ -15,6 +15,9 @@ namespace soleus::app {
 
 hmi::EventView event_view(const controller::Event& e);
 /// Every attempt: `partial` is the controller's `counted` inverted.
+/// The rep as the store keeps it (soleusd writes this; its view is the
+/// stored row's, views_from_storage's rep_view).
+storage::RepRecord rep_record(const controller::RepRecord& r);
 hmi::RepView rep_view(const controller::RepRecord& r);
 /// A finished set as soleusd knows it at its end (state "done", rep_log null:
 /// the reps went out one by one), with what was asked from its start record

@@ -66,20 +66,8 @@ std::vector<std::string> explain_events_query(Database& db, const EventFilter& f
 
 // ---- sets and reps -----------------------------------------------------------
 
-struct RepRow {
-  std::int64_t set_id = 0;
-  int seq = 0;
-  int n = 0;
-  bool partial = false;
-  double t_start_s = 0;
-  double peak_force_n = 0, mean_force_n = 0;
-  double concentric_s = 0, top_pause_s = 0, eccentric_s = 0, bottom_pause_s = 0;
-  double rom_mm = 0, rom_pct = 0, mean_velocity_mm_s = 0, smoothness = 0;
-  bool on_tempo = false;
-  double tempo_deviation_s = 0, tut_s = 0;
-  int reversals = 0;
-  bool wobbly = false;
-};
+/// A stored rep reads back as the record that was written (records.hpp).
+using RepRow = RepRecord;
 
 struct SetRow {
   std::int64_t id = 0;
