@@ -1,4 +1,4 @@
-// soleusctl probe, status, check-config, hash-pin: the machine and the daemon.
+// soleusctl probe, status, wait-idle, check-config, hash-pin: the machine and the daemon.
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <iostream>
+#include <thread>
 
 #include "probe.hpp"
 #include "soleus/app/daemon_config.hpp"
@@ -46,12 +47,14 @@ double num(const boost::json::value& v) {
   return 0;
 }
 
-int run_status(Context& ctx, const Args& a) {
+// The daemon's API endpoint: --api HOST:PORT, else [hmi] of the configuration.
+std::pair<std::string, std::string> api_endpoint(const Context& ctx, const Args& a,
+                                                 const std::string& cmd) {
   std::string host, port;
   if (auto api = a.get("--api")) {
     const auto colon = api->rfind(':');
     if (colon == std::string::npos || colon + 1 == api->size())
-      throw UsageError("status: --api takes HOST:PORT, not '" + *api + "'");
+      throw UsageError(cmd + ": --api takes HOST:PORT, not '" + *api + "'");
     host = api->substr(0, colon);
     port = api->substr(colon + 1);
   } else {
@@ -63,6 +66,11 @@ int run_status(Context& ctx, const Args& a) {
   }
   if (host.size() > 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
+  return {host, port};
+}
+
+int run_status(Context& ctx, const Args& a) {
+  const auto [host, port] = api_endpoint(ctx, a, "status");
   std::ostream& out = *ctx.out;
   std::pair<unsigned, std::string> r;
   try {
@@ -115,6 +123,58 @@ int run_status(Context& ctx, const Args& a) {
   return kOk;
 }
 
+// The states in which a member is in the machine (docs/api.md, GET /status).
+bool member_in_machine(const boost::json::object& o) {
+  if (auto* id = o.if_contains("set_id"); id && !id->is_null()) return true;
+  const auto* st = o.if_contains("state");
+  if (!st || !st->is_string()) return true;  // unknown: assume busy
+  const std::string_view s = st->get_string();
+  return s == "calibrating" || s == "active" || s == "unloading" || s == "rest";
+}
+
+// Waits until no member is in the machine (for a package upgrade's restart).
+int run_wait_idle(Context& ctx, const Args& a) {
+  const auto [host, port] = api_endpoint(ctx, a, "wait-idle");
+  const auto timeout_s =
+      a.get("--timeout") ? parse_int(*a.get("--timeout"), "--timeout", 0, 86400) : 600;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  bool told = false;
+  for (;;) {
+    std::pair<unsigned, std::string> r;
+    try {
+      r = http_get(host, port, "/api/v1/status");
+    } catch (const boost::system::system_error& e) {
+      throw Unreachable("wait-idle: cannot reach the daemon at " + host + ":" + port + ": " +
+                        e.code().message());
+    } catch (const std::exception& e) {
+      throw Unreachable("wait-idle: cannot reach the daemon at " + host + ":" + port + ": " +
+                        e.what());
+    }
+    boost::system::error_code ec;
+    const auto v = boost::json::parse(r.second, ec);
+    if (r.first != 200 || ec || !v.is_object()) {
+      *ctx.err << "soleusctl: wait-idle: HTTP " << r.first << ": not a status reply\n";
+      return kPartial;
+    }
+    if (!member_in_machine(v.get_object())) {
+      *ctx.out << "idle\n";
+      return kOk;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      *ctx.out << "busy: a set or session is still running after " << timeout_s << " s\n";
+      return kProblem;
+    }
+    if (!told) {
+      *ctx.out << "waiting: a member is in the machine (state "
+               << boost::json::serialize(v.get_object().contains("state") ? v.at("state") : nullptr)
+               << ")\n";
+      ctx.out->flush();
+      told = true;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
+}
+
 int run_probe(Context& ctx, const Args& a) {
   ProbeOptions opt;
   opt.json = ctx.json;
@@ -162,6 +222,17 @@ std::vector<Command> machine_commands() {
        0,
        "",
        run_status},
+      {"wait-idle",
+       "[--timeout S] [--api HOST:PORT]",
+       "Waits until no member is in the machine; for a restart (the package's upgrade).\n"
+       "Polls GET /api/v1/status every 2 s until no set, calibration, unload or session rest\n"
+       "runs. Exit 0 idle, 1 still busy at the timeout, 3 daemon unreachable.",
+       {{"--timeout", "S", "give up after S seconds (default 600)"},
+        {"--api", "HOST:PORT",
+         "the daemon's API (default: [hmi] bind and port of the configuration)"}},
+       0,
+       "",
+       run_wait_idle},
       {"check-config",
        "FILE",
        "Validates a configuration file without touching hardware.",

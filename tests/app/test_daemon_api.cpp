@@ -183,6 +183,16 @@ TEST_CASE("soleusd API: status shape, sets as guest and staff, 422 and 409, STOP
     auto v = json::parse(j.output, ec);
     CHECK_MESSAGE((!ec && v.is_object() && v.as_object().contains("loop")), j.output);
   }
+  // soleusctl wait-idle (the package upgrade's question): idle now; unreachable is exit 3.
+  {
+    auto w = soleus::test::run_command({SOLEUSCTL_EXE, "wait-idle", "--timeout", "0", "--api",
+                                        "127.0.0.1:" + std::to_string(rig.port)});
+    CHECK_MESSAGE(w.exit_code == 0, w.output);
+    CHECK(w.output.find("idle") != std::string::npos);
+    auto u = soleus::test::run_command(
+        {SOLEUSCTL_EXE, "wait-idle", "--timeout", "0", "--api", "127.0.0.1:1"});
+    CHECK_MESSAGE(u.exit_code == 3, u.output);
+  }
 
   // STOP with nothing running: 200, stopped false, twice, no token.
   for (int i = 0; i < 2; ++i) {
@@ -229,6 +239,11 @@ TEST_CASE("soleusd API: status shape, sets as guest and staff, 422 and 409, STOP
     REQUIRE_MESSAGE(live.status == 200, live.text);
     CHECK(live.body.at("stop_reason").is_null());
     CHECK(live.body.at("state").as_string() != "done");
+    // wait-idle while the set runs: still busy when its 0 s timeout is up.
+    auto w = soleus::test::run_command({SOLEUSCTL_EXE, "wait-idle", "--timeout", "0", "--api",
+                                        "127.0.0.1:" + std::to_string(rig.port)});
+    CHECK_MESSAGE(w.exit_code == 1, w.output);
+    CHECK(w.output.find("busy") != std::string::npos);
   }
   const json::object done = rig.wait_done(guest_set, guest, 120s);
   INFO("guest set: " << json::serialize(done));
