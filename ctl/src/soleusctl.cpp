@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "soleus/common/config_reader.hpp"
+#include "soleus/common/version.hpp"
 #include "soleus/ctl/ctl.hpp"
 
 namespace {
@@ -23,7 +24,8 @@ std::vector<soleus::ctl::Command> all_commands() {
 
 void usage(std::ostream& os, const std::vector<soleus::ctl::Command>& cmds) {
   os << "usage: soleusctl [--config FILE] [--db FILE] [--json] COMMAND [ARGS]\n"
-        "       soleusctl COMMAND --help\n\ncommands:\n";
+        "       soleusctl COMMAND --help\n"
+        "       soleusctl --version\n\ncommands:\n";
   for (const auto& c : cmds) {
     std::string left = "  " + c.name;
     if (left.size() < 16) left.resize(16, ' ');
@@ -37,9 +39,11 @@ void usage(std::ostream& os, const std::vector<soleus::ctl::Command>& cmds) {
         "  --db FILE       the database to read (default: [storage] db_path of the configuration)\n"
         "  --json          JSON instead of a table\n"
         "  -h, --help      this help, or a command's with COMMAND --help\n"
+        "  --version       print the program's name and version and exit\n"
         "\nexit codes: 0 ok, 1 problem found / nothing to show for what was asked,\n"
         "            2 usage or configuration error, 3 cannot open the database or reach the\n"
-        "            daemon or machine, 4 partial failure\n";
+        "            daemon or machine, 4 partial failure\n"
+        "\nsee also: man 8 soleusctl, /usr/share/doc/soleus/soleusctl.md\n";
 }
 
 }  // namespace
@@ -52,6 +56,7 @@ int main(int argc, char** argv) {
   ctx.out = &std::cout;
   ctx.err = &std::cerr;
   bool help = false;
+  bool version = false;
   std::vector<std::string> words;
   try {
     // Global options may stand anywhere; everything else is the command's.
@@ -66,7 +71,12 @@ int main(int argc, char** argv) {
       else if (a == "--db" || a.rfind("--db=", 0) == 0) ctx.db_path = value("--db");
       else if (a == "--json") ctx.json = true;
       else if (a == "-h" || a == "--help") help = true;
+      else if (a == "--version") version = true;
       else words.push_back(a);
+    }
+    if (version) {
+      std::cout << "soleusctl " << soleus::kVersion << "\n";
+      return kOk;
     }
     if (words.empty()) {
       usage(help ? std::cout : std::cerr, commands);

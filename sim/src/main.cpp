@@ -5,6 +5,7 @@
 
 #include "soleus/common/config_reader.hpp"
 #include "soleus/common/log.hpp"
+#include "soleus/common/version.hpp"
 #include "soleus/sim/machine.hpp"
 #include "soleus/sim/options.hpp"
 #include "soleus/sim/servers.hpp"
@@ -21,6 +22,10 @@ int main(int argc, char** argv) {
   }
   if (opt.help) {
     std::cout << sim::usage();
+    return 0;
+  }
+  if (opt.version) {
+    std::cout << "soleus-sim " << soleus::kVersion << "\n";
     return 0;
   }
   if (opt.ctl_port) {

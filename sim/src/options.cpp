@@ -79,6 +79,7 @@ Faults (repeatable; also at run time through the control channel):
 Other:
   --log-level L          error | warning | notice | info | debug (default info)
   --help                 this text
+  --version              print the program's name and version and exit
 )";
 }
 
@@ -194,6 +195,7 @@ SimOptions parse_options(int argc, const char* const* argv) {
     }
     if (done) continue;
     if (a == "--help" || a == "-h") o.help = true;
+    else if (a == "--version") o.version = true;
     else if (a == "--trait") {
       auto [key, val] = trait_assignment(value(i, a));
       traits[key] = std::move(val);
@@ -241,7 +243,7 @@ SimOptions parse_options(int argc, const char* const* argv) {
     } else if (a == "--fault") faults.push_back(fault_request(value(i, a)));
     else throw std::invalid_argument("unknown option \"" + a + "\" (see --help)");
   }
-  if (o.help || o.ctl_port) return o;
+  if (o.help || o.version || o.ctl_port) return o;
   if (o.config_path.empty()) throw std::invalid_argument("--config FILE is required (see --help)");
   if (!traits.empty()) {
     // --trait overlays the traits of --athlete (one "traits" object: a given

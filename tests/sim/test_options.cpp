@@ -51,6 +51,9 @@ TEST_CASE("options: refusals name the option") {
   CHECK_THROWS_WITH(parse({"--config", "x", "--capacity-n", "lots"}),
                     doctest::Contains("--capacity-n"));
   CHECK(parse({"--help"}).help);
+  // --version needs no --config (main prints "soleus-sim VERSION").
+  CHECK(parse({"--version"}).version);
+  CHECK_FALSE(parse({"--config", "x"}).version);
   const auto c = parse({"--ctl", "4000", R"({"cmd":"truth"})"});
   CHECK(*c.ctl_port == 4000);
 }

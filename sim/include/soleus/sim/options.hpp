@@ -25,6 +25,7 @@ struct SimOptions {
   std::string log_level;                   ///< --log-level
   std::vector<boost::json::object> setup;  ///< control requests applied before serving
   bool help = false;
+  bool version = false;  ///< --version
 };
 
 /// Parses argv. Throws std::invalid_argument with a message naming the option.
