@@ -80,6 +80,8 @@ Other:
   --log-level L          error | warning | notice | info | debug (default info)
   --help                 this text
   --version              print the program's name and version and exit
+
+See also: man 1 soleus-sim, /usr/share/doc/soleus/simulator.md
 )";
 }
 
