@@ -70,6 +70,8 @@ expect "--quick" soleusctl db check --q
 expect "--force" soleusctl db backup backup-1.db --f
 expect "--count" soleusctl probe --cou
 expect "--api" soleusctl status --a
+expect "wait-idle" soleusctl wa
+expect "--timeout" soleusctl wait-idle --t
 expect "--json" soleusctl sets --js
 expect "backup-1.db" soleusctl db backup back
 expect "soleus.toml" soleusctl --config sol
