@@ -12,6 +12,7 @@ PKGS=(
   clang-16 libfuzzer-16-dev libclang-rt-16-dev  # the fuzz targets (scripts/fuzz.sh): Debian's clang, libFuzzer and the sanitizer runtimes (not pulled in under --no-install-recommends)
   clang-format-14 clang-tidy-16  # scripts/check-format.sh (test command), scripts/tidy.sh (long check)
   curl ca-certificates procps
+  groff-base  # tests/man: man_lint renders every man page with groff -ww
 )
 # Browser tests (HMI) need Chromium and Node.js; nodejs/npm come from Debian
 # (Node.js 18 on Debian 12) when the image has none. Building the HMI needs
