@@ -9,6 +9,7 @@
 #include <ctime>
 #include <thread>
 #include "soleus/app/backend.hpp"
+#include "soleus/app/journal.hpp"
 #include "soleus/app/session_runner.hpp"
 #include "soleus/app/views_from_controller.hpp"
 #include "soleus/app/views_from_storage.hpp"

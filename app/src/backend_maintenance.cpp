@@ -29,11 +29,12 @@ void DaemonBackend::push_event(storage::Severity sev, const char* code, const st
   e.code.assign(code);
   e.message.assign(message);
   e.context.assign(hmi::write_json(context));
-  store_->push(e);
-  log::line(sev == storage::Severity::Error     ? log::Level::Error
-            : sev == storage::Severity::Warning ? log::Level::Warning
-                                                : log::Level::Info,
-            "[", code, "] ", message);
+  store_->push(e);           // and, through the store's observer, the journal
+  if (!stderr_is_journal())  // else the journal has it, structured
+    log::line(sev == storage::Severity::Error     ? log::Level::Error
+              : sev == storage::Severity::Warning ? log::Level::Warning
+                                                  : log::Level::Info,
+              "[", code, "] ", message);
 }
 
 std::optional<controller::ProcedureResult> DaemonBackend::run_procedure(
@@ -112,7 +113,7 @@ hmi::Result DaemonBackend::span_calibration(double known_n) {
   const auto deadline = std::chrono::steady_clock::now() + 1s;
   while (loop_.snapshot().force_gain != gain && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(10ms);
-  push_event(storage::Severity::Info, "span_calibrated",
+  push_event(storage::Severity::Info, codes::kSpanCalibrated,
              "load-cell span factor " + fmt4(gain_before) + " → " + fmt4(gain) + " (" +
                  fmt1(known_n) + " N known, " + fmt1(fit.measured_n) + " N read)",
              details);
@@ -175,7 +176,7 @@ hmi::Result DaemonBackend::range_check() {
       },
       "range check");
   push_event(ok ? storage::Severity::Info : storage::Severity::Warning,
-             ok ? "range_check_ok" : "range_check_failed",
+             ok ? codes::kRangeCheckOk : codes::kRangeCheckFailed,
              ok ? "range check: " + fmt1(down.reached_mm) + " to " + fmt1(up.reached_mm) + " mm"
                 : "range check failed: " + v.why,
              r);

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "soleus/app/backend.hpp"
+#include "soleus/app/journal.hpp"
 #include "soleus/app/views_from_controller.hpp"
 #include "soleus/app/views_from_storage.hpp"
 #include "soleus/common/log.hpp"
@@ -54,26 +55,6 @@ log::Level level_of(Severity s) {
     case Severity::Info: return log::Level::Info;
   }
   return log::Level::Info;
-}
-
-storage::Severity to_storage(Severity s) {
-  switch (s) {
-    case Severity::Error: return storage::Severity::Error;
-    case Severity::Warning: return storage::Severity::Warning;
-    case Severity::Info: return storage::Severity::Info;
-  }
-  return storage::Severity::Info;
-}
-
-storage::EventRecord to_record(const Event& e) {
-  storage::EventRecord r;
-  r.t_ms = wall_ms_of_loop_time(e.t_s);
-  r.severity = to_storage(e.severity);
-  r.code.assign(to_string(e.code));
-  r.message = e.text_view();
-  if (auto ctx = event_view(e).context) r.context.assign(*ctx);  // the views' one context
-  r.set_id = e.set_id;
-  return r;
 }
 
 storage::RepRecord to_record(const RepRecord& x) { return rep_record(x); }
@@ -116,10 +97,17 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
 
   log::info("soleusd starting: ", describe(cfg));
   if (hooks) log::warn(hooks->describe(cfg));
+  SetBook book;
+  // Every event the store gets or raises also goes to the journal, structured
+  // (docs/events.md, "In the journal"), from the Journal's own thread.
+  Journal journal(members_from(book));
+  // With stderr a stream to the journal, events go there only structured.
+  const bool event_lines = !stderr_is_journal();
   // Storage first: it never throws for storage problems; a faulted writer
   // keeps retrying and new sets are refused meanwhile.
   sd_notify(0, "STATUS=Opening the database");
   storage::Writer store(cfg.storage);
+  copy_events_to_journal(store, journal);
   {
     const storage::StartReport r = store.start();
     if (r.ok)
@@ -136,7 +124,6 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
       print_line("recovered", o);
     }
   }
-  SetBook book;
   std::set<std::int64_t> stored_sets;  // sets whose start record went to the store
   std::int64_t trace_set_id = 0;       // the set the trace samples belong to
   sd_notify(0, "STATUS=Connecting to the machine");
@@ -248,14 +235,15 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
 
   // The loop's outputs: the log, the JSON lines, the store, the API's book.
   auto on_event = [&](const Event& ev) {
-    log::line(level_of(ev.severity), "[", to_string(ev.code), "] ", ev.text_view());
+    if (event_lines)
+      log::line(level_of(ev.severity), "[", to_string(ev.code), "] ", ev.text_view());
     if (opt.json_lines) print_line("event", hmi::to_json(event_view(ev)));
     if (auto start = book.on_event(ev)) {
       store.push(*start);
       stored_sets.insert(start->set_id);
     }
     if (ev.code == EventCode::SetStarted) trace_set_id = ev.set_id;
-    store.push(to_record(ev));
+    store.push(event_record(ev));  // and, through the store's observer, the journal
   };
   auto on_rep = [&](const RepRecord& rep) {
     if (opt.json_lines) print_line("rep", hmi::to_json(rep_view(rep)));
@@ -408,7 +396,10 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
   push_odometer();
   const storage::StorageHealth health = store.health();  // before a test hook releases a stall
   if (hooks) hooks->release();
-  store.stop();  // one last write of everything queued, then join
+  store.stop();    // one last write of everything queued, then join
+  journal.stop();  // the events queued for the journal, then join
+  if (journal.dropped() > 0)
+    log::warn("journal: ", journal.dropped(), " events not sent (its queue was full)");
   if (opt.json_lines) {
     boost::json::object o = hmi::to_json(status_view(loop.snapshot())).as_object();
     o["storage"] = hmi::to_json(storage_health_view(health));

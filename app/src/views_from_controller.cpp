@@ -24,6 +24,19 @@ hmi::EventView event_view(const Event& e) {
   return v;
 }
 
+storage::EventRecord event_record(const Event& e) {
+  storage::EventRecord r;
+  r.t_ms = wall_ms_of_loop_time(e.t_s);
+  r.severity = e.severity == Severity::Error     ? storage::Severity::Error
+               : e.severity == Severity::Warning ? storage::Severity::Warning
+                                                 : storage::Severity::Info;
+  r.code.assign(to_string(e.code));
+  r.message = e.text_view();
+  if (auto ctx = event_view(e).context) r.context.assign(*ctx);  // the views' one context
+  r.set_id = e.set_id;
+  return r;
+}
+
 storage::RepRecord rep_record(const RepRecord& x) {
   storage::RepRecord r;
   r.set_id = x.set_id;

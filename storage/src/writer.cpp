@@ -147,10 +147,11 @@ Writer::~Writer() { stop(); }
 bool Writer::push(Record r) {
   // Stamp "now" here, at the producer, so the time is when it happened.
   std::visit(
-      [](auto& v) {
+      [this](auto& v) {
         using T = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<T, EventRecord>) {
           if (v.t_ms == 0) v.t_ms = common::unix_ms_now();
+          if (on_event_) on_event_(v);
         } else if constexpr (std::is_same_v<T, SetStartRecord> ||
                              std::is_same_v<T, SessionStartRecord>) {
           if (v.started_ms == 0) v.started_ms = common::unix_ms_now();
@@ -332,6 +333,23 @@ int Writer::close_interrupted_sets() {
     run_once(db_, ev);
   }
   tx.commit();
+  if (on_event_) {
+    // The same events, as written, to the observer (soleusd's journal).
+    auto q = db_.prepare(
+        "SELECT t_ms, message, coalesce(context, ''), set_id FROM events "
+        "WHERE code = ?1 AND t_ms = ?2 ORDER BY id");
+    q.bind(1, codes::kSetInterrupted).bind(2, now);
+    while (q.step()) {
+      EventRecord e;
+      e.t_ms = q.int64(0);
+      e.severity = Severity::Warning;
+      e.code.assign(codes::kSetInterrupted);
+      e.message.assign(q.text(1));
+      e.context.assign(q.text(2));
+      e.set_id = q.int64(3);
+      on_event_(e);
+    }
+  }
   log::warn("storage: ", ids.size(),
             " set(s) had no end (the daemon stopped mid-set): closed as "
             "shutdown with their committed reps (event set_interrupted)");
@@ -756,6 +774,7 @@ void Writer::queue_own_event(Severity s, std::string_view code, std::string_view
   e.code.assign(code);
   e.message.assign(message);
   e.context.assign(context);
+  if (on_event_) on_event_(e);
   if (front) pending_.emplace_front(e);
   else pending_.emplace_back(e);
   pending_count_.store(pending_.size());

@@ -43,6 +43,14 @@
 
 namespace soleus::app {
 
+/// Codes of the events soleusd raises itself for the maintenance routines
+/// (docs/events.md, "Maintenance routines").
+namespace codes {
+inline constexpr const char* kSpanCalibrated = "span_calibrated";
+inline constexpr const char* kRangeCheckOk = "range_check_ok";
+inline constexpr const char* kRangeCheckFailed = "range_check_failed";
+}  // namespace codes
+
 /// Unix ms of a loop time (CLOCK_MONOTONIC seconds).
 std::int64_t wall_ms_of_loop_time(double t_s);
 

@@ -14,6 +14,8 @@
 namespace soleus::app {
 
 hmi::EventView event_view(const controller::Event& e);
+/// The event as the store keeps it and the journal gets it (soleusd writes this).
+storage::EventRecord event_record(const controller::Event& e);
 /// Every attempt: `partial` is the controller's `counted` inverted.
 /// The rep as the store keeps it (soleusd writes this; its view is the
 /// stored row's, views_from_storage's rep_view).

@@ -119,6 +119,12 @@ class Writer {
 
   /// Registers the commit callback; call before start().
   void on_commit(std::function<void(const CommitNotice&)> fn) { on_commit_ = std::move(fn); }
+  /// Registers an observer of every event the store receives (push) or raises
+  /// itself (its own storage_* events, set_interrupted), called at once on the
+  /// producer's thread (the writer's own events on the writer's thread), before
+  /// and whether or not it is written: soleusd copies events to the journal.
+  /// It must be quick and never block. Call before start().
+  void on_event(std::function<void(const EventRecord&)> fn) { on_event_ = std::move(fn); }
 
   // ---- producers: any thread, O(1), never block on I/O ----
   /// Queues a record. t_ms / started_ms / ended_ms of 0 become "now". Returns
@@ -228,6 +234,7 @@ class Writer {
   std::int64_t fault_since_ms_ = 0;
   std::map<std::int64_t, int> committed_reps_;  // recent sets only
   std::function<void(const CommitNotice&)> on_commit_;
+  std::function<void(const EventRecord&)> on_event_;
 };
 
 }  // namespace soleus::storage
