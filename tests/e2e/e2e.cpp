@@ -85,6 +85,7 @@ Live::Live(const Scenario& s) : scenario_(s) {
     argv.emplace_back("--trace-every");
     argv.push_back(std::to_string(s.trace_every));
   }
+  argv.insert(argv.begin(), s.daemon_prefix.begin(), s.daemon_prefix.end());
   daemon_.start(argv);
 }
 

@@ -32,6 +32,8 @@ struct Scenario {
   /// Replacements applied to config/sim.toml (text, then its replacement).
   std::vector<std::pair<std::string, std::string>> config_edits;
   std::chrono::seconds timeout{150};
+  /// A command soleusd runs under (its arguments follow), e.g. with-journal-socket.sh.
+  std::vector<std::string> daemon_prefix;
 };
 
 /// What a run produced.
