@@ -2,7 +2,9 @@
 // a journal MESSAGE_ID and a catalog entry (both generated from that file at
 // build time): adding a code without documenting it fails here.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
+#include <cstdlib>
 #include <set>
 #include <string>
 #include <string_view>
@@ -99,4 +101,23 @@ TEST_CASE("an event's journal fields") {
   CHECK(app::journal_priority(storage::Severity::Info) == 6);
   CHECK(app::journal_priority(storage::Severity::Warning) == 4);
   CHECK(app::journal_priority(storage::Severity::Error) == 3);
+}
+
+// soleusd writes its events only as journal entries when its stderr is the
+// journal's stream (systemd names it in JOURNAL_STREAM, "device:inode"). Each
+// case runs in its own process under CTest (the answer is read once).
+TEST_CASE("stderr is the journal when JOURNAL_STREAM names it") {
+  struct stat st {};
+  REQUIRE(::fstat(2, &st) == 0);
+  const std::string v = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+  ::setenv("JOURNAL_STREAM", v.c_str(), 1);
+  CHECK(app::stderr_is_journal());
+}
+
+TEST_CASE("stderr is not the journal when JOURNAL_STREAM names another file") {
+  struct stat st {};
+  REQUIRE(::fstat(2, &st) == 0);
+  const std::string v = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino + 1);
+  ::setenv("JOURNAL_STREAM", v.c_str(), 1);
+  CHECK_FALSE(app::stderr_is_journal());
 }
