@@ -96,7 +96,7 @@ void send_msg(int fd, char kind, const std::string& s) {
 // One datagram from the journal socket; a payload passed as a memfd (how
 // libsystemd sends entries too big for a datagram) is read from the fd.
 std::optional<std::string> receive(int sock) {
-  std::string buf(256 * 1024, '\0');
+  std::string buf(std::size_t{256} * 1024, '\0');
   iovec iov{buf.data(), buf.size()};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
   msghdr msg{};
