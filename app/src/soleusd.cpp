@@ -16,7 +16,7 @@
 #include "soleus/hmi/api.hpp"
 
 namespace {
-constexpr const char* kDefaultConfig = "/etc/soleus/soleus.toml";
+using soleus::kDefaultConfig;
 
 void usage(std::ostream& os) {
   os << "usage: soleusd [--config FILE] [--json-lines [--trace-every N]] [--run-set JSON]\n"

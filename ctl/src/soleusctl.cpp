@@ -12,7 +12,7 @@
 
 namespace {
 
-constexpr const char* kDefaultConfig = "/etc/soleus/soleus.toml";
+using soleus::kDefaultConfig;
 
 std::vector<soleus::ctl::Command> all_commands() {
   std::vector<soleus::ctl::Command> all;
