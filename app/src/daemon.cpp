@@ -7,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -74,6 +75,22 @@ storage::SetEndRecord to_record(const SetResult& x) {
   r.range_top_mm = x.range.top_mm;
   r.range_calibrated = x.range_calibrated;
   return r;
+}
+
+/// The HMI's listening socket when systemd passed one (soleus-hmi.socket,
+/// LISTEN_FDS/LISTEN_PID), else -1: soleusd then binds [hmi] bind:port itself,
+/// as in the demo and the tests. The variables are unset, so that nothing
+/// soleusd might start inherits them.
+int hmi_socket_from_systemd() {
+  const int n = sd_listen_fds(1);
+  if (n < 0) {
+    log::warn("hmi: the sockets systemd passed are unusable (", std::strerror(-n),
+              "): binding [hmi] bind:port instead");
+    return -1;
+  }
+  if (n == 0) return -1;
+  if (n > 1) log::warn("hmi: systemd passed ", n, " sockets; the HMI accepts on the first only");
+  return SD_LISTEN_FDS_START;
 }
 
 bool set_state(SetState s) {
@@ -163,14 +180,21 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
     log::info("hmi: not started with --run-set");
   } else {
     try {
-      server.emplace(cfg.hmi, backend);
+      hmi::Server::Options sopt;
+      sopt.listen_fd = hmi_socket_from_systemd();
+      server.emplace(cfg.hmi, backend, sopt);
       server->start();
+      const std::string addr = server->address();
       std::printf("soleusd: HMI at http://%s:%u/\n",
-                  cfg.hmi.bind_address.find(':') != std::string::npos
-                      ? ("[" + cfg.hmi.bind_address + "]").c_str()
-                      : cfg.hmi.bind_address.c_str(),
+                  addr.find(':') != std::string::npos ? ("[" + addr + "]").c_str() : addr.c_str(),
                   static_cast<unsigned>(server->port()));
       std::fflush(stdout);
+      if (server->socket_activated() &&
+          (addr != cfg.hmi.bind_address || server->port() != cfg.hmi.port))
+        log::warn("hmi: systemd's socket listens on ", addr, ":", server->port(),
+                  ", but [hmi] says ", cfg.hmi.bind_address, ":", cfg.hmi.port,
+                  ": run `systemctl daemon-reload`, `systemctl stop soleusd soleus-hmi.socket` "
+                  "and `systemctl start soleusd` (docs/systemd.md)");
       if (!std::filesystem::exists(std::filesystem::path(cfg.hmi.asset_dir) / "index.html"))
         log::warn("hmi: no index.html in ", cfg.hmi.asset_dir,
                   ": the API works, the touchscreen page does not (build it with "

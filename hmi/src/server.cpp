@@ -18,10 +18,16 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <filesystem>
 #include <mutex>
 #include <sstream>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 
@@ -588,7 +594,35 @@ class Listener : public std::enable_shared_from_this<Listener> {
     acceptor_.bind(ep);
     acceptor_.listen(net::socket_base::max_listen_connections);
   }
-  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  /// Takes `fd`, a TCP socket already listening (systemd socket activation);
+  /// closes it when it is not one.
+  Listener(net::io_context& ioc, int fd) : ioc_(ioc), acceptor_(net::make_strand(ioc)) {
+    const auto refuse = [fd](int err, const std::string& why) {
+      ::close(fd);
+      throw std::system_error(err, std::generic_category(),
+                              "hmi: passed socket " + std::to_string(fd) + " " + why);
+    };
+    int type = 0, listening = 0;
+    socklen_t len = sizeof type;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) refuse(errno, "is not a socket");
+    len = sizeof listening;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0)
+      refuse(errno, "cannot be inspected");
+    sockaddr_storage addr{};
+    len = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+      refuse(errno, "has no address");
+    if (type != SOCK_STREAM || (addr.ss_family != AF_INET && addr.ss_family != AF_INET6))
+      refuse(EINVAL, "is not a TCP socket");
+    if (!listening) refuse(EINVAL, "is not listening");
+    // Not inherited by programs the daemon might start.
+    const int flags = ::fcntl(fd, F_GETFD);
+    if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    boost::system::error_code ec;
+    acceptor_.assign(addr.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+    if (ec) refuse(ec.value(), "cannot be used: " + ec.message());
+  }
+  tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
   void run(std::shared_ptr<Shared> shared) {
     shared_ = std::move(shared);
     do_accept();
@@ -634,6 +668,8 @@ struct Server::Impl {
   std::vector<std::thread> threads;
   std::vector<std::string> origins;
   std::uint16_t port = 0;
+  net::ip::address address;
+  bool socket_activated = false;
   bool started = false;
   bool stopped = false;
 };
@@ -645,6 +681,7 @@ Server::Server(HmiConfig config, Backend& backend, Options options) {
 
 Server::~Server() {
   stop();
+  if (impl_->options.listen_fd >= 0) ::close(impl_->options.listen_fd);  // never started
   // Handlers still queued own sessions, which own sockets: drop them before
   // the backend can go.
   impl_->listener.reset();
@@ -653,17 +690,32 @@ Server::~Server() {
 void Server::start() {
   Impl& m = *impl_;
   if (m.started) return;
-  boost::system::error_code ec;
-  const auto address = net::ip::make_address(m.config.bind_address, ec);
-  if (ec)
-    throw std::system_error(ec, "hmi.bind: \"" + m.config.bind_address + "\" is not an IP address");
-  try {
-    m.listener = std::make_shared<Listener>(m.ioc, tcp::endpoint(address, m.config.port));
-  } catch (const boost::system::system_error& e) {
-    throw std::system_error(e.code(), "hmi: cannot listen on " + m.config.bind_address + ":" +
-                                          std::to_string(m.config.port));
+  if (m.options.listen_fd >= 0) {
+    const int fd = m.options.listen_fd;
+    m.options.listen_fd = -1;  // owned by the listener (or closed) from here on
+    try {
+      m.listener = std::make_shared<Listener>(m.ioc, fd);
+    } catch (const boost::system::system_error& e) {
+      throw std::system_error(e.code(), "hmi: passed socket " + std::to_string(fd));
+    }
+    m.socket_activated = true;
+  } else {
+    boost::system::error_code ec;
+    const auto configured = net::ip::make_address(m.config.bind_address, ec);
+    if (ec)
+      throw std::system_error(ec,
+                              "hmi.bind: \"" + m.config.bind_address + "\" is not an IP address");
+    try {
+      m.listener = std::make_shared<Listener>(m.ioc, tcp::endpoint(configured, m.config.port));
+    } catch (const boost::system::system_error& e) {
+      throw std::system_error(e.code(), "hmi: cannot listen on " + m.config.bind_address + ":" +
+                                            std::to_string(m.config.port));
+    }
   }
-  m.port = m.listener->port();
+  const tcp::endpoint bound = m.listener->local_endpoint();
+  m.port = bound.port();
+  m.address = bound.address();
+  const net::ip::address& address = m.address;
   if (m.config.allowed_origins.empty()) {
     const std::string p = std::to_string(m.port);
     m.origins = {"http://127.0.0.1:" + p, "http://localhost:" + p, "http://[::1]:" + p};
@@ -687,7 +739,8 @@ void Server::start() {
   m.started = true;
   log::info("hmi: listening on http://",
             address.is_v6() ? "[" + address.to_string() + "]" : address.to_string(), ":", m.port,
-            " (assets ", m.config.asset_dir, ", live ", m.config.live_rate_hz, " Hz)");
+            m.socket_activated ? " (socket activation: a passed socket)" : "", " (assets ",
+            m.config.asset_dir, ", live ", m.config.live_rate_hz, " Hz)");
   if (!address.is_loopback())
     log::notice(
         "hmi: bound beyond localhost: anyone who can reach this port can STOP a set and "
@@ -710,6 +763,10 @@ void Server::stop() {
 }
 
 std::uint16_t Server::port() const { return impl_->port; }
+
+std::string Server::address() const { return impl_->address.to_string(); }
+
+bool Server::socket_activated() const { return impl_->socket_activated; }
 
 std::vector<std::string> Server::allowed_origins() const { return impl_->origins; }
 

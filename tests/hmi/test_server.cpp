@@ -5,7 +5,14 @@
 
 #include <boost/json.hpp>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -13,6 +20,7 @@
 #include "fake_backend.hpp"
 #include "soleus/hmi/server.hpp"
 #include "soleus/test_support/hmi_client.hpp"
+#include "soleus/test_support/process.hpp"
 
 using namespace soleus::hmi;
 using namespace soleus::hmi::test;
@@ -831,4 +839,111 @@ TEST_CASE("live: stalled clients never slow another, and are closed after the st
   CHECK(st.clients_stalled == 5);
   CHECK(st.live_clients == 1);
   CHECK_FALSE(good.closed());
+}
+
+// ---- systemd socket activation (soleus-hmi.socket) ---------------------------
+
+namespace {
+
+/// A TCP socket on 127.0.0.1, bound to a free port; listening when `listen`.
+int loopback_socket(bool listen, std::uint16_t& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  if (listen) REQUIRE(::listen(fd, 16) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
+bool fd_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+
+}  // namespace
+
+TEST_CASE(
+    "a passed listening socket is served instead of bind:port, and a queued client is answered") {
+  FakeBackend be;
+  HmiConfig cfg;
+  cfg.asset_dir = make_assets().string();
+  cfg.port = static_cast<std::uint16_t>(soleus::test::free_tcp_port());  // must stay unbound
+  std::uint16_t passed_port = 0;
+  const int fd = loopback_socket(true, passed_port);
+  REQUIRE(passed_port != cfg.port);
+
+  // A client connects before the server runs, as the kiosk's browser does
+  // while soleusd starts: the kernel queues it in the socket's backlog.
+  const int early = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(early >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(passed_port);
+  REQUIRE(::connect(early, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  const std::string request = "GET /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  REQUIRE(::send(early, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size()));
+
+  Server::Options o;
+  o.listen_fd = fd;
+  Server server(cfg, be, o);
+  server.start();
+  CHECK(server.socket_activated());
+  CHECK(server.port() == passed_port);
+  CHECK(server.address() == "127.0.0.1");
+  const auto origins = server.allowed_origins();
+  CHECK(std::find(origins.begin(), origins.end(),
+                  "http://127.0.0.1:" + std::to_string(passed_port)) != origins.end());
+
+  timeval tv{5, 0};
+  ::setsockopt(early, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string reply;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(early, buf, sizeof buf, 0)) > 0;)
+    reply.append(buf, static_cast<std::size_t>(n));
+  ::close(early);
+  CHECK(reply.rfind("HTTP/1.1 200", 0) == 0);
+
+  CHECK(http_request(passed_port, "GET", "/api/v1/status").status == 200);
+  CHECK(http_request(passed_port, "GET", "/").status == 200);
+  CHECK_THROWS(http_request(cfg.port, "GET", "/api/v1/status"));  // refused: nothing bound there
+  server.stop();
+  CHECK_FALSE(fd_open(fd));
+}
+
+TEST_CASE("a passed descriptor that is not a listening TCP socket is refused and closed") {
+  FakeBackend be;
+  HmiConfig cfg;
+  cfg.asset_dir = make_assets().string();
+  cfg.port = 0;
+  std::uint16_t port = 0;
+  const int not_listening = loopback_socket(false, port);
+  const int udp = ::socket(AF_INET, SOCK_DGRAM, 0);
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);
+  ::close(pipe_fds[1]);
+  for (const int fd : {not_listening, udp, pipe_fds[0]}) {
+    CAPTURE(fd);
+    REQUIRE(fd >= 0);
+    Server::Options o;
+    o.listen_fd = fd;
+    Server server(cfg, be, o);
+    CHECK_THROWS_AS(server.start(), std::system_error);
+    CHECK_FALSE(fd_open(fd));
+  }
+}
+
+TEST_CASE("a server given a socket but never started closes it") {
+  FakeBackend be;
+  HmiConfig cfg;
+  std::uint16_t port = 0;
+  const int fd = loopback_socket(true, port);
+  {
+    Server::Options o;
+    o.listen_fd = fd;
+    Server server(cfg, be, o);
+  }
+  CHECK_FALSE(fd_open(fd));
 }

@@ -29,12 +29,21 @@
 
 namespace soleus::hmi {
 
+/// Server::Options.
+struct ServerOptions {
+  /// The clock for token expiry and lockout (tests move it forward).
+  std::function<Clock::time_point()> clock;
+  /// A TCP socket already bound and listening (systemd socket activation:
+  /// soleus-hmi.socket), accepted on instead of binding bind_address:port.
+  /// The server owns it: closed when start() refuses it, by stop(), or by
+  /// the destructor. -1: bind as configured.
+  int listen_fd = -1;
+};
+
 class Server {
  public:
-  struct Options {
-    /// The clock for token expiry and lockout (tests move it forward).
-    std::function<Clock::time_point()> clock;
-  };
+  using Options = ServerOptions;
+
   /// Counters since start().
   struct Stats {
     std::uint64_t frames_sampled = 0;   ///< frames taken from the backend
@@ -50,13 +59,18 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  /// Binds and starts the threads. Throws std::system_error when the address
-  /// cannot be bound.
+  /// Binds (or takes Options::listen_fd) and starts the threads. Throws
+  /// std::system_error when the address cannot be bound or the passed
+  /// descriptor is not a listening TCP socket.
   void start();
   /// Closes the listener and every session, and joins the threads. Idempotent.
   void stop();
-  /// The bound port (useful with port 0).
+  /// The bound port (useful with port 0, and with a passed socket).
   std::uint16_t port() const;
+  /// The bound address as text, e.g. "127.0.0.1" or "::1" (after start()).
+  std::string address() const;
+  /// True when the server accepts on Options::listen_fd (after start()).
+  bool socket_activated() const;
   /// The origins allowed to change state (after start()).
   std::vector<std::string> allowed_origins() const;
   Stats stats() const;
