@@ -59,6 +59,8 @@ void usage(std::ostream& os) {
         "  WATCHDOG_USEC, WATCHDOG_PID\n"
         "                         the watchdog (WatchdogSec=); WATCHDOG=1 is sent only while\n"
         "                         the control loop's heartbeat moves\n"
+        "  LISTEN_FDS, LISTEN_PID the HMI's listening socket as fd 3 (soleus-hmi.socket, socket\n"
+        "                         activation); without them soleusd binds [hmi] bind:port\n"
         "\n"
         "It logs to standard error with journald priority prefixes (<3> error .. <7> debug);\n"
         "[log] level of the configuration sets the level.\n"
