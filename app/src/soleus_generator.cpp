@@ -1,6 +1,6 @@
 // soleus-generator: the systemd generator (systemd.generator(7)) that adapts
-// soleusd.service, soleus-hmi.socket and soleus-kiosk.service to
-// /etc/soleus/soleus.toml (docs/systemd.md). It never fails: a refused
+// soleusd.service, soleus-hmi.socket and soleus-kiosk.service to the
+// installed configuration, soleus::kDefaultConfig (docs/systemd.md). It never fails: a refused
 // configuration is logged and leaves the units' safe defaults.
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,10 +11,11 @@
 #include <string>
 
 #include "soleus/app/systemd_generator.hpp"
+#include "soleus/common/version.hpp"
 
 namespace {
 
-constexpr const char* kDefaultConfig = "/etc/soleus/soleus.toml";
+using soleus::kDefaultConfig;  // where the install rule puts it
 
 /// Run by systemd ($SYSTEMD_SCOPE is set, systemd >= 251) the log is the
 /// kernel's (the journal does not run yet); otherwise stderr.

@@ -25,7 +25,7 @@ fi
 
 fill() {  # fill DIR: the unit templates with the build tree's paths
   for u in soleusd.service soleus-hmi.socket soleus-sim.service soleus-kiosk.service; do
-    sed -e "s|@SOLEUS_SBIN_DIR@|$sbin|g; s|@SOLEUS_BIN_DIR@|$bin|g; s|@SOLEUS_DOC_DIR@|$src/docs|g" \
+    sed -e "s|@SOLEUS_SBIN_DIR@|$sbin|g; s|@SOLEUS_BIN_DIR@|$bin|g; s|@SOLEUS_DOC_DIR@|$src/docs|g; s|@SOLEUS_CONFIG_FILE@|/etc/soleus/soleus.toml|g" \
       "$src/systemd/$u.in" > "$1/$u"
   done
 }

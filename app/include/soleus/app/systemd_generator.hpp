@@ -1,6 +1,7 @@
 #pragma once
 /// soleus-generator: the systemd generator that adapts the installed units to
-/// /etc/soleus/soleus.toml (docs/systemd.md, "The generator").
+/// the installed configuration, /etc/soleus/soleus.toml in the package
+/// (docs/systemd.md, "soleus-generator").
 ///
 /// Principle of operation:
 ///  1. systemd runs the generator early at boot and at every daemon-reload,
