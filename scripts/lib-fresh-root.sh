@@ -22,6 +22,14 @@ SRC
   mkdir -p "$root"
   tar -C "$root" -xf "$cache"
   cp /etc/resolv.conf "$root/etc/resolv.conf"
+  # The network's part, not the project's: where this machine reaches the
+  # registries through a TLS-intercepting proxy, its local CA certificates
+  # (/usr/local/share/ca-certificates) go into the root too; ca-certificates,
+  # once install-deps.sh installs it, adds them to the root's trust store.
+  if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+    mkdir -p "$root/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  fi
 }
 
 # Runs a command in ROOT, in a private mount namespace (the mounts vanish with
@@ -38,6 +46,7 @@ in_root() {
     mount -t tmpfs -o mode=1777 tmp "$r/tmp"
     mount -t tmpfs run "$r/run"; mkdir -p "$r/run/lock"
     exec chroot "$r" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+      ${NODE_EXTRA_CA_CERTS:+NODE_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS} \
       PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"' bash "$root" "$@"
 }
 
