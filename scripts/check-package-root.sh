@@ -47,7 +47,7 @@ out=$(run soleusctl --version 2>&1)
 for b in soleusd soleus-sim; do
   out=$(run $b --version 2>&1); [[ $out == *"$v"* ]] && ok "$b --version: $out" || bad "$b --version: '$out'"
 done
-units=$(run bash -c 'ls /lib/systemd/system/soleus* /usr/lib/systemd/system/soleus* 2>/dev/null' | tr '\n' ' ')
+units=$(run bash -c 'ls /lib/systemd/system/soleus*' | tr '\n' ' ')
 out=$(run systemd-analyze verify $units 2>&1)
 if [[ -z $out ]]; then ok "systemd-analyze verify: clean ($units)"; else echo "$out" | sed 's/^/     /'; bad "systemd-analyze verify"; fi
 out=$(run systemctl is-enabled soleusd.service 2>&1 || true)
