@@ -1,5 +1,6 @@
 // DaemonBackend: members and programmes
 #include "backend_internal.hpp"
+#include "soleus/storage/sessions.hpp"
 
 namespace soleus::app {
 
@@ -214,7 +215,17 @@ hmi::Result DaemonBackend::member_history(std::int64_t member_id, int limit) {
           }
           if (static_cast<int>(out.size()) >= limit) break;
           open_session = s.session_id;
-          out.push_back({s.session_id, s.started_ms, std::nullopt, {history_set_view(s)}});
+          // A programme session names its programme (0 in the row: none recorded).
+          std::optional<std::int64_t> programme_id;
+          std::optional<std::string> programme;
+          if (s.session_id)
+            if (auto session = storage::get_session(c.db, *s.session_id);
+                session && session->programme_id > 0) {
+              programme_id = session->programme_id;
+              if (auto p = storage::get_programme(c.db, session->programme_id)) programme = p->name;
+            }
+          out.push_back(
+              {s.session_id, s.started_ms, programme_id, programme, {history_set_view(s)}});
         }
         return Result::ok(hmi::to_json(out));
       },

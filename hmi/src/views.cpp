@@ -289,6 +289,7 @@ json::value to_json(const HistoryEntryView& v) {
       {"session_id", opt(v.session_id)},
       {"date_ms", v.date_ms},
       {"programme_id", opt(v.programme_id)},
+      {"programme", opt(v.programme)},
       {"sets", to_json(v.sets)},
   };
 }

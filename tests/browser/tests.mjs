@@ -479,6 +479,14 @@ export const tests = [
       assertEq(r1.set.load_n, 250, 'set 1 load');
       assertEq(r1.set.tempo, TEMPO, 'set 1 tempo');
       await checkSummary(page, r1.set);
+      // The member's history files the set under the programme's session,
+      // with the programme (it used to say programme_id null, read as "Free set").
+      const hist = await apiGet(t.base, `/members/${r1.set.member_id}/history`, await token(page));
+      const entry = hist.find((e) => e.sets.some((s) => s.set_id === r1.set.id));
+      assert(entry, `set ${r1.set.id} is in the member's history: ${JSON.stringify(hist)}`);
+      assert(entry.session_id !== null, 'the history entry is a programme session');
+      assertEq(String(entry.programme_id), String(pid), 'the history entry names the programme');
+      assertEq(entry.programme, saved.name, "the history entry carries the programme's name");
       // What comes next is the daemon's runner's: a rest before set 2, or
       // (a runner that does not track sets yet) back to the card.
       const after = await page.waitForSelector('[data-test=next-set], [data-test=next], [data-test=finish]');

@@ -333,7 +333,7 @@ TEST_CASE("views: member, history, programme and session renderers' field sets")
   CHECK(keys(to_json(HistorySetView{})) ==
         std::set<std::string>{"set_id", "mode", "load_n", "reps", "tut_s", "stop_reason"});
   CHECK(keys(to_json(HistoryEntryView{})) ==
-        std::set<std::string>{"session_id", "date_ms", "programme_id", "sets"});
+        std::set<std::string>{"session_id", "date_ms", "programme_id", "programme", "sets"});
   CHECK(keys(to_json(AssignmentView{})) ==
         std::set<std::string>{"id", "programme_id", "programme", "started_ms", "ended_ms"});
   CHECK(keys(to_json(SessionRecordView{})) ==

@@ -183,8 +183,9 @@ struct HistorySetView {
 /// outside a session (free training).
 struct HistoryEntryView {
   std::optional<std::int64_t> session_id;
-  std::int64_t date_ms{};  ///< Unix ms of the newest set's start
-  std::optional<std::int64_t> programme_id;
+  std::int64_t date_ms{};                    ///< Unix ms of the newest set's start
+  std::optional<std::int64_t> programme_id;  ///< a programme session's programme
+  std::optional<std::string> programme;      ///< its name (null: a free set)
   std::vector<HistorySetView> sets;
 };
 
