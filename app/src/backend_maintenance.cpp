@@ -1,5 +1,6 @@
 // DaemonBackend: maintenance routines (span, range check, tare, reset) and diagnostics
 #include "backend_internal.hpp"
+#include "soleus/common/format.hpp"
 
 namespace soleus::app {
 
@@ -9,16 +10,8 @@ namespace soleus::app {
 namespace {
 const storage::Actor kMaintenance{"maintenance", std::nullopt};
 
-std::string fmt1(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.1f", v);
-  return b;
-}
-std::string fmt4(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.4f", v);
-  return b;
-}
+std::string fmt1(double v) { return common::format_fixed(v, 1); }
+std::string fmt4(double v) { return common::format_fixed(v, 4); }
 }  // namespace
 
 void DaemonBackend::push_event(storage::Severity sev, const char* code, const std::string& message,

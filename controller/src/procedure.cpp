@@ -4,21 +4,14 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include "soleus/common/format.hpp"
 
 namespace soleus::controller {
 
 namespace {
 /// One decimal, as the API's messages show forces and heights.
-std::string fmt1(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.1f", v);
-  return b;
-}
-std::string fmt4(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.4f", v);
-  return b;
-}
+std::string fmt1(double v) { return common::format_fixed(v, 1); }
+std::string fmt4(double v) { return common::format_fixed(v, 4); }
 bool faulted(const SetController& ctl) {
   const SetState s = ctl.status().state;
   return !ctl.supervisor().ok() || s == SetState::Fault || s == SetState::Estop;

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "soleus/app/daemon_config.hpp"
+#include "soleus/common/format.hpp"
 #include "soleus/common/time.hpp"
 #include "soleus/ctl/ctl.hpp"
 #include "soleus/storage/members.hpp"
@@ -279,11 +280,7 @@ std::string format_count(std::int64_t n) {
   return n < 0 ? "-" + out : out;
 }
 
-std::string format_fixed(double v, int decimals) {
-  std::ostringstream os;
-  os << std::fixed << std::setprecision(decimals) << v;
-  return os.str();
-}
+std::string format_fixed(double v, int decimals) { return common::format_fixed(v, decimals); }
 
 // ---- the database ------------------------------------------------------------------
 

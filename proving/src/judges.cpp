@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <sstream>
+#include "soleus/common/format.hpp"
 
 namespace soleus::proving {
 
@@ -20,16 +21,8 @@ using controller::StopReason;
 
 namespace {
 
-std::string f1(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.1f", v);
-  return b;
-}
-std::string f2(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.2f", v);
-  return b;
-}
+std::string f1(double v) { return common::format_fixed(v, 1); }
+std::string f2(double v) { return common::format_fixed(v, 2); }
 
 Verdict not_judged(std::string why) {
   Verdict v;

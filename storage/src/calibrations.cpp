@@ -2,15 +2,12 @@
 
 #include <cstdio>
 #include <string>
+#include "soleus/common/format.hpp"
 
 namespace soleus::storage {
 
 namespace {
-std::string fmt4(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.4f", v);
-  return b;
-}
+std::string fmt4(double v) { return common::format_fixed(v, 4); }
 }  // namespace
 
 void record_span_calibration(Database& db, const Actor& who, std::int64_t t_ms, double gain,
