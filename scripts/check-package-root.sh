@@ -7,14 +7,9 @@ root=$1 deb=$2
 fail=0
 ok() { echo "ok   $*"; }
 bad() { echo "FAIL $*"; fail=1; }
-run() {
-  unshare --mount --propagation private -- bash -c '
-    set -e; r=$1; shift
-    mount --bind "$r" "$r"; mount -t proc proc "$r/proc"; mount -t sysfs sys "$r/sys"
-    mount --rbind /dev "$r/dev"; mount -t tmpfs -o mode=1777 tmp "$r/tmp"; mount -t tmpfs run "$r/run"
-    exec chroot "$r" /usr/bin/env -i HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
-      PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"' bash "$root" "$@"
-}
+# in_root: the same private-mount chroot that check-fresh.sh uses.
+source "$(dirname "$0")/lib-fresh-root.sh"
+run() { in_root "$root" "$@"; }
 # What a file-system diff looks at: everything but the kernel's, apt's and dpkg's own state.
 snapshot() {
   run find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /run -o -path /tmp \

@@ -45,7 +45,7 @@ in_root() {
     mount -t tmpfs -o mode=1777 shm "$r/dev/shm"
     mount -t tmpfs -o mode=1777 tmp "$r/tmp"
     mount -t tmpfs run "$r/run"; mkdir -p "$r/run/lock"
-    exec chroot "$r" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+    exec chroot "$r" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
       ${NODE_EXTRA_CA_CERTS:+NODE_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS} \
       PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"' bash "$root" "$@"
 }
