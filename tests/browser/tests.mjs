@@ -6,6 +6,7 @@ import {
   env, assert, assertEq, tap, typeKeys, keypadOk, roleLogin, memberLogin, signOut, token, apiGet, shot,
   injectFault, athlete, ready, waitFor, openHmi, liveRelay, Skip,
 } from './lib.mjs';
+import { protocolTest } from './protocol.mjs';
 
 // Short sets: a whole set takes a few seconds on the simulator. The athlete
 // follows the same tempo (docs/simulator.md: style "tempo").
@@ -572,6 +573,7 @@ export const tests = [
       await page.close();
     },
   },
+  protocolTest,
 ];
 
 export { Skip };
