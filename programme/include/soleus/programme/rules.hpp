@@ -18,6 +18,15 @@
 ///    rep was on tempo. One level per successful session: load_n adds N,
 ///    load_pct multiplies the load by (1 + x %), reps adds reps, hold_s adds
 ///    seconds.
+///  - Double progression (rule "double", issue 13): the step has a rep range
+///    (rep_min–rep_max) and a current target within it. When every set of a
+///    session reached the top of the range (and, with `on tempo`, every
+///    counted rep was on tempo) the load rises by one increment (`increment`:
+///    load_n adds N, load_pct multiplies by 1 + x %) and the target goes back
+///    to rep_min. Otherwise, when every set reached the current target, the
+///    target rises by one rep, up to rep_max. See decide().
+///  - A session in which a set ended with PAIN changes nothing and flags the
+///    member for staff.
 ///  - After `block_weeks` from the assignment's start, the frequency becomes
 ///    `after_block_sessions_per_week` (when both are given).
 #include <cstddef>
@@ -43,9 +52,14 @@ struct Step {
   double force_drop_pct = 20;
   double eccentric_pct = 0;
   std::string progress_when = "never";  ///< never | all_sets_target | all_sets_target_on_tempo
-  std::string progress_rule = "none";   ///< none | load_n | load_pct | reps | hold_s
+  std::string progress_rule = "none";   ///< none | load_n | load_pct | reps | hold_s | double
   double progress_amount = 0;
-  int level = 0;  ///< progression levels earned
+  int level = 0;  ///< progression levels earned (double: load increments earned)
+  // Double progression (progress_rule "double"):
+  std::optional<int> rep_min;        ///< bottom of the rep range
+  std::optional<int> rep_max;        ///< top of the rep range
+  std::string increment = "load_n";  ///< the load increment's kind: load_n | load_pct
+  std::optional<int> target;         ///< the member's current target; nullopt: rep_min
 };
 
 /// What the member follows today.
@@ -84,6 +98,8 @@ struct SetDone {
   std::optional<std::string> stop_reason;
   int reps = 0;
   bool all_on_tempo = true;  ///< every counted rep on tempo
+  /// Whether the set ended with the member's PAIN stop.
+  bool pain() const { return stop_reason && *stop_reason == "pain"; }
 };
 
 /// Where the session stands.
@@ -112,6 +128,32 @@ std::vector<StepOutcome> judge(const Plan& plan, const std::vector<SetDone>& don
 /// The factor one more progression level multiplies a step's stored load
 /// factor by: 1 + x % for the load_pct rule, 1 for every other rule.
 double level_load_factor(const Step& s);
+
+/// The current target of a double-progression step: its stored target, or
+/// rep_min, kept within the range.
+int double_target(const Step& s);
+
+/// What a rule changed (or did not) for one step at the end of a session,
+/// with its reason in words: the change log's row.
+struct Change {
+  std::int64_t step_id = 0;
+  /// load_up | target_up | reps_up | hold_up | none | pain
+  std::string kind = "none";
+  int level_before = 0, level_after = 0;
+  std::optional<int> target_before, target_after;  ///< double progression only
+  std::string reason;
+};
+
+/// The rules' decision at the end of a session.
+struct Decision {
+  std::vector<Change> changes;  ///< one per step of the plan
+  bool pain = false;            ///< a set ended with PAIN: nothing changed, flag the member
+};
+
+/// Every step's change at the end of a session. `session_complete`: every
+/// prescribed set was performed (an incomplete session changes nothing). A
+/// session with a PAIN stop changes nothing (kind "pain" for every step).
+Decision decide(const Plan& plan, const std::vector<SetDone>& done, bool session_complete);
 
 /// Sessions per week the programme asks for now (the block rule applied).
 int sessions_per_week(const Plan& plan, std::int64_t now_ms);
