@@ -21,6 +21,7 @@
 #include "soleus/storage/maintenance.hpp"
 #include "soleus/storage/members.hpp"
 #include "soleus/storage/programmes.hpp"
+#include "soleus/storage/progression.hpp"
 #include "soleus/storage/queries.hpp"
 
 namespace soleus::app {
@@ -102,7 +103,17 @@ inline std::optional<double> opt_number(const json::object& o, const char* k) {
 }
 
 inline hmi::MemberView member_of(storage::Database& db, const storage::MemberRow& m) {
-  return member_view(m, storage::current_programme_id(db, m.id));
+  hmi::MemberView v = member_view(m, storage::current_programme_id(db, m.id));
+  // Issue 13: staff see who is flagged (PAIN) and who is due for reassessment.
+  if (const auto flag = storage::member_flag(db, m.id)) {
+    v.flagged = true;
+    v.flag_reason = flag->reason;
+  }
+  if (const auto plan = runner::load_plan(db, m.id))
+    v.reassessment_due =
+        programme::schedule(runner::schedule_input(db, *plan), common::unix_ms_now())
+            .reassessment_due;
+  return v;
 }
 
 inline hmi::ProgrammeView programme_of(storage::Database& db, const storage::ProgrammeRow& p) {
@@ -135,9 +146,18 @@ inline std::optional<Result> to_step(const json::object& st, std::size_t i,
   out.progress_load_pct = 0;
   out.progress_rule = "none";
   out.progress_amount = 0;
+  out.progress_double = false;
+  out.rep_min.reset();
+  out.rep_max.reset();
+  if (auto r = opt_number(st, "rep_min")) out.rep_min = static_cast<int>(*r);
+  if (auto r = opt_number(st, "rep_max")) out.rep_max = static_cast<int>(*r);
   if (auto it = st.find("progression"); it != st.end() && it->value().is_object()) {
     const auto& pr = it->value().get_object();
-    const std::string rule = opt_string(pr, "rule").value_or("none");
+    std::string rule = opt_string(pr, "rule").value_or("none");
+    if (rule == "double") {  // stored as its increment's rule plus the flag (schema 4)
+      out.progress_double = true;
+      rule = opt_string(pr, "increment").value_or("load_n");
+    }
     const double amount = opt_number(pr, "amount").value_or(0);
     bool on_tempo = false;
     if (auto t = pr.find("on_tempo"); t != pr.end() && t->value().is_bool())

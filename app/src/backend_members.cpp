@@ -74,6 +74,8 @@ hmi::Result DaemonBackend::create(hmi::Collection col, const json::object& f) {
         if (auto n = opt_number(f, "block_weeks")) p.block_weeks = static_cast<int>(*n);
         if (auto n = opt_number(f, "after_block_sessions_per_week"))
           p.after_block_sessions_per_week = static_cast<int>(*n);
+        if (auto it = f.find("block_every_other_day"); it != f.end() && it->value().is_bool())
+          p.block_every_other_day = it->value().get_bool();
         if (auto it = f.find("steps"); it != f.end() && it->value().is_array()) {
           const auto& a = it->value().get_array();
           for (std::size_t i = 0; i < a.size(); ++i) {
@@ -102,6 +104,16 @@ hmi::Result DaemonBackend::update(hmi::Collection col, std::int64_t id, const js
             storage::set_member_number(c.db, id, *n, kStaff);
           }
           storage::update_member(c.db, id, u, kStaff);
+          if (auto it = f.find("flagged");
+              it != f.end() && it->value().is_bool() && !it->value().get_bool()) {
+            storage::Transaction tx(c.db);
+            if (const auto flag = storage::member_flag(c.db, id)) {
+              storage::clear_member_flag(c.db, id);
+              storage::record_audit(c.db, kStaff, "member", id, "flagged", flag->reason,
+                                    std::nullopt);
+            }
+            tx.commit();
+          }
           return Result::ok();
         }
         const auto before_view = programme_of(c.db, id);
@@ -125,6 +137,7 @@ hmi::Result DaemonBackend::update(hmi::Collection col, std::int64_t id, const js
           if (v == f.end()) return;
           storage::FieldValue value;
           if (v->value().is_string()) value = std::string(v->value().get_string());
+          else if (v->value().is_bool()) value = std::int64_t{v->value().get_bool() ? 1 : 0};
           else if (auto n = opt_number(f, api)) value = static_cast<std::int64_t>(*n);
           storage::set_programme_field(c.db, id, field, value, now);
           const json::value& old = before.at(api);
@@ -142,6 +155,7 @@ hmi::Result DaemonBackend::update(hmi::Collection col, std::int64_t id, const js
         set_field("sessions_per_week", F::SessionsPerWeek);
         set_field("block_weeks", F::BlockWeeks);
         set_field("after_block_sessions_per_week", F::AfterBlockSessionsPerWeek);
+        set_field("block_every_other_day", F::BlockEveryOtherDay);
         if (!steps.empty()) {
           // Steps keep their ids (and so members' progression and open sessions) by position.
           storage::replace_steps(c.db, id, steps);
@@ -230,6 +244,54 @@ hmi::Result DaemonBackend::member_history(std::int64_t member_id, int limit) {
         return Result::ok(hmi::to_json(out));
       },
       "history");
+}
+
+hmi::Result DaemonBackend::member_schedule(std::int64_t member_id) {
+  return with_db(
+      [&]() -> Result {
+        auto c = connect();
+        if (!storage::get_member(c.db, member_id))
+          return Result::not_found("no member " + std::to_string(member_id));
+        hmi::ScheduleView v;
+        if (const auto flag = storage::member_flag(c.db, member_id)) {
+          v.flagged = true;
+          v.flag_reason = flag->reason;
+        }
+        const auto plan = runner::load_plan(c.db, member_id);
+        if (!plan) return Result::ok(hmi::to_json(v));
+        const programme::Schedule s =
+            programme::schedule(runner::schedule_input(c.db, *plan), common::unix_ms_now());
+        v.programme_id = plan->programme_id;
+        v.programme = plan->programme_name;
+        v.phase = s.phase;
+        v.block_week = s.block_week;
+        v.block_weeks = s.block_weeks;
+        v.sessions_per_week = s.sessions_per_week;
+        v.next_due_ms = s.next_due_ms;
+        v.this_week = {s.this_week.week_start_ms, s.this_week.planned, s.this_week.done};
+        for (const auto& w : s.adherence)
+          v.adherence.push_back({w.week_start_ms, w.planned, w.done});
+        v.consecutive_day_note = s.consecutive_day_note;
+        v.reassessment_due = s.reassessment_due;
+        v.reassessment_due_ms = s.reassessment_due_ms;
+        return Result::ok(hmi::to_json(v));
+      },
+      "schedule");
+}
+
+hmi::Result DaemonBackend::member_progression(std::int64_t member_id, int limit) {
+  return with_db(
+      [&]() -> Result {
+        auto c = connect();
+        if (!storage::get_member(c.db, member_id))
+          return Result::not_found("no member " + std::to_string(member_id));
+        std::vector<hmi::ProgressionChangeView> out;
+        for (const auto& r : storage::member_changes(c.db, member_id, limit))
+          out.push_back({r.id, r.t_ms, r.session_id, r.step_id, r.change, r.level_before,
+                         r.level_after, r.target_before, r.target_after, r.reason});
+        return Result::ok(hmi::to_json(out));
+      },
+      "progression");
 }
 
 std::optional<hmi::MemberCredential> DaemonBackend::member_credential(const std::string& number) {

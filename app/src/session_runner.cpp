@@ -6,6 +6,7 @@
 #include "soleus/hmi/views.hpp"
 #include "soleus/storage/members.hpp"
 #include "soleus/storage/programmes.hpp"
+#include "soleus/storage/progression.hpp"
 #include "soleus/storage/sessions.hpp"
 
 namespace soleus::app::runner {
@@ -34,6 +35,13 @@ Step to_step(const storage::StepRow& r) {
   st.progress_rule = r.progress_rule;
   st.progress_amount = r.progress_amount;
   st.level = r.level;
+  if (r.progress_double) {  // stored as the increment's rule plus the flag (schema 4)
+    st.progress_rule = "double";
+    st.increment = r.progress_rule;
+  }
+  st.rep_min = r.rep_min;
+  st.rep_max = r.rep_max;
+  st.target = r.target;
   return st;
 }
 
@@ -65,6 +73,8 @@ std::optional<Plan> load_plan(storage::Database& db, std::int64_t member_id) {
   plan.block_weeks = a->block_weeks;
   plan.after_block_sessions_per_week = a->after_block_sessions_per_week;
   plan.assessed_max_n = a->assessed_max_n;
+  plan.block_every_other_day = a->block_every_other_day;
+  plan.assessed_ms = a->assessed_ms;
   for (const auto& r : storage::programme_steps(db, plan.programme_id, plan.assignment_id))
     plan.steps.push_back(to_step(r));
   return plan;
@@ -100,25 +110,49 @@ json::object close_session(storage::Database& db, std::int64_t session_id, const
   const auto done = session_sets(db, session_id);
   const Position pos = locate(plan, done);
   const bool is_complete = !plan.steps.empty() && complete(plan, pos);
+  const programme::Decision decision = programme::decide(plan, done, is_complete);
+  // Decided once: a complete session, or one with a PAIN stop, writes its
+  // changes (and the reasons for no change) to the log.
+  const bool decide_now = !progressed_before && (is_complete || decision.pain);
   hmi::SessionSummaryView summary;
   bool any = false;
-  for (const StepOutcome& o : judge(plan, done)) {
-    const bool apply = is_complete && o.progressed && !progressed_before;
-    if (apply) {
-      const Step* st = nullptr;
-      for (const auto& s : plan.steps)
-        if (s.id == o.step_id) st = &s;
-      const int before = st ? st->level : 0;
-      const double factor = st ? programme::level_load_factor(*st) : 1.0;
-      storage::add_progress_level(db, plan.assignment_id, o.step_id, factor, now_ms);
-      storage::record_audit(db, kRunner, "step_progress", o.step_id, "level",
-                            std::to_string(before), std::to_string(before + 1));
-      any = true;
+  const auto outcomes = judge(plan, done);
+  for (std::size_t i = 0; i < decision.changes.size() && i < plan.steps.size(); ++i) {
+    const programme::Change& c = decision.changes[i];
+    const Step& st = plan.steps[i];
+    const bool changed = c.kind != "none" && c.kind != "pain";
+    const bool apply = decide_now && changed;
+    if (apply && c.level_after > c.level_before) {
+      storage::add_progress_level(db, plan.assignment_id, c.step_id,
+                                  programme::level_load_factor(st), now_ms);
+      storage::record_audit(db, kRunner, "step_progress", c.step_id, "level",
+                            std::to_string(c.level_before), std::to_string(c.level_after));
     }
+    if (apply && c.target_after != c.target_before)
+      storage::set_step_target(db, plan.assignment_id, c.step_id, c.target_after, now_ms);
+    if (decide_now) {
+      storage::ChangeRow row;
+      row.t_ms = now_ms;
+      row.member_id = plan.member_id;
+      row.assignment_id = plan.assignment_id;
+      row.session_id = session_id;
+      row.step_id = c.step_id;
+      row.change = c.kind;
+      row.level_before = c.level_before;
+      row.level_after = changed ? c.level_after : c.level_before;
+      row.target_before = c.target_before;
+      row.target_after = changed ? c.target_after : c.target_before;
+      row.reason = c.reason;
+      storage::insert_change(db, row);
+    }
+    any = any || apply;
     summary.steps.push_back(
-        {o.step_id, o.sets_done, o.sets_at_target, apply,
-         is_complete || !o.progressed ? o.why : std::string("the session was not completed")});
+        {c.step_id, outcomes[i].sets_done, outcomes[i].sets_at_target, apply,
+         is_complete || decision.pain ? c.reason : std::string("the session was not completed")});
   }
+  if (decide_now && decision.pain)
+    storage::flag_member(db, plan.member_id, "pain", now_ms, session_id);
+  any = any || decide_now;
   const std::string state = is_complete ? "done" : "aborted";
   summary.state = state;
   summary.why = why;
@@ -129,6 +163,18 @@ json::object close_session(storage::Database& db, std::int64_t session_id, const
   tx.commit();
   return json::object{
       {"session_id", session_id}, {"state", state}, {"summary", std::move(rendered)}};
+}
+
+programme::ScheduleInput schedule_input(storage::Database& db, const Plan& plan) {
+  programme::ScheduleInput in;
+  in.assignment_started_ms = plan.assignment_started_ms;
+  in.sessions_per_week = plan.sessions_per_week;
+  in.block_weeks = plan.block_weeks;
+  in.after_block_sessions_per_week = plan.after_block_sessions_per_week;
+  in.block_every_other_day = plan.block_every_other_day;
+  in.assessed_ms = plan.assessed_ms;
+  in.session_starts_ms = storage::attended_session_starts(db, plan.assignment_id);
+  return in;
 }
 
 }  // namespace soleus::app::runner

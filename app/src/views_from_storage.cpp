@@ -156,7 +156,13 @@ hmi::StepView step_view(const storage::StepRow& s) {
   v.force_drop_pct = s.force_drop_pct;
   v.eccentric_pct = s.eccentric_pct;
   v.progression = {s.progress_rule, s.progress_amount,
-                   s.progress_when == "all_sets_target_on_tempo"};
+                   s.progress_when == "all_sets_target_on_tempo", std::nullopt};
+  if (s.progress_double) {  // stored as the increment's rule plus the flag (schema 4)
+    v.progression.rule = "double";
+    v.progression.increment = s.progress_rule;
+  }
+  v.rep_min = s.rep_min;
+  v.rep_max = s.rep_max;
   return v;
 }
 
@@ -169,6 +175,7 @@ hmi::ProgrammeView programme_view(const storage::ProgrammeRow& p,
   v.sessions_per_week = p.sessions_per_week;
   v.block_weeks = p.block_weeks;
   v.after_block_sessions_per_week = p.after_block_sessions_per_week;
+  v.block_every_other_day = p.block_every_other_day;
   for (const auto& s : steps) v.steps.push_back(step_view(s));
   return v;
 }

@@ -240,7 +240,9 @@ ApiResponse Api::Impl::dispatch(const Route& r) {
     if (n == 1) methods({"GET", "POST"});
     else if (n == 2) methods({"GET", "PUT", "DELETE"});
     else if (c == Collection::Members && n == 3 && s[2] == "programme") methods({"PUT"});
-    else if (c == Collection::Members && n == 3 && s[2] == "history") methods({"GET"});
+    else if (c == Collection::Members && n == 3 &&
+             (s[2] == "history" || s[2] == "schedule" || s[2] == "progression"))
+      methods({"GET"});
     else fail(404, "", "no such endpoint: /api/v1/" + s[0] + "/…");
     const Session se = authenticate(r);
     return crud(r, c, se);

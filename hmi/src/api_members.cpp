@@ -31,6 +31,11 @@ json::object Api::Impl::read_member(const json::object& body, bool create) {
     out["assessed_max_n"] = m ? json::value(*m) : json::value(nullptr);
   }
   if (auto notes = f.string("notes", 0, 500)) out["notes"] = *notes;
+  if (auto flagged = f.boolean("flagged")) {  // staff clear a PAIN flag; only the rules set one
+    if (*flagged) fail(422, "flagged", "only false (clear the flag): a PAIN stop sets it");
+    if (create) fail(422, "flagged", "a new member has no flag to clear");
+    out["flagged"] = false;
+  }
   f.finish();
   if (create) {
     if (!out.contains("number")) fail(422, "number", "is required");
@@ -58,6 +63,25 @@ ApiResponse Api::Impl::crud(const Route& r, Collection c, const Session& s) {
         fail(422, "limit", std::to_string(limit) + " is out of range [1, 100]");
     }
     return from_result(backend.member_history(id, limit));
+  }
+  if (seg.size() == 3 && (seg[2] == "schedule" || seg[2] == "progression")) {
+    const std::int64_t id = parse_id(seg[1], "id");
+    if (!(s.role == Role::Staff || (s.role == Role::Member && s.member_id == id)))
+      fail(403, "", "a member's " + seg[2] + " is for staff or that member");
+    if (seg[2] == "schedule") {
+      if (!r.query.empty()) fail(400, r.query.begin()->first, "unknown parameter");
+      return from_result(backend.member_schedule(id));
+    }
+    int limit = 100;
+    for (const auto& [k, v] : r.query) {
+      if (k != "limit") fail(400, k, "unknown parameter (limit)");
+      if (v.empty() || v.size() > 4 || v.find_first_not_of("0123456789") != std::string::npos)
+        fail(400, "limit", "must be an integer");
+      limit = std::stoi(v);
+      if (limit < 1 || limit > 500)
+        fail(422, "limit", std::to_string(limit) + " is out of range [1, 500]");
+    }
+    return from_result(backend.member_progression(id, limit));
   }
   require(s, {Role::Staff});
   // A member's PIN hash never leaves the server, whatever the backend returns.

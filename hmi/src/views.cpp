@@ -274,6 +274,9 @@ json::value to_json(const MemberView& v) {
       {"rom_top_mm", number(v.rom_top_mm)},
       {"programme_id", opt(v.programme_id)},
       {"created_ms", v.created_ms},
+      {"reassessment_due", v.reassessment_due},
+      {"flagged", v.flagged},
+      {"flag_reason", opt(v.flag_reason)},
   };
 }
 
@@ -314,7 +317,9 @@ json::value to_json(const SessionRecordView& v) {
 }
 
 json::value to_json(const ProgressionView& v) {
-  return json::object{{"rule", v.rule}, {"amount", number(v.amount)}, {"on_tempo", v.on_tempo}};
+  json::object o{{"rule", v.rule}, {"amount", number(v.amount)}, {"on_tempo", v.on_tempo}};
+  if (v.increment) o["increment"] = *v.increment;
+  return o;
 }
 
 json::value to_json(const StepView& v) {
@@ -330,6 +335,8 @@ json::value to_json(const StepView& v) {
       {"rest_s", number(v.rest_s)},
       {"force_drop_pct", number(v.force_drop_pct)},
       {"eccentric_pct", number(v.eccentric_pct)},
+      {"rep_min", opt(v.rep_min)},
+      {"rep_max", opt(v.rep_max)},
       {"progression", to_json(v.progression)},
   };
 }
@@ -342,7 +349,46 @@ json::value to_json(const ProgrammeView& v) {
       {"sessions_per_week", v.sessions_per_week},
       {"block_weeks", opt(v.block_weeks)},
       {"after_block_sessions_per_week", opt(v.after_block_sessions_per_week)},
+      {"block_every_other_day", v.block_every_other_day},
       {"steps", to_json(v.steps)},
+  };
+}
+
+json::value to_json(const WeekCountView& v) {
+  return json::object{{"week_start_ms", v.week_start_ms}, {"planned", v.planned}, {"done", v.done}};
+}
+
+json::value to_json(const ScheduleView& v) {
+  return json::object{
+      {"programme_id", opt(v.programme_id)},
+      {"programme", opt(v.programme)},
+      {"phase", opt(v.phase)},
+      {"block_week", opt(v.block_week)},
+      {"block_weeks", opt(v.block_weeks)},
+      {"sessions_per_week", number(v.sessions_per_week)},
+      {"next_due_ms", opt(v.next_due_ms)},
+      {"this_week", to_json(v.this_week)},
+      {"adherence", to_json(v.adherence)},
+      {"consecutive_day_note", v.consecutive_day_note},
+      {"reassessment_due", v.reassessment_due},
+      {"reassessment_due_ms", opt(v.reassessment_due_ms)},
+      {"flagged", v.flagged},
+      {"flag_reason", opt(v.flag_reason)},
+  };
+}
+
+json::value to_json(const ProgressionChangeView& v) {
+  return json::object{
+      {"id", v.id},
+      {"t_ms", v.t_ms},
+      {"session_id", opt(v.session_id)},
+      {"step_id", opt(v.step_id)},
+      {"change", v.change},
+      {"level_before", v.level_before},
+      {"level_after", v.level_after},
+      {"target_before", opt(v.target_before)},
+      {"target_after", opt(v.target_after)},
+      {"reason", v.reason},
   };
 }
 

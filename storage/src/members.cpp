@@ -42,6 +42,19 @@ constexpr const char* kMemberColumns =
     "id, number, name, pin_hash, rom_bottom_mm, rom_top_mm, rom_measured_ms, assessed_max_n, "
     "assessed_ms, created_ms, updated_ms";
 
+/// Schema 4's step columns: the rep range and the double-progression flag.
+void set_step_range(Database& db, std::int64_t programme_id, int position, const StepSpec& s) {
+  auto st = db.prepare(
+      "UPDATE programme_steps SET rep_min = ?3, rep_max = ?4, progress_double = ?5 "
+      "WHERE programme_id = ?1 AND position = ?2");
+  st.bind(1, programme_id)
+      .bind(2, position)
+      .bind(3, s.rep_min)
+      .bind(4, s.rep_max)
+      .bind(5, s.progress_double ? 1 : 0);
+  st.run();
+}
+
 }  // namespace
 
 void record_audit(Database& db, const Actor& who, std::string_view entity,
@@ -222,6 +235,7 @@ void insert_steps(Database& db, std::int64_t programme_id, const std::vector<Ste
         .bind(16, s.progress_amount);
     step.run();
     step.reset();
+    set_step_range(db, programme_id, pos, s);
   }
 }
 
@@ -255,6 +269,7 @@ void replace_steps(Database& db, std::int64_t programme_id, const std::vector<St
         .bind(16, s.progress_amount);
     up.run();
     up.reset();
+    set_step_range(db, programme_id, static_cast<int>(i + 1), s);
   }
   auto del = db.prepare("DELETE FROM programme_steps WHERE programme_id = ?1 AND position > ?2");
   del.bind(1, programme_id).bind(2, static_cast<int>(steps.size()));
@@ -279,6 +294,11 @@ std::int64_t add_programme(Database& db, const ProgrammeSpec& p, const Actor& wh
       .bind(6, now);
   st.run();
   std::int64_t id = db.last_insert_rowid();
+  if (p.block_every_other_day) {
+    auto eod = db.prepare("UPDATE programmes SET block_every_other_day = 1 WHERE id = ?1");
+    eod.bind(1, id);
+    eod.run();
+  }
   insert_steps(db, id, p.steps);
   record_audit(db, who, "programme", id, "*", std::nullopt,
                p.name + " (" + std::to_string(p.steps.size()) + " steps)");

@@ -8,7 +8,8 @@ namespace soleus::storage {
 namespace {
 
 constexpr const char* kProgrammeColumns =
-    "id, name, notes, sessions_per_week, block_weeks, after_block_sessions_per_week";
+    "id, name, notes, sessions_per_week, block_weeks, after_block_sessions_per_week, "
+    "block_every_other_day";
 
 ProgrammeRow read_programme(const Statement& p) {
   ProgrammeRow r;
@@ -18,6 +19,7 @@ ProgrammeRow read_programme(const Statement& p) {
   r.sessions_per_week = p.int32(3);
   if (!p.is_null(4)) r.block_weeks = p.int32(4);
   if (!p.is_null(5)) r.after_block_sessions_per_week = p.int32(5);
+  r.block_every_other_day = p.int64(6) != 0;
   return r;
 }
 
@@ -28,6 +30,7 @@ const char* column_of(ProgrammeField f) {
     case ProgrammeField::SessionsPerWeek: return "sessions_per_week";
     case ProgrammeField::BlockWeeks: return "block_weeks";
     case ProgrammeField::AfterBlockSessionsPerWeek: return "after_block_sessions_per_week";
+    case ProgrammeField::BlockEveryOtherDay: return "block_every_other_day";
   }
   throw std::logic_error("unknown programme field");
 }
@@ -56,7 +59,8 @@ std::vector<StepRow> programme_steps(Database& db, std::int64_t programme_id,
   auto s = db.prepare(
       "SELECT s.id, s.position, s.mode, s.sets, s.target_reps, s.hold_s, s.load_n, "
       "s.load_pct_max, s.tempo, s.rest_s, s.force_drop_pct, s.eccentric_pct, s.progress_when, "
-      "s.progress_load_pct, s.progress_rule, s.progress_amount, coalesce(sp.level, 0) "
+      "s.progress_load_pct, s.progress_rule, s.progress_amount, coalesce(sp.level, 0), "
+      "s.rep_min, s.rep_max, s.progress_double, sp.target_reps "
       "FROM programme_steps s "
       "LEFT JOIN step_progress sp ON sp.step_id = s.id AND sp.assignment_id = ?2 "
       "WHERE s.programme_id = ?1 ORDER BY s.position");
@@ -81,6 +85,10 @@ std::vector<StepRow> programme_steps(Database& db, std::int64_t programme_id,
     st.progress_rule = s.text(14);
     st.progress_amount = s.real(15);
     st.level = s.int32(16);
+    if (!s.is_null(17)) st.rep_min = s.int32(17);
+    if (!s.is_null(18)) st.rep_max = s.int32(18);
+    st.progress_double = s.int64(19) != 0;
+    if (!s.is_null(20)) st.target = s.int32(20);
     out.push_back(std::move(st));
   }
   return out;

@@ -293,6 +293,52 @@ CREATE TABLE calibrations (
 CREATE INDEX calibrations_kind ON calibrations(kind, id);
 )sql";
 
+// MIGRATION 4: the schedule and double progression (issue 13 §2).
+//  * A programme's block can plan a session every other day (the articles'
+//    default) instead of sessions_per_week: block_every_other_day.
+//  * Double progression: a step has a rep range (rep_min–rep_max); its
+//    load increment keeps progress_rule ('load_n' or 'load_pct') and
+//    progress_amount, with progress_double = 1 (no table rebuild for a new
+//    CHECK value). The member's current target within the range is kept per
+//    assignment in step_progress.target_reps (NULL: rep_min).
+//  * Every change a rule makes (or does not) is logged with its reason:
+//    progression_log, read per member by the API.
+//  * A session with a PAIN stop flags the member for staff: member_flags
+//    (one row per flagged member, deleted when staff clear it).
+//  * Adherence is derived from the sessions (a session with at least one set
+//    counts on the day it started), reproducibly: nothing stored for it.
+constexpr std::string_view kMigration4 = R"sql(
+ALTER TABLE programmes ADD COLUMN block_every_other_day INTEGER NOT NULL DEFAULT 0
+  CHECK (block_every_other_day IN (0, 1));
+ALTER TABLE programme_steps ADD COLUMN rep_min INTEGER CHECK (rep_min IS NULL OR rep_min BETWEEN 1 AND 100);
+ALTER TABLE programme_steps ADD COLUMN rep_max INTEGER CHECK (rep_max IS NULL OR rep_max BETWEEN 1 AND 100);
+ALTER TABLE programme_steps ADD COLUMN progress_double INTEGER NOT NULL DEFAULT 0
+  CHECK (progress_double IN (0, 1));
+ALTER TABLE step_progress ADD COLUMN target_reps INTEGER;  -- double progression's current target
+CREATE TABLE progression_log (
+  id            INTEGER PRIMARY KEY,
+  t_ms          INTEGER NOT NULL,
+  member_id     INTEGER NOT NULL REFERENCES members(id) ON DELETE CASCADE,
+  assignment_id INTEGER REFERENCES assignments(id) ON DELETE SET NULL,
+  session_id    INTEGER REFERENCES sessions(id) ON DELETE SET NULL,
+  step_id       INTEGER REFERENCES programme_steps(id) ON DELETE SET NULL,
+  change        TEXT NOT NULL
+                CHECK (change IN ('load_up','target_up','reps_up','hold_up','none','pain')),
+  level_before  INTEGER NOT NULL,
+  level_after   INTEGER NOT NULL,
+  target_before INTEGER,            -- double progression only
+  target_after  INTEGER,
+  reason        TEXT NOT NULL       -- in words, as the member and staff read it
+);
+CREATE INDEX progression_log_member ON progression_log(member_id, id);
+CREATE TABLE member_flags (
+  member_id  INTEGER PRIMARY KEY REFERENCES members(id) ON DELETE CASCADE,
+  reason     TEXT NOT NULL CHECK (reason IN ('pain')),
+  t_ms       INTEGER NOT NULL,
+  session_id INTEGER REFERENCES sessions(id) ON DELETE SET NULL
+);
+)sql";
+
 }  // namespace
 
 std::string_view migration_sql(int version) {
@@ -300,6 +346,7 @@ std::string_view migration_sql(int version) {
     case 1: return kMigration1;
     case 2: return kMigration2;
     case 3: return kMigration3;
+    case 4: return kMigration4;
     default: throw std::out_of_range("no migration " + std::to_string(version));
   }
 }

@@ -23,7 +23,8 @@ SessionRow read_session(const Statement& st) {
 std::optional<ActiveAssignmentRow> active_assignment(Database& db, std::int64_t member_id) {
   auto a = db.prepare(
       "SELECT a.id, a.started_ms, p.id, p.name, p.sessions_per_week, p.block_weeks, "
-      "p.after_block_sessions_per_week, m.assessed_max_n FROM assignments a "
+      "p.after_block_sessions_per_week, m.assessed_max_n, p.block_every_other_day, m.assessed_ms "
+      "FROM assignments a "
       "JOIN programmes p ON p.id = a.programme_id JOIN members m ON m.id = a.member_id "
       "WHERE a.member_id = ?1 AND a.ended_ms IS NULL AND p.archived = 0 "
       "ORDER BY a.id DESC LIMIT 1");
@@ -38,6 +39,8 @@ std::optional<ActiveAssignmentRow> active_assignment(Database& db, std::int64_t 
   if (!a.is_null(5)) r.block_weeks = a.int32(5);
   if (!a.is_null(6)) r.after_block_sessions_per_week = a.int32(6);
   r.assessed_max_n = a.opt_real(7);
+  r.block_every_other_day = a.int64(8) != 0;
+  r.assessed_ms = a.opt_int64(9);
   return r;
 }
 

@@ -651,6 +651,8 @@ TEST_CASE("soleusd API security: role matrix, PIN lockout, foreign Origin, stall
       {"PUT", "/api/v1/members/" + m + "/programme", "{\"programme_id\":" + p + "}", {"staff"}},
       {"DELETE", "/api/v1/members/999", "", {"staff"}},
       {"GET", "/api/v1/members/" + m + "/history", "", {"member", "staff"}},
+      {"GET", "/api/v1/members/" + m + "/schedule", "", {"member", "staff"}},
+      {"GET", "/api/v1/members/" + m + "/progression", "", {"member", "staff"}},
       {"GET", "/api/v1/programmes", "", {"staff"}},
       {"POST",
        "/api/v1/programmes",
@@ -693,6 +695,8 @@ TEST_CASE("soleusd API security: role matrix, PIN lockout, foreign Origin, stall
   }
   // Ownership: a member reads only their own history.
   CHECK(get(rig.port, "/api/v1/members/" + std::to_string(id2) + "/history", tokens.at("member"))
+            .status == 403);
+  CHECK(get(rig.port, "/api/v1/members/" + std::to_string(id2) + "/schedule", tokens.at("member"))
             .status == 403);
 
   // PIN lockout: five failures lock that account (429, even with the right PIN); no other.

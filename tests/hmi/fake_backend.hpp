@@ -157,6 +157,14 @@ class FakeBackend : public Backend {
     ++calls;
     return Result::ok(boost::json::array{});
   }
+  Result member_schedule(std::int64_t) override {
+    ++calls;
+    return Result::ok(to_json(ScheduleView{}));
+  }
+  Result member_progression(std::int64_t, int) override {
+    ++calls;
+    return Result::ok(boost::json::array{});
+  }
   std::optional<MemberCredential> member_credential(const std::string& number) override {
     std::lock_guard l(mutex);
     ++calls;

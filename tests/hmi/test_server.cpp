@@ -500,6 +500,8 @@ TEST_CASE("role matrix: each endpoint x each role, checked on the server") {
       {"PUT", "/api/v1/members/1/programme", R"({"programme_id":50})", {"staff"}},
       {"DELETE", "/api/v1/members/999", "", {"staff"}},
       {"GET", "/api/v1/members/3/history", "", {"member", "staff"}},
+      {"GET", "/api/v1/members/3/schedule", "", {"member", "staff"}},
+      {"GET", "/api/v1/members/3/progression", "", {"member", "staff"}},
       {"GET", "/api/v1/programmes", "", {"staff"}},
       {"POST", "/api/v1/programmes", prog, {"staff"}},
       {"GET", "/api/v1/programmes/50", "", {"staff"}},
@@ -545,6 +547,8 @@ TEST_CASE("role matrix: each endpoint x each role, checked on the server") {
   check_error(f.get("/api/v1/sets/7", tokens.at("guest")), 403, "id");
   CHECK(f.get("/api/v1/sets/7", tokens.at("staff")).status == 200);
   check_error(f.get("/api/v1/members/2/history", tokens.at("member")), 403, "");
+  check_error(f.get("/api/v1/members/2/schedule", tokens.at("member")), 403, "");
+  check_error(f.get("/api/v1/members/2/progression", tokens.at("member")), 403, "");
 }
 
 TEST_CASE("a guest's load cap, a member starts sets only for themself") {

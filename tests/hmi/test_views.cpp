@@ -329,7 +329,8 @@ TEST_CASE("views: the JSON lines, the API and the export give the same rep and e
 TEST_CASE("views: member, history, programme and session renderers' field sets") {
   CHECK(keys(to_json(MemberView{})) ==
         std::set<std::string>{"id", "number", "name", "has_pin", "assessed_max_n", "rom_bottom_mm",
-                              "rom_top_mm", "programme_id", "created_ms"});
+                              "rom_top_mm", "programme_id", "created_ms", "reassessment_due",
+                              "flagged", "flag_reason"});
   CHECK(keys(to_json(HistorySetView{})) ==
         std::set<std::string>{"set_id", "mode", "load_n", "reps", "tut_s", "stop_reason"});
   CHECK(keys(to_json(HistoryEntryView{})) ==
@@ -339,13 +340,26 @@ TEST_CASE("views: member, history, programme and session renderers' field sets")
   CHECK(keys(to_json(SessionRecordView{})) ==
         std::set<std::string>{"id", "started_ms", "ended_ms", "state"});
   CHECK(keys(to_json(ProgressionView{})) == std::set<std::string>{"rule", "amount", "on_tempo"});
-  CHECK(keys(to_json(StepView{})) == std::set<std::string>{"step_id", "mode", "sets", "target_reps",
-                                                           "hold_s", "load_n", "load_pct", "tempo",
-                                                           "rest_s", "force_drop_pct",
-                                                           "eccentric_pct", "progression"});
+  CHECK(keys(to_json(StepView{})) ==
+        std::set<std::string>{"step_id", "mode", "sets", "target_reps", "hold_s", "load_n",
+                              "load_pct", "tempo", "rest_s", "force_drop_pct", "eccentric_pct",
+                              "rep_min", "rep_max", "progression"});
   CHECK(keys(to_json(ProgrammeView{})) ==
         std::set<std::string>{"id", "name", "description", "sessions_per_week", "block_weeks",
-                              "after_block_sessions_per_week", "steps"});
+                              "after_block_sessions_per_week", "block_every_other_day", "steps"});
+  // Issue 13 §2: the schedule (the shared contract's fields) and the change log.
+  CHECK(keys(to_json(ScheduleView{})) ==
+        std::set<std::string>{"programme_id", "programme", "phase", "block_week", "block_weeks",
+                              "sessions_per_week", "next_due_ms", "this_week", "adherence",
+                              "consecutive_day_note", "reassessment_due", "reassessment_due_ms",
+                              "flagged", "flag_reason"});
+  CHECK(keys(to_json(WeekCountView{})) ==
+        std::set<std::string>{"week_start_ms", "planned", "done"});
+  CHECK(keys(to_json(ProgressionChangeView{})) ==
+        std::set<std::string>{"id", "t_ms", "session_id", "step_id", "change", "level_before",
+                              "level_after", "target_before", "target_after", "reason"});
+  ProgressionView dbl{"double", 10, true, "load_pct"};
+  CHECK(keys(to_json(dbl)) == std::set<std::string>{"rule", "amount", "on_tempo", "increment"});
   CHECK(keys(to_json(StepCardView{})) ==
         std::set<std::string>{"index", "count", "step_id", "mode", "sets", "set", "target_reps",
                               "hold_s", "load_n", "load_basis", "tempo", "rest_s", "force_drop_pct",

@@ -108,6 +108,8 @@ class DaemonBackend final : public hmi::Backend {
   hmi::Result assign_programme(std::int64_t member_id,
                                std::optional<std::int64_t> programme_id) override;
   hmi::Result member_history(std::int64_t member_id, int limit) override;
+  hmi::Result member_schedule(std::int64_t member_id) override;
+  hmi::Result member_progression(std::int64_t member_id, int limit) override;
   std::optional<hmi::MemberCredential> member_credential(const std::string& number) override;
   hmi::Result session(std::int64_t member_id, hmi::SessionAction action) override;
   hmi::Result maintenance(hmi::MaintenanceAction action, const boost::json::object& args) override;

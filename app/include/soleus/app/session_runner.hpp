@@ -30,6 +30,10 @@
 ///     one level: load_n adds N, load_pct multiplies the load by (1 + x %),
 ///     reps adds reps, hold_s adds seconds, from the next session on. The
 ///     session row's `progressed` flag makes it happen once per session.
+///     Issue 13: the decision is programme::decide() (double progression, a
+///     PAIN stop changes nothing and flags the member); every step's change,
+///     or the reason for none, goes to the change log (progression_log) once
+///     per session, when it is complete or had a PAIN stop.
 ///  5. A session left open (the member walked away, the machine restarted)
 ///     closes itself after `idle_close_ms` without a set: as done (with
 ///     progression) when every set was performed, else as aborted.
@@ -40,6 +44,7 @@
 #include <boost/json.hpp>
 
 #include "soleus/programme/rules.hpp"
+#include "soleus/programme/schedule.hpp"
 #include "soleus/storage/database.hpp"
 
 namespace soleus::app::runner {
@@ -77,5 +82,9 @@ std::vector<SetDone> session_sets(storage::Database& db, std::int64_t session_id
 /// once when complete, stores and returns the summary. One transaction.
 boost::json::object close_session(storage::Database& db, std::int64_t session_id, const Plan& plan,
                                   std::int64_t now_ms, const char* why);
+
+/// The schedule's input for the plan's assignment: its frequency fields, the
+/// member's latest assessment and the sessions attended (at least one set).
+programme::ScheduleInput schedule_input(storage::Database& db, const Plan& plan);
 
 }  // namespace soleus::app::runner

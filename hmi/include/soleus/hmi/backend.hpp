@@ -131,6 +131,14 @@ class Backend {
                                   std::optional<std::int64_t> programme_id) = 0;
   /// Ok with an array of the member's last sessions, newest first.
   virtual Result member_history(std::int64_t member_id, int limit) = 0;
+  /// Ok with the member's schedule (ScheduleView, issue 13 §2).
+  virtual Result member_schedule(std::int64_t /*member_id*/) {
+    return Result::not_found("no schedule in this backend");
+  }
+  /// Ok with the member's progression changes, newest first (ProgressionChangeView).
+  virtual Result member_progression(std::int64_t /*member_id*/, int /*limit*/) {
+    return Result::not_found("no progression log in this backend");
+  }
   /// Looks up a member by number (or RFID tag) for login.
   virtual std::optional<MemberCredential> member_credential(const std::string& number) = 0;
 

@@ -167,6 +167,9 @@ struct MemberView {
   std::optional<double> rom_top_mm;
   std::optional<std::int64_t> programme_id;  ///< the current assignment's programme
   std::int64_t created_ms{};                 ///< Unix ms (the export had it; addition to the API)
+  bool reassessment_due{};                 ///< issue 13: the block's end passed, no new assessment
+  bool flagged{};                          ///< issue 13: flagged for staff (a PAIN stop)
+  std::optional<std::string> flag_reason;  ///< "pain"
 };
 
 /// A set of a member history entry.
@@ -208,9 +211,10 @@ struct SessionRecordView {
 
 /// A step's progression rule.
 struct ProgressionView {
-  std::string rule = "none";  ///< none, load_n, load_pct, reps or hold_s
+  std::string rule = "none";  ///< none, load_n, load_pct, reps, hold_s or double
   double amount{};
   bool on_tempo{};
+  std::optional<std::string> increment;  ///< double: load_n or load_pct (else not rendered)
 };
 
 /// A programme step (ProgrammeView::steps).
@@ -226,6 +230,8 @@ struct StepView {
   double rest_s{};
   double force_drop_pct{};
   double eccentric_pct{};
+  std::optional<int> rep_min;  ///< the rep range (double progression); null when none
+  std::optional<int> rep_max;
   ProgressionView progression;
 };
 
@@ -237,7 +243,47 @@ struct ProgrammeView {
   int sessions_per_week{};
   std::optional<int> block_weeks;
   std::optional<int> after_block_sessions_per_week;
+  bool block_every_other_day{};  ///< the block plans a session every other day
   std::vector<StepView> steps;
+};
+
+/// Sessions planned and done in one week (ScheduleView).
+struct WeekCountView {
+  std::int64_t week_start_ms{};
+  int planned{};
+  int done{};
+};
+
+/// GET /api/v1/members/{id}/schedule (issue 13 §2).
+struct ScheduleView {
+  std::optional<std::int64_t> programme_id;
+  std::optional<std::string> programme;
+  std::optional<std::string> phase;  ///< block | maintenance
+  std::optional<int> block_week;
+  std::optional<int> block_weeks;
+  double sessions_per_week{};
+  std::optional<std::int64_t> next_due_ms;
+  WeekCountView this_week;
+  std::vector<WeekCountView> adherence;  ///< oldest first
+  bool consecutive_day_note{};
+  bool reassessment_due{};
+  std::optional<std::int64_t> reassessment_due_ms;
+  bool flagged{};
+  std::optional<std::string> flag_reason;
+};
+
+/// An entry of GET /api/v1/members/{id}/progression: a rule's change.
+struct ProgressionChangeView {
+  std::int64_t id{};
+  std::int64_t t_ms{};
+  std::optional<std::int64_t> session_id;
+  std::optional<std::int64_t> step_id;
+  std::string change;  ///< load_up, target_up, reps_up, hold_up, none or pain
+  int level_before{};
+  int level_after{};
+  std::optional<int> target_before;
+  std::optional<int> target_after;
+  std::string reason;
 };
 
 /// The step card of a programme session: the next set's prescription.
@@ -427,6 +473,9 @@ boost::json::value to_json(const ProgrammeView& v);
 boost::json::value to_json(const StepCardView& v);
 boost::json::value to_json(const SessionSetView& v);
 boost::json::value to_json(const SessionView& v);
+boost::json::value to_json(const WeekCountView& v);
+boost::json::value to_json(const ScheduleView& v);
+boost::json::value to_json(const ProgressionChangeView& v);
 boost::json::value to_json(const StepOutcomeView& v);
 boost::json::value to_json(const SessionSummaryView& v);
 boost::json::value to_json(const SignalsView& v);

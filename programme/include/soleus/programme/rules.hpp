@@ -73,6 +73,8 @@ struct Plan {
   std::optional<int> block_weeks;
   std::optional<int> after_block_sessions_per_week;
   std::optional<double> assessed_max_n;
+  bool block_every_other_day = false;       ///< the block plans every other day (schema 4)
+  std::optional<std::int64_t> assessed_ms;  ///< the latest assessment, for reassessment due
   std::vector<Step> steps;
 };
 

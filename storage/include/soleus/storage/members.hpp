@@ -73,6 +73,8 @@ struct StepSpec {
   double progress_load_pct = 0;         ///< e.g. 5 (rule load_pct; kept for schema 1-2 readers)
   std::string progress_rule = "none";   ///< none | load_n | load_pct | reps | hold_s
   double progress_amount = 0;           ///< N, %, reps or s per successful session
+  std::optional<int> rep_min, rep_max;  ///< double progression's rep range (schema 4)
+  bool progress_double = false;         ///< double progression; progress_rule is its increment
 };
 
 struct ProgrammeSpec {
@@ -81,6 +83,7 @@ struct ProgrammeSpec {
   int sessions_per_week = 2;
   std::optional<int> block_weeks;                    ///< e.g. 6
   std::optional<int> after_block_sessions_per_week;  ///< e.g. 3
+  bool block_every_other_day = false;                ///< the block plans every other day
   std::vector<StepSpec> steps;
 };
 

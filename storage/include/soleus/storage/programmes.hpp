@@ -22,6 +22,7 @@ struct ProgrammeRow {
   int sessions_per_week = 2;
   std::optional<int> block_weeks;
   std::optional<int> after_block_sessions_per_week;
+  bool block_every_other_day = false;
 };
 
 /// A step row (table programme_steps), with the progression level an
@@ -44,6 +45,9 @@ struct StepRow {
   std::string progress_rule = "none";
   double progress_amount = 0;
   int level = 0;
+  std::optional<int> rep_min, rep_max;  ///< double progression's rep range
+  bool progress_double = false;         ///< progress_rule is then the load increment's kind
+  std::optional<int> target;            ///< the assignment's current target (double), if any
 };
 
 /// The programme, unless there is none or it is archived.
@@ -56,7 +60,14 @@ std::vector<StepRow> programme_steps(Database& db, std::int64_t programme_id,
                                      std::optional<std::int64_t> assignment_id = std::nullopt);
 
 /// The programme fields staff change one by one.
-enum class ProgrammeField { Name, Notes, SessionsPerWeek, BlockWeeks, AfterBlockSessionsPerWeek };
+enum class ProgrammeField {
+  Name,
+  Notes,
+  SessionsPerWeek,
+  BlockWeeks,
+  AfterBlockSessionsPerWeek,
+  BlockEveryOtherDay
+};
 /// A field's new value: null, text or an integer.
 using FieldValue = std::variant<std::monostate, std::string, std::int64_t>;
 /// Sets one field and updated_ms (no transaction of its own, no audit row:

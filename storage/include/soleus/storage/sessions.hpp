@@ -24,6 +24,8 @@ struct ActiveAssignmentRow {
   std::optional<int> block_weeks;
   std::optional<int> after_block_sessions_per_week;
   std::optional<double> assessed_max_n;
+  bool block_every_other_day = false;
+  std::optional<std::int64_t> assessed_ms;
 };
 /// nullopt when the member has no current assignment to a programme that is not archived.
 std::optional<ActiveAssignmentRow> active_assignment(Database& db, std::int64_t member_id);
