@@ -259,8 +259,8 @@ hmi::Result DaemonBackend::member_schedule(std::int64_t member_id) {
         }
         const auto plan = runner::load_plan(c.db, member_id);
         if (!plan) return Result::ok(hmi::to_json(v));
-        const programme::Schedule s =
-            programme::schedule(runner::schedule_input(c.db, *plan), common::unix_ms_now());
+        const std::int64_t now = common::unix_ms_now();
+        const programme::Schedule s = programme::schedule(runner::schedule_input(c.db, *plan), now);
         v.programme_id = plan->programme_id;
         v.programme = plan->programme_name;
         v.phase = s.phase;
@@ -268,6 +268,8 @@ hmi::Result DaemonBackend::member_schedule(std::int64_t member_id) {
         v.block_weeks = s.block_weeks;
         v.sessions_per_week = s.sessions_per_week;
         v.next_due_ms = s.next_due_ms;
+        v.next_due_in_days =
+            static_cast<int>(s.next_due_ms / programme::kDayMs - now / programme::kDayMs);
         v.this_week = {s.this_week.week_start_ms, s.this_week.planned, s.this_week.done};
         for (const auto& w : s.adherence)
           v.adherence.push_back({w.week_start_ms, w.planned, w.done});

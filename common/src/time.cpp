@@ -1,5 +1,6 @@
 #include "soleus/common/time.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 
@@ -59,11 +60,22 @@ bool digits(std::string_view s, std::size_t p, std::size_t n, unsigned& out) {
 
 }  // namespace
 
+namespace {
+std::atomic<std::int64_t> g_wall_offset_ms{0};
+}  // namespace
+
 std::int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
-      .count();
+             .count() +
+         g_wall_offset_ms.load(std::memory_order_relaxed);
 }
+
+void set_wall_clock_offset_ms(std::int64_t offset_ms) {
+  g_wall_offset_ms.store(offset_ms, std::memory_order_relaxed);
+}
+
+std::int64_t wall_clock_offset_ms() { return g_wall_offset_ms.load(std::memory_order_relaxed); }
 
 std::string iso_utc(std::int64_t ms) {
   std::int64_t days = ms / kMsPerDay;  // rounded down, also before 1970

@@ -367,6 +367,7 @@ json::value to_json(const ScheduleView& v) {
       {"block_weeks", opt(v.block_weeks)},
       {"sessions_per_week", number(v.sessions_per_week)},
       {"next_due_ms", opt(v.next_due_ms)},
+      {"next_due_in_days", opt(v.next_due_in_days)},
       {"this_week", to_json(v.this_week)},
       {"adherence", to_json(v.adherence)},
       {"consecutive_day_note", v.consecutive_day_note},

@@ -25,6 +25,13 @@
 //     Both processes run at nice -10 where that is permitted.
 //  4. stop() sends SIGTERM (soleusd unloads first), then SIGKILL after 5 s;
 //     an exit handler kills whatever is left if the runner dies.
+//  5. The calendar (issue 13's walk-through runs sessions days apart): when
+//     the build has soleusd-test (tests/support/), that daemon runs instead,
+//     with SOLEUS_TEST_HOOKS=1 and only its clock hook (SOLEUS_TEST_CLOCK_FILE:
+//     the wall clock's offset in ms; no fault or hang file, so storage and
+//     the loop behave as soleusd's). sys.advanceClock(ms) moves the wall
+//     clock forward; the control loop's steady clock is never touched.
+//     SOLEUS_BROWSER_TEST_HOOKS=0 runs soleusd, without advanceClock.
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -56,9 +63,10 @@ function simFifo() {
   return fifo;
 }
 
-function startProc(name, exe, args, logFile, ready, timeoutMs, { rt = false } = {}) {
-  const child = rt && simFifo() ? spawn('chrt', ['-f', '10', exe, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+function startProc(name, exe, args, logFile, ready, timeoutMs, { rt = false, env = null } = {}) {
+  const opts = { stdio: ['ignore', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env };
+  const child = rt && simFifo() ? spawn('chrt', ['-f', '10', exe, ...args], opts)
+    : spawn(exe, args, opts);
   children.add(child);
   // Above the compilers and Chromium sharing the box, where allowed (the real
   // machine runs the control loop SCHED_FIFO); without the privilege, as is.
@@ -142,7 +150,9 @@ export const DEFAULT_ATHLETE = {
 
 export async function startReal({ repo, buildDir, assetDir, artifacts, maintPin, widen = true }) {
   const simExe = path.join(buildDir, 'sim/soleus-sim');
-  const daemonExe = path.join(buildDir, 'app/soleusd');
+  const testExe = path.join(buildDir, 'tests/support/soleusd-test');
+  const hooks = process.env.SOLEUS_BROWSER_TEST_HOOKS !== '0' && fs.existsSync(testExe);
+  const daemonExe = hooks ? testExe : path.join(buildDir, 'app/soleusd');
   for (const f of [simExe, daemonExe]) {
     if (!fs.existsSync(f)) throw new Error(`${f} is missing: build the targets soleusd and soleus-sim in ${buildDir}`);
   }
@@ -150,6 +160,9 @@ export async function startReal({ repo, buildDir, assetDir, artifacts, maintPin,
   const logs = path.join(artifacts, 'logs');
   fs.mkdirSync(logs, { recursive: true });
   const cfgSrc = path.join(repo, 'config/sim.toml');
+  const clockFile = path.join(tmp, 'clock-offset-ms');
+  let clockOffsetMs = 0;
+  if (hooks) fs.writeFileSync(clockFile, '0\n');
   let sim = null;
   let daemon = null;
   let starts = 0;
@@ -176,7 +189,8 @@ export async function startReal({ repo, buildDir, assetDir, artifacts, maintPin,
     fs.writeFileSync(cfgPath, testConfig(fs.readFileSync(cfgSrc, 'utf8'),
       { modbusPort: ports.modbus, dbPath: path.join(tmp, 'soleus.db'), assetDir, widen }));
     daemon = startProc('soleusd', daemonExe, ['--config', cfgPath], path.join(logs, `soleusd${suffix}.log`),
-      (o) => { const m = /soleusd: HMI at (http:\/\/[^/\s]+)\//.exec(o); return m ? m[1] : null; }, 20000);
+      (o) => { const m = /soleusd: HMI at (http:\/\/[^/\s]+)\//.exec(o); return m ? m[1] : null; }, 20000,
+      { env: hooks ? { SOLEUS_TEST_HOOKS: '1', SOLEUS_TEST_CLOCK_FILE: clockFile } : null });
     sys.base = await daemon.matched;
     sys.simPort = ports.control;
   }
@@ -186,6 +200,23 @@ export async function startReal({ repo, buildDir, assetDir, artifacts, maintPin,
     simPort: null,
     simExe,
     restarts: 0,
+    /** Whether the daemon is soleusd-test with the clock hook (point 5). */
+    testHooks: hooks,
+    /** The wall clock's offset now, ms. */
+    clockOffsetMs: () => clockOffsetMs,
+    /**
+     * Moves the daemon's wall clock forward by `ms` (calendar time only) and
+     * waits until the hook (polled every 100 ms) has surely read it.
+     */
+    async advanceClock(ms) {
+      if (!hooks) throw new Error('advanceClock needs soleusd-test: build the target soleusd-test (or unset SOLEUS_BROWSER_TEST_HOOKS=0)');
+      clockOffsetMs += Math.round(ms);
+      fs.writeFileSync(`${clockFile}.tmp`, `${clockOffsetMs}\n`);
+      fs.renameSync(`${clockFile}.tmp`, clockFile);
+      const want = `wall clock moved by ${clockOffsetMs} ms`;
+      for (let i = 0; i < 50 && !daemon.child.output().includes(want); i++) await sleep(50);
+      if (!daemon.child.output().includes(want)) throw new Error(`soleusd-test did not log "${want}"`);
+    },
     /** Everything the running soleusd printed so far. */
     daemonOutput: () => (daemon ? daemon.child.output() : ''),
     sim: (req) => simControl(sys.simPort, req),

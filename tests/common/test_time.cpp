@@ -46,6 +46,23 @@ TEST_CASE("unix_ms_now is the system clock in milliseconds") {
   CHECK(now <= after);
 }
 
+TEST_CASE("the wall-clock offset (soleusd-test's clock hook) shifts unix_ms_now only") {
+  using namespace soleus::common;
+  REQUIRE(wall_clock_offset_ms() == 0);  // the daemon that ships never sets it
+  const auto steady0 = std::chrono::steady_clock::now();
+  const std::int64_t two_days = 2 * 86'400'000;
+  set_wall_clock_offset_ms(two_days);
+  const auto system = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const std::int64_t shifted = unix_ms_now();
+  set_wall_clock_offset_ms(0);
+  CHECK(shifted - system >= two_days);
+  CHECK(shifted - system < two_days + 1000);
+  CHECK(std::chrono::steady_clock::now() - steady0 < std::chrono::seconds(5));
+  CHECK(unix_ms_now() - system < 1000);
+}
+
 TEST_CASE("iso_utc writes RFC 3339 UTC with milliseconds") {
   CHECK(iso_utc(0) == "1970-01-01T00:00:00.000Z");
   CHECK(iso_utc(1) == "1970-01-01T00:00:00.001Z");

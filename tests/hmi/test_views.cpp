@@ -350,9 +350,9 @@ TEST_CASE("views: member, history, programme and session renderers' field sets")
   // Issue 13 §2: the schedule (the shared contract's fields) and the change log.
   CHECK(keys(to_json(ScheduleView{})) ==
         std::set<std::string>{"programme_id", "programme", "phase", "block_week", "block_weeks",
-                              "sessions_per_week", "next_due_ms", "this_week", "adherence",
-                              "consecutive_day_note", "reassessment_due", "reassessment_due_ms",
-                              "flagged", "flag_reason"});
+                              "sessions_per_week", "next_due_ms", "next_due_in_days", "this_week",
+                              "adherence", "consecutive_day_note", "reassessment_due",
+                              "reassessment_due_ms", "flagged", "flag_reason"});
   CHECK(keys(to_json(WeekCountView{})) ==
         std::set<std::string>{"week_start_ms", "planned", "done"});
   CHECK(keys(to_json(ProgressionChangeView{})) ==

@@ -2,7 +2,8 @@
 // of docs/storage.md, "Test hooks". Only with SOLEUS_TEST_HOOKS=1. The main
 // thread polls two files every 100 ms: the storage fault file's first word
 // sets the FaultVfs mode the database is opened through, the hang file's
-// existence blocks the control loop. soleusd links none of this
+// existence blocks the control loop, the clock file's number (ms) shifts the
+// wall clock (common::set_wall_clock_offset_ms). soleusd links none of this
 // (app/src/no_daemon_hooks.cpp).
 #include <chrono>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 
 #include "soleus/app/daemon.hpp"
 #include "soleus/common/log.hpp"
+#include "soleus/common/time.hpp"
 #include "soleus/controller/control_loop.hpp"
 #include "soleus/test_support/fault_vfs.hpp"
 
@@ -25,15 +27,18 @@ using test_support::FaultVfs;
 
 class EnvTestHooks final : public DaemonHooks {
  public:
-  EnvTestHooks(FaultVfs& vfs, std::string fault_file, std::string hang_file)
-      : vfs_(vfs), fault_file_(std::move(fault_file)), hang_file_(std::move(hang_file)) {}
+  EnvTestHooks(FaultVfs& vfs, std::string fault_file, std::string hang_file, std::string clock_file)
+      : vfs_(vfs),
+        fault_file_(std::move(fault_file)),
+        hang_file_(std::move(hang_file)),
+        clock_file_(std::move(clock_file)) {}
 
   void configure(DaemonConfig& cfg) override { cfg.storage.vfs = vfs_.name(); }
 
   std::string describe(const DaemonConfig& cfg) const override {
     return "test hooks enabled (SOLEUS_TEST_HOOKS=1): storage through " + cfg.storage.vfs +
-           ", fault file '" + fault_file_ + "', hang file '" + hang_file_ +
-           "'; never on a machine in use";
+           ", fault file '" + fault_file_ + "', hang file '" + hang_file_ + "', clock file '" +
+           clock_file_ + "'; never on a machine in use";
   }
 
   void poll(controller::ControlLoop& loop) override {
@@ -52,6 +57,17 @@ class EnvTestHooks final : public DaemonHooks {
         log::warn("test hooks: storage mode ", word.empty() ? "none" : word);
         vfs_.set_mode(m);
         mode_ = m;
+      }
+    }
+    if (!clock_file_.empty()) {
+      // The wall clock's offset in ms (a missing or empty file: 0). Calendar
+      // time only: the control loop runs on the steady clock.
+      long long offset = 0;
+      std::ifstream in(clock_file_);
+      if (in && !(in >> offset)) offset = 0;
+      if (offset != common::wall_clock_offset_ms()) {
+        log::warn("test hooks: wall clock moved by ", offset, " ms");
+        common::set_wall_clock_offset_ms(offset);
       }
     }
     if (!hang_file_.empty()) {
@@ -81,7 +97,7 @@ class EnvTestHooks final : public DaemonHooks {
   }
 
   FaultVfs& vfs_;
-  std::string fault_file_, hang_file_, bad_word_;
+  std::string fault_file_, hang_file_, clock_file_, bad_word_;
   std::chrono::steady_clock::time_point next_poll_{};
   FaultVfs::Mode mode_ = FaultVfs::Mode::None;
   bool hang_ = false;
@@ -95,8 +111,10 @@ std::unique_ptr<DaemonHooks> make_daemon_hooks() {
   std::string fault_file, hang_file;
   if (const char* f = std::getenv("SOLEUS_TEST_STORAGE_FAULT_FILE")) fault_file = f;
   if (const char* f = std::getenv("SOLEUS_TEST_HANG_FILE")) hang_file = f;
+  std::string clock_file;
+  if (const char* f = std::getenv("SOLEUS_TEST_CLOCK_FILE")) clock_file = f;
   return std::make_unique<EnvTestHooks>(FaultVfs::install(), std::move(fault_file),
-                                        std::move(hang_file));
+                                        std::move(hang_file), std::move(clock_file));
 }
 
 }  // namespace soleus::app

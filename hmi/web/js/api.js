@@ -164,6 +164,9 @@ export const api = {
     request('GET', `/members/${encodeURIComponent(memberId)}/history?limit=${limit}`)
       .then((d) => { const r = list(d, 'sessions'); r.items = r.items.map(normalizeHistory); return r; }),
 
+  // The member's schedule (issue 13 §2): next due, this week, block week, adherence.
+  schedule: (memberId) => request('GET', `/members/${encodeURIComponent(memberId)}/schedule`),
+
   // --- staff ---------------------------------------------------------------
   programmes: () => request('GET', '/programmes').then((d) => list(d, 'programmes')),
   programme: (id) => request('GET', `/programmes/${encodeURIComponent(id)}`),

@@ -2,6 +2,7 @@
 // contract (issue 5) and controller::SetParams, and the one tempo grammar
 // (soleus::common::parse_tempo), so that a value the keypad accepts is a value
 // the daemon accepts.
+import { t } from './i18n.js';
 
 import { numberRule } from './keypad.js';
 
@@ -17,6 +18,10 @@ export const LIMITS = {
   force_drop_pct: { min: 5, max: 50, label: 'Force drop', unit: '%' },
   assessed_max_n: { min: 1, max: 10000, label: 'Assessed max', unit: 'N' },
   progression_amount: { min: 0.1, max: 1000, label: 'Amount' },
+  rep_min: { min: 1, max: 100, integer: true, label: 'Bottom of the rep range' },
+  rep_max: { min: 1, max: 100, integer: true, label: 'Top of the rep range' },
+  block_weeks: { min: 1, max: 52, integer: true, label: 'Block', unit: 'weeks' },
+  sessions_per_week: { min: 1, max: 14, integer: true, label: 'Sessions per week' },
   member_number: { min: 1, max: 99999999999, integer: true, label: 'Member number' },
   span_kg: { min: 1, max: 200, label: 'Known weight', unit: 'kg' },
 };
@@ -111,6 +116,9 @@ export const PROGRESSIONS = [
   { value: 'load_n', label: '+ load, N', unit: 'N' },
   { value: 'reps', label: '+ reps', unit: 'reps' },
   { value: 'hold_s', label: '+ hold time, s', unit: 's' },
+  // Issue 13: a rep range; +1 rep per successful session up to its top, then
+  // the load rises by the increment and the target goes back to the bottom.
+  { value: 'double', label: 'Double progression', unit: '' },
 ];
 
 /** The progression rules a step may use (the API's rules, docs/api.md). */
@@ -118,12 +126,19 @@ export function progressionsFor(step) {
   const iso = step.mode === 'isometric';
   const pct = step.load_pct !== undefined && step.load_pct !== null;
   return PROGRESSIONS.filter((p) => (p.value !== 'reps' || !iso) && (p.value !== 'hold_s' || iso)
-    && (p.value !== 'load_pct' || pct));
+    && (p.value !== 'load_pct' || pct) && (p.value !== 'double' || !iso));
 }
 
-export function progressionText(p) {
-  if (!p || !p.rule || p.rule === 'none') return 'None';
+export function progressionText(p, step) {
+  if (!p || !p.rule || p.rule === 'none') return t('None');
   const amt = p.amount;
+  if (p.rule === 'double') {
+    const unit = p.increment === 'load_pct' ? '%' : 'N';
+    return t('{min}–{max} reps, then +{amount} {unit}{tempo}', {
+      min: step ? step.rep_min : '?', max: step ? step.rep_max : '?', amount: amt, unit,
+      tempo: p.on_tempo ? t(', on tempo') : '',
+    });
+  }
   const when = 'when all sets are completed';
   if (p.rule === 'load_pct') return `+${amt} % load ${when}`;
   if (p.rule === 'load_n') return `+${amt} N load ${when}`;
@@ -160,6 +175,14 @@ export function stepErrors(s) {
   if (s.progression && s.progression.rule !== 'none') {
     if (!progressionsFor(s).some((p) => p.value === s.progression.rule)) errs.push({ field: 'progression', message: 'This progression does not suit the step' });
     else chk('progression', s.progression.amount, 'progression_amount');
+    if (s.progression.rule === 'double') {
+      chk('rep_range', s.rep_min, 'rep_min');
+      chk('rep_range', s.rep_max, 'rep_max');
+      if (Number(s.rep_max) < Number(s.rep_min)) errs.push({ field: 'rep_range', message: t('The top of the range is below its bottom') });
+      if (s.progression.increment === 'load_pct' && !(s.load_pct !== undefined && s.load_pct !== null)) {
+        errs.push({ field: 'progression', message: t('A % increment needs a load in % of max') });
+      }
+    }
   }
   return errs;
 }
@@ -170,8 +193,14 @@ export function cleanStep(s) {
     mode: s.mode, sets: Number(s.sets), tempo: s.tempo, rest_s: Number(s.rest_s),
     force_drop_pct: Number(s.force_drop_pct),
     progression: s.progression && s.progression.rule !== 'none'
-      ? { rule: s.progression.rule, amount: Number(s.progression.amount) } : { rule: 'none' },
+      ? { rule: s.progression.rule, amount: Number(s.progression.amount), on_tempo: Boolean(s.progression.on_tempo) } : { rule: 'none' },
   };
+  if (out.progression.rule === 'double') {
+    out.progression.increment = s.progression.increment || 'load_n';
+    out.rep_min = Number(s.rep_min);
+    out.rep_max = Number(s.rep_max);
+    s.target_reps = Number(s.rep_min);  // a new target starts at the bottom of the range
+  }
   if (s.mode === 'isometric') out.hold_s = Number(s.hold_s); else out.target_reps = Number(s.target_reps);
   if (s.load_pct !== undefined && s.load_pct !== null) out.load_pct = Number(s.load_pct);
   else out.load_n = Number(s.load_n);

@@ -8,8 +8,16 @@
 
 namespace soleus::common {
 
-/// Unix ms now (the system clock).
+/// Unix ms now (the system clock, plus the wall-clock offset below: 0 in the
+/// daemon that ships).
 std::int64_t unix_ms_now();
+
+/// Shifts unix_ms_now() (calendar time only: the steady clocks the control
+/// loop and the timeouts use are untouched). Only soleusd-test's hooks set it
+/// (tests/support/daemon_hooks.cpp, SOLEUS_TEST_CLOCK_FILE), so a browser test
+/// can run sessions "days apart"; soleusd never does.
+void set_wall_clock_offset_ms(std::int64_t offset_ms);
+std::int64_t wall_clock_offset_ms();
 
 /// "2025-11-23T18:05:00.123Z" for Unix ms `ms`, rounded down to the
 /// millisecond's second: -1 is "1969-12-31T23:59:59.999Z". Years outside

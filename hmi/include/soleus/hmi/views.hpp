@@ -263,6 +263,7 @@ struct ScheduleView {
   std::optional<int> block_weeks;
   double sessions_per_week{};
   std::optional<std::int64_t> next_due_ms;
+  std::optional<int> next_due_in_days;  ///< addition: 0 today, 1 tomorrow (the daemon's calendar)
   WeekCountView this_week;
   std::vector<WeekCountView> adherence;  ///< oldest first
   bool consecutive_day_note{};

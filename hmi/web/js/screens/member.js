@@ -8,6 +8,7 @@ import { keypad } from '../keypad.js';
 import { rule, tempoError, parseTempo, LIMITS } from '../validate.js';
 import { settings, saveSettings, load, loadPrecise, seconds, clock, shortDate, MODES, G, fmtNum } from '../format.js';
 import { testBeep, unlockAudio } from '../metronome.js';
+import { t } from '../i18n.js';
 
 function fact(k, v, small, test) {
   return h('div.fact', h('div.k', k), h('div.v', test ? { 'data-test': test } : null, v, small ? h('small', ' ', small) : null));
@@ -28,6 +29,36 @@ function startError(e) {
   return String(e);
 }
 
+/** A day as the schedule gives it (UTC midnight): "Mon 7 Dec". */
+function dueDate(ms) {
+  return new Date(ms).toLocaleDateString('en-GB', { timeZone: 'UTC', weekday: 'short', day: 'numeric', month: 'short' });
+}
+
+/**
+ * The schedule on the Today card (GET /members/{id}/schedule): the block's
+ * week or maintenance, this week's count against plan, the next session due,
+ * adherence per week, and the notes (consecutive days, reassessment due).
+ */
+export function scheduleBox(sc) {
+  if (!sc || !sc.programme_id) return null;
+  const week = sc.phase === 'block' ? t('Week {week} of {weeks}', { week: sc.block_week, weeks: sc.block_weeks })
+    : sc.phase === 'maintenance' ? t('Maintenance') : null;
+  const days = sc.next_due_in_days;
+  const when = days === 0 ? t('today') : days === 1 ? t('tomorrow') : t('in {n} days', { n: days });
+  const recent = (sc.adherence || []).slice(-4);
+  return h('div.sched', { 'data-test': 'schedule' },
+    h('div.sched-row',
+      week ? h('span.chip', { 'data-test': 'block-week' }, week) : null,
+      h('span.chip', { 'data-test': 'this-week' }, t('This week {done} of {planned}', { done: sc.this_week.done, planned: sc.this_week.planned })),
+      sc.next_due_ms !== null && sc.next_due_ms !== undefined
+        ? h('span.chip', { 'data-test': 'next-due' }, t('Next: {when} ({date})', { when, date: dueDate(sc.next_due_ms) })) : null),
+    h('div.sched-row.small', { 'data-test': 'adherence' }, h('span.muted', t('Adherence')),
+      ...recent.map((w, i) => h('span.adh', { class: `adh${w.done >= w.planned ? ' met' : ''}` },
+        t('W{n} {done}/{planned}', { n: sc.adherence.length - recent.length + i + 1, done: w.done, planned: w.planned })))),
+    sc.reassessment_due ? h('div.sched-row.small.warnline', { 'data-test': 'reassessment-due' }, t('Reassessment due: ask staff for a strength assessment')) : null,
+    sc.consecutive_day_note ? h('div.sched-row.small.muted', { 'data-test': 'consecutive-note' }, t('You trained on consecutive days: that is fine; a rest day between sessions helps the calf recover.')) : null);
+}
+
 // --- today --------------------------------------------------------------------
 export function mountToday(root, params, app) {
   let timer = null;
@@ -37,8 +68,10 @@ export function mountToday(root, params, app) {
 
   async function refresh() {
     let s;
+    let sc = null;
     try {
-      s = await api.session();
+      const id = app.auth && app.auth.member_id;
+      [s, sc] = await Promise.all([api.session(), id ? api.schedule(id).catch(() => null) : null]);
     } catch (e) {
       clear(body).append(h('div.panel.col',
         h('h2', 'Your programme could not be loaded'), h('p', String(e.message)),
@@ -47,10 +80,10 @@ export function mountToday(root, params, app) {
       return;
     }
     if (!alive) return;
-    render(s);
+    render(s, sc);
   }
 
-  function render(s) {
+  function render(s, sc) {
     clearInterval(timer);
     clear(body);
     if (!s || !s.programme) {
@@ -64,6 +97,7 @@ export function mountToday(root, params, app) {
       body.append(h('div.panel.col', { 'data-test': 'programme-done' },
         h('h2', `${s.programme.name}: done for today`),
         h('p', 'Well done. Your progress is saved.'),
+        scheduleBox(sc),
         h('div.row', h('button.btn.big', { onclick: () => app.go('history') }, 'History'),
           h('button.btn.big.primary', { onclick: () => app.signOut() }, 'Finish'))));
       return;
@@ -87,7 +121,8 @@ export function mountToday(root, params, app) {
           iso ? null : fact('Tempo', st.tempo, ''),
           st.rest_s !== undefined ? fact('Rest', `${st.rest_s} s`) : null),
         h('p.small.muted', iso ? `Push against the pad and hold for ${st.hold_s} s.` : tempoWords(st.tempo),
-          st.mode === 'eccentric' ? ` · ${st.eccentric_pct} % heavier when lowering` : '')),
+          st.mode === 'eccentric' ? ` · ${st.eccentric_pct} % heavier when lowering` : ''),
+        scheduleBox(sc)),
       h('div.go', restLeft > 0 ? restBox : h('div.panel.small', { style: { flex: 1 } },
         h('h3', 'Before you start'),
         h('p', 'Sit down, balls of the feet on the plate, pad on your thighs.'),

@@ -7,6 +7,7 @@ import { h, clear, toast, segmented, choose, confirmBox } from '../ui.js';
 import { keypad } from '../keypad.js';
 import { rule, tempoError, newStep, stepErrors, cleanStep, PROGRESSIONS, progressionsFor, progressionText, LIMITS } from '../validate.js';
 import { load, loadPrecise, MODES, seconds } from '../format.js';
+import { t } from '../i18n.js';
 
 function apiMsg(e) {
   if (e instanceof ApiError) return `${e.field ? e.field + ': ' : ''}${e.message}`;
@@ -33,8 +34,11 @@ export function mountProgrammes(root, params, app) {
 // --- programme editor -----------------------------------------------------------------
 export function mountProgramme(root, params, app) {
   const id = params[0] === 'new' ? null : params[0];
-  const prog = { name: '', steps: [newStep()] };
-  let sel = 0;
+  // A new programme follows the articles: every other day for a 6-week block, then 3 a week.
+  const prog = {
+    name: '', steps: [newStep()], sessions_per_week: 3, block_weeks: 6, block_every_other_day: true, after_block_sessions_per_week: 3,
+  };
+  let sel = 0;  // the step shown; -1: the schedule
   const nameBtn = h('button.btn.value', { 'data-test': 'p-name', onclick: editName, style: { flex: '1' } });
   const tabs = h('div.steptabs');
   const grid = h('div.stepgrid');
@@ -54,6 +58,7 @@ export function mountProgramme(root, params, app) {
     nameBtn.textContent = prog.name || 'Tap to name the programme';
     nameBtn.classList.toggle('bad', !prog.name);
     clear(tabs);
+    tabs.append(h('button.btn', { class: `btn${sel === -1 ? ' on' : ''}`, 'data-test': 'tab-schedule', onclick: () => { sel = -1; render(); } }, t('Schedule')));
     prog.steps.forEach((s, i) => {
       const bad = stepErrors(s).length > 0;
       tabs.append(h('button.btn', { class: `btn${i === sel ? ' on' : ''}${bad ? ' bad' : ''}`, 'data-step': String(i + 1), onclick: () => { sel = i; render(); } }, `Step ${i + 1}`));
@@ -75,7 +80,35 @@ export function mountProgramme(root, params, app) {
     return h('button.btn.value', { class: `btn value${bad ? ' bad' : ''}`, 'data-test': `f-${name}`, onclick }, text);
   }
 
+  function renderSchedule() {
+    clear(grid);
+    const num = (name, title, hintTxt, apply) => async () => {
+      const v = await keypad({ title, layout: 'numeric', value: prog[name] ?? '', validate: rule(name === 'after_block_sessions_per_week' ? 'sessions_per_week' : name), hint: hintTxt });
+      if (v !== null) { apply(Number(v)); render(); }
+    };
+    const btn = (name, text, onclick) => h('button.btn.value', { 'data-test': `f-${name}`, onclick }, text);
+    const block = prog.block_weeks !== null && prog.block_weeks !== undefined;
+    grid.append(
+      h('div.field', { 'data-field': 'block_weeks' }, h('label', t('Block')), h('div.row',
+        btn('block_weeks', block ? t('{n} weeks', { n: prog.block_weeks }) : t('No block'),
+          num('block_weeks', t('Block length, weeks'), t('1–52 weeks'), (v) => { prog.block_weeks = v; })),
+        block ? h('button.btn', { 'data-test': 'no-block', onclick: () => { prog.block_weeks = null; render(); } }, t('None')) : null)),
+      h('div.field', { 'data-field': 'block_every_other_day' }, h('label', t('In the block')),
+        segmented([{ value: 'eod', label: t('Every other day') }, { value: 'week', label: t('Per week') }],
+          prog.block_every_other_day ? 'eod' : 'week', (v) => { prog.block_every_other_day = v === 'eod'; render(); }, 'block-freq')),
+      h('div.field', { 'data-field': 'sessions_per_week' }, h('label', t('Sessions a week')),
+        btn('sessions_per_week', String(prog.sessions_per_week),
+          num('sessions_per_week', t('Sessions per week'), t('1–14; in the block when not every other day, or without a block'), (v) => { prog.sessions_per_week = v; }))),
+      h('div.field', { 'data-field': 'after_block_sessions_per_week' }, h('label', t('After the block')),
+        btn('after_block_sessions_per_week', prog.after_block_sessions_per_week ? t('{n} a week', { n: prog.after_block_sessions_per_week }) : t('unchanged'),
+          num('after_block_sessions_per_week', t('Sessions per week after the block (maintenance)'), t('1–14'), (v) => { prog.after_block_sessions_per_week = v; }))),
+      h('p.small.muted', { style: { gridColumn: '1 / 3' } },
+        t('A reassessment falls due at the end of each block. Training on consecutive days is allowed: the member sees a gentle note.')),
+    );
+  }
+
   function renderStep() {
+    if (sel < 0) { renderSchedule(); return; }
     const s = prog.steps[sel];
     clear(grid);
     const edit = async (name, opts, apply) => {
@@ -101,7 +134,7 @@ export function mountProgramme(root, params, app) {
     const loadSeg = segmented([{ value: 'n', label: 'N' }, { value: 'pct', label: '% max' }], pct ? 'pct' : 'n', (v) => {
       if (v === 'pct') { s.load_pct = 70; delete s.load_n; } else {
         s.load_n = 400; delete s.load_pct;
-        if (s.progression && s.progression.rule === 'load_pct') s.progression = { rule: 'none' };
+        if (s.progression && (s.progression.rule === 'load_pct' || s.progression.increment === 'load_pct')) s.progression = { rule: 'none' };
       }
       render();
     }, 'load-unit');
@@ -110,29 +143,59 @@ export function mountProgramme(root, params, app) {
       : valueBtn('load_n', `${s.load_n} N`, num('load_n', 'Load', 'load_n', 'N', `0–${LIMITS.load_n.max} N`, 'decimal'));
     loadBtn.style.width = '118px';
     const prog_ = s.progression || { rule: 'none' };
+    // The rep range of double progression: bottom, then top (the target starts at the bottom).
+    const editRange = async () => {
+      const lo = await keypad({ title: t('Rep range: bottom'), layout: 'numeric', value: s.rep_min ?? '', validate: rule('rep_min'), hint: t('1–100 reps') });
+      if (lo === null) return;
+      const hi = await keypad({ title: t('Rep range: top'), layout: 'numeric', value: s.rep_max ?? '', validate: (v) => rule('rep_max')(v) || (Number(v) < Number(lo) ? t('At least the bottom ({n})', { n: lo }) : null), hint: t('{n}–100 reps', { n: lo }) });
+      if (hi === null) return;
+      s.rep_min = Number(lo);
+      s.rep_max = Number(hi);
+      s.target_reps = s.rep_min;
+      render();
+    };
+    // "Only if every rep was on tempo": a condition of any rule but none.
+    const onTempo = prog_.rule === 'none' ? h('div') : field(t('On tempo only'), segmented(
+      [{ value: 'no', label: t('No') }, { value: 'yes', label: t('Yes') }], prog_.on_tempo ? 'yes' : 'no',
+      (v) => { s.progression = { ...prog_, on_tempo: v === 'yes' }; render(); }, 'on-tempo'), 'on_tempo');
     grid.append(
       mode,
       field('Sets', valueBtn('sets', String(s.sets), num('sets', 'Sets', 'sets', '', '1–10')), 'sets'),
       iso
         ? field('Hold', valueBtn('hold_s', `${s.hold_s} s`, num('hold_s', 'Hold time', 'hold_s', 's', '1–300 s', 'decimal')), 'hold_s')
-        : field('Reps', valueBtn('target_reps', String(s.target_reps), num('target_reps', 'Reps per set', 'target_reps', '', '1–100')), 'target_reps'),
+        : prog_.rule === 'double'
+          ? field(t('Rep range'), valueBtn('rep_range', `${s.rep_min ?? '?'}–${s.rep_max ?? '?'}`, editRange), 'rep_range')
+          : field('Reps', valueBtn('target_reps', String(s.target_reps), num('target_reps', 'Reps per set', 'target_reps', '', '1–100')), 'target_reps'),
       field(iso ? 'Force limit' : 'Load', h('div.row', loadBtn, loadSeg), 'load'),
       s.mode === 'eccentric'
         ? field('Extra lower', valueBtn('eccentric_pct', `+${s.eccentric_pct} %`, num('eccentric_pct', 'Extra load when lowering', 'eccentric_pct', '%', '0–100 %', 'decimal')), 'eccentric_pct')
-        : h('div'),
+        : onTempo,
       field('Tempo', valueBtn('tempo', s.tempo, () => edit('tempo', {
         title: 'Tempo: lower-pause-raise-hold, s', layout: 'tempo', value: s.tempo, validate: tempoError, hint: 'e.g. 3-1-3-1 or 2.5-0-2-1',
       }, (v) => { s.tempo = v; })), 'tempo'),
       field('Rest', valueBtn('rest_s', `${s.rest_s} s`, num('rest_s', 'Rest between sets', 'rest_s', 's', '0–600 s')), 'rest_s'),
       field('Force drop', valueBtn('force_drop_pct', `${s.force_drop_pct} %`, num('force_drop_pct', 'End the set when force drops by', 'force_drop_pct', '%', '5–50 %', 'decimal')), 'force_drop_pct'),
-      field('Progression', valueBtn('progression', progressionText(prog_), async () => {
-        const r = await choose('Progression after the session', progressionsFor(s).map((p) => ({ value: p.value, label: p.label })));
+      field('Progression', valueBtn('progression', progressionText(prog_, s), async () => {
+        const r = await choose('Progression after the session', progressionsFor(s).map((p) => ({ value: p.value, label: t(p.label) })));
         if (r === null) return;
         if (r === 'none') { s.progression = { rule: 'none' }; render(); return; }
+        if (r === 'double') {
+          const incs = [{ value: 'load_n', label: t('+ load, N') }];
+          if (pct) incs.unshift({ value: 'load_pct', label: t('+ load, % of the load') });
+          const inc = await choose(t('At the top of the range, the load rises by'), incs);
+          if (inc === null) return;
+          const amount = await keypad({ title: t('Load increment'), layout: 'decimal', unit: inc === 'load_pct' ? '%' : 'N',
+            value: prog_.rule === 'double' ? prog_.amount : '', validate: rule('progression_amount'), hint: inc === 'load_pct' ? t('e.g. 10 %') : t('e.g. 20 N') });
+          if (amount === null) return;
+          s.progression = { rule: 'double', increment: inc, amount: Number(amount), on_tempo: Boolean(prog_.on_tempo) };
+          if (!s.rep_min || !s.rep_max) await editRange();
+          render();
+          return;
+        }
         const unit = PROGRESSIONS.find((p) => p.value === r).unit;
         const v = await keypad({ title: `Progression: ${PROGRESSIONS.find((p) => p.value === r).label}`, layout: 'decimal', unit,
           value: s.progression && s.progression.rule === r ? s.progression.amount : '', validate: rule('progression_amount'), hint: '0.5–20' });
-        if (v !== null) s.progression = { rule: r, amount: Number(v) };
+        if (v !== null) s.progression = { rule: r, amount: Number(v), on_tempo: Boolean(prog_.on_tempo) };
         render();
       }), 'progression'),
     );
@@ -155,7 +218,12 @@ export function mountProgramme(root, params, app) {
     sel = j; render();
   }
   async function save() {
-    const body = { name: prog.name, steps: prog.steps.map(cleanStep) };
+    const body = {
+      name: prog.name, steps: prog.steps.map(cleanStep),
+      sessions_per_week: prog.sessions_per_week, block_every_other_day: Boolean(prog.block_every_other_day),
+    };
+    if (prog.block_weeks) body.block_weeks = prog.block_weeks;
+    if (prog.after_block_sessions_per_week) body.after_block_sessions_per_week = prog.after_block_sessions_per_week;
     try {
       if (id) await api.updateProgramme(id, body);
       else {
@@ -175,6 +243,10 @@ export function mountProgramme(root, params, app) {
   if (id) {
     api.programme(id).then((p) => {
       prog.name = p.name || '';
+      prog.sessions_per_week = p.sessions_per_week ?? 3;
+      prog.block_weeks = p.block_weeks ?? null;
+      prog.block_every_other_day = Boolean(p.block_every_other_day);
+      prog.after_block_sessions_per_week = p.after_block_sessions_per_week ?? null;
       prog.steps = (p.steps && p.steps.length ? p.steps : [newStep()]).map((s) => ({ progression: { rule: 'none' }, ...s }));
       render();
     }).catch((e) => { msg.textContent = apiMsg(e); });
@@ -202,8 +274,11 @@ export function mountMembers(root, params, app) {
   function renderList() {
     clear(list);
     for (const m of members) {
+      // Issue 13: who is flagged (a PAIN stop) and who is due for reassessment.
       list.append(h('button.btn', { class: `btn${sel && sel.id === m.id ? ' on' : ''}`, 'data-number': String(m.number),
-        onclick: () => { sel = m; renderList(); renderDetail(); } }, `${m.number}  ${m.name || ''}`));
+        onclick: () => { sel = m; renderList(); renderDetail(); } }, `${m.number}  ${m.name || ''}`,
+        m.flagged ? h('span.badge.alarm', { 'data-test': 'flagged' }, t('PAIN')) : null,
+        m.reassessment_due ? h('span.badge', { 'data-test': 'reassess' }, t('Reassess')) : null));
     }
   }
 
@@ -235,6 +310,9 @@ export function mountMembers(root, params, app) {
         const v = await keypad({ title: 'Name', layout: 'alpha', value: m.name || '', validate: (t) => (t.trim() ? null : 'Enter a name') });
         if (v !== null) put({ name: v.trim() });
       } }, m.name || '–')),
+      m.flagged ? h('div.row', h('p.grow', { 'data-test': 'm-flag' }, t('Flagged: a session ended with a PAIN stop. Nothing progressed.')),
+        h('button.btn', { 'data-test': 'm-clear-flag', onclick: () => put({ flagged: false }) }, t('Clear flag'))) : null,
+      m.reassessment_due ? h('p.small', { 'data-test': 'm-reassess' }, t('Reassessment due: the block has ended since the last assessment.')) : null,
       h('p.small.muted', m.last_session ? `Last session ${m.last_session}` : ''),
       out);
   }
