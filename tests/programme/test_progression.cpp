@@ -85,7 +85,7 @@ TEST_CASE("double progression: the target climbs one rep per successful session,
   CHECK(level_load_factor(p.steps[0]) == doctest::Approx(1.1));
 }
 
-TEST_CASE("double progression: a partial session changes nothing; +N increments add newtons") {
+TEST_CASE("double progression: a partial session changes nothing, and +N increments add newtons") {
   Plan p = double_plan("load_n");
   p.steps[0].load_pct.reset();
   p.steps[0].load_n = 500;
@@ -123,7 +123,7 @@ TEST_CASE("double progression: with on tempo, the top must be reached with every
   CHECK(d.changes[0].reason.find("on tempo") != std::string::npos);
 }
 
-TEST_CASE("a PAIN stop changes nothing and flags the member; so does an incomplete session") {
+TEST_CASE("a PAIN stop changes nothing and flags the member, and an incomplete session changes nothing") {
   Plan p = double_plan();
   p.steps[0].target = 15;
   p.steps[0].level = 2;

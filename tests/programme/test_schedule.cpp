@@ -93,7 +93,7 @@ TEST_CASE("schedule: every other day through a 6-week block, into maintenance") 
   CHECK_FALSE(schedule(in, at(47, 12)).consecutive_day_note);
 }
 
-TEST_CASE("schedule: missed sessions are due today; adherence counts what was done") {
+TEST_CASE("schedule: missed sessions are due today, and adherence counts what was done") {
   ScheduleInput in = standard();
   in.session_starts_ms = {at(0), at(4)};  // missed day 2
   const Schedule s = schedule(in, at(10));
