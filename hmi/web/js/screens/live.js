@@ -349,8 +349,10 @@ export function mountSummary(root, params, app) {
         const tick = () => { const l = (end - Date.now()) / 1000; count.textContent = clock(l); if (l <= 0) { clearInterval(timer); next.disabled = false; } };
         tick(); timer = setInterval(tick, 250);
       } else if (sess && sess.programme && sess.state === 'done') {
+        // Finish ends the session first: the daemon applies the programme's
+        // rules (progression, the change log) now, not when it times out.
         right.append(h('div.panel', h('h2', 'Programme done for today')),
-          h('button.btn.big.primary', { 'data-test': 'finish', onclick: () => app.signOut() }, 'Finish'),
+          h('button.btn.big.primary', { 'data-test': 'finish', onclick: async () => { await api.sessionEnd().catch(() => null); app.signOut(); } }, 'Finish'),
           h('button.btn', { onclick: () => app.go('history') }, 'History'));
       } else {
         right.append(h('button.btn.big.primary', { 'data-test': 'next', onclick: () => app.go('today') }, 'Next'),

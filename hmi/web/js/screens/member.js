@@ -48,10 +48,10 @@ export function scheduleBox(sc) {
   const recent = (sc.adherence || []).slice(-4);
   return h('div.sched', { 'data-test': 'schedule' },
     h('div.sched-row',
-      week ? h('span.chip', { 'data-test': 'block-week' }, week) : null,
-      h('span.chip', { 'data-test': 'this-week' }, t('This week {done} of {planned}', { done: sc.this_week.done, planned: sc.this_week.planned })),
+      week ? h('span.sched-chip', { 'data-test': 'block-week' }, week) : null,
+      h('span.sched-chip', { 'data-test': 'this-week' }, t('This week {done} of {planned}', { done: sc.this_week.done, planned: sc.this_week.planned })),
       sc.next_due_ms !== null && sc.next_due_ms !== undefined
-        ? h('span.chip', { 'data-test': 'next-due' }, t('Next: {when} ({date})', { when, date: dueDate(sc.next_due_ms) })) : null),
+        ? h('span.sched-chip', { 'data-test': 'next-due' }, t('Next: {when} ({date})', { when, date: dueDate(sc.next_due_ms) })) : null),
     h('div.sched-row.small', { 'data-test': 'adherence' }, h('span.muted', t('Adherence')),
       ...recent.map((w, i) => h('span.adh', { class: `adh${w.done >= w.planned ? ' met' : ''}` },
         t('W{n} {done}/{planned}', { n: sc.adherence.length - recent.length + i + 1, done: w.done, planned: w.planned })))),

@@ -86,13 +86,13 @@ export function mountProgramme(root, params, app) {
       const v = await keypad({ title, layout: 'numeric', value: prog[name] ?? '', validate: rule(name === 'after_block_sessions_per_week' ? 'sessions_per_week' : name), hint: hintTxt });
       if (v !== null) { apply(Number(v)); render(); }
     };
-    const btn = (name, text, onclick) => h('button.btn.value', { 'data-test': `f-${name}`, onclick }, text);
+    const btn = (name, text, onclick) => h('button.btn.value', { 'data-test': `f-${name}`, onclick, style: { flex: '1', minWidth: '0' } }, text);
     const block = prog.block_weeks !== null && prog.block_weeks !== undefined;
     grid.append(
       h('div.field', { 'data-field': 'block_weeks' }, h('label', t('Block')), h('div.row',
         btn('block_weeks', block ? t('{n} weeks', { n: prog.block_weeks }) : t('No block'),
           num('block_weeks', t('Block length, weeks'), t('1–52 weeks'), (v) => { prog.block_weeks = v; })),
-        block ? h('button.btn', { 'data-test': 'no-block', onclick: () => { prog.block_weeks = null; render(); } }, t('None')) : null)),
+        block ? h('button.btn', { 'data-test': 'no-block', style: { flex: '0 0 auto', padding: '0 10px' }, onclick: () => { prog.block_weeks = null; render(); } }, t('None')) : null)),
       h('div.field', { 'data-field': 'block_every_other_day' }, h('label', t('In the block')),
         segmented([{ value: 'eod', label: t('Every other day') }, { value: 'week', label: t('Per week') }],
           prog.block_every_other_day ? 'eod' : 'week', (v) => { prog.block_every_other_day = v === 'eod'; render(); }, 'block-freq')),
