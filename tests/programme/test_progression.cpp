@@ -123,7 +123,8 @@ TEST_CASE("double progression: with on tempo, the top must be reached with every
   CHECK(d.changes[0].reason.find("on tempo") != std::string::npos);
 }
 
-TEST_CASE("a PAIN stop changes nothing and flags the member, and an incomplete session changes nothing") {
+TEST_CASE(
+    "a PAIN stop changes nothing and flags the member, and an incomplete session changes nothing") {
   Plan p = double_plan();
   p.steps[0].target = 15;
   p.steps[0].level = 2;
