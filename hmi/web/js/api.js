@@ -117,6 +117,7 @@ export function normalizeSession(s) {
 function normalizeHistory(e) {
   const out = { ...e, date: e.date ?? e.date_ms ?? e.started_at ?? e.started_ms };
   if (Array.isArray(e.sets)) {
+    out.set_list = e.sets; // the sets themselves (the History's session view)
     out.sets = e.sets.length;
     out.reps = e.sets.reduce((a, x) => a + (Number(x.reps) || 0), 0);
     out.tut_s = e.sets.reduce((a, x) => a + (Number(x.tut_s) || 0), 0);
@@ -163,6 +164,14 @@ export const api = {
   history: (memberId, limit = 10) =>
     request('GET', `/members/${encodeURIComponent(memberId)}/history?limit=${limit}`)
       .then((d) => { const r = list(d, 'sessions'); r.items = r.items.map(normalizeHistory); return r; }),
+
+  // --- progress (issue 13 §3) ------------------------------------------------
+  trace: (setId) => request('GET', `/sets/${encodeURIComponent(setId)}/trace`, undefined, { timeoutMs: 15000 }),
+  // Another part of issue 13 serves these two; until then they answer 404.
+  assessments: (memberId) => request('GET', `/members/${encodeURIComponent(memberId)}/assessments`),
+  schedule: (memberId) => request('GET', `/members/${encodeURIComponent(memberId)}/schedule`),
+  memberEvents: (memberId) => request('GET', `/members/${encodeURIComponent(memberId)}/events`),
+  member: (id) => request('GET', `/members/${encodeURIComponent(id)}`),
 
   // --- staff ---------------------------------------------------------------
   programmes: () => request('GET', '/programmes').then((d) => list(d, 'programmes')),

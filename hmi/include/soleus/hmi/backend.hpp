@@ -131,6 +131,16 @@ class Backend {
                                   std::optional<std::int64_t> programme_id) = 0;
   /// Ok with an array of the member's last sessions, newest first.
   virtual Result member_history(std::int64_t member_id, int limit) = 0;
+  /// Issue 13 (progress). Not pure: a backend without them answers 404.
+  /// GET /sets/{id}/trace: Ok with the SetTraceView's JSON; NotFound without the set.
+  virtual Result set_trace(std::int64_t /*set_id*/) {
+    return Result::not_found("no stored traces here");
+  }
+  /// GET /members/{id}/events: Ok with an array of MemberStopEventView JSON
+  /// (PAIN and loss-of-control stops, newest first).
+  virtual Result member_stop_events(std::int64_t /*member_id*/) {
+    return Result::not_found("no stop events here");
+  }
   /// Looks up a member by number (or RFID tag) for login.
   virtual std::optional<MemberCredential> member_credential(const std::string& number) = 0;
 

@@ -2,6 +2,7 @@
 // field validated on the keypad as it is typed), and members with the
 // programme assigned to each and their assessed max.
 
+import { t } from '../i18n.js';
 import { api, ApiError } from '../api.js';
 import { h, clear, toast, segmented, choose, confirmBox } from '../ui.js';
 import { keypad } from '../keypad.js';
@@ -236,6 +237,8 @@ export function mountMembers(root, params, app) {
         if (v !== null) put({ name: v.trim() });
       } }, m.name || '–')),
       h('p.small.muted', m.last_session ? `Last session ${m.last_session}` : ''),
+      // The member page (issue 13): charts, PAIN and loss-of-control stops, adherence, assessments.
+      h('button.btn.primary', { 'data-test': 'm-page', onclick: () => app.go('member', m.id) }, t('Progress and events')),
       out);
   }
 
