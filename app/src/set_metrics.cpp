@@ -28,7 +28,7 @@ FatigueMetrics fatigue_metrics(const std::vector<double>& f) {
     sxy += dx * (f[i] - ym);
     sxx += dx * dx;
   }
-  m.decline_n_per_rep = sxy / sxx;
+  m.decline_n_per_rep = -sxy / sxx;
   return m;
 }
 

@@ -18,33 +18,33 @@ TEST_CASE("fatigue index: fewer than 3 reps give null") {
 }
 
 TEST_CASE("fatigue index: 3, 4, 5 reps compare one rep each end; 10 reps three") {
-  // 3 reps: first 500, last 400 → 20 % drop; slope (400-500)/2 = -50 N/rep.
+  // 3 reps: first 500, last 400 → 20 % drop; slope (400-500)/2 = -50 N/rep: a decline of 50.
   auto m = fatigue_metrics({500, 450, 400});
   REQUIRE(m.fatigue_index_pct);
   CHECK(*m.fatigue_index_pct == doctest::Approx(20));
-  CHECK(*m.decline_n_per_rep == doctest::Approx(-50));
+  CHECK(*m.decline_n_per_rep == doctest::Approx(50));
   // 4 reps: a third is 1 rep: 400 vs 300 → 25 %; slope of 400,380,320,300 = -36 N/rep.
   m = fatigue_metrics({400, 380, 320, 300});
   CHECK(*m.fatigue_index_pct == doctest::Approx(25));
-  CHECK(*m.decline_n_per_rep == doctest::Approx(-36));
+  CHECK(*m.decline_n_per_rep == doctest::Approx(36));
   // 5 reps: 1 rep each end; a middle rep does not count in the index.
   m = fatigue_metrics({500, 100, 900, 480, 450});
   CHECK(*m.fatigue_index_pct == doctest::Approx(10));
   // 10 reps: the first three (mean 500) against the last three (mean 400).
   m = fatigue_metrics({510, 500, 490, 470, 460, 450, 440, 410, 400, 390});
   CHECK(*m.fatigue_index_pct == doctest::Approx(20));
-  CHECK(*m.decline_n_per_rep < 0);
-  // A rising set has a negative index and a positive slope; a steady one 0.
+  CHECK(*m.decline_n_per_rep > 0);
+  // A rising set has a negative index and a negative decline; a steady one 0.
   m = fatigue_metrics({300, 330, 360});
   CHECK(*m.fatigue_index_pct == doctest::Approx(-20));
-  CHECK(*m.decline_n_per_rep == doctest::Approx(30));
+  CHECK(*m.decline_n_per_rep == doctest::Approx(-30));
   m = fatigue_metrics({300, 300, 300, 300, 300, 300});
   CHECK(*m.fatigue_index_pct == doctest::Approx(0));
   CHECK(*m.decline_n_per_rep == doctest::Approx(0));
-  // A first third of 0 N has no ratio: null index, the slope still there.
+  // A first third of 0 N has no ratio: null index, the decline still there.
   m = fatigue_metrics({0, 10, 20});
   CHECK_FALSE(m.fatigue_index_pct.has_value());
-  CHECK(*m.decline_n_per_rep == doctest::Approx(10));
+  CHECK(*m.decline_n_per_rep == doctest::Approx(-10));
 }
 
 TEST_CASE("tempo verdict: the sign of the deviation (actual - prescribed)") {
@@ -75,7 +75,7 @@ TEST_CASE("the set view carries the fatigue index of its counted reps; partials 
   const auto v = app::set_view(s, reps);
   REQUIRE(v.fatigue_index_pct);
   CHECK(*v.fatigue_index_pct == doctest::Approx(20));
-  CHECK(*v.decline_n_per_rep == doctest::Approx(-50));
+  CHECK(*v.decline_n_per_rep == doctest::Approx(50));
   REQUIRE(v.rep_log.size() == 3);
   CHECK(v.rep_log[2].tempo == "too_fast");
   CHECK(v.rep_log[0].tempo == "on_tempo");

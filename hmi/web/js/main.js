@@ -87,6 +87,8 @@ function allowed(name) {
   if (name === 'live' || name === 'summary' || name === 'settings') return true;
   if (name === 'login') return r === 'none';
   if (name === 'programme' || name === 'member') return r === 'staff';
+  // A member's free set (the Today card's "Free set"): the quick screen, not a tab.
+  if (name === 'quick') return r === 'member' || r === 'guest';
   return TABS[r].some(([n]) => n === name);
 }
 

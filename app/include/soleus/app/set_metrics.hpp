@@ -14,8 +14,9 @@ struct FatigueMetrics {
   /// third (a third is ⌊n/3⌋ reps), as dynamometers report a fatigue index.
   /// Positive: the force fell. Null with fewer than 3 reps or a first third of 0 N.
   std::optional<double> fatigue_index_pct;
-  /// The least-squares slope of mean force against rep number, in N per rep
-  /// (negative: the force fell rep by rep). Null with fewer than 3 reps.
+  /// The rep-to-rep decline: minus the least-squares slope of mean force
+  /// against rep number, in N per rep (positive: the force fell rep by rep,
+  /// as a positive fatigue index). Null with fewer than 3 reps.
   std::optional<double> decline_n_per_rep;
 };
 

@@ -161,7 +161,7 @@ struct SetView {
   // Additions (issue 13), from the counted reps (app::fatigue_metrics); null
   // without a rep_log or with fewer than 3 counted reps:
   std::optional<double> fatigue_index_pct{};  ///< % drop of mean force, first third → last third
-  std::optional<double> decline_n_per_rep{};  ///< slope of mean force per rep, N/rep
+  std::optional<double> decline_n_per_rep{};  ///< −slope of mean force per rep, N/rep (+: falling)
 };
 
 /// An event: GET /api/v1/events, soleusd --json-lines' `event` line,

@@ -298,8 +298,8 @@ function fatigueLine(s) {
   const d = Number.isFinite(s.decline_n_per_rep) ? s.decline_n_per_rep : null;
   const dv = d === null ? null : settings.unit === 'N' ? `${fmtNum(d, 1)} N` : `${fmtNum(d / 9.80665, 2)} kg`;
   return h('div.sum-fatigue', { 'data-test': 'sum-fatigue', 'data-fatigue': fi === null ? '' : String(fi), 'data-decline': d === null ? '' : String(d) },
-    fi === null ? tr('Fatigue index: needs 3 or more reps') : tr('Fatigue index {pct} % (mean force, first third of the reps to the last)', { pct: fmtNum(fi, 0) }),
-    dv === null ? '' : ` · ${tr('{value} per rep', { value: dv })}`);
+    fi === null ? tr('Fatigue index: needs 3 or more reps') : tr('Fatigue index {pct} %', { pct: fmtNum(fi, 0) }),
+    dv === null ? '' : ` · ${tr('decline {value} per rep', { value: dv })}`);
 }
 
 export function mountSummary(root, params, app) {

@@ -40,13 +40,19 @@ async function optional(p) {
 
 /** Draws a uPlot chart into `el` once it has a size; returns a cleanup. */
 function plot(el, opts, data) {
+  // Room for the title above the plot.
+  const reserve = opts.title ? 22 : 0;
   let chart = null;
   let raf = requestAnimationFrame(() => {
     raf = 0;
     const C = U();
     if (!C || !el.isConnected) return;
-    const r = el.getBoundingClientRect();
-    chart = new C({ width: Math.max(120, Math.floor(r.width) - 8), height: Math.max(80, Math.floor(r.height) - 8), ...opts }, data, el);
+    // The box's size (a chart element's own height may not resolve in a flex column).
+    const r = (el.parentElement || el).getBoundingClientRect();
+    const width = Math.max(120, Math.floor(r.width) - 8);
+    const height = Math.max(80, Math.floor(r.height) - 8 - reserve);
+    chart = new C({ width, height, ...opts }, data, el);
+    el.uplot = chart; // the tests read the series drawn
   });
   return () => { if (raf) cancelAnimationFrame(raf); if (chart) chart.destroy(); };
 }
@@ -226,7 +232,8 @@ export function mountProgress(root, memberId, app, opts = {}) {
       h('h2', t('Set {id}', { id: setId })));
     const figs = h('div.pfigs');
     const chartEl = h('div.pchart', { 'data-test': 'force-curve' });
-    body.append(head, figs, h('div.panel.pchart-box.tall', chartEl));
+    const legend = h('div.plegend', { 'data-test': 'curve-legend' });
+    body.append(head, figs, h('div.panel.pchart-box.tall', chartEl), legend);
     let set, trace;
     try {
       [set, trace] = await Promise.all([api.getSet(setId), api.trace(setId)]);
@@ -255,8 +262,10 @@ export function mountProgress(root, memberId, app, opts = {}) {
       r.t.forEach((tt, k) => { const i = Math.round(tt / DT); if (i >= 0 && i < n) ys[i] = loadNum(r.force_n[k]); });
       data.push(ys);
     }
+    reps.forEach((r, i) => legend.append(h('span', { style: { borderColor: REP_COLOURS[i % REP_COLOURS.length] }, class: r.partial ? 'partial' : '' },
+      r.partial ? t('partial {seq}', { seq: r.seq }) : t('rep {n}', { n: r.n }))));
     cleanups.push(plot(chartEl, {
-      legend: { show: true, live: false }, cursor: { show: false },
+      legend: { show: false }, cursor: { show: false },
       title: t('Force per rep, {unit}, against seconds from the rep\'s start', { unit: unitName() }),
       scales: { x: { time: false }, y: { range: (u, mn, mx) => [0, Math.max(1, (mx || 0) * 1.1)] } },
       axes: [{ ...AXIS, size: 28 }, { ...AXIS, size: 50 }],
@@ -353,8 +362,8 @@ export function mountMemberPage(root, params, app) {
     const weeks = s.adherence;
     if (!weeks.length || !U()) return;
     cleanup = plot(el, {
-      legend: { show: true, live: false }, cursor: { show: false },
-      title: t('Sessions per week: planned and done'),
+      legend: { show: false }, cursor: { show: false },
+      title: t('Sessions per week: planned (dashed) and done'),
       scales: { x: { time: false }, y: { range: (u, mn, mx) => [0, Math.max(1, (mx || 0) + 1)] } },
       axes: [{ ...AXIS, size: 30, values: (u, v) => v.map((x) => (Number.isInteger(x) ? t('wk {n}', { n: x }) : '')) }, { ...AXIS, size: 40 }],
       series: [{},
