@@ -45,6 +45,16 @@ void SetBook::on_result(const controller::SetResult& r) {
   while (results_.size() > 16) results_.erase(results_.begin());
 }
 
+void SetBook::on_rep(const controller::RepRecord& r) {
+  std::lock_guard lk(mutex_);
+  last_rep_ = r;
+}
+
+std::optional<controller::RepRecord> SetBook::last_rep() const {
+  std::lock_guard lk(mutex_);
+  return last_rep_;
+}
+
 std::uint64_t SetBook::event_seq() const {
   std::lock_guard lk(mutex_);
   return seq_;
@@ -117,6 +127,9 @@ std::optional<hmi::LiveFrame> DaemonBackend::latest_frame() {
   if (s.cycle == 0) return std::nullopt;
   hmi::LiveFrame f = live_frame(s);
   f.faults = faults(s);
+  // The per-rep feedback: the last rep of the running set, or of the last set.
+  if (auto rep = book_.last_rep(); rep && (!s.ctl.set_running || s.ctl.set_id == rep->set_id))
+    f.last_rep = rep_feedback_view(*rep);
   return f;
 }
 

@@ -220,11 +220,13 @@ hmi::Result DaemonBackend::member_history(std::int64_t member_id, int limit) {
         f.limit = std::clamp(limit, 1, 100) * 20;
         const auto sets = storage::query_sets(c.db, f);  // newest first
         std::vector<hmi::HistoryEntryView> out;
+        std::vector<std::vector<std::vector<storage::RepRow>>> reps;  // per entry, per set
         // One entry per session; sets outside a session (free training) are an entry each.
         std::optional<std::int64_t> open_session;
         for (const auto& s : sets) {
           if (s.session_id && open_session == s.session_id && !out.empty()) {
-            out.back().sets.push_back(history_set_view(s));
+            reps.back().push_back(storage::get_reps(c.db, s.id));
+            out.back().sets.push_back(history_set_view(s, reps.back().back()));
             continue;
           }
           if (static_cast<int>(out.size()) >= limit) break;
@@ -238,9 +240,16 @@ hmi::Result DaemonBackend::member_history(std::int64_t member_id, int limit) {
               programme_id = session->programme_id;
               if (auto p = storage::get_programme(c.db, session->programme_id)) programme = p->name;
             }
-          out.push_back(
-              {s.session_id, s.started_ms, programme_id, programme, {history_set_view(s)}});
+          reps.push_back({storage::get_reps(c.db, s.id)});
+          hmi::HistoryEntryView e;
+          e.session_id = s.session_id;
+          e.date_ms = s.started_ms;
+          e.programme_id = programme_id;
+          e.programme = programme;
+          e.sets.push_back(history_set_view(s, reps.back().back()));
+          out.push_back(std::move(e));
         }
+        for (std::size_t i = 0; i < out.size(); ++i) summarise(out[i], reps[i]);
         return Result::ok(hmi::to_json(out));
       },
       "history");
@@ -294,6 +303,34 @@ hmi::Result DaemonBackend::member_progression(std::int64_t member_id, int limit)
         return Result::ok(hmi::to_json(out));
       },
       "progression");
+}
+
+hmi::Result DaemonBackend::member_stop_events(std::int64_t member_id) {
+  return with_db(
+      [&]() -> Result {
+        auto c = connect();
+        if (!storage::get_member(c.db, member_id))
+          return Result::not_found("no member " + std::to_string(member_id));
+        storage::SetFilter f;
+        f.member_id = member_id;
+        f.limit = 100000;
+        std::vector<hmi::MemberStopEventView> out;
+        for (const auto& s : storage::query_sets(c.db, f)) {  // newest first
+          if (!s.stop_reason || (*s.stop_reason != "pain" && *s.stop_reason != "loss_of_control"))
+            continue;
+          const auto reps = storage::get_reps(c.db, s.id);
+          hmi::MemberStopEventView v;
+          v.t_ms = s.ended_ms.value_or(s.started_ms);
+          v.set_id = s.id;
+          v.reason = *s.stop_reason;
+          v.rep = reps.empty() ? 0 : reps.back().seq;
+          v.reps = s.reps;
+          v.session_id = s.session_id;
+          out.push_back(std::move(v));
+        }
+        return Result::ok(json::object{{"events", hmi::to_json(out)}});
+      },
+      "member events");
 }
 
 std::optional<hmi::MemberCredential> DaemonBackend::member_credential(const std::string& number) {

@@ -52,6 +52,37 @@ std::optional<hmi::SetView> DaemonBackend::get_set(std::int64_t id) {
   return v;
 }
 
+hmi::Result DaemonBackend::set_trace(std::int64_t id) {
+  if (!store_) return Result::not_found("no set " + std::to_string(id));
+  return with_db(
+      [&]() -> Result {
+        auto c = connect();
+        if (!storage::get_set(c.db, id)) return Result::not_found("no set " + std::to_string(id));
+        const storage::SplitTrace st = storage::get_split_trace(c.db, id);
+        hmi::SetTraceView v;
+        v.set_id = id;
+        for (const auto& r : st.reps) {
+          hmi::TraceRepView rv;
+          rv.seq = r.seq;
+          rv.n = r.n;
+          rv.partial = r.partial;
+          for (const auto& p : r.points) {
+            rv.t.push_back(p.t_s);
+            rv.force_n.push_back(p.force_n);
+            rv.position_mm.push_back(p.position_mm);
+          }
+          v.reps.push_back(std::move(rv));
+        }
+        for (const auto& p : st.between) {
+          v.between_t.push_back(p.t_s);
+          v.between_force_n.push_back(p.force_n);
+          v.between_position_mm.push_back(p.position_mm);
+        }
+        return Result::ok(hmi::to_json(v));
+      },
+      "trace");
+}
+
 hmi::EventPage DaemonBackend::events(const hmi::EventQuery& q) {
   hmi::EventPage out;
   if (!store_) return out;

@@ -271,6 +271,7 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
   };
   auto on_rep = [&](const RepRecord& rep) {
     if (opt.json_lines) print_line("rep", hmi::to_json(rep_view(rep)));
+    book.on_rep(rep);
     if (stored_sets.count(rep.set_id)) store.push(to_record(rep));
   };
   auto on_result = [&](const SetResult& r) {

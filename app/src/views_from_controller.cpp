@@ -64,6 +64,11 @@ storage::RepRecord rep_record(const RepRecord& x) {
 
 hmi::RepView rep_view(const RepRecord& r) { return app::rep_view(rep_record(r)); }
 
+hmi::RepFeedbackView rep_feedback_view(const RepRecord& r) {
+  const hmi::RepView v = rep_view(r);  // the tempo verdict as the rep_log has it
+  return {v.set_id, v.seq, v.n, v.partial, v.on_tempo, v.tempo, v.tempo_deviation_s, v.rom_pct};
+}
+
 hmi::SetView set_view(const SetResult& r, const std::optional<storage::SetStartRecord>& start) {
   hmi::SetView v;
   if (start) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <ranges>
 
+#include "soleus/app/set_metrics.hpp"
 #include "soleus/common/time.hpp"
 
 namespace soleus::app {
@@ -44,6 +45,7 @@ hmi::RepView rep_view(const storage::RepRow& r) {
   v.tut_s = r.tut_s;
   v.reversals = r.reversals;
   v.wobbly = r.wobbly;
+  v.tempo = tempo_verdict(r.on_tempo, r.tempo_deviation_s);
   return v;
 }
 
@@ -79,6 +81,7 @@ hmi::SetView set_view(const storage::SetRow& s, const std::vector<storage::RepRo
   v.rep_log_known = true;
   int counted = 0, partial = 0;
   double tut = 0;
+  std::vector<double> mean_force;
   for (const auto& r : reps) {
     if (r.partial || r.n <= 0) {
       ++partial;
@@ -86,8 +89,12 @@ hmi::SetView set_view(const storage::SetRow& s, const std::vector<storage::RepRo
     }
     ++counted;
     tut += r.tut_s;
+    mean_force.push_back(r.mean_force_n);
     v.rep_log.push_back(rep_view(r));
   }
+  const FatigueMetrics fm = fatigue_metrics(mean_force);
+  v.fatigue_index_pct = fm.fatigue_index_pct;
+  v.decline_n_per_rep = fm.decline_n_per_rep;
   if (!s.stop_reason) {
     // While the set runs, the committed reps are the truth the API may show.
     v.reps = counted;
@@ -131,7 +138,44 @@ hmi::HistorySetView history_set_view(const storage::SetRow& s) {
   v.reps = s.reps;
   v.tut_s = s.tut_s;
   v.stop_reason = s.stop_reason;
+  v.partial_reps = s.partial_reps;
+  v.started_ms = s.started_ms;
   return v;
+}
+
+hmi::HistorySetView history_set_view(const storage::SetRow& s,
+                                     const std::vector<storage::RepRow>& reps) {
+  hmi::HistorySetView v = history_set_view(s);
+  int counted = 0, on_tempo = 0;
+  for (const auto& r : reps)
+    if (!r.partial && r.n > 0) {
+      ++counted;
+      if (r.on_tempo) ++on_tempo;
+    }
+  if (counted > 0) v.on_tempo_pct = 100.0 * on_tempo / counted;
+  return v;
+}
+
+void summarise(hmi::HistoryEntryView& e, const std::vector<std::vector<storage::RepRow>>& reps) {
+  e.reps = 0;
+  e.load_x_reps_n = 0;
+  e.max_load_n = 0;
+  e.tut_s = 0;
+  int counted = 0, on_tempo = 0;
+  for (const auto& s : e.sets) {
+    e.reps += s.reps;
+    e.load_x_reps_n += s.load_n * s.reps;
+    e.max_load_n = std::max(e.max_load_n, s.load_n);
+    e.tut_s += s.tut_s;
+  }
+  for (const auto& set_reps : reps)
+    for (const auto& r : set_reps)
+      if (!r.partial && r.n > 0) {
+        ++counted;
+        if (r.on_tempo) ++on_tempo;
+      }
+  e.on_tempo_pct.reset();
+  if (counted > 0) e.on_tempo_pct = 100.0 * on_tempo / counted;
 }
 
 hmi::AssignmentView assignment_view(const storage::AssignmentRow& a) {
@@ -232,8 +276,9 @@ std::string export_json(const storage::MemberExport& ex) {
 
 std::string export_sets_csv(const storage::MemberExport& ex) {
   std::vector<hmi::SetView> sets;
-  for (const auto& set : std::ranges::reverse_view(ex.sets)) sets.push_back(set_view(set.set));
-  return hmi::sets_csv(sets);  // newest first, as the store lists them
+  for (const auto& set : std::ranges::reverse_view(ex.sets))
+    sets.push_back(set_view(set.set, set.reps));  // with the fatigue index from its reps
+  return hmi::sets_csv(sets);                     // newest first, as the store lists them
 }
 
 std::string export_reps_csv(const storage::MemberExport& ex) {

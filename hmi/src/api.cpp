@@ -223,6 +223,12 @@ ApiResponse Api::Impl::dispatch(const Route& r) {
     methods({"POST"});
     return stop(r);
   }
+  if (n == 3 && s[0] == "sets" && s[2] == "trace") {
+    methods({"GET"});
+    const std::int64_t id = parse_id(s[1], "id");
+    const Session se = authenticate(r);
+    return set_trace(se, id);
+  }
   if (n == 2 && s[0] == "sets") {
     methods({"GET"});
     const std::int64_t id = parse_id(s[1], "id");
@@ -243,6 +249,7 @@ ApiResponse Api::Impl::dispatch(const Route& r) {
     else if (c == Collection::Members && n == 3 &&
              (s[2] == "history" || s[2] == "schedule" || s[2] == "progression"))
       methods({"GET"});
+    else if (c == Collection::Members && n == 3 && s[2] == "events") methods({"GET"});
     else fail(404, "", "no such endpoint: /api/v1/" + s[0] + "/…");
     const Session se = authenticate(r);
     return crud(r, c, se);

@@ -155,6 +155,7 @@ struct Api::Impl {
   ApiResponse start_set(const Route& r, const Session& s);
   ApiResponse stop(const Route& r);
   ApiResponse get_set(const Session& s, std::int64_t id);
+  ApiResponse set_trace(const Session& s, std::int64_t id);
 
   // -- events (api_events.cpp) --
   ApiResponse events(const Route& r);

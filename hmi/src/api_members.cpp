@@ -84,6 +84,10 @@ ApiResponse Api::Impl::crud(const Route& r, Collection c, const Session& s) {
     return from_result(backend.member_progression(id, limit));
   }
   require(s, {Role::Staff});
+  if (seg.size() == 3 && seg[2] == "events") {  // PAIN and loss-of-control stops (staff)
+    if (!r.query.empty()) fail(400, r.query.begin()->first, "unknown parameter");
+    return from_result(backend.member_stop_events(parse_id(seg[1], "id")));
+  }
   // A member's PIN hash never leaves the server, whatever the backend returns.
   auto without_secrets = [](Result res) {
     auto strip = [](json::value& v) {

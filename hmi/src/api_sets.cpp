@@ -102,4 +102,15 @@ ApiResponse Api::Impl::get_set(const Session& s, std::int64_t id) {
   return json_response(200, to_json(*v));
 }
 
+ApiResponse Api::Impl::set_trace(const Session& s, std::int64_t id) {
+  // Staff, maintenance, and the member who did the set (not a guest: a
+  // guest's session is anyone's).
+  require(s, {Role::Staff, Role::Maintenance, Role::Member});
+  auto v = backend.get_set(id);
+  if (!v) fail(404, "id", "no set " + std::to_string(id));
+  if (s.role == Role::Member && v->member_id != s.member_id)
+    fail(403, "id", "this set belongs to someone else");
+  return from_result(backend.set_trace(id));
+}
+
 }  // namespace soleus::hmi

@@ -187,6 +187,20 @@ json::value to_json(const LiveFrame& v) {
       {"range_bottom_mm", number(v.range_bottom_mm)},
       {"range_top_mm", number(v.range_top_mm)},
       {"rest_remaining_s", number(v.rest_remaining_s)},
+      {"last_rep", v.last_rep ? to_json(*v.last_rep) : json::value(nullptr)},
+  };
+}
+
+json::value to_json(const RepFeedbackView& v) {
+  return json::object{
+      {"set_id", v.set_id},
+      {"seq", v.seq},
+      {"n", v.n},
+      {"partial", v.partial},
+      {"on_tempo", v.on_tempo},
+      {"tempo", v.tempo},
+      {"tempo_deviation_s", number(v.tempo_deviation_s)},
+      {"rom_pct", number(v.rom_pct)},
   };
 }
 
@@ -211,6 +225,7 @@ json::value to_json(const RepView& v) {
       {"tut_s", number(v.tut_s)},
       {"reversals", v.reversals},
       {"wobbly", v.wobbly},
+      {"tempo", v.tempo},
   };
 }
 
@@ -247,6 +262,8 @@ json::value to_json(const SetView& v) {
       {"duration_s", number(v.duration_s)},
       {"best_output", number(v.best_output)},
       {"last_output", number(v.last_output)},
+      {"fatigue_index_pct", number(v.fatigue_index_pct)},
+      {"decline_n_per_rep", number(v.decline_n_per_rep)},
   };
 }
 
@@ -282,8 +299,15 @@ json::value to_json(const MemberView& v) {
 
 json::value to_json(const HistorySetView& v) {
   return json::object{
-      {"set_id", v.set_id}, {"mode", v.mode},           {"load_n", number(v.load_n)},
-      {"reps", v.reps},     {"tut_s", number(v.tut_s)}, {"stop_reason", opt(v.stop_reason)},
+      {"set_id", v.set_id},
+      {"mode", v.mode},
+      {"load_n", number(v.load_n)},
+      {"reps", v.reps},
+      {"tut_s", number(v.tut_s)},
+      {"stop_reason", opt(v.stop_reason)},
+      {"partial_reps", v.partial_reps},
+      {"on_tempo_pct", number(v.on_tempo_pct)},
+      {"started_ms", opt(v.started_ms)},
   };
 }
 
@@ -294,6 +318,53 @@ json::value to_json(const HistoryEntryView& v) {
       {"programme_id", opt(v.programme_id)},
       {"programme", opt(v.programme)},
       {"sets", to_json(v.sets)},
+      {"reps", v.reps},
+      {"load_x_reps_n", number(v.load_x_reps_n)},
+      {"max_load_n", number(v.max_load_n)},
+      {"tut_s", number(v.tut_s)},
+      {"on_tempo_pct", number(v.on_tempo_pct)},
+  };
+}
+
+json::value to_json(const MemberStopEventView& v) {
+  return json::object{
+      {"t_ms", v.t_ms},
+      {"time", common::iso_utc(v.t_ms)},
+      {"set_id", v.set_id},
+      {"reason", v.reason},
+      {"rep", v.rep},
+      {"reps", v.reps},
+      {"session_id", opt(v.session_id)},
+  };
+}
+
+namespace {
+json::array numbers(const std::vector<double>& xs) {
+  json::array a;
+  a.reserve(xs.size());
+  for (double x : xs) a.push_back(number(x));
+  return a;
+}
+}  // namespace
+
+json::value to_json(const TraceRepView& v) {
+  return json::object{
+      {"seq", v.seq},
+      {"n", v.n},
+      {"partial", v.partial},
+      {"t", numbers(v.t)},
+      {"force_n", numbers(v.force_n)},
+      {"position_mm", numbers(v.position_mm)},
+  };
+}
+
+json::value to_json(const SetTraceView& v) {
+  return json::object{
+      {"set_id", v.set_id},
+      {"reps", to_json(v.reps)},
+      {"between", json::object{{"t", numbers(v.between_t)},
+                               {"force_n", numbers(v.between_force_n)},
+                               {"position_mm", numbers(v.between_position_mm)}}},
   };
 }
 
@@ -622,10 +693,26 @@ std::string csv_line(const std::vector<std::string>& cells) {
 }
 
 std::vector<std::string> set_csv_header() {
-  return {
-      "id",     "member_id",    "session_id",  "started_at",  "ended_at",        "mode",
-      "load_n", "tempo",        "target_reps", "hold_s",      "force_drop_pct",  "eccentric_pct",
-      "reps",   "partial_reps", "tut_s",       "stop_reason", "range_bottom_mm", "range_top_mm"};
+  return {"id",
+          "member_id",
+          "session_id",
+          "started_at",
+          "ended_at",
+          "mode",
+          "load_n",
+          "tempo",
+          "target_reps",
+          "hold_s",
+          "force_drop_pct",
+          "eccentric_pct",
+          "reps",
+          "partial_reps",
+          "tut_s",
+          "stop_reason",
+          "range_bottom_mm",
+          "range_top_mm",
+          "fatigue_index_pct",
+          "decline_n_per_rep"};
 }
 
 std::vector<std::string> csv_cells(const SetView& v) {
@@ -646,7 +733,9 @@ std::vector<std::string> csv_cells(const SetView& v) {
           cell(v.tut_s),
           v.stop_reason.value_or(""),
           cell(v.range_bottom_mm),
-          cell(v.range_top_mm)};
+          cell(v.range_top_mm),
+          cell(v.fatigue_index_pct),
+          cell(v.decline_n_per_rep)};
 }
 
 std::vector<std::string> rep_csv_header() {
@@ -668,7 +757,8 @@ std::vector<std::string> rep_csv_header() {
           "tempo_deviation_s",
           "tut_s",
           "reversals",
-          "wobbly"};
+          "wobbly",
+          "tempo"};
 }
 
 std::vector<std::string> csv_cells(const RepView& v) {
@@ -690,7 +780,8 @@ std::vector<std::string> csv_cells(const RepView& v) {
           cell(v.tempo_deviation_s),
           cell(v.tut_s),
           std::to_string(v.reversals),
-          flag(v.wobbly)};
+          flag(v.wobbly),
+          v.tempo};
 }
 
 std::vector<std::string> event_csv_header() {

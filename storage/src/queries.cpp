@@ -277,4 +277,29 @@ std::vector<TracePoint> get_set_trace(Database& db, std::int64_t set_id) {
   return read_chunks(db, set_id, -1e300, 1e300);
 }
 
+SplitTrace split_trace(const std::vector<TracePoint>& points, const std::vector<RepRow>& reps) {
+  SplitTrace out;
+  out.reps.reserve(reps.size());
+  for (const auto& r : reps) out.reps.push_back({r.seq, r.n, r.partial, r.t_start_s, {}});
+  if (points.empty()) return out;
+  out.t0_s = points.front().t_s;
+  std::size_t k = 0;  // the first rep that may still hold a sample (both in time order)
+  for (const auto& p : points) {
+    while (k < reps.size() && p.t_s >= reps[k].t_end_s() &&
+           !(k + 1 == reps.size() && p.t_s == reps[k].t_end_s()))
+      ++k;
+    if (k < reps.size() && p.t_s >= reps[k].t_start_s) {
+      const double t0 = reps[k].t_start_s;
+      out.reps[k].points.push_back({p.t_s - t0, p.force_n, p.position_mm});
+    } else {
+      out.between.push_back({p.t_s - out.t0_s, p.force_n, p.position_mm});
+    }
+  }
+  return out;
+}
+
+SplitTrace get_split_trace(Database& db, std::int64_t set_id) {
+  return split_trace(get_set_trace(db, set_id), get_reps(db, set_id));
+}
+
 }  // namespace soleus::storage

@@ -741,3 +741,135 @@ TEST_CASE("soleusd API security: role matrix, PIN lockout, foreign Origin, stall
   CHECK(closed == 5);
   CHECK_FALSE(good.closed());
 }
+
+TEST_CASE(
+    "soleusd progress (issue 13 §3): a set's trace per rep, the history's session summary, the "
+    "fatigue index, a member's PAIN stops, and who may read them") {
+  if (!soleus::test::sim_available()) {
+    MESSAGE("soleus-sim not built: skipped");
+    return;
+  }
+  Rig rig({"--athlete-style", "tempo", "--tempo", "1.5-0.5-1.5-0.5"});
+  rig.wait_ready();
+  const std::string staff = rig.login(R"({"role":"staff","pin":"2580"})");
+  auto m1 = post(rig.port, "/api/v1/members", R"({"number":"3101","name":"Ada Trace"})", staff);
+  auto m2 = post(rig.port, "/api/v1/members", R"({"number":"3102","name":"Ben Other"})", staff);
+  REQUIRE_MESSAGE(m1.status == 201, m1.text);
+  REQUIRE(m2.status == 201);
+  const auto mid = m1.body.at("id").as_int64();
+  const std::string ada = rig.login(R"({"member":"3101"})");
+  const std::string ben = rig.login(R"({"member":"3102"})");
+  const std::string guest = rig.login(R"({"role":"guest"})");
+  const std::string tech = rig.login(R"({"role":"maintenance","pin":"4321"})");
+
+  // A set of 4 reps for Ada.
+  auto s =
+      post(rig.port, "/api/v1/sets",
+           R"({"mode":"isotonic","load_n":300,"tempo":"1.5-0.5-1.5-0.5","target_reps":4})", ada);
+  REQUIRE_MESSAGE(s.status == 201, s.text);
+  const auto sid = s.body.at("id").as_int64();
+  const auto set = rig.wait_done(sid, ada, 90s);
+  REQUIRE_MESSAGE(set.at("reps").as_int64() == 4, json::serialize(set) << "\n"
+                                                                       << rig.daemon.output());
+  const auto& log = set.at("rep_log").as_array();
+  REQUIRE(log.size() == 4);
+
+  // The fatigue index and decline, from the rep_log's mean forces (docs/api.md).
+  std::vector<double> f;
+  for (const auto& r : log) f.push_back(num(r.at("mean_force_n")));
+  const double fi = 100.0 * (f[0] - f[3]) / f[0];
+  CHECK(num(set.at("fatigue_index_pct")) == doctest::Approx(fi).epsilon(1e-3));
+  const double slope = (-1.5 * f[0] - 0.5 * f[1] + 0.5 * f[2] + 1.5 * f[3]) / 5.0;
+  CHECK(num(set.at("decline_n_per_rep")) == doctest::Approx(-slope).epsilon(1e-3));
+  for (const auto& r : log) {
+    const bool on = r.at("on_tempo").as_bool();
+    const double dev = num(r.at("tempo_deviation_s"));
+    CHECK(r.at("tempo").as_string() == (on ? "on_tempo" : dev < 0 ? "too_fast" : "too_slow"));
+  }
+
+  // The trace, per rep: every attempt, its samples from its start; the counted ones not empty.
+  auto tr = get(rig.port, "/api/v1/sets/" + std::to_string(sid) + "/trace", ada);
+  REQUIRE_MESSAGE(tr.status == 200, tr.text);
+  CHECK(tr.body.at("set_id").as_int64() == sid);
+  const auto& reps = tr.body.at("reps").as_array();
+  const auto attempts = set.at("reps").as_int64() + set.at("partial_reps").as_int64();
+  CHECK(static_cast<std::int64_t>(reps.size()) == attempts);
+  int counted = 0;
+  for (const auto& r : reps) {
+    const auto& t = r.at("t").as_array();
+    CHECK(t.size() == r.at("force_n").as_array().size());
+    CHECK(t.size() == r.at("position_mm").as_array().size());
+    if (r.at("partial").as_bool()) continue;
+    ++counted;
+    REQUIRE_MESSAGE(t.size() > 20, "rep " << r.at("n").as_int64() << " has its samples");
+    CHECK(num(t.front()) >= 0);
+    CHECK(num(t.front()) < 0.1);
+    // A rep at 1.5-0.5-1.5-0.5 lasts about 4 s: its samples end within its phases.
+    CHECK(num(t.back()) < 6.0);
+    double peak = 0;
+    for (const auto& v : r.at("force_n").as_array()) peak = std::max(peak, num(v));
+    CHECK(peak > 150);  // the member pushed against 300 N
+  }
+  CHECK(counted == 4);
+  CHECK(tr.body.at("between").at("t").as_array().size() ==
+        tr.body.at("between").at("force_n").as_array().size());
+
+  // Who may read the trace: Ada, staff, maintenance; not Ben, not a guest, nobody without a token.
+  const std::string path = "/api/v1/sets/" + std::to_string(sid) + "/trace";
+  CHECK(get(rig.port, path, staff).status == 200);
+  CHECK(get(rig.port, path, tech).status == 200);
+  CHECK(get(rig.port, path, ben).status == 403);
+  CHECK(get(rig.port, path, guest).status == 403);
+  CHECK(get(rig.port, path).status == 401);
+  CHECK(get(rig.port, "/api/v1/sets/999999/trace", staff).status == 404);
+
+  // A set ended with PAIN after its first rep.
+  rig.wait_ready();
+  auto p =
+      post(rig.port, "/api/v1/sets",
+           R"({"mode":"isotonic","load_n":300,"tempo":"1.5-0.5-1.5-0.5","target_reps":10})", ada);
+  REQUIRE_MESSAGE(p.status == 201, p.text);
+  const auto pid = p.body.at("id").as_int64();
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < until) {
+    auto g = get(rig.port, "/api/v1/sets/" + std::to_string(pid), ada);
+    if (g.status == 200 && g.body.at("rep_log").is_array() &&
+        !g.body.at("rep_log").as_array().empty())
+      break;
+    std::this_thread::sleep_for(100ms);
+  }
+  CHECK(post(rig.port, "/api/v1/sets/current/stop", R"({"reason":"pain"})").status == 200);
+  const auto pain = rig.wait_done(pid, ada, 30s);
+  REQUIRE(pain.at("stop_reason").as_string() == "pain");
+
+  // The member's PAIN stops: staff only.
+  const std::string epath = "/api/v1/members/" + std::to_string(mid) + "/events";
+  CHECK(get(rig.port, epath, ada).status == 403);
+  auto ev = get(rig.port, epath, staff);
+  REQUIRE_MESSAGE(ev.status == 200, ev.text);
+  const auto& evs = ev.body.at("events").as_array();
+  REQUIRE(evs.size() == 1);  // the completed set is not a stop event
+  CHECK(evs[0].at("set_id").as_int64() == pid);
+  CHECK(evs[0].at("reason").as_string() == "pain");
+  CHECK(evs[0].at("rep").as_int64() ==
+        pain.at("reps").as_int64() + pain.at("partial_reps").as_int64());
+  CHECK(evs[0].at("rep").as_int64() >= 1);
+  CHECK(evs[0].at("t_ms").as_int64() == pain.at("ended_ms").as_int64());
+  CHECK(get(rig.port, "/api/v1/members/999999/events", staff).status == 404);
+
+  // The history: a free set is an entry, with its summary.
+  auto h = get(rig.port, "/api/v1/members/" + std::to_string(mid) + "/history", ada);
+  REQUIRE_MESSAGE(h.status == 200, h.text);
+  const auto& hist = h.body.as_array();
+  REQUIRE(hist.size() == 2);
+  const auto& e = hist[1].as_object();  // newest first: the PAIN set, then the 4-rep set
+  CHECK(e.at("sets").as_array()[0].at("set_id").as_int64() == sid);
+  CHECK(e.at("reps").as_int64() == 4);
+  CHECK(num(e.at("load_x_reps_n")) == doctest::Approx(1200));
+  CHECK(num(e.at("max_load_n")) == doctest::Approx(300));
+  CHECK(num(e.at("tut_s")) == doctest::Approx(num(set.at("tut_s"))).epsilon(1e-3));
+  int on = 0;
+  for (const auto& r : log) on += r.at("on_tempo").as_bool() ? 1 : 0;
+  CHECK(num(e.at("on_tempo_pct")) == doctest::Approx(100.0 * on / 4));
+  CHECK(num(e.at("sets").as_array()[0].at("on_tempo_pct")) == doctest::Approx(100.0 * on / 4));
+}

@@ -181,6 +181,19 @@ export const tests = [
       const first = page.locator('[data-test=member-list] .btn').first();
       if (await first.count()) await first.tap();
       layoutOk(await shot(page, '11-staff-members', t.report), 'members');
+      if (await first.count()) {
+        // The member page (issue 13): progress charts, PAIN stops, adherence, assessments.
+        await tap(page, '[data-test=m-page]');
+        await page.waitForSelector('[data-test=progress-chart], [data-test=history-empty]');
+        layoutOk(await shot(page, '11b-staff-member-page', t.report), 'member page');
+        for (const tab of ['events', 'adherence', 'assessments']) {
+          await tap(page, `.seg[data-name=member-tab] [data-value=${tab}]`);
+          await page.waitForSelector(`[data-test=member-${tab}]`);
+          await page.waitForFunction((tb) => !document.querySelector(`[data-test=member-${tb}]`).textContent.includes('Loading'), tab);
+          layoutOk(await shot(page, `11c-staff-member-${tab}`, t.report), `member page, ${tab}`);
+        }
+        await tap(page, '[data-tab=members]');
+      }
       await signOut(page);
 
       await roleLogin(page, 'maintenance');

@@ -164,6 +164,13 @@ class FakeBackend : public Backend {
   Result member_progression(std::int64_t, int) override {
     ++calls;
     return Result::ok(boost::json::array{});
+  Result set_trace(std::int64_t id) override {
+    ++calls;
+    return Result::ok(boost::json::object{{"set_id", id}, {"reps", boost::json::array{}}});
+  }
+  Result member_stop_events(std::int64_t) override {
+    ++calls;
+    return Result::ok(boost::json::object{{"events", boost::json::array{}}});
   }
   std::optional<MemberCredential> member_credential(const std::string& number) override {
     std::lock_guard l(mutex);

@@ -491,6 +491,7 @@ TEST_CASE("role matrix: each endpoint x each role, checked on the server") {
       {"POST", "/api/v1/sets", valid_set(), logged},
       {"POST", "/api/v1/sets/current/stop", "{}", any},
       {"GET", "/api/v1/sets/1", "", logged},
+      {"GET", "/api/v1/sets/1/trace", "", {"staff", "maintenance"}},  // a guest's set: no member's
       {"GET", "/api/v1/me", "", logged},
       {"GET", "/api/v1/events", "", {"staff", "maintenance"}},
       {"GET", "/api/v1/members", "", {"staff"}},
@@ -502,6 +503,7 @@ TEST_CASE("role matrix: each endpoint x each role, checked on the server") {
       {"GET", "/api/v1/members/3/history", "", {"member", "staff"}},
       {"GET", "/api/v1/members/3/schedule", "", {"member", "staff"}},
       {"GET", "/api/v1/members/3/progression", "", {"member", "staff"}},
+      {"GET", "/api/v1/members/3/events", "", {"staff"}},
       {"GET", "/api/v1/programmes", "", {"staff"}},
       {"POST", "/api/v1/programmes", prog, {"staff"}},
       {"GET", "/api/v1/programmes/50", "", {"staff"}},
@@ -549,6 +551,21 @@ TEST_CASE("role matrix: each endpoint x each role, checked on the server") {
   check_error(f.get("/api/v1/members/2/history", tokens.at("member")), 403, "");
   check_error(f.get("/api/v1/members/2/schedule", tokens.at("member")), 403, "");
   check_error(f.get("/api/v1/members/2/progression", tokens.at("member")), 403, "");
+  // A set's trace: the member who did it, staff and maintenance; not another member, not a guest.
+  {
+    std::lock_guard l(f.be.mutex);
+    SetView v;
+    v.id = 8;
+    v.member_id = 3;
+    f.be.sets[8] = v;
+  }
+  CHECK(f.get("/api/v1/sets/8/trace", tokens.at("member")).status == 200);
+  check_error(f.get("/api/v1/sets/7/trace", tokens.at("member")), 403, "id");
+  check_error(f.get("/api/v1/sets/8/trace", tokens.at("guest")), 403, "");
+  CHECK(f.get("/api/v1/sets/7/trace", tokens.at("maintenance")).status == 200);
+  check_error(f.get("/api/v1/sets/99/trace", tokens.at("staff")), 404, "id");
+  check_error(f.get("/api/v1/members/3/events", tokens.at("member")), 403, "");
+  check_error(f.get("/api/v1/members/3/events?x=1", tokens.at("staff")), 400, "x");
 }
 
 TEST_CASE("a guest's load cap, a member starts sets only for themself") {

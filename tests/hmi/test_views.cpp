@@ -53,7 +53,10 @@ TEST_CASE("views: each renderer's field set") {
   CHECK(keys(to_json(LiveFrame{})) ==
         std::set<std::string>{"t_ms", "force_n", "position_mm", "velocity_mm_s", "load_n", "state",
                               "phase", "phase_progress", "reps", "tut_s", "faults", "set_id",
-                              "range_bottom_mm", "range_top_mm", "rest_remaining_s"});
+                              "range_bottom_mm", "range_top_mm", "rest_remaining_s", "last_rep"});
+  CHECK(keys(to_json(RepFeedbackView{})) == std::set<std::string>{"set_id", "seq", "n", "partial",
+                                                                  "on_tempo", "tempo",
+                                                                  "tempo_deviation_s", "rom_pct"});
   const std::set<std::string> rep_fields{"set_id",
                                          "seq",
                                          "n",
@@ -72,7 +75,8 @@ TEST_CASE("views: each renderer's field set") {
                                          "tempo_deviation_s",
                                          "tut_s",
                                          "reversals",
-                                         "wobbly"};
+                                         "wobbly",
+                                         "tempo"};
   CHECK(keys(to_json(RepView{})) == rep_fields);
   CHECK(keys(to_json(SetView{})) == std::set<std::string>{"id",
                                                           "state",
@@ -97,7 +101,9 @@ TEST_CASE("views: each renderer's field set") {
                                                           "range_calibrated",
                                                           "duration_s",
                                                           "best_output",
-                                                          "last_output"});
+                                                          "last_output",
+                                                          "fatigue_index_pct",
+                                                          "decline_n_per_rep"});
   CHECK(keys(to_json(EventView{})) == std::set<std::string>{"id", "t_ms", "time", "severity",
                                                             "code", "message", "set_id",
                                                             "context"});
@@ -296,6 +302,7 @@ TEST_CASE("views: the JSON lines, the API and the export give the same rep and e
   for (std::size_t i = 0; i < h.size(); ++i) {
     const auto& j = api_rep.at(h[i]);
     if (j.is_bool()) CHECK_MESSAGE(v[i] == (j.as_bool() ? "1" : "0"), h[i]);
+    else if (j.is_string()) CHECK_MESSAGE(v[i] == std::string(j.as_string()), h[i]);
     else CHECK_MESSAGE(json::parse(v[i]).to_number<double>() == j.to_number<double>(), h[i]);
   }
 
@@ -332,9 +339,25 @@ TEST_CASE("views: member, history, programme and session renderers' field sets")
                               "rom_top_mm", "programme_id", "created_ms", "reassessment_due",
                               "flagged", "flag_reason"});
   CHECK(keys(to_json(HistorySetView{})) ==
-        std::set<std::string>{"set_id", "mode", "load_n", "reps", "tut_s", "stop_reason"});
+        std::set<std::string>{"set_id", "mode", "load_n", "reps", "tut_s", "stop_reason",
+                              "partial_reps", "on_tempo_pct", "started_ms"});
   CHECK(keys(to_json(HistoryEntryView{})) ==
-        std::set<std::string>{"session_id", "date_ms", "programme_id", "programme", "sets"});
+        std::set<std::string>{"session_id", "date_ms", "programme_id", "programme", "sets", "reps",
+                              "load_x_reps_n", "max_load_n", "tut_s", "on_tempo_pct"});
+  CHECK(keys(to_json(MemberStopEventView{})) ==
+        std::set<std::string>{"t_ms", "time", "set_id", "reason", "rep", "reps", "session_id"});
+  CHECK(keys(to_json(SetTraceView{})) == std::set<std::string>{"set_id", "reps", "between"});
+  SetTraceView tv;
+  tv.set_id = 4;
+  tv.reps.push_back({1, 1, false, {0, 0.02}, {100.5, 101.25}, {3, 4}});
+  tv.between_t = {0.5};
+  tv.between_force_n = {2};
+  tv.between_position_mm = {1};
+  const json::value tj = to_json(tv);
+  CHECK(keys(tj.at("reps").at(0)) ==
+        std::set<std::string>{"seq", "n", "partial", "t", "force_n", "position_mm"});
+  CHECK(keys(tj.at("between")) == std::set<std::string>{"t", "force_n", "position_mm"});
+  CHECK(write_json(tj.at("reps").at(0).at("force_n")) == "[100.5,101.25]");
   CHECK(keys(to_json(AssignmentView{})) ==
         std::set<std::string>{"id", "programme_id", "programme", "started_ms", "ended_ms"});
   CHECK(keys(to_json(SessionRecordView{})) ==

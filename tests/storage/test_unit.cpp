@@ -10,6 +10,7 @@
 #include "soleus/storage/calibrations.hpp"
 #include "soleus/storage/config.hpp"
 #include "soleus/storage/database.hpp"
+#include "soleus/storage/queries.hpp"
 #include "soleus/storage/records.hpp"
 #include "soleus/storage/schema.hpp"
 #include "soleus/storage/trace_codec.hpp"
@@ -274,4 +275,65 @@ TEST_CASE(
   CHECK_THROWS(record_span_calibration(db, tech, 4000, 1.1, 0.98, "not json"));
   CHECK(*latest_span_gain(db) == doctest::Approx(0.98));
   CHECK(db.scalar_int("SELECT count(*) FROM audit WHERE entity = 'calibration'") == 2);
+}
+
+TEST_CASE("split_trace: samples to the rep whose span holds them, the rest between") {
+  // Two reps: seq 1 counted over [1.0, 2.0), seq 2 a partial over [2.0, 2.5]
+  // (its end inclusive: the last rep); samples every 0.25 s from 0.5 to 3.0.
+  RepRow a;
+  a.seq = 1;
+  a.n = 1;
+  a.t_start_s = 1.0;
+  a.concentric_s = 0.5;
+  a.eccentric_s = 0.5;
+  RepRow b;
+  b.seq = 2;
+  b.n = 0;
+  b.partial = true;
+  b.t_start_s = 2.0;
+  b.concentric_s = 0.25;
+  b.bottom_pause_s = 0.25;
+  std::vector<TracePoint> pts;
+  for (int i = 0; i <= 10; ++i) {
+    const double t = 0.5 + 0.25 * i;
+    pts.push_back({t, 100.0 + i, 10.0 * i});
+  }
+  const SplitTrace s = split_trace(pts, {a, b});
+  CHECK(s.t0_s == doctest::Approx(0.5));
+  REQUIRE(s.reps.size() == 2);
+  CHECK(s.reps[0].seq == 1);
+  CHECK(s.reps[0].n == 1);
+  CHECK_FALSE(s.reps[0].partial);
+  REQUIRE(s.reps[0].points.size() == 4);  // 1.0, 1.25, 1.5, 1.75
+  CHECK(s.reps[0].points.front().t_s == doctest::Approx(0.0));
+  CHECK(s.reps[0].points.back().t_s == doctest::Approx(0.75));
+  CHECK(s.reps[0].points.front().force_n == doctest::Approx(102));
+  CHECK(s.reps[1].partial);
+  REQUIRE(s.reps[1].points.size() == 3);  // 2.0, 2.25, 2.5 (the last rep's end included)
+  CHECK(s.reps[1].points.back().t_s == doctest::Approx(0.5));
+  REQUIRE(s.between.size() == 4);  // 0.5, 0.75 before; 2.75, 3.0 after
+  CHECK(s.between[0].t_s == doctest::Approx(0.0));
+  CHECK(s.between[1].t_s == doctest::Approx(0.25));
+  CHECK(s.between[2].t_s == doctest::Approx(2.25));
+  CHECK(s.between[3].position_mm == doctest::Approx(100));
+  // Every sample is somewhere, once.
+  CHECK(s.reps[0].points.size() + s.reps[1].points.size() + s.between.size() == pts.size());
+}
+
+TEST_CASE("split_trace: no samples, no reps, or a rep with no samples") {
+  RepRow a;
+  a.seq = 1;
+  a.n = 1;
+  a.t_start_s = 10;
+  a.concentric_s = 1;
+  const SplitTrace empty = split_trace({}, {a});
+  REQUIRE(empty.reps.size() == 1);
+  CHECK(empty.reps[0].points.empty());
+  CHECK(empty.between.empty());
+  const SplitTrace no_reps = split_trace({{1, 5, 6}, {2, 7, 8}}, {});
+  CHECK(no_reps.reps.empty());
+  CHECK(no_reps.between.size() == 2);
+  const SplitTrace before = split_trace({{1, 5, 6}, {2, 7, 8}}, {a});  // all before the rep
+  CHECK(before.reps[0].points.empty());
+  CHECK(before.between.size() == 2);
 }

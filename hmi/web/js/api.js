@@ -117,6 +117,7 @@ export function normalizeSession(s) {
 function normalizeHistory(e) {
   const out = { ...e, date: e.date ?? e.date_ms ?? e.started_at ?? e.started_ms };
   if (Array.isArray(e.sets)) {
+    out.set_list = e.sets; // the sets themselves (the History's session view)
     out.sets = e.sets.length;
     out.reps = e.sets.reduce((a, x) => a + (Number(x.reps) || 0), 0);
     out.tut_s = e.sets.reduce((a, x) => a + (Number(x.tut_s) || 0), 0);
@@ -166,6 +167,12 @@ export const api = {
 
   // The member's schedule (issue 13 §2): next due, this week, block week, adherence.
   schedule: (memberId) => request('GET', `/members/${encodeURIComponent(memberId)}/schedule`),
+  // --- progress (issue 13 §3) ------------------------------------------------
+  trace: (setId) => request('GET', `/sets/${encodeURIComponent(setId)}/trace`, undefined, { timeoutMs: 15000 }),
+  // Another part of issue 13 serves these two; until then they answer 404.
+  assessments: (memberId) => request('GET', `/members/${encodeURIComponent(memberId)}/assessments`),
+  memberEvents: (memberId) => request('GET', `/members/${encodeURIComponent(memberId)}/events`),
+  member: (id) => request('GET', `/members/${encodeURIComponent(id)}`),
 
   // --- staff ---------------------------------------------------------------
   programmes: () => request('GET', '/programmes').then((d) => list(d, 'programmes')),

@@ -20,6 +20,7 @@ import * as login from './screens/login.js';
 import * as member from './screens/member.js';
 import * as liveView from './screens/live.js';
 import * as staff from './screens/staff.js';
+import * as progress from './screens/progress.js';
 import * as maint from './screens/maint.js';
 
 const RUNNING = new Set(['ready', 'calibrating', 'active', 'unloading']);
@@ -29,7 +30,8 @@ const ROUTES = {
   login: login.mountLogin,
   today: member.mountToday,
   quick: member.mountQuick,
-  history: member.mountHistory,
+  history: progress.mountHistory,
+  member: progress.mountMemberPage,
   settings: member.mountSettings,
   live: liveView.mountLive,
   summary: liveView.mountSummary,
@@ -84,7 +86,9 @@ function allowed(name) {
   const r = role();
   if (name === 'live' || name === 'summary' || name === 'settings') return true;
   if (name === 'login') return r === 'none';
-  if (name === 'programme') return r === 'staff';
+  if (name === 'programme' || name === 'member') return r === 'staff';
+  // A member's free set (the Today card's "Free set"): the quick screen, not a tab.
+  if (name === 'quick') return r === 'member' || r === 'guest';
   return TABS[r].some(([n]) => n === name);
 }
 
@@ -112,7 +116,7 @@ function route() {
 // --- navigation bar ----------------------------------------------------------
 function renderNav() {
   const nav = clear(document.getElementById('tabs'));
-  const active = current.name === 'programme' ? 'programmes' : current.name === 'summary' ? 'live' : current.name;
+  const active = current.name === 'programme' ? 'programmes' : current.name === 'member' ? 'members' : current.name === 'summary' ? 'live' : current.name;
   for (const [name, label] of TABS[role()]) {
     nav.append(h('button.tab', {
       class: `tab${name === active ? ' on' : ''}`,

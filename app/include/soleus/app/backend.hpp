@@ -71,6 +71,10 @@ class SetBook {
   std::optional<controller::Event> wait_event(
       std::uint64_t after, const std::function<bool(const controller::Event&)>& match,
       std::chrono::milliseconds timeout);
+  /// Main thread: a rep attempt (the live screen's per-rep feedback).
+  void on_rep(const controller::RepRecord& r);
+  /// The last rep attempt seen (of the newest set that had one).
+  std::optional<controller::RepRecord> last_rep() const;
   /// A recent set's result (kept for the last few sets), if it has ended.
   std::optional<controller::SetResult> result(std::int64_t set_id) const;
   /// The start record of a recent set (expected or started).
@@ -84,6 +88,7 @@ class SetBook {
   std::map<std::int64_t, storage::SetStartRecord> expected_;        // not yet started
   std::map<std::int64_t, storage::SetStartRecord> started_;         // recent sets
   std::map<std::int64_t, controller::SetResult> results_;           // recent results
+  std::optional<controller::RepRecord> last_rep_;
 };
 
 class DaemonBackend final : public hmi::Backend {
@@ -110,6 +115,8 @@ class DaemonBackend final : public hmi::Backend {
   hmi::Result member_history(std::int64_t member_id, int limit) override;
   hmi::Result member_schedule(std::int64_t member_id) override;
   hmi::Result member_progression(std::int64_t member_id, int limit) override;
+  hmi::Result set_trace(std::int64_t set_id) override;
+  hmi::Result member_stop_events(std::int64_t member_id) override;
   std::optional<hmi::MemberCredential> member_credential(const std::string& number) override;
   hmi::Result session(std::int64_t member_id, hmi::SessionAction action) override;
   hmi::Result maintenance(hmi::MaintenanceAction action, const boost::json::object& args) override;

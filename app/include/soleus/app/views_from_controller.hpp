@@ -33,6 +33,8 @@ std::vector<hmi::FaultView> fault_views(const controller::Snapshot& s);
 hmi::StatusView status_view(const controller::Snapshot& s);
 /// The live WebSocket's frame of a snapshot, with fault_views(s).
 hmi::LiveFrame live_frame(const controller::Snapshot& s);
+/// A rep attempt as the live screen's per-rep feedback (LiveFrame::last_rep).
+hmi::RepFeedbackView rep_feedback_view(const controller::RepRecord& r);
 
 /// GET /diagnostics' view of a snapshot: signals, bus, loop, state; the
 /// backend adds the store's health, the odometer and the last range check.

@@ -37,6 +37,12 @@ hmi::MemberView member_view(const storage::MemberRow& m, std::optional<std::int6
 hmi::MemberView member_view(const storage::MemberExport& ex);
 /// A set of a member's history.
 hmi::HistorySetView history_set_view(const storage::SetRow& s);
+/// With its % of counted reps on tempo, from its reps.
+hmi::HistorySetView history_set_view(const storage::SetRow& s,
+                                     const std::vector<storage::RepRow>& reps);
+/// A history entry's session summary (reps, load × reps, heaviest load, TUT)
+/// from its sets, and the % of counted reps on tempo from their reps.
+void summarise(hmi::HistoryEntryView& e, const std::vector<std::vector<storage::RepRow>>& reps);
 hmi::AssignmentView assignment_view(const storage::AssignmentRow& a);
 hmi::SessionRecordView session_record_view(const storage::SessionSummaryRow& s);
 hmi::StepView step_view(const storage::StepRow& s);

@@ -138,6 +138,15 @@ class Backend {
   /// Ok with the member's progression changes, newest first (ProgressionChangeView).
   virtual Result member_progression(std::int64_t /*member_id*/, int /*limit*/) {
     return Result::not_found("no progression log in this backend");
+  /// Issue 13 (progress). Not pure: a backend without them answers 404.
+  /// GET /sets/{id}/trace: Ok with the SetTraceView's JSON; NotFound without the set.
+  virtual Result set_trace(std::int64_t /*set_id*/) {
+    return Result::not_found("no stored traces here");
+  }
+  /// GET /members/{id}/events: Ok with an array of MemberStopEventView JSON
+  /// (PAIN and loss-of-control stops, newest first).
+  virtual Result member_stop_events(std::int64_t /*member_id*/) {
+    return Result::not_found("no stop events here");
   }
   /// Looks up a member by number (or RFID tag) for login.
   virtual std::optional<MemberCredential> member_credential(const std::string& number) = 0;

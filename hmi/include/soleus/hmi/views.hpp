@@ -65,6 +65,18 @@ struct StatusView {
   std::optional<double> rest_remaining_s{};  ///< as LiveFrame::rest_remaining_s
 };
 
+/// A rep's feedback on the live screen (LiveFrame::last_rep).
+struct RepFeedbackView {
+  std::int64_t set_id{};
+  int seq{};       ///< attempt number within the set
+  int n{};         ///< counted-rep number, 0 for a partial
+  bool partial{};  ///< not counted: the range was not full
+  bool on_tempo{};
+  std::string tempo;  ///< on_tempo, too_fast or too_slow (as RepView::tempo)
+  double tempo_deviation_s{};
+  double rom_pct{};
+};
+
 /// One message of the /api/v1/live WebSocket: the control loop's latest sample.
 struct LiveFrame {
   std::int64_t t_ms{};  ///< the sample's time, Unix ms (system clock)
@@ -85,6 +97,9 @@ struct LiveFrame {
   /// extra: while the user rests mid-set (held at a top or low beyond the
   /// tempo's pause), the seconds left before the set ends (stall); else null.
   std::optional<double> rest_remaining_s;
+  /// extra (issue 13): the last rep attempt of the running or last set, for
+  /// the per-rep feedback (null before the set's first rep ends).
+  std::optional<RepFeedbackView> last_rep;
 };
 
 /// One rep attempt: an entry of a set's rep_log (counted reps only there), a
@@ -110,6 +125,8 @@ struct RepView {
   double tut_s{};   ///< the four phases, while loaded
   int reversals{};  ///< direction reversals within the moving phases
   bool wobbly{};
+  /// Addition (issue 13): on_tempo, too_fast or too_slow (app::tempo_verdict).
+  std::string tempo = "on_tempo";
 };
 
 /// A set: GET /api/v1/sets/{id}, soleusd --json-lines' `result` line,
@@ -141,6 +158,10 @@ struct SetView {
   std::optional<double> duration_s{};      ///< known at the set's end (JSON lines)
   std::optional<double> best_output{};     ///< idem (docs/controller.md)
   std::optional<double> last_output{};
+  // Additions (issue 13), from the counted reps (app::fatigue_metrics); null
+  // without a rep_log or with fewer than 3 counted reps:
+  std::optional<double> fatigue_index_pct{};  ///< % drop of mean force, first third → last third
+  std::optional<double> decline_n_per_rep{};  ///< −slope of mean force per rep, N/rep (+: falling)
 };
 
 /// An event: GET /api/v1/events, soleusd --json-lines' `event` line,
@@ -180,6 +201,10 @@ struct HistorySetView {
   int reps{};
   double tut_s{};
   std::optional<std::string> stop_reason;
+  // Additions (issue 13): the set's summary for the History charts.
+  int partial_reps{};
+  std::optional<double> on_tempo_pct;  ///< % of the counted reps on tempo; null without reps
+  std::optional<std::int64_t> started_ms;
 };
 
 /// An entry of GET /api/v1/members/{id}/history: a session, or one set
@@ -190,6 +215,41 @@ struct HistoryEntryView {
   std::optional<std::int64_t> programme_id;  ///< a programme session's programme
   std::optional<std::string> programme;      ///< its name (null: a free set)
   std::vector<HistorySetView> sets;
+  // Additions (issue 13): the session's summary (the History charts).
+  int reps{};                          ///< counted reps over its sets
+  double load_x_reps_n{};              ///< Σ load_n × reps over its sets (N)
+  double max_load_n{};                 ///< the heaviest set's load
+  double tut_s{};                      ///< Σ time under tension
+  std::optional<double> on_tempo_pct;  ///< % of its counted reps on tempo; null without reps
+};
+
+/// A PAIN or loss-of-control stop of a member's set: GET /members/{id}/events.
+struct MemberStopEventView {
+  std::int64_t t_ms{};  ///< when the set ended (Unix ms)
+  std::int64_t set_id{};
+  std::string reason;  ///< pain or loss_of_control
+  int rep{};           ///< rep attempts recorded before the stop (the stop came during the next)
+  int reps{};          ///< counted reps of the set
+  std::optional<std::int64_t> session_id;
+};
+
+/// GET /api/v1/sets/{id}/trace: a rep of the stored trace.
+struct TraceRepView {
+  int seq{};
+  int n{};
+  bool partial{};
+  std::vector<double> t;  ///< s from the rep's start
+  std::vector<double> force_n;
+  std::vector<double> position_mm;
+};
+
+/// GET /api/v1/sets/{id}/trace.
+struct SetTraceView {
+  std::int64_t set_id{};
+  std::vector<TraceRepView> reps;
+  std::vector<double> between_t;  ///< s from the set's first sample
+  std::vector<double> between_force_n;
+  std::vector<double> between_position_mm;
 };
 
 /// An assignment of a programme to a member (the member export).
@@ -466,6 +526,10 @@ boost::json::value to_json(const EventView& v);
 boost::json::value to_json(const MemberView& v);
 boost::json::value to_json(const HistorySetView& v);
 boost::json::value to_json(const HistoryEntryView& v);
+boost::json::value to_json(const RepFeedbackView& v);
+boost::json::value to_json(const MemberStopEventView& v);
+boost::json::value to_json(const TraceRepView& v);
+boost::json::value to_json(const SetTraceView& v);
 boost::json::value to_json(const AssignmentView& v);
 boost::json::value to_json(const SessionRecordView& v);
 boost::json::value to_json(const ProgressionView& v);

@@ -25,6 +25,7 @@ import {
   settings, load, loadPrecise, fmtNum, PHASES, stopReasonText, SAFETY_REASONS, seconds, clock, MODES,
 } from '../format.js';
 import { metronomeTick } from '../metronome.js';
+import { t as tr } from '../i18n.js';
 
 const RUNNING = new Set(['ready', 'calibrating', 'active', 'unloading']);
 const DT = 0.04;
@@ -77,7 +78,10 @@ export function mountLive(root, params, app) {
   const reps = h('div.reps', { 'data-test': 'reps' }, '0');
   const of = h('div.of');
   const tut = h('div.tut', h('span', { 'data-test': 'tut' }, '0'), h('small', ' s under tension'));
-  const counter = h('div.counter', reps, of, tut);
+  // Per-rep feedback (issue 13): the last rep's tempo verdict and range, from
+  // the live message's last_rep (the controller's own result for that rep).
+  const repfb = h('div.repfb', { 'data-test': 'rep-feedback' });
+  const counter = h('div.counter', reps, of, tut, repfb);
   const rom = h('div.rom');
   const pad = h('div.pad');
   const posbar = h('div.posbar', { 'data-test': 'posbar' }, h('div.lbl', { style: { top: '4px' } }, 'top'),
@@ -189,6 +193,7 @@ export function mountLive(root, params, app) {
     // counter: reps, or for a hold the seconds held
     reps.textContent = set && set.mode === 'isometric' ? fmtNum(msg.tut_s, 0) : String(msg.reps ?? 0);
     tut.firstChild.textContent = fmtNum(msg.tut_s, 0);
+    showRepFeedback(msg.last_rep);
 
     // position bar with the calibrated range
     const pos = Number(msg.position_mm);
@@ -234,6 +239,22 @@ export function mountLive(root, params, app) {
 
   let loading = false;
   let timer = 0;
+  let fbKey = '';
+
+  function showRepFeedback(r) {
+    const mine = r && (!app.set || !app.set.id || String(r.set_id) === String(app.set.id));
+    const key = mine ? `${r.set_id}/${r.seq}` : '';
+    if (key === fbKey) return;
+    fbKey = key;
+    if (!mine) { repfb.replaceChildren(); delete repfb.dataset.seq; return; }
+    const tempoText = { on_tempo: tr('on tempo'), too_fast: tr('too fast'), too_slow: tr('too slow') }[r.tempo] || r.tempo;
+    Object.assign(repfb.dataset, { seq: String(r.seq), n: String(r.n), tempo: r.tempo, full: r.partial ? 'false' : 'true' });
+    repfb.className = `repfb ${r.tempo}${r.partial ? ' partial' : ''}`;
+    repfb.replaceChildren(
+      h('div', r.partial ? tr('Rep not counted') : tr('Rep {n}', { n: r.n })),
+      h('b.fb-tempo', tempoText),
+      h('div.fb-range', r.partial ? tr('range not full') : tr('full range')));
+  }
 
   function draw() {
     raf = 0;
@@ -269,6 +290,18 @@ export function mountLive(root, params, app) {
 }
 
 // --- summary ------------------------------------------------------------------------
+// The set's fatigue index and rep-to-rep decline, as the set view carries them
+// (computed once by the daemon: docs/api.md, "Fatigue"); null with < 3 reps.
+function fatigueLine(s) {
+  if (s.mode === 'isometric') return null;
+  const fi = Number.isFinite(s.fatigue_index_pct) ? s.fatigue_index_pct : null;
+  const d = Number.isFinite(s.decline_n_per_rep) ? s.decline_n_per_rep : null;
+  const dv = d === null ? null : settings.unit === 'N' ? `${fmtNum(d, 1)} N` : `${fmtNum(d / 9.80665, 2)} kg`;
+  return h('div.sum-fatigue', { 'data-test': 'sum-fatigue', 'data-fatigue': fi === null ? '' : String(fi), 'data-decline': d === null ? '' : String(d) },
+    fi === null ? tr('Fatigue index: needs 3 or more reps') : tr('Fatigue index {pct} %', { pct: fmtNum(fi, 0) }),
+    dv === null ? '' : ` · ${tr('decline {value} per rep', { value: dv })}`);
+}
+
 export function mountSummary(root, params, app) {
   const id = params[0];
   let alive = true;
@@ -312,6 +345,7 @@ export function mountSummary(root, params, app) {
         h('div.small.muted', `${MODES[s.mode] || s.mode} · ${loadPrecise(s.load_n)}${iso ? '' : ` · tempo ${s.tempo}`}` +
           (s.partial_reps ? ` · ${s.partial_reps} partial rep${s.partial_reps > 1 ? 's' : ''} not counted` : '') +
           (presc ? ` · prescribed ${seconds(presc)} under tension` : '')),
+        fatigueLine(s),
         chartEl),
       right);
     // per-rep force

@@ -244,26 +244,7 @@ export function mountQuick(root, params, app) {
   render();
 }
 
-// --- history ------------------------------------------------------------------------
-export function mountHistory(root, params, app) {
-  const box = h('div.panel.col', { style: { height: '100%' } }, h('h2', 'Your last sessions'), h('p.muted', 'Loading…'));
-  root.append(box);
-  const id = app.auth && app.auth.member_id;
-  if (!id) { box.lastChild.textContent = 'Guests have no history.'; return; }
-  api.history(id, 10).then(({ items }) => {
-    box.lastChild.remove();
-    if (!items.length) { box.append(h('p', { 'data-test': 'history-empty' }, 'No sessions yet.')); return; }
-    box.append(h('div', { style: { overflowY: 'auto', minHeight: 0 } }, h('table.table', { 'data-test': 'history' },
-      h('tr', h('th', 'Date'), h('th', 'Programme'), h('th', 'Sets'), h('th', 'Reps'), h('th', 'Load'), h('th', 'Time under tension')),
-      items.map((s) => h('tr',
-        h('td', shortDate(s.date || s.started_at)),
-        h('td', s.programme || 'Free set'),
-        h('td', fmtNum(s.sets)),
-        h('td', fmtNum(s.reps)),
-        h('td', load(s.load_n)),
-        h('td', seconds(s.tut_s)))))));
-  }).catch((e) => { box.lastChild.textContent = `History could not be loaded: ${e.message}`; });
-}
+// The member's History is in progress.js (issue 13: charts, sessions, force curves).
 
 // --- settings -------------------------------------------------------------------------
 export function mountSettings(root) {

@@ -2,6 +2,7 @@
 // field validated on the keypad as it is typed), and members with the
 // programme assigned to each and their assessed max.
 
+import { t } from '../i18n.js';
 import { api, ApiError } from '../api.js';
 import { h, clear, toast, segmented, choose, confirmBox } from '../ui.js';
 import { keypad } from '../keypad.js';
@@ -314,6 +315,8 @@ export function mountMembers(root, params, app) {
         h('button.btn', { 'data-test': 'm-clear-flag', onclick: () => put({ flagged: false }) }, t('Clear flag'))) : null,
       m.reassessment_due ? h('p.small', { 'data-test': 'm-reassess' }, t('Reassessment due: the block has ended since the last assessment.')) : null,
       h('p.small.muted', m.last_session ? `Last session ${m.last_session}` : ''),
+      // The member page (issue 13): charts, PAIN and loss-of-control stops, adherence, assessments.
+      h('button.btn.primary', { 'data-test': 'm-page', onclick: () => app.go('member', m.id) }, t('Progress and events')),
       out);
   }
 

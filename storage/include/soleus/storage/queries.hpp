@@ -106,4 +106,26 @@ std::vector<TracePoint> get_rep_trace(Database& db, std::int64_t set_id, int seq
 /// Every trace sample of a set, in time order.
 std::vector<TracePoint> get_set_trace(Database& db, std::int64_t set_id);
 
+/// A set's trace split per rep attempt (GET /api/v1/sets/{id}/trace).
+struct SplitTrace {
+  struct Rep {
+    int seq = 0;           ///< attempt number
+    int n = 0;             ///< counted-rep number, 0 for a partial
+    bool partial = false;  ///< not counted
+    double t_start_s = 0;  ///< loop time of the rep's start: points' t_s are relative to it
+    std::vector<TracePoint> points;
+  };
+  std::vector<Rep> reps;            ///< every rep attempt, in order (even one with no samples)
+  std::vector<TracePoint> between;  ///< samples in no rep: t_s relative to `t0_s`
+  double t0_s = 0;                  ///< loop time of the set's first sample (0 when none)
+};
+/// Pure: each sample goes to the rep whose [t_start_s, t_end_s) holds it (a
+/// sample at the last rep's very end to that rep), the others to `between`;
+/// every time is made relative (a rep's to its start, between's to the first
+/// sample). `points` in time order; `reps` in seq order.
+SplitTrace split_trace(const std::vector<TracePoint>& points, const std::vector<RepRow>& reps);
+/// The stored trace of a set (its chunks found by their t0/t1) split by its
+/// stored reps.
+SplitTrace get_split_trace(Database& db, std::int64_t set_id);
+
 }  // namespace soleus::storage
