@@ -21,6 +21,7 @@ import * as member from './screens/member.js';
 import * as liveView from './screens/live.js';
 import * as staff from './screens/staff.js';
 import * as maint from './screens/maint.js';
+import * as records from './screens/records.js';
 
 const RUNNING = new Set(['ready', 'calibrating', 'active', 'unloading']);
 const IDLE_LOGOUT_MS = 5 * 60 * 1000;
@@ -36,6 +37,8 @@ const ROUTES = {
   programmes: staff.mountProgrammes,
   programme: staff.mountProgramme,
   members: staff.mountMembers,
+  audit: records.mountAudit,
+  report: records.mountReport,
   alarms: maint.mountAlarms,
   events: maint.mountEvents,
   diagnostics: maint.mountDiagnostics,
@@ -46,7 +49,7 @@ const TABS = {
   none: [['login', 'Sign in'], ['settings', 'Settings']],
   member: [['today', 'Today'], ['live', 'Live'], ['history', 'History'], ['settings', 'Settings']],
   guest: [['quick', 'Quick start'], ['live', 'Live'], ['settings', 'Settings']],
-  staff: [['programmes', 'Programmes'], ['members', 'Members'], ['live', 'Live'], ['settings', 'Settings']],
+  staff: [['programmes', 'Programmes'], ['members', 'Members'], ['audit', 'Audit'], ['live', 'Live'], ['settings', 'Settings']],
   maintenance: [['alarms', 'Alarms'], ['events', 'Events'], ['diagnostics', 'Diagnostics'], ['service', 'Service']],
 };
 
@@ -84,7 +87,7 @@ function allowed(name) {
   const r = role();
   if (name === 'live' || name === 'summary' || name === 'settings') return true;
   if (name === 'login') return r === 'none';
-  if (name === 'programme') return r === 'staff';
+  if (name === 'programme' || name === 'report') return r === 'staff';
   return TABS[r].some(([n]) => n === name);
 }
 
@@ -123,7 +126,7 @@ function renderNav() {
   const who = clear(document.getElementById('who'));
   if (app.auth) {
     const label = app.auth.role === 'member' ? (app.auth.name || `Member ${app.auth.number || ''}`)
-      : app.auth.role === 'guest' ? 'Guest' : app.auth.role === 'staff' ? 'Staff' : 'Service';
+      : app.auth.role === 'guest' ? 'Guest' : app.auth.role === 'staff' ? (app.auth.name || 'Staff') : 'Service';
     who.append(h('button.btn.signout', { 'data-test': 'signout', onclick: () => signOut() },
       h('span.who-name', label), h('span.so', 'Sign out')));
   }
