@@ -115,6 +115,7 @@ function route() {
 // --- navigation bar ----------------------------------------------------------
 function renderNav() {
   const nav = clear(document.getElementById('tabs'));
+  nav.classList.toggle('many', TABS[role()].length > 4); // staff's five tabs: a smaller font
   const active = current.name === 'programme' ? 'programmes' : current.name === 'summary' ? 'live' : current.name;
   for (const [name, label] of TABS[role()]) {
     nav.append(h('button.tab', {

@@ -22,6 +22,10 @@ import {
 
 export const name = 'staff';
 
+function layoutOk(problems, what) {
+  assert(problems.length === 0, `layout of ${what}: ${problems.join('; ')}`);
+}
+
 /** Staff sign-in on the HMI with a named account: the name's tile, then the PIN. */
 export async function namedStaffLogin(page, account) {
   await tap(page, '[data-test=staff-login]');
@@ -101,7 +105,7 @@ export async function run(t, ctx) {
   const page = await openHmi(t.ctx, t.base);
   await tap(page, '[data-test=staff-login]');
   await page.waitForSelector(`[data-test=staff-tiles] [data-staff-id="${account.id}"]`);
-  await shot(page, 'protocol-4-staff-tiles', t.report);
+  layoutOk(await shot(page, 'protocol-4-staff-tiles', t.report), 'staff tiles');
   await tap(page, `[data-test=staff-tiles] [data-staff-id="${account.id}"]`);
   await typeKeys(page, account.pin);
   await keypadOk(page);
@@ -115,7 +119,7 @@ export async function run(t, ctx) {
   await tap(page, '[data-test=m-programme]');
   await tap(page, `.chooser [data-value="${prog.id}"]`);
   await waitFor(async () => (await page.locator('[data-test=m-programme]').textContent()) === 'STAFF STEP', 10000, 'the programme assigned');
-  await shot(page, 'protocol-4-staff-member', t.report);
+  layoutOk(await shot(page, 'protocol-4-staff-member', t.report), 'members with Report, CSV, Audit');
 
   // The audit, filtered to this member: the change under the staff member's own name.
   await tap(page, '[data-test=m-audit]');
@@ -123,7 +127,7 @@ export async function run(t, ctx) {
   await row.first().waitFor({ timeout: 10000 });
   const rows = await page.locator('[data-test=audit-list] .audit-row').count();
   assert(rows >= 2, `the member's audit rows shown (${rows})`);
-  await shot(page, 'protocol-4-staff-audit', t.report);
+  layoutOk(await shot(page, 'protocol-4-staff-audit', t.report), 'audit');
   const api = await ctx.api('GET', `/audit?member_id=${ctx.member.id}&limit=5`, undefined, tok);
   const mine = api.audit.find((r) => r.field === 'programme');
   assert(mine && mine.actor_name === account.name && mine.actor_id === account.id, `the audit names ${account.name}: ${JSON.stringify(mine)}`);
@@ -154,7 +158,7 @@ export async function run(t, ctx) {
   // The report: the PAIN event, the sections, Export, and one A4 page in print.
   await tap(page, '[data-test=m-report]');
   await page.waitForSelector(`[data-test=pain-events] tr[data-set="${ctx.painSet.id}"]`, { timeout: 15000 });
-  await shot(page, 'protocol-4-staff-report', t.report);
+  layoutOk(await shot(page, 'protocol-4-staff-report', t.report), 'report');
   const [htmlDl] = await Promise.all([page.waitForEvent('download'), tap(page, '[data-test=report-export]')]);
   const html = fs.readFileSync(await htmlDl.path(), 'utf8');
   for (const s of ['strength', 'adherence', 'pain', 'programme']) assert(html.includes(`data-section="${s}"`), `the exported report has the ${s} section`);
@@ -171,6 +175,11 @@ export async function run(t, ctx) {
   assert(printed.height <= 1032, `the report fits one A4 page in print (${Math.round(printed.height)} px of 1032)`);
   assertEq(printed.bar, 'none', 'the bar is not printed');
   await page.screenshot({ path: path.join(shots, 'protocol-4-staff-report-print.png'), fullPage: true });
+  // Chromium's own print to PDF, A4: one page.
+  const pdf = await page.pdf({ format: 'A4', preferCSSPageSize: true });
+  fs.writeFileSync(path.join(shots, 'protocol-4-staff-report.pdf'), pdf);
+  const pdfPages = (pdf.toString('latin1').match(/\/Type\s*\/Page\b(?!s)/g) || []).length;
+  assertEq(pdfPages, 1, 'the report prints on one A4 page (PDF pages)');
   await page.emulateMedia({ media: 'screen' });
   await page.setViewportSize({ width: 800, height: 480 });
   t.log(`report: ${Math.round(printed.height)} px of an A4 page's 1032; CSV ${csv.length - 1} rows`);

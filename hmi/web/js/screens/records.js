@@ -132,7 +132,8 @@ export const REPORT_CSS = `
 .report .cols { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
 @media print {
   @page { size: A4; margin: 12mm; }
-  body { background: #fff !important; }
+  html, body { width: auto !important; height: auto !important; overflow: visible !important; background: #fff !important; }
+  .screen-report .col { height: auto !important; overflow: visible !important; }
   #bar, #rail, #tabs, #toast, #modals, .report-actions { display: none !important; }
   .screen-report, #screen { overflow: visible !important; height: auto !important; position: static !important; padding: 0 !important; }
   .report { max-width: none; padding: 0; }
@@ -153,7 +154,10 @@ export function mountReport(root, params, app) {
   const actions = h('div.row.report-actions',
     h('button.btn', { onclick: () => app.go('members') }, t('‹ Members')),
     h('div.grow'),
-    ...[6, 12, 26].map((w) => h('button.btn', { class: `btn${w === weeks ? ' on' : ''}`, 'data-weeks': String(w), onclick: () => app.go('report', id, String(w)) }, t('{n} weeks', { n: w }))),
+    h('button.btn', { 'data-test': 'report-weeks', onclick: async () => {
+      const w = await choose(t('Report period'), [6, 12, 26].map((n) => ({ value: String(n), label: t('Last {n} weeks', { n }) })));
+      if (w !== null) app.go('report', id, w);
+    } }, t('Last {n} weeks', { n: weeks })),
     h('button.btn', { 'data-test': 'report-print', onclick: () => window.print() }, t('Print')),
     h('button.btn.primary', { 'data-test': 'report-export', onclick: exportHtml }, t('Export')));
   root.append(style, h('div.col', { style: { height: '100%', overflow: 'auto' } }, actions, report));
