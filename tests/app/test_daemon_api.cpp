@@ -843,10 +843,23 @@ TEST_CASE("soleusd named staff accounts: the audit names the person, the CSV exp
   CHECK(rows[1].at("actor_id").as_int64() == bob_id);
   CHECK(rows[2].at("actor_name").as_string() == "Ann Physio");
   for (const auto& r : rows) CHECK(r.at("member_id").as_int64() == mid);
+  // Bob edits the programme: the programme's audit row names him too.
+  const std::string pid = std::to_string(p.body.at("id").as_int64());
+  CHECK(request(rig.port, http::verb::put, "/api/v1/programmes/" + pid, R"({"name":"Short 2"})",
+                bob_tok)
+            .status == 200);
   // By person, and paged.
   auto by_bob = get(rig.port, "/api/v1/audit?actor_id=" + std::to_string(bob_id), ann_tok);
   REQUIRE(by_bob.status == 200);
-  REQUIRE(by_bob.body.at("audit").as_array().size() == 1);
+  const auto& bob_rows = by_bob.body.at("audit").as_array();
+  REQUIRE(bob_rows.size() == 2);
+  CHECK(bob_rows[0].at("entity").as_string() == "programme");
+  CHECK(bob_rows[0].at("entity_id").as_int64() == p.body.at("id").as_int64());
+  CHECK(bob_rows[0].at("field").as_string() == "name");
+  CHECK(bob_rows[0].at("after").as_string() == "Short 2");
+  CHECK(bob_rows[0].at("actor_name").as_string() == "Bob");
+  CHECK(bob_rows[0].at("member_id").is_null());
+  CHECK(bob_rows[1].at("field").as_string() == "programme");
   auto page = get(rig.port, "/api/v1/audit?limit=2", ann_tok);
   REQUIRE(page.status == 200);
   CHECK(page.body.at("audit").as_array().size() == 2);

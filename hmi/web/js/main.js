@@ -39,6 +39,7 @@ const ROUTES = {
   members: staff.mountMembers,
   audit: records.mountAudit,
   report: records.mountReport,
+  accounts: records.mountAccounts,
   alarms: maint.mountAlarms,
   events: maint.mountEvents,
   diagnostics: maint.mountDiagnostics,
@@ -50,7 +51,7 @@ const TABS = {
   member: [['today', 'Today'], ['live', 'Live'], ['history', 'History'], ['settings', 'Settings']],
   guest: [['quick', 'Quick start'], ['live', 'Live'], ['settings', 'Settings']],
   staff: [['programmes', 'Programmes'], ['members', 'Members'], ['audit', 'Audit'], ['live', 'Live'], ['settings', 'Settings']],
-  maintenance: [['alarms', 'Alarms'], ['events', 'Events'], ['diagnostics', 'Diagnostics'], ['service', 'Service']],
+  maintenance: [['alarms', 'Alarms'], ['events', 'Events'], ['diagnostics', 'Diagnostics'], ['service', 'Service'], ['accounts', 'Accounts']],
 };
 
 const HOME = { none: 'login', member: 'today', guest: 'quick', staff: 'programmes', maintenance: 'alarms' };
@@ -88,6 +89,7 @@ function allowed(name) {
   if (name === 'live' || name === 'summary' || name === 'settings') return true;
   if (name === 'login') return r === 'none';
   if (name === 'programme' || name === 'report') return r === 'staff';
+  if (name === 'accounts') return r === 'staff' || r === 'maintenance';
   return TABS[r].some(([n]) => n === name);
 }
 
@@ -116,7 +118,8 @@ function route() {
 function renderNav() {
   const nav = clear(document.getElementById('tabs'));
   nav.classList.toggle('many', TABS[role()].length > 4); // staff's five tabs: a smaller font
-  const active = current.name === 'programme' ? 'programmes' : current.name === 'summary' ? 'live' : current.name;
+  const active = current.name === 'programme' ? 'programmes' : current.name === 'summary' ? 'live'
+    : current.name === 'accounts' && role() === 'staff' ? 'audit' : current.name;
   for (const [name, label] of TABS[role()]) {
     nav.append(h('button.tab', {
       class: `tab${name === active ? ' on' : ''}`,

@@ -140,6 +140,12 @@ export async function run(t, ctx) {
   const actors = await page.locator('[data-test=audit-list] .audit-row').evaluateAll((els) => els.map((e) => e.dataset.actor));
   assert(actors.length >= 2 && actors.every((a) => a === account.name), `only ${account.name}'s changes: ${actors}`);
 
+  // The accounts screen (from Audit): the account listed; a non-admin may only change their own PIN.
+  await tap(page, '[data-test=audit-accounts]');
+  await page.waitForSelector(`[data-test=account-list] [data-staff-id="${account.id}"]`);
+  assertEq(await page.locator('[data-test=account-new]').count(), 0, 'no New account for a non-admin');
+  layoutOk(await shot(page, 'protocol-4-staff-accounts', t.report), 'staff accounts');
+
   // The CSV export from the Members screen: downloaded, parsed, checked.
   await tap(page, '[data-tab=members]');
   await tap(page, `[data-test=member-list] [data-number="${ctx.member.number}"]`);

@@ -14,7 +14,8 @@
 //     by a PNG of it.
 
 import { api, ApiError } from '../api.js';
-import { h, clear, toast, choose } from '../ui.js';
+import { h, clear, toast, choose, confirmBox } from '../ui.js';
+import { keypad } from '../keypad.js';
 import { t } from '../i18n.js';
 import { load, dateTime } from '../format.js';
 
@@ -54,7 +55,7 @@ function describe(r) {
   return `${what} · ${r.field}: ${short(r.before)} → ${short(r.after)}`;
 }
 
-export function mountAudit(root, params) {
+export function mountAudit(root, params, app) {
   const filter = { memberId: params[0] && params[0] !== 'all' ? Number(params[0]) : null, actorId: params[1] ? Number(params[1]) : null };
   let members = [];
   let people = [];
@@ -67,7 +68,8 @@ export function mountAudit(root, params) {
   const older = h('button.btn', { 'data-test': 'audit-older', onclick: () => { page += 1; pages[page] = next; load_(); } }, t('Older ›'));
   const list = h('div.list.audit-list', { 'data-test': 'audit-list' });
   root.append(h('div.col', { style: { height: '100%' } },
-    h('div.row', h('h2.grow', t('Audit')), memberBtn, personBtn, newer, older),
+    h('div.row', h('button.btn', { 'data-test': 'audit-accounts', onclick: () => app.go('accounts') }, t('Accounts')),
+      h('div.grow'), memberBtn, personBtn, newer, older),
     list));
 
   function labels() {
@@ -112,6 +114,71 @@ export function mountAudit(root, params) {
 
   Promise.all([api.members().catch(() => ({ items: [] })), api.staffAccounts().catch(() => [])])
     .then(([m, s]) => { members = m.items; people = Array.isArray(s) ? s : []; labels(); });
+  load_();
+}
+
+// --- staff accounts ---------------------------------------------------------------------
+// Admins (a staff account flagged admin, or maintenance) add, rename, reset
+// the PIN of, promote and deactivate accounts; everyone signed in with an
+// account may change their own PIN. The server checks all of it again.
+
+const askName = (title, value = '') => keypad({ title, layout: 'alpha', value, validate: (x) => (x.trim() ? (x.trim().length > 60 ? t('At most 60 characters') : null) : t('Enter a name')) });
+const askNewPin = (title) => keypad({ title, layout: 'numeric', secret: true, maxLen: 12, hint: t('PIN: 4 to 12 digits'), validate: (x) => (/^\d{4,12}$/.test(x) ? null : t('A PIN is 4 to 12 digits')) });
+
+export function mountAccounts(root, params, app) {
+  const admin = app.auth && (app.auth.role === 'maintenance' || app.auth.admin === true);
+  const mine = app.auth && app.auth.staff_id;
+  const list = h('div.list', { 'data-test': 'account-list' });
+  root.append(h('div.col', { style: { height: '100%' } },
+    h('div.row',
+      app.auth && app.auth.role === 'staff' ? h('button.btn', { onclick: () => app.go('audit') }, t('‹ Audit')) : null,
+      h('h2.grow', t('Staff accounts')),
+      admin ? h('button.btn.primary', { 'data-test': 'account-new', onclick: add }, t('New account')) : null),
+    list));
+
+  async function call(fn) {
+    try { await fn(); toast(t('Saved'), 'info'); } catch (e) { toast(apiMsg(e), 'warn'); }
+    load_();
+  }
+  async function add() {
+    const name = await askName(t('New account: name'));
+    if (name === null) return;
+    const pin = await askNewPin(t('New account: PIN'));
+    if (pin === null) return;
+    const isAdmin = await confirmBox(t('Admin?'), t('May {name} manage staff accounts?', { name: name.trim() }), t('Yes, admin'));
+    call(() => api.createStaff({ name: name.trim(), pin, admin: isAdmin }));
+  }
+  async function act(a) {
+    const own = mine && a.id === mine;
+    const options = [];
+    if (admin || own) options.push({ value: 'pin', label: own ? t('Change my PIN') : t('New PIN') });
+    if (admin) {
+      options.push({ value: 'name', label: t('Rename') });
+      options.push({ value: 'admin', label: a.admin ? t('Remove admin') : t('Make admin') });
+      options.push({ value: 'active', label: a.active ? t('Deactivate') : t('Reactivate') });
+    }
+    if (!options.length) { toast(t('Only an admin can change this account'), 'info'); return; }
+    const v = await choose(a.name, options);
+    if (v === 'pin') { const pin = await askNewPin(t('New PIN for {name}', { name: a.name })); if (pin !== null) call(() => api.updateStaff(a.id, { pin })); }
+    if (v === 'name') { const n = await askName(t('Rename {name}', { name: a.name }), a.name); if (n !== null) call(() => api.updateStaff(a.id, { name: n.trim() })); }
+    if (v === 'admin') call(() => api.updateStaff(a.id, { admin: !a.admin }));
+    if (v === 'active') {
+      if (a.active && !(await confirmBox(t('Deactivate'), t('{name} can no longer sign in. The audit keeps the name.', { name: a.name }), t('Deactivate')))) return;
+      call(() => api.updateStaff(a.id, { active: !a.active }));
+    }
+  }
+  async function load_() {
+    clear(list);
+    try {
+      const accounts = await api.staffAccounts();
+      if (!accounts.length) list.append(h('p.muted', t('No staff accounts yet.')));
+      for (const a of accounts) {
+        const tags = [a.admin ? t('admin') : null, a.active ? null : t('deactivated')].filter(Boolean).join(' · ');
+        list.append(h('button.btn', { class: `btn${a.active ? '' : ' muted'}`, 'data-staff-id': String(a.id), onclick: () => act(a) },
+          a.name, tags ? h('span.muted.small', `  ·  ${tags}`) : ''));
+      }
+    } catch (e) { list.append(h('p.err', apiMsg(e))); }
+  }
   load_();
 }
 
