@@ -23,6 +23,7 @@
 #include "soleus/storage/programmes.hpp"
 #include "soleus/storage/progression.hpp"
 #include "soleus/storage/queries.hpp"
+#include "soleus/storage/staff.hpp"
 
 namespace soleus::app {
 
@@ -174,7 +175,22 @@ inline std::optional<Result> to_step(const json::object& st, std::size_t i,
   return std::nullopt;
 }
 
-inline const storage::Actor kStaff{"staff", std::nullopt};
+/// The audit's "who" for a change made through the API: the caller of the
+/// request this thread handles (hmi::current_caller(), set by the API once
+/// the token is checked): a named staff account's id, a member's own id, or
+/// the role alone (staff with the shared PIN: no id). Read when it is passed
+/// as a storage::Actor, so every `kStaff` names the person. Outside a
+/// request (a test calling the backend directly): staff without an account.
+struct ApiActor {
+  operator storage::Actor() const {  // NOLINT(google-explicit-constructor): the point of it
+    const hmi::Caller& c = hmi::current_caller();
+    if (c.role == "staff") return {"staff", c.staff_id};
+    if (c.role == "member") return {"member", c.member_id};
+    if (c.role == "maintenance") return {"maintenance", std::nullopt};
+    return {"staff", std::nullopt};
+  }
+};
+inline constexpr ApiActor kStaff{};
 
 }  // namespace detail
 using namespace detail;  // internal to backend*.cpp

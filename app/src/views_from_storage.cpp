@@ -288,4 +288,39 @@ std::string export_reps_csv(const storage::MemberExport& ex) {
   return hmi::reps_csv(reps);
 }
 
+std::string member_csv(const storage::MemberExport& ex, std::optional<std::int64_t> from_ms,
+                       std::optional<std::int64_t> to_ms, std::size_t* data_rows) {
+  const auto& m = ex.member;
+  const auto set_head = hmi::set_csv_header();
+  const auto rep_head = hmi::rep_csv_header();
+  std::vector<std::string> head = {"member_number", "member_name"};
+  for (const auto& c : set_head) head.push_back(c == "id" ? "set_id" : c);
+  for (std::size_t i = 1; i < rep_head.size(); ++i)
+    head.push_back("rep_" + rep_head[i]);  // rep_head[0] is set_id
+  std::string out = hmi::csv_line(head);
+  std::size_t rows = 0;
+  for (const auto& e : ex.sets) {  // oldest first
+    if (from_ms && e.set.started_ms < *from_ms) continue;
+    if (to_ms && e.set.started_ms >= *to_ms) continue;
+    std::vector<std::string> front = {m.number, m.name};
+    const auto set_cells = hmi::csv_cells(set_view(e.set));
+    front.insert(front.end(), set_cells.begin(), set_cells.end());
+    if (e.reps.empty()) {
+      auto cells = front;
+      cells.resize(head.size());
+      out += hmi::csv_line(cells);
+      ++rows;
+    }
+    for (const auto& r : e.reps) {
+      auto cells = front;
+      const auto rep_cells = hmi::csv_cells(rep_view(r));
+      cells.insert(cells.end(), rep_cells.begin() + 1, rep_cells.end());
+      out += hmi::csv_line(cells);
+      ++rows;
+    }
+  }
+  if (data_rows) *data_rows = rows;
+  return out;
+}
+
 }  // namespace soleus::app

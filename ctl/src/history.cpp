@@ -101,52 +101,11 @@ int run_sets(Context& ctx, const Args& a) {
   return kOk;
 }
 
-/// One CSV of the member's sets and reps: one row per rep with its set's
-/// columns in front (a set without reps: one row with the rep columns
-/// empty), oldest set first. Made from the store's own sets and reps CSV.
-std::string joined_csv(const storage::MemberRow& m, const storage::MemberExport& ex,
+/// One CSV of the member's sets and reps (app::member_csv, which the API's
+/// GET /members/{id}/export.csv also writes).
+std::string joined_csv(const storage::MemberRow&, const storage::MemberExport& ex,
                        std::size_t* data_rows) {
-  const auto sets = parse_csv(app::export_sets_csv(ex));
-  const auto reps = parse_csv(app::export_reps_csv(ex));
-  if (sets.empty() || reps.empty())
-    throw std::runtime_error("export: the store's CSV has no header");
-  const auto& sh = sets.front();
-  const auto& rh = reps.front();
-  std::map<std::string, std::vector<const std::vector<std::string>*>> by_set;
-  for (std::size_t i = 1; i < reps.size(); ++i) by_set[reps[i].at(0)].push_back(&reps[i]);
-  std::string out;
-  auto row = [&](const std::vector<std::string>& cells) {
-    for (std::size_t i = 0; i < cells.size(); ++i) {
-      if (i) out += ',';
-      out += hmi::csv_field(cells[i]);
-    }
-    out += "\r\n";
-  };
-  std::vector<std::string> head = {"member_number", "member_name"};
-  for (const auto& c : sh) head.push_back(c == "id" ? "set_id" : c);
-  for (std::size_t i = 1; i < rh.size(); ++i) head.push_back("rep_" + rh[i]);  // rh[0] is set_id
-  row(head);
-  *data_rows = 0;
-  for (std::size_t i = sets.size() - 1; i >= 1; --i) {  // the store lists sets newest first
-    const auto& s = sets[i];
-    std::vector<std::string> front = {m.number, m.name};
-    front.insert(front.end(), s.begin(), s.end());
-    const auto it = by_set.find(s.at(0));
-    if (it == by_set.end()) {
-      auto cells = front;
-      cells.resize(head.size());
-      row(cells);
-      ++*data_rows;
-    } else {
-      for (const auto* r : it->second) {
-        auto cells = front;
-        cells.insert(cells.end(), r->begin() + 1, r->end());
-        row(cells);
-        ++*data_rows;
-      }
-    }
-  }
-  return out;
+  return app::member_csv(ex, std::nullopt, std::nullopt, data_rows);
 }
 
 int run_export(Context& ctx, const Args& a) {

@@ -124,6 +124,7 @@ bool Api::is_immediate(const ApiRequest& r) {
 }
 
 ApiResponse Api::handle(const ApiRequest& req) {
+  CallerScope caller;  // authenticate() names the caller; cleared when the request ends
   try {
     Impl::Route r;
     r.method = req.method;
@@ -201,6 +202,10 @@ ApiResponse Api::Impl::dispatch(const Route& r) {
     methods({"POST"});
     return login(r);
   }
+  if (n == 2 && s[0] == "login" && s[1] == "staff") {  // the sign-in tiles: no token
+    methods({"GET"});
+    return login_staff_names(r);
+  }
   if (n == 1 && s[0] == "logout") {
     methods({"POST"});
     authenticate(r);
@@ -210,9 +215,31 @@ ApiResponse Api::Impl::dispatch(const Route& r) {
   if (n == 1 && s[0] == "me") {
     methods({"GET"});
     const Session se = authenticate(r);
-    return json_response(200, json::object{{"role", to_string(se.role)},
-                                           {"member_id", opt(se.member_id)},
-                                           {"expires_at", expires_unix_ms(se)}});
+    json::object out{{"role", to_string(se.role)},
+                     {"member_id", opt(se.member_id)},
+                     {"expires_at", expires_unix_ms(se)}};
+    add_who(se, out);
+    return json_response(200, out);
+  }
+  if (n >= 1 && s[0] == "staff") {
+    if (n == 1) methods({"GET", "POST"});
+    else if (n == 2) methods({"PUT"});  // accounts are deactivated, never deleted
+    else fail(404, "", "no such endpoint");
+    const Session se = authenticate(r);
+    return staff_call(r, se);
+  }
+  if (n == 1 && s[0] == "audit") {
+    methods({"GET"});
+    const Session se = authenticate(r);
+    require(se, {Role::Staff, Role::Maintenance});
+    return audit(r);
+  }
+  if (n == 3 && s[0] == "members" && s[2] == "export.csv") {
+    methods({"GET"});
+    const std::int64_t id = parse_id(s[1], "id");
+    const Session se = authenticate(r);
+    require(se, {Role::Staff});
+    return member_export(r, id);
   }
   if (n == 1 && s[0] == "sets") {
     methods({"POST"});

@@ -22,7 +22,9 @@ Session Api::Impl::authenticate(const Route& r) {
   Session s;
   const auto busy = [this] { return backend.status().set_id.has_value(); };
   switch (tokens.check(token, clock(), busy, s)) {
-    case TokenStore::Check::Ok: return s;
+    case TokenStore::Check::Ok:
+      CallerScope::set({to_string(s.role), s.member_id, s.staff_id});
+      return s;
     case TokenStore::Check::Unknown: fail(401, "", "unknown token: log in again");
     case TokenStore::Check::Expired: fail(401, "", "the token has expired: log in again");
     case TokenStore::Check::Idle: fail(401, "", "logged out after being idle: log in again");
@@ -84,11 +86,35 @@ ApiResponse Api::Impl::login(const Route& r) {
   if (f.present("member")) member = read_member_number(f, "member");
   else f.raw("member");
   auto pin = f.string("pin", 0, 32);
+  auto staff_id = f.integer("staff_id", 1, 9'000'000'000'000'000LL);
   f.finish();
 
   Role granted;
   std::optional<std::int64_t> member_id;
-  if (member) {
+  Session who;
+  if (staff_id && role && *role != "staff") fail(422, "staff_id", "is for role staff only");
+  if (staff_id && member) fail(422, "staff_id", "give either member or staff_id, not both");
+  if (staff_id) {
+    // A named staff account: its own PIN, its own lockout ("staff:<id>"),
+    // and the per-client lockout as for members.
+    if (!pin) fail(422, "pin", "is required");
+    if (!is_valid_pin(*pin)) fail(422, "pin", "a PIN is 4 to 12 digits");
+    const std::string account = "staff:" + std::to_string(*staff_id);
+    auto cred = backend.staff_credential(*staff_id);
+    if (!cred || !cred->active) {
+      std::call_once(dummy_once,
+                     [this] { dummy_hash = make_pin_hash("0000", kPinHashIterations); });
+      check_pin(lockout, client_lockout, r.req->client, clock, account, dummy_hash, *pin + "x",
+                "unknown staff account or wrong PIN");
+      fail(401, "staff_id", "unknown staff account or wrong PIN");
+    }
+    check_pin(lockout, client_lockout, r.req->client, clock, account, cred->pin_hash, *pin,
+              "unknown staff account or wrong PIN");
+    granted = Role::Staff;
+    who.staff_id = cred->id;
+    who.staff_name = cred->name;
+    who.staff_admin = cred->admin;
+  } else if (member) {
     if (role && *role != "member") fail(422, "role", "give either role or member, not both");
     auto cred = backend.member_credential(*member);
     const std::string account = "member:" + *member;
@@ -120,6 +146,10 @@ ApiResponse Api::Impl::login(const Route& r) {
     } else {
       const bool staff = *role == "staff";
       const std::string& hash = staff ? config.staff_pin_hash : config.maintenance_pin_hash;
+      if (hash.empty() && staff)
+        fail(403, "role",
+             "the shared staff PIN is not set (staff_pin_hash in [hmi]): sign in with your staff "
+             "account (staff_id)");
       if (hash.empty())
         fail(403, "role", *role + " login is disabled: set " + *role + "_pin_hash in [hmi]");
       if (!pin) fail(422, "pin", "is required");
@@ -128,17 +158,40 @@ ApiResponse Api::Impl::login(const Route& r) {
       granted = staff ? Role::Staff : Role::Maintenance;
     }
   }
-  auto [token, session] = tokens.issue(granted, member_id, clock());
+  who.role = granted;
+  who.member_id = member_id;
+  auto [token, session] = tokens.issue(who, clock());
   json::object out{{"token", token},
                    {"expires_at", expires_unix_ms(session)},
                    {"role", to_string(granted)},
                    {"member_id", opt(member_id)}};
+  add_who(session, out);
   out["idle_logout_s"] = granted == Role::Member || granted == Role::Guest ? config.member_idle_s
                                                                            : config.staff_idle_s;
   if (granted == Role::Guest) out["load_cap_n"] = config.guest_load_cap_n;
   log::info("hmi: login as ", to_string(granted),
-            member ? std::string(" (member ") + *member + ")" : std::string());
+            member         ? std::string(" (member ") + *member + ")"
+            : who.staff_id ? " (staff account " + std::to_string(*who.staff_id) + ")"
+                           : std::string());
   return json_response(200, out);
 }
+
+void Api::Impl::add_who(const Session& s, json::object& out) {
+  if (s.role != Role::Staff) return;
+  out["staff_id"] = opt(s.staff_id);
+  out["name"] = s.staff_id ? s.staff_name : std::string("staff (shared PIN)");
+  out["admin"] = s.staff_admin;
+}
+
+// ---- the caller of the request on this thread -----------------------------------
+
+namespace {
+thread_local Caller t_caller;
+}  // namespace
+
+const Caller& current_caller() { return t_caller; }
+CallerScope::CallerScope() { t_caller = {}; }
+CallerScope::~CallerScope() { t_caller = {}; }
+void CallerScope::set(Caller c) { t_caller = std::move(c); }
 
 }  // namespace soleus::hmi

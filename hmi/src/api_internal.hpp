@@ -150,6 +150,8 @@ struct Api::Impl {
   static void require(const Session& s, std::initializer_list<Role> roles);
   std::int64_t expires_unix_ms(const Session& s);
   ApiResponse login(const Route& r);
+  /// Who is signed in, for the login reply and /me: staff_id, name, admin.
+  static void add_who(const Session& s, json::object& out);
 
   // -- sets (api_sets.cpp) --
   ApiResponse start_set(const Route& r, const Session& s);
@@ -164,6 +166,15 @@ struct Api::Impl {
   ApiResponse crud(const Route& r, Collection c, const Session& s);
   json::object read_member(const json::object& body, bool create);
   json::object read_programme(const json::object& body, bool create);
+
+  // -- staff accounts, audit, CSV export (api_staff.cpp) --
+  ApiResponse login_staff_names(const Route& r);
+  ApiResponse staff_call(const Route& r, const Session& s);
+  ApiResponse audit(const Route& r);
+  ApiResponse member_export(const Route& r, std::int64_t member_id);
+  /// 403 unless `s` is maintenance or an active admin staff account.
+  void require_staff_admin(const Session& s);
+  static std::string who_of(const Session& s);
 
   // -- maintenance (api_maintenance.cpp) and programme sessions (api_session.cpp) --
   ApiResponse maintenance(const Route& r, const Session& s);

@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 namespace soleus::hmi {
@@ -202,6 +203,10 @@ std::pair<std::string, Session> TokenStore::issue(Role role, std::optional<std::
   Session s;
   s.role = role;
   s.member_id = member_id;
+  return issue(std::move(s), now);
+}
+
+std::pair<std::string, Session> TokenStore::issue(Session s, Clock::time_point now) {
   s.expires = now + lifetime_;
   s.last_used = now;
   std::string token = random_token();
@@ -243,6 +248,14 @@ TokenStore::Check TokenStore::check(const std::string& token, Clock::time_point 
 void TokenStore::revoke(const std::string& token) {
   std::lock_guard lock(mutex_);
   sessions_.erase(token);
+}
+
+void TokenStore::revoke_staff(std::int64_t staff_id) {
+  std::lock_guard lock(mutex_);
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    if (it->second.staff_id == staff_id) it = sessions_.erase(it);
+    else ++it;
+  }
 }
 
 std::size_t TokenStore::size() {

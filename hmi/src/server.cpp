@@ -459,7 +459,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void send_api(ApiResponse r) {
     http::response<http::string_body> res{static_cast<http::status>(r.status), version_};
     common_headers(res);
-    res.set(http::field::content_type, "application/json; charset=utf-8");
+    res.set(http::field::content_type,
+            r.content_type.empty() ? "application/json; charset=utf-8" : r.content_type);
     res.set(http::field::cache_control, "no-store");
     for (auto& [k, v] : r.headers) res.set(k, v);
     res.keep_alive(keep_alive_);

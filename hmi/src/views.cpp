@@ -671,7 +671,38 @@ std::string table(const std::vector<std::string>& header, const std::vector<V>& 
 
 }  // namespace
 
+bool is_plain_number(std::string_view s) {
+  std::size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  std::size_t digits = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++digits;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++digits;
+  }
+  if (digits == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    std::size_t exp = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++exp;
+    if (exp == 0) return false;
+  }
+  return i == s.size();
+}
+
 std::string csv_field(std::string_view s) {
+  // Formula injection (OWASP "CSV Injection"): a spreadsheet runs a cell that
+  // begins with = + - @ (or tab / CR, which some strip first) as a formula. A
+  // leading ' makes it text. Plain numbers ("-12.5") stay numbers.
+  std::string guarded;
+  if (!s.empty() &&
+      (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r') &&
+      !is_plain_number(s)) {
+    guarded = "'";
+    guarded += s;
+    s = guarded;
+  }
   if (s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
   std::string out = "\"";
   for (char c : s) {

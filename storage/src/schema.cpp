@@ -337,6 +337,32 @@ CREATE TABLE member_flags (
   t_ms       INTEGER NOT NULL,
   session_id INTEGER REFERENCES sessions(id) ON DELETE SET NULL
 );
+
+// MIGRATION 5: reserved for the assessment (issue 13), merged from another branch.
+constexpr std::string_view kMigration5 = "-- reserved: merged from another branch\n";
+
+// MIGRATION 6: named staff accounts (issue 13).
+//  * One shared staff PIN could not say who changed what: each physiotherapist
+//    has an account with a name and a PIN of their own (hashed like a
+//    member's PIN). Accounts are deactivated, never deleted: the audit trail
+//    refers to them by id (audit.actor_id with actor_role 'staff').
+//  * An admin account (and maintenance) manages the accounts.
+//  * The audit viewer filters by person and pages newest first: an index on
+//    the actor.
+constexpr std::string_view kMigration6 = R"sql(
+CREATE TABLE staff_accounts (
+  id         INTEGER PRIMARY KEY,
+  name       TEXT NOT NULL CHECK (length(trim(name)) BETWEEN 1 AND 60),
+  pin_hash   TEXT NOT NULL,                  -- pbkdf2-sha256$...: never the PIN
+  admin      INTEGER NOT NULL DEFAULT 0 CHECK (admin IN (0,1)),  -- may manage staff accounts
+  active     INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0,1)), -- 0 = deactivated: cannot sign in
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX staff_accounts_active_name ON staff_accounts(name COLLATE NOCASE) WHERE active = 1;
+CREATE TRIGGER staff_accounts_never_deleted BEFORE DELETE ON staff_accounts
+BEGIN SELECT RAISE(ABORT, 'staff accounts are deactivated, never deleted'); END;
+CREATE INDEX audit_actor ON audit(actor_role, actor_id, id);
 )sql";
 
 }  // namespace
@@ -347,6 +373,8 @@ std::string_view migration_sql(int version) {
     case 2: return kMigration2;
     case 3: return kMigration3;
     case 4: return kMigration4;
+    case 5: return kMigration5;
+    case 6: return kMigration6;
     default: throw std::out_of_range("no migration " + std::to_string(version));
   }
 }

@@ -670,6 +670,13 @@ TEST_CASE("soleusd API security: role matrix, PIN lockout, foreign Origin, stall
       {"POST", "/api/v1/maintenance/span", R"({"known_n":500})", {"maintenance"}},
       {"POST", "/api/v1/maintenance/range-check", "", {"maintenance"}},
       {"POST", "/api/v1/maintenance/fault-reset", "", {"maintenance"}},
+      {"GET", "/api/v1/login/staff", "", any},
+      {"GET", "/api/v1/staff", "", {"staff", "maintenance"}},
+      // The shared staff PIN is no admin: maintenance (or an admin account) manages accounts.
+      {"POST", "/api/v1/staff", R"({"name":"Matrix","pin":"4444"})", {"maintenance"}},
+      {"PUT", "/api/v1/staff/999", R"({"name":"Matrix B"})", {"maintenance"}},
+      {"GET", "/api/v1/audit?member_id=" + m, "", {"staff", "maintenance"}},
+      {"GET", "/api/v1/members/" + m + "/export.csv", "", {"staff"}},
   };
   for (const auto& row : rows) {
     for (const auto& [role, tok] : tokens) {
@@ -872,4 +879,173 @@ TEST_CASE(
   for (const auto& r : log) on += r.at("on_tempo").as_bool() ? 1 : 0;
   CHECK(num(e.at("on_tempo_pct")) == doctest::Approx(100.0 * on / 4));
   CHECK(num(e.at("sets").as_array()[0].at("on_tempo_pct")) == doctest::Approx(100.0 * on / 4));
+}
+
+namespace {
+/// RFC 4180 rows (quoted fields may hold commas, quotes and line breaks).
+std::vector<std::vector<std::string>> parse_csv_text(const std::string& text) {
+  std::vector<std::vector<std::string>> rows(1);
+  std::string cell;
+  bool quoted = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') cell += '"', ++i;
+      else if (c == '"') quoted = false;
+      else cell += c;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      rows.back().push_back(std::move(cell));
+      cell.clear();
+    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+      rows.back().push_back(std::move(cell));
+      cell.clear();
+      rows.emplace_back();
+      ++i;
+    } else {
+      cell += c;
+    }
+  }
+  if (rows.back().empty()) rows.pop_back();
+  return rows;
+}
+}  // namespace
+
+TEST_CASE("soleusd named staff accounts: the audit names the person, the CSV export is guarded") {
+  if (!soleus::test::sim_available()) {
+    MESSAGE("soleus-sim not built: skipped");
+    return;
+  }
+  Rig rig({"--athlete-style", "tempo", "--tempo", "1-0-1-0"});
+  rig.wait_ready();
+  const std::string maint = rig.login(R"({"role":"maintenance","pin":"4321"})");
+  const std::string shared = rig.login(R"({"role":"staff","pin":"2580"})");
+  // Maintenance makes the first (admin) account; the admin makes the next; the shared PIN cannot.
+  auto ann =
+      post(rig.port, "/api/v1/staff", R"({"name":"Ann Physio","pin":"7777","admin":true})", maint);
+  REQUIRE_MESSAGE(ann.status == 201, ann.text);
+  const auto ann_id = ann.body.at("id").as_int64();
+  CHECK(post(rig.port, "/api/v1/staff", R"({"name":"Eve","pin":"1212"})", shared).status == 403);
+  const std::string ann_tok =
+      rig.login(R"({"role":"staff","staff_id":)" + std::to_string(ann_id) + R"(,"pin":"7777"})");
+  auto bob = post(rig.port, "/api/v1/staff", R"({"name":"Bob","pin":"8888"})", ann_tok);
+  REQUIRE_MESSAGE(bob.status == 201, bob.text);
+  const auto bob_id = bob.body.at("id").as_int64();
+  CHECK(post(rig.port, "/api/v1/staff", R"({"name":"bob","pin":"8888"})", ann_tok).status == 409);
+  auto login =
+      post(rig.port, "/api/v1/login",
+           R"({"role":"staff","staff_id":)" + std::to_string(bob_id) + R"(,"pin":"8888"})");
+  REQUIRE_MESSAGE(login.status == 200, login.text);
+  CHECK(login.body.at("name").as_string() == "Bob");
+  const std::string bob_tok(login.body.at("token").as_string());
+  // The tiles list both, without hashes.
+  auto tiles = get(rig.port, "/api/v1/login/staff");
+  REQUIRE(tiles.status == 200);
+  CHECK(tiles.body.at("staff").as_array().size() == 2);
+  CHECK(tiles.text.find("pbkdf2") == std::string::npos);
+  CHECK(get(rig.port, "/api/v1/staff", bob_tok).text.find("pbkdf2") == std::string::npos);
+
+  // A member whose name is a formula (the CSV's attack surface), a programme.
+  const std::string evil = R"(=HYPERLINK("http://evil.example","x"))";
+  auto m = post(rig.port, "/api/v1/members",
+                json::serialize(json::object{{"number", "3101"}, {"name", evil}}), ann_tok);
+  REQUIRE_MESSAGE(m.status == 201, m.text);
+  const auto mid = m.body.at("id").as_int64();
+  const std::string ms = std::to_string(mid);
+  auto p = post(
+      rig.port, "/api/v1/programmes",
+      R"({"name":"Short","steps":[{"mode":"isotonic","sets":1,"target_reps":2,"load_n":300,"tempo":"1-0-1-0"}]})",
+      ann_tok);
+  REQUIRE(p.status == 201);
+  // Bob assigns the programme; the shared PIN renames the member.
+  auto a =
+      request(rig.port, http::verb::put, "/api/v1/members/" + ms + "/programme",
+              "{\"programme_id\":" + std::to_string(p.body.at("id").as_int64()) + "}", bob_tok);
+  REQUIRE_MESSAGE(a.status == 200, a.text);
+  CHECK(request(rig.port, http::verb::put, "/api/v1/members/" + ms,
+                json::serialize(json::object{{"name", evil + " "}}), shared)
+            .status == 200);
+
+  auto audit = get(rig.port, "/api/v1/audit?member_id=" + ms, bob_tok);
+  REQUIRE_MESSAGE(audit.status == 200, audit.text);
+  const auto& rows = audit.body.at("audit").as_array();
+  REQUIRE(rows.size() == 3);  // created (Ann), programme (Bob), renamed (shared PIN): newest first
+  CHECK(rows[0].at("field").as_string() == "name");
+  CHECK(rows[0].at("actor_name").as_string() == "staff (shared PIN)");
+  CHECK(rows[0].at("actor_id").is_null());
+  CHECK(rows[1].at("field").as_string() == "programme");
+  CHECK(rows[1].at("actor_name").as_string() == "Bob");
+  CHECK(rows[1].at("actor_id").as_int64() == bob_id);
+  CHECK(rows[2].at("actor_name").as_string() == "Ann Physio");
+  for (const auto& r : rows) CHECK(r.at("member_id").as_int64() == mid);
+  // Bob edits the programme: the programme's audit row names him too.
+  const std::string pid = std::to_string(p.body.at("id").as_int64());
+  CHECK(request(rig.port, http::verb::put, "/api/v1/programmes/" + pid, R"({"name":"Short 2"})",
+                bob_tok)
+            .status == 200);
+  // By person, and paged.
+  auto by_bob = get(rig.port, "/api/v1/audit?actor_id=" + std::to_string(bob_id), ann_tok);
+  REQUIRE(by_bob.status == 200);
+  const auto& bob_rows = by_bob.body.at("audit").as_array();
+  REQUIRE(bob_rows.size() == 2);
+  CHECK(bob_rows[0].at("entity").as_string() == "programme");
+  CHECK(bob_rows[0].at("entity_id").as_int64() == p.body.at("id").as_int64());
+  CHECK(bob_rows[0].at("field").as_string() == "name");
+  CHECK(bob_rows[0].at("after").as_string() == "Short 2");
+  CHECK(bob_rows[0].at("actor_name").as_string() == "Bob");
+  CHECK(bob_rows[0].at("member_id").is_null());
+  CHECK(bob_rows[1].at("field").as_string() == "programme");
+  auto page = get(rig.port, "/api/v1/audit?limit=2", ann_tok);
+  REQUIRE(page.status == 200);
+  CHECK(page.body.at("audit").as_array().size() == 2);
+  const auto next = page.body.at("next_before").as_int64();
+  auto page2 = get(rig.port, "/api/v1/audit?limit=2&before=" + std::to_string(next), ann_tok);
+  REQUIRE(page2.status == 200);
+  CHECK(page2.body.at("audit").at(0).at("id").as_int64() < next);
+  // Account changes are audited too, and a deactivated account cannot sign in.
+  CHECK(request(rig.port, http::verb::put, "/api/v1/staff/" + std::to_string(bob_id),
+                R"({"active":false})", ann_tok)
+            .status == 200);
+  CHECK(get(rig.port, "/api/v1/me", bob_tok).status == 401);
+  CHECK(post(rig.port, "/api/v1/login",
+             R"({"role":"staff","staff_id":)" + std::to_string(bob_id) + R"(,"pin":"8888"})")
+            .status == 401);
+  auto named = get(rig.port, "/api/v1/audit?actor_id=" + std::to_string(ann_id), maint);
+  bool saw_deactivation = false;
+  for (const auto& r : named.body.at("audit").as_array())
+    if (r.at("entity").as_string() == "staff" && r.at("field").as_string() == "active")
+      saw_deactivation = true;
+  CHECK(saw_deactivation);
+
+  // A set, then the CSV: a row per rep, checked against GET /sets/{id}; the name guarded.
+  const std::string member = rig.login(R"({"member":"3101"})");
+  auto s = post(rig.port, "/api/v1/sets",
+                R"({"mode":"isotonic","load_n":300,"tempo":"1-0-1-0","target_reps":2})", member);
+  REQUIRE_MESSAGE(s.status == 201, s.text);
+  const auto set_id = s.body.at("id").as_int64();
+  const auto done = rig.wait_done(set_id, member, 60s);
+  auto csv = get(rig.port, "/api/v1/members/" + ms + "/export.csv", ann_tok);
+  REQUIRE_MESSAGE(csv.status == 200, csv.text);
+  const auto table = parse_csv_text(csv.text);
+  REQUIRE(table.size() >= 2);
+  const auto& head = table[0];
+  auto col = [&](const std::string& name) {
+    const auto it = std::find(head.begin(), head.end(), name);
+    REQUIRE_MESSAGE(it != head.end(), name);
+    return static_cast<std::size_t>(it - head.begin());
+  };
+  const auto& row = table[1];
+  CHECK(row.at(col("set_id")) == std::to_string(set_id));
+  CHECK(row.at(col("member_number")) == "3101");
+  CHECK(row.at(col("member_name")) == "'" + evil + " ");  // text, never a formula
+  CHECK(std::stod(row.at(col("load_n"))) == doctest::Approx(num(done.at("load_n"))));
+  CHECK(row.at(col("mode")) == "isotonic");
+  CHECK(table.size() - 1 == std::max<std::size_t>(1, done.at("rep_log").as_array().size()));
+  // A period without the set: the header alone. Bad bounds are refused with the field.
+  auto none = get(rig.port, "/api/v1/members/" + ms + "/export.csv?to=2000-01-01", ann_tok);
+  REQUIRE(none.status == 200);
+  CHECK(parse_csv_text(none.text).size() == 1);
+  CHECK(get(rig.port, "/api/v1/members/999/export.csv", ann_tok).status == 404);
+  CHECK(get(rig.port, "/api/v1/members/" + ms + "/export.csv", member).status == 403);
 }

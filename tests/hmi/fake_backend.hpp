@@ -32,7 +32,37 @@ class FakeBackend : public Backend {
   std::optional<MaintenanceAction> last_maintenance;
   boost::json::object last_args;
   std::optional<std::pair<std::int64_t, SessionAction>> last_session;
-  std::atomic<int> calls{0};  ///< every call except status/latest_frame
+  std::atomic<int> calls{0};                      ///< every call except status/latest_frame
+  std::map<std::int64_t, StaffCredential> staff;  ///< named staff accounts by id
+  std::vector<Caller> audited_callers;            ///< current_caller() at each staff change
+
+  std::optional<StaffCredential> staff_credential(std::int64_t id) override {
+    std::lock_guard l(mutex);
+    ++calls;
+    auto it = staff.find(id);
+    if (it == staff.end()) return std::nullopt;
+    return it->second;
+  }
+  Result staff_list() override {
+    std::lock_guard l(mutex);
+    ++calls;
+    boost::json::array a;
+    for (const auto& [id, s] : staff)
+      a.push_back(boost::json::object{
+          {"id", id}, {"name", s.name}, {"admin", s.admin}, {"active", s.active}});
+    return Result::ok(std::move(a));
+  }
+  Result staff_update(std::int64_t id, const boost::json::object& f) override {
+    std::lock_guard l(mutex);
+    ++calls;
+    audited_callers.push_back(current_caller());
+    auto it = staff.find(id);
+    if (it == staff.end()) return Result::not_found("no such account");
+    if (auto a = f.find("active"); a != f.end()) it->second.active = a->value().as_bool();
+    if (auto h = f.find("pin_hash"); h != f.end())
+      it->second.pin_hash = std::string(h->value().as_string());
+    return Result::ok();
+  }
 
   StatusView status() override {
     std::lock_guard l(mutex);

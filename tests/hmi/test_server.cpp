@@ -519,6 +519,13 @@ TEST_CASE("role matrix: each endpoint x each role, checked on the server") {
       {"POST", "/api/v1/maintenance/span", R"({"known_n":196.1})", {"maintenance"}},
       {"POST", "/api/v1/maintenance/range-check", "", {"maintenance"}},
       {"POST", "/api/v1/maintenance/fault-reset", "", {"maintenance"}},
+      {"GET", "/api/v1/login/staff", "", any},
+      {"GET", "/api/v1/staff", "", {"staff", "maintenance"}},
+      // The shared staff PIN is no admin: only maintenance (or an admin account) manages accounts.
+      {"POST", "/api/v1/staff", R"({"name":"Eve","pin":"4444"})", {"maintenance"}},
+      {"PUT", "/api/v1/staff/999", R"({"name":"Eve B"})", {"maintenance"}},
+      {"GET", "/api/v1/audit", "", {"staff", "maintenance"}},
+      {"GET", "/api/v1/members/1/export.csv", "", {"staff"}},
   };
   for (const auto& row : rows) {
     for (const auto& [role, tok] : tokens) {
@@ -967,4 +974,99 @@ TEST_CASE("a server given a socket but never started closes it") {
     Server server(cfg, be, o);
   }
   CHECK_FALSE(fd_open(fd));
+}
+
+TEST_CASE("named staff accounts: sign in by id and PIN, lockout per account, who is signed in") {
+  Fixture f;
+  {
+    std::lock_guard l(f.be.mutex);
+    f.be.staff[7] = {7, "Ann Physio", hash_of("7777"), true, true};
+    f.be.staff[8] = {8, "Bob", hash_of("8888"), false, true};
+    f.be.staff[9] = {9, "Gone", hash_of("9999"), false, false};
+  }
+  // The tiles: active accounts' names and ids only (no hash, no admin flag), before sign-in.
+  auto tiles = f.get("/api/v1/login/staff");
+  REQUIRE(tiles.status == 200);
+  CHECK(tiles.body.find("pbkdf2") == std::string::npos);
+  const auto tiles_json = tiles.json();
+  const auto& list = tiles_json.at("staff").as_array();
+  REQUIRE(list.size() == 2);
+  CHECK(list[0].at("name") == "Ann Physio");
+  CHECK_FALSE(list[0].as_object().contains("admin"));
+  CHECK(tiles.json().at("shared_pin") == true);
+
+  auto ok = f.post("/api/v1/login", R"({"role":"staff","staff_id":8,"pin":"8888"})");
+  REQUIRE(ok.status == 200);
+  CHECK(ok.json().at("staff_id") == 8);
+  CHECK(ok.json().at("name") == "Bob");
+  CHECK(ok.json().at("admin") == false);
+  const std::string bob(ok.json().at("token").as_string());
+  CHECK(f.get("/api/v1/me", bob).json().at("name") == "Bob");
+  // The shared PIN signs in as an unnamed actor, labelled as such.
+  auto shared =
+      f.post("/api/v1/login", json::serialize(json::object{{"role", "staff"}, {"pin", kStaffPin}}));
+  CHECK(shared.json().at("staff_id").is_null());
+  CHECK(shared.json().at("name") == "staff (shared PIN)");
+  // A deactivated or unknown account: the same refusal as a wrong PIN.
+  check_error(f.post("/api/v1/login", R"({"role":"staff","staff_id":9,"pin":"9999"})"), 401, "pin");
+  check_error(f.post("/api/v1/login", R"({"role":"staff","staff_id":99,"pin":"9999"})"), 401,
+              "pin");
+  check_error(f.post("/api/v1/login", R"({"member":"1001","staff_id":8,"pin":"8888"})"), 422,
+              "staff_id");
+  // Five wrong PINs lock Bob's account (even the right PIN then), not Ann's.
+  for (int i = 0; i < Lockout::kMaxFailures; ++i)
+    check_error(f.post("/api/v1/login", R"({"role":"staff","staff_id":8,"pin":"0000"})"), 401,
+                "pin");
+  auto locked = f.post("/api/v1/login", R"({"role":"staff","staff_id":8,"pin":"8888"})");
+  check_error(locked, 429, "pin");
+  CHECK(locked.body.find("account") != std::string::npos);
+  CHECK(f.post("/api/v1/login", R"({"role":"staff","staff_id":7,"pin":"7777"})").status == 200);
+  f.advance(301s);
+  CHECK(f.post("/api/v1/login", R"({"role":"staff","staff_id":8,"pin":"8888"})").status == 200);
+}
+
+TEST_CASE(
+    "named staff accounts: who manages them; the caller reaches the backend; deactivation "
+    "ends sessions") {
+  Fixture f;
+  {
+    std::lock_guard l(f.be.mutex);
+    f.be.staff[7] = {7, "Ann Physio", hash_of("7777"), true, true};
+    f.be.staff[8] = {8, "Bob", hash_of("8888"), false, true};
+  }
+  const std::string ann = f.login({{"role", "staff"}, {"staff_id", 7}, {"pin", "7777"}});
+  const std::string bob = f.login({{"role", "staff"}, {"staff_id", 8}, {"pin", "8888"}});
+  // Bob (no admin) may change his own PIN, nothing else, and nobody else's.
+  CHECK(f.req("PUT", "/api/v1/staff/8", R"({"pin":"8181"})", bob).status == 200);
+  check_error(f.req("PUT", "/api/v1/staff/8", R"({"admin":true})", bob), 403, "");
+  check_error(f.req("PUT", "/api/v1/staff/7", R"({"pin":"1234"})", bob), 403, "");
+  check_error(f.req("PUT", "/api/v1/staff/8", R"({"pin":"12"})", bob), 422, "pin");
+  check_error(f.req("PUT", "/api/v1/staff/8", R"({"name":"   "})", ann), 422, "name");
+  check_error(f.req("PUT", "/api/v1/staff/8", R"({"colour":"red"})", ann), 400, "colour");
+  check_error(f.req("DELETE", "/api/v1/staff/8", "", ann), 405, "");
+  {
+    std::lock_guard l(f.be.mutex);
+    REQUIRE_FALSE(f.be.audited_callers.empty());
+    CHECK(f.be.audited_callers.back().role == "staff");
+    CHECK(f.be.audited_callers.back().staff_id == std::optional<std::int64_t>(8));
+  }
+  // Ann (admin) deactivates Bob: his token stops working at once.
+  CHECK(f.req("PUT", "/api/v1/staff/8", R"({"active":false})", ann).status == 200);
+  {
+    std::lock_guard l(f.be.mutex);
+    CHECK(f.be.audited_callers.back().staff_id == std::optional<std::int64_t>(7));
+  }
+  check_error(f.get("/api/v1/me", bob), 401, "");
+  // An admin flag revoked in the store counts at once, without a new sign-in.
+  {
+    std::lock_guard l(f.be.mutex);
+    f.be.staff[7].admin = false;
+  }
+  check_error(f.req("PUT", "/api/v1/staff/8", R"({"active":true})", ann), 403, "");
+  // Audit and export parameters are checked before the backend.
+  check_error(f.get("/api/v1/audit?limit=0", ann), 422, "limit");
+  check_error(f.get("/api/v1/audit?member_id=x", ann), 400, "member_id");
+  check_error(f.get("/api/v1/audit?who=1", ann), 400, "who");
+  check_error(f.get("/api/v1/members/1/export.csv?from=yesterday", ann), 422, "from");
+  check_error(f.get("/api/v1/members/1/export.csv?from=2026-03-02&to=2026-03-01", ann), 422, "to");
 }

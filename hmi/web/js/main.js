@@ -22,6 +22,7 @@ import * as liveView from './screens/live.js';
 import * as staff from './screens/staff.js';
 import * as progress from './screens/progress.js';
 import * as maint from './screens/maint.js';
+import * as records from './screens/records.js';
 
 const RUNNING = new Set(['ready', 'calibrating', 'active', 'unloading']);
 const IDLE_LOGOUT_MS = 5 * 60 * 1000;
@@ -38,6 +39,9 @@ const ROUTES = {
   programmes: staff.mountProgrammes,
   programme: staff.mountProgramme,
   members: staff.mountMembers,
+  audit: records.mountAudit,
+  report: records.mountReport,
+  accounts: records.mountAccounts,
   alarms: maint.mountAlarms,
   events: maint.mountEvents,
   diagnostics: maint.mountDiagnostics,
@@ -48,8 +52,8 @@ const TABS = {
   none: [['login', 'Sign in'], ['settings', 'Settings']],
   member: [['today', 'Today'], ['live', 'Live'], ['history', 'History'], ['settings', 'Settings']],
   guest: [['quick', 'Quick start'], ['live', 'Live'], ['settings', 'Settings']],
-  staff: [['programmes', 'Programmes'], ['members', 'Members'], ['live', 'Live'], ['settings', 'Settings']],
-  maintenance: [['alarms', 'Alarms'], ['events', 'Events'], ['diagnostics', 'Diagnostics'], ['service', 'Service']],
+  staff: [['programmes', 'Programmes'], ['members', 'Members'], ['audit', 'Audit'], ['live', 'Live'], ['settings', 'Settings']],
+  maintenance: [['alarms', 'Alarms'], ['events', 'Events'], ['diagnostics', 'Diagnostics'], ['service', 'Service'], ['accounts', 'Accounts']],
 };
 
 const HOME = { none: 'login', member: 'today', guest: 'quick', staff: 'programmes', maintenance: 'alarms' };
@@ -86,7 +90,8 @@ function allowed(name) {
   const r = role();
   if (name === 'live' || name === 'summary' || name === 'settings') return true;
   if (name === 'login') return r === 'none';
-  if (name === 'programme' || name === 'member') return r === 'staff';
+  if (name === 'programme' || name === 'member' || name === 'report') return r === 'staff';
+  if (name === 'accounts') return r === 'staff' || r === 'maintenance';
   // A member's free set (the Today card's "Free set"): the quick screen, not a tab.
   if (name === 'quick') return r === 'member' || r === 'guest';
   return TABS[r].some(([n]) => n === name);
@@ -116,7 +121,9 @@ function route() {
 // --- navigation bar ----------------------------------------------------------
 function renderNav() {
   const nav = clear(document.getElementById('tabs'));
-  const active = current.name === 'programme' ? 'programmes' : current.name === 'member' ? 'members' : current.name === 'summary' ? 'live' : current.name;
+  nav.classList.toggle('many', TABS[role()].length > 4); // staff's five tabs: a smaller font
+  const active = current.name === 'programme' ? 'programmes' : current.name === 'member' ? 'members' : current.name === 'summary' ? 'live'
+    : current.name === 'accounts' && role() === 'staff' ? 'audit' : current.name;
   for (const [name, label] of TABS[role()]) {
     nav.append(h('button.tab', {
       class: `tab${name === active ? ' on' : ''}`,
@@ -127,7 +134,7 @@ function renderNav() {
   const who = clear(document.getElementById('who'));
   if (app.auth) {
     const label = app.auth.role === 'member' ? (app.auth.name || `Member ${app.auth.number || ''}`)
-      : app.auth.role === 'guest' ? 'Guest' : app.auth.role === 'staff' ? 'Staff' : 'Service';
+      : app.auth.role === 'guest' ? 'Guest' : app.auth.role === 'staff' ? (app.auth.name || 'Staff') : 'Service';
     who.append(h('button.btn.signout', { 'data-test': 'signout', onclick: () => signOut() },
       h('span.who-name', label), h('span.so', 'Sign out')));
   }

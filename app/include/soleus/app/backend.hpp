@@ -119,6 +119,13 @@ class DaemonBackend final : public hmi::Backend {
   hmi::Result member_stop_events(std::int64_t member_id) override;
   std::optional<hmi::MemberCredential> member_credential(const std::string& number) override;
   hmi::Result session(std::int64_t member_id, hmi::SessionAction action) override;
+  std::optional<hmi::StaffCredential> staff_credential(std::int64_t id) override;
+  hmi::Result staff_list() override;
+  hmi::Result staff_create(const boost::json::object& fields) override;
+  hmi::Result staff_update(std::int64_t id, const boost::json::object& fields) override;
+  hmi::Result audit(const hmi::AuditQuery& query) override;
+  hmi::Result member_csv(std::int64_t member_id, std::optional<std::int64_t> from_ms,
+                         std::optional<std::int64_t> to_ms) override;
   hmi::Result maintenance(hmi::MaintenanceAction action, const boost::json::object& args) override;
   boost::json::value diagnostics() override;
 

@@ -61,5 +61,13 @@ std::string export_json(const storage::MemberExport& ex);
 /// attempt of them, as CSV (hmi::sets_csv, hmi::reps_csv).
 std::string export_sets_csv(const storage::MemberExport& ex);
 std::string export_reps_csv(const storage::MemberExport& ex);
+/// A member's sets and reps as one CSV (RFC 4180, CRLF, cells guarded against
+/// formula injection by hmi::csv_field): one row per rep with the member's
+/// number and name and its set's columns in front (a set without reps: one
+/// row, rep columns empty), oldest set first; only sets started in
+/// [from_ms, to_ms) when given. soleusctl export and GET
+/// /members/{id}/export.csv both write it. `data_rows`: rows written.
+std::string member_csv(const storage::MemberExport& ex, std::optional<std::int64_t> from_ms = {},
+                       std::optional<std::int64_t> to_ms = {}, std::size_t* data_rows = nullptr);
 
 }  // namespace soleus::app

@@ -32,7 +32,8 @@ struct ApiRequest {
 
 struct ApiResponse {
   unsigned status = 200;
-  std::string body;                                          ///< JSON
+  std::string body;          ///< JSON (unless content_type says)
+  std::string content_type;  ///< empty: application/json; charset=utf-8
   std::vector<std::pair<std::string, std::string>> headers;  ///< extra headers (Allow, Retry-After)
 };
 

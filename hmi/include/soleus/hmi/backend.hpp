@@ -86,6 +86,44 @@ struct MemberCredential {
   std::string pin_hash;  ///< empty = this member has no PIN
 };
 
+/// What login needs to know about a named staff account (issue 13).
+struct StaffCredential {
+  std::int64_t id{};
+  std::string name;
+  std::string pin_hash;
+  bool admin = false;
+  bool active = true;
+};
+
+/// GET /api/v1/audit, after validation.
+struct AuditQuery {
+  std::optional<std::int64_t> member_id;  ///< rows about this member (and their assignments, ...)
+  std::optional<std::int64_t> staff_id;   ///< rows made by this staff account
+  std::optional<std::int64_t> before_id;  ///< keyset paging: rows with id < before_id
+  int limit = 50;                         ///< 1–500
+};
+
+/// Who makes the API request being handled: the audit trail's "who". The API
+/// sets it for the request's thread once the token is checked (CallerScope);
+/// the backend reads it with current_caller() when it records a change, so
+/// every audited change names its person without each call passing it on.
+struct Caller {
+  std::string role;                       ///< "" (not authenticated), guest, member, staff, ...
+  std::optional<std::int64_t> member_id;  ///< a member's own id
+  std::optional<std::int64_t> staff_id;   ///< a named staff account; none: the shared PIN
+};
+/// The caller of the request this thread is handling ({} outside a request).
+const Caller& current_caller();
+/// Sets current_caller() for this thread until destroyed (then back to {}).
+class CallerScope {
+ public:
+  CallerScope();
+  ~CallerScope();
+  CallerScope(const CallerScope&) = delete;
+  CallerScope& operator=(const CallerScope&) = delete;
+  static void set(Caller c);
+};
+
 enum class MaintenanceAction { Tare, Span, RangeCheck, FaultReset };
 
 /// Programme-session runner calls made for a logged-in member.
@@ -150,6 +188,24 @@ class Backend {
   }
   /// Looks up a member by number (or RFID tag) for login.
   virtual std::optional<MemberCredential> member_credential(const std::string& number) = 0;
+
+  // ---- named staff accounts and the audit trail (issue 13) -----------------
+  // Not pure: a backend without a store (benchmarks, fuzzing) has no accounts
+  // (staff_credential nullopt, an empty list and audit) and refuses the rest.
+  /// The account for login; nullopt when there is none with this id.
+  virtual std::optional<StaffCredential> staff_credential(std::int64_t id);
+  /// Ok with an array of {id, name, admin, active, created_ms}, by name.
+  virtual Result staff_list();
+  /// `fields`: name (validated), pin_hash (made by the API), admin (bool).
+  virtual Result staff_create(const boost::json::object& fields);
+  /// Partial update: name, pin_hash, admin, active (never a delete).
+  virtual Result staff_update(std::int64_t id, const boost::json::object& fields);
+  /// Ok with {"audit":[...], "next_before": id|null}, newest first.
+  virtual Result audit(const AuditQuery& query);
+  /// Ok with the CSV text as a JSON string: one row per rep of the member's
+  /// sets started in [from_ms, to_ms) (either bound optional), oldest first.
+  virtual Result member_csv(std::int64_t member_id, std::optional<std::int64_t> from_ms,
+                            std::optional<std::int64_t> to_ms);
 
   // ---- programme sessions (a logged-in member) -----------------------------
   virtual Result session(std::int64_t member_id, SessionAction action) = 0;

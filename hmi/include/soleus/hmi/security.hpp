@@ -9,13 +9,12 @@
 ///     compares in constant time. A derivation takes tens of milliseconds on
 ///     purpose, so it runs on the server's worker threads, never on the
 ///     network thread.
-///  2. Lockout counts failures per account (the staff PIN, the maintenance PIN,
-///     each member number). An attempt is admitted before the slow check and
-///     counted as in flight, so parallel guesses cannot exceed the limit.
-///     The fifth failure locks that account alone for the lockout time;
-///     a success clears its count. A second Lockout, keyed by the client's
-///     address with a higher limit (kClientMaxFailures), stops one client
-///     guessing one PIN across many member numbers.
+///  2. Lockout counts failures per account (the shared staff PIN, each named
+///     staff account, the maintenance PIN, each member number). An attempt is admitted before the
+///     slow check and counted as in flight, so parallel guesses cannot exceed the limit. The fifth
+///     failure locks that account alone for the lockout time; a success clears its count. A second
+///     Lockout, keyed by the client's address with a higher limit (kClientMaxFailures), stops one
+///     client guessing one PIN across many member numbers.
 ///  3. A token is 32 random bytes in hex. It expires at an absolute time, and a
 ///     token also after an idle time without use (members and guests:
 ///     member_idle_logout_s; staff and maintenance: staff_idle_logout_s).
@@ -87,6 +86,11 @@ const char* to_string(Role r);
 struct Session {
   Role role = Role::Guest;
   std::optional<std::int64_t> member_id;
+  /// Staff signed in with a named account (issue 13): its id, name and admin
+  /// flag. No staff_id: the shared staff PIN (or another role).
+  std::optional<std::int64_t> staff_id;
+  std::string staff_name;
+  bool staff_admin = false;
   Clock::time_point expires{};
   Clock::time_point last_used{};
 };
@@ -102,6 +106,8 @@ class TokenStore {
   /// Issues a token; returns it with its session.
   std::pair<std::string, Session> issue(Role role, std::optional<std::int64_t> member_id,
                                         Clock::time_point now);
+  /// Issues a token for `s` (its role, member and staff fields; the times are set here).
+  std::pair<std::string, Session> issue(Session s, Clock::time_point now);
   enum class Check { Ok, Unknown, Expired, Idle };
   /// Looks a token up and marks it used. `busy()` (asked only when a member's or
   /// guest's idle time has run out) tells whether a set is running, which
@@ -109,6 +115,8 @@ class TokenStore {
   Check check(const std::string& token, Clock::time_point now, const std::function<bool()>& busy,
               Session& out);
   void revoke(const std::string& token);
+  /// Ends every session of a staff account (deactivated, or its PIN changed).
+  void revoke_staff(std::int64_t staff_id);
   std::size_t size();
 
  private:

@@ -575,8 +575,12 @@ std::string write_json(const boost::json::value& v);
 // RFC 4180 rows, the columns named as the JSON fields; times as UTC ISO 8601
 // (`started_at`, `ended_at`, `time`), booleans 1/0, absent values empty.
 
-/// One CSV field, quoted when needed.
+/// One CSV field, quoted when needed (RFC 4180), and guarded against
+/// spreadsheet formula injection: a field that begins with = + - @ tab or CR
+/// gets a leading ' (text, never a formula), unless it is a plain number.
 std::string csv_field(std::string_view s);
+/// "12", "-3.5", "+1e3": a number a spreadsheet reads as a number, nothing else.
+bool is_plain_number(std::string_view s);
 /// Cells joined by commas (each quoted when needed), ended by CRLF.
 std::string csv_line(const std::vector<std::string>& cells);
 

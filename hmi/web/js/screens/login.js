@@ -3,7 +3,8 @@
 // the PIN sign-in of staff and maintenance.
 
 import { api, ApiError } from '../api.js';
-import { h, toast } from '../ui.js';
+import { h, toast, modal } from '../ui.js';
+import { t } from '../i18n.js';
 import { keyGrid, applyKey, keypad } from '../keypad.js';
 
 function loginError(e) {
@@ -56,6 +57,35 @@ export function mountLogin(root, params, app) {
     } catch (e) { toast(loginError(e), 'warn'); }
   }
 
+  // Staff: tap your name, then your PIN (a PIN alone must not pick the
+  // account: a guess would unlock whichever account it matched). The shared
+  // staff PIN, when the gym keeps one, is a tile of its own.
+  async function staffLogin() {
+    let names;
+    try { names = await api.staffNames(); } catch (e) { toast(loginError(e), 'warn'); return; }
+    const accounts = (names && names.staff) || [];
+    if (!accounts.length) { roleLogin('staff', t('Staff PIN')); return; }
+    const choice = await new Promise((resolve) => {
+      let m;
+      const done = (v) => { m.close(); resolve(v); };
+      m = modal([
+        h('h2', t('Who are you?')),
+        h('div.staff-tiles', { 'data-test': 'staff-tiles' },
+          accounts.map((a) => h('button.btn.staff-tile', { 'data-staff-id': String(a.id), onclick: () => done(a) }, a.name)),
+          names.shared_pin ? h('button.btn.staff-tile.shared', { 'data-test': 'staff-shared', onclick: () => done('shared') }, t('Shared staff PIN')) : null),
+        h('div.row.end', h('button.btn', { onclick: () => done(null) }, t('Cancel'))),
+      ], { cls: 'chooser' });
+    });
+    if (choice === null) return;
+    if (choice === 'shared') { roleLogin('staff', t('Staff PIN')); return; }
+    const pin = await askPin(t('PIN for {name}', { name: choice.name }));
+    if (pin === null) return;
+    try {
+      const reply = await api.login({ role: 'staff', staff_id: choice.id, pin });
+      app.signIn(reply, { role: 'staff' });
+    } catch (e) { toast(loginError(e), 'warn'); }
+  }
+
   async function guest() {
     try {
       const reply = await api.login({ role: 'guest' });
@@ -76,7 +106,7 @@ export function mountLogin(root, params, app) {
       h('div.panel.login-hint', 'Or hold your wristband to the reader.'),
       h('button.btn.big.primary', { 'data-test': 'guest', onclick: guest }, 'Quick start as guest'),
       h('div.row',
-        h('button.btn.grow', { 'data-test': 'staff-login', onclick: () => roleLogin('staff', 'Staff PIN') }, 'Staff'),
+        h('button.btn.grow', { 'data-test': 'staff-login', onclick: staffLogin }, 'Staff'),
         h('button.btn.grow', { 'data-test': 'maint-login', onclick: () => roleLogin('maintenance', 'Maintenance PIN') }, 'Maintenance')))));
   update();
 

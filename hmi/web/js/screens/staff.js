@@ -9,6 +9,7 @@ import { keypad } from '../keypad.js';
 import { rule, tempoError, newStep, stepErrors, cleanStep, PROGRESSIONS, progressionsFor, progressionText, LIMITS } from '../validate.js';
 import { load, loadPrecise, MODES, seconds } from '../format.js';
 import { t } from '../i18n.js';
+import { exportCsv } from './records.js';
 
 function apiMsg(e) {
   if (e instanceof ApiError) return `${e.field ? e.field + ': ' : ''}${e.message}`;
@@ -317,6 +318,11 @@ export function mountMembers(root, params, app) {
       h('p.small.muted', m.last_session ? `Last session ${m.last_session}` : ''),
       // The member page (issue 13): charts, PAIN and loss-of-control stops, adherence, assessments.
       h('button.btn.primary', { 'data-test': 'm-page', onclick: () => app.go('member', m.id) }, t('Progress and events')),
+      // Issue 13: the member's report, CSV export and audit trail.
+      h('div.row.member-actions',
+        h('button.btn', { 'data-test': 'm-report', onclick: () => app.go('report', m.id) }, t('Report')),
+        h('button.btn', { 'data-test': 'm-csv', onclick: () => exportCsv(m) }, t('CSV')),
+        h('button.btn', { 'data-test': 'm-audit', onclick: () => app.go('audit', m.id) }, t('Audit'))),
       out);
   }
 
