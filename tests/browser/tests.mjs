@@ -7,6 +7,7 @@ import {
   injectFault, athlete, ready, waitFor, openHmi, liveRelay, Skip,
 } from './lib.mjs';
 import { protocolTest } from './protocol.mjs';
+import de from '../../hmi/web/js/lang/de.js';
 
 // Short sets: a whole set takes a few seconds on the simulator. The athlete
 // follows the same tempo (docs/simulator.md: style "tempo").
@@ -52,6 +53,59 @@ async function seedMembers(base) {
 
 function layoutOk(problems, name) {
   assert(problems.length === 0, `layout of ${name}: ${problems.join('; ')}`);
+}
+
+// English texts a German screen must not show: the catalogue's keys whose
+// German differs (and that are not themselves some German text, as
+// "Programme" is).
+const GERMAN = new Set(Object.values(de));
+const NOT_GERMAN = [...Object.entries(de)].filter(([en, text]) => en !== text && !GERMAN.has(en)).map(([en]) => en);
+
+/** Visible text nodes that are an English catalogue text (not translated). */
+async function untranslated(page) {
+  return page.evaluate((keys) => {
+    const bad = new Set(keys);
+    const out = new Set();
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const s = n.textContent.trim();
+      const el = n.parentElement;
+      if (!s || !bad.has(s) || !el || el.closest('.toast:not(.show)')) continue;
+      const r = el.getBoundingClientRect();
+      const st = getComputedStyle(el);
+      if (r.width > 0 && r.height > 0 && st.visibility !== 'hidden') out.add(s);
+    }
+    return [...out];
+  }, NOT_GERMAN);
+}
+
+/** The layout check and a "de-NAME" screenshot of a German screen, with no English text left. */
+async function germanScreen(t, page, name) {
+  layoutOk(await shot(page, `de-${name}`, t.report), `de-${name}`);
+  const left = await untranslated(page);
+  assert(left.length === 0, `de-${name}: English text on a German screen: "${left.join('", "')}"`);
+}
+
+/** Every tab of the bar (whoever is signed in), in German. */
+async function germanTabs(t, page, who) {
+  const tabs = await page.locator('#tabs [data-tab]').evaluateAll((els) => els.map((e) => e.dataset.tab));
+  for (const tab of tabs) {
+    await tap(page, `[data-tab=${tab}]`);
+    await page.waitForTimeout(400);
+    await germanScreen(t, page, `${who}-${tab}`);
+  }
+}
+
+/** Settings → language (the segment in Settings), on whatever screen is shown after. */
+async function setLanguage(page, lang) {
+  await tap(page, '[data-tab=settings]');
+  await tap(page, `[data-name=lang] [data-value=${lang}]`);
+  await page.waitForFunction((l) => document.documentElement.lang === l, lang);
+}
+
+/** Back to the default settings (English, kg), also after a failed test: the browser context is shared. */
+async function defaultSettings(page) {
+  await page.evaluate(() => localStorage.removeItem('soleus.settings')).catch(() => {});
 }
 
 /** Follows a running set on the live view; returns {id, set, observedMax}. */
@@ -197,6 +251,58 @@ export const tests = [
       await page.waitForTimeout(300);
       layoutOk(await shot(page, '15-maint-service', t.report), 'service');
       await signOut(page);
+
+      // Every screen once more in German (Settings → Sprache): it fits, and no
+      // English catalogue text is left on it (screenshots de-*).
+      try {
+        await setLanguage(page, 'de');
+        assertEq(await page.locator('#pain').textContent(), 'SCHMERZ', 'the rail\'s PAIN in German');
+        await germanTabs(t, page, 'none');
+        await tap(page, '[data-tab=login]');
+        await tap(page, '[data-test=staff-login]');
+        await typeKeys(page, '12');
+        await germanScreen(t, page, 'pin-keypad');
+        await tap(page, '.keypad .kp-cancel');
+        await tap(page, '[data-test=guest]');
+        await page.waitForSelector('[data-test=q-load]');
+        await germanTabs(t, page, 'guest');
+        await tap(page, '[data-tab=quick]');
+        await tap(page, '[data-test=q-tempo-custom]');
+        await typeKeys(page, '3-1-3');
+        const deMsg = await page.locator('[data-test=kp-msg]').textContent();
+        assert(/Vier Zahlen/.test(deMsg), `the tempo keypad's message in German: "${deMsg}"`);
+        await germanScreen(t, page, 'tempo-keypad');
+        await tap(page, '.keypad .kp-cancel');
+        await signOut(page);
+        if (real()) {
+          await memberLogin(page, '1001');
+          await page.waitForSelector('[data-test=start]');
+          await germanTabs(t, page, 'member');
+          await signOut(page);
+        }
+        await roleLogin(page, 'staff');
+        await page.waitForSelector('[data-test=programme-list]');
+        await germanTabs(t, page, 'staff');
+        await tap(page, '[data-tab=programmes]');
+        await tap(page, '[data-test=new-programme]');
+        await page.waitForSelector('[data-test=f-sets]');
+        await germanScreen(t, page, 'staff-editor');
+        await tap(page, '[data-tab=members]');
+        await page.waitForSelector('[data-test=member-list]');
+        await page.waitForTimeout(300);
+        const firstMember = page.locator('[data-test=member-list] .btn').first();
+        if (await firstMember.count()) await firstMember.tap();
+        await germanScreen(t, page, 'staff-member');
+        await signOut(page);
+        await roleLogin(page, 'maintenance');
+        await page.waitForSelector('[data-test=alarm-list]');
+        await germanTabs(t, page, 'maintenance');
+        await signOut(page);
+        await setLanguage(page, 'en');
+        assertEq(await page.locator('#pain').textContent(), 'PAIN', 'back in English');
+      } finally {
+        await defaultSettings(page);
+      }
       assertEq(page.errors.join('\n'), '', 'no script errors');
       await page.close();
     },

@@ -124,7 +124,7 @@ export default {
   "{label} must be {min}–{max} {unit}": "{label} muss {min}–{max} {unit} sein",
   "{label} must be {min}–{max}": "{label} muss {min}–{max} sein",
   "Sign in": "Anmelden",
-  "Settings": "Einstellungen",
+  "Settings": "Optionen",
   "Today": "Heute",
   "Live": "Live",
   "History": "Verlauf",
