@@ -362,6 +362,107 @@ export const tests = [
   },
 
   {
+    name: '(u) kg/N end to end: live, summary and the programme editor agree with the API; German too',
+    async fn(t) {
+      await athlete(t, { style: 'tempo', tempo: TEMPO });
+      const page = await openHmi(t.ctx, t.base);
+      const liveLoad = () => page.evaluate(() => document.querySelector('[data-test=live-load]')?.textContent ?? null).catch(() => null);
+      // Follows the running set until the live screen shows `want(set)` as its load.
+      const seeLiveLoad = async (want) => {
+        await page.waitForSelector('body.set-running', { timeout: 15000 });
+        let set = null;
+        let seen = null;
+        await waitFor(async () => {
+          if (!set) {
+            const st = await apiGet(t.base, '/status');
+            if (st.set_id) set = await apiGet(t.base, `/sets/${st.set_id}`, await token(page));
+            return false;
+          }
+          seen = await liveLoad();
+          return seen === want(set);
+        }, 15000, 'the load on the live screen');
+        return set;
+      };
+      try {
+        // N: a guest set at 350 N, typed in N.
+        await tap(page, '[data-tab=settings]');
+        await tap(page, '[data-name=unit] [data-value=N]');
+        await tap(page, '[data-tab=login]');
+        await tap(page, '[data-test=guest]');
+        await tap(page, '[data-test=q-load]');
+        await typeKeys(page, '350');
+        await keypadOk(page);
+        assertEq(await page.locator('[data-test=q-load]').textContent(), '350 N', 'the load typed in N');
+        await tap(page, '[data-test=q-reps]');
+        await typeKeys(page, '3');
+        await keypadOk(page);
+        await tap(page, '[data-test=q-tempo-custom]');
+        await typeKeys(page, TEMPO);
+        await keypadOk(page);
+        await ready(t);
+        await tap(page, '[data-test=start]');
+        const set1 = await seeLiveLoad((s) => `load ${Math.round(s.load_n)} N`);
+        assert(Math.abs(set1.load_n - 350) < 0.5, `the set's load_n: ${set1.load_n}`);
+        layoutOk(await shot(page, '30-units-live-N', t.report), 'live in N');
+        await page.waitForURL(/#\/summary\//, { timeout: env.setTimeoutS * 1000 });
+        await page.waitForSelector('[data-test=stop-reason][data-reason]:not([data-reason=""])', { timeout: 15000 });
+        assertEq(await page.locator('[data-test=sum-load]').textContent(), `${Math.round(set1.load_n)} N`, 'summary load in N');
+        // kg: the same set's load is load_n / 9.80665, one decimal.
+        await tap(page, '[data-tab=settings]');
+        await tap(page, '[data-name=unit] [data-value=kg]');
+        await page.evaluate((id) => { location.hash = `#/summary/${id}`; }, String(set1.id));
+        await page.waitForSelector('[data-test=stop-reason][data-reason]:not([data-reason=""])', { timeout: 15000 });
+        const kg1 = (set1.load_n / 9.80665).toFixed(1);
+        assertEq(await page.locator('[data-test=sum-load]').textContent(), `${kg1} kg`, 'summary load in kg');
+        layoutOk(await shot(page, '31-units-summary-kg', t.report), 'summary in kg');
+
+        // German, kg: the next set's live screen and summary (STOP ends it).
+        await setLanguage(page, 'de');
+        await page.evaluate((id) => { location.hash = `#/summary/${id}`; }, String(set1.id));
+        await tap(page, '[data-test=again]');
+        await page.waitForSelector('[data-test=q-load]');
+        const kgDe = kg1.replace('.', ',');
+        assertEq(await page.locator('[data-test=q-load]').textContent(), `${kgDe} kg · ${Math.round(set1.load_n)} N`, 'quick start load in German, kg');
+        await ready(t);
+        await tap(page, '[data-test=start]');
+        const set2 = await seeLiveLoad((s) => `Last ${(s.load_n / 9.80665).toFixed(1).replace('.', ',')} kg · ${Math.round(s.load_n)} N`);
+        await germanScreen(t, page, 'units-live-kg');
+        await tap(page, '#stop');
+        await page.waitForURL(/#\/summary\//, { timeout: 20000 });
+        await page.waitForSelector('[data-test=stop-reason][data-reason]:not([data-reason=""])', { timeout: 15000 });
+        assert(/Sie haben STOP gedrückt/.test(await page.locator('[data-test=stop-reason]').textContent()), 'the stop reason in German');
+        assertEq(await page.locator('[data-test=sum-load]').textContent(), `${(set2.load_n / 9.80665).toFixed(1).replace('.', ',')} kg`, 'summary load in German, kg');
+        await germanScreen(t, page, 'units-summary-kg');
+        await signOut(page);
+
+        // The programme editor takes the load in kg and stores newtons.
+        await roleLogin(page, 'staff');
+        await tap(page, '[data-test=new-programme]');
+        await tap(page, '[data-test=p-name]');
+        await typeKeys(page, 'KG TEST');
+        await keypadOk(page);
+        await tap(page, '[data-test=f-load_n]');
+        assertEq(await page.locator('.keypad .kp-unit').textContent(), 'kg', 'the editor asks for kg');
+        await typeKeys(page, '40');
+        await keypadOk(page);
+        assertEq(await page.locator('[data-test=f-load_n]').textContent(), '40,0 kg', 'the step load in kg');
+        await germanScreen(t, page, 'units-editor-kg');
+        await tap(page, '[data-test=p-save]');
+        await page.waitForURL(/#\/programme\/\d+/, { timeout: 10000 });
+        const pid = page.url().split('#/programme/')[1];
+        const prog = await apiGet(t.base, `/programmes/${pid}`, await token(page));
+        assert(Math.abs(prog.steps[0].load_n - 40 * 9.80665) <= 0.05, `40 kg stored as ${prog.steps[0].load_n} N (${(40 * 9.80665).toFixed(2)} expected)`);
+        t.log(`N: ${set1.load_n} N; kg ${kg1}; editor 40 kg -> ${prog.steps[0].load_n} N`);
+        await signOut(page);
+      } finally {
+        await defaultSettings(page);
+      }
+      assertEq(page.errors.join('\n'), '', 'no script errors');
+      await page.close();
+    },
+  },
+
+  {
     name: '(a1) a tiring athlete: the set ends by force drop, as the API says',
     async fn(t) {
       // Pushes at its capacity and loses a fifth of it every rep (docs/simulator.md).

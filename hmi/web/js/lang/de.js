@@ -157,7 +157,7 @@ export default {
   "s under tension": "s unter Spannung",
   "top": "oben",
   "bottom": "unten",
-  "Force, N · grey: last rep · dashed: load": "Kraft, N · grau: letzte Wdh. · gestrichelt: Last",
+  "Force, N · grey: last rep · dashed: load": "Kraft, N · grau: letzte Wdh. · gestr.: Last",
   "hold {s} s": "{s} s halten",
   "raise": "heben",
   "hold": "halten",

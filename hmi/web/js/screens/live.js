@@ -86,7 +86,7 @@ export function mountLive(root, params, app) {
   const chartEl = h('div');
   const chartbox = h('div.chartbox', h('div.title', t('Force, N · grey: last rep · dashed: load')), chartEl);
   const fbFill = h('div.fb-fill');
-  const fbLoad = h('div.fb-load');
+  const fbLoad = h('div.fb-load', { 'data-label': t('load') });
   const forceTxt = h('div.txt');
   const forcebar = h('div.forcebar', { 'data-test': 'forcebar' }, forceTxt, h('div.fb-track', fbFill, fbLoad));
   const idle = h('div.panel.col', { style: { display: 'none' } });
