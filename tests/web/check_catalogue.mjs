@@ -1,4 +1,4 @@
-// The screen text catalogue check (docs/architecture.md, "Translating the
+// The screen text catalogue check (docs/hmi.md, "Translating the
 // HMI"): every t() key of hmi/web/js against every language's catalogue in
 // hmi/web/js/lang/. Fails when
 //   - a key has no entry in a catalogue (missing translation),

@@ -11,7 +11,7 @@
 //     validate.js: LIMITS labels, tempo messages, progressions).
 //  2. The first argument of t() is always a string literal, so that
 //     tests/web/check_catalogue.mjs can find every key and check each
-//     language's catalogue against them (docs/architecture.md, "Translating
+//     language's catalogue against them (docs/hmi.md, "Translating
 //     the HMI").
 
 import de from './lang/de.js';
