@@ -610,6 +610,10 @@ export const tests = [
     async fn(t) {
       await athlete(t, { style: 'tempo', tempo: TEMPO });
       const page = await openHmi(t.ctx, t.base);
+      // The editor takes loads in the unit of Settings: N here (kg: test (u)).
+      await tap(page, '[data-tab=settings]');
+      await tap(page, '[data-name=unit] [data-value=N]');
+      await tap(page, '[data-tab=login]');
       await roleLogin(page, 'staff');
       await tap(page, '[data-test=new-programme]');
       const name = `CALF ${String(Date.now()).slice(-5)}`;

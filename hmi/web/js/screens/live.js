@@ -39,7 +39,7 @@ function forceChart(el, width, height) {
     width, height, legend: { show: false }, cursor: { show: false },
     scales: { x: { time: false }, y: { range: (u, min, max) => [0, Math.max(100, max * 1.1)] } },
     axes: [
-      { stroke: '#444', grid: { stroke: '#d0d0d0' }, size: 28, font: '13px DejaVu Sans', values: (u, v) => v.map((x) => `${x}s`) },
+      { stroke: '#444', grid: { stroke: '#d0d0d0' }, size: 28, font: '13px DejaVu Sans', values: (u, v) => v.map((x) => `${numAuto(x)}s`) },
       { stroke: '#444', grid: { stroke: '#d0d0d0' }, size: 46, font: '13px DejaVu Sans' },
     ],
     series: [

@@ -153,7 +153,7 @@ export function mountQuick(root, params, app) {
       title: t('Load'), layout: 'decimal', unit: kg ? 'kg' : 'N',
       value: kg ? (p.load_n / G).toFixed(1) : Math.round(p.load_n),
       validate: kg ? rule('load_kg', { max: Math.floor((cap / G) * 10) / 10 }) : rule('load_n', { max: cap }),
-      hint: kg ? `0–${fmtNum(cap / G, 1)} kg` : `0–${cap} N`,
+      hint: kg ? `0–${(cap / G).toFixed(1)} kg` : `0–${cap} N`,
     });
     if (v !== null) { p.load_n = kg ? Number(v) * G : Number(v); render(); }
   }
