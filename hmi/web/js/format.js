@@ -256,6 +256,12 @@ function rebuild() {
 }
 rebuild();
 onLanguage(rebuild);
+const CODES_EN = codes(); // built before any language is set: English
+
+/** Whether a text is the code's meaning, in English (as soleusd says it) or in the screen's language. */
+export function isCodeMeaning(code, text) {
+  return text === codeMeaning(code) || Boolean(CODES_EN[code] && CODES_EN[code][0] === text);
+}
 
 export function codeMeaning(code, fallback) {
   return (CODES[code] && CODES[code][0]) || fallback || code;

@@ -7,7 +7,7 @@ import { api, ApiError } from '../api.js';
 import { h, clear, toast, segmented, choose, confirmBox, modal } from '../ui.js';
 import { keypad } from '../keypad.js';
 import { rule } from '../validate.js';
-import { dateTime, codeMeaning, codeHint, CODES, STATES, fmtNum, G } from '../format.js';
+import { dateTime, codeMeaning, codeHint, isCodeMeaning, CODES, STATES, fmtNum, G } from '../format.js';
 import { t } from '../i18n.js';
 
 function apiMsg(e) {
@@ -68,7 +68,7 @@ export function mountAlarms(root, params, app) {
       list.append(h('div.alarm-card', { 'data-code': f.code },
         h('div.prio', { class: `prio p${p}` }, PRIO_NAME[p] ? PRIO_NAME[p]() : `P${p}`),
         h('div.meaning', codeMeaning(f.code, f.message)),
-        h('div.meta', `${dateTime(f.since)} · ${t('code {code}', { code: f.code })}${f.message && f.message !== codeMeaning(f.code) ? ' · ' + f.message : ''}`),
+        h('div.meta', `${dateTime(f.since)} · ${t('code {code}', { code: f.code })}${f.message && !isCodeMeaning(f.code, f.message) ? ' · ' + f.message : ''}`),
         h('div.hint', codeHint(f.code, f.hint) ? t('What to do: {hint}', { hint: codeHint(f.code, f.hint) }) : '')));
     }
     if (recent.length) {
@@ -128,7 +128,7 @@ export function mountEvents(root) {
           h('td.num', { 'data-test': 'ev-time' }, dateTime(e.time)),
           h('td', h('span', { class: `sev ${sev}` }, SEVERITY[sev] ? SEVERITY[sev]() : sev)),
           h('td', { 'data-test': 'ev-code' }, h('b', e.code)),
-          h('td.msg', e.message || codeMeaning(e.code))));
+          h('td.msg', e.message && !isCodeMeaning(e.code, e.message) ? e.message : codeMeaning(e.code))));
       }
       const from = items.length ? f.offset + 1 : 0;
       count.textContent = total !== null ? t('{from}–{to} of {total}', { from, to: f.offset + items.length, total }) : `${from}–${f.offset + items.length}`;
