@@ -69,3 +69,31 @@ test('t(): placeholders, German, unknown language falls back to English', () => 
   assert.equal(language(), 'en');
   assert.equal(t('PAIN'), 'PAIN');
 });
+
+test('format.js follows the language: decimal comma, tables and sentences in German', async () => {
+  const f = await import('../../hmi/web/js/format.js');
+  setLanguage('en');
+  assert.equal(f.load(350), '35.7 kg');
+  assert.equal(f.loadPrecise(350), '35.7 kg · 350 N');
+  assert.equal(f.MODES.isotonic, 'Constant load');
+  assert.equal(f.stopReasonText({ stop_reason: 'user_stop', reps: 4 }), 'You pressed STOP: set ended at rep 4');
+  setLanguage('de');
+  assert.equal(f.load(350), '35,7 kg');
+  assert.equal(f.loadPrecise(350), '35,7 kg · 350 N');
+  assert.equal(f.fmtNum(2.5, 1), '2,5');
+  assert.equal(f.numAuto(2.5), '2,5');
+  assert.equal(f.MODES.isotonic, 'Konstante Last');
+  assert.equal(f.STATES.active, 'Satz läuft');
+  assert.equal(f.PHASES.concentric.word, 'HEBEN');
+  assert.equal(f.codeMeaning('boot'), 'Steuerung gestartet');
+  assert.ok(f.isCodeMeaning('boot', 'Controller started'));
+  assert.equal(f.stopReasonText({ stop_reason: 'user_stop', reps: 4 }), 'Sie haben STOP gedrückt: Satz endete bei Wiederholung 4');
+  assert.equal(f.stopReasonText({ stop_reason: 'range_loss', reps: 0 }),
+    'Ihr Bewegungsumfang wurde kürzer: Die Wiederholungen erreichten nicht mehr die volle Höhe. Satz endete vor einer vollen Wiederholung');
+  const v = await import('../../hmi/web/js/validate.js');
+  assert.equal(v.tempoError('3-1-3'), 'Vier Zahlen: senken-Pause-heben-halten');
+  assert.equal(v.rule('target_reps')('150'), 'Wdh. muss 1–100 sein');
+  setLanguage('en');
+  assert.equal(v.rule('target_reps')('150'), 'Reps must be 1–100');
+  assert.equal(f.load(350), '35.7 kg');
+});
