@@ -12,11 +12,12 @@ fi
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="$1"
 uplot="$here/vendor/uplot"
-mkdir -p "$out/css" "$out/js/screens" "$out/vendor"
+mkdir -p "$out/css" "$out/js/screens" "$out/js/lang" "$out/vendor"
 cp "$here/index.html" "$here/favicon.svg" "$out/"
 cp "$here"/css/*.css "$out/css/"
 cp "$here"/js/*.js "$out/js/"
 cp "$here"/js/screens/*.js "$out/js/screens/"
+cp "$here"/js/lang/*.js "$out/js/lang/"
 cp "$uplot/uPlot.iife.min.js" "$uplot/uPlot.min.css" "$out/vendor/"
 cp "$uplot/LICENSE" "$out/vendor/uPlot.LICENSE"
 bytes=$(find "$out" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')

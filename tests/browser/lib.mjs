@@ -204,7 +204,8 @@ export async function openHmi(ctx, base) {
     page.errors.push(m.text());
   });
   await page.goto(`${base}/#/login`);
-  await page.evaluate(() => sessionStorage.clear());
+  // Signed out, and the default settings (kg, English): the browser context is shared.
+  await page.evaluate(() => { sessionStorage.clear(); localStorage.removeItem('soleus.settings'); });
   await page.goto(`${base}/#/login`);
   await page.waitForSelector('[data-test=member-login]');
   return page;

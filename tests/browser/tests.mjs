@@ -7,6 +7,7 @@ import {
   injectFault, athlete, ready, waitFor, openHmi, liveRelay, Skip,
 } from './lib.mjs';
 import { protocolTest } from './protocol.mjs';
+import de from '../../hmi/web/js/lang/de.js';
 
 // Short sets: a whole set takes a few seconds on the simulator. The athlete
 // follows the same tempo (docs/simulator.md: style "tempo").
@@ -52,6 +53,59 @@ async function seedMembers(base) {
 
 function layoutOk(problems, name) {
   assert(problems.length === 0, `layout of ${name}: ${problems.join('; ')}`);
+}
+
+// English texts a German screen must not show: the catalogue's keys whose
+// German differs (and that are not themselves some German text, as
+// "Programme" is).
+const GERMAN = new Set(Object.values(de));
+const NOT_GERMAN = [...Object.entries(de)].filter(([en, text]) => en !== text && !GERMAN.has(en)).map(([en]) => en);
+
+/** Visible text nodes that are an English catalogue text (not translated). */
+async function untranslated(page) {
+  return page.evaluate((keys) => {
+    const bad = new Set(keys);
+    const out = new Set();
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const s = n.textContent.trim();
+      const el = n.parentElement;
+      if (!s || !bad.has(s) || !el || el.closest('.toast:not(.show)')) continue;
+      const r = el.getBoundingClientRect();
+      const st = getComputedStyle(el);
+      if (r.width > 0 && r.height > 0 && st.visibility !== 'hidden') out.add(s);
+    }
+    return [...out];
+  }, NOT_GERMAN);
+}
+
+/** The layout check and a "de-NAME" screenshot of a German screen, with no English text left. */
+async function germanScreen(t, page, name) {
+  layoutOk(await shot(page, `de-${name}`, t.report), `de-${name}`);
+  const left = await untranslated(page);
+  assert(left.length === 0, `de-${name}: English text on a German screen: "${left.join('", "')}"`);
+}
+
+/** Every tab of the bar (whoever is signed in), in German. */
+async function germanTabs(t, page, who) {
+  const tabs = await page.locator('#tabs [data-tab]').evaluateAll((els) => els.map((e) => e.dataset.tab));
+  for (const tab of tabs) {
+    await tap(page, `[data-tab=${tab}]`);
+    await page.waitForTimeout(400);
+    await germanScreen(t, page, `${who}-${tab}`);
+  }
+}
+
+/** Settings → language (the segment in Settings), on whatever screen is shown after. */
+async function setLanguage(page, lang) {
+  await tap(page, '[data-tab=settings]');
+  await tap(page, `[data-name=lang] [data-value=${lang}]`);
+  await page.waitForFunction((l) => document.documentElement.lang === l, lang);
+}
+
+/** Back to the default settings (English, kg), also after a failed test: the browser context is shared. */
+async function defaultSettings(page) {
+  await page.evaluate(() => localStorage.removeItem('soleus.settings')).catch(() => {});
 }
 
 /** Follows a running set on the live view; returns {id, set, observedMax}. */
@@ -210,6 +264,58 @@ export const tests = [
       await page.waitForTimeout(300);
       layoutOk(await shot(page, '15-maint-service', t.report), 'service');
       await signOut(page);
+
+      // Every screen once more in German (Settings → Sprache): it fits, and no
+      // English catalogue text is left on it (screenshots de-*).
+      try {
+        await setLanguage(page, 'de');
+        assertEq(await page.locator('#pain').textContent(), 'SCHMERZ', 'the rail\'s PAIN in German');
+        await germanTabs(t, page, 'none');
+        await tap(page, '[data-tab=login]');
+        await tap(page, '[data-test=staff-login]');
+        await typeKeys(page, '12');
+        await germanScreen(t, page, 'pin-keypad');
+        await tap(page, '.keypad .kp-cancel');
+        await tap(page, '[data-test=guest]');
+        await page.waitForSelector('[data-test=q-load]');
+        await germanTabs(t, page, 'guest');
+        await tap(page, '[data-tab=quick]');
+        await tap(page, '[data-test=q-tempo-custom]');
+        await typeKeys(page, '3-1-3');
+        const deMsg = await page.locator('[data-test=kp-msg]').textContent();
+        assert(/Vier Zahlen/.test(deMsg), `the tempo keypad's message in German: "${deMsg}"`);
+        await germanScreen(t, page, 'tempo-keypad');
+        await tap(page, '.keypad .kp-cancel');
+        await signOut(page);
+        if (real()) {
+          await memberLogin(page, '1001');
+          await page.waitForSelector('[data-test=start]');
+          await germanTabs(t, page, 'member');
+          await signOut(page);
+        }
+        await roleLogin(page, 'staff');
+        await page.waitForSelector('[data-test=programme-list]');
+        await germanTabs(t, page, 'staff');
+        await tap(page, '[data-tab=programmes]');
+        await tap(page, '[data-test=new-programme]');
+        await page.waitForSelector('[data-test=f-sets]');
+        await germanScreen(t, page, 'staff-editor');
+        await tap(page, '[data-tab=members]');
+        await page.waitForSelector('[data-test=member-list]');
+        await page.waitForTimeout(300);
+        const firstMember = page.locator('[data-test=member-list] .btn').first();
+        if (await firstMember.count()) await firstMember.tap();
+        await germanScreen(t, page, 'staff-member');
+        await signOut(page);
+        await roleLogin(page, 'maintenance');
+        await page.waitForSelector('[data-test=alarm-list]');
+        await germanTabs(t, page, 'maintenance');
+        await signOut(page);
+        await setLanguage(page, 'en');
+        assertEq(await page.locator('#pain').textContent(), 'PAIN', 'back in English');
+      } finally {
+        await defaultSettings(page);
+      }
       assertEq(page.errors.join('\n'), '', 'no script errors');
       await page.close();
     },
@@ -263,6 +369,107 @@ export const tests = [
       assertEq(set2.stop_reason, 'user_stop', 'STOP gives user_stop');
       await checkSummary(page, set2);
       layoutOk(await shot(page, '23-stopped-summary', t.report), 'stopped summary');
+      assertEq(page.errors.join('\n'), '', 'no script errors');
+      await page.close();
+    },
+  },
+
+  {
+    name: '(u) kg/N end to end: live, summary and the programme editor agree with the API; German too',
+    async fn(t) {
+      await athlete(t, { style: 'tempo', tempo: TEMPO });
+      const page = await openHmi(t.ctx, t.base);
+      const liveLoad = () => page.evaluate(() => document.querySelector('[data-test=live-load]')?.textContent ?? null).catch(() => null);
+      // Follows the running set until the live screen shows `want(set)` as its load.
+      const seeLiveLoad = async (want) => {
+        await page.waitForSelector('body.set-running', { timeout: 15000 });
+        let set = null;
+        let seen = null;
+        await waitFor(async () => {
+          if (!set) {
+            const st = await apiGet(t.base, '/status');
+            if (st.set_id) set = await apiGet(t.base, `/sets/${st.set_id}`, await token(page));
+            return false;
+          }
+          seen = await liveLoad();
+          return seen === want(set);
+        }, 15000, 'the load on the live screen');
+        return set;
+      };
+      try {
+        // N: a guest set at 350 N, typed in N.
+        await tap(page, '[data-tab=settings]');
+        await tap(page, '[data-name=unit] [data-value=N]');
+        await tap(page, '[data-tab=login]');
+        await tap(page, '[data-test=guest]');
+        await tap(page, '[data-test=q-load]');
+        await typeKeys(page, '350');
+        await keypadOk(page);
+        assertEq(await page.locator('[data-test=q-load]').textContent(), '350 N', 'the load typed in N');
+        await tap(page, '[data-test=q-reps]');
+        await typeKeys(page, '3');
+        await keypadOk(page);
+        await tap(page, '[data-test=q-tempo-custom]');
+        await typeKeys(page, TEMPO);
+        await keypadOk(page);
+        await ready(t);
+        await tap(page, '[data-test=start]');
+        const set1 = await seeLiveLoad((s) => `load ${Math.round(s.load_n)} N`);
+        assert(Math.abs(set1.load_n - 350) < 0.5, `the set's load_n: ${set1.load_n}`);
+        layoutOk(await shot(page, '30-units-live-N', t.report), 'live in N');
+        await page.waitForURL(/#\/summary\//, { timeout: env.setTimeoutS * 1000 });
+        await page.waitForSelector('[data-test=stop-reason][data-reason]:not([data-reason=""])', { timeout: 15000 });
+        assertEq(await page.locator('[data-test=sum-load]').textContent(), `${Math.round(set1.load_n)} N`, 'summary load in N');
+        // kg: the same set's load is load_n / 9.80665, one decimal.
+        await tap(page, '[data-tab=settings]');
+        await tap(page, '[data-name=unit] [data-value=kg]');
+        await page.evaluate((id) => { location.hash = `#/summary/${id}`; }, String(set1.id));
+        await page.waitForSelector('[data-test=stop-reason][data-reason]:not([data-reason=""])', { timeout: 15000 });
+        const kg1 = (set1.load_n / 9.80665).toFixed(1);
+        assertEq(await page.locator('[data-test=sum-load]').textContent(), `${kg1} kg`, 'summary load in kg');
+        layoutOk(await shot(page, '31-units-summary-kg', t.report), 'summary in kg');
+
+        // German, kg: the next set's live screen and summary (STOP ends it).
+        await setLanguage(page, 'de');
+        await page.evaluate((id) => { location.hash = `#/summary/${id}`; }, String(set1.id));
+        await tap(page, '[data-test=again]');
+        await page.waitForSelector('[data-test=q-load]');
+        const kgDe = kg1.replace('.', ',');
+        assertEq(await page.locator('[data-test=q-load]').textContent(), `${kgDe} kg · ${Math.round(set1.load_n)} N`, 'quick start load in German, kg');
+        await ready(t);
+        await tap(page, '[data-test=start]');
+        const set2 = await seeLiveLoad((s) => `Last ${(s.load_n / 9.80665).toFixed(1).replace('.', ',')} kg · ${Math.round(s.load_n)} N`);
+        await germanScreen(t, page, 'units-live-kg');
+        await tap(page, '#stop');
+        await page.waitForURL(/#\/summary\//, { timeout: 20000 });
+        await page.waitForSelector('[data-test=stop-reason][data-reason]:not([data-reason=""])', { timeout: 15000 });
+        assert(/Sie haben STOP gedrückt/.test(await page.locator('[data-test=stop-reason]').textContent()), 'the stop reason in German');
+        assertEq(await page.locator('[data-test=sum-load]').textContent(), `${(set2.load_n / 9.80665).toFixed(1).replace('.', ',')} kg`, 'summary load in German, kg');
+        await germanScreen(t, page, 'units-summary-kg');
+        await signOut(page);
+
+        // The programme editor takes the load in kg and stores newtons.
+        await roleLogin(page, 'staff');
+        await tap(page, '[data-test=new-programme]');
+        await tap(page, '[data-test=p-name]');
+        await typeKeys(page, 'KG TEST');
+        await keypadOk(page);
+        await tap(page, '[data-test=f-load_n]');
+        assertEq(await page.locator('.keypad .kp-unit').textContent(), 'kg', 'the editor asks for kg');
+        await typeKeys(page, '40');
+        await keypadOk(page);
+        assertEq(await page.locator('[data-test=f-load_n]').textContent(), '40,0 kg', 'the step load in kg');
+        await germanScreen(t, page, 'units-editor-kg');
+        await tap(page, '[data-test=p-save]');
+        await page.waitForURL(/#\/programme\/\d+/, { timeout: 10000 });
+        const pid = page.url().split('#/programme/')[1];
+        const prog = await apiGet(t.base, `/programmes/${pid}`, await token(page));
+        assert(Math.abs(prog.steps[0].load_n - 40 * 9.80665) <= 0.05, `40 kg stored as ${prog.steps[0].load_n} N (${(40 * 9.80665).toFixed(2)} expected)`);
+        t.log(`N: ${set1.load_n} N; kg ${kg1}; editor 40 kg -> ${prog.steps[0].load_n} N`);
+        await signOut(page);
+      } finally {
+        await defaultSettings(page);
+      }
       assertEq(page.errors.join('\n'), '', 'no script errors');
       await page.close();
     },
@@ -416,6 +623,10 @@ export const tests = [
     async fn(t) {
       await athlete(t, { style: 'tempo', tempo: TEMPO });
       const page = await openHmi(t.ctx, t.base);
+      // The editor takes loads in the unit of Settings: N here (kg: test (u)).
+      await tap(page, '[data-tab=settings]');
+      await tap(page, '[data-name=unit] [data-value=N]');
+      await tap(page, '[data-tab=login]');
       await roleLogin(page, 'staff');
       await tap(page, '[data-test=new-programme]');
       const name = `CALF ${String(Date.now()).slice(-5)}`;

@@ -12,6 +12,8 @@
 //     back-off (0.5 s doubling to 5 s) and tells its listeners whether it is
 //     connected, so the screens can grey out stale values.
 
+import { t } from './i18n.js';
+
 const BASE = '/api/v1';
 
 export class ApiError extends Error {
@@ -43,7 +45,7 @@ async function request(method, path, body, { auth = true, timeoutMs = 8000, text
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {
-    throw new ApiError(0, null, 'No answer from the machine');
+    throw new ApiError(0, null, t('No answer from the machine'));
   } finally {
     clearTimeout(timer);
   }
@@ -94,9 +96,9 @@ export function normalizeSession(s) {
   const pid = s.programme && typeof s.programme === 'object' ? s.programme.id : s.programme_id;
   let programme = null;
   if (s.programme && typeof s.programme === 'object') {
-    programme = { ...s.programme, name: s.programme.name || s.programme_name || 'Your programme' };
+    programme = { ...s.programme, name: s.programme.name || s.programme_name || t('Your programme') };
   } else if (typeof s.programme === 'string' || (pid !== undefined && pid !== null)) {
-    programme = { id: pid ?? null, name: (typeof s.programme === 'string' && s.programme) || s.programme_name || 'Your programme' };
+    programme = { id: pid ?? null, name: (typeof s.programme === 'string' && s.programme) || s.programme_name || t('Your programme') };
   }
   const rest = Math.max(0, num(s.rest_remaining_s) ?? num(step && step.rest_remaining_s) ?? 0);
   let state = SESSION_STATES[String(s.state || '').toLowerCase()] || null;
@@ -130,7 +132,7 @@ function normalizeHistory(e) {
     const moving = e.sets.filter((x) => x.mode !== 'isometric');
     out.load_n = (moving.length ? moving : e.sets).reduce((a, x) => Math.max(a, Number(x.load_n) || 0), 0) || null;
   }
-  if (out.programme === undefined) out.programme = e.programme_name ?? (e.programme_id ? 'Programme' : null);
+  if (out.programme === undefined) out.programme = e.programme_name ?? (e.programme_id ? t('Programme') : null);
   return out;
 }
 

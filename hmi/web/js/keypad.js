@@ -9,6 +9,7 @@
 //  3. A hardware keyboard (or an RFID reader typing like one) works too.
 
 import { h, modal } from './ui.js';
+import { t } from './i18n.js';
 
 const LAYOUTS = {
   numeric: ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'CLR', '0', '⌫'],
@@ -25,7 +26,7 @@ export function keyGrid(layout, onKey) {
   const keys = LAYOUTS[layout] || LAYOUTS.numeric;
   const grid = h(`div.keys.keys-${layout}`);
   for (const k of keys) {
-    const label = k === ' ' ? 'space' : k === 'CLR' ? 'Clear' : k;
+    const label = k === ' ' ? t('space') : k === 'CLR' ? t('Clear') : k;
     grid.append(h('button.key', {
       'data-key': k === ' ' ? 'space' : k,
       class: `key${k === ' ' ? ' space' : ''}${k === '⌫' ? ' bksp' : ''}${k === 'CLR' ? ' clr' : ''}`,
@@ -54,12 +55,12 @@ export function keypad(opts) {
     const display = h('div.kp-value', { 'data-test': 'kp-value' });
     const unitEl = h('span.kp-unit', unit);
     const msg = h('div.kp-msg', { 'data-test': 'kp-msg' });
-    const ok = h('button.btn.primary.kp-ok', { 'data-test': 'kp-ok', onclick: () => accept() }, 'OK');
-    const cancel = h('button.btn.kp-cancel', { onclick: () => finish(null) }, 'Cancel');
+    const ok = h('button.btn.primary.kp-ok', { 'data-test': 'kp-ok', onclick: () => accept() }, t('OK'));
+    const cancel = h('button.btn.kp-cancel', { onclick: () => finish(null) }, t('Cancel'));
     let m;
     const update = () => {
       display.textContent = secret ? '•'.repeat(text.length) : text;
-      const err = text === '' ? (opts.allowEmpty ? null : 'Enter a value') : validate(text);
+      const err = text === '' ? (opts.allowEmpty ? null : t('Enter a value')) : validate(text);
       msg.textContent = text === '' && !opts.allowEmpty ? hint : (err || hint);
       msg.classList.toggle('bad', Boolean(err) && text !== '');
       display.parentElement && display.parentElement.classList.toggle('bad', Boolean(err) && text !== '');
@@ -67,7 +68,7 @@ export function keypad(opts) {
     };
     const onKey = (k) => { text = applyKey(text, k, maxLen); update(); };
     const accept = () => {
-      const err = text === '' ? (opts.allowEmpty ? null : 'Enter a value') : validate(text);
+      const err = text === '' ? (opts.allowEmpty ? null : t('Enter a value')) : validate(text);
       if (err) { update(); return; }
       finish(text);
     };
@@ -98,13 +99,13 @@ export function keypad(opts) {
 }
 
 /** A number rule: integer or decimal within [min, max]. */
-export function numberRule({ min, max, integer = false, label = 'Value', unit = '' }) {
+export function numberRule({ min, max, integer = false, label = t('Value'), unit = '' }) {
   return (text) => {
-    if (!/^\d*\.?\d*$/.test(text) || text === '.') return 'Digits only';
-    if (integer && text.includes('.')) return `${label} must be a whole number`;
+    if (!/^\d*\.?\d*$/.test(text) || text === '.') return t('Digits only');
+    if (integer && text.includes('.')) return t('{label} must be a whole number', { label });
     const v = Number(text);
-    if (!Number.isFinite(v)) return 'Not a number';
-    if (v < min || v > max) return `${label} must be ${min}–${max}${unit ? ' ' + unit : ''}`;
+    if (!Number.isFinite(v)) return t('Not a number');
+    if (v < min || v > max) return unit ? t('{label} must be {min}–{max} {unit}', { label, min, max, unit }) : t('{label} must be {min}–{max}', { label, min, max });
     return null;
   };
 }

@@ -15,6 +15,7 @@
 import { api, live, setToken, setUnauthorizedHandler, ApiError } from './api.js';
 import { h, clear, toast } from './ui.js';
 import { loadSettings, STATES } from './format.js';
+import { t, onLanguage } from './i18n.js';
 import { unlockAudio } from './metronome.js';
 import * as login from './screens/login.js';
 import * as member from './screens/member.js';
@@ -49,11 +50,11 @@ const ROUTES = {
 };
 
 const TABS = {
-  none: [['login', 'Sign in'], ['settings', 'Settings']],
-  member: [['today', 'Today'], ['live', 'Live'], ['history', 'History'], ['settings', 'Settings']],
-  guest: [['quick', 'Quick start'], ['live', 'Live'], ['settings', 'Settings']],
-  staff: [['programmes', 'Programmes'], ['members', 'Members'], ['audit', 'Audit'], ['live', 'Live'], ['settings', 'Settings']],
-  maintenance: [['alarms', 'Alarms'], ['events', 'Events'], ['diagnostics', 'Diagnostics'], ['service', 'Service'], ['accounts', 'Accounts']],
+  none: [['login', () => t('Sign in')], ['settings', () => t('Settings')]],
+  member: [['today', () => t('Today')], ['live', () => t('Live')], ['history', () => t('History')], ['settings', () => t('Settings')]],
+  guest: [['quick', () => t('Quick start')], ['live', () => t('Live')], ['settings', () => t('Settings')]],
+  staff: [['programmes', () => t('Programmes')], ['members', () => t('Members')], ['audit', () => t('Audit')], ['live', () => t('Live')], ['settings', () => t('Settings')]],
+  maintenance: [['alarms', () => t('Alarms')], ['events', () => t('Events')], ['diagnostics', () => t('Diagnostics')], ['service', () => t('Service')], ['accounts', () => t('Accounts')]],
 };
 
 const HOME = { none: 'login', member: 'today', guest: 'quick', staff: 'programmes', maintenance: 'alarms' };
@@ -114,7 +115,7 @@ function route() {
     current.cleanup = ROUTES[name](root, params, app) || null;
   } catch (e) {
     console.error(e);
-    root.append(h('div.panel', h('h2', 'This screen failed'), h('p', String(e.message || e))));
+    root.append(h('div.panel', h('h2', t('This screen failed')), h('p', String(e.message || e))));
   }
 }
 
@@ -129,14 +130,14 @@ function renderNav() {
       class: `tab${name === active ? ' on' : ''}`,
       'data-tab': name,
       onclick: () => go(name),
-    }, label));
+    }, typeof label === 'function' ? label() : label));
   }
   const who = clear(document.getElementById('who'));
   if (app.auth) {
-    const label = app.auth.role === 'member' ? (app.auth.name || `Member ${app.auth.number || ''}`)
-      : app.auth.role === 'guest' ? 'Guest' : app.auth.role === 'staff' ? (app.auth.name || 'Staff') : 'Service';
+    const label = app.auth.role === 'member' ? (app.auth.name || t('Member {number}', { number: app.auth.number || '' }))
+      : app.auth.role === 'guest' ? t('Guest') : app.auth.role === 'staff' ? (app.auth.name || t('Staff')) : t('Service');
     who.append(h('button.btn.signout', { 'data-test': 'signout', onclick: () => signOut() },
-      h('span.who-name', label), h('span.so', 'Sign out')));
+      h('span.who-name', label), h('span.so', t('Sign out'))));
   }
 }
 
@@ -147,15 +148,24 @@ function renderChip() {
   let state = msg ? msg.state : (app.status && app.status.state);
   let text = STATES[state] || (state ? state : '…');
   let cls = 'chip';
-  if (!app.connected) { text = 'No link'; cls += ' stale'; }
+  if (!app.connected) { text = t('No link'); cls += ' stale'; }
   else if (state === 'fault' || state === 'estop') cls += ' alarm';
-  else if (faults.length) { cls += ' warn'; text = `${text} · ${faults.length} fault${faults.length > 1 ? 's' : ''}`; }
+  else if (faults.length) { cls += ' warn'; text = faults.length > 1 ? t('{state} · {n} faults', { state: text, n: faults.length }) : t('{state} · 1 fault', { state: text }); }
   chip.className = cls;
   chip.textContent = text;
   chip.dataset.state = state || '';
 }
 
 // --- set rail: STOP and PAIN ---------------------------------------------------
+// The rail's and the bar's fixed words (index.html), in the screen's language.
+function shellText() {
+  document.getElementById('stop').textContent = t('STOP');
+  document.getElementById('pain').textContent = t('PAIN');
+  document.getElementById('rail').setAttribute('aria-label', t('Set controls'));
+  document.getElementById('home').setAttribute('aria-label', t('Home'));
+}
+onLanguage(() => { shellText(); renderChip(); });
+
 let railShown = false;
 function updateRail() {
   const state = app.live ? app.live.state : app.status && app.status.state;
@@ -171,11 +181,11 @@ async function pressStop(kind) {
   btn.classList.add('pressed');
   try {
     const r = kind === 'pain' ? await api.pain() : await api.stop();
-    if (r && r.stopped === false && kind !== 'pain') toast('No set was running', 'info');
+    if (r && r.stopped === false && kind !== 'pain') toast(t('No set was running'), 'info');
   } catch (e) {
     // Retry once: STOP must get through.
     try { kind === 'pain' ? await api.pain() : await api.stop(); } catch {
-      toast('STOP could not reach the controller: use the emergency stop button', 'alarm', 10000);
+      toast(t('STOP could not reach the controller: use the emergency stop button'), 'alarm', 10000);
     }
   } finally {
     setTimeout(() => btn.classList.remove('pressed'), 300);
@@ -205,7 +215,7 @@ function signOut(why) {
   go('login');
 }
 
-setUnauthorizedHandler(() => signOut('Signed out: the session expired'));
+setUnauthorizedHandler(() => signOut(t('Signed out: the session expired')));
 
 // --- status polling and live feed -----------------------------------------------------
 let prevState = null;
@@ -268,7 +278,7 @@ function idleCheck() {
   // Every role signs out after the daemon's idle time for it (idle_logout_s;
   // the daemon logs the token out too); 5 minutes if it gave none.
   const idleMs = app.auth && Number(app.auth.idle_logout_s) > 0 ? app.auth.idle_logout_s * 1000 : IDLE_LOGOUT_MS;
-  if (app.auth && !running && Date.now() - lastTouch > idleMs) signOut(`Signed out after ${Math.round(idleMs / 60000)} min without a touch`);
+  if (app.auth && !running && Date.now() - lastTouch > idleMs) signOut(t('Signed out after {min} min without a touch', { min: Math.round(idleMs / 60000) }));
   setTimeout(idleCheck, 10000);
 }
 

@@ -1,6 +1,8 @@
 // Small DOM helpers: element builder, modal layer, messages and confirmation.
 // Touch only: everything reacts to 'click' (a tap), nothing to hover.
 
+import { t } from './i18n.js';
+
 /** h('div.card#id', {onclick, dataset...}, children...) */
 export function h(sel, attrs, ...children) {
   const m = /^([a-z0-9]+)?((?:[.#][\w-]+)*)$/i.exec(sel);
@@ -64,7 +66,7 @@ export function toast(text, kind = 'info', ms = 4000) {
 }
 
 /** Ask before an action; resolves true or false. */
-export function confirmBox(title, text, okLabel = 'OK') {
+export function confirmBox(title, text, okLabel = t('OK')) {
   return new Promise((resolve) => {
     let m;
     const done = (v) => { m.close(); resolve(v); };
@@ -72,7 +74,7 @@ export function confirmBox(title, text, okLabel = 'OK') {
       h('h2', title),
       h('p.confirm-text', text),
       h('div.row.end',
-        h('button.btn', { onclick: () => done(false) }, 'Cancel'),
+        h('button.btn', { onclick: () => done(false) }, t('Cancel')),
         h('button.btn.primary', { onclick: () => done(true), 'data-test': 'confirm-ok' }, okLabel)),
     ], { cls: 'confirm' });
   });
@@ -87,7 +89,7 @@ export function choose(title, options) {
       h('h2', title),
       h('div.choices', options.map((o) =>
         h('button.btn.choice', { onclick: () => done(o.value), 'data-value': String(o.value) }, o.label))),
-      h('div.row.end', h('button.btn', { onclick: () => done(null) }, 'Cancel')),
+      h('div.row.end', h('button.btn', { onclick: () => done(null) }, t('Cancel'))),
     ], { cls: 'chooser' });
   });
 }

@@ -2,29 +2,32 @@
 // contract (issue 5) and controller::SetParams, and the one tempo grammar
 // (soleus::common::parse_tempo), so that a value the keypad accepts is a value
 // the daemon accepts.
-import { t } from './i18n.js';
 
 import { numberRule } from './keypad.js';
+import { t, onLanguage } from './i18n.js';
 
-export const LIMITS = {
-  sets: { min: 1, max: 10, integer: true, label: 'Sets' },
-  target_reps: { min: 1, max: 100, integer: true, label: 'Reps' },
-  hold_s: { min: 1, max: 300, label: 'Hold time', unit: 's' },
-  load_n: { min: 1, max: 1800, label: 'Load', unit: 'N' },
-  load_kg: { min: 0.1, max: 183.5, label: 'Load', unit: 'kg' },
-  load_pct: { min: 1, max: 150, label: 'Load', unit: '% of max' },
-  eccentric_pct: { min: 0, max: 100, label: 'Extra lowering load', unit: '%' },
-  rest_s: { min: 0, max: 600, integer: true, label: 'Rest', unit: 's' },
-  force_drop_pct: { min: 5, max: 50, label: 'Force drop', unit: '%' },
-  assessed_max_n: { min: 1, max: 10000, label: 'Assessed max', unit: 'N' },
-  progression_amount: { min: 0.1, max: 1000, label: 'Amount' },
-  rep_min: { min: 1, max: 100, integer: true, label: 'Bottom of the rep range' },
-  rep_max: { min: 1, max: 100, integer: true, label: 'Top of the rep range' },
-  block_weeks: { min: 1, max: 52, integer: true, label: 'Block', unit: 'weeks' },
-  sessions_per_week: { min: 1, max: 14, integer: true, label: 'Sessions per week' },
-  member_number: { min: 1, max: 99999999999, integer: true, label: 'Member number' },
-  span_kg: { min: 1, max: 200, label: 'Known weight', unit: 'kg' },
-};
+// LIMITS, TEMPO_MESSAGES and PROGRESSIONS hold screen text: rebuilt in the
+// screen's language (onLanguage, below).
+export let LIMITS;
+const limits = () => ({
+  sets: { min: 1, max: 10, integer: true, label: t('Sets') },
+  target_reps: { min: 1, max: 100, integer: true, label: t('Reps') },
+  hold_s: { min: 1, max: 300, label: t('Hold time'), unit: 's' },
+  load_n: { min: 1, max: 1800, label: t('Load'), unit: 'N' },
+  load_kg: { min: 0.1, max: 183.5, label: t('Load'), unit: 'kg' },
+  load_pct: { min: 1, max: 150, label: t('Load'), unit: t('% of max') },
+  eccentric_pct: { min: 0, max: 100, label: t('Extra lowering load'), unit: '%' },
+  rest_s: { min: 0, max: 600, integer: true, label: t('Rest'), unit: 's' },
+  force_drop_pct: { min: 5, max: 50, label: t('Force drop'), unit: '%' },
+  assessed_max_n: { min: 1, max: 10000, label: t('Assessed max'), unit: 'N' },
+  progression_amount: { min: 0.1, max: 1000, label: t('Amount') },
+  rep_min: { min: 1, max: 100, integer: true, label: t('Bottom of the rep range') },
+  rep_max: { min: 1, max: 100, integer: true, label: t('Top of the rep range') },
+  block_weeks: { min: 1, max: 52, integer: true, label: t('Block'), unit: t('weeks') },
+  sessions_per_week: { min: 1, max: 14, integer: true, label: t('Sessions per week') },
+  member_number: { min: 1, max: 99999999999, integer: true, label: t('Member number') },
+  span_kg: { min: 1, max: 200, label: t('Known weight'), unit: 'kg' },
+});
 
 export function rule(name, override = {}) {
   return numberRule({ ...LIMITS[name], ...override });
@@ -38,15 +41,16 @@ export function rule(name, override = {}) {
 // and this file's test (tests/web/test_validate.mjs) run.
 export const TEMPO_MAX_PHASE_S = 60;
 
-const TEMPO_MESSAGES = {
-  character: 'Digits, "." and "-" only',
-  count: 'Four numbers: lower-pause-raise-hold',
-  empty: 'Each part needs a number',
-  dots: 'One decimal point per number',
-  dot: 'Digits on both sides of "."',
-  digits: 'At most 2 digits before "." and 3 after',
-  range: `Each phase at most ${TEMPO_MAX_PHASE_S} s`,
-};
+let TEMPO_MESSAGES;
+const tempoMessages = () => ({
+  character: t('Digits, "." and "-" only'),
+  count: t('Four numbers: lower-pause-raise-hold'),
+  empty: t('Each part needs a number'),
+  dots: t('One decimal point per number'),
+  dot: t('Digits on both sides of "."'),
+  digits: t('At most 2 digits before "." and 3 after'),
+  range: t('Each phase at most {max} s', { max: TEMPO_MAX_PHASE_S }),
+});
 
 // One number's problem: [error class, message key] or null. `typing`: the
 // number may still grow (the last one while typed), so only what more keys
@@ -110,16 +114,25 @@ export function parseTempo(text) {
   return { eccentric: e, bottom: b, concentric: c, top: t, cycle: e + b + c + t };
 }
 
-export const PROGRESSIONS = [
-  { value: 'none', label: 'None', unit: '' },
-  { value: 'load_pct', label: '+ load, % of max', unit: '%' },
-  { value: 'load_n', label: '+ load, N', unit: 'N' },
-  { value: 'reps', label: '+ reps', unit: 'reps' },
-  { value: 'hold_s', label: '+ hold time, s', unit: 's' },
+export let PROGRESSIONS;
+const progressions = () => [
+  { value: 'none', label: t('None'), unit: '' },
+  { value: 'load_pct', label: t('+ load, % of max'), unit: '%' },
+  { value: 'load_n', label: t('+ load, N'), unit: 'N' },
+  { value: 'reps', label: t('+ reps'), unit: t('reps') },
+  { value: 'hold_s', label: t('+ hold time, s'), unit: 's' },
   // Issue 13: a rep range; +1 rep per successful session up to its top, then
   // the load rises by the increment and the target goes back to the bottom.
-  { value: 'double', label: 'Double progression', unit: '' },
+  { value: 'double', label: t('Double progression'), unit: '' },
 ];
+
+function rebuild() {
+  LIMITS = limits();
+  TEMPO_MESSAGES = tempoMessages();
+  PROGRESSIONS = progressions();
+}
+rebuild();
+onLanguage(rebuild);
 
 /** The progression rules a step may use (the API's rules, docs/api.md). */
 export function progressionsFor(step) {
@@ -139,11 +152,10 @@ export function progressionText(p, step) {
       tempo: p.on_tempo ? t(', on tempo') : '',
     });
   }
-  const when = 'when all sets are completed';
-  if (p.rule === 'load_pct') return `+${amt} % load ${when}`;
-  if (p.rule === 'load_n') return `+${amt} N load ${when}`;
-  if (p.rule === 'reps') return `+${amt} reps ${when}`;
-  if (p.rule === 'hold_s') return `+${amt} s hold ${when}`;
+  if (p.rule === 'load_pct') return t('+{amount} % load when all sets are completed', { amount: amt });
+  if (p.rule === 'load_n') return t('+{amount} N load when all sets are completed', { amount: amt });
+  if (p.rule === 'reps') return t('+{amount} reps when all sets are completed', { amount: amt });
+  if (p.rule === 'hold_s') return t('+{amount} s hold when all sets are completed', { amount: amt });
   return p.rule;
 }
 
@@ -158,11 +170,11 @@ export function newStep() {
 export function stepErrors(s) {
   const errs = [];
   const chk = (name, v, limit = name) => {
-    if (v === undefined || v === null || v === '') { errs.push({ field: name, message: `${LIMITS[limit].label} is missing` }); return; }
+    if (v === undefined || v === null || v === '') { errs.push({ field: name, message: t('{label} is missing', { label: LIMITS[limit].label }) }); return; }
     const m = rule(limit)(String(v));
     if (m) errs.push({ field: name, message: m });
   };
-  if (!['isotonic', 'eccentric', 'isometric'].includes(s.mode)) errs.push({ field: 'mode', message: 'Choose a mode' });
+  if (!['isotonic', 'eccentric', 'isometric'].includes(s.mode)) errs.push({ field: 'mode', message: t('Choose a mode') });
   chk('sets', s.sets);
   if (s.mode === 'isometric') chk('hold_s', s.hold_s); else chk('target_reps', s.target_reps);
   if (s.load_pct !== undefined && s.load_pct !== null) chk('load_pct', s.load_pct);
@@ -173,7 +185,7 @@ export function stepErrors(s) {
   chk('rest_s', s.rest_s);
   chk('force_drop_pct', s.force_drop_pct);
   if (s.progression && s.progression.rule !== 'none') {
-    if (!progressionsFor(s).some((p) => p.value === s.progression.rule)) errs.push({ field: 'progression', message: 'This progression does not suit the step' });
+    if (!progressionsFor(s).some((p) => p.value === s.progression.rule)) errs.push({ field: 'progression', message: t('This progression does not suit the step') });
     else chk('progression', s.progression.amount, 'progression_amount');
     if (s.progression.rule === 'double') {
       chk('rep_range', s.rep_min, 'rep_min');

@@ -22,10 +22,10 @@ import { api, live } from '../api.js';
 import { h, clear } from '../ui.js';
 import { parseTempo } from '../validate.js';
 import {
-  settings, load, loadPrecise, fmtNum, PHASES, stopReasonText, SAFETY_REASONS, seconds, clock, MODES,
+  settings, load, loadPrecise, fmtNum, numAuto, PHASES, STATES, stopReasonText, SAFETY_REASONS, seconds, clock, MODES,
 } from '../format.js';
 import { metronomeTick } from '../metronome.js';
-import { t as tr } from '../i18n.js';
+import { t } from '../i18n.js';
 
 const RUNNING = new Set(['ready', 'calibrating', 'active', 'unloading']);
 const DT = 0.04;
@@ -39,14 +39,14 @@ function forceChart(el, width, height) {
     width, height, legend: { show: false }, cursor: { show: false },
     scales: { x: { time: false }, y: { range: (u, min, max) => [0, Math.max(100, max * 1.1)] } },
     axes: [
-      { stroke: '#444', grid: { stroke: '#d0d0d0' }, size: 28, font: '13px DejaVu Sans', values: (u, v) => v.map((x) => `${x}s`) },
+      { stroke: '#444', grid: { stroke: '#d0d0d0' }, size: 28, font: '13px DejaVu Sans', values: (u, v) => v.map((x) => `${numAuto(x)}s`) },
       { stroke: '#444', grid: { stroke: '#d0d0d0' }, size: 46, font: '13px DejaVu Sans' },
     ],
     series: [
       {},
-      { label: 'previous rep', stroke: '#a8a8a8', width: 2, points: { show: false }, spanGaps: true },
-      { label: 'load', stroke: '#000', width: 1, dash: [6, 4], points: { show: false }, spanGaps: true },
-      { label: 'this rep', stroke: '#34404f', width: 3, points: { show: false }, spanGaps: true },
+      { label: t('previous rep'), stroke: '#a8a8a8', width: 2, points: { show: false }, spanGaps: true },
+      { label: t('load'), stroke: '#000', width: 1, dash: [6, 4], points: { show: false }, spanGaps: true },
+      { label: t('this rep'), stroke: '#34404f', width: 3, points: { show: false }, spanGaps: true },
     ],
   };
   return new U(opts, [[0], [null], [null], [null]], el);
@@ -77,19 +77,19 @@ export function mountLive(root, params, app) {
   const pace = h('div.pace', h('div.word', word, hint), h('div.pacebar', { 'data-test': 'pacebar' }, segs, needle, legend));
   const reps = h('div.reps', { 'data-test': 'reps' }, '0');
   const of = h('div.of');
-  const tut = h('div.tut', h('span', { 'data-test': 'tut' }, '0'), h('small', ' s under tension'));
+  const tut = h('div.tut', h('span', { 'data-test': 'tut' }, '0'), h('small', ' ', t('s under tension')));
   // Per-rep feedback (issue 13): the last rep's tempo verdict and range, from
   // the live message's last_rep (the controller's own result for that rep).
   const repfb = h('div.repfb', { 'data-test': 'rep-feedback' });
   const counter = h('div.counter', reps, of, tut, repfb);
   const rom = h('div.rom');
   const pad = h('div.pad');
-  const posbar = h('div.posbar', { 'data-test': 'posbar' }, h('div.lbl', { style: { top: '4px' } }, 'top'),
-    h('div.track', rom, pad), h('div.lbl', { style: { bottom: '4px' } }, 'bottom'));
+  const posbar = h('div.posbar', { 'data-test': 'posbar' }, h('div.lbl', { style: { top: '4px' } }, t('top')),
+    h('div.track', rom, pad), h('div.lbl', { style: { bottom: '4px' } }, t('bottom')));
   const chartEl = h('div');
-  const chartbox = h('div.chartbox', h('div.title', 'Force, N · grey: last rep · dashed: load'), chartEl);
+  const chartbox = h('div.chartbox', h('div.title', t('Force, N · grey: last rep · dashed: load')), chartEl);
   const fbFill = h('div.fb-fill');
-  const fbLoad = h('div.fb-load');
+  const fbLoad = h('div.fb-load', { 'data-label': t('load') });
   const forceTxt = h('div.txt');
   const forcebar = h('div.forcebar', { 'data-test': 'forcebar' }, forceTxt, h('div.fb-track', fbFill, fbLoad));
   const idle = h('div.panel.col', { style: { display: 'none' } });
@@ -108,17 +108,17 @@ export function mountLive(root, params, app) {
     clear(segs);
     if (!set) return;
     if (set.mode === 'isometric') {
-      segs.append(h('div.seg-p', { style: { width: '100%' } }, `hold ${fmtNum(set.hold_s)} s`));
+      segs.append(h('div.seg-p', { style: { width: '100%' } }, t('hold {s} s', { s: fmtNum(set.hold_s) })));
       legend.textContent = '';
       return;
     }
     if (!tempo) return;
-    const parts = [['concentric', 'raise', tempo.concentric], ['top', 'hold', tempo.top], ['eccentric', 'lower', tempo.eccentric], ['bottom', 'pause', tempo.bottom]];
+    const parts = [['concentric', t('raise'), tempo.concentric], ['top', t('hold'), tempo.top], ['eccentric', t('lower'), tempo.eccentric], ['bottom', t('pause'), tempo.bottom]];
     for (const [ph, label, s] of parts) {
       if (s <= 0) continue;
-      segs.append(h('div.seg-p', { dataset: { phase: ph }, style: { width: `${(100 * s) / tempo.cycle}%` } }, `${label} ${s}s`));
+      segs.append(h('div.seg-p', { dataset: { phase: ph }, style: { width: `${(100 * s) / tempo.cycle}%` } }, `${label} ${numAuto(s)}s`));
     }
-    legend.replaceChildren(h('span', `tempo ${set.tempo}`), h('span', `one rep ${fmtNum(tempo.cycle, 1)} s`));
+    legend.replaceChildren(h('span', t('tempo {tempo}', { tempo: set.tempo })), h('span', t('one rep {s} s', { s: fmtNum(tempo.cycle, 1) })));
   }
 
   async function loadSet() {
@@ -128,9 +128,9 @@ export function mountLive(root, params, app) {
       set = await api.getSet(id);
       tempo = parseTempo(set.tempo);
       if (app.set) app.set.loaded = true;
-      of.textContent = set.mode === 'isometric' ? `s held of ${fmtNum(set.hold_s)} s` : `of ${set.target_reps || '–'}`;
+      of.textContent = set.mode === 'isometric' ? t('s held of {s} s', { s: fmtNum(set.hold_s) }) : t('of {n}', { n: set.target_reps || '–' });
       tut.style.visibility = set.mode === 'isometric' ? 'hidden' : '';
-      chartbox.firstChild.textContent = set.mode === 'isometric' ? 'Force during the hold, N · dashed: limit' : 'Force, N · grey: last rep · dashed: load';
+      chartbox.firstChild.textContent = set.mode === 'isometric' ? t('Force during the hold, N · dashed: limit') : t('Force, N · grey: last rep · dashed: load');
       drawSegments();
       if (lastMsg) onMsg(lastMsg);
     } catch (e) { console.warn('set', e); }
@@ -141,12 +141,12 @@ export function mountLive(root, params, app) {
     idle.style.display = '';
     const role = app.role();
     clear(idle).append(
-      h('h2', 'No set running'),
-      h('p', `Machine: ${msg ? msg.state : '…'}`),
+      h('h2', t('No set running')),
+      h('p', t('Machine: {state}', { state: msg ? (STATES[msg.state] || msg.state) : '…' })),
       h('div.row',
-        role === 'member' ? h('button.btn.big.primary', { onclick: () => app.go('today') }, 'Today') : null,
-        role === 'guest' ? h('button.btn.big.primary', { onclick: () => app.go('quick') }, 'Quick start') : null,
-        app.set && app.set.id ? h('button.btn.big', { onclick: () => app.go('summary', app.set.id) }, 'Last set') : null));
+        role === 'member' ? h('button.btn.big.primary', { onclick: () => app.go('today') }, t('Today')) : null,
+        role === 'guest' ? h('button.btn.big.primary', { onclick: () => app.go('quick') }, t('Quick start')) : null,
+        app.set && app.set.id ? h('button.btn.big', { onclick: () => app.go('summary', app.set.id) }, t('Last set')) : null));
   }
 
   function onMsg(msg) {
@@ -163,14 +163,14 @@ export function mountLive(root, params, app) {
     let w = PHASES[ph] || { word: ph.toUpperCase(), hint: '' };
     // The first rep is light and finds the member's range: until the cue
     // starts (after it), tell them what to do, whatever their pace.
-    if (msg.state === 'calibrating') w = { word: (PHASES[ph] || {}).word || 'RAISE SLOWLY', hint: 'light first rep: slowly all the way up, then all the way down' };
-    if (msg.state === 'ready') w = { word: 'READY', hint: 'light load coming on; then raise slowly' };
-    if (msg.state === 'unloading') w = { word: 'DONE', hint: 'unloading, relax' };
+    if (msg.state === 'calibrating') w = { word: (PHASES[ph] || {}).word || t('RAISE SLOWLY'), hint: t('light first rep: slowly all the way up, then all the way down') };
+    if (msg.state === 'ready') w = { word: t('READY'), hint: t('light load coming on; then raise slowly') };
+    if (msg.state === 'unloading') w = { word: t('DONE'), hint: t('unloading, relax') };
     // A mid-set rest (held at the top or bottom beyond the tempo's pause):
     // tell the member how long they have before the set ends.
     const rest = Number(msg.rest_remaining_s);
     if (msg.state === 'active' && msg.rest_remaining_s != null && Number.isFinite(rest)) {
-      w = { word: 'REST', hint: `${Math.ceil(Math.max(0, rest))} s left, then carry on` };
+      w = { word: t('REST'), hint: t('{s} s left, then carry on', { s: Math.ceil(Math.max(0, rest)) }) };
     }
     word.textContent = w.word;
     hint.textContent = w.hint;
@@ -219,19 +219,19 @@ export function mountLive(root, params, app) {
     const full = Math.max(l * 1.5, f * 1.1, 100);
     fbFill.style.width = `${Math.min(100, (100 * f) / full)}%`;
     fbLoad.style.left = `${Math.min(100, (100 * l) / full)}%`;
-    forceTxt.replaceChildren(h('span', 'Force '), h('b', { 'data-test': 'force' }, settings.unit === 'N' ? `${Math.round(f)} N` : `${(f / 9.80665).toFixed(1)} kg`),
-      h('br'), h('span.small.muted', `load ${loadPrecise(l)}`));
+    forceTxt.replaceChildren(h('span', t('Force'), ' '), h('b', { 'data-test': 'force' }, settings.unit === 'N' ? `${Math.round(f)} N` : `${fmtNum(f / 9.80665, 1)} kg`),
+      h('br'), h('span.small.muted', { 'data-test': 'live-load' }, t('load {load}', { load: loadPrecise(l) })));
 
     // force curve of the rep as it happens
-    const t = Number(msg.t_ms) / 1000;
+    const tS = Number(msg.t_ms) / 1000;
     if ((ph === 'concentric' && lastPhase !== 'concentric') || (ph === 'hold' && lastPhase !== 'hold')) {
       prev = ph === 'hold' ? [] : cur.length ? cur : prev;
       cur = [];
-      repT0 = t;
+      repT0 = tS;
     }
     lastPhase = ph;
-    if (repT0 !== null && Number.isFinite(t)) {
-      const i = Math.round((t - repT0) / DT);
+    if (repT0 !== null && Number.isFinite(tS)) {
+      const i = Math.round((tS - repT0) / DT);
       if (i >= 0 && i < 8000) { cur[i] = f; dirty = true; }
     }
     if (dirty && !raf) raf = requestAnimationFrame(draw);
@@ -247,13 +247,13 @@ export function mountLive(root, params, app) {
     if (key === fbKey) return;
     fbKey = key;
     if (!mine) { repfb.replaceChildren(); delete repfb.dataset.seq; return; }
-    const tempoText = { on_tempo: tr('on tempo'), too_fast: tr('too fast'), too_slow: tr('too slow') }[r.tempo] || r.tempo;
+    const tempoText = { on_tempo: t('on tempo'), too_fast: t('too fast'), too_slow: t('too slow') }[r.tempo] || r.tempo;
     Object.assign(repfb.dataset, { seq: String(r.seq), n: String(r.n), tempo: r.tempo, full: r.partial ? 'false' : 'true' });
     repfb.className = `repfb ${r.tempo}${r.partial ? ' partial' : ''}`;
     repfb.replaceChildren(
-      h('div', r.partial ? tr('Rep not counted') : tr('Rep {n}', { n: r.n })),
+      h('div', r.partial ? t('Rep not counted') : t('Rep {n}', { n: r.n })),
       h('b.fb-tempo', tempoText),
-      h('div.fb-range', r.partial ? tr('range not full') : tr('full range')));
+      h('div.fb-range', r.partial ? t('range not full') : t('full range')));
   }
 
   function draw() {
@@ -298,15 +298,15 @@ function fatigueLine(s) {
   const d = Number.isFinite(s.decline_n_per_rep) ? s.decline_n_per_rep : null;
   const dv = d === null ? null : settings.unit === 'N' ? `${fmtNum(d, 1)} N` : `${fmtNum(d / 9.80665, 2)} kg`;
   return h('div.sum-fatigue', { 'data-test': 'sum-fatigue', 'data-fatigue': fi === null ? '' : String(fi), 'data-decline': d === null ? '' : String(d) },
-    fi === null ? tr('Fatigue index: needs 3 or more reps') : tr('Fatigue index {pct} %', { pct: fmtNum(fi, 0) }),
-    dv === null ? '' : ` · ${tr('decline {value} per rep', { value: dv })}`);
+    fi === null ? t('Fatigue index: needs 3 or more reps') : t('Fatigue index {pct} %', { pct: fmtNum(fi, 0) }),
+    dv === null ? '' : ` · ${t('decline {value} per rep', { value: dv })}`);
 }
 
 export function mountSummary(root, params, app) {
   const id = params[0];
   let alive = true;
   let timer = null;
-  const box = h('div.summary', h('div.reason', 'Loading the set…'));
+  const box = h('div.summary', h('div.reason', t('Loading the set…')));
   root.append(box);
 
   async function fetchDone() {
@@ -323,7 +323,7 @@ export function mountSummary(root, params, app) {
   async function render() {
     let s;
     try { s = await fetchDone(); } catch (e) {
-      clear(box).append(h('div.reason', `The set could not be loaded: ${e.message}`));
+      clear(box).append(h('div.reason', t('The set could not be loaded: {error}', { error: e.message })));
       return;
     }
     if (!alive) return;
@@ -334,17 +334,17 @@ export function mountSummary(root, params, app) {
     if (SAFETY_REASONS.has(s.stop_reason)) reason.classList.add('safety');
     if (s.stop_reason === 'pain') reason.classList.add('pain');
     const chartEl = h('div.panel.chartbox', { style: { flex: '1', minHeight: '0' } },
-      h('div.title', 'Force per rep, N: mean (dark), peak (grey)'));
+      h('div.title', t('Force per rep, N: mean (dark), peak (grey)')));
     const right = h('div.sum-right');
     clear(box).append(reason,
       h('div.sum-left',
         h('div.sum-figs',
-          iso ? fig('Held', `${fmtNum(s.tut_s, 0)} s`, 'sum-reps') : fig('Reps', String(s.reps), 'sum-reps'),
-          fig('Under tension', `${fmtNum(s.tut_s, 0)} s`, 'sum-tut'),
-          fig('Load', load(s.load_n))),
-        h('div.small.muted', `${MODES[s.mode] || s.mode} · ${loadPrecise(s.load_n)}${iso ? '' : ` · tempo ${s.tempo}`}` +
-          (s.partial_reps ? ` · ${s.partial_reps} partial rep${s.partial_reps > 1 ? 's' : ''} not counted` : '') +
-          (presc ? ` · prescribed ${seconds(presc)} under tension` : '')),
+          iso ? fig(t('Held'), `${fmtNum(s.tut_s, 0)} s`, 'sum-reps') : fig(t('Reps'), String(s.reps), 'sum-reps'),
+          fig(t('Under tension'), `${fmtNum(s.tut_s, 0)} s`, 'sum-tut'),
+          fig(t('Load'), load(s.load_n), 'sum-load')),
+        h('div.small.muted', `${MODES[s.mode] || s.mode} · ${loadPrecise(s.load_n)}${iso ? '' : ` · ${t('tempo {tempo}', { tempo: s.tempo })}`}` +
+          (s.partial_reps ? ` · ${s.partial_reps > 1 ? t('{n} partial reps not counted', { n: s.partial_reps }) : t('1 partial rep not counted')}` : '') +
+          (presc ? ` · ${t('prescribed {time} under tension', { time: seconds(presc) })}` : '')),
         fatigueLine(s),
         chartEl),
       right);
@@ -359,12 +359,12 @@ export function mountSummary(root, params, app) {
           scales: { x: { time: false }, y: { range: (u, mn, mx) => [0, Math.max(100, mx * 1.1)] } },
           axes: [{ stroke: '#444', grid: { stroke: '#d0d0d0' }, size: 28, font: '13px DejaVu Sans', label: '', values: (u, v) => v.map((x) => (Number.isInteger(x) ? `#${x}` : '')) },
             { stroke: '#444', grid: { stroke: '#d0d0d0' }, size: 46, font: '13px DejaVu Sans' }],
-          series: [{}, { label: 'peak N', stroke: '#a8a8a8', width: 2, points: { size: 6 } },
-            { label: 'mean N', stroke: '#34404f', width: 3, points: { size: 8 } }],
+          series: [{}, { label: t('peak N'), stroke: '#a8a8a8', width: 2, points: { size: 6 } },
+            { label: t('mean N'), stroke: '#34404f', width: 3, points: { size: 8 } }],
         }, [log.map((r) => r.n), log.map((r) => r.peak_force_n), log.map((r) => r.mean_force_n)], chartEl);
       });
     } else if (iso) chartEl.remove();
-    else chartEl.append(h('p.muted', 'No full reps to chart.'));
+    else chartEl.append(h('p.muted', t('No full reps to chart.')));
 
     // what next
     const role = app.role();
@@ -378,25 +378,25 @@ export function mountSummary(root, params, app) {
         const count = h('div.rest-count', { 'data-test': 'rest-count' });
         const next = h('button.btn.big.primary', { 'data-test': 'next-set', disabled: left0 > 0 ? true : null, onclick: async () => {
           try { const r = await api.sessionStart(); app.set = { id: r.id, loaded: false }; app.go('live'); } catch (e) { next.textContent = e.message; }
-        } }, `Start set ${sess.set_no}`);
-        right.append(h('div.panel.col', h('h3', 'Rest'), count), next);
+        } }, t('Start set {n}', { n: sess.set_no }));
+        right.append(h('div.panel.col', h('h3', t('Rest')), count), next);
         const tick = () => { const l = (end - Date.now()) / 1000; count.textContent = clock(l); if (l <= 0) { clearInterval(timer); next.disabled = false; } };
         tick(); timer = setInterval(tick, 250);
       } else if (sess && sess.programme && sess.state === 'done') {
         // Finish ends the session first: the daemon applies the programme's
         // rules (progression, the change log) now, not when it times out.
-        right.append(h('div.panel', h('h2', 'Programme done for today')),
-          h('button.btn.big.primary', { 'data-test': 'finish', onclick: async () => { await api.sessionEnd().catch(() => null); app.signOut(); } }, 'Finish'),
-          h('button.btn', { onclick: () => app.go('history') }, 'History'));
+        right.append(h('div.panel', h('h2', t('Programme done for today'))),
+          h('button.btn.big.primary', { 'data-test': 'finish', onclick: async () => { await api.sessionEnd().catch(() => null); app.signOut(); } }, t('Finish')),
+          h('button.btn', { onclick: () => app.go('history') }, t('History')));
       } else {
-        right.append(h('button.btn.big.primary', { 'data-test': 'next', onclick: () => app.go('today') }, 'Next'),
-          h('button.btn', { onclick: () => app.signOut() }, 'Finish'));
+        right.append(h('button.btn.big.primary', { 'data-test': 'next', onclick: () => app.go('today') }, t('Next')),
+          h('button.btn', { onclick: () => app.signOut() }, t('Finish')));
       }
     } else if (role === 'guest') {
-      right.append(h('button.btn.big.primary', { 'data-test': 'again', onclick: () => app.go('quick') }, 'Another set'),
-        h('button.btn.big', { 'data-test': 'finish', onclick: () => app.signOut() }, 'Finish'));
+      right.append(h('button.btn.big.primary', { 'data-test': 'again', onclick: () => app.go('quick') }, t('Another set')),
+        h('button.btn.big', { 'data-test': 'finish', onclick: () => app.signOut() }, t('Finish')));
     } else {
-      right.append(h('button.btn.big', { onclick: () => app.home() }, 'Back'));
+      right.append(h('button.btn.big', { onclick: () => app.home() }, t('Back')));
     }
   }
 

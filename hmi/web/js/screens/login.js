@@ -9,16 +9,16 @@ import { keyGrid, applyKey, keypad } from '../keypad.js';
 
 function loginError(e) {
   if (e instanceof ApiError) {
-    if (e.status === 429) return 'Too many wrong tries: locked for 5 minutes';
-    if (e.status === 401 || e.status === 403 || e.status === 404) return e.message && !/^HTTP/.test(e.message) ? e.message : 'Not recognised';
-    if (e.status === 0) return 'No answer from the machine';
+    if (e.status === 429) return t('Too many wrong tries: locked for 5 minutes');
+    if (e.status === 401 || e.status === 403 || e.status === 404) return e.message && !/^HTTP/.test(e.message) ? e.message : t('Not recognised');
+    if (e.status === 0) return t('No answer from the machine');
     return e.message;
   }
   return String(e.message || e);
 }
 
 async function askPin(title) {
-  return keypad({ title, layout: 'numeric', secret: true, maxLen: 12, hint: 'PIN: 4 to 12 digits', validate: (t) => (/^\d{4,12}$/.test(t) ? null : 'A PIN is 4 to 12 digits') });
+  return keypad({ title, layout: 'numeric', secret: true, maxLen: 12, hint: t('PIN: 4 to 12 digits'), validate: (s) => (/^\d{4,12}$/.test(s) ? null : t('A PIN is 4 to 12 digits')) });
 }
 
 export function mountLogin(root, params, app) {
@@ -28,7 +28,7 @@ export function mountLogin(root, params, app) {
   const update = () => { display.textContent = number; msg.textContent = ''; };
 
   async function memberLogin(id, how) {
-    if (!id) { msg.textContent = 'Enter your member number'; return; }
+    if (!id) { msg.textContent = t('Enter your member number'); return; }
     msg.textContent = '';
     try {
       const reply = await api.login({ member: id });
@@ -36,7 +36,7 @@ export function mountLogin(root, params, app) {
     } catch (e) {
       // A member with a PIN gets 401 naming the field "pin": ask for it.
       if (e instanceof ApiError && e.status === 401 && e.field === 'pin') {
-        const pin = await askPin('Your PIN');
+        const pin = await askPin(t('Your PIN'));
         if (pin === null) return;
         try {
           const reply = await api.login({ member: id, pin });
@@ -97,17 +97,17 @@ export function mountLogin(root, params, app) {
 
   root.append(h('div.login',
     h('div.pad.panel',
-      h('h2', 'Member number'),
+      h('h2', t('Member number')),
       h('div.kp-display', display),
       h('div.row', keyGrid('numeric', onKey)),
-      h('div.row', h('button.btn.primary.grow', { 'data-test': 'member-login', onclick: () => memberLogin(number, 'keypad') }, 'Sign in')),
+      h('div.row', h('button.btn.primary.grow', { 'data-test': 'member-login', onclick: () => memberLogin(number, 'keypad') }, t('Sign in'))),
       msg),
     h('div.others',
-      h('div.panel.login-hint', 'Or hold your wristband to the reader.'),
-      h('button.btn.big.primary', { 'data-test': 'guest', onclick: guest }, 'Quick start as guest'),
+      h('div.panel.login-hint', t('Or hold your wristband to the reader.')),
+      h('button.btn.big.primary', { 'data-test': 'guest', onclick: guest }, t('Quick start as guest')),
       h('div.row',
-        h('button.btn.grow', { 'data-test': 'staff-login', onclick: staffLogin }, 'Staff'),
-        h('button.btn.grow', { 'data-test': 'maint-login', onclick: () => roleLogin('maintenance', 'Maintenance PIN') }, 'Maintenance')))));
+        h('button.btn.grow', { 'data-test': 'staff-login', onclick: staffLogin }, t('Staff')),
+        h('button.btn.grow', { 'data-test': 'maint-login', onclick: () => roleLogin('maintenance', t('Maintenance PIN')) }, t('Maintenance'))))));
   update();
 
   // RFID reader: a burst of characters then Enter. Digits typed on a hardware

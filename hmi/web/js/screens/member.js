@@ -6,23 +6,23 @@ import { api, ApiError } from '../api.js';
 import { h, toast, segmented, clear } from '../ui.js';
 import { keypad } from '../keypad.js';
 import { rule, tempoError, parseTempo, LIMITS } from '../validate.js';
-import { settings, saveSettings, load, loadPrecise, seconds, clock, shortDate, MODES, G, fmtNum } from '../format.js';
+import { settings, saveSettings, load, loadPrecise, seconds, clock, shortDate, MODES, G, fmtNum, numAuto } from '../format.js';
 import { testBeep, unlockAudio } from '../metronome.js';
-import { t } from '../i18n.js';
+import { t, LANGUAGES, setLanguage } from '../i18n.js';
 
 function fact(k, v, small, test) {
   return h('div.fact', h('div.k', k), h('div.v', test ? { 'data-test': test } : null, v, small ? h('small', ' ', small) : null));
 }
 
-function tempoWords(t) {
-  const p = parseTempo(t);
-  if (!p) return t;
-  return `lower ${p.eccentric} s · pause ${p.bottom} s · raise ${p.concentric} s · hold ${p.top} s`;
+function tempoWords(tempo) {
+  const p = parseTempo(tempo);
+  if (!p) return tempo;
+  return t('lower {e} s · pause {b} s · raise {c} s · hold {t} s', { e: numAuto(p.eccentric), b: numAuto(p.bottom), c: numAuto(p.concentric), t: numAuto(p.top) });
 }
 
 function startError(e) {
   if (e instanceof ApiError) {
-    if (e.status === 409) return 'The machine cannot start now (a set is running, or a fault is latched)';
+    if (e.status === 409) return t('The machine cannot start now (a set is running, or a fault is latched)');
     if (e.status === 422 || e.status === 400) return `${e.field ? e.field + ': ' : ''}${e.message}`;
     return e.message;
   }
@@ -74,9 +74,9 @@ export function mountToday(root, params, app) {
       [s, sc] = await Promise.all([api.session(), id ? api.schedule(id).catch(() => null) : null]);
     } catch (e) {
       clear(body).append(h('div.panel.col',
-        h('h2', 'Your programme could not be loaded'), h('p', String(e.message)),
-        h('div.row', h('button.btn', { onclick: refresh }, 'Try again'),
-          h('button.btn.primary', { onclick: () => app.go('quick') }, 'Free set'))));
+        h('h2', t('Your programme could not be loaded')), h('p', String(e.message)),
+        h('div.row', h('button.btn', { onclick: refresh }, t('Try again')),
+          h('button.btn.primary', { onclick: () => app.go('quick') }, t('Free set')))));
       return;
     }
     if (!alive) return;
@@ -88,45 +88,45 @@ export function mountToday(root, params, app) {
     clear(body);
     if (!s || !s.programme) {
       body.append(h('div.panel.col', { 'data-test': 'no-programme' },
-        h('h2', 'No programme assigned yet'),
-        h('p', 'Ask staff to assign you a programme, or train a free set now.'),
-        h('div.row', h('button.btn.big.primary', { onclick: () => app.go('quick') }, 'Free set'))));
+        h('h2', t('No programme assigned yet')),
+        h('p', t('Ask staff to assign you a programme, or train a free set now.')),
+        h('div.row', h('button.btn.big.primary', { onclick: () => app.go('quick') }, t('Free set')))));
       return;
     }
     if (s.state === 'done') {
       body.append(h('div.panel.col', { 'data-test': 'programme-done' },
-        h('h2', `${s.programme.name}: done for today`),
-        h('p', 'Well done. Your progress is saved.'),
+        h('h2', t('{programme}: done for today', { programme: s.programme.name })),
+        h('p', t('Well done. Your progress is saved.')),
         scheduleBox(sc),
-        h('div.row', h('button.btn.big', { onclick: () => app.go('history') }, 'History'),
-          h('button.btn.big.primary', { onclick: () => app.signOut() }, 'Finish'))));
+        h('div.row', h('button.btn.big', { onclick: () => app.go('history') }, t('History')),
+          h('button.btn.big.primary', { onclick: () => app.signOut() }, t('Finish')))));
       return;
     }
     const st = s.step || {};
     const iso = st.mode === 'isometric';
     const restLeft = s.state === 'rest' && Number(s.rest_remaining_s) > 0 ? Number(s.rest_remaining_s) : 0;
     const restEnd = Date.now() + restLeft * 1000;
-    const startBtn = h('button.btn.big.primary', { 'data-test': 'start', onclick: () => start() }, `Start set ${s.set_no}`);
+    const startBtn = h('button.btn.big.primary', { 'data-test': 'start', onclick: () => start() }, t('Start set {n}', { n: s.set_no }));
     const countdown = h('div.rest-count', { 'data-test': 'rest-count' });
-    const restBox = h('div.panel.col', h('h3', 'Rest'), countdown);
+    const restBox = h('div.panel.col', h('h3', t('Rest')), countdown);
     const endRest = () => { clearInterval(timer); restBox.remove(); startBtn.disabled = false; };
     body.append(h('div.step-card',
       h('div.panel.col',
-        h('h3', `${s.programme.name} · step ${s.step_no}${s.steps ? ` of ${s.steps}` : ''}`),
+        h('h3', s.steps ? t('{programme} · step {n} of {steps}', { programme: s.programme.name, n: s.step_no, steps: s.steps }) : t('{programme} · step {n}', { programme: s.programme.name, n: s.step_no })),
         h('div.facts',
-          fact('Set', `${s.set_no}`, s.sets ? `of ${s.sets}` : '', 'set-no'),
-          fact(iso ? 'Hold' : 'Reps', iso ? `${st.hold_s} s` : `${st.target_reps}`),
-          fact('Load', load(st.load_n), settings.unit === 'kg' ? `${Math.round(st.load_n)} N` : '', 'step-load'),
-          fact('Mode', MODES[st.mode] || st.mode),
-          iso ? null : fact('Tempo', st.tempo, ''),
-          st.rest_s !== undefined ? fact('Rest', `${st.rest_s} s`) : null),
-        h('p.small.muted', iso ? `Push against the pad and hold for ${st.hold_s} s.` : tempoWords(st.tempo),
-          st.mode === 'eccentric' ? ` · ${st.eccentric_pct} % heavier when lowering` : ''),
+          fact(t('Set'), `${s.set_no}`, s.sets ? t('of {n}', { n: s.sets }) : '', 'set-no'),
+          fact(iso ? t('Hold') : t('Reps'), iso ? `${st.hold_s} s` : `${st.target_reps}`),
+          fact(t('Load'), load(st.load_n), settings.unit === 'kg' ? `${Math.round(st.load_n)} N` : '', 'step-load'),
+          fact(t('Mode'), MODES[st.mode] || st.mode),
+          iso ? null : fact(t('Tempo'), st.tempo, ''),
+          st.rest_s !== undefined ? fact(t('Rest'), `${st.rest_s} s`) : null),
+        h('p.small.muted', iso ? t('Push against the pad and hold for {s} s.', { s: st.hold_s }) : tempoWords(st.tempo),
+          st.mode === 'eccentric' ? ` · ${t('{pct} % heavier when lowering', { pct: st.eccentric_pct })}` : ''),
         scheduleBox(sc)),
       h('div.go', restLeft > 0 ? restBox : h('div.panel.small', { style: { flex: 1 } },
-        h('h3', 'Before you start'),
-        h('p', 'Sit down, balls of the feet on the plate, pad on your thighs.'),
-        h('p', { style: { marginTop: '6px' } }, 'The first rep is a slow, light range rep. It is not counted.')), startBtn)));
+        h('h3', t('Before you start')),
+        h('p', t('Sit down, balls of the feet on the plate, pad on your thighs.')),
+        h('p', { style: { marginTop: '6px' } }, t('The first rep is a slow, light range rep. It is not counted.'))), startBtn)));
     if (restLeft > 0) {
       startBtn.disabled = true;
       const tick = () => {
@@ -166,14 +166,14 @@ export function mountQuick(root, params, app) {
   const repsBtn = h('button.btn.value', { 'data-test': 'q-reps', onclick: editReps });
   const eccBtn = h('button.btn.value', { 'data-test': 'q-ecc', onclick: editEcc });
   const repsLabel = h('label');
-  const eccRow = h('div.field', h('label', 'Extra lowering'), eccBtn);
+  const eccRow = h('div.field', h('label', t('Extra lowering')), eccBtn);
   const tempoWordsEl = h('div.field', h('span'), h('span.small.muted', { 'data-test': 'q-tempo-words' }));
-  const tempoSeg = segmented(TEMPI.map((t) => ({ value: t, label: t })), p.tempo, (v) => { p.tempo = v; render(); }, 'tempo');
+  const tempoSeg = segmented(TEMPI.map((x) => ({ value: x, label: x })), p.tempo, (v) => { p.tempo = v; render(); }, 'tempo');
 
   function render() {
     loadBtn.textContent = loadPrecise(p.load_n);
     const iso = p.mode === 'isometric';
-    repsLabel.textContent = iso ? 'Hold time' : 'Reps';
+    repsLabel.textContent = iso ? t('Hold time') : t('Reps');
     repsBtn.textContent = iso ? `${p.hold_s} s` : String(p.target_reps);
     tempoSeg.set(p.tempo);
     eccBtn.textContent = `${p.eccentric_pct} %`;
@@ -184,7 +184,7 @@ export function mountQuick(root, params, app) {
   async function editLoad() {
     const kg = settings.unit === 'kg';
     const v = await keypad({
-      title: 'Load', layout: 'decimal', unit: kg ? 'kg' : 'N',
+      title: t('Load'), layout: 'decimal', unit: kg ? 'kg' : 'N',
       value: kg ? (p.load_n / G).toFixed(1) : Math.round(p.load_n),
       validate: kg ? rule('load_kg', { max: Math.floor((cap / G) * 10) / 10 }) : rule('load_n', { max: cap }),
       hint: kg ? `0–${(cap / G).toFixed(1)} kg` : `0–${cap} N`,
@@ -193,19 +193,19 @@ export function mountQuick(root, params, app) {
   }
   async function editReps() {
     if (p.mode === 'isometric') {
-      const v = await keypad({ title: 'Hold time', unit: 's', value: p.hold_s, validate: rule('hold_s'), hint: '1–300 s' });
+      const v = await keypad({ title: t('Hold time'), unit: 's', value: p.hold_s, validate: rule('hold_s'), hint: '1–300 s' });
       if (v !== null) { p.hold_s = Number(v); render(); }
     } else {
-      const v = await keypad({ title: 'Reps', value: p.target_reps, validate: rule('target_reps'), hint: '1–100' });
+      const v = await keypad({ title: t('Reps'), value: p.target_reps, validate: rule('target_reps'), hint: '1–100' });
       if (v !== null) { p.target_reps = Number(v); render(); }
     }
   }
   async function editTempo() {
-    const v = await keypad({ title: 'Tempo lower-pause-raise-hold (s)', layout: 'tempo', value: p.tempo, validate: tempoError, hint: 'e.g. 3-1-3-1' });
+    const v = await keypad({ title: t('Tempo lower-pause-raise-hold (s)'), layout: 'tempo', value: p.tempo, validate: tempoError, hint: t('e.g. {example}', { example: '3-1-3-1' }) });
     if (v !== null) { p.tempo = v; render(); }
   }
   async function editEcc() {
-    const v = await keypad({ title: 'Extra load when lowering', unit: '%', value: p.eccentric_pct, validate: rule('eccentric_pct'), hint: '0–100 %' });
+    const v = await keypad({ title: t('Extra load when lowering'), unit: '%', value: p.eccentric_pct, validate: rule('eccentric_pct'), hint: '0–100 %' });
     if (v !== null) { p.eccentric_pct = Number(v); render(); }
   }
 
@@ -227,36 +227,39 @@ export function mountQuick(root, params, app) {
 
   root.append(h('div.quick',
     h('div.panel.col',
-      h('h2', app.auth && app.auth.role === 'guest' ? 'Quick start' : 'Free set'),
-      h('div.field', h('label', 'Mode'), segmented([
-        { value: 'isotonic', label: 'Constant' }, { value: 'eccentric', label: 'Heavy lower' }, { value: 'isometric', label: 'Hold' },
+      h('h2', app.auth && app.auth.role === 'guest' ? t('Quick start') : t('Free set')),
+      h('div.field', h('label', t('Mode')), segmented([
+        { value: 'isotonic', label: t('Constant') }, { value: 'eccentric', label: t('Heavy lower') }, { value: 'isometric', label: t('Hold') },
       ], p.mode, (v) => { p.mode = v; render(); }, 'mode')),
-      h('div.field', h('label', 'Load'), loadBtn),
+      h('div.field', h('label', t('Load')), loadBtn),
       h('div.field', repsLabel, repsBtn),
-      h('div.field', h('label', 'Tempo'), h('div.row', tempoSeg, h('button.btn', { onclick: editTempo, 'data-test': 'q-tempo-custom' }, '…'))),
+      h('div.field', h('label', t('Tempo')), h('div.row', tempoSeg, h('button.btn', { onclick: editTempo, 'data-test': 'q-tempo-custom' }, '…'))),
       tempoWordsEl,
       eccRow,
       msg),
     h('div.quick-go',
-      h('p.small.muted', app.auth && app.auth.role === 'guest' ? `Guests: load up to ${load(cap)}.` : ''),
+      h('p.small.muted', app.auth && app.auth.role === 'guest' ? t('Guests: load up to {load}.', { load: load(cap) }) : ''),
       h('div.grow'),
-      h('button.btn.big.primary', { 'data-test': 'start', onclick: start }, 'Start'))));
+      h('button.btn.big.primary', { 'data-test': 'start', onclick: start }, t('Start')))));
   render();
 }
 
 // The member's History is in progress.js (issue 13: charts, sessions, force curves).
 
 // --- settings -------------------------------------------------------------------------
-export function mountSettings(root) {
-  const vols = [{ value: 0.25, label: 'Low' }, { value: 0.6, label: 'Medium' }, { value: 1, label: 'High' }];
+export function mountSettings(root, params, app) {
+  const vols = [{ value: 0.25, label: t('Low') }, { value: 0.6, label: t('Medium') }, { value: 1, label: t('High') }];
   const nearest = vols.reduce((a, b) => (Math.abs(b.value - settings.volume) < Math.abs(a.value - settings.volume) ? b : a)).value;
   root.append(h('div.panel.col', { style: { maxWidth: '640px' } },
-    h('h2', 'Settings'),
-    h('div.field', h('label', 'Loads in'), segmented([{ value: 'kg', label: 'kg' }, { value: 'N', label: 'newton (N)' }],
+    h('h2', t('Settings')),
+    h('div.field', h('label', t('Loads in')), segmented([{ value: 'kg', label: 'kg' }, { value: 'N', label: t('newton (N)') }],
       settings.unit, (v) => { settings.unit = v; saveSettings(); }, 'unit')),
-    h('div.field', h('label', 'Metronome'), segmented([{ value: true, label: 'On' }, { value: false, label: 'Off' }],
+    // The language applies at once: the screen (and the bar) is drawn again.
+    h('div.field', h('label', t('Language')), segmented(LANGUAGES, settings.lang,
+      (v) => { settings.lang = v; setLanguage(v); saveSettings(); if (app) { app.go('settings'); app.refreshStatus(); } }, 'lang')),
+    h('div.field', h('label', t('Metronome')), segmented([{ value: true, label: t('On') }, { value: false, label: t('Off') }],
       settings.metronome, (v) => { settings.metronome = v; saveSettings(); }, 'metronome')),
-    h('div.field', h('label', 'Volume'), h('div.row', segmented(vols, nearest, (v) => { settings.volume = v; saveSettings(); testBeep(); }, 'volume'),
-      h('button.btn', { onclick: testBeep }, 'Test'))),
-    h('p.small.muted', 'Settings are kept on this machine.')));
+    h('div.field', h('label', t('Volume')), h('div.row', segmented(vols, nearest, (v) => { settings.volume = v; saveSettings(); testBeep(); }, 'volume'),
+      h('button.btn', { onclick: testBeep }, t('Test')))),
+    h('p.small.muted', t('Settings are kept on this machine.'))));
 }

@@ -7,7 +7,7 @@ import { api, ApiError } from '../api.js';
 import { h, clear, toast, segmented, choose, confirmBox } from '../ui.js';
 import { keypad } from '../keypad.js';
 import { rule, tempoError, newStep, stepErrors, cleanStep, PROGRESSIONS, progressionsFor, progressionText, LIMITS } from '../validate.js';
-import { load, loadPrecise, MODES, seconds } from '../format.js';
+import { load, loadPrecise, MODES, seconds, settings, G } from '../format.js';
 import { t } from '../i18n.js';
 import { exportCsv } from './records.js';
 
@@ -20,15 +20,15 @@ function apiMsg(e) {
 export function mountProgrammes(root, params, app) {
   const list = h('div.list', { 'data-test': 'programme-list' });
   root.append(h('div.col', { style: { height: '100%' } },
-    h('div.row', h('h2.grow', 'Programmes'),
-      h('button.btn.primary', { 'data-test': 'new-programme', onclick: () => app.go('programme', 'new') }, 'New programme')),
+    h('div.row', h('h2.grow', t('Programmes')),
+      h('button.btn.primary', { 'data-test': 'new-programme', onclick: () => app.go('programme', 'new') }, t('New programme'))),
     list));
   api.programmes().then(({ items }) => {
-    if (!items.length) list.append(h('p.muted', 'No programmes yet.'));
+    if (!items.length) list.append(h('p.muted', t('No programmes yet.')));
     for (const p of items) {
       const steps = Array.isArray(p.steps) ? p.steps.length : p.step_count;
       list.append(h('button.btn', { 'data-id': String(p.id), onclick: () => app.go('programme', p.id) },
-        `${p.name}`, h('span.muted.small', steps !== undefined ? `  ·  ${steps} step${steps === 1 ? '' : 's'}` : '')));
+        `${p.name}`, h('span.muted.small', steps !== undefined ? `  ·  ${steps === 1 ? t('1 step') : t('{n} steps', { n: steps })}` : '')));
     }
   }).catch((e) => list.append(h('p.err', apiMsg(e))));
 }
@@ -45,30 +45,30 @@ export function mountProgramme(root, params, app) {
   const tabs = h('div.steptabs');
   const grid = h('div.stepgrid');
   const msg = h('div.err', { 'data-test': 'p-msg' });
-  const saveBtn = h('button.btn.primary', { 'data-test': 'p-save', onclick: save }, 'Save');
+  const saveBtn = h('button.btn.primary', { 'data-test': 'p-save', onclick: save }, t('Save'));
   root.append(h('div.editor', { style: { height: '100%' } },
-    h('div.row', h('button.btn', { onclick: () => app.go('programmes') }, '‹ List'), nameBtn,
-      id ? h('button.btn', { onclick: remove }, 'Delete') : null, saveBtn),
+    h('div.row', h('button.btn', { onclick: () => app.go('programmes') }, t('‹ List')), nameBtn,
+      id ? h('button.btn', { onclick: remove }, t('Delete')) : null, saveBtn),
     h('div.row', tabs,
       h('div.grow'),
       h('button.btn', { 'data-test': 'step-up', onclick: () => move(-1) }, '◀'),
       h('button.btn', { 'data-test': 'step-down', onclick: () => move(1) }, '▶'),
-      h('button.btn', { 'data-test': 'step-remove', onclick: removeStep }, 'Remove step')),
+      h('button.btn', { 'data-test': 'step-remove', onclick: removeStep }, t('Remove step'))),
     grid, msg));
 
   function render() {
-    nameBtn.textContent = prog.name || 'Tap to name the programme';
+    nameBtn.textContent = prog.name || t('Tap to name the programme');
     nameBtn.classList.toggle('bad', !prog.name);
     clear(tabs);
     tabs.append(h('button.btn', { class: `btn${sel === -1 ? ' on' : ''}`, 'data-test': 'tab-schedule', onclick: () => { sel = -1; render(); } }, t('Schedule')));
     prog.steps.forEach((s, i) => {
       const bad = stepErrors(s).length > 0;
-      tabs.append(h('button.btn', { class: `btn${i === sel ? ' on' : ''}${bad ? ' bad' : ''}`, 'data-step': String(i + 1), onclick: () => { sel = i; render(); } }, `Step ${i + 1}`));
+      tabs.append(h('button.btn', { class: `btn${i === sel ? ' on' : ''}${bad ? ' bad' : ''}`, 'data-step': String(i + 1), onclick: () => { sel = i; render(); } }, t('Step {n}', { n: i + 1 })));
     });
-    if (prog.steps.length < 8) tabs.append(h('button.btn', { 'data-test': 'step-add', onclick: addStep }, '+ Step'));
+    if (prog.steps.length < 8) tabs.append(h('button.btn', { 'data-test': 'step-add', onclick: addStep }, t('+ Step')));
     renderStep();
-    const errs = prog.steps.flatMap((s, i) => stepErrors(s).map((e) => `Step ${i + 1} ${e.field}: ${e.message}`));
-    msg.textContent = !prog.name ? 'The programme needs a name' : errs[0] || '';
+    const errs = prog.steps.flatMap((s, i) => stepErrors(s).map((e) => t('Step {n} {field}: {message}', { n: i + 1, field: e.field, message: e.message })));
+    msg.textContent = !prog.name ? t('The programme needs a name') : errs[0] || '';
     saveBtn.disabled = Boolean(!prog.name || errs.length);
   }
 
@@ -123,7 +123,7 @@ export function mountProgramme(root, params, app) {
     const iso = s.mode === 'isometric';
     const pct = s.load_pct !== undefined && s.load_pct !== null;
     const modeSeg = segmented([
-      { value: 'isotonic', label: 'Constant load' }, { value: 'eccentric', label: 'Heavier lowering' }, { value: 'isometric', label: 'Static hold' },
+      { value: 'isotonic', label: t('Constant load') }, { value: 'eccentric', label: t('Heavier lowering') }, { value: 'isometric', label: t('Static hold') },
     ], s.mode, (v) => {
       s.mode = v;
       if (v === 'isometric' && !s.hold_s) s.hold_s = 30;
@@ -132,8 +132,8 @@ export function mountProgramme(root, params, app) {
       if (v === 'eccentric' && s.eccentric_pct === undefined) s.eccentric_pct = 20;
       render();
     }, 'mode');
-    const mode = h('div.field', { style: { gridColumn: '1 / 3' }, 'data-field': 'mode' }, h('label', 'Mode'), modeSeg);
-    const loadSeg = segmented([{ value: 'n', label: 'N' }, { value: 'pct', label: '% max' }], pct ? 'pct' : 'n', (v) => {
+    const mode = h('div.field', { style: { gridColumn: '1 / 3' }, 'data-field': 'mode' }, h('label', t('Mode')), modeSeg);
+    const loadSeg = segmented([{ value: 'n', label: settings.unit === 'kg' ? 'kg' : 'N' }, { value: 'pct', label: t('% max') }], pct ? 'pct' : 'n', (v) => {
       if (v === 'pct') { s.load_pct = 70; delete s.load_n; } else {
         s.load_n = 400; delete s.load_pct;
         if (s.progression && (s.progression.rule === 'load_pct' || s.progression.increment === 'load_pct')) s.progression = { rule: 'none' };
@@ -141,8 +141,14 @@ export function mountProgramme(root, params, app) {
       render();
     }, 'load-unit');
     const loadBtn = pct
-      ? valueBtn('load_pct', `${s.load_pct} % of max`, num('load_pct', 'Load, % of assessed max', 'load_pct', '%', '10–150 % of the member\'s max', 'decimal'))
-      : valueBtn('load_n', `${s.load_n} N`, num('load_n', 'Load', 'load_n', 'N', `0–${LIMITS.load_n.max} N`, 'decimal'));
+      ? valueBtn('load_pct', t('{pct} % of max', { pct: s.load_pct }), num('load_pct', t('Load, % of assessed max'), 'load_pct', '%', t('{min}–{max} % of the member\'s max', { min: 10, max: 150 }), 'decimal'))
+      // In kg (Settings), the load is shown and typed in kg and kept in N.
+      : settings.unit === 'kg'
+        ? valueBtn('load_n', load(s.load_n), () => edit('load_n', {
+          title: t('Load'), unit: 'kg', layout: 'decimal', value: Number.isFinite(Number(s.load_n)) ? (s.load_n / G).toFixed(1) : '',
+          validate: rule('load_kg'), hint: `${LIMITS.load_kg.min}–${LIMITS.load_kg.max} kg`,
+        }, (v) => { s.load_n = Math.round(Number(v) * G * 10) / 10; }))
+        : valueBtn('load_n', `${s.load_n} N`, num('load_n', t('Load'), 'load_n', 'N', `0–${LIMITS.load_n.max} N`, 'decimal'));
     loadBtn.style.width = '118px';
     const prog_ = s.progression || { rule: 'none' };
     // The rep range of double progression: bottom, then top (the target starts at the bottom).
@@ -162,23 +168,23 @@ export function mountProgramme(root, params, app) {
       (v) => { s.progression = { ...prog_, on_tempo: v === 'yes' }; render(); }, 'on-tempo'), 'on_tempo');
     grid.append(
       mode,
-      field('Sets', valueBtn('sets', String(s.sets), num('sets', 'Sets', 'sets', '', '1–10')), 'sets'),
+      field(t('Sets'), valueBtn('sets', String(s.sets), num('sets', t('Sets'), 'sets', '', '1–10')), 'sets'),
       iso
-        ? field('Hold', valueBtn('hold_s', `${s.hold_s} s`, num('hold_s', 'Hold time', 'hold_s', 's', '1–300 s', 'decimal')), 'hold_s')
+        ? field(t('Hold'), valueBtn('hold_s', `${s.hold_s} s`, num('hold_s', t('Hold time'), 'hold_s', 's', '1–300 s', 'decimal')), 'hold_s')
         : prog_.rule === 'double'
           ? field(t('Rep range'), valueBtn('rep_range', `${s.rep_min ?? '?'}–${s.rep_max ?? '?'}`, editRange), 'rep_range')
-          : field('Reps', valueBtn('target_reps', String(s.target_reps), num('target_reps', 'Reps per set', 'target_reps', '', '1–100')), 'target_reps'),
-      field(iso ? 'Force limit' : 'Load', h('div.row', loadBtn, loadSeg), 'load'),
+          : field(t('Reps'), valueBtn('target_reps', String(s.target_reps), num('target_reps', t('Reps per set'), 'target_reps', '', '1–100')), 'target_reps'),
+      field(iso ? t('Force limit') : t('Load'), h('div.row', loadBtn, loadSeg), 'load'),
       s.mode === 'eccentric'
-        ? field('Extra lower', valueBtn('eccentric_pct', `+${s.eccentric_pct} %`, num('eccentric_pct', 'Extra load when lowering', 'eccentric_pct', '%', '0–100 %', 'decimal')), 'eccentric_pct')
+        ? field(t('Extra lower'), valueBtn('eccentric_pct', `+${s.eccentric_pct} %`, num('eccentric_pct', t('Extra load when lowering'), 'eccentric_pct', '%', '0–100 %', 'decimal')), 'eccentric_pct')
         : onTempo,
-      field('Tempo', valueBtn('tempo', s.tempo, () => edit('tempo', {
-        title: 'Tempo: lower-pause-raise-hold, s', layout: 'tempo', value: s.tempo, validate: tempoError, hint: 'e.g. 3-1-3-1 or 2.5-0-2-1',
+      field(t('Tempo'), valueBtn('tempo', s.tempo, () => edit('tempo', {
+        title: t('Tempo: lower-pause-raise-hold, s'), layout: 'tempo', value: s.tempo, validate: tempoError, hint: t('e.g. {example}', { example: '3-1-3-1 / 2.5-0-2-1' }),
       }, (v) => { s.tempo = v; })), 'tempo'),
-      field('Rest', valueBtn('rest_s', `${s.rest_s} s`, num('rest_s', 'Rest between sets', 'rest_s', 's', '0–600 s')), 'rest_s'),
-      field('Force drop', valueBtn('force_drop_pct', `${s.force_drop_pct} %`, num('force_drop_pct', 'End the set when force drops by', 'force_drop_pct', '%', '5–50 %', 'decimal')), 'force_drop_pct'),
-      field('Progression', valueBtn('progression', progressionText(prog_, s), async () => {
-        const r = await choose('Progression after the session', progressionsFor(s).map((p) => ({ value: p.value, label: t(p.label) })));
+      field(t('Rest'), valueBtn('rest_s', `${s.rest_s} s`, num('rest_s', t('Rest between sets'), 'rest_s', 's', '0–600 s')), 'rest_s'),
+      field(t('Force drop'), valueBtn('force_drop_pct', `${s.force_drop_pct} %`, num('force_drop_pct', t('End the set when force drops by'), 'force_drop_pct', '%', '5–50 %', 'decimal')), 'force_drop_pct'),
+      field(t('Progression'), valueBtn('progression', progressionText(prog_, s), async () => {
+        const r = await choose(t('Progression after the session'), progressionsFor(s).map((p) => ({ value: p.value, label: p.label })));
         if (r === null) return;
         if (r === 'none') { s.progression = { rule: 'none' }; render(); return; }
         if (r === 'double') {
@@ -195,7 +201,7 @@ export function mountProgramme(root, params, app) {
           return;
         }
         const unit = PROGRESSIONS.find((p) => p.value === r).unit;
-        const v = await keypad({ title: `Progression: ${PROGRESSIONS.find((p) => p.value === r).label}`, layout: 'decimal', unit,
+        const v = await keypad({ title: t('Progression: {rule}', { rule: PROGRESSIONS.find((p) => p.value === r).label }), layout: 'decimal', unit,
           value: s.progression && s.progression.rule === r ? s.progression.amount : '', validate: rule('progression_amount'), hint: '0.5–20' });
         if (v !== null) s.progression = { rule: r, amount: Number(v), on_tempo: Boolean(prog_.on_tempo) };
         render();
@@ -204,13 +210,13 @@ export function mountProgramme(root, params, app) {
   }
 
   async function editName() {
-    const v = await keypad({ title: 'Programme name', layout: 'alpha', value: prog.name,
-      validate: (t) => (t.trim().length < 1 ? 'Enter a name' : t.length > 64 ? 'At most 64 characters' : null) });
+    const v = await keypad({ title: t('Programme name'), layout: 'alpha', value: prog.name,
+      validate: (x) => (x.trim().length < 1 ? t('Enter a name') : x.length > 64 ? t('At most 64 characters') : null) });
     if (v !== null) { prog.name = v.trim(); render(); }
   }
   function addStep() { prog.steps.push(newStep()); sel = prog.steps.length - 1; render(); }
   function removeStep() {
-    if (prog.steps.length <= 1) { toast('A programme needs at least one step', 'info'); return; }
+    if (prog.steps.length <= 1) { toast(t('A programme needs at least one step'), 'info'); return; }
     prog.steps.splice(sel, 1); sel = Math.max(0, sel - 1); render();
   }
   function move(d) {
@@ -230,15 +236,15 @@ export function mountProgramme(root, params, app) {
       if (id) await api.updateProgramme(id, body);
       else {
         const r = await api.createProgramme(body);
-        toast(`Programme saved`, 'info');
+        toast(t('Programme saved'), 'info');
         app.go('programme', r.id);
         return;
       }
-      toast('Programme saved', 'info');
+      toast(t('Programme saved'), 'info');
     } catch (e) { msg.textContent = apiMsg(e); }
   }
   async function remove() {
-    if (!(await confirmBox('Delete programme', `Delete "${prog.name}"? Members assigned to it keep their history.`, 'Delete'))) return;
+    if (!(await confirmBox(t('Delete programme'), t('Delete "{name}"? Members assigned to it keep their history.', { name: prog.name }), t('Delete')))) return;
     try { await api.deleteProgramme(id); app.go('programmes'); } catch (e) { msg.textContent = apiMsg(e); }
   }
 
@@ -265,12 +271,12 @@ export function mountMembers(root, params, app) {
   const detail = h('div.panel.col');
   root.append(h('div.split',
     h('div.col', { style: { minHeight: 0 } },
-      h('button.btn.primary', { 'data-test': 'new-member', onclick: addMember }, 'New member'), list),
+      h('button.btn.primary', { 'data-test': 'new-member', onclick: addMember }, t('New member')), list),
     detail));
 
   function progName(pid) {
     const p = programmes.find((x) => String(x.id) === String(pid));
-    return p ? p.name : 'None';
+    return p ? p.name : t('None');
   }
 
   function renderList() {
@@ -286,36 +292,36 @@ export function mountMembers(root, params, app) {
 
   function renderDetail() {
     clear(detail);
-    if (!sel) { detail.append(h('h2', 'Members'), h('p.muted', 'Choose a member on the left, or add one.')); return; }
+    if (!sel) { detail.append(h('h2', t('Members')), h('p.muted', t('Choose a member on the left, or add one.'))); return; }
     const m = sel;
     const out = h('div.err');
     const put = async (patch) => {
       try {
         const r = 'programme_id' in patch ? await api.assignProgramme(m.id, patch.programme_id) : await api.updateMember(m.id, patch);
         Object.assign(m, patch, r && typeof r === 'object' ? r : {});
-        toast('Saved', 'info');
+        toast(t('Saved'), 'info');
         renderList(); renderDetail();
       } catch (e) { out.textContent = apiMsg(e); }
     };
     detail.append(
-      h('h2', `${m.name || 'Member'} · ${m.number}`),
-      h('div.field', h('label', 'Programme'), h('button.btn.value', { 'data-test': 'm-programme', onclick: async () => {
-        const v = await choose('Assign a programme', [{ value: '__none', label: 'None' }, ...programmes.map((p) => ({ value: String(p.id), label: p.name }))]);
+      h('h2', `${m.name || t('Member')} · ${m.number}`),
+      h('div.field', h('label', t('Programme')), h('button.btn.value', { 'data-test': 'm-programme', onclick: async () => {
+        const v = await choose(t('Assign a programme'), [{ value: '__none', label: t('None') }, ...programmes.map((p) => ({ value: String(p.id), label: p.name }))]);
         if (v === null) return;
         put({ programme_id: v === '__none' ? null : (Number.isFinite(Number(v)) ? Number(v) : v) });
       } }, progName(m.programme_id))),
-      h('div.field', h('label', 'Assessed max'), h('button.btn.value', { 'data-test': 'm-max', onclick: async () => {
-        const v = await keypad({ title: 'Assessed max (entered by hand)', layout: 'decimal', unit: 'N', value: m.assessed_max_n || '', validate: rule('assessed_max_n'), hint: '1–10000 N' });
+      h('div.field', h('label', t('Assessed max')), h('button.btn.value', { 'data-test': 'm-max', onclick: async () => {
+        const v = await keypad({ title: t('Assessed max (entered by hand)'), layout: 'decimal', unit: 'N', value: m.assessed_max_n || '', validate: rule('assessed_max_n'), hint: '1–10000 N' });
         if (v !== null) put({ assessed_max_n: Number(v) });
-      } }, m.assessed_max_n ? loadPrecise(m.assessed_max_n) : 'not assessed')),
-      h('div.field', h('label', 'Name'), h('button.btn.value', { onclick: async () => {
-        const v = await keypad({ title: 'Name', layout: 'alpha', value: m.name || '', validate: (t) => (t.trim() ? null : 'Enter a name') });
+      } }, m.assessed_max_n ? loadPrecise(m.assessed_max_n) : t('not assessed'))),
+      h('div.field', h('label', t('Name')), h('button.btn.value', { onclick: async () => {
+        const v = await keypad({ title: t('Name'), layout: 'alpha', value: m.name || '', validate: (x) => (x.trim() ? null : t('Enter a name')) });
         if (v !== null) put({ name: v.trim() });
       } }, m.name || '–')),
       m.flagged ? h('div.row', h('p.grow', { 'data-test': 'm-flag' }, t('Flagged: a session ended with a PAIN stop. Nothing progressed.')),
         h('button.btn', { 'data-test': 'm-clear-flag', onclick: () => put({ flagged: false }) }, t('Clear flag'))) : null,
       m.reassessment_due ? h('p.small', { 'data-test': 'm-reassess' }, t('Reassessment due: the block has ended since the last assessment.')) : null,
-      h('p.small.muted', m.last_session ? `Last session ${m.last_session}` : ''),
+      h('p.small.muted', m.last_session ? t('Last session {date}', { date: m.last_session }) : ''),
       // The member page (issue 13): charts, PAIN and loss-of-control stops, adherence, assessments.
       h('button.btn.primary', { 'data-test': 'm-page', onclick: () => app.go('member', m.id) }, t('Progress and events')),
       // Issue 13: the member's report, CSV export and audit trail.
@@ -327,9 +333,9 @@ export function mountMembers(root, params, app) {
   }
 
   async function addMember() {
-    const num = await keypad({ title: 'New member: number', validate: (t) => rule('member_number')(t) || (members.some((m) => String(m.number) === t) ? 'This number is taken' : null), hint: 'member number' });
+    const num = await keypad({ title: t('New member: number'), validate: (x) => rule('member_number')(x) || (members.some((m) => String(m.number) === x) ? t('This number is taken') : null), hint: t('member number') });
     if (num === null) return;
-    const name = await keypad({ title: 'New member: name', layout: 'alpha', validate: (t) => (t.trim() ? null : 'Enter a name') });
+    const name = await keypad({ title: t('New member: name'), layout: 'alpha', validate: (x) => (x.trim() ? null : t('Enter a name')) });
     if (name === null) return;
     try {
       const r = await api.createMember({ number: num, name: name.trim() });
