@@ -8,7 +8,6 @@ import { h, clear, toast, segmented, choose, confirmBox } from '../ui.js';
 import { keypad } from '../keypad.js';
 import { rule, tempoError, newStep, stepErrors, cleanStep, PROGRESSIONS, progressionsFor, progressionText, LIMITS } from '../validate.js';
 import { load, loadPrecise, MODES, seconds, settings, G } from '../format.js';
-import { t } from '../i18n.js';
 import { exportCsv } from './records.js';
 
 function apiMsg(e) {
