@@ -337,6 +337,7 @@ CREATE TABLE member_flags (
   t_ms       INTEGER NOT NULL,
   session_id INTEGER REFERENCES sessions(id) ON DELETE SET NULL
 );
+)sql";
 
 // MIGRATION 5: reserved for the assessment (issue 13), merged from another branch.
 constexpr std::string_view kMigration5 = "-- reserved: merged from another branch\n";

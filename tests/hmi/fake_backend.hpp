@@ -194,6 +194,7 @@ class FakeBackend : public Backend {
   Result member_progression(std::int64_t, int) override {
     ++calls;
     return Result::ok(boost::json::array{});
+  }
   Result set_trace(std::int64_t id) override {
     ++calls;
     return Result::ok(boost::json::object{{"set_id", id}, {"reps", boost::json::array{}}});

@@ -176,6 +176,7 @@ class Backend {
   /// Ok with the member's progression changes, newest first (ProgressionChangeView).
   virtual Result member_progression(std::int64_t /*member_id*/, int /*limit*/) {
     return Result::not_found("no progression log in this backend");
+  }
   /// Issue 13 (progress). Not pure: a backend without them answers 404.
   /// GET /sets/{id}/trace: Ok with the SetTraceView's JSON; NotFound without the set.
   virtual Result set_trace(std::int64_t /*set_id*/) {
