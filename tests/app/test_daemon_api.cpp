@@ -651,6 +651,7 @@ TEST_CASE("soleusd API security: role matrix, PIN lockout, foreign Origin, stall
       {"PUT", "/api/v1/members/" + m + "/programme", "{\"programme_id\":" + p + "}", {"staff"}},
       {"DELETE", "/api/v1/members/999", "", {"staff"}},
       {"GET", "/api/v1/members/" + m + "/history", "", {"member", "staff"}},
+      {"GET", "/api/v1/members/" + m + "/events", "", {"staff"}},
       {"GET", "/api/v1/programmes", "", {"staff"}},
       {"POST",
        "/api/v1/programmes",
