@@ -653,6 +653,7 @@ TEST_CASE("soleusd API security: role matrix, PIN lockout, foreign Origin, stall
       {"GET", "/api/v1/members/" + m + "/history", "", {"member", "staff"}},
       {"GET", "/api/v1/members/" + m + "/schedule", "", {"member", "staff"}},
       {"GET", "/api/v1/members/" + m + "/progression", "", {"member", "staff"}},
+      {"GET", "/api/v1/members/" + m + "/events", "", {"staff"}},
       {"GET", "/api/v1/programmes", "", {"staff"}},
       {"POST",
        "/api/v1/programmes",
@@ -750,8 +751,8 @@ TEST_CASE("soleusd API security: role matrix, PIN lockout, foreign Origin, stall
 }
 
 TEST_CASE(
-    "soleusd progress (issue 13 §3): a set's trace per rep, the history's session summary, the "
-    "fatigue index, a member's PAIN stops, and who may read them") {
+    "soleusd progress (issue 13): trace per rep and history summary and fatigue index and PAIN "
+    "stops and who may read them") {
   if (!soleus::test::sim_available()) {
     MESSAGE("soleus-sim not built: skipped");
     return;

@@ -17,7 +17,7 @@ TEST_CASE("fatigue index: fewer than 3 reps give null") {
   }
 }
 
-TEST_CASE("fatigue index: 3, 4, 5 reps compare one rep each end; 10 reps three") {
+TEST_CASE("fatigue index: 3 to 5 reps compare one rep each end and 10 reps three") {
   // 3 reps: first 500, last 400 → 20 % drop; slope (400-500)/2 = -50 N/rep: a decline of 50.
   auto m = fatigue_metrics({500, 450, 400});
   REQUIRE(m.fatigue_index_pct);
@@ -53,7 +53,7 @@ TEST_CASE("tempo verdict: the sign of the deviation (actual - prescribed)") {
   CHECK(app::tempo_verdict(false, 1.1) == "too_slow");
 }
 
-TEST_CASE("the set view carries the fatigue index of its counted reps; partials left out") {
+TEST_CASE("the set view carries the fatigue index of its counted reps with partials left out") {
   storage::SetRow s;
   s.id = 9;
   s.mode = "isotonic";

@@ -181,6 +181,23 @@ TEST_CASE("reps: a bouncing rep (no pauses) is counted but off tempo") {
   }
 }
 
+TEST_CASE("reps: a slow rep is off tempo with a positive deviation (the screen's too slow)") {
+  // The sign of tempo_deviation_s is actual - prescribed (issue 13's per-rep
+  // feedback reads it): phases of 5 s against the tempo's 3 s are +2 s.
+  Trace tr;
+  tr.hold(1);
+  Tempo slow{5, 1, 5, 1};
+  for (int i = 0; i < 2; ++i) tr.rep(20, 100, slow);
+  tr.hold(2);
+  auto rc = counter();
+  auto reps = tr.feed(rc);
+  CHECK(counted(reps) == 2);
+  for (auto& r : reps) {
+    CHECK_FALSE(r.on_tempo);
+    CHECK(r.tempo_deviation_s > 1.5);
+  }
+}
+
 TEST_CASE("reps: a stall mid-rise is measured as time without progress") {
   Trace tr;
   tr.hold(1);

@@ -320,7 +320,7 @@ TEST_CASE("split_trace: samples to the rep whose span holds them, the rest betwe
   CHECK(s.reps[0].points.size() + s.reps[1].points.size() + s.between.size() == pts.size());
 }
 
-TEST_CASE("split_trace: no samples, no reps, or a rep with no samples") {
+TEST_CASE("split_trace: no samples or no reps or a rep with no samples") {
   RepRow a;
   a.seq = 1;
   a.n = 1;
