@@ -313,6 +313,19 @@ class CheckingBackend final : public Backend {
     FUZZ_CHECK(limit >= 1 && limit <= 100, "member_history: limit outside 1-100");
     return Result::ok(json::array{});
   }
+  Result member_schedule(std::int64_t member_id) override {
+    FUZZ_CHECK(
+        !in_test || caller == Caller::Staff || (caller == Caller::Member && member_id == kMemberId),
+        "member_schedule: reached for a caller who may not read it");
+    return Result::ok(json::object{});
+  }
+  Result member_progression(std::int64_t member_id, int limit) override {
+    FUZZ_CHECK(
+        !in_test || caller == Caller::Staff || (caller == Caller::Member && member_id == kMemberId),
+        "member_progression: reached for a caller who may not read it");
+    FUZZ_CHECK(limit >= 1 && limit <= 500, "member_progression: limit outside 1-500");
+    return Result::ok(json::array{});
+  }
   std::optional<MemberCredential> member_credential(const std::string& number) override {
     FUZZ_CHECK(valid_member_number(number),
                "member_credential: asked with a malformed member number");

@@ -247,7 +247,12 @@ hmi::OdometerView odometer_view(const storage::Odometer& o) {
 std::string export_json(const storage::MemberExport& ex) {
   // Times in Unix ms, as everywhere else.
   json::object root;
-  root["member"] = hmi::to_json(member_view(ex));
+  hmi::MemberView mv = member_view(ex);
+  if (ex.flag) {
+    mv.flagged = true;
+    mv.flag_reason = ex.flag->reason;
+  }
+  root["member"] = hmi::to_json(mv);
   std::vector<hmi::AssignmentView> assignments;
   assignments.reserve(ex.assignments.size());
   for (const auto& a : ex.assignments) assignments.push_back(assignment_view(a));
@@ -270,6 +275,11 @@ std::string export_json(const storage::MemberExport& ex) {
     sets.push_back(std::move(so));
   }
   root["sets"] = std::move(sets);
+  std::vector<hmi::ProgressionChangeView> changes;  // issue 13: the rules' change log
+  for (const auto& r : ex.changes)
+    changes.push_back({r.id, r.t_ms, r.session_id, r.step_id, r.change, r.level_before,
+                       r.level_after, r.target_before, r.target_after, r.reason});
+  root["progression"] = hmi::to_json(changes);
   root["exported_ms"] = ex.exported_ms;
   return hmi::write_json(root);
 }

@@ -34,8 +34,14 @@ json::object Api::Impl::read_programme(const json::object& body, bool create) {
       if (!a[i].is_object()) fail(400, prefix.substr(0, prefix.size() - 1), "must be an object");
       // A step with a rep range starts at its bottom: target_reps may be left out.
       json::object src = a[i].get_object();
-      if (!src.contains("target_reps") && src.contains("rep_min") && src.at("rep_min").is_int64())
+      const bool isometric = src.contains("mode") && src.at("mode") == "isometric";
+      if (!isometric && !src.contains("target_reps") && src.contains("rep_min") &&
+          src.at("rep_min").is_int64())
         src["target_reps"] = src.at("rep_min");
+      if (const auto pv = src.find("progression");
+          pv != src.end() && pv->value().is_object() && pv->value().as_object().contains("rule") &&
+          pv->value().at("rule") == "double" && !src.contains("rep_min"))
+        fail(422, prefix + "rep_min", "double progression needs a rep range (rep_min, rep_max)");
       Fields sf(src, prefix);
       json::object step;
       const Prescription p = read_prescription(sf);

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <ranges>
 #include <sstream>
 
@@ -356,6 +357,9 @@ std::optional<MemberExport> export_member(Database& db, std::int64_t member_id,
     while (st.step())
       out.sessions.push_back({st.int64(0), st.int64(1), st.opt_int64(2), st.text(3)});
   }
+  out.changes = member_changes(db, member_id, 1'000'000);
+  std::reverse(out.changes.begin(), out.changes.end());  // oldest first, as the sets
+  out.flag = member_flag(db, member_id);
   SetFilter f;
   f.member_id = member_id;
   f.limit = 100000;

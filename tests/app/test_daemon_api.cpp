@@ -706,6 +706,21 @@ TEST_CASE("soleusd API security: role matrix, PIN lockout, foreign Origin, stall
             .status == 403);
   CHECK(get(rig.port, "/api/v1/members/" + std::to_string(id2) + "/schedule", tokens.at("member"))
             .status == 403);
+  // Issue 13 §2: the schedule of a member without a programme, and the list's fields.
+  {
+    auto sc = get(rig.port, "/api/v1/members/" + std::to_string(id2) + "/schedule", staff);
+    REQUIRE(sc.status == 200);
+    CHECK(sc.body.at("programme_id").is_null());
+    CHECK(sc.body.at("phase").is_null());
+    CHECK(sc.body.at("adherence").as_array().empty());
+    CHECK(sc.body.at("flagged") == false);
+    auto list = get(rig.port, "/api/v1/members", staff);
+    REQUIRE(list.status == 200);
+    for (const auto& e : list.body.as_array()) {
+      CHECK(e.at("reassessment_due").is_bool());
+      CHECK(e.at("flagged").is_bool());
+    }
+  }
 
   // PIN lockout: five failures lock that account (429, even with the right PIN); no other.
   for (int i = 0; i < 5; ++i)

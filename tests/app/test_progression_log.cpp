@@ -153,6 +153,13 @@ TEST_CASE("runner: a PAIN stop changes nothing, logs pain and flags the member")
   CHECK(flag->session_id == s);
   CHECK(storage::clear_member_flag(f.db, f.member));
   CHECK_FALSE(storage::member_flag(f.db, f.member));
+  // The member's export holds the log (oldest first) and the flag.
+  const auto ex = storage::export_member(f.db, f.member);
+  REQUIRE(ex);
+  REQUIRE(ex->changes.size() == 2);
+  CHECK(ex->changes[0].change == "target_up");
+  CHECK(ex->changes[1].change == "pain");
+  CHECK_FALSE(ex->flag);  // cleared above
   // The member's erasure takes the log and the flag with it.
   storage::flag_member(f.db, f.member, "pain", f.t, std::nullopt);
   storage::erase_member(f.db, f.member, storage::Actor{"staff", std::nullopt});

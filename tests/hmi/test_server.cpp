@@ -760,6 +760,76 @@ TEST_CASE("members and programmes: validated, PINs hashed before the backend") {
   check_error(f.get("/api/v1/members/424242", s), 404, "");
 }
 
+TEST_CASE("programmes: double progression, the rep range and the block rule are validated") {
+  Fixture f;
+  const std::string s = f.staff();
+  const std::string head = R"({"name":"D","block_weeks":6,"steps":[{"mode":"isotonic","sets":1,)"
+                           R"("load_pct":50,"tempo":"1-0-1-0",)";
+  auto r = f.post("/api/v1/programmes",
+                  head + R"("rep_min":3,"rep_max":4,"progression":{"rule":"double",)" +
+                      R"("increment":"load_pct","amount":10,"on_tempo":true}}]})",
+                  s);
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  {
+    std::lock_guard l(f.be.mutex);
+    const auto& p = f.be.programmes.at(r.json().at("id").to_number<std::int64_t>());
+    CHECK(p.at("block_every_other_day") == true);  // the default with a block
+    const auto& st = p.at("steps").as_array().at(0);
+    CHECK(st.at("target_reps").to_number<int>() == 3);  // the bottom of the range
+    CHECK(st.at("rep_min").to_number<int>() == 3);
+    CHECK(st.at("rep_max").to_number<int>() == 4);
+    CHECK(st.at("progression").at("rule") == "double");
+    CHECK(st.at("progression").at("increment") == "load_pct");
+    CHECK(st.at("progression").at("on_tempo") == true);
+  }
+  const std::string dbl = R"("progression":{"rule":"double","increment":"load_n","amount":20}}]})";
+  check_error(f.post("/api/v1/programmes", head + dbl, s), 422, "steps[0].rep_min");
+  check_error(f.post("/api/v1/programmes", head + R"("rep_min":3,)" + dbl, s), 422,
+              "steps[0].rep_max");
+  check_error(f.post("/api/v1/programmes", head + R"("rep_min":5,"rep_max":4,)" + dbl, s), 422,
+              "steps[0].rep_max");
+  check_error(
+      f.post("/api/v1/programmes", head + R"("rep_min":3,"rep_max":4,"target_reps":6,)" + dbl, s),
+      422, "steps[0].target_reps");
+  check_error(f.post("/api/v1/programmes",
+                     head + R"("rep_min":3,"rep_max":4,"progression":{"rule":"double",)" +
+                         R"("amount":20}}]})",
+                     s),
+              422, "steps[0].progression.increment");
+  check_error(f.post("/api/v1/programmes",
+                     head + R"("rep_min":3,"rep_max":4,"progression":{"rule":"load_n",)" +
+                         R"("increment":"load_n","amount":20}}]})",
+                     s),
+              422, "steps[0].progression.increment");
+  check_error(
+      f.post("/api/v1/programmes",
+             R"({"name":"D","steps":[{"mode":"isotonic","sets":1,"load_n":300,"tempo":"1-0-1-0",)"
+             R"("rep_min":3,"rep_max":4,"progression":{"rule":"double","increment":"load_pct",)"
+             R"("amount":10}}]})",
+             s),
+      422, "steps[0].progression.increment");
+  check_error(f.post("/api/v1/programmes",
+                     R"({"name":"D","steps":[{"mode":"isometric","sets":1,"hold_s":20,)"
+                     R"("load_n":300,"rep_min":3,"rep_max":4}]})",
+                     s),
+              422, "steps[0].rep_min");
+  check_error(f.post("/api/v1/programmes",
+                     R"({"name":"D","block_every_other_day":"yes","steps":[{"mode":"isometric",)"
+                     R"("sets":1,"hold_s":20,"load_n":300}]})",
+                     s),
+              400, "block_every_other_day");
+  // Staff clear a PAIN flag; nobody sets one through the API.
+  r = f.post("/api/v1/members", R"({"number":"2101","name":"Flo"})", s);
+  REQUIRE(r.status == 201);
+  const std::string m = "/api/v1/members/" + std::to_string(r.json().at("id").to_number<int>());
+  CHECK(f.req("PUT", m, R"({"flagged":false})", s).status == 200);
+  check_error(f.req("PUT", m, R"({"flagged":true})", s), 422, "flagged");
+  check_error(f.post("/api/v1/members", R"({"number":"2102","name":"X","flagged":false})", s), 422,
+              "flagged");
+  check_error(f.get(m + "/schedule?x=1", s), 400, "x");
+  check_error(f.get(m + "/progression?limit=0", s), 422, "limit");
+}
+
 TEST_CASE("maintenance actions are validated") {
   Fixture f;
   const std::string t = f.maint();

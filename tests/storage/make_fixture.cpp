@@ -5,6 +5,7 @@
 // the field.
 //   storage_make_fixture tests/storage/fixtures/schema-v1.db 1
 //   storage_make_fixture tests/storage/fixtures/schema-v2.db 2
+//   storage_make_fixture tests/storage/fixtures/schema-v3.db 3
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -17,8 +18,9 @@
 using namespace soleus::storage;
 
 int main(int argc, char** argv) {
-  if (argc != 3 || (std::string(argv[2]) != "1" && std::string(argv[2]) != "2")) {
-    std::cerr << "usage: storage_make_fixture OUT.db VERSION (1 or 2)\n";
+  if (argc != 3 ||
+      (std::string(argv[2]) != "1" && std::string(argv[2]) != "2" && std::string(argv[2]) != "3")) {
+    std::cerr << "usage: storage_make_fixture OUT.db VERSION (1, 2 or 3)\n";
     return 2;
   }
   const int version = std::stoi(argv[2]);
@@ -94,6 +96,14 @@ int main(int argc, char** argv) {
         "INSERT INTO step_progress (assignment_id, step_id, load_factor, updated_ms) "
         "VALUES (1, 1, 1.05, " +
         std::to_string(t) + ")");
+  }
+  if (version >= 3) {  // release 3's runner: a level earned, the session's programme and summary
+    db.exec("UPDATE step_progress SET level = 1");
+    db.exec("UPDATE programme_steps SET progress_rule = 'load_pct', progress_amount = 5");
+    db.exec(
+        "UPDATE sessions SET programme_id = 1, progressed = 1, summary = "
+        "'{\"state\":\"done\",\"why\":\"ended by the member\",\"sets\":1,\"steps\":[]}' "
+        "WHERE id = 1");
   }
   tx.commit();
   db.exec("VACUUM");

@@ -102,6 +102,53 @@ TEST_CASE("migrations: the schema-v2 fixture is migrated to the newest with its 
   CHECK(check_integrity(db).ok);
 }
 
+TEST_CASE("migrations: the schema-v3 fixture is migrated to the newest with its data kept") {
+  TempDir dir;
+  const auto path = dir.file("v3.db");
+  fs::copy_file(std::string(SOLEUS_SOURCE_DIR) + "/tests/storage/fixtures/schema-v3.db", path);
+  {
+    auto db = Database::open(path, Database::Access::ReadOnly);
+    REQUIRE(schema_version(db) == 3);
+  }
+  auto opened = open_store(test_config(path));
+  CHECK(opened.migration.from == 3);
+  CHECK(opened.migration.to == kSchemaVersion);
+  auto& db = opened.db;
+  // Release 3's rows kept: the level earned, the session's programme and summary.
+  auto sp = db.prepare("SELECT load_factor, level, target_reps FROM step_progress");
+  REQUIRE(sp.step());
+  CHECK(sp.real(0) == doctest::Approx(1.05));
+  CHECK(sp.int64(1) == 1);
+  CHECK(sp.is_null(2));  // migration 4: no double-progression target yet (rep_min applies)
+  CHECK(db.scalar_int("SELECT programme_id FROM sessions WHERE id = 1") == 1);
+  CHECK(db.scalar_int("SELECT json_extract(summary, '$.sets') FROM sessions WHERE id = 1") == 1);
+  // Migration 4's defaults: a step is not double progression and has no range,
+  // a programme's block is per week, nothing is logged and nobody is flagged.
+  auto st = db.prepare(
+      "SELECT progress_rule, progress_double, rep_min IS NULL, rep_max IS NULL "
+      "FROM programme_steps");
+  REQUIRE(st.step());
+  CHECK(st.text(0) == "load_pct");
+  CHECK(st.int64(1) == 0);
+  CHECK(st.int64(2) == 1);
+  CHECK(st.int64(3) == 1);
+  CHECK(db.scalar_int("SELECT block_every_other_day FROM programmes WHERE id = 1") == 0);
+  CHECK(db.scalar_int("SELECT count(*) FROM progression_log") == 0);
+  CHECK(db.scalar_int("SELECT count(*) FROM member_flags") == 0);
+  // And it takes the new rows; the range's CHECKs hold.
+  db.exec("UPDATE programme_steps SET rep_min = 10, rep_max = 15, progress_double = 1");
+  CHECK_THROWS(db.exec("UPDATE programme_steps SET rep_min = 0"));
+  CHECK_THROWS(db.exec("UPDATE programmes SET block_every_other_day = 2"));
+  db.exec(
+      "INSERT INTO progression_log (t_ms, member_id, change, level_before, level_after, reason) "
+      "VALUES (1, 1, 'target_up', 0, 0, 'every set reached the target')");
+  CHECK_THROWS(
+      db.exec("INSERT INTO progression_log (t_ms, member_id, change, level_before, level_after, "
+              "reason) VALUES (1, 1, 'sideways', 0, 0, 'x')"));
+  db.exec("INSERT INTO member_flags (member_id, reason, t_ms) VALUES (1, 'pain', 1)");
+  CHECK(check_integrity(db).ok);
+}
+
 TEST_CASE("members: changes are audited with before and after, never the PIN hash") {
   auto db = Database::open(":memory:");
   migrate(db);

@@ -12,7 +12,7 @@
 // the API). Adds to ctx:
 //   ctx.programme = {id, name}  the programme the member follows from here on.
 
-import { env, assert, assertEq, tap, typeKeys, keypadOk, memberLogin, signOut, token, apiGet, shot, waitFor, openHmi, ready, athlete, Skip } from '../lib.mjs';
+import { env, assert, assertEq, tap, typeKeys, keypadOk, memberLogin, signOut, token, apiGet, shot, waitFor, openHmi, ready, athlete } from '../lib.mjs';
 
 export const name = 'programme';
 
@@ -98,7 +98,8 @@ async function runSet(t, page) {
 }
 
 export async function run(t, ctx) {
-  if (!t.sys || !t.sys.advanceClock || !t.sys.testHooks) throw new Skip('needs soleusd-test (the clock hook): build the target soleusd-test');
+  // Not a skip: that would skip the whole walk-through's other steps too.
+  if (!t.sys || !t.sys.advanceClock || !t.sys.testHooks) throw new Error('step 2 needs soleusd-test (the clock hook): build the target soleusd-test, and do not set SOLEUS_BROWSER_TEST_HOOKS=0');
   await athlete(t, { style: 'tempo', tempo: TEMPO });
   const staff = await ctx.staffToken();
   let member = await ctx.api('GET', `/members/${ctx.member.id}`, undefined, staff);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "soleus/storage/database.hpp"
+#include "soleus/storage/progression.hpp"
 #include "soleus/storage/queries.hpp"
 
 namespace soleus::storage {
@@ -154,7 +155,9 @@ struct MemberExport {
   bool has_pin = false;
   std::vector<AssignmentRow> assignments;
   std::vector<SessionSummaryRow> sessions;
-  std::vector<ExportSet> sets;  ///< oldest first
+  std::vector<ExportSet> sets;     ///< oldest first
+  std::vector<ChangeRow> changes;  ///< the programme rules' change log, oldest first (schema 4)
+  std::optional<FlagRow> flag;     ///< flagged for staff (a PAIN stop), if so
   std::int64_t exported_ms = 0;
 };
 /// nullopt when there is no such member.
