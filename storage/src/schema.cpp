@@ -293,6 +293,24 @@ CREATE TABLE calibrations (
 CREATE INDEX calibrations_kind ON calibrations(kind, id);
 )sql";
 
+// 4-7. reserved: merged from another branch (issue 13's other parts; the
+//    lead renumbers at merge). Empty here.
+constexpr std::string_view kMigrationReserved = R"sql(
+SELECT 1;
+)sql";
+
+// 8. The member's stored range (issue 13): how each set found its range,
+//    and why it calibrated ('confirmed', 'no_stored_range', 'stale',
+//    'outside_limits', 'not_confirmed'; NULL: isometric, or before this
+//    migration), with the stored range's age when it was offered. The
+//    member's own range is members.rom_bottom_mm/rom_top_mm/rom_measured_ms,
+//    written after a good calibration.
+constexpr std::string_view kMigration8 = R"sql(
+ALTER TABLE sets ADD COLUMN range_note TEXT CHECK (range_note IS NULL OR range_note IN
+  ('confirmed','no_stored_range','stale','outside_limits','not_confirmed','checking'));
+ALTER TABLE sets ADD COLUMN range_age_days REAL CHECK (range_age_days IS NULL OR range_age_days >= 0);
+)sql";
+
 }  // namespace
 
 std::string_view migration_sql(int version) {
@@ -300,6 +318,11 @@ std::string_view migration_sql(int version) {
     case 1: return kMigration1;
     case 2: return kMigration2;
     case 3: return kMigration3;
+    case 4:
+    case 5:
+    case 6:
+    case 7: return kMigrationReserved;
+    case 8: return kMigration8;
     default: throw std::out_of_range("no migration " + std::to_string(version));
   }
 }

@@ -185,6 +185,7 @@ export const CODES = {
   internal_error: ['Internal error in the controller: the drive was stopped', 'Restart soleusd (maintenance), then report the log'],
   procedure_started: ['Maintenance procedure started (range check or span calibration)', ''],
   procedure_ended: ['Maintenance procedure ended', 'The range check or span calibration reports its own result'],
+  stored_range: ['Stored range', 'How the set found the member\'s range, or why it calibrated'],
   floor_catch: ['The pad dropped to the floor under load: the load was taken off at once', 'The set goes on; the load comes back as the member rises'],
   over_force: ['Over-force: the machine pushed beyond its maximum load', 'The set stopped at once; check the drive TORQUE_LIMIT and scaling before use'],
   disarmed: ['Drive setup to be armed again', 'The drive faulted, restarted or stopped answering; it is armed and read back before it may enable again'],
