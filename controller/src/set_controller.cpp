@@ -256,7 +256,13 @@ void SetController::check_stored_range(double t, double pos, const Range& found)
     status_.range_known = true;
     law_.set_range(found);
     reps_.set_range(found);
-    light_before_t_ = t;
+    // The light rep is the one that counted; a rise begun since (the load
+    // ramping in) is the first loaded rep, as after a calibration.
+    double light_start = -1e9;
+    for (const RepRecord& r : held_reps_)
+      if (r.counted) light_start = std::max(light_start, r.t_start_s);
+    if (reps_.open_counted()) light_start = std::max(light_start, reps_.attempt_start_s());
+    light_before_t_ = light_start + 1e-6;
     for (RepRecord r : held_reps_) {
       r.set_id = params_.set_id;
       sink_.on_rep(r);

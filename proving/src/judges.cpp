@@ -45,15 +45,22 @@ double fullness(const sim::RepTruth& t) { return std::min(t.rise_fraction, t.ret
 /// 0.3 s: a rise that began as the calibration closed) and before the stop.
 /// With a stored range confirmed by the light first rep, that rep is one of
 /// the set's (counted_from_s: from the start press); there is no calibration rep.
+/// (An Outcome made without it, as the judges' own tests do: active_start_s.)
+std::optional<double> counted_from(const Outcome& o) {
+  return o.counted_from_s ? o.counted_from_s : o.active_start_s;
+}
+
 bool in_set(const Outcome& o, const sim::RepTruth& t) {
-  if (!o.counted_from_s) return false;
-  return t.start_s >= *o.counted_from_s - 0.3 && t.start_s < stop_time(o);
+  const auto from = counted_from(o);
+  if (!from) return false;
+  return t.start_s >= *from - 0.3 && t.start_s < stop_time(o);
 }
 
 int calibration_reps(const Outcome& o) {
+  const auto from = counted_from(o);
   int n = 0;
   for (const auto& t : o.truth)
-    if (!o.counted_from_s || t.start_s < *o.counted_from_s - 0.3) ++n;
+    if (!from || t.start_s < *from - 0.3) ++n;
   return n;
 }
 

@@ -191,7 +191,7 @@ TEST_CASE("stored range outside the soft limits (machine re-calibrated): ignored
 }
 
 TEST_CASE(
-    "no stored range: calibrates and says so; a good calibration is saved, a PAIN stop's not") {
+    "no stored range: calibrates and says so, a good calibration is saved, a PAIN stop's not") {
   Rig rig;
   rig.boot();
   const auto o = run_set(rig, Rig::isotonic(600, 3));

@@ -1,5 +1,7 @@
 // Units, numbers, times and the plain-words text of every stop reason.
 
+import { t } from './i18n.js';
+
 export const G = 9.80665; // N per kg-force
 
 export const settings = {
@@ -225,4 +227,19 @@ export function codeMeaning(code, fallback) {
 
 export function codeHint(code, fallback) {
   return fallback || (CODES[code] && CODES[code][1]) || '';
+}
+
+/** What a live message's range_note (issue 13: the member's stored range) means
+ *  for the member, through t(); null: nothing to say. */
+export function rangeNoteText(msg) {
+  const days = Math.floor(Number(msg.range_age_days));
+  switch (msg.range_note) {
+    case 'checking': return t('Your stored range: this light first rep checks it, and counts if it matches');
+    case 'confirmed': return t('Your stored range is confirmed: the first rep counted');
+    case 'no_stored_range': return t('No stored range: this light first rep measures your range');
+    case 'stale': return t('Your stored range is {days} days old: this light first rep measures it again', { days: Number.isFinite(days) ? days : '?' });
+    case 'outside_limits': return t('Your stored range does not fit the machine now: this light first rep measures it again');
+    case 'not_confirmed': return t('Your range has changed: the first rep measured it again and did not count');
+    default: return null;
+  }
 }

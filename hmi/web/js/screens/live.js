@@ -28,26 +28,12 @@ import { h, clear } from '../ui.js';
 import { parseTempo } from '../validate.js';
 import {
   settings, load, loadPrecise, fmtNum, PHASES, stopReasonText, SAFETY_REASONS, seconds, clock, MODES,
+  rangeNoteText,
 } from '../format.js';
 import { metronomeTick } from '../metronome.js';
-import { t } from '../i18n.js';
 
 const RUNNING = new Set(['ready', 'calibrating', 'active', 'unloading']);
 const DT = 0.04;
-
-/** What the live message's range_note means for the member (null: nothing to say). */
-export function rangeNoteText(msg) {
-  const days = Math.floor(Number(msg.range_age_days));
-  switch (msg.range_note) {
-    case 'checking': return t('Your stored range: this light first rep checks it, and counts if it matches');
-    case 'confirmed': return t('Your stored range is confirmed: the first rep counted');
-    case 'no_stored_range': return t('No stored range: this light first rep measures your range');
-    case 'stale': return t('Your stored range is {days} days old: this light first rep measures it again', { days: Number.isFinite(days) ? days : '?' });
-    case 'outside_limits': return t('Your stored range does not fit the machine now: this light first rep measures it again');
-    case 'not_confirmed': return t('Your range has changed: the first rep measured it again and did not count');
-    default: return null;
-  }
-}
 
 function uPlotCtor() { return window.uPlot; }
 
