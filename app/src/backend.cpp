@@ -180,14 +180,21 @@ hmi::Result DaemonBackend::start_params(controller::SetParams p, std::int64_t se
     return Result::conflict("storage unavailable: new sets are refused until it works again",
                             "storage");
   if (p.member_id) {
-    // The member must exist (the set row refers to it); a stored range skips calibration.
+    // The member must exist (the set row refers to it). Their stored range
+    // goes with its age: the controller uses it when recent and within the
+    // soft limits, its light first rep confirming it (else it calibrates and
+    // says why). One without a measured time is not offered.
     auto r = with_db(
         [&]() -> Result {
           auto c = connect();
           auto m = storage::get_member(c.db, *p.member_id);
           if (!m) return Result::invalid("member_id", "no member " + std::to_string(*p.member_id));
-          if (m->rom_bottom_mm && m->rom_top_mm)
+          if (m->rom_bottom_mm && m->rom_top_mm && m->rom_measured_ms) {
             p.range = controller::Range{*m->rom_bottom_mm, *m->rom_top_mm};
+            p.range_age_days = std::max<double>(
+                0.0,
+                static_cast<double>(common::unix_ms_now() - *m->rom_measured_ms) / 86'400'000.0);
+          }
           return Result::ok();
         },
         "member");

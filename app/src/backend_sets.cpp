@@ -34,6 +34,9 @@ std::optional<hmi::SetView> DaemonBackend::get_set(std::int64_t id) {
   hmi::SetView v = set_view(*row, reps);
   if (!row->stop_reason) {
     if (live) {
+      if (s.ctl.range_note != controller::RangeNote::None)
+        v.range_note = controller::to_string(s.ctl.range_note);
+      if (s.ctl.range_age_days >= 0) v.range_age_days = s.ctl.range_age_days;
       switch (s.ctl.state) {
         case SetState::Ready:
         case SetState::Calibrating: v.state = "calibrating"; break;

@@ -74,6 +74,9 @@ storage::SetEndRecord to_record(const SetResult& x) {
   r.range_bottom_mm = x.range.bottom_mm;
   r.range_top_mm = x.range.top_mm;
   r.range_calibrated = x.range_calibrated;
+  r.range_note.assign(to_string(x.range_note));
+  r.range_age_days = x.range_age_days;
+  r.range_save = x.range_save;
   return r;
 }
 

@@ -97,6 +97,8 @@ hmi::SetView set_view(const SetResult& r, const std::optional<storage::SetStartR
   v.range_bottom_mm = r.range.bottom_mm;
   v.range_top_mm = r.range.top_mm;
   v.range_calibrated = r.range_calibrated;
+  if (r.range_note != RangeNote::None) v.range_note = to_string(r.range_note);
+  if (r.range_age_days >= 0) v.range_age_days = r.range_age_days;
   return v;
 }
 
@@ -138,6 +140,9 @@ hmi::StatusView status_view(const Snapshot& s) {
   v.tut_s = s.ctl.tut_s;
   if (s.ctl.set_running && s.ctl.state == SetState::Active && s.ctl.resting)
     v.rest_remaining_s = s.ctl.rest_remaining_s;
+  if (s.ctl.set_running && s.ctl.range_note != RangeNote::None)
+    v.range_note = to_string(s.ctl.range_note);
+  if (s.ctl.set_running && s.ctl.range_age_days >= 0) v.range_age_days = s.ctl.range_age_days;
   return v;
 }
 
@@ -161,6 +166,9 @@ hmi::LiveFrame live_frame(const Snapshot& s) {
   }
   if (s.ctl.set_running && s.ctl.state == SetState::Active && s.ctl.resting)
     f.rest_remaining_s = s.ctl.rest_remaining_s;
+  if (s.ctl.set_running && s.ctl.range_note != RangeNote::None)
+    f.range_note = to_string(s.ctl.range_note);
+  if (s.ctl.set_running && s.ctl.range_age_days >= 0) f.range_age_days = s.ctl.range_age_days;
   return f;
 }
 

@@ -72,6 +72,8 @@ hmi::SetView set_view(const storage::SetRow& s) {
   v.range_bottom_mm = s.range_bottom_mm;
   v.range_top_mm = s.range_top_mm;
   if (s.range_bottom_mm || s.range_top_mm) v.range_calibrated = s.range_calibrated;
+  v.range_note = s.range_note;
+  v.range_age_days = s.range_age_days;
   if (s.ended_ms) v.duration_s = static_cast<double>(*s.ended_ms - s.started_ms) / 1000.0;
   return v;
 }
@@ -114,6 +116,7 @@ hmi::MemberView member_view(const storage::MemberRow& m, bool has_pin,
   v.assessed_max_n = m.assessed_max_n;
   v.rom_bottom_mm = m.rom_bottom_mm;
   v.rom_top_mm = m.rom_top_mm;
+  v.rom_measured_ms = m.rom_measured_ms;
   v.programme_id = programme_id;
   v.created_ms = m.created_ms;
   return v;

@@ -141,6 +141,8 @@ TrainingConfig TrainingConfig::parse(const config::Section& s, const machine::Li
   c.set_speed_min_mm_s = s.number("set_speed_min_mm_s", c.set_speed_min_mm_s, 5, 500);
   c.failed_rep_s = s.number("failed_rep_s", c.failed_rep_s, 0.02, 2);
   c.min_range_mm = s.number("min_range_mm", c.min_range_mm, 5, 150);
+  c.stored_range_max_age_days =
+      s.number("stored_range_max_age_days", c.stored_range_max_age_days, 0, 3650);
   c.calibration_attempts =
       static_cast<int>(s.integer("calibration_attempts", c.calibration_attempts, 1, 10));
   c.friction_deadband_mm_s = s.number("friction_deadband_mm_s", c.friction_deadband_mm_s, 0.1, 20);

@@ -43,12 +43,10 @@ std::optional<FieldError> validate(const SetParams& p, const TrainingConfig& tra
        << " N exceeds the maximum load " << max_load << " N";
     return err("eccentric_pct", os.str());
   }
-  if (p.range) {
-    const Range& r = *p.range;
-    if (!std::isfinite(r.bottom_mm) || !std::isfinite(r.top_mm) || r.bottom_mm < 0 ||
-        r.top_mm > mechanics.travel_max_mm || r.span() < training.min_range_mm)
-      return err("range", "stored range must lie within the travel and span at least min_range_mm");
-  }
+  // A stored range (p.range) is not refused here: one that cannot be used
+  // (outside the soft limits, too small, too old) is ignored by start_set,
+  // which calibrates and says why.
+  if (!std::isfinite(p.range_age_days)) return err("range_age_days", "must be a number");
   if (p.hold_height_mm) {
     double h = *p.hold_height_mm;
     if (!std::isfinite(h) || h < 0 || h > mechanics.travel_max_mm)
@@ -158,33 +156,142 @@ std::optional<FieldError> SetController::start_set(const SetParams& params, doub
   moving_ = false;
   failed_since_ = -1;
   failed_rep_ = false;
-  // The set's SPEED_LIMIT, armed before its first enable: from the member's
-  // stored range, else the travel (the calibration rep then narrows it). An
+  // The set's SPEED_LIMIT, armed before its first enable: the travel's (the
+  // calibration rep, or the confirmation of a stored range, then narrows it). An
   // isometric hold has no moving phases: the machine's cap (the fall of a
   // let-go pad is how presence finds it).
+  // A stored range is only confirmed by the light first rep, which runs as a
+  // calibration rep: with the travel's.
   speed_nominal_mm_s_ =
       params.mode == Mode::Isometric
           ? limits_.max_speed_mm_s
-          : set_speed_limit(params.range ? params.range->span()
-                                         : mech_.travel_max_mm - 2.0 * ccfg_.soft_travel_margin_mm,
-                            params.tempo, tcfg_, limits_);
+          : set_speed_limit(mech_.travel_max_mm - 2.0 * ccfg_.soft_travel_margin_mm, params.tempo,
+                            tcfg_, limits_);
   law_.begin(params, drive_.position_mm);
   fatigue_.begin(params);
   status_ = ControllerStatus{};
   status_.set_id = params.set_id;
   status_.mode = params.mode;
   status_.set_running = true;
-  status_.range_known = params.range.has_value();
-  if (params.range) {
-    status_.range = *params.range;
-    status_.floor_mm = params.range->bottom_mm;
-  }
   std::ostringstream os;
   os << to_string(params.mode) << " " << params.load_n << " N, tempo " << params.tempo.to_string();
   if (params.mode == Mode::Isometric) os << ", hold " << params.hold_s << " s";
   else os << ", " << params.target_reps << " reps";
   emit(EventCode::SetStarted, Severity::Info, t, os.str(), params.load_n);
+  plan_range(params, t);
   return std::nullopt;
+}
+
+bool SetController::within_soft_limits(const Range& r) const {
+  const double lo = ccfg_.soft_travel_margin_mm;
+  const double hi = mech_.travel_max_mm - ccfg_.soft_travel_margin_mm;
+  return std::isfinite(r.bottom_mm) && std::isfinite(r.top_mm) && r.bottom_mm >= lo &&
+         r.top_mm <= hi && r.span() >= tcfg_.min_range_mm;
+}
+
+// Principle of operation 4a: whether the stored range is tried, and why not.
+void SetController::plan_range(const SetParams& params, double t) {
+  stored_.reset();
+  held_reps_.clear();
+  light_before_t_ = -1e9;
+  status_.range_age_days = params.range ? params.range_age_days : -1;
+  std::ostringstream os;
+  os.precision(4);
+  RangeNote note = RangeNote::NoStoredRange;
+  if (!params.range) {
+    os << "calibrating: no stored range";
+  } else if (!within_soft_limits(*params.range)) {
+    note = RangeNote::OutsideLimits;
+    os << "calibrating: the stored range " << params.range->bottom_mm << ".."
+       << params.range->top_mm << " mm is outside the soft limits";
+  } else if (!(params.range_age_days <= tcfg_.stored_range_max_age_days)) {
+    note = RangeNote::Stale;
+    os << "calibrating: your stored range is " << std::floor(params.range_age_days)
+       << " days old (limit " << tcfg_.stored_range_max_age_days << ")";
+  } else {
+    note = RangeNote::Checking;
+    os << "stored range " << params.range->bottom_mm << ".." << params.range->top_mm
+       << " mm: the light first rep checks it";
+  }
+  if (params.mode == Mode::Isometric) {
+    // No rep to check it with: an isometric hold uses a usable stored range
+    // as it is (its floor only ever lightens), and says nothing otherwise.
+    status_.range_note = RangeNote::None;
+    if (note == RangeNote::Checking) {
+      status_.range_known = true;
+      status_.range = *params.range;
+      status_.floor_mm = params.range->bottom_mm;
+    }
+    return;
+  }
+  status_.range_note = note;
+  if (note == RangeNote::Checking) {
+    // Counted against it from the start: a member may begin the rep during
+    // the ramp-in (RangeOfMotion finds the range from the return's low, but
+    // a rep counts from where its rise began).
+    stored_ = *params.range;
+    reps_.begin(*stored_, params.tempo, t, drive_.position_mm, drive_.position_mm, t);
+  }
+  emit(EventCode::StoredRange, Severity::Info, t, os.str(),
+       params.range ? std::floor(params.range_age_days) : -1.0);
+}
+
+// Principle of operation 4a: the light first rep has found `found`; it
+// confirms the stored range, or the set calibrates from it.
+void SetController::check_stored_range(double t, double pos, const Range& found) {
+  const Range st = *stored_;
+  stored_.reset();
+  const double tol = (1.0 - tcfg_.rep_rom_fraction) * st.span();
+  const bool same =
+      std::abs(found.bottom_mm - st.bottom_mm) <= tol && std::abs(found.top_mm - st.top_mm) <= tol;
+  std::ostringstream os;
+  os.precision(4);
+  if (same && reps_.counted() >= 1) {
+    // From here on the set runs as after a calibration: the reps, the floor
+    // (hazard 10) and the speed limit go by the range this light rep found
+    // (within the tolerance of the stored one); the stored range only let
+    // this first rep count.
+    status_.range_note = RangeNote::Confirmed;
+    status_.range = found;
+    status_.range_known = true;
+    law_.set_range(found);
+    reps_.set_range(found);
+    // The light rep is the one that counted; a rise begun since (the load
+    // ramping in) is the first loaded rep, as after a calibration.
+    double light_start = -1e9;
+    for (const RepRecord& r : held_reps_)
+      if (r.counted) light_start = std::max(light_start, r.t_start_s);
+    if (reps_.open_counted()) light_start = std::max(light_start, reps_.attempt_start_s());
+    light_before_t_ = light_start + 1e-6;
+    for (RepRecord r : held_reps_) {
+      r.set_id = params_.set_id;
+      sink_.on_rep(r);
+    }
+    held_reps_.clear();
+    status_.reps = reps_.counted();
+    status_.partial_reps = reps_.partials();
+    status_.tut_s = reps_.tut_s();
+    os << "stored range confirmed by the first rep (" << found.bottom_mm << ".." << found.top_mm
+       << " mm): it counts";
+    emit(EventCode::StoredRange, Severity::Info, t, os.str(), status_.range_age_days);
+    enter_active(t, pos);
+    if (reps_.counted() >= params_.target_reps) {
+      if (reps_.flush(t)) {
+        RepRecord r = reps_.last();
+        r.set_id = params_.set_id;
+        sink_.on_rep(r);
+        status_.reps = reps_.counted();
+        status_.tut_s = reps_.tut_s();
+      }
+      stop(StopReason::TargetReached, t);
+    }
+    return;
+  }
+  held_reps_.clear();
+  status_.range_note = RangeNote::NotConfirmed;
+  os << "the first rep did not confirm your stored range (" << st.bottom_mm << ".." << st.top_mm
+     << " mm): calibrated from it";
+  emit(EventCode::StoredRange, Severity::Info, t, os.str(), status_.range_age_days);
 }
 
 bool SetController::stop(StopReason reason, double t, std::string_view detail) {
@@ -287,6 +394,15 @@ void SetController::finish(double t) {
     r.last_output = fatigue_.last();
     r.range = status_.range;
     r.range_calibrated = range_calibrated_;
+    r.range_note = status_.range_note;
+    r.range_age_days = status_.range_age_days;
+    // A good calibration (docs/controller.md, "The member's stored range").
+    const StopReason why = status_.stop_reason;
+    const bool bad_end = why == StopReason::Pain || why == StopReason::LossOfControl ||
+                         why == StopReason::Estop || why == StopReason::DriveFault ||
+                         why == StopReason::CommLoss || why == StopReason::SensorFault ||
+                         why == StopReason::Overspeed || why == StopReason::TravelLimit;
+    r.range_save = range_calibrated_ && within_soft_limits(status_.range) && !bad_end;
     sink_.on_set_result(r);
     emit(EventCode::Unloaded, Severity::Info, t, "unloaded; drive disabled");
     state_ = SetState::Rest;
@@ -384,6 +500,7 @@ void SetController::measure_tissue(double t, double pos, double vel) {
     return;
   }
   if (!reps_.attempt_open()) return;
+  if (reps_.attempt_start_s() < light_before_t_) return;  // the confirming rep: light
   tissue_rise_max_ = std::max(tissue_rise_max_, pos);
   const bool turned = vel < -ccfg_.still_mm_s;
   const bool paused = std::abs(vel) < ccfg_.still_mm_s;
@@ -535,21 +652,22 @@ void SetController::update_ready(const Cycle& c, CycleOutput& o) {
     return;
   }
   if (c.drive_enabled) ramp_ = std::min(1.0, ramp_ + dt / ccfg_.ramp_in_s);
+  // A stored range on trial: the rep is counted against it from the ramp-in.
+  if (stored_ && reps_.update(t, pos, vel, force)) held_reps_.push_back(reps_.last());
   if (ramp_ >= 1.0) {
-    if (params_.range || params_.mode == Mode::Isometric) {
-      if (params_.range) {
-        law_.set_range(*params_.range);
-        reps_.begin(*params_.range, params_.tempo, t, pos, pos, t);
-      }
+    if (params_.mode == Mode::Isometric) {
+      if (status_.range_known) law_.set_range(status_.range);
       enter_active(t, pos);
     } else {
+      // The light first rep: a calibration rep, also counted against a
+      // stored range on trial (principle of operation 4a).
       state_ = SetState::Calibrating;
       rom_.begin(t, pos);
       calib_motion_t_ = t;
     }
   }
   {
-    bool light = !params_.range && params_.mode != Mode::Isometric;  // calibration comes next
+    bool light = params_.mode != Mode::Isometric;  // calibration comes next
     o.law = law_.update({dt, pos, vel, force, Phase::None, light, ramp_});
   }
   o.motor = o.law.motor_n;
@@ -585,6 +703,19 @@ void SetController::update_calibrating(const Cycle& c, CycleOutput& o) {
   const double t = c.t, dt = c.dt, pos = c.pos, vel = c.vel, force = c.force;
   o.enable = true;
   auto s = rom_.update(t, pos, vel);
+  if (stored_) {
+    // The stored range on trial: the rep is counted against it too; its
+    // records wait for the verdict.
+    if (reps_.update(t, pos, vel, force)) held_reps_.push_back(reps_.last());
+  }
+  if (s == RangeOfMotion::Status::Done && stored_) {
+    check_stored_range(t, pos, rom_.range());
+    if (state_ != SetState::Calibrating) {  // confirmed: Active (or the target was 1 rep)
+      o.law = law_.update({dt, pos, vel, force, Phase::None, true, ramp_});
+      o.motor = o.law.motor_n;
+      return;
+    }
+  }
   if (s == RangeOfMotion::Status::Done) {
     Range r = rom_.range();
     status_.range = r;
@@ -603,6 +734,10 @@ void SetController::update_calibrating(const Cycle& c, CycleOutput& o) {
       emit(EventCode::CalibrationRetry, Severity::Warning, t,
            "calibration rep too small; do one full slow rep", rom_.range().span());
       rom_.begin(t, pos);
+      if (stored_) {
+        reps_.begin(*stored_, params_.tempo, t, pos, pos, t);
+        held_reps_.clear();
+      }
     }
   }
   // A calibration rep that never happens ends the set like an idle one.
@@ -695,7 +830,8 @@ void SetController::update_reps(const Cycle& c, CycleOutput& o) {
     rec.set_id = params_.set_id;
     sink_.on_rep(rec);
     status_.tut_s = reps_.tut_s();
-    r = fatigue_.on_rep(rec);
+    // The confirming rep ran at the light load: not a measure of fatigue.
+    if (rec.t_start_s >= light_before_t_) r = fatigue_.on_rep(rec);
     if (reps_.counted() >= params_.target_reps) r = StopReason::TargetReached;
   }
   if (reps_.counted_now() && reps_.counted() >= params_.target_reps) reps_.final_rep();

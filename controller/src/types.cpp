@@ -154,8 +154,22 @@ const char* to_string(EventCode c) {
     case EventCode::FloorCatch: return "floor_catch";
     case EventCode::ProcedureStarted: return "procedure_started";
     case EventCode::ProcedureEnded: return "procedure_ended";
+    case EventCode::StoredRange: return "stored_range";
   }
   return "?";
+}
+
+const char* to_string(RangeNote n) {
+  switch (n) {
+    case RangeNote::None: return "";
+    case RangeNote::Checking: return "checking";
+    case RangeNote::Confirmed: return "confirmed";
+    case RangeNote::NoStoredRange: return "no_stored_range";
+    case RangeNote::Stale: return "stale";
+    case RangeNote::OutsideLimits: return "outside_limits";
+    case RangeNote::NotConfirmed: return "not_confirmed";
+  }
+  return "";
 }
 
 void Event::set_text(std::string_view s) {

@@ -167,6 +167,8 @@ json::value to_json(const StatusView& v) {
       {"reps", v.reps},
       {"tut_s", number(v.tut_s)},
       {"rest_remaining_s", number(v.rest_remaining_s)},
+      {"range_note", opt(v.range_note)},
+      {"range_age_days", number(v.range_age_days)},
   };
 }
 
@@ -187,6 +189,8 @@ json::value to_json(const LiveFrame& v) {
       {"range_bottom_mm", number(v.range_bottom_mm)},
       {"range_top_mm", number(v.range_top_mm)},
       {"rest_remaining_s", number(v.rest_remaining_s)},
+      {"range_note", opt(v.range_note)},
+      {"range_age_days", number(v.range_age_days)},
       {"last_rep", v.last_rep ? to_json(*v.last_rep) : json::value(nullptr)},
   };
 }
@@ -259,6 +263,8 @@ json::value to_json(const SetView& v) {
       {"range_bottom_mm", number(v.range_bottom_mm)},
       {"range_top_mm", number(v.range_top_mm)},
       {"range_calibrated", opt(v.range_calibrated)},
+      {"range_note", opt(v.range_note)},
+      {"range_age_days", number(v.range_age_days)},
       {"duration_s", number(v.duration_s)},
       {"best_output", number(v.best_output)},
       {"last_output", number(v.last_output)},
@@ -289,6 +295,7 @@ json::value to_json(const MemberView& v) {
       {"assessed_max_n", number(v.assessed_max_n)},
       {"rom_bottom_mm", number(v.rom_bottom_mm)},
       {"rom_top_mm", number(v.rom_top_mm)},
+      {"rom_measured_ms", opt(v.rom_measured_ms)},
       {"programme_id", opt(v.programme_id)},
       {"created_ms", v.created_ms},
       {"reassessment_due", v.reassessment_due},

@@ -17,6 +17,7 @@ Verdict failing(std::string why, double badness) {
 }
 
 using controller::Mode;
+using controller::SetState;
 using controller::StopReason;
 
 namespace {
@@ -42,15 +43,24 @@ double fullness(const sim::RepTruth& t) { return std::min(t.rise_fraction, t.ret
 
 /// Truth reps of the set proper: begun once the controller was active (less
 /// 0.3 s: a rise that began as the calibration closed) and before the stop.
+/// With a stored range confirmed by the light first rep, that rep is one of
+/// the set's (counted_from_s: from the start press); there is no calibration rep.
+/// (An Outcome made without it, as the judges' own tests do: active_start_s.)
+std::optional<double> counted_from(const Outcome& o) {
+  return o.counted_from_s ? o.counted_from_s : o.active_start_s;
+}
+
 bool in_set(const Outcome& o, const sim::RepTruth& t) {
-  if (!o.active_start_s) return false;
-  return t.start_s >= *o.active_start_s - 0.3 && t.start_s < stop_time(o);
+  const auto from = counted_from(o);
+  if (!from) return false;
+  return t.start_s >= *from - 0.3 && t.start_s < stop_time(o);
 }
 
 int calibration_reps(const Outcome& o) {
+  const auto from = counted_from(o);
   int n = 0;
   for (const auto& t : o.truth)
-    if (!o.active_start_s || t.start_s < *o.active_start_s - 0.3) ++n;
+    if (!from || t.start_s < *from - 0.3) ++n;
   return n;
 }
 
@@ -537,7 +547,7 @@ Verdict judge_armed_while_enabled(const Outcome& o, const JudgeRules&) {
 double Judgement::badness() const {
   double b = 0;
   for (const Verdict* v : {&counts, &partial, &stop, &false_left, &tut, &force, &unload, &speed,
-                           &armed, &end_of_range})
+                           &armed, &end_of_range, &stored_light, &stored})
     if (!v->ok) b += v->badness;
   return b;
 }
@@ -553,6 +563,8 @@ std::string Judgement::why() const {
   add("UNSAFE speed", speed);
   add("UNSAFE armed", armed);
   add("UNSAFE end of range", end_of_range);
+  add("UNSAFE stored range", stored_light);
+  add("stored range", stored);
   add("false user_left", false_left);
   add("counted partial", partial);
   add("stop", stop);
@@ -573,7 +585,39 @@ Judgement judge(const Outcome& o, const JudgeRules& r) {
   j.speed = judge_pad_speed(o, r);
   j.armed = judge_armed_while_enabled(o, r);
   j.end_of_range = judge_end_of_range(o);
+  JudgeRules light = r;
+  light.stored_margin_mm = -1;  // the light-load part only
+  j.stored_light = judge_stored_range(o, light);
+  j.stored = judge_stored_range(o, r);
   return j;
+}
+
+Verdict judge_stored_range(const Outcome& o, const JudgeRules& r) {
+  const auto& p = o.c.programme;
+  if (!p.range || p.mode == Mode::Isometric) return {};
+  for (const auto& s : o.samples) {
+    if (!s.enabled || (s.state != SetState::Ready && s.state != SetState::Calibrating)) continue;
+    if (s.cmd > r.light_motor_n)
+      return failing("the controller asked " + std::to_string(static_cast<int>(s.cmd)) +
+                         " N before the stored range was confirmed (light: " +
+                         std::to_string(static_cast<int>(r.light_motor_n)) + " N)",
+                     1000);
+  }
+  if (r.stored_margin_mm < 0) return {};
+  if (!o.result || o.result->range_note != controller::RangeNote::Confirmed) return {};
+  const sim::RepTruth* first = nullptr;
+  for (const auto& t : o.truth)
+    if (in_set(o, t)) {
+      first = &t;
+      break;
+    }
+  if (!first) return failing("confirmed a stored range, but the truth has no first rep", 100);
+  const double tol = (1.0 - o.rep_rom_fraction) * p.range->span() + r.stored_margin_mm;
+  const double db = first->low_mm - p.range->bottom_mm, dt = first->high_mm - p.range->top_mm;
+  if (std::abs(db) <= tol && std::abs(dt) <= tol) return {};
+  return failing("confirmed a stored range the first rep did not cover (bottom off by " +
+                     std::to_string(db) + " mm, top by " + std::to_string(dt) + " mm)",
+                 100);
 }
 
 }  // namespace soleus::proving

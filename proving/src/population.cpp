@@ -247,6 +247,44 @@ Case draw_case(std::uint64_t seed, const PopulationOptions& opt) {
     t.hold_fail_s = hold_fail;
     t.hold_leave_s = hold_leave;
   }
+  // ---- the member's stored range (issue 13; drawn after the hold, so the
+  // draws above stay those of each seed). A dynamic set gets: none (40 %);
+  // fresh (25 %: the athlete's own range, 0–29 days old: the light first rep
+  // should confirm it and count); stale (15 %: the same range, 31–120 days
+  // old: calibrate, "N days old"); wrong (20 %: recent, but the athlete's
+  // range has changed since, one end or both moved by 12–30 mm, up or down:
+  // the first rep must not confirm it, the set calibrates from it).
+  const double su = d.u01();
+  const double age_fresh = d.uniform(0, 29.9), age_stale = d.uniform(31, 120);
+  const double jitter_b = d.uniform(-2, 2), jitter_t = d.uniform(-2, 2);
+  const double shift = d.uniform(12, 30);
+  const int which = d.integer(0, 2);  // 0: bottom, 1: top, 2: both
+  const bool up = d.chance(0.5);
+  if (p.mode != controller::Mode::Isometric) {
+    controller::Range r{a.bottom_mm + jitter_b, a.top_mm + jitter_t};
+    if (su < 0.40) {
+      L.emplace_back("stored:none");
+    } else if (su < 0.65) {
+      p.range = r;
+      p.range_age_days = age_fresh;
+      L.emplace_back("stored:fresh");
+    } else if (su < 0.80) {
+      p.range = r;
+      p.range_age_days = age_stale;
+      L.emplace_back("stored:stale");
+    } else {
+      const double s = up ? shift : -shift;
+      if (which != 1) r.bottom_mm += s;
+      if (which != 0) r.top_mm += s;
+      // Kept inside the travel (a range outside the soft limits is another case: ignored).
+      r.bottom_mm = std::max(r.bottom_mm, 4.0);
+      r.top_mm = std::min(r.top_mm, opt.travel_max_mm - 4.0);
+      if (r.top_mm - r.bottom_mm < 30) r.top_mm = r.bottom_mm + 30;
+      p.range = r;
+      p.range_age_days = age_fresh;
+      L.emplace_back("stored:wrong");
+    }
+  }
   (void)fmt;
   return c;
 }

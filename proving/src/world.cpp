@@ -232,6 +232,10 @@ Outcome run_case(const Case& c, const WorldOptions& opt) {
     out.athlete_events = machine.athlete().events();
     out.hold = machine.athlete().hold();
     out.sim_s = static_cast<double>(ms) / 1000.0;
+    out.counted_from_s = out.active_start_s;
+    if (out.result && out.result->range_note == controller::RangeNote::Confirmed &&
+        !out.starts_s.empty())
+      out.counted_from_s = out.starts_s.front();
   } catch (const std::exception& e) {
     out.error = e.what();
   }

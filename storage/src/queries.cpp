@@ -131,7 +131,7 @@ namespace {
 constexpr const char* kSetColumns =
     "id, session_id, member_id, step_id, set_index, started_ms, ended_ms, mode, tempo, load_n, "
     "target_reps, hold_s, force_drop_pct, eccentric_pct, stop_reason, reps, partial_reps, tut_s, "
-    "range_bottom_mm, range_top_mm, range_calibrated";
+    "range_bottom_mm, range_top_mm, range_calibrated, range_note, range_age_days";
 
 SetRow read_set(const Statement& st) {
   SetRow s;
@@ -156,6 +156,8 @@ SetRow read_set(const Statement& st) {
   s.range_bottom_mm = st.opt_real(18);
   s.range_top_mm = st.opt_real(19);
   s.range_calibrated = st.int64(20) != 0;
+  s.range_note = st.opt_text(21);
+  s.range_age_days = st.opt_real(22);
   return s;
 }
 

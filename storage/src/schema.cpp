@@ -366,6 +366,18 @@ BEGIN SELECT RAISE(ABORT, 'staff accounts are deactivated, never deleted'); END;
 CREATE INDEX audit_actor ON audit(actor_role, actor_id, id);
 )sql";
 
+// MIGRATION 7: the member's stored range (issue 13): how each set found its range,
+//    and why it calibrated ('confirmed', 'no_stored_range', 'stale',
+//    'outside_limits', 'not_confirmed'; NULL: isometric, or before this
+//    migration), with the stored range's age when it was offered. The
+//    member's own range is members.rom_bottom_mm/rom_top_mm/rom_measured_ms,
+//    written after a good calibration.
+constexpr std::string_view kMigration7 = R"sql(
+ALTER TABLE sets ADD COLUMN range_note TEXT CHECK (range_note IS NULL OR range_note IN
+  ('confirmed','no_stored_range','stale','outside_limits','not_confirmed','checking'));
+ALTER TABLE sets ADD COLUMN range_age_days REAL CHECK (range_age_days IS NULL OR range_age_days >= 0);
+)sql";
+
 }  // namespace
 
 std::string_view migration_sql(int version) {
@@ -376,6 +388,7 @@ std::string_view migration_sql(int version) {
     case 4: return kMigration4;
     case 5: return kMigration5;
     case 6: return kMigration6;
+    case 7: return kMigration7;
     default: throw std::out_of_range("no migration " + std::to_string(version));
   }
 }

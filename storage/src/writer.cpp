@@ -91,7 +91,11 @@ struct Writer::Statements {
         set_end(db.prepare(
             "UPDATE sets SET ended_ms = ?2, stop_reason = ?3, reps = ?4, partial_reps = ?5, "
             "tut_s = ?6, best_output = ?7, last_output = ?8, range_bottom_mm = ?9, "
-            "range_top_mm = ?10, range_calibrated = ?11 WHERE id = ?1 AND ended_ms IS NULL")),
+            "range_top_mm = ?10, range_calibrated = ?11, range_note = ?12, range_age_days = ?13 "
+            "WHERE id = ?1 AND ended_ms IS NULL")),
+        member_range(db.prepare(
+            "UPDATE members SET rom_bottom_mm = ?2, rom_top_mm = ?3, rom_measured_ms = ?4 "
+            "WHERE id = (SELECT member_id FROM sets WHERE id = ?1) AND ?3 > ?2")),
         rep(db.prepare(
             "INSERT INTO reps (set_id, seq, n, partial, t_start_s, peak_force_n, mean_force_n, "
             "concentric_s, top_pause_s, eccentric_s, bottom_pause_s, rom_mm, rom_pct, "
@@ -114,8 +118,8 @@ struct Writer::Statements {
                        "time_scale_s, force_scale_n, position_scale_mm, data) "
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")) {}
 
-  Statement event, fault_count, set_start, set_placeholder, set_end, rep, odo_rep, odo_set,
-      odo_motor, session_start, session_end, chunk;
+  Statement event, fault_count, set_start, set_placeholder, set_end, member_range, rep, odo_rep,
+      odo_set, odo_motor, session_start, session_end, chunk;
 };
 
 // Helper: run a statement once and reset it for the next use.
@@ -665,9 +669,19 @@ void Writer::write_record(const Record& rec, CommitNotice& notice) {
               .bind(8, v.last_output)
               .bind(9, v.range_bottom_mm)
               .bind(10, v.range_top_mm)
-              .bind(11, v.range_calibrated);
+              .bind(11, v.range_calibrated)
+              .bind(12, nonempty(v.range_note.view()))
+              .bind(13,
+                    v.range_age_days >= 0 ? std::optional<double>(v.range_age_days) : std::nullopt);
           if (run_once(db_, s.set_end) == 1) {  // counted once, even if pushed twice
             run_once(db_, s.odo_set);
+            if (v.range_save) {  // the member's stored range (a guest's set has no member)
+              s.member_range.bind(1, v.set_id)
+                  .bind(2, v.range_bottom_mm)
+                  .bind(3, v.range_top_mm)
+                  .bind(4, v.ended_ms);
+              run_once(db_, s.member_range);
+            }
             notice.sets_ended.push_back(v.set_id);
           }
         } else if constexpr (std::is_same_v<T, RepRecord>) {

@@ -1065,3 +1065,129 @@ TEST_CASE("soleusd named staff accounts: the audit names the person, the CSV exp
   CHECK(get(rig.port, "/api/v1/members/999/export.csv", ann_tok).status == 404);
   CHECK(get(rig.port, "/api/v1/members/" + ms + "/export.csv", member).status == 403);
 }
+
+TEST_CASE(
+    "soleusd: the member's stored range is saved after a good calibration, confirmed by the light "
+    "first rep (which counts), and calibrated again when 31 days old") {
+  if (!soleus::test::sim_available()) {
+    MESSAGE("soleus-sim not built: skipped");
+    return;
+  }
+  Rig rig({"--athlete-style", "tempo", "--tempo", "1.5-0.5-1.5-0.5"});
+  rig.wait_ready();
+  std::string staff = rig.login(R"({"role":"staff","pin":"2580"})");
+  auto m = post(rig.port, "/api/v1/members", R"({"number":"6001","name":"Rae Range","pin":"1234"})",
+                staff);
+  REQUIRE_MESSAGE(m.status == 201, m.text);
+  const std::int64_t mid = m.body.at("id").as_int64();
+  const std::string mpath = "/api/v1/members/" + std::to_string(mid);
+  const double light_max_n = 250;  // calibration_load_n 100 N with its brake, far below 400 N
+
+  struct Outcome {
+    json::object set;
+    std::vector<json::object> athlete_reps;  ///< the simulator's truth: the full reps of this set
+  };
+  // One member set of 3 reps at 400 N; the simulator's truth of the reps the
+  // athlete really made between its start and its end.
+  auto run_set = [&](const std::string& token) {
+    rig.wait_ready();
+    const double t0 = num(json::parse(rig.sim.control(R"({"cmd":"truth"})")).at("time_s"));
+    auto r = post(rig.port, "/api/v1/sets",
+                  R"({"mode":"isotonic","load_n":400,"tempo":"1.5-0.5-1.5-0.5","target_reps":3})",
+                  token);
+    REQUIRE_MESSAGE(r.status == 201, r.text);
+    Outcome o;
+    o.set = rig.wait_done(r.body.at("id").as_int64(), token, 90s);
+    const auto truth = json::parse(rig.sim.control(R"({"cmd":"truth"})"));
+    for (const auto& rep : truth.at("reps").as_array()) {
+      const auto& x = rep.as_object();
+      if (num(x.at("start_s")) >= t0 && x.at("full").as_bool()) o.athlete_reps.push_back(x);
+    }
+    return o;
+  };
+  auto member_row = [&] {
+    auto g = get(rig.port, mpath, staff);
+    REQUIRE_MESSAGE(g.status == 200, g.text);
+    return g.body.as_object();
+  };
+
+  // Set 1: no stored range: calibrates (and says why), then saves the range.
+  std::string member = rig.login(R"({"member":"6001","pin":"1234"})");
+  const auto s1 = run_set(member);
+  CAPTURE(json::serialize(s1.set));
+  CHECK(s1.set.at("stop_reason").as_string() == "target_reached");
+  CHECK(s1.set.at("range_note").as_string() == "no_stored_range");
+  CHECK(s1.set.at("range_calibrated").as_bool());
+  CHECK(s1.set.at("reps").as_int64() == 3);
+  // The athlete made 4 full reps: the uncounted calibration rep, then the 3.
+  REQUIRE(s1.athlete_reps.size() == 4);
+  auto row = member_row();
+  REQUIRE_FALSE(row.at("rom_bottom_mm").is_null());
+  const double bottom = num(row.at("rom_bottom_mm")), top = num(row.at("rom_top_mm"));
+  CHECK(bottom == doctest::Approx(num(s1.set.at("range_bottom_mm"))));
+  CHECK(top == doctest::Approx(num(s1.set.at("range_top_mm"))));
+  // ... and it is the athlete's real range (the calibration rep's low and high).
+  CHECK(std::abs(bottom - num(s1.athlete_reps[0].at("low_mm"))) < 5);
+  CHECK(std::abs(top - num(s1.athlete_reps[0].at("high_mm"))) < 5);
+
+  // Set 2: the stored range, 0 days old: the light first rep confirms it and counts.
+  const auto s2 = run_set(member);
+  CAPTURE(json::serialize(s2.set));
+  CHECK(s2.set.at("stop_reason").as_string() == "target_reached");
+  CHECK(s2.set.at("range_note").as_string() == "confirmed");
+  CHECK_FALSE(s2.set.at("range_calibrated").as_bool());
+  CHECK(num(s2.set.at("range_age_days")) < 1);
+  CHECK(s2.set.at("reps").as_int64() == 3);
+  // The athlete made exactly 3 full reps, and the first ran at the light load.
+  REQUIRE(s2.athlete_reps.size() == 3);
+  CHECK(num(s2.athlete_reps[0].at("mean_concentric_n")) < light_max_n);
+  // (Rep 2 still feels the load ramping in, as after a calibration.)
+  CHECK(num(s2.athlete_reps[2].at("mean_concentric_n")) > 300);
+  const auto& log2 = s2.set.at("rep_log").as_array();
+  REQUIRE(log2.size() == 3);
+  CHECK(log2[0].at("n").as_int64() == 1);
+  CHECK(num(log2[0].at("mean_force_n")) < light_max_n);
+  CHECK(num(log2[2].at("mean_force_n")) > 300);
+  // A confirmation does not re-date the range.
+  CHECK(member_row().at("rom_bottom_mm") == row.at("rom_bottom_mm"));
+
+  // Set 3, 31 days later: the range's date moved back in the database file
+  // (the daemon stopped), as the clock moving on would age it.
+  REQUIRE(rig.daemon.stop(10s) == 0);
+  {
+    auto db = soleus::storage::Database::open(rig.db_path(),
+                                              soleus::storage::Database::Access::ReadWrite);
+    db.exec("UPDATE members SET rom_measured_ms = rom_measured_ms - 31 * 86400000 WHERE id = " +
+            std::to_string(mid));
+  }
+  rig.start_daemon();
+  rig.wait_ready();
+  staff = rig.login(R"({"role":"staff","pin":"2580"})");
+  member = rig.login(R"({"member":"6001","pin":"1234"})");
+  const std::int64_t before_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
+  const auto s3 = run_set(member);
+  CAPTURE(json::serialize(s3.set));
+  CHECK(s3.set.at("range_note").as_string() == "stale");
+  CHECK(num(s3.set.at("range_age_days")) == doctest::Approx(31).epsilon(0.01));
+  CHECK(s3.set.at("range_calibrated").as_bool());
+  CHECK(s3.set.at("reps").as_int64() == 3);
+  CHECK(s3.athlete_reps.size() == 4);  // calibrated again: the first rep not counted
+  auto ev = get(rig.port, "/api/v1/events?code=stored_range&limit=20", staff);
+  REQUIRE_MESSAGE(ev.status == 200, ev.text);
+  bool said = false;
+  for (const auto& e : ev.body.at("events").as_array())
+    said |= std::string(e.at("message").as_string()).find("your stored range is 31 days old") !=
+            std::string::npos;
+  CHECK_MESSAGE(said, ev.text);
+  // ... and saved again, dated now.
+  REQUIRE(rig.daemon.stop(10s) == 0);
+  auto db =
+      soleus::storage::Database::open(rig.db_path(), soleus::storage::Database::Access::ReadOnly);
+  CHECK(db.scalar_int("SELECT rom_measured_ms FROM members WHERE id = " + std::to_string(mid)) >=
+        before_ms);
+  CHECK(db.scalar_int("SELECT count(*) FROM sets WHERE member_id = " + std::to_string(mid) +
+                      " AND range_note IS NOT NULL") == 3);
+  rig.start_daemon();  // the Rig stops it at the end
+}

@@ -1,6 +1,7 @@
 // [control] and [training]: defaults, bounds, unknown keys and cross-field rules.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <string>
 
 #include "soleus/controller/config.hpp"
@@ -198,8 +199,23 @@ TEST_CASE("set parameters are validated by the controller") {
   q.hold_s = 30;
   CHECK(field(q) == "");
   q = p;
+  // A stored range that cannot be used is ignored by start_set (the set
+  // calibrates and says why), not refused: a member is never locked out by it.
   q.range = Range{10, 20};
-  CHECK(field(q) == "range");
+  CHECK(field(q) == "");
+  q.range_age_days = std::nan("");
+  CHECK(field(q) == "range_age_days");
+}
+
+TEST_CASE("config: training.stored_range_max_age_days is read and bounded, 30 by default") {
+  machine::Limits lim;
+  auto dflt = config::Document::parse_string("[training]\n", "t.toml");
+  CHECK(TrainingConfig::parse(section(dflt, "training"), lim).stored_range_max_age_days == 30);
+  auto d = config::Document::parse_string("[training]\nstored_range_max_age_days = 7\n", "t.toml");
+  CHECK(TrainingConfig::parse(section(d, "training"), lim).stored_range_max_age_days == 7);
+  auto bad =
+      config::Document::parse_string("[training]\nstored_range_max_age_days = -1\n", "t.toml");
+  CHECK_THROWS(TrainingConfig::parse(section(bad, "training"), lim));
 }
 
 TEST_CASE("config: training.rest_limit_s, the mid-set rest's limit, is read and bounded") {

@@ -49,11 +49,12 @@ TEST_CASE("views: each renderer's field set") {
   CHECK(keys(to_json(StatusView{})) ==
         std::set<std::string>{"state", "position_mm", "force_n", "load_n", "set_id", "faults",
                               "loop", "velocity_mm_s", "phase", "phase_progress", "reps", "tut_s",
-                              "rest_remaining_s"});
+                              "rest_remaining_s", "range_note", "range_age_days"});
   CHECK(keys(to_json(LiveFrame{})) ==
         std::set<std::string>{"t_ms", "force_n", "position_mm", "velocity_mm_s", "load_n", "state",
                               "phase", "phase_progress", "reps", "tut_s", "faults", "set_id",
-                              "range_bottom_mm", "range_top_mm", "rest_remaining_s", "last_rep"});
+                              "range_bottom_mm", "range_top_mm", "rest_remaining_s", "last_rep",
+                              "range_note", "range_age_days"});
   CHECK(keys(to_json(RepFeedbackView{})) == std::set<std::string>{"set_id", "seq", "n", "partial",
                                                                   "on_tempo", "tempo",
                                                                   "tempo_deviation_s", "rom_pct"});
@@ -99,6 +100,8 @@ TEST_CASE("views: each renderer's field set") {
                                                           "range_bottom_mm",
                                                           "range_top_mm",
                                                           "range_calibrated",
+                                                          "range_note",
+                                                          "range_age_days",
                                                           "duration_s",
                                                           "best_output",
                                                           "last_output",
@@ -336,7 +339,7 @@ TEST_CASE("views: the JSON lines, the API and the export give the same rep and e
 TEST_CASE("views: member, history, programme and session renderers' field sets") {
   CHECK(keys(to_json(MemberView{})) ==
         std::set<std::string>{"id", "number", "name", "has_pin", "assessed_max_n", "rom_bottom_mm",
-                              "rom_top_mm", "programme_id", "created_ms", "reassessment_due",
+                              "rom_top_mm", "rom_measured_ms", "programme_id", "created_ms", "reassessment_due",
                               "flagged", "flag_reason"});
   CHECK(keys(to_json(HistorySetView{})) ==
         std::set<std::string>{"set_id", "mode", "load_n", "reps", "tut_s", "stop_reason",

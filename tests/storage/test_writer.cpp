@@ -6,6 +6,7 @@
 
 #include "soleus/app/views_from_storage.hpp"
 #include "soleus/storage/maintenance.hpp"
+#include "soleus/storage/members.hpp"
 #include "soleus/storage/queries.hpp"
 #include "soleus/storage/writer.hpp"
 #include "soleus/test_support/fault_vfs.hpp"
@@ -307,4 +308,60 @@ TEST_CASE(
   CHECK(again.start().interrupted_sets == 0);
   again.stop();
   CHECK(read_odometer(db).sets == 2);
+}
+
+TEST_CASE(
+    "writer: a set's end saves a good calibration as its member's range, in the same commit") {
+  TempDir dir;
+  std::int64_t mid = 0;
+  {
+    auto db = Database::open(dir.file("m.db"));
+    migrate(db);
+    mid = add_member(db, "7", "Bo", Actor{"staff", 0});
+  }
+  Writer w(test_config(dir.file("m.db")));
+  REQUIRE(w.start().ok);
+  auto end = [&](std::int64_t set_id, std::int64_t member, bool save, double bottom, double top,
+                 const char* note, double age) {
+    w.push(set_start(set_id, member));
+    SetEndRecord e;
+    e.set_id = set_id;
+    e.ended_ms = 1'000'000 + set_id;
+    e.stop_reason.assign("target_reached");
+    e.range_bottom_mm = bottom;
+    e.range_top_mm = top;
+    e.range_calibrated = save;
+    e.range_note.assign(note);
+    e.range_age_days = age;
+    e.range_save = save;
+    w.push(e);
+  };
+  end(w.allocate_set_id(), mid, true, 21.5, 98.25, "no_stored_range", -1);
+  REQUIRE(w.flush(5s));
+  {
+    auto db = Database::open(dir.file("m.db"), Database::Access::ReadOnly);
+    auto m = get_member(db, mid);
+    REQUIRE(m);
+    CHECK(m->rom_bottom_mm == std::optional<double>(21.5));
+    CHECK(m->rom_top_mm == std::optional<double>(98.25));
+    CHECK(m->rom_measured_ms == std::optional<std::int64_t>(1'000'001));
+    auto s = get_set(db, 1);
+    REQUIRE(s);
+    CHECK(s->range_note == std::optional<std::string>("no_stored_range"));
+    CHECK_FALSE(s->range_age_days);
+  }
+  // Not saved: a confirmation (range_save false), a guest's set, a set whose
+  // calibration was not good.
+  end(w.allocate_set_id(), mid, false, 30, 90, "confirmed", 3.5);
+  end(w.allocate_set_id(), 0, true, 10, 60, "no_stored_range", -1);
+  REQUIRE(w.flush(5s));
+  auto db = Database::open(dir.file("m.db"), Database::Access::ReadOnly);
+  auto m = get_member(db, mid);
+  CHECK(m->rom_bottom_mm == std::optional<double>(21.5));
+  CHECK(m->rom_measured_ms == std::optional<std::int64_t>(1'000'001));
+  CHECK(get_set(db, 2)->range_note == std::optional<std::string>("confirmed"));
+  CHECK(get_set(db, 2)->range_age_days == std::optional<double>(3.5));
+  CHECK(db.scalar_int("SELECT count(*) FROM members WHERE rom_bottom_mm = 10") == 0);
+  CHECK(db.scalar_int("SELECT count(*) FROM audit") == 1);  // the member's creation only
+  w.stop();
 }

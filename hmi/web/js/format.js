@@ -4,6 +4,8 @@
 
 import { t, setLanguage, language, onLanguage } from './i18n.js';
 
+import { t } from './i18n.js';
+
 export const G = 9.80665; // N per kg-force
 
 export const settings = {
@@ -215,6 +217,7 @@ const codes = () => ({
   internal_error: [t('Internal error in the controller: the drive was stopped'), t('Restart soleusd (maintenance), then report the log')],
   procedure_started: [t('Maintenance procedure started (range check or span calibration)'), ''],
   procedure_ended: [t('Maintenance procedure ended'), t('The range check or span calibration reports its own result')],
+  stored_range: [t('Stored range'), t('How the set found the member\'s range, or why it calibrated')],
   floor_catch: [t('The pad dropped to the floor under load: the load was taken off at once'), t('The set goes on; the load comes back as the member rises')],
   over_force: [t('Over-force: the machine pushed beyond its maximum load'), t('The set stopped at once; check the drive TORQUE_LIMIT and scaling before use')],
   disarmed: [t('Drive setup to be armed again'), t('The drive faulted, restarted or stopped answering; it is armed and read back before it may enable again')],
@@ -269,4 +272,19 @@ export function codeMeaning(code, fallback) {
 
 export function codeHint(code, fallback) {
   return fallback || (CODES[code] && CODES[code][1]) || '';
+}
+
+/** What a live message's range_note (issue 13: the member's stored range) means
+ *  for the member, through t(); null: nothing to say. */
+export function rangeNoteText(msg) {
+  const days = Math.floor(Number(msg.range_age_days));
+  switch (msg.range_note) {
+    case 'checking': return t('Your stored range: this light first rep checks it, and counts if it matches');
+    case 'confirmed': return t('Your stored range is confirmed: the first rep counted');
+    case 'no_stored_range': return t('No stored range: this light first rep measures your range');
+    case 'stale': return t('Your stored range is {days} days old: this light first rep measures it again', { days: Number.isFinite(days) ? days : '?' });
+    case 'outside_limits': return t('Your stored range does not fit the machine now: this light first rep measures it again');
+    case 'not_confirmed': return t('Your range has changed: the first rep measured it again and did not count');
+    default: return null;
+  }
 }

@@ -139,6 +139,9 @@ struct TrainingConfig {
                                  ///< pushing, is a failed rep
   double min_range_mm = 30;      ///< min_range_mm: a calibrated range below this is retried
   int calibration_attempts = 3;  ///< calibration_attempts: then the set stops (range_loss)
+  /// stored_range_max_age_days: a member's stored range older than this is
+  /// not used (the set calibrates and says why); 0: never use one.
+  double stored_range_max_age_days = 30;
   double friction_deadband_mm_s =
       2;  ///< friction_deadband_mm_s: velocity that flips the friction direction
   double hold_stiffness_n_per_mm = 20;  ///< hold_stiffness_n_per_mm: isometric position hold gain

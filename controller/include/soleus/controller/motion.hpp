@@ -1,6 +1,8 @@
 #pragma once
 /// Range of motion, rep counting and the tempo cue: plain classes fed one
 /// sample at a time (time, pad position, velocity, load-cell force).
+#include <algorithm>
+
 #include "soleus/controller/config.hpp"
 #include "soleus/controller/types.hpp"
 
@@ -70,6 +72,13 @@ class RepCounter {
   /// is the last low seen (the pad's position and now when unknown).
   void begin(const Range& range, const Tempo& tempo, double t, double pos, double low_mm,
              double low_departure_s);
+  /// Judges the reps from now on against `range` (a stored range confirmed by
+  /// the rep just measured: SetController 4a), keeping the count and the
+  /// open attempt.
+  void set_range(const Range& range) {
+    range_ = range;
+    h_ = std::max(cfg_.segment_min_mm, cfg_.segment_fraction * range.span());
+  }
   /// One sample. Returns true when an attempt closed; its record is last().
   bool update(double t, double pos, double vel, double force);
   /// The open attempt counted, at this time and pad velocity (the return's

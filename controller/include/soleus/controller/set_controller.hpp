@@ -17,16 +17,32 @@
 ///     unload_settle_ms, then disables. Then the set's result is produced and
 ///     the state is Rest (or Fault / Estop while the latch is not OK).
 ///  4. A set runs Ready (enable, ramp-in) → Calibrating (the light first rep;
-///     skipped with a stored range or in isometric mode) → Active. While
-///     Active, RepCounter, TempoCue and FatigueMonitor judge each rep; the
-///     LoadLaw computes the force, and the OutputClamp (floor, max load, hard
-///     cap, slew) has the last word on every command.
+///     skipped in isometric mode) → Active. While Active, RepCounter,
+///     TempoCue and FatigueMonitor judge each rep; the LoadLaw computes the
+///     force, and the OutputClamp (floor, max load, hard cap, slew) has the
+///     last word on every command.
+///  4a. The member's stored range (SetParams::range) never skips the light
+///     first rep; it is used only when it lies within the soft limits
+///     ([soft_travel_margin_mm, travel_max_mm − soft_travel_margin_mm]) and
+///     is no older than training.stored_range_max_age_days, else the set
+///     calibrates and says why (a `stored_range` event, status.range_note).
+///     With one, the first rep runs exactly as a calibration rep (light
+///     load, no floor, the travel's speed limit) while RepCounter also
+///     counts it against the stored range. When RangeOfMotion has found the
+///     rep's range: if each end lies within (1 − rep_rom_fraction) × span of
+///     the stored one and the rep counted, the stored range is confirmed,
+///     the rep counts (it is not judged by the FatigueMonitor: it was light)
+///     and the set goes on at its load as after a calibration: its reps,
+///     floor and speed limit by the range the light rep found; otherwise the set uses the range
+///     found (range_calibrated, the rep not counted) and says so. The result
+///     says whether the range is worth saving (SetResult::range_save).
 ///  5. Hold-to-move drives the pad towards a target at low force and speed
 ///     only while the command is refreshed; when it lapses the pad is held
 ///     where it is (Ready). Return-to-rest lowers the pad under its own weight
 ///     at a controlled speed, then unloads and disables.
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "soleus/controller/clamp.hpp"
 #include "soleus/controller/config.hpp"
@@ -74,6 +90,8 @@ struct ControllerStatus {
   StopReason stop_reason = StopReason::None;  ///< of the running or last set
   bool range_known = false;
   Range range;
+  RangeNote range_note = RangeNote::None;  ///< how the set finds its range, and why
+  double range_age_days = -1;              ///< the stored range's age (-1: none offered)
   double floor_mm = -1;
   double eccentric_weight = 0;
   double brake_n = 0;
@@ -181,6 +199,9 @@ class SetController {
   void publish_status(const CycleOutput& o);                                              ///< 7.
 
   void begin_unload(double t);
+  bool within_soft_limits(const Range& r) const;
+  void plan_range(const SetParams& params, double t);
+  void check_stored_range(double t, double pos, const Range& found);
   void finish(double t);
   void flush_rep(double t);
   void enter_active(double t, double pos);
@@ -215,6 +236,10 @@ class SetController {
   int calibration_tries_ = 0;
   double calib_motion_t_ = 0;
   bool range_calibrated_ = false;
+  // A stored range on trial (principle of operation 4a).
+  std::optional<Range> stored_;       ///< the range the light first rep checks (dynamic sets)
+  std::vector<RepRecord> held_reps_;  ///< the light rep's records, until it is judged
+  double light_before_t_ = -1e9;      ///< reps that began before this ran at the light load
   // Soft tissue (docs/controller.md, "The floor under load"): the thighs'
   // compression at the set's load, read at the first loaded top; the floor
   // sinks by it and the rep counter adds it back (the bone's height).

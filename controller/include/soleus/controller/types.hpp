@@ -87,6 +87,19 @@ struct Range {
   double span() const { return top_mm - bottom_mm; }
 };
 
+/// How a set found the member's range, and why it calibrated (the set's
+/// view `range_note`, the live status, the `stored_range` event).
+enum class RangeNote {
+  None,           ///< isometric, or not decided yet
+  Checking,       ///< a stored range: the light first rep is checking it
+  Confirmed,      ///< the first rep confirmed the stored range, and counted
+  NoStoredRange,  ///< calibrated: no stored range (a guest, or never calibrated)
+  Stale,          ///< calibrated: the stored range is older than the limit
+  OutsideLimits,  ///< calibrated: the stored range lies outside the soft limits
+  NotConfirmed,   ///< calibrated from the first rep: it did not confirm the stored range
+};
+const char* to_string(RangeNote n);
+
 /// A validation failure: the field and what is wrong (the API's 422 body).
 struct FieldError {
   std::string field;
@@ -104,8 +117,15 @@ struct SetParams {
   double force_drop_pct = 20;  ///< 5–50
   double eccentric_pct = 0;    ///< 0–100: extra load while lowering (eccentric mode)
   std::optional<std::int64_t> member_id;
-  /// A member's stored range; when present the calibration rep is skipped.
+  /// A member's stored range. The first rep still runs at the light
+  /// calibration load; it counts when it confirms this range, else the set
+  /// calibrates from it (SetController, principle of operation 4). Ignored
+  /// when older than training.stored_range_max_age_days or outside the soft
+  /// limits (the set calibrates and says why).
   std::optional<Range> range;
+  /// The stored range's age when the set starts, days (the app: now − the
+  /// member's rom_measured_ms). Only read with `range`.
+  double range_age_days = 0;
   /// Isometric: the height to hold; default the height when the hold starts.
   std::optional<double> hold_height_mm;
   /// Caller's id for this set (the database row); echoed in every output.
@@ -150,7 +170,13 @@ struct SetResult {
   double best_output = 0;  ///< best rep's output (see docs/controller.md)
   double last_output = 0;
   Range range;
-  bool range_calibrated = false;  ///< measured in this set (not a stored range)
+  bool range_calibrated = false;           ///< measured in this set (not a stored range)
+  RangeNote range_note = RangeNote::None;  ///< how the set found its range, and why
+  double range_age_days = -1;              ///< the stored range's age (-1: none offered)
+  /// A good calibration: save this range as the member's (measured in this
+  /// set, within the soft limits, spanning at least min_range_mm, and the set
+  /// did not end by PAIN, loss of control, a fault or the e-stop).
+  bool range_save = false;
 };
 
 enum class Severity { Info, Warning, Error };
@@ -196,6 +222,7 @@ enum class EventCode {
   FloorCatch,  ///< the pad fell into the floor under load: torque removed at once, the set goes on
   ProcedureStarted,  ///< a maintenance procedure (range check, span sampling) began; value = its id
   ProcedureEnded,    ///< ... ended or was refused; value = its id; the result is in the snapshot
+  StoredRange,       ///< how the set finds the range (RangeNote) and why; value = the age, days
 };
 const char* to_string(EventCode c);
 const char* to_string(Severity s);

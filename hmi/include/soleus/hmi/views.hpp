@@ -63,6 +63,8 @@ struct StatusView {
   int reps{};
   double tut_s{};
   std::optional<double> rest_remaining_s{};  ///< as LiveFrame::rest_remaining_s
+  std::optional<std::string> range_note{};   ///< as LiveFrame::range_note
+  std::optional<double> range_age_days{};    ///< as LiveFrame::range_age_days
 };
 
 /// A rep's feedback on the live screen (LiveFrame::last_rep).
@@ -100,6 +102,11 @@ struct LiveFrame {
   /// extra (issue 13): the last rep attempt of the running or last set, for
   /// the per-rep feedback (null before the set's first rep ends).
   std::optional<RepFeedbackView> last_rep;
+  /// extra: while a dynamic set runs, how it finds the member's range and why
+  /// it calibrates (SetView::range_note); null otherwise.
+  std::optional<std::string> range_note;
+  std::optional<double>
+      range_age_days;  ///< extra: the stored range's age, days, if one was offered
 };
 
 /// One rep attempt: an entry of a set's rep_log (counted reps only there), a
@@ -155,6 +162,13 @@ struct SetView {
   std::optional<double> range_bottom_mm{};  ///< the range the set used
   std::optional<double> range_top_mm{};
   std::optional<bool> range_calibrated{};  ///< measured in this set (not a stored range)
+  /// How the set found the member's range (issue 13): confirmed (the stored
+  /// range, confirmed by the light first rep, which counted), or why it
+  /// calibrated: no_stored_range, stale, outside_limits, not_confirmed;
+  /// checking while (or if the set ended while) the first rep was judged;
+  /// null for isometric sets and older rows.
+  std::optional<std::string> range_note{};
+  std::optional<double> range_age_days{};  ///< the stored range's age when offered, days
   std::optional<double> duration_s{};      ///< known at the set's end (JSON lines)
   std::optional<double> best_output{};     ///< idem (docs/controller.md)
   std::optional<double> last_output{};
@@ -186,6 +200,8 @@ struct MemberView {
   std::optional<double> assessed_max_n;
   std::optional<double> rom_bottom_mm;
   std::optional<double> rom_top_mm;
+  std::optional<std::int64_t>
+      rom_measured_ms;                       ///< addition (issue 13): when the range was measured
   std::optional<std::int64_t> programme_id;  ///< the current assignment's programme
   std::int64_t created_ms{};                 ///< Unix ms (the export had it; addition to the API)
   bool reassessment_due{};                 ///< issue 13: the block's end passed, no new assessment

@@ -13,6 +13,11 @@
 //     The chart redraws at most ~12 times a second.
 //  4. A mid-set rest (rest_remaining_s not null) shows REST and the time
 //     left before the set ends ("n s left").
+//  4a. How the set finds the member's range (range_note, issue 13) is said
+//     under the cue while the first rep runs and until the first rep is
+//     counted: a stored range being checked or confirmed, or why the set
+//     calibrates (no stored range, N days old, outside the machine's limits,
+//     not confirmed).
 //  5. The position bar shows the pad inside the calibrated range; the range
 //     comes from the message (range_bottom_mm / range_top_mm) when the daemon
 //     sends it, otherwise from the lowest and highest pad position seen during
@@ -23,6 +28,7 @@ import { h, clear } from '../ui.js';
 import { parseTempo } from '../validate.js';
 import {
   settings, load, loadPrecise, fmtNum, numAuto, PHASES, STATES, stopReasonText, SAFETY_REASONS, seconds, clock, MODES,
+  rangeNoteText,
 } from '../format.js';
 import { metronomeTick } from '../metronome.js';
 import { t } from '../i18n.js';
@@ -71,10 +77,11 @@ export function mountLive(root, params, app) {
   // ---- layout
   const word = h('b', { 'data-test': 'phase' });
   const hint = h('span', { 'data-test': 'phase-hint' });
+  const rangeNote = h('small', { 'data-test': 'range-note', style: 'display:block' });
   const segs = h('div.segs');
   const needle = h('div.needle');
   const legend = h('div.legend');
-  const pace = h('div.pace', h('div.word', word, hint), h('div.pacebar', { 'data-test': 'pacebar' }, segs, needle, legend));
+  const pace = h('div.pace', h('div.word', word, hint, rangeNote), h('div.pacebar', { 'data-test': 'pacebar' }, segs, needle, legend));
   const reps = h('div.reps', { 'data-test': 'reps' }, '0');
   const of = h('div.of');
   const tut = h('div.tut', h('span', { 'data-test': 'tut' }, '0'), h('small', ' ', t('s under tension')));
@@ -174,6 +181,9 @@ export function mountLive(root, params, app) {
     }
     word.textContent = w.word;
     hint.textContent = w.hint;
+    const note = rangeNoteText(msg);
+    const early = msg.state === 'ready' || msg.state === 'calibrating' || (msg.state === 'active' && Number(msg.reps ?? 0) <= 1);
+    rangeNote.textContent = note && early ? note : '';
     const prog = Math.min(1, Math.max(0, Number(msg.phase_progress) || 0));
     if (set && set.mode === 'isometric') {
       needle.style.left = `${prog * 100}%`;

@@ -44,6 +44,13 @@ struct JudgeRules {
       1;  ///< force_drop within this many hold windows (+ one period) after the true drop
   double hold_borderline =
       0.03;  ///< true window means within ±this × best of the drop threshold are not judged
+  /// The most the controller may ask of the motor (its command at the pad,
+  /// + down) before a stored range is confirmed: calibration_load_n × (1 +
+  /// brake_max_fraction) of the reference configuration (100 N × 1.5). (The
+  /// drive's own SPEED_LIMIT loop may brake a fast rise harder, as in any
+  /// calibration rep: hazard 11's, judged by the pad's speed.)
+  double light_motor_n = 150;
+  double stored_margin_mm = 3;  ///< a confirmed range within its tolerance + this of the truth
 };
 
 /// Truth reps that belong to the set: started after the calibration rep
@@ -88,15 +95,24 @@ Verdict judge_end_of_range(const Outcome& o, double allow_mm = 3.0, double push_
 /// setup lost while enabled must see the drive disabled within 1.2 s + two
 /// cycles (the read-back's period + the QUICK_STOP figure).
 Verdict judge_armed_while_enabled(const Outcome& o, const JudgeRules& r = {});
+/// A member's stored range (issue 13): with one offered, the controller never
+/// asks the motor for more than the light load until the first rep has been judged
+/// (states ready and calibrating: unsafe otherwise); and a range the
+/// controller confirmed was the athlete's (the first rep of the set, from the
+/// truth, within the full-range rule's tolerance + stored_margin_mm of it).
+Verdict judge_stored_range(const Outcome& o, const JudgeRules& r = {});
 
 /// All judges of one case.
 struct Judgement {
   Verdict counts, partial, stop, false_left, tut, force, unload, speed, armed, end_of_range;
+  Verdict stored_light, stored;  ///< judge_stored_range: the light first rep (unsafe), the verdict
   bool unsafe() const {
-    return !force.ok || !unload.ok || !speed.ok || !armed.ok || !end_of_range.ok;
+    return !force.ok || !unload.ok || !speed.ok || !armed.ok || !end_of_range.ok ||
+           !stored_light.ok;
   }
   bool failed() const {
-    return !counts.ok || !partial.ok || !stop.ok || !false_left.ok || !tut.ok || unsafe();
+    return !counts.ok || !partial.ok || !stop.ok || !false_left.ok || !tut.ok || !stored.ok ||
+           unsafe();
   }
   double badness() const;
   std::string why() const;

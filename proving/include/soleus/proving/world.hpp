@@ -141,6 +141,10 @@ struct Outcome {
   std::optional<double> unload_start_s;
   /// Loop time of the first cycle in `active` (the calibration rep is over).
   std::optional<double> active_start_s;
+  /// From when the athlete's reps are the set's counted ones: active_start_s,
+  /// or the start press when the light first rep confirmed a stored range
+  /// (it counted: principle of operation 4a of SetController).
+  std::optional<double> counted_from_s;
   /// Loop time the StartSet was posted.
   double start_posted_s = 0;
   /// Loop time each stack booted: 0, then every restart after a kill.

@@ -84,6 +84,10 @@ struct SetRow {
   double tut_s = 0;
   std::optional<double> range_bottom_mm, range_top_mm;
   bool range_calibrated = false;
+  /// How the set found its range, and why it calibrated (migration 8; null:
+  /// isometric or older rows), and the stored range's age when offered.
+  std::optional<std::string> range_note;
+  std::optional<double> range_age_days;
 };
 
 struct SetFilter {

@@ -86,6 +86,11 @@ struct SetEndRecord {
   double range_bottom_mm = 0;
   double range_top_mm = 0;
   bool range_calibrated = false;
+  FixedText<20> range_note;    ///< how the set found its range ("" = none: isometric)
+  double range_age_days = -1;  ///< the stored range's age when offered (-1: none)
+  /// A good calibration: the range is saved as the set's member's
+  /// (members.rom_*, measured now) in the same transaction. Nothing for a guest.
+  bool range_save = false;
 };
 
 /// One rep attempt, with every metric (table reps; the API's rep_log).
