@@ -94,6 +94,11 @@ hmi::SetView set_view(const storage::SetRow& s, const std::vector<storage::RepRo
     mean_force.push_back(r.mean_force_n);
     v.rep_log.push_back(rep_view(r));
   }
+  // The first counted rep of a dynamic set runs under the ramp to the full
+  // load after the calibration rep, or at the light first-rep load when a
+  // stored range was confirmed: its force says nothing about fatigue, so the
+  // figures start at the second counted rep (docs/api.md, "fatigue").
+  if (s.mode != "isometric" && !mean_force.empty()) mean_force.erase(mean_force.begin());
   const FatigueMetrics fm = fatigue_metrics(mean_force);
   v.fatigue_index_pct = fm.fatigue_index_pct;
   v.decline_n_per_rep = fm.decline_n_per_rep;

@@ -4,7 +4,6 @@
 
 import { t, setLanguage, language, onLanguage } from './i18n.js';
 
-import { t } from './i18n.js';
 
 export const G = 9.80665; // N per kg-force
 

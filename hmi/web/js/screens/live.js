@@ -308,7 +308,7 @@ function fatigueLine(s) {
   const d = Number.isFinite(s.decline_n_per_rep) ? s.decline_n_per_rep : null;
   const dv = d === null ? null : settings.unit === 'N' ? `${fmtNum(d, 1)} N` : `${fmtNum(d / 9.80665, 2)} kg`;
   return h('div.sum-fatigue', { 'data-test': 'sum-fatigue', 'data-fatigue': fi === null ? '' : String(fi), 'data-decline': d === null ? '' : String(d) },
-    fi === null ? t('Fatigue index: needs 3 or more reps') : t('Fatigue index {pct} %', { pct: fmtNum(fi, 0) }),
+    fi === null ? t('Fatigue index: needs 4 or more reps') : t('Fatigue index {pct} %', { pct: fmtNum(fi, 0) }),
     dv === null ? '' : ` · ${t('decline {value} per rep', { value: dv })}`);
 }
 
