@@ -14,7 +14,8 @@ import WebSocket from 'ws';
 
 const pct = (a, p) => a[Math.min(a.length - 1, Math.floor((p / 100) * a.length))];
 
-export async function measure(base, clients, seconds) {
+/** `clockOffsetMs`: how far a test moved soleusd-test's wall clock (t_ms is on it). */
+export async function measure(base, clients, seconds, clockOffsetMs = 0) {
   const url = `${base.replace(/^http/, 'ws')}/api/v1/live`;
   const lat = [];
   const counts = new Array(clients).fill(0);
@@ -27,7 +28,7 @@ export async function measure(base, clients, seconds) {
       if (!ws.measuring) return;
       try {
         const t = JSON.parse(data).t_ms;
-        if (Number.isFinite(t)) { lat.push(now - t); counts[i] += 1; }
+        if (Number.isFinite(t)) { lat.push(now - (t - clockOffsetMs)); counts[i] += 1; }
       } catch { /* not a frame */ }
     });
   })));

@@ -86,7 +86,7 @@ try {
   // Live-view latency from a sample's t_ms to its receipt, with 1 and 10 clients.
   if (!filter) {
     for (const n of [1, 10]) {
-      const r = await measure(sys.base, n, 5);
+      const r = await measure(sys.base, n, 5, sys.clockOffsetMs ? sys.clockOffsetMs() : 0);
       report.figures[`live_latency_${n}_client${n > 1 ? 's' : ''}`] = `p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, max ${r.max_ms} ms (${r.rate_hz} Hz each)`;
     }
   }
