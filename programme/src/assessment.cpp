@@ -16,7 +16,9 @@ std::string pct_text(double v) {
 
 Result judge(const std::vector<Trial>& trials, const Config& cfg) {
   Result r;
-  if (static_cast<int>(trials.size()) < cfg.trials) {
+  bool any_beyond = false;
+  for (const auto& t : trials) any_beyond = any_beyond || t.beyond_range;
+  if (static_cast<int>(trials.size()) < cfg.trials && !any_beyond) {
     r.note = "incomplete: " + std::to_string(trials.size()) + " of " + std::to_string(cfg.trials) +
              " pushes done";
     return r;
@@ -106,7 +108,11 @@ void Run::on_set_end(const SetOutcome& o, std::int64_t now_ms) {
   const bool warmup = !warmed_up();
   running_.reset();
   last_end_ms_ = now_ms;
-  const bool beyond_ok = !warmup && o.beyond_range && o.stop_reason == "travel_limit";
+  // Out-pushed: the pad rose under the member's push until the hold ended,
+  // or the machine stopped it (its travel limit, or its speed trip when the
+  // pad ran away): the machine's range is the answer either way.
+  const bool beyond_ok = !warmup && o.beyond_range &&
+                         (o.stop_reason == "travel_limit" || o.stop_reason == "overspeed");
   if (!normal_end(o.stop_reason, !warmup) && !beyond_ok) {
     abandon("stopped: " + o.stop_reason);
     return;
@@ -125,7 +131,9 @@ void Run::on_set_end(const SetOutcome& o, std::int64_t now_ms) {
   t.beyond_range = o.beyond_range;
   if (!o.beyond_range) t.force_n = std::round(o.peak_force_n * 10.0) / 10.0;
   trials_.push_back(t);
-  if (trials_done() >= cfg_.trials) finished_ = true;
+  // Beyond the machine's range once is the result: no more maximal pushes
+  // that cannot give a number.
+  if (trials_done() >= cfg_.trials || t.beyond_range) finished_ = true;
 }
 
 void Run::abandon(const std::string& why) {

@@ -99,7 +99,7 @@ TEST_CASE("assessment: PAIN or STOP in any set ends it at once, incomplete, no n
 }
 
 TEST_CASE(
-    "assessment: trials that disagree by more than the configured spread are refused; a "
+    "assessment: trials that disagree by more than the configured spread are refused, a "
     "retry takes new trials and keeps the range") {
   Run run(cfg(), kT0);
   std::int64_t t = kT0;
@@ -135,35 +135,39 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "assessment: a push beyond the machine's range gives \"at least max load\", never a "
-    "number; the travel limit reached while out-pushing is part of it") {
-  Run run(cfg(), kT0);
-  std::int64_t t = kT0;
-  run.on_set_start(1, t);
-  run.on_set_end(warmup_done(), t += 10'000);
-  run.on_set_start(2, t += 3000);
-  run.on_set_end(push(1810, true), t += 6000);
-  run.on_set_start(3, t += 3000);
-  run.on_set_end(push(1805, true, "travel_limit"), t += 6000);
-  CHECK_FALSE(run.finished());
-  run.on_set_start(4, t += 3000);
-  run.on_set_end(push(1700), t += 6000);
-  const Result r = run.result();
-  CHECK(r.complete);
-  CHECK(r.beyond_range);
-  CHECK_FALSE(r.max_n);
-  CHECK_FALSE(r.spread_pct);
-  REQUIRE(run.trials().size() == 3);
-  CHECK_FALSE(run.trials()[0].force_n);
-  CHECK(run.trials()[0].beyond_range);
-  // travel_limit without beyond_range is a stop like any other
-  Run other(cfg(), kT0);
-  other.on_set_start(1, t);
-  other.on_set_end(warmup_done(), t += 10'000);
-  other.on_set_start(2, t += 3000);
-  other.on_set_end(push(900, false, "travel_limit"), t += 6000);
-  CHECK(other.finished());
-  CHECK_FALSE(other.result().complete);
+    "assessment: a push beyond the machine's range ends it with \"at least max load\", never a "
+    "number, the travel limit or speed trip reached while out-pushing is part of it") {
+  for (const char* why : {"hold_complete", "travel_limit", "overspeed"}) {
+    INFO(why);
+    Run run(cfg(), kT0);
+    std::int64_t t = kT0;
+    run.on_set_start(1, t);
+    run.on_set_end(warmup_done(), t += 10'000);
+    run.on_set_start(2, t += 3000);
+    run.on_set_end(push(1700), t += 6000);
+    run.on_set_start(3, t += 3000);
+    run.on_set_end(push(1790, true, why), t += 6000);
+    CHECK(run.finished());  // no third push
+    const Result r = run.result();
+    CHECK(r.complete);
+    CHECK(r.beyond_range);
+    CHECK_FALSE(r.max_n);
+    CHECK_FALSE(r.spread_pct);
+    REQUIRE(run.trials().size() == 2);
+    CHECK_FALSE(run.trials()[1].force_n);
+    CHECK(run.trials()[1].beyond_range);
+  }
+  // travel_limit or overspeed without beyond_range are stops like any other
+  for (const char* why : {"travel_limit", "overspeed"}) {
+    std::int64_t t = kT0;
+    Run other(cfg(), kT0);
+    other.on_set_start(1, t);
+    other.on_set_end(warmup_done(), t += 10'000);
+    other.on_set_start(2, t += 3000);
+    other.on_set_end(push(900, false, why), t += 6000);
+    CHECK(other.finished());
+    CHECK_FALSE(other.result().complete);
+  }
 }
 
 TEST_CASE("assessment: a warm-up without a range ends it") {

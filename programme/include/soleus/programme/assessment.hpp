@@ -17,8 +17,10 @@
 ///     hold (the member out-pushed the machine's max load) is "beyond range".
 ///  3. judge() makes the result from the trials: the best trial's force and
 ///     the spread, (best − worst) / best × 100. A spread above
-///     `max_spread_pct` is refused (retry: new trials, the range is kept);
-///     any trial beyond range makes the result "≥ max load" with no number.
+///     `max_spread_pct` is refused (retry: new trials, the range is kept).
+///     A trial beyond range ends the assessment at once: the result is
+///     "≥ max load" with no number (its stop may be the machine's travel
+///     limit or speed trip: the pad rose under the member's push).
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,13 +29,13 @@
 namespace soleus::programme::assessment {
 
 struct Config {
-  int warmup_reps = 5;         ///< 1–20
-  double warmup_pct = 20;      ///< % of the machine's max load, 5–50
-  int trials = 3;              ///< 1–5
-  double push_s = 5;           ///< 2–10
-  double rest_s = 60;          ///< 1–600 (tests use a few seconds)
-  double max_spread_pct = 15;  ///< 1–50: a larger spread is refused
-  std::string warmup_tempo = "1-0-1-0";
+  int warmup_reps = 5;                   ///< 1–20
+  double warmup_pct = 20;                ///< % of the machine's max load, 5–50
+  int trials = 3;                        ///< 1–5
+  double push_s = 5;                     ///< 2–10
+  double rest_s = 60;                    ///< 1–600 (tests use a few seconds)
+  double max_spread_pct = 15;            ///< 1–50: a larger spread is refused
+  std::string warmup_tempo = "2-1-2-1";  ///< E-B-C-T (the one tempo grammar)
 };
 
 /// One maximal push as measured.

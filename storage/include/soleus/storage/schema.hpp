@@ -19,7 +19,7 @@
 namespace soleus::storage {
 
 /// The newest schema version this build writes.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 5;
 
 struct MigrationResult {
   int from = 0;  ///< user_version found
