@@ -20,6 +20,14 @@ struct DaemonBackend::AssessmentState {
 
 namespace {
 
+/// The assessment's rests are timed on the monotonic clock: a wall clock that
+/// is set or stalls never shortens nor stretches a rest. (Rows keep Unix time.)
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 json::array trials_json(const std::vector<pa::Trial>& trials) {
   json::array a;
   for (const auto& t : trials)
@@ -44,7 +52,7 @@ json::object result_json(const pa::Result& r) {
 }  // namespace
 
 void DaemonBackend::settle_assessment(std::int64_t member_id, AssessmentState& a) {
-  const std::int64_t now = common::unix_ms_now();
+  const std::int64_t now = steady_ms();
   if (auto id = a.run.running_set()) {
     if (auto res = book_.result(*id)) {
       pa::SetOutcome o;
@@ -74,7 +82,7 @@ void DaemonBackend::settle_assessment(std::int64_t member_id, AssessmentState& a
   if (r.refused) return;  // the screen offers a retry; recorded when the member ends it
   storage::AssessmentRow row;
   row.member_id = member_id;
-  row.t_ms = now;
+  row.t_ms = common::unix_ms_now();
   row.method = "isometric";
   row.complete = r.complete;
   row.max_n = r.max_n;
@@ -97,7 +105,7 @@ void DaemonBackend::settle_assessment(std::int64_t member_id, AssessmentState& a
 }
 
 json::object DaemonBackend::assessment_card(std::int64_t member_id, const AssessmentState* a) {
-  const std::int64_t now = common::unix_ms_now();
+  const std::int64_t now = steady_ms();
   const auto& cfg = a ? a->run.config() : cfg_.assessment;
   json::object o{{"member_id", member_id},
                  {"active", a != nullptr && !a->recorded},
@@ -168,7 +176,7 @@ hmi::Result DaemonBackend::assessment(std::int64_t member_id, hmi::AssessmentAct
         "assessment");
     if (r.outcome != hmi::Outcome::Ok) return r;
   }
-  const std::int64_t now = common::unix_ms_now();
+  const std::int64_t now = steady_ms();
   std::shared_ptr<AssessmentState> a;
   if (auto it = assessments_.find(member_id); it != assessments_.end()) a = it->second;
   if (a) settle_assessment(member_id, *a);
@@ -196,7 +204,7 @@ hmi::Result DaemonBackend::assessment(std::int64_t member_id, hmi::AssessmentAct
         const pa::Result r = a->run.result();
         storage::AssessmentRow row;
         row.member_id = member_id;
-        row.t_ms = now;
+        row.t_ms = common::unix_ms_now();
         row.complete = false;
         row.spread_pct = r.spread_pct;
         row.trials_json = json::serialize(trials_json(a->run.trials()));

@@ -18,6 +18,7 @@ import { loadSettings, STATES } from './format.js';
 import { unlockAudio } from './metronome.js';
 import * as login from './screens/login.js';
 import * as member from './screens/member.js';
+import * as assessment from './screens/assessment.js';
 import * as liveView from './screens/live.js';
 import * as staff from './screens/staff.js';
 import * as maint from './screens/maint.js';
@@ -28,6 +29,7 @@ const IDLE_LOGOUT_MS = 5 * 60 * 1000;
 const ROUTES = {
   login: login.mountLogin,
   today: member.mountToday,
+  assessment: assessment.mountAssessment,
   quick: member.mountQuick,
   history: member.mountHistory,
   settings: member.mountSettings,
@@ -85,6 +87,7 @@ function allowed(name) {
   if (name === 'live' || name === 'summary' || name === 'settings') return true;
   if (name === 'login') return r === 'none';
   if (name === 'programme') return r === 'staff';
+  if (name === 'assessment') return r === 'member';
   return TABS[r].some(([n]) => n === name);
 }
 
@@ -224,11 +227,13 @@ function onState(state) {
   updateRail();
   const r = role();
   if (RUNNING.has(state) && !RUNNING.has(was) && (r === 'member' || r === 'guest')) {
-    if (current.name !== 'live') go('live');
+    // The assessment screen shows its own sets (force, countdown): it stays.
+    if (current.name !== 'live' && current.name !== 'assessment') go('live');
   }
   if (!RUNNING.has(state) && RUNNING.has(was)) {
     refreshStatus();
-    if (app.set && app.set.id && (r === 'member' || r === 'guest' || current.name === 'live')) {
+    // The assessment screen shows its sets' results itself.
+    if (app.set && app.set.id && current.name !== 'assessment' && (r === 'member' || r === 'guest' || current.name === 'live')) {
       const id = app.set.id;
       // The set's record is final once the controller has left 'unloading'.
       setTimeout(() => go('summary', id), 150);

@@ -8,6 +8,7 @@ import { keypad } from '../keypad.js';
 import { rule, tempoError, parseTempo, LIMITS } from '../validate.js';
 import { settings, saveSettings, load, loadPrecise, seconds, clock, shortDate, MODES, G, fmtNum } from '../format.js';
 import { testBeep, unlockAudio } from '../metronome.js';
+import { assessmentPanel } from './assessment.js';
 
 function fact(k, v, small, test) {
   return h('div.fact', h('div.k', k), h('div.v', test ? { 'data-test': test } : null, v, small ? h('small', ' ', small) : null));
@@ -35,9 +36,11 @@ export function mountToday(root, params, app) {
   const body = h('div', { style: { height: '100%' } });
   root.append(body);
 
+  let assess = null;
   async function refresh() {
     let s;
     try {
+      assess = await api.assessment().catch(() => null);
       s = await api.session();
     } catch (e) {
       clear(body).append(h('div.panel.col',
@@ -53,6 +56,12 @@ export function mountToday(root, params, app) {
   function render(s) {
     clearInterval(timer);
     clear(body);
+    const panel = assessmentPanel(assess, app);
+    if (panel && (assess.assigned || assess.active)) {
+      body.append(panel);  // an assigned assessment comes first
+      return;
+    }
+    if (panel) body.append(h('div.row', { style: { justifyContent: 'flex-end' } }, panel));
     if (!s || !s.programme) {
       body.append(h('div.panel.col', { 'data-test': 'no-programme' },
         h('h2', 'No programme assigned yet'),

@@ -2,6 +2,7 @@
 // field validated on the keypad as it is typed), and members with the
 // programme assigned to each and their assessed max.
 
+import { t } from '../i18n.js';
 import { api, ApiError } from '../api.js';
 import { h, clear, toast, segmented, choose, confirmBox } from '../ui.js';
 import { keypad } from '../keypad.js';
@@ -231,6 +232,14 @@ export function mountMembers(root, params, app) {
         const v = await keypad({ title: 'Assessed max (entered by hand)', layout: 'decimal', unit: 'N', value: m.assessed_max_n || '', validate: rule('assessed_max_n'), hint: '1–10000 N' });
         if (v !== null) put({ assessed_max_n: Number(v) });
       } }, m.assessed_max_n ? loadPrecise(m.assessed_max_n) : 'not assessed')),
+      h('div.field', h('label', t('Assessment')), h('button.btn.value', { 'data-test': 'm-assess', onclick: async () => {
+        try {
+          const r = await api.assignAssessment(m.id, !m.assessment_assigned);
+          m.assessment_assigned = r.assigned;
+          toast(r.assigned ? t('Assessment assigned') : t('Assessment withdrawn'), 'info');
+          renderDetail();
+        } catch (e) { out.textContent = apiMsg(e); }
+      } }, m.assessment_assigned ? t('assigned: tap to withdraw') : t('Assign an assessment'))),
       h('div.field', h('label', 'Name'), h('button.btn.value', { onclick: async () => {
         const v = await keypad({ title: 'Name', layout: 'alpha', value: m.name || '', validate: (t) => (t.trim() ? null : 'Enter a name') });
         if (v !== null) put({ name: v.trim() });
