@@ -206,3 +206,52 @@ TEST_CASE(
   auto list = get(rig.port, "/api/v1/members/" + std::to_string(id) + "/assessments", staff);
   CHECK(list.body.at("assessments").as_array()[0].at("beyond_range") == true);
 }
+
+TEST_CASE(
+    "assessment on the real system: PAIN during a push unloads the machine and ends the "
+    "assessment, stored as incomplete with no number") {
+  Rig rig({"--athlete-style", "assessment", "--capacity-n", "1200", "--after-reps", "2",
+           "--iso-fraction", "1", "--tempo", "2-1-2-1"});
+  rig.wait_ready();
+  const std::string staff = rig.login(R"({"role":"staff","pin":"2580"})");
+  auto m = post(rig.port, "/api/v1/members", R"({"number":"7002","name":"Bea"})", staff);
+  REQUIRE(m.status == 201);
+  const auto id = m.body.at("id").as_int64();
+  const std::string tok = rig.login(R"({"member":"7002"})");
+  REQUIRE(post(rig.port, "/api/v1/assessment/start", "", tok).status == 200);
+  const auto deadline = std::chrono::steady_clock::now() + 90s;
+  bool pained = false;
+  json::object c;
+  while (std::chrono::steady_clock::now() < deadline) {
+    c = get(rig.port, "/api/v1/assessment", tok).body.as_object();
+    if (c.at("step") == "done") break;
+    if (!pained && c.at("set_running") == true && c.at("range").is_object()) {
+      // Mid-push: wait until the member pushes hard, then PAIN.
+      std::this_thread::sleep_for(2500ms);
+      auto st = get(rig.port, "/api/v1/status").body.as_object();
+      INFO(json::serialize(st));
+      CHECK(st.at("state") == "active");
+      REQUIRE(post(rig.port, "/api/v1/sets/current/stop", R"({"reason":"pain"})").status == 200);
+      pained = true;
+    } else if (!pained && (c.at("next") == "warmup" || c.at("next") == "trial")) {
+      post(rig.port, "/api/v1/assessment/next", "", tok);
+    }
+    std::this_thread::sleep_for(300ms);
+  }
+  INFO(json::serialize(c), "\ndaemon:\n", rig.daemon.output());
+  REQUIRE(pained);
+  REQUIRE(c.at("step") == "done");
+  const auto& res = c.at("result").as_object();
+  CHECK(res.at("complete") == false);
+  CHECK(res.at("max_n").is_null());
+  CHECK(std::string(res.at("note").as_string()).find("pain") != std::string::npos);
+  // Unloaded: the drive is off, no set runs; no further push may start.
+  auto st = get(rig.port, "/api/v1/status").body.as_object();
+  CHECK(st.at("state") == "rest");
+  CHECK(c.at("next") == "none");  // no further push of this assessment
+  auto list = get(rig.port, "/api/v1/members/" + std::to_string(id) + "/assessments", staff);
+  const auto& arr = list.body.at("assessments").as_array();
+  REQUIRE(arr.size() == 1);
+  CHECK(arr[0].at("complete") == false);
+  CHECK(arr[0].at("max_n").is_null());
+}
