@@ -338,6 +338,24 @@ class CheckingBackend final : public Backend {
     FUZZ_CHECK(member_id == kMemberId, "session: for another member");
     return Result::ok();
   }
+  Result assessment(std::int64_t member_id, AssessmentAction a) override {
+    if (a != AssessmentAction::Get) mutation();
+    role({Caller::Member}, "assessment");
+    FUZZ_CHECK(member_id == kMemberId, "assessment: for another member");
+    return Result::ok();
+  }
+  Result member_assessments(std::int64_t member_id) override {
+    FUZZ_CHECK(
+        !in_test || caller == Caller::Staff || (caller == Caller::Member && member_id == kMemberId),
+        "member_assessments: reached for a caller who may not read it");
+    return Result::ok(json::object{{"assessments", json::array{}}});
+  }
+  Result assign_assessment(std::int64_t member_id, bool) override {
+    mutation();
+    role({Caller::Staff}, "assign_assessment");
+    FUZZ_CHECK(member_id >= 1, "assign_assessment: id not positive");
+    return Result::ok();
+  }
   Result maintenance(MaintenanceAction a, const json::object& args) override {
     mutation();
     role({Caller::Maintenance}, "maintenance");

@@ -99,6 +99,9 @@ class StubBackend : public Backend {
     return std::nullopt;
   }
   Result session(std::int64_t, SessionAction) override { return Result::not_found("bench"); }
+  Result assessment(std::int64_t, AssessmentAction) override { return Result::not_found("bench"); }
+  Result member_assessments(std::int64_t) override { return Result::not_found("bench"); }
+  Result assign_assessment(std::int64_t, bool) override { return Result::not_found("bench"); }
   Result maintenance(MaintenanceAction, const boost::json::object&) override {
     return Result::conflict("bench");
   }

@@ -170,7 +170,7 @@ hmi::Result DaemonBackend::start_set(const hmi::SetRequest& q) {
 }
 
 hmi::Result DaemonBackend::start_params(controller::SetParams p, std::int64_t session_id,
-                                        std::int64_t step_id, int set_index) {
+                                        std::int64_t step_id, int set_index, bool stored_range) {
   if (auto e = controller::validate(p, cfg_.training, cfg_.machine.limits, cfg_.machine.mechanics))
     return Result::invalid(e->field, e->message);
   std::lock_guard start_lock(start_mutex_);  // one start at a time
@@ -189,7 +189,7 @@ hmi::Result DaemonBackend::start_params(controller::SetParams p, std::int64_t se
           auto c = connect();
           auto m = storage::get_member(c.db, *p.member_id);
           if (!m) return Result::invalid("member_id", "no member " + std::to_string(*p.member_id));
-          if (m->rom_bottom_mm && m->rom_top_mm && m->rom_measured_ms) {
+          if (stored_range && m->rom_bottom_mm && m->rom_top_mm && m->rom_measured_ms) {
             p.range = controller::Range{*m->rom_bottom_mm, *m->rom_top_mm};
             p.range_age_days = std::max<double>(
                 0.0,

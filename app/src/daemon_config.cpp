@@ -54,6 +54,16 @@ DaemonConfig load_daemon_config(const std::string& path) {
           (fs::absolute(dir.empty() ? fs::path(".") : dir) / db).lexically_normal().string();
     }
   }
+  if (auto as = root.optional_section("assessment")) {
+    auto& a = c.assessment;
+    a.warmup_reps = static_cast<int>(as->integer("warmup_reps", a.warmup_reps, 1, 20));
+    a.warmup_pct = as->number("warmup_pct", a.warmup_pct, 5, 50);
+    a.trials = static_cast<int>(as->integer("trials", a.trials, 1, 5));
+    a.push_s = as->number("push_s", a.push_s, 2, 10);
+    a.rest_s = as->number("rest_s", a.rest_s, 1, 600);
+    a.max_spread_pct = as->number("max_spread_pct", a.max_spread_pct, 1, 50);
+    as->finish();
+  }
   bool asset_dir_given = false;
   if (auto h = root.optional_section("hmi")) {
     asset_dir_given = h->has("asset_dir");

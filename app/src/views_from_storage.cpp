@@ -119,6 +119,9 @@ hmi::MemberView member_view(const storage::MemberRow& m, bool has_pin,
   v.name = m.name;
   v.has_pin = has_pin;
   v.assessed_max_n = m.assessed_max_n;
+  v.assessed_ms = m.assessed_ms;
+  v.assessed_method = m.assessed_method;
+  v.assessment_assigned_ms = m.assessment_assigned_ms;
   v.rom_bottom_mm = m.rom_bottom_mm;
   v.rom_top_mm = m.rom_top_mm;
   v.rom_measured_ms = m.rom_measured_ms;

@@ -153,6 +153,8 @@ std::optional<FieldError> SetController::start_set(const SetParams& params, doub
   hold_rest_n_ = hold_push_since_ = hold_fall_since_ = -1;
   hold_held_mm_ = -1e9;
   hold_pushed_ = false;
+  hold_peak_filt_n_ = hold_peak_n_ = 0;
+  hold_beyond_ = false;
   moving_ = false;
   failed_since_ = -1;
   failed_rep_ = false;
@@ -403,6 +405,11 @@ void SetController::finish(double t) {
                          why == StopReason::CommLoss || why == StopReason::SensorFault ||
                          why == StopReason::Overspeed || why == StopReason::TravelLimit;
     r.range_save = range_calibrated_ && within_soft_limits(status_.range) && !bad_end;
+    if (params_.mode == Mode::Isometric) {
+      r.hold_mm = hold_mm_;
+      r.peak_force_n = hold_peak_n_;
+      r.beyond_range = hold_beyond_;
+    }
     sink_.on_set_result(r);
     emit(EventCode::Unloaded, Severity::Info, t, "unloaded; drive disabled");
     state_ = SetState::Rest;
@@ -771,6 +778,16 @@ void SetController::update_hold(const Cycle& c, CycleOutput& o) {
   // a light hold is not its start).
   if (hold_rest_n_ < 0) hold_rest_n_ = hold_filt_n_ = force;
   hold_filt_n_ += (force - hold_filt_n_) * std::min(1.0, dt / 0.3);
+  // The hold's peak force (the assessment's measure): the cell over 0.1 s,
+  // short enough for a maximal push of a few seconds, long enough to ignore
+  // a single noisy read. Out-pushed: the pad well above the hold height with
+  // the cell at the limit (the motor, torque-limited, yields; the over-force
+  // trip ignores a rising pad, see docs/assessment.md).
+  hold_peak_filt_n_ += (force - hold_peak_filt_n_) * std::min(1.0, dt / 0.1);
+  hold_peak_n_ = std::max(hold_peak_n_, hold_peak_filt_n_);
+  if (hold_peak_n_ >= kBeyondRangeFraction * params_.load_n ||
+      (pos > hold_mm_ + kBeyondRangeRiseMm && hold_peak_filt_n_ >= 0.9 * params_.load_n))
+    hold_beyond_ = true;
   if (!hold_pushed_ && hold_elapsed_ > tcfg_.idle_timeout_s) hold_pushed_ = true;
   if (!hold_pushed_) {
     const double margin = std::max(ccfg_.let_go_force_n, 0.1 * params_.load_n);

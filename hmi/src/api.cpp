@@ -277,6 +277,8 @@ ApiResponse Api::Impl::dispatch(const Route& r) {
              (s[2] == "history" || s[2] == "schedule" || s[2] == "progression"))
       methods({"GET"});
     else if (c == Collection::Members && n == 3 && s[2] == "events") methods({"GET"});
+    else if (c == Collection::Members && n == 3 && s[2] == "assessments") methods({"GET"});
+    else if (c == Collection::Members && n == 3 && s[2] == "assessment") methods({"PUT"});
     else fail(404, "", "no such endpoint: /api/v1/" + s[0] + "/…");
     const Session se = authenticate(r);
     return crud(r, c, se);
@@ -288,6 +290,15 @@ ApiResponse Api::Impl::dispatch(const Route& r) {
     const Session se = authenticate(r);
     require(se, {Role::Member});
     return session_call(r, se);
+  }
+  if (n >= 1 && s[0] == "assessment") {
+    if (n == 1) methods({"GET"});
+    else if (n == 2 && (s[1] == "start" || s[1] == "next" || s[1] == "retry" || s[1] == "end"))
+      methods({"POST"});
+    else fail(404, "", "no such endpoint");
+    const Session se = authenticate(r);
+    require(se, {Role::Member});
+    return assessment_call(r, se);
   }
   if (n == 1 && s[0] == "diagnostics") {  // alias of maintenance/diagnostics
     methods({"GET"});

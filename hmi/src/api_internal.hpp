@@ -179,6 +179,8 @@ struct Api::Impl {
   // -- maintenance (api_maintenance.cpp) and programme sessions (api_session.cpp) --
   ApiResponse maintenance(const Route& r, const Session& s);
   ApiResponse session_call(const Route& r, const Session& s);
+  // -- strength assessments (api_session.cpp) --
+  ApiResponse assessment_call(const Route& r, const Session& s);
 };
 
 }  // namespace soleus::hmi

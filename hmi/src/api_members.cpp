@@ -83,10 +83,27 @@ ApiResponse Api::Impl::crud(const Route& r, Collection c, const Session& s) {
     }
     return from_result(backend.member_progression(id, limit));
   }
+  if (seg.size() == 3 && seg[2] == "assessments") {
+    const std::int64_t id = parse_id(seg[1], "id");
+    if (!(s.role == Role::Staff || (s.role == Role::Member && s.member_id == id)))
+      fail(403, "", "a member's assessments are for staff or that member");
+    if (!r.query.empty()) fail(400, r.query.begin()->first, "unknown parameter");
+    return from_result(backend.member_assessments(id));
+  }
   require(s, {Role::Staff});
   if (seg.size() == 3 && seg[2] == "events") {  // PAIN and loss-of-control stops (staff)
     if (!r.query.empty()) fail(400, r.query.begin()->first, "unknown parameter");
     return from_result(backend.member_stop_events(parse_id(seg[1], "id")));
+  }
+  if (seg.size() == 3 && seg[2] == "assessment") {  // PUT /members/{id}/assessment
+    const std::int64_t id = parse_id(seg[1], "id");
+    const json::object body = parse_body(r.req->body, false);
+    Fields f(body);
+    if (!f.has_key("assigned")) fail(422, "assigned", "is required (true or false)");
+    const json::value* v = f.raw("assigned");
+    if (!v->is_bool()) fail(422, "assigned", "must be true or false");
+    f.finish();
+    return from_result(backend.assign_assessment(id, v->get_bool()));
   }
   // A member's PIN hash never leaves the server, whatever the backend returns.
   auto without_secrets = [](Result res) {

@@ -79,6 +79,7 @@ const char* to_string(AthleteStyle s) {
     case AthleteStyle::ShrinkingRange: return "shrinking_range";
     case AthleteStyle::Relax: return "relax";
     case AthleteStyle::Isometric: return "isometric";
+    case AthleteStyle::Assessment: return "assessment";
   }
   return "?";
 }
@@ -86,7 +87,7 @@ const char* to_string(AthleteStyle s) {
 bool parse_style(const std::string& text, AthleteStyle& out) {
   for (auto s : {AthleteStyle::Tempo, AthleteStyle::PushHard, AthleteStyle::HalfRange,
                  AthleteStyle::Bounce, AthleteStyle::LetGo, AthleteStyle::ShrinkingRange,
-                 AthleteStyle::Relax, AthleteStyle::Isometric}) {
+                 AthleteStyle::Relax, AthleteStyle::Isometric, AthleteStyle::Assessment}) {
     if (text == to_string(s)) {
       out = s;
       return true;
@@ -578,8 +579,16 @@ double Athlete::step(const AthleteInput& in, std::int64_t now_ms) {
   // An isometric hold starts from wherever the pad is held (often resting on
   // the heels, where the hold commands no force yet): the athlete pushes as
   // soon as the drive holds the pad.
-  const bool loaded = in.drive_enabled && ((s_.style == AthleteStyle::Isometric && !held_once_) ||
-                                           in.commanded_force_n >= s_.start_load_n);
+  // The assessment's athlete: its warm-up reps as tempo, then a maximal push
+  // each time the drive holds the pad (a new push only after the drive was off).
+  const bool assess = s_.style == AthleteStyle::Assessment;
+  const bool iso = s_.style == AthleteStyle::Isometric ||
+                   (assess && !in_rep_ && static_cast<int>(reps_.size()) >= s_.after_reps);
+  if (assess && !in.drive_enabled && phase_ != AthletePhase::Holding) held_once_ = false;
+  const bool loaded =
+      assess && iso
+          ? in.drive_enabled && (!held_once_ || phase_ == AthletePhase::Holding)
+          : in.drive_enabled && ((iso && !held_once_) || in.commanded_force_n >= s_.start_load_n);
   if (loaded) {
     loaded_s_ += kDt;
     unloaded_s_ = 0;
@@ -595,9 +604,7 @@ double Athlete::step(const AthleteInput& in, std::int64_t now_ms) {
   switch (phase_) {
     case AthletePhase::Waiting:
       if (loaded_s_ >= s_.start_delay_s)
-        enter(
-            s_.style == AthleteStyle::Isometric ? AthletePhase::Holding : AthletePhase::Concentric,
-            t, x);
+        enter(iso ? AthletePhase::Holding : AthletePhase::Concentric, t, x);
       break;
     case AthletePhase::Holding:
       holding_s_ += kDt;
@@ -660,6 +667,10 @@ double Athlete::step(const AthleteInput& in, std::int64_t now_ms) {
     case AthletePhase::LetGo: active = false; break;
     case AthletePhase::Holding:
       muscle = s_.iso_fraction * capacity_ * std::min(1.0, tp_in / 1.0);
+      // The assessment's athlete out-pushing the machine: its calves, rising,
+      // obey the trait model's force-velocity relation (capacity_n is its
+      // isometric maximum, at rest).
+      if (s_.style == AthleteStyle::Assessment && v > 0) muscle *= std::max(0.2, 1.0 - v / kFvMmS);
       break;
     case AthletePhase::Concentric:
       if (s_.style == AthleteStyle::PushHard) {

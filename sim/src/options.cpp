@@ -35,16 +35,18 @@ Endpoints (one line each is printed on stdout when ready):
 
 Athlete (see docs/simulator.md; also settable at run time):
   --athlete-style S      tempo | push_hard | half_range | bounce | let_go |
-                         shrinking_range | relax | isometric   (default tempo)
+                         shrinking_range | relax | isometric | assessment
+                         (default tempo)
   --capacity-n N         greatest force it pushes with, N (default 1500)
   --fatigue-rate R       fraction of current capacity lost per rep (default 0)
   --tempo E-B-C-T        eccentric, bottom pause, concentric, top pause, s (default 3-1-3-1)
   --bottom-mm X          pad height with the heels lowest (default 30)
   --top-mm X             highest pad height the calves reach (default 130)
-  --after-reps N         let_go / relax: reps before letting go / relaxing (default 3)
+  --after-reps N         let_go / relax: reps before letting go / relaxing;
+                         assessment: warm-up reps before the pushes (default 3)
   --half-range-fraction F  half_range: range of the reps after the first (default 0.5)
   --shrink-per-rep F     shrinking_range: range lost per rep (default 0.05)
-  --iso-fraction F       isometric: fraction of capacity pushed (default 0.7)
+  --iso-fraction F       isometric, assessment: fraction of capacity pushed (default 0.7)
   --noise-n N            rms force noise (default 3)
   --wobble-n N           force oscillation amplitude (default 0)
   --wobble-hz F          force oscillation frequency (default 4)

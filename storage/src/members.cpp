@@ -36,12 +36,14 @@ MemberRow read_member(const Statement& st) {
   m.assessed_ms = st.opt_int64(8);
   m.created_ms = st.int64(9);
   m.updated_ms = st.int64(10);
+  m.assessed_method = st.opt_text(11);
+  m.assessment_assigned_ms = st.opt_int64(12);
   return m;
 }
 
 constexpr const char* kMemberColumns =
     "id, number, name, pin_hash, rom_bottom_mm, rom_top_mm, rom_measured_ms, assessed_max_n, "
-    "assessed_ms, created_ms, updated_ms";
+    "assessed_ms, created_ms, updated_ms, assessed_method, assessment_assigned_ms";
 
 /// Schema 4's step columns: the rep range and the double-progression flag.
 void set_step_range(Database& db, std::int64_t programme_id, int position, const StepSpec& s) {
@@ -196,9 +198,19 @@ bool update_member(Database& db, std::int64_t id, const MemberUpdate& u, const A
   if (u.assessed_max_n) {
     set_col("assessed_max_n", *u.assessed_max_n, show(before->assessed_max_n),
             show(*u.assessed_max_n));
-    auto st = db.prepare("UPDATE members SET assessed_ms = ?1 WHERE id = ?2");
+    auto st = db.prepare(
+        "UPDATE members SET assessed_ms = ?1, assessed_method = CASE WHEN ?1 IS NULL THEN NULL "
+        "ELSE 'manual' END WHERE id = ?2");
     st.bind(1, *u.assessed_max_n ? std::optional<std::int64_t>(now) : std::nullopt).bind(2, id);
     st.run();
+    if (*u.assessed_max_n && show(*u.assessed_max_n) != show(before->assessed_max_n)) {
+      // Typed in by staff: kept with the assessments (method manual), for the trend.
+      auto a = db.prepare(
+          "INSERT INTO assessments (member_id, t_ms, method, complete, max_n, note) "
+          "VALUES (?1, ?2, 'manual', 1, ?3, 'entered by staff')");
+      a.bind(1, id).bind(2, now).bind(3, **u.assessed_max_n);
+      a.run();
+    }
   }
   if (changed) {
     auto st = db.prepare("UPDATE members SET updated_ms = ?1 WHERE id = ?2");

@@ -339,8 +339,30 @@ CREATE TABLE member_flags (
 );
 )sql";
 
-// MIGRATION 5: reserved for the assessment (issue 13), merged from another branch.
-constexpr std::string_view kMigration5 = "-- reserved: merged from another branch\n";
+// MIGRATION 5: the guided strength assessment (issue 13 §1, docs/assessment.md): every
+//    assessment is kept (the trend), complete or not; the member's current
+//    assessed max says how it was found; staff assign an assessment to a
+//    member (the Today card offers it until it is done).
+constexpr std::string_view kMigration5 = R"sql(
+CREATE TABLE assessments (
+  id           INTEGER PRIMARY KEY,
+  member_id    INTEGER NOT NULL REFERENCES members(id) ON DELETE CASCADE,
+  t_ms         INTEGER NOT NULL,                 -- when it ended
+  method       TEXT NOT NULL CHECK (method IN ('isometric','submaximal','manual')),
+  complete     INTEGER NOT NULL CHECK (complete IN (0, 1)),
+  max_n        REAL CHECK (max_n IS NULL OR max_n > 0),  -- NULL: incomplete or beyond range
+  beyond_range INTEGER NOT NULL DEFAULT 0 CHECK (beyond_range IN (0, 1)),
+  spread_pct   REAL,
+  trials       TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(trials)),  -- [{pct_of_range, force_n, beyond_range}]
+  curve        TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(curve)),
+  note         TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX assessments_member ON assessments(member_id, t_ms);
+ALTER TABLE members ADD COLUMN assessed_method TEXT
+  CHECK (assessed_method IS NULL OR assessed_method IN ('isometric','submaximal','manual'));
+UPDATE members SET assessed_method = 'manual' WHERE assessed_max_n IS NOT NULL;
+ALTER TABLE members ADD COLUMN assessment_assigned_ms INTEGER;  -- staff asked for one; NULL: none due
+)sql";
 
 // MIGRATION 6: named staff accounts (issue 13).
 //  * One shared staff PIN could not say who changed what: each physiotherapist

@@ -137,6 +137,8 @@ export function testConfig(text, { modbusPort, dbPath, assetDir, widen = true })
   edit('db_path = "soleus-sim.db"', `db_path = ${JSON.stringify(dbPath)}`);
   edit('port = 8080', 'port = 0');
   edit('# asset_dir = "/usr/share/soleus/hmi"', `asset_dir = ${JSON.stringify(assetDir)}`);
+  // A short strength assessment (walk-through step 1): one warm-up rep, 3 s pushes, 3 s rests.
+  text += '\n[assessment]\nwarmup_reps = 1\npush_s = 3\nrest_s = 3\n';
   return text;
 }
 

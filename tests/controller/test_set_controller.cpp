@@ -761,3 +761,106 @@ TEST_CASE("return to rest: a pad that friction parks above the rest position is 
   CHECK(rig.io.pos() == doctest::Approx(9).epsilon(0.01));
   CHECK_FALSE(rig.ctl->status().moving);
 }
+
+// ---- the strength assessment's maximal pushes (docs/assessment.md) ------------------------------
+
+namespace {
+/// A maximal push at the middle of the range, the hold's limit at the machine's max load.
+SetParams maximal_push() {
+  SetParams p;
+  p.mode = Mode::Isometric;
+  p.load_n = limits().max_load_n;
+  p.hold_s = 5;
+  p.hold_height_mm = 50;
+  p.force_drop_pct = 50;
+  p.tempo = {0, 0, 0, 0};
+  return p;
+}
+}  // namespace
+
+TEST_CASE("assessment push: the hold's peak force is the member's maximal force, the pad held") {
+  for (double fmax : {600.0, 1200.0, 1700.0}) {
+    INFO("athlete's maximal force ", fmax);
+    Rig rig;
+    rig.io.athlete.tempo = {2, 0, 2, 60};  // rises to its top (above the hold) and pushes there
+    rig.io.athlete.top = 90;
+    rig.io.athlete.fmax = fmax;
+    rig.boot();
+    REQUIRE_FALSE(rig.ctl->start_set(maximal_push(), rig.t));
+    double max_pos = 0, peak_contact = 0;
+    rig.run_until(
+        [&] {
+          if (rig.state() == SetState::Active) {
+            max_pos = std::max(max_pos, rig.io.pos());
+            peak_contact = std::max(peak_contact, rig.io.contact_n());
+          }
+          return !rig.sink.results.empty();
+        },
+        40);
+    REQUIRE_FALSE(rig.sink.results.empty());
+    const SetResult& r = rig.sink.results[0];
+    CHECK(r.reason == StopReason::HoldComplete);
+    CHECK_FALSE(r.beyond_range);
+    CHECK(r.hold_mm == doctest::Approx(50));
+    // The hold is compliant: the harder the push, the higher it holds.
+    CHECK(max_pos < 50 + kBeyondRangeRiseMm);
+    // The cell reads the member's push at the pad.
+    CHECK(r.peak_force_n == doctest::Approx(fmax).epsilon(0.03));
+    CHECK_FALSE(rig.sink.has(EventCode::OverForce));
+    CHECK_FALSE(rig.cmd.enable);  // unloaded and disabled at the end
+  }
+}
+
+TEST_CASE(
+    "assessment push: out-pushing the machine's max load raises the pad, reports beyond "
+    "range, and trips neither over-force nor over-speed") {
+  Rig rig;
+  rig.io.athlete.tempo = {2, 0, 2, 60};
+  rig.io.athlete.top = 110;
+  rig.io.athlete.fmax = 2600;  // stronger than the machine
+  rig.boot();
+  REQUIRE_FALSE(rig.ctl->start_set(maximal_push(), rig.t));
+  double max_pos = 0, max_cmd = 0;
+  rig.run_until(
+      [&] {
+        max_pos = std::max(max_pos, rig.io.pos());
+        max_cmd = std::max(max_cmd, rig.cmd.force_n);
+        return !rig.sink.results.empty();
+      },
+      40);
+  REQUIRE_FALSE(rig.sink.results.empty());
+  const SetResult& r = rig.sink.results[0];
+  CHECK(r.beyond_range);
+  CHECK(max_pos > 50 + 10);                      // the pad rose
+  CHECK(max_cmd <= limits().max_load_n + 1e-6);  // never driven beyond the clamp
+  CHECK_FALSE(rig.sink.has(EventCode::OverForce));
+  CHECK_FALSE(rig.sink.has(EventCode::Overspeed));
+  CHECK(rig.io.fastest_mm_s < limits().max_speed_mm_s * 1.1);
+  CHECK(r.reason == StopReason::HoldComplete);
+  CHECK_FALSE(rig.cmd.enable);
+}
+
+TEST_CASE("assessment push: PAIN mid-push unloads through the ramp, never raising the force") {
+  Rig rig;
+  rig.io.athlete.tempo = {2, 0, 2, 60};
+  rig.io.athlete.top = 90;
+  rig.io.athlete.fmax = 1500;
+  rig.boot();
+  REQUIRE_FALSE(rig.ctl->start_set(maximal_push(), rig.t));
+  rig.run_until([&] { return rig.state() == SetState::Active && rig.io.contact_n() > 1200; }, 10);
+  rig.run(0.5);
+  REQUIRE(rig.state() == SetState::Active);
+  CHECK(rig.ctl->stop(StopReason::Pain, rig.t));
+  double prev = rig.cmd.force_n, rise = 0;
+  rig.run_until(
+      [&] {
+        rise = std::max(rise, rig.cmd.force_n - prev);
+        prev = rig.cmd.force_n;
+        return !rig.sink.results.empty();
+      },
+      10);
+  REQUIRE_FALSE(rig.sink.results.empty());
+  CHECK(rig.sink.results[0].reason == StopReason::Pain);
+  CHECK(rise <= 1.0);
+  CHECK_FALSE(rig.cmd.enable);
+}

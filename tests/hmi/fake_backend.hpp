@@ -210,6 +210,19 @@ class FakeBackend : public Backend {
     if (it == credentials.end()) return std::nullopt;
     return it->second;
   }
+  Result assessment(std::int64_t member_id, AssessmentAction) override {
+    std::lock_guard l(mutex);
+    ++calls;
+    return Result::ok(boost::json::object{{"member_id", member_id}, {"step", "none"}});
+  }
+  Result member_assessments(std::int64_t) override {
+    ++calls;
+    return Result::ok(boost::json::object{{"assessments", boost::json::array{}}});
+  }
+  Result assign_assessment(std::int64_t member_id, bool assign) override {
+    ++calls;
+    return Result::ok(boost::json::object{{"member_id", member_id}, {"assigned", assign}});
+  }
   Result session(std::int64_t member_id, SessionAction a) override {
     std::lock_guard l(mutex);
     ++calls;

@@ -504,6 +504,13 @@ TEST_CASE("role matrix: each endpoint x each role, checked on the server") {
       {"GET", "/api/v1/members/3/schedule", "", {"member", "staff"}},
       {"GET", "/api/v1/members/3/progression", "", {"member", "staff"}},
       {"GET", "/api/v1/members/3/events", "", {"staff"}},
+      {"GET", "/api/v1/members/3/assessments", "", {"member", "staff"}},
+      {"PUT", "/api/v1/members/1/assessment", R"({"assigned":true})", {"staff"}},
+      {"GET", "/api/v1/assessment", "", {"member"}},
+      {"POST", "/api/v1/assessment/start", "", {"member"}},
+      {"POST", "/api/v1/assessment/next", "", {"member"}},
+      {"POST", "/api/v1/assessment/retry", "", {"member"}},
+      {"POST", "/api/v1/assessment/end", "", {"member"}},
       {"GET", "/api/v1/programmes", "", {"staff"}},
       {"POST", "/api/v1/programmes", prog, {"staff"}},
       {"GET", "/api/v1/programmes/50", "", {"staff"}},
@@ -573,6 +580,15 @@ TEST_CASE("role matrix: each endpoint x each role, checked on the server") {
   check_error(f.get("/api/v1/sets/99/trace", tokens.at("staff")), 404, "id");
   check_error(f.get("/api/v1/members/3/events", tokens.at("member")), 403, "");
   check_error(f.get("/api/v1/members/3/events?x=1", tokens.at("staff")), 400, "x");
+  check_error(f.get("/api/v1/members/2/assessments", tokens.at("member")), 403, "");
+  // Bad input is refused with the field, before the backend.
+  check_error(
+      f.req("PUT", "/api/v1/members/1/assessment", R"({"assigned":"yes"})", tokens.at("staff")),
+      422, "assigned");
+  check_error(f.req("PUT", "/api/v1/members/1/assessment", "{}", tokens.at("staff")), 422,
+              "assigned");
+  check_error(f.req("POST", "/api/v1/assessment/next", R"({"x":1})", tokens.at("member")), 400,
+              "x");
 }
 
 TEST_CASE("a guest's load cap, a member starts sets only for themself") {

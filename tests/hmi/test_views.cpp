@@ -338,9 +338,10 @@ TEST_CASE("views: the JSON lines, the API and the export give the same rep and e
 
 TEST_CASE("views: member, history, programme and session renderers' field sets") {
   CHECK(keys(to_json(MemberView{})) ==
-        std::set<std::string>{"id", "number", "name", "has_pin", "assessed_max_n", "rom_bottom_mm",
-                              "rom_top_mm", "rom_measured_ms", "programme_id", "created_ms", "reassessment_due",
-                              "flagged", "flag_reason"});
+        std::set<std::string>{"id", "number", "name", "has_pin", "assessed_max_n", "assessed_ms",
+                              "assessed_method", "assessment_assigned", "assessment_assigned_ms",
+                              "rom_bottom_mm", "rom_top_mm", "rom_measured_ms", "programme_id",
+                              "created_ms", "reassessment_due", "flagged", "flag_reason"});
   CHECK(keys(to_json(HistorySetView{})) ==
         std::set<std::string>{"set_id", "mode", "load_n", "reps", "tut_s", "stop_reason",
                               "partial_reps", "on_tempo_pct", "started_ms"});

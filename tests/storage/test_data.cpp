@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "soleus/app/views_from_storage.hpp"
+#include "soleus/storage/assessments.hpp"
 #include "soleus/storage/maintenance.hpp"
 #include "soleus/storage/members.hpp"
 #include "soleus/storage/open.hpp"
@@ -184,6 +185,60 @@ TEST_CASE("members: changes are audited with before and after, never the PIN has
   update_member(db, id, same, staff);
   CHECK(query_audit(db).size() == before);
   CHECK_FALSE(update_member(db, 999, same, staff));
+}
+
+TEST_CASE(
+    "assessments: kept newest first, a complete one becomes the assessed max with its "
+    "date and method, an incomplete or beyond-range one changes nothing") {
+  auto db = Database::open(":memory:");
+  migrate(db);
+  Actor staff{"staff", 3};
+  const auto id = add_member(db, "42", "Ann", staff);
+  CHECK_FALSE(assessment_assigned_ms(db, id));
+  REQUIRE(assign_assessment(db, id, true, 1000, staff));
+  CHECK(assessment_assigned_ms(db, id) == std::optional<std::int64_t>(1000));
+  CHECK_FALSE(assign_assessment(db, 999, true, 1000, staff));
+  AssessmentRow a;
+  a.member_id = id;
+  a.t_ms = 2000;
+  a.complete = false;
+  a.note = "incomplete: stopped: pain";
+  a.trials_json = R"([{"pct_of_range":50,"force_n":900.5,"beyond_range":false}])";
+  record_assessment(db, a, Actor{"member", id});
+  CHECK_FALSE(get_member(db, id)->assessed_max_n);
+  CHECK_FALSE(assessment_assigned_ms(db, id));  // any assessment ends the assignment
+  a.t_ms = 3000;
+  a.complete = true;
+  a.max_n = 1234.5;
+  a.spread_pct = 3.2;
+  record_assessment(db, a, Actor{"member", id});
+  auto m = get_member(db, id);
+  CHECK(m->assessed_max_n == std::optional<double>(1234.5));
+  CHECK(m->assessed_ms == std::optional<std::int64_t>(3000));
+  CHECK(assessed_method(db, id) == std::optional<std::string>("isometric"));
+  a.t_ms = 4000;
+  a.max_n.reset();
+  a.beyond_range = true;
+  a.spread_pct.reset();
+  record_assessment(db, a, Actor{"member", id});
+  CHECK(get_member(db, id)->assessed_max_n == std::optional<double>(1234.5));
+  // Staff typing a max: method manual, kept with the assessments.
+  MemberUpdate u;
+  u.assessed_max_n = std::optional<double>(1500);
+  REQUIRE(update_member(db, id, u, staff));
+  CHECK(assessed_method(db, id) == std::optional<std::string>("manual"));
+  const auto all = member_assessments(db, id);
+  REQUIRE(all.size() == 4);
+  CHECK(all[1].t_ms == 4000);
+  CHECK(all[1].beyond_range);
+  CHECK_FALSE(all[1].max_n);
+  CHECK(all[2].max_n == std::optional<double>(1234.5));
+  CHECK(all[3].trials_json.find("900.5") != std::string::npos);
+  CHECK(all[0].method == "manual");
+  CHECK_THROWS(db.exec("UPDATE assessments SET trials = 'not json' WHERE id = 1"));
+  // Erasure takes them with the member.
+  CHECK(erase_member(db, id, staff).found);
+  CHECK(member_assessments(db, id).empty());
 }
 
 TEST_CASE("programmes: a programme with a progression rule, assigned and audited") {

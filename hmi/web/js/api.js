@@ -168,6 +168,15 @@ export const api = {
     return request('POST', '/session/next', {});
   },
   sessionEnd: () => request('POST', '/session/end', {}),
+  // --- strength assessment of the signed-in member (docs/assessment.md) ----
+  assessment: () => request('GET', '/assessment'),
+  assessmentStart: () => request('POST', '/assessment/start', {}),
+  assessmentNext: () => request('POST', '/assessment/next', {}),
+  assessmentRetry: () => request('POST', '/assessment/retry', {}),
+  assessmentEnd: () => request('POST', '/assessment/end', {}),
+  assessments: (memberId) => request('GET', `/members/${encodeURIComponent(memberId)}/assessments`),
+  assignAssessment: (memberId, assigned) =>
+    request('PUT', `/members/${encodeURIComponent(memberId)}/assessment`, { assigned }),
   history: (memberId, limit = 10) =>
     request('GET', `/members/${encodeURIComponent(memberId)}/history?limit=${limit}`)
       .then((d) => { const r = list(d, 'sessions'); r.items = r.items.map(normalizeHistory); return r; }),

@@ -19,6 +19,7 @@ import { t, onLanguage } from './i18n.js';
 import { unlockAudio } from './metronome.js';
 import * as login from './screens/login.js';
 import * as member from './screens/member.js';
+import * as assessment from './screens/assessment.js';
 import * as liveView from './screens/live.js';
 import * as staff from './screens/staff.js';
 import * as progress from './screens/progress.js';
@@ -31,6 +32,7 @@ const IDLE_LOGOUT_MS = 5 * 60 * 1000;
 const ROUTES = {
   login: login.mountLogin,
   today: member.mountToday,
+  assessment: assessment.mountAssessment,
   quick: member.mountQuick,
   history: progress.mountHistory,
   member: progress.mountMemberPage,
@@ -95,6 +97,7 @@ function allowed(name) {
   if (name === 'accounts') return r === 'staff' || r === 'maintenance';
   // A member's free set (the Today card's "Free set"): the quick screen, not a tab.
   if (name === 'quick') return r === 'member' || r === 'guest';
+  if (name === 'assessment') return r === 'member';
   return TABS[r].some(([n]) => n === name);
 }
 
@@ -245,11 +248,13 @@ function onState(state) {
   updateRail();
   const r = role();
   if (RUNNING.has(state) && !RUNNING.has(was) && (r === 'member' || r === 'guest')) {
-    if (current.name !== 'live') go('live');
+    // The assessment screen shows its own sets (force, countdown): it stays.
+    if (current.name !== 'live' && current.name !== 'assessment') go('live');
   }
   if (!RUNNING.has(state) && RUNNING.has(was)) {
     refreshStatus();
-    if (app.set && app.set.id && (r === 'member' || r === 'guest' || current.name === 'live')) {
+    // The assessment screen shows its sets' results itself.
+    if (app.set && app.set.id && current.name !== 'assessment' && (r === 'member' || r === 'guest' || current.name === 'live')) {
       const id = app.set.id;
       // The set's record is final once the controller has left 'unloading'.
       setTimeout(() => go('summary', id), 150);

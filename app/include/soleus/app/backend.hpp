@@ -37,6 +37,7 @@
 #include "soleus/app/set_params.hpp"
 #include "soleus/controller/control_loop.hpp"
 #include "soleus/hmi/backend.hpp"
+#include "soleus/programme/assessment.hpp"
 #include "soleus/storage/database.hpp"
 #include "soleus/storage/records.hpp"
 #include "soleus/storage/writer.hpp"
@@ -126,13 +127,18 @@ class DaemonBackend final : public hmi::Backend {
   hmi::Result audit(const hmi::AuditQuery& query) override;
   hmi::Result member_csv(std::int64_t member_id, std::optional<std::int64_t> from_ms,
                          std::optional<std::int64_t> to_ms) override;
+  hmi::Result assessment(std::int64_t member_id, hmi::AssessmentAction action) override;
+  hmi::Result member_assessments(std::int64_t member_id) override;
+  hmi::Result assign_assessment(std::int64_t member_id, bool assign) override;
   hmi::Result maintenance(hmi::MaintenanceAction action, const boost::json::object& args) override;
   boost::json::value diagnostics() override;
 
   /// Starts a set from parameters already parsed (the API, the session
   /// runner, --run-set go through the same checks). Sets p.set_id.
+  /// `stored_range` false: the member's stored range is not used (the set
+  /// calibrates: the assessment's warm-up).
   hmi::Result start_params(controller::SetParams p, std::int64_t session_id = 0,
-                           std::int64_t step_id = 0, int set_index = 0);
+                           std::int64_t step_id = 0, int set_index = 0, bool stored_range = true);
 
  private:
   class Pool;
@@ -163,6 +169,13 @@ class DaemonBackend final : public hmi::Backend {
   std::mutex range_mutex_;
   std::optional<hmi::RangeCheckView> last_range_check_;
   std::int64_t stop_requested_for_ = 0;
+  // The strength assessments in progress, by member (backend_assessment.cpp).
+  struct AssessmentState;
+  std::mutex assessment_mutex_;
+  std::map<std::int64_t, std::shared_ptr<AssessmentState>> assessments_;
+  /// Takes the running set's result into the run; records a finished run once.
+  void settle_assessment(std::int64_t member_id, AssessmentState& a);
+  boost::json::object assessment_card(std::int64_t member_id, const AssessmentState* a);
 };
 
 }  // namespace soleus::app

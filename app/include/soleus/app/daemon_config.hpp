@@ -10,6 +10,7 @@
 #include "soleus/controller/config.hpp"
 #include "soleus/drivers/machine_config.hpp"
 #include "soleus/hmi/config.hpp"
+#include "soleus/programme/assessment.hpp"
 #include "soleus/storage/config.hpp"
 
 namespace soleus::app {
@@ -33,6 +34,8 @@ struct DaemonConfig {
   /// [limits]. When asset_dir is not given and the installed directory does
   /// not exist, the build tree's copy (hmi/web-dist) is used.
   hmi::HmiConfig hmi;
+  /// [assessment] (optional; defaults): the guided strength assessment.
+  programme::assessment::Config assessment;
 };
 
 /// Reads and validates FILE. Throws config::ConfigError naming file, line and key.

@@ -261,6 +261,9 @@ class SetController {
   double hold_fall_since_ =
       -1;                       ///< the pad falls away from the hold with nothing on the cell since
   double hold_held_mm_ = -1e9;  ///< the pad's height when the cell last read a force in the hold
+  double hold_peak_filt_n_ = 0;  ///< the cell low-passed over 0.1 s (the peak's measure)
+  double hold_peak_n_ = 0;       ///< its largest value in the hold
+  bool hold_beyond_ = false;     ///< the hold was out-pushed (SetResult::beyond_range)
   // moves
   double move_target_ = 0;
   double move_deadline_ = 0;

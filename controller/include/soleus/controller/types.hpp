@@ -177,7 +177,24 @@ struct SetResult {
   /// set, within the soft limits, spanning at least min_range_mm, and the set
   /// did not end by PAIN, loss of control, a fault or the e-stop).
   bool range_save = false;
+  bool range_calibrated = false;  ///< measured in this set (not a stored range)
+  // Isometric holds (the strength assessment's maximal pushes, docs/assessment.md):
+  double hold_mm = 0;       ///< the height held
+  double peak_force_n = 0;  ///< the largest load-cell force, averaged over 0.1 s, in the hold
+  /// The member reached or out-pushed the hold's force limit: the peak came
+  /// within kBeyondRangeFraction of it, or the pad rose more than
+  /// kBeyondRangeRiseMm above the hold height with the cell at ≥ 90 % of it.
+  /// peak_force_n is then only a lower bound ("≥ max load").
+  bool beyond_range = false;
 };
+
+/// A hold's peak at or above this fraction of its force limit cannot be told
+/// from the limit itself: it counts as beyond the machine's range.
+inline constexpr double kBeyondRangeFraction = 0.97;
+/// A hold pushed this far above its height with the cell near its limit is
+/// out-pushed. (The hold is compliant: a 1700 N push against an 1800 N limit
+/// holds ~20 mm above the height on the reference machine.)
+inline constexpr double kBeyondRangeRiseMm = 25.0;
 
 enum class Severity { Info, Warning, Error };
 

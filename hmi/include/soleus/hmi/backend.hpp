@@ -134,6 +134,15 @@ enum class SessionAction {
   End,      ///< end the session now; the runner records it and applies progression
 };
 
+/// The guided strength assessment, for a logged-in member (docs/assessment.md).
+enum class AssessmentAction {
+  Get,    ///< the assessment card: step, rest remaining, trials, result
+  Start,  ///< begin a new assessment (or resume the unfinished one)
+  Next,   ///< start its next set (the warm-up, or the next push); reply: the card with "set_id"
+  Retry,  ///< after a refused result (spread too large): new pushes, the range kept
+  End,    ///< end it now: recorded as incomplete if anything was done
+};
+
 /// Implemented by soleusd. See the file comment for the threading rules.
 class Backend {
  public:
@@ -210,6 +219,14 @@ class Backend {
 
   // ---- programme sessions (a logged-in member) -----------------------------
   virtual Result session(std::int64_t member_id, SessionAction action) = 0;
+
+  // ---- strength assessments ---------------------------------------------------
+  /// A logged-in member's assessment (AssessmentAction).
+  virtual Result assessment(std::int64_t member_id, AssessmentAction action) = 0;
+  /// GET /members/{id}/assessments: {"assessments": [...]}, newest first.
+  virtual Result member_assessments(std::int64_t member_id) = 0;
+  /// PUT /members/{id}/assessment (staff): assign (true) or withdraw (false).
+  virtual Result assign_assessment(std::int64_t member_id, bool assign) = 0;
 
   // ---- maintenance ----------------------------------------------------------
   /// `args` is validated: Span has {"known_n": > 0}; the others are empty.

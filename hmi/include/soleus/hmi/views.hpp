@@ -198,6 +198,9 @@ struct MemberView {
   std::string name;
   bool has_pin{};  ///< the PIN itself is never rendered
   std::optional<double> assessed_max_n;
+  std::optional<std::int64_t> assessed_ms;             ///< when (issue 13)
+  std::optional<std::string> assessed_method;          ///< isometric | submaximal | manual
+  std::optional<std::int64_t> assessment_assigned_ms;  ///< an assessment is assigned, pending
   std::optional<double> rom_bottom_mm;
   std::optional<double> rom_top_mm;
   std::optional<std::int64_t>

@@ -9,6 +9,7 @@ import { rule, tempoError, parseTempo, LIMITS } from '../validate.js';
 import { settings, saveSettings, load, loadPrecise, seconds, clock, shortDate, MODES, G, fmtNum, numAuto } from '../format.js';
 import { testBeep, unlockAudio } from '../metronome.js';
 import { t, LANGUAGES, setLanguage } from '../i18n.js';
+import { assessmentPanel } from './assessment.js';
 
 function fact(k, v, small, test) {
   return h('div.fact', h('div.k', k), h('div.v', test ? { 'data-test': test } : null, v, small ? h('small', ' ', small) : null));
@@ -66,10 +67,12 @@ export function mountToday(root, params, app) {
   const body = h('div', { style: { height: '100%' } });
   root.append(body);
 
+  let assess = null;
   async function refresh() {
     let s;
     let sc = null;
     try {
+      assess = await api.assessment().catch(() => null);
       const id = app.auth && app.auth.member_id;
       [s, sc] = await Promise.all([api.session(), id ? api.schedule(id).catch(() => null) : null]);
     } catch (e) {
@@ -86,6 +89,12 @@ export function mountToday(root, params, app) {
   function render(s, sc) {
     clearInterval(timer);
     clear(body);
+    const panel = assessmentPanel(assess, app);
+    if (panel && (assess.assigned || assess.active)) {
+      body.append(panel);  // an assigned assessment comes first
+      return;
+    }
+    if (panel) body.append(h('div.row', { style: { justifyContent: 'flex-end' } }, panel));
     if (!s || !s.programme) {
       body.append(h('div.panel.col', { 'data-test': 'no-programme' },
         h('h2', t('No programme assigned yet')),

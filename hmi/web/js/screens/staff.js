@@ -313,6 +313,14 @@ export function mountMembers(root, params, app) {
         const v = await keypad({ title: t('Assessed max (entered by hand)'), layout: 'decimal', unit: 'N', value: m.assessed_max_n || '', validate: rule('assessed_max_n'), hint: '1–10000 N' });
         if (v !== null) put({ assessed_max_n: Number(v) });
       } }, m.assessed_max_n ? loadPrecise(m.assessed_max_n) : t('not assessed'))),
+      h('div.field', h('label', t('Assessment')), h('button.btn.value', { 'data-test': 'm-assess', onclick: async () => {
+        try {
+          const r = await api.assignAssessment(m.id, !m.assessment_assigned);
+          m.assessment_assigned = r.assigned;
+          toast(r.assigned ? t('Assessment assigned') : t('Assessment withdrawn'), 'info');
+          renderDetail();
+        } catch (e) { out.textContent = apiMsg(e); }
+      } }, m.assessment_assigned ? t('assigned: tap to withdraw') : t('Assign an assessment'))),
       h('div.field', h('label', t('Name')), h('button.btn.value', { onclick: async () => {
         const v = await keypad({ title: t('Name'), layout: 'alpha', value: m.name || '', validate: (x) => (x.trim() ? null : t('Enter a name')) });
         if (v !== null) put({ name: v.trim() });

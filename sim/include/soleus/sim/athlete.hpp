@@ -18,7 +18,8 @@
 ///     it feels (pad weight plus the motor's force with the screw's friction
 ///     for the direction it moves) and a PD on the error, clamped to
 ///     [0, current capacity]: it pushes just as hard as needed.
-///  4. Styles change what it does: push_hard pushes at capacity while rising;
+///  4. Styles change what it does (assessment: see parse_style): push_hard pushes at capacity while
+///  rising;
 ///     half_range does an honest first rep then half-range ones;
 ///     shrinking_range loses range rep by rep; bounce moves fast and drops
 ///     onto its heels at the bottom to rebound; let_go leaves the pad (no
@@ -59,10 +60,17 @@ enum class AthleteStyle {
   LetGo,
   ShrinkingRange,
   Relax,
-  Isometric
+  Isometric,
+  Assessment
 };
 const char* to_string(AthleteStyle s);
-/// "tempo", "push_hard", "half_range", "bounce", "let_go", "shrinking_range", "relax", "isometric".
+/// "tempo", "push_hard", "half_range", "bounce", "let_go", "shrinking_range", "relax", "isometric",
+/// "assessment" (the strength assessment: tempo reps until it has made
+/// `after_reps` reps, the warm-up with its calibration rep, then a maximal
+/// push of iso_fraction × capacity every time the drive is enabled, which
+/// falls with rising speed as in the trait model's force-velocity relation;
+/// the truth's capacity_n is its isometric maximum anywhere in its range but
+/// the last 5 mm to its top).
 bool parse_style(const std::string& text, AthleteStyle& out);
 
 /// E-B-C-T seconds: eccentric, bottom pause, concentric, top pause.

@@ -31,6 +31,8 @@ struct MemberRow {
   std::optional<double> assessed_max_n;
   std::optional<std::int64_t> assessed_ms;
   std::int64_t created_ms = 0, updated_ms = 0;
+  std::optional<std::string> assessed_method;          ///< isometric | submaximal | manual
+  std::optional<std::int64_t> assessment_assigned_ms;  ///< staff assigned an assessment (pending)
 };
 
 /// A change to a member: only the fields that are set change. For the
