@@ -61,12 +61,13 @@ export function mountToday(root, params, app) {
       body.append(panel);  // an assigned assessment comes first
       return;
     }
-    if (panel) body.append(h('div.row', { style: { justifyContent: 'flex-end' } }, panel));
+    // Not assigned: "Start assessment" where the screen has room (no programme,
+    // or done for today); the step card keeps the whole screen.
     if (!s || !s.programme) {
       body.append(h('div.panel.col', { 'data-test': 'no-programme' },
         h('h2', 'No programme assigned yet'),
         h('p', 'Ask staff to assign you a programme, or train a free set now.'),
-        h('div.row', h('button.btn.big.primary', { onclick: () => app.go('quick') }, 'Free set'))));
+        h('div.row', h('button.btn.big.primary', { onclick: () => app.go('quick') }, 'Free set'), panel)));
       return;
     }
     if (s.state === 'done') {
@@ -74,7 +75,7 @@ export function mountToday(root, params, app) {
         h('h2', `${s.programme.name}: done for today`),
         h('p', 'Well done. Your progress is saved.'),
         h('div.row', h('button.btn.big', { onclick: () => app.go('history') }, 'History'),
-          h('button.btn.big.primary', { onclick: () => app.signOut() }, 'Finish'))));
+          h('button.btn.big.primary', { onclick: () => app.signOut() }, 'Finish'), panel)));
       return;
     }
     const st = s.step || {};
