@@ -92,7 +92,7 @@ export async function run(t, ctx) {
   assert(after.assessed_max_n === maxN && after.assessed_method === 'isometric' && !after.assessment_assigned,
     `member: ${JSON.stringify(after)}`);
   await tap(page, '[data-test=a-finish]');
-  await page.waitForSelector('[data-test=go-assessment]');
+  await page.waitForFunction(() => /#\/today/.test(location.hash));
   await signOut(page);
   assert(page.errors.length === 0, `script errors: ${page.errors.join('\n')}`);
   ctx.assessment = { max_n: maxN, truth_n: truthN };

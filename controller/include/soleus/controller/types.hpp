@@ -177,7 +177,6 @@ struct SetResult {
   /// set, within the soft limits, spanning at least min_range_mm, and the set
   /// did not end by PAIN, loss of control, a fault or the e-stop).
   bool range_save = false;
-  bool range_calibrated = false;  ///< measured in this set (not a stored range)
   // Isometric holds (the strength assessment's maximal pushes, docs/assessment.md):
   double hold_mm = 0;       ///< the height held
   double peak_force_n = 0;  ///< the largest load-cell force, averaged over 0.1 s, in the hold

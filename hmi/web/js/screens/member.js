@@ -94,12 +94,13 @@ export function mountToday(root, params, app) {
       body.append(panel);  // an assigned assessment comes first
       return;
     }
-    if (panel) body.append(h('div.row', { style: { justifyContent: 'flex-end' } }, panel));
+    // Not assigned: "Start assessment" where the screen has room (no programme,
+    // or done for today); the step card keeps the whole screen.
     if (!s || !s.programme) {
       body.append(h('div.panel.col', { 'data-test': 'no-programme' },
         h('h2', t('No programme assigned yet')),
         h('p', t('Ask staff to assign you a programme, or train a free set now.')),
-        h('div.row', h('button.btn.big.primary', { onclick: () => app.go('quick') }, t('Free set')))));
+        h('div.row', h('button.btn.big.primary', { onclick: () => app.go('quick') }, t('Free set')), panel)));
       return;
     }
     if (s.state === 'done') {
@@ -108,7 +109,7 @@ export function mountToday(root, params, app) {
         h('p', t('Well done. Your progress is saved.')),
         scheduleBox(sc),
         h('div.row', h('button.btn.big', { onclick: () => app.go('history') }, t('History')),
-          h('button.btn.big.primary', { onclick: () => app.signOut() }, t('Finish')))));
+          h('button.btn.big.primary', { onclick: () => app.signOut() }, t('Finish')), panel)));
       return;
     }
     const st = s.step || {};
