@@ -193,14 +193,10 @@ export async function openHmi(ctx, base) {
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(String(e)));
   // Chromium logs every 4xx as a console error. Expected: a 401 asking for a
-  // member's PIN, and soleusd's 404 on GET /session for a member without a programme;
-  // and (issue 13, until those parts are merged) 404 on GET /members/{id}/assessments
-  // and /schedule, which the progress screens read as "none".
+  // member's PIN, and soleusd's 404 on GET /session for a member without a programme.
   page.on('console', (m) => {
     if (m.type() !== 'error' || /status of 401/.test(m.text())) return;
     if (/status of 404/.test(m.text()) && /\/api\/v1\/session$/.test((m.location() || {}).url || '')) return;
-    // Issue 13: the report reads assessments and schedule, "not available" (404) until those exist.
-    if (/status of 404/.test(m.text()) && /\/api\/v1\/members\/\d+\/(assessments|schedule)$/.test((m.location() || {}).url || '')) return;
     page.errors.push(m.text());
   });
   await page.goto(`${base}/#/login`);

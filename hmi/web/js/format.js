@@ -47,6 +47,16 @@ export function numAuto(v) {
   return formatters.get(key).format(v);
 }
 
+/** How an assessed max was found (assessments' `method`), in words. */
+export function methodText(method) {
+  switch (method) {
+    case 'isometric': return t('Maximal pushes');
+    case 'submaximal': return t('Reps to failure');
+    case 'manual': return t('Entered by staff');
+    default: return method || '';
+  }
+}
+
 export function fmtNum(v, digits = 0) {
   if (v === null || v === undefined || !Number.isFinite(Number(v))) return '–';
   return num(Number(v), digits);

@@ -18,7 +18,7 @@
 import { api, ApiError } from '../api.js';
 import { h, clear, segmented } from '../ui.js';
 import { t } from '../i18n.js';
-import { load, seconds, shortDate, fmtNum, settings, G, MODES } from '../format.js';
+import { load, seconds, shortDate, fmtNum, settings, G, MODES, methodText } from '../format.js';
 
 const AXIS = { stroke: '#444', grid: { stroke: '#d0d0d0' }, font: '13px DejaVu Sans' };
 // Rep series colours: dark to light greys and one blue, distinguishable in print.
@@ -217,7 +217,7 @@ export function mountProgress(root, memberId, app, opts = {}) {
         onclick: () => { view = { name: 'set', entry: e, setId: s.set_id }; render(); },
       },
       h('td', String(i + 1)),
-      h('td', t(MODES[s.mode] || s.mode)),
+      h('td', MODES[s.mode] || s.mode),
       h('td', load(s.load_n)),
       h('td', fmtNum(s.reps)),
       h('td', seconds(s.tut_s)),
@@ -384,7 +384,7 @@ export function mountMemberPage(root, params, app) {
     box.append(h('table.table',
       h('tr', h('th', t('Date')), h('th', t('Method')), h('th', t('Max')), h('th', t('Spread')), h('th', t('Note'))),
       list.map((a) => h('tr',
-        h('td', shortDate(a.t_ms)), h('td', t(a.method)),
+        h('td', shortDate(a.t_ms)), h('td', methodText(a.method)),
         h('td', a.beyond_range ? t('≥ max load: beyond the machine\'s range') : (Number.isFinite(a.max_n) ? load(a.max_n) : (a.complete ? '–' : t('incomplete')))),
         h('td', Number.isFinite(a.spread_pct) ? `${fmtNum(a.spread_pct, 1)} %` : '–'),
         h('td', a.note || '')))));

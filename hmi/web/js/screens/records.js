@@ -17,7 +17,7 @@ import { api, ApiError } from '../api.js';
 import { h, clear, toast, choose, confirmBox } from '../ui.js';
 import { keypad } from '../keypad.js';
 import { t } from '../i18n.js';
-import { load, dateTime } from '../format.js';
+import { load, dateTime, methodText } from '../format.js';
 
 const day = (ms) => dateTime(ms).slice(0, 10);
 
@@ -264,7 +264,7 @@ export function mountReport(root, params, app) {
       if (!pts.length) trend.append(h('p.na', t('No complete assessment yet')));
       else {
         trend.append(chart);
-        const rows = pts.slice(-5).map((a) => h('tr', h('td', day(a.t_ms)), h('td', t(a.method || '')), h('td', load(a.max_n)), h('td', a.spread_pct != null ? `${a.spread_pct} %` : '')));
+        const rows = pts.slice(-5).map((a) => h('tr', h('td', day(a.t_ms)), h('td', methodText(a.method)), h('td', load(a.max_n)), h('td', a.spread_pct != null ? `${a.spread_pct} %` : '')));
         trend.append(h('table', h('tr', h('th', t('Date')), h('th', t('Method')), h('th', t('Max')), h('th', t('Spread'))), rows));
         requestAnimationFrame(() => drawTrend(chart, pts));
       }
