@@ -53,35 +53,42 @@ TEST_CASE("tempo verdict: the sign of the deviation (actual - prescribed)") {
   CHECK(app::tempo_verdict(false, 1.1) == "too_slow");
 }
 
-TEST_CASE("the set view carries the fatigue index of its counted reps with partials left out") {
+TEST_CASE(
+    "the set view carries the fatigue index of its counted reps with partials and the first "
+    "counted rep left out") {
   storage::SetRow s;
   s.id = 9;
   s.mode = "isotonic";
   s.stop_reason = "target_reached";
   std::vector<storage::RepRow> reps;
-  const double forces[] = {500, 999, 450, 400};  // the 999 is a partial
+  // The first counted rep ran under the ramp to the full load (300 N): left
+  // out of the fatigue figures; the 999 is a partial.
+  const double forces[] = {300, 500, 999, 450, 400};
   int n = 0;
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 5; ++i) {
     storage::RepRow r;
     r.set_id = 9;
     r.seq = i + 1;
-    r.partial = i == 1;
+    r.partial = i == 2;
     r.n = r.partial ? 0 : ++n;
     r.mean_force_n = forces[i];
-    r.on_tempo = i != 3;
-    r.tempo_deviation_s = i == 3 ? -0.9 : 0.1;
+    r.on_tempo = i != 4;
+    r.tempo_deviation_s = i == 4 ? -0.9 : 0.1;
     reps.push_back(r);
   }
   const auto v = app::set_view(s, reps);
   REQUIRE(v.fatigue_index_pct);
   CHECK(*v.fatigue_index_pct == doctest::Approx(20));
   CHECK(*v.decline_n_per_rep == doctest::Approx(50));
-  REQUIRE(v.rep_log.size() == 3);
-  CHECK(v.rep_log[2].tempo == "too_fast");
+  REQUIRE(v.rep_log.size() == 4);
+  CHECK(v.rep_log[3].tempo == "too_fast");
   CHECK(v.rep_log[0].tempo == "on_tempo");
+  // Three counted reps leave two: no figures.
+  reps.erase(reps.begin() + 3);
+  CHECK_FALSE(app::set_view(s, reps).fatigue_index_pct.has_value());
   // A listing (no reps read) has none.
   CHECK_FALSE(app::set_view(s).fatigue_index_pct.has_value());
-  // The history's set: % of counted reps on tempo (2 of 3).
+  // The history's set: % of counted reps on tempo (2 of the 3 left).
   const auto hs = app::history_set_view(s, reps);
   REQUIRE(hs.on_tempo_pct);
   CHECK(*hs.on_tempo_pct == doctest::Approx(200.0 / 3));
