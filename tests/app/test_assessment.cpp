@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "soleus/hmi/security.hpp"
+#include "soleus/test_support/daemon_rig.hpp"
 #include "soleus/test_support/http_client.hpp"
 #include "soleus/test_support/process.hpp"
 #include "soleus/test_support/sim_process.hpp"
@@ -26,64 +27,13 @@ using soleus::test::Reply;
 
 namespace {
 
-struct Rig {
-  soleus::test::TempDir dir;
-  soleus::test::SimProcess sim;
-  soleus::test::ChildProcess daemon;
-  int port = 0;
-
-  explicit Rig(const std::vector<std::string>& sim_args) {
-    const std::string base = std::string(SOLEUS_SOURCE_DIR) + "/config/sim.toml";
-    std::vector<std::string> args = {"--noise-n", "2"};
-    args.insert(args.end(), sim_args.begin(), sim_args.end());
-    sim.start_tcp(base, args);
-    std::string cfg = soleus::test::read_text(base);
-    soleus::test::replace_once(cfg, "port = 1502", "port = " + std::to_string(sim.modbus_port()));
-    soleus::test::replace_once(cfg, "port = 8080", "port = 0");
-    const auto at = cfg.find("\nstaff_pin_hash = \"");
-    REQUIRE(at != std::string::npos);
-    const auto end = cfg.find('\n', at + 1);
-    cfg.replace(at + 1, end - at - 1,
-                "staff_pin_hash = \"" + soleus::hmi::make_pin_hash("2580", 100000) + "\"");
-    soleus::test::replace_once(
-        cfg, "[control]\n",
-        "[control]\ncomm_loss_cycles = 4\ncomm_loss_window_ms = 90\nstale_cell_ms = 150\n");
-    soleus::test::replace_once(cfg, "watchdog_ms = 100.0", "watchdog_ms = 250.0");
-    // Short: one warm-up rep (after the calibration rep), 3 s pushes, 1 s rests.
-    cfg +=
-        "\n[assessment]\nwarmup_reps = 1\ntrials = 3\npush_s = 3\nrest_s = 1\n"
-        "max_spread_pct = 15\n";
-    const std::string path = dir.file("soleus.toml");
-    std::ofstream(path) << cfg;
-    daemon.start({SOLEUSD_EXE, "--config", path});
-    auto rest = daemon.wait_for_line("soleusd: HMI at http://127.0.0.1:", 20s);
-    REQUIRE_MESSAGE(rest, "no HMI line; daemon:\n" << daemon.output());
-    port = std::stoi(*rest);
-  }
-  ~Rig() {
-    daemon.stop();
-    sim.stop();
-  }
-  void wait_ready() {
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    std::string last;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto r = get(port, "/api/v1/status");
-      last = r.text;
-      if (r.status == 200) {
-        const auto& o = r.body.as_object();
-        const std::string st(o.at("state").as_string());
-        if ((st == "idle" || st == "rest") && o.at("faults").as_array().empty()) return;
-      }
-      std::this_thread::sleep_for(100ms);
-    }
-    FAIL("the machine did not become ready: " << last << "\ndaemon:\n" << daemon.output());
-  }
-  std::string login(const std::string& body) {
-    auto r = post(port, "/api/v1/login", body);
-    REQUIRE_MESSAGE(r.status == 200, r.text);
-    return std::string(r.body.at("token").as_string());
-  }
+/// The API rig with a short assessment: one warm-up rep (after the
+/// calibration rep), 3 s pushes, 1 s rests.
+struct Rig : soleus::test::DaemonRig {
+  explicit Rig(const std::vector<std::string>& sim_args)
+      : DaemonRig(sim_args, {},
+                  "\n[assessment]\nwarmup_reps = 1\ntrials = 3\npush_s = 3\nrest_s = 1\n"
+                  "max_spread_pct = 15\n") {}
   json::object truth() { return json::parse(sim.control(R"({"cmd":"truth"})")).as_object(); }
 };
 
