@@ -274,11 +274,9 @@ hmi::Result DaemonBackend::assessment(std::int64_t member_id, hmi::AssessmentAct
 }
 
 hmi::Result DaemonBackend::member_assessments(std::int64_t member_id) {
-  return with_db(
-      [&]() -> Result {
-        auto c = connect();
-        if (!storage::get_member(c.db, member_id))
-          return Result::not_found("no member " + std::to_string(member_id));
+  return with_member(
+      member_id,
+      [&](Conn& c) -> Result {
         json::array out;
         for (const auto& r : storage::member_assessments(c.db, member_id)) {
           json::value trials = json::parse(r.trials_json);

@@ -88,6 +88,22 @@ inline Result with_db(F&& fn, const char* what) {
   }
 }
 
+}  // namespace detail
+
+template <class F>
+hmi::Result DaemonBackend::with_member(std::int64_t member_id, F&& fn, const char* what) {
+  return detail::with_db(
+      [&]() -> Result {
+        auto c = connect();
+        if (!storage::get_member(c.db, member_id))
+          return Result::not_found("no member " + std::to_string(member_id));
+        return fn(c);
+      },
+      what);
+}
+
+namespace detail {
+
 inline std::optional<std::string> opt_string(const json::object& o, const char* k) {
   auto it = o.find(k);
   if (it == o.end() || !it->value().is_string()) return std::nullopt;

@@ -192,11 +192,9 @@ hmi::Result DaemonBackend::remove(hmi::Collection col, std::int64_t id) {
 
 hmi::Result DaemonBackend::assign_programme(std::int64_t member_id,
                                             std::optional<std::int64_t> programme_id) {
-  return with_db(
-      [&]() -> Result {
-        auto c = connect();
-        if (!storage::get_member(c.db, member_id))
-          return Result::not_found("no member " + std::to_string(member_id));
+  return with_member(
+      member_id,
+      [&](Conn& c) -> Result {
         if (programme_id) {
           if (!storage::get_programme(c.db, *programme_id))
             return Result::not_found("no programme " + std::to_string(*programme_id));
@@ -210,11 +208,9 @@ hmi::Result DaemonBackend::assign_programme(std::int64_t member_id,
 }
 
 hmi::Result DaemonBackend::member_history(std::int64_t member_id, int limit) {
-  return with_db(
-      [&]() -> Result {
-        auto c = connect();
-        if (!storage::get_member(c.db, member_id))
-          return Result::not_found("no member " + std::to_string(member_id));
+  return with_member(
+      member_id,
+      [&](Conn& c) -> Result {
         storage::SetFilter f;
         f.member_id = member_id;
         f.limit = std::clamp(limit, 1, 100) * 20;
@@ -256,11 +252,9 @@ hmi::Result DaemonBackend::member_history(std::int64_t member_id, int limit) {
 }
 
 hmi::Result DaemonBackend::member_schedule(std::int64_t member_id) {
-  return with_db(
-      [&]() -> Result {
-        auto c = connect();
-        if (!storage::get_member(c.db, member_id))
-          return Result::not_found("no member " + std::to_string(member_id));
+  return with_member(
+      member_id,
+      [&](Conn& c) -> Result {
         hmi::ScheduleView v;
         if (const auto flag = storage::member_flag(c.db, member_id)) {
           v.flagged = true;
@@ -291,11 +285,9 @@ hmi::Result DaemonBackend::member_schedule(std::int64_t member_id) {
 }
 
 hmi::Result DaemonBackend::member_progression(std::int64_t member_id, int limit) {
-  return with_db(
-      [&]() -> Result {
-        auto c = connect();
-        if (!storage::get_member(c.db, member_id))
-          return Result::not_found("no member " + std::to_string(member_id));
+  return with_member(
+      member_id,
+      [&](Conn& c) -> Result {
         std::vector<hmi::ProgressionChangeView> out;
         for (const auto& r : storage::member_changes(c.db, member_id, limit))
           out.push_back({r.id, r.t_ms, r.session_id, r.step_id, r.change, r.level_before,
@@ -306,11 +298,9 @@ hmi::Result DaemonBackend::member_progression(std::int64_t member_id, int limit)
 }
 
 hmi::Result DaemonBackend::member_stop_events(std::int64_t member_id) {
-  return with_db(
-      [&]() -> Result {
-        auto c = connect();
-        if (!storage::get_member(c.db, member_id))
-          return Result::not_found("no member " + std::to_string(member_id));
+  return with_member(
+      member_id,
+      [&](Conn& c) -> Result {
         storage::SetFilter f;
         f.member_id = member_id;
         f.limit = 100000;

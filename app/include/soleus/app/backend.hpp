@@ -144,6 +144,10 @@ class DaemonBackend final : public hmi::Backend {
   class Pool;
   struct Conn;
   Conn connect();
+  /// with_db on a pooled connection for an existing member: NotFound when
+  /// there is no such member, else fn(conn) (backend_internal.hpp).
+  template <class F>
+  hmi::Result with_member(std::int64_t member_id, F&& fn, const char* what);
   std::vector<hmi::FaultView> faults(const controller::Snapshot& s) const;
   hmi::Result span_calibration(double known_n);
   hmi::Result range_check();
