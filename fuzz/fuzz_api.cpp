@@ -57,8 +57,8 @@ constexpr std::int64_t kMemberId = 7;  ///< member "1042" (no PIN)
 const std::string kOwnOrigin = "http://127.0.0.1:8080";
 
 /// Who the request under test authenticated as (from its Authorization line).
-enum class Caller { None, Guest, Member, Staff, Maintenance, Other };
-Caller caller = Caller::None;
+enum class Who { None, Guest, Member, Staff, Maintenance, Other };
+Who caller = Who::None;
 bool foreign_origin = false;  ///< a state-changing request from an origin not allowed
 bool in_test = false;         ///< false while the harness itself logs in
 
@@ -84,14 +84,14 @@ void check_set_request(const SetRequest& q, bool from_api) {
              "set: eccentric extra load for another mode");
   if (q.member_id) FUZZ_CHECK(*q.member_id >= 1, "set: member_id not positive");
   if (!from_api) return;
-  FUZZ_CHECK(caller != Caller::None && caller != Caller::Other,
+  FUZZ_CHECK(caller != Who::None && caller != Who::Other,
              "set: started without a valid token");
-  if (caller == Caller::Guest) {
+  if (caller == Who::Guest) {
     FUZZ_CHECK(q.load_n <= kGuestCapN, "set: a guest's load above the guest cap");
     FUZZ_CHECK(!q.member_id, "set: a guest started a set for a member");
     FUZZ_CHECK(q.role == "guest", "set: wrong role recorded");
   }
-  if (caller == Caller::Member)
+  if (caller == Who::Member)
     FUZZ_CHECK(q.member_id == kMemberId, "set: a member started a set for someone else");
 }
 
@@ -258,7 +258,7 @@ class CheckingBackend final : public Backend {
     return v;
   }
   EventPage events(const EventQuery& q) override {
-    role({Caller::Staff, Caller::Maintenance}, "events");
+    role({Who::Staff, Who::Maintenance}, "events");
     FUZZ_CHECK(q.limit >= 1 && q.limit <= 500, "events: limit outside 1-500");
     FUZZ_CHECK(q.offset >= 0 && q.offset <= 100000, "events: offset outside 0-100000");
     if (q.severity)
@@ -271,57 +271,57 @@ class CheckingBackend final : public Backend {
     return p;
   }
   Result list(Collection) override {
-    role({Caller::Staff}, "list");
+    role({Who::Staff}, "list");
     return Result::ok(json::array{json::object{{"id", 7}, {"pin_hash", "secret"}}});
   }
   Result get(Collection, std::int64_t id) override {
-    role({Caller::Staff}, "get");
+    role({Who::Staff}, "get");
     FUZZ_CHECK(id >= 1, "get: id not positive");
     return Result::ok(json::object{{"id", id}, {"pin_hash", "secret"}});
   }
   Result create(Collection c, const json::object& fields) override {
     mutation();
-    role({Caller::Staff}, "create");
+    role({Who::Staff}, "create");
     check_fields(c, fields);
     return Result::created(8);
   }
   Result update(Collection c, std::int64_t id, const json::object& fields) override {
     mutation();
-    role({Caller::Staff}, "update");
+    role({Who::Staff}, "update");
     FUZZ_CHECK(id >= 1 && !fields.empty(), "update: no id or nothing to update");
     check_fields(c, fields);
     return Result::ok();
   }
   Result remove(Collection, std::int64_t id) override {
     mutation();
-    role({Caller::Staff}, "remove");
+    role({Who::Staff}, "remove");
     FUZZ_CHECK(id >= 1, "remove: id not positive");
     return Result::ok();
   }
   Result assign_programme(std::int64_t member_id,
                           std::optional<std::int64_t> programme_id) override {
     mutation();
-    role({Caller::Staff}, "assign_programme");
+    role({Who::Staff}, "assign_programme");
     FUZZ_CHECK(member_id >= 1 && (!programme_id || *programme_id >= 1),
                "assign_programme: ids not positive");
     return Result::ok();
   }
   Result member_history(std::int64_t member_id, int limit) override {
     FUZZ_CHECK(
-        !in_test || caller == Caller::Staff || (caller == Caller::Member && member_id == kMemberId),
+        !in_test || caller == Who::Staff || (caller == Who::Member && member_id == kMemberId),
         "member_history: reached for a caller who may not read it");
     FUZZ_CHECK(limit >= 1 && limit <= 100, "member_history: limit outside 1-100");
     return Result::ok(json::array{});
   }
   Result member_schedule(std::int64_t member_id) override {
     FUZZ_CHECK(
-        !in_test || caller == Caller::Staff || (caller == Caller::Member && member_id == kMemberId),
+        !in_test || caller == Who::Staff || (caller == Who::Member && member_id == kMemberId),
         "member_schedule: reached for a caller who may not read it");
     return Result::ok(json::object{});
   }
   Result member_progression(std::int64_t member_id, int limit) override {
     FUZZ_CHECK(
-        !in_test || caller == Caller::Staff || (caller == Caller::Member && member_id == kMemberId),
+        !in_test || caller == Who::Staff || (caller == Who::Member && member_id == kMemberId),
         "member_progression: reached for a caller who may not read it");
     FUZZ_CHECK(limit >= 1 && limit <= 500, "member_progression: limit outside 1-500");
     return Result::ok(json::array{});
@@ -334,31 +334,31 @@ class CheckingBackend final : public Backend {
   }
   Result session(std::int64_t member_id, SessionAction a) override {
     if (a != SessionAction::Get) mutation();
-    role({Caller::Member}, "session");
+    role({Who::Member}, "session");
     FUZZ_CHECK(member_id == kMemberId, "session: for another member");
     return Result::ok();
   }
   Result assessment(std::int64_t member_id, AssessmentAction a) override {
     if (a != AssessmentAction::Get) mutation();
-    role({Caller::Member}, "assessment");
+    role({Who::Member}, "assessment");
     FUZZ_CHECK(member_id == kMemberId, "assessment: for another member");
     return Result::ok();
   }
   Result member_assessments(std::int64_t member_id) override {
     FUZZ_CHECK(
-        !in_test || caller == Caller::Staff || (caller == Caller::Member && member_id == kMemberId),
+        !in_test || caller == Who::Staff || (caller == Who::Member && member_id == kMemberId),
         "member_assessments: reached for a caller who may not read it");
     return Result::ok(json::object{{"assessments", json::array{}}});
   }
   Result assign_assessment(std::int64_t member_id, bool) override {
     mutation();
-    role({Caller::Staff}, "assign_assessment");
+    role({Who::Staff}, "assign_assessment");
     FUZZ_CHECK(member_id >= 1, "assign_assessment: id not positive");
     return Result::ok();
   }
   Result maintenance(MaintenanceAction a, const json::object& args) override {
     mutation();
-    role({Caller::Maintenance}, "maintenance");
+    role({Who::Maintenance}, "maintenance");
     if (a == MaintenanceAction::Span) {
       const double n = number_of(args.at("known_n"));
       FUZZ_CHECK(n >= 1 && n <= 10000, "maintenance: span weight outside 1-10000");
@@ -368,7 +368,7 @@ class CheckingBackend final : public Backend {
     return Result::ok();
   }
   json::value diagnostics() override {
-    role({Caller::Maintenance}, "diagnostics");
+    role({Who::Maintenance}, "diagnostics");
     return json::object{{"bus", json::object{{"ok", 1}}}};
   }
 
@@ -378,12 +378,12 @@ class CheckingBackend final : public Backend {
                "a state-changing request from a foreign Origin reached the backend");
   }
   void needs_token() const {
-    FUZZ_CHECK(!in_test || (caller != Caller::None && caller != Caller::Other),
+    FUZZ_CHECK(!in_test || (caller != Who::None && caller != Who::Other),
                "reached the backend without a valid token");
   }
-  void role(std::initializer_list<Caller> allowed, const char* what) const {
+  void role(std::initializer_list<Who> allowed, const char* what) const {
     if (!in_test) return;
-    for (Caller c : allowed)
+    for (Who c : allowed)
       if (c == caller) return;
     std::fprintf(stderr, "backend call %s\n", what);
     FUZZ_CHECK(false, "a call reached the backend for a role that may not make it");
@@ -399,7 +399,7 @@ struct Harness {
   HmiConfig config;
   Clock::time_point now = Clock::time_point{} + std::chrono::hours(1000);
   std::unique_ptr<Api> api;
-  std::map<Caller, std::string> tokens;
+  std::map<Who, std::string> tokens;
 
   Harness() {
     log::set_level(log::Level::Error);
@@ -418,15 +418,15 @@ struct Harness {
     login_all();
   }
 
-  static std::string login_body(Caller who) {
+  static std::string login_body(Who who) {
     switch (who) {
-      case Caller::Staff: return R"({"role":"staff","pin":"2468"})";
-      case Caller::Maintenance: return R"({"role":"maintenance","pin":"1357"})";
-      case Caller::Member: return R"({"member":"1042"})";
+      case Who::Staff: return R"({"role":"staff","pin":"2468"})";
+      case Who::Maintenance: return R"({"role":"maintenance","pin":"1357"})";
+      case Who::Member: return R"({"member":"1042"})";
       default: return R"({"role":"guest"})";
     }
   }
-  void login(Caller who) {
+  void login(Who who) {
     for (int attempt = 0; attempt < 2; ++attempt) {
       const ApiResponse r = api->handle(
           ApiRequest{"POST", "/api/v1/login", login_body(who), std::nullopt, std::nullopt, ""});
@@ -441,12 +441,12 @@ struct Harness {
     std::abort();
   }
   void login_all() {
-    for (Caller who : {Caller::Staff, Caller::Maintenance, Caller::Member, Caller::Guest})
+    for (Who who : {Who::Staff, Who::Maintenance, Who::Member, Who::Guest})
       login(who);
   }
   /// A request may have logged a token out: log that role in again.
   void restore_tokens() {
-    for (Caller who : {Caller::Staff, Caller::Maintenance, Caller::Member, Caller::Guest}) {
+    for (Who who : {Who::Staff, Who::Maintenance, Who::Member, Who::Guest}) {
       const ApiResponse r = api->handle(
           ApiRequest{"GET", "/api/v1/me", "", "Bearer " + tokens[who], std::nullopt, ""});
       if (r.status != 200) login(who);
@@ -506,7 +506,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t sp = line.find(' ');
   req.method = line.substr(0, sp);
   req.target = sp == std::string::npos ? "" : line.substr(sp + 1);
-  caller = Caller::None;
+  caller = Who::None;
   while (pos != std::string::npos) {
     const std::size_t next = text.find('\n', pos + 1);
     const std::string header =
@@ -517,12 +517,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string name = header.substr(0, colon);
     const std::string value = colon == std::string::npos ? "" : header.substr(colon + 2);
     if (name == "Authorization") {
-      static const std::map<std::string, Caller> kRoles{{"staff", Caller::Staff},
-                                                        {"maintenance", Caller::Maintenance},
-                                                        {"member", Caller::Member},
-                                                        {"guest", Caller::Guest}};
+      static const std::map<std::string, Who> kRoles{{"staff", Who::Staff},
+                                                        {"maintenance", Who::Maintenance},
+                                                        {"member", Who::Member},
+                                                        {"guest", Who::Guest}};
       auto it = kRoles.find(value);
-      caller = it != kRoles.end() ? it->second : Caller::Other;
+      caller = it != kRoles.end() ? it->second : Who::Other;
       req.authorization = it != kRoles.end() ? "Bearer " + h.tokens[it->second] : value;
     } else if (name == "Origin") {
       req.origin = value;
