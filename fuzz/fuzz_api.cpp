@@ -84,8 +84,7 @@ void check_set_request(const SetRequest& q, bool from_api) {
              "set: eccentric extra load for another mode");
   if (q.member_id) FUZZ_CHECK(*q.member_id >= 1, "set: member_id not positive");
   if (!from_api) return;
-  FUZZ_CHECK(caller != Who::None && caller != Who::Other,
-             "set: started without a valid token");
+  FUZZ_CHECK(caller != Who::None && caller != Who::Other, "set: started without a valid token");
   if (caller == Who::Guest) {
     FUZZ_CHECK(q.load_n <= kGuestCapN, "set: a guest's load above the guest cap");
     FUZZ_CHECK(!q.member_id, "set: a guest started a set for a member");
@@ -441,8 +440,7 @@ struct Harness {
     std::abort();
   }
   void login_all() {
-    for (Who who : {Who::Staff, Who::Maintenance, Who::Member, Who::Guest})
-      login(who);
+    for (Who who : {Who::Staff, Who::Maintenance, Who::Member, Who::Guest}) login(who);
   }
   /// A request may have logged a token out: log that role in again.
   void restore_tokens() {
@@ -518,9 +516,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string value = colon == std::string::npos ? "" : header.substr(colon + 2);
     if (name == "Authorization") {
       static const std::map<std::string, Who> kRoles{{"staff", Who::Staff},
-                                                        {"maintenance", Who::Maintenance},
-                                                        {"member", Who::Member},
-                                                        {"guest", Who::Guest}};
+                                                     {"maintenance", Who::Maintenance},
+                                                     {"member", Who::Member},
+                                                     {"guest", Who::Guest}};
       auto it = kRoles.find(value);
       caller = it != kRoles.end() ? it->second : Who::Other;
       req.authorization = it != kRoles.end() ? "Bearer " + h.tokens[it->second] : value;

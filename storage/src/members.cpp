@@ -86,20 +86,22 @@ std::vector<AuditRow> query_audit(Database& db, std::string_view entity,
       "ORDER BY id DESC LIMIT ?3");
   st.bind(1, entity).bind(2, entity_id).bind(3, limit);
   std::vector<AuditRow> out;
-  while (st.step()) {
-    AuditRow a;
-    a.id = st.int64(0);
-    a.t_ms = st.int64(1);
-    a.actor_role = st.text(2);
-    a.actor_id = st.opt_int64(3);
-    a.entity = st.text(4);
-    a.entity_id = st.opt_int64(5);
-    a.field = st.text(6);
-    a.before = st.opt_text(7);
-    a.after = st.opt_text(8);
-    out.push_back(std::move(a));
-  }
+  while (st.step()) out.push_back(read_audit_row(st));
   return out;
+}
+
+AuditRow read_audit_row(Statement& st) {
+  AuditRow a;
+  a.id = st.int64(0);
+  a.t_ms = st.int64(1);
+  a.actor_role = st.text(2);
+  a.actor_id = st.opt_int64(3);
+  a.entity = st.text(4);
+  a.entity_id = st.opt_int64(5);
+  a.field = st.text(6);
+  a.before = st.opt_text(7);
+  a.after = st.opt_text(8);
+  return a;
 }
 
 std::int64_t add_member(Database& db, const std::string& number, const std::string& name,

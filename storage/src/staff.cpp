@@ -121,16 +121,7 @@ std::vector<NamedAuditRow> query_audit_named(Database& db, const AuditFilter& f)
   std::vector<NamedAuditRow> out;
   while (st.step()) {
     NamedAuditRow n;
-    AuditRow& a = n.row;
-    a.id = st.int64(0);
-    a.t_ms = st.int64(1);
-    a.actor_role = st.text(2);
-    a.actor_id = st.opt_int64(3);
-    a.entity = st.text(4);
-    a.entity_id = st.opt_int64(5);
-    a.field = st.text(6);
-    a.before = st.opt_text(7);
-    a.after = st.opt_text(8);
+    n.row = read_audit_row(st);
     n.actor_name = st.text(9);
     n.member_id = st.opt_int64(10);
     out.push_back(std::move(n));

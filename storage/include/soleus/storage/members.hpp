@@ -115,6 +115,10 @@ struct AuditRow {
   std::optional<std::string> before, after;
 };
 
+/// The audit row in a statement's columns 0–8, in the table's order: id, t_ms,
+/// actor_role, actor_id, entity, entity_id, field, before, after.
+AuditRow read_audit_row(Statement& st);
+
 /// Appends one audit row (for changes made elsewhere, e.g. limits or calibration).
 void record_audit(Database& db, const Actor& who, std::string_view entity,
                   std::optional<std::int64_t> entity_id, std::string_view field,
