@@ -88,7 +88,8 @@ export async function run(t, ctx) {
   // The summary's fatigue index is the set view's.
   const fat = await page.locator('[data-test=sum-fatigue]').getAttribute('data-fatigue');
   assertEq(fat === '' ? null : Number(fat), set.fatigue_index_pct, 'fatigue index on the summary');
-  assert(set.reps >= 3 ? Number.isFinite(set.fatigue_index_pct) : set.fatigue_index_pct === null, `fatigue index with ${set.reps} reps: ${set.fatigue_index_pct}`);
+  // A dynamic set's first counted rep is left out (it runs under the ramp to the full load): 4 counted reps give a figure.
+  assert(set.reps >= 4 ? Number.isFinite(set.fatigue_index_pct) : set.fatigue_index_pct === null, `fatigue index with ${set.reps} reps: ${set.fatigue_index_pct}`);
   layoutOk(await shot(page, 'protocol-3-summary-fatigue', t.report), 'summary with the fatigue index');
 
   // ---- 2. a set ended with PAIN, after its first counted rep

@@ -625,7 +625,7 @@ export default {
   "Flagged: a session ended with a PAIN stop. Nothing progressed.": "Markiert: Eine Einheit endete mit SCHMERZ-Stopp. Keine Steigerung.",
   "Clear flag": "Markierung aufheben",
   "Reassessment due: the block has ended since the last assessment.": "Neuer Krafttest fällig: Der Block endete nach dem letzten Krafttest.",
-  "Progress and events": "Fortschritt und Ereignisse",
+  "Progress and events": "Verlauf",
   "Report": "Bericht",
   "CSV": "CSV",
   "Bottom of the rep range": "Untergrenze des Wdh.-Bereichs",

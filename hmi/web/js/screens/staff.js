@@ -328,11 +328,11 @@ export function mountMembers(root, params, app) {
       m.flagged ? h('div.row', h('p.grow', { 'data-test': 'm-flag' }, t('Flagged: a session ended with a PAIN stop. Nothing progressed.')),
         h('button.btn', { 'data-test': 'm-clear-flag', onclick: () => put({ flagged: false }) }, t('Clear flag'))) : null,
       m.reassessment_due ? h('p.small', { 'data-test': 'm-reassess' }, t('Reassessment due: the block has ended since the last assessment.')) : null,
-      h('p.small.muted', m.last_session ? t('Last session {date}', { date: m.last_session }) : ''),
-      // The member page (issue 13): charts, PAIN and loss-of-control stops, adherence, assessments.
-      h('button.btn.primary', { 'data-test': 'm-page', onclick: () => app.go('member', m.id) }, t('Progress and events')),
-      // Issue 13: the member's report, CSV export and audit trail.
+      m.last_session ? h('p.small.muted', t('Last session {date}', { date: m.last_session })) : null,
+      // Issue 13, one row: the member page (charts, PAIN and loss-of-control
+      // stops, adherence, assessments), the report, the CSV export and the audit trail.
       h('div.row.member-actions',
+        h('button.btn.primary', { 'data-test': 'm-page', onclick: () => app.go('member', m.id) }, t('Progress and events')),
         h('button.btn', { 'data-test': 'm-report', onclick: () => app.go('report', m.id) }, t('Report')),
         h('button.btn', { 'data-test': 'm-csv', onclick: () => exportCsv(m) }, t('CSV')),
         h('button.btn', { 'data-test': 'm-audit', onclick: () => app.go('audit', m.id) }, t('Audit'))),
