@@ -304,10 +304,9 @@ hmi::Result DaemonBackend::member_stop_events(std::int64_t member_id) {
         storage::SetFilter f;
         f.member_id = member_id;
         f.limit = 100000;
+        f.stop_reasons = {"pain", "loss_of_control"};
         std::vector<hmi::MemberStopEventView> out;
         for (const auto& s : storage::query_sets(c.db, f)) {  // newest first
-          if (!s.stop_reason || (*s.stop_reason != "pain" && *s.stop_reason != "loss_of_control"))
-            continue;
           const auto reps = storage::get_reps(c.db, s.id);
           hmi::MemberStopEventView v;
           v.t_ms = s.ended_ms.value_or(s.started_ms);

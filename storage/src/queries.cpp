@@ -183,6 +183,14 @@ Built build_sets_query(const SetFilter& f, const std::string& columns) {
     w << " AND id < ?" << ++p;
     b.ints.emplace_back(p, *f.before_id);
   }
+  if (!f.stop_reasons.empty()) {
+    w << " AND stop_reason IN (";
+    for (std::size_t i = 0; i < f.stop_reasons.size(); ++i) {
+      w << (i ? ", ?" : "?") << ++p;
+      b.texts.emplace_back(p, f.stop_reasons[i]);
+    }
+    w << ")";
+  }
   w << " ORDER BY started_ms DESC, id DESC LIMIT ?" << ++p;
   b.ints.emplace_back(p, f.limit);
   b.sql = w.str();

@@ -48,7 +48,7 @@ TEST_CASE("migrations: the schema-v1 fixture is migrated to the newest with its 
   REQUIRE(m);
   CHECK(m->name == "Fixture Member");
   CHECK(m->assessed_max_n == std::optional<double>(1500));
-  auto sets = query_sets(db, SetFilter{m->id, {}, {}, {}, 10});
+  auto sets = query_sets(db, SetFilter{m->id, {}, {}, {}, 10, {}});
   REQUIRE(sets.size() == 1);
   CHECK(sets[0].stop_reason == std::optional<std::string>("force_drop"));
   auto reps = get_reps(db, sets[0].id);
@@ -74,6 +74,28 @@ TEST_CASE("migrations: the schema-v1 fixture is migrated to the newest with its 
   CHECK(st.text(2) == "all_sets_target_on_tempo");
 }
 
+TEST_CASE("query_sets: only the sets that ended with the stop reasons asked for, newest first") {
+  TempDir dir;
+  auto opened = open_store(test_config(dir.file("s.db")));
+  auto& db = opened.db;
+  db.exec(
+      "INSERT INTO sets (id, started_ms, stop_reason) VALUES (1, 1000, 'pain'), "
+      "(2, 2000, 'target_reached'), (3, 3000, 'loss_of_control'), (4, 4000, NULL), "
+      "(5, 5000, 'pain')");
+  SetFilter f;
+  f.stop_reasons = {"pain", "loss_of_control"};
+  std::vector<std::int64_t> ids;
+  for (const auto& r : query_sets(db, f)) ids.push_back(r.id);
+  CHECK(ids == std::vector<std::int64_t>{5, 3, 1});
+  f.stop_reasons = {"target_reached"};
+  f.limit = 1;
+  REQUIRE(query_sets(db, f).size() == 1);
+  CHECK(query_sets(db, f)[0].id == 2);
+  f.stop_reasons.clear();  // any, running ones too
+  f.limit = 100;
+  CHECK(query_sets(db, f).size() == 5);
+}
+
 TEST_CASE("migrations: the schema-v2 fixture is migrated to the newest with its data kept") {
   TempDir dir;
   const auto path = dir.file("v2.db");
@@ -86,7 +108,7 @@ TEST_CASE("migrations: the schema-v2 fixture is migrated to the newest with its 
   CHECK(opened.migration.from == 2);
   CHECK(opened.migration.to == kSchemaVersion);
   auto& db = opened.db;
-  auto sets = query_sets(db, SetFilter{1, {}, {}, {}, 10});
+  auto sets = query_sets(db, SetFilter{1, {}, {}, {}, 10, {}});
   REQUIRE(sets.size() == 1);
   auto reps = get_reps(db, sets[0].id);
   REQUIRE(reps.size() == 3);

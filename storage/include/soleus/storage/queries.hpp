@@ -96,6 +96,7 @@ struct SetFilter {
   std::optional<std::int64_t> to_ms;      ///< started_ms < to
   std::optional<std::int64_t> before_id;  ///< paging: sets with a smaller id
   int limit = 100;                        ///< 1..100000
+  std::vector<std::string> stop_reasons;  ///< only sets that ended so; empty = any
 };
 
 /// Newest first. Indexed by (member_id, started_ms) and (started_ms).
