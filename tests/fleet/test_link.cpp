@@ -27,6 +27,7 @@ class Counter : public fleet::Participant {
   std::vector<fleet::Message> outgoing(std::size_t max) override {
     std::lock_guard l(mu_);
     std::vector<fleet::Message> out;
+    if (hold_) return out;
     for (int n : pending_) {
       if (out.size() >= max) break;
       fleet::Message m;
@@ -65,6 +66,7 @@ class Counter : public fleet::Participant {
     return received_;
   }
   std::atomic<int> connects_{0};
+  std::atomic<bool> hold_{false};  ///< offer nothing (the test's subscriber is not back yet)
 
  private:
   std::string machine_;
