@@ -9,6 +9,7 @@ PKGS=(
   libboost1.81-dev libboost-json1.81-dev
   libmodbus-dev libsqlite3-dev sqlite3 doctest-dev libtomlplusplus-dev libsystemd-dev libssl-dev
   socat mbpoll
+  libmosquitto-dev mosquitto  # the fleet's MQTT client (fleet/, issue 14); Debian's broker for its tests
   clang-16 libfuzzer-16-dev libclang-rt-16-dev  # the fuzz targets (scripts/fuzz.sh): Debian's clang, libFuzzer and the sanitizer runtimes (not pulled in under --no-install-recommends)
   clang-format-14 clang-tidy-16  # scripts/check-format.sh (test command), scripts/tidy.sh (long check)
   curl ca-certificates procps
