@@ -556,6 +556,8 @@ TEST_CASE("soleusd API security: role matrix, PIN lockout, foreign Origin, stall
   };
   const std::vector<Row> rows = {
       {"GET", "/api/v1/status", "", any},
+      {"GET", "/metrics", "", any},  // Prometheus: no role; the test's peer is loopback
+      {"GET", "/api/v1/metrics", "", any},
       {"POST", "/api/v1/sets", set, logged},
       {"POST", "/api/v1/sets/current/stop", "{}", any},
       {"GET", "/api/v1/me", "", logged},
