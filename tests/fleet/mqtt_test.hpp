@@ -96,11 +96,14 @@ class Subscriber {
  public:
   /// `clean` false: a persistent session (the broker queues QoS 1 messages
   /// while this subscriber is away, and across a clean broker restart).
+  /// `username`/`password`: an account of a broker that refuses anonymous
+  /// access (the MosquittoRig's "monitor").
   Subscriber(int port, const std::string& filter, const std::string& id = "test-sub",
-             bool clean = true)
+             bool clean = true, const std::string& username = {}, const std::string& password = {})
       : filter_(filter) {
     mosquitto_lib_init();
     m_ = mosquitto_new(id.c_str(), clean, this);
+    if (!username.empty()) mosquitto_username_pw_set(m_, username.c_str(), password.c_str());
     mosquitto_connect_callback_set(m_, [](mosquitto* m, void* o, int rc) {
       if (rc == 0) {
         auto* self = static_cast<Subscriber*>(o);

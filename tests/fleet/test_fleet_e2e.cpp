@@ -13,6 +13,7 @@
 #include "mqtt_test.hpp"
 #include "soleus/storage/database.hpp"
 #include "soleus/test_support/daemon_rig.hpp"
+#include "soleus/test_support/mosquitto_rig.hpp"
 
 using namespace soleus;
 using namespace soleus::test;
@@ -140,10 +141,19 @@ std::int64_t mid_set(DaemonRig& rig, const std::string& staff, const std::string
 TEST_CASE(
     "fleet e2e: a member's set and every event reach the broker, state retained, offline by the "
     "Will on kill -9") {
-  MiniBroker broker;
-  Subscriber sub(broker.port(), "soleus/gym/m1/#");
-  DaemonRig rig({"--athlete-style", "tempo", "--tempo", "1.5-0.5-1.5-0.5"}, {},
-                fleet_section(broker));
+  // The real broker set-up (tests/support MosquittoRig): TLS with the rig's
+  // CA, the machine's password, the contract's ACL, anonymous access off; the
+  // consumer is the read-only monitor account.
+  MosquittoRigOptions ro;
+  ro.machines = {"m1"};
+  MosquittoRig broker(ro);
+  broker.start();
+  const int plain = broker.port(Listener::plain);
+  const std::string mon = broker.password("monitor");
+  Subscriber sub(plain, "soleus/gym/m1/#", "consumer", true, "monitor", mon);
+  DaemonRig rig(
+      {"--athlete-style", "tempo", "--tempo", "1.5-0.5-1.5-0.5"}, {},
+      broker.fleet_toml("m1", Listener::tls) + "status_period_s = 1\nmetrics_period_s = 1\n");
   rig.wait_ready();
   const std::string staff = rig.login(R"({"role":"staff","pin":"2580"})");
   auto m =
@@ -183,7 +193,7 @@ TEST_CASE(
   CHECK(status.back().at("data").as_object().contains("state"));
   // state: retained online for a newcomer
   {
-    Subscriber late(broker.port(), "soleus/gym/m1/state", "late");
+    Subscriber late(plain, "soleus/gym/m1/state", "late", true, "monitor", mon);
     REQUIRE(eventually([&] { return late.count("/state") >= 1; }, 5s));
     CHECK(late.messages().front().retained);
     CHECK(late.messages().front().payload.find("\"online\"") != std::string::npos);
@@ -200,7 +210,7 @@ TEST_CASE(
         return false;
       },
       10s));
-  Subscriber late(broker.port(), "soleus/gym/m1/state", "late2");
+  Subscriber late(plain, "soleus/gym/m1/state", "late2", true, "monitor", mon);
   REQUIRE(eventually([&] { return late.count("/state") >= 1; }, 5s));
   CHECK(late.messages().front().payload.find("\"offline\"") != std::string::npos);
 }
