@@ -190,6 +190,10 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
   std::optional<Fleet> fleet;
   if (cfg.fleet) {
     fleet.emplace(cfg, store, backend);
+    // GET /metrics shows the outbox (set before the server starts).
+    backend.set_outbox_metrics([&store]() -> std::optional<hmi::OutboxMetricsView> {
+      return outbox_metrics_view(store.outbox_stats(), common::unix_ms_now());
+    });
     fleet->start();
     fleet_link.store(&*fleet);
   }

@@ -105,6 +105,18 @@ std::string telemetry_json(hmi::Backend& backend) {
   return boost::json::serialize(out);
 }
 
+hmi::OutboxMetricsView outbox_metrics_view(const storage::OutboxStats& s, std::int64_t now_ms) {
+  hmi::OutboxMetricsView v;
+  v.depth = {{"set", static_cast<std::uint64_t>(std::max<std::int64_t>(s.sets, 0))},
+             {"event", static_cast<std::uint64_t>(std::max<std::int64_t>(s.events, 0))},
+             {"metrics", static_cast<std::uint64_t>(std::max<std::int64_t>(s.metrics, 0))}};
+  v.oldest_age_s =
+      s.oldest_ms > 0 && s.depth() > 0 ? static_cast<double>(now_ms - s.oldest_ms) / 1000.0 : 0.0;
+  v.telemetry_dropped = s.telemetry_dropped;
+  v.full = s.full;
+  return v;
+}
+
 namespace {
 fleet::LinkOptions link_options(const DaemonConfig& cfg, hmi::Backend& backend) {
   fleet::LinkOptions o;

@@ -189,6 +189,13 @@ TEST_CASE(
   const auto metrics = envelopes(sub, "/metrics");
   REQUIRE(!metrics.empty());
   CHECK(metrics.back().at("data").as_object().contains("loop"));
+  // GET /metrics shows the outbox (drained: depth 0 for sets)
+  {
+    auto r = get(rig.port, "/metrics");
+    REQUIRE(r.status == 200);
+    CHECK(r.text.find("soleus_outbox_depth{kind=\"set\"}") != std::string::npos);
+    CHECK(r.text.find("soleus_outbox_full 0") != std::string::npos);
+  }
   const auto status = envelopes(sub, "/status");
   CHECK(status.back().at("data").as_object().contains("state"));
   // state: retained online for a newcomer
@@ -276,4 +283,5 @@ TEST_CASE("fleet e2e: no [fleet] section: no MQTT, the outbox stays empty") {
   CHECK(db.scalar_int("SELECT count(*) FROM outbox") == 0);
   CHECK(rig.daemon.output().find("fleet:") == std::string::npos);
   CHECK(sub.messages().empty());
+  CHECK(get(rig.port, "/metrics").text.find("soleus_outbox") == std::string::npos);
 }

@@ -15,6 +15,7 @@
 #include "soleus/fleet/link.hpp"
 #include "soleus/fleet/participant.hpp"
 #include "soleus/hmi/backend.hpp"
+#include "soleus/hmi/metrics.hpp"
 #include "soleus/storage/database.hpp"
 #include "soleus/storage/writer.hpp"
 
@@ -69,6 +70,10 @@ std::vector<std::unique_ptr<fleet::Participant>> make_fleet_participants(const F
 /// loop timing, bus counters, signals (temperature, bus voltage) and odometer,
 /// as JSON text.
 std::string telemetry_json(hmi::Backend& backend);
+
+/// The outbox's state as GET /metrics shows it (depth per kind, the oldest
+/// row's age, telemetry dropped, the full alarm).
+hmi::OutboxMetricsView outbox_metrics_view(const storage::OutboxStats& s, std::int64_t now_ms);
 
 /// soleusd's fleet: made after the store and the backend, started at once,
 /// stopped before the store.
