@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+
 #include "soleus/app/views_from_storage.hpp"
 #include "soleus/common/log.hpp"
 #include "soleus/common/time.hpp"
@@ -24,21 +26,32 @@ storage::Database& OutboxPublisher::db() {
 }
 
 void OutboxPublisher::on_connected() {
-  cursor_ = 0;
+  cursor_ = 0;  // from the oldest row not acknowledged
+  offered_.clear();
   dirty_ = true;
 }
 
 std::vector<fleet::Message> OutboxPublisher::outgoing(std::size_t max) {
+  // What was offered and is not acknowledged comes first, again (the link
+  // skips what it has in flight); then new rows, read from the cursor.
   std::vector<fleet::Message> out;
+  for (const auto& msg : offered_) {
+    if (out.size() >= max) return out;
+    out.push_back(msg);
+  }
   const auto now = std::chrono::steady_clock::now();
   // New rows are announced (notify()); a look every second besides.
   if (!dirty_.exchange(false) && now < next_look_) return out;
   next_look_ = now + std::chrono::seconds(1);
-  if (max == 0) return out;
+  const std::size_t room = max - out.size();
+  if (room == 0) {
+    dirty_ = true;
+    return out;
+  }
   const std::string& m = cfg_.machine;
   try {
     auto& d = db();
-    const auto rows = storage::read_outbox(d, cursor_, static_cast<int>(max));
+    const auto rows = storage::read_outbox(d, cursor_, static_cast<int>(room));
     if (cursor_ == 0 && !rows.empty())  // rows below the first are deleted: forget them
       acked_.erase(acked_.begin(), acked_.lower_bound(rows.front().seq));
     for (const auto& r : rows) {
@@ -77,9 +90,10 @@ std::vector<fleet::Message> OutboxPublisher::outgoing(std::size_t max) {
         writer_.outbox_ack(r.seq);
         continue;
       }
+      offered_.push_back(msg);
       out.push_back(std::move(msg));
     }
-    if (rows.size() >= max) dirty_ = true;  // more wait
+    if (rows.size() >= room) dirty_ = true;  // more wait
   } catch (const std::exception& e) {
     log::warn("fleet: reading the outbox: ", e.what());
     db_.close();
@@ -90,6 +104,9 @@ std::vector<fleet::Message> OutboxPublisher::outgoing(std::size_t max) {
 
 void OutboxPublisher::acknowledged(const fleet::Message& msg) {
   if (msg.ref <= 0) return;
+  const auto it = std::find_if(offered_.begin(), offered_.end(),
+                               [&](const fleet::Message& o) { return o.ref == msg.ref; });
+  if (it != offered_.end()) offered_.erase(it);
   acked_.insert(msg.ref);
   writer_.outbox_ack(msg.ref);
 }

@@ -5,6 +5,7 @@
 /// with a [fleet] section; without one, soleusd has none of this.
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -48,8 +49,9 @@ class OutboxPublisher : public fleet::Participant {
   storage::StorageConfig st_;
   storage::Writer& writer_;
   storage::Database db_;
-  std::int64_t cursor_ = 0;       // the last seq offered on this connection
-  std::set<std::int64_t> acked_;  // acknowledged, perhaps not yet deleted by the writer
+  std::int64_t cursor_ = 0;             // the last seq read on this connection
+  std::deque<fleet::Message> offered_;  // read and offered, not yet acknowledged, in order
+  std::set<std::int64_t> acked_;        // acknowledged, perhaps not yet deleted by the writer
   std::atomic<bool> dirty_{true};
   std::chrono::steady_clock::time_point next_look_{};
 };
