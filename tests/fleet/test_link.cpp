@@ -210,8 +210,8 @@ TEST_CASE("link: no broker at all: the link retries with backoff and stop() is p
 }
 
 TEST_CASE(
-    "link: TLS with a client certificate (CN = machine) on the real broker set-up; a wrong "
-    "password is refused") {
+    "link: TLS with a client certificate (CN = machine) on the real broker set-up, a wrong "
+    "password refused") {
   test::MosquittoRigOptions ro;
   ro.machines = {"m1"};
   test::MosquittoRig rig(ro);
