@@ -145,7 +145,13 @@ fleet::LinkOptions link_options(const DaemonConfig& cfg, hmi::Backend& backend) 
       log::error("fleet: ", e.what(), ": connecting without a password");
     }
   }
-  o.status = [&backend] { return boost::json::serialize(hmi::to_json(backend.status())); };
+  o.status = [&backend] {
+    const hmi::StatusView v = backend.status();
+    std::string key = v.state + "|" + std::to_string(v.set_id.value_or(0)) + "|" +
+                      std::to_string(v.reps) + "|" + v.phase;
+    for (const auto& f : v.faults) key += "|" + boost::json::serialize(hmi::to_json(f));
+    return fleet::LinkOptions::Status{boost::json::serialize(hmi::to_json(v)), std::move(key)};
+  };
   return o;
 }
 }  // namespace

@@ -232,7 +232,7 @@ struct Link::Impl {
     const auto now = std::chrono::steady_clock::now();
     if (now < next_status_check) return;
     next_status_check = now + std::chrono::seconds(1);
-    std::string s;
+    LinkOptions::Status s;
     try {
       s = opt.status();
     } catch (const std::exception& e) {
@@ -240,15 +240,15 @@ struct Link::Impl {
       return;
     }
     const bool due = now - last_status_at >= std::chrono::seconds(opt.cfg.status_period_s);
-    if (!due && s == last_status) return;
+    if (!due && s.key == last_status) return;
     const std::int64_t t = common::unix_ms_now();
     Message m;
     m.topic = opt.cfg.machine + "/status";
     m.payload = envelope(opt.cfg.machine + "/status/" + std::to_string(++status_n),
-                         opt.cfg.machine, "status", t, s);
+                         opt.cfg.machine, "status", t, s.json);
     m.qos = 0;
     if (publish(nullptr, m, {})) {
-      last_status = std::move(s);
+      last_status = std::move(s.key);
       last_status_at = now;
     }
   }

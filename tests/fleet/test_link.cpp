@@ -112,7 +112,8 @@ TEST_CASE("link: publishes in order, deletes on PUBACK, state online then offlin
   int status_calls = 0;
   auto o = options(broker);
   o.status = [&] {
-    return "{\"state\":\"idle\",\"calls\":" + std::to_string(++status_calls) + "}";
+    return fleet::LinkOptions::Status{
+        "{\"state\":\"idle\",\"calls\":" + std::to_string(++status_calls) + "}", "idle"};
   };
   fleet::Link link(o);
   link.add(c);

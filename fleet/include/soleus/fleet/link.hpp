@@ -17,7 +17,7 @@
 ///     room, and publish them in that order (QoS as given). A PUBACK (or, for
 ///     QoS 0, the send) calls the participant's acknowledged().
 ///  4. `status` (QoS 0, never stored) from the status source, every
-///     status_period_s and when it changed (at most once a second).
+///     status_period_s and when its key changed (looked at once a second).
 ///  5. stop(): `state` = offline (retained), waited for up to a second, then
 ///     a clean DISCONNECT (the Will is not sent).
 #include <atomic>
@@ -44,8 +44,14 @@ struct LinkOptions {
   int poll_ms = 20;             ///< the thread's pass (network wait) when idle
   int reconnect_min_ms = 500;
   int reconnect_max_ms = 10000;  ///< a restarted broker is found within 10 s
-  /// The status view (GET /status) as a JSON object's text; empty = none.
-  std::function<std::string()> status;
+  /// The status view (GET /status): `json` the object's text, `key` what
+  /// counts as a change (the state, the set, its reps, the faults: not the
+  /// force or the position, which move all the time). Empty function = none.
+  struct Status {
+    std::string json;
+    std::string key;
+  };
+  std::function<Status()> status;
 };
 
 struct LinkStats {
