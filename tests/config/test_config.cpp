@@ -340,7 +340,7 @@ TEST_CASE("a comm-loss window not shorter than the drive's watchdog is refused")
   CHECK(e.line() == m.line + 1);
 }
 
-TEST_CASE("[fleet]: optional; with it the store keeps an outbox bounded as it says") {
+TEST_CASE("[fleet]: optional, and with it the store keeps an outbox bounded as it says") {
   auto none = load_daemon_config((kConfigDir / "sim.toml").string());
   CHECK(!none.fleet);
   CHECK(!none.storage.outbox);  // no [fleet]: no MQTT, no outbox

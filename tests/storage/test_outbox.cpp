@@ -30,7 +30,7 @@ bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds tim
 }
 }  // namespace
 
-TEST_CASE("outbox: without the fleet nothing is queued; with it, every event and set end is") {
+TEST_CASE("outbox: without the fleet nothing is queued, with it every event and set end is") {
   TempDir dir;
   {
     Writer w(test_config(dir.file("off.db")));
