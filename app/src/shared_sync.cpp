@@ -1,0 +1,250 @@
+#include "soleus/app/shared_sync.hpp"
+
+#include <boost/json.hpp>
+
+#include <deque>
+#include <regex>
+#include <stdexcept>
+
+#include "soleus/app/pin_seal.hpp"
+#include "soleus/common/log.hpp"
+#include "soleus/common/time.hpp"
+#include "soleus/fleet/hlc.hpp"
+#include "soleus/storage/database.hpp"
+#include "soleus/storage/schema.hpp"
+#include "soleus/storage/shared.hpp"
+
+namespace soleus::app {
+
+namespace json = boost::json;
+namespace sh = storage::shared;
+
+namespace {
+
+const std::regex kName("[a-z0-9][a-z0-9_-]{0,31}");
+const std::regex kUid("[0-9a-f]{32}");
+const std::regex kKind("member|programme|assignment|progression|assessment|staff");
+
+bool has_pin(const std::string& kind) { return kind == "member" || kind == "staff"; }
+
+std::string quoted(const std::string& s) { return json::serialize(json::value(s)); }
+
+class SharedSync final : public fleet::Participant {
+ public:
+  explicit SharedSync(const SharedSyncConfig& c)
+      : cfg_(c), db_(storage::Database::open(c.db_path)) {
+    storage::migrate(db_);
+    sh::set_machine(db_, cfg_.machine);
+  }
+
+  std::vector<std::string> subscriptions() const override {
+    return {"shared/#", "+/sets", "+/catchup/request", "+/catchup/to/" + cfg_.machine};
+  }
+
+  void on_message(const fleet::Message& m) override {
+    try {
+      if (m.payload.size() > cfg_.max_payload) {
+        refuse(m, "payload of " + std::to_string(m.payload.size()) + " bytes is over the limit");
+        return;
+      }
+      if (m.topic.rfind("shared/", 0) == 0) on_record(m);
+      else if (m.topic.ends_with("/sets")) on_set_message(m);
+      else if (m.topic.ends_with("/catchup/request")) on_request(m);
+      else if (m.topic.find("/catchup/to/") != std::string::npos) on_answer(m);
+    } catch (const std::exception& e) {
+      refuse(m, e.what());
+    }
+  }
+
+  std::vector<fleet::Message> outgoing(std::size_t max) override {
+    std::vector<fleet::Message> out;
+    for (const auto& q : queue_) {
+      if (out.size() >= max) return out;
+      out.push_back(q);
+    }
+    for (auto& r : sh::pending_records(db_, max - out.size())) out.push_back(record_message(r));
+    return out;
+  }
+
+  void acknowledged(const fleet::Message& m) override {
+    if (m.topic.rfind("shared/", 0) == 0) {
+      try {
+        const auto v = json::parse(m.payload).as_object();
+        const auto hlc = fleet::Hlc::parse(v.at("version").at("hlc").as_string());
+        if (hlc)
+          sh::mark_published(db_, std::string(v.at("kind").as_string()),
+                             std::string(v.at("uid").as_string()),
+                             static_cast<std::int64_t>(hlc->packed));
+      } catch (const std::exception& e) {
+        log::warn("fleet: shared: acknowledged message not understood: ", e.what());
+      }
+      return;
+    }
+    for (auto it = queue_.begin(); it != queue_.end(); ++it)
+      if (it->topic == m.topic && it->payload == m.payload) {
+        queue_.erase(it);
+        return;
+      }
+  }
+
+  void on_connected() override { request_catchup(std::nullopt); }
+
+ private:
+  void refuse(const fleet::Message& m, const std::string& why) {
+    log::warn("fleet: shared: refused a message on ", m.topic, " (", m.payload.size(),
+              " bytes): ", why);
+  }
+
+  // ---- records ----------------------------------------------------------------
+
+  fleet::Message record_message(const sh::Record& r) {
+    std::string data = r.data;
+    if (!r.deleted && has_pin(r.kind)) {
+      const auto hash = sh::json_get(db_, data, "$.pin_hash");
+      std::optional<std::string> sealed;
+      if (hash) {
+        sealed = seal_pin_hash(cfg_.pepper, r.uid, *hash);
+        if (!sealed)
+          log::warn("fleet: shared: ", r.kind, " ", r.uid,
+                    ": its PIN hash is not a pbkdf2-sha256 hash; sent without it");
+      }
+      data = sh::json_put(db_, data, "$.pin_hash", sealed);
+    }
+    std::string base = "null";
+    if (r.base_hlc && r.base_machine)
+      base = "{\"hlc\":\"" + fleet::Hlc{static_cast<std::uint64_t>(*r.base_hlc)}.to_string() +
+             "\",\"machine\":" + quoted(*r.base_machine) + "}";
+    fleet::Message m;
+    m.topic = "shared/" + r.kind + "/" + r.uid;
+    m.payload = "{\"kind\":\"" + r.kind + "\",\"uid\":\"" + r.uid + "\",\"version\":{\"hlc\":\"" +
+                fleet::Hlc{static_cast<std::uint64_t>(r.hlc)}.to_string() +
+                "\",\"machine\":" + quoted(r.machine) + "},\"base\":" + base +
+                ",\"deleted\":" + (r.deleted ? "true" : "false") +
+                ",\"data\":" + (r.deleted ? std::string("{}") : data) + "}";
+    m.qos = 1;
+    m.retained = true;
+    return m;
+  }
+
+  void on_record(const fleet::Message& m) {
+    if (m.payload.empty()) return;  // a retained message cleared: nothing to apply
+    const auto v = json::parse(m.payload).as_object();
+    sh::Record r;
+    r.kind = std::string(v.at("kind").as_string());
+    r.uid = std::string(v.at("uid").as_string());
+    if (!std::regex_match(r.kind, kKind)) throw std::runtime_error("unknown kind '" + r.kind + "'");
+    if (!std::regex_match(r.uid, kUid)) throw std::runtime_error("malformed uid");
+    if (m.topic != "shared/" + r.kind + "/" + r.uid)
+      throw std::runtime_error("kind and uid do not match the topic");
+    const auto& ver = v.at("version").as_object();
+    const auto hlc = fleet::Hlc::parse(ver.at("hlc").as_string());
+    r.machine = std::string(ver.at("machine").as_string());
+    if (!hlc || !std::regex_match(r.machine, kName)) throw std::runtime_error("malformed version");
+    r.hlc = static_cast<std::int64_t>(hlc->packed);
+    if (const auto* b = v.if_contains("base"); b && b->is_object()) {
+      const auto bh = fleet::Hlc::parse(b->at("hlc").as_string());
+      if (!bh) throw std::runtime_error("malformed base version");
+      r.base_hlc = static_cast<std::int64_t>(bh->packed);
+      r.base_machine = std::string(b->at("machine").as_string());
+    }
+    r.deleted = v.if_contains("deleted") && v.at("deleted").as_bool();
+    if (!v.at("data").is_object()) throw std::runtime_error("data is not an object");
+    // The data as SQLite renders it (numbers as sent), so that equal data compare equal.
+    r.data = sh::json_get(db_, m.payload, "$.data").value_or("{}");
+    if (!r.deleted && has_pin(r.kind)) {
+      std::optional<std::string> hash;
+      if (const auto sealed = sh::json_get(db_, r.data, "$.pin_hash")) {
+        hash = unseal_pin_hash(cfg_.pepper, r.uid, *sealed);
+        if (!hash) throw std::runtime_error("malformed sealed PIN hash");
+      }
+      r.data = sh::json_put(db_, r.data, "$.pin_hash", hash);
+    }
+    fleet::HlcClock clk(fleet::Hlc{static_cast<std::uint64_t>(sh::clock(db_))});
+    const auto after = clk.receive(*hlc, static_cast<std::uint64_t>(common::unix_ms_now()));
+    const auto res = sh::apply_record(db_, r, static_cast<std::int64_t>(after.packed));
+    if (res.outcome == sh::Outcome::Parked)
+      log::info("fleet: shared: ", r.kind, " ", r.uid, " ", res.why);
+    else if (res.outcome == sh::Outcome::Refused) refuse(m, res.why);
+  }
+
+  // ---- sets ---------------------------------------------------------------------
+
+  // One set envelope {"id": "<M>/set/<n>", "machine", "kind": "set", "t_ms", "data"}.
+  void import_envelope(const json::object& e) {
+    const std::string id(e.at("id").as_string());
+    const std::string machine(e.at("machine").as_string());
+    const auto slash = id.rfind('/');
+    if (id.rfind(machine + "/set/", 0) != 0 || slash == std::string::npos)
+      throw std::runtime_error("set id '" + id + "' is not <machine>/set/<n>");
+    if (machine == cfg_.machine) return;  // our own
+    const std::int64_t n = std::stoll(id.substr(slash + 1));
+    const auto res = sh::import_set(db_, machine, n, json::serialize(e.at("data")));
+    if (res.outcome == sh::Outcome::Refused) throw std::runtime_error(res.why);
+  }
+
+  void on_set_message(const fleet::Message& m) {
+    import_envelope(json::parse(m.payload).as_object());
+  }
+
+  void request_catchup(const std::optional<std::string>& only) {
+    json::object since;
+    for (const auto& [machine, upto] : sh::peer_watermarks(db_)) since[machine] = upto;
+    json::object req{{"from", cfg_.machine}, {"since", since}};
+    if (only) req["only"] = *only;
+    queue_.push_back(
+        fleet::Message{cfg_.machine + "/catchup/request", json::serialize(req), 1, false});
+  }
+
+  void on_request(const fleet::Message& m) {
+    const auto v = json::parse(m.payload).as_object();
+    const std::string from(v.at("from").as_string());
+    if (from == cfg_.machine || !std::regex_match(from, kName)) return;
+    if (const auto* only = v.if_contains("only"); only && only->as_string() != cfg_.machine) return;
+    std::int64_t since = 0;
+    if (const auto* s = v.at("since").as_object().if_contains(cfg_.machine))
+      since = s->to_number<std::int64_t>();
+    const auto ids = sh::own_sets_after(db_, since, cfg_.catchup_batch);
+    std::string sets;
+    for (const auto id : ids) {
+      const auto data = sh::set_data(db_, id);
+      if (!data) continue;
+      if (!sets.empty()) sets += ",";
+      sets += "{\"id\":" + quoted(cfg_.machine + "/set/" + std::to_string(id)) +
+              ",\"machine\":" + quoted(cfg_.machine) +
+              ",\"kind\":\"set\",\"t_ms\":" + std::to_string(common::unix_ms_now()) +
+              ",\"data\":" + *data + "}";
+    }
+    const std::int64_t upto = ids.empty() ? since : ids.back();
+    const bool more = ids.size() == cfg_.catchup_batch;
+    queue_.push_back(
+        fleet::Message{cfg_.machine + "/catchup/to/" + from,
+                       "{\"from\":" + quoted(cfg_.machine) + ",\"upto\":" + std::to_string(upto) +
+                           ",\"more\":" + (more ? "true" : "false") + ",\"sets\":[" + sets + "]}",
+                       1, false});
+  }
+
+  void on_answer(const fleet::Message& m) {
+    const auto v = json::parse(m.payload).as_object();
+    const std::string from(v.at("from").as_string());
+    if (!std::regex_match(from, kName) || from == cfg_.machine) return;
+    for (const auto& e : v.at("sets").as_array()) import_envelope(e.as_object());
+    sh::raise_peer_watermark(db_, from, v.at("upto").to_number<std::int64_t>());
+    if (v.at("more").as_bool()) request_catchup(from);
+  }
+
+  SharedSyncConfig cfg_;
+  storage::Database db_;
+  std::deque<fleet::Message> queue_;  ///< catch-up requests and answers until acknowledged
+};
+
+}  // namespace
+
+std::unique_ptr<fleet::Participant> make_shared_sync(const SharedSyncConfig& config) {
+  if (!std::regex_match(config.machine, kName))
+    throw std::invalid_argument("fleet: machine name '" + config.machine + "' is not valid");
+  if (config.pepper.size() < 16)
+    throw std::invalid_argument("fleet: pin_pepper_file must hold at least 16 bytes");
+  return std::make_unique<SharedSync>(config);
+}
+
+}  // namespace soleus::app
