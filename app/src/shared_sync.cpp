@@ -2,8 +2,11 @@
 
 #include <boost/json.hpp>
 
+#include <sys/stat.h>
 #include <deque>
+#include <fstream>
 #include <regex>
+#include <set>
 #include <stdexcept>
 
 #include "soleus/app/pin_seal.hpp"
@@ -87,7 +90,10 @@ class SharedSync final : public fleet::Participant {
       }
   }
 
-  void on_connected() override { request_catchup(std::nullopt); }
+  void on_connected() override {
+    asking_.clear();  // answers to requests before the cut may never come
+    request_catchup(std::nullopt);
+  }
 
  private:
   void refuse(const fleet::Message& m, const std::string& why) {
@@ -182,15 +188,30 @@ class SharedSync final : public fleet::Participant {
     if (res.outcome == sh::Outcome::Refused) throw std::runtime_error(res.why);
   }
 
+  // A live set: imported when it carries what an import needs (the member
+  // by uid: the catch-up's form), and in any case a sign that the peer has
+  // sets after our watermark: a catch-up from that peer (one at a time)
+  // fills any gap, whatever the live message held.
   void on_set_message(const fleet::Message& m) {
-    import_envelope(json::parse(m.payload).as_object());
+    const auto e = json::parse(m.payload).as_object();
+    const std::string machine(e.at("machine").as_string());
+    if (!std::regex_match(machine, kName)) throw std::runtime_error("malformed machine name");
+    if (machine == cfg_.machine) return;
+    const auto* data = e.if_contains("data");
+    if (data && data->is_object() && data->as_object().contains("member") &&
+        data->as_object().contains("set"))
+      import_envelope(e);
+    if (!asking_.contains(machine)) request_catchup(machine);
   }
 
   void request_catchup(const std::optional<std::string>& only) {
     json::object since;
     for (const auto& [machine, upto] : sh::peer_watermarks(db_)) since[machine] = upto;
     json::object req{{"from", cfg_.machine}, {"since", since}};
-    if (only) req["only"] = *only;
+    if (only) {
+      req["only"] = *only;
+      asking_.insert(*only);
+    }
     queue_.push_back(
         fleet::Message{cfg_.machine + "/catchup/request", json::serialize(req), 1, false});
   }
@@ -229,12 +250,14 @@ class SharedSync final : public fleet::Participant {
     if (!std::regex_match(from, kName) || from == cfg_.machine) return;
     for (const auto& e : v.at("sets").as_array()) import_envelope(e.as_object());
     sh::raise_peer_watermark(db_, from, v.at("upto").to_number<std::int64_t>());
+    asking_.erase(from);
     if (v.at("more").as_bool()) request_catchup(from);
   }
 
   SharedSyncConfig cfg_;
   storage::Database db_;
   std::deque<fleet::Message> queue_;  ///< catch-up requests and answers until acknowledged
+  std::set<std::string> asking_;      ///< peers asked for a catch-up, answer not yet here
 };
 
 }  // namespace
@@ -245,6 +268,25 @@ std::unique_ptr<fleet::Participant> make_shared_sync(const SharedSyncConfig& con
   if (config.pepper.size() < 16)
     throw std::invalid_argument("fleet: pin_pepper_file must hold at least 16 bytes");
   return std::make_unique<SharedSync>(config);
+}
+
+std::string read_pin_pepper(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    throw std::invalid_argument("fleet: pin_pepper_file " + path + " cannot be read");
+  if ((st.st_mode & 0077) != 0)
+    throw std::invalid_argument("fleet: pin_pepper_file " + path +
+                                " is readable by group or others (chmod 600)");
+  std::ifstream in(path, std::ios::binary);
+  std::string pepper((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!pepper.empty() && (pepper.back() == '\n' || pepper.back() == '\r')) pepper.pop_back();
+  if (!in.good() && !in.eof())
+    throw std::invalid_argument("fleet: pin_pepper_file " + path + " cannot be read");
+  if (pepper.size() < 16)
+    throw std::invalid_argument(
+        "fleet: pin_pepper_file " + path +
+        " must hold at least 16 bytes (e.g. head -c 32 /dev/urandom | base64)");
+  return pepper;
 }
 
 }  // namespace soleus::app

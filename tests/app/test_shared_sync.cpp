@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <random>
@@ -259,6 +260,18 @@ TEST_CASE(
   CHECK(app::runner::load_plan(a.db, ma)->steps[0].level == 2);
   CHECK(app::runner::load_plan(f[2].db, member_id(f[2], "1042"))->steps[0].level == 2);
 
+  // Edits one after the other (A's session, then B's) are no conflict.
+  for (std::size_t i = 0; i < 3; ++i)
+    CHECK(count(f[i], "SELECT count(*) FROM audit WHERE field = 'fleet_conflict'") == 0);
+  // B's sets reach A (the outbox's live messages, or the catch-up they trigger).
+  {
+    auto own = b.db.prepare("SELECT id FROM sets WHERE origin_machine IS NULL");
+    while (own.step()) f.publish_set(b, own.int64(0));
+  }
+  f.bus.pump();
+  filter.member_id = ma;
+  CHECK(storage::query_sets(a.db, filter).size() == 4);
+
   // PINs: nothing on the wire holds the PIN or the plain hash.
   const auto plain_hex = pin_hash.substr(pin_hash.rfind('$') + 1);
   for (const auto& m : f.bus.log) {
@@ -420,4 +433,44 @@ TEST_CASE("shared: a PIN hash sealed with the pepper unseals only with it") {
   REQUIRE(wrong);
   CHECK_FALSE(hmi::verify_pin("1234", *wrong));
   CHECK_FALSE(app::seal_pin_hash(kPepper, "ab", "plain"));
+}
+
+TEST_CASE(
+    "shared: a live set in another form still arrives: it triggers a catch-up from its machine") {
+  Fleet f({"alpha", "bravo"});
+  const auto ma = storage::add_member(f[0].db, "12", "Gil", kStaff);
+  f.bus.pump();
+  const auto id = f.add_set(f[0], std::nullopt, ma, std::nullopt, 1, "target_reached", 6);
+  // As the API's set view renders it: local ids only, no uid.
+  fleet::Message msg{"alpha/sets",
+                     "{\"id\":\"alpha/set/" + std::to_string(id) +
+                         "\",\"machine\":\"alpha\",\"kind\":\"set\",\"t_ms\":0,\"data\":{\"id\":" +
+                         std::to_string(id) + ",\"member_id\":" + std::to_string(ma) + "}}",
+                     1, false};
+  f.bus.deliver_to(f[1], msg);
+  f.bus.pump();
+  CHECK(count(f[1], "SELECT count(*) FROM sets WHERE origin_machine = 'alpha'") == 1);
+  CHECK(count(f[1], "SELECT count(*) FROM reps") == 6);
+}
+
+TEST_CASE("shared: the pepper file is refused when others may read it or it is short") {
+  const fs::path dir =
+      fs::temp_directory_path() / ("soleus-pepper-" + std::to_string(std::random_device{}()));
+  fs::create_directories(dir);
+  const auto write = [&](const char* name, const std::string& text, fs::perms p) {
+    const auto path = dir / name;
+    std::ofstream(path) << text;
+    fs::permissions(path, p);
+    return path.string();
+  };
+  const auto ok =
+      write("ok", std::string(kPepper) + "\n", fs::perms::owner_read | fs::perms::owner_write);
+  CHECK(app::read_pin_pepper(ok) == kPepper);
+  CHECK_THROWS_AS(
+      app::read_pin_pepper(write("open", kPepper, fs::perms::owner_read | fs::perms::others_read)),
+      std::invalid_argument);
+  CHECK_THROWS_AS(app::read_pin_pepper(write("short", "abc", fs::perms::owner_read)),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(app::read_pin_pepper((dir / "none").string()), std::invalid_argument);
+  fs::remove_all(dir);
 }

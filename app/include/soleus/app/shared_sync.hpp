@@ -39,4 +39,9 @@ struct SharedSyncConfig {
 /// The participant; throws std::invalid_argument for a missing machine or a short pepper.
 std::unique_ptr<fleet::Participant> make_shared_sync(const SharedSyncConfig& config);
 
+/// The pepper from [fleet] pin_pepper_file: refused when missing, shorter
+/// than 16 bytes or readable by group or others. A trailing newline is not
+/// part of it.
+std::string read_pin_pepper(const std::string& path);
+
 }  // namespace soleus::app
