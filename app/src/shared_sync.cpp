@@ -78,6 +78,8 @@ class SharedSync final : public fleet::Participant {
           sh::mark_published(db_, std::string(v.at("kind").as_string()),
                              std::string(v.at("uid").as_string()),
                              static_cast<std::int64_t>(hlc->packed));
+        // A local edit (e.g. a member renumbered) may let a parked record in.
+        sh::retry_parked_records(db_);
       } catch (const std::exception& e) {
         log::warn("fleet: shared: acknowledged message not understood: ", e.what());
       }
@@ -92,6 +94,7 @@ class SharedSync final : public fleet::Participant {
 
   void on_connected() override {
     asking_.clear();  // answers to requests before the cut may never come
+    sh::retry_parked_records(db_);
     request_catchup(std::nullopt);
   }
 

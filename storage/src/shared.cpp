@@ -403,7 +403,26 @@ ApplyResult apply_in(Database& db, const Record& r) {
       res.why = "unknown kind '" + r.kind + "'";
       return res;
     }
-    const std::string waits = write(db, r);
+    std::string waits;
+    db.exec("SAVEPOINT fleet_write");
+    try {
+      waits = write(db, r);
+      db.exec("RELEASE fleet_write");
+    } catch (const SqliteError& e) {
+      // A rule of this store refuses it (e.g. a member number or an active
+      // staff name taken here by another record): kept, with the reason,
+      // and tried again when records change.
+      db.exec("ROLLBACK TO fleet_write");
+      db.exec("RELEASE fleet_write");
+      if (e.code() != 19 /* SQLITE_CONSTRAINT */) throw;
+      std::string why = e.what();  // the statement, then ": " and SQLite's message
+      if (const auto c = why.find("constraint failed"); c != std::string::npos)
+        if (const auto colon = why.rfind(": ", c); colon != std::string::npos)
+          why.erase(0, colon + 2);
+      waits = "a rule of this store: " + why;
+      log::warn("fleet: ", r.kind, " ", r.uid, " from machine ", r.machine,
+                " cannot be applied here: ", why, " (kept until it can)");
+    }
     if (!waits.empty()) {
       park(db, r.kind, r.uid, park_payload(db, r), waits);
       res.outcome = Outcome::Parked;
@@ -724,6 +743,17 @@ std::vector<std::int64_t> own_sets_after(Database& db, std::int64_t after_id, st
   std::vector<std::int64_t> ids;
   while (st.step()) ids.push_back(st.int64(0));
   return ids;
+}
+
+std::size_t retry_parked_records(Database& db) {
+  if (db.scalar_int("SELECT count(*) FROM fleet_parked") == 0) return 0;
+  Transaction tx(db);
+  set_applying(db, true);
+  retry_parked(db);
+  set_applying(db, false);
+  const auto left = static_cast<std::size_t>(db.scalar_int("SELECT count(*) FROM fleet_parked"));
+  tx.commit();
+  return left;
 }
 
 ApplyResult import_set(Database& db, const std::string& origin, std::int64_t origin_id,

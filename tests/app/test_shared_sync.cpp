@@ -474,3 +474,26 @@ TEST_CASE("shared: the pepper file is refused when others may read it or it is s
   CHECK_THROWS_AS(app::read_pin_pepper((dir / "none").string()), std::invalid_argument);
   fs::remove_all(dir);
 }
+
+TEST_CASE(
+    "shared: one member number given on two machines: kept aside, applied once staff renumber") {
+  Fleet f({"alpha", "bravo"});
+  f.bus.disconnect(f[1]);
+  storage::add_member(f[0].db, "1042", "Ann", kStaff);
+  const auto bob = storage::add_member(f[1].db, "1042", "Bob", kStaff);
+  f.bus.pump();
+  f.bus.connect(f[1]);
+  f.bus.pump();
+  // Each machine keeps the other's member aside (the number is taken), nothing lost.
+  CHECK(count(f[0], "SELECT count(*) FROM fleet_parked WHERE kind = 'member'") == 1);
+  CHECK(count(f[1], "SELECT count(*) FROM fleet_parked WHERE kind = 'member'") == 1);
+  CHECK(count(f[1], "SELECT count(*) FROM members") == 1);
+  storage::set_member_number(f[1].db, bob, "1043", kStaff);
+  f.bus.pump();
+  for (std::size_t i = 0; i < 2; ++i) {
+    INFO("machine " << f[i].name);
+    CHECK(count(f[i], "SELECT count(*) FROM fleet_parked") == 0);
+    CHECK(storage::find_member_by_number(f[i].db, "1042")->name == "Ann");
+    CHECK(storage::find_member_by_number(f[i].db, "1043")->name == "Bob");
+  }
+}

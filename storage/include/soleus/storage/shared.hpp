@@ -73,6 +73,10 @@ struct ApplyResult {
 /// records parked for it.
 ApplyResult apply_record(Database& db, const Record& r, std::int64_t clock_after);
 
+/// Tries the parked records and sets again (after a local edit that may
+/// have lifted what refused them); returns how many still wait.
+std::size_t retry_parked_records(Database& db);
+
 /// The data of set `set_id` done on this machine (JSON object: "set",
 /// "reps", "member", "session", "programme", "step_position"); nullopt for a
 /// guest's set, a set from another machine, or no such set.
