@@ -16,11 +16,13 @@
 #include "soleus/app/session_runner.hpp"
 #include "soleus/app/shared_sync.hpp"
 #include "soleus/hmi/security.hpp"
+#include "soleus/storage/assessments.hpp"
 #include "soleus/storage/members.hpp"
 #include "soleus/storage/programmes.hpp"
 #include "soleus/storage/queries.hpp"
 #include "soleus/storage/schema.hpp"
 #include "soleus/storage/shared.hpp"
+#include "soleus/storage/staff.hpp"
 
 using namespace soleus;
 namespace fs = std::filesystem;
@@ -496,4 +498,148 @@ TEST_CASE(
     CHECK(storage::find_member_by_number(f[i].db, "1042")->name == "Ann");
     CHECK(storage::find_member_by_number(f[i].db, "1043")->name == "Bob");
   }
+}
+
+namespace {
+/// The record's version (hlc) and pending mark, or {0, -1} when unknown.
+std::pair<std::int64_t, std::int64_t> version_of(storage::Database& db, const std::string& kind,
+                                                 const std::string& uid) {
+  auto st = db.prepare("SELECT hlc, pending FROM fleet_records WHERE kind = ?1 AND uid = ?2");
+  st.bind(1, kind).bind(2, uid);
+  if (!st.step()) return {0, -1};
+  return {st.int64(0), st.int64(1)};
+}
+}  // namespace
+
+TEST_CASE("shared: every storage edit of shared data bumps its record in the edit's transaction") {
+  auto db = storage::Database::open(":memory:");
+  storage::migrate(db);
+  storage::shared::set_machine(db, "alpha");
+  const auto m = storage::add_member(db, "1", "Ann", kStaff);
+  const auto p = storage::add_programme(db, programme_spec(), kStaff);
+  const auto uid = [&](const char* table, std::int64_t id) {
+    return db.scalar_text(std::string("SELECT uid FROM ") + table +
+                          " WHERE id = " + std::to_string(id));
+  };
+  const auto mu = uid("members", m), pu = uid("programmes", p);
+  CHECK(mu.size() == 32);
+  CHECK(pu.size() == 32);
+  // Each edit: a newer version, pending (published ones first cleared).
+  const auto bumps = [&](const std::string& kind, const std::string& u, const auto& edit) {
+    const auto before = version_of(db, kind, u);
+    storage::shared::mark_published(db, kind, u, before.first);
+    CHECK(version_of(db, kind, u).second == 0);
+    edit();
+    const auto after = version_of(db, kind, u);
+    CHECK(after.first > before.first);
+    CHECK(after.second == 1);
+  };
+  bumps("member", mu, [&] {
+    storage::MemberUpdate up;
+    up.name = "Anna";
+    storage::update_member(db, m, up, kStaff);
+  });
+  bumps("member", mu, [&] { storage::set_member_number(db, m, "2", kStaff); });
+  bumps("member", mu, [&] { storage::flag_member(db, m, "pain", 5, std::nullopt); });
+  bumps("member", mu, [&] { storage::clear_member_flag(db, m); });
+  bumps("programme", pu, [&] {
+    auto spec = programme_spec();
+    spec.steps.push_back(spec.steps[0]);
+    storage::replace_steps(db, p, spec.steps);
+  });
+  bumps("programme", pu, [&] {
+    storage::set_programme_field(db, p, storage::ProgrammeField::Notes, std::string("n"), 1);
+  });
+  const auto a = storage::assign_programme(db, m, p, 1, kStaff);
+  const auto au = uid("assignments", a);
+  CHECK(version_of(db, "assignment", au).second == 1);
+  const auto step = storage::programme_steps(db, p)[0].id;
+  storage::set_step_target(db, a, step, 12, 1);
+  CHECK(version_of(db, "progression", au).second == 1);
+  bumps("progression", au, [&] { storage::set_step_target(db, a, step, 13, 2); });
+  bumps("assignment", au, [&] { storage::end_assignment(db, m, 3, kStaff); });
+  const auto s = storage::add_staff(
+      db, "Pat", hmi::make_pin_hash("5555", hmi::kMinPinHashIterations), false, kStaff);
+  const auto su = uid("staff_accounts", s);
+  bumps("staff", su, [&] {
+    storage::StaffUpdate up;
+    up.active = false;
+    storage::update_staff(db, s, up, kStaff);
+  });
+  storage::AssessmentRow as;
+  as.member_id = m;
+  as.t_ms = 10;
+  as.complete = true;
+  as.max_n = 1400;
+  const auto asid = storage::record_assessment(db, as, kStaff);
+  CHECK(version_of(db, "assessment", uid("assessments", asid)).second == 1);
+  // A rolled-back edit leaves no mark: the mark is in the edit's transaction.
+  const auto before = version_of(db, "member", mu);
+  storage::shared::mark_published(db, "member", mu, before.first);
+  {
+    storage::Transaction tx(db);
+    db.exec("UPDATE members SET name = 'X' WHERE id = " + std::to_string(m));
+  }  // rolled back
+  CHECK(version_of(db, "member", mu) == std::make_pair(before.first, std::int64_t{0}));
+  // Erasure: a tombstone, pending.
+  storage::erase_member(db, m, kStaff);
+  auto st =
+      db.prepare("SELECT deleted, pending FROM fleet_records WHERE kind = 'member' AND uid = ?1");
+  st.bind(1, mu);
+  REQUIRE(st.step());
+  CHECK(st.int64(0) == 1);
+  CHECK(st.int64(1) == 1);
+}
+
+TEST_CASE(
+    "shared: migration 9 gives existing rows uids and marks them; the machine named later claims "
+    "them") {
+  auto db = storage::Database::open(":memory:");
+  storage::migrate(db, 7);
+  db.exec(
+      "INSERT INTO members (id, number, name, created_ms, updated_ms) VALUES (1, '1', 'A', 0, 0), "
+      "(2, '2', 'B', 0, 0);"
+      "INSERT INTO programmes (id, name, created_ms, updated_ms) VALUES (1, 'P', 0, 0);"
+      "INSERT INTO programme_steps (programme_id, position, mode, sets, target_reps, load_n) "
+      "VALUES (1, 1, 'isotonic', 3, 12, 800);"
+      "INSERT INTO assignments (id, member_id, programme_id, started_ms, created_ms) VALUES (1, 1, "
+      "1, 0, 0);"
+      "INSERT INTO step_progress (assignment_id, step_id, level, updated_ms) VALUES (1, 1, 2, 0);");
+  storage::migrate(db);
+  CHECK(db.scalar_int("SELECT count(DISTINCT uid) FROM members WHERE length(uid) = 32") == 2);
+  CHECK(db.scalar_int("SELECT count(*) FROM fleet_records WHERE pending = 1 AND machine = ''") ==
+        5);
+  CHECK(storage::shared::pending_records(db, 100).empty());  // no name, nothing to publish
+  storage::shared::set_machine(db, "alpha");
+  const auto recs = storage::shared::pending_records(db, 100);
+  CHECK(recs.size() == 5);
+  for (const auto& r : recs) CHECK(r.machine == "alpha");
+}
+
+TEST_CASE(
+    "shared: a staff account and an assessment made on A are on B (the staff PIN verifies there)") {
+  Fleet f({"alpha", "bravo"});
+  const auto m = storage::add_member(f[0].db, "3", "Hal", kStaff);
+  storage::add_staff(f[0].db, "Pat", hmi::make_pin_hash("90817263", hmi::kMinPinHashIterations),
+                     true, kStaff);
+  storage::AssessmentRow as;
+  as.member_id = m;
+  as.t_ms = 1'800'000'000'000;
+  as.complete = true;
+  as.max_n = 1400;
+  as.trials_json = R"([{"pct_of_range":50,"force_n":1400,"beyond_range":false}])";
+  storage::record_assessment(f[0].db, as, kStaff);
+  f.bus.pump();
+  const auto staff = storage::list_staff(f[1].db);
+  REQUIRE(staff.size() == 1);
+  CHECK(staff[0].name == "Pat");
+  CHECK(staff[0].admin);
+  CHECK(hmi::verify_pin("90817263", staff[0].pin_hash));
+  const auto mb = member_id(f[1], "3");
+  const auto got = storage::member_assessments(f[1].db, mb);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].max_n == 1400);
+  CHECK(got[0].trials_json.find("1400") != std::string::npos);
+  CHECK(storage::get_member(f[1].db, mb)->assessed_max_n == 1400);
+  CHECK(count(f[1], "SELECT count(*) FROM audit WHERE field = 'fleet_conflict'") == 0);
 }
