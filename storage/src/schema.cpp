@@ -401,10 +401,23 @@ ALTER TABLE sets ADD COLUMN range_note TEXT CHECK (range_note IS NULL OR range_n
 ALTER TABLE sets ADD COLUMN range_age_days REAL CHECK (range_age_days IS NULL OR range_age_days >= 0);
 )sql";
 
-// MIGRATION 8: reserved for the fleet's outbox (issue 14 §1, another branch);
-// empty here so that 9 can follow it.
+// MIGRATION 8: the fleet's outbox (issue 14, docs/fleet.md "The outbox"):
+//    what waits to be published to the broker, in publishing order (seq,
+//    AUTOINCREMENT: a seq is never reused, so a telemetry message's id
+//    <machine>/metrics/<seq> stays unique). A set's or an event's row is a
+//    reference to the record (its payload is rendered when it is sent); a
+//    telemetry row carries its payload. Rows are written by the writer in the
+//    transaction of the record itself, only when [fleet] is configured, and
+//    deleted when the broker acknowledged them (PUBACK).
 constexpr std::string_view kMigration8 = R"sql(
--- (the outbox: issue 14 section 1)
+CREATE TABLE outbox (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind       TEXT NOT NULL CHECK (kind IN ('set','event','metrics')),
+  ref_id     INTEGER CHECK ((kind = 'metrics') = (ref_id IS NULL)),        -- sets.id / events.id
+  payload    TEXT CHECK ((kind = 'metrics') = (payload IS NOT NULL AND json_valid(payload))),
+  created_ms INTEGER NOT NULL
+);
+CREATE INDEX outbox_kind ON outbox(kind, seq);  -- oldest per kind; oldest telemetry first to go
 )sql";
 
 // MIGRATION 9: members who train on any machine of the gym (issue 14 §2,

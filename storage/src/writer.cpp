@@ -116,10 +116,14 @@ struct Writer::Statements {
         chunk(
             db.prepare("INSERT INTO rep_traces (set_id, rep_seq, created_ms, t0_s, t1_s, samples, "
                        "time_scale_s, force_scale_n, position_scale_mm, data) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")) {}
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")),
+        outbox_event(db.prepare("INSERT INTO outbox (kind, ref_id, created_ms) "
+                                "VALUES ('event', last_insert_rowid(), ?1)")),
+        outbox_set(
+            db.prepare("INSERT INTO outbox (kind, ref_id, created_ms) VALUES ('set', ?1, ?2)")) {}
 
   Statement event, fault_count, set_start, set_placeholder, set_end, member_range, rep, odo_rep,
-      odo_set, odo_motor, session_start, session_end, chunk;
+      odo_set, odo_motor, session_start, session_end, chunk, outbox_event, outbox_set;
 };
 
 // Helper: run a statement once and reset it for the next use.
@@ -329,12 +333,29 @@ int Writer::close_interrupted_sets() {
       "(killed, crashed or power cut); its committed reps are kept', id, "
       "json_object('reps', reps, 'partial_reps', partial_reps, 'ended_ms', ended_ms) "
       "FROM sets WHERE id = ?1");
+  // With the fleet: the closed set and its event go to the outbox with them.
+  std::optional<Statement> ob_set, ob_event;
+  if (cfg_.outbox) {
+    ob_set.emplace(
+        db_.prepare("INSERT INTO outbox (kind, ref_id, created_ms) VALUES ('set', ?1, ?2)"));
+    ob_event.emplace(
+        db_.prepare("INSERT INTO outbox (kind, ref_id, created_ms) "
+                    "VALUES ('event', last_insert_rowid(), ?1)"));
+  }
   for (const auto id : ids) {
     close.bind(1, id);
     if (run_once(db_, close) != 1) continue;
     run_once(db_, odo);
+    if (ob_set) {
+      ob_set->bind(1, id).bind(2, now);
+      run_once(db_, *ob_set);
+    }
     ev.bind(1, id).bind(2, now).bind(3, codes::kSetInterrupted);
     run_once(db_, ev);
+    if (ob_event) {
+      ob_event->bind(1, now);
+      run_once(db_, *ob_event);
+    }
   }
   tx.commit();
   if (on_event_) {
@@ -397,6 +418,7 @@ bool Writer::try_open(StartReport* report) {
     sync_level_ = 2;  // configure_connection leaves synchronous=FULL
     stmts_ = std::make_unique<Statements>(db_);
     init_ids();
+    outbox_count();
     open_.store(true);
     return true;
   } catch (const std::exception& e) {
@@ -445,6 +467,7 @@ void Writer::cycle(bool stopping) {
     write_pending();
     if (faulted_ || !queues_hold_records()) break;
   }
+  if (!faulted_ && db_.is_open()) outbox_pass(stopping);
   if (!faulted_ && cfg_.trace_retention_days > 0 && now >= next_retention_) run_retention();
 }
 
@@ -548,6 +571,7 @@ Writer::BatchResult Writer::write_batch(std::size_t count, bool allow_reject_spl
   std::size_t samples = 0;
   if (with_chunks)
     for (const auto& c : pending_chunks_) samples += c.samples.size();
+  outbox_added_sets_ = outbox_added_events_ = 0;
   try {
     if (sync_level_ != want) {
       db_.exec(want == 2 ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
@@ -559,6 +583,7 @@ Writer::BatchResult Writer::write_batch(std::size_t count, bool allow_reject_spl
       for (const auto& c : pending_chunks_) write_chunk(c);
     tx.commit();
   } catch (const SqliteError& e) {
+    outbox_added_sets_ = outbox_added_events_ = 0;  // rolled back with the records
     if (e.is_storage_fault() || e.is_corruption()) {
       traces_dropped_.fetch_add(samples, std::memory_order_relaxed);
       pending_chunks_.clear();
@@ -589,12 +614,22 @@ Writer::BatchResult Writer::write_batch(std::size_t count, bool allow_reject_spl
                     context_of({{"kind", what}, {"error", e.what()}}));
     return BatchResult::Rejected;
   } catch (const std::exception& e) {
+    outbox_added_sets_ = outbox_added_events_ = 0;
     traces_dropped_.fetch_add(samples, std::memory_order_relaxed);
     pending_chunks_.clear();
     enter_fault(e.what());
     return BatchResult::StorageFault;
   }
   // Committed: now, and only now, report it.
+  if (outbox_added_sets_ + outbox_added_events_ > 0) {
+    {
+      std::lock_guard lock(state_mutex_);
+      outbox_.sets += outbox_added_sets_;
+      outbox_.events += outbox_added_events_;
+    }
+    outbox_added_sets_ = outbox_added_events_ = 0;
+    if (on_outbox_) on_outbox_();
+  }
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(count));
   if (with_chunks) pending_chunks_.clear();
   notice.records = count;
@@ -637,6 +672,11 @@ void Writer::write_record(const Record& rec, CommitNotice& notice) {
               .bind(5, nonzero(v.set_id))
               .bind(6, nonempty(v.context.view()));
           run_once(db_, s.event);
+          if (cfg_.outbox) {  // right after the event: last_insert_rowid() is its id
+            s.outbox_event.bind(1, common::unix_ms_now());
+            run_once(db_, s.outbox_event);
+            ++outbox_added_events_;
+          }
           if (v.severity == Severity::Error) {
             s.fault_count.bind(1, v.code.view()).bind(2, v.t_ms);
             run_once(db_, s.fault_count);
@@ -683,6 +723,11 @@ void Writer::write_record(const Record& rec, CommitNotice& notice) {
               run_once(db_, s.member_range);
             }
             notice.sets_ended.push_back(v.set_id);
+            if (cfg_.outbox) {
+              s.outbox_set.bind(1, v.set_id).bind(2, common::unix_ms_now());
+              run_once(db_, s.outbox_set);
+              ++outbox_added_sets_;
+            }
           }
         } else if constexpr (std::is_same_v<T, RepRecord>) {
           s.set_placeholder.bind(1, v.set_id).bind(2, common::unix_ms_now());
@@ -846,6 +891,184 @@ void Writer::run_retention() {
     }
   } catch (const std::exception& e) {
     enter_fault(e.what());
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The fleet's outbox (docs/fleet.md, "The outbox")
+
+bool Writer::push_telemetry(std::string json) {
+  if (!cfg_.outbox) {
+    telemetry_refused_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  {
+    std::lock_guard lock(outbox_mutex_);
+    if (telemetry_in_.size() >= 1000) {
+      telemetry_in_.pop_front();  // the oldest telemetry goes first, here too
+      telemetry_refused_.fetch_add(1, std::memory_order_relaxed);
+    }
+    telemetry_in_.push_back(std::move(json));
+  }
+  return true;
+}
+
+void Writer::outbox_ack(std::int64_t seq) {
+  std::lock_guard lock(outbox_mutex_);
+  acks_in_.push_back(seq);
+}
+
+OutboxStats Writer::outbox_stats() const {
+  std::lock_guard lock(state_mutex_);
+  OutboxStats s = outbox_;
+  s.enabled = cfg_.outbox;
+  s.telemetry_dropped += telemetry_refused_.load(std::memory_order_relaxed);
+  return s;
+}
+
+// Counts per kind and the oldest rows, from the table (at open; the passes
+// keep the counts by what they add and delete).
+void Writer::outbox_count() {
+  OutboxStats s;
+  auto q = db_.prepare("SELECT kind, count(*) FROM outbox GROUP BY kind");
+  while (q.step()) {
+    const std::string kind = q.text(0);
+    if (kind == "set") s.sets = q.int64(1);
+    else if (kind == "event") s.events = q.int64(1);
+    else s.metrics = q.int64(1);
+  }
+  std::lock_guard lock(state_mutex_);
+  outbox_.sets = s.sets;
+  outbox_.events = s.events;
+  outbox_.metrics = s.metrics;
+}
+
+void Writer::outbox_pass(bool force) {
+  if (!cfg_.outbox) return;
+  const auto now = std::chrono::steady_clock::now();
+  std::deque<std::string> telemetry;
+  std::vector<std::int64_t> acks;
+  {
+    std::lock_guard lock(outbox_mutex_);
+    telemetry.swap(telemetry_in_);
+    acks.swap(acks_in_);
+  }
+  const bool bounds_due = force || now >= next_outbox_pass_;
+  if (telemetry.empty() && acks.empty() && !bounds_due) return;
+  const std::int64_t now_ms = common::unix_ms_now();
+  std::int64_t d_sets = 0, d_events = 0, d_metrics = 0, acked = 0, dropped = 0;
+  std::int64_t oldest = 0, oldest_record = 0;
+  try {
+    if (sync_level_ != 1) {  // losing a delete or a telemetry row in a power cut only repeats it
+      db_.exec("PRAGMA synchronous=NORMAL");
+      sync_level_ = 1;
+    }
+    Transaction tx(db_);
+    if (!telemetry.empty()) {
+      auto ins =
+          db_.prepare("INSERT INTO outbox (kind, payload, created_ms) VALUES ('metrics', ?1, ?2)");
+      for (const auto& t : telemetry) {
+        ins.bind(1, t).bind(2, now_ms);
+        run_once(db_, ins);
+        ++d_metrics;
+      }
+    }
+    if (!acks.empty()) {
+      auto del = db_.prepare("DELETE FROM outbox WHERE seq = ?1 RETURNING kind");
+      for (const auto seq : acks) {
+        del.bind(1, seq);
+        while (del.step()) {
+          const std::string kind = del.text(0);
+          (kind == "set" ? d_sets : kind == "event" ? d_events : d_metrics) -= 1;
+          ++acked;
+        }
+        del.reset();
+      }
+    }
+    if (bounds_due) {
+      // Telemetry older than the age bound, then the oldest telemetry while
+      // the table holds more than the row bound. Sets and events stay.
+      auto old = db_.prepare("DELETE FROM outbox WHERE kind = 'metrics' AND created_ms < ?1");
+      old.bind(1, now_ms - static_cast<std::int64_t>(cfg_.outbox_max_age_days) * 86'400'000);
+      const std::int64_t by_age = run_once(db_, old);
+      std::int64_t total, metrics;
+      {
+        std::lock_guard lock(state_mutex_);
+        total = outbox_.depth() + d_sets + d_events + d_metrics - by_age;
+        metrics = outbox_.metrics + d_metrics - by_age;
+      }
+      std::int64_t by_size = 0;
+      if (total > cfg_.outbox_max_rows && metrics > 0) {
+        auto trim = db_.prepare(
+            "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE kind = 'metrics' "
+            "ORDER BY seq LIMIT ?1)");
+        trim.bind(1, std::min(total - cfg_.outbox_max_rows, metrics));
+        by_size = run_once(db_, trim);
+      }
+      d_metrics -= by_age + by_size;
+      dropped = by_age + by_size;
+      auto first = db_.prepare("SELECT created_ms FROM outbox ORDER BY seq LIMIT 1");
+      if (first.step()) oldest = first.int64(0);
+      auto first_record = db_.prepare(
+          "SELECT min(coalesce((SELECT created_ms FROM outbox WHERE kind = 'set' ORDER BY seq "
+          "LIMIT 1), 9e18), coalesce((SELECT created_ms FROM outbox WHERE kind = 'event' "
+          "ORDER BY seq LIMIT 1), 9e18))");
+      if (first_record.step() && first_record.int64(0) < 9'000'000'000'000'000'000)
+        oldest_record = first_record.int64(0);
+    }
+    tx.commit();
+  } catch (const SqliteError& e) {
+    {  // kept for the next pass
+      std::lock_guard lock(outbox_mutex_);
+      for (auto it = telemetry.rbegin(); it != telemetry.rend(); ++it)
+        telemetry_in_.push_front(std::move(*it));
+      acks_in_.insert(acks_in_.end(), acks.begin(), acks.end());
+    }
+    if (e.is_storage_fault() || e.is_corruption()) enter_fault(e.what());
+    else log::error("storage: outbox pass failed: ", e.what());
+    return;
+  }
+  bool full;
+  std::int64_t records;
+  {
+    std::lock_guard lock(state_mutex_);
+    outbox_.sets += d_sets;
+    outbox_.events += d_events;
+    outbox_.metrics += d_metrics;
+    outbox_.acknowledged += static_cast<std::uint64_t>(acked);
+    outbox_.telemetry_dropped += static_cast<std::uint64_t>(dropped);
+    if (bounds_due) {
+      outbox_.oldest_ms = oldest;
+      outbox_.oldest_record_ms = oldest_record;
+    }
+    records = outbox_.sets + outbox_.events;
+    full = records > cfg_.outbox_max_rows ||
+           (outbox_.oldest_record_ms > 0 &&
+            now_ms - outbox_.oldest_record_ms >
+                static_cast<std::int64_t>(cfg_.outbox_max_age_days) * 86'400'000);
+    outbox_.full = full;
+  }
+  if (d_metrics > 0 && on_outbox_) on_outbox_();
+  if (!bounds_due) return;
+  next_outbox_pass_ = now + std::chrono::seconds(1);
+  if (full && !outbox_alarm_) {
+    outbox_alarm_ = true;
+    log::error("storage: the fleet's outbox is full: ", records,
+               " sets and events wait for the broker (bound ", cfg_.outbox_max_rows, " rows, ",
+               cfg_.outbox_max_age_days, " days); they are kept, none is dropped");
+    queue_own_event(Severity::Error, codes::kFleetOutboxFull,
+                    "the fleet's outbox is full: sets and events wait for the broker (kept)",
+                    context_of({{"sets_events", records},
+                                {"max_rows", cfg_.outbox_max_rows},
+                                {"max_age_days", cfg_.outbox_max_age_days}}));
+    write_pending();
+  } else if (!full && outbox_alarm_) {
+    outbox_alarm_ = false;
+    log::notice("storage: the fleet's outbox is within its bounds again");
+    queue_own_event(Severity::Info, codes::kFleetOutboxOk,
+                    "the fleet's outbox is within its bounds again",
+                    context_of({{"sets_events", records}}));
+    write_pending();
   }
 }
 

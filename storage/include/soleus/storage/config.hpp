@@ -21,6 +21,12 @@ struct StorageConfig {
   int retry_ms = 2000;            ///< retry_ms: retry period while storage is faulted
   int busy_timeout_ms = 5000;     ///< busy_timeout_ms: wait this long for another connection's lock
   bool quick_check = false;  ///< quick_check: startup runs quick_check instead of integrity_check
+  /// Not TOML keys: set by app/ from [fleet] (docs/fleet.md, "The outbox").
+  /// With `outbox`, every event and every set's end gets an outbox row in
+  /// the transaction that writes it; without, the outbox stays empty.
+  bool outbox = false;
+  std::int64_t outbox_max_rows = 100000;  ///< [fleet] outbox_max_rows
+  int outbox_max_age_days = 30;           ///< [fleet] outbox_max_age_days
   /// Not a TOML key: the name of a registered VFS (the tests' fault shim); empty = default.
   std::string vfs;
 

@@ -156,6 +156,8 @@ inline constexpr std::string_view kStorageRecordRejected = "storage_record_rejec
 inline constexpr std::string_view kStorageTracesDropped = "storage_traces_dropped";
 inline constexpr std::string_view kStorageRetention = "storage_retention";
 inline constexpr std::string_view kSetInterrupted = "set_interrupted";
+inline constexpr std::string_view kFleetOutboxFull = "fleet_outbox_full";
+inline constexpr std::string_view kFleetOutboxOk = "fleet_outbox_ok";
 }  // namespace codes
 
 using Record = std::variant<EventRecord, SetStartRecord, SetEndRecord, RepRecord,

@@ -36,6 +36,15 @@
 ///     stop_reason shutdown, reps/partial_reps/tut_s from the reps committed,
 ///     ended_ms = the set's last event, the odometer's set count, and a
 ///     set_interrupted event per set (docs/storage.md, crash recovery).
+///  8. The fleet's outbox (StorageConfig::outbox, docs/fleet.md): an event's
+///     and a set end's outbox row is inserted in the record's own transaction
+///     (and for the sets closed at the first open, with them). Telemetry
+///     (push_telemetry) and acknowledgements (outbox_ack) come from other
+///     threads through short mutex-guarded lists and are written by this
+///     thread too, in their own NORMAL transaction: this thread stays the only
+///     writer. The same pass keeps the bounds (outbox_max_rows,
+///     outbox_max_age_days): the oldest telemetry is deleted first; sets and
+///     events are never deleted but raise fleet_outbox_full.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -53,6 +62,7 @@
 #include "soleus/storage/bounded_queue.hpp"
 #include "soleus/storage/config.hpp"
 #include "soleus/storage/database.hpp"
+#include "soleus/storage/outbox.hpp"
 #include "soleus/storage/records.hpp"
 #include "soleus/storage/schema.hpp"
 #include "soleus/storage/trace_codec.hpp"
@@ -135,6 +145,17 @@ class Writer {
              std::string_view context_json = {}, std::int64_t set_id = 0);
   /// Queues a trace sample; false when it was dropped (counted).
   bool push_trace(const TraceSample& s);
+  /// A telemetry message (JSON object text) for the outbox; dropped (counted
+  /// as telemetry_dropped) when the outbox is off or 1000 are waiting. Not
+  /// for the control loop (a short mutex).
+  bool push_telemetry(std::string json);
+  /// The broker acknowledged outbox row `seq`: the writer deletes it. Any thread.
+  void outbox_ack(std::int64_t seq);
+  /// Called (on the writer's thread) after a commit that added outbox rows.
+  /// Call before start().
+  void on_outbox(std::function<void()> fn) { on_outbox_ = std::move(fn); }
+  /// The outbox's depth, age and alarm, as of the writer's last pass.
+  OutboxStats outbox_stats() const;
   /// A new set id (the API's {"id": N}), unique in this database; 0 while no
   /// database has been opened (storage_ok() is false then: refuse the set).
   std::int64_t allocate_set_id();
@@ -184,6 +205,8 @@ class Writer {
   void publish(const CommitNotice& n);
   void init_ids();
   int close_interrupted_sets();
+  void outbox_pass(bool force);
+  void outbox_count();
 
   StorageConfig cfg_;
   BoundedQueue<Record> records_;
@@ -235,6 +258,18 @@ class Writer {
   std::map<std::int64_t, int> committed_reps_;  // recent sets only
   std::function<void(const CommitNotice&)> on_commit_;
   std::function<void(const EventRecord&)> on_event_;
+
+  // the outbox (docs/fleet.md): lists from other threads, under outbox_mutex_
+  std::mutex outbox_mutex_;
+  std::deque<std::string> telemetry_in_;
+  std::vector<std::int64_t> acks_in_;
+  // writer-thread state: rows added by the transaction in progress
+  std::int64_t outbox_added_sets_ = 0, outbox_added_events_ = 0;
+  std::chrono::steady_clock::time_point next_outbox_pass_{};
+  bool outbox_alarm_ = false;
+  OutboxStats outbox_;  // under state_mutex_
+  std::atomic<std::uint64_t> telemetry_refused_{0};
+  std::function<void()> on_outbox_;
 };
 
 }  // namespace soleus::storage
