@@ -141,6 +141,9 @@ class MosquittoRig {
   /// The rig's directory (configuration, certificates, persistence, log).
   const std::string& dir() const { return dir_.path(); }
   std::string ca_file() const { return dir_.file("ca.crt"); }
+  /// The broker's certificate (CN localhost, SAN 127.0.0.1 and localhost) and key.
+  std::string server_cert_file() const { return dir_.file("server.crt"); }
+  std::string server_key_file() const { return dir_.file("server.key"); }
   /// A client certificate and key per account (machines and monitor), CN = name.
   std::string cert_file(const std::string& account) const;
   std::string key_file(const std::string& account) const;
