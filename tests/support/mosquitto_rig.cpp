@@ -187,6 +187,7 @@ void MosquittoRig::write_conf() {
     << "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
     << "log_timestamp_format %H:%M:%S\n"
     << "connection_messages true\n";
+  if (options_.tcp_nodelay) c << "set_tcp_nodelay true\n";
   for (const auto& l : options_.extra_conf) c << l << "\n";
   const auto auth = [&] {
     c << "allow_anonymous false\n"
@@ -350,6 +351,7 @@ MqttProbe::MqttProbe(MqttProbeOptions options) : options_(std::move(options)) {
   mosquitto_subscribe_v5_callback_set(mosq_, &MqttProbe::cb_subscribe);
   mosquitto_message_v5_callback_set(mosq_, &MqttProbe::cb_message);
   mosquitto_reconnect_delay_set(mosq_, 1, 1, false);
+  if (options_.tcp_nodelay) mosquitto_int_option(mosq_, MOSQ_OPT_TCP_NODELAY, 1);
   if (!options_.username.empty())
     mosquitto_username_pw_set(mosq_, options_.username.c_str(),
                               options_.password.empty() ? nullptr : options_.password.c_str());
@@ -572,6 +574,7 @@ void MqttProbe::cb_message(struct mosquitto*, void* self, const struct mosquitto
   m.qos = msg->qos;
   m.retained = msg->retain;
   if (p->hook_) p->hook_(m);
+  if (!p->options_.keep_messages) return;
   {
     std::lock_guard lock(p->mutex_);
     p->messages_.push_back(std::move(m));

@@ -87,6 +87,9 @@ struct MosquittoRigOptions {
   /// SIGTERM). 0 disables the periodic save. A kill() loses what came after
   /// the last save.
   int autosave_interval_s = 1800;
+  /// mosquitto's set_tcp_nodelay (Nagle off on the broker's client sockets;
+  /// mosquitto's default is false).
+  bool tcp_nodelay = false;
   /// Extra lines appended to mosquitto.conf's global part (before listeners).
   std::vector<std::string> extra_conf;
   /// When set, the ACL file's whole text instead of the generated one (for a
@@ -112,6 +115,10 @@ struct MqttProbeOptions {
   std::uint32_t session_expiry_s = 86400;
   bool mqtt5 = true;  ///< MQTT v5; false: v3.1.1
   int keepalive_s = 30;
+  bool tcp_nodelay = false;  ///< MOSQ_OPT_TCP_NODELAY (Nagle off on the client's socket)
+  /// false: received messages go only to the on_message() hook, none is kept
+  /// (benchmarks with many messages).
+  bool keep_messages = true;
 };
 
 /// One mosquitto with its generated credentials, in its own temp dir.
