@@ -285,3 +285,48 @@ TEST_CASE(
   CHECK(c->messages()[0].retained);
   CHECK(c->messages()[0].payload == R"({"state":"online"})");
 }
+
+TEST_CASE("a subscriber with a saved persistent session misses nothing across a broker kill") {
+  // The shape of issue 14's "the broker is killed mid-set and restarted"
+  // tests: the monitor's session (its subscription) was saved before the
+  // kill, so whatever a machine publishes after the restart is queued for the
+  // monitor even when the machine reconnects first.
+  MosquittoRigOptions opt;
+  opt.autosave_interval_s = 1;
+  MosquittoRig rig(opt);
+  rig.start();
+  auto mo = rig.probe_options("monitor");
+  mo.client_id = "monitor";
+  mo.clean_session = false;
+  MqttProbe monitor(mo);
+  REQUIRE(monitor.connect() == 0);
+  REQUIRE(monitor.subscribe("soleus/gym/#", 1) == 1);
+  // A plain subscriber too: it reconnects and subscribes again by itself,
+  // but only after the broker is back.
+  auto late = connected(rig, "c");
+  REQUIRE(late->subscribe("soleus/gym/a/sets", 1) == 1);
+  INFO(rig.log());
+  REQUIRE(rig.wait_for_autosave(5s));
+
+  rig.kill();
+  rig.start();  // the same ports and persistence
+  auto a = connected(rig, "a");
+  for (int i = 0; i < 20; ++i)
+    REQUIRE(accepted(a->publish(rig.topic("a", "sets"), "set " + std::to_string(i), 1)));
+  REQUIRE(monitor.wait_for_count("soleus/gym/a/sets", 20, 10s));
+  const auto got = monitor.messages("soleus/gym/a/sets");
+  CHECK(got.size() == 20);
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i].payload == "set " + std::to_string(i));
+  CHECK(monitor.connections() == 2);
+  // The plain subscriber is back too, by its own reconnection and a new
+  // subscription (not waited for: publish until one arrives, bounded).
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  bool back = false;
+  while (!back && std::chrono::steady_clock::now() < deadline) {
+    REQUIRE(accepted(a->publish(rig.topic("a", "sets"), "after", 1)));
+    back = late->wait_for(
+        [](const auto& ms) { return !ms.empty() && ms.back().payload == "after"; }, 200ms);
+  }
+  CHECK(back);
+  CHECK(late->connections() == 2);
+}

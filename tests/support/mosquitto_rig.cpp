@@ -253,6 +253,22 @@ void MosquittoRig::restart(std::chrono::milliseconds timeout) {
   start(timeout);
 }
 
+bool MosquittoRig::wait_for_autosave(std::chrono::milliseconds timeout) {
+  namespace fs = std::filesystem;
+  const fs::path db = dir_.file("data/mosquitto.db");
+  std::error_code ec;
+  const auto before = fs::last_write_time(db, ec);
+  const bool existed = !ec;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    // mosquitto writes mosquitto.db.new and renames it: once changed, complete.
+    const auto now = fs::last_write_time(db, ec);
+    if (!ec && (!existed || now != before)) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
 int MosquittoRig::port(Listener l) const {
   const auto it = ports_.find(l);
   if (it == ports_.end()) throw std::runtime_error("MosquittoRig: not started yet (no ports)");
@@ -432,6 +448,10 @@ std::string MqttProbe::last_error() const {
 
 int MqttProbe::subscribe(const std::string& filter, int qos, std::chrono::milliseconds timeout) {
   int mid = 0;
+  {
+    std::lock_guard lock(mutex_);
+    filters_.emplace_back(filter, qos);
+  }
   if (mosquitto_subscribe(mosq_, &mid, filter.c_str(), qos) != MOSQ_ERR_SUCCESS) return -1;
   std::unique_lock lock(mutex_);
   if (!cv_.wait_for(lock, timeout, [&] { return suback_.count(mid) > 0; })) return -1;
@@ -511,9 +531,21 @@ bool MqttProbe::wait_for_count(const std::string& topic, std::size_t n,
       timeout);
 }
 
-void MqttProbe::cb_connect(struct mosquitto* mosq, void* self, int rc, int,
+void MqttProbe::cb_connect(struct mosquitto* mosq, void* self, int rc, int flags,
                            const mosquitto_property*) {
   auto* p = static_cast<MqttProbe*>(self);
+  // A reconnection (libmosquitto's own, after a lost link) to a broker that
+  // kept no session: subscribe again (the SUBACKs are not waited for).
+  const bool session_present = (flags & 1) != 0;
+  if (rc == 0 && p->connections_.load() > 0 && !session_present) {
+    std::vector<std::pair<std::string, int>> filters;
+    {
+      std::lock_guard lock(p->mutex_);
+      filters = p->filters_;
+    }
+    for (const auto& [filter, qos] : filters)
+      mosquitto_subscribe(mosq, nullptr, filter.c_str(), qos);
+  }
   {
     std::lock_guard lock(p->mutex_);
     p->connack_ = rc;

@@ -140,6 +140,10 @@ class MosquittoRig {
   void restart(std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
   bool running() const { return process_.running(); }
   pid_t pid() const { return process_.pid(); }
+  /// Waits until mosquitto has written its persistence file anew (an autosave,
+  /// every autosave_interval_s), so that a kill() after it keeps the state of
+  /// before the call (retained messages, sessions, subscriptions). False on timeout.
+  bool wait_for_autosave(std::chrono::milliseconds timeout);
 
   const MosquittoRigOptions& options() const { return options_; }
   int port(Listener l) const;
@@ -226,7 +230,13 @@ class MqttProbe {
   /// v3.1.1: 4 bad credentials, 5 not authorized), or -1 when no CONNACK came
   /// (refused at TCP or TLS, or `timeout`); last_error() says why. After a
   /// refusal the probe stays disconnected (no automatic retry). Once
-  /// accepted, libmosquitto reconnects by itself after a lost link (every 1 s).
+  /// accepted, libmosquitto reconnects by itself after a lost link (every 1 s)
+  /// and the probe subscribes again to its filters when the broker kept no
+  /// session. Messages published while the probe is away are lost to it,
+  /// unless it has a persistent session (clean_session false, a client_id)
+  /// that the broker kept: across a broker kill() only if it was saved
+  /// (MosquittoRig::wait_for_autosave) — the way for a subscriber of a test
+  /// that kills the broker to miss nothing, whichever client reconnects first.
   int connect(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
   /// DISCONNECT and stop the network thread.
   void disconnect();
@@ -287,7 +297,8 @@ class MqttProbe {
   std::map<int, int> puback_;  // mid -> reason code
   std::map<int, int> suback_;  // mid -> granted qos / reason
   std::string last_error_;
-  int links_lost_ = 0;  // on_disconnect calls
+  int links_lost_ = 0;                                // on_disconnect calls
+  std::vector<std::pair<std::string, int>> filters_;  // subscribed: filter, qos
   std::atomic<bool> connected_{false};
   std::atomic<int> connections_{0};
   std::atomic<std::uint64_t> acked_{0};
