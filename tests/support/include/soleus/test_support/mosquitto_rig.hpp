@@ -40,7 +40,8 @@
 ///   MqttProbe monitor(rig.probe_options("monitor"));
 ///   REQUIRE(monitor.connect() == 0);
 ///   monitor.subscribe("soleus/gym/#");
-///   ... append rig.fleet_toml("a") to soleusd's config, run it ...
+///   ... soleusd with rig.fleet_toml("a") appended to its config (DaemonRig's
+///       `append`), or a machine account's own MqttProbe ...
 ///   monitor.wait_for([](const auto& ms) { return !ms.empty(); }, 5s);
 /// On failure print rig.log() (the broker's log) in the test's message.
 #include <atomic>
