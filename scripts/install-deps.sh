@@ -9,6 +9,9 @@ PKGS=(
   libboost1.81-dev libboost-json1.81-dev
   libmodbus-dev libsqlite3-dev sqlite3 doctest-dev libtomlplusplus-dev libsystemd-dev libssl-dev
   socat mbpoll
+  libmosquitto-dev  # issue 14's fleet link (MQTT client)
+  mosquitto openssl  # the real broker of the fleet tests (tests/support/mosquitto_rig.hpp: mosquitto_passwd, the test CA); the package's own broker service on 1883 is not used
+  mosquitto-clients  # mosquitto_sub/pub of docs/fleet/broker.md's checks
   clang-16 libfuzzer-16-dev libclang-rt-16-dev  # the fuzz targets (scripts/fuzz.sh): Debian's clang, libFuzzer and the sanitizer runtimes (not pulled in under --no-install-recommends)
   clang-format-14 clang-tidy-16  # scripts/check-format.sh (test command), scripts/tidy.sh (long check)
   curl ca-certificates procps
