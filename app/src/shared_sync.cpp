@@ -14,6 +14,7 @@
 #include "soleus/common/time.hpp"
 #include "soleus/fleet/hlc.hpp"
 #include "soleus/storage/database.hpp"
+#include "soleus/storage/open.hpp"
 #include "soleus/storage/schema.hpp"
 #include "soleus/storage/shared.hpp"
 
@@ -36,6 +37,7 @@ class SharedSync final : public fleet::Participant {
  public:
   explicit SharedSync(const SharedSyncConfig& c)
       : cfg_(c), db_(storage::Database::open(c.db_path)) {
+    storage::configure_connection(db_);  // WAL, as every connection of the daemon
     storage::migrate(db_);
     sh::set_machine(db_, cfg_.machine);
   }

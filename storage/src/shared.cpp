@@ -694,7 +694,12 @@ std::vector<Record> pending_records(Database& db, std::size_t max) {
   }
   std::vector<Record> out;
   for (const auto& [kind, uid] : keys)
-    if (auto r = local_record(db, kind, uid)) out.push_back(std::move(*r));
+    if (auto r = local_record(db, kind, uid)) {
+      // Our own version, about to go out: its echo from the broker (which may
+      // come after a newer version from another machine) is no news.
+      seen(db, *r);
+      out.push_back(std::move(*r));
+    }
   return out;
 }
 

@@ -53,6 +53,7 @@ void set_machine(Database& db, const std::string& machine);
 std::int64_t clock(Database& db);
 
 /// Up to `max` pending records, oldest version first, with their data.
+/// Each version rendered is remembered as seen: its echo is no news.
 std::vector<Record> pending_records(Database& db, std::size_t max);
 /// The broker has `kind`/`uid` at version `hlc`: no longer pending, unless
 /// a newer local edit came since.
