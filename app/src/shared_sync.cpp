@@ -275,6 +275,19 @@ std::unique_ptr<fleet::Participant> make_shared_sync(const SharedSyncConfig& con
   return std::make_unique<SharedSync>(config);
 }
 
+std::unique_ptr<fleet::Participant> make_shared_sync(const fleet::FleetConfig& cfg,
+                                                     const std::string& db_path) {
+  if (cfg.pin_pepper_file.empty())
+    throw std::invalid_argument(
+        "fleet: the shared records need pin_pepper_file in [fleet] (the site's secret that "
+        "seals PIN hashes, the same file on every machine of the site)");
+  SharedSyncConfig c;
+  c.db_path = db_path;
+  c.machine = cfg.machine;
+  c.pepper = read_pin_pepper(cfg.pin_pepper_file);
+  return make_shared_sync(c);
+}
+
 std::string read_pin_pepper(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)

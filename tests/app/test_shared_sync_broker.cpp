@@ -9,6 +9,8 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -43,6 +45,7 @@ bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds tim
 struct Machine {
   std::string name;
   std::string path;
+  fleet::FleetConfig cfg;
   storage::Database db;  ///< the API's connection
   std::unique_ptr<fleet::Participant> shared;
   std::unique_ptr<fleet::Link> link;
@@ -55,17 +58,27 @@ struct Site {
 
   Site() : rig(test::MosquittoRigOptions{}) {
     rig.start();
+    const std::string pepper = dir.file("pepper");  // the site's secret, mode 600
+    std::ofstream(pepper) << kPepper << "\n";
+    std::filesystem::permissions(
+        pepper, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     for (const char* n : {"a", "b", "c"}) {
       auto m = std::make_unique<Machine>();
       m->name = n;
       m->path = dir.file(std::string(n) + ".db");
       m->db = storage::Database::open(m->path);
       storage::migrate(m->db);
-      app::SharedSyncConfig c;
-      c.db_path = m->path;
-      c.machine = n;
-      c.pepper = kPepper;
-      m->shared = app::make_shared_sync(c);
+      m->cfg.broker = rig.url(test::Listener::tls);
+      m->cfg.tls = true;
+      m->cfg.host = "127.0.0.1";
+      m->cfg.port = rig.port(test::Listener::tls);
+      m->cfg.machine = n;
+      m->cfg.site = rig.options().site;
+      m->cfg.topic_prefix = rig.options().prefix;
+      m->cfg.ca_file = rig.ca_file();
+      m->cfg.username = n;
+      m->cfg.pin_pepper_file = pepper;
+      m->shared = app::make_shared_sync(m->cfg, m->path);  // the wiring's one call
       ms.push_back(std::move(m));
     }
   }
@@ -77,15 +90,7 @@ struct Site {
 
   void up(Machine& m) {
     fleet::LinkOptions o;
-    o.cfg.broker = rig.url(test::Listener::tls);
-    o.cfg.tls = true;
-    o.cfg.host = "127.0.0.1";
-    o.cfg.port = rig.port(test::Listener::tls);
-    o.cfg.machine = m.name;
-    o.cfg.site = rig.options().site;
-    o.cfg.topic_prefix = rig.options().prefix;
-    o.cfg.ca_file = rig.ca_file();
-    o.cfg.username = m.name;
+    o.cfg = m.cfg;
     o.password = rig.password(m.name);
     o.reconnect_min_ms = 100;
     o.reconnect_max_ms = 500;

@@ -24,6 +24,7 @@
 #include <memory>
 #include <string>
 
+#include "soleus/fleet/config.hpp"
 #include "soleus/fleet/participant.hpp"
 
 namespace soleus::app {
@@ -38,6 +39,14 @@ struct SharedSyncConfig {
 
 /// The participant; throws std::invalid_argument for a missing machine or a short pepper.
 std::unique_ptr<fleet::Participant> make_shared_sync(const SharedSyncConfig& config);
+
+/// The wiring's one call: the participant for the machine of `cfg` on the
+/// store at `db_path`, with the pepper read from cfg.pin_pepper_file (which
+/// the shared records need: without it they would carry no PIN, or a PIN
+/// another machine cannot check). Register it with the link (Link::add).
+/// Throws std::invalid_argument with the reason.
+std::unique_ptr<fleet::Participant> make_shared_sync(const fleet::FleetConfig& cfg,
+                                                     const std::string& db_path);
 
 /// The pepper from [fleet] pin_pepper_file: refused when missing, shorter
 /// than 16 bytes or readable by group or others. A trailing newline is not
