@@ -277,6 +277,12 @@ ON CONFLICT (uid) DO UPDATE SET name = excluded.name, pin_hash = excluded.pin_ha
 // theirs, as erase_member() does, and is audited without personal data.
 void erase(Database& db, const Record& r) {
   if (r.kind == "member") {
+    // What waits for the member goes with them: their sets and records.
+    auto parked = db.prepare(
+        "DELETE FROM fleet_parked WHERE (kind = 'set' AND json_extract(payload, '$.member') = ?1) "
+        "OR json_extract(payload, '$.data.member') = ?1");
+    parked.bind(1, r.uid);
+    parked.run();
     const auto id = id_by_uid(db, "members", r.uid);
     if (!id) return;
     auto sets = db.prepare(

@@ -392,9 +392,25 @@ TEST_CASE("shared: erasure on A propagates as a tombstone, and the erased member
   f.bus.pump();
   CHECK_FALSE(storage::find_member_by_number(f[2].db, "99"));
   CHECK(count(f[2], "SELECT count(*) FROM sets") == 0);
+  // A member B never received, whose set waits on B, erased on A: the set goes too.
+  const auto x = storage::add_member(a.db, "100", "Xan", kStaff);
+  f.publish_set(a, f.add_set(a, std::nullopt, x, std::nullopt, 1, "user_stop", 2));
+  CHECK(count(f[1], "SELECT count(*) FROM fleet_parked WHERE kind = 'set'") == 1);
+  storage::erase_member(a.db, x, kStaff);
+  f.bus.pump();
+  CHECK(count(f[1], "SELECT count(*) FROM fleet_parked") == 0);
+  CHECK(count(f[1], "SELECT count(*) FROM sets") == 0);
+  CHECK_FALSE(storage::find_member_by_number(f[1].db, "100"));
   // The tombstone holds no personal data.
-  const auto& tomb = f.bus.retained.begin()->second;
-  CHECK(tomb.payload.find("Dee") == std::string::npos);
+  int tombstones = 0;
+  for (const auto& [topic, msg] : f.bus.retained)
+    if (msg.payload.find("\"deleted\":true") != std::string::npos) {
+      ++tombstones;
+      CHECK(msg.payload.find("Dee") == std::string::npos);
+      CHECK(msg.payload.find("Xan") == std::string::npos);
+      CHECK(msg.payload.find("\"data\":{}") != std::string::npos);
+    }
+  CHECK(tombstones == 2);
 }
 
 TEST_CASE("shared: a machine off for a whole day of sets (300) catches up on reconnect") {
