@@ -624,7 +624,7 @@ TEST_CASE("shared: every storage edit of shared data bumps its record in the edi
 }
 
 TEST_CASE(
-    "shared: migration 9 gives existing rows uids and marks them; the machine named later claims "
+    "shared: migration 9 gives existing rows uids and marks them, the machine named later claims "
     "them") {
   auto db = storage::Database::open(":memory:");
   storage::migrate(db, 7);
