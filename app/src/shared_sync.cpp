@@ -230,8 +230,17 @@ class SharedSync final : public fleet::Participant {
     if (const auto* s = v.at("since").as_object().if_contains(cfg_.machine))
       since = s->to_number<std::int64_t>();
     const auto ids = sh::own_sets_after(db_, since, cfg_.catchup_batch);
+    // Up to catchup_batch sets, and no more than half the largest payload a
+    // peer takes (a set with many reps is large): the rest in the next page.
     std::string sets;
+    std::int64_t upto = since;
+    bool more = ids.size() == cfg_.catchup_batch;
     for (const auto id : ids) {
+      if (!sets.empty() && sets.size() > cfg_.max_payload / 2) {
+        more = true;
+        break;
+      }
+      upto = id;
       const auto data = sh::set_data(db_, id);
       if (!data) continue;
       if (!sets.empty()) sets += ",";
@@ -240,8 +249,6 @@ class SharedSync final : public fleet::Participant {
               ",\"kind\":\"set\",\"t_ms\":" + std::to_string(common::unix_ms_now()) +
               ",\"data\":" + *data + "}";
     }
-    const std::int64_t upto = ids.empty() ? since : ids.back();
-    const bool more = ids.size() == cfg_.catchup_batch;
     queue_.push_back(
         fleet::Message{cfg_.machine + "/catchup/to/" + from,
                        "{\"from\":" + quoted(cfg_.machine) + ",\"upto\":" + std::to_string(upto) +

@@ -439,6 +439,29 @@ TEST_CASE("shared: a machine off for a whole day of sets (300) catches up on rec
   CHECK(count(b, "SELECT count(*) FROM sets") == 300);
 }
 
+TEST_CASE("shared: catch-up answers stay under the payload limit with sets of 100 reps") {
+  Fleet f({"alpha", "bravo"});
+  const auto ma = storage::add_member(f[0].db, "6", "Ivo", kStaff);
+  f.bus.pump();
+  f.bus.disconnect(f[1]);
+  for (int i = 0; i < 60; ++i)
+    f.add_set(f[0], std::nullopt, ma, std::nullopt, 1, "target_reached", 100);
+  f.bus.log.clear();
+  f.bus.connect(f[1]);
+  f.bus.pump();
+  CHECK(count(f[1], "SELECT count(*) FROM sets") == 60);
+  CHECK(count(f[1], "SELECT count(*) FROM reps") == 6000);
+  std::size_t answers = 0, largest = 0;
+  for (const auto& m : f.bus.log)
+    if (m.topic.find("/catchup/to/") != std::string::npos) {
+      ++answers;
+      largest = std::max(largest, m.payload.size());
+    }
+  MESSAGE("60 sets of 100 reps: " << answers << " answers, the largest " << largest << " bytes");
+  CHECK(largest <= 256 * 1024);
+  CHECK(answers > 2);
+}
+
 TEST_CASE("shared: malformed and oversized payloads are refused, nothing else lost") {
   Fleet f({"alpha", "bravo"});
   const auto ma = storage::add_member(f[0].db, "11", "Flo", kStaff);
