@@ -698,3 +698,32 @@ TEST_CASE(
   CHECK(storage::get_member(f[1].db, mb)->assessed_max_n == 1400);
   CHECK(count(f[1], "SELECT count(*) FROM audit WHERE field = 'fleet_conflict'") == 0);
 }
+
+TEST_CASE(
+    "shared: a machine whose clock runs 10 min behind still wins with an edit made after seeing "
+    "another's") {
+  Fleet f({"alpha", "bravo"});
+  Machine& a = f[0];
+  Machine& b = f[1];
+  const auto p = storage::add_programme(a.db, programme_spec(), kStaff);
+  f.bus.pump();
+  // A's clock runs 10 minutes ahead of B's (the triggers' send rule then counts from it).
+  a.db.exec(
+      "UPDATE fleet_state SET hlc = (CAST((julianday('now') - 2440587.5) * 86400000 AS "
+      "INTEGER) + 600000) * 65536");
+  storage::set_programme_field(a.db, p, storage::ProgrammeField::Name, std::string("by A"), 1);
+  f.bus.pump();
+  const auto uid = a.db.scalar_text("SELECT uid FROM programmes");
+  const auto hlc_a = storage::shared::local_record(b.db, "programme", uid)->hlc;
+  CHECK(b.db.scalar_text("SELECT name FROM programmes") == "by A");
+  // B edits after it saw A's version: B's version is newer although B's wall clock is behind.
+  const auto pb = b.db.scalar_int("SELECT id FROM programmes");
+  storage::set_programme_field(b.db, pb, storage::ProgrammeField::Name, std::string("by B"), 2);
+  const auto hlc_b = storage::shared::local_record(b.db, "programme", uid)->hlc;
+  CHECK(hlc_b > hlc_a);
+  CHECK(hlc_b - hlc_a < 65536);  // the same millisecond, the counter one or two up
+  f.bus.pump();
+  CHECK(a.db.scalar_text("SELECT name FROM programmes") == "by B");
+  CHECK(count(a, "SELECT count(*) FROM audit WHERE field = 'fleet_conflict'") == 0);
+  CHECK(count(b, "SELECT count(*) FROM audit WHERE field = 'fleet_conflict'") == 0);
+}

@@ -21,8 +21,10 @@
 /// machine, so every machine picks the same winner.
 ///
 /// The storage's triggers (migration 9, storage/src/schema.cpp) apply the
-/// same send rule in SQL to the packed value; tests/fleet/test_hlc.cpp holds
-/// both to it.
+/// same send rule in SQL to the packed value (fleet_state.hlc), and applying
+/// a remote record stores receive()'s result there: tests/fleet/test_hlc.cpp
+/// tests the rules, tests/app/test_shared_sync.cpp the store's use of them
+/// (a machine whose clock runs behind).
 #include <algorithm>
 #include <compare>
 #include <cstdint>
