@@ -343,6 +343,13 @@ void audit_loser(Database& db, const Record& loser, const std::string& loser_dat
 }
 
 bool seen(Database& db, const Record& r) {
+  {
+    // A read first: outgoing() asks often, and a write would sync the file each time.
+    auto q = db.prepare(
+        "SELECT 1 FROM fleet_seen WHERE kind = ?1 AND uid = ?2 AND hlc = ?3 AND machine = ?4");
+    q.bind(1, r.kind).bind(2, r.uid).bind(3, r.hlc).bind(4, r.machine);
+    if (q.step()) return true;
+  }
   auto st = db.prepare(
       "INSERT INTO fleet_seen (kind, uid, hlc, machine) VALUES (?1, ?2, ?3, ?4) "
       "ON CONFLICT DO NOTHING");
