@@ -390,7 +390,17 @@ ApplyResult apply_in(Database& db, const Record& r) {
   ApplyResult res;
   const auto local = local_record(db, r.kind, r.uid);
   const auto remote_v = std::make_pair(r.hlc, r.machine);
-  if (local) {
+  // A tombstone is final: an erasure wins over every version, earlier or
+  // later (an edit made elsewhere at the same time loses to it), and nothing
+  // brings an erased record back.
+  if (local && local->deleted && !r.deleted) {
+    res.outcome = Outcome::Older;
+    res.why = "erased";
+    log::info("fleet: ", r.kind, " ", r.uid, " from machine ", r.machine,
+              " not applied: it was erased");
+    return res;
+  }
+  if (local && !(r.deleted && !local->deleted)) {
     const auto local_v = std::make_pair(local->hlc, local->machine);
     if (remote_v == local_v) {
       res.outcome = Outcome::Duplicate;  // our own publication, or the same version again
@@ -443,11 +453,16 @@ ApplyResult apply_in(Database& db, const Record& r) {
       return res;
     }
   }
+  // An erasure older than our version: our edit was made concurrently with it.
+  const bool erasure_beats_newer = r.deleted && local && !local->deleted &&
+                                   std::make_pair(local->hlc, local->machine) > remote_v;
   if (local) {
     const bool based_on_local = r.base_hlc && *r.base_hlc == local->hlc && r.base_machine &&
                                 *r.base_machine == local->machine;
     if (!based_on_local && !local->deleted && local->data != "{}" && local->data != r.data) {
-      audit_loser(db, *local, local->data, r.hlc, r.machine);
+      // Lost to an erasure: audited without the erased values.
+      Record loser = *local;
+      audit_loser(db, loser, r.deleted ? std::string("{}") : local->data, r.hlc, r.machine);
       res.conflict = true;
     }
   }
@@ -461,6 +476,24 @@ ON CONFLICT (kind, uid) DO UPDATE SET hlc = excluded.hlc, machine = excluded.mac
   st.bind(1, r.kind).bind(2, r.uid).bind(3, r.hlc).bind(4, r.machine);
   st.bind(5, r.base_hlc).bind(6, r.base_machine).bind(7, r.deleted);
   st.run();
+  if (erasure_beats_newer) {
+    // Our newer version may be the broker's retained copy: publish the
+    // tombstone again, newer than it, so that a machine connecting later
+    // receives the erasure, not the member.
+    db.exec(
+        "UPDATE fleet_state SET hlc = max(hlc + 1, "
+        "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) * 65536)");
+    auto again = db.prepare(
+        "UPDATE fleet_records SET base_hlc = hlc, base_machine = machine, "
+        "hlc = max((SELECT hlc FROM fleet_state), ?3 + 1), machine = (SELECT machine FROM "
+        "fleet_state), "
+        "pending = 1 WHERE kind = ?1 AND uid = ?2");
+    again.bind(1, r.kind).bind(2, r.uid).bind(3, local->hlc);
+    again.run();
+    db.exec(
+        "UPDATE fleet_state SET hlc = max(hlc, (SELECT max(hlc) FROM fleet_records WHERE pending = "
+        "1))");
+  }
   unpark(db, r.kind, r.uid);
   res.outcome = Outcome::Applied;
   return res;

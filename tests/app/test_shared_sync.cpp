@@ -727,3 +727,47 @@ TEST_CASE(
   CHECK(count(a, "SELECT count(*) FROM audit WHERE field = 'fleet_conflict'") == 0);
   CHECK(count(b, "SELECT count(*) FROM audit WHERE field = 'fleet_conflict'") == 0);
 }
+
+TEST_CASE(
+    "shared: an erasure wins over an edit made elsewhere at the same time, and stays retained") {
+  Fleet f({"alpha", "bravo", "charlie"});
+  Machine& a = f[0];
+  Machine& b = f[1];
+  Machine& c = f[2];
+  const auto m = storage::add_member(a.db, "77", "Jo", kStaff);
+  f.bus.pump();
+  const auto mb = member_id(b, "77");
+  f.bus.disconnect(a);
+  f.bus.disconnect(b);
+  f.bus.disconnect(c);
+  storage::erase_member(a.db, m, kStaff);  // A erases ...
+  storage::MemberUpdate u;                 // ... and B, cut off, edits her afterwards
+  u.name = "Jo Edited";
+  storage::update_member(b.db, mb, u, kStaff);
+  SUBCASE("B publishes its edit first") {
+    f.bus.connect(b);
+    f.bus.pump();
+    f.bus.connect(a);
+    f.bus.pump();
+  }
+  SUBCASE("A publishes the erasure first") {
+    f.bus.connect(a);
+    f.bus.pump();
+    f.bus.connect(b);
+    f.bus.pump();
+  }
+  f.bus.connect(c);  // a machine that comes later receives the erasure, not the member
+  f.bus.pump();
+  for (auto* x : {&a, &b, &c}) {
+    INFO("machine " << x->name);
+    CHECK_FALSE(storage::find_member_by_number(x->db, "77"));
+    // The lost edit is audited, without the erased values.
+    CHECK(count(*x,
+                "SELECT count(*) FROM audit WHERE field = 'fleet_conflict' AND before LIKE "
+                "'%Jo%'") == 0);
+  }
+  CHECK(count(b, "SELECT count(*) FROM audit WHERE field = 'fleet_conflict'") == 1);
+  for (const auto& [topic, msg] : f.bus.retained)
+    if (topic.rfind("shared/member/", 0) == 0)
+      CHECK(msg.payload.find("\"deleted\":true") != std::string::npos);
+}
