@@ -115,6 +115,16 @@ std::optional<std::string> text_at(Database& db, const std::string& json, const 
 
 // ---- applying ----------------------------------------------------------------
 
+// What a writer returns for a record of an erased member: dropped, not parked.
+constexpr const char* kErased = "(its member was erased)";
+
+bool erased_member(Database& db, const std::string& uid) {
+  auto st =
+      db.prepare("SELECT 1 FROM fleet_records WHERE kind = 'member' AND uid = ?1 AND deleted = 1");
+  st.bind(1, uid);
+  return st.step();
+}
+
 // A record's data written into the tables; "" when done, else what it waits for.
 using Writer = std::function<std::string(Database&, const Record&)>;
 
@@ -203,7 +213,7 @@ std::string write_assignment(Database& db, const Record& r) {
   const auto programme_uid = text_at(db, r.data, "$.programme");
   if (!member_uid || !programme_uid) return "its member and programme (missing in the data)";
   const auto member = id_by_uid(db, "members", *member_uid);
-  if (!member) return "member " + *member_uid;
+  if (!member) return erased_member(db, *member_uid) ? kErased : "member " + *member_uid;
   const auto programme = id_by_uid(db, "programmes", *programme_uid);
   if (!programme) return "programme " + *programme_uid;
   auto st = db.prepare(R"sql(
@@ -242,7 +252,7 @@ std::string write_assessment(Database& db, const Record& r) {
   const auto member_uid = text_at(db, r.data, "$.member");
   if (!member_uid) return "its member (missing in the data)";
   const auto member = id_by_uid(db, "members", *member_uid);
-  if (!member) return "member " + *member_uid;
+  if (!member) return erased_member(db, *member_uid) ? kErased : "member " + *member_uid;
   auto st = db.prepare(R"sql(
 INSERT INTO assessments (uid, member_id, t_ms, method, complete, max_n, beyond_range, spread_pct,
   trials, curve, note)
@@ -445,6 +455,11 @@ ApplyResult apply_in(Database& db, const Record& r) {
       waits = "a rule of this store: " + why;
       log::warn("fleet: ", r.kind, " ", r.uid, " from machine ", r.machine,
                 " cannot be applied here: ", why, " (kept until it can)");
+    }
+    if (waits == kErased) {
+      res.outcome = Outcome::Older;
+      res.why = kErased;
+      return res;
     }
     if (!waits.empty()) {
       park(db, r.kind, r.uid, park_payload(db, r), waits);
@@ -725,7 +740,12 @@ std::optional<Record> local_record(Database& db, const std::string& kind, const 
   r.base_hlc = st.opt_int64(2);
   r.base_machine = st.opt_text(3);
   r.deleted = st.int64(4) != 0;
-  if (!r.deleted) r.data = render(db, kind, uid).value_or("{}");
+  if (!r.deleted) {
+    // A row gone without its own tombstone (deleted with an erased member
+    // while a remote record was applied) is gone: published as a tombstone.
+    if (auto data = render(db, kind, uid)) r.data = std::move(*data);
+    else r.deleted = true;
+  }
   return r;
 }
 

@@ -767,6 +767,25 @@ TEST_CASE(
                 "'%Jo%'") == 0);
   }
   CHECK(count(b, "SELECT count(*) FROM audit WHERE field = 'fleet_conflict'") == 1);
+  // A record made for her on a machine cut off at the time arrives later: dropped, not kept.
+  Fleet g({"alpha", "bravo"});
+  const auto gm = storage::add_member(g[0].db, "78", "Kit", kStaff);
+  const auto gp = storage::add_programme(g[0].db, programme_spec(), kStaff);
+  g.bus.pump();
+  g.bus.disconnect(g[1]);
+  storage::assign_programme(g[1].db, member_id(g[1], "78"),
+                            g[1].db.scalar_int("SELECT id FROM programmes"), 5, kStaff);
+  storage::erase_member(g[0].db, gm, kStaff);
+  g.bus.pump();
+  g.bus.connect(g[1]);
+  g.bus.pump();
+  (void)gp;
+  for (std::size_t i = 0; i < 2; ++i) {
+    INFO("machine " << g[i].name);
+    CHECK(count(g[i], "SELECT count(*) FROM fleet_parked") == 0);
+    CHECK(count(g[i], "SELECT count(*) FROM assignments") == 0);
+    CHECK(count(g[i], "SELECT count(*) FROM members") == 0);
+  }
   for (const auto& [topic, msg] : f.bus.retained)
     if (topic.rfind("shared/member/", 0) == 0)
       CHECK(msg.payload.find("\"deleted\":true") != std::string::npos);
