@@ -31,6 +31,10 @@ const std::regex kKind("member|programme|assignment|progression|assessment|staff
 
 bool has_pin(const std::string& kind) { return kind == "member" || kind == "staff"; }
 
+/// The machine that published on `<M>/…`: the broker's ACL lets a machine
+/// write only under its own name, so this is who sent it.
+std::string publisher(const std::string& topic) { return topic.substr(0, topic.find('/')); }
+
 std::string quoted(const std::string& s) { return json::serialize(json::value(s)); }
 
 class SharedSync final : public fleet::Participant {
@@ -181,9 +185,12 @@ class SharedSync final : public fleet::Participant {
   // ---- sets ---------------------------------------------------------------------
 
   // One set envelope {"id": "<M>/set/<n>", "machine", "kind": "set", "t_ms", "data"}.
-  void import_envelope(const json::object& e) {
+  /// `sender`: the machine that published it; a set is taken only from its own machine.
+  void import_envelope(const json::object& e, const std::string& sender) {
     const std::string id(e.at("id").as_string());
     const std::string machine(e.at("machine").as_string());
+    if (machine != sender)
+      throw std::runtime_error("a set of machine '" + machine + "' sent by '" + sender + "'");
     const auto slash = id.rfind('/');
     if (id.rfind(machine + "/set/", 0) != 0 || slash == std::string::npos)
       throw std::runtime_error("set id '" + id + "' is not <machine>/set/<n>");
@@ -202,10 +209,12 @@ class SharedSync final : public fleet::Participant {
     const std::string machine(e.at("machine").as_string());
     if (!std::regex_match(machine, kName)) throw std::runtime_error("malformed machine name");
     if (machine == cfg_.machine) return;
+    if (machine != publisher(m.topic))
+      throw std::runtime_error("a set of machine '" + machine + "' on another machine's topic");
     const auto* data = e.if_contains("data");
     if (data && data->is_object() && data->as_object().contains("member") &&
         data->as_object().contains("set"))
-      import_envelope(e);
+      import_envelope(e, machine);
     if (!asking_.contains(machine)) request_catchup(machine);
   }
 
@@ -225,6 +234,7 @@ class SharedSync final : public fleet::Participant {
     const auto v = json::parse(m.payload).as_object();
     const std::string from(v.at("from").as_string());
     if (from == cfg_.machine || !std::regex_match(from, kName)) return;
+    if (from != publisher(m.topic)) throw std::runtime_error("a request in another's name");
     if (const auto* only = v.if_contains("only"); only && only->as_string() != cfg_.machine) return;
     std::int64_t since = 0;
     if (const auto* s = v.at("since").as_object().if_contains(cfg_.machine))
@@ -260,7 +270,8 @@ class SharedSync final : public fleet::Participant {
     const auto v = json::parse(m.payload).as_object();
     const std::string from(v.at("from").as_string());
     if (!std::regex_match(from, kName) || from == cfg_.machine) return;
-    for (const auto& e : v.at("sets").as_array()) import_envelope(e.as_object());
+    if (from != publisher(m.topic)) throw std::runtime_error("an answer in another's name");
+    for (const auto& e : v.at("sets").as_array()) import_envelope(e.as_object(), from);
     sh::raise_peer_watermark(db_, from, v.at("upto").to_number<std::int64_t>());
     asking_.erase(from);
     if (v.at("more").as_bool()) request_catchup(from);

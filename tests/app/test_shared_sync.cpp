@@ -465,7 +465,6 @@ TEST_CASE("shared: catch-up answers stay under the payload limit with sets of 10
 TEST_CASE("shared: malformed and oversized payloads are refused, nothing else lost") {
   Fleet f({"alpha", "bravo"});
   const auto ma = storage::add_member(f[0].db, "11", "Flo", kStaff);
-  (void)ma;
   f.bus.pump();
   Machine& b = f[1];
   const auto before = count(b, "SELECT count(*) FROM members");
@@ -478,6 +477,24 @@ TEST_CASE("shared: malformed and oversized payloads are refused, nothing else lo
       {"alpha/sets", "{\"id\":\"bravo/set/1\",\"machine\":\"alpha\",\"data\":{}}", 1, false});
   CHECK(count(b, "SELECT count(*) FROM members") == before);
   CHECK(storage::find_member_by_number(b.db, "11"));
+  // Sets in another machine's name (the ACL lets a machine publish only under
+  // its own name; the topic says who sent it): refused, no watermark raised.
+  const auto set = f.add_set(f[0], std::nullopt, ma, std::nullopt, 1, "user_stop", 2);
+  const auto data = *storage::shared::set_data(f[0].db, set);
+  const std::string env = "{\"id\":\"alpha/set/" + std::to_string(set) +
+                          "\",\"machine\":\"alpha\",\"kind\":\"set\",\"t_ms\":0,\"data\":" + data +
+                          "}";
+  b.p->on_message({"charlie/sets", env, 1, false});
+  b.p->on_message({"charlie/catchup/to/bravo",
+                   "{\"from\":\"alpha\",\"upto\":1000000,\"more\":false,\"sets\":[" + env + "]}", 1,
+                   false});
+  b.p->on_message({"charlie/catchup/to/bravo",
+                   "{\"from\":\"charlie\",\"upto\":5,\"more\":false,\"sets\":[" + env + "]}", 1,
+                   false});
+  CHECK(count(b, "SELECT count(*) FROM sets") == 0);
+  CHECK(count(b, "SELECT count(*) FROM fleet_peers WHERE machine = 'alpha'") == 0);
+  b.p->on_message({"alpha/sets", env, 1, false});  // from its own machine: taken
+  CHECK(count(b, "SELECT count(*) FROM sets WHERE origin_machine = 'alpha'") == 1);
 }
 
 TEST_CASE("shared: a PIN hash sealed with the pepper unseals only with it") {
