@@ -3,15 +3,16 @@
 #include <boost/json.hpp>
 
 #include <sys/stat.h>
+#include <algorithm>
 #include <deque>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <stdexcept>
 
 #include "soleus/app/pin_seal.hpp"
 #include "soleus/common/log.hpp"
 #include "soleus/common/time.hpp"
+#include "soleus/fleet/config.hpp"
 #include "soleus/fleet/hlc.hpp"
 #include "soleus/storage/database.hpp"
 #include "soleus/storage/open.hpp"
@@ -25,9 +26,18 @@ namespace sh = storage::shared;
 
 namespace {
 
-const std::regex kName("[a-z0-9][a-z0-9_-]{0,31}");
-const std::regex kUid("[0-9a-f]{32}");
-const std::regex kKind("member|programme|assignment|progression|assessment|staff");
+// (No std::regex: GCC 12's <regex> trips -Wmaybe-uninitialized under the sanitizers.)
+bool is_name(const std::string& s) { return fleet::valid_name(s); }
+bool is_uid(const std::string& s) {
+  return s.size() == 32 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+bool is_kind(const std::string& s) {
+  for (const char* k : {"member", "programme", "assignment", "progression", "assessment", "staff"})
+    if (s == k) return true;
+  return false;
+}
 
 bool has_pin(const std::string& kind) { return kind == "member" || kind == "staff"; }
 
@@ -147,14 +157,14 @@ class SharedSync final : public fleet::Participant {
     sh::Record r;
     r.kind = std::string(v.at("kind").as_string());
     r.uid = std::string(v.at("uid").as_string());
-    if (!std::regex_match(r.kind, kKind)) throw std::runtime_error("unknown kind '" + r.kind + "'");
-    if (!std::regex_match(r.uid, kUid)) throw std::runtime_error("malformed uid");
+    if (!is_kind(r.kind)) throw std::runtime_error("unknown kind '" + r.kind + "'");
+    if (!is_uid(r.uid)) throw std::runtime_error("malformed uid");
     if (m.topic != "shared/" + r.kind + "/" + r.uid)
       throw std::runtime_error("kind and uid do not match the topic");
     const auto& ver = v.at("version").as_object();
     const auto hlc = fleet::Hlc::parse(ver.at("hlc").as_string());
     r.machine = std::string(ver.at("machine").as_string());
-    if (!hlc || !std::regex_match(r.machine, kName)) throw std::runtime_error("malformed version");
+    if (!hlc || !is_name(r.machine)) throw std::runtime_error("malformed version");
     r.hlc = static_cast<std::int64_t>(hlc->packed);
     if (const auto* b = v.if_contains("base"); b && b->is_object()) {
       const auto bh = fleet::Hlc::parse(b->at("hlc").as_string());
@@ -207,7 +217,7 @@ class SharedSync final : public fleet::Participant {
   void on_set_message(const fleet::Message& m) {
     const auto e = json::parse(m.payload).as_object();
     const std::string machine(e.at("machine").as_string());
-    if (!std::regex_match(machine, kName)) throw std::runtime_error("malformed machine name");
+    if (!is_name(machine)) throw std::runtime_error("malformed machine name");
     if (machine == cfg_.machine) return;
     if (machine != publisher(m.topic))
       throw std::runtime_error("a set of machine '" + machine + "' on another machine's topic");
@@ -233,7 +243,7 @@ class SharedSync final : public fleet::Participant {
   void on_request(const fleet::Message& m) {
     const auto v = json::parse(m.payload).as_object();
     const std::string from(v.at("from").as_string());
-    if (from == cfg_.machine || !std::regex_match(from, kName)) return;
+    if (from == cfg_.machine || !is_name(from)) return;
     if (from != publisher(m.topic)) throw std::runtime_error("a request in another's name");
     if (const auto* only = v.if_contains("only"); only && only->as_string() != cfg_.machine) return;
     std::int64_t since = 0;
@@ -269,7 +279,7 @@ class SharedSync final : public fleet::Participant {
   void on_answer(const fleet::Message& m) {
     const auto v = json::parse(m.payload).as_object();
     const std::string from(v.at("from").as_string());
-    if (!std::regex_match(from, kName) || from == cfg_.machine) return;
+    if (!is_name(from) || from == cfg_.machine) return;
     if (from != publisher(m.topic)) throw std::runtime_error("an answer in another's name");
     for (const auto& e : v.at("sets").as_array()) import_envelope(e.as_object(), from);
     sh::raise_peer_watermark(db_, from, v.at("upto").to_number<std::int64_t>());
@@ -286,7 +296,7 @@ class SharedSync final : public fleet::Participant {
 }  // namespace
 
 std::unique_ptr<fleet::Participant> make_shared_sync(const SharedSyncConfig& config) {
-  if (!std::regex_match(config.machine, kName))
+  if (!is_name(config.machine))
     throw std::invalid_argument("fleet: machine name '" + config.machine + "' is not valid");
   if (config.pepper.size() < 16)
     throw std::invalid_argument("fleet: pin_pepper_file must hold at least 16 bytes");
