@@ -16,6 +16,7 @@ PKGS=(
   clang-format-14 clang-tidy-16  # scripts/check-format.sh (test command), scripts/tidy.sh (long check)
   curl ca-certificates procps
   groff-base  # tests/man: man_lint renders every man page with groff -ww
+  python3 python3-prometheus-client python3-yaml  # GET /metrics read back by prometheus_client's parser; docs/fleet/ examples checked (tests/hmi, tests/app)
   systemd  # journalctl (the journal catalog test), systemd-analyze (the units tests), systemd.pc; not made PID 1
 )
 # Browser tests (HMI) need Chromium and Node.js; nodejs/npm come from Debian

@@ -41,8 +41,27 @@ std::optional<storage::SetStartRecord> SetBook::on_event(const controller::Event
 
 void SetBook::on_result(const controller::SetResult& r) {
   std::lock_guard lk(mutex_);
+  auto& c = stops_[r.reason];
+  c.reason = r.reason;
+  ++c.sets;
+  c.reps += static_cast<std::uint64_t>(std::max(r.reps, 0));
   results_[r.set_id] = r;
   while (results_.size() > 16) results_.erase(results_.begin());
+}
+
+std::vector<SetBook::StopCount> SetBook::stop_counts() const {
+  using controller::StopReason;
+  std::vector<StopCount> out;
+  std::lock_guard lk(mutex_);
+  // Every reason from the first scrape on, at 0 until it happens: a counter
+  // that appears only at 1 would lose its first increase in rate().
+  for (int i = static_cast<int>(StopReason::TargetReached);
+       i <= static_cast<int>(StopReason::Shutdown); ++i) {
+    const auto reason = static_cast<StopReason>(i);
+    auto it = stops_.find(reason);
+    out.push_back(it == stops_.end() ? StopCount{reason, 0, 0} : it->second);
+  }
+  return out;
 }
 
 void SetBook::on_rep(const controller::RepRecord& r) {
@@ -97,7 +116,10 @@ DaemonBackend::DaemonBackend(const DaemonConfig& cfg, controller::ControlLoop& l
       loop_(loop),
       store_(store),
       book_(book),
-      pool_(std::make_unique<Pool>(cfg.storage)) {}
+      pool_(std::make_unique<Pool>(cfg.storage)),
+      started_unix_s_(
+          std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+              .count()) {}
 
 DaemonBackend::~DaemonBackend() = default;
 

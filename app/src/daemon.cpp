@@ -17,6 +17,7 @@
 #include <string>
 
 #include "soleus/app/backend.hpp"
+#include "soleus/app/fleet.hpp"
 #include "soleus/app/journal.hpp"
 #include "soleus/app/views_from_controller.hpp"
 #include "soleus/app/views_from_storage.hpp"
@@ -128,6 +129,12 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
   sd_notify(0, "STATUS=Opening the database");
   storage::Writer store(cfg.storage);
   copy_events_to_journal(store, journal);
+  // [fleet] (docs/fleet.md): the writer announces new outbox rows to the link.
+  std::atomic<Fleet*> fleet_link{nullptr};
+  if (cfg.fleet)
+    store.on_outbox([&fleet_link] {
+      if (Fleet* f = fleet_link.load()) f->notify();
+    });
   {
     const storage::StartReport r = store.start();
     if (r.ok)
@@ -178,6 +185,18 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
   }
 
   DaemonBackend backend(cfg, loop, &store, book);
+  // The link to the broker, only with [fleet]: its own thread; the loop and
+  // the API never wait on it.
+  std::optional<Fleet> fleet;
+  if (cfg.fleet) {
+    fleet.emplace(cfg, store, backend);
+    // GET /metrics shows the outbox (set before the server starts).
+    backend.set_outbox_metrics([&store]() -> std::optional<hmi::OutboxMetricsView> {
+      return outbox_metrics_view(store.outbox_stats(), common::unix_ms_now());
+    });
+    fleet->start();
+    fleet_link.store(&*fleet);
+  }
   std::optional<hmi::Server> server;
   if (opt.run_set) {
     log::info("hmi: not started with --run-set");
@@ -312,6 +331,7 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
 
     const Snapshot snap = loop.snapshot();
     if (hooks) hooks->poll(loop);
+    if (fleet) fleet->tick();
     account_motor(snap);
     if (std::chrono::steady_clock::now() >= next_odometer) {
       push_odometer();
@@ -424,6 +444,10 @@ int run_daemon(const DaemonConfig& config, const DaemonOptions& opt) {
   push_odometer();
   const storage::StorageHealth health = store.health();  // before a test hook releases a stall
   if (hooks) hooks->release();
+  if (fleet) {  // state offline (retained), a clean disconnect; the outbox keeps the rest
+    fleet_link.store(nullptr);
+    fleet->stop();
+  }
   store.stop();    // one last write of everything queued, then join
   journal.stop();  // the events queued for the journal, then join
   if (journal.dropped() > 0)

@@ -64,6 +64,14 @@ DaemonConfig load_daemon_config(const std::string& path) {
     a.max_spread_pct = as->number("max_spread_pct", a.max_spread_pct, 1, 50);
     as->finish();
   }
+  if (auto fl = root.optional_section("fleet")) {
+    c.fleet = fleet::FleetConfig::parse(*fl);
+    // The outbox (docs/fleet.md): the store queues every event and set end
+    // in the record's own transaction, bounded as [fleet] says.
+    c.storage.outbox = true;
+    c.storage.outbox_max_rows = c.fleet->outbox_max_rows;
+    c.storage.outbox_max_age_days = c.fleet->outbox_max_age_days;
+  }
   bool asset_dir_given = false;
   if (auto h = root.optional_section("hmi")) {
     asset_dir_given = h->has("asset_dir");
@@ -90,6 +98,8 @@ std::string describe(const DaemonConfig& c) {
   os << ", loop " << c.control.loop_hz << " Hz, max load " << c.machine.limits.max_load_n
      << " N, drive watchdog " << c.machine.limits.watchdog_ms << " ms, db " << c.storage.db_path
      << ", hmi " << c.hmi.bind_address << ":" << c.hmi.port;
+  if (c.fleet)
+    os << ", fleet " << c.fleet->broker << " as " << c.fleet->site << "/" << c.fleet->machine;
   return os.str();
 }
 

@@ -1,6 +1,10 @@
 #include "soleus/app/systemd_generator.hpp"
 
 #include <arpa/inet.h>
+#include <strings.h>
+
+#include <algorithm>
+#include <sstream>
 
 #include <cstdio>
 #include <exception>
@@ -43,7 +47,33 @@ bool valid_unit_char(char c) {
 
 }  // namespace
 
+std::vector<std::string> hosts_file_addresses(const std::string& name,
+                                              const std::string& hosts_text) {
+  std::vector<std::string> out;
+  std::istringstream in(hosts_text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (const auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+    std::istringstream words(line);
+    std::string addr, word;
+    if (!(words >> addr) || !(is_ipv4(addr) || is_ipv6(addr))) continue;
+    while (words >> word)
+      if (strcasecmp(word.c_str(), name.c_str()) == 0) {
+        if (std::find(out.begin(), out.end(), addr) == out.end()) out.push_back(addr);
+        break;
+      }
+  }
+  return out;
+}
+
 EgressAllowList egress_allow_list(const DaemonConfig& cfg) {
+  std::ifstream in("/etc/hosts");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return egress_allow_list(cfg, text.str());
+}
+
+EgressAllowList egress_allow_list(const DaemonConfig& cfg, const std::string& hosts_text) {
   EgressAllowList l;
   l.allow.push_back("localhost");  // 127.0.0.0/8 and ::1: soleus-sim, a local gateway
   const auto& t = cfg.machine.transport;
@@ -58,7 +88,26 @@ EgressAllowList egress_allow_list(const DaemonConfig& cfg) {
           "reach this gateway; write its IP address instead");
     }
   }
-  // The fleet broker (a later issue) adds its address here.
+  // The fleet's broker (docs/fleet.md, "The network allow-list").
+  if (cfg.fleet) {
+    const std::string& h = cfg.fleet->host;
+    auto add = [&](const std::string& a) {
+      if (std::find(l.allow.begin(), l.allow.end(), a) == l.allow.end()) l.allow.push_back(a);
+    };
+    if (is_ipv4(h) || is_ipv6(h)) {
+      add(h);
+    } else if (h != "localhost") {
+      const auto addrs = hosts_file_addresses(h, hosts_text);
+      for (const auto& a : addrs) add(a);
+      if (addrs.empty())
+        l.warnings.push_back(
+            "[fleet] broker host \"" + h +
+            "\" is neither an IP address nor in /etc/hosts: soleusd.service may reach only IP "
+            "addresses known when the generator runs (no DNS then), so soleusd will not reach "
+            "the broker; add the name to /etc/hosts (TLS still checks the name) or write its "
+            "IP address");
+    }
+  }
   return l;
 }
 

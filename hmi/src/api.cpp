@@ -7,6 +7,7 @@
 #include "api_internal.hpp"
 #include "soleus/common/log.hpp"
 #include "soleus/common/url.hpp"
+#include "soleus/hmi/metrics.hpp"
 
 // The API's routing: Api::handle() (target → path segments and query), the
 // route table (method, Origin, token and role of each path), and the JSON
@@ -146,6 +147,8 @@ ApiResponse Api::handle(const ApiRequest& req) {
         r.query[k] = v;
       }
     }
+    // GET /metrics, where Prometheus looks by default, and under the API's prefix.
+    if (path == "/metrics" || path == "/api/v1/metrics") return impl_->metrics(r);
     constexpr std::string_view kPrefix = "/api/v1/";
     if (path.compare(0, kPrefix.size(), kPrefix) != 0) fail(404, "", "no such endpoint: " + path);
     path = url_decode(std::string_view(path).substr(kPrefix.size()), false);
@@ -315,6 +318,33 @@ ApiResponse Api::Impl::dispatch(const Route& r) {
     return maintenance(r, se);
   }
   fail(404, "", "no such endpoint");
+}
+
+// GET /metrics: read-only, never a login token (they idle out); the peer's
+// address or the scrape token decides (metrics_access, docs/api.md).
+ApiResponse Api::Impl::metrics(const Route& r) {
+  if (r.method != "GET") {
+    ApiError e{405, "", r.method + " is not allowed here; use GET"};
+    e.headers.emplace_back("Allow", "GET");
+    throw e;
+  }
+  switch (metrics_access(r.req->client, r.req->authorization, config.metrics_token)) {
+    case MetricsAccess::Allowed: break;
+    case MetricsAccess::NoToken:
+      fail(403, "",
+           "metrics are served to this machine only (loopback); set [hmi] metrics_token "
+           "to let a Prometheus server elsewhere scrape them");
+    case MetricsAccess::BadToken: {
+      ApiError e{401, "authorization",
+                 "metrics need Authorization: Bearer <the scrape token of [hmi] metrics_token>"};
+      e.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"soleus metrics\"");
+      throw e;
+    }
+  }
+  ApiResponse out;
+  out.body = render_metrics(backend.metrics());
+  out.content_type = kMetricsContentType;
+  return out;
 }
 
 }  // namespace soleus::hmi

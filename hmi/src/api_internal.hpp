@@ -144,6 +144,8 @@ struct Api::Impl {
 
   // -- routing (api.cpp) --
   ApiResponse dispatch(const Route& r);
+  /// GET /metrics (also /api/v1/metrics): Prometheus text, loopback or scrape token.
+  ApiResponse metrics(const Route& r);
 
   // -- auth (api_auth.cpp) --
   Session authenticate(const Route& r);

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "soleus/common/config_reader.hpp"
+#include "soleus/hmi/metrics.hpp"
 #include "soleus/hmi/security.hpp"
 
 namespace soleus::hmi {
@@ -65,6 +66,8 @@ std::optional<std::pair<std::string, std::string>> HmiConfig::check() const {
     return P{"live_stall_timeout_s", "must be within [1, 600]"};
   if (io_threads < 1 || io_threads > 8) return P{"io_threads", "must be within [1, 8]"};
   if (worker_threads < 1 || worker_threads > 8) return P{"worker_threads", "must be within [1, 8]"};
+  if (!metrics_token.empty() && !is_valid_metrics_token(metrics_token, &why))
+    return P{"metrics_token", why};
   if (!(max_load_n > 0)) return P{"max_load_n", "must be positive"};
   return std::nullopt;
 }
@@ -93,6 +96,7 @@ HmiConfig HmiConfig::parse(const config::Section& s, double max_load_n) {
   c.live_stall_timeout_s = s.number("live_stall_timeout_s", c.live_stall_timeout_s, 1, 600);
   c.io_threads = static_cast<int>(s.integer("io_threads", c.io_threads, 1, 8));
   c.worker_threads = static_cast<int>(s.integer("worker_threads", c.worker_threads, 1, 8));
+  c.metrics_token = s.string("metrics_token", "");
   s.finish();
   if (auto p = c.check()) s.fail(p->first, p->second);
   return c;

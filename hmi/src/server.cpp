@@ -428,7 +428,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
 
     const std::string_view target = req.target();
-    if (target.substr(0, 5) == "/api/" || target == "/api") return handle_api(std::move(req));
+    if (target.substr(0, 5) == "/api/" || target == "/api" ||
+        target.substr(0, target.find('?')) == "/metrics")
+      return handle_api(std::move(req));
     return serve_file(req);
   }
 

@@ -231,6 +231,13 @@ StorageHealth Writer::health() const {
   h.faults = faults_.load();
   h.record_queue_depth = records_.size_approx();
   h.trace_queue_depth = traces_.size_approx();
+  std::uint64_t acc = 0;
+  for (std::size_t i = 0; i < commit_hist_.size(); ++i) {
+    acc += commit_hist_[i].load(std::memory_order_relaxed);
+    if (i < h.commit_buckets.size()) h.commit_buckets[i] = acc;
+  }
+  h.commit_count = acc;
+  h.commit_seconds_sum = static_cast<double>(commit_ns_sum_.load(std::memory_order_relaxed)) / 1e9;
   std::lock_guard lock(state_mutex_);
   h.last_error = last_error_;
   h.fault_since_ms = fault_since_ms_;
@@ -572,6 +579,7 @@ Writer::BatchResult Writer::write_batch(std::size_t count, bool allow_reject_spl
   if (with_chunks)
     for (const auto& c : pending_chunks_) samples += c.samples.size();
   outbox_added_sets_ = outbox_added_events_ = 0;
+  const auto began = std::chrono::steady_clock::now();
   try {
     if (sync_level_ != want) {
       db_.exec(want == 2 ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
@@ -629,6 +637,14 @@ Writer::BatchResult Writer::write_batch(std::size_t count, bool allow_reject_spl
     }
     outbox_added_sets_ = outbox_added_events_ = 0;
     if (on_outbox_) on_outbox_();
+  }
+  {
+    const double took =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+    std::size_t b = 0;
+    while (b < kCommitBucketsS.size() && took > kCommitBucketsS[b]) ++b;
+    commit_hist_[b].fetch_add(1, std::memory_order_relaxed);
+    commit_ns_sum_.fetch_add(static_cast<std::uint64_t>(took * 1e9), std::memory_order_relaxed);
   }
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(count));
   if (with_chunks) pending_chunks_.clear();

@@ -95,6 +95,39 @@ TEST_CASE("generator: a gateway named by a host name is not allowed, with a warn
   CHECK(net->text.find("gateway.local") == std::string::npos);
 }
 
+TEST_CASE("generator: the [fleet] broker is allowed: by IP, by /etc/hosts, else a warning") {
+  soleus::test::TempDir dir;
+  std::ofstream(dir.file("ca.pem")) << "x";
+  auto with_broker = [&](const std::string& url) {
+    return load_daemon_config(
+        config_file(dir, "reference-tcp.toml",
+                    {{"[limits]", "[fleet]\nbroker = \"" + url +
+                                      "\"\nmachine = \"m1\"\nsite = \"gym\"\nca_file = \"" +
+                                      dir.file("ca.pem") + "\"\n\n[limits]"}}));
+  };
+  // no [fleet]: the list as before
+  CHECK(egress_allow_list(load_daemon_config(config_file(dir, "reference-tcp.toml")), "").allow ==
+        std::vector<std::string>{"localhost", "192.168.10.20"});
+  CHECK(egress_allow_list(with_broker("mqtts://10.1.2.3:8883"), "").allow ==
+        std::vector<std::string>{"localhost", "192.168.10.20", "10.1.2.3"});
+  CHECK(egress_allow_list(with_broker("mqtts://[fd00::7]:8883"), "").allow ==
+        std::vector<std::string>{"localhost", "192.168.10.20", "fd00::7"});
+  const std::string hosts =
+      "127.0.0.1 localhost\n# 10.9.9.9 broker.gym\n10.0.0.7\tbroker.gym broker  # the gym's\n"
+      "fd00::7 broker.gym\n";
+  const auto named = egress_allow_list(with_broker("mqtts://broker.gym:8883"), hosts);
+  CHECK(named.allow ==
+        std::vector<std::string>{"localhost", "192.168.10.20", "10.0.0.7", "fd00::7"});
+  CHECK(named.warnings.empty());
+  const auto unknown = egress_allow_list(with_broker("mqtts://elsewhere.gym:8883"), hosts);
+  CHECK(unknown.allow == std::vector<std::string>{"localhost", "192.168.10.20"});
+  REQUIRE(unknown.warnings.size() == 1);
+  CHECK(unknown.warnings[0].find("/etc/hosts") != std::string::npos);
+  // and in the drop-in
+  const GeneratorOutput o = systemd_dropins(with_broker("mqtts://10.1.2.3:8883"));
+  CHECK(has_line(find(o, kNetwork), "IPAddressAllow=10.1.2.3"));
+}
+
 TEST_CASE("generator: IPv6 gateway and an HMI on every interface") {
   soleus::test::TempDir dir;
   const DaemonConfig cfg =

@@ -339,3 +339,42 @@ TEST_CASE("a comm-loss window not shorter than the drive's watchdog is refused")
   CHECK(e.key().find("comm_loss_window_ms") != std::string::npos);
   CHECK(e.line() == m.line + 1);
 }
+
+TEST_CASE("[fleet]: optional; with it the store keeps an outbox bounded as it says") {
+  auto none = load_daemon_config((kConfigDir / "sim.toml").string());
+  CHECK(!none.fleet);
+  CHECK(!none.storage.outbox);  // no [fleet]: no MQTT, no outbox
+  Mutated m("sim.toml", "[log]",
+            "[fleet]\nbroker = \"mqtt://127.0.0.1:1883\"\nmachine = \"calf-1\"\nsite = \"gym\"\n"
+            "outbox_max_rows = 500\noutbox_max_age_days = 7\n\n[log]");
+  auto c = load_daemon_config(m.path.string());
+  REQUIRE(c.fleet);
+  CHECK(c.fleet->machine == "calf-1");
+  CHECK(c.storage.outbox);
+  CHECK(c.storage.outbox_max_rows == 500);
+  CHECK(c.storage.outbox_max_age_days == 7);
+}
+
+TEST_CASE("[fleet]: refusals name file, line and key") {
+  {
+    Mutated m("sim.toml", "[log]",
+              "[fleet]\nbroker = \"mqtt://10.0.0.9:1883\"\nmachine = \"calf-1\"\nsite = \"gym\"\n\n"
+              "[log]");
+    auto e = expect_refused(m);
+    CHECK(e.key() == "fleet.broker");
+    CHECK(e.line() == m.line + 1);
+    CHECK(e.message().find("allow_plaintext") != std::string::npos);
+  }
+  {
+    Mutated m("sim.toml", "[log]",
+              "[fleet]\nbroker = \"mqtt://127.0.0.1\"\nmachine = \"Calf 1\"\nsite = \"gym\"\n\n"
+              "[log]");
+    CHECK(expect_refused(m).key() == "fleet.machine");
+  }
+  {
+    Mutated m("sim.toml", "[log]",
+              "[fleet]\nbroker = \"mqtts://broker.gym\"\nmachine = \"calf-1\"\nsite = \"gym\"\n"
+              "ca_file = \"/nonexistent/ca.pem\"\n\n[log]");
+    CHECK(expect_refused(m).key() == "fleet.ca_file");
+  }
+}

@@ -49,12 +49,19 @@ inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseco
 
 class MiniBroker {
  public:
-  explicit MiniBroker(int port = 0) : port_(port ? port : free_tcp_port()) {
+  /// `persistent`: the broker keeps sessions and queued messages across a
+  /// clean stop (persistence true, in the test's directory).
+  explicit MiniBroker(bool persistent = false) : port_(free_tcp_port()) {
     conf_ = dir_.file("mosquitto.conf");
     std::ofstream(conf_) << "listener " << port_ << " 127.0.0.1\nallow_anonymous true\n"
-                         << "persistence false\nlog_dest stderr\nlog_type error\n";
+                         << "persistence " << (persistent ? "true" : "false") << "\n"
+                         << "persistence_location " << dir_.path() << "/\n"
+                         << "max_queued_messages 100000\n"
+                         << "log_dest stderr\nlog_type error\n";
     start();
   }
+  /// SIGTERM: the broker saves its state (persistent) and exits.
+  void stop() { proc_->stop(); }
   void start() {
     proc_ = std::make_unique<ChildProcess>();
     proc_->start({"/usr/sbin/mosquitto", "-c", conf_});
@@ -87,10 +94,16 @@ struct Received {
 /// A subscriber (its own libmosquitto thread) that keeps every message.
 class Subscriber {
  public:
-  Subscriber(int port, const std::string& filter, const std::string& id = "test-sub")
+  /// `clean` false: a persistent session (the broker queues QoS 1 messages
+  /// while this subscriber is away, and across a clean broker restart).
+  /// `username`/`password`: an account of a broker that refuses anonymous
+  /// access (the MosquittoRig's "monitor").
+  Subscriber(int port, const std::string& filter, const std::string& id = "test-sub",
+             bool clean = true, const std::string& username = {}, const std::string& password = {})
       : filter_(filter) {
     mosquitto_lib_init();
-    m_ = mosquitto_new(id.c_str(), true, this);
+    m_ = mosquitto_new(id.c_str(), clean, this);
+    if (!username.empty()) mosquitto_username_pw_set(m_, username.c_str(), password.c_str());
     mosquitto_connect_callback_set(m_, [](mosquitto* m, void* o, int rc) {
       if (rc == 0) {
         auto* self = static_cast<Subscriber*>(o);

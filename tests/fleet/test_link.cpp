@@ -9,6 +9,7 @@
 
 #include "mqtt_test.hpp"
 #include "soleus/fleet/link.hpp"
+#include "soleus/test_support/mosquitto_rig.hpp"
 
 using namespace soleus;
 using namespace std::chrono_literals;
@@ -27,6 +28,7 @@ class Counter : public fleet::Participant {
   std::vector<fleet::Message> outgoing(std::size_t max) override {
     std::lock_guard l(mu_);
     std::vector<fleet::Message> out;
+    if (hold_) return out;
     for (int n : pending_) {
       if (out.size() >= max) break;
       fleet::Message m;
@@ -65,6 +67,7 @@ class Counter : public fleet::Participant {
     return received_;
   }
   std::atomic<int> connects_{0};
+  std::atomic<bool> hold_{false};  ///< offer nothing (the test's subscriber is not back yet)
 
  private:
   std::string machine_;
@@ -204,4 +207,57 @@ TEST_CASE("link: no broker at all: the link retries with backoff and stop() is p
   link.stop();
   CHECK(std::chrono::steady_clock::now() - t0 < 1s);
   CHECK(c.pending() == 1);
+}
+
+TEST_CASE(
+    "link: TLS with a client certificate (CN = machine) on the real broker set-up, a wrong "
+    "password refused") {
+  test::MosquittoRigOptions ro;
+  ro.machines = {"m1"};
+  test::MosquittoRig rig(ro);
+  rig.start();
+  test::Subscriber sub(rig.port(test::Listener::plain), "soleus/gym/m1/#", "consumer", true,
+                       "monitor", rig.password("monitor"));
+  {
+    fleet::LinkOptions o;
+    o.cfg.host = "127.0.0.1";
+    o.cfg.port = rig.port(test::Listener::tls_cert);
+    o.cfg.tls = true;
+    o.cfg.ca_file = rig.ca_file();
+    o.cfg.cert_file = rig.cert_file("m1");
+    o.cfg.key_file = rig.key_file("m1");
+    o.cfg.machine = "m1";
+    o.cfg.site = "gym";
+    o.cfg.username = "m1";
+    Counter c("m1");
+    for (int n = 1; n <= 5; ++n) c.add(n);
+    fleet::Link link(o);
+    link.add(c);
+    link.start();
+    REQUIRE_MESSAGE(test::eventually([&] { return c.pending() == 0; }, 10s), link.stats().last_error
+                                                                                 << "\n"
+                                                                                 << rig.log());
+    REQUIRE(test::eventually([&] { return sub.count("/sets") == 5; }, 5s));
+  }
+  {
+    fleet::LinkOptions o;
+    o.cfg.host = "127.0.0.1";
+    o.cfg.port = rig.port(test::Listener::tls);
+    o.cfg.tls = true;
+    o.cfg.ca_file = rig.ca_file();
+    o.cfg.machine = "m1";
+    o.cfg.site = "gym";
+    o.cfg.username = "m1";
+    o.password = "not-the-password";
+    o.reconnect_min_ms = 100;
+    Counter c("m1");
+    c.add(99);
+    fleet::Link link(o);
+    link.add(c);
+    link.start();
+    REQUIRE(test::eventually(
+        [&] { return link.stats().last_error.find("refused") != std::string::npos; }, 10s));
+    CHECK(link.stats().connects == 0);
+    CHECK(c.pending() == 1);
+  }
 }

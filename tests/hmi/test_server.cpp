@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -533,6 +534,9 @@ TEST_CASE("role matrix: each endpoint x each role, checked on the server") {
       {"PUT", "/api/v1/staff/999", R"({"name":"Eve B"})", {"maintenance"}},
       {"GET", "/api/v1/audit", "", {"staff", "maintenance"}},
       {"GET", "/api/v1/members/1/export.csv", "", {"staff"}},
+      // Prometheus: no role at all; this test's peer is loopback, which is served.
+      {"GET", "/metrics", "", any},
+      {"GET", "/api/v1/metrics", "", any},
   };
   for (const auto& row : rows) {
     for (const auto& [role, tok] : tokens) {
@@ -1155,4 +1159,110 @@ TEST_CASE(
   check_error(f.get("/api/v1/audit?who=1", ann), 400, "who");
   check_error(f.get("/api/v1/members/1/export.csv?from=yesterday", ann), 422, "from");
   check_error(f.get("/api/v1/members/1/export.csv?from=2026-03-02&to=2026-03-01", ann), 422, "to");
+}
+
+namespace {
+
+/// This machine's first non-loopback IPv4 address, if it has one.
+std::optional<std::string> non_loopback_ipv4() {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return std::nullopt;
+  std::optional<std::string> found;
+  for (ifaddrs* i = list; i && !found; i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+    const auto* a = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+    if ((ntohl(a->sin_addr.s_addr) >> 24) == 127) continue;
+    char buf[INET_ADDRSTRLEN] = {};
+    if (::inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf)) found = buf;
+  }
+  ::freeifaddrs(list);
+  return found;
+}
+
+/// GET `target` from `host`:`port` over a plain socket (so that the server sees
+/// that address as the peer); the reply's status code, 0 on failure.
+int status_from(const std::string& host, std::uint16_t port, const std::string& target,
+                const std::string& authorization = {}, std::string* body = nullptr) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  ::inet_pton(AF_INET, host.c_str(), &sa.sin_addr);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
+    ::close(fd);
+    return 0;
+  }
+  std::string req = "GET " + target + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n";
+  if (!authorization.empty()) req += "Authorization: " + authorization + "\r\n";
+  req += "\r\n";
+  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    ::close(fd);
+    return 0;
+  }
+  std::string reply;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+    reply.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  if (reply.rfind("HTTP/1.1 ", 0) != 0) return 0;
+  if (body) *body = reply.substr(std::min(reply.size(), reply.find("\r\n\r\n") + 4));
+  return std::stoi(reply.substr(9, 3));
+}
+
+}  // namespace
+
+TEST_CASE("GET /metrics: Prometheus text for loopback, read-only, no login needed") {
+  Fixture f;
+  for (const char* path : {"/metrics", "/api/v1/metrics", "/metrics?x=1"}) {
+    INFO(path);
+    const auto r = f.get(path);
+    CHECK(r.status == 200);
+    CHECK(r.headers.at("content-type") == "text/plain; version=0.0.4; charset=utf-8");
+    CHECK(r.body.find("# TYPE soleus_build_info gauge\n") != std::string::npos);
+    CHECK(r.body.find("soleus_state{state=\"idle\"} 1\n") != std::string::npos);
+  }
+  // A login token changes nothing (it is not what /metrics checks).
+  CHECK(f.get("/metrics", f.guest()).status == 200);
+  const auto post = f.post("/metrics", "{}");
+  check_error(post, 405, "");
+  CHECK(post.headers.at("allow") == "GET");
+  check_error(f.req("DELETE", "/api/v1/metrics"), 405, "");
+  // /metrics/anything is not it.
+  CHECK(f.get("/metrics/x").status == 404);
+}
+
+TEST_CASE("GET /metrics from another host: 403 without a configured token, else the bearer token") {
+  const auto address = non_loopback_ipv4();
+  if (!address) {
+    MESSAGE("no non-loopback IPv4 address here: the pure rule is tested in test_hmi_metrics");
+    return;
+  }
+  const std::string token = "s3cr3t-scrape-token-0123456789abcdef";
+  {
+    Fixture f([](HmiConfig& c) { c.bind_address = "0.0.0.0"; });
+    std::string body;
+    CHECK(status_from(*address, f.port, "/metrics", {}, &body) == 403);
+    CHECK(body.find("metrics_token") != std::string::npos);
+    CHECK(status_from(*address, f.port, "/metrics", "Bearer " + token) == 403);
+    CHECK(status_from("127.0.0.1", f.port, "/metrics") == 200);  // the control
+  }
+  {
+    Fixture f([&](HmiConfig& c) {
+      c.bind_address = "0.0.0.0";
+      c.metrics_token = token;
+    });
+    CHECK(status_from(*address, f.port, "/metrics") == 401);
+    CHECK(status_from(*address, f.port, "/metrics", "Bearer wrong-token") == 401);
+    // A login token is no scrape token.
+    CHECK(status_from(*address, f.port, "/metrics", "Bearer " + f.staff()) == 401);
+    std::string body;
+    CHECK(status_from(*address, f.port, "/metrics", "Bearer " + token, &body) == 200);
+    CHECK(body.find("soleus_build_info") != std::string::npos);
+    CHECK(status_from(*address, f.port, "/api/v1/metrics", "Bearer " + token) == 200);
+    // The rest of the API is unchanged for that peer.
+    CHECK(status_from(*address, f.port, "/api/v1/status") == 200);
+  }
 }

@@ -106,6 +106,34 @@ TEST_CASE("writer: batches records into few transactions") {
   w.stop();
 }
 
+TEST_CASE("writer: each committed transaction is timed into the commit histogram") {
+  TempDir dir;
+  auto& vfs = FaultVfs::install();
+  Writer w(test_config(dir.file("h.db"), vfs.name()));
+  REQUIRE(w.start().ok);
+  REQUIRE(w.flush(5s));
+  // One slow transaction: the disk holds its write for 300 ms (the point of
+  // the case is a slow commit, not a wait for something).
+  vfs.set_mode(FaultVfs::Mode::Stall);
+  w.event(Severity::Info, "probe", "a slow commit");
+  REQUIRE(vfs.wait_stalled(5s));
+  std::this_thread::sleep_for(300ms);
+  vfs.set_mode(FaultVfs::Mode::None);
+  REQUIRE(w.flush(10s));
+  const auto h = w.health();
+  CHECK(h.commit_count == h.transactions);
+  CHECK(h.commit_count >= 2);
+  for (std::size_t i = 1; i < h.commit_buckets.size(); ++i)
+    CHECK(h.commit_buckets[i] >= h.commit_buckets[i - 1]);  // cumulative
+  CHECK(h.commit_buckets.back() <= h.commit_count);
+  // The slow one is beyond the 0.25 s bound; the sum holds its 0.3 s.
+  const std::size_t at_250ms = 8;
+  REQUIRE(kCommitBucketsS[at_250ms] == 0.25);
+  CHECK(h.commit_buckets[at_250ms] < h.commit_count);
+  CHECK(h.commit_seconds_sum >= 0.29);
+  w.stop();
+}
+
 TEST_CASE("writer: producers never block while the writer is stalled, traces give way first") {
   TempDir dir;
   auto& vfs = FaultVfs::install();

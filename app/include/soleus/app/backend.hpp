@@ -76,6 +76,14 @@ class SetBook {
   void on_rep(const controller::RepRecord& r);
   /// The last rep attempt seen (of the newest set that had one).
   std::optional<controller::RepRecord> last_rep() const;
+  /// Sets ended and their counted reps since the daemon started, by stop
+  /// reason (GET /metrics' soleus_sets_total): every reason, zeros included.
+  struct StopCount {
+    controller::StopReason reason{};
+    std::uint64_t sets = 0;
+    std::uint64_t reps = 0;
+  };
+  std::vector<StopCount> stop_counts() const;
   /// A recent set's result (kept for the last few sets), if it has ended.
   std::optional<controller::SetResult> result(std::int64_t set_id) const;
   /// The start record of a recent set (expected or started).
@@ -90,6 +98,7 @@ class SetBook {
   std::map<std::int64_t, storage::SetStartRecord> started_;         // recent sets
   std::map<std::int64_t, controller::SetResult> results_;           // recent results
   std::optional<controller::RepRecord> last_rep_;
+  std::map<controller::StopReason, StopCount> stops_;
 };
 
 class DaemonBackend final : public hmi::Backend {
@@ -132,6 +141,13 @@ class DaemonBackend final : public hmi::Backend {
   hmi::Result assign_assessment(std::int64_t member_id, bool assign) override;
   hmi::Result maintenance(hmi::MaintenanceAction action, const boost::json::object& args) override;
   boost::json::value diagnostics() override;
+  hmi::MetricsView metrics() override;
+  /// The fleet publisher's outbox figures for GET /metrics (issue 14): set
+  /// once before the HMI server starts; called on the API's worker threads.
+  /// Unset, or returning nullopt: no soleus_outbox_* metrics.
+  void set_outbox_metrics(std::function<std::optional<hmi::OutboxMetricsView>()> fn) {
+    outbox_metrics_ = std::move(fn);
+  }
 
   /// Starts a set from parameters already parsed (the API, the session
   /// runner, --run-set go through the same checks). Sets p.set_id.
@@ -173,6 +189,8 @@ class DaemonBackend final : public hmi::Backend {
   std::mutex range_mutex_;
   std::optional<hmi::RangeCheckView> last_range_check_;
   std::int64_t stop_requested_for_ = 0;
+  std::function<std::optional<hmi::OutboxMetricsView>()> outbox_metrics_;
+  double started_unix_s_ = 0;  ///< for soleus_start_time_seconds
   // The strength assessments in progress, by member (backend_assessment.cpp).
   struct AssessmentState;
   std::mutex assessment_mutex_;

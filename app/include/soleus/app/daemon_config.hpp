@@ -4,11 +4,13 @@
 /// Each component parses and validates its own sections; this file adds the
 /// rules that span components (a loop that cannot fit its bus, a drive
 /// watchdog shorter than a few loop periods).
+#include <optional>
 #include <string>
 
 #include "soleus/common/log.hpp"
 #include "soleus/controller/config.hpp"
 #include "soleus/drivers/machine_config.hpp"
+#include "soleus/fleet/config.hpp"
 #include "soleus/hmi/config.hpp"
 #include "soleus/programme/assessment.hpp"
 #include "soleus/storage/config.hpp"
@@ -36,6 +38,9 @@ struct DaemonConfig {
   hmi::HmiConfig hmi;
   /// [assessment] (optional; defaults): the guided strength assessment.
   programme::assessment::Config assessment;
+  /// [fleet] (optional): the gym's MQTT broker (docs/fleet.md). Absent = no
+  /// MQTT at all, and the store keeps no outbox (storage.outbox false).
+  std::optional<fleet::FleetConfig> fleet;
 };
 
 /// Reads and validates FILE. Throws config::ConfigError naming file, line and key.

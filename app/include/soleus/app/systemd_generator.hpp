@@ -27,11 +27,18 @@ struct EgressAllowList {
   std::vector<std::string> warnings;  ///< peers that cannot be allowed, for the log
 };
 
-/// The one list of soleusd's IP peers: the loopback, and the Modbus TCP
-/// gateway when transport.host is an IP address (a host name cannot be
-/// resolved when generators run: it is left out, with a warning). A later
-/// section that adds a peer (the fleet broker) adds it here.
+/// The one list of soleusd's IP peers: the loopback, the Modbus TCP gateway
+/// when transport.host is an IP address (a host name cannot be resolved when
+/// generators run: it is left out, with a warning), and the [fleet] broker:
+/// its IP address, or the addresses /etc/hosts gives its name (a file read,
+/// no DNS: docs/fleet.md, "The network allow-list"), else a warning.
 EgressAllowList egress_allow_list(const DaemonConfig& cfg);
+/// The same with the hosts file's text given (the tests').
+EgressAllowList egress_allow_list(const DaemonConfig& cfg, const std::string& hosts_text);
+/// The addresses a hosts(5) text gives `name` (first column of each line
+/// whose names include it, comments ignored), in file order.
+std::vector<std::string> hosts_file_addresses(const std::string& name,
+                                              const std::string& hosts_text);
 
 /// systemd-escape --path --suffix=SUFFIX, e.g. ("/dev/ttySOLEUS", "device")
 /// -> "dev-ttySOLEUS.device", ("/dev/serial/by-id/usb-FTDI-if00", "device")

@@ -43,7 +43,7 @@ struct LinkOptions {
   bool clean_session = true;
   int poll_ms = 20;             ///< the thread's pass (network wait) when idle
   int reconnect_min_ms = 500;
-  int reconnect_max_ms = 30000;
+  int reconnect_max_ms = 10000;  ///< a restarted broker is found within 10 s
   /// The status view (GET /status) as a JSON object's text; empty = none.
   std::function<std::string()> status;
 };

@@ -12,6 +12,7 @@
 /// Topics here are relative to `<prefix>/<site>/` (for example
 /// `shared/member/8f3c…` or `+/sets`); the link adds and strips that part.
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,10 @@ struct Message {
   std::string payload;
   int qos = 1;
   bool retained = false;
+  /// The participant's own handle (e.g. an outbox row's seq), given back with
+  /// the message in acknowledged(); the link never reads it. (Added by the
+  /// outbox publisher; 0 when unused.)
+  std::int64_t ref = 0;
 };
 
 class Participant {
@@ -35,7 +40,11 @@ class Participant {
   /// A message it cannot use is refused with a clear log line, never thrown.
   virtual void on_message(const Message& m) = 0;
   /// Up to `max` messages waiting to go, oldest first. The same message is
-  /// offered again until acknowledged() (after a reconnect, for example).
+  /// offered again until acknowledged() (after a reconnect, for example); the
+  /// link skips one that is in flight already (same topic and payload). A
+  /// participant may instead offer each message once per connection (a
+  /// cursor reset in on_connected()): libmosquitto resends what was in flight
+  /// on a reconnect itself.
   virtual std::vector<Message> outgoing(std::size_t max) = 0;
   /// The broker acknowledged `m` (QoS 1 PUBACK): it need not be sent again.
   virtual void acknowledged(const Message& m) = 0;

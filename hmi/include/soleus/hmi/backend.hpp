@@ -20,7 +20,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
-#include "soleus/hmi/views.hpp"  // the views the backend returns
+#include "soleus/hmi/metrics.hpp"  // MetricsView (GET /metrics)
+#include "soleus/hmi/views.hpp"    // the views the backend returns
 
 namespace soleus::hmi {
 
@@ -234,6 +235,9 @@ class Backend {
   /// Every decoded signal, bus statistics, loop timing, drive temperature and
   /// bus voltage, odometer: a JSON object, passed through as it is.
   virtual boost::json::value diagnostics() = 0;
+  /// GET /metrics (worker pool: may read the store). Not pure: the default
+  /// has the state alone.
+  virtual MetricsView metrics();
 };
 
 }  // namespace soleus::hmi

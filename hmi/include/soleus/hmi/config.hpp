@@ -35,6 +35,10 @@ struct HmiConfig {
   double live_stall_timeout_s = 10;  ///< live_stall_timeout_s: a client silent this long is closed
   int io_threads = 1;                ///< io_threads: network threads
   int worker_threads = 2;            ///< worker_threads: threads that call the backend
+  /// metrics_token: the scrape token a Prometheus server on another host sends
+  /// to GET /metrics (Authorization: Bearer …); 32+ characters. Empty: /metrics
+  /// is served to loopback peers only (docs/api.md, "GET /metrics").
+  std::string metrics_token;
   /// Not a key: the daemon copies [limits] max_load_n here so that loads above
   /// the machine's limit are refused with 422 before reaching the backend.
   double max_load_n = 2000;

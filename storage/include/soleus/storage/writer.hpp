@@ -45,6 +45,7 @@
 ///     writer. The same pass keeps the bounds (outbox_max_rows,
 ///     outbox_max_age_days): the oldest telemetry is deleted first; sets and
 ///     events are never deleted but raise fleet_outbox_full.
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -79,6 +80,12 @@ struct StartReport {
   std::string moved_aside_to;  ///< a corrupt file was moved here (empty if not)
 };
 
+/// Upper bounds (seconds) of the buckets of the writer's commit-time histogram
+/// (StorageHealth::commit_buckets): a transaction from its first statement to
+/// its COMMIT's return, the fsync of synchronous=FULL included.
+inline constexpr std::array<double, 12> kCommitBucketsS = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
+
 /// A snapshot of the writer's state, for the API, the HMI and soleusctl status.
 struct StorageHealth {
   bool ok = false;                  ///< writes succeed; false = refuse new sets
@@ -96,6 +103,10 @@ struct StorageHealth {
   std::uint64_t faults = 0;              ///< fault episodes since start
   std::size_t record_queue_depth = 0;
   std::size_t trace_queue_depth = 0;
+  /// Committed transactions by time: cumulative counts at each kCommitBucketsS bound.
+  std::array<std::uint64_t, kCommitBucketsS.size()> commit_buckets{};
+  std::uint64_t commit_count = 0;  ///< every committed transaction timed (the +Inf bucket)
+  double commit_seconds_sum = 0;
 };
 
 /// After each commit, on the writer thread. Keep the callback short.
@@ -248,6 +259,9 @@ class Writer {
   std::atomic<bool> open_{false};
   std::atomic<std::int64_t> next_set_id_{0};
   std::atomic<std::int64_t> next_session_id_{0};
+  // Commit times: a count per bucket (the last one: beyond kCommitBucketsS) and the sum.
+  std::array<std::atomic<std::uint64_t>, kCommitBucketsS.size() + 1> commit_hist_{};
+  std::atomic<std::uint64_t> commit_ns_sum_{0};
   std::atomic<std::uint64_t> records_committed_{0}, samples_committed_{0}, transactions_{0},
       traces_dropped_{0}, records_overflowed_{0}, records_lost_{0}, records_rejected_{0},
       faults_{0};
