@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace soleus::storage {
 
@@ -419,6 +420,197 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_kind ON outbox(kind, seq);  -- oldest per kind; oldest telemetry first to go
 )sql";
 
+// MIGRATION 9: members who train on any machine of the gym (issue 14 §2,
+// docs/fleet.md "Shared records").
+//  * Local integer ids differ per machine: each shared row gets a uid, 128
+//    random bits in hex, backfilled for existing rows; records refer to each
+//    other by uid (an assignment's member and programme).
+//  * fleet_records holds each shared record's version: a hybrid logical clock
+//    value (fleet/hlc.hpp, packed 48-bit ms and 16-bit counter) and the
+//    machine that wrote it, the version the local edit was based on (to tell
+//    a concurrent edit from a later one), whether it is a tombstone, and
+//    whether it waits to be published. Triggers (kSharedTriggers below) bump
+//    the version and mark the record in the same transaction as every local
+//    edit, whichever storage function made it; while a remote record is
+//    applied (fleet_state.applying = 1) they stay quiet.
+//  * Sets and sessions done on another machine are stored here with their
+//    origin (machine and id there): a member's history reads them like any.
+//  * fleet_seen (versions received), fleet_parked (records that wait for
+//    what they refer to) and fleet_peers (how far each peer's sets have been
+//    caught up) are the exchange's own state.
+constexpr std::string_view kMigration9 = R"sql(
+ALTER TABLE members ADD COLUMN uid TEXT;
+ALTER TABLE programmes ADD COLUMN uid TEXT;
+ALTER TABLE assignments ADD COLUMN uid TEXT;
+ALTER TABLE assessments ADD COLUMN uid TEXT;
+ALTER TABLE staff_accounts ADD COLUMN uid TEXT;
+UPDATE members SET uid = lower(hex(randomblob(16)));
+UPDATE programmes SET uid = lower(hex(randomblob(16)));
+UPDATE assignments SET uid = lower(hex(randomblob(16)));
+UPDATE assessments SET uid = lower(hex(randomblob(16)));
+UPDATE staff_accounts SET uid = lower(hex(randomblob(16)));
+CREATE UNIQUE INDEX members_uid ON members(uid);
+CREATE UNIQUE INDEX programmes_uid ON programmes(uid);
+CREATE UNIQUE INDEX assignments_uid ON assignments(uid);
+CREATE UNIQUE INDEX assessments_uid ON assessments(uid);
+CREATE UNIQUE INDEX staff_accounts_uid ON staff_accounts(uid);
+
+ALTER TABLE sets ADD COLUMN origin_machine TEXT;      -- NULL: done on this machine
+ALTER TABLE sets ADD COLUMN origin_set_id INTEGER;    -- the set's id on its machine
+CREATE UNIQUE INDEX sets_origin ON sets(origin_machine, origin_set_id);
+ALTER TABLE sessions ADD COLUMN origin_machine TEXT;
+ALTER TABLE sessions ADD COLUMN origin_session_id INTEGER;
+CREATE UNIQUE INDEX sessions_origin ON sessions(origin_machine, origin_session_id);
+
+CREATE TABLE fleet_state (
+  id       INTEGER PRIMARY KEY CHECK (id = 1),
+  machine  TEXT NOT NULL DEFAULT '',   -- this machine's name ([fleet] machine); '' until known
+  hlc      INTEGER NOT NULL DEFAULT 0, -- the clock's last value (packed)
+  applying INTEGER NOT NULL DEFAULT 0  -- 1 while a remote record is applied: triggers stay quiet
+);
+INSERT INTO fleet_state (id) VALUES (1);
+
+CREATE TABLE fleet_records (
+  kind         TEXT NOT NULL CHECK (kind IN ('member','programme','assignment','progression',
+                                             'assessment','staff')),
+  uid          TEXT NOT NULL,
+  hlc          INTEGER NOT NULL,
+  machine      TEXT NOT NULL,
+  base_hlc     INTEGER,           -- the version this machine's edit was based on
+  base_machine TEXT,
+  deleted      INTEGER NOT NULL DEFAULT 0,  -- a tombstone (erasure)
+  pending      INTEGER NOT NULL DEFAULT 0,  -- 1: a local edit the broker has not acknowledged
+  PRIMARY KEY (kind, uid)
+) WITHOUT ROWID;
+CREATE INDEX fleet_records_pending ON fleet_records(hlc) WHERE pending = 1;
+
+CREATE TABLE fleet_seen (
+  kind TEXT NOT NULL, uid TEXT NOT NULL, hlc INTEGER NOT NULL, machine TEXT NOT NULL,
+  PRIMARY KEY (kind, uid, hlc, machine)
+) WITHOUT ROWID;
+
+CREATE TABLE fleet_parked (
+  kind      TEXT NOT NULL,        -- a record's kind, or 'set'
+  uid       TEXT NOT NULL,        -- the record's uid, or the set's message id
+  payload   TEXT NOT NULL,
+  waits_for TEXT NOT NULL,        -- what it refers to and is missing, in words
+  t_ms      INTEGER NOT NULL,
+  PRIMARY KEY (kind, uid)
+) WITHOUT ROWID;
+
+CREATE TABLE fleet_peers (
+  machine      TEXT PRIMARY KEY,
+  caught_up_to INTEGER NOT NULL DEFAULT 0  -- every set of that machine up to this id is here
+) WITHOUT ROWID;
+)sql";
+
+// The triggers of migration 9: one "mark" per shared table and change.
+std::string mark(std::string_view kind, std::string_view uid_expr, bool tombstone) {
+  std::string s;
+  s += "  UPDATE fleet_state SET hlc = max(hlc + 1, "
+       "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) * 65536);\n";
+  s += "  INSERT INTO fleet_records (kind, uid, hlc, machine, deleted, pending) VALUES ('";
+  s += kind;
+  s += "', ";
+  s += uid_expr;
+  s += ", (SELECT hlc FROM fleet_state), (SELECT machine FROM fleet_state), ";
+  s += tombstone ? "1" : "0";
+  s += ", 1)\n    ON CONFLICT (kind, uid) DO UPDATE SET\n"
+       "      base_hlc = CASE WHEN pending THEN base_hlc ELSE hlc END,\n"
+       "      base_machine = CASE WHEN pending THEN base_machine ELSE machine END,\n"
+       "      hlc = excluded.hlc, machine = excluded.machine, deleted = excluded.deleted,"
+       " pending = 1;\n";
+  return s;
+}
+
+std::string trigger(std::string_view name, std::string_view when, std::string_view table,
+                    std::string_view extra_condition, std::string_view body) {
+  std::string s = "CREATE TRIGGER fleet_";
+  s += name;
+  s += " AFTER ";
+  s += when;
+  s += " ON ";
+  s += table;
+  s += " WHEN (SELECT applying FROM fleet_state) = 0";
+  if (!extra_condition.empty()) {
+    s += " AND ";
+    s += extra_condition;
+  }
+  s += "\nBEGIN\n";
+  s += body;
+  s += "END;\n";
+  return s;
+}
+
+const std::string& migration9() {
+  static const std::string sql = [] {
+    std::string s(kMigration9);
+    // Rows that get a uid when inserted, and are marked.
+    struct Own {
+      const char* table;
+      const char* kind;
+      bool deletable;
+    };
+    for (const Own& o :
+         {Own{"members", "member", true}, Own{"programmes", "programme", false},
+          Own{"assignments", "assignment", true}, Own{"assessments", "assessment", true},
+          Own{"staff_accounts", "staff", false}}) {
+      const std::string t = o.table;
+      s += trigger(t + "_ins", "INSERT", t, "",
+                   "  UPDATE " + t +
+                       " SET uid = lower(hex(randomblob(16))) WHERE id = NEW.id AND "
+                       "uid IS NULL;\n" +
+                       mark(o.kind, "(SELECT uid FROM " + t + " WHERE id = NEW.id)", false));
+      s += trigger(t + "_upd", "UPDATE", t, "NEW.uid IS NOT NULL", mark(o.kind, "NEW.uid", false));
+      if (o.deletable)
+        s += trigger(t + "_del", "DELETE", t, "OLD.uid IS NOT NULL", mark(o.kind, "OLD.uid", true));
+    }
+    // Rows that belong to another's record.
+    struct Part {
+      const char* table;
+      const char* kind;
+      const char* owner;  // the owner's uid from a row (R = NEW or OLD)
+    };
+    for (const Part& p :
+         {Part{"programme_steps", "programme",
+               "(SELECT uid FROM programmes WHERE id = R.programme_id)"},
+          Part{"step_progress", "progression",
+               "(SELECT uid FROM assignments WHERE id = R.assignment_id)"},
+          Part{"member_flags", "member", "(SELECT uid FROM members WHERE id = R.member_id)"}}) {
+      const std::string t = p.table;
+      for (const char* when : {"INSERT", "UPDATE", "DELETE"}) {
+        std::string owner = p.owner;
+        const std::string row = std::string_view(when) == "DELETE" ? "OLD" : "NEW";
+        owner.replace(owner.find("R."), 2, row + ".");
+        s += trigger(t + "_" +
+                         std::string(when == std::string_view("INSERT")   ? "ins"
+                                     : when == std::string_view("UPDATE") ? "upd"
+                                                                          : "del"),
+                     when, t, owner + " IS NOT NULL", mark(p.kind, owner, false));
+      }
+    }
+    // What was there before migration 9 is shared too: every record is
+    // marked, to be published once a [fleet] section names the machine.
+    for (const Own& o :
+         {Own{"members", "member", true}, Own{"programmes", "programme", false},
+          Own{"assignments", "assignment", true}, Own{"assessments", "assessment", true},
+          Own{"staff_accounts", "staff", false}})
+      s += std::string("INSERT INTO fleet_records (kind, uid, hlc, machine, pending) SELECT '") +
+           o.kind +
+           "', uid, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) * 65536, '', 1 "
+           "FROM " +
+           o.table + ";\n";
+    s += "INSERT INTO fleet_records (kind, uid, hlc, machine, pending) SELECT DISTINCT "
+         "'progression', "
+         "a.uid, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) * 65536, '', 1 FROM "
+         "step_progress sp JOIN assignments a ON a.id = sp.assignment_id;\n";
+    s += "UPDATE fleet_state SET hlc = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) "
+         "* 65536;\n";
+    return s;
+  }();
+  return sql;
+}
+
 }  // namespace
 
 std::string_view migration_sql(int version) {
@@ -431,6 +623,7 @@ std::string_view migration_sql(int version) {
     case 6: return kMigration6;
     case 7: return kMigration7;
     case 8: return kMigration8;
+    case 9: return migration9();
     default: throw std::out_of_range("no migration " + std::to_string(version));
   }
 }

@@ -19,7 +19,7 @@
 namespace soleus::storage {
 
 /// The newest schema version this build writes.
-inline constexpr int kSchemaVersion = 8;
+inline constexpr int kSchemaVersion = 9;
 
 struct MigrationResult {
   int from = 0;  ///< user_version found
