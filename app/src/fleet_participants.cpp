@@ -14,7 +14,9 @@ std::vector<std::unique_ptr<fleet::Participant>> make_fleet_participants(const F
   // caught up on reconnect ("Shared records", "Catch-up"): on with the site's
   // pepper, which seals the PIN hashes they carry.
   if (ctx.cfg.fleet && !ctx.cfg.fleet->pin_pepper_file.empty())
-    out.push_back(make_shared_sync(*ctx.cfg.fleet, ctx.cfg.storage.db_path));
+    // Imported sets take their ids where the control loop takes its own.
+    out.push_back(make_shared_sync(*ctx.cfg.fleet, ctx.cfg.storage.db_path,
+                                   [&store = ctx.store] { return store.allocate_set_id(); }));
   else if (ctx.cfg.fleet)
     log::notice(
         "fleet: no pin_pepper_file in [fleet]: members, programmes and sets stay on this "

@@ -95,7 +95,7 @@ class SharedSync final : public fleet::Participant {
                              std::string(v.at("uid").as_string()),
                              static_cast<std::int64_t>(hlc->packed));
         // A local edit (e.g. a member renumbered) may let a parked record in.
-        sh::retry_parked_records(db_);
+        sh::retry_parked_records(db_, cfg_.set_ids);
       } catch (const std::exception& e) {
         log::warn("fleet: shared: acknowledged message not understood: ", e.what());
       }
@@ -110,7 +110,7 @@ class SharedSync final : public fleet::Participant {
 
   void on_connected() override {
     asking_.clear();  // answers to requests before the cut may never come
-    sh::retry_parked_records(db_);
+    sh::retry_parked_records(db_, cfg_.set_ids);
     request_catchup(std::nullopt);
   }
 
@@ -186,7 +186,8 @@ class SharedSync final : public fleet::Participant {
     }
     fleet::HlcClock clk(fleet::Hlc{static_cast<std::uint64_t>(sh::clock(db_))});
     const auto after = clk.receive(*hlc, static_cast<std::uint64_t>(common::unix_ms_now()));
-    const auto res = sh::apply_record(db_, r, static_cast<std::int64_t>(after.packed));
+    const auto res =
+        sh::apply_record(db_, r, static_cast<std::int64_t>(after.packed), cfg_.set_ids);
     if (res.outcome == sh::Outcome::Parked)
       log::info("fleet: shared: ", r.kind, " ", r.uid, " ", res.why);
     else if (res.outcome == sh::Outcome::Refused) refuse(m, res.why);
@@ -206,7 +207,7 @@ class SharedSync final : public fleet::Participant {
       throw std::runtime_error("set id '" + id + "' is not <machine>/set/<n>");
     if (machine == cfg_.machine) return;  // our own
     const std::int64_t n = std::stoll(id.substr(slash + 1));
-    const auto res = sh::import_set(db_, machine, n, json::serialize(e.at("data")));
+    const auto res = sh::import_set(db_, machine, n, json::serialize(e.at("data")), cfg_.set_ids);
     if (res.outcome == sh::Outcome::Refused) throw std::runtime_error(res.why);
   }
 
@@ -304,7 +305,8 @@ std::unique_ptr<fleet::Participant> make_shared_sync(const SharedSyncConfig& con
 }
 
 std::unique_ptr<fleet::Participant> make_shared_sync(const fleet::FleetConfig& cfg,
-                                                     const std::string& db_path) {
+                                                     const std::string& db_path,
+                                                     storage::shared::SetIdSource set_ids) {
   if (cfg.pin_pepper_file.empty())
     throw std::invalid_argument(
         "fleet: the shared records need pin_pepper_file in [fleet] (the site's secret that "
@@ -313,6 +315,7 @@ std::unique_ptr<fleet::Participant> make_shared_sync(const fleet::FleetConfig& c
   c.db_path = db_path;
   c.machine = cfg.machine;
   c.pepper = read_pin_pepper(cfg.pin_pepper_file);
+  c.set_ids = std::move(set_ids);
   return make_shared_sync(c);
 }
 

@@ -535,10 +535,10 @@ std::optional<Record> parked_record(Database& db, const std::string& kind, const
 }
 
 ApplyResult import_in(Database& db, const std::string& origin, std::int64_t origin_id,
-                      const std::string& data);
+                      const std::string& data, const SetIdSource& set_ids);
 
 // Parked records and sets whose references may have arrived: until nothing moves.
-void retry_parked(Database& db) {
+void retry_parked(Database& db, const SetIdSource& set_ids) {
   for (int round = 0; round < 8; ++round) {
     struct P {
       std::string kind, uid, payload;
@@ -554,8 +554,8 @@ void retry_parked(Database& db) {
         const auto slash = p.uid.find('/');
         const auto id_pos = p.uid.rfind('/');
         if (slash == std::string::npos || id_pos == std::string::npos) continue;
-        const auto res =
-            import_in(db, p.uid.substr(0, slash), std::stoll(p.uid.substr(id_pos + 1)), p.payload);
+        const auto res = import_in(db, p.uid.substr(0, slash), std::stoll(p.uid.substr(id_pos + 1)),
+                                   p.payload, set_ids);
         if (res.outcome != Outcome::Parked) {
           unpark(db, p.kind, p.uid);
           moved = true;
@@ -609,7 +609,7 @@ LEFT JOIN programmes p ON p.id = ps.programme_id
 WHERE s.id = ?1 AND s.origin_machine IS NULL)sql";
 
 ApplyResult import_in(Database& db, const std::string& origin, std::int64_t origin_id,
-                      const std::string& data) {
+                      const std::string& data, const SetIdSource& set_ids) {
   ApplyResult res;
   {
     auto st = db.prepare("SELECT 1 FROM sets WHERE origin_machine = ?1 AND origin_set_id = ?2");
@@ -668,12 +668,14 @@ VALUES (?1, (SELECT id FROM assignments WHERE uid = json_extract(?2, '$.session.
       session = db.last_insert_rowid();
     }
   }
+  // The id: the writer's (SetIdSource), else the table's next rowid (NULL).
+  const std::int64_t id = set_ids ? set_ids() : 0;
   auto set = db.prepare(R"sql(
-INSERT INTO sets (session_id, member_id, step_id, set_index, started_ms, ended_ms, mode, load_n,
+INSERT INTO sets (id, session_id, member_id, step_id, set_index, started_ms, ended_ms, mode, load_n,
   tempo, target_reps, hold_s, force_drop_pct, eccentric_pct, stop_reason, reps, partial_reps,
   tut_s, best_output, last_output, range_bottom_mm, range_top_mm, range_calibrated, range_note,
   range_age_days, origin_machine, origin_set_id)
-SELECT ?1, ?2, (SELECT ps.id FROM programme_steps ps JOIN programmes p ON p.id = ps.programme_id
+SELECT ?6, ?1, ?2, (SELECT ps.id FROM programme_steps ps JOIN programmes p ON p.id = ps.programme_id
     WHERE p.uid = json_extract(?3, '$.programme')
       AND ps.position = json_extract(?3, '$.step_position')),
   json_extract(?3, '$.set.set_index'), json_extract(?3, '$.set.started_ms'),
@@ -688,6 +690,8 @@ SELECT ?1, ?2, (SELECT ps.id FROM programme_steps ps JOIN programmes p ON p.id =
   coalesce(json_extract(?3, '$.set.range_calibrated'), 0), json_extract(?3, '$.set.range_note'),
   json_extract(?3, '$.set.range_age_days'), ?4, ?5)sql");
   set.bind(1, session).bind(2, *member).bind(3, data).bind(4, origin).bind(5, origin_id);
+  if (id > 0) set.bind(6, id);
+  else set.bind_null(6);
   set.run();
   const auto set_id = db.last_insert_rowid();
   auto reps = db.prepare(R"sql(
@@ -777,7 +781,8 @@ void mark_published(Database& db, const std::string& kind, const std::string& ui
   st.run();
 }
 
-ApplyResult apply_record(Database& db, const Record& r, std::int64_t clock_after) {
+ApplyResult apply_record(Database& db, const Record& r, std::int64_t clock_after,
+                         const SetIdSource& set_ids) {
   Transaction tx(db);
   ApplyResult res;
   if (seen(db, r)) {
@@ -786,7 +791,7 @@ ApplyResult apply_record(Database& db, const Record& r, std::int64_t clock_after
   }
   set_applying(db, true);
   res = apply_in(db, r);
-  if (res.outcome == Outcome::Applied) retry_parked(db);
+  if (res.outcome == Outcome::Applied) retry_parked(db, set_ids);
   if (res.outcome == Outcome::Parked) {
     // Not seen yet as far as retries go: the retry applies it from fleet_parked.
   }
@@ -816,11 +821,11 @@ std::vector<std::int64_t> own_sets_after(Database& db, std::int64_t after_id, st
   return ids;
 }
 
-std::size_t retry_parked_records(Database& db) {
+std::size_t retry_parked_records(Database& db, const SetIdSource& set_ids) {
   if (db.scalar_int("SELECT count(*) FROM fleet_parked") == 0) return 0;
   Transaction tx(db);
   set_applying(db, true);
-  retry_parked(db);
+  retry_parked(db, set_ids);
   set_applying(db, false);
   const auto left = static_cast<std::size_t>(db.scalar_int("SELECT count(*) FROM fleet_parked"));
   tx.commit();
@@ -828,10 +833,10 @@ std::size_t retry_parked_records(Database& db) {
 }
 
 ApplyResult import_set(Database& db, const std::string& origin, std::int64_t origin_id,
-                       const std::string& data) {
+                       const std::string& data, const SetIdSource& set_ids) {
   Transaction tx(db);
   set_applying(db, true);
-  auto res = import_in(db, origin, origin_id, data);
+  auto res = import_in(db, origin, origin_id, data, set_ids);
   set_applying(db, false);
   if (res.outcome == Outcome::Refused) return res;
   tx.commit();

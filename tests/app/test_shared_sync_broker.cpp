@@ -78,7 +78,8 @@ struct Site {
       m->cfg.ca_file = rig.ca_file();
       m->cfg.username = n;
       m->cfg.pin_pepper_file = pepper;
-      m->shared = app::make_shared_sync(m->cfg, m->path);  // the wiring's one call
+      // The wiring's one call; no writer serves these stores (the table's rowid).
+      m->shared = app::make_shared_sync(m->cfg, m->path, {});
       ms.push_back(std::move(m));
     }
   }

@@ -26,6 +26,7 @@
 
 #include "soleus/fleet/config.hpp"
 #include "soleus/fleet/participant.hpp"
+#include "soleus/storage/shared.hpp"
 
 namespace soleus::app {
 
@@ -35,6 +36,9 @@ struct SharedSyncConfig {
   std::string pepper;              ///< the content of [fleet] pin_pepper_file (at least 16 bytes)
   std::size_t catchup_batch = 50;  ///< sets per catch-up answer
   std::size_t max_payload = 256 * 1024;  ///< a larger message is refused
+  /// The ids of imported sets: in soleusd the writer's allocate_set_id, the
+  /// one source of set ids (storage::shared::SetIdSource says why).
+  storage::shared::SetIdSource set_ids;
 };
 
 /// The participant; throws std::invalid_argument for a missing machine or a short pepper.
@@ -46,7 +50,8 @@ std::unique_ptr<fleet::Participant> make_shared_sync(const SharedSyncConfig& con
 /// another machine cannot check). Register it with the link (Link::add).
 /// Throws std::invalid_argument with the reason.
 std::unique_ptr<fleet::Participant> make_shared_sync(const fleet::FleetConfig& cfg,
-                                                     const std::string& db_path);
+                                                     const std::string& db_path,
+                                                     storage::shared::SetIdSource set_ids);
 
 /// The pepper from [fleet] pin_pepper_file: refused when missing, shorter
 /// than 16 bytes or readable by group or others. A trailing newline is not

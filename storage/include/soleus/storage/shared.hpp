@@ -25,6 +25,7 @@
 /// No function here opens a transaction when its name says "in": the caller
 /// (app/'s participant) runs each message in one transaction.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -62,6 +63,15 @@ void mark_published(Database& db, const std::string& kind, const std::string& ui
 /// The record as stored here (version and data), if known.
 std::optional<Record> local_record(Database& db, const std::string& kind, const std::string& uid);
 
+/// Where an imported set's id comes from. In soleusd it is the writer's
+/// Writer::allocate_set_id, the one source of set ids (the control loop
+/// takes an id from it without asking the store, and the set's row follows
+/// later): an id taken here from the table's next rowid could be the one the
+/// loop just took, and the writer's row would land on the imported set.
+/// Empty, or 0 returned (no writer open): the table's next rowid, for a store
+/// no writer serves.
+using SetIdSource = std::function<std::int64_t()>;
+
 enum class Outcome { Applied, Older, Duplicate, Parked, Refused };
 struct ApplyResult {
   Outcome outcome = Outcome::Refused;
@@ -72,11 +82,12 @@ struct ApplyResult {
 /// Applies a remote record in one transaction; `clock_after` is the clock's
 /// value after receiving it (fleet::HlcClock::receive). Also retries the
 /// records parked for it.
-ApplyResult apply_record(Database& db, const Record& r, std::int64_t clock_after);
+ApplyResult apply_record(Database& db, const Record& r, std::int64_t clock_after,
+                         const SetIdSource& set_ids = {});
 
 /// Tries the parked records and sets again (after a local edit that may
 /// have lifted what refused them); returns how many still wait.
-std::size_t retry_parked_records(Database& db);
+std::size_t retry_parked_records(Database& db, const SetIdSource& set_ids = {});
 
 /// The data of set `set_id` done on this machine (JSON object: "set",
 /// "reps", "member", "session", "programme", "step_position"); nullopt for a
@@ -86,7 +97,7 @@ std::optional<std::string> set_data(Database& db, std::int64_t set_id);
 std::vector<std::int64_t> own_sets_after(Database& db, std::int64_t after_id, std::size_t max);
 /// Stores a set of machine `origin` (its id there `origin_id`), once.
 ApplyResult import_set(Database& db, const std::string& origin, std::int64_t origin_id,
-                       const std::string& data);
+                       const std::string& data, const SetIdSource& set_ids = {});
 
 /// How far each peer's sets are caught up (fleet_peers).
 std::map<std::string, std::int64_t> peer_watermarks(Database& db);
