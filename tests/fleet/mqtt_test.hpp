@@ -7,8 +7,10 @@
 #include <arpa/inet.h>
 #include <mosquitto.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -57,8 +59,29 @@ class MiniBroker {
                          << "persistence " << (persistent ? "true" : "false") << "\n"
                          << "persistence_location " << dir_.path() << "/\n"
                          << "max_queued_messages 100000\n"
+                         << (persistent ? "autosave_interval 1\n" : "") << user_line()
                          << "log_dest stderr\nlog_type error\n";
     start();
+  }
+  /// mosquitto started as root drops to user "mosquitto", which cannot write
+  /// the test's directory: it runs as whoever runs the test (as MosquittoRig).
+  static std::string user_line() {
+    const passwd* pw = ::getpwuid(::getuid());
+    return pw ? "user " + std::string(pw->pw_name) + "\n" : std::string();
+  }
+  /// Waits until the broker has written its persistence file after this
+  /// call (autosave every second when persistent): what it holds now, the
+  /// sessions and their subscriptions, survives a kill9().
+  void wait_saved() {
+    const auto db = dir_.path() + "/mosquitto.db";
+    const auto mtime = [&] {
+      struct stat st {};
+      return ::stat(db.c_str(), &st) == 0 ? st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec
+                                          : 0LL;
+    };
+    const auto before = mtime();
+    if (!eventually([&] { return mtime() > before; }, std::chrono::seconds(5)))
+      throw std::runtime_error("mosquitto did not save its persistence");
   }
   /// SIGTERM: the broker saves its state (persistent) and exits.
   void stop() { proc_->stop(); }
