@@ -14,9 +14,10 @@
 #  * slow:  the broker stopped with SIGSTOP (TCP connects, nothing answers:
 #           the link's socket and keep-alive see a dead peer);
 #  * flood: a mosquitto_pub floods the broker with 200-byte messages on
-#           soleus/gym/shared/flood (the link subscribes to nothing of its own
-#           yet: this loads the box and the broker; the shared records'
-#           participant will subscribe there).
+#           soleus/gym/shared/programme/flood: "with" has the site's pepper
+#           (pin_pepper_file), so its shared records' participant subscribes
+#           to shared/# and receives, parses and refuses every one (its log
+#           line at most once a second).
 # Prints figures; asserts nothing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,6 +34,8 @@ cleanup() {
   [[ -n "${KEEP_TMP:-}" ]] || rm -rf "$tmp"
 }
 trap cleanup EXIT
+head -c 32 /dev/urandom | base64 > "$tmp/pepper"
+chmod 600 "$tmp/pepper"
 bport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$bport" > "$tmp/m.conf"
 bpid=""
@@ -60,8 +63,8 @@ start_one() {  # name fleet(0|1) -> starts sim + daemon in $tmp/$name
       -e "s/^\[control\]/[control]\ncomm_loss_cycles = 10\ncomm_loss_window_ms = 200\nstale_cell_ms = 150/" \
       "$here/config/sim.toml" > "$d/d.toml"
   if [[ $fleet == 1 ]]; then
-    printf '\n[fleet]\nbroker = "mqtt://127.0.0.1:%s"\nmachine = "m1"\nsite = "gym"\nstatus_period_s = 1\nmetrics_period_s = 1\n' \
-      "$bport" >> "$d/d.toml"
+    printf '\n[fleet]\nbroker = "mqtt://127.0.0.1:%s"\nmachine = "m1"\nsite = "gym"\nstatus_period_s = 1\nmetrics_period_s = 1\npin_pepper_file = "%s"\n' \
+      "$bport" "$tmp/pepper" >> "$d/d.toml"
   fi
   "$daemon" --config "$d/d.toml" --json-lines > "$d/d.out" 2> "$d/d.err" &
   pids+=($!); echo $! > "$d/d.pid"
@@ -119,7 +122,7 @@ run_condition() {  # name
     slow) kill -STOP "$bpid" ;;
     flood)
       yes "$(head -c 200 /dev/zero | tr '\0' x)" | mosquitto_pub -h 127.0.0.1 -p "$bport" \
-        -t soleus/gym/shared/flood -l -q 0 > /dev/null 2>&1 &
+        -t soleus/gym/shared/programme/flood -l -q 0 > /dev/null 2>&1 &
       fpid=$!; pids+=($fpid) ;;
   esac
   sleep "$duration"

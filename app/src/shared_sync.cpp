@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <fstream>
 #include <set>
@@ -115,9 +116,23 @@ class SharedSync final : public fleet::Participant {
   }
 
  private:
+  // A refused message is logged, but at most one line a second: a peer (or
+  // anyone the site's ACL lets write shared/...) that floods garbage must not
+  // flood the journal. The lines left out are counted in the next one.
   void refuse(const fleet::Message& m, const std::string& why) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_refusal_log_ < std::chrono::seconds(1)) {
+      ++refusals_unlogged_;
+      return;
+    }
+    last_refusal_log_ = now;
+    const std::string more = refusals_unlogged_
+                                 ? " (and " + std::to_string(refusals_unlogged_) +
+                                       " more refused since the last such line, not logged)"
+                                 : std::string();
+    refusals_unlogged_ = 0;
     log::warn("fleet: shared: refused a message on ", m.topic, " (", m.payload.size(),
-              " bytes): ", why);
+              " bytes): ", why, more);
   }
 
   // ---- records ----------------------------------------------------------------
@@ -292,6 +307,8 @@ class SharedSync final : public fleet::Participant {
   storage::Database db_;
   std::deque<fleet::Message> queue_;  ///< catch-up requests and answers until acknowledged
   std::set<std::string> asking_;      ///< peers asked for a catch-up, answer not yet here
+  std::uint64_t refusals_unlogged_ = 0;
+  std::chrono::steady_clock::time_point last_refusal_log_{};
 };
 
 }  // namespace
