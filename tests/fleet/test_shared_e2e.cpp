@@ -95,7 +95,7 @@ std::string history_of(DaemonRig& rig, const std::string& staff, std::int64_t id
 
 TEST_CASE(
     "shared e2e: three machines: a member of A trains her programme's next session on B, every "
-    "history shows both; concurrent edits converge and the loser is audited") {
+    "history shows both, then concurrent edits converge and the loser is audited") {
   MosquittoRig broker;
   broker.start();
   TempDir dir;
