@@ -215,6 +215,10 @@ hmi::DiagnosticsView diagnostics_view(const controller::Snapshot& s) {
   l.p50_ms = s.loop.p50_ms;
   l.p99_ms = s.loop.p99_ms;
   l.max_ms = s.loop.max_ms;
+  l.recent_p50_ms = s.loop.recent_p50_ms;
+  l.recent_p99_ms = s.loop.recent_p99_ms;
+  l.recent_max_ms = s.loop.recent_max_ms;
+  l.recent_s = s.loop.recent_s;
   l.overruns = s.loop.overruns;
   l.cycles = s.loop.cycles;
   l.commands_dropped = s.loop.commands_dropped;

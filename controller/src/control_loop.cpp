@@ -307,27 +307,58 @@ void ControlLoop::handle(const Command& c, double t) {
   }
 }
 
-void ControlLoop::record_period(double dt) {
+void ControlLoop::record_period(double dt, double t) {
   int bin = static_cast<int>(dt / kBinS);
   bin = std::clamp(bin, 0, kBins);
   ++hist_[static_cast<std::size_t>(bin)];
   ++hist_n_;
   stats_.max_ms = std::max(stats_.max_ms, dt * 1000.0);
+  // The recent past: a minute in one histogram, then the other (cleared:
+  // 20 kB once a minute, no allocation) takes its turn.
+  if (window_start_t_[static_cast<std::size_t>(cur_)] < 0) {
+    window_start_t_[static_cast<std::size_t>(cur_)] = t;
+  } else if (t - window_start_t_[static_cast<std::size_t>(cur_)] >= kRecentWindowS) {
+    cur_ = 1 - cur_;
+    const auto c = static_cast<std::size_t>(cur_);
+    window_[c].fill(0);
+    window_n_[c] = 0;
+    window_max_ms_[c] = 0;
+    window_start_t_[c] = t;
+  }
+  const auto c = static_cast<std::size_t>(cur_);
+  ++window_[c][static_cast<std::size_t>(bin)];
+  ++window_n_[c];
+  window_max_ms_[c] = std::max(window_max_ms_[c], dt * 1000.0);
 }
 
 void ControlLoop::compute_percentiles() {
   if (hist_n_ == 0) return;
-  auto pct = [&](double q) {
-    std::uint64_t want = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(hist_n_)));
+  // The q-quantile of the sum of `n` histograms, as the middle of its bin.
+  auto pct = [](double q, std::uint64_t total, auto count_at) {
+    const auto want = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(total)));
     std::uint64_t acc = 0;
     for (int i = 0; i <= kBins; ++i) {
-      acc += hist_[static_cast<std::size_t>(i)];
+      acc += count_at(static_cast<std::size_t>(i));
       if (acc >= want) return (i + 0.5) * kBinS * 1000.0;
     }
     return kBins * kBinS * 1000.0;
   };
-  stats_.p50_ms = pct(0.50);
-  stats_.p99_ms = pct(0.99);
+  const auto all = [&](std::size_t i) -> std::uint64_t { return hist_[i]; };
+  stats_.p50_ms = pct(0.50, hist_n_, all);
+  stats_.p99_ms = pct(0.99, hist_n_, all);
+  const auto recent = [&](std::size_t i) -> std::uint64_t {
+    return std::uint64_t{window_[0][i]} + window_[1][i];
+  };
+  const std::uint64_t n = window_n_[0] + window_n_[1];
+  if (n > 0) {
+    stats_.recent_p50_ms = pct(0.50, n, recent);
+    stats_.recent_p99_ms = pct(0.99, n, recent);
+    stats_.recent_max_ms = std::max(window_max_ms_[0], window_max_ms_[1]);
+    const auto other = static_cast<std::size_t>(1 - cur_);
+    const double since = window_n_[other] > 0 ? window_start_t_[other]
+                                              : window_start_t_[static_cast<std::size_t>(cur_)];
+    stats_.recent_s = std::max(0.0, last_start_ - since);
+  }
 }
 
 void ControlLoop::step() {
@@ -424,7 +455,7 @@ void ControlLoop::safe_step() {
 void ControlLoop::step_inner() {
   const double t0 = clock_.now();
   const double period = ccfg_.period_s();
-  if (last_start_ >= 0) record_period(t0 - last_start_);
+  if (last_start_ >= 0) record_period(t0 - last_start_, t0);
   last_start_ = t0;
 
   // 1. Commands, without waiting.

@@ -163,6 +163,17 @@ std::string render_metrics(const MetricsView& v) {
   w.sample(v.loop.p99_ms / 1000.0, {{"quantile", "0.99"}});
   gauge("soleus_loop_period_max_seconds", "longest control loop period since soleusd started",
         v.loop.max_ms / 1000.0);
+  // The same over the recent past (the last 60 to 120 s): what an alert on
+  // the loop's timing should watch once soleusd has run for days.
+  w.family("soleus_loop_period_recent_quantile_seconds", "gauge",
+           "control loop period between cycle starts, quantile over the last "
+           "soleus_loop_period_recent_window_seconds");
+  w.sample(v.loop.recent_p50_ms / 1000.0, {{"quantile", "0.5"}});
+  w.sample(v.loop.recent_p99_ms / 1000.0, {{"quantile", "0.99"}});
+  gauge("soleus_loop_period_recent_max_seconds",
+        "longest control loop period over the recent window", v.loop.recent_max_ms / 1000.0);
+  gauge("soleus_loop_period_recent_window_seconds",
+        "the span of the recent window (60 to 120 s once running)", v.loop.recent_s);
   gauge("soleus_loop_configured_hertz", "the control loop's configured rate", v.loop.configured_hz);
   counter("soleus_loop_cycles_total", "control loop cycles", v.loop.cycles);
   counter("soleus_loop_overruns_total", "control loop cycles that missed their deadline",

@@ -173,6 +173,15 @@ TEST_CASE(
   CHECK(p50 < 0.02);
   CHECK(p99 >= p50);
   CHECK(s2.at("soleus_loop_period_max_seconds") >= p99 - 0.0001);
+  // Over the recent past (under a minute of running here: all of it).
+  const double rp50 = s2.at("soleus_loop_period_recent_quantile_seconds{quantile=\"0.5\"}");
+  const double rp99 = s2.at("soleus_loop_period_recent_quantile_seconds{quantile=\"0.99\"}");
+  CHECK(rp50 > 0.005);
+  CHECK(rp50 < 0.02);
+  CHECK(rp99 >= rp50);
+  CHECK(s2.at("soleus_loop_period_recent_max_seconds") <=
+        s2.at("soleus_loop_period_max_seconds") + 0.0001);
+  CHECK(s2.at("soleus_loop_period_recent_window_seconds") > 0);
   CHECK(s2.at("soleus_storage_commit_seconds_count") >
         s1.at("soleus_storage_commit_seconds_count"));
   CHECK(s2.at("soleus_storage_commit_seconds_bucket{le=\"+Inf\"}") ==

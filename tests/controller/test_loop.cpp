@@ -94,6 +94,39 @@ TEST_CASE(
   CHECK(loop.heartbeat() == 3020);
 }
 
+TEST_CASE("loop: the period's quantiles since start and over the recent past (60 to 120 s)") {
+  ControlConfig cc;
+  TrainingConfig tc;
+  FakeClock clk;
+  SimIo io{clk};
+  ControlLoop loop(cc, tc, mechanics(), limits(), io, clk);
+  // Three minutes at 20 ms (a bad spell), then three at the 10 ms period.
+  run(loop, clk, 0.02, 9000);
+  auto s = loop.snapshot();
+  CHECK(s.loop.p99_ms == doctest::Approx(20).epsilon(0.01));
+  CHECK(s.loop.recent_p99_ms == doctest::Approx(20).epsilon(0.01));
+  CHECK(s.loop.recent_s >= 60.0);
+  CHECK(s.loop.recent_s <= 120.0);
+  run(loop, clk, 0.01, 18000);
+  s = loop.snapshot();
+  // Since start, a third of the periods were 20 ms: the p99 still says so.
+  CHECK(s.loop.p99_ms == doctest::Approx(20).epsilon(0.01));
+  CHECK(s.loop.max_ms == doctest::Approx(20).epsilon(0.01));
+  // The recent window holds only the last minute or two: the bad spell is gone.
+  CHECK(s.loop.recent_p50_ms == doctest::Approx(10).epsilon(0.01));
+  CHECK(s.loop.recent_p99_ms == doctest::Approx(10).epsilon(0.01));
+  CHECK(s.loop.recent_max_ms == doctest::Approx(10).epsilon(0.01));
+  CHECK(s.loop.recent_s >= 60.0);
+  CHECK(s.loop.recent_s <= 120.0);
+  // One long period shows in the recent max and leaves the recent p99 alone.
+  run(loop, clk, 0.01, 1);
+  clk.t += 0.04;
+  run(loop, clk, 0.01, 100);
+  s = loop.snapshot();
+  CHECK(s.loop.recent_max_ms == doctest::Approx(50).epsilon(0.01));
+  CHECK(s.loop.recent_p99_ms == doctest::Approx(10).epsilon(0.01));
+}
+
 TEST_CASE("loop: refuses to enable while arming fails, and re-arms after a reconnect") {
   ControlConfig cc;
   TrainingConfig tc;

@@ -41,6 +41,10 @@ MetricsView full_view() {
   v.loop.p50_ms = 10.01;
   v.loop.p99_ms = 10.39;
   v.loop.max_ms = 12.5;
+  v.loop.recent_p50_ms = 10.0;
+  v.loop.recent_p99_ms = 10.21;
+  v.loop.recent_max_ms = 11.5;
+  v.loop.recent_s = 95.5;
   v.loop.configured_hz = 100;
   v.loop.cycles = 123456;
   v.loop.overruns = 7;
@@ -196,6 +200,9 @@ TEST_CASE("metrics rendering: families are whole, typed, named by convention") {
   }
   for (const char* n : {"soleus_build_info",
                         "soleus_loop_period_quantile_seconds",
+                        "soleus_loop_period_recent_quantile_seconds",
+                        "soleus_loop_period_recent_max_seconds",
+                        "soleus_loop_period_recent_window_seconds",
                         "soleus_loop_overruns_total",
                         "soleus_bus_transactions_total",
                         "soleus_bus_timeouts_total",
@@ -271,6 +278,10 @@ TEST_CASE("metrics rendering: read back by prometheus_client, values and labels 
   CHECK(value("soleus_bus_transactions_total") == 246912);
   CHECK(value("soleus_loop_period_quantile_seconds", "quantile", "0.99") ==
         doctest::Approx(0.01039));
+  CHECK(value("soleus_loop_period_recent_quantile_seconds", "quantile", "0.99") ==
+        doctest::Approx(0.01021));
+  CHECK(value("soleus_loop_period_recent_max_seconds") == doctest::Approx(0.0115));
+  CHECK(value("soleus_loop_period_recent_window_seconds") == doctest::Approx(95.5));
   CHECK(value("soleus_sets_total", "reason", "force_drop") == 9);
   CHECK(value("soleus_reps_total", "reason", "target_reached") == 1080);
   CHECK(value("soleus_odometer_motor_on_seconds_total") == doctest::Approx(9000));

@@ -541,9 +541,11 @@ TEST_CASE("views: diagnostics and the range check") {
         std::set<std::string>{"cycles", "transactions", "timeouts", "crc_errors", "drive_errors",
                               "cell_errors", "reconnects", "bytes_tx", "bytes_rx", "comm_good"});
   CHECK(keys(j.at("loop")) == std::set<std::string>{"hz", "configured_hz", "p50_ms", "p99_ms",
-                                                    "max_ms", "overruns", "cycles",
+                                                    "max_ms", "recent", "overruns", "cycles",
                                                     "commands_dropped", "trace_dropped",
                                                     "events_lost", "reps_lost", "results_lost"});
+  CHECK(keys(j.at("loop").at("recent")) ==
+        std::set<std::string>{"p50_ms", "p99_ms", "max_ms", "window_s"});
   CHECK(j.at("storage").is_null());
   CHECK(j.at("odometer").is_null());
   CHECK(j.at("range_check").is_null());

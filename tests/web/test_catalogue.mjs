@@ -22,6 +22,9 @@ test('catalogue self-test: a planted missing key, unused entry, placeholder mism
   try {
     mkdirSync(path.join(dir, 'lang'));
     mkdirSync(path.join(dir, 'screens'));
+    // As hmi/web/package.json: Node 18 (Debian 12's) reads a .js file with
+    // `export` as CommonJS unless a package.json says "module".
+    writeFileSync(path.join(dir, 'package.json'), '{"type": "module"}\n');
     writeFileSync(path.join(dir, 'screens', 'a.js'), [
       "import { t } from '../i18n.js';",
       '// t(\'In a comment\') is no call',

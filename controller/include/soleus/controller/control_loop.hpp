@@ -16,7 +16,9 @@
 ///     schedule skips to the next deadline in the future.
 ///  3. The period between cycle starts goes into a fixed histogram (20 µs
 ///     bins up to 100 ms, no allocation); p50/p99/max are computed from it
-///     four times a second and published in the snapshot.
+///     four times a second and published in the snapshot: since start, and
+///     over the recent past (two such histograms taking turns a minute each,
+///     so the last 60 to 120 s), which is what a monitor wants after days.
 ///  4. With control.realtime the thread runs SCHED_FIFO and memory is locked
 ///     (mlockall); start() throws with the reason if the system refuses.
 ///  5. The time source and the MachineIo are injected: a test calls step()
@@ -139,7 +141,10 @@ struct LoopStats {
   double hz = 0;  ///< configured rate
   std::uint64_t cycles = 0;
   std::uint64_t overruns = 0;
-  double p50_ms = 0, p99_ms = 0, max_ms = 0;  ///< period between cycle starts
+  double p50_ms = 0, p99_ms = 0, max_ms = 0;  ///< period between cycle starts, since start
+  /// The same over the recent past: the current minute and the one before
+  /// (`recent_s` seconds of it, 60 to 120 once running).
+  double recent_p50_ms = 0, recent_p99_ms = 0, recent_max_ms = 0, recent_s = 0;
   std::uint64_t snapshot_skips = 0;
   std::uint64_t commands_dropped = 0;  ///< post() refused (queue full)
   std::uint64_t trace_dropped = 0;
@@ -234,7 +239,7 @@ class ControlLoop {
   void run();
   void hang_for_test();
   void handle(const Command& c, double t);
-  void record_period(double dt);
+  void record_period(double dt, double t);
   void compute_percentiles();
   void publish(const machine::MachineInputs& in, double t);
 
@@ -242,6 +247,7 @@ class ControlLoop {
   static constexpr int kGapCycles = 2;           // more missed drive answers in a row clear "armed"
   static constexpr int kBins = 5000;             // 20 µs each: 0..100 ms
   static constexpr double kBinS = 20e-6;
+  static constexpr double kRecentWindowS = 60.0;  // each recent histogram's turn
 
   ControlConfig ccfg_;
   TrainingConfig tcfg_;
@@ -274,6 +280,13 @@ class ControlLoop {
   LoopStats stats_;
   std::array<std::uint32_t, kBins + 1> hist_{};
   std::uint64_t hist_n_ = 0;
+  // The recent past: window_[cur_] fills for kRecentWindowS, then the other
+  // (cleared) takes over; the quantiles are over both.
+  std::array<std::array<std::uint32_t, kBins + 1>, 2> window_{};
+  std::array<std::uint64_t, 2> window_n_{};
+  std::array<double, 2> window_max_ms_{};
+  std::array<double, 2> window_start_t_{-1, -1};
+  int cur_ = 0;
   double last_start_ = -1;
   double last_percentiles_t_ = -1;
   double last_overrun_event_t_ = -1e9;

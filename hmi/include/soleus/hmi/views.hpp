@@ -466,9 +466,14 @@ struct BusView {
 struct DiagnosticsLoopView {
   double hz{};             ///< measured (from the median period)
   double configured_hz{};  ///< unrounded
-  double p50_ms{};
+  double p50_ms{};         ///< since start
   double p99_ms{};
   double max_ms{};
+  /// Over the recent past: the last `recent_s` seconds (60 to 120 once running).
+  double recent_p50_ms{};
+  double recent_p99_ms{};
+  double recent_max_ms{};
+  double recent_s{};
   std::uint64_t overruns{};
   std::uint64_t cycles{};
   std::uint64_t commands_dropped{};
