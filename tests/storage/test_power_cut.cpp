@@ -139,6 +139,13 @@ struct CutPlan {
     }
     vfs.cut(loss, cut_seed);  // no-op when the armed step has cut already
     sh.cut.store(1);
+    // The loop's side goes on with the writer frozen: its first push after
+    // the cut (a loaded box may not run that thread within kAfterCut: seen
+    // once in 25 repeats beside two builds), then kAfterCut more. A push that
+    // never returns still fails the checks: none is counted after 2 s.
+    const auto until = clock::now() + 2s;
+    while (sh.started.load() && sh.pushes_after_cut.load() == 0 && clock::now() < until)
+      std::this_thread::sleep_for(1ms);
     std::this_thread::sleep_for(kAfterCut);
     sh.vfs = vfs.stats();
     sh.vfs_done.store(1);
