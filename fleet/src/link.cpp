@@ -61,11 +61,14 @@ struct Link::Impl {
   mosquitto* mosq = nullptr;
   bool socket_up = false;   // mosquitto_connect succeeded, not yet lost
   bool connected = false;   // CONNACK accepted
+  bool connect_refused = false;  // the last CONNACK refused (MQTT v5 then ends the socket)
   std::map<int, Inflight> inflight;
   std::map<Participant*, std::set<std::string>> inflight_keys;
   std::size_t participant_inflight = 0;
   int offline_mid = -1;
   bool offline_acked = false;
+  static constexpr std::chrono::seconds refusal_hold{10};
+  std::chrono::steady_clock::time_point hold_until{}, last_refusal_log{};
   std::string last_status;
   std::chrono::steady_clock::time_point last_status_at{}, next_status_check{};
   std::uint64_t status_n = 0;
@@ -85,8 +88,9 @@ struct Link::Impl {
   static void on_disconnect(mosquitto*, void* obj, int rc) {
     static_cast<Impl*>(obj)->disconnected_cb(rc);
   }
-  static void on_publish(mosquitto*, void* obj, int mid) {
-    static_cast<Impl*>(obj)->published_cb(mid);
+  static void on_publish(mosquitto*, void* obj, int mid, int reason,
+                         const mosquitto_property*) {
+    static_cast<Impl*>(obj)->published_cb(mid, reason);
   }
   static void on_message(mosquitto*, void* obj, const mosquitto_message* m) {
     static_cast<Impl*>(obj)->message_cb(m);
@@ -95,9 +99,10 @@ struct Link::Impl {
   void connected_cb(int rc) {
     if (rc != 0) {
       const std::string why = std::string("broker refused the connection: ") +
-                              mosquitto_connack_string(rc);
+                              mosquitto_reason_string(rc);
       log::warn("fleet: ", why);
       set_error(why);
+      connect_refused = true;  // the socket's end that follows says nothing more
       return;
     }
     connected = true;
@@ -134,12 +139,40 @@ struct Link::Impl {
     st.connected = false;
   }
 
-  void published_cb(int mid) {
+  // MQTT v5's PUBACK carries a reason: 128 and above is a refusal (135: not
+  // authorized, the ACL's answer to a topic this account may not write).
+  // v3.1.1 acknowledged such a publish as usual and dropped it, and the
+  // outbox would have deleted the row. A refused message is not
+  // acknowledged to its participant (the outbox keeps the row), and the
+  // participants' publishing holds for refusal_hold: the same message would
+  // be offered again at once. The log says so at most once a minute.
+  void published_cb(int mid, int reason) {
     if (mid == offline_mid) offline_acked = true;
     auto it = inflight.find(mid);
     if (it == inflight.end()) return;
     Inflight f = std::move(it->second);
     inflight.erase(it);
+    if (f.p && reason >= 128) {
+      inflight_keys[f.p].erase(f.key);
+      --participant_inflight;
+      const auto now = std::chrono::steady_clock::now();
+      hold_until = now + refusal_hold;
+      const std::string why = "the broker refused a publish on " + opt.cfg.site_root() +
+                              f.m.topic + ": " + mosquitto_reason_string(reason) + " (" +
+                              std::to_string(reason) + ")";
+      set_error(why);
+      {
+        std::lock_guard lock(stats_mutex);
+        ++st.refused;
+      }
+      if (now - last_refusal_log >= std::chrono::minutes(1)) {
+        last_refusal_log = now;
+        log::error("fleet: ", why,
+                   "; kept in the outbox, tried again in 10 s (is [fleet] machine this "
+                   "account's name, and the broker's ACL the site's?)");
+      }
+      return;
+    }
     if (f.p) {
       inflight_keys[f.p].erase(f.key);
       --participant_inflight;
@@ -205,6 +238,7 @@ struct Link::Impl {
   }
 
   void pump() {
+    if (std::chrono::steady_clock::now() < hold_until) return;  // after a refusal
     const auto window = static_cast<std::size_t>(opt.inflight_window);
     for (Participant* p : parts) {
       if (participant_inflight >= window) return;
@@ -267,7 +301,8 @@ struct Link::Impl {
       log::error("fleet: mosquitto_new failed: no link to the broker");
       return;
     }
-    mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+    // MQTT v5: a refused publish is told in its PUBACK (published_cb).
+    mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
     mosquitto_username_pw_set(mosq, c.username.c_str(),
                               opt.password.empty() ? nullptr : opt.password.c_str());
     if (c.tls) {
@@ -288,7 +323,7 @@ struct Link::Impl {
                        true);
     mosquitto_connect_callback_set(mosq, &Impl::on_connect);
     mosquitto_disconnect_callback_set(mosq, &Impl::on_disconnect);
-    mosquitto_publish_callback_set(mosq, &Impl::on_publish);
+    mosquitto_publish_v5_callback_set(mosq, &Impl::on_publish);
     mosquitto_message_callback_set(mosq, &Impl::on_message);
 
     int backoff_ms = opt.reconnect_min_ms;
@@ -304,6 +339,7 @@ struct Link::Impl {
         const int rc = mosquitto_connect(mosq, c.host.c_str(), c.port, c.keepalive_s);
         if (rc == MOSQ_ERR_SUCCESS) {
           socket_up = true;
+          connect_refused = false;
         } else {
           const std::string why = rc == MOSQ_ERR_ERRNO ? std::string(std::strerror(errno))
                                                         : mosquitto_strerror(rc);
@@ -318,7 +354,7 @@ struct Link::Impl {
       const int rc = mosquitto_loop(mosq, woken.exchange(false) ? 0 : opt.poll_ms, 1);
       if (rc != MOSQ_ERR_SUCCESS) {
         if (connected) disconnected_cb(rc);
-        if (socket_up) {
+        if (socket_up && !connect_refused) {
           log::warn("fleet: connection to the broker lost (", mosquitto_strerror(rc), ")");
           set_error(std::string("connection lost: ") + mosquitto_strerror(rc));
         }

@@ -15,7 +15,9 @@
 ///  3. Every pass (poll_ms, or at once after wake()): ask each participant,
 ///     in registration order, for messages while the inflight window has
 ///     room, and publish them in that order (QoS as given). A PUBACK (or, for
-///     QoS 0, the send) calls the participant's acknowledged().
+///     QoS 0, the send) calls the participant's acknowledged(). MQTT v5: a
+///     PUBACK with a refusal (the ACL's "not authorized") does not; it is
+///     logged, counted (LinkStats::refused) and publishing holds for 10 s.
 ///  4. `status` (QoS 0, never stored) from the status source, every
 ///     status_period_s and when its key changed (looked at once a second).
 ///  5. stop(): `state` = offline (retained), waited for up to a second, then
@@ -61,6 +63,7 @@ struct LinkStats {
   std::uint64_t published = 0;    ///< messages handed to the client
   std::uint64_t acknowledged = 0; ///< PUBACKs (and QoS 0 sends) for participants
   std::uint64_t received = 0;     ///< messages handed to participants
+  std::uint64_t refused = 0;      ///< publishes the broker refused (v5 reason >= 128)
   std::size_t inflight = 0;
   std::string last_error;
 };
