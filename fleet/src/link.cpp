@@ -66,6 +66,7 @@ struct Link::Impl {
   std::map<Participant*, std::set<std::string>> inflight_keys;
   std::size_t participant_inflight = 0;
   int offline_mid = -1;
+  int state_mid = -1;  // the online state's message id (its PUBACK says if it was refused)
   bool offline_acked = false;
   static constexpr std::chrono::seconds refusal_hold{10};
   std::chrono::steady_clock::time_point hold_until{}, last_refusal_log{};
@@ -115,7 +116,7 @@ struct Link::Impl {
                 opt.cfg.machine);
     const std::string online = state_payload(opt.cfg, true);
     const std::string topic = opt.cfg.own_topic("state");
-    mosquitto_publish(mosq, nullptr, topic.c_str(), static_cast<int>(online.size()),
+    mosquitto_publish(mosq, &state_mid, topic.c_str(), static_cast<int>(online.size()),
                       online.data(), 1, true);
     const std::string root = opt.cfg.site_root();
     for (Participant* p : parts)
@@ -148,6 +149,15 @@ struct Link::Impl {
   // be offered again at once. The log says so at most once a minute.
   void published_cb(int mid, int reason) {
     if (mid == offline_mid) offline_acked = true;
+    if (mid == state_mid && reason >= 128) {
+      // The first sign of a [fleet] machine that is not this account's name.
+      const std::string why = "the broker refused this machine's state on " +
+                              opt.cfg.own_topic("state") + ": " +
+                              mosquitto_reason_string(reason) + " (" + std::to_string(reason) +
+                              ")";
+      set_error(why);
+      log::error("fleet: ", why, " (is [fleet] machine this account's name?)");
+    }
     auto it = inflight.find(mid);
     if (it == inflight.end()) return;
     Inflight f = std::move(it->second);
@@ -155,22 +165,8 @@ struct Link::Impl {
     if (f.p && reason >= 128) {
       inflight_keys[f.p].erase(f.key);
       --participant_inflight;
-      const auto now = std::chrono::steady_clock::now();
-      hold_until = now + refusal_hold;
-      const std::string why = "the broker refused a publish on " + opt.cfg.site_root() +
-                              f.m.topic + ": " + mosquitto_reason_string(reason) + " (" +
-                              std::to_string(reason) + ")";
-      set_error(why);
-      {
-        std::lock_guard lock(stats_mutex);
-        ++st.refused;
-      }
-      if (now - last_refusal_log >= std::chrono::minutes(1)) {
-        last_refusal_log = now;
-        log::error("fleet: ", why,
-                   "; kept in the outbox, tried again in 10 s (is [fleet] machine this "
-                   "account's name, and the broker's ACL the site's?)");
-      }
+      refused(f.m.topic,
+              std::string(mosquitto_reason_string(reason)) + " (" + std::to_string(reason) + ")");
       return;
     }
     if (f.p) {
@@ -181,6 +177,28 @@ struct Link::Impl {
       ++st.acknowledged;
     }
     woken = true;  // room in the window
+  }
+
+  // A message the broker refused, or the client would not send: not
+  // acknowledged (the outbox keeps it), counted, logged at most once a
+  // minute, and the participants' publishing holds for refusal_hold.
+  void refused(const std::string& topic, const std::string& reason) {
+    const auto now = std::chrono::steady_clock::now();
+    hold_until = now + refusal_hold;
+    const std::string why =
+        "the broker refused a publish on " + opt.cfg.site_root() + topic + ": " + reason;
+    set_error(why);
+    {
+      std::lock_guard lock(stats_mutex);
+      ++st.refused;
+    }
+    if (now - last_refusal_log >= std::chrono::minutes(1)) {
+      last_refusal_log = now;
+      log::error("fleet: ", why,
+                 "; kept in the outbox, tried again in 10 s (is [fleet] machine this "
+                 "account's name, and the broker's ACL the site's? is the message larger than "
+                 "the broker's max_packet_size?)");
+    }
   }
 
   void message_cb(const mosquitto_message* m) {
@@ -222,7 +240,13 @@ struct Link::Impl {
     const int rc = mosquitto_publish(mosq, &mid, full.c_str(), static_cast<int>(m.payload.size()),
                                      m.payload.data(), m.qos, m.retained);
     if (rc != MOSQ_ERR_SUCCESS) {
-      set_error(std::string("publish ") + full + ": " + mosquitto_strerror(rc));
+      // MQTT v5: the client itself refuses a message larger than the
+      // broker's Maximum Packet Size. Offered again at once, it would block
+      // everything behind it: a refusal, with its hold.
+      if (p && (rc == MOSQ_ERR_OVERSIZE_PACKET || rc == MOSQ_ERR_PAYLOAD_SIZE))
+        refused(m.topic, std::string(mosquitto_strerror(rc)) + " (" +
+                             std::to_string(m.payload.size()) + " bytes)");
+      else set_error(std::string("publish ") + full + ": " + mosquitto_strerror(rc));
       return false;
     }
     {

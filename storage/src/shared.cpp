@@ -425,6 +425,14 @@ ApplyResult apply_in(Database& db, const Record& r) {
         audit_loser(db, r, r.data, local->hlc, local->machine);
         res.conflict = true;
       }
+      // The broker keeps the last copy published on the topic, not the
+      // newest version: this older one may now be the retained copy, and a
+      // machine that subscribes later would take it (and keep it). Our
+      // newer version goes out again, whoever wrote it; to the machines
+      // that have it, a duplicate.
+      auto again = db.prepare("UPDATE fleet_records SET pending = 1 WHERE kind = ?1 AND uid = ?2");
+      again.bind(1, r.kind).bind(2, r.uid);
+      again.run();
       res.outcome = Outcome::Older;
       return res;
     }

@@ -342,6 +342,50 @@ TEST_CASE("shared: concurrent edits of one programme on A and B converge, the lo
   }
 }
 
+TEST_CASE(
+    "shared: the loser published after the winner is not what a late machine gets: the winner "
+    "goes out again") {
+  // The broker keeps the last copy published on a topic, not the newest
+  // version. A comes back with an edit older than B's and publishes it before
+  // B's retained copy reaches it: the retained copy is then A's, and charlie,
+  // off all this time, would take it when it connects and keep it.
+  Fleet f({"alpha", "bravo", "charlie"});
+  Machine& a = f[0];
+  Machine& b = f[1];
+  Machine& c = f[2];
+  const auto pa = storage::add_programme(a.db, programme_spec(), kStaff);
+  f.bus.pump();
+  const auto uid = a.db.scalar_text("SELECT uid FROM programmes WHERE id = " + std::to_string(pa));
+  const auto pb = b.db.scalar_int("SELECT id FROM programmes WHERE uid = '" + uid + "'");
+  REQUIRE(pb > 0);
+  f.bus.disconnect(a);
+  f.bus.disconnect(c);
+  storage::set_programme_field(a.db, pa, storage::ProgrammeField::Name, std::string("Name by A"),
+                               f.t);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // B's edit is later
+  storage::set_programme_field(b.db, pb, storage::ProgrammeField::Name, std::string("Name by B"),
+                               f.t);
+  f.bus.pump();  // B's version retained
+  // A is back and sends its pending edit before any retained copy reaches it.
+  a.online = true;
+  f.bus.pump();
+  a.p->on_connected();
+  f.bus.pump();
+  const auto name = [&](Machine& m) {
+    return m.db.scalar_text("SELECT name FROM programmes WHERE uid = '" + uid + "'");
+  };
+  CHECK(name(b) == "Name by B");
+  CHECK(name(a) == "Name by B");
+  CHECK(f.bus.retained.at("shared/programme/" + uid).payload.find("Name by B") !=
+        std::string::npos);
+  // charlie connects: the retained copies are all it gets.
+  f.bus.connect(c);
+  f.bus.pump();
+  CHECK(name(c) == "Name by B");
+  CHECK(count(a, "SELECT count(*) FROM audit WHERE field = 'fleet_conflict'") == 1);
+  CHECK(count(b, "SELECT count(*) FROM audit WHERE field = 'fleet_conflict'") == 1);
+}
+
 TEST_CASE("shared: duplicates, any order, records before what they refer to") {
   Fleet f({"alpha", "bravo", "charlie"});
   Machine& a = f[0];

@@ -295,7 +295,7 @@ TEST_CASE(
   fleet::Link link(o);
   link.add(c);
   link.start();
-  REQUIRE_MESSAGE(test::eventually([&] { return link.stats().refused >= 1; }, 10s),
+  REQUIRE_MESSAGE(test::eventually([&] { return link.stats().refused == 3; }, 10s),
                   "last error: " << link.stats().last_error << "\n"
                                  << rig.log());
   CHECK(link.stats().connects >= 1);

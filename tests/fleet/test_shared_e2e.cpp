@@ -10,7 +10,7 @@
 //    named by the programme.
 //  - Staff on A and on B edit the same programme while the broker is down:
 //    when it returns all three hold the same programme, and the edit that
-//    lost is in every machine's audit trail.
+//    lost is in A's and B's audit trails.
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
@@ -241,7 +241,11 @@ TEST_CASE(
                       },
                       30s),
                   "machine on port " << rig->port << " holds '" << name << "'");
-    // ... and A's lost edit is in its audit trail, with its values.
+    // ... and A's lost edit is in A's and B's audit trails, with its values.
+    // (C may never see A's version: if it subscribes after A's copy was
+    // replaced on the broker by B's, sent again when B saw A's, it gets only
+    // B's. It still converges, which is what the loop above checks.)
+    if (rig == &c) continue;
     std::string audit;
     CHECK_MESSAGE(eventually(
                       [&] {

@@ -42,6 +42,9 @@ struct LinkOptions {
   FleetConfig cfg;
   std::string password;         ///< from cfg.password_file (empty: none)
   int inflight_window = 32;     ///< QoS 1 messages unacknowledged at once
+  /// MQTT v5 clean start. false asks the broker to keep the session, but
+  /// without a Session Expiry property v5 ends it at the disconnect anyway;
+  /// soleusd keeps true: its outbox is the queue.
   bool clean_session = true;
   int poll_ms = 20;             ///< the thread's pass (network wait) when idle
   int reconnect_min_ms = 500;
