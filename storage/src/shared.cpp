@@ -645,6 +645,16 @@ ApplyResult import_in(Database& db, const std::string& origin, std::int64_t orig
     res.why = "waits for member " + *member_uid;
     return res;
   }
+  // The id: the writer's (SetIdSource), else the table's next rowid (NULL).
+  // A writer that is not open gives none: the set waits (parked) rather
+  // than take a rowid the writer's counter may hand out again.
+  const std::int64_t id = set_ids ? set_ids() : 0;
+  if (set_ids && id <= 0) {
+    park(db, "set", origin + "/set/" + std::to_string(origin_id), data, "the store's writer");
+    res.outcome = Outcome::Parked;
+    res.why = "waits for the store's writer";
+    return res;
+  }
   // The session: one row per session of the origin, done (never resumed here).
   std::optional<std::int64_t> session;
   if (const auto sid = text_at(db, data, "$.session.id")) {
@@ -676,8 +686,6 @@ VALUES (?1, (SELECT id FROM assignments WHERE uid = json_extract(?2, '$.session.
       session = db.last_insert_rowid();
     }
   }
-  // The id: the writer's (SetIdSource), else the table's next rowid (NULL).
-  const std::int64_t id = set_ids ? set_ids() : 0;
   auto set = db.prepare(R"sql(
 INSERT INTO sets (id, session_id, member_id, step_id, set_index, started_ms, ended_ms, mode, load_n,
   tempo, target_reps, hold_s, force_drop_pct, eccentric_pct, stop_reason, reps, partial_reps,

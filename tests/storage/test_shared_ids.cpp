@@ -8,6 +8,7 @@
 // A's, never published, A's reps under B's set).
 #include <doctest/doctest.h>
 
+#include "soleus/storage/schema.hpp"
 #include "soleus/storage/shared.hpp"
 #include "soleus/storage/writer.hpp"
 #include "storage_test_util.hpp"
@@ -55,4 +56,30 @@ TEST_CASE(
   CHECK(db.scalar_int("SELECT count(*) FROM reps WHERE set_id = " + std::to_string(own)) == 2);
   // And the own set is what a peer's catch-up gets from this machine.
   CHECK(shared::own_sets_after(db, 0, 10) == std::vector<std::int64_t>{own});
+}
+
+TEST_CASE("shared ids: with the writer not open (no id), an imported set waits, then comes in") {
+  TempDir dir;
+  auto db = Database::open(dir.file("s.db"));
+  migrate(db);
+  db.exec(
+      "INSERT INTO members (number, name, uid, created_ms, updated_ms) "
+      "VALUES ('7', 'Bo', 'u7', 1, 1)");
+  const std::string data =
+      R"({"member":"u7","session":{"id":3,"started_ms":900,"ended_ms":9500,"state":"done"},)"
+      R"("set":{"started_ms":1000,"ended_ms":9000,"mode":"isotonic","load_n":400,)"
+      R"("tempo":"1-0-1-0","target_reps":3,"stop_reason":"target_reached","reps":3,"tut_s":6},)"
+      R"("reps":[]})";
+  std::int64_t next = 0;  // 0: the writer is not open
+  const shared::SetIdSource ids = [&next] { return next == 0 ? 0 : next++; };
+  const auto res = shared::import_set(db, "a", 7, data, ids);
+  CHECK(res.outcome == shared::Outcome::Parked);
+  CHECK(db.scalar_int("SELECT count(*) FROM sets") == 0);
+  CHECK(db.scalar_int("SELECT count(*) FROM sessions") == 0);  // no empty session left behind
+  CHECK(db.scalar_int("SELECT count(*) FROM fleet_parked WHERE kind = 'set'") == 1);
+  next = 41;  // the writer opened
+  CHECK(shared::retry_parked_records(db, ids) == 0);
+  CHECK(db.scalar_int("SELECT id FROM sets WHERE origin_machine = 'a' AND origin_set_id = 7") ==
+        41);
+  CHECK(db.scalar_int("SELECT count(*) FROM sessions WHERE origin_machine = 'a'") == 1);
 }

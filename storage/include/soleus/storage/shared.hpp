@@ -68,8 +68,8 @@ std::optional<Record> local_record(Database& db, const std::string& kind, const 
 /// takes an id from it without asking the store, and the set's row follows
 /// later): an id taken here from the table's next rowid could be the one the
 /// loop just took, and the writer's row would land on the imported set.
-/// Empty, or 0 returned (no writer open): the table's next rowid, for a store
-/// no writer serves.
+/// Empty: the table's next rowid, for a store no writer serves. 0 returned
+/// (the writer is not open): the set is parked until it is.
 using SetIdSource = std::function<std::int64_t()>;
 
 enum class Outcome { Applied, Older, Duplicate, Parked, Refused };
