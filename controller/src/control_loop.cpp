@@ -315,20 +315,18 @@ void ControlLoop::record_period(double dt, double t) {
   stats_.max_ms = std::max(stats_.max_ms, dt * 1000.0);
   // The recent past: a minute in one histogram, then the other (cleared:
   // 20 kB once a minute, no allocation) takes its turn.
-  if (window_start_t_[static_cast<std::size_t>(cur_)] < 0) {
-    window_start_t_[static_cast<std::size_t>(cur_)] = t;
-  } else if (t - window_start_t_[static_cast<std::size_t>(cur_)] >= kRecentWindowS) {
+  if (window_start_t_[cur_] < 0) {
+    window_start_t_[cur_] = t;
+  } else if (t - window_start_t_[cur_] >= kRecentWindowS) {
     cur_ = 1 - cur_;
-    const auto c = static_cast<std::size_t>(cur_);
-    window_[c].fill(0);
-    window_n_[c] = 0;
-    window_max_ms_[c] = 0;
-    window_start_t_[c] = t;
+    window_[cur_].fill(0);
+    window_n_[cur_] = 0;
+    window_max_ms_[cur_] = 0;
+    window_start_t_[cur_] = t;
   }
-  const auto c = static_cast<std::size_t>(cur_);
-  ++window_[c][static_cast<std::size_t>(bin)];
-  ++window_n_[c];
-  window_max_ms_[c] = std::max(window_max_ms_[c], dt * 1000.0);
+  ++window_[cur_][static_cast<std::size_t>(bin)];
+  ++window_n_[cur_];
+  window_max_ms_[cur_] = std::max(window_max_ms_[cur_], dt * 1000.0);
 }
 
 void ControlLoop::compute_percentiles() {
@@ -354,9 +352,8 @@ void ControlLoop::compute_percentiles() {
     stats_.recent_p50_ms = pct(0.50, n, recent);
     stats_.recent_p99_ms = pct(0.99, n, recent);
     stats_.recent_max_ms = std::max(window_max_ms_[0], window_max_ms_[1]);
-    const auto other = static_cast<std::size_t>(1 - cur_);
-    const double since = window_n_[other] > 0 ? window_start_t_[other]
-                                              : window_start_t_[static_cast<std::size_t>(cur_)];
+    const std::size_t other = 1 - cur_;
+    const double since = window_n_[other] > 0 ? window_start_t_[other] : window_start_t_[cur_];
     stats_.recent_s = std::max(0.0, last_start_ - since);
   }
 }

@@ -162,19 +162,17 @@ struct Link::Impl {
     if (it == inflight.end()) return;
     Inflight f = std::move(it->second);
     inflight.erase(it);
-    if (f.p && reason >= 128) {
-      inflight_keys[f.p].erase(f.key);
-      --participant_inflight;
-      refused(f.m.topic,
-              std::string(mosquitto_reason_string(reason)) + " (" + std::to_string(reason) + ")");
-      return;
-    }
     if (f.p) {
       inflight_keys[f.p].erase(f.key);
       --participant_inflight;
-      f.p->acknowledged(f.m);
-      std::lock_guard lock(stats_mutex);
-      ++st.acknowledged;
+      if (reason >= 128) {
+        refused(f.m.topic, std::string(mosquitto_reason_string(reason)) + " (" +
+                               std::to_string(reason) + ")");
+      } else {
+        f.p->acknowledged(f.m);
+        std::lock_guard lock(stats_mutex);
+        ++st.acknowledged;
+      }
     }
     woken = true;  // room in the window
   }

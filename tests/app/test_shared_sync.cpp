@@ -295,15 +295,38 @@ TEST_CASE(
   }
 }
 
+namespace {
+
+/// A programme made on f[0] and shared with everyone online: its id there,
+/// its uid, and its id on f[1].
+struct SharedProgramme {
+  std::int64_t on_first;
+  std::string uid;
+  std::int64_t on_second;
+};
+SharedProgramme shared_programme(Fleet& f) {
+  SharedProgramme p;
+  p.on_first = storage::add_programme(f[0].db, programme_spec(), kStaff);
+  f.bus.pump();
+  p.uid =
+      f[0].db.scalar_text("SELECT uid FROM programmes WHERE id = " + std::to_string(p.on_first));
+  p.on_second = f[1].db.scalar_int("SELECT id FROM programmes WHERE uid = '" + p.uid + "'");
+  REQUIRE(p.on_second > 0);
+  return p;
+}
+std::string programme_name(Machine& m, const std::string& uid) {
+  return m.db.scalar_text("SELECT name FROM programmes WHERE uid = '" + uid + "'");
+}
+
+}  // namespace
+
 TEST_CASE("shared: concurrent edits of one programme on A and B converge, the loser is audited") {
   Fleet f({"alpha", "bravo", "charlie"});
   Machine& a = f[0];
   Machine& b = f[1];
-  const auto pa = storage::add_programme(a.db, programme_spec(), kStaff);
-  f.bus.pump();
-  const auto uid = a.db.scalar_text("SELECT uid FROM programmes WHERE id = " + std::to_string(pa));
-  const auto pb = b.db.scalar_int("SELECT id FROM programmes WHERE uid = '" + uid + "'");
-  REQUIRE(pb > 0);
+  const auto prog = shared_programme(f);
+  const auto pa = prog.on_first, pb = prog.on_second;
+  const std::string& uid = prog.uid;
   // Both edit while cut off from each other.
   f.bus.disconnect(a);
   f.bus.disconnect(b);
@@ -325,9 +348,7 @@ TEST_CASE("shared: concurrent edits of one programme on A and B converge, the lo
     f.bus.connect(b);
     f.bus.pump();
   }
-  const auto name = [&](Machine& m) {
-    return m.db.scalar_text("SELECT name FROM programmes WHERE uid = '" + uid + "'");
-  };
+  const auto name = [&](Machine& m) { return programme_name(m, uid); };
   CHECK(name(a) == name(b));
   CHECK(name(b) == name(f[2]));
   CHECK(name(a) == "Name by B");  // B edited after A (its HLC is higher; a tie would go to "bravo")
@@ -353,11 +374,9 @@ TEST_CASE(
   Machine& a = f[0];
   Machine& b = f[1];
   Machine& c = f[2];
-  const auto pa = storage::add_programme(a.db, programme_spec(), kStaff);
-  f.bus.pump();
-  const auto uid = a.db.scalar_text("SELECT uid FROM programmes WHERE id = " + std::to_string(pa));
-  const auto pb = b.db.scalar_int("SELECT id FROM programmes WHERE uid = '" + uid + "'");
-  REQUIRE(pb > 0);
+  const auto prog = shared_programme(f);
+  const auto pa = prog.on_first, pb = prog.on_second;
+  const std::string& uid = prog.uid;
   f.bus.disconnect(a);
   f.bus.disconnect(c);
   storage::set_programme_field(a.db, pa, storage::ProgrammeField::Name, std::string("Name by A"),
@@ -371,9 +390,7 @@ TEST_CASE(
   f.bus.pump();
   a.p->on_connected();
   f.bus.pump();
-  const auto name = [&](Machine& m) {
-    return m.db.scalar_text("SELECT name FROM programmes WHERE uid = '" + uid + "'");
-  };
+  const auto name = [&](Machine& m) { return programme_name(m, uid); };
   CHECK(name(b) == "Name by B");
   CHECK(name(a) == "Name by B");
   CHECK(f.bus.retained.at("shared/programme/" + uid).payload.find("Name by B") !=

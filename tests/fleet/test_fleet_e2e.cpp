@@ -101,14 +101,8 @@ std::int64_t start_set(DaemonRig& rig, const std::string& token, int reps) {
     if (r.status == 201) return r.body.at("id").as_int64();
     last = r.text;
     REQUIRE_MESSAGE(r.status == 409, r.text);
-    if (r.text.find("latched") != std::string::npos) {
-      MESSAGE("a fault latched: reset");
-      const std::string tech = rig.login(R"({"role":"maintenance","pin":"4321"})");
-      post(rig.port, "/api/v1/maintenance/fault-reset", "", tech);
-      rig.wait_ready();
-    } else {
+    if (!rig.reset_if_latched(r))
       std::this_thread::sleep_for(300ms);  // the last set's unload finishing
-    }
   }
   FAIL("no set started: " << last);
   return 0;

@@ -91,6 +91,21 @@ fleet::LinkOptions options(const test::MiniBroker& b) {
   return o;
 }
 
+/// The link of `machine` to the rig's TLS listener `l` (the rig's CA; the
+/// account of that name unless the caller changes it).
+fleet::LinkOptions rig_options(const test::MosquittoRig& rig, test::Listener l,
+                               const std::string& machine) {
+  fleet::LinkOptions o;
+  o.cfg.host = "127.0.0.1";
+  o.cfg.port = rig.port(l);
+  o.cfg.tls = true;
+  o.cfg.ca_file = rig.ca_file();
+  o.cfg.machine = machine;
+  o.cfg.site = "gym";
+  o.cfg.username = machine;
+  return o;
+}
+
 /// The numbers in the payloads on `suffix`, in arrival order.
 std::vector<int> numbers(const test::Subscriber& s, const std::string& suffix) {
   std::vector<int> out;
@@ -225,16 +240,9 @@ TEST_CASE(
   test::Subscriber sub(rig.port(test::Listener::plain), "soleus/gym/m1/#", "consumer", true,
                        "monitor", rig.password("monitor"));
   {
-    fleet::LinkOptions o;
-    o.cfg.host = "127.0.0.1";
-    o.cfg.port = rig.port(test::Listener::tls_cert);
-    o.cfg.tls = true;
-    o.cfg.ca_file = rig.ca_file();
+    auto o = rig_options(rig, test::Listener::tls_cert, "m1");
     o.cfg.cert_file = rig.cert_file("m1");
     o.cfg.key_file = rig.key_file("m1");
-    o.cfg.machine = "m1";
-    o.cfg.site = "gym";
-    o.cfg.username = "m1";
     Counter c("m1");
     for (int n = 1; n <= 5; ++n) c.add(n);
     fleet::Link link(o);
@@ -246,14 +254,7 @@ TEST_CASE(
     REQUIRE(test::eventually([&] { return sub.count("/sets") == 5; }, 5s));
   }
   {
-    fleet::LinkOptions o;
-    o.cfg.host = "127.0.0.1";
-    o.cfg.port = rig.port(test::Listener::tls);
-    o.cfg.tls = true;
-    o.cfg.ca_file = rig.ca_file();
-    o.cfg.machine = "m1";
-    o.cfg.site = "gym";
-    o.cfg.username = "m1";
+    auto o = rig_options(rig, test::Listener::tls, "m1");
     o.password = "not-the-password";
     o.reconnect_min_ms = 100;
     Counter c("m1");
@@ -281,13 +282,7 @@ TEST_CASE(
   rig.start();
   test::Subscriber sub(rig.port(test::Listener::plain), "soleus/gym/#", "consumer", true, "monitor",
                        rig.password("monitor"));
-  fleet::LinkOptions o;
-  o.cfg.host = "127.0.0.1";
-  o.cfg.port = rig.port(test::Listener::tls);
-  o.cfg.tls = true;
-  o.cfg.ca_file = rig.ca_file();
-  o.cfg.machine = "b";
-  o.cfg.site = "gym";
+  auto o = rig_options(rig, test::Listener::tls, "b");
   o.cfg.username = "a";
   o.password = rig.password("a");
   Counter c("b");

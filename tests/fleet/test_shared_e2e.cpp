@@ -29,18 +29,6 @@ namespace json = boost::json;
 
 namespace {
 
-/// On a loaded box the simulator can miss the drive's watchdog and latch a
-/// communication fault between sets: the machine's business, not the fleet's,
-/// so a technician's reset is allowed (as in test_daemon_api).
-void reset_if_latched(DaemonRig& rig, const Reply& r) {
-  if (r.status == 409 && r.text.find("latched") != std::string::npos) {
-    MESSAGE("a fault latched: reset");
-    const std::string tech = rig.login(R"({"role":"maintenance","pin":"4321"})");
-    post(rig.port, "/api/v1/maintenance/fault-reset", "", tech);
-    rig.wait_ready();
-  }
-}
-
 /// The member's programme session on `rig`, from Start to end: every set of
 /// the card, then POST /session/end. Returns the end's card.
 json::object run_session(DaemonRig& rig, const std::string& member, const std::string& staff) {
@@ -57,7 +45,7 @@ json::object run_session(DaemonRig& rig, const std::string& member, const std::s
     }
     auto next = post(rig.port, "/api/v1/session/next", "", member);
     if (next.status == 409) {
-      reset_if_latched(rig, next);
+      rig.reset_if_latched(next);
       std::this_thread::sleep_for(300ms);
       continue;
     }

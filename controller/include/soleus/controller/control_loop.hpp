@@ -286,7 +286,7 @@ class ControlLoop {
   std::array<std::uint64_t, 2> window_n_{};
   std::array<double, 2> window_max_ms_{};
   std::array<double, 2> window_start_t_{-1, -1};
-  int cur_ = 0;
+  std::size_t cur_ = 0;  // 0 or 1
   double last_start_ = -1;
   double last_percentiles_t_ = -1;
   double last_overrun_event_t_ = -1e9;

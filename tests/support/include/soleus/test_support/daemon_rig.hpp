@@ -98,6 +98,19 @@ struct DaemonRig {
     FAIL("the machine did not become ready: " << last << "\ndaemon:\n" << daemon.output());
   }
 
+  /// On a loaded box the simulator can miss the drive's watchdog between sets
+  /// and latch a communication fault: the machine's business, not the test's,
+  /// so when `r` (a refused start) says a fault is latched, a technician
+  /// resets it and the machine is waited for. Returns whether it did.
+  bool reset_if_latched(const Reply& r) {
+    if (r.status != 409 || r.text.find("latched") == std::string::npos) return false;
+    MESSAGE("a fault latched between sets: reset");
+    const std::string tech = login(R"({"role":"maintenance","pin":"4321"})");
+    post(port, "/api/v1/maintenance/fault-reset", "", tech);
+    wait_ready();
+    return true;
+  }
+
   std::string login(const std::string& body) {
     auto r = post(port, "/api/v1/login", body);
     REQUIRE_MESSAGE(r.status == 200, r.text);
