@@ -506,7 +506,11 @@ void power_cut_trials(PowerCutVfs::Loss loss, const char* mode_name) {
     const int acked = sh->acked.load();
     bool schema = false;
     {
-      auto db = Database::open(path, Database::Access::ReadOnly);
+      // Power on: the file is opened for writing, as soleusd's next start
+      // opens it, so SQLite recovers the WAL (a read-only connection cannot:
+      // "attempt to write a readonly database" after a cut during the first
+      // start's writes, seed 3663353931, trial 0, I/O step 6).
+      auto db = Database::open(path, Database::Access::ReadWrite);
       // 0 corrupt.
       CHECK(db.scalar_text("PRAGMA integrity_check") == "ok");
       schema = db.scalar_int("SELECT count(*) FROM sqlite_master WHERE name = 'events'") == 1;
